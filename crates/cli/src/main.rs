@@ -1,0 +1,39 @@
+//! `ferrite`: the one binary. `ferrite serve` runs the CA; other subcommands are operator tools.
+//! This crate only parses arguments and configuration and wires the crates together.
+
+mod config;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Ferrite, an ACME (RFC 8555) certificate authority.
+#[derive(Parser, Debug)]
+#[command(name = "ferrite", version, about)]
+struct Cli {
+    /// Configuration file (TOML). Without it, embedded defaults apply; `FERRITE_*` environment
+    /// variables override either.
+    #[arg(long, global = true, env = "FERRITE_CONFIG")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the CA. The first start creates the data directory: database, root and intermediate
+    /// CA, and the listener's TLS certificate.
+    Serve,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = config::Config::load(cli.config.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve => runtime.block_on(serve::run(config)),
+    }
+}

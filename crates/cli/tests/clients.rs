@@ -1,0 +1,217 @@
+//! End to end with ACME clients nobody here wrote: lego (Debian) and certbot (PyPI) issue,
+//! renew and revoke against a real `ferrite serve` process, over http-01 and dns-01, with
+//! pebble-challtestsrv as the DNS Ferrite and lego resolve through. Every certificate they
+//! receive must verify up to Ferrite's root with `openssl verify`.
+//!
+//! These tests need the tools the README's test command installs (`scripts/test.sh`), so they
+//! are `#[ignore]`d for a plain `cargo test`; the script runs them with `--run-ignored all`.
+//! Everything listens on 127.0.0.1; every wait is bounded.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod support;
+
+use support::{Challtestsrv, Ferrite, free_port, openssl_verify, run};
+
+#[test]
+#[ignore = "needs lego, certbot, pebble-challtestsrv: run scripts/test.sh"]
+fn lego_http01_issue_renew_revoke() {
+    let dns = Challtestsrv::start();
+    let http01 = free_port();
+    let ferrite = Ferrite::start(dns.dns_port, http01);
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("lego");
+    let base = |cmd: &str| {
+        let mut c = std::process::Command::new("lego");
+        c.env("LEGO_CA_CERTIFICATES", &ferrite.root)
+            .args([
+                "--server",
+                &ferrite.directory,
+                "--accept-tos",
+                "--email",
+                "a@example.com",
+            ])
+            .args([
+                "--domains",
+                "lego-http.example.com",
+                "--http",
+                "--http.port",
+            ])
+            .arg(format!("127.0.0.1:{http01}"))
+            .arg("--path")
+            .arg(&path)
+            .arg(cmd);
+        c
+    };
+    run(base("run"));
+    let cert = path.join("certificates/lego-http.example.com.crt");
+    openssl_verify(&ferrite.root, &cert);
+    let first = std::fs::read(&cert).unwrap();
+
+    let mut renew = base("renew");
+    renew.args(["--days", "365", "--no-random-sleep"]);
+    run(renew);
+    let second = std::fs::read(&cert).unwrap();
+    assert_ne!(first, second, "renew must replace the certificate");
+    openssl_verify(&ferrite.root, &cert);
+
+    run(base("revoke"));
+}
+
+#[test]
+#[ignore = "needs lego, certbot, pebble-challtestsrv: run scripts/test.sh"]
+fn lego_dns01_wildcard() {
+    let dns = Challtestsrv::start();
+    let ferrite = Ferrite::start(dns.dns_port, free_port());
+    let tmp = tempfile::tempdir().unwrap();
+    let hook = dns.exec_hook(tmp.path());
+    let path = tmp.path().join("lego");
+    let mut c = std::process::Command::new("lego");
+    c.env("LEGO_CA_CERTIFICATES", &ferrite.root)
+        .env("EXEC_PATH", &hook)
+        .env("EXEC_SEQUENCE_INTERVAL", "1")
+        .env("EXEC_POLLING_INTERVAL", "1")
+        .env("EXEC_PROPAGATION_TIMEOUT", "30")
+        .args([
+            "--server",
+            &ferrite.directory,
+            "--accept-tos",
+            "--email",
+            "a@example.com",
+        ])
+        .args(["--domains", "*.w.example.com", "--domains", "w.example.com"])
+        .args(["--dns", "exec", "--dns.disable-cp", "--dns.resolvers"])
+        .arg(format!("127.0.0.1:{}", dns.dns_port))
+        .arg("--path")
+        .arg(&path)
+        .arg("run");
+    run(c);
+    let cert = path.join("certificates/_.w.example.com.crt");
+    openssl_verify(&ferrite.root, &cert);
+    let text = support::cert_text(&cert);
+    assert!(text.contains("DNS:*.w.example.com"), "{text}");
+    assert!(text.contains("DNS:w.example.com"), "{text}");
+}
+
+fn certbot() -> std::process::Command {
+    let venv = std::env::var("FERRITE_VENV")
+        .expect("FERRITE_VENV must point at a venv with certbot (scripts/test.sh sets it)");
+    std::process::Command::new(format!("{venv}/bin/certbot"))
+}
+
+fn certbot_dirs(c: &mut std::process::Command, tmp: &std::path::Path) {
+    c.arg("--config-dir")
+        .arg(tmp.join("config"))
+        .arg("--work-dir")
+        .arg(tmp.join("work"))
+        .arg("--logs-dir")
+        .arg(tmp.join("logs"));
+}
+
+#[test]
+#[ignore = "needs lego, certbot, pebble-challtestsrv: run scripts/test.sh"]
+fn certbot_http01_issue_renew_revoke() {
+    let dns = Challtestsrv::start();
+    let http01 = free_port();
+    let ferrite = Ferrite::start(dns.dns_port, http01);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = certbot();
+    c.env("REQUESTS_CA_BUNDLE", &ferrite.root)
+        .args([
+            "certonly",
+            "--non-interactive",
+            "--server",
+            &ferrite.directory,
+        ])
+        .args([
+            "--agree-tos",
+            "--register-unsafely-without-email",
+            "--standalone",
+        ])
+        .args([
+            "--http-01-address",
+            "127.0.0.1",
+            "--http-01-port",
+            &http01.to_string(),
+        ])
+        .args(["-d", "certbot-http.example.com"]);
+    certbot_dirs(&mut c, tmp.path());
+    run(c);
+    let live = tmp.path().join("config/live/certbot-http.example.com");
+    openssl_verify(&ferrite.root, &live.join("fullchain.pem"));
+    let first = std::fs::read(live.join("cert.pem")).unwrap();
+
+    let mut renew = certbot();
+    renew.env("REQUESTS_CA_BUNDLE", &ferrite.root).args([
+        "renew",
+        "--non-interactive",
+        "--force-renewal",
+        "--no-random-sleep-on-renew",
+    ]);
+    certbot_dirs(&mut renew, tmp.path());
+    run(renew);
+    let second = std::fs::read(live.join("cert.pem")).unwrap();
+    assert_ne!(first, second, "renew must replace the certificate");
+    openssl_verify(&ferrite.root, &live.join("fullchain.pem"));
+
+    let mut revoke = certbot();
+    revoke
+        .env("REQUESTS_CA_BUNDLE", &ferrite.root)
+        .args([
+            "revoke",
+            "--non-interactive",
+            "--server",
+            &ferrite.directory,
+        ])
+        .args([
+            "--reason",
+            "superseded",
+            "--no-delete-after-revoke",
+            "--cert-path",
+        ])
+        .arg(live.join("cert.pem"));
+    certbot_dirs(&mut revoke, tmp.path());
+    run(revoke);
+    // The CRL now lists it.
+    let crl = ferrite.crl_text();
+    let serial = support::serial_of(&live.join("cert.pem"));
+    assert!(
+        crl.to_uppercase().contains(&serial.to_uppercase()),
+        "serial {serial} not in CRL:\n{crl}"
+    );
+}
+
+#[test]
+#[ignore = "needs lego, certbot, pebble-challtestsrv: run scripts/test.sh"]
+fn certbot_dns01_manual_hooks() {
+    let dns = Challtestsrv::start();
+    let ferrite = Ferrite::start(dns.dns_port, free_port());
+    let tmp = tempfile::tempdir().unwrap();
+    let (auth, cleanup) = dns.certbot_hooks(tmp.path());
+    let mut c = certbot();
+    c.env("REQUESTS_CA_BUNDLE", &ferrite.root)
+        .args([
+            "certonly",
+            "--non-interactive",
+            "--server",
+            &ferrite.directory,
+        ])
+        .args([
+            "--agree-tos",
+            "--register-unsafely-without-email",
+            "--manual",
+        ])
+        .args(["--preferred-challenges", "dns-01", "--manual-auth-hook"])
+        .arg(&auth)
+        .arg("--manual-cleanup-hook")
+        .arg(&cleanup)
+        .args([
+            "-d",
+            "certbot-dns.example.com",
+            "-d",
+            "*.certbot-dns.example.com",
+        ]);
+    certbot_dirs(&mut c, tmp.path());
+    run(c);
+    let live = tmp.path().join("config/live/certbot-dns.example.com");
+    openssl_verify(&ferrite.root, &live.join("fullchain.pem"));
+}

@@ -1,0 +1,244 @@
+//! Processes for the client tests: `ferrite serve` and pebble-challtestsrv, each killed when
+//! dropped, and small helpers around openssl.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A port that was free a moment ago (for tools that cannot report the port they bound).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs a command to completion (at most 3 minutes), panicking with its output on failure.
+pub(crate) fn run(mut cmd: Command) -> String {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(180) {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{text}",
+        out.status
+    );
+    text
+}
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// pebble-challtestsrv as a mock DNS (every A query answers 127.0.0.1) with its management API.
+pub(crate) struct Challtestsrv {
+    pub(crate) dns_port: u16,
+    pub(crate) mgmt_port: u16,
+    _child: Killed,
+}
+
+impl Challtestsrv {
+    pub(crate) fn start() -> Self {
+        let dns_port = free_port();
+        let mgmt_port = free_port();
+        let child = Command::new("pebble-challtestsrv")
+            .args(["-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""])
+            .arg("-dns01")
+            .arg(format!("127.0.0.1:{dns_port}"))
+            .args(["-http01", "", "-https01", "", "-tlsalpn01", ""])
+            .arg("-management")
+            .arg(format!("127.0.0.1:{mgmt_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("pebble-challtestsrv (Debian package pebble) must be installed");
+        let srv = Self {
+            dns_port,
+            mgmt_port,
+            _child: Killed(child),
+        };
+        wait_for_tcp(mgmt_port);
+        srv
+    }
+
+    /// A lego `exec` provider script: `present|cleanup FQDN VALUE`.
+    pub(crate) fn exec_hook(&self, dir: &Path) -> PathBuf {
+        let script = format!(
+            "#!/bin/sh\nset -e\ncase \"$1\" in\n present) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\",\\\"value\\\":\\\"$3\\\"}}\" http://127.0.0.1:{port}/set-txt ;;\n cleanup) curl -sf -X POST -d \"{{\\\"host\\\":\\\"$2\\\"}}\" http://127.0.0.1:{port}/clear-txt ;;\nesac\n",
+            port = self.mgmt_port
+        );
+        write_script(dir, "lego-exec.sh", &script)
+    }
+
+    /// certbot manual auth and cleanup hooks.
+    pub(crate) fn certbot_hooks(&self, dir: &Path) -> (PathBuf, PathBuf) {
+        let auth = format!(
+            "#!/bin/sh\nset -e\ncurl -sf -X POST -d \"{{\\\"host\\\":\\\"_acme-challenge.$CERTBOT_DOMAIN.\\\",\\\"value\\\":\\\"$CERTBOT_VALIDATION\\\"}}\" http://127.0.0.1:{port}/set-txt\n",
+            port = self.mgmt_port
+        );
+        let cleanup = format!(
+            "#!/bin/sh\ncurl -sf -X POST -d \"{{\\\"host\\\":\\\"_acme-challenge.$CERTBOT_DOMAIN.\\\"}}\" http://127.0.0.1:{port}/clear-txt\nexit 0\n",
+            port = self.mgmt_port
+        );
+        (
+            write_script(dir, "auth.sh", &auth),
+            write_script(dir, "cleanup.sh", &cleanup),
+        )
+    }
+}
+
+fn write_script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, body).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+fn wait_for_tcp(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("nothing listens on 127.0.0.1:{port} after 10 s");
+}
+
+/// A `ferrite serve` process on ports chosen by the OS.
+pub(crate) struct Ferrite {
+    pub(crate) directory: String,
+    pub(crate) root: PathBuf,
+    pub(crate) public_url: String,
+    _dir: tempfile::TempDir,
+    _child: Killed,
+}
+
+impl Ferrite {
+    pub(crate) fn start(dns_port: u16, http01_port: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("ferrite.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\n[validation]\ndns_resolver = \"127.0.0.1:{dns_port}\"\nhttp01_port = {http01_port}\nallow_private_addresses = true\n",
+                dir.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let child = Killed(child);
+        let (mut directory, mut root, mut public_url) = (None, None, None);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while directory.is_none() || root.is_none() || public_url.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .expect("ferrite serve did not print its directory URL within 30 s");
+            if let Some(v) = line.strip_prefix("Ferrite ACME directory: ") {
+                directory = Some(v.trim().to_owned());
+            } else if let Some(v) = line.strip_prefix("Root certificate clients must trust: ") {
+                root = Some(PathBuf::from(v.trim()));
+            } else if let Some(v) = line.strip_prefix("CRL and issuer certificate: ") {
+                public_url = Some(v.trim().to_owned());
+            }
+        }
+        Self {
+            directory: directory.unwrap(),
+            root: root.unwrap(),
+            public_url: public_url.unwrap(),
+            _dir: dir,
+            _child: child,
+        }
+    }
+
+    /// The CRL as `openssl crl -text`.
+    pub(crate) fn crl_text(&self) -> String {
+        let tmp = tempfile::tempdir().unwrap();
+        let der = tmp.path().join("crl.der");
+        let mut c = Command::new("curl");
+        c.args(["-sf", "-o"])
+            .arg(&der)
+            .arg(format!("{}/crl", self.public_url));
+        run(c);
+        let mut c = Command::new("openssl");
+        c.args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
+            .arg(&der);
+        run(c)
+    }
+}
+
+/// `openssl verify -CAfile root -untrusted chain chain` (the leaf is the chain's first PEM).
+pub(crate) fn openssl_verify(root: &Path, chain: &Path) {
+    let mut c = Command::new("openssl");
+    c.arg("verify")
+        .arg("-CAfile")
+        .arg(root)
+        .arg("-untrusted")
+        .arg(chain)
+        .arg(chain);
+    let out = run(c);
+    assert!(out.contains(": OK"), "{out}");
+}
+
+/// `openssl x509 -text` of the first certificate in a PEM file.
+pub(crate) fn cert_text(pem: &Path) -> String {
+    let mut c = Command::new("openssl");
+    c.args(["x509", "-noout", "-text", "-in"]).arg(pem);
+    run(c)
+}
+
+/// The serial of a PEM certificate, as openssl prints it (hex).
+pub(crate) fn serial_of(pem: &Path) -> String {
+    let mut c = Command::new("openssl");
+    c.args(["x509", "-noout", "-serial", "-in"]).arg(pem);
+    run(c)
+        .lines()
+        .find_map(|l| l.strip_prefix("serial="))
+        .unwrap()
+        .trim()
+        .to_owned()
+}

@@ -1,0 +1,251 @@
+//! Accounts (RFC 8555 §7.3).
+
+use ferrite_jose::Jwk;
+use ferrite_proto::requests::{AccountUpdate, NewAccount};
+use ferrite_proto::{AccountStatus, ProblemType};
+
+use super::Ca;
+use crate::model::Account;
+use crate::{CoreError, StoreError, ids};
+
+/// The outcome of newAccount.
+#[derive(Clone, Debug)]
+pub struct NewAccountOutcome {
+    /// The account.
+    pub account: Account,
+    /// True if it was created by this request (201), false if it existed (200).
+    pub created: bool,
+}
+
+impl Ca {
+    /// RFC 8555 §7.3 newAccount (and §7.3.1 `onlyReturnExisting`).
+    pub async fn new_account(
+        &self,
+        jwk: &Jwk,
+        payload: NewAccount,
+    ) -> Result<NewAccountOutcome, CoreError> {
+        let store = &self.inner.store;
+        let thumbprint = jwk.thumbprint();
+        // §7.3: "If the server already has an account registered with the provided account
+        // key, then it MUST return a response with status code 200 (OK) and provide the URL of
+        // that account in the Location header field."
+        if let Some(account) = store.account_by_thumbprint(&thumbprint).await? {
+            if account.status != AccountStatus::Valid {
+                return Err(account_not_valid(&account));
+            }
+            return Ok(NewAccountOutcome {
+                account,
+                created: false,
+            });
+        }
+        // §7.3.1: onlyReturnExisting with an unknown key.
+        if payload.only_return_existing == Some(true) {
+            return Err(CoreError::problem(
+                ProblemType::AccountDoesNotExist,
+                "no account exists for this key; register first (omit onlyReturnExisting)",
+            ));
+        }
+        // §7.3.4: the directory says externalAccountRequired.
+        if self.inner.config.eab_required && payload.external_account_binding.is_none() {
+            return Err(CoreError::problem(
+                ProblemType::ExternalAccountRequired,
+                "this CA requires an external account binding: register with the EAB key id and HMAC key your CA administrator gave you (certbot --eab-kid/--eab-hmac-key, lego --eab --kid/--hmac)",
+            ));
+        }
+        let contact = check_contacts(payload.contact.unwrap_or_default())?;
+        let account = Account {
+            id: ids::random_id(),
+            thumbprint,
+            jwk: jwk.to_json(),
+            contact,
+            status: AccountStatus::Valid,
+            terms_of_service_agreed: payload.terms_of_service_agreed.unwrap_or(false),
+            eab_kid: None,
+            created_at: self.now(),
+        };
+        match store.insert_account(&account).await {
+            Ok(()) => Ok(NewAccountOutcome {
+                account,
+                created: true,
+            }),
+            // A concurrent newAccount with the same key won the race: answer as if it existed.
+            Err(StoreError::Conflict(_)) => {
+                let account = store
+                    .account_by_thumbprint(&account.thumbprint)
+                    .await?
+                    .ok_or_else(|| CoreError::Internal("account vanished after conflict".into()))?;
+                Ok(NewAccountOutcome {
+                    account,
+                    created: false,
+                })
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Looks up the account behind a `kid`, refusing deactivated and revoked accounts
+    /// (§7.3.6: requests signed by a deactivated account are `unauthorized`).
+    pub async fn account_for_request(&self, id: &str) -> Result<Account, CoreError> {
+        let account = self.inner.store.account(id).await?.ok_or_else(|| {
+            CoreError::problem(
+                ProblemType::AccountDoesNotExist,
+                "the account in the kid header does not exist; register a new account",
+            )
+        })?;
+        if account.status != AccountStatus::Valid {
+            return Err(account_not_valid(&account));
+        }
+        Ok(account)
+    }
+
+    /// RFC 8555 §7.3.2 contact update and §7.3.6 deactivation. An empty payload just returns
+    /// the account (POST-as-GET style).
+    pub async fn update_account(
+        &self,
+        mut account: Account,
+        update: AccountUpdate,
+    ) -> Result<Account, CoreError> {
+        let mut changed = false;
+        if let Some(contact) = update.contact {
+            account.contact = check_contacts(contact)?;
+            changed = true;
+        }
+        if let Some(status) = update.status {
+            if status != "deactivated" {
+                return Err(CoreError::problem(
+                    ProblemType::Malformed,
+                    format!(
+                        "an account's status can only be changed to \"deactivated\", not {status:?}"
+                    ),
+                ));
+            }
+            account.status = AccountStatus::Deactivated;
+            changed = true;
+        }
+        if changed {
+            self.inner.store.update_account(&account).await?;
+        }
+        Ok(account)
+    }
+
+    /// RFC 8555 §7.3.5 key rollover. The caller has verified both signatures and the inner
+    /// JWS's `url`; this checks that `old_key` is the account's key and that no other account
+    /// uses `new_key`.
+    pub async fn change_key(
+        &self,
+        account: &Account,
+        old_key: &Jwk,
+        new_key: &Jwk,
+    ) -> Result<Account, CoreError> {
+        // §7.3.5: "Check that the JWK in the 'oldKey' field is the current key of the account."
+        if old_key.thumbprint() != account.thumbprint {
+            return Err(CoreError::problem(
+                ProblemType::Unauthorized,
+                "oldKey in the key change request is not this account's current key",
+            ));
+        }
+        let new_thumbprint = new_key.thumbprint();
+        if let Some(existing) = self
+            .inner
+            .store
+            .account_by_thumbprint(&new_thumbprint)
+            .await?
+        {
+            return Err(CoreError::KeyInUse {
+                account_id: existing.id,
+            });
+        }
+        match self
+            .inner
+            .store
+            .change_account_key(&account.id, &new_thumbprint, &new_key.to_json())
+            .await
+        {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                let id = self
+                    .inner
+                    .store
+                    .account_by_thumbprint(&new_thumbprint)
+                    .await?
+                    .map(|a| a.id)
+                    .unwrap_or_default();
+                return Err(CoreError::KeyInUse { account_id: id });
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let mut account = account.clone();
+        account.thumbprint = new_thumbprint;
+        account.jwk = new_key.to_json();
+        Ok(account)
+    }
+}
+
+fn account_not_valid(account: &Account) -> CoreError {
+    CoreError::problem(
+        ProblemType::Unauthorized,
+        format!(
+            "this account is {}; it can no longer be used: register a new account with a new key",
+            account.status
+        ),
+    )
+}
+
+/// RFC 8555 §7.3: contacts are `mailto:` URLs with one address and no header fields.
+fn check_contacts(contact: Vec<String>) -> Result<Vec<String>, CoreError> {
+    if contact.len() > 10 {
+        return Err(CoreError::problem(
+            ProblemType::InvalidContact,
+            "at most 10 contact addresses are accepted",
+        ));
+    }
+    for c in &contact {
+        let Some(addr) = c.strip_prefix("mailto:") else {
+            return Err(CoreError::problem(
+                ProblemType::UnsupportedContact,
+                format!("contact {c:?} is not supported: only mailto: URLs are accepted"),
+            ));
+        };
+        let valid = addr.len() <= 254
+            && !addr.contains([',', '?', ' ', '<', '>'])
+            && addr.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && ferrite_proto::identifier::check_dns_name(&domain.to_ascii_lowercase())
+                        .is_ok()
+            });
+        if !valid {
+            return Err(CoreError::problem(
+                ProblemType::InvalidContact,
+                format!(
+                    "contact {c:?} is not a valid mailto: URL; use mailto:user@example.com with a single address and no parameters"
+                ),
+            ));
+        }
+    }
+    Ok(contact)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_contacts;
+
+    #[test]
+    fn contacts() {
+        assert!(check_contacts(vec!["mailto:a@example.com".into()]).is_ok());
+        for bad in [
+            "mailto:",
+            "mailto:a@b@c.com",
+            "mailto:a@example.com?subject=x",
+            "mailto:a,b@example.com",
+            "mailto:a@localhost",
+        ] {
+            let e = check_contacts(vec![bad.into()]).unwrap_err().to_problem();
+            assert_eq!(e.kind, ferrite_proto::ProblemType::InvalidContact, "{bad}");
+        }
+        let e = check_contacts(vec!["tel:+1".into()])
+            .unwrap_err()
+            .to_problem();
+        assert_eq!(e.kind, ferrite_proto::ProblemType::UnsupportedContact);
+    }
+}

@@ -1,0 +1,146 @@
+//! Finalize (RFC 8555 §7.4): CSR checks, then issuance in the request itself.
+
+use std::collections::BTreeSet;
+
+use ferrite_jose::Jwk;
+use ferrite_pki::{Csr, IssueRequest};
+use ferrite_proto::{OrderStatus, Problem, ProblemType};
+use tracing::{error, info};
+
+use super::Ca;
+use super::orders::OrderView;
+use crate::CoreError;
+use crate::model::{Account, Certificate};
+
+impl Ca {
+    /// RFC 8555 §7.4: finalizes a `ready` order with a DER CSR. A CSR that breaks a rule is
+    /// `badCSR` / `badPublicKey` and leaves the order `ready` so the client can retry; once the
+    /// CSR is accepted the certificate is issued before this returns.
+    pub async fn finalize(
+        &self,
+        account: &Account,
+        order_id: &str,
+        csr_der: &[u8],
+    ) -> Result<OrderView, CoreError> {
+        let view = self.order(account, order_id).await?;
+        if view.status != OrderStatus::Ready {
+            // §7.4: "orderNotReady" when the order is not in the ready state.
+            return Err(CoreError::problem(
+                ProblemType::OrderNotReady,
+                format!(
+                    "the order is {}, not ready; complete its authorizations first (finalize only once)",
+                    view.status
+                ),
+            ));
+        }
+        let order = view.order;
+        let csr = Csr::parse(csr_der).map_err(|e| csr_problem(&e))?;
+        self.inner
+            .config
+            .csr_policy
+            .check(&csr)
+            .map_err(|e| csr_problem(&e))?;
+        check_csr_names(&csr, &order.identifiers)?;
+        // A certificate for the account key would let whoever holds the certificate key act as
+        // the account: refuse it.
+        if let Ok(account_key) = Jwk::from_json(&account.jwk) {
+            if account_key.to_spki_der() == csr.spki_der {
+                return Err(CoreError::problem(
+                    ProblemType::BadCsr,
+                    "the CSR's public key is the account key; generate a separate key for the certificate",
+                ));
+            }
+        }
+        if !self.inner.store.begin_finalize(&order.id).await? {
+            return Err(CoreError::problem(
+                ProblemType::OrderNotReady,
+                "the order is already being finalized",
+            ));
+        }
+        let now = self.now();
+        let not_before = order.not_before.unwrap_or(now);
+        let not_after = order
+            .not_after
+            .unwrap_or(not_before + self.inner.config.certificate_validity);
+        let request = IssueRequest {
+            spki_der: csr.spki_der.clone(),
+            dns_names: order.identifiers.iter().map(|i| i.value.clone()).collect(),
+            not_before,
+            not_after,
+        };
+        let issued = match self.inner.issuer.issue(&request) {
+            Ok(issued) => issued,
+            Err(e) => {
+                error!(error = %e, order = %order.id, "issuance refused by lint or signer");
+                let problem = Problem::internal(
+                    "the CA could not issue this certificate; create a new order and quote the request id to the operator if it happens again",
+                );
+                self.inner.store.fail_order(&order.id, &problem).await?;
+                return Err(CoreError::Problem(problem));
+            }
+        };
+        let certificate = Certificate {
+            serial: issued.serial_hex.clone(),
+            account_id: account.id.clone(),
+            order_id: order.id.clone(),
+            der: issued.der,
+            chain_pem: issued.chain_pem,
+            dns_names: request.dns_names,
+            not_before: issued.not_before,
+            not_after: issued.not_after,
+            revoked: None,
+        };
+        self.inner
+            .store
+            .complete_order(&order.id, &certificate)
+            .await?;
+        info!(order = %order.id, serial = %certificate.serial, "certificate issued");
+        self.order(account, order_id).await
+    }
+
+    /// Loads a certificate of `account` by serial (§7.4.2).
+    pub async fn certificate(
+        &self,
+        account: &Account,
+        serial: &str,
+    ) -> Result<Certificate, CoreError> {
+        self.inner
+            .store
+            .certificate(serial)
+            .await?
+            .filter(|c| c.account_id == account.id)
+            .ok_or_else(|| super::orders::not_found("certificate"))
+    }
+}
+
+fn csr_problem(e: &ferrite_pki::CsrError) -> CoreError {
+    let kind = if e.is_bad_public_key() {
+        ProblemType::BadPublicKey
+    } else {
+        ProblemType::BadCsr
+    };
+    CoreError::problem(kind, e.to_string())
+}
+
+/// RFC 8555 §7.4: the CSR's names must be exactly the order's identifiers.
+fn check_csr_names(csr: &Csr, identifiers: &[ferrite_proto::Identifier]) -> Result<(), CoreError> {
+    let want: BTreeSet<&str> = identifiers.iter().map(|i| i.value.as_str()).collect();
+    let got: BTreeSet<&str> = csr.names.iter().map(String::as_str).collect();
+    if want == got {
+        return Ok(());
+    }
+    let missing: Vec<&str> = want.difference(&got).copied().collect();
+    let extra: Vec<&str> = got.difference(&want).copied().collect();
+    let mut detail = String::from("the CSR's names must equal the order's identifiers");
+    if !missing.is_empty() {
+        detail.push_str(&format!("; missing from the CSR: {}", missing.join(", ")));
+    }
+    if !extra.is_empty() {
+        detail.push_str(&format!(
+            "; in the CSR but not in the order: {}",
+            extra.join(", ")
+        ));
+    }
+    detail.push_str("; generate the CSR with exactly the order's names");
+    Err(CoreError::problem(ProblemType::BadCsr, detail))
+}

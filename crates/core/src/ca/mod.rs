@@ -1,0 +1,154 @@
+//! The engine: one value holding the store, the validator, the clock and the issuer, with one
+//! method per ACME operation. Every method checks ownership and status itself, so the HTTP layer
+//! cannot forget a rule.
+//!
+//! # Layout
+//! - `accounts`: newAccount, lookup, update, deactivate, key change (§7.3).
+//! - `orders`: newOrder, order and authorization lookup, deactivation (§7.4, §7.5).
+//! - `challenges`: responding to a challenge and running the validation (§7.5.1).
+//! - `finalize`: CSR checks and issuance (§7.4).
+//! - `revoke`: revocation and CRLs (§7.6).
+
+mod accounts;
+mod challenges;
+mod finalize;
+mod orders;
+mod revoke;
+
+use std::sync::Arc;
+
+use ferrite_pki::{CsrPolicy, Issuer};
+use ferrite_proto::ProblemType;
+use time::Duration;
+
+use crate::{Clock, CoreError, Store, Validator, ids};
+
+pub use accounts::NewAccountOutcome;
+pub use orders::{AuthorizationView, OrderView};
+pub use revoke::RevocationAuth;
+
+/// Engine settings. Defaults are what a production CA would choose.
+#[derive(Clone, Debug)]
+pub struct CaConfig {
+    /// How long an issued nonce stays redeemable.
+    pub nonce_lifetime: Duration,
+    /// How long a new order may stay unfinalized.
+    pub order_lifetime: Duration,
+    /// How long a pending authorization may wait for a challenge response.
+    pub pending_authorization_lifetime: Duration,
+    /// How long a valid authorization may be reused by the same account.
+    pub valid_authorization_lifetime: Duration,
+    /// Certificate validity.
+    pub certificate_validity: Duration,
+    /// What finalize accepts.
+    pub csr_policy: CsrPolicy,
+    /// How long an instance may hold a challenge in `processing` before a reaper hands it back.
+    pub validation_lease: Duration,
+    /// Whether newAccount requires an external account binding (directory meta).
+    pub eab_required: bool,
+    /// Orders per page of an account's orders list.
+    pub orders_page_size: u32,
+    /// Most identifiers in one order.
+    pub max_identifiers: usize,
+}
+
+impl Default for CaConfig {
+    fn default() -> Self {
+        Self {
+            nonce_lifetime: Duration::hours(1),
+            order_lifetime: Duration::days(7),
+            pending_authorization_lifetime: Duration::days(7),
+            valid_authorization_lifetime: Duration::days(30),
+            certificate_validity: Duration::days(90),
+            csr_policy: CsrPolicy::default(),
+            validation_lease: Duration::minutes(2),
+            eab_required: false,
+            orders_page_size: 100,
+            max_identifiers: 100,
+        }
+    }
+}
+
+/// The ACME engine. Cheap to clone.
+#[derive(Clone)]
+pub struct Ca {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    validator: Arc<dyn Validator>,
+    clock: Arc<dyn Clock>,
+    issuer: Arc<Issuer>,
+    config: CaConfig,
+}
+
+impl Ca {
+    /// Builds the engine.
+    pub fn new(
+        store: Arc<dyn Store>,
+        validator: Arc<dyn Validator>,
+        clock: Arc<dyn Clock>,
+        issuer: Arc<Issuer>,
+        config: CaConfig,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                validator,
+                clock,
+                issuer,
+                config,
+            }),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &CaConfig {
+        &self.inner.config
+    }
+
+    /// The store (for background jobs and operator tools).
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    /// The issuer (for the intermediate certificate and CRLs).
+    pub fn issuer(&self) -> &Arc<Issuer> {
+        &self.inner.issuer
+    }
+
+    /// The current time.
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    /// RFC 8555 §7.2: a fresh nonce, stored so any instance can redeem it.
+    pub async fn new_nonce(&self) -> Result<String, CoreError> {
+        let nonce = ids::random_id();
+        let expires = self.now() + self.inner.config.nonce_lifetime;
+        self.inner.store.insert_nonce(&nonce, expires).await?;
+        Ok(nonce)
+    }
+
+    /// RFC 8555 §6.5: redeems a nonce exactly once; an unknown, used or expired nonce is
+    /// `badNonce` (the client retries with the fresh nonce in the error response).
+    pub async fn redeem_nonce(&self, nonce: &str) -> Result<(), CoreError> {
+        if self.inner.store.redeem_nonce(nonce, self.now()).await? {
+            Ok(())
+        } else {
+            Err(CoreError::problem(
+                ProblemType::BadNonce,
+                "the nonce is unknown, expired or already used; retry with the nonce from this response's Replay-Nonce header",
+            ))
+        }
+    }
+
+    /// Background housekeeping: purges expired nonces and hands stranded validations back.
+    pub async fn housekeeping(&self) -> Result<(), CoreError> {
+        let now = self.now();
+        self.inner.store.purge_nonces(now).await?;
+        self.inner.store.reap_stale_validations(now).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,354 @@
+//! Orders and authorizations (RFC 8555 §7.4, §7.5).
+
+use std::collections::BTreeSet;
+
+use ferrite_proto::identifier::check_dns_name;
+use ferrite_proto::requests::NewOrder;
+use ferrite_proto::{
+    AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, IdentifierType, OrderStatus,
+    Problem, ProblemType,
+};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::Ca;
+use crate::model::{Account, Authorization, Challenge, Order};
+use crate::{CoreError, ids, status};
+
+/// An order as the client sees it: stored fields plus the status derived at read time.
+#[derive(Clone, Debug)]
+pub struct OrderView {
+    /// The stored order.
+    pub order: Order,
+    /// The status to show (§7.1.6), derived from the authorizations and the clock.
+    pub status: OrderStatus,
+}
+
+/// An authorization as the client sees it.
+#[derive(Clone, Debug)]
+pub struct AuthorizationView {
+    /// The stored authorization.
+    pub authorization: Authorization,
+    /// The status to show.
+    pub status: AuthorizationStatus,
+}
+
+impl Ca {
+    /// RFC 8555 §7.4 newOrder.
+    pub async fn new_order(
+        &self,
+        account: &Account,
+        request: NewOrder,
+    ) -> Result<OrderView, CoreError> {
+        let cfg = &self.inner.config;
+        let now = self.now();
+        let identifiers = self.check_identifiers(request.identifiers)?;
+        let not_before = parse_time("notBefore", request.not_before.as_deref())?;
+        let not_after = parse_time("notAfter", request.not_after.as_deref())?;
+        check_requested_validity(now, not_before, not_after, cfg.certificate_validity)?;
+
+        let mut expires = now + cfg.order_lifetime;
+        let mut authorization_ids = Vec::with_capacity(identifiers.len());
+        let mut new_authorizations = Vec::new();
+        for identifier in &identifiers {
+            let wildcard = identifier.is_wildcard();
+            let base = identifier.base_domain().to_owned();
+            // Reuse a valid authorization of this account for exactly this name (§7.1.4 lets an
+            // authorization be valid at creation). The order expires no later than it does.
+            if let Some(existing) = self
+                .inner
+                .store
+                .find_valid_authorization(&account.id, &base, wildcard, now)
+                .await?
+            {
+                expires = expires.min(existing.expires);
+                authorization_ids.push(existing.id);
+                continue;
+            }
+            let authz = new_authorization(
+                account,
+                &base,
+                wildcard,
+                now + cfg.pending_authorization_lifetime,
+            );
+            authorization_ids.push(authz.id.clone());
+            new_authorizations.push(authz);
+        }
+        let order = Order {
+            id: ids::random_id(),
+            account_id: account.id.clone(),
+            status: OrderStatus::Pending,
+            identifiers,
+            authorization_ids,
+            expires,
+            not_before,
+            not_after,
+            error: None,
+            certificate_serial: None,
+            created_at: now,
+        };
+        self.inner
+            .store
+            .insert_order(&order, &new_authorizations)
+            .await?;
+        self.order_view(order).await
+    }
+
+    /// Checks and normalizes the identifiers of a newOrder: lower case, deduplicated, `dns`
+    /// only, valid LDH names (§7.4: "rejectedIdentifier" / "unsupportedIdentifier").
+    fn check_identifiers(
+        &self,
+        identifiers: Vec<Identifier>,
+    ) -> Result<Vec<Identifier>, CoreError> {
+        if identifiers.is_empty() {
+            return Err(CoreError::problem(
+                ProblemType::Malformed,
+                "the order has no identifiers; list at least one {\"type\":\"dns\",\"value\":...}",
+            ));
+        }
+        if identifiers.len() > self.inner.config.max_identifiers {
+            return Err(CoreError::problem(
+                ProblemType::RejectedIdentifier,
+                format!(
+                    "the order has {} identifiers; at most {} are allowed per order",
+                    identifiers.len(),
+                    self.inner.config.max_identifiers
+                ),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        let mut subproblems = Vec::new();
+        for id in identifiers {
+            if id.kind != IdentifierType::Dns {
+                subproblems.push(
+                    Problem::new(
+                        ProblemType::UnsupportedIdentifier,
+                        "only dns identifiers are supported by this CA",
+                    )
+                    .with_identifier(id),
+                );
+                continue;
+            }
+            let value = id.value.to_ascii_lowercase();
+            if let Err(e) = check_dns_name(&value) {
+                subproblems.push(
+                    Problem::new(
+                        ProblemType::RejectedIdentifier,
+                        format!("{:?} is not a valid DNS name: {e}", id.value),
+                    )
+                    .with_identifier(id),
+                );
+                continue;
+            }
+            if seen.insert(value.clone()) {
+                out.push(Identifier::dns(value));
+            }
+        }
+        match subproblems.len() {
+            0 => Ok(out),
+            1 => Err(CoreError::Problem(subproblems.remove(0))),
+            n => {
+                let mut p = Problem::new(
+                    ProblemType::RejectedIdentifier,
+                    format!("{n} identifiers were refused; see subproblems"),
+                );
+                p.subproblems = subproblems;
+                Err(CoreError::Problem(p))
+            }
+        }
+    }
+
+    /// Loads an order of `account` (§7.1.3). Another account's order is reported as missing
+    /// rather than forbidden, so ids leak nothing.
+    pub async fn order(&self, account: &Account, id: &str) -> Result<OrderView, CoreError> {
+        let order = self
+            .inner
+            .store
+            .order(id)
+            .await?
+            .filter(|o| o.account_id == account.id)
+            .ok_or_else(|| not_found("order"))?;
+        self.order_view(order).await
+    }
+
+    pub(super) async fn order_view(&self, order: Order) -> Result<OrderView, CoreError> {
+        let authzs = self
+            .inner
+            .store
+            .authorizations(&order.authorization_ids)
+            .await?;
+        let status = status::order_status(&order, &authzs, self.now());
+        Ok(OrderView { order, status })
+    }
+
+    /// RFC 8555 §7.1.2.1: a page of the account's order URLs (ids), newest first, and the
+    /// cursor of the next page if there is one.
+    pub async fn orders_page(
+        &self,
+        account: &Account,
+        cursor: Option<&str>,
+    ) -> Result<(Vec<String>, Option<String>), CoreError> {
+        let limit = self.inner.config.orders_page_size;
+        let mut ids = self
+            .inner
+            .store
+            .order_ids_by_account(&account.id, cursor, limit + 1)
+            .await?;
+        let next = if ids.len() > limit as usize {
+            ids.truncate(limit as usize);
+            ids.last().cloned()
+        } else {
+            None
+        };
+        Ok((ids, next))
+    }
+
+    /// Loads an authorization of `account` (§7.5).
+    pub async fn authorization(
+        &self,
+        account: &Account,
+        id: &str,
+    ) -> Result<AuthorizationView, CoreError> {
+        let authorization = self
+            .inner
+            .store
+            .authorization(id)
+            .await?
+            .filter(|a| a.account_id == account.id)
+            .ok_or_else(|| not_found("authorization"))?;
+        let status = status::authorization_status(&authorization, self.now());
+        Ok(AuthorizationView {
+            authorization,
+            status,
+        })
+    }
+
+    /// RFC 8555 §7.5.2: deactivates a pending or valid authorization.
+    pub async fn deactivate_authorization(
+        &self,
+        account: &Account,
+        id: &str,
+    ) -> Result<AuthorizationView, CoreError> {
+        let view = self.authorization(account, id).await?;
+        let from = view.status;
+        if !matches!(
+            from,
+            AuthorizationStatus::Pending | AuthorizationStatus::Valid
+        ) {
+            return Err(CoreError::problem(
+                ProblemType::Malformed,
+                format!(
+                    "the authorization is {from}; only pending or valid authorizations can be deactivated"
+                ),
+            ));
+        }
+        self.inner
+            .store
+            .set_authorization_status(id, from, AuthorizationStatus::Deactivated)
+            .await?;
+        self.authorization(account, id).await
+    }
+}
+
+fn new_authorization(
+    account: &Account,
+    domain: &str,
+    wildcard: bool,
+    expires: OffsetDateTime,
+) -> Authorization {
+    let id = ids::random_id();
+    // §7.1.3: a wildcard can only be validated with dns-01.
+    let kinds: &[ChallengeType] = if wildcard {
+        &[ChallengeType::Dns01]
+    } else {
+        &[
+            ChallengeType::Http01,
+            ChallengeType::Dns01,
+            ChallengeType::TlsAlpn01,
+        ]
+    };
+    let challenges = kinds
+        .iter()
+        .map(|&kind| Challenge {
+            id: ids::random_id(),
+            authorization_id: id.clone(),
+            kind,
+            token: ids::random_id(),
+            status: ChallengeStatus::Pending,
+            validated: None,
+            error: None,
+            record: None,
+            lease_until: None,
+        })
+        .collect();
+    Authorization {
+        id,
+        account_id: account.id.clone(),
+        identifier: Identifier::dns(domain),
+        wildcard,
+        status: AuthorizationStatus::Pending,
+        expires,
+        challenges,
+    }
+}
+
+fn parse_time(field: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, CoreError> {
+    value
+        .map(|v| {
+            OffsetDateTime::parse(v, &Rfc3339).map_err(|_| {
+                CoreError::problem(
+                    ProblemType::Malformed,
+                    format!(
+                        "{field} {v:?} is not an RFC 3339 timestamp such as 2026-01-02T03:04:05Z"
+                    ),
+                )
+            })
+        })
+        .transpose()
+}
+
+/// RFC 8555 §7.4: the server MAY refuse notBefore/notAfter it cannot honour; say why.
+fn check_requested_validity(
+    now: OffsetDateTime,
+    not_before: Option<OffsetDateTime>,
+    not_after: Option<OffsetDateTime>,
+    max: time::Duration,
+) -> Result<(), CoreError> {
+    let start = not_before.unwrap_or(now);
+    if let Some(nb) = not_before {
+        if nb < now - time::Duration::hours(1) || nb > now + time::Duration::days(7) {
+            return Err(CoreError::problem(
+                ProblemType::Malformed,
+                "notBefore must be between one hour ago and seven days from now; omit it to start now",
+            ));
+        }
+    }
+    if let Some(na) = not_after {
+        if na <= start {
+            return Err(CoreError::problem(
+                ProblemType::Malformed,
+                "notAfter must be later than notBefore (or now)",
+            ));
+        }
+        if na - start > max {
+            return Err(CoreError::problem(
+                ProblemType::Malformed,
+                format!(
+                    "the requested validity exceeds this CA's maximum of {} days; omit notAfter to get the default",
+                    max.whole_days()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn not_found(what: &str) -> CoreError {
+    let mut p = Problem::new(
+        ProblemType::Malformed,
+        format!("no such {what} for this account"),
+    );
+    p.status = Some(404);
+    CoreError::Problem(p)
+}

@@ -1,0 +1,125 @@
+//! Revocation (RFC 8555 §7.6) and CRLs (RFC 5280 §5).
+
+use ferrite_jose::Jwk;
+use ferrite_pki::{RevokedEntry, parse_certificate};
+use ferrite_proto::ProblemType;
+use time::Duration;
+use tracing::info;
+
+use super::Ca;
+use crate::CoreError;
+use crate::model::Account;
+
+/// Who signed a revocation request (§7.6).
+#[derive(Clone, Debug)]
+pub enum RevocationAuth {
+    /// An account (kid): it must own the certificate.
+    Account(Account),
+    /// The certificate's own key (jwk): it must match the certificate's public key.
+    CertificateKey(Jwk),
+}
+
+/// RFC 5280 §5.3.1 reasons the Baseline Requirements (§7.2.2) allow for subscriber
+/// certificates: unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
+/// cessationOfOperation (5), privilegeWithdrawn (9).
+const ALLOWED_REASONS: [u8; 6] = [0, 1, 3, 4, 5, 9];
+
+impl Ca {
+    /// RFC 8555 §7.6 revokeCert.
+    pub async fn revoke(
+        &self,
+        auth: &RevocationAuth,
+        certificate_der: &[u8],
+        reason: Option<u8>,
+    ) -> Result<(), CoreError> {
+        let reason = reason.unwrap_or(0);
+        if !ALLOWED_REASONS.contains(&reason) {
+            return Err(CoreError::problem(
+                ProblemType::BadRevocationReason,
+                format!(
+                    "revocation reason {reason} is not accepted; use one of 0 (unspecified), 1 (keyCompromise), 3 (affiliationChanged), 4 (superseded), 5 (cessationOfOperation), 9 (privilegeWithdrawn)"
+                ),
+            ));
+        }
+        let parsed = parse_certificate(certificate_der).map_err(|e| {
+            CoreError::problem(
+                ProblemType::Malformed,
+                format!("the certificate field is not a DER X.509 certificate: {e}"),
+            )
+        })?;
+        let unknown = || {
+            CoreError::problem(
+                ProblemType::Unauthorized,
+                "this CA did not issue that certificate",
+            )
+        };
+        let stored = self
+            .inner
+            .store
+            .certificate(&parsed.serial_hex)
+            .await?
+            .ok_or_else(unknown)?;
+        if stored.der != certificate_der {
+            return Err(unknown());
+        }
+        match auth {
+            RevocationAuth::Account(account) if account.id == stored.account_id => {}
+            RevocationAuth::Account(_) => {
+                return Err(CoreError::problem(
+                    ProblemType::Unauthorized,
+                    "this account did not order that certificate; sign the request with the account that did, or with the certificate's key",
+                ));
+            }
+            RevocationAuth::CertificateKey(jwk) => {
+                if jwk.to_spki_der() != parsed.spki_der {
+                    return Err(CoreError::problem(
+                        ProblemType::Unauthorized,
+                        "the JWS key is not the certificate's public key",
+                    ));
+                }
+            }
+        }
+        if stored.revoked.is_some() {
+            return Err(CoreError::problem(
+                ProblemType::AlreadyRevoked,
+                "the certificate is already revoked",
+            ));
+        }
+        if !self
+            .inner
+            .store
+            .revoke_certificate(&stored.serial, self.now(), reason)
+            .await?
+        {
+            return Err(CoreError::problem(
+                ProblemType::AlreadyRevoked,
+                "the certificate is already revoked",
+            ));
+        }
+        info!(serial = %stored.serial, reason, "certificate revoked");
+        Ok(())
+    }
+
+    /// A freshly signed CRL (DER) listing every revoked, unexpired certificate. Valid for
+    /// seven days (BR §4.9.7 requires a new CRL at least every seven days).
+    pub async fn crl(&self) -> Result<Vec<u8>, CoreError> {
+        let now = self.now();
+        let entries: Vec<RevokedEntry> = self
+            .inner
+            .store
+            .revoked_certificates(now)
+            .await?
+            .into_iter()
+            .map(|(serial_hex, revoked_at, reason)| RevokedEntry {
+                serial_hex,
+                revoked_at,
+                reason,
+            })
+            .collect();
+        let number = self.inner.store.next_crl_number().await?;
+        self.inner
+            .issuer
+            .sign_crl(&entries, number, now, now + Duration::days(7))
+            .map_err(|e| CoreError::Internal(format!("CRL signing failed: {e}")))
+    }
+}

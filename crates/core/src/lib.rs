@@ -1,0 +1,32 @@
+//! The Ferrite engine: the ACME domain model, its state machines and the flows of RFC 8555
+//! (accounts, orders, authorizations, challenges, finalize, revocation).
+//!
+//! `core` decides; it does no network or SQL itself. It defines the traits the crates around it
+//! implement: [`Store`] (ferrite-store), [`Validator`] (ferrite-va) and [`Clock`]. The HTTP layer
+//! (ferrite-server) parses and verifies requests, calls [`Ca`] and renders what comes back.
+//!
+//! # Layout
+//! - [`model`]: accounts, orders, authorizations, challenges, certificates.
+//! - [`store`]: the `Store` trait and its error.
+//! - [`validator`]: the `Validator` trait.
+//! - [`clock`]: `Clock`, `SystemClock`, `TestClock`.
+//! - [`status`]: derived statuses (order `ready`, expiry).
+//! - [`ca`]: the engine and its configuration.
+//! - [`error`]: `CoreError`, mapped to problem documents.
+//! - [`ids`]: random identifiers and tokens.
+#![warn(missing_docs)]
+
+pub mod ca;
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod model;
+pub mod status;
+pub mod store;
+pub mod validator;
+
+pub use ca::{Ca, CaConfig, RevocationAuth};
+pub use clock::{Clock, SystemClock, TestClock};
+pub use error::CoreError;
+pub use store::{Store, StoreError};
+pub use validator::{ValidationRequest, Validator};

@@ -1,0 +1,146 @@
+//! The `Store` trait: everything that must be consistent across instances lives behind it.
+//! `ferrite-store` implements it for SQLite (and later PostgreSQL). Each method that changes
+//! state is one transaction: it happens entirely or not at all.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::model::{Account, Authorization, Certificate, Order, ValidationResult};
+
+/// Errors a store reports. The engine maps them to problems at one boundary.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness constraint was hit (e.g. an account with this key thumbprint exists).
+    /// Caller's fault or a lost race; never retried blindly.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database failed or is unreachable (operator's problem). The message may contain SQL
+    /// details: log it, never show it to a client.
+    #[error("database error: {0}")]
+    Backend(String),
+    /// Stored data could not be decoded (a bug or a manual edit).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Persistence for the ACME engine. Implementations must be safe to use from several
+/// `ferrite serve` instances at once (every check-and-set is done inside the database).
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    // --- nonces (RFC 8555 §6.5) ---
+    /// Stores a fresh nonce valid until `expires`.
+    async fn insert_nonce(&self, nonce: &str, expires: OffsetDateTime) -> Result<(), StoreError>;
+    /// Redeems a nonce exactly once: deletes it and returns true if it existed and had not
+    /// expired at `now`. One statement (delete … returning), so two instances can never both
+    /// redeem the same nonce.
+    async fn redeem_nonce(&self, nonce: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
+    /// Deletes nonces that expired before `now`; returns how many.
+    async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    // --- accounts (§7.3) ---
+    /// Inserts an account. `Conflict` if the thumbprint is taken.
+    async fn insert_account(&self, account: &Account) -> Result<(), StoreError>;
+    /// Looks an account up by id.
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    /// Looks an account up by key thumbprint.
+    async fn account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Account>, StoreError>;
+    /// Replaces contact and status of an account.
+    async fn update_account(&self, account: &Account) -> Result<(), StoreError>;
+    /// Replaces the account key (§7.3.5). `Conflict` if another account has `new_thumbprint`.
+    async fn change_account_key(
+        &self,
+        id: &str,
+        new_thumbprint: &str,
+        new_jwk: &serde_json::Value,
+    ) -> Result<(), StoreError>;
+
+    // --- orders and authorizations (§7.4, §7.5) ---
+    /// Inserts an order together with its new authorizations (and their challenges) in one
+    /// transaction. `authorizations` may be fewer than `order.authorization_ids` when some ids
+    /// refer to existing authorizations that are reused.
+    async fn insert_order(
+        &self,
+        order: &Order,
+        authorizations: &[Authorization],
+    ) -> Result<(), StoreError>;
+    /// Looks an order up by id.
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
+    /// Order ids of an account, newest first, starting after the cursor (an order id previously
+    /// returned), at most `limit`.
+    async fn order_ids_by_account(
+        &self,
+        account_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError>;
+    /// Looks an authorization (with challenges) up by id.
+    async fn authorization(&self, id: &str) -> Result<Option<Authorization>, StoreError>;
+    /// Loads several authorizations (with challenges) by id, in the given order; missing ids are
+    /// skipped.
+    async fn authorizations(&self, ids: &[String]) -> Result<Vec<Authorization>, StoreError>;
+    /// Finds a `valid`, unexpired (at `now`) authorization of this account for exactly this
+    /// identifier value and wildcard flag, to reuse in a new order. Newest first.
+    async fn find_valid_authorization(
+        &self,
+        account_id: &str,
+        identifier_value: &str,
+        wildcard: bool,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authorization>, StoreError>;
+    /// Sets an authorization's status if it is currently `from` (compare-and-set). Returns
+    /// whether it changed. Used for deactivation (§7.5.2).
+    async fn set_authorization_status(
+        &self,
+        id: &str,
+        from: ferrite_proto::AuthorizationStatus,
+        to: ferrite_proto::AuthorizationStatus,
+    ) -> Result<bool, StoreError>;
+
+    // --- challenges (§7.5.1) ---
+    /// Moves a challenge from `pending` to `processing` with a lease until `lease_until`, only
+    /// if the challenge is `pending` and its authorization is `pending`. Returns whether this
+    /// caller won (exactly one concurrent caller does).
+    async fn start_validation(
+        &self,
+        challenge_id: &str,
+        lease_until: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// Writes a validation result in one transaction: the challenge becomes `valid` or
+    /// `invalid` (with `validated` / `error` and the record), its authorization becomes `valid`
+    /// or `invalid`. Only applies if the challenge is still `processing`.
+    async fn finish_validation(&self, result: &ValidationResult) -> Result<(), StoreError>;
+    /// Resets challenges whose lease expired before `now` back to `pending` (their validating
+    /// instance died). Returns how many.
+    async fn reap_stale_validations(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    // --- finalize and certificates (§7.4, §7.4.2) ---
+    /// Moves an order from `pending` to `processing` (compare-and-set; the engine has already
+    /// checked that every authorization is valid). Returns whether this caller won.
+    async fn begin_finalize(&self, order_id: &str) -> Result<bool, StoreError>;
+    /// In one transaction: inserts the certificate and sets the order `valid` with its serial.
+    async fn complete_order(&self, order_id: &str, cert: &Certificate) -> Result<(), StoreError>;
+    /// Sets an order `invalid` with `error` (from `pending` or `processing`).
+    async fn fail_order(
+        &self,
+        order_id: &str,
+        error: &ferrite_proto::Problem,
+    ) -> Result<(), StoreError>;
+    /// Looks a certificate up by serial.
+    async fn certificate(&self, serial: &str) -> Result<Option<Certificate>, StoreError>;
+    /// Marks a certificate revoked if it is not already (compare-and-set). Returns whether it
+    /// changed.
+    async fn revoke_certificate(
+        &self,
+        serial: &str,
+        at: OffsetDateTime,
+        reason: u8,
+    ) -> Result<bool, StoreError>;
+    /// Revoked certificates that have not expired at `now`, for the CRL: (serial, revoked at,
+    /// reason).
+    async fn revoked_certificates(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError>;
+    /// Allocates the next CRL number (monotonic across instances).
+    async fn next_crl_number(&self) -> Result<u64, StoreError>;
+}

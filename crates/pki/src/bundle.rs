@@ -1,0 +1,332 @@
+//! [`CaBundle`]: the CA data directory. Created once, then only ever read.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rcgen::{KeyPair, PublicKeyData};
+use time::{Duration, OffsetDateTime};
+
+use crate::issuer::{Subject, pem_certificates};
+use crate::profiles::{self, TLS_VALIDITY, whole_seconds};
+use crate::serial::{random_serial, to_hex};
+use crate::{CaOptions, Issuer, PkiError, SecretPem};
+
+const ROOT_CERT: &str = "root.pem";
+const ROOT_KEY: &str = "root.key";
+const INTERMEDIATE_CERT: &str = "intermediate.pem";
+const INTERMEDIATE_KEY: &str = "intermediate.key";
+const TLS_CERT: &str = "tls.pem";
+const TLS_KEY: &str = "tls.key";
+
+/// Files that must be present to load. `root.key` is not: it is only used at creation, so an
+/// operator may move it offline.
+const REQUIRED: [&str; 5] = [
+    ROOT_CERT,
+    INTERMEDIATE_CERT,
+    INTERMEDIATE_KEY,
+    TLS_CERT,
+    TLS_KEY,
+];
+
+/// Warn when the listener certificate has less than this left.
+const TLS_RENEW_WARNING: Duration = Duration::days(30);
+
+/// The CA's certificates and the keys the server needs: the intermediate (inside
+/// [`Issuer`]) and the ACME listener's TLS key. The root key is never loaded.
+#[derive(Debug)]
+pub struct CaBundle {
+    /// The root certificate, PEM: what ACME clients must trust.
+    pub root_pem: String,
+    /// The intermediate certificate, PEM.
+    pub intermediate_pem: String,
+    /// The ACME listener's certificate chain, PEM: leaf (issued by the intermediate), then the
+    /// intermediate.
+    pub tls_chain_pem: String,
+    /// The ACME listener's private key, PKCS#8 PEM.
+    pub tls_key: SecretPem,
+    /// Signs subscriber certificates and CRLs.
+    pub issuer: Issuer,
+}
+
+impl CaBundle {
+    /// The root certificate's path in `dir` (what clients are told to trust).
+    pub fn root_path(dir: &Path) -> PathBuf {
+        dir.join(ROOT_CERT)
+    }
+
+    /// First call: creates `dir` (0700 if it did not exist) with `root.pem`, `root.key`,
+    /// `intermediate.pem`, `intermediate.key`, `tls.pem`, `tls.key` (keys 0600, PKCS#8 PEM).
+    /// Later calls load the same files and regenerate nothing; `opts.urls` is used for what
+    /// is issued from now on, the other options only at creation. Returns whether the files
+    /// were created.
+    ///
+    /// A directory with some but not all files is an error ([`PkiError::IncompleteDataDir`]),
+    /// never a reason to generate a new CA.
+    pub fn load_or_create(dir: &Path, opts: &CaOptions) -> Result<(CaBundle, bool), PkiError> {
+        opts.urls.validate()?;
+        let mut missing = Vec::new();
+        for name in REQUIRED.iter().chain([&ROOT_KEY]) {
+            let path = dir.join(name);
+            let exists = path.try_exists().map_err(io("inspect", &path))?;
+            if !exists {
+                missing.push((*name).to_owned());
+            }
+        }
+        let all_required = !missing.iter().any(|m| REQUIRED.contains(&m.as_str()));
+        if all_required {
+            return Ok((load(dir, opts)?, false));
+        }
+        if missing.len() != REQUIRED.len() + 1 {
+            return Err(PkiError::IncompleteDataDir {
+                dir: dir.to_owned(),
+                missing,
+            });
+        }
+        opts.validate()?;
+        let files = generate(opts)?;
+        write_new_files(dir, &files)?;
+        tracing::info!(dir = %dir.display(), "created a new CA");
+        Ok((load(dir, opts)?, true))
+    }
+}
+
+/// A file to write: name, content, whether it is a private key.
+struct NewFile {
+    name: &'static str,
+    content: String,
+    secret: bool,
+}
+
+fn generate(opts: &CaOptions) -> Result<Vec<NewFile>, PkiError> {
+    let now = whole_seconds(OffsetDateTime::now_utc());
+    // A short random id in the CA names, so that two installations never share a subject
+    // name (which would confuse path building in clients that trust both).
+    let ca_id = to_hex(&random_serial()?[..3]);
+
+    let root_key = profiles::generate_key(&rcgen::PKCS_ECDSA_P384_SHA384)?;
+    let root_params = profiles::root(opts, &root_key, &ca_id, now, &random_serial()?)?;
+    let root_cert = profiles::self_sign(&root_params, &root_key)?;
+    let root_issuer = rcgen::Issuer::new(root_params, &root_key);
+
+    let intermediate_key = profiles::generate_key(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let intermediate_params =
+        profiles::intermediate(opts, &intermediate_key, &ca_id, now, &random_serial()?)?;
+    let intermediate_cert = profiles::sign(
+        &intermediate_params,
+        &intermediate_key,
+        &root_issuer,
+        "signing the intermediate",
+    )?;
+    let intermediate_pem = intermediate_cert.pem();
+    let intermediate_key_pem = intermediate_key.serialize_pem();
+    let issuer = Issuer::new(&intermediate_pem, &intermediate_key_pem, opts.urls.clone())?;
+
+    let tls_key = profiles::generate_key(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let tls_names: Vec<String> = opts
+        .tls_dns_names
+        .iter()
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
+    let tls = issuer.issue_profile(
+        &tls_key.subject_public_key_info(),
+        &Subject {
+            dns_names: &tls_names,
+            ips: &opts.tls_ips,
+            not_before: now,
+            not_after: now + TLS_VALIDITY - Duration::seconds(1),
+            max_validity: TLS_VALIDITY,
+            allow_single_label: true,
+        },
+    )?;
+
+    Ok(vec![
+        NewFile {
+            name: ROOT_KEY,
+            content: root_key.serialize_pem(),
+            secret: true,
+        },
+        NewFile {
+            name: INTERMEDIATE_CERT,
+            content: intermediate_pem,
+            secret: false,
+        },
+        NewFile {
+            name: INTERMEDIATE_KEY,
+            content: intermediate_key_pem,
+            secret: true,
+        },
+        NewFile {
+            name: TLS_CERT,
+            content: tls.chain_pem,
+            secret: false,
+        },
+        NewFile {
+            name: TLS_KEY,
+            content: tls_key.serialize_pem(),
+            secret: true,
+        },
+        // Last: the file clients are pointed at appears only once everything else exists.
+        NewFile {
+            name: ROOT_CERT,
+            content: root_cert.pem(),
+            secret: false,
+        },
+    ])
+}
+
+fn io<'a>(action: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> PkiError + 'a {
+    move |source| PkiError::Io {
+        action,
+        path: path.to_owned(),
+        source,
+    }
+}
+
+/// Writes each file under a temporary name, syncs it, then links it into place without
+/// overwriting (a concurrent creator makes this fail instead of mixing two CAs).
+fn write_new_files(dir: &Path, files: &[NewFile]) -> Result<(), PkiError> {
+    create_private_dir(dir)?;
+    for file in files {
+        let tmp = dir.join(format!(".{}.tmp", file.name));
+        let path = dir.join(file.name);
+        match fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io("remove", &tmp)(e));
+            }
+            _ => {}
+        }
+        let mut options = fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(if file.secret { 0o600 } else { 0o644 });
+        }
+        let mut f = options.open(&tmp).map_err(io("create", &tmp))?;
+        f.write_all(file.content.as_bytes())
+            .and_then(|()| f.sync_all())
+            .map_err(io("write", &tmp))?;
+        drop(f);
+        fs::hard_link(&tmp, &path).map_err(io("create", &path))?;
+        fs::remove_file(&tmp).map_err(io("remove", &tmp))?;
+    }
+    if let Ok(d) = fs::File::open(dir) {
+        // Make the new directory entries durable; not all platforms can sync a directory.
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), PkiError> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(io("create", dir))
+}
+
+fn read(dir: &Path, name: &str) -> Result<String, PkiError> {
+    let path = dir.join(name);
+    let text = fs::read_to_string(&path).map_err(io("read", &path))?;
+    #[cfg(unix)]
+    if name.ends_with(".key") {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = fs::metadata(&path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(path = %path.display(), "private key file is readable by group or others; chmod 600 it");
+        }
+    }
+    Ok(text)
+}
+
+fn invalid(dir: &Path, name: &str, reason: impl Into<String>) -> PkiError {
+    PkiError::InvalidCaFile {
+        path: dir.join(name),
+        reason: reason.into(),
+    }
+}
+
+/// Reads one certificate or a chain; checks that every cert parses.
+fn read_chain(dir: &Path, name: &str) -> Result<(String, Vec<Vec<u8>>), PkiError> {
+    let pem = read(dir, name)?;
+    let ders = pem_certificates(&pem).map_err(|e| invalid(dir, name, e))?;
+    if ders.is_empty() {
+        return Err(invalid(dir, name, "no CERTIFICATE block"));
+    }
+    Ok((pem, ders))
+}
+
+/// Checks that `child` is signed by `parent`'s key.
+fn check_signed_by(dir: &Path, name: &str, child: &[u8], parent: &[u8]) -> Result<(), PkiError> {
+    let parse = |der| {
+        x509_parser::parse_x509_certificate(der)
+            .map(|(_, c)| c)
+            .map_err(|e| invalid(dir, name, format!("does not parse: {e}")))
+    };
+    let (child, parent) = (parse(child)?, parse(parent)?);
+    child
+        .verify_signature(Some(parent.public_key()))
+        .map_err(|e| invalid(dir, name, format!("not signed by its issuer: {e}")))
+}
+
+fn load(dir: &Path, opts: &CaOptions) -> Result<CaBundle, PkiError> {
+    let (root_pem, root) = read_chain(dir, ROOT_CERT)?;
+    let (intermediate_pem, intermediate) = read_chain(dir, INTERMEDIATE_CERT)?;
+    let (tls_chain_pem, tls) = read_chain(dir, TLS_CERT)?;
+    let (root, intermediate, tls_leaf) = match (&root[..], &intermediate[..], tls.first()) {
+        ([root], [intermediate], Some(tls_leaf)) => (root, intermediate, tls_leaf),
+        _ => {
+            return Err(invalid(
+                dir,
+                ROOT_CERT,
+                "root.pem and intermediate.pem must hold exactly one certificate each",
+            ));
+        }
+    };
+    check_signed_by(dir, ROOT_CERT, root, root)?;
+    check_signed_by(dir, INTERMEDIATE_CERT, intermediate, root)?;
+    check_signed_by(dir, TLS_CERT, tls_leaf, intermediate)?;
+
+    let intermediate_key = SecretPem::new(read(dir, INTERMEDIATE_KEY)?);
+    let issuer = Issuer::new(
+        &intermediate_pem,
+        intermediate_key.expose(),
+        opts.urls.clone(),
+    )
+    .map_err(|e| match e {
+        PkiError::InvalidCaFile { path, reason } => PkiError::InvalidCaFile {
+            path: dir.join(path),
+            reason,
+        },
+        other => other,
+    })?;
+
+    let tls_key = SecretPem::new(read(dir, TLS_KEY)?);
+    let key = KeyPair::from_pem(tls_key.expose())
+        .map_err(|e| invalid(dir, TLS_KEY, format!("not a PKCS#8 key: {e}")))?;
+    let (_, leaf) = x509_parser::parse_x509_certificate(tls_leaf)
+        .map_err(|e| invalid(dir, TLS_CERT, format!("does not parse: {e}")))?;
+    if key.subject_public_key_info() != leaf.public_key().raw {
+        return Err(invalid(dir, TLS_KEY, "does not belong to tls.pem"));
+    }
+    let expires = leaf.validity().not_after.to_datetime();
+    if expires - OffsetDateTime::now_utc() < TLS_RENEW_WARNING {
+        tracing::warn!(%expires, path = %dir.join(TLS_CERT).display(), "the ACME listener certificate expires soon");
+    }
+
+    Ok(CaBundle {
+        root_pem,
+        intermediate_pem,
+        tls_chain_pem,
+        tls_key,
+        issuer,
+    })
+}

@@ -1,0 +1,462 @@
+//! [`Issuer`]: the intermediate CA key, signing subscriber certificates after linting them.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use rcgen::KeyPair;
+use time::{Duration, OffsetDateTime};
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::prelude::FromDer;
+use x509_parser::x509::SubjectPublicKeyInfo;
+
+use crate::lint::{self, Expected, IssuerFacts, MAX_LEAF_VALIDITY};
+use crate::profiles::{self, LeafSpec, whole_seconds};
+use crate::serial::{random_serial, to_hex};
+use crate::{IssuerUrls, KeyKind, PkiError};
+
+/// At most this many names in one certificate (Let's Encrypt's limit).
+pub const MAX_NAMES_PER_CERTIFICATE: usize = 100;
+
+/// What to certify. The caller (core) has already checked the CSR and the order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRequest {
+    /// The subject's DER SubjectPublicKeyInfo, exactly as it was in the CSR.
+    pub spki_der: Vec<u8>,
+    /// The dNSNames of the SAN extension: lower case, wildcard as `*.`; order is kept,
+    /// duplicates are dropped.
+    pub dns_names: Vec<String>,
+    /// notBefore (sub-second precision is dropped).
+    pub not_before: OffsetDateTime,
+    /// notAfter (sub-second precision is dropped); at most 200 days of validity.
+    pub not_after: OffsetDateTime,
+}
+
+/// A signed subscriber certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedCertificate {
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// The serial number: lowercase hex, no colons, no leading zero octet.
+    pub serial_hex: String,
+    /// PEM chain: the leaf, then the intermediate (RFC 8555 §7.4.2 `application/pem-certificate-chain`).
+    pub chain_pem: String,
+    /// notBefore as written in the certificate.
+    pub not_before: OffsetDateTime,
+    /// notAfter as written in the certificate.
+    pub not_after: OffsetDateTime,
+}
+
+/// What a certificate certifies and for how long, after the caller's checks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Subject<'a> {
+    pub(crate) dns_names: &'a [String],
+    pub(crate) ips: &'a [IpAddr],
+    pub(crate) not_before: OffsetDateTime,
+    pub(crate) not_after: OffsetDateTime,
+    pub(crate) max_validity: Duration,
+    pub(crate) allow_single_label: bool,
+}
+
+/// The intermediate CA: signs subscriber certificates and CRLs. Holds the intermediate's
+/// private key; `Debug` does not show it.
+pub struct Issuer {
+    cert_der: Vec<u8>,
+    cert_pem: String,
+    /// The real signer: the intermediate certificate's name and key identifier, its key.
+    signer: rcgen::Issuer<'static, KeyPair>,
+    /// Same name and key identifier, a throwaway key: what the lint signs.
+    lint_signer: rcgen::Issuer<'static, KeyPair>,
+    facts: IssuerFacts,
+    urls: IssuerUrls,
+}
+
+impl fmt::Debug for Issuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Issuer")
+            .field("key_id", &to_hex(&self.facts.key_id))
+            .field("not_after", &self.facts.not_after)
+            .field("urls", &self.urls)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Issuer {
+    /// Builds an issuer from the intermediate certificate and its key (PKCS#8 PEM). Fails if
+    /// the key is not the certificate's or the certificate is not a P-256 CA with an SKI.
+    pub fn new(cert_pem: &str, key_pem: &str, urls: IssuerUrls) -> Result<Issuer, PkiError> {
+        let invalid = |reason: String| PkiError::InvalidCaFile {
+            path: "intermediate.pem".into(),
+            reason,
+        };
+        urls.validate()?;
+        let cert_der = pem_certificates(cert_pem)
+            .map_err(invalid)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| invalid("no CERTIFICATE block".into()))?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&cert_der)
+            .map_err(|e| invalid(format!("does not parse: {e}")))?;
+        let key_id = cert
+            .iter_extensions()
+            .find_map(|e| match e.parsed_extension() {
+                ParsedExtension::SubjectKeyIdentifier(k) => Some(k.0.to_vec()),
+                _ => None,
+            })
+            .ok_or_else(|| invalid("no subjectKeyIdentifier".into()))?;
+        if !cert.is_ca() {
+            return Err(invalid("not a CA certificate".into()));
+        }
+        let key = KeyPair::from_pem(key_pem).map_err(|e| PkiError::InvalidCaFile {
+            path: "intermediate.key".into(),
+            reason: format!("not a PKCS#8 key: {e}"),
+        })?;
+        if !std::ptr::eq(key.algorithm(), &rcgen::PKCS_ECDSA_P256_SHA256) {
+            return Err(invalid("the intermediate key is not ECDSA P-256".into()));
+        }
+        if rcgen::PublicKeyData::subject_public_key_info(&key) != cert.public_key().raw {
+            return Err(invalid(
+                "intermediate.key does not belong to this certificate".into(),
+            ));
+        }
+        let lint_key = profiles::generate_key(key.algorithm())?;
+        let facts = IssuerFacts {
+            subject_der: cert.subject().as_raw().to_vec(),
+            key_id,
+            not_before: cert.validity().not_before.to_datetime(),
+            not_after: cert.validity().not_after.to_datetime(),
+        };
+        let signer = rcgen::Issuer::from_ca_cert_der(&cert_der.as_slice().into(), key)
+            .map_err(|e| invalid(format!("rcgen cannot use it: {e}")))?;
+        let lint_signer = rcgen::Issuer::from_ca_cert_der(&cert_der.as_slice().into(), lint_key)
+            .map_err(|e| invalid(format!("rcgen cannot use it: {e}")))?;
+        let mut cert_pem = cert_pem.trim_end().to_owned();
+        cert_pem.push('\n');
+        Ok(Issuer {
+            cert_der,
+            cert_pem,
+            signer,
+            lint_signer,
+            facts,
+            urls,
+        })
+    }
+
+    /// The intermediate certificate, PEM.
+    pub fn intermediate_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The intermediate certificate, DER (what `urls.ca_issuers` serves).
+    pub fn intermediate_der(&self) -> &[u8] {
+        &self.cert_der
+    }
+
+    /// The URLs written into certificates.
+    pub fn urls(&self) -> &IssuerUrls {
+        &self.urls
+    }
+
+    /// Issues a Baseline Requirements subscriber certificate.
+    ///
+    /// Profile: empty subject, SAN (critical) = `dns_names`, basicConstraints critical
+    /// CA:FALSE, keyUsage critical digitalSignature (also for RSA keys: keyEncipherment with
+    /// digitalSignature is NOT RECOMMENDED by Baseline Requirements §7.1.2.7.11), EKU
+    /// serverAuth only, certificatePolicies 2.23.140.1.2.1, CRL DP = `urls.crl`, AIA
+    /// caIssuers = `urls.ca_issuers`, AKI keyid, no SKI, random 128-bit serial,
+    /// ecdsa-with-SHA256.
+    ///
+    /// Lint before sign: the identical TBS is first signed with a throwaway key, re-parsed and
+    /// checked; a failing check returns [`PkiError::Lint`] and nothing is signed with the CA
+    /// key. The TBS signed with the CA key is then compared byte for byte with the linted one.
+    pub fn issue(&self, req: &IssueRequest) -> Result<IssuedCertificate, PkiError> {
+        let mut names: Vec<String> = Vec::with_capacity(req.dns_names.len());
+        for name in &req.dns_names {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        if names.is_empty() || names.len() > MAX_NAMES_PER_CERTIFICATE {
+            return Err(PkiError::Lint {
+                check: "subjectAltName",
+                detail: format!(
+                    "{} names; a certificate carries 1 to {MAX_NAMES_PER_CERTIFICATE}",
+                    names.len()
+                ),
+            });
+        }
+        self.issue_profile(
+            &req.spki_der,
+            &Subject {
+                dns_names: &names,
+                ips: &[],
+                not_before: req.not_before,
+                not_after: req.not_after,
+                max_validity: MAX_LEAF_VALIDITY,
+                allow_single_label: false,
+            },
+        )
+    }
+
+    /// Issues with the subscriber profile; the ACME listener's own certificate differs only
+    /// in its [`Subject`] (IP addresses, `localhost`, a longer validity).
+    pub(crate) fn issue_profile(
+        &self,
+        spki_der: &[u8],
+        subject: &Subject<'_>,
+    ) -> Result<IssuedCertificate, PkiError> {
+        let Subject {
+            dns_names,
+            ips,
+            not_before,
+            not_after,
+            max_validity,
+            allow_single_label,
+        } = *subject;
+        let unsupported = |reason: String| PkiError::UnsupportedPublicKey { reason };
+        let (rest, spki) = SubjectPublicKeyInfo::from_der(spki_der)
+            .map_err(|e| unsupported(format!("the SubjectPublicKeyInfo does not parse: {e}")))?;
+        if !rest.is_empty() {
+            return Err(unsupported(
+                "trailing bytes after the SubjectPublicKeyInfo".into(),
+            ));
+        }
+        let key = KeyKind::of(&spki).map_err(unsupported)?;
+        lint::check_key(&key)?;
+        let public_key = rcgen::SubjectPublicKeyInfo::from_der(spki_der)
+            .map_err(|e| unsupported(format!("rcgen cannot encode it: {e}")))?;
+
+        let serial = random_serial()?;
+        let not_before = whole_seconds(not_before);
+        let not_after = whole_seconds(not_after);
+        let spec = LeafSpec {
+            dns_names,
+            ips,
+            serial: &serial,
+            not_before,
+            not_after,
+        };
+        let params = profiles::leaf(&spec, &self.urls)?;
+
+        // Lint before sign (Boulder's "linting signer"): same TBS, throwaway key.
+        let linted = profiles::sign(
+            &params,
+            &public_key,
+            &self.lint_signer,
+            "lint-signing a certificate",
+        )?;
+        lint::check_leaf(
+            linted.der(),
+            &Expected {
+                serial: &serial,
+                dns_names,
+                ips,
+                spki_der,
+                not_before,
+                not_after,
+                max_validity,
+                allow_single_label,
+                urls: &self.urls,
+                issuer: &self.facts,
+            },
+        )?;
+
+        let cert = profiles::sign(&params, &public_key, &self.signer, "signing a certificate")?;
+        self.check_signed_matches_linted(linted.der(), cert.der())?;
+        tracing::info!(
+            serial = %to_hex(&serial),
+            names = ?dns_names,
+            not_after = %not_after,
+            "issued certificate"
+        );
+        Ok(IssuedCertificate {
+            der: cert.der().to_vec(),
+            serial_hex: to_hex(&serial),
+            chain_pem: format!("{}{}", ensure_newline(cert.pem()), self.cert_pem),
+            not_before,
+            not_after,
+        })
+    }
+
+    /// The signed certificate must carry the linted TBS and verify under the intermediate.
+    fn check_signed_matches_linted(&self, linted: &[u8], signed: &[u8]) -> Result<(), PkiError> {
+        let parse = |der| {
+            x509_parser::parse_x509_certificate(der).map_err(|e| PkiError::Signing {
+                action: "re-parsing a signed certificate",
+                detail: e.to_string(),
+            })
+        };
+        let (_, linted) = parse(linted)?;
+        let (_, signed) = parse(signed)?;
+        if linted.tbs_certificate.as_ref() != signed.tbs_certificate.as_ref() {
+            return Err(PkiError::Lint {
+                check: "tbsCertificate",
+                detail: "the signed TBS differs from the linted TBS".into(),
+            });
+        }
+        let (_, intermediate) = parse(&self.cert_der)?;
+        signed
+            .verify_signature(Some(intermediate.public_key()))
+            .map_err(|e| PkiError::Signing {
+                action: "verifying a signed certificate",
+                detail: e.to_string(),
+            })
+    }
+
+    pub(crate) fn signer(&self) -> &rcgen::Issuer<'static, KeyPair> {
+        &self.signer
+    }
+
+    pub(crate) fn key_id(&self) -> &[u8] {
+        &self.facts.key_id
+    }
+}
+
+fn ensure_newline(mut s: String) -> String {
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}
+
+/// The DER of every CERTIFICATE block in `pem`, in order.
+pub(crate) fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::new();
+    for block in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
+        let block = block.map_err(|e| format!("bad PEM: {e}"))?;
+        if block.label != "CERTIFICATE" {
+            return Err(format!("unexpected PEM block {:?}", block.label));
+        }
+        out.push(block.contents);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use rcgen::{ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, PublicKeyData};
+
+    use super::*;
+    use crate::{CaBundle, CaOptions};
+
+    fn ca() -> (tempfile::TempDir, CaBundle) {
+        let tmp = tempfile::tempdir().unwrap();
+        let opts = CaOptions::new(IssuerUrls {
+            ca_issuers: "http://ca.example.com/i.der".into(),
+            crl: "http://ca.example.com/0.crl".into(),
+        });
+        let (bundle, _) = CaBundle::load_or_create(&tmp.path().join("ca"), &opts).unwrap();
+        (tmp, bundle)
+    }
+
+    /// Each deviation from the profile, made by editing the rcgen parameters the way a bug
+    /// would, is caught by the lint.
+    #[test]
+    fn lint_catches_every_profile_deviation() {
+        let (_tmp, bundle) = ca();
+        let issuer = &bundle.issuer;
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let spki = key.subject_public_key_info();
+        let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki).unwrap();
+        let names = vec!["a.example.com".to_string()];
+        let serial = random_serial().unwrap();
+        let now = whole_seconds(OffsetDateTime::now_utc());
+        let spec = LeafSpec {
+            dns_names: &names,
+            ips: &[],
+            serial: &serial,
+            not_before: now,
+            not_after: now + Duration::days(90),
+        };
+        let expected = Expected {
+            serial: &serial,
+            dns_names: &names,
+            ips: &[],
+            spki_der: &spki,
+            not_before: now,
+            not_after: now + Duration::days(90),
+            max_validity: MAX_LEAF_VALIDITY,
+            allow_single_label: false,
+            urls: &issuer.urls,
+            issuer: &issuer.facts,
+        };
+        let lint_with = |edit: &dyn Fn(&mut rcgen::CertificateParams)| {
+            let mut params = profiles::leaf(&spec, &issuer.urls).unwrap();
+            edit(&mut params);
+            let cert = params.signed_by(&public_key, &issuer.lint_signer).unwrap();
+            lint::check_leaf(cert.der(), &expected)
+        };
+
+        lint_with(&|_| {}).unwrap();
+        type Edit = Box<dyn Fn(&mut rcgen::CertificateParams)>;
+        let deviations: Vec<(&str, Edit)> = vec![
+            (
+                "subjectKeyIdentifier",
+                Box::new(|p| p.is_ca = IsCa::ExplicitNoCa),
+            ),
+            (
+                "clientAuth",
+                Box::new(|p| {
+                    p.extended_key_usages
+                        .push(ExtendedKeyUsagePurpose::ClientAuth)
+                }),
+            ),
+            (
+                "keyEncipherment",
+                Box::new(|p| p.key_usages.push(KeyUsagePurpose::KeyEncipherment)),
+            ),
+            (
+                "no AIA",
+                Box::new(|p| p.custom_extensions.pop().map(drop).unwrap_or(())),
+            ),
+            (
+                "other CRL",
+                Box::new(|p| p.crl_distribution_points[0].uris = vec!["http://x.example/c".into()]),
+            ),
+            (
+                "subject CN",
+                Box::new(|p| {
+                    p.distinguished_name
+                        .push(rcgen::DnType::CommonName, "a.example.com")
+                }),
+            ),
+            (
+                "extra SAN",
+                Box::new(|p| {
+                    p.subject_alt_names
+                        .push(rcgen::SanType::DnsName("b.example.com".try_into().unwrap()))
+                }),
+            ),
+            (
+                "serial",
+                Box::new(|p| p.serial_number = Some(rcgen::SerialNumber::from(7u64))),
+            ),
+            (
+                "notAfter",
+                Box::new(|p| p.not_after += Duration::seconds(1)),
+            ),
+            (
+                "no AKI",
+                Box::new(|p| p.use_authority_key_identifier_extension = false),
+            ),
+        ];
+        for (what, edit) in deviations {
+            let err = lint_with(&*edit).unwrap_err();
+            assert!(matches!(err, PkiError::Lint { .. }), "{what}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn issuer_refuses_a_key_of_another_certificate() {
+        let (_tmp, bundle) = ca();
+        let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let err = Issuer::new(
+            bundle.issuer.intermediate_pem(),
+            &other.serialize_pem(),
+            bundle.issuer.urls().clone(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, PkiError::InvalidCaFile { .. }), "{err:?}");
+        assert!(!format!("{err:?} {err}").contains("PRIVATE KEY"));
+    }
+}

@@ -1,0 +1,65 @@
+//! Ferrite's certificate authority core: CA keys, CSR parsing and policy, certificate
+//! profiles, lint before sign, CRLs and serial numbers.
+//!
+//! What it does:
+//! - creates the CA once (an ECDSA P-384 root, an ECDSA P-256 intermediate with path length 0,
+//!   and a TLS certificate for the ACME listener) in a data directory, and loads it afterwards
+//!   without regenerating anything ([`CaBundle::load_or_create`]);
+//! - parses and checks RFC 8555 §7.4 finalize CSRs ([`Csr::parse`], [`CsrPolicy::check`]);
+//! - issues Baseline Requirements subscriber certificates from the CSR's exact
+//!   SubjectPublicKeyInfo bytes ([`Issuer::issue`]), linting the to-be-signed certificate with
+//!   a throwaway key first (Boulder's lint-before-sign);
+//! - signs RFC 5280 CRLs with reason codes ([`Issuer::sign_crl`]);
+//! - parses certificates presented for revocation ([`parse_certificate`]).
+//!
+//! What it must never do:
+//! - touch the network (file I/O is limited to the CA data directory);
+//! - let key material reach `Debug` output, an error or a log line (keys are held in
+//!   [`SecretPem`] or inside [`Issuer`], whose `Debug` redacts them);
+//! - build a certificate through rcgen's CSR-to-params path (rustls/rcgen#448 mislabels a
+//!   P-384 key in a SHA-256-signed CSR); the SPKI bytes are passed through untouched;
+//! - sign anything with the CA key that failed the lint;
+//! - use any crypto but aws-lc-rs (no `ring`, no OpenSSL).
+//!
+//! # Layout
+//! - `bundle`: [`CaBundle`], the CA data directory (create once, then load).
+//! - `options`: [`CaOptions`], [`IssuerUrls`].
+//! - `profiles`: rcgen parameters for root, intermediate and subscriber certificates.
+//! - `issuer`: [`Issuer`], [`IssueRequest`], [`IssuedCertificate`]: lint, sign, chain.
+//! - `lint`: the checks a certificate must pass before the CA key signs it.
+//! - `crl`: [`RevokedEntry`], [`Issuer::sign_crl`].
+//! - `csr`: [`Csr`], [`CsrPolicy`].
+//! - `key`, `signature`: [`KeyKind`], [`SignatureAlgorithm`] and CSR signature checks.
+//! - `parse`: [`parse_certificate`], [`ParsedCertificate`].
+//! - `serial`: random serials and their hex form.
+//! - `der`: the few extension encodings rcgen does not provide.
+//! - `secret`: [`SecretPem`].
+//! - `error`: [`PkiError`], [`CsrError`].
+#![warn(missing_docs)]
+
+mod bundle;
+mod crl;
+mod csr;
+mod der;
+mod error;
+mod issuer;
+mod key;
+mod lint;
+mod options;
+mod parse;
+mod profiles;
+mod secret;
+mod serial;
+mod signature;
+
+pub use bundle::CaBundle;
+pub use crl::{MAX_CRL_VALIDITY, RevokedEntry, is_subscriber_revocation_reason};
+pub use csr::{Csr, CsrPolicy};
+pub use error::{CsrError, PkiError};
+pub use issuer::{IssueRequest, IssuedCertificate, Issuer, MAX_NAMES_PER_CERTIFICATE};
+pub use key::KeyKind;
+pub use lint::MAX_LEAF_VALIDITY;
+pub use options::{CaOptions, IssuerUrls};
+pub use parse::{ParsedCertificate, parse_certificate};
+pub use secret::SecretPem;
+pub use signature::SignatureAlgorithm;

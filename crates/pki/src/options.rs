@@ -1,0 +1,98 @@
+//! [`CaOptions`] and [`IssuerUrls`]: what the operator decides about the CA.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::PkiError;
+
+/// Where relying parties fetch the issuer certificate and the CRL (both plain `http://` URLs;
+/// chosen by the server).
+///
+/// Both go into every leaf and into the intermediate: `ca_issuers` serves the intermediate
+/// certificate (DER), `crl` the intermediate's CRL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuerUrls {
+    /// Authority Information Access `caIssuers` URL (RFC 5280 §4.2.2.1).
+    pub ca_issuers: String,
+    /// CRL Distribution Point URL (RFC 5280 §4.2.1.13).
+    pub crl: String,
+}
+
+/// What the operator chooses about the CA. Only read when the CA is created, except `urls`,
+/// which every issuance uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaOptions {
+    /// Subject organizationName of the root and the intermediate ("Ferrite").
+    pub organization: String,
+    /// Subject countryName: a two-letter ISO 3166 code ("US").
+    pub country: String,
+    /// DNS names of the ACME listener's TLS certificate.
+    pub tls_dns_names: Vec<String>,
+    /// IP addresses of the ACME listener's TLS certificate.
+    pub tls_ips: Vec<IpAddr>,
+    /// URLs written into issued certificates.
+    pub urls: IssuerUrls,
+}
+
+impl CaOptions {
+    /// Defaults: organization "Ferrite", country "US", TLS names `localhost`, `127.0.0.1`, `::1`.
+    pub fn new(urls: IssuerUrls) -> Self {
+        CaOptions {
+            organization: "Ferrite".to_owned(),
+            country: "US".to_owned(),
+            tls_dns_names: vec!["localhost".to_owned()],
+            tls_ips: vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ],
+            urls,
+        }
+    }
+
+    /// Checks what can be checked before anything is generated.
+    pub(crate) fn validate(&self) -> Result<(), PkiError> {
+        if self.organization.trim().is_empty() || self.organization.len() > 64 {
+            return Err(PkiError::InvalidOptions {
+                field: "organization",
+                reason: "must be 1 to 64 characters".into(),
+            });
+        }
+        // RFC 5280 Appendix A: countryName is a PrintableString of exactly two letters (ISO 3166).
+        if self.country.len() != 2 || !self.country.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(PkiError::InvalidOptions {
+                field: "country",
+                reason: format!(
+                    "{:?} is not a two-letter upper-case ISO 3166 code such as \"US\"",
+                    self.country
+                ),
+            });
+        }
+        if self.tls_dns_names.is_empty() && self.tls_ips.is_empty() {
+            return Err(PkiError::InvalidOptions {
+                field: "tls_dns_names",
+                reason: "the listener certificate needs at least one DNS name or IP address".into(),
+            });
+        }
+        self.urls.validate()
+    }
+}
+
+impl IssuerUrls {
+    /// Baseline Requirements §7.1.2.7.7 / §7.1.2.11.2: AIA and CRL DP are `http://` URLs.
+    pub(crate) fn validate(&self) -> Result<(), PkiError> {
+        for (field, url) in [
+            ("urls.ca_issuers", &self.ca_issuers),
+            ("urls.crl", &self.crl),
+        ] {
+            let ok = url.starts_with("http://")
+                && url.len() > "http://".len()
+                && url.bytes().all(|b| b.is_ascii_graphic());
+            if !ok {
+                return Err(PkiError::InvalidOptions {
+                    field,
+                    reason: format!("{url:?} must be a plain http:// URL without spaces"),
+                });
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,58 @@
+//! [`parse_certificate`]: reading a certificate presented for revocation (RFC 8555 §7.6).
+
+use time::OffsetDateTime;
+use x509_parser::extensions::GeneralName;
+
+use crate::PkiError;
+use crate::serial::to_hex;
+
+/// The fields of a presented certificate the revocation flow needs. Parsing only: nothing here
+/// says the certificate is ours or valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedCertificate {
+    /// Serial number, lowercase hex (same form as [`IssuedCertificate::serial_hex`](crate::IssuedCertificate)).
+    pub serial_hex: String,
+    /// DER SubjectPublicKeyInfo (for revocation signed by the certificate's key).
+    pub spki_der: Vec<u8>,
+    /// SAN dNSNames, as written.
+    pub dns_names: Vec<String>,
+    /// DER issuer Name.
+    pub issuer_der: Vec<u8>,
+    /// notAfter.
+    pub not_after: OffsetDateTime,
+}
+
+/// Parses one DER certificate (no trailing bytes).
+pub fn parse_certificate(der: &[u8]) -> Result<ParsedCertificate, PkiError> {
+    let malformed = |detail: String| PkiError::MalformedCertificate { detail };
+    let (rest, cert) =
+        x509_parser::parse_x509_certificate(der).map_err(|e| malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(malformed(format!(
+            "{} bytes after the certificate",
+            rest.len()
+        )));
+    }
+    let san = cert
+        .subject_alternative_name()
+        .map_err(|e| malformed(format!("subjectAltName: {e}")))?;
+    let dns_names = san
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|name| match name {
+                    GeneralName::DNSName(d) => Some((*d).to_owned()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(ParsedCertificate {
+        serial_hex: to_hex(cert.raw_serial()),
+        spki_der: cert.public_key().raw.to_vec(),
+        dns_names,
+        issuer_der: cert.issuer().as_raw().to_vec(),
+        not_after: cert.validity().not_after.to_datetime(),
+    })
+}

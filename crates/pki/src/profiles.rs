@@ -1,0 +1,216 @@
+//! Certificate profiles: the rcgen parameters for the root, the intermediate and subscriber
+//! (leaf) certificates. Profiles follow the Baseline Requirements §7.1.2 and the pkilint-clean
+//! profiles in `CLIENTS.md`.
+
+use std::net::IpAddr;
+
+use rcgen::string::{Ia5String, PrintableString};
+use rcgen::{
+    BasicConstraints, CertificateParams, CrlDistributionPoint, CustomExtension, DistinguishedName,
+    DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, KeyIdMethod, KeyUsagePurpose, SanType,
+    SerialNumber,
+};
+use time::{Duration, OffsetDateTime};
+
+use crate::der;
+use crate::{CaOptions, IssuerUrls, PkiError};
+
+/// Root validity: 10 years (Baseline Requirements §7.1.2.1.1 allows 2922 to 9132 days).
+pub(crate) const ROOT_VALIDITY: Duration = Duration::days(3652);
+/// Intermediate validity: 5 years, well inside the root's.
+pub(crate) const INTERMEDIATE_VALIDITY: Duration = Duration::days(1826);
+/// The ACME listener's own certificate: 397 days (the longest any TLS client accepts).
+pub(crate) const TLS_VALIDITY: Duration = Duration::days(397);
+
+/// Drops sub-second precision: X.509 times have whole seconds, and the lint compares the
+/// parsed certificate with what was asked.
+pub(crate) fn whole_seconds(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    t - Duration::nanoseconds(i64::from(t.nanosecond()))
+}
+
+fn signing_error(action: &'static str) -> impl Fn(rcgen::Error) -> PkiError {
+    move |e| PkiError::Signing {
+        action,
+        detail: e.to_string(),
+    }
+}
+
+/// Subject of a CA certificate: C, O, CN (Baseline Requirements §7.1.2.10.2).
+fn ca_name(opts: &CaOptions, common_name: String) -> Result<DistinguishedName, PkiError> {
+    let country =
+        PrintableString::try_from(opts.country.as_str()).map_err(|_| PkiError::InvalidOptions {
+            field: "country",
+            reason: "must be a PrintableString".into(),
+        })?;
+    let mut dn = DistinguishedName::new();
+    // RFC 5280 Appendix A: countryName is a PrintableString.
+    dn.push(DnType::CountryName, DnValue::PrintableString(country));
+    dn.push(DnType::OrganizationName, opts.organization.clone());
+    dn.push(DnType::CommonName, common_name);
+    Ok(dn)
+}
+
+fn extension(oid: &[u64], content: Vec<u8>, critical: bool) -> CustomExtension {
+    let mut ext = CustomExtension::from_oid_content(oid, content);
+    ext.set_criticality(critical);
+    ext
+}
+
+/// The self-signed root: CA:TRUE without a path length, keyCertSign + cRLSign +
+/// digitalSignature, SKI and an AKI equal to it, no EKU, no policies (Baseline Requirements
+/// §7.1.2.1; pkilint warns when the AKI is absent and notes a missing digitalSignature).
+pub(crate) fn root(
+    opts: &CaOptions,
+    key: &rcgen::KeyPair,
+    ca_id: &str,
+    now: OffsetDateTime,
+    serial: &[u8],
+) -> Result<CertificateParams, PkiError> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = ca_name(opts, format!("{} Root CA {ca_id}", opts.organization))?;
+    params.serial_number = Some(SerialNumber::from_slice(serial));
+    params.not_before = whole_seconds(now);
+    params.not_after = whole_seconds(now + ROOT_VALIDITY);
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+    ];
+    params.key_identifier_method = key_identifier(key);
+    params.use_authority_key_identifier_extension = true;
+    Ok(params)
+}
+
+/// The issuing intermediate (Baseline Requirements §7.1.2.10, the "clean intermediate" of
+/// CLIENTS.md): CA:TRUE pathlen 0, keyCertSign + cRLSign + digitalSignature, EKU serverAuth,
+/// the DV policy, CRL DP, AIA caIssuers, AKI and SKI.
+pub(crate) fn intermediate(
+    opts: &CaOptions,
+    key: &rcgen::KeyPair,
+    ca_id: &str,
+    now: OffsetDateTime,
+    serial: &[u8],
+) -> Result<CertificateParams, PkiError> {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = ca_name(opts, format!("{} Issuing CA {ca_id}", opts.organization))?;
+    params.serial_number = Some(SerialNumber::from_slice(serial));
+    params.not_before = whole_seconds(now);
+    params.not_after = whole_seconds(now + INTERMEDIATE_VALIDITY);
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+    ];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    params.key_identifier_method = key_identifier(key);
+    add_distribution_and_policy(&mut params, &opts.urls);
+    Ok(params)
+}
+
+/// RFC 7093 §2 method 1: the leftmost 160 bits of the SHA-256 of the subjectPublicKey BIT
+/// STRING's value (rcgen's own method hashes the whole SPKI, which linters cannot recognise).
+fn key_identifier(key: &rcgen::KeyPair) -> KeyIdMethod {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.public_key_raw());
+    KeyIdMethod::PreSpecified(digest.as_ref()[..20].to_vec())
+}
+
+/// CRL DP, certificatePolicies and AIA, shared by the intermediate and leaves.
+fn add_distribution_and_policy(params: &mut CertificateParams, urls: &IssuerUrls) {
+    // RFC 5280 §4.2.1.13 / Baseline Requirements §7.1.2.11.2: one http fullName URI.
+    params.crl_distribution_points = vec![CrlDistributionPoint {
+        uris: vec![urls.crl.clone()],
+    }];
+    // Baseline Requirements §7.1.6.1: the CA/B Forum domain-validated policy OID.
+    params.custom_extensions.push(extension(
+        der::OID_CERTIFICATE_POLICIES,
+        der::certificate_policies(der::OID_BR_DOMAIN_VALIDATED),
+        false,
+    ));
+    // RFC 5280 §4.2.2.1 / Baseline Requirements §7.1.2.7.7: AIA with the issuer's http URL.
+    params.custom_extensions.push(extension(
+        der::OID_AUTHORITY_INFO_ACCESS,
+        der::authority_info_access_ca_issuers(&urls.ca_issuers),
+        false,
+    ));
+}
+
+/// What a subscriber certificate certifies.
+pub(crate) struct LeafSpec<'a> {
+    pub(crate) dns_names: &'a [String],
+    /// Only the ACME listener's own certificate has IP addresses.
+    pub(crate) ips: &'a [IpAddr],
+    pub(crate) serial: &'a [u8],
+    pub(crate) not_before: OffsetDateTime,
+    pub(crate) not_after: OffsetDateTime,
+}
+
+/// Baseline Requirements §7.1.2.7 subscriber profile: empty subject with a critical SAN,
+/// basicConstraints critical CA:FALSE, keyUsage critical digitalSignature, EKU serverAuth, DV policy, CRL DP, AIA caIssuers, AKI keyid and no SKI.
+pub(crate) fn leaf(spec: &LeafSpec<'_>, urls: &IssuerUrls) -> Result<CertificateParams, PkiError> {
+    let mut params = CertificateParams::default();
+    // RFC 5280 §4.1.2.6: an empty subject makes rcgen mark the SAN extension critical.
+    params.distinguished_name = DistinguishedName::new();
+    params.serial_number = Some(SerialNumber::from_slice(spec.serial));
+    params.not_before = spec.not_before;
+    params.not_after = spec.not_after;
+    let mut sans = Vec::with_capacity(spec.dns_names.len() + spec.ips.len());
+    for name in spec.dns_names {
+        let ia5 = Ia5String::try_from(name.as_str()).map_err(|_| PkiError::Lint {
+            check: "subjectAltName",
+            detail: format!("{name:?} is not an IA5String"),
+        })?;
+        sans.push(SanType::DnsName(ia5));
+    }
+    sans.extend(spec.ips.iter().map(|ip| SanType::IpAddress(*ip)));
+    params.subject_alt_names = sans;
+    // IsCa::NoCa: rcgen writes no basicConstraints (and, unlike ExplicitNoCa, no SKI); the
+    // CA:FALSE extension is added below.
+    params.is_ca = IsCa::NoCa;
+    // Baseline Requirements §7.1.2.7.11: digitalSignature for every key. keyEncipherment
+    // (RSA key transport, TLS 1.2 RSA kex only) is left out even for RSA: asserting it with
+    // digitalSignature is NOT RECOMMENDED and pkilint warns about it.
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.use_authority_key_identifier_extension = true;
+    // RFC 5280 §4.2.1.9 / Baseline Requirements §7.1.2.7.8: critical, cA FALSE.
+    params.custom_extensions.push(extension(
+        der::OID_BASIC_CONSTRAINTS,
+        der::basic_constraints_end_entity(),
+        true,
+    ));
+    add_distribution_and_policy(&mut params, urls);
+    Ok(params)
+}
+
+/// Signs `params` over `public_key` with `issuer`.
+pub(crate) fn sign(
+    params: &CertificateParams,
+    public_key: &impl rcgen::PublicKeyData,
+    issuer: &rcgen::Issuer<'_, impl rcgen::SigningKey>,
+    action: &'static str,
+) -> Result<rcgen::Certificate, PkiError> {
+    params
+        .signed_by(public_key, issuer)
+        .map_err(signing_error(action))
+}
+
+/// Self-signs `params`.
+pub(crate) fn self_sign(
+    params: &CertificateParams,
+    key: &rcgen::KeyPair,
+) -> Result<rcgen::Certificate, PkiError> {
+    params
+        .self_signed(key)
+        .map_err(signing_error("self-signing the root"))
+}
+
+/// Generates a CA or listener key.
+pub(crate) fn generate_key(
+    alg: &'static rcgen::SignatureAlgorithm,
+) -> Result<rcgen::KeyPair, PkiError> {
+    rcgen::KeyPair::generate_for(alg).map_err(signing_error("generating a key"))
+}

@@ -1,0 +1,163 @@
+//! Identifiers (RFC 8555 §7.1.4, §9.7.7).
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of an identifier. Only `dns` is issued for today; `ip` (RFC 8738) is parsed so the
+/// server can refuse it with a clear problem instead of a parse error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IdentifierType {
+    /// A fully qualified domain name (RFC 8555 §9.7.7).
+    Dns,
+    /// An IP address (RFC 8738).
+    Ip,
+}
+
+/// An identifier object: `{"type": "dns", "value": "www.example.org"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Identifier {
+    /// The identifier type.
+    #[serde(rename = "type")]
+    pub kind: IdentifierType,
+    /// The identifier value, e.g. a domain name or `*.example.org`.
+    pub value: String,
+}
+
+impl Identifier {
+    /// A `dns` identifier.
+    pub fn dns(value: impl Into<String>) -> Self {
+        Self {
+            kind: IdentifierType::Dns,
+            value: value.into(),
+        }
+    }
+
+    /// Whether this is a wildcard name (`*.example.org`).
+    pub fn is_wildcard(&self) -> bool {
+        self.value.starts_with("*.")
+    }
+
+    /// The name without a leading `*.`: what is actually validated (RFC 8555 §7.1.3).
+    pub fn base_domain(&self) -> &str {
+        self.value.strip_prefix("*.").unwrap_or(&self.value)
+    }
+}
+
+/// Why a DNS name was refused, as a sentence a person can act on.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// The name is empty or longer than 253 octets.
+    #[error("the name is empty or longer than 253 characters")]
+    Length,
+    /// A label is empty or longer than 63 octets.
+    #[error("the name has an empty label or a label longer than 63 characters")]
+    LabelLength,
+    /// A character outside letters, digits and hyphen (after an optional leading `*.`).
+    #[error("the name contains a character other than letters, digits, hyphens and dots")]
+    Character,
+    /// A label starts or ends with a hyphen.
+    #[error("a label starts or ends with a hyphen")]
+    Hyphen,
+    /// Fewer than two labels, or a top-level label that is all digits.
+    #[error("the name is not a fully qualified domain name")]
+    NotFqdn,
+    /// `*` anywhere but as the whole leftmost label.
+    #[error("a wildcard is only allowed as the whole leftmost label (*.example.com)")]
+    Wildcard,
+    /// Upper-case letters: RFC 8555 identifiers are compared in lower case.
+    #[error("the name contains upper-case letters; send it in lower case")]
+    UpperCase,
+    /// A trailing dot.
+    #[error("the name ends with a dot; send it without the trailing dot")]
+    TrailingDot,
+}
+
+/// Checks that `name` is a lower-case LDH hostname with at least two labels, optionally with a
+/// leading `*.` wildcard label (RFC 1123 §2.1, RFC 8555 §7.1.3).
+pub fn check_dns_name(name: &str) -> Result<(), NameError> {
+    if name.ends_with('.') {
+        return Err(NameError::TrailingDot);
+    }
+    let base = name.strip_prefix("*.").unwrap_or(name);
+    if base.contains('*') {
+        return Err(NameError::Wildcard);
+    }
+    if base.is_empty() || name.len() > 253 {
+        return Err(NameError::Length);
+    }
+    let labels: Vec<&str> = base.split('.').collect();
+    if labels.len() < 2 {
+        return Err(NameError::NotFqdn);
+    }
+    for label in &labels {
+        if label.is_empty() || label.len() > 63 {
+            return Err(NameError::LabelLength);
+        }
+        if label.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(NameError::UpperCase);
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(NameError::Character);
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return Err(NameError::Hyphen);
+        }
+    }
+    if labels
+        .last()
+        .is_some_and(|tld| tld.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(NameError::NotFqdn);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_ldh_names_and_wildcards() {
+        for ok in [
+            "example.com",
+            "a-b.example.com",
+            "*.example.com",
+            "xn--bcher-kva.example",
+        ] {
+            assert_eq!(check_dns_name(ok), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        let cases = [
+            ("", NameError::Length),
+            ("com", NameError::NotFqdn),
+            ("1.2.3.4", NameError::NotFqdn),
+            ("a..com", NameError::LabelLength),
+            ("a_b.com", NameError::Character),
+            ("-a.com", NameError::Hyphen),
+            ("a.*.com", NameError::Wildcard),
+            ("**.com", NameError::Wildcard),
+            ("Example.com", NameError::UpperCase),
+            ("example.com.", NameError::TrailingDot),
+        ];
+        for (name, want) in cases {
+            assert_eq!(check_dns_name(name), Err(want), "{name}");
+        }
+    }
+
+    #[test]
+    fn identifier_json_shape() {
+        let id: Identifier = serde_json::from_str(r#"{"type":"dns","value":"*.a.org"}"#).unwrap();
+        assert!(id.is_wildcard());
+        assert_eq!(id.base_domain(), "a.org");
+        assert_eq!(
+            serde_json::to_value(&id).unwrap(),
+            serde_json::json!({"type":"dns","value":"*.a.org"})
+        );
+    }
+}

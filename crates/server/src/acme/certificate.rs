@@ -1,0 +1,75 @@
+//! Certificate download (§7.4.2) and revocation (§7.6).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferrite_core::RevocationAuth;
+use ferrite_proto::ProblemType;
+use ferrite_proto::requests::Revocation;
+
+use super::jws::{KeyPolicy, verify};
+use super::render::{Urls, link_up};
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// §7.4.2: the chain as `application/pem-certificate-chain`, leaf first, with
+/// `Link: <issuer>;rel="up"`.
+pub(super) async fn certificate(
+    State(state): State<AppState>,
+    Path(serial): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
+    req.require_post_as_get()?;
+    let cert = state.ca.certificate(req.account()?, &serial).await?;
+    let mut r = (StatusCode::OK, cert.chain_pem).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pem-certificate-chain"),
+    );
+    Ok(link_up(r, &Urls(&state.config.base_url).issuer()))
+}
+
+/// The issuing intermediate, PEM (the target of the certificate's `rel="up"` link).
+pub(super) async fn issuer(State(state): State<AppState>) -> Response {
+    let mut r = (
+        StatusCode::OK,
+        state.ca.issuer().intermediate_pem().to_owned(),
+    )
+        .into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/pem-certificate-chain"),
+    );
+    r
+}
+
+/// §7.6 revokeCert, signed by the ordering account (kid) or the certificate key (jwk).
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req = verify(&state, &uri, &headers, body, KeyPolicy::Either).await?;
+    let payload: Revocation = req.payload()?;
+    let der = URL_SAFE_NO_PAD
+        .decode(payload.certificate.as_bytes())
+        .map_err(|_| {
+            ApiError::new(
+                ProblemType::Malformed,
+                "the certificate field is not unpadded base64url of a DER certificate",
+            )
+        })?;
+    let auth = match &req.account {
+        Some(account) => RevocationAuth::Account(account.clone()),
+        None => RevocationAuth::CertificateKey(req.key.clone()),
+    };
+    state.ca.revoke(&auth, &der, payload.reason).await?;
+    Ok(StatusCode::OK.into_response())
+}

@@ -1,0 +1,46 @@
+//! Directory (§7.1.1) and newNonce (§7.2).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ferrite_proto::resources::{Directory, DirectoryMeta};
+
+use super::paths;
+use crate::AppState;
+
+pub(super) async fn directory(State(state): State<AppState>) -> Response {
+    let base = &state.config.base_url;
+    let cfg = &state.config;
+    Json(Directory {
+        new_nonce: format!("{base}{}", paths::NEW_NONCE),
+        new_account: format!("{base}{}", paths::NEW_ACCOUNT),
+        new_order: format!("{base}{}", paths::NEW_ORDER),
+        revoke_cert: format!("{base}{}", paths::REVOKE_CERT),
+        key_change: format!("{base}{}", paths::KEY_CHANGE),
+        meta: DirectoryMeta {
+            terms_of_service: cfg.terms_of_service.clone(),
+            website: cfg.website.clone(),
+            caa_identities: cfg.caa_identities.clone(),
+            external_account_required: state.ca.config().eab_required,
+        },
+    })
+    .into_response()
+}
+
+/// §7.2: HEAD answers 200, GET answers 204, both with `Cache-Control: no-store`; the nonce is
+/// added by the router's middleware.
+pub(super) async fn new_nonce_head() -> Response {
+    no_store(StatusCode::OK)
+}
+
+pub(super) async fn new_nonce_get() -> Response {
+    no_store(StatusCode::NO_CONTENT)
+}
+
+fn no_store(status: StatusCode) -> Response {
+    let mut r = status.into_response();
+    r.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}

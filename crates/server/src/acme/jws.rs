@@ -1,0 +1,173 @@
+//! Verifying an ACME POST (RFC 8555 §6.2–§6.5): content type, size cap, flattened JWS, `url`
+//! equal to the request URL, exactly one of `jwk`/`kid`, signature, and nonce — in that order,
+//! each failure with its own problem type.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Uri, header};
+use ferrite_core::model::Account;
+use ferrite_jose::{Jwk, Jws, KeyRef};
+use ferrite_proto::ProblemType;
+
+use super::paths;
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// Which key reference a resource accepts (§6.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum KeyPolicy {
+    /// newAccount: only `jwk` (there is no account yet).
+    Jwk,
+    /// Every account resource: only `kid`.
+    Kid,
+    /// revokeCert: `kid` (account) or `jwk` (certificate key).
+    Either,
+}
+
+/// A verified request.
+pub(super) struct Verified {
+    pub(super) jws: Jws,
+    /// The account, for `kid` requests.
+    pub(super) account: Option<Account>,
+    /// The key that verified the signature.
+    pub(super) key: Jwk,
+    /// The request URL as the client signed it.
+    pub(super) url: String,
+}
+
+impl Verified {
+    /// The account of a `kid` request.
+    pub(super) fn account(&self) -> Result<&Account, ApiError> {
+        self.account.as_ref().ok_or_else(|| {
+            ApiError::new(
+                ProblemType::Malformed,
+                "this request must be signed with the account key and identify it with \"kid\"",
+            )
+        })
+    }
+
+    /// The payload as `T`; `malformed` with serde's explanation if it does not fit.
+    pub(super) fn payload<T: serde::de::DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if self.jws.payload.is_empty() {
+            return Err(ApiError::new(
+                ProblemType::Malformed,
+                "this request needs a JSON payload, but the JWS payload is empty (POST-as-GET)",
+            ));
+        }
+        Ok(self.jws.payload_json()?)
+    }
+
+    /// RFC 8555 §6.3: POST-as-GET has an empty payload.
+    pub(super) fn require_post_as_get(&self) -> Result<(), ApiError> {
+        if self.jws.payload.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                ProblemType::Malformed,
+                "fetch this resource with POST-as-GET: a JWS with an empty payload",
+            ))
+        }
+    }
+}
+
+/// Verifies a POST to `uri`.
+pub(super) async fn verify(
+    state: &AppState,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+    policy: KeyPolicy,
+) -> Result<Verified, ApiError> {
+    // §6.2: "Because client requests in ACME carry JWS objects in the Flattened JSON
+    // Serialization, they must have the Content-Type header field set to application/jose+json."
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.split(';').next().map(str::trim) != Some("application/jose+json") {
+        return Err(ApiError::new(
+            ProblemType::Malformed,
+            format!("Content-Type must be application/jose+json, not {content_type:?}"),
+        )
+        .with_status(415));
+    }
+    let limit = state.config.max_body_bytes;
+    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        ApiError::new(
+            ProblemType::Malformed,
+            format!("the request body is larger than {limit} bytes or could not be read"),
+        )
+        .with_status(413)
+    })?;
+    let jws = Jws::parse(&body)?;
+
+    // §6.4: the "url" header parameter must equal the URL the request was sent to.
+    let path = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
+    let url = format!("{}{}", state.config.base_url, path);
+    match jws.protected.url.as_deref() {
+        None => {
+            return Err(ApiError::new(
+                ProblemType::Malformed,
+                "the JWS protected header has no \"url\"; set it to the URL you are posting to",
+            ));
+        }
+        Some(u) if u != url => {
+            return Err(ApiError::new(
+                ProblemType::Unauthorized,
+                format!("the JWS \"url\" {u:?} does not match the request URL {url:?}"),
+            ));
+        }
+        Some(_) => {}
+    }
+
+    let (key, account) = match (&jws.protected.key, policy) {
+        (KeyRef::Jwk(_), KeyPolicy::Kid) => {
+            return Err(ApiError::new(
+                ProblemType::Malformed,
+                "this request must identify the account with \"kid\" (the account URL), not \"jwk\"",
+            ));
+        }
+        (KeyRef::Kid(_), KeyPolicy::Jwk) => {
+            return Err(ApiError::new(
+                ProblemType::Malformed,
+                "this request must carry the account's public key in \"jwk\", not \"kid\"",
+            ));
+        }
+        (KeyRef::Jwk(jwk), _) => (jwk.clone(), None),
+        (KeyRef::Kid(kid), _) => {
+            let prefix = format!("{}{}", state.config.base_url, paths::ACCOUNT);
+            let id = kid
+                .strip_prefix(&prefix)
+                .filter(|id| !id.is_empty() && !id.contains('/'))
+                .ok_or_else(|| {
+                    ApiError::new(
+                        ProblemType::AccountDoesNotExist,
+                        format!("kid {kid:?} is not an account URL of this CA"),
+                    )
+                })?;
+            let account = state.ca.account_for_request(id).await?;
+            let key = Jwk::from_json(&account.jwk).map_err(|e| {
+                ApiError::from(ferrite_core::CoreError::Internal(format!(
+                    "stored account key does not parse: {e}"
+                )))
+            })?;
+            (key, Some(account))
+        }
+    };
+    jws.verify(&key)?;
+
+    // §6.5: the nonce is checked last, after the signature, so that only genuine requests
+    // consume nonces.
+    let nonce = jws.protected.nonce.as_deref().ok_or_else(|| {
+        ApiError::new(
+            ProblemType::BadNonce,
+            "the JWS protected header has no \"nonce\"; get one from newNonce",
+        )
+    })?;
+    state.ca.redeem_nonce(nonce).await?;
+    Ok(Verified {
+        jws,
+        account,
+        key,
+        url,
+    })
+}

@@ -1,0 +1,105 @@
+//! The ACME routes (RFC 8555 §7). Every response gets a fresh `Replay-Nonce` and
+//! `Link: <directory>;rel="index"` (§6.5, §7.1).
+
+mod account;
+mod certificate;
+mod directory;
+mod jws;
+mod order;
+mod render;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ferrite_proto::ProblemType;
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// Paths, relative to the base URL. Kept in one place so rendering and routing agree.
+pub(crate) mod paths {
+    pub(crate) const DIRECTORY: &str = "/directory";
+    pub(crate) const NEW_NONCE: &str = "/acme/new-nonce";
+    pub(crate) const NEW_ACCOUNT: &str = "/acme/new-account";
+    pub(crate) const NEW_ORDER: &str = "/acme/new-order";
+    pub(crate) const REVOKE_CERT: &str = "/acme/revoke-cert";
+    pub(crate) const KEY_CHANGE: &str = "/acme/key-change";
+    pub(crate) const ACCOUNT: &str = "/acme/acct/";
+    pub(crate) const ORDER: &str = "/acme/order/";
+    pub(crate) const AUTHZ: &str = "/acme/authz/";
+    pub(crate) const CHALLENGE: &str = "/acme/chall/";
+    pub(crate) const CERT: &str = "/acme/cert/";
+    pub(crate) const ISSUER: &str = "/acme/issuer-cert";
+}
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route(paths::DIRECTORY, get(directory::directory))
+        .route(
+            paths::NEW_NONCE,
+            get(directory::new_nonce_get).head(directory::new_nonce_head),
+        )
+        .route(paths::NEW_ACCOUNT, post(account::new_account))
+        .route("/acme/acct/{id}", post(account::account))
+        .route("/acme/acct/{id}/orders", post(account::orders))
+        .route(paths::KEY_CHANGE, post(account::key_change))
+        .route(paths::NEW_ORDER, post(order::new_order))
+        .route("/acme/order/{id}", post(order::order))
+        .route("/acme/order/{id}/finalize", post(order::finalize))
+        .route("/acme/authz/{id}", post(order::authorization))
+        .route("/acme/chall/{authz}/{id}", post(order::challenge))
+        .route("/acme/cert/{serial}", post(certificate::certificate))
+        .route(paths::ISSUER, get(certificate::issuer))
+        .route(paths::REVOKE_CERT, post(certificate::revoke))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            nonce_and_index,
+        ))
+        .with_state(state)
+}
+
+/// RFC 8555 §6.5: "The server MUST include a Replay-Nonce header field in every successful
+/// response to a POST request and SHOULD provide it in error responses as well." We add one to
+/// every response (GETs included, as Boulder and Pebble do), plus the directory link (§7.1).
+async fn nonce_and_index(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let is_head_or_post = matches!(*req.method(), Method::POST | Method::HEAD | Method::GET);
+    let mut response = next.run(req).await;
+    if is_head_or_post && !response.headers().contains_key("replay-nonce") {
+        match state.ca.new_nonce().await {
+            Ok(nonce) => {
+                if let Ok(v) = HeaderValue::from_str(&nonce) {
+                    response.headers_mut().insert("replay-nonce", v);
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "could not create a nonce"),
+        }
+    }
+    let link = format!("<{}>;rel=\"index\"", state.config.directory_url());
+    if let Ok(v) = HeaderValue::from_str(&link) {
+        response.headers_mut().append("link", v);
+    }
+    response
+}
+
+async fn not_found() -> Response {
+    ApiError::new(
+        ProblemType::Malformed,
+        "no such resource on this ACME server; start from the directory",
+    )
+    .with_status(404)
+    .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::new(
+        ProblemType::Malformed,
+        "method not allowed: ACME resources are fetched with POST-as-GET (RFC 8555 §6.3); only the directory and newNonce accept GET",
+    )
+    .with_status(405)
+    .into_response()
+}

@@ -1,0 +1,149 @@
+//! Orders, authorizations and challenges (§7.4, §7.5).
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferrite_proto::ProblemType;
+use ferrite_proto::requests::{AuthorizationUpdate, Finalize, NewOrder};
+
+use super::jws::{KeyPolicy, verify};
+use super::render::{self, Urls, json, link_up};
+use crate::AppState;
+use crate::problem::ApiError;
+
+pub(super) async fn new_order(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
+    let payload: NewOrder = req.payload()?;
+    let view = state.ca.new_order(req.account()?, payload).await?;
+    let urls = Urls(&state.config.base_url);
+    let location = urls.order(&view.order.id);
+    Ok(json(
+        StatusCode::CREATED,
+        &render::order(&urls, &view),
+        Some(&location),
+        false,
+    ))
+}
+
+pub(super) async fn order(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
+    req.require_post_as_get()?;
+    let view = state.ca.order(req.account()?, &id).await?;
+    let urls = Urls(&state.config.base_url);
+    Ok(json(
+        StatusCode::OK,
+        &render::order(&urls, &view),
+        None,
+        render::order_needs_poll(view.status),
+    ))
+}
+
+pub(super) async fn finalize(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
+    let payload: Finalize = req.payload()?;
+    let csr = URL_SAFE_NO_PAD
+        .decode(payload.csr.as_bytes())
+        .map_err(|_| {
+            ApiError::new(
+                ProblemType::BadCsr,
+                "the csr field is not unpadded base64url of a DER CSR",
+            )
+        })?;
+    let view = state.ca.finalize(req.account()?, &id, &csr).await?;
+    let urls = Urls(&state.config.base_url);
+    let location = urls.order(&view.order.id);
+    Ok(json(
+        StatusCode::OK,
+        &render::order(&urls, &view),
+        Some(&location),
+        render::order_needs_poll(view.status),
+    ))
+}
+
+pub(super) async fn authorization(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
+    let account = req.account()?;
+    let view = if req.jws.payload.is_empty() {
+        state.ca.authorization(account, &id).await?
+    } else {
+        // §7.5.2: {"status": "deactivated"}.
+        let update: AuthorizationUpdate = req.payload()?;
+        if update.status != "deactivated" {
+            return Err(ApiError::new(
+                ProblemType::Malformed,
+                "an authorization can only be updated to {\"status\":\"deactivated\"}",
+            ));
+        }
+        state.ca.deactivate_authorization(account, &id).await?
+    };
+    let urls = Urls(&state.config.base_url);
+    Ok(json(
+        StatusCode::OK,
+        &render::authorization(&urls, &view),
+        None,
+        render::authz_needs_poll(&view),
+    ))
+}
+
+/// §7.5.1: POST `{}` to start validation; POST-as-GET to read the challenge.
+pub(super) async fn challenge(
+    State(state): State<AppState>,
+    Path((authz_id, id)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
+    let account = req.account()?;
+    let (challenge, authz) = if req.jws.payload.is_empty() {
+        let view = state.ca.authorization(account, &authz_id).await?;
+        let c = view
+            .authorization
+            .challenges
+            .iter()
+            .find(|c| c.id == id)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::new(ProblemType::Malformed, "no such challenge").with_status(404)
+            })?;
+        (c, view)
+    } else {
+        let _: serde_json::Map<String, serde_json::Value> = req.payload()?;
+        state.ca.respond_challenge(account, &authz_id, &id).await?
+    };
+    let urls = Urls(&state.config.base_url);
+    let poll = challenge.status == ferrite_proto::ChallengeStatus::Processing;
+    let r = json(
+        StatusCode::OK,
+        &render::challenge(&urls, &challenge),
+        None,
+        poll,
+    );
+    Ok(link_up(r, &urls.authz(&authz.authorization.id)))
+}

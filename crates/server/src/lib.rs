@@ -1,0 +1,78 @@
+//! Ferrite's HTTP front end: the ACME API (RFC 8555) over TLS, and the plain-HTTP listener for
+//! the issuer certificate, CRLs and health.
+//!
+//! Handlers are thin: parse and verify the request (`acme::jws`), call the engine
+//! ([`ferrite_core::Ca`]), render JSON or a problem document. Business rules never live here.
+//! Every response carries `X-Request-Id`, and every log line of a request carries the same id
+//! (a `tracing` span), so a customer can quote it and the operator can find the whole trail.
+//!
+//! # Layout
+//! - [`config`]: `ServerConfig` (public URLs, directory metadata).
+//! - `acme`: the ACME routes: `jws` (request verification), `render` (JSON views), one module
+//!   per resource.
+//! - `problem`: `ApiError` and problem+json responses.
+//! - `request_id`: the request-id middleware.
+//! - `public`: issuer certificate, root, CRL and health over plain HTTP.
+//! - [`tls`]: the TLS accept loop.
+#![warn(missing_docs)]
+
+mod acme;
+pub mod config;
+mod problem;
+pub mod public;
+mod request_id;
+pub mod tls;
+
+use std::future::Future;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use config::ServerConfig;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The engine.
+    pub ca: ferrite_core::Ca,
+    /// URLs and metadata.
+    pub config: std::sync::Arc<ServerConfig>,
+}
+
+/// The ACME router (served over TLS by [`tls::serve`]).
+pub fn acme_router(state: AppState) -> Router {
+    acme::router(state.clone()).layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// The plain-HTTP router: `/ca/intermediate.der`, `/ca/root.pem`, `/crl`, `/healthz`.
+pub fn public_router(state: AppState) -> Router {
+    public::router(state).layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// Serves `router` over plain HTTP on an already-bound listener until `shutdown` completes.
+pub async fn serve_http(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Runs engine housekeeping (nonce purge, stranded validations) every `every` until the
+/// returned task is aborted.
+pub fn spawn_housekeeping(
+    ca: ferrite_core::Ca,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            if let Err(e) = ca.housekeeping().await {
+                tracing::warn!(error = %e, "housekeeping failed");
+            }
+        }
+    })
+}

@@ -1,0 +1,95 @@
+//! `ApiError`: what a handler returns when it cannot answer normally. Rendered as an RFC 8555
+//! problem document (`application/problem+json`) carrying the request id.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ferrite_core::CoreError;
+use ferrite_jose::JoseError;
+use ferrite_proto::{Problem, ProblemType};
+
+/// A failed request. Converted from the layers below in one `From` impl each.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub(crate) problem: Problem,
+    /// Extra headers (e.g. `Location` for a key-change conflict).
+    pub(crate) location: Option<String>,
+}
+
+impl ApiError {
+    pub(crate) fn new(kind: ProblemType, detail: impl Into<String>) -> Self {
+        Problem::new(kind, detail).into()
+    }
+
+    pub(crate) fn with_status(mut self, status: u16) -> Self {
+        self.problem.status = Some(status);
+        self
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        Self {
+            problem,
+            location: None,
+        }
+    }
+}
+
+impl From<CoreError> for ApiError {
+    fn from(e: CoreError) -> Self {
+        match &e {
+            CoreError::Store(_) | CoreError::Internal(_) => {
+                tracing::error!(error = %e, "request failed inside the CA");
+            }
+            CoreError::KeyInUse { .. } | CoreError::Problem(_) => {}
+        }
+        Self {
+            problem: e.to_problem(),
+            location: None,
+        }
+    }
+}
+
+impl From<JoseError> for ApiError {
+    fn from(e: JoseError) -> Self {
+        let kind = match &e {
+            JoseError::BadSignatureAlgorithm { .. } | JoseError::AlgorithmKeyMismatch => {
+                ProblemType::BadSignatureAlgorithm
+            }
+            JoseError::BadPublicKey { .. } => ProblemType::BadPublicKey,
+            JoseError::EabBadSignature => ProblemType::Unauthorized,
+            JoseError::Crypto { .. } => ProblemType::ServerInternal,
+            _ => ProblemType::Malformed,
+        };
+        let mut problem = Problem::new(kind, e.to_string());
+        if kind == ProblemType::BadSignatureAlgorithm {
+            // RFC 8555 §6.2: badSignatureAlgorithm carries the supported algorithms.
+            problem.algorithms = Some(
+                ferrite_jose::ACCOUNT_KEY_ALGORITHMS
+                    .iter()
+                    .map(|a| a.name().to_owned())
+                    .collect(),
+            );
+        }
+        problem.into()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut problem = self.problem;
+        problem.request_id = crate::request_id::current();
+        let status = StatusCode::from_u16(problem.http_status())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if let Some(loc) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            response.headers_mut().insert(header::LOCATION, loc);
+        }
+        response
+    }
+}

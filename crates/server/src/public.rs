@@ -1,0 +1,56 @@
+//! Plain-HTTP resources relying parties fetch: the issuer certificate (AIA caIssuers), the root
+//! and the CRL (CRL distribution point), and a health check.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::AppState;
+
+/// Paths served; the CA's certificates point here.
+pub const INTERMEDIATE_PATH: &str = "/ca/intermediate.der";
+/// The CRL path.
+pub const CRL_PATH: &str = "/crl";
+
+pub(crate) fn router(state: AppState) -> Router {
+    Router::new()
+        .route(INTERMEDIATE_PATH, get(intermediate))
+        .route("/ca/root.pem", get(root))
+        .route(CRL_PATH, get(crl))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+fn with_type(body: impl IntoResponse, content_type: &'static str) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    r
+}
+
+async fn intermediate(State(state): State<AppState>) -> Response {
+    with_type(
+        state.ca.issuer().intermediate_der().to_vec(),
+        "application/pkix-cert",
+    )
+}
+
+async fn root(State(state): State<AppState>) -> Response {
+    with_type(state.config.root_pem.clone(), "application/x-pem-file")
+}
+
+async fn crl(State(state): State<AppState>) -> Response {
+    match state.ca.crl().await {
+        Ok(der) => with_type(der, "application/pkix-crl"),
+        Err(e) => {
+            tracing::error!(error = %e, "CRL generation failed");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "CRL temporarily unavailable; retry",
+            )
+                .into_response()
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! ACME accounts (RFC 8555 §7.3): one row per account, key thumbprint unique.
+
+use ferrite_core::StoreError;
+use ferrite_core::model::Account;
+use ferrite_proto::AccountStatus;
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::codec::{from_json, from_micros, micros, parse_wire, to_json};
+use crate::error::db_error;
+use crate::open::SqliteStore;
+
+/// The account SELECT with a WHERE clause appended (literals only, so the SQL is static).
+macro_rules! select_account {
+    ($where:literal) => {
+        concat!(
+            "SELECT id, thumbprint, jwk, contact, status, terms_of_service_agreed, eab_kid, \
+             created_at FROM accounts ",
+            $where
+        )
+    };
+}
+
+// RFC 8555 §7.3.1: an account is identified by its key; a second account for the same key is a
+// conflict (the UNIQUE constraint on `thumbprint` decides, also across instances).
+pub(crate) async fn insert(store: &SqliteStore, account: &Account) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO accounts (id, thumbprint, jwk, contact, status, terms_of_service_agreed, \
+         eab_kid, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&account.id)
+    .bind(&account.thumbprint)
+    .bind(to_json(&account.jwk, "jwk")?)
+    .bind(to_json(&account.contact, "contact")?)
+    .bind(account.status.as_str())
+    .bind(account.terms_of_service_agreed)
+    .bind(account.eab_kid.as_deref())
+    .bind(micros(account.created_at))
+    .execute(&store.pool)
+    .await
+    .map_err(db_error)?;
+    Ok(())
+}
+
+pub(crate) async fn by_id(store: &SqliteStore, id: &str) -> Result<Option<Account>, StoreError> {
+    fetch_one_account(store, select_account!("WHERE id = ?"), id).await
+}
+
+pub(crate) async fn by_thumbprint(
+    store: &SqliteStore,
+    thumbprint: &str,
+) -> Result<Option<Account>, StoreError> {
+    fetch_one_account(store, select_account!("WHERE thumbprint = ?"), thumbprint).await
+}
+
+/// Replaces contact and status. `Conflict` if there is no such account: accounts are never
+/// deleted, so a missing id means the caller holds a stale or foreign id.
+pub(crate) async fn update(store: &SqliteStore, account: &Account) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE accounts SET contact = ?, status = ? WHERE id = ?")
+        .bind(to_json(&account.contact, "contact")?)
+        .bind(account.status.as_str())
+        .bind(&account.id)
+        .execute(&store.pool)
+        .await
+        .map_err(db_error)?;
+    expect_one(done.rows_affected(), &account.id)
+}
+
+// RFC 8555 §7.3.5: "If there is an existing account registered with the newKey, then the server
+// SHOULD use status code 409 (Conflict)". The UNIQUE constraint makes the check and the change
+// one statement.
+pub(crate) async fn change_key(
+    store: &SqliteStore,
+    id: &str,
+    new_thumbprint: &str,
+    new_jwk: &serde_json::Value,
+) -> Result<(), StoreError> {
+    let done = sqlx::query("UPDATE accounts SET thumbprint = ?, jwk = ? WHERE id = ?")
+        .bind(new_thumbprint)
+        .bind(to_json(new_jwk, "jwk")?)
+        .bind(id)
+        .execute(&store.pool)
+        .await
+        .map_err(db_error)?;
+    expect_one(done.rows_affected(), id)
+}
+
+fn expect_one(rows: u64, id: &str) -> Result<(), StoreError> {
+    if rows == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict(format!("no account with id {id:?}")))
+    }
+}
+
+async fn fetch_one_account(
+    store: &SqliteStore,
+    sql: &'static str,
+    key: &str,
+) -> Result<Option<Account>, StoreError> {
+    let row = sqlx::query(sql)
+        .bind(key)
+        .fetch_optional(&store.pool)
+        .await
+        .map_err(db_error)?;
+    row.as_ref().map(decode).transpose()
+}
+
+fn decode(row: &SqliteRow) -> Result<Account, StoreError> {
+    let jwk: String = row.try_get("jwk").map_err(db_error)?;
+    let contact: String = row.try_get("contact").map_err(db_error)?;
+    let status: String = row.try_get("status").map_err(db_error)?;
+    Ok(Account {
+        id: row.try_get("id").map_err(db_error)?,
+        thumbprint: row.try_get("thumbprint").map_err(db_error)?,
+        jwk: from_json(&jwk, "accounts.jwk")?,
+        contact: from_json(&contact, "accounts.contact")?,
+        status: parse_wire(&status, "accounts.status", AccountStatus::parse)?,
+        terms_of_service_agreed: row.try_get("terms_of_service_agreed").map_err(db_error)?,
+        eab_kid: row.try_get("eab_kid").map_err(db_error)?,
+        created_at: from_micros(
+            row.try_get("created_at").map_err(db_error)?,
+            "accounts.created_at",
+        )?,
+    })
+}

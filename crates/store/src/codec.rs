@@ -1,0 +1,111 @@
+//! Conversions between domain values and column values: timestamps as microseconds, statuses as
+//! their RFC 8555 §7.1.6 wire strings, lists and problems as JSON text. Decoding failures are
+//! [`StoreError::Corrupt`]: the row was written by something other than this crate.
+
+use ferrite_core::StoreError;
+use ferrite_proto::{Identifier, IdentifierType};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+
+/// Microseconds since the Unix epoch. Every `OffsetDateTime` (years ±9999) fits in an i64;
+/// sub-microsecond precision is dropped (floored), the offset becomes UTC.
+pub(crate) fn micros(t: OffsetDateTime) -> i64 {
+    let us = t.unix_timestamp_nanos().div_euclid(1_000);
+    // Cannot fail for the years `time` supports; saturate rather than panic.
+    i64::try_from(us).unwrap_or(if us < 0 { i64::MIN } else { i64::MAX })
+}
+
+/// The inverse of [`micros`].
+pub(crate) fn from_micros(us: i64, column: &str) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(us) * 1_000)
+        .map_err(|e| StoreError::Corrupt(format!("{column}: timestamp {us} out of range: {e}")))
+}
+
+/// [`from_micros`] for a nullable column.
+pub(crate) fn from_micros_opt(
+    us: Option<i64>,
+    column: &str,
+) -> Result<Option<OffsetDateTime>, StoreError> {
+    us.map(|us| from_micros(us, column)).transpose()
+}
+
+/// Serializes a value stored as JSON text.
+pub(crate) fn to_json<T: Serialize + ?Sized>(
+    value: &T,
+    column: &str,
+) -> Result<String, StoreError> {
+    // Only fails for maps with non-string keys; none of our types have one.
+    serde_json::to_string(value)
+        .map_err(|e| StoreError::Backend(format!("{column}: cannot encode as JSON: {e}")))
+}
+
+/// Parses a JSON text column.
+pub(crate) fn from_json<T: DeserializeOwned>(text: &str, column: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt(format!("{column}: invalid JSON: {e}")))
+}
+
+/// [`from_json`] for a nullable column.
+pub(crate) fn from_json_opt<T: DeserializeOwned>(
+    text: Option<&str>,
+    column: &str,
+) -> Result<Option<T>, StoreError> {
+    text.map(|t| from_json(t, column)).transpose()
+}
+
+/// Parses a status (or challenge type) column with the enum's own `parse`.
+pub(crate) fn parse_wire<T>(
+    text: &str,
+    column: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, StoreError> {
+    parse(text).ok_or_else(|| StoreError::Corrupt(format!("{column}: unknown value {text:?}")))
+}
+
+/// The identifier type as stored (its RFC 8555 §9.7.7 registry name).
+pub(crate) fn identifier_type_str(kind: IdentifierType) -> &'static str {
+    match kind {
+        IdentifierType::Dns => "dns",
+        IdentifierType::Ip => "ip",
+    }
+}
+
+/// Rebuilds an identifier from its two columns.
+pub(crate) fn identifier(kind: &str, value: String) -> Result<Identifier, StoreError> {
+    let kind = match kind {
+        "dns" => IdentifierType::Dns,
+        "ip" => IdentifierType::Ip,
+        other => {
+            return Err(StoreError::Corrupt(format!(
+                "identifier_type: unknown value {other:?}"
+            )));
+        }
+    };
+    Ok(Identifier { kind, value })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn micros_round_trip_and_floor() {
+        let t = datetime!(2026-03-15 12:34:56.123_456_789 UTC);
+        let back = from_micros(micros(t), "t").unwrap();
+        assert_eq!(back, datetime!(2026-03-15 12:34:56.123_456 UTC));
+        let before_epoch = datetime!(1969-12-31 23:59:59.999_999_5 UTC);
+        assert_eq!(micros(before_epoch), -1);
+    }
+
+    #[test]
+    fn unknown_wire_value_is_corrupt() {
+        let err = parse_wire("bogus", "status", ferrite_proto::OrderStatus::parse).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(m) if m.contains("bogus")));
+        assert!(matches!(
+            identifier("uri", "x".into()),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}

@@ -1,0 +1,52 @@
+//! SQL storage for Ferrite: [`SqliteStore`] implements [`ferrite_core::Store`] on an embedded
+//! SQLite database (a PostgreSQL backend will sit beside it, sharing the conformance suite in
+//! `tests/conformance.rs`).
+//!
+//! This is the only crate that writes SQL. It stores and loads the domain model of
+//! `ferrite_core::model` and makes every check-and-set happen inside the database, so several
+//! `ferrite serve` processes sharing one database never both win a race:
+//!
+//! - each state change is one statement or one `BEGIN IMMEDIATE` transaction (which takes the
+//!   write lock up front, so SQLite never has to fail a read-then-write upgrade with
+//!   `SQLITE_BUSY`; the 5 s busy timeout covers the wait);
+//! - compare-and-set methods are `UPDATE … WHERE status = …` and report whether a row changed;
+//! - nonces are redeemed by a single `DELETE … RETURNING`;
+//! - commits are durable (WAL, `synchronous=FULL`): a certificate returned to a client survives a
+//!   crash or power loss.
+//!
+//! What it must never do: decide policy (that is `ferrite-core`'s job: the store does not know
+//! what a valid CSR or an allowed transition is, beyond the compare-and-set it is asked for),
+//! panic on bad data (undecodable rows are [`ferrite_core::StoreError::Corrupt`]), or build SQL
+//! from input (all queries are static text with bound parameters, checked at run time).
+//!
+//! Errors are core's [`ferrite_core::StoreError`]: a UNIQUE violation is `Conflict`, an
+//! undecodable row is `Corrupt`, anything else from the database is `Backend`.
+//!
+//! Timestamps are stored as INTEGER microseconds since the Unix epoch (UTC), so values read
+//! back are truncated to the microsecond and carry the UTC offset.
+//!
+//! # Layout
+//! - `open`: [`SqliteStore`], connection options, pool, migrations (`migrations/sqlite/`).
+//! - `store_impl`: the `Store` impl, delegating to one module per table group:
+//! - `nonces`: RFC 8555 §6.5 nonces.
+//! - `accounts`: accounts and key rollover (§7.3).
+//! - `orders`: orders with their authorization links, listing, finalize compare-and-set (§7.4).
+//! - `authorizations`: authorizations and challenges, reuse lookup, deactivation (§7.5).
+//! - `validations`: challenge validation leases: start, finish, reap (§7.5.1).
+//! - `certificates`: certificates, revocation (§7.6), CRL numbers (RFC 5280 §5.2.3).
+//! - `codec`: timestamps, statuses and JSON columns.
+//! - `error`: `sqlx::Error` → `StoreError`.
+#![warn(missing_docs)]
+
+mod accounts;
+mod authorizations;
+mod certificates;
+mod codec;
+mod error;
+mod nonces;
+mod open;
+mod orders;
+mod store_impl;
+mod validations;
+
+pub use open::SqliteStore;

@@ -1,0 +1,150 @@
+//! `impl Store for SqliteStore`: each method delegates to the module that owns its table.
+
+use async_trait::async_trait;
+use ferrite_core::model::{Account, Authorization, Certificate, Order, ValidationResult};
+use ferrite_core::{Store, StoreError};
+use ferrite_proto::{AuthorizationStatus, Problem};
+use time::OffsetDateTime;
+
+use crate::open::SqliteStore;
+use crate::{accounts, authorizations, certificates, nonces, orders, validations};
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn insert_nonce(&self, nonce: &str, expires: OffsetDateTime) -> Result<(), StoreError> {
+        nonces::insert(self, nonce, expires).await
+    }
+
+    async fn redeem_nonce(&self, nonce: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+        nonces::redeem(self, nonce, now).await
+    }
+
+    async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        nonces::purge(self, now).await
+    }
+
+    async fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
+        accounts::insert(self, account).await
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+        accounts::by_id(self, id).await
+    }
+
+    async fn account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Account>, StoreError> {
+        accounts::by_thumbprint(self, thumbprint).await
+    }
+
+    async fn update_account(&self, account: &Account) -> Result<(), StoreError> {
+        accounts::update(self, account).await
+    }
+
+    async fn change_account_key(
+        &self,
+        id: &str,
+        new_thumbprint: &str,
+        new_jwk: &serde_json::Value,
+    ) -> Result<(), StoreError> {
+        accounts::change_key(self, id, new_thumbprint, new_jwk).await
+    }
+
+    async fn insert_order(
+        &self,
+        order: &Order,
+        authorizations: &[Authorization],
+    ) -> Result<(), StoreError> {
+        orders::insert(self, order, authorizations).await
+    }
+
+    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+        orders::by_id(self, id).await
+    }
+
+    async fn order_ids_by_account(
+        &self,
+        account_id: &str,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        orders::ids_by_account(self, account_id, after, limit).await
+    }
+
+    async fn authorization(&self, id: &str) -> Result<Option<Authorization>, StoreError> {
+        authorizations::by_id(self, id).await
+    }
+
+    async fn authorizations(&self, ids: &[String]) -> Result<Vec<Authorization>, StoreError> {
+        authorizations::by_ids(self, ids).await
+    }
+
+    async fn find_valid_authorization(
+        &self,
+        account_id: &str,
+        identifier_value: &str,
+        wildcard: bool,
+        now: OffsetDateTime,
+    ) -> Result<Option<Authorization>, StoreError> {
+        authorizations::find_valid(self, account_id, identifier_value, wildcard, now).await
+    }
+
+    async fn set_authorization_status(
+        &self,
+        id: &str,
+        from: AuthorizationStatus,
+        to: AuthorizationStatus,
+    ) -> Result<bool, StoreError> {
+        authorizations::set_status(self, id, from, to).await
+    }
+
+    async fn start_validation(
+        &self,
+        challenge_id: &str,
+        lease_until: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        validations::start(self, challenge_id, lease_until).await
+    }
+
+    async fn finish_validation(&self, result: &ValidationResult) -> Result<(), StoreError> {
+        validations::finish(self, result).await
+    }
+
+    async fn reap_stale_validations(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        validations::reap(self, now).await
+    }
+
+    async fn begin_finalize(&self, order_id: &str) -> Result<bool, StoreError> {
+        orders::begin_finalize(self, order_id).await
+    }
+
+    async fn complete_order(&self, order_id: &str, cert: &Certificate) -> Result<(), StoreError> {
+        certificates::complete_order(self, order_id, cert).await
+    }
+
+    async fn fail_order(&self, order_id: &str, error: &Problem) -> Result<(), StoreError> {
+        orders::fail(self, order_id, error).await
+    }
+
+    async fn certificate(&self, serial: &str) -> Result<Option<Certificate>, StoreError> {
+        certificates::by_serial(self, serial).await
+    }
+
+    async fn revoke_certificate(
+        &self,
+        serial: &str,
+        at: OffsetDateTime,
+        reason: u8,
+    ) -> Result<bool, StoreError> {
+        certificates::revoke(self, serial, at, reason).await
+    }
+
+    async fn revoked_certificates(
+        &self,
+        now: OffsetDateTime,
+    ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError> {
+        certificates::revoked(self, now).await
+    }
+
+    async fn next_crl_number(&self) -> Result<u64, StoreError> {
+        certificates::next_crl_number(self).await
+    }
+}

@@ -1,0 +1,1023 @@
+//! The store conformance suite: every function takes `&dyn Store` and checks one part of the
+//! contract in `ferrite_core::store`. Each backend's test file (`conformance.rs` for SQLite, a
+//! later one for PostgreSQL) runs every function on a fresh, empty database.
+//!
+//! Times are whole microseconds so that they survive every backend's storage unchanged.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::Poll;
+
+use ferrite_core::Store;
+use ferrite_core::StoreError;
+use ferrite_core::model::{
+    Account, Authorization, Certificate, Challenge, Order, ValidationResult,
+};
+use ferrite_proto::{
+    AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, OrderStatus,
+    Problem, ProblemType,
+};
+use serde_json::json;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+/// A fixed "now" for every test.
+pub(crate) const T0: OffsetDateTime = datetime!(2026-04-01 12:00:00.123_456 UTC);
+
+/// How many callers race in the concurrency tests.
+const RACERS: usize = 20;
+
+/// Polls all futures together on this task (the races happen in the database, which runs them on
+/// its own threads) and returns their outputs in order.
+async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(v) => *output = Some(v),
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().map(|o| o.unwrap()).collect()
+}
+
+// ---------------------------------------------------------------- fixtures
+
+fn account(id: &str) -> Account {
+    Account {
+        id: id.to_owned(),
+        thumbprint: format!("thumb-{id}"),
+        jwk: json!({"kty": "EC", "crv": "P-256", "x": format!("x-{id}"), "y": "y"}),
+        contact: vec![format!("mailto:{id}@example.org")],
+        status: AccountStatus::Valid,
+        terms_of_service_agreed: true,
+        eab_kid: Some("kid-1".to_owned()),
+        created_at: T0,
+    }
+}
+
+fn challenge(authz_id: &str, kind: ChallengeType) -> Challenge {
+    Challenge {
+        id: format!("{authz_id}-{}", kind.as_str()),
+        authorization_id: authz_id.to_owned(),
+        kind,
+        token: format!("token-{authz_id}-{}", kind.as_str()),
+        status: ChallengeStatus::Pending,
+        validated: None,
+        error: None,
+        record: None,
+        lease_until: None,
+    }
+}
+
+fn authorization(id: &str, account_id: &str, name: &str) -> Authorization {
+    let wildcard = name.starts_with("*.");
+    let mut challenges = vec![challenge(id, ChallengeType::Dns01)];
+    if !wildcard {
+        // Out of alphabetical order on purpose: the stored order must be the given order.
+        challenges.insert(0, challenge(id, ChallengeType::TlsAlpn01));
+        challenges.insert(0, challenge(id, ChallengeType::Http01));
+    }
+    Authorization {
+        id: id.to_owned(),
+        account_id: account_id.to_owned(),
+        identifier: Identifier::dns(name.strip_prefix("*.").unwrap_or(name)),
+        wildcard,
+        status: AuthorizationStatus::Pending,
+        expires: T0 + Duration::days(7),
+        challenges,
+    }
+}
+
+fn order(id: &str, account_id: &str, authzs: &[&Authorization]) -> Order {
+    Order {
+        id: id.to_owned(),
+        account_id: account_id.to_owned(),
+        status: OrderStatus::Pending,
+        identifiers: authzs
+            .iter()
+            .map(|a| {
+                if a.wildcard {
+                    Identifier::dns(format!("*.{}", a.identifier.value))
+                } else {
+                    a.identifier.clone()
+                }
+            })
+            .collect(),
+        authorization_ids: authzs.iter().map(|a| a.id.clone()).collect(),
+        expires: T0 + Duration::days(7),
+        not_before: None,
+        not_after: None,
+        error: None,
+        certificate_serial: None,
+        created_at: T0,
+    }
+}
+
+fn certificate(serial: &str, order: &Order, not_after: OffsetDateTime) -> Certificate {
+    Certificate {
+        serial: serial.to_owned(),
+        account_id: order.account_id.clone(),
+        order_id: order.id.clone(),
+        der: vec![0x30, 0x82, 0x01, 0x00, 0xff, serial.len() as u8],
+        chain_pem: format!("-----BEGIN CERTIFICATE-----\n{serial}\n-----END CERTIFICATE-----\n"),
+        dns_names: order.identifiers.iter().map(|i| i.value.clone()).collect(),
+        not_before: not_after - Duration::days(90),
+        not_after,
+        revoked: None,
+    }
+}
+
+/// An account `acct` with one order `order` for `example.org` (authorization `authz`), stored.
+async fn one_order(store: &dyn Store) -> (Account, Order, Authorization) {
+    let acct = account("acct");
+    store.insert_account(&acct).await.unwrap();
+    let authz = authorization("authz", "acct", "example.org");
+    let ord = order("order", "acct", &[&authz]);
+    store
+        .insert_order(&ord, std::slice::from_ref(&authz))
+        .await
+        .unwrap();
+    (acct, ord, authz)
+}
+
+/// [`one_order`] moved to `processing` by `begin_finalize`.
+async fn processing_order(store: &dyn Store) -> Order {
+    let (_, ord, _) = one_order(store).await;
+    assert!(store.begin_finalize(&ord.id).await.unwrap());
+    ord
+}
+
+fn problem() -> Problem {
+    Problem::new(ProblemType::IncorrectResponse, "the token did not match")
+}
+
+// ---------------------------------------------------------------- nonces (RFC 8555 §6.5)
+
+/// A nonce is redeemed once; a second redemption and an unknown nonce fail.
+pub(crate) async fn nonce_is_redeemed_once(store: &dyn Store) {
+    store
+        .insert_nonce("n1", T0 + Duration::minutes(5))
+        .await
+        .unwrap();
+    assert!(store.redeem_nonce("n1", T0).await.unwrap());
+    assert!(!store.redeem_nonce("n1", T0).await.unwrap());
+    assert!(!store.redeem_nonce("never-issued", T0).await.unwrap());
+}
+
+/// An expired nonce cannot be redeemed; purge removes exactly the expired ones.
+pub(crate) async fn expired_nonces_are_refused_and_purged(store: &dyn Store) {
+    store.insert_nonce("old", T0).await.unwrap();
+    store
+        .insert_nonce("older", T0 - Duration::seconds(1))
+        .await
+        .unwrap();
+    store
+        .insert_nonce("fresh", T0 + Duration::minutes(5))
+        .await
+        .unwrap();
+    // Expires exactly now: already expired.
+    assert!(!store.redeem_nonce("old", T0).await.unwrap());
+    assert_eq!(store.purge_nonces(T0).await.unwrap(), 2);
+    assert_eq!(store.purge_nonces(T0).await.unwrap(), 0);
+    assert!(store.redeem_nonce("fresh", T0).await.unwrap());
+}
+
+/// Storing the same nonce twice is a conflict.
+pub(crate) async fn duplicate_nonce_is_conflict(store: &dyn Store) {
+    store.insert_nonce("dup", T0).await.unwrap();
+    let err = store.insert_nonce("dup", T0).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
+
+/// Of 20 concurrent redemptions of one nonce exactly one succeeds.
+pub(crate) async fn concurrent_nonce_redemption_has_one_winner(store: &dyn Store) {
+    store
+        .insert_nonce("race", T0 + Duration::minutes(5))
+        .await
+        .unwrap();
+    let results = join_all(
+        (0..RACERS)
+            .map(|_| store.redeem_nonce("race", T0))
+            .collect(),
+    )
+    .await;
+    let won = results
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|w| *w)
+        .count();
+    assert_eq!(won, 1);
+}
+
+// ---------------------------------------------------------------- accounts (§7.3)
+
+/// An account reads back unchanged by id and by thumbprint.
+pub(crate) async fn account_round_trip(store: &dyn Store) {
+    let mut acct = account("a1");
+    acct.eab_kid = None;
+    acct.contact = vec![];
+    store.insert_account(&acct).await.unwrap();
+    let other = account("a2");
+    store.insert_account(&other).await.unwrap();
+    assert_eq!(store.account("a1").await.unwrap(), Some(acct.clone()));
+    assert_eq!(
+        store.account_by_thumbprint("thumb-a1").await.unwrap(),
+        Some(acct)
+    );
+    assert_eq!(store.account("a2").await.unwrap(), Some(other));
+    assert_eq!(store.account("nobody").await.unwrap(), None);
+    assert_eq!(
+        store.account_by_thumbprint("thumb-nobody").await.unwrap(),
+        None
+    );
+}
+
+/// A second account with a taken thumbprint (or id) is a conflict and changes nothing.
+pub(crate) async fn duplicate_account_is_conflict(store: &dyn Store) {
+    let acct = account("a1");
+    store.insert_account(&acct).await.unwrap();
+    let mut same_key = account("a2");
+    same_key.thumbprint = acct.thumbprint.clone();
+    let err = store.insert_account(&same_key).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.account("a2").await.unwrap(), None);
+    let mut same_id = account("a1");
+    same_id.thumbprint = "another".to_owned();
+    let err = store.insert_account(&same_id).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.account("a1").await.unwrap(), Some(acct));
+}
+
+/// `update_account` replaces contact and status only; an unknown id is an error.
+pub(crate) async fn update_account_replaces_contact_and_status(store: &dyn Store) {
+    let acct = account("a1");
+    store.insert_account(&acct).await.unwrap();
+    let mut changed = acct.clone();
+    changed.contact = vec![
+        "mailto:new@example.org".to_owned(),
+        "mailto:b@example.org".to_owned(),
+    ];
+    changed.status = AccountStatus::Deactivated;
+    // Fields update_account does not own are ignored.
+    changed.thumbprint = "ignored".to_owned();
+    changed.terms_of_service_agreed = false;
+    store.update_account(&changed).await.unwrap();
+    let stored = store.account("a1").await.unwrap().unwrap();
+    assert_eq!(stored.contact, changed.contact);
+    assert_eq!(stored.status, AccountStatus::Deactivated);
+    assert_eq!(stored.thumbprint, acct.thumbprint);
+    assert!(stored.terms_of_service_agreed);
+    assert!(store.update_account(&account("nobody")).await.is_err());
+}
+
+/// Key rollover (§7.3.5) moves the thumbprint; a taken thumbprint is a conflict.
+pub(crate) async fn change_account_key(store: &dyn Store) {
+    store.insert_account(&account("a1")).await.unwrap();
+    store.insert_account(&account("a2")).await.unwrap();
+    let new_jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": "new"});
+    store
+        .change_account_key("a1", "thumb-new", &new_jwk)
+        .await
+        .unwrap();
+    let stored = store
+        .account_by_thumbprint("thumb-new")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.id, "a1");
+    assert_eq!(stored.jwk, new_jwk);
+    assert_eq!(store.account_by_thumbprint("thumb-a1").await.unwrap(), None);
+
+    let err = store
+        .change_account_key("a1", "thumb-a2", &json!({"kty": "EC"}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let stored = store.account("a1").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.thumbprint.as_str(), &stored.jwk),
+        ("thumb-new", &new_jwk)
+    );
+    assert_eq!(
+        store
+            .account_by_thumbprint("thumb-a2")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "a2"
+    );
+
+    assert!(
+        store
+            .change_account_key("nobody", "thumb-x", &new_jwk)
+            .await
+            .is_err()
+    );
+}
+
+// ---------------------------------------------------------------- orders and authorizations
+
+/// An order with its new authorizations and their challenges reads back unchanged.
+pub(crate) async fn order_round_trip(store: &dyn Store) {
+    store.insert_account(&account("acct")).await.unwrap();
+    let a = authorization("a", "acct", "example.org");
+    let b = authorization("b", "acct", "*.example.org");
+    let mut ord = order("o1", "acct", &[&a, &b]);
+    ord.not_before = Some(T0 + Duration::hours(1));
+    ord.not_after = Some(T0 + Duration::days(30));
+    store
+        .insert_order(&ord, &[a.clone(), b.clone()])
+        .await
+        .unwrap();
+
+    assert_eq!(store.order("o1").await.unwrap(), Some(ord));
+    assert_eq!(store.order("missing").await.unwrap(), None);
+    let stored = store.authorization("a").await.unwrap().unwrap();
+    assert_eq!(stored, a);
+    let kinds: Vec<_> = stored.challenges.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ChallengeType::Http01,
+            ChallengeType::TlsAlpn01,
+            ChallengeType::Dns01
+        ]
+    );
+    assert_eq!(store.authorization("b").await.unwrap(), Some(b.clone()));
+    assert_eq!(store.authorization("missing").await.unwrap(), None);
+    let ids = ["b".to_owned(), "missing".to_owned(), "a".to_owned()];
+    assert_eq!(store.authorizations(&ids).await.unwrap(), vec![b, a]);
+    assert_eq!(store.authorizations(&[]).await.unwrap(), vec![]);
+}
+
+/// A new order may reuse existing authorizations: only the new ones are passed in.
+pub(crate) async fn order_reuses_existing_authorization(store: &dyn Store) {
+    let (_, first, reused) = one_order(store).await;
+    let fresh = authorization("fresh", "acct", "www.example.org");
+    let second = order("o2", "acct", &[&fresh, &reused]);
+    store
+        .insert_order(&second, std::slice::from_ref(&fresh))
+        .await
+        .unwrap();
+    let stored = store.order("o2").await.unwrap().unwrap();
+    assert_eq!(stored.authorization_ids, ["fresh", "authz"]);
+    assert_eq!(
+        store
+            .order(&first.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .authorization_ids,
+        ["authz"]
+    );
+    assert_eq!(store.authorization("fresh").await.unwrap(), Some(fresh));
+}
+
+/// A failing `insert_order` leaves nothing behind (one transaction).
+pub(crate) async fn insert_order_is_atomic(store: &dyn Store) {
+    let (_, first, existing) = one_order(store).await;
+    // A new authorization, then one whose id is taken: the first must not survive.
+    let new = authorization("new", "acct", "new.example.org");
+    let clash = authorization(&existing.id, "acct", "clash.example.org");
+    let ord = order("o2", "acct", &[&new, &clash]);
+    let err = store
+        .insert_order(&ord, &[new.clone(), clash])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(store.authorization("new").await.unwrap(), None);
+    assert_eq!(store.order("o2").await.unwrap(), None);
+    assert_eq!(
+        store.authorization(&existing.id).await.unwrap(),
+        Some(existing)
+    );
+
+    // A taken order id: the new authorization is rolled back too.
+    let dup = order(&first.id, "acct", &[&new]);
+    assert!(store.insert_order(&dup, &[new]).await.is_err());
+    assert_eq!(store.authorization("new").await.unwrap(), None);
+    assert_eq!(store.order(&first.id).await.unwrap(), Some(first));
+}
+
+/// The orders list (§7.1.2.1) is newest first, paginated by cursor, per account — even when
+/// every order was created in the same instant.
+pub(crate) async fn order_listing_is_newest_first_and_paginated(store: &dyn Store) {
+    store.insert_account(&account("acct")).await.unwrap();
+    store.insert_account(&account("other")).await.unwrap();
+    for i in 1..=5 {
+        let authz = authorization(&format!("a{i}"), "acct", "example.org");
+        store
+            .insert_order(&order(&format!("o{i}"), "acct", &[&authz]), &[authz])
+            .await
+            .unwrap();
+        if i == 2 {
+            let authz = authorization("x1", "other", "example.net");
+            store
+                .insert_order(&order("x1", "other", &[&authz]), &[authz])
+                .await
+                .unwrap();
+        }
+    }
+    let page =
+        |after: Option<&'static str>, limit| store.order_ids_by_account("acct", after, limit);
+    assert_eq!(page(None, 2).await.unwrap(), ["o5", "o4"]);
+    assert_eq!(page(Some("o4"), 2).await.unwrap(), ["o3", "o2"]);
+    assert_eq!(page(Some("o2"), 2).await.unwrap(), ["o1"]);
+    assert!(page(Some("o1"), 2).await.unwrap().is_empty());
+    assert_eq!(
+        page(None, 100).await.unwrap(),
+        ["o5", "o4", "o3", "o2", "o1"]
+    );
+    assert!(page(None, 0).await.unwrap().is_empty());
+    // Another account's order is not a cursor into this list.
+    assert!(page(Some("x1"), 2).await.unwrap().is_empty());
+    assert_eq!(
+        store.order_ids_by_account("other", None, 10).await.unwrap(),
+        ["x1"]
+    );
+    assert!(
+        store
+            .order_ids_by_account("nobody", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Reuse lookup: only this account's valid, unexpired authorization for exactly this name and
+/// wildcard flag; the newest of several.
+pub(crate) async fn find_valid_authorization(store: &dyn Store) {
+    store.insert_account(&account("acct")).await.unwrap();
+    store.insert_account(&account("other")).await.unwrap();
+    let mut insert = Vec::new();
+    let mk = |id: &str, acct: &str, name: &str, status, expires| {
+        let mut a = authorization(id, acct, name);
+        a.status = status;
+        a.expires = expires;
+        a
+    };
+    let later = T0 + Duration::days(30);
+    insert.push(mk(
+        "old",
+        "acct",
+        "example.org",
+        AuthorizationStatus::Valid,
+        later,
+    ));
+    insert.push(mk(
+        "newest",
+        "acct",
+        "example.org",
+        AuthorizationStatus::Valid,
+        later,
+    ));
+    insert.push(mk(
+        "pending",
+        "acct",
+        "example.org",
+        AuthorizationStatus::Pending,
+        later,
+    ));
+    insert.push(mk(
+        "expired",
+        "acct",
+        "gone.example.org",
+        AuthorizationStatus::Valid,
+        T0,
+    ));
+    insert.push(mk(
+        "wild",
+        "acct",
+        "*.wild.example.org",
+        AuthorizationStatus::Valid,
+        later,
+    ));
+    insert.push(mk(
+        "theirs",
+        "other",
+        "theirs.example.org",
+        AuthorizationStatus::Valid,
+        later,
+    ));
+    for (i, a) in insert.iter().enumerate() {
+        let ord = order(&format!("o{i}"), &a.account_id, &[a]);
+        store
+            .insert_order(&ord, std::slice::from_ref(a))
+            .await
+            .unwrap();
+    }
+    let find =
+        |name: &'static str, wildcard| store.find_valid_authorization("acct", name, wildcard, T0);
+    assert_eq!(
+        find("example.org", false).await.unwrap(),
+        Some(insert[1].clone())
+    );
+    assert_eq!(find("example.org", true).await.unwrap(), None);
+    assert_eq!(find("gone.example.org", false).await.unwrap(), None);
+    assert_eq!(
+        store
+            .find_valid_authorization("acct", "gone.example.org", false, T0 - Duration::seconds(1))
+            .await
+            .unwrap()
+            .map(|a| a.id),
+        Some("expired".to_owned())
+    );
+    assert_eq!(
+        find("wild.example.org", true).await.unwrap().map(|a| a.id),
+        Some("wild".to_owned())
+    );
+    assert_eq!(find("wild.example.org", false).await.unwrap(), None);
+    assert_eq!(find("theirs.example.org", false).await.unwrap(), None);
+    assert_eq!(find("www.example.org", false).await.unwrap(), None);
+}
+
+/// Deactivation (§7.5.2) is a compare-and-set on the authorization status.
+pub(crate) async fn set_authorization_status_is_compare_and_set(store: &dyn Store) {
+    let (_, _, authz) = one_order(store).await;
+    use AuthorizationStatus::{Deactivated, Pending, Valid};
+    assert!(
+        !store
+            .set_authorization_status(&authz.id, Valid, Deactivated)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_authorization_status(&authz.id, Pending, Deactivated)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_authorization_status(&authz.id, Pending, Deactivated)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .authorization(&authz.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        Deactivated
+    );
+    assert!(
+        !store
+            .set_authorization_status("missing", Pending, Deactivated)
+            .await
+            .unwrap()
+    );
+}
+
+// ---------------------------------------------------------------- validation (§7.5.1)
+
+/// `start_validation` moves a pending challenge of a pending authorization to processing with
+/// its lease, once.
+pub(crate) async fn start_validation_is_compare_and_set(store: &dyn Store) {
+    let (_, _, authz) = one_order(store).await;
+    let ch = &authz.challenges[0].id;
+    let lease = T0 + Duration::seconds(60);
+    assert!(store.start_validation(ch, lease).await.unwrap());
+    assert!(!store.start_validation(ch, lease).await.unwrap());
+    let stored = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(stored.challenges[0].status, ChallengeStatus::Processing);
+    assert_eq!(stored.challenges[0].lease_until, Some(lease));
+    assert_eq!(stored.challenges[1].status, ChallengeStatus::Pending);
+    assert_eq!(stored.status, AuthorizationStatus::Pending);
+    assert!(!store.start_validation("missing", lease).await.unwrap());
+
+    // Not while the authorization is not pending.
+    use AuthorizationStatus::{Deactivated, Pending};
+    assert!(
+        store
+            .set_authorization_status(&authz.id, Pending, Deactivated)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .start_validation(&authz.challenges[1].id, lease)
+            .await
+            .unwrap()
+    );
+}
+
+/// Of 20 concurrent `start_validation` calls exactly one wins.
+pub(crate) async fn concurrent_start_validation_has_one_winner(store: &dyn Store) {
+    let (_, _, authz) = one_order(store).await;
+    let ch = &authz.challenges[0].id;
+    let lease = T0 + Duration::seconds(60);
+    let results = join_all(
+        (0..RACERS)
+            .map(|_| store.start_validation(ch, lease))
+            .collect(),
+    )
+    .await;
+    let won = results
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|w| *w)
+        .count();
+    assert_eq!(won, 1);
+}
+
+/// A successful validation makes the challenge and the authorization valid, with the record.
+pub(crate) async fn finish_validation_success(store: &dyn Store) {
+    let (_, _, authz) = one_order(store).await;
+    let ch = &authz.challenges[0];
+    assert!(
+        store
+            .start_validation(&ch.id, T0 + Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+    let record = json!({"url": "http://example.org/.well-known/acme-challenge/t", "addresses": ["127.0.0.1"]});
+    let validated = T0 + Duration::seconds(3);
+    store
+        .finish_validation(&ValidationResult {
+            challenge_id: ch.id.clone(),
+            authorization_id: authz.id.clone(),
+            outcome: Ok(validated),
+            record: record.clone(),
+        })
+        .await
+        .unwrap();
+    let stored = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, AuthorizationStatus::Valid);
+    let c = &stored.challenges[0];
+    assert_eq!(c.status, ChallengeStatus::Valid);
+    assert_eq!(c.validated, Some(validated));
+    assert_eq!(c.record, Some(record));
+    assert_eq!((c.error.as_ref(), c.lease_until), (None, None));
+    // The other challenges are untouched.
+    assert_eq!(stored.challenges[1], authz.challenges[1]);
+}
+
+/// A failed validation makes the challenge and the authorization invalid, with the problem.
+pub(crate) async fn finish_validation_failure(store: &dyn Store) {
+    let (_, _, authz) = one_order(store).await;
+    let ch = &authz.challenges[1];
+    assert!(
+        store
+            .start_validation(&ch.id, T0 + Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+    store
+        .finish_validation(&ValidationResult {
+            challenge_id: ch.id.clone(),
+            authorization_id: authz.id.clone(),
+            outcome: Err(problem()),
+            record: json!({"error": "timeout"}),
+        })
+        .await
+        .unwrap();
+    let stored = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, AuthorizationStatus::Invalid);
+    let c = &stored.challenges[1];
+    assert_eq!(c.status, ChallengeStatus::Invalid);
+    assert_eq!(c.error, Some(problem()));
+    assert_eq!(c.validated, None);
+    assert_eq!(c.record, Some(json!({"error": "timeout"})));
+}
+
+/// A result for a challenge that is not processing changes nothing; a late failure of a second
+/// challenge does not turn a valid authorization invalid.
+pub(crate) async fn finish_validation_applies_only_while_processing(store: &dyn Store) {
+    let (_, _, authz) = one_order(store).await;
+    let result = |i: usize, outcome| ValidationResult {
+        challenge_id: authz.challenges[i].id.clone(),
+        authorization_id: authz.id.clone(),
+        outcome,
+        record: json!({}),
+    };
+    // Never started: ignored.
+    store.finish_validation(&result(0, Ok(T0))).await.unwrap();
+    assert_eq!(
+        store.authorization(&authz.id).await.unwrap(),
+        Some(authz.clone())
+    );
+    // Wrong authorization id: ignored.
+    let lease = T0 + Duration::seconds(60);
+    assert!(
+        store
+            .start_validation(&authz.challenges[0].id, lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .start_validation(&authz.challenges[2].id, lease)
+            .await
+            .unwrap()
+    );
+    let mut wrong = result(0, Ok(T0));
+    wrong.authorization_id = "other".to_owned();
+    store.finish_validation(&wrong).await.unwrap();
+    let stored = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(stored.challenges[0].status, ChallengeStatus::Processing);
+    // First success wins; a later failure only marks its own challenge.
+    store.finish_validation(&result(0, Ok(T0))).await.unwrap();
+    store
+        .finish_validation(&result(2, Err(problem())))
+        .await
+        .unwrap();
+    let stored = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, AuthorizationStatus::Valid);
+    assert_eq!(stored.challenges[0].status, ChallengeStatus::Valid);
+    assert_eq!(stored.challenges[2].status, ChallengeStatus::Invalid);
+    // Finished challenges stay finished.
+    store
+        .finish_validation(&result(0, Err(problem())))
+        .await
+        .unwrap();
+    let again = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(again, stored);
+}
+
+/// The reaper hands expired leases back to pending; a dead validator's late result is ignored.
+pub(crate) async fn reaper_resets_expired_leases(store: &dyn Store) {
+    let (_, _, authz) = one_order(store).await;
+    let ch = &authz.challenges[0].id;
+    let lease = T0 + Duration::seconds(60);
+    assert!(store.start_validation(ch, lease).await.unwrap());
+    assert!(
+        store
+            .start_validation(&authz.challenges[1].id, T0 + Duration::hours(1))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .reap_stale_validations(T0 + Duration::seconds(30))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(store.reap_stale_validations(lease).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .reap_stale_validations(lease + Duration::seconds(1))
+            .await
+            .unwrap(),
+        1
+    );
+    let stored = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(stored.challenges[0].status, ChallengeStatus::Pending);
+    assert_eq!(stored.challenges[0].lease_until, None);
+    assert_eq!(stored.challenges[1].status, ChallengeStatus::Processing);
+
+    store
+        .finish_validation(&ValidationResult {
+            challenge_id: ch.clone(),
+            authorization_id: authz.id.clone(),
+            outcome: Ok(T0),
+            record: json!({}),
+        })
+        .await
+        .unwrap();
+    let stored = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, AuthorizationStatus::Pending);
+    assert_eq!(stored.challenges[0].status, ChallengeStatus::Pending);
+    // It can be started again.
+    assert!(
+        store
+            .start_validation(ch, lease + Duration::minutes(5))
+            .await
+            .unwrap()
+    );
+}
+
+// ---------------------------------------------------------------- finalize and certificates
+
+/// `begin_finalize` lets exactly one caller through, sequentially and concurrently.
+pub(crate) async fn begin_finalize_is_compare_and_set(store: &dyn Store) {
+    let (_, ord, _) = one_order(store).await;
+    assert!(store.begin_finalize(&ord.id).await.unwrap());
+    assert!(!store.begin_finalize(&ord.id).await.unwrap());
+    assert_eq!(
+        store.order(&ord.id).await.unwrap().unwrap().status,
+        OrderStatus::Processing
+    );
+    assert!(!store.begin_finalize("missing").await.unwrap());
+
+    let authz = authorization("a2", "acct", "race.example.org");
+    store
+        .insert_order(&order("o2", "acct", &[&authz]), &[authz])
+        .await
+        .unwrap();
+    let results = join_all((0..RACERS).map(|_| store.begin_finalize("o2")).collect()).await;
+    let won = results
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|w| *w)
+        .count();
+    assert_eq!(won, 1);
+}
+
+/// `complete_order` stores the certificate and makes the order valid with its serial.
+pub(crate) async fn complete_order_stores_certificate(store: &dyn Store) {
+    let ord = processing_order(store).await;
+    let cert = certificate("0a1b2c", &ord, T0 + Duration::days(90));
+    store.complete_order(&ord.id, &cert).await.unwrap();
+    let stored = store.order(&ord.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, OrderStatus::Valid);
+    assert_eq!(stored.certificate_serial.as_deref(), Some("0a1b2c"));
+    assert_eq!(
+        store.certificate("0a1b2c").await.unwrap(),
+        Some(cert.clone())
+    );
+    assert_eq!(store.certificate("ffff").await.unwrap(), None);
+    // Once valid, the order cannot be completed again.
+    let again = certificate("0d0e0f", &ord, T0 + Duration::days(90));
+    assert!(store.complete_order(&ord.id, &again).await.is_err());
+    assert_eq!(store.certificate("0d0e0f").await.unwrap(), None);
+    assert_eq!(
+        store
+            .order(&ord.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .certificate_serial
+            .as_deref(),
+        Some("0a1b2c")
+    );
+}
+
+/// `complete_order` on an order that is not processing, or with a taken serial, writes nothing.
+pub(crate) async fn complete_order_requires_processing_and_unique_serial(store: &dyn Store) {
+    let (_, ord, _) = one_order(store).await;
+    let cert = certificate("01", &ord, T0 + Duration::days(90));
+    assert!(store.complete_order(&ord.id, &cert).await.is_err());
+    assert_eq!(store.certificate("01").await.unwrap(), None);
+    assert_eq!(
+        store.order(&ord.id).await.unwrap().unwrap().status,
+        OrderStatus::Pending
+    );
+
+    assert!(store.begin_finalize(&ord.id).await.unwrap());
+    store.complete_order(&ord.id, &cert).await.unwrap();
+    let authz = authorization("a2", "acct", "two.example.org");
+    let second = order("o2", "acct", &[&authz]);
+    store.insert_order(&second, &[authz]).await.unwrap();
+    assert!(store.begin_finalize("o2").await.unwrap());
+    let err = store
+        .complete_order("o2", &certificate("01", &second, T0 + Duration::days(90)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let stored = store.order("o2").await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.certificate_serial),
+        (OrderStatus::Processing, None)
+    );
+    assert_eq!(
+        store.certificate("01").await.unwrap().unwrap().order_id,
+        ord.id
+    );
+}
+
+/// `fail_order` makes a pending or processing order invalid with the error; final orders stay.
+pub(crate) async fn fail_order_from_pending_or_processing(store: &dyn Store) {
+    let (_, ord, _) = one_order(store).await;
+    let err = Problem::new(ProblemType::BadCsr, "CSR names do not match the order");
+    store.fail_order(&ord.id, &err).await.unwrap();
+    let stored = store.order(&ord.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.error),
+        (OrderStatus::Invalid, Some(err.clone()))
+    );
+    // Invalid is final: not finalizable, not re-failed.
+    assert!(!store.begin_finalize(&ord.id).await.unwrap());
+    store.fail_order(&ord.id, &problem()).await.unwrap();
+    assert_eq!(
+        store.order(&ord.id).await.unwrap().unwrap().error,
+        Some(err.clone())
+    );
+
+    let authz = authorization("a2", "acct", "two.example.org");
+    let o2 = order("o2", "acct", &[&authz]);
+    store.insert_order(&o2, &[authz]).await.unwrap();
+    assert!(store.begin_finalize("o2").await.unwrap());
+    store.fail_order("o2", &err).await.unwrap();
+    assert_eq!(
+        store.order("o2").await.unwrap().unwrap().status,
+        OrderStatus::Invalid
+    );
+
+    let authz = authorization("a3", "acct", "three.example.org");
+    let o3 = order("o3", "acct", &[&authz]);
+    store.insert_order(&o3, &[authz]).await.unwrap();
+    assert!(store.begin_finalize("o3").await.unwrap());
+    store
+        .complete_order("o3", &certificate("03", &o3, T0 + Duration::days(1)))
+        .await
+        .unwrap();
+    store.fail_order("o3", &err).await.unwrap();
+    let stored = store.order("o3").await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.error), (OrderStatus::Valid, None));
+    store.fail_order("missing", &err).await.unwrap();
+}
+
+/// Revocation is a compare-and-set: the first reason and time stick.
+pub(crate) async fn revocation_is_compare_and_set(store: &dyn Store) {
+    let ord = processing_order(store).await;
+    store
+        .complete_order(&ord.id, &certificate("aa", &ord, T0 + Duration::days(90)))
+        .await
+        .unwrap();
+    let at = T0 + Duration::hours(1);
+    assert!(store.revoke_certificate("aa", at, 1).await.unwrap());
+    assert!(
+        !store
+            .revoke_certificate("aa", at + Duration::hours(1), 4)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.certificate("aa").await.unwrap().unwrap().revoked,
+        Some((at, 1))
+    );
+    assert!(!store.revoke_certificate("missing", at, 1).await.unwrap());
+
+    let results = join_all(
+        (0..RACERS)
+            .map(|i| store.revoke_certificate("aa", at, i as u8))
+            .collect(),
+    )
+    .await;
+    assert!(results.into_iter().all(|r| !r.unwrap()));
+}
+
+/// The CRL lists revoked certificates until (and including) their notAfter.
+pub(crate) async fn revoked_certificates_for_crl(store: &dyn Store) {
+    store.insert_account(&account("acct")).await.unwrap();
+    let mut serials = Vec::new();
+    for (i, not_after) in [
+        T0 - Duration::seconds(1),
+        T0,
+        T0 + Duration::days(1),
+        T0 + Duration::days(2),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let authz = authorization(&format!("a{i}"), "acct", "example.org");
+        let ord = order(&format!("o{i}"), "acct", &[&authz]);
+        store.insert_order(&ord, &[authz]).await.unwrap();
+        assert!(store.begin_finalize(&ord.id).await.unwrap());
+        let serial = format!("0{i}");
+        store
+            .complete_order(&ord.id, &certificate(&serial, &ord, not_after))
+            .await
+            .unwrap();
+        serials.push(serial);
+    }
+    assert!(store.revoked_certificates(T0).await.unwrap().is_empty());
+    let r = |h| T0 - Duration::hours(h);
+    // Revoked: expired one, one expiring now, one valid; the last stays unrevoked.
+    assert!(store.revoke_certificate("00", r(3), 1).await.unwrap());
+    assert!(store.revoke_certificate("02", r(2), 4).await.unwrap());
+    assert!(store.revoke_certificate("01", r(1), 0).await.unwrap());
+    let mut list = store.revoked_certificates(T0).await.unwrap();
+    list.sort();
+    assert_eq!(
+        list,
+        vec![("01".to_owned(), r(1), 0), ("02".to_owned(), r(2), 4)]
+    );
+    let later = store
+        .revoked_certificates(T0 + Duration::days(1) + Duration::seconds(1))
+        .await
+        .unwrap();
+    assert!(later.is_empty());
+}
+
+/// CRL numbers strictly increase, and concurrent callers never get the same one.
+pub(crate) async fn crl_numbers_are_monotonic(store: &dyn Store) {
+    let first = store.next_crl_number().await.unwrap();
+    let second = store.next_crl_number().await.unwrap();
+    assert!(first >= 1 && second > first, "{first} then {second}");
+    let mut numbers: Vec<u64> = join_all((0..RACERS).map(|_| store.next_crl_number()).collect())
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), RACERS);
+    assert!(numbers[0] > second);
+}

@@ -1,0 +1,23 @@
+//! ferrite-testkit: dev-only fixtures for Ferrite's tests. Everything here
+//! listens on 127.0.0.1 port 0 and stops when dropped; nothing contacts
+//! another host.
+//!
+//! What it must never do: be a dependency of a shipped crate, or reach any
+//! address outside loopback.
+//!
+//! # Layout
+//! - `ca`: [`ca::TestCa`], the whole CA in-process on 127.0.0.1:0 with the fixtures below.
+//! - `raw`: [`raw::RawClient`], hand-built signed requests for the cases real clients never send.
+//! - `dns`: [`dns::MockDns`], an authoritative mock DNS (UDP and TCP) whose
+//!   answers tests set, like pebble-challtestsrv.
+//! - `responders`: [`responders::Http01Responder`] and
+//!   [`responders::TlsAlpn01Responder`], challenge servers a test fills in.
+#![warn(missing_docs)]
+
+pub mod ca;
+pub mod dns;
+pub mod raw;
+pub mod responders;
+
+pub use ca::{TestCa, TestCaOptions};
+pub use raw::{RawClient, RawResponse};

@@ -1,0 +1,182 @@
+//! [`RawClient`]: hand-built ACME requests, for the cases a well-behaved client never sends
+//! (bad nonces, wrong URLs, garbage bodies, every JWS algorithm). One TLS connection per
+//! request, trusting only the test CA's root, to 127.0.0.1 only.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferrite_jose::sign::SigningKey;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use tokio::net::TcpStream;
+
+/// A response, fully read.
+#[derive(Debug)]
+pub struct RawResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers.
+    pub headers: http::HeaderMap,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    /// The body as JSON (panics if it is not).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// A header as a string.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
+    /// The problem type's short name (after `urn:ietf:params:acme:error:`).
+    pub fn problem_type(&self) -> String {
+        let v = self.json();
+        v["type"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("urn:ietf:params:acme:error:")
+            .to_owned()
+    }
+}
+
+/// A raw HTTPS client for a [`crate::ca::TestCa`].
+#[derive(Clone)]
+pub struct RawClient {
+    base_url: String,
+    tls: Arc<rustls::ClientConfig>,
+}
+
+impl RawClient {
+    /// A client trusting `root_pem`, for `base_url` (`https://127.0.0.1:PORT`).
+    pub fn new(base_url: &str, root_pem: &str) -> RawClient {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(root_pem.as_bytes()) {
+            roots.add(cert.expect("root pem")).expect("add root");
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("tls versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        RawClient {
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            tls: Arc::new(tls),
+        }
+    }
+
+    /// The full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// Sends one request. `url` must be under the base URL (127.0.0.1 only).
+    pub async fn send(
+        &self,
+        method: &str,
+        url: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> RawResponse {
+        let rest = url.strip_prefix("https://").expect("https URL");
+        let (authority, _) = rest.split_once('/').unwrap_or((rest, ""));
+        assert!(
+            authority.starts_with("127.0.0.1:"),
+            "tests only talk to loopback"
+        );
+        let fut = async {
+            let tcp = TcpStream::connect(authority).await.expect("connect");
+            let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+            let name = ServerName::try_from("127.0.0.1").expect("name").to_owned();
+            let tls = connector.connect(name, tcp).await.expect("tls");
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                    .await
+                    .expect("handshake");
+            tokio::spawn(conn);
+            let mut req = http::Request::builder()
+                .method(method)
+                .uri(url)
+                .header("host", authority);
+            if let Some(ct) = content_type {
+                req = req.header("content-type", ct);
+            }
+            let req = req.body(Full::new(Bytes::from(body))).expect("request");
+            let resp = sender.send_request(req).await.expect("send");
+            let status = resp.status().as_u16();
+            let headers = resp.headers().clone();
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes()
+                .to_vec();
+            RawResponse {
+                status,
+                headers,
+                body,
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), fut)
+            .await
+            .expect("request timed out")
+    }
+
+    /// A fresh nonce from newNonce.
+    pub async fn nonce(&self) -> String {
+        let r = self
+            .send("HEAD", &self.url("/acme/new-nonce"), None, Vec::new())
+            .await;
+        r.header("replay-nonce").expect("Replay-Nonce")
+    }
+
+    /// Signs `payload` (None = POST-as-GET) with `key` (kid = account URL or None for jwk)
+    /// using a fresh nonce, and posts it to `url`.
+    pub async fn post(
+        &self,
+        key: &SigningKey,
+        kid: Option<&str>,
+        url: &str,
+        payload: Option<&Value>,
+    ) -> RawResponse {
+        let nonce = self.nonce().await;
+        let jws = key.sign(kid, Some(&nonce), url, payload).expect("sign");
+        self.send(
+            "POST",
+            url,
+            Some("application/jose+json"),
+            serde_json::to_vec(&jws).expect("json"),
+        )
+        .await
+    }
+
+    /// Registers an account for `key`; returns its URL (kid).
+    pub async fn new_account(&self, key: &SigningKey) -> String {
+        let r = self
+            .post(
+                key,
+                None,
+                &self.url("/acme/new-account"),
+                Some(&serde_json::json!({"termsOfServiceAgreed": true})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        r.header("location").expect("Location")
+    }
+}
