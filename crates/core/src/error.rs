@@ -11,7 +11,7 @@ pub enum CoreError {
     /// The client's request breaks a rule; the problem says which and what to do. Client's
     /// fault.
     #[error("{0}")]
-    Problem(Problem),
+    Problem(Box<Problem>),
     /// The store failed. Operator's problem; the detail is logged, never shown.
     #[error("store: {0}")]
     Store(#[from] StoreError),
@@ -30,14 +30,14 @@ pub enum CoreError {
 impl CoreError {
     /// A client-facing problem of `kind`.
     pub fn problem(kind: ProblemType, detail: impl Into<String>) -> Self {
-        Self::Problem(Problem::new(kind, detail))
+        Self::Problem(Box::new(Problem::new(kind, detail)))
     }
 
     /// The problem document to send. Store and internal errors become a generic
     /// `serverInternal` that reveals nothing but tells the client what to do.
     pub fn to_problem(&self) -> Problem {
         match self {
-            Self::Problem(p) => p.clone(),
+            Self::Problem(p) => (**p).clone(),
             Self::Store(StoreError::Conflict(_)) => Problem::new(
                 ProblemType::Malformed,
                 "the request conflicts with a concurrent change; retry it",
@@ -59,6 +59,6 @@ impl CoreError {
 
 impl From<Problem> for CoreError {
     fn from(p: Problem) -> Self {
-        Self::Problem(p)
+        Self::Problem(Box::new(p))
     }
 }

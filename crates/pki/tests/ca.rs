@@ -1,5 +1,7 @@
 //! The CA data directory, issuance with the exact BR profile, openssl verification, CRLs and
 //! certificate parsing.
+// Helpers here are test code too: a failed step is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -10,7 +10,7 @@ use ferrite_proto::{Problem, ProblemType};
 /// A failed request. Converted from the layers below in one `From` impl each.
 #[derive(Debug)]
 pub(crate) struct ApiError {
-    pub(crate) problem: Problem,
+    pub(crate) problem: Box<Problem>,
     /// Extra headers (e.g. `Location` for a key-change conflict).
     pub(crate) location: Option<String>,
 }
@@ -29,7 +29,7 @@ impl ApiError {
 impl From<Problem> for ApiError {
     fn from(problem: Problem) -> Self {
         Self {
-            problem,
+            problem: Box::new(problem),
             location: None,
         }
     }
@@ -44,7 +44,7 @@ impl From<CoreError> for ApiError {
             CoreError::KeyInUse { .. } | CoreError::Problem(_) => {}
         }
         Self {
-            problem: e.to_problem(),
+            problem: Box::new(e.to_problem()),
             location: None,
         }
     }
@@ -77,7 +77,7 @@ impl From<JoseError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut problem = self.problem;
+        let mut problem = *self.problem;
         problem.request_id = crate::request_id::current();
         let status = StatusCode::from_u16(problem.http_status())
             .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);

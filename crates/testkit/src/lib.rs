@@ -13,6 +13,8 @@
 //! - `responders`: [`responders::Http01Responder`] and
 //!   [`responders::TlsAlpn01Responder`], challenge servers a test fills in.
 #![warn(missing_docs)]
+// Dev-only fixtures: failing loudly is what a test wants.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod ca;
 pub mod dns;

@@ -43,8 +43,10 @@ impl Ca {
         check_csr_names(&csr, &order.identifiers)?;
         // A certificate for the account key would let whoever holds the certificate key act as
         // the account: refuse it.
-        if let Ok(account_key) = Jwk::from_json(&account.jwk) {
-            if account_key.to_spki_der() == csr.spki_der {
+        if let Ok(account_key) = Jwk::from_json(&account.jwk)
+            && account_key.to_spki_der() == csr.spki_der
+        {
+            {
                 return Err(CoreError::problem(
                     ProblemType::BadCsr,
                     "the CSR's public key is the account key; generate a separate key for the certificate",
@@ -76,7 +78,7 @@ impl Ca {
                     "the CA could not issue this certificate; create a new order and quote the request id to the operator if it happens again",
                 );
                 self.inner.store.fail_order(&order.id, &problem).await?;
-                return Err(CoreError::Problem(problem));
+                return Err(problem.into());
             }
         };
         let certificate = Certificate {

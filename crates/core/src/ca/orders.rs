@@ -147,14 +147,14 @@ impl Ca {
         }
         match subproblems.len() {
             0 => Ok(out),
-            1 => Err(CoreError::Problem(subproblems.remove(0))),
+            1 => Err(subproblems.remove(0).into()),
             n => {
                 let mut p = Problem::new(
                     ProblemType::RejectedIdentifier,
                     format!("{n} identifiers were refused; see subproblems"),
                 );
                 p.subproblems = subproblems;
-                Err(CoreError::Problem(p))
+                Err(p.into())
             }
         }
     }
@@ -316,8 +316,10 @@ fn check_requested_validity(
     max: time::Duration,
 ) -> Result<(), CoreError> {
     let start = not_before.unwrap_or(now);
-    if let Some(nb) = not_before {
-        if nb < now - time::Duration::hours(1) || nb > now + time::Duration::days(7) {
+    if let Some(nb) = not_before
+        && (nb < now - time::Duration::hours(1) || nb > now + time::Duration::days(7))
+    {
+        {
             return Err(CoreError::problem(
                 ProblemType::Malformed,
                 "notBefore must be between one hour ago and seven days from now; omit it to start now",
@@ -350,5 +352,5 @@ pub(super) fn not_found(what: &str) -> CoreError {
         format!("no such {what} for this account"),
     );
     p.status = Some(404);
-    CoreError::Problem(p)
+    p.into()
 }
