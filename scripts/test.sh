@@ -5,7 +5,7 @@
 #   scripts/test.sh
 #
 # Environment:
-#   FERRITE_VENV       Python venv with certbot and pkilint (default: ~/.cache/ferrite/venv)
+#   FERRITE_TEST_VENV       Python venv with certbot and pkilint (default: ~/.cache/ferrite/venv)
 #   CARGO_TARGET_DIR   honoured as usual (CI keeps it outside the clone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,12 +30,12 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 # --- Python venv: certbot and pkilint ---------------------------------------------------------
-export FERRITE_VENV="${FERRITE_VENV:-$HOME/.cache/ferrite/venv}"
-if [ ! -x "$FERRITE_VENV/bin/certbot" ] || [ ! -x "$FERRITE_VENV/bin/lint_cabf_serverauth_cert" ]; then
-  log "creating $FERRITE_VENV with certbot and pkilint"
-  python3 -m venv "$FERRITE_VENV"
-  "$FERRITE_VENV/bin/pip" install -q --upgrade pip
-  "$FERRITE_VENV/bin/pip" install -q certbot pkilint
+export FERRITE_TEST_VENV="${FERRITE_TEST_VENV:-$HOME/.cache/ferrite/venv}"
+if [ ! -x "$FERRITE_TEST_VENV/bin/certbot" ] || [ ! -x "$FERRITE_TEST_VENV/bin/lint_cabf_serverauth_cert" ]; then
+  log "creating $FERRITE_TEST_VENV with certbot and pkilint"
+  python3 -m venv "$FERRITE_TEST_VENV"
+  "$FERRITE_TEST_VENV/bin/pip" install -q --upgrade pip
+  "$FERRITE_TEST_VENV/bin/pip" install -q certbot pkilint
 fi
 
 # --- Rust tools -------------------------------------------------------------------------------

@@ -110,7 +110,12 @@ impl Config {
             );
             figment = figment.merge(Toml::file(file));
         }
-        figment = figment.merge(Env::prefixed("FERRITE_").split("__").ignore(&["log"]));
+        // FERRITE_CONFIG is the --config flag's variable and FERRITE_TEST_* belong to the test
+        // suite; every other FERRITE_* variable is configuration and must name a real key.
+        figment = figment.merge(Env::prefixed("FERRITE_").split("__").filter(|k| {
+            let k = k.as_str().to_ascii_lowercase();
+            k != "config" && !k.starts_with("test_")
+        }));
         let config: Config = figment
             .extract()
             .context("invalid configuration (see README, Configuration)")?;

@@ -93,8 +93,8 @@ fn lego_dns01_wildcard() {
 }
 
 fn certbot() -> std::process::Command {
-    let venv = std::env::var("FERRITE_VENV")
-        .expect("FERRITE_VENV must point at a venv with certbot (scripts/test.sh sets it)");
+    let venv = std::env::var("FERRITE_TEST_VENV")
+        .expect("FERRITE_TEST_VENV must point at a venv with certbot (scripts/test.sh sets it)");
     std::process::Command::new(format!("{venv}/bin/certbot"))
 }
 

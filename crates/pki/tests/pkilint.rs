@@ -1,7 +1,7 @@
 //! pkilint (the CA/Browser Forum linter, PyPI `pkilint`) on what this CA issues.
 //!
-//! Needs a Python venv with pkilint in `FERRITE_VENV`; run through the project's test command,
-//! or by hand: `FERRITE_VENV=/path/to/venv cargo test -p ferrite-pki -- --include-ignored`.
+//! Needs a Python venv with pkilint in `FERRITE_TEST_VENV`; run through the project's test command,
+//! or by hand: `FERRITE_TEST_VENV=/path/to/venv cargo test -p ferrite-pki -- --include-ignored`.
 // Helpers here are test code too: a failed step is a failed test.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -15,13 +15,13 @@ use common::*;
 use ferrite_pki::Csr;
 
 fn venv_tool(tool: &str) -> PathBuf {
-    let venv = std::env::var_os("FERRITE_VENV").unwrap_or_else(|| {
-        panic!("FERRITE_VENV is not set: point it at a Python venv with `pip install pkilint`")
+    let venv = std::env::var_os("FERRITE_TEST_VENV").unwrap_or_else(|| {
+        panic!("FERRITE_TEST_VENV is not set: point it at a Python venv with `pip install pkilint`")
     });
     let path = Path::new(&venv).join("bin").join(tool);
     assert!(
         path.exists(),
-        "{} does not exist: is pkilint installed in FERRITE_VENV?",
+        "{} does not exist: is pkilint installed in FERRITE_TEST_VENV?",
         path.display()
     );
     path
