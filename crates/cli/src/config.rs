@@ -57,8 +57,28 @@ pub(crate) struct Validation {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Eab {
-    /// Directory `meta.externalAccountRequired`.
+    /// Directory `meta.externalAccountRequired`: newAccount needs an external account binding.
     pub(crate) required: bool,
+    /// The key-encryption key sealing MAC keys at rest: 32 bytes, base64url. Empty: the file
+    /// `data_dir/eab.kek` (created with mode 0600 on first use). Prefer the environment
+    /// (`FERRITE_EAB__KEK`) over a config file for this secret.
+    pub(crate) kek: SecretSetting,
+    /// Days a new MAC key may bind accounts.
+    pub(crate) mac_key_lifetime_days: u32,
+    /// Most accounts one MAC key may bind.
+    pub(crate) max_bindings: u32,
+}
+
+/// A secret configuration value: `Debug` prints `[redacted]`, so printing the configuration
+/// never shows it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub(crate) struct SecretSetting(pub(crate) String);
+
+impl std::fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
 }
 
 /// `[issuance]`.
@@ -87,9 +107,14 @@ impl Default for Config {
                 tlsalpn01_port: 443,
                 allow_private_addresses: false,
             },
-            // Issue #3 (EAB) turns this on by default once MAC keys exist; until then a CA
-            // that required EAB would accept nobody.
-            eab: Eab { required: false },
+            // A commercial CA binds every account to a customer; the first start prints a
+            // MAC key so the quick start still works.
+            eab: Eab {
+                required: true,
+                kek: SecretSetting::default(),
+                mac_key_lifetime_days: 30,
+                max_bindings: 1000,
+            },
             issuance: Issuance {
                 validity_days: 90,
                 allow_sha384_sha512_csr: false,
@@ -131,7 +156,33 @@ impl Config {
             (1..=200).contains(&config.issuance.validity_days),
             "issuance.validity_days must be between 1 and 200 (Baseline Requirements maximum)"
         );
+        anyhow::ensure!(
+            (1..=3650).contains(&config.eab.mac_key_lifetime_days),
+            "eab.mac_key_lifetime_days must be between 1 and 3650"
+        );
+        anyhow::ensure!(
+            config.eab.max_bindings >= 1,
+            "eab.max_bindings must be at least 1"
+        );
         Ok(config)
+    }
+
+    /// MAC key limits for the engine.
+    pub(crate) fn eab_settings(&self) -> ferrite_core::eab::EabSettings {
+        ferrite_core::eab::EabSettings {
+            mac_key_lifetime: time::Duration::days(i64::from(self.eab.mac_key_lifetime_days)),
+            max_bindings: self.eab.max_bindings,
+        }
+    }
+
+    /// The ACME directory URL clients use (`base_url`, else `https://{listen}`).
+    pub(crate) fn directory_url(&self) -> String {
+        let base = if self.base_url.is_empty() {
+            format!("https://{}", self.listen)
+        } else {
+            self.base_url.trim_end_matches('/').to_owned()
+        };
+        format!("{base}/directory")
     }
 
     /// The resolver address, if one is configured.
@@ -167,5 +218,29 @@ mod tests {
         std::fs::write(&f, "lisen = \"127.0.0.1:0\"\n").unwrap();
         let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn eab_is_required_by_default_with_30_day_1000_binding_keys() {
+        let c = Config::default();
+        assert!(c.eab.required);
+        assert!(c.eab.kek.0.is_empty());
+        let shown = format!(
+            "{:?}",
+            Config {
+                eab: Eab {
+                    kek: SecretSetting("c2VjcmV0".into()),
+                    ..c.eab.clone()
+                },
+                ..c.clone()
+            }
+        );
+        assert!(
+            shown.contains("[redacted]") && !shown.contains("c2VjcmV0"),
+            "{shown}"
+        );
+        let s = c.eab_settings();
+        assert_eq!(s.mac_key_lifetime, time::Duration::days(30));
+        assert_eq!(s.max_bindings, 1000);
     }
 }

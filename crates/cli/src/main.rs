@@ -1,7 +1,10 @@
 //! `ferrite`: the one binary. `ferrite serve` runs the CA; other subcommands are operator tools.
 //! This crate only parses arguments and configuration and wires the crates together.
 
+mod commands;
 mod config;
+mod first_start;
+mod kek;
 mod serve;
 
 use std::path::PathBuf;
@@ -25,6 +28,12 @@ enum Command {
     /// Run the CA. The first start creates the data directory: database, root and intermediate
     /// CA, and the listener's TLS certificate.
     Serve,
+    /// Customer accounts: `create NAME`, `list`.
+    Customer(commands::CustomerArgs),
+    /// API credentials: `create --customer NAME`, `list`, `disable ID`, `accounts ID`.
+    Credential(commands::CredentialArgs),
+    /// EAB MAC keys: `create --credential ID`, `list [--credential ID]`.
+    MacKey(commands::MacKeyArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -35,5 +44,8 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         Command::Serve => runtime.block_on(serve::run(config)),
+        Command::Customer(args) => runtime.block_on(commands::customer(&config, args)),
+        Command::Credential(args) => runtime.block_on(commands::credential(&config, args)),
+        Command::MacKey(args) => runtime.block_on(commands::mac_key(&config, args)),
     }
 }

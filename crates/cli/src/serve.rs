@@ -61,8 +61,11 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     })
     .context("cannot set up validation (validation.dns_resolver)")?;
 
+    let eab_kek = crate::kek::load_or_create(&config)?;
     let ca_config = CaConfig {
         eab_required: config.eab.required,
+        eab: config.eab_settings(),
+        eab_kek: Some(eab_kek),
         certificate_validity: time::Duration::days(i64::from(config.issuance.validity_days)),
         csr_policy: CsrPolicy {
             allow_sha384_sha512: config.issuance.allow_sha384_sha512_csr,
@@ -86,6 +89,8 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         config: Arc::new(ServerConfig::new(base_url.clone(), bundle.root_pem)),
     };
 
+    crate::first_start::bootstrap(ca.eab(), &format!("{base_url}/directory")).await?;
+
     let housekeeping = ferrite_server::spawn_housekeeping(ca, Duration::from_secs(30));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -99,7 +104,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let public = tokio::spawn(ferrite_server::serve_http(
         public_listener,
-        ferrite_server::public_router(state),
+        ferrite_server::public_router(state.clone()).merge(ferrite_server::admin_router(state)),
         stopped(stop_rx),
     ));
 

@@ -20,7 +20,9 @@ fn lego_http01_issue_renew_revoke() {
     let ferrite = Ferrite::start(dns.dns_port, http01);
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("lego");
-    let base = |cmd: &str| {
+    // Global flags, then `extra` (lego 4.9 wants the EAB flags on every command when the
+    // directory requires EAB), then the command.
+    let base = |extra: &[&str], cmd: &str| {
         let mut c = std::process::Command::new("lego");
         c.env("LEGO_CA_CERTIFICATES", &ferrite.root)
             .args([
@@ -39,22 +41,30 @@ fn lego_http01_issue_renew_revoke() {
             .arg(format!("127.0.0.1:{http01}"))
             .arg("--path")
             .arg(&path)
+            .args(extra)
             .arg(cmd);
         c
     };
-    run(base("run"));
+    let eab = [
+        "--eab",
+        "--kid",
+        &ferrite.eab_kid,
+        "--hmac",
+        &ferrite.eab_hmac,
+    ];
+    run(base(&eab, "run"));
     let cert = path.join("certificates/lego-http.example.com.crt");
     openssl_verify(&ferrite.root, &cert);
     let first = std::fs::read(&cert).unwrap();
 
-    let mut renew = base("renew");
+    let mut renew = base(&eab, "renew");
     renew.args(["--days", "365", "--no-random-sleep"]);
     run(renew);
     let second = std::fs::read(&cert).unwrap();
     assert_ne!(first, second, "renew must replace the certificate");
     openssl_verify(&ferrite.root, &cert);
 
-    run(base("revoke"));
+    run(base(&eab, "revoke"));
 }
 
 #[test]
@@ -79,6 +89,13 @@ fn lego_dns01_wildcard() {
             "a@example.com",
         ])
         .args(["--domains", "*.w.example.com", "--domains", "w.example.com"])
+        .args([
+            "--eab",
+            "--kid",
+            &ferrite.eab_kid,
+            "--hmac",
+            &ferrite.eab_hmac,
+        ])
         .args(["--dns", "exec", "--dns.disable-cp", "--dns.resolvers"])
         .arg(format!("127.0.0.1:{}", dns.dns_port))
         .arg("--path")
@@ -126,6 +143,12 @@ fn certbot_http01_issue_renew_revoke() {
             "--agree-tos",
             "--register-unsafely-without-email",
             "--standalone",
+        ])
+        .args([
+            "--eab-kid",
+            &ferrite.eab_kid,
+            "--eab-hmac-key",
+            &ferrite.eab_hmac,
         ])
         .args([
             "--http-01-address",
@@ -199,6 +222,12 @@ fn certbot_dns01_manual_hooks() {
             "--agree-tos",
             "--register-unsafely-without-email",
             "--manual",
+        ])
+        .args([
+            "--eab-kid",
+            &ferrite.eab_kid,
+            "--eab-hmac-key",
+            &ferrite.eab_hmac,
         ])
         .args(["--preferred-challenges", "dns-01", "--manual-auth-hook"])
         .arg(&auth)

@@ -12,12 +12,14 @@
 //! - [`clock`]: `Clock`, `SystemClock`, `TestClock`.
 //! - [`status`]: derived statuses (order `ready`, expiry).
 //! - [`ca`]: the engine and its configuration.
+//! - [`eab`]: customers, API credentials, EAB MAC keys (the binding model, §7.3.4).
 //! - [`error`]: `CoreError`, mapped to problem documents.
 //! - [`ids`]: random identifiers and tokens.
 #![warn(missing_docs)]
 
 pub mod ca;
 pub mod clock;
+pub mod eab;
 pub mod error;
 pub mod ids;
 pub mod model;

@@ -23,6 +23,9 @@ pub struct Account {
     pub terms_of_service_agreed: bool,
     /// The EAB MAC key id the account was bound with, if any.
     pub eab_kid: Option<String>,
+    /// The customer the account belongs to (through the API credential whose MAC key bound it);
+    /// `None` for accounts created without EAB.
+    pub customer_id: Option<String>,
     /// Creation time.
     pub created_at: OffsetDateTime,
 }
@@ -132,4 +135,154 @@ pub struct ValidationResult {
     pub outcome: Result<OffsetDateTime, Problem>,
     /// Evidence, kept with the challenge.
     pub record: serde_json::Value,
+}
+
+// ---------------------------------------------------------------- customers and EAB
+
+/// A customer of the CA operator: owns API credentials, and through them ACME accounts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Customer {
+    /// Random id.
+    pub id: String,
+    /// Operator-chosen name, unique (`ferrite credential create --customer NAME`).
+    pub name: String,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+/// Whether an API credential or MAC key may still be used, as stored. For MAC keys "expired"
+/// and "exhausted" are derived when read ([`MacKey::status_at`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CredentialStatus {
+    /// Usable.
+    Active,
+    /// Switched off by the operator (credential) or by a newer key (MAC key); never re-enabled.
+    Disabled,
+}
+
+impl CredentialStatus {
+    /// The stored and displayed name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "active" => Some(Self::Active),
+            "disabled" => Some(Self::Disabled),
+            _ => None,
+        }
+    }
+}
+
+/// An API credential: a public id plus a secret of which only an argon2 hash is kept.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ApiCredential {
+    /// Public key id (also the bearer user part, `id:secret`).
+    pub id: String,
+    /// Owning customer.
+    pub customer_id: String,
+    /// PHC-format argon2 hash of the secret. Not secret itself, but never shown.
+    pub secret_hash: String,
+    /// Stored status.
+    pub status: CredentialStatus,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
+/// An EAB MAC key (RFC 8555 §7.3.4) as stored: the key itself only sealed under the KEK.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MacKey {
+    /// The key identifier clients send as the EAB `kid`; unique.
+    pub kid: String,
+    /// The API credential the key belongs to.
+    pub credential_id: String,
+    /// AES-256-GCM nonce || ciphertext || tag of the raw key (see `eab::kek`).
+    pub sealed_key: Vec<u8>,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+    /// After this instant the key binds nothing.
+    pub expires_at: OffsetDateTime,
+    /// Most accounts the key may bind.
+    pub max_bindings: u32,
+    /// Accounts bound so far (counted in the transaction that creates the account).
+    pub bindings_used: u32,
+    /// Stored status (`Disabled` when a newer key was made for the credential).
+    pub status: CredentialStatus,
+}
+
+/// What an operator sees of a MAC key at a moment: stored status, then expiry, then use count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MacKeyStatus {
+    /// Can bind accounts.
+    Active,
+    /// Replaced by a newer key of the same credential.
+    Disabled,
+    /// Past `expires_at`.
+    Expired,
+    /// `bindings_used` reached `max_bindings`.
+    Exhausted,
+}
+
+impl MacKeyStatus {
+    /// The displayed name (stable: `--json` and the admin API use it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Disabled => "disabled",
+            Self::Expired => "expired",
+            Self::Exhausted => "exhausted",
+        }
+    }
+}
+
+impl MacKey {
+    /// The status at `now`: disabled beats expired beats exhausted.
+    pub fn status_at(&self, now: OffsetDateTime) -> MacKeyStatus {
+        if self.status == CredentialStatus::Disabled {
+            MacKeyStatus::Disabled
+        } else if now >= self.expires_at {
+            MacKeyStatus::Expired
+        } else if self.bindings_used >= self.max_bindings {
+            MacKeyStatus::Exhausted
+        } else {
+            MacKeyStatus::Active
+        }
+    }
+
+    /// Bindings left (0 when exhausted).
+    pub fn bindings_remaining(&self) -> u32 {
+        self.max_bindings.saturating_sub(self.bindings_used)
+    }
+}
+
+/// Which rows a listing covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything (operator CLI).
+    All,
+    /// One customer's rows (admin API: a credential sees its own customer).
+    Customer(String),
+    /// One API credential's rows.
+    Credential(String),
+}
+
+/// Why the store refused to bind an account to a MAC key (checked inside the binding
+/// transaction, so a refusal consumed nothing).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BindingRefusal {
+    /// No MAC key with this kid.
+    UnknownKid,
+    /// The key was disabled (a newer key was created for its credential).
+    KeyDisabled,
+    /// The key is past its expiry.
+    KeyExpired,
+    /// The key has bound its maximum number of accounts.
+    KeyExhausted,
+    /// The key's API credential was disabled by the operator.
+    CredentialDisabled,
 }

@@ -5,7 +5,10 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
-use crate::model::{Account, Authorization, Certificate, Order, ValidationResult};
+use crate::model::{
+    Account, ApiCredential, Authorization, BindingRefusal, Certificate, CredentialStatus, Customer,
+    MacKey, Order, Scope, ValidationResult,
+};
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
 #[derive(Debug, thiserror::Error)]
@@ -143,4 +146,52 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError>;
     /// Allocates the next CRL number (monotonic across instances).
     async fn next_crl_number(&self) -> Result<u64, StoreError>;
+
+    // --- customers, API credentials, EAB MAC keys (RFC 8555 §7.3.4) ---
+    /// Inserts a customer. `Conflict` if the name is taken.
+    async fn insert_customer(&self, customer: &Customer) -> Result<(), StoreError>;
+    /// Looks a customer up by id.
+    async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError>;
+    /// Looks a customer up by its unique name.
+    async fn customer_by_name(&self, name: &str) -> Result<Option<Customer>, StoreError>;
+    /// Every customer, oldest first.
+    async fn customers(&self) -> Result<Vec<Customer>, StoreError>;
+    /// Inserts an API credential. `Conflict` if the id is taken; `Backend` if the customer does
+    /// not exist (foreign key).
+    async fn insert_credential(&self, credential: &ApiCredential) -> Result<(), StoreError>;
+    /// Looks a credential up by id.
+    async fn credential(&self, id: &str) -> Result<Option<ApiCredential>, StoreError>;
+    /// Credentials of one customer (or all with `None`), oldest first.
+    async fn credentials(
+        &self,
+        customer_id: Option<&str>,
+    ) -> Result<Vec<ApiCredential>, StoreError>;
+    /// Sets a credential's status. Returns whether the credential exists.
+    async fn set_credential_status(
+        &self,
+        id: &str,
+        status: CredentialStatus,
+    ) -> Result<bool, StoreError>;
+    /// In one transaction: disables every other key of `key.credential_id` and inserts `key`
+    /// ("a new MAC key disables the credential's previous key at once"). `Conflict` if the kid
+    /// is taken.
+    async fn insert_mac_key(&self, key: &MacKey) -> Result<(), StoreError>;
+    /// Looks a MAC key up by kid.
+    async fn mac_key(&self, kid: &str) -> Result<Option<MacKey>, StoreError>;
+    /// MAC keys in `scope`, oldest first.
+    async fn mac_keys(&self, scope: &Scope) -> Result<Vec<MacKey>, StoreError>;
+    /// In ONE transaction: counts a binding on MAC key `kid` only if the key is active, not
+    /// expired at `now`, below its maximum and its credential is active, then inserts
+    /// `account`. If any rule fails, returns which (`Ok(Err(..))`) and changes nothing; if the
+    /// account insert fails (e.g. `Conflict` on the thumbprint) the count is rolled back. Among
+    /// concurrent callers, exactly `max_bindings - bindings_used` succeed.
+    async fn insert_account_with_binding(
+        &self,
+        account: &Account,
+        kid: &str,
+        now: OffsetDateTime,
+    ) -> Result<Result<(), BindingRefusal>, StoreError>;
+    /// Accounts bound through MAC keys in `scope` (all accounts with [`Scope::All`]), oldest
+    /// first.
+    async fn accounts_in_scope(&self, scope: &Scope) -> Result<Vec<Account>, StoreError>;
 }

@@ -13,10 +13,12 @@
 //! - `problem`: `ApiError` and problem+json responses.
 //! - `request_id`: the request-id middleware.
 //! - `public`: issuer certificate, root, CRL and health over plain HTTP.
+//! - [`admin`]: the admin API (customers' credentials, MAC keys, accounts) on `admin_listen`.
 //! - [`tls`]: the TLS accept loop.
 #![warn(missing_docs)]
 
 mod acme;
+pub mod admin;
 pub mod config;
 mod problem;
 pub mod public;
@@ -47,6 +49,12 @@ pub fn acme_router(state: AppState) -> Router {
 /// The plain-HTTP router: `/ca/intermediate.der`, `/ca/root.pem`, `/crl`, `/healthz`.
 pub fn public_router(state: AppState) -> Router {
     public::router(state).layer(axum::middleware::from_fn(request_id::middleware))
+}
+
+/// The admin API router (`/admin/v1/…`, plain HTTP on `admin_listen`; merge it with
+/// [`public_router`] to serve both on one listener).
+pub fn admin_router(state: AppState) -> Router {
+    admin::router(state).layer(axum::middleware::from_fn(request_id::middleware))
 }
 
 /// Serves `router` over plain HTTP on an already-bound listener until `shutdown` completes.

@@ -1,7 +1,7 @@
 //! ACME accounts (RFC 8555 §7.3): one row per account, key thumbprint unique.
 
 use ferrite_core::StoreError;
-use ferrite_core::model::Account;
+use ferrite_core::model::{Account, Scope};
 use ferrite_proto::AccountStatus;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -15,7 +15,7 @@ macro_rules! select_account {
     ($where:literal) => {
         concat!(
             "SELECT id, thumbprint, jwk, contact, status, terms_of_service_agreed, eab_kid, \
-             created_at FROM accounts ",
+             customer_id, created_at FROM accounts ",
             $where
         )
     };
@@ -24,9 +24,18 @@ macro_rules! select_account {
 // RFC 8555 §7.3.1: an account is identified by its key; a second account for the same key is a
 // conflict (the UNIQUE constraint on `thumbprint` decides, also across instances).
 pub(crate) async fn insert(store: &SqliteStore, account: &Account) -> Result<(), StoreError> {
+    let mut conn = store.pool.acquire().await.map_err(db_error)?;
+    insert_in(&mut conn, account).await
+}
+
+/// [`insert`] on a given connection (or inside a transaction).
+pub(crate) async fn insert_in(
+    conn: &mut sqlx::SqliteConnection,
+    account: &Account,
+) -> Result<(), StoreError> {
     sqlx::query(
         "INSERT INTO accounts (id, thumbprint, jwk, contact, status, terms_of_service_agreed, \
-         eab_kid, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+         eab_kid, customer_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(&account.id)
     .bind(&account.thumbprint)
@@ -35,11 +44,33 @@ pub(crate) async fn insert(store: &SqliteStore, account: &Account) -> Result<(),
     .bind(account.status.as_str())
     .bind(account.terms_of_service_agreed)
     .bind(account.eab_kid.as_deref())
+    .bind(account.customer_id.as_deref())
     .bind(micros(account.created_at))
-    .execute(&store.pool)
+    .execute(&mut *conn)
     .await
     .map_err(db_error)?;
     Ok(())
+}
+
+/// Accounts bound through MAC keys in `scope` (every account for [`Scope::All`]), oldest
+/// first.
+pub(crate) async fn in_scope(
+    store: &SqliteStore,
+    scope: &Scope,
+) -> Result<Vec<Account>, StoreError> {
+    let query = match scope {
+        Scope::All => sqlx::query(select_account!("ORDER BY rowid")),
+        Scope::Customer(id) => {
+            sqlx::query(select_account!("WHERE customer_id = ? ORDER BY rowid")).bind(id)
+        }
+        Scope::Credential(id) => sqlx::query(select_account!(
+            "WHERE eab_kid IN (SELECT kid FROM eab_mac_keys WHERE credential_id = ?) \
+             ORDER BY rowid"
+        ))
+        .bind(id),
+    };
+    let rows = query.fetch_all(&store.pool).await.map_err(db_error)?;
+    rows.iter().map(decode).collect()
 }
 
 pub(crate) async fn by_id(store: &SqliteStore, id: &str) -> Result<Option<Account>, StoreError> {
@@ -118,6 +149,7 @@ fn decode(row: &SqliteRow) -> Result<Account, StoreError> {
         status: parse_wire(&status, "accounts.status", AccountStatus::parse)?,
         terms_of_service_agreed: row.try_get("terms_of_service_agreed").map_err(db_error)?,
         eab_kid: row.try_get("eab_kid").map_err(db_error)?,
+        customer_id: row.try_get("customer_id").map_err(db_error)?,
         created_at: from_micros(
             row.try_get("created_at").map_err(db_error)?,
             "accounts.created_at",

@@ -34,6 +34,8 @@
 //! - `authorizations`: authorizations and challenges, reuse lookup, deactivation (§7.5).
 //! - `validations`: challenge validation leases: start, finish, reap (§7.5.1).
 //! - `certificates`: certificates, revocation (§7.6), CRL numbers (RFC 5280 §5.2.3).
+//! - `customers`, `credentials`, `mac_keys`: the binding model (RFC 8555 §7.3.4); `mac_keys`
+//!   also counts a binding in the transaction that inserts the account.
 //! - `codec`: timestamps, statuses and JSON columns.
 //! - `error`: `sqlx::Error` → `StoreError`.
 #![warn(missing_docs)]
@@ -42,7 +44,10 @@ mod accounts;
 mod authorizations;
 mod certificates;
 mod codec;
+mod credentials;
+mod customers;
 mod error;
+mod mac_keys;
 mod nonces;
 mod open;
 mod orders;

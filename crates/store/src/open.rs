@@ -151,7 +151,7 @@ mod tests {
             .fetch_one(&store.pool)
             .await
             .unwrap();
-        assert_eq!(applied, 1);
+        assert!(applied >= 2, "migrations applied: {applied}");
     }
 
     #[tokio::test]

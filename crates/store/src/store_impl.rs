@@ -1,13 +1,19 @@
 //! `impl Store for SqliteStore`: each method delegates to the module that owns its table.
 
 use async_trait::async_trait;
-use ferrite_core::model::{Account, Authorization, Certificate, Order, ValidationResult};
+use ferrite_core::model::{
+    Account, ApiCredential, Authorization, BindingRefusal, Certificate, CredentialStatus, Customer,
+    MacKey, Order, Scope, ValidationResult,
+};
 use ferrite_core::{Store, StoreError};
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
 
 use crate::open::SqliteStore;
-use crate::{accounts, authorizations, certificates, nonces, orders, validations};
+use crate::{
+    accounts, authorizations, certificates, credentials, customers, mac_keys, nonces, orders,
+    validations,
+};
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -146,5 +152,69 @@ impl Store for SqliteStore {
 
     async fn next_crl_number(&self) -> Result<u64, StoreError> {
         certificates::next_crl_number(self).await
+    }
+
+    async fn insert_customer(&self, customer: &Customer) -> Result<(), StoreError> {
+        customers::insert(self, customer).await
+    }
+
+    async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
+        customers::by_id(self, id).await
+    }
+
+    async fn customer_by_name(&self, name: &str) -> Result<Option<Customer>, StoreError> {
+        customers::by_name(self, name).await
+    }
+
+    async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
+        customers::all(self).await
+    }
+
+    async fn insert_credential(&self, credential: &ApiCredential) -> Result<(), StoreError> {
+        credentials::insert(self, credential).await
+    }
+
+    async fn credential(&self, id: &str) -> Result<Option<ApiCredential>, StoreError> {
+        credentials::by_id(self, id).await
+    }
+
+    async fn credentials(
+        &self,
+        customer_id: Option<&str>,
+    ) -> Result<Vec<ApiCredential>, StoreError> {
+        credentials::list(self, customer_id).await
+    }
+
+    async fn set_credential_status(
+        &self,
+        id: &str,
+        status: CredentialStatus,
+    ) -> Result<bool, StoreError> {
+        credentials::set_status(self, id, status).await
+    }
+
+    async fn insert_mac_key(&self, key: &MacKey) -> Result<(), StoreError> {
+        mac_keys::insert(self, key).await
+    }
+
+    async fn mac_key(&self, kid: &str) -> Result<Option<MacKey>, StoreError> {
+        mac_keys::by_kid(self, kid).await
+    }
+
+    async fn mac_keys(&self, scope: &Scope) -> Result<Vec<MacKey>, StoreError> {
+        mac_keys::list(self, scope).await
+    }
+
+    async fn insert_account_with_binding(
+        &self,
+        account: &Account,
+        kid: &str,
+        now: OffsetDateTime,
+    ) -> Result<Result<(), BindingRefusal>, StoreError> {
+        mac_keys::bind(self, account, kid, now).await
+    }
+
+    async fn accounts_in_scope(&self, scope: &Scope) -> Result<Vec<Account>, StoreError> {
+        accounts::in_scope(self, scope).await
     }
 }

@@ -58,6 +58,13 @@ conformance!(
     revocation_is_compare_and_set,
     revoked_certificates_for_crl,
     crl_numbers_are_monotonic,
+    customers_round_trip_with_unique_names,
+    credentials_round_trip_scoped_and_disabled,
+    new_mac_key_disables_previous_key,
+    binding_counts_and_inserts_the_account,
+    binding_refusals_name_the_rule,
+    failed_account_insert_consumes_nothing,
+    concurrent_bindings_stop_at_the_limit,
 );
 
 /// What a client was given survives closing the database and opening the file again.

@@ -11,7 +11,10 @@ use ferrite_pki::{CaBundle, CaOptions, IssuerUrls};
 use ferrite_server::{AppState, ServerConfig};
 use tokio::net::TcpListener;
 
+use serde_json::Value;
+
 use crate::dns::MockDns;
+use crate::raw::{RawAccount, RawClient, RawResponse};
 use crate::responders::{Http01Responder, TlsAlpn01Responder};
 
 /// Knobs a test may turn before starting.
@@ -170,6 +173,191 @@ impl TestCa {
             .expect("create account");
         account
     }
+}
+
+/// A certificate issued through [`TestCa::raw_issue`].
+pub struct RawIssued {
+    /// The order URL.
+    pub order_url: String,
+    /// The certificate URL.
+    pub cert_url: String,
+    /// The chain as downloaded (`application/pem-certificate-chain`).
+    pub chain_pem: String,
+    /// The leaf certificate, DER.
+    pub leaf_der: Vec<u8>,
+    /// The leaf's private key, PKCS#8 DER (P-256).
+    pub leaf_key_pkcs8: Vec<u8>,
+}
+
+impl TestCa {
+    /// A [`RawClient`] for this CA.
+    pub fn raw(&self) -> RawClient {
+        RawClient::new(&self.base_url, &self.root_pem)
+    }
+
+    /// A URL under the ACME base URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// newOrder for the dns `names`; panics unless it answers 201. Returns the order URL and
+    /// the order.
+    pub async fn raw_new_order(
+        &self,
+        raw: &RawClient,
+        account: &RawAccount,
+        names: &[&str],
+    ) -> (String, Value) {
+        let identifiers: Vec<Value> = names
+            .iter()
+            .map(|n| serde_json::json!({"type": "dns", "value": n}))
+            .collect();
+        let r = raw
+            .post(
+                &account.key,
+                Some(&account.kid),
+                &self.url("/acme/new-order"),
+                Some(&serde_json::json!({ "identifiers": identifiers })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        (r.header("location").expect("order Location"), r.json())
+    }
+
+    /// Answers the http-01 challenge of the authorization at `authz_url` through the
+    /// responder, tells the CA, and waits until the authorization is no longer pending.
+    /// Returns the authorization as it ends up.
+    pub async fn raw_validate_http01(
+        &self,
+        raw: &RawClient,
+        account: &RawAccount,
+        authz_url: &str,
+    ) -> Value {
+        let authz = raw.post_as_get(&account.key, &account.kid, authz_url).await;
+        assert_eq!(
+            authz.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&authz.body)
+        );
+        let authz = authz.json();
+        if authz["status"] != "pending" {
+            return authz;
+        }
+        let challenge = authz["challenges"]
+            .as_array()
+            .and_then(|cs| cs.iter().find(|c| c["type"] == "http-01"))
+            .unwrap_or_else(|| panic!("no http-01 challenge in {authz}"));
+        let token = challenge["token"].as_str().expect("token");
+        self.http01.set(token, &account.key_authorization(token));
+        let url = challenge["url"].as_str().expect("challenge url");
+        let r = raw
+            .post(
+                &account.key,
+                Some(&account.kid),
+                url,
+                Some(&serde_json::json!({})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        raw.poll(&account.key, &account.kid, authz_url, |a| {
+            a["status"] != "pending"
+        })
+        .await
+    }
+
+    /// An order for `names` whose authorizations were all validated over http-01; returns
+    /// the order URL and the order, which is `ready`.
+    pub async fn raw_ready_order(
+        &self,
+        raw: &RawClient,
+        account: &RawAccount,
+        names: &[&str],
+    ) -> (String, Value) {
+        let (order_url, order) = self.raw_new_order(raw, account, names).await;
+        for authz in order["authorizations"].as_array().expect("authorizations") {
+            let authz = self
+                .raw_validate_http01(raw, account, authz.as_str().expect("authz url"))
+                .await;
+            assert_eq!(authz["status"], "valid", "{authz}");
+        }
+        let order = raw
+            .poll(&account.key, &account.kid, &order_url, |o| {
+                o["status"] != "pending"
+            })
+            .await;
+        assert_eq!(order["status"], "ready", "{order}");
+        (order_url, order)
+    }
+
+    /// Finalizes the ready order `order` with `csr` (DER). Returns the raw response.
+    pub async fn raw_finalize(
+        &self,
+        raw: &RawClient,
+        account: &RawAccount,
+        order: &Value,
+        csr: &[u8],
+    ) -> RawResponse {
+        use base64::Engine;
+        let csr = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(csr);
+        raw.post(
+            &account.key,
+            Some(&account.kid),
+            order["finalize"].as_str().expect("finalize url"),
+            Some(&serde_json::json!({ "csr": csr })),
+        )
+        .await
+    }
+
+    /// Issues a certificate for `names` (http-01, a fresh P-256 leaf key) and downloads it.
+    pub async fn raw_issue(
+        &self,
+        raw: &RawClient,
+        account: &RawAccount,
+        names: &[&str],
+    ) -> RawIssued {
+        let (order_url, order) = self.raw_ready_order(raw, account, names).await;
+        let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
+        let r = self
+            .raw_finalize(raw, account, &order, &csr_der(names, &leaf_key))
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let order = raw
+            .poll(&account.key, &account.kid, &order_url, |o| {
+                o["status"] != "processing"
+            })
+            .await;
+        assert_eq!(order["status"], "valid", "{order}");
+        let cert_url = order["certificate"].as_str().expect("certificate url");
+        let r = raw.post_as_get(&account.key, &account.kid, cert_url).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let chain_pem = String::from_utf8(r.body).expect("PEM is UTF-8");
+        let leaf_der = pem_chain(&chain_pem).remove(0);
+        RawIssued {
+            order_url,
+            cert_url: cert_url.to_owned(),
+            chain_pem,
+            leaf_der,
+            leaf_key_pkcs8: leaf_key.serialize_der(),
+        }
+    }
+}
+
+/// A DER CSR for `names` (subjectAltName dNSNames, empty subject) signed by `key`.
+pub fn csr_der(names: &[&str], key: &rcgen::KeyPair) -> Vec<u8> {
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .expect("CSR params");
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.serialize_request(key).expect("CSR").der().to_vec()
+}
+
+/// The DER certificates of a PEM chain, in order.
+pub fn pem_chain(pem: &str) -> Vec<Vec<u8>> {
+    use rustls_pki_types::pem::PemObject;
+    rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes())
+        .map(|c| c.expect("PEM certificate").to_vec())
+        .collect()
 }
 
 impl Drop for TestCa {

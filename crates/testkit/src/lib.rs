@@ -21,5 +21,5 @@ pub mod dns;
 pub mod raw;
 pub mod responders;
 
-pub use ca::{TestCa, TestCaOptions};
-pub use raw::{RawClient, RawResponse};
+pub use ca::{RawIssued, TestCa, TestCaOptions};
+pub use raw::{RawAccount, RawClient, RawResponse};

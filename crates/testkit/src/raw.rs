@@ -166,6 +166,35 @@ impl RawClient {
         .await
     }
 
+    /// A POST-as-GET (empty payload) of `url`, signed with the account `kid`.
+    pub async fn post_as_get(&self, key: &SigningKey, kid: &str, url: &str) -> RawResponse {
+        self.post(key, Some(kid), url, None).await
+    }
+
+    /// Polls `url` with POST-as-GET until `done` holds for the JSON body; at most 100 polls
+    /// over 20 s (panics otherwise, with the last body). Returns the last body.
+    pub async fn poll(
+        &self,
+        key: &SigningKey,
+        kid: &str,
+        url: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let mut last = Value::Null;
+        for _ in 0..100 {
+            let r = self.post_as_get(key, kid, url).await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            last = r.json();
+            if done(&last) || tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(done(&last), "gave up polling {url}: {last}");
+        last
+    }
+
     /// Registers an account for `key`; returns its URL (kid).
     pub async fn new_account(&self, key: &SigningKey) -> String {
         let r = self
@@ -178,5 +207,70 @@ impl RawClient {
             .await;
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
         r.header("location").expect("Location")
+    }
+}
+
+/// A plain-HTTP GET of `url` (`http://127.0.0.1:PORT/...`, e.g. the CRL on
+/// [`crate::TestCa::public_url`]), bounded to 20 s.
+pub async fn http_get(url: &str) -> RawResponse {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (authority, _) = rest.split_once('/').unwrap_or((rest, ""));
+    assert!(
+        authority.starts_with("127.0.0.1:"),
+        "tests only talk to loopback"
+    );
+    let fut = async {
+        let tcp = TcpStream::connect(authority).await.expect("connect");
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
+                .await
+                .expect("handshake");
+        tokio::spawn(conn);
+        let req = http::Request::builder()
+            .method("GET")
+            .uri(url)
+            .header("host", authority)
+            .body(Full::new(Bytes::new()))
+            .expect("request");
+        let resp = sender.send_request(req).await.expect("send");
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        RawResponse {
+            status,
+            headers,
+            body,
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), fut)
+        .await
+        .expect("request timed out")
+}
+
+/// An account registered through a [`RawClient`]: its key and URL (the `kid`).
+pub struct RawAccount {
+    /// The account key.
+    pub key: SigningKey,
+    /// The account URL, used as `kid`.
+    pub kid: String,
+}
+
+impl RawAccount {
+    /// Generates a key of `alg` and registers it.
+    pub async fn register(client: &RawClient, alg: ferrite_jose::Algorithm) -> RawAccount {
+        let key = SigningKey::generate(alg).expect("generate key");
+        let kid = client.new_account(&key).await;
+        RawAccount { key, kid }
+    }
+
+    /// The key authorization of `token` for this account (RFC 8555 §8.1).
+    pub fn key_authorization(&self, token: &str) -> String {
+        format!("{token}.{}", self.key.public_jwk().thumbprint())
     }
 }

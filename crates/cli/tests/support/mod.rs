@@ -133,9 +133,12 @@ fn wait_for_tcp(port: u16) {
     panic!("nothing listens on 127.0.0.1:{port} after 10 s");
 }
 
-/// A `ferrite serve` process on ports chosen by the OS.
+/// A `ferrite serve` process on ports chosen by the OS, with the EAB key its first start
+/// printed (EAB is required by default).
 pub(crate) struct Ferrite {
     pub(crate) directory: String,
+    pub(crate) eab_kid: String,
+    pub(crate) eab_hmac: String,
     pub(crate) root: PathBuf,
     pub(crate) public_url: String,
     _dir: tempfile::TempDir,
@@ -172,13 +175,18 @@ impl Ferrite {
         });
         let child = Killed(child);
         let (mut directory, mut root, mut public_url) = (None, None, None);
+        let (mut eab_kid, mut eab_hmac) = (None, None);
         let deadline = Instant::now() + Duration::from_secs(30);
         while directory.is_none() || root.is_none() || public_url.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = rx
                 .recv_timeout(left)
                 .expect("ferrite serve did not print its directory URL within 30 s");
-            if let Some(v) = line.strip_prefix("Ferrite ACME directory: ") {
+            if let Some(v) = line.strip_prefix("EAB key id: ") {
+                eab_kid = Some(v.trim().to_owned());
+            } else if let Some(v) = line.strip_prefix("EAB HMAC key: ") {
+                eab_hmac = Some(v.trim().to_owned());
+            } else if let Some(v) = line.strip_prefix("Ferrite ACME directory: ") {
                 directory = Some(v.trim().to_owned());
             } else if let Some(v) = line.strip_prefix("Root certificate clients must trust: ") {
                 root = Some(PathBuf::from(v.trim()));
@@ -187,6 +195,8 @@ impl Ferrite {
             }
         }
         Self {
+            eab_kid: eab_kid.expect("first start printed no `EAB key id:` line"),
+            eab_hmac: eab_hmac.expect("first start printed no `EAB HMAC key:` line"),
             directory: directory.unwrap(),
             root: root.unwrap(),
             public_url: public_url.unwrap(),

@@ -5,6 +5,7 @@ use ferrite_proto::requests::{AccountUpdate, NewAccount};
 use ferrite_proto::{AccountStatus, ProblemType};
 
 use super::Ca;
+use crate::eab::refusal_problem;
 use crate::model::Account;
 use crate::{CoreError, StoreError, ids};
 
@@ -18,11 +19,14 @@ pub struct NewAccountOutcome {
 }
 
 impl Ca {
-    /// RFC 8555 §7.3 newAccount (and §7.3.1 `onlyReturnExisting`).
+    /// RFC 8555 §7.3 newAccount (and §7.3.1 `onlyReturnExisting`, §7.3.4 external account
+    /// binding). `url` is the outer JWS `url` (the newAccount URL as the client signed it),
+    /// which the binding's inner `url` must equal.
     pub async fn new_account(
         &self,
         jwk: &Jwk,
         payload: NewAccount,
+        url: &str,
     ) -> Result<NewAccountOutcome, CoreError> {
         let store = &self.inner.store;
         let thumbprint = jwk.thumbprint();
@@ -53,6 +57,12 @@ impl Ca {
             ));
         }
         let contact = check_contacts(payload.contact.unwrap_or_default())?;
+        // §7.3.4: "If the server requires an external account binding ... [it] MUST verify the
+        // external account binding" — and we verify one whenever a client sends it.
+        let binding = match &payload.external_account_binding {
+            Some(eab) => Some(self.inner.eab.verify_binding(eab, url, jwk).await?),
+            None => None,
+        };
         let account = Account {
             id: ids::random_id(),
             thumbprint,
@@ -60,10 +70,24 @@ impl Ca {
             contact,
             status: AccountStatus::Valid,
             terms_of_service_agreed: payload.terms_of_service_agreed.unwrap_or(false),
-            eab_kid: None,
+            eab_kid: binding.as_ref().map(|b| b.key.kid.clone()),
+            customer_id: binding.as_ref().map(|b| b.customer_id.clone()),
             created_at: self.now(),
         };
-        match store.insert_account(&account).await {
+        // The binding is counted in the transaction that inserts the account: a refused or
+        // failed insert consumes nothing.
+        let inserted = match &binding {
+            Some(b) => match store
+                .insert_account_with_binding(&account, &b.key.kid, account.created_at)
+                .await
+            {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(refusal)) => return Err(refusal_problem(refusal, &b.key)),
+                Err(e) => Err(e),
+            },
+            None => store.insert_account(&account).await,
+        };
+        match inserted {
             Ok(()) => Ok(NewAccountOutcome {
                 account,
                 created: true,

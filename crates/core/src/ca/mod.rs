@@ -21,6 +21,7 @@ use ferrite_pki::{CsrPolicy, Issuer};
 use ferrite_proto::ProblemType;
 use time::Duration;
 
+use crate::eab::{EabSettings, KEK_LEN, Kek, Registry};
 use crate::{Clock, CoreError, Store, Validator, ids};
 
 pub use accounts::NewAccountOutcome;
@@ -50,6 +51,11 @@ pub struct CaConfig {
     pub orders_page_size: u32,
     /// Most identifiers in one order.
     pub max_identifiers: usize,
+    /// MAC key lifetime and binding limit.
+    pub eab: EabSettings,
+    /// The key-encryption key sealing MAC keys at rest. `None`: a random one for this process
+    /// only (tests); MAC keys created under it cannot be opened after a restart.
+    pub eab_kek: Option<Kek>,
 }
 
 impl Default for CaConfig {
@@ -65,6 +71,8 @@ impl Default for CaConfig {
             eab_required: false,
             orders_page_size: 100,
             max_identifiers: 100,
+            eab: EabSettings::default(),
+            eab_kek: None,
         }
     }
 }
@@ -81,6 +89,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     issuer: Arc<Issuer>,
     config: CaConfig,
+    eab: Registry,
 }
 
 impl Ca {
@@ -92,6 +101,16 @@ impl Ca {
         issuer: Arc<Issuer>,
         config: CaConfig,
     ) -> Self {
+        // Without a configured KEK, a random one: keys sealed under it only live as long as
+        // this process, which is what a test wants. Generation only fails without an OS RNG;
+        // then the all-zero KEK is never used to seal, because generating the MAC key itself
+        // fails first.
+        let kek = config
+            .eab_kek
+            .clone()
+            .or_else(|| Kek::generate().ok())
+            .unwrap_or_else(|| Kek::new([0; KEK_LEN]));
+        let eab = Registry::new(store.clone(), clock.clone(), kek, config.eab.clone());
         Self {
             inner: Arc::new(Inner {
                 store,
@@ -99,8 +118,14 @@ impl Ca {
                 clock,
                 issuer,
                 config,
+                eab,
             }),
         }
+    }
+
+    /// Customers, API credentials and MAC keys (operator CLI, admin API).
+    pub fn eab(&self) -> &Registry {
+        &self.inner.eab
     }
 
     /// The configuration in force.

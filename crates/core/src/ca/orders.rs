@@ -184,24 +184,42 @@ impl Ca {
 
     /// RFC 8555 §7.1.2.1: a page of the account's order URLs (ids), newest first, and the
     /// cursor of the next page if there is one.
+    ///
+    /// "The server SHOULD include pending orders and SHOULD NOT include orders that are invalid
+    /// in the array of URLs." Invalid is derived when an order is read (failed or deactivated
+    /// authorizations, expiry), so orders are read in batches and invalid ones skipped until the
+    /// page is full; the cursor is the last order looked at, never one shown twice.
     pub async fn orders_page(
         &self,
         account: &Account,
         cursor: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), CoreError> {
-        let limit = self.inner.config.orders_page_size;
-        let mut ids = self
-            .inner
-            .store
-            .order_ids_by_account(&account.id, cursor, limit + 1)
-            .await?;
-        let next = if ids.len() > limit as usize {
-            ids.truncate(limit as usize);
-            ids.last().cloned()
-        } else {
-            None
-        };
-        Ok((ids, next))
+        let limit = self.inner.config.orders_page_size.max(1);
+        let mut shown = Vec::new();
+        let mut after = cursor.map(str::to_owned);
+        loop {
+            let ids = self
+                .inner
+                .store
+                .order_ids_by_account(&account.id, after.as_deref(), limit)
+                .await?;
+            let exhausted = ids.len() < limit as usize;
+            for id in ids {
+                if shown.len() == limit as usize {
+                    // The page is full and at least this order follows it.
+                    return Ok((shown, after));
+                }
+                if let Some(order) = self.inner.store.order(&id).await?
+                    && self.order_view(order).await?.status != OrderStatus::Invalid
+                {
+                    shown.push(id.clone());
+                }
+                after = Some(id);
+            }
+            if exhausted {
+                return Ok((shown, None));
+            }
+        }
     }
 
     /// Loads an authorization of `account` (§7.5).
@@ -218,8 +236,12 @@ impl Ca {
             .filter(|a| a.account_id == account.id)
             .ok_or_else(|| not_found("authorization"))?;
         let status = status::authorization_status(&authorization, self.now());
+        let challenges = status::shown_challenges(&authorization);
         Ok(AuthorizationView {
-            authorization,
+            authorization: Authorization {
+                challenges,
+                ..authorization
+            },
             status,
         })
     }

@@ -1,7 +1,7 @@
 //! Account resources (§7.3): newAccount, account update/deactivation, orders list, key change.
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use ferrite_jose::{Jws, KeyRef};
@@ -9,6 +9,7 @@ use ferrite_proto::ProblemType;
 use ferrite_proto::requests::{AccountUpdate, KeyChange, NewAccount};
 use ferrite_proto::resources::OrdersList;
 
+use super::extract::{AcmePath, AcmeQuery};
 use super::jws::{KeyPolicy, verify};
 use super::render::{self, Urls, json};
 use crate::AppState;
@@ -22,7 +23,7 @@ pub(super) async fn new_account(
 ) -> Result<Response, ApiError> {
     let req = verify(&state, &uri, &headers, body, KeyPolicy::Jwk).await?;
     let payload: NewAccount = req.payload()?;
-    let outcome = state.ca.new_account(&req.key, payload).await?;
+    let outcome = state.ca.new_account(&req.key, payload, &req.url).await?;
     let urls = Urls(&state.config.base_url);
     let location = urls.account(&outcome.account.id);
     let status = if outcome.created {
@@ -40,7 +41,7 @@ pub(super) async fn new_account(
 
 pub(super) async fn account(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AcmePath(id): AcmePath<String>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
@@ -77,8 +78,8 @@ pub(super) struct Cursor {
 /// §7.1.2.1: the orders list, paginated with `Link: <next>;rel="next"`.
 pub(super) async fn orders(
     State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(cursor): Query<Cursor>,
+    AcmePath(id): AcmePath<String>,
+    AcmeQuery(cursor): AcmeQuery<Cursor>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,

@@ -1,7 +1,7 @@
 //! Certificate download (§7.4.2) and revocation (§7.6).
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -10,6 +10,7 @@ use ferrite_core::RevocationAuth;
 use ferrite_proto::ProblemType;
 use ferrite_proto::requests::Revocation;
 
+use super::extract::AcmePath;
 use super::jws::{KeyPolicy, verify};
 use super::render::{Urls, link_up};
 use crate::AppState;
@@ -19,7 +20,7 @@ use crate::problem::ApiError;
 /// `Link: <issuer>;rel="up"`.
 pub(super) async fn certificate(
     State(state): State<AppState>,
-    Path(serial): Path<String>,
+    AcmePath(serial): AcmePath<String>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,

@@ -83,7 +83,9 @@ pub(super) async fn verify(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if content_type.split(';').next().map(str::trim) != Some("application/jose+json") {
+    // Media types compare case-insensitively (RFC 9110 §8.3.1); parameters are ignored.
+    let media_type = content_type.split(';').next().map_or("", str::trim);
+    if !media_type.eq_ignore_ascii_case("application/jose+json") {
         return Err(ApiError::new(
             ProblemType::Malformed,
             format!("Content-Type must be application/jose+json, not {content_type:?}"),

@@ -4,6 +4,7 @@
 mod account;
 mod certificate;
 mod directory;
+mod extract;
 mod jws;
 mod order;
 mod render;

@@ -1,7 +1,7 @@
 //! Orders, authorizations and challenges (§7.4, §7.5).
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use base64::Engine;
@@ -9,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrite_proto::ProblemType;
 use ferrite_proto::requests::{AuthorizationUpdate, Finalize, NewOrder};
 
+use super::extract::AcmePath;
 use super::jws::{KeyPolicy, verify};
 use super::render::{self, Urls, json, link_up};
 use crate::AppState;
@@ -35,7 +36,7 @@ pub(super) async fn new_order(
 
 pub(super) async fn order(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AcmePath(id): AcmePath<String>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
@@ -54,7 +55,7 @@ pub(super) async fn order(
 
 pub(super) async fn finalize(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AcmePath(id): AcmePath<String>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
@@ -82,7 +83,7 @@ pub(super) async fn finalize(
 
 pub(super) async fn authorization(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    AcmePath(id): AcmePath<String>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
@@ -114,7 +115,7 @@ pub(super) async fn authorization(
 /// §7.5.1: POST `{}` to start validation; POST-as-GET to read the challenge.
 pub(super) async fn challenge(
     State(state): State<AppState>,
-    Path((authz_id, id)): Path<(String, String)>,
+    AcmePath((authz_id, id)): AcmePath<(String, String)>,
     uri: Uri,
     headers: HeaderMap,
     body: Body,

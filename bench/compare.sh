@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Ferrite and Pebble side by side: the same generator (ferrite-bench) with the same settings
+# drives `ferrite serve` (embedded SQLite, durable) and Debian's pebble, both doing real
+# http-01 validation against the generator's responder, with pebble-challtestsrv as the DNS
+# both resolve through. Prints one table with Ferrite/Pebble ratios.
+#
+# Everything listens on 127.0.0.1 on ports chosen here; everything started here is stopped on
+# exit; every wait is bounded. Needs: cargo, pebble + pebble-challtestsrv (apt-get install
+# pebble), openssl, jq, python3 (to pick free ports).
+#
+# Usage: bench/compare.sh [--clients N] [--issuances M] [--duration S] [--runs R]
+#                         [--key-type p256|rsa2048] [--poll-interval-ms MS] [--skip-build]
+#                         [--out DIR]
+# Defaults: 10 clients, 100000 issuances, 30 s per run, 1 run each (alternating
+# Ferrite, Pebble when --runs > 1), P-256, 50 ms polls. The JSON reports and server logs land
+# in --out (default: a temp dir, removed on exit unless --out is given).
+set -euo pipefail
+
+CLIENTS=10
+ISSUANCES=100000
+DURATION=30
+RUNS=1
+KEY_TYPE=p256
+POLL_MS=50
+BUILD=1
+OUT=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+    --clients) CLIENTS=$2; shift 2 ;;
+    --issuances) ISSUANCES=$2; shift 2 ;;
+    --duration) DURATION=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --key-type) KEY_TYPE=$2; shift 2 ;;
+    --poll-interval-ms) POLL_MS=$2; shift 2 ;;
+    --skip-build) BUILD=0; shift ;;
+    --out) OUT=$2; shift 2 ;;
+    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+done
+
+for tool in pebble pebble-challtestsrv openssl jq python3; do
+    command -v "$tool" >/dev/null || {
+        echo "compare.sh: $tool not found; install it (pebble: apt-get install -y pebble)" >&2
+        exit 1
+    }
+done
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TMP=$(mktemp -d)
+KEEP_OUT=1
+if [ -z "$OUT" ]; then OUT=$TMP/out; KEEP_OUT=0; fi
+mkdir -p "$OUT"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$TMP"
+    if [ "$KEEP_OUT" = 1 ]; then echo "reports and logs: $OUT" >&2; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for DESCRIPTION COMMAND...: retries COMMAND for at most 30 s.
+wait_for() {
+    local what=$1; shift
+    for _ in $(seq 1 300); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    echo "compare.sh: $what did not come up within 30 s; logs in $OUT" >&2
+    exit 1
+}
+
+if [ "$BUILD" = 1 ]; then
+    (cd "$ROOT" && cargo build --release -p ferrite -p ferrite-bench)
+fi
+FERRITE=$ROOT/target/release/ferrite
+BENCH=$ROOT/target/release/ferrite-bench
+
+DNS_PORT=$(free_port)
+DNS_MGMT_PORT=$(free_port)
+HTTP01_PORT=$(free_port)
+PEBBLE_PORT=$(free_port)
+PEBBLE_MGMT_PORT=$(free_port)
+PEBBLE_TLS_PORT=$(free_port)
+
+# --- DNS: every A query answers 127.0.0.1 -------------------------------------------------
+pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$DNS_PORT" \
+    -http01 "" -https01 "" -tlsalpn01 "" -management "127.0.0.1:$DNS_MGMT_PORT" \
+    >"$OUT/challtestsrv.log" 2>&1 &
+PIDS+=($!)
+wait_for "pebble-challtestsrv" bash -c "exec 3<>/dev/tcp/127.0.0.1/$DNS_MGMT_PORT"
+
+# --- Servers: each run gets a fresh one (a fresh database; state left by a cancelled run,
+# such as validations still in flight, cannot leak into the next) -----------------------------
+start_ferrite() { # RUN → FERRITE_PID FERRITE_DIR FERRITE_ROOT
+    local out=$OUT/ferrite-$1.out
+    cat >"$TMP/ferrite.toml" <<EOF
+listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+data_dir = "$TMP/ferrite-data-$1"
+
+[validation]
+dns_resolver = "127.0.0.1:$DNS_PORT"
+http01_port = $HTTP01_PORT
+allow_private_addresses = true
+
+[eab]
+required = false
+EOF
+    "$FERRITE" serve --config "$TMP/ferrite.toml" >"$out" 2>"$OUT/ferrite-$1.log" &
+    FERRITE_PID=$!
+    PIDS+=("$FERRITE_PID")
+    wait_for "ferrite serve" grep -q "^Root certificate clients must trust: " "$out"
+    FERRITE_DIR=$(sed -n 's/^Ferrite ACME directory: //p' "$out")
+    FERRITE_ROOT=$(sed -n 's/^Root certificate clients must trust: //p' "$out")
+}
+
+# Pebble needs a TLS certificate: a throwaway CA and a leaf for localhost and 127.0.0.1.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj "/CN=compare.sh throwaway root" -keyout "$TMP/pebble-ca.key" -out "$TMP/pebble-ca.pem" \
+    2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" \
+    -keyout "$TMP/pebble.key" -out "$TMP/pebble.csr" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' \
+    >"$TMP/pebble.ext"
+openssl x509 -req -in "$TMP/pebble.csr" -CA "$TMP/pebble-ca.pem" -CAkey "$TMP/pebble-ca.key" \
+    -CAcreateserial -days 2 -extfile "$TMP/pebble.ext" -out "$TMP/pebble.pem" 2>/dev/null
+cat >"$TMP/pebble.json" <<EOF
+{"pebble": {
+  "listenAddress": "127.0.0.1:$PEBBLE_PORT",
+  "managementListenAddress": "127.0.0.1:$PEBBLE_MGMT_PORT",
+  "certificate": "$TMP/pebble.pem",
+  "privateKey": "$TMP/pebble.key",
+  "httpPort": $HTTP01_PORT,
+  "tlsPort": $PEBBLE_TLS_PORT,
+  "ocspResponderURL": "",
+  "externalAccountBindingRequired": false,
+  "certificateValidityPeriod": 7776000
+}}
+EOF
+PEBBLE_DIR="https://127.0.0.1:$PEBBLE_PORT/dir"
+
+start_pebble() { # RUN → PEBBLE_PID
+    PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+        pebble -config "$TMP/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT" -strict=false \
+        >"$OUT/pebble-$1.log" 2>&1 &
+    PEBBLE_PID=$!
+    PIDS+=("$PEBBLE_PID")
+    wait_for "pebble" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PEBBLE_PORT"
+}
+
+stop() { # PID
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+
+# --- Runs ---------------------------------------------------------------------------------
+bench() { # NAME DIRECTORY CA PID RUN
+    echo "== $1, run $5: $CLIENTS clients, ≤$ISSUANCES issuances, ≤$DURATION s" >&2
+    # A run in which nothing completes still writes its report; the table shows it.
+    timeout $((DURATION + 60)) "$BENCH" --directory "$2" --ca-cert "$3" --server-pid "$4" \
+        --clients "$CLIENTS" --issuances "$ISSUANCES" --duration "$DURATION" \
+        --key-type "$KEY_TYPE" --poll-interval-ms "$POLL_MS" \
+        --http01-listen "127.0.0.1:$HTTP01_PORT" --json "$OUT/$1-$5.json" \
+        | tee "$OUT/$1-$5.txt" >&2 || true
+    [ -s "$OUT/$1-$5.json" ] || { echo "compare.sh: $1 run $5 wrote no report" >&2; exit 1; }
+}
+for run in $(seq 1 "$RUNS"); do
+    start_ferrite "$run"
+    bench ferrite "$FERRITE_DIR" "$FERRITE_ROOT" "$FERRITE_PID" "$run"
+    stop "$FERRITE_PID"
+    start_pebble "$run"
+    bench pebble "$PEBBLE_DIR" "$TMP/pebble-ca.pem" "$PEBBLE_PID" "$run"
+    stop "$PEBBLE_PID"
+done
+
+# --- Table: means over the runs ------------------------------------------------------------
+summary() { # NAME → "throughput cpu_ms worst_endpoint_p99 issuance_p99 rss_mb failed"
+    jq -s -r '
+      def mean(f): (map(f) | add) / length;
+      [ mean(.issuances_per_second),
+        mean(.server.cpu_ms_per_issuance // 0),
+        mean([.latency_ms | to_entries[] | select(.key != "issuance") | .value.p99_ms] | max),
+        mean(.latency_ms.issuance.p99_ms // 0),
+        ([.[].server.peak_rss_kb] | max) / 1024,
+        mean(.issuances_failed + .issuances_cancelled) ] | @tsv' "$OUT/$1"-*.json
+}
+read -r F_TPUT F_CPU F_P99 F_IP99 F_RSS F_FAIL < <(summary ferrite)
+read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL < <(summary pebble)
+echo
+echo "Ferrite vs Pebble: $CLIENTS clients, $KEY_TYPE keys, ≤$DURATION s per run, $RUNS run(s) each, $(nproc) cores (generator and servers share them)"
+awk -v OFS='' '
+  function row(name, f, p) {
+    printf "%-34s %12.2f %12.2f %16s\n", name, f, p, (p > 0 ? sprintf("%.2f", f / p) : "-")
+  }
+  BEGIN {
+    printf "%-34s %12s %12s %16s\n", "metric", "Ferrite", "Pebble", "Ferrite/Pebble"
+    row("issuances per second", '"$F_TPUT"', '"$P_TPUT"')
+    row("server CPU ms per issuance", '"$F_CPU"', '"$P_CPU"')
+    row("worst endpoint p99 ms", '"$F_P99"', '"$P_P99"')
+    row("whole issuance p99 ms", '"$F_IP99"', '"$P_IP99"')
+    row("server peak RSS MB (VmHWM)", '"$F_RSS"', '"$P_RSS"')
+    row("failed + cancelled issuances", '"$F_FAIL"', '"$P_FAIL"')
+  }'

@@ -1,0 +1,240 @@
+//! [`run()`]: starts the clients, keeps the run inside its bounds, collects the measurements.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::config::{BenchConfig, LoopbackError, check_loopback};
+use crate::flow::{Client, Endpoint, Samples};
+use crate::http::{Https, tls_config};
+use crate::procfs;
+use crate::progress::{self, Counters};
+use crate::report::{Report, ServerUsage, Settings};
+use crate::responder::Http01Sink;
+use crate::stats::LatencySummary;
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// The directory URL is refused (not https, not loopback).
+    #[error(transparent)]
+    Target(#[from] LoopbackError),
+    /// The trust anchor file cannot be used.
+    #[error(
+        "cannot use --ca-cert {path}: {reason}; give the PEM root the server's TLS certificate \
+         chains to (Ferrite prints it at start: \"Root certificate clients must trust\")"
+    )]
+    CaCert {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A setting is out of range.
+    #[error("{0}")]
+    Settings(String),
+    /// `/proc/PID` of the server cannot be read.
+    #[error(
+        "cannot read /proc/{pid}/stat and status: is {pid} the server's PID and still running \
+         (and is this Linux)?"
+    )]
+    ServerPid {
+        /// The PID given.
+        pid: u32,
+    },
+}
+
+/// Failure messages kept for the report.
+const ERROR_SAMPLES: usize = 5;
+
+/// What one client task hands back.
+#[derive(Default)]
+struct ClientResult {
+    samples: Samples,
+    errors: BTreeMap<String, u64>,
+    error_samples: Vec<String>,
+    cancelled: u64,
+    connects: u64,
+}
+
+/// Runs the benchmark described by `config`, publishing http-01 key authorizations to `sink`
+/// (the generator's [`crate::responder::Http01Server`], or any responder the CA validates
+/// against). Returns when `config.issuances` are done or `config.duration` has passed.
+pub async fn run(config: BenchConfig, sink: Arc<dyn Http01Sink>) -> Result<Report, BenchError> {
+    let (directory, addr) = check_loopback(&config.directory_url)?;
+    if config.clients == 0 || config.issuances == 0 || config.duration.is_zero() {
+        return Err(BenchError::Settings(
+            "--clients, --issuances and --duration must each be at least 1".into(),
+        ));
+    }
+    let ca_err = |reason: String| BenchError::CaCert {
+        path: config.ca_cert.clone(),
+        reason,
+    };
+    let pem = std::fs::read(&config.ca_cert).map_err(|e| ca_err(e.to_string()))?;
+    let tls = tls_config(&pem).map_err(ca_err)?;
+    let hz = procfs::clock_ticks_per_second();
+    let server_before = match config.server_pid {
+        Some(pid) => Some((
+            pid,
+            procfs::sample(pid).ok_or(BenchError::ServerPid { pid })?,
+        )),
+        None => None,
+    };
+    let me = std::process::id();
+    let me_before = procfs::sample(me).map_or(0, |s| s.cpu_ticks);
+
+    let config = Arc::new(config);
+    let started = Instant::now();
+    let deadline = started + config.duration;
+    let tickets = Arc::new(AtomicU64::new(0));
+    let counters = Arc::new(Counters::default());
+
+    // VmHWM is the peak over the server's whole life; sampling VmRSS gives the peak during
+    // the run as well.
+    let max_rss = Arc::new(AtomicU64::new(0));
+    let sampler = server_before.map(|(pid, first)| {
+        let max_rss = max_rss.clone();
+        max_rss.store(first.rss_kb, Ordering::Relaxed);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if let Some(s) = procfs::sample(pid) {
+                    max_rss.fetch_max(s.rss_kb, Ordering::Relaxed);
+                }
+            }
+        })
+    });
+    let bar = config
+        .progress
+        .then(|| progress::spawn(counters.clone(), config.issuances, config.duration, started));
+
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..config.clients {
+        let http = Https::new(&directory, addr, tls.clone(), config.request_timeout)
+            .map_err(BenchError::Settings)?;
+        let mut client = Client::new(config.clone(), http, sink.clone());
+        let tickets = tickets.clone();
+        let counters = counters.clone();
+        let issuances = config.issuances;
+        tasks.spawn(async move {
+            let mut result = ClientResult::default();
+            while Instant::now() < deadline && tickets.fetch_add(1, Ordering::Relaxed) < issuances {
+                match tokio::time::timeout_at(deadline.into(), client.issue()).await {
+                    Ok(Ok(())) => {
+                        counters.completed.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(Err(e)) => {
+                        counters.failed.fetch_add(1, Ordering::Relaxed);
+                        *result.errors.entry(e.kind()).or_default() += 1;
+                        if result.error_samples.len() < ERROR_SAMPLES {
+                            result.error_samples.push(e.to_string());
+                        }
+                    }
+                    Err(_) => {
+                        result.cancelled += 1;
+                        break;
+                    }
+                }
+            }
+            result.connects = client.connects();
+            result.samples = std::mem::take(&mut client.samples);
+            result
+        });
+    }
+    let mut all = ClientResult::default();
+    while let Some(joined) = tasks.join_next().await {
+        // A client task only ends by returning; a panic would be a bug worth surfacing as a
+        // lost client rather than a crashed run.
+        let Ok(r) = joined else { continue };
+        all.samples.merge(r.samples);
+        for (k, n) in r.errors {
+            *all.errors.entry(k).or_default() += n;
+        }
+        for e in r.error_samples {
+            if all.error_samples.len() < ERROR_SAMPLES && !all.error_samples.contains(&e) {
+                all.error_samples.push(e);
+            }
+        }
+        all.cancelled += r.cancelled;
+        all.connects += r.connects;
+    }
+    let elapsed = started.elapsed();
+    if let Some(bar) = bar {
+        bar.abort();
+        progress::finish();
+    }
+    if let Some(s) = sampler {
+        s.abort();
+    }
+
+    let completed = counters.completed.load(Ordering::Relaxed);
+    let failed = counters.failed.load(Ordering::Relaxed);
+    let server = server_before.map(|(pid, before)| {
+        let after = procfs::sample(pid).unwrap_or(before);
+        let cpu = procfs::ticks_to_duration(after.cpu_ticks.saturating_sub(before.cpu_ticks), hz)
+            .as_secs_f64();
+        max_rss.fetch_max(after.rss_kb, Ordering::Relaxed);
+        ServerUsage {
+            pid,
+            cpu_seconds: cpu,
+            cpu_ms_per_issuance: (completed > 0).then(|| cpu * 1000.0 / completed as f64),
+            peak_rss_kb: after.peak_rss_kb,
+            max_sampled_rss_kb: max_rss.load(Ordering::Relaxed),
+        }
+    });
+    let me_after = procfs::sample(me).map_or(me_before, |s| s.cpu_ticks);
+
+    let mut latency_ms = BTreeMap::new();
+    for (endpoint, mut v) in std::mem::take(&mut all.samples.latencies) {
+        if let Some(s) = LatencySummary::of(&mut v) {
+            latency_ms.insert(endpoint.name().to_owned(), s);
+        }
+    }
+    if let Some(s) = LatencySummary::of(&mut all.samples.issuance) {
+        latency_ms.insert(ISSUANCE.to_owned(), s);
+    }
+    let mut errors = all.errors;
+    for (k, n) in all.samples.problems {
+        *errors.entry(k).or_default() += n;
+    }
+    Ok(Report {
+        settings: Settings {
+            directory_url: config.directory_url.clone(),
+            clients: config.clients,
+            issuances: config.issuances,
+            duration_s: config.duration.as_secs_f64(),
+            poll_interval_ms: u64::try_from(config.poll_interval.as_millis()).unwrap_or(u64::MAX),
+            honour_retry_after: config.honour_retry_after,
+            key_type: config.key_type,
+            account_per_client: config.account_per_client,
+            eab: config.eab.is_some(),
+        },
+        elapsed_s: elapsed.as_secs_f64(),
+        issuances_completed: completed,
+        issuances_failed: failed,
+        issuances_cancelled: all.cancelled,
+        issuances_per_second: completed as f64 / elapsed.as_secs_f64().max(1e-9),
+        latency_ms,
+        errors,
+        error_samples: all.error_samples,
+        connections: all.connects,
+        server,
+        generator_cpu_seconds: procfs::ticks_to_duration(me_after.saturating_sub(me_before), hz)
+            .as_secs_f64(),
+    })
+}
+
+/// The key of the whole-flow latency in [`Report::latency_ms`].
+pub const ISSUANCE: &str = "issuance";
+
+/// Endpoint names in flow order, then the whole issuance: the rows of [`Report::table`].
+pub fn endpoint_order() -> Vec<&'static str> {
+    Endpoint::ALL
+        .iter()
+        .map(|e| e.name())
+        .chain(std::iter::once(ISSUANCE))
+        .collect()
+}

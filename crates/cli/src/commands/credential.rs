@@ -1,0 +1,127 @@
+//! `ferrite credential create --customer NAME | list [--customer NAME] | disable ID |
+//! accounts ID`.
+
+use std::collections::HashMap;
+
+use ferrite_core::eab::Registry;
+use ferrite_core::model::Scope;
+
+use super::{operator_error, print_json, table};
+
+pub(super) async fn create(registry: &Registry, customer: &str, json: bool) -> anyhow::Result<()> {
+    let customer = registry
+        .customer_by_name(customer)
+        .await
+        .map_err(operator_error)?;
+    let created = registry
+        .create_credential(&customer.id)
+        .await
+        .map_err(operator_error)?;
+    if json {
+        return print_json(&created.to_json_exposing_secret());
+    }
+    println!("API credential id: {}", created.credential.id);
+    println!("API credential secret: {}", created.secret.expose());
+    println!(
+        "The secret is shown once and stored only as a hash: keep it now. A lost secret cannot be recovered; create a new credential instead."
+    );
+    println!(
+        "Admin API: Authorization: Bearer {}:<secret>",
+        created.credential.id
+    );
+    println!(
+        "Next: ferrite mac-key create --credential {}",
+        created.credential.id
+    );
+    Ok(())
+}
+
+pub(super) async fn list(
+    registry: &Registry,
+    customer: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let customer_id = match customer {
+        Some(name) => Some(
+            registry
+                .customer_by_name(name)
+                .await
+                .map_err(operator_error)?
+                .id,
+        ),
+        None => None,
+    };
+    let credentials = registry
+        .credentials(customer_id.as_deref())
+        .await
+        .map_err(operator_error)?;
+    if json {
+        return print_json(&credentials);
+    }
+    let names: HashMap<String, String> = registry
+        .customers()
+        .await
+        .map_err(operator_error)?
+        .into_iter()
+        .map(|c| (c.id, c.name))
+        .collect();
+    let rows: Vec<Vec<String>> = credentials
+        .iter()
+        .map(|c| {
+            vec![
+                c.id.clone(),
+                names.get(&c.customer_id).cloned().unwrap_or_default(),
+                c.status.to_owned(),
+                table::time(c.created_at),
+            ]
+        })
+        .collect();
+    table::print(&["ID", "CUSTOMER", "STATUS", "CREATED"], &rows);
+    Ok(())
+}
+
+pub(super) async fn disable(registry: &Registry, id: &str, json: bool) -> anyhow::Result<()> {
+    let credential = registry
+        .disable_credential(id, None)
+        .await
+        .map_err(operator_error)?;
+    if json {
+        return print_json(&credential);
+    }
+    println!(
+        "Disabled API credential {}: its MAC keys bind no new accounts (accounts already bound keep working).",
+        credential.id
+    );
+    Ok(())
+}
+
+pub(super) async fn accounts(registry: &Registry, id: &str, json: bool) -> anyhow::Result<()> {
+    registry
+        .credential(id, None)
+        .await
+        .map_err(operator_error)?;
+    let accounts = registry
+        .accounts(&Scope::Credential(id.to_owned()))
+        .await
+        .map_err(operator_error)?;
+    if json {
+        return print_json(&accounts);
+    }
+    let rows: Vec<Vec<String>> = accounts
+        .iter()
+        .map(|a| {
+            vec![
+                a.id.clone(),
+                a.status.clone(),
+                a.eab_kid.clone().unwrap_or_default(),
+                table::time(a.created_at),
+                a.contact.join(","),
+            ]
+        })
+        .collect();
+    table::print(
+        &["ACCOUNT", "STATUS", "EAB KID", "CREATED", "CONTACT"],
+        &rows,
+    );
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! Operator subcommands for the binding model: `ferrite customer`, `ferrite credential`,
+//! `ferrite mac-key` (DESIGN §5). Each opens the same SQLite database as `ferrite serve`
+//! (WAL: safe while the server runs), does one thing through `ferrite_core::eab::Registry`, and
+//! prints a table or, with `--json`, JSON with stable field names.
+//!
+//! # Layout
+//! - `customer`, `credential`, `mac_key`: one module per noun.
+//! - `table`: aligned plain-text tables and time formatting.
+//! - `instructions`: the kid/HMAC key lines and ready-to-paste client command lines, shared
+//!   with the first start of `ferrite serve`.
+
+mod credential;
+mod customer;
+pub(crate) mod instructions;
+mod mac_key;
+mod table;
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use ferrite_core::eab::Registry;
+use ferrite_core::{CoreError, SystemClock};
+
+use crate::config::Config;
+
+/// `ferrite customer …`
+#[derive(Args, Debug)]
+pub(crate) struct CustomerArgs {
+    /// Print JSON (stable field names) instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: CustomerCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum CustomerCommand {
+    /// Create a customer account.
+    Create {
+        /// Unique name: letters, digits, '.', '_' or '-'.
+        name: String,
+    },
+    /// List customers.
+    List,
+}
+
+/// `ferrite credential …`
+#[derive(Args, Debug)]
+pub(crate) struct CredentialArgs {
+    /// Print JSON (stable field names) instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: CredentialCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum CredentialCommand {
+    /// Create an API credential for a customer; prints its id and secret once.
+    Create {
+        /// The customer's name.
+        #[arg(long)]
+        customer: String,
+    },
+    /// List API credentials (of one customer with --customer).
+    List {
+        /// Only this customer's (name).
+        #[arg(long)]
+        customer: Option<String>,
+    },
+    /// Disable an API credential: its MAC keys bind no more accounts.
+    Disable {
+        /// The credential id.
+        id: String,
+    },
+    /// List the ACME accounts bound through a credential's MAC keys.
+    Accounts {
+        /// The credential id.
+        id: String,
+    },
+}
+
+/// `ferrite mac-key …`
+#[derive(Args, Debug)]
+pub(crate) struct MacKeyArgs {
+    /// Print JSON (stable field names) instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: MacKeyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum MacKeyCommand {
+    /// Create an EAB MAC key for a credential; prints kid and HMAC key once and disables the
+    /// credential's previous key.
+    Create {
+        /// The API credential id.
+        #[arg(long)]
+        credential: String,
+    },
+    /// List MAC keys: status, expiry, uses left (of one credential with --credential).
+    List {
+        /// Only this credential's keys.
+        #[arg(long)]
+        credential: Option<String>,
+    },
+}
+
+pub(crate) async fn customer(config: &Config, args: CustomerArgs) -> anyhow::Result<()> {
+    let registry = open(config).await?;
+    match args.command {
+        CustomerCommand::Create { name } => customer::create(&registry, &name, args.json).await,
+        CustomerCommand::List => customer::list(&registry, args.json).await,
+    }
+}
+
+pub(crate) async fn credential(config: &Config, args: CredentialArgs) -> anyhow::Result<()> {
+    let registry = open(config).await?;
+    match args.command {
+        CredentialCommand::Create { customer } => {
+            credential::create(&registry, &customer, args.json).await
+        }
+        CredentialCommand::List { customer } => {
+            credential::list(&registry, customer.as_deref(), args.json).await
+        }
+        CredentialCommand::Disable { id } => credential::disable(&registry, &id, args.json).await,
+        CredentialCommand::Accounts { id } => credential::accounts(&registry, &id, args.json).await,
+    }
+}
+
+pub(crate) async fn mac_key(config: &Config, args: MacKeyArgs) -> anyhow::Result<()> {
+    let registry = open(config).await?;
+    match args.command {
+        MacKeyCommand::Create { credential } => {
+            mac_key::create(&registry, config, &credential, args.json).await
+        }
+        MacKeyCommand::List { credential } => {
+            mac_key::list(&registry, credential.as_deref(), args.json).await
+        }
+    }
+}
+
+/// The registry over the server's database and KEK.
+async fn open(config: &Config) -> anyhow::Result<Registry> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+    let db_path = config.data_dir.join("ferrite.db");
+    let store = ferrite_store::SqliteStore::open(&db_path)
+        .await
+        .with_context(|| format!("cannot open the database {}", db_path.display()))?;
+    let kek = crate::kek::load_or_create(config)?;
+    Ok(Registry::new(
+        Arc::new(store),
+        Arc::new(SystemClock),
+        kek,
+        config.eab_settings(),
+    ))
+}
+
+/// A core error as the operator should read it: a problem's detail (what went wrong and what
+/// to do), or the store's own message (the operator owns the database).
+fn operator_error(e: CoreError) -> anyhow::Error {
+    match e {
+        CoreError::Problem(p) => anyhow::anyhow!(p.detail),
+        other => anyhow::anyhow!(other.to_string()),
+    }
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}

@@ -1,0 +1,416 @@
+//! The operator's commands for the binding model, run as the built `ferrite` binary against a
+//! temporary data directory: customers, credentials, MAC keys (tables and `--json`), secrets
+//! never stored in plain text, and the first start of `ferrite serve` printing a ready MAC key
+//! while the CLI keeps working beside the running server. Only 127.0.0.1 is used; every wait is
+//! bounded.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferrite");
+
+/// A data directory and a config file pointing at it, with listeners on free loopback ports.
+struct Env {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Env {
+    fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("ferrite.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n",
+                dir.path().join("data")
+            ),
+        )
+        .unwrap();
+        Env { dir, config }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .env_remove("FERRITE_CONFIG")
+            .env_remove("FERRITE_EAB__KEK")
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs `ferrite ARGS` (at most 60 s).
+    fn run(&self, args: &[&str]) -> Output {
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "ferrite {args:?} took over 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "ferrite {args:?} failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let out = self.ok(&all);
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("not JSON ({e}): {out}"))
+    }
+
+    /// Runs and expects failure; returns stderr.
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(!out.status.success(), "ferrite {args:?} should fail");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+
+    /// Everything the database files hold, to look for secrets.
+    fn database_bytes(&self) -> Vec<u8> {
+        let mut all = Vec::new();
+        for entry in std::fs::read_dir(self.data()).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("ferrite.db")
+            {
+                all.extend(std::fs::read(path).unwrap());
+            }
+        }
+        all
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+fn decode_b64url(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in text.bytes() {
+        let v = ALPHABET.iter().position(|&a| a == c).unwrap() as u32;
+        bits = (bits << 6) | v;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn customers_credentials_and_mac_keys_from_the_command_line() {
+    let env = Env::new();
+    let customer = env.json(&["customer", "create", "acme-corp"]);
+    assert_eq!(customer["name"], "acme-corp");
+    let list = env.json(&["customer", "list"]);
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert!(
+        env.fails(&["customer", "create", "acme-corp"])
+            .contains("already exists")
+    );
+    assert!(
+        env.fails(&["customer", "create", "bad name!"])
+            .contains("not allowed")
+    );
+
+    // A credential: id and secret shown once; only a hash is stored.
+    let cred = env.json(&["credential", "create", "--customer", "acme-corp"]);
+    let id = cred["id"].as_str().unwrap().to_owned();
+    let secret = cred["secret"].as_str().unwrap().to_owned();
+    assert_eq!(cred["status"], "active");
+    assert!(secret.len() >= 43, "{secret}");
+    assert!(!contains(&env.database_bytes(), secret.as_bytes()));
+    let creds = env.json(&["credential", "list", "--customer", "acme-corp"]);
+    assert_eq!(creds[0]["id"], id.as_str());
+    assert!(
+        creds[0].get("secret").is_none(),
+        "a secret is shown only once"
+    );
+    assert!(
+        env.fails(&["credential", "create", "--customer", "nobody"])
+            .contains("no customer \"nobody\"")
+    );
+
+    // A MAC key: kid + HMAC key shown once, 30 days, 1000 bindings, sealed at rest.
+    let key = env.json(&["mac-key", "create", "--credential", &id]);
+    let kid = key["kid"].as_str().unwrap().to_owned();
+    let hmac = key["hmac_key"].as_str().unwrap().to_owned();
+    assert_eq!(hmac.len(), 43);
+    assert!(hmac.bytes().all(|c| c.is_ascii_alphanumeric()), "{hmac}");
+    assert_eq!(key["status"], "active");
+    assert_eq!(key["bindings_used"], 0);
+    assert_eq!(key["bindings_remaining"], 1000);
+    let created = time::OffsetDateTime::parse(
+        key["created_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    let expires = time::OffsetDateTime::parse(
+        key["expires_at"].as_str().unwrap(),
+        &time::format_description::well_known::Rfc3339,
+    )
+    .unwrap();
+    assert_eq!(expires - created, time::Duration::days(30));
+    let db = env.database_bytes();
+    assert!(
+        !contains(&db, hmac.as_bytes()),
+        "HMAC key text stored in plain text"
+    );
+    assert!(
+        !contains(&db, &decode_b64url(&hmac)),
+        "HMAC key bytes stored in plain text"
+    );
+    assert!(contains(&db, kid.as_bytes()));
+
+    // The human form prints the stable lines and client command lines.
+    let text = env.ok(&["mac-key", "create", "--credential", &id]);
+    let second_kid = text
+        .lines()
+        .find_map(|l| l.strip_prefix("EAB key id: "))
+        .unwrap()
+        .to_owned();
+    assert!(text.lines().any(|l| l.starts_with("EAB HMAC key: ")));
+    for client in [
+        "certbot register",
+        "lego --server",
+        "acme.sh --register-account",
+    ] {
+        assert!(text.contains(client), "{client} missing:\n{text}");
+    }
+    // ... and disabled the first key.
+    let keys = env.json(&["mac-key", "list", "--credential", &id]);
+    let statuses: Vec<(&str, &str)> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["kid"].as_str().unwrap(), k["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [(kid.as_str(), "disabled"), (second_kid.as_str(), "active")]
+    );
+    let table = env.ok(&["mac-key", "list"]);
+    let header = table.lines().next().unwrap();
+    for column in ["KID", "STATUS", "EXPIRES", "USED", "REMAINING"] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(table.contains(&second_kid));
+
+    // Disabling the credential: listed as disabled, no new keys.
+    let disabled = env.json(&["credential", "disable", &id]);
+    assert_eq!(disabled["status"], "disabled");
+    assert!(
+        env.fails(&["mac-key", "create", "--credential", &id])
+            .contains("disabled")
+    );
+    assert!(
+        env.fails(&["mac-key", "list", "--credential", "nope"])
+            .contains("no API credential")
+    );
+    assert_eq!(
+        env.json(&["credential", "accounts", &id]),
+        Value::Array(vec![])
+    );
+}
+
+/// `ferrite serve` on a child process, killed when dropped; stdout lines arrive on a channel.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(env: &Env) -> Server {
+        let mut child = env
+            .command(&["serve"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server { child, lines }
+    }
+
+    /// Stdout lines up to and including the last startup line (the server is then serving).
+    fn until_ready(&self) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("server not ready; stdout so far: {seen:#?}"));
+            let done = line.starts_with("CRL and issuer certificate:");
+            seen.push(line);
+            if done {
+                return seen;
+            }
+        }
+    }
+
+    fn stop(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        stderr
+    }
+}
+
+fn value<'a>(lines: &'a [String], prefix: &str) -> Option<&'a str> {
+    lines.iter().find_map(|l| l.strip_prefix(prefix))
+}
+
+/// A plain HTTP/1.1 GET to 127.0.0.1 with a bearer token; returns (status, body).
+fn http_get(base: &str, path: &str, bearer: &str) -> (u16, String) {
+    let authority = base.strip_prefix("http://").unwrap();
+    assert!(authority.starts_with("127.0.0.1:"));
+    let mut stream = std::net::TcpStream::connect(authority).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {bearer}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+#[test]
+fn first_start_prints_a_mac_key_once_and_the_cli_works_beside_the_server() {
+    let env = Env::new();
+    let server = Server::start(&env);
+    let lines = server.until_ready();
+    let kid = value(&lines, "EAB key id: ")
+        .expect("EAB key id line")
+        .to_owned();
+    let hmac = value(&lines, "EAB HMAC key: ")
+        .expect("EAB HMAC key line")
+        .to_owned();
+    let cred_id = value(&lines, "API credential id: ").unwrap().to_owned();
+    let cred_secret = value(&lines, "API credential secret: ").unwrap().to_owned();
+    let text = lines.join("\n");
+    for client in [
+        format!("--eab-kid {kid} --eab-hmac-key {hmac}"),
+        format!("--eab --kid {kid} --hmac {hmac}"),
+        "acme.sh --register-account".to_owned(),
+    ] {
+        assert!(text.contains(&client), "{client} missing:\n{text}");
+    }
+    let public = value(&lines, "CRL and issuer certificate: ")
+        .unwrap()
+        .to_owned();
+
+    // The CLI reads the same database while the server runs.
+    let customers = env.json(&["customer", "list"]);
+    assert_eq!(customers[0]["name"], "default");
+    let keys = env.json(&["mac-key", "list"]);
+    assert_eq!(keys[0]["kid"], kid.as_str());
+    assert_eq!(keys[0]["status"], "active");
+    // ... and writes to it: a new customer's credential works on the running admin API.
+    env.ok(&["customer", "create", "second"]);
+    let second = env.json(&["credential", "create", "--customer", "second"]);
+    let bearer = format!(
+        "{}:{}",
+        second["id"].as_str().unwrap(),
+        second["secret"].as_str().unwrap()
+    );
+    let (status, body) = http_get(&public, "/admin/v1/credentials", &bearer);
+    assert_eq!(status, 200, "{body}");
+    let listed: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        listed.as_array().unwrap().len(),
+        1,
+        "only its own customer: {body}"
+    );
+    let (status, body) = http_get(
+        &public,
+        "/admin/v1/mac-keys",
+        &format!("{cred_id}:{cred_secret}"),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(&kid) && !body.contains(&hmac), "{body}");
+    let (status, _) = http_get(&public, "/admin/v1/mac-keys", &format!("{cred_id}:wrong"));
+    assert_eq!(status, 401);
+
+    let stderr = server.stop();
+    assert!(!stderr.contains(&hmac), "the HMAC key reached the log");
+    assert!(
+        !stderr.contains(&cred_secret),
+        "the API secret reached the log"
+    );
+
+    // A second start finds customers and prints no key.
+    let server = Server::start(&env);
+    let lines = server.until_ready();
+    assert!(value(&lines, "EAB key id: ").is_none(), "{lines:#?}");
+    assert!(value(&lines, "EAB HMAC key: ").is_none());
+    drop(server);
+    assert!(Path::new(&env.data().join("eab.kek")).exists());
+}

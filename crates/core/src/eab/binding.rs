@@ -1,0 +1,104 @@
+//! Checking an `externalAccountBinding` (RFC 8555 §7.3.4) and explaining refusals.
+
+use ferrite_jose::eab::ExternalAccountBinding;
+use ferrite_jose::{JoseError, Jwk};
+use ferrite_proto::ProblemType;
+
+use super::registry::Registry;
+use crate::CoreError;
+use crate::model::{BindingRefusal, MacKey};
+
+/// What to tell a customer whose MAC key cannot bind.
+const NEW_KEY_HINT: &str = "create a new MAC key (operator: `ferrite mac-key create --credential ID`; admin API: POST /admin/v1/mac-keys) and register with it";
+
+/// A binding whose MAC verified: bind the new account with this key.
+#[derive(Clone, Debug)]
+pub(crate) struct VerifiedBinding {
+    /// The MAC key (with its limits, for error messages).
+    pub(crate) key: MacKey,
+    /// The customer the account will belong to.
+    pub(crate) customer_id: String,
+}
+
+impl Registry {
+    /// RFC 8555 §7.3.4: "the server MUST verify the external account binding": parse the inner
+    /// JWS, find the MAC key by `kid`, check `url` and the payload key against the outer JWS,
+    /// verify the MAC. Whether the key may still bind is decided atomically by the store when
+    /// the account is inserted ([`refusal_problem`]).
+    pub(crate) async fn verify_binding(
+        &self,
+        eab: &serde_json::Value,
+        outer_url: &str,
+        outer_jwk: &Jwk,
+    ) -> Result<VerifiedBinding, CoreError> {
+        let binding = ExternalAccountBinding::parse(eab).map_err(|e| {
+            CoreError::problem(
+                ProblemType::Malformed,
+                format!("invalid externalAccountBinding: {e}"),
+            )
+        })?;
+        let Some(key) = self.store.mac_key(&binding.kid).await? else {
+            return Err(unknown_kid(&binding.kid));
+        };
+        let raw = self.kek.open(&key.kid, &key.sealed_key)?;
+        binding
+            .verify(outer_url, outer_jwk, &raw)
+            .map_err(|e| match e {
+                JoseError::EabBadSignature => CoreError::problem(
+                    ProblemType::Unauthorized,
+                    format!(
+                        "the externalAccountBinding MAC does not verify with the HMAC key of EAB key id {:?}; check that the kid and HMAC key are the pair you were given (the HMAC key is base64url, 43 characters)",
+                        binding.kid
+                    ),
+                ),
+                other => CoreError::problem(
+                    ProblemType::Malformed,
+                    format!("invalid externalAccountBinding: {other}"),
+                ),
+            })?;
+        let credential = self
+            .store
+            .credential(&key.credential_id)
+            .await?
+            .ok_or_else(|| {
+                CoreError::Internal(format!("MAC key {:?} has no credential", key.kid))
+            })?;
+        Ok(VerifiedBinding {
+            key,
+            customer_id: credential.customer_id,
+        })
+    }
+}
+
+fn unknown_kid(kid: &str) -> CoreError {
+    CoreError::problem(
+        ProblemType::Unauthorized,
+        format!("unknown EAB key id {kid:?}: check the kid you were given, or {NEW_KEY_HINT}"),
+    )
+}
+
+/// The `unauthorized` problem for a store refusal, naming which rule failed and what to do.
+pub(crate) fn refusal_problem(refusal: BindingRefusal, key: &MacKey) -> CoreError {
+    let kid = &key.kid;
+    let detail = match refusal {
+        BindingRefusal::UnknownKid => return unknown_kid(kid),
+        BindingRefusal::KeyDisabled => format!(
+            "EAB MAC key {kid:?} is disabled: a newer MAC key was created for its API credential; use the newest key, or {NEW_KEY_HINT}"
+        ),
+        BindingRefusal::KeyExpired => {
+            let when = key
+                .expires_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            format!("EAB MAC key {kid:?} expired at {when}; {NEW_KEY_HINT}")
+        }
+        BindingRefusal::KeyExhausted => format!(
+            "EAB MAC key {kid:?} is exhausted: it has bound its maximum of {} accounts; {NEW_KEY_HINT}",
+            key.max_bindings
+        ),
+        BindingRefusal::CredentialDisabled => format!(
+            "the API credential of EAB MAC key {kid:?} is disabled; ask the operator for a new credential and MAC key (`ferrite credential create --customer NAME`, then `ferrite mac-key create --credential ID`)"
+        ),
+    };
+    CoreError::problem(ProblemType::Unauthorized, detail)
+}

@@ -1,0 +1,51 @@
+//! The binding model (RFC 8555 §7.3.4): customer → API credentials → EAB MAC keys → ACME
+//! accounts.
+//!
+//! A MAC key is 256 random bits, shown once as unpadded base64url without `-`/`_`, stored only
+//! sealed under a key-encryption key ([`Kek`]), valid for [`EabSettings::mac_key_lifetime`] and
+//! for at most [`EabSettings::max_bindings`] accounts. A new key disables its credential's
+//! previous key. API credential secrets are stored only as argon2 hashes. A binding is counted in
+//! the same store transaction that creates the account, so a failed newAccount consumes
+//! nothing and concurrent newAccounts never exceed the limit.
+//!
+//! # Layout
+//! - `registry`: [`Registry`], the operator's operations (CLI, admin API).
+//! - `binding`: verifying a newAccount's `externalAccountBinding`, refusal messages.
+//! - `views`: what operators see, with the stable JSON field names.
+//! - `kek`: [`Kek`], AES-256-GCM sealing of MAC keys.
+//! - `mac_key`: generating MAC keys and API secrets; argon2 hashing.
+//! - `secret`: [`SecretText`] (redacted `Debug`) and the CSPRNG.
+
+mod binding;
+mod kek;
+mod mac_key;
+mod registry;
+mod secret;
+mod views;
+
+use time::Duration;
+
+pub(crate) use binding::refusal_problem;
+pub use kek::{KEK_LEN, Kek};
+pub use mac_key::MAC_KEY_LEN;
+pub use registry::Registry;
+pub use secret::SecretText;
+pub use views::{AccountView, CredentialView, CustomerView, MacKeyView, NewCredential, NewMacKey};
+
+/// MAC key limits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EabSettings {
+    /// How long a new MAC key may bind accounts (default 30 days).
+    pub mac_key_lifetime: Duration,
+    /// How many accounts one MAC key may bind (default 1000).
+    pub max_bindings: u32,
+}
+
+impl Default for EabSettings {
+    fn default() -> Self {
+        Self {
+            mac_key_lifetime: Duration::days(30),
+            max_bindings: 1000,
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! [`Registry`]: the operator's side of the binding model — customers, API credentials, MAC
+//! keys — shared by `ferrite` subcommands, the admin API and newAccount.
+
+use std::sync::Arc;
+
+use ferrite_proto::{Problem, ProblemType};
+
+use super::EabSettings;
+use super::kek::Kek;
+use super::mac_key::{generate_api_secret, generate_mac_key, hash_secret, verify_secret};
+use super::views::{
+    AccountView, CredentialView, CustomerView, MacKeyView, NewCredential, NewMacKey,
+};
+use crate::model::{ApiCredential, CredentialStatus, Customer, MacKey, Scope};
+use crate::{Clock, CoreError, Store, StoreError, ids};
+
+/// Customers, credentials and MAC keys over a [`Store`]. Cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) kek: Kek,
+    pub(crate) settings: EabSettings,
+}
+
+/// A problem with an explicit HTTP status (admin API: 401, 404, 409).
+fn problem(kind: ProblemType, status: u16, detail: String) -> CoreError {
+    let mut p = Problem::new(kind, detail);
+    p.status = Some(status);
+    CoreError::from(p)
+}
+
+fn not_found(what: &str, id: &str, hint: &str) -> CoreError {
+    problem(
+        ProblemType::Malformed,
+        404,
+        format!("there is no {what} {id:?}{hint}"),
+    )
+}
+
+/// Customer names: 1–64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit, so they are
+/// safe on a command line and in a table.
+fn check_customer_name(name: &str) -> Result<(), CoreError> {
+    let ok = (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(problem(
+            ProblemType::Malformed,
+            400,
+            format!(
+                "customer name {name:?} is not allowed: use 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            ),
+        ))
+    }
+}
+
+/// `now` at microsecond precision, as the store keeps it, so a creating response and a later
+/// listing show the same instant.
+fn stored_precision(t: time::OffsetDateTime) -> time::OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
+}
+
+impl Registry {
+    /// A registry sealing MAC keys under `kek`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        kek: Kek,
+        settings: EabSettings,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            kek,
+            settings,
+        }
+    }
+
+    /// Creates a customer. 409 if the name is taken.
+    pub async fn create_customer(&self, name: &str) -> Result<CustomerView, CoreError> {
+        check_customer_name(name)?;
+        let customer = Customer {
+            id: ids::random_id(),
+            name: name.to_owned(),
+            created_at: stored_precision(self.clock.now()),
+        };
+        match self.store.insert_customer(&customer).await {
+            Ok(()) => Ok(CustomerView::from(&customer)),
+            Err(StoreError::Conflict(_)) => Err(problem(
+                ProblemType::Malformed,
+                409,
+                format!(
+                    "a customer named {name:?} already exists; choose another name or use that customer"
+                ),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Every customer, oldest first.
+    pub async fn customers(&self) -> Result<Vec<CustomerView>, CoreError> {
+        Ok(self
+            .store
+            .customers()
+            .await?
+            .iter()
+            .map(CustomerView::from)
+            .collect())
+    }
+
+    /// The customer named `name`; 404 if there is none.
+    pub async fn customer_by_name(&self, name: &str) -> Result<CustomerView, CoreError> {
+        self.store
+            .customer_by_name(name)
+            .await?
+            .map(|c| CustomerView::from(&c))
+            .ok_or_else(|| {
+                not_found(
+                    "customer",
+                    name,
+                    "; list customers with `ferrite customer list` or create it with `ferrite customer create NAME`",
+                )
+            })
+    }
+
+    /// Creates an API credential for a customer (by id). The secret is returned once and
+    /// stored only as an argon2 hash.
+    pub async fn create_credential(&self, customer_id: &str) -> Result<NewCredential, CoreError> {
+        if self.store.customer(customer_id).await?.is_none() {
+            return Err(not_found("customer with id", customer_id, ""));
+        }
+        let secret = generate_api_secret()?;
+        let hash_input = secret.clone();
+        let secret_hash = tokio::task::spawn_blocking(move || hash_secret(&hash_input))
+            .await
+            .map_err(|e| CoreError::Internal(format!("hashing task failed: {e}")))??;
+        let credential = ApiCredential {
+            id: ids::random_id(),
+            customer_id: customer_id.to_owned(),
+            secret_hash,
+            status: CredentialStatus::Active,
+            created_at: stored_precision(self.clock.now()),
+        };
+        self.store.insert_credential(&credential).await?;
+        Ok(NewCredential {
+            credential: CredentialView::from(&credential),
+            secret,
+        })
+    }
+
+    /// Credentials of one customer, or of all.
+    pub async fn credentials(
+        &self,
+        customer_id: Option<&str>,
+    ) -> Result<Vec<CredentialView>, CoreError> {
+        Ok(self
+            .store
+            .credentials(customer_id)
+            .await?
+            .iter()
+            .map(CredentialView::from)
+            .collect())
+    }
+
+    /// The credential `id`, if it exists and (with `within`) belongs to that customer: a
+    /// credential of another customer is "not found", so its existence does not leak.
+    pub async fn credential(
+        &self,
+        id: &str,
+        within: Option<&str>,
+    ) -> Result<ApiCredential, CoreError> {
+        match self.store.credential(id).await? {
+            Some(c) if within.is_none_or(|w| w == c.customer_id) => Ok(c),
+            _ => Err(not_found(
+                "API credential",
+                id,
+                "; list credentials with `ferrite credential list` (admin API: GET /admin/v1/credentials)",
+            )),
+        }
+    }
+
+    /// Disables a credential: its MAC keys bind no more accounts. Accounts already bound keep
+    /// working.
+    pub async fn disable_credential(
+        &self,
+        id: &str,
+        within: Option<&str>,
+    ) -> Result<CredentialView, CoreError> {
+        let mut credential = self.credential(id, within).await?;
+        self.store
+            .set_credential_status(id, CredentialStatus::Disabled)
+            .await?;
+        credential.status = CredentialStatus::Disabled;
+        Ok(CredentialView::from(&credential))
+    }
+
+    /// Checks `Authorization: Bearer id:secret`. Unknown id, wrong secret and disabled
+    /// credential all give the same 401, so nothing leaks about which.
+    pub async fn authenticate(&self, id: &str, secret: &str) -> Result<ApiCredential, CoreError> {
+        let refused = || {
+            problem(
+                ProblemType::Unauthorized,
+                401,
+                "the API credential is unknown or disabled, or the secret is wrong; send \"Authorization: Bearer ID:SECRET\" with an active credential (a lost secret cannot be recovered: ask the operator for a new one, `ferrite credential create --customer NAME`)".to_owned(),
+            )
+        };
+        let Some(credential) = self.store.credential(id).await? else {
+            return Err(refused());
+        };
+        let (secret, hash) = (secret.to_owned(), credential.secret_hash.clone());
+        let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
+            .await
+            .map_err(|e| CoreError::Internal(format!("verification task failed: {e}")))?;
+        if ok && credential.status == CredentialStatus::Active {
+            Ok(credential)
+        } else {
+            Err(refused())
+        }
+    }
+
+    /// Creates a MAC key for an active credential (with `within`, only one of that customer)
+    /// and, in the same transaction, disables the credential's previous keys. The HMAC key is
+    /// returned once and stored only sealed under the KEK.
+    pub async fn create_mac_key(
+        &self,
+        credential_id: &str,
+        within: Option<&str>,
+    ) -> Result<NewMacKey, CoreError> {
+        let credential = self.credential(credential_id, within).await?;
+        if credential.status != CredentialStatus::Active {
+            return Err(problem(
+                ProblemType::Malformed,
+                409,
+                format!(
+                    "API credential {credential_id:?} is disabled and cannot get new MAC keys; create a new credential (`ferrite credential create --customer NAME`)"
+                ),
+            ));
+        }
+        let (raw, hmac_key) = generate_mac_key()?;
+        let kid = ids::random_id();
+        let now = stored_precision(self.clock.now());
+        let key = MacKey {
+            sealed_key: self.kek.seal(&kid, &raw)?,
+            kid,
+            credential_id: credential.id,
+            created_at: now,
+            expires_at: now + self.settings.mac_key_lifetime,
+            max_bindings: self.settings.max_bindings,
+            bindings_used: 0,
+            status: CredentialStatus::Active,
+        };
+        self.store.insert_mac_key(&key).await?;
+        Ok(NewMacKey {
+            key: MacKeyView::at(&key, now),
+            hmac_key,
+        })
+    }
+
+    /// MAC keys in `scope` as they stand now.
+    pub async fn mac_keys(&self, scope: &Scope) -> Result<Vec<MacKeyView>, CoreError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .mac_keys(scope)
+            .await?
+            .iter()
+            .map(|k| MacKeyView::at(k, now))
+            .collect())
+    }
+
+    /// ACME accounts bound through MAC keys in `scope`.
+    pub async fn accounts(&self, scope: &Scope) -> Result<Vec<AccountView>, CoreError> {
+        Ok(self
+            .store
+            .accounts_in_scope(scope)
+            .await?
+            .iter()
+            .map(AccountView::from)
+            .collect())
+    }
+}

@@ -1,0 +1,164 @@
+//! What operators see of customers, credentials, MAC keys and bound accounts, with the stable
+//! field names the CLI's `--json` and the admin API share.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::secret::SecretText;
+use crate::model::{Account, ApiCredential, Customer, MacKey};
+
+/// A customer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CustomerView {
+    /// Id.
+    pub id: String,
+    /// Unique name.
+    pub name: String,
+    /// Creation time (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&Customer> for CustomerView {
+    fn from(c: &Customer) -> Self {
+        Self {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// An API credential, without its secret (only a hash exists).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CredentialView {
+    /// Public id.
+    pub id: String,
+    /// Owning customer.
+    pub customer_id: String,
+    /// `active` or `disabled`.
+    pub status: &'static str,
+    /// Creation time (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&ApiCredential> for CredentialView {
+    fn from(c: &ApiCredential) -> Self {
+        Self {
+            id: c.id.clone(),
+            customer_id: c.customer_id.clone(),
+            status: c.status.as_str(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A credential just created: the only time its secret exists outside the client's hands.
+#[derive(Clone, Debug)]
+pub struct NewCredential {
+    /// The stored credential.
+    pub credential: CredentialView,
+    /// The secret, shown once.
+    pub secret: SecretText,
+}
+
+impl NewCredential {
+    /// JSON with the secret exposed (`id`, `secret`, `customer_id`, `status`, `created_at`):
+    /// only for the response that shows it once.
+    pub fn to_json_exposing_secret(&self) -> Value {
+        let mut v = serde_json::to_value(&self.credential).unwrap_or_else(|_| json!({}));
+        v["secret"] = Value::String(self.secret.expose().to_owned());
+        v
+    }
+}
+
+/// A MAC key's state at a moment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MacKeyView {
+    /// The EAB key id.
+    pub kid: String,
+    /// The API credential it belongs to.
+    pub credential_id: String,
+    /// `active`, `disabled`, `expired` or `exhausted`.
+    pub status: &'static str,
+    /// Creation time (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Expiry (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Accounts bound so far.
+    pub bindings_used: u32,
+    /// Accounts it may still bind.
+    pub bindings_remaining: u32,
+    /// Most accounts it may bind.
+    pub max_bindings: u32,
+}
+
+impl MacKeyView {
+    /// The view of `key` at `now`.
+    pub fn at(key: &MacKey, now: OffsetDateTime) -> Self {
+        Self {
+            kid: key.kid.clone(),
+            credential_id: key.credential_id.clone(),
+            status: key.status_at(now).as_str(),
+            created_at: key.created_at,
+            expires_at: key.expires_at,
+            bindings_used: key.bindings_used,
+            bindings_remaining: key.bindings_remaining(),
+            max_bindings: key.max_bindings,
+        }
+    }
+}
+
+/// A MAC key just created: the only time its HMAC key is shown.
+#[derive(Clone, Debug)]
+pub struct NewMacKey {
+    /// The stored key's view.
+    pub key: MacKeyView,
+    /// Unpadded base64url HMAC key without `-`/`_`, shown once.
+    pub hmac_key: SecretText,
+}
+
+impl NewMacKey {
+    /// JSON with the HMAC key exposed (the view's fields plus `hmac_key`): only for the
+    /// response that shows it once.
+    pub fn to_json_exposing_key(&self) -> Value {
+        let mut v = serde_json::to_value(&self.key).unwrap_or_else(|_| json!({}));
+        v["hmac_key"] = Value::String(self.hmac_key.expose().to_owned());
+        v
+    }
+}
+
+/// An ACME account as the operator sees it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AccountView {
+    /// Account id (the URL ends with it).
+    pub id: String,
+    /// `valid`, `deactivated` or `revoked`.
+    pub status: String,
+    /// Contacts.
+    pub contact: Vec<String>,
+    /// The MAC key it was bound with.
+    pub eab_kid: Option<String>,
+    /// Its customer.
+    pub customer_id: Option<String>,
+    /// Creation time (RFC 3339).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<&Account> for AccountView {
+    fn from(a: &Account) -> Self {
+        Self {
+            id: a.id.clone(),
+            status: a.status.to_string(),
+            contact: a.contact.clone(),
+            eab_kid: a.eab_kid.clone(),
+            customer_id: a.customer_id.clone(),
+            created_at: a.created_at,
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! The admin HTTP API (plain HTTP on `admin_listen`, loopback by default): JSON over the
+//! binding model, authenticated with an API credential (`Authorization: Bearer ID:SECRET`).
+//! A credential sees and changes only its own customer: anything else is "not found", so
+//! nothing leaks about other customers. Every error is a problem document whose detail says
+//! what to do.
+//!
+//! Routes (under `/admin/v1`):
+//! - `GET  /credentials`: the customer's API credentials.
+//! - `POST /credentials`: a new credential; its `secret` is in this response only.
+//! - `POST /credentials/{id}/disable`: disable a credential.
+//! - `GET  /mac-keys[?credential=ID]`: MAC keys with status, expiry, uses left.
+//! - `POST /mac-keys` (`{"credential": ID}`, default: the caller's): a new key; its `hmac_key`
+//!   is in this response only; the credential's previous key is disabled.
+//! - `GET  /accounts[?credential=ID]`: the ACME accounts bound to the customer.
+//!
+//! # Layout
+//! - `auth`: the bearer credential extractor.
+//! - `handlers`: one thin handler per route (parse → `Registry` → JSON).
+
+mod auth;
+mod handlers;
+
+use axum::Router;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use ferrite_proto::ProblemType;
+
+use crate::AppState;
+use crate::problem::ApiError;
+
+/// The path prefix of every admin route.
+pub const PREFIX: &str = "/admin/v1";
+
+pub(crate) fn router(state: AppState) -> Router {
+    let routes = Router::new()
+        .route(
+            "/credentials",
+            get(handlers::list_credentials).post(handlers::create_credential),
+        )
+        .route(
+            "/credentials/{id}/disable",
+            post(handlers::disable_credential),
+        )
+        .route(
+            "/mac-keys",
+            get(handlers::list_mac_keys).post(handlers::create_mac_key),
+        )
+        .route("/accounts", get(handlers::list_accounts))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state);
+    Router::new().nest(PREFIX, routes)
+}
+
+async fn not_found() -> Response {
+    ApiError::new(
+        ProblemType::Malformed,
+        "no such admin resource; the admin API has /admin/v1/credentials, /admin/v1/mac-keys and /admin/v1/accounts",
+    )
+    .with_status(404)
+    .into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::new(
+        ProblemType::Malformed,
+        "method not allowed on this admin resource: list with GET, create with POST",
+    )
+    .with_status(405)
+    .into_response()
+}
