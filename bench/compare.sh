@@ -10,10 +10,12 @@
 #
 # Usage: bench/compare.sh [--clients N] [--issuances M] [--duration S] [--runs R]
 #                         [--key-type p256|rsa2048] [--poll-interval-ms MS] [--skip-build]
-#                         [--out DIR]
+#                         [--lego N] [--out DIR]
 # Defaults: 10 clients, 100000 issuances, 30 s per run, 1 run each (alternating
-# Ferrite, Pebble when --runs > 1), P-256, 50 ms polls. The JSON reports and server logs land
-# in --out (default: a temp dir, removed on exit unless --out is given).
+# Ferrite, Pebble when --runs > 1; each run against a freshly started server), P-256, 50 ms
+# polls. --lego N also times N runs of lego (one account + one certificate, http-01) against
+# each server, with hyperfine if installed. The JSON reports and server logs land in --out
+# (default: a temp dir, removed on exit unless --out is given).
 set -euo pipefail
 
 CLIENTS=10
@@ -24,6 +26,7 @@ KEY_TYPE=p256
 POLL_MS=50
 BUILD=1
 OUT=""
+LEGO_RUNS=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --clients) CLIENTS=$2; shift 2 ;;
@@ -33,8 +36,9 @@ while [ $# -gt 0 ]; do
     --key-type) KEY_TYPE=$2; shift 2 ;;
     --poll-interval-ms) POLL_MS=$2; shift 2 ;;
     --skip-build) BUILD=0; shift ;;
+    --lego) LEGO_RUNS=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -180,6 +184,38 @@ for run in $(seq 1 "$RUNS"); do
     stop "$PEBBLE_PID"
 done
 
+# --- lego's time to a certificate -----------------------------------------------------------
+lego_time() { # NAME DIRECTORY CA → prints "mean_s stddev_s min_s max_s"
+    local path=$TMP/lego-$1
+    local cmd="env LEGO_CA_CERTIFICATES=$3 lego --server $2 --accept-tos --email bench@example.com \
+--domains lego.bench.example --http --http.port 127.0.0.1:$HTTP01_PORT --path $path run"
+    if command -v hyperfine >/dev/null; then
+        hyperfine --runs "$LEGO_RUNS" --prepare "rm -rf $path" --export-json "$OUT/lego-$1.json" \
+            --style basic "$cmd" >"$OUT/lego-$1.txt" 2>&1
+        jq -r '.results[0] | [.mean, .stddev, .min, .max] | @tsv' "$OUT/lego-$1.json"
+    else
+        for _ in $(seq 1 "$LEGO_RUNS"); do
+            rm -rf "$path"
+            local t0 t1
+            t0=$(date +%s%N)
+            timeout 60 bash -c "$cmd" >>"$OUT/lego-$1.txt" 2>&1
+            t1=$(date +%s%N)
+            echo "$(((t1 - t0) / 1000000))"
+        done | awk '{ s += $1; ss += $1 * $1; if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1 }
+            END { m = s / NR; printf "%.3f\t%.3f\t%.3f\t%.3f\n", m / 1000, sqrt(ss / NR - m * m) / 1000, min / 1000, max / 1000 }'
+    fi
+}
+if [ "$LEGO_RUNS" -gt 0 ]; then
+    command -v lego >/dev/null || { echo "compare.sh: lego not found (apt-get install -y lego)" >&2; exit 1; }
+    echo "== lego, $LEGO_RUNS runs per server" >&2
+    start_ferrite lego
+    read -r FL_MEAN FL_SD FL_MIN FL_MAX < <(lego_time ferrite "$FERRITE_DIR" "$FERRITE_ROOT")
+    stop "$FERRITE_PID"
+    start_pebble lego
+    read -r PL_MEAN PL_SD PL_MIN PL_MAX < <(lego_time pebble "$PEBBLE_DIR" "$TMP/pebble-ca.pem")
+    stop "$PEBBLE_PID"
+fi
+
 # --- Table: means over the runs ------------------------------------------------------------
 summary() { # NAME → "throughput cpu_ms worst_endpoint_p99 issuance_p99 rss_mb failed"
     jq -s -r '
@@ -208,3 +244,14 @@ awk -v OFS='' '
     row("server peak RSS MB (VmHWM)", '"$F_RSS"', '"$P_RSS"')
     row("failed + cancelled issuances", '"$F_FAIL"', '"$P_FAIL"')
   }'
+if [ "$LEGO_RUNS" -gt 0 ]; then
+    printf '%-34s %12.3f %12.3f %16.2f\n' "lego time to certificate s (mean)" \
+        "$FL_MEAN" "$PL_MEAN" "$(awk "BEGIN { print $FL_MEAN / $PL_MEAN }")"
+    printf '%-34s %12s %12s\n' "  (min–max s, $LEGO_RUNS runs)" \
+        "$(printf '%.2f–%.2f' "$FL_MIN" "$FL_MAX")" "$(printf '%.2f–%.2f' "$PL_MIN" "$PL_MAX")"
+fi
+# A server that wedged part of the way through makes its averages meaningless: say so.
+for f in "$OUT"/ferrite-*.json "$OUT"/pebble-*.json; do
+    jq -r --arg f "$(basename "$f" .json)" \
+        'select(.longest_stall_s > 2) | "warning: \($f) went \(.longest_stall_s * 10 | round / 10) s without completing an issuance (stalled server?)"' "$f"
+done

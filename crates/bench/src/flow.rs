@@ -506,7 +506,18 @@ impl Client {
         finalize_url: &str,
         order_url: &str,
     ) -> Result<String, FlowError> {
-        let csr = make_csr(self.config.key_type, name)?;
+        let key_type = self.config.key_type;
+        let csr = match key_type {
+            KeyType::P256 => make_csr(key_type, name)?,
+            // RSA key generation takes tens of milliseconds of CPU: off the async workers, so
+            // other clients' requests and the run's deadline are not held up behind it.
+            KeyType::Rsa2048 => {
+                let name = name.to_owned();
+                tokio::task::spawn_blocking(move || make_csr(key_type, &name))
+                    .await
+                    .map_err(|e| FlowError::Crypto(format!("key generation task: {e}")))??
+            }
+        };
         let payload = json!({"csr": URL_SAFE_NO_PAD.encode(csr)});
         let mut resp = self
             .post(Endpoint::Finalize, finalize_url, Some(&payload), None)

@@ -68,6 +68,9 @@ pub struct Report {
     pub error_samples: Vec<String>,
     /// TLS connections opened by all clients (equals `clients` when keep-alive held).
     pub connections: u64,
+    /// The longest time, seconds, in which no issuance completed (start and end of the run
+    /// included): a server that wedges for a while shows up here.
+    pub longest_stall_s: f64,
     /// The server's CPU and memory, with `--server-pid`.
     pub server: Option<ServerUsage>,
     /// The generator's own CPU seconds over the run.
@@ -121,8 +124,9 @@ impl Report {
         }
         let _ = writeln!(
             out,
-            "generator     {:.2} CPU s; {} TLS connections",
-            self.generator_cpu_seconds, self.connections
+            "generator     {:.2} CPU s; {} TLS connections; longest stretch without a \
+             completed issuance {:.2} s",
+            self.generator_cpu_seconds, self.connections, self.longest_stall_s
         );
         let _ = writeln!(
             out,

@@ -57,6 +57,22 @@ struct ClientResult {
     error_samples: Vec<String>,
     cancelled: u64,
     connects: u64,
+    /// When each issuance completed, from the start of the run.
+    completions: Vec<Duration>,
+}
+
+/// The longest interval of `total` with no completion in it, counting from the start to the
+/// first completion and from the last one to the end: a server that stalls shows up here even
+/// when its average throughput looks fine.
+pub(crate) fn longest_stall(completions: &mut [Duration], total: Duration) -> Duration {
+    completions.sort_unstable();
+    let mut last = Duration::ZERO;
+    let mut longest = Duration::ZERO;
+    for &t in completions.iter().chain(std::iter::once(&total)) {
+        longest = longest.max(t.saturating_sub(last));
+        last = last.max(t);
+    }
+    longest
 }
 
 /// Runs the benchmark described by `config`, publishing http-01 key authorizations to `sink`
@@ -125,6 +141,7 @@ pub async fn run(config: BenchConfig, sink: Arc<dyn Http01Sink>) -> Result<Repor
                 match tokio::time::timeout_at(deadline.into(), client.issue()).await {
                     Ok(Ok(())) => {
                         counters.completed.fetch_add(1, Ordering::Relaxed);
+                        result.completions.push(started.elapsed());
                     }
                     Ok(Err(e)) => {
                         counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -160,6 +177,7 @@ pub async fn run(config: BenchConfig, sink: Arc<dyn Http01Sink>) -> Result<Repor
         }
         all.cancelled += r.cancelled;
         all.connects += r.connects;
+        all.completions.extend(r.completions);
     }
     let elapsed = started.elapsed();
     if let Some(bar) = bar {
@@ -221,6 +239,7 @@ pub async fn run(config: BenchConfig, sink: Arc<dyn Http01Sink>) -> Result<Repor
         errors,
         error_samples: all.error_samples,
         connections: all.connects,
+        longest_stall_s: longest_stall(&mut all.completions, elapsed).as_secs_f64(),
         server,
         generator_cpu_seconds: procfs::ticks_to_duration(me_after.saturating_sub(me_before), hz)
             .as_secs_f64(),
@@ -237,4 +256,29 @@ pub fn endpoint_order() -> Vec<&'static str> {
         .map(|e| e.name())
         .chain(std::iter::once(ISSUANCE))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn longest_stall_counts_both_ends() {
+        let s = |v: &[u64]| {
+            v.iter()
+                .map(|&ms| Duration::from_millis(ms))
+                .collect::<Vec<_>>()
+        };
+        let total = Duration::from_millis(1000);
+        // Gaps: 100 (start→100), 50, 650 (200→850), 150 (850→end).
+        assert_eq!(
+            longest_stall(&mut s(&[850, 100, 150, 200]), total),
+            Duration::from_millis(650)
+        );
+        assert_eq!(longest_stall(&mut s(&[]), total), total);
+        assert_eq!(
+            longest_stall(&mut s(&[10, 20, 900]), total),
+            Duration::from_millis(880)
+        );
+    }
 }

@@ -7,9 +7,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferrite_bench::config::{Eab, MacKey};
 use ferrite_bench::responder::Http01Sink;
 use ferrite_bench::{BenchConfig, BenchError, KeyType, Report, endpoint_order, run};
-use ferrite_testkit::TestCa;
+use ferrite_core::CaConfig;
+use ferrite_testkit::{TestCa, TestCaOptions};
 
 /// Hands key authorizations to the TestCa's own http-01 responder (the port its validator is
 /// configured for).
@@ -87,6 +91,7 @@ async fn full_issuances_are_counted_and_reported() {
         "errors",
         "connections",
         "generator_cpu_seconds",
+        "longest_stall_s",
     ] {
         assert!(json.get(field).is_some(), "{field} missing: {json:#}");
     }
@@ -142,6 +147,55 @@ async fn failed_validations_are_counted_by_problem_type() {
     assert_eq!(report.errors.get("unauthorized"), Some(&2), "{table}");
     assert!(!report.error_samples.is_empty());
     assert_eq!(count(&report, "finalize"), 0, "{table}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accounts_bind_with_eab_when_the_ca_requires_it() {
+    let ca = Arc::new(
+        TestCa::start_with(TestCaOptions {
+            config: CaConfig {
+                eab_required: true,
+                ..CaConfig::default()
+            },
+            ..TestCaOptions::default()
+        })
+        .await,
+    );
+    let registry = ca.ca.eab();
+    let customer = registry.create_customer("bench").await.unwrap();
+    let credential = registry.create_credential(&customer.id).await.unwrap();
+    let key = registry
+        .create_mac_key(&credential.credential.id, None)
+        .await
+        .unwrap();
+
+    // Without a binding the CA refuses the account, and the report says why.
+    let mut c = config(&ca);
+    c.clients = 1;
+    c.issuances = 1;
+    let report = run(c.clone(), Arc::new(TestCaSink(ca.clone())))
+        .await
+        .unwrap();
+    let table = report.table(&endpoint_order());
+    assert_eq!(report.issuances_failed, 1, "{table}");
+    assert_eq!(
+        report.errors.get("externalAccountRequired"),
+        Some(&1),
+        "{table}"
+    );
+
+    c.clients = 2;
+    c.issuances = 3;
+    c.eab = Some(Eab {
+        kid: key.key.kid.clone(),
+        mac_key: MacKey(URL_SAFE_NO_PAD.decode(key.hmac_key.expose()).unwrap()),
+    });
+    let report = run(c, Arc::new(TestCaSink(ca.clone()))).await.unwrap();
+    let table = report.table(&endpoint_order());
+    assert_eq!(report.issuances_completed, 3, "{table}");
+    assert_eq!(count(&report, "new-account"), 3, "{table}");
+    assert!(report.settings.eab);
+    assert!(table.contains(", EAB"), "{table}");
 }
 
 #[tokio::test]

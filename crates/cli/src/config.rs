@@ -36,6 +36,8 @@ pub(crate) struct Config {
     pub(crate) eab: Eab,
     /// Issuance settings.
     pub(crate) issuance: Issuance,
+    /// Identifier policy.
+    pub(crate) policy: Policy,
 }
 
 /// `[validation]`.
@@ -51,6 +53,34 @@ pub(crate) struct Validation {
     /// Allow validating names that resolve to private, loopback or reserved addresses. Only
     /// for tests on loopback.
     pub(crate) allow_private_addresses: bool,
+    /// Days a successful validation is reused for new orders of the same customer. Unset: the
+    /// CA/Browser Forum maximum for the issuance date (200 days from 2026-03-15, 100 from
+    /// 2027-03-15, 10 from 2029-03-15). A value can only shorten that; a longer one is cut to
+    /// the table (with a warning at startup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) reuse_days: Option<u32>,
+    /// The issuer domain names that identify this CA in CAA `issue` / `issuewild` records
+    /// (RFC 8659 §4.2), also shown as `meta.caaIdentities` in the directory. Empty (the
+    /// default): names whose CAA records authorize any CA are refused; names without CAA
+    /// records are issued as usual.
+    pub(crate) caa_identities: Vec<String>,
+    /// Validate DNSSEC on every validation and CAA lookup (Baseline Requirements since
+    /// 2026-03-15): a bogus answer fails with a `dns` problem, an unsigned zone proceeds. Off
+    /// only for tests against an unsigned DNS server (pebble-challtestsrv).
+    pub(crate) dnssec: bool,
+    /// Empty: the IANA root zone keys built in. Or a file of DNSKEY and/or DS records in
+    /// zone-file form (`. 172800 IN DNSKEY 257 3 8 AwEAA…`, `. 172800 IN DS 38696 8 2 683D…`),
+    /// e.g. unbound's `root.key`, a private root or a test zone.
+    pub(crate) dnssec_trust_anchor: String,
+}
+
+/// `[policy]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Policy {
+    /// Domains this CA never issues for: each blocks itself and all its subdomains
+    /// (`rejectedIdentifier` at newOrder).
+    pub(crate) blocked_domains: Vec<String>,
 }
 
 /// `[eab]`.
@@ -85,10 +115,23 @@ impl std::fmt::Debug for SecretSetting {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct Issuance {
-    /// Certificate validity in days.
+    /// Certificate validity in days, cut at issuance to the Baseline Requirements maximum for
+    /// the issuance date (200 days from 2026-03-15, 100 from 2027-03-15, 47 from 2029-03-15).
     pub(crate) validity_days: u32,
     /// Accept CSRs signed with SHA-384/SHA-512 (default: SHA-256 only).
     pub(crate) allow_sha384_sha512_csr: bool,
+    /// Accept (and ignore) an Extended Key Usage extension in CSRs (default: refused with
+    /// `badCSR`; certificates are serverAuth only either way).
+    pub(crate) allow_csr_extended_key_usage: bool,
+    /// Smallest accepted RSA modulus in bits (2048 to 8192, a multiple of 8).
+    pub(crate) rsa_min_bits: u32,
+    /// Largest accepted RSA modulus in bits (2048 to 8192, a multiple of 8).
+    pub(crate) rsa_max_bits: u32,
+    /// Rounds of Fermat factorization tried on RSA moduli (close primes); 0 switches it off.
+    pub(crate) fermat_rounds: u32,
+    /// A file of SHA-256 hashes (hex, one per line, `#` comments) of the DER
+    /// SubjectPublicKeyInfo of known-compromised keys; empty: none.
+    pub(crate) blocked_keys_file: String,
 }
 
 impl Default for Config {
@@ -106,6 +149,10 @@ impl Default for Config {
                 http01_port: 80,
                 tlsalpn01_port: 443,
                 allow_private_addresses: false,
+                reuse_days: None,
+                caa_identities: Vec::new(),
+                dnssec: true,
+                dnssec_trust_anchor: String::new(),
             },
             // A commercial CA binds every account to a customer; the first start prints a
             // MAC key so the quick start still works.
@@ -118,7 +165,13 @@ impl Default for Config {
             issuance: Issuance {
                 validity_days: 90,
                 allow_sha384_sha512_csr: false,
+                allow_csr_extended_key_usage: false,
+                rsa_min_bits: 2048,
+                rsa_max_bits: 4096,
+                fermat_rounds: ferrite_pki::DEFAULT_FERMAT_ROUNDS,
+                blocked_keys_file: String::new(),
             },
+            policy: Policy::default(),
         }
     }
 }
@@ -156,6 +209,43 @@ impl Config {
             (1..=200).contains(&config.issuance.validity_days),
             "issuance.validity_days must be between 1 and 200 (Baseline Requirements maximum)"
         );
+        let rsa = config.issuance.rsa_min_bits..=config.issuance.rsa_max_bits;
+        anyhow::ensure!(
+            !rsa.is_empty()
+                && [rsa.start(), rsa.end()]
+                    .iter()
+                    .all(|b| (2048..=8192).contains(*b) && *b % 8 == 0),
+            "issuance.rsa_min_bits and rsa_max_bits must be multiples of 8 between 2048 and 8192 (Baseline Requirements §6.1.5), min no larger than max"
+        );
+        anyhow::ensure!(
+            config.issuance.fermat_rounds <= 100_000,
+            "issuance.fermat_rounds must be at most 100000 (Let's Encrypt uses 100; 0 switches the check off)"
+        );
+        if let Some(bad) = config
+            .validation
+            .caa_identities
+            .iter()
+            .find(|d| !is_issuer_domain_name(d))
+        {
+            anyhow::bail!(
+                "validation.caa_identities: {bad:?} is not a domain name; list the issuer domain names your customers put in CAA issue records, e.g. [\"ca.example.com\"]"
+            );
+        }
+        anyhow::ensure!(
+            config.validation.reuse_days != Some(0),
+            "validation.reuse_days must be at least 1; leave it unset for the Baseline Requirements maximum"
+        );
+        for d in &config.policy.blocked_domains {
+            let normalized = ferrite_core::policy::IdentifierPolicy::new(&[d]);
+            let ok = normalized
+                .blocked_domains()
+                .first()
+                .is_some_and(|n| ferrite_proto::identifier::check_dns_name(n).is_ok());
+            anyhow::ensure!(
+                ok,
+                "policy.blocked_domains: {d:?} is not a DNS name; list domains such as \"example.com\" (each blocks itself and its subdomains)"
+            );
+        }
         anyhow::ensure!(
             (1..=3650).contains(&config.eab.mac_key_lifetime_days),
             "eab.mac_key_lifetime_days must be between 1 and 3650"
@@ -165,6 +255,64 @@ impl Config {
             "eab.max_bindings must be at least 1"
         );
         Ok(config)
+    }
+
+    /// The CSR policy for the engine; reads `issuance.blocked_keys_file` if one is set.
+    pub(crate) fn csr_policy(&self) -> anyhow::Result<ferrite_pki::CsrPolicy> {
+        let i = &self.issuance;
+        let blocked_keys = if i.blocked_keys_file.trim().is_empty() {
+            ferrite_pki::KeyBlocklist::default()
+        } else {
+            let path = Path::new(i.blocked_keys_file.trim());
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "issuance.blocked_keys_file: cannot read {}; fix the path or leave it empty",
+                    path.display()
+                )
+            })?;
+            ferrite_pki::KeyBlocklist::parse(&text).map_err(|e| {
+                anyhow::anyhow!("issuance.blocked_keys_file {}: {e}", path.display())
+            })?
+        };
+        Ok(ferrite_pki::CsrPolicy {
+            allow_sha384_sha512: i.allow_sha384_sha512_csr,
+            allow_extended_key_usage: i.allow_csr_extended_key_usage,
+            rsa_min_bits: i.rsa_min_bits as usize,
+            rsa_max_bits: i.rsa_max_bits as usize,
+            fermat_rounds: i.fermat_rounds,
+            blocked_keys,
+        })
+    }
+
+    /// The validation reuse policy for the engine, and a warning to log when
+    /// `validation.reuse_days` is longer than the Baseline Requirements allow at `now` (it is
+    /// cut to the table then, and again on each later step of the table).
+    pub(crate) fn reuse_policy(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> (ferrite_core::policy::ReusePolicy, Option<String>) {
+        use ferrite_core::policy::{ReusePolicy, br_max_reuse};
+        let configured = self
+            .validation
+            .reuse_days
+            .map(|d| time::Duration::days(i64::from(d)));
+        let policy = ReusePolicy::new(configured);
+        if !policy.operator_max_exceeds_br(now) {
+            return (policy, None);
+        }
+        let br = br_max_reuse(now);
+        let warning = format!(
+            "validation.reuse_days = {} is longer than the Baseline Requirements allow today ({} days); validations are reused for at most {} days",
+            self.validation.reuse_days.unwrap_or_default(),
+            br.whole_days(),
+            br.whole_days()
+        );
+        (ReusePolicy::new(Some(br)), Some(warning))
+    }
+
+    /// The identifier policy for the engine (`policy.blocked_domains`).
+    pub(crate) fn identifier_policy(&self) -> ferrite_core::policy::IdentifierPolicy {
+        ferrite_core::policy::IdentifierPolicy::new(&self.policy.blocked_domains)
     }
 
     /// MAC key limits for the engine.
@@ -195,6 +343,26 @@ impl Config {
             .map(Some)
             .with_context(|| format!("validation.dns_resolver {r:?} is not IP:PORT"))
     }
+
+    /// The DNSSEC trust anchor: the IANA root keys, or the file `validation.dnssec_trust_anchor`
+    /// names (read, and refused if it holds no DNSKEY or DS record, when the validator is built).
+    pub(crate) fn dnssec_trust_anchor(&self) -> ferrite_va::TrustAnchor {
+        match self.validation.dnssec_trust_anchor.trim() {
+            "" => ferrite_va::TrustAnchor::IanaRoot,
+            path => ferrite_va::TrustAnchor::File(PathBuf::from(path)),
+        }
+    }
+}
+
+/// RFC 8659 §4.2 `issuer-domain-name`: LDH labels separated by dots.
+fn is_issuer_domain_name(name: &str) -> bool {
+    name.split('.').all(|label| {
+        let b = label.as_bytes();
+        !b.is_empty()
+            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+            && b.first().is_some_and(u8::is_ascii_alphanumeric)
+            && b.last().is_some_and(u8::is_ascii_alphanumeric)
+    })
 }
 
 #[cfg(test)]
@@ -218,6 +386,136 @@ mod tests {
         std::fs::write(&f, "lisen = \"127.0.0.1:0\"\n").unwrap();
         let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn issuance_policy_keys_reach_the_csr_policy() {
+        let c = Config::default();
+        let p = c.csr_policy().unwrap();
+        assert_eq!(p, ferrite_pki::CsrPolicy::default());
+        assert_eq!(c.issuance.validity_days, 90);
+
+        let dir = tempfile::tempdir().unwrap();
+        let blocked = dir.path().join("blocked.txt");
+        let hash = "ab".repeat(32);
+        std::fs::write(&blocked, format!("# leaked keys\n{hash}\n")).unwrap();
+        let f = dir.path().join("f.toml");
+        std::fs::write(
+            &f,
+            format!(
+                "[issuance]\nallow_csr_extended_key_usage = true\nrsa_min_bits = 3072\nfermat_rounds = 0\nblocked_keys_file = \"{}\"\n",
+                blocked.display()
+            ),
+        )
+        .unwrap();
+        let p = Config::load(Some(&f)).unwrap().csr_policy().unwrap();
+        assert!(p.allow_extended_key_usage);
+        assert_eq!((p.rsa_min_bits, p.rsa_max_bits), (3072, 4096));
+        assert_eq!(p.fermat_rounds, 0);
+        assert_eq!(p.blocked_keys.len(), 1);
+
+        // A bad line names the file and the line; a missing file names the key.
+        std::fs::write(&blocked, "nothex\n").unwrap();
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&f)).unwrap().csr_policy().unwrap_err()
+        );
+        assert!(err.contains("line 1") && err.contains("blocked"), "{err}");
+        std::fs::remove_file(&blocked).unwrap();
+        let err = format!(
+            "{:#}",
+            Config::load(Some(&f)).unwrap().csr_policy().unwrap_err()
+        );
+        assert!(err.contains("issuance.blocked_keys_file"), "{err}");
+
+        std::fs::write(&f, "[issuance]\nrsa_min_bits = 1024\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
+        assert!(err.contains("rsa_min_bits"), "{err}");
+    }
+
+    #[test]
+    fn caa_identities_default_to_none_and_must_be_domain_names() {
+        assert!(Config::default().validation.caa_identities.is_empty());
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f.toml");
+        std::fs::write(
+            &f,
+            "[validation]\ncaa_identities = [\"ca.example.com\", \"ferrite.test\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(
+            c.validation.caa_identities,
+            vec!["ca.example.com".to_owned(), "ferrite.test".to_owned()]
+        );
+        std::fs::write(&f, "[validation]\ncaa_identities = [\"ca example\"]\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
+        assert!(err.contains("caa_identities"), "{err}");
+    }
+
+    #[test]
+    fn reuse_days_shortens_and_is_clamped_and_blocked_domains_reach_the_policy() {
+        use time::macros::datetime;
+        let now = datetime!(2026-11-30 00:00 UTC);
+        let c = Config::default();
+        let (p, warning) = c.reuse_policy(now);
+        assert_eq!(p.operator_max, None);
+        assert_eq!(p.window_at(now), time::Duration::days(200));
+        assert!(warning.is_none());
+        assert!(c.identifier_policy().blocked_domains().is_empty());
+
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f.toml");
+        std::fs::write(
+            &f,
+            "[validation]\nreuse_days = 30\n[policy]\nblocked_domains = [\"Bank.Example\", \"*.gov.test\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        let (p, warning) = c.reuse_policy(now);
+        assert_eq!(p.window_at(now), time::Duration::days(30));
+        assert!(warning.is_none());
+        assert_eq!(
+            c.identifier_policy().blocked_domains(),
+            ["bank.example", "gov.test"]
+        );
+
+        std::fs::write(&f, "[validation]\nreuse_days = 400\n").unwrap();
+        let (p, warning) = Config::load(Some(&f)).unwrap().reuse_policy(now);
+        assert_eq!(p.window_at(now), time::Duration::days(200));
+        let warning = warning.unwrap();
+        assert!(
+            warning.contains("400") && warning.contains("200 days"),
+            "{warning}"
+        );
+
+        std::fs::write(&f, "[validation]\nreuse_days = 0\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
+        assert!(err.contains("reuse_days"), "{err}");
+        std::fs::write(&f, "[policy]\nblocked_domains = [\"not a name\"]\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
+        assert!(err.contains("blocked_domains"), "{err}");
+    }
+
+    #[test]
+    fn dnssec_is_on_by_default_with_the_iana_root_and_a_file_can_replace_it() {
+        let c = Config::default();
+        assert!(c.validation.dnssec);
+        assert_eq!(c.dnssec_trust_anchor(), ferrite_va::TrustAnchor::IanaRoot);
+
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f.toml");
+        std::fs::write(
+            &f,
+            "[validation]\ndnssec = false\ndnssec_trust_anchor = \"/etc/ferrite/root.key\"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert!(!c.validation.dnssec);
+        assert_eq!(
+            c.dnssec_trust_anchor(),
+            ferrite_va::TrustAnchor::File("/etc/ferrite/root.key".into())
+        );
     }
 
     #[test]

@@ -34,6 +34,8 @@ enum Command {
     Credential(commands::CredentialArgs),
     /// EAB MAC keys: `create --credential ID`, `list [--credential ID]`.
     MacKey(commands::MacKeyArgs),
+    /// Domain validations kept for reuse, with their evidence: `list [--customer NAME]`.
+    Validation(commands::ValidationArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,5 +49,6 @@ fn main() -> anyhow::Result<()> {
         Command::Customer(args) => runtime.block_on(commands::customer(&config, args)),
         Command::Credential(args) => runtime.block_on(commands::credential(&config, args)),
         Command::MacKey(args) => runtime.block_on(commands::mac_key(&config, args)),
+        Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrite_core::{Ca, CaConfig, SystemClock};
-use ferrite_pki::{CaBundle, CaOptions, CsrPolicy, IssuerUrls};
+use ferrite_pki::{CaBundle, CaOptions, IssuerUrls};
 use ferrite_server::{AppState, ServerConfig};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -57,20 +57,44 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         http01_port: config.validation.http01_port,
         tlsalpn01_port: config.validation.tlsalpn01_port,
         allow_private_addresses: config.validation.allow_private_addresses,
+        dnssec: config.validation.dnssec,
+        dnssec_trust_anchor: config.dnssec_trust_anchor(),
         ..ferrite_va::VaConfig::default()
     })
-    .context("cannot set up validation (validation.dns_resolver)")?;
+    .context(
+        "cannot set up validation (validation.dns_resolver, validation.dnssec_trust_anchor)",
+    )?;
+    if !config.validation.dnssec {
+        tracing::warn!(
+            "validation.dnssec = false: DNS answers are not DNSSEC-validated (the Baseline Requirements require it for a public CA)"
+        );
+    }
 
+    // Baseline Requirements §6.3.2: finalize cuts the validity to the table's maximum for
+    // the issuance date; say so at start rather than surprise the operator.
+    let br_max = ferrite_pki::max_leaf_validity(time::OffsetDateTime::now_utc()).whole_days();
+    if i64::from(config.issuance.validity_days) > br_max {
+        tracing::warn!(
+            "issuance.validity_days = {} is above the Baseline Requirements maximum of {br_max} days for certificates issued now; certificates get {br_max} days",
+            config.issuance.validity_days
+        );
+    }
     let eab_kek = crate::kek::load_or_create(&config)?;
+    let (reuse, reuse_warning) = config.reuse_policy(time::OffsetDateTime::now_utc());
+    if let Some(warning) = reuse_warning {
+        tracing::warn!("{warning}");
+    }
     let ca_config = CaConfig {
         eab_required: config.eab.required,
         eab: config.eab_settings(),
         eab_kek: Some(eab_kek),
+        caa_identities: config.validation.caa_identities.clone(),
+        // The account URLs the ACME router serves (`/acme/acct/{id}`), for CAA accounturi.
+        account_url_prefix: format!("{base_url}/acme/acct/"),
         certificate_validity: time::Duration::days(i64::from(config.issuance.validity_days)),
-        csr_policy: CsrPolicy {
-            allow_sha384_sha512: config.issuance.allow_sha384_sha512_csr,
-            ..CsrPolicy::default()
-        },
+        csr_policy: config.csr_policy()?,
+        reuse,
+        identifier_policy: config.identifier_policy(),
         ..CaConfig::default()
     };
     let tls = ferrite_server::tls::server_config(&bundle.tls_chain_pem, bundle.tls_key.expose())
@@ -86,8 +110,16 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     );
     let state = AppState {
         ca: ca.clone(),
-        config: Arc::new(ServerConfig::new(base_url.clone(), bundle.root_pem)),
+        config: Arc::new(ServerConfig {
+            caa_identities: config.validation.caa_identities.clone(),
+            ..ServerConfig::new(base_url.clone(), bundle.root_pem)
+        }),
     };
+    if config.validation.caa_identities.is_empty() {
+        tracing::warn!(
+            "validation.caa_identities is empty: names whose CAA records authorize any CA will be refused; set it to the issuer domain name your customers publish in CAA issue records"
+        );
+    }
 
     crate::first_start::bootstrap(ca.eab(), &format!("{base_url}/directory")).await?;
 

@@ -11,6 +11,7 @@
 //! - [`validator`]: the `Validator` trait.
 //! - [`clock`]: `Clock`, `SystemClock`, `TestClock`.
 //! - [`status`]: derived statuses (order `ready`, expiry).
+//! - [`policy`]: identifier policy, validation reuse window and coverage (dns-01 parents).
 //! - [`ca`]: the engine and its configuration.
 //! - [`eab`]: customers, API credentials, EAB MAC keys (the binding model, §7.3.4).
 //! - [`error`]: `CoreError`, mapped to problem documents.
@@ -23,6 +24,7 @@ pub mod eab;
 pub mod error;
 pub mod ids;
 pub mod model;
+pub mod policy;
 pub mod status;
 pub mod store;
 pub mod validator;
@@ -31,4 +33,4 @@ pub use ca::{Ca, CaConfig, RevocationAuth};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use error::CoreError;
 pub use store::{Store, StoreError};
-pub use validator::{ValidationRequest, Validator};
+pub use validator::{CaaRecord, CaaRequest, ValidationRequest, Validator};

@@ -135,6 +135,70 @@ pub struct ValidationResult {
     pub outcome: Result<OffsetDateTime, Problem>,
     /// Evidence, kept with the challenge.
     pub record: serde_json::Value,
+    /// On success, the customer-scoped record that lets later orders reuse this validation;
+    /// stored in the same transaction as the result, and only if the result applies. Its
+    /// `reuse_until` also becomes the authorization's expiry.
+    pub domain_validation: Option<DomainValidation>,
+}
+
+/// Who may reuse a validation: the customer of the account that performed it (any ACME account
+/// bound to the customer's credentials), or, for an account without a customer (EAB not
+/// required), that account alone.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ValidationOwner {
+    /// Every account of this customer.
+    Customer(String),
+    /// Only this account.
+    Account(String),
+}
+
+impl ValidationOwner {
+    /// The owner of validations performed by `account`.
+    pub fn of(account: &Account) -> Self {
+        match &account.customer_id {
+            Some(customer) => Self::Customer(customer.clone()),
+            None => Self::Account(account.id.clone()),
+        }
+    }
+}
+
+/// A successful domain validation, kept for reuse and as evidence (BR §4.2.1, §3.2.2.4): who
+/// performed it, for which name, how, when, until when it may be relied on, and what was seen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainValidation {
+    /// Random id.
+    pub id: String,
+    /// The customer of the validating account (`None`: an account without a customer, whose
+    /// validations only it may reuse).
+    pub customer_id: Option<String>,
+    /// The account that answered the challenge.
+    pub account_id: String,
+    /// The validated name, without `*.`.
+    pub domain: String,
+    /// Whether the authorization was for `*.domain`.
+    pub wildcard: bool,
+    /// The challenge type that succeeded.
+    pub method: ChallengeType,
+    /// When the validation completed (the start of its reuse window).
+    pub validated_at: OffsetDateTime,
+    /// The first instant it may no longer be relied on, by the reuse policy in force when it
+    /// was made. New orders recompute this against the policy in force then.
+    pub reuse_until: OffsetDateTime,
+    /// The authorization it made valid. Deactivating that authorization (RFC 8555 §7.5.2)
+    /// ends the reuse.
+    pub authorization_id: String,
+    /// The validator's evidence: method, addresses resolved and contacted, DNS answers.
+    pub record: serde_json::Value,
+}
+
+impl DomainValidation {
+    /// Who may reuse it.
+    pub fn owner(&self) -> ValidationOwner {
+        match &self.customer_id {
+            Some(customer) => ValidationOwner::Customer(customer.clone()),
+            None => ValidationOwner::Account(self.account_id.clone()),
+        }
+    }
 }
 
 // ---------------------------------------------------------------- customers and EAB

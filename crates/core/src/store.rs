@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::model::{
     Account, ApiCredential, Authorization, BindingRefusal, Certificate, CredentialStatus, Customer,
-    MacKey, Order, Scope, ValidationResult,
+    DomainValidation, MacKey, Order, Scope, ValidationOwner, ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -194,4 +194,17 @@ pub trait Store: Send + Sync + 'static {
     /// Accounts bound through MAC keys in `scope` (all accounts with [`Scope::All`]), oldest
     /// first.
     async fn accounts_in_scope(&self, scope: &Scope) -> Result<Vec<Account>, StoreError>;
+
+    // --- domain validations (BR §4.2.1 reuse; written by `finish_validation`) ---
+    /// Successful validations owned by `owner` for any of `domains`, completed after `since`,
+    /// whose authorization is still `valid` (a deactivated one ends the reuse), newest first.
+    async fn reusable_domain_validations(
+        &self,
+        owner: &ValidationOwner,
+        domains: &[String],
+        since: OffsetDateTime,
+    ) -> Result<Vec<DomainValidation>, StoreError>;
+    /// Every domain validation in `scope` (operator view: what was validated, how, when, and
+    /// the evidence), newest first.
+    async fn domain_validations(&self, scope: &Scope) -> Result<Vec<DomainValidation>, StoreError>;
 }

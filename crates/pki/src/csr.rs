@@ -6,6 +6,7 @@ use x509_parser::extensions::{GeneralName, ParsedExtension};
 use x509_parser::prelude::FromDer;
 
 use crate::signature::verify;
+use crate::weak_keys::{self, DEFAULT_FERMAT_ROUNDS, KeyBlocklist};
 use crate::{CsrError, KeyKind, SignatureAlgorithm};
 
 /// `id-ce-extKeyUsage` (RFC 5280 §4.2.1.12).
@@ -148,28 +149,42 @@ impl Csr {
 pub struct CsrPolicy {
     /// Also accept SHA-384 and SHA-512 signatures (RSA and ECDSA). Default false: SHA-256 only.
     pub allow_sha384_sha512: bool,
+    /// Accept (and ignore) an Extended Key Usage extension in the CSR. Default false: refused,
+    /// because a client asking for EKUs expects them and the CA sets serverAuth only.
+    pub allow_extended_key_usage: bool,
     /// Smallest RSA modulus in bits (default 2048, the Baseline Requirements §6.1.5 minimum).
     pub rsa_min_bits: usize,
     /// Largest RSA modulus in bits (default 4096).
     pub rsa_max_bits: usize,
+    /// Rounds of Fermat factorization tried on every RSA modulus (default
+    /// [`DEFAULT_FERMAT_ROUNDS`](crate::DEFAULT_FERMAT_ROUNDS)); 0 switches the check off.
+    /// Trial division by the primes below [`SMALL_PRIME_BOUND`](crate::SMALL_PRIME_BOUND) is
+    /// always done.
+    pub fermat_rounds: u32,
+    /// Known-compromised keys (default: none).
+    pub blocked_keys: KeyBlocklist,
 }
 
 impl Default for CsrPolicy {
     fn default() -> Self {
         CsrPolicy {
             allow_sha384_sha512: false,
+            allow_extended_key_usage: false,
             rsa_min_bits: 2048,
             rsa_max_bits: 4096,
+            fermat_rounds: DEFAULT_FERMAT_ROUNDS,
+            blocked_keys: KeyBlocklist::default(),
         }
     }
 }
 
 impl CsrPolicy {
-    /// Applies the policy: key first (`badPublicKey`), then signature algorithm, Extended Key
-    /// Usage and IP address names (`badCSR`). The names are the caller's to compare with the
-    /// order (RFC 8555 §7.4).
+    /// Applies the policy: key first (`badPublicKey`: kind and size, blocklist, weak RSA
+    /// moduli), then signature algorithm, Extended Key Usage and IP address names (`badCSR`).
+    /// The names are the caller's to compare with the order (RFC 8555 §7.4).
     pub fn check(&self, csr: &Csr) -> Result<(), CsrError> {
         self.check_key(&csr.key)?;
+        self.check_weak_key(&csr.spki_der)?;
         use SignatureAlgorithm as S;
         let allowed = match csr.signature_algorithm {
             S::RsaPkcs1Sha256 | S::EcdsaSha256 => true,
@@ -183,11 +198,28 @@ impl CsrPolicy {
                 algorithm: csr.signature_algorithm.clone(),
             });
         }
-        if csr.has_extended_key_usage {
+        if csr.has_extended_key_usage && !self.allow_extended_key_usage {
             return Err(CsrError::ExtendedKeyUsagePresent);
         }
         if csr.has_ip_addresses {
             return Err(CsrError::IpAddressesUnsupported);
+        }
+        Ok(())
+    }
+
+    /// Baseline Requirements §6.1.1.3 (4): reject a key that is on the blocklist of
+    /// compromised keys, or an RSA key that is demonstrably weak (small prime factors, primes
+    /// close enough for Fermat's method).
+    pub fn check_weak_key(&self, spki_der: &[u8]) -> Result<(), CsrError> {
+        if let Some(spki_sha256) = self.blocked_keys.blocked(spki_der) {
+            return Err(CsrError::CompromisedPublicKey { spki_sha256 });
+        }
+        if let Some(modulus) = weak_keys::rsa_modulus(spki_der) {
+            weak_keys::check_rsa_modulus(&modulus, self.fermat_rounds).map_err(|w| {
+                CsrError::WeakPublicKey {
+                    reason: w.to_string(),
+                }
+            })?;
         }
         Ok(())
     }

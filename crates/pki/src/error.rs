@@ -172,6 +172,26 @@ pub enum CsrError {
         rsa_max_bits: usize,
     },
 
+    /// The public key is of an accepted kind but weak: an RSA modulus with a small prime
+    /// factor or with two primes close enough for Fermat's method (answer `badPublicKey`).
+    #[error(
+        "The CSR's public key is weak: {reason}; generate a new key pair with a current, unmodified tool (e.g. openssl genpkey, or your ACME client's default) and a new CSR."
+    )]
+    WeakPublicKey {
+        /// What was found (never a factor).
+        reason: String,
+    },
+
+    /// The public key is on the operator's list of known-compromised keys (answer
+    /// `badPublicKey`).
+    #[error(
+        "The CSR's public key is known to be compromised (SHA-256 of its SubjectPublicKeyInfo: {spki_sha256}); its private key must be considered public: generate a new key pair and a new CSR, and replace the key wherever it is used."
+    )]
+    CompromisedPublicKey {
+        /// Lower-case hex SHA-256 of the DER SubjectPublicKeyInfo.
+        spki_sha256: String,
+    },
+
     /// The CSR asks for IP address subject alternative names.
     #[error(
         "The CSR contains IP address subject alternative names, which this CA does not issue; request DNS names only."
@@ -183,6 +203,11 @@ impl CsrError {
     /// True when the right ACME problem type is `badPublicKey` (RFC 8555 §6.7) rather than
     /// `badCSR`.
     pub fn is_bad_public_key(&self) -> bool {
-        matches!(self, CsrError::BadPublicKey { .. })
+        matches!(
+            self,
+            CsrError::BadPublicKey { .. }
+                | CsrError::WeakPublicKey { .. }
+                | CsrError::CompromisedPublicKey { .. }
+        )
     }
 }

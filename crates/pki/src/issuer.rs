@@ -27,7 +27,8 @@ pub struct IssueRequest {
     pub dns_names: Vec<String>,
     /// notBefore (sub-second precision is dropped).
     pub not_before: OffsetDateTime,
-    /// notAfter (sub-second precision is dropped); at most 200 days of validity.
+    /// notAfter (sub-second precision is dropped); the validity period, both ends included,
+    /// is at most [`max_leaf_validity`](crate::max_leaf_validity) of `not_before`.
     pub not_after: OffsetDateTime,
 }
 
@@ -192,7 +193,9 @@ impl Issuer {
                 ips: &[],
                 not_before: req.not_before,
                 not_after: req.not_after,
-                max_validity: MAX_LEAF_VALIDITY,
+                // Baseline Requirements §6.3.2 by issuance date; notBefore is the issuance
+                // date the certificate states (core never backdates it by more than an hour).
+                max_validity: crate::max_leaf_validity(req.not_before).min(MAX_LEAF_VALIDITY),
                 allow_single_label: false,
             },
         )

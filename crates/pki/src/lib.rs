@@ -5,7 +5,8 @@
 //! - creates the CA once (an ECDSA P-384 root, an ECDSA P-256 intermediate with path length 0,
 //!   and a TLS certificate for the ACME listener) in a data directory, and loads it afterwards
 //!   without regenerating anything ([`CaBundle::load_or_create`]);
-//! - parses and checks RFC 8555 §7.4 finalize CSRs ([`Csr::parse`], [`CsrPolicy::check`]);
+//! - parses and checks RFC 8555 §7.4 finalize CSRs ([`Csr::parse`], [`CsrPolicy::check`]),
+//!   including weak and known-compromised keys;
 //! - issues Baseline Requirements subscriber certificates from the CSR's exact
 //!   SubjectPublicKeyInfo bytes ([`Issuer::issue`]), linting the to-be-signed certificate with
 //!   a throwaway key first (Boulder's lint-before-sign);
@@ -29,6 +30,8 @@
 //! - `lint`: the checks a certificate must pass before the CA key signs it.
 //! - `crl`: [`RevokedEntry`], [`Issuer::sign_crl`].
 //! - `csr`: [`Csr`], [`CsrPolicy`].
+//! - `weak_keys`: small factors, Fermat-close primes, [`KeyBlocklist`] (BR §6.1.1.3).
+//! - `validity`: [`max_leaf_validity`], the Baseline Requirements §6.3.2 table by date.
 //! - `key`, `signature`: [`KeyKind`], [`SignatureAlgorithm`] and CSR signature checks.
 //! - `parse`: [`parse_certificate`], [`ParsedCertificate`].
 //! - `serial`: random serials and their hex form.
@@ -51,6 +54,8 @@ mod profiles;
 mod secret;
 mod serial;
 mod signature;
+mod validity;
+mod weak_keys;
 
 pub use bundle::CaBundle;
 pub use crl::{MAX_CRL_VALIDITY, RevokedEntry, is_subscriber_revocation_reason};
@@ -63,3 +68,5 @@ pub use options::{CaOptions, IssuerUrls};
 pub use parse::{ParsedCertificate, parse_certificate};
 pub use secret::SecretPem;
 pub use signature::SignatureAlgorithm;
+pub use validity::max_leaf_validity;
+pub use weak_keys::{DEFAULT_FERMAT_ROUNDS, KeyBlocklist, SMALL_PRIME_BOUND, spki_sha256};

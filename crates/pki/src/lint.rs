@@ -13,8 +13,10 @@ use x509_parser::x509::X509Version;
 use crate::der;
 use crate::{IssuerUrls, KeyKind, PkiError};
 
-/// The longest subscriber certificate validity this CA signs: 200 days (Baseline Requirements
-/// §6.3.2 from 2026-03-15). Validity counts both ends, so `not_after - not_before + 1s`.
+/// The longest subscriber certificate validity this CA signs on any date: 200 days (Baseline
+/// Requirements §6.3.2 from 2026-03-15; shorter from 2027-03-15, see
+/// [`max_leaf_validity`](crate::max_leaf_validity), which the lint applies). Validity counts
+/// both ends, so `not_after - not_before + 1s`.
 pub const MAX_LEAF_VALIDITY: Duration = Duration::days(200);
 
 const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";

@@ -458,6 +458,49 @@ fn the_listener_certificate_chains_to_the_root() {
     assert_eq!(key.subject_public_key_info(), cert.public_key().raw);
 }
 
+/// Baseline Requirements §6.3.2 by date: the lint applies the table in force at notBefore.
+#[test]
+fn lint_applies_the_validity_table_of_the_issuance_date() {
+    let (_tmp, _dir, bundle) = new_ca();
+    let csr = Csr::parse(&rcgen_csr(&p256(), &["a.example.com"], |_| {})).unwrap();
+    let second = Duration::seconds(1);
+    for (at, days) in [
+        (time::macros::datetime!(2027-04-01 00:00 UTC), 100),
+        (time::macros::datetime!(2029-04-01 00:00 UTC), 47),
+    ] {
+        assert_eq!(ferrite_pki::max_leaf_validity(at), Duration::days(days));
+        let ok = IssueRequest {
+            not_before: at,
+            not_after: at + Duration::days(days) - second,
+            ..request_for(&csr, 90)
+        };
+        let issued = bundle.issuer.issue(&ok).unwrap();
+        assert_eq!(
+            issued.not_after - issued.not_before + second,
+            Duration::days(days)
+        );
+        let too_long = IssueRequest {
+            not_after: at + Duration::days(days),
+            ..ok
+        };
+        let err = bundle.issuer.issue(&too_long).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PkiError::Lint {
+                    check: "validity",
+                    ..
+                }
+            ),
+            "{at}: {err:?}"
+        );
+        assert!(
+            err.to_string().contains(&format!("exceeds {days} days")),
+            "{err}"
+        );
+    }
+}
+
 #[test]
 fn lint_failures_sign_nothing() {
     let (_tmp, _dir, bundle) = new_ca();

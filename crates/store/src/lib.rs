@@ -32,7 +32,9 @@
 //! - `accounts`: accounts and key rollover (§7.3).
 //! - `orders`: orders with their authorization links, listing, finalize compare-and-set (§7.4).
 //! - `authorizations`: authorizations and challenges, reuse lookup, deactivation (§7.5).
-//! - `validations`: challenge validation leases: start, finish, reap (§7.5.1).
+//! - `validations`: challenge validation leases: start, finish, reap (§7.5.1); a success also
+//!   writes its domain validation.
+//! - `domain_validations`: validations kept per customer for reuse and as evidence (BR §4.2.1).
 //! - `certificates`: certificates, revocation (§7.6), CRL numbers (RFC 5280 §5.2.3).
 //! - `customers`, `credentials`, `mac_keys`: the binding model (RFC 8555 §7.3.4); `mac_keys`
 //!   also counts a binding in the transaction that inserts the account.
@@ -46,6 +48,7 @@ mod certificates;
 mod codec;
 mod credentials;
 mod customers;
+mod domain_validations;
 mod error;
 mod mac_keys;
 mod nonces;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, Certificate, CredentialStatus, Customer,
-    MacKey, Order, Scope, ValidationResult,
+    DomainValidation, MacKey, Order, Scope, ValidationOwner, ValidationResult,
 };
 use ferrite_core::{Store, StoreError};
 use ferrite_proto::{AuthorizationStatus, Problem};
@@ -11,8 +11,8 @@ use time::OffsetDateTime;
 
 use crate::open::SqliteStore;
 use crate::{
-    accounts, authorizations, certificates, credentials, customers, mac_keys, nonces, orders,
-    validations,
+    accounts, authorizations, certificates, credentials, customers, domain_validations, mac_keys,
+    nonces, orders, validations,
 };
 
 #[async_trait]
@@ -216,5 +216,18 @@ impl Store for SqliteStore {
 
     async fn accounts_in_scope(&self, scope: &Scope) -> Result<Vec<Account>, StoreError> {
         accounts::in_scope(self, scope).await
+    }
+
+    async fn reusable_domain_validations(
+        &self,
+        owner: &ValidationOwner,
+        domains: &[String],
+        since: OffsetDateTime,
+    ) -> Result<Vec<DomainValidation>, StoreError> {
+        domain_validations::reusable(self, owner, domains, since).await
+    }
+
+    async fn domain_validations(&self, scope: &Scope) -> Result<Vec<DomainValidation>, StoreError> {
+        domain_validations::list(self, scope).await
     }
 }

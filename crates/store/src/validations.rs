@@ -9,6 +9,7 @@ use ferrite_proto::{AuthorizationStatus, ChallengeStatus};
 use time::OffsetDateTime;
 
 use crate::codec::{micros, to_json};
+use crate::domain_validations;
 use crate::error::db_error;
 use crate::open::SqliteStore;
 
@@ -72,12 +73,28 @@ pub(crate) async fn finish(
     .await
     .map_err(db_error)?;
     if done.rows_affected() == 1 {
-        sqlx::query("UPDATE authorizations SET status = ? WHERE id = ? AND status = 'pending'")
-            .bind(authz_status.as_str())
-            .bind(&result.authorization_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        // A success keeps the domain validation for the customer (BR §4.2.1 reuse) in this
+        // same transaction, and the now-valid authorization expires with its reuse window.
+        let valid_until = match (&result.outcome, &result.domain_validation) {
+            (Ok(_), Some(v)) => Some(micros(v.reuse_until)),
+            _ => None,
+        };
+        let changed = sqlx::query(
+            "UPDATE authorizations SET status = ?, expires = COALESCE(?, expires) \
+             WHERE id = ? AND status = 'pending'",
+        )
+        .bind(authz_status.as_str())
+        .bind(valid_until)
+        .bind(&result.authorization_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        if changed.rows_affected() == 1
+            && result.outcome.is_ok()
+            && let Some(v) = &result.domain_validation
+        {
+            domain_validations::insert_in(&mut tx, v).await?;
+        }
     } else {
         tracing::debug!(
             challenge_id = %result.challenge_id,

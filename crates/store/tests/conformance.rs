@@ -65,6 +65,9 @@ conformance!(
     binding_refusals_name_the_rule,
     failed_account_insert_consumes_nothing,
     concurrent_bindings_stop_at_the_limit,
+    finish_validation_records_domain_validation,
+    domain_validation_only_with_an_applied_success,
+    reusable_validations_by_owner_age_and_authorization,
 );
 
 /// What a client was given survives closing the database and opening the file again.

@@ -66,8 +66,20 @@ impl TestCa {
         Self::start_with(TestCaOptions::default()).await
     }
 
-    /// Starts a CA. Panics on setup failure: this is test code.
+    /// Starts a CA whose mock DNS is unsigned and whose validator does not
+    /// check DNSSEC. Panics on setup failure: this is test code.
     pub async fn start_with(opts: TestCaOptions) -> TestCa {
+        Self::start_inner(opts, false).await
+    }
+
+    /// Starts a CA whose mock DNS serves a signed root zone
+    /// ([`MockDns::sign`]) and whose validator validates DNSSEC to that
+    /// zone's key, as production validates to the IANA root.
+    pub async fn start_with_dnssec(opts: TestCaOptions) -> TestCa {
+        Self::start_inner(opts, true).await
+    }
+
+    async fn start_inner(opts: TestCaOptions, dnssec: bool) -> TestCa {
         let dir = tempfile::tempdir().expect("tempdir");
         let dns = MockDns::start().await.expect("mock DNS");
         let http01 = Http01Responder::start().await.expect("http-01 responder");
@@ -96,21 +108,36 @@ impl TestCa {
             tlsalpn01_port: tlsalpn01.port(),
             allow_private_addresses: true,
             timeout: std::time::Duration::from_secs(5),
+            dnssec,
+            dnssec_trust_anchor: if dnssec {
+                ferrite_va::TrustAnchor::Records(dns.sign())
+            } else {
+                ferrite_va::TrustAnchor::IanaRoot
+            },
         })
         .expect("va");
         let tls =
             ferrite_server::tls::server_config(&bundle.tls_chain_pem, bundle.tls_key.expose())
                 .expect("tls");
+        let mut config = opts.config;
+        if config.account_url_prefix.is_empty() {
+            // As `ferrite serve` sets it: the URLs the ACME router gives accounts.
+            config.account_url_prefix = format!("{base_url}/acme/acct/");
+        }
+        let caa_identities = config.caa_identities.clone();
         let ca = Ca::new(
             Arc::new(store),
             Arc::new(va),
             opts.clock,
             Arc::new(bundle.issuer),
-            opts.config,
+            config,
         );
         let state = AppState {
             ca: ca.clone(),
-            config: Arc::new(ServerConfig::new(base_url.clone(), bundle.root_pem.clone())),
+            config: Arc::new(ServerConfig {
+                caa_identities,
+                ..ServerConfig::new(base_url.clone(), bundle.root_pem.clone())
+            }),
         };
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (stop_acme, stop_public) = {

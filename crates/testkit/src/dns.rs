@@ -2,8 +2,14 @@
 //! spirit of pebble-challtestsrv. It answers every name: A queries with
 //! 127.0.0.1 and AAAA queries with nothing (NOERROR), unless a test set
 //! something else. Every answer has TTL 0.
+//!
+//! [`MockDns::sign`] turns DNSSEC on: the namespace becomes one signed root
+//! zone whose key is the test's trust anchor, [`MockDns::add_unsigned_zone`]
+//! delegates an unsigned (provably insecure) zone from it, and
+//! [`MockDns::set_dnssec_fault`] breaks one name's signatures (see
+//! `crate::dnssec`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io;
 use std::iter;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,13 +18,16 @@ use std::time::Duration;
 
 use hickory_server::Server;
 use hickory_server::net::runtime::Time;
-use hickory_server::proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
-use hickory_server::proto::rr::rdata::{A, AAAA, TXT};
+use hickory_server::proto::op::{Edns, Header, HeaderCounts, Metadata, ResponseCode};
+use hickory_server::proto::rr::rdata::{A, AAAA, NS, TXT};
 use hickory_server::proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::proto::serialize::binary::{BinDecoder, Restrict};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 use tokio::net::{TcpListener, UdpSocket};
+
+pub use crate::dnssec::DnssecFault;
+use crate::dnssec::Signing;
 
 /// What the server answers for one name (lower-case, no trailing dot).
 #[derive(Default)]
@@ -30,6 +39,11 @@ struct Zone {
     nxdomain: HashSet<String>,
     silent: HashSet<String>,
     queries: Vec<String>,
+    /// Set by [`MockDns::sign`]: the root zone's key.
+    signing: Option<Arc<Signing>>,
+    /// Apexes of unsigned zones delegated from the signed root.
+    unsigned_zones: HashSet<String>,
+    dnssec_faults: HashMap<String, DnssecFault>,
 }
 
 /// A mock authoritative DNS server on 127.0.0.1 (UDP and TCP, same port).
@@ -118,13 +132,57 @@ impl MockDns {
         self.zone().silent.insert(key(name));
     }
 
-    /// Undoes `set_servfail`, `set_nxdomain` and `set_unresponsive` for `name`.
+    /// Undoes `set_servfail`, `set_nxdomain`, `set_unresponsive` and
+    /// `set_dnssec_fault` for `name`.
     pub fn clear_faults(&self, name: &str) {
         let k = key(name);
         let mut zone = self.zone();
         zone.servfail.remove(&k);
         zone.nxdomain.remove(&k);
         zone.silent.remove(&k);
+        zone.dnssec_faults.remove(&k);
+    }
+
+    /// Serves DNSSEC from now on: every name is in one root zone `.` signed
+    /// with a fresh ECDSA P-256 key (RRSIGs on answers, signed NSEC denials
+    /// for missing types). Returns the trust anchor that validates it: the
+    /// root DNSKEY in zone-file form, for `ferrite_va::TrustAnchor::Records`
+    /// or a trust anchor file. Calling it again returns the same anchor.
+    ///
+    /// NXDOMAIN from `set_nxdomain` is served without a denial proof, so a
+    /// validator finds it bogus.
+    pub fn sign(&self) -> String {
+        let mut zone = self.zone();
+        let signing = zone
+            .signing
+            .get_or_insert_with(|| Arc::new(Signing::generate()));
+        signing.trust_anchor()
+    }
+
+    /// Like [`MockDns::sign`], but returns the trust anchor as the SHA-256
+    /// DS record of the root key (`. 0 IN DS tag 13 2 HEX`), as operators
+    /// usually hold it.
+    pub fn sign_ds(&self) -> String {
+        self.sign();
+        let zone = self.zone();
+        zone.signing
+            .as_ref()
+            .map(|signing| signing.trust_anchor_ds())
+            .unwrap_or_default()
+    }
+
+    /// Makes `zone` an unsigned zone delegated from the signed root: `zone
+    /// NS` exists, `zone DS` is denied by a signed NSEC (which proves the
+    /// zone insecure, RFC 4035 §5.2), and names at and below `zone` are
+    /// answered without signatures. Only meaningful after [`MockDns::sign`].
+    pub fn add_unsigned_zone(&self, zone: &str) {
+        self.zone().unsigned_zones.insert(key(zone));
+    }
+
+    /// Breaks the DNSSEC signatures served for `name` (every type), to test
+    /// bogus answers; `clear_faults` undoes it.
+    pub fn set_dnssec_fault(&self, name: &str, fault: DnssecFault) {
+        self.zone().dnssec_faults.insert(key(name), fault);
     }
 
     /// Every query received so far, as `"TYPE name"` (e.g. `"TXT
@@ -177,7 +235,43 @@ fn caa_record(name: &str, flags: u8, tag: &str, value: &str) -> Option<Record> {
 enum Answer {
     Silent,
     Code(ResponseCode),
-    Records(Vec<Record>),
+    /// The answer section and the authority section.
+    Records(Vec<Record>, Vec<Record>),
+}
+
+impl Zone {
+    /// The unsigned zone `k` is in (at or below its apex), if any.
+    fn unsigned_zone_of(&self, k: &str) -> Option<&str> {
+        self.unsigned_zones
+            .iter()
+            .find(|apex| k == apex.as_str() || k.ends_with(&format!(".{apex}")))
+            .map(String::as_str)
+    }
+
+    /// The types that exist at `k`, for an NSEC type map.
+    fn types_at(&self, k: &str) -> BTreeSet<RecordType> {
+        let mut types = BTreeSet::new();
+        match self.addresses.get(k) {
+            None => {
+                types.insert(RecordType::A);
+            }
+            Some(addrs) => {
+                if addrs.iter().any(IpAddr::is_ipv4) {
+                    types.insert(RecordType::A);
+                }
+                if addrs.iter().any(IpAddr::is_ipv6) {
+                    types.insert(RecordType::AAAA);
+                }
+            }
+        }
+        if self.txt.get(k).is_some_and(|v| !v.is_empty()) {
+            types.insert(RecordType::TXT);
+        }
+        if self.caa.get(k).is_some_and(|v| !v.is_empty()) {
+            types.insert(RecordType::CAA);
+        }
+        types
+    }
 }
 
 struct Handler {
@@ -199,7 +293,26 @@ impl Handler {
             return Answer::Code(ResponseCode::NXDomain);
         }
         let record = |data: RData| Record::from_rdata(name.clone(), 0, data);
+        let unsigned_zone = zone.unsigned_zone_of(&k).map(str::to_owned);
+        let signing = match (&zone.signing, &unsigned_zone) {
+            (Some(signing), None) => Some(signing.clone()),
+            // RFC 4035 §5.2: the delegation's DS (absent) is the parent's, signed.
+            (Some(signing), Some(apex)) if *apex == k && record_type == RecordType::DS => {
+                Some(signing.clone())
+            }
+            _ => None,
+        };
         let records = match record_type {
+            RecordType::DNSKEY if name.is_root() => match &signing {
+                Some(signing) => vec![signing.dnskey_record()],
+                None => Vec::new(),
+            },
+            RecordType::NS if unsigned_zone.as_deref() == Some(k.as_str()) => {
+                match Name::from_ascii(format!("ns.{k}.")) {
+                    Ok(ns) => vec![record(RData::NS(NS(ns)))],
+                    Err(_) => Vec::new(),
+                }
+            }
             RecordType::A => match zone.addresses.get(&k) {
                 Some(addrs) => addrs
                     .iter()
@@ -236,7 +349,21 @@ impl Handler {
                 .collect(),
             _ => Vec::new(),
         };
-        Answer::Records(records)
+        let Some(signing) = signing else {
+            return Answer::Records(records, Vec::new());
+        };
+        let fault = zone.dnssec_faults.get(&k).copied();
+        if records.is_empty() {
+            // At an unsigned delegation the parent knows only the NS RRset.
+            let present = if unsigned_zone.is_some() {
+                BTreeSet::from([RecordType::NS])
+            } else {
+                zone.types_at(&k)
+            };
+            let denial = signing.denial(name, present, fault);
+            return Answer::Records(Vec::new(), denial);
+        }
+        Answer::Records(signing.signed(records, fault), Vec::new())
     }
 }
 
@@ -271,15 +398,23 @@ impl RequestHandler for Handler {
                     .await
                     .unwrap_or(fallback);
             }
-            Answer::Records(records) => records,
+            Answer::Records(answers, authorities) => (answers, authorities),
         };
-        let response = builder.build(
+        // RFC 6891: answer EDNS with EDNS, so signed answers are not cut to
+        // 512 bytes (RFC 3225: the DO bit echoed).
+        let mut edns = Edns::new();
+        edns.set_max_payload(1232);
+        edns.set_dnssec_ok(request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok));
+        let mut response = builder.build(
             metadata,
-            records.iter(),
-            iter::empty(),
+            records.0.iter(),
+            records.1.iter(),
             iter::empty(),
             iter::empty(),
         );
+        if request.edns.is_some() {
+            response.set_edns(&edns);
+        }
         response_handle
             .send_response(response)
             .await

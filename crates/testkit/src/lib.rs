@@ -7,9 +7,11 @@
 //!
 //! # Layout
 //! - `ca`: [`ca::TestCa`], the whole CA in-process on 127.0.0.1:0 with the fixtures below.
+//! - `checks`: [`bounded`] and [`assert_problem`], shared by the scenario tests.
 //! - `raw`: [`raw::RawClient`], hand-built signed requests for the cases real clients never send.
 //! - `dns`: [`dns::MockDns`], an authoritative mock DNS (UDP and TCP) whose
-//!   answers tests set, like pebble-challtestsrv.
+//!   answers tests set, like pebble-challtestsrv; it can serve a signed zone
+//!   (`dnssec`: the signing key, NSEC denials, injected faults).
 //! - `responders`: [`responders::Http01Responder`] and
 //!   [`responders::TlsAlpn01Responder`], challenge servers a test fills in.
 #![warn(missing_docs)]
@@ -17,9 +19,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod ca;
+pub mod checks;
 pub mod dns;
+mod dnssec;
 pub mod raw;
 pub mod responders;
 
 pub use ca::{RawIssued, TestCa, TestCaOptions};
+pub use checks::{assert_problem, bounded};
 pub use raw::{RawAccount, RawClient, RawResponse};

@@ -4,33 +4,12 @@
 //! Only 127.0.0.1 is contacted; every test is bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::Future;
-use std::time::Duration;
+use ferrite_testkit::{assert_problem, bounded};
 
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::SigningKey;
 use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa};
 use serde_json::{Map, Value, json};
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), fut)
-        .await
-        .expect("test took longer than 60 s")
-}
-
-#[track_caller]
-fn assert_problem(r: &RawResponse, status: u16, kind: &str) {
-    assert_eq!(
-        (r.status, r.problem_type().as_str()),
-        (status, kind),
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-    assert_eq!(
-        r.header("content-type").as_deref(),
-        Some("application/problem+json")
-    );
-}
 
 async fn new_account(
     raw: &RawClient,

@@ -4,9 +4,10 @@
 //! Only 127.0.0.1 is contacted; every test is bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeSet;
-use std::future::Future;
 use std::time::Duration;
+
+use ferrite_testkit::bounded;
+use std::collections::BTreeSet;
 
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::SigningKey;
@@ -21,12 +22,6 @@ use rustls_pki_types::CertificateDer;
 use serde_json::json;
 use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), fut)
-        .await
-        .expect("test took longer than 60 s")
-}
 
 fn retry() -> RetryPolicy {
     RetryPolicy::new()

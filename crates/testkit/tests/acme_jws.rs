@@ -4,19 +4,12 @@
 //! Only 127.0.0.1 is contacted; every test is bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::Future;
-use std::time::Duration;
+use ferrite_testkit::bounded;
 
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::SigningKey;
 use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa};
 use serde_json::{Map, Value, json};
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), fut)
-        .await
-        .expect("test took longer than 60 s")
-}
 
 const JOSE: Option<&str> = Some("application/jose+json");
 

@@ -5,10 +5,9 @@
 //! bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use ferrite_testkit::{assert_problem, bounded};
 use std::collections::BTreeSet;
-use std::future::Future;
 use std::net::{IpAddr, Ipv6Addr};
-use std::time::Duration;
 
 use ferrite_core::CaConfig;
 use ferrite_jose::Algorithm;
@@ -18,22 +17,6 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use x509_parser::prelude::{FromDer, X509Certificate};
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), fut)
-        .await
-        .expect("test took longer than 60 s")
-}
-
-#[track_caller]
-fn assert_problem(r: &RawResponse, status: u16, kind: &str) {
-    assert_eq!(
-        (r.status, r.problem_type().as_str()),
-        (status, kind),
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-}
 
 async fn post_order(raw: &RawClient, ca: &TestCa, a: &RawAccount, payload: Value) -> RawResponse {
     raw.post(

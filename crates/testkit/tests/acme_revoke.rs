@@ -4,8 +4,7 @@
 //! Only 127.0.0.1 is contacted; every test is bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::Future;
-use std::time::Duration;
+use ferrite_testkit::{assert_problem, bounded};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,22 +15,6 @@ use ferrite_testkit::{RawAccount, RawClient, RawIssued, RawResponse, TestCa};
 use serde_json::{Value, json};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), fut)
-        .await
-        .expect("test took longer than 60 s")
-}
-
-#[track_caller]
-fn assert_problem(r: &RawResponse, status: u16, kind: &str) {
-    assert_eq!(
-        (r.status, r.problem_type().as_str()),
-        (status, kind),
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-}
 
 fn payload(cert_der: &[u8], reason: Option<u64>) -> Value {
     let mut p = json!({"certificate": URL_SAFE_NO_PAD.encode(cert_der)});

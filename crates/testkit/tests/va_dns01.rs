@@ -26,6 +26,8 @@ fn va(dns: &MockDns, timeout: Duration) -> Va {
         tlsalpn01_port: 1,
         allow_private_addresses: false,
         timeout,
+        dnssec: false, // MockDns serves no signatures here
+        ..VaConfig::default()
     })
     .unwrap()
 }
@@ -215,6 +217,7 @@ async fn unreachable_resolver_is_a_dns_problem() {
         let va = Va::new(VaConfig {
             dns_resolver: Some(addr),
             timeout: Duration::from_secs(2),
+            dnssec: false, // MockDns serves no signatures here
             ..VaConfig::default()
         })
         .unwrap();

@@ -31,6 +31,8 @@ fn va(dns: &MockDns, http_port: u16, https_port: u16) -> Va {
         tlsalpn01_port: https_port,
         allow_private_addresses: true,
         timeout: Duration::from_secs(5),
+        dnssec: false, // MockDns serves no signatures here
+        ..VaConfig::default()
     })
     .unwrap()
 }
@@ -339,6 +341,8 @@ async fn private_address_is_refused_unless_allowed() {
             tlsalpn01_port: 1,
             allow_private_addresses: false,
             timeout: Duration::from_secs(5),
+            dnssec: false, // MockDns serves no signatures here
+            ..VaConfig::default()
         })
         .unwrap();
         let f = failure(strict.http01("a.example.com", TOKEN, KEY_AUTH).await);
@@ -373,6 +377,8 @@ async fn private_range_address_is_refused_before_connecting() {
             tlsalpn01_port: 1,
             allow_private_addresses: false,
             timeout: Duration::from_secs(5),
+            dnssec: false, // MockDns serves no signatures here
+            ..VaConfig::default()
         })
         .unwrap();
         let f = failure(strict.http01("internal.example.com", TOKEN, KEY_AUTH).await);
@@ -429,6 +435,8 @@ async fn silent_nameserver_is_a_dns_timeout() {
             tlsalpn01_port: 1,
             allow_private_addresses: true,
             timeout: Duration::from_secs(2),
+            dnssec: false, // MockDns serves no signatures here
+            ..VaConfig::default()
         })
         .unwrap();
         let f = failure(va.http01("slow.example.com", TOKEN, KEY_AUTH).await);
@@ -456,6 +464,8 @@ async fn a_server_that_never_answers_hits_the_validation_timeout() {
             tlsalpn01_port: 1,
             allow_private_addresses: true,
             timeout: Duration::from_secs(1),
+            dnssec: false, // MockDns serves no signatures here
+            ..VaConfig::default()
         })
         .unwrap();
         let started = std::time::Instant::now();

@@ -30,6 +30,8 @@ fn va(dns: &MockDns, port: u16) -> Va {
         tlsalpn01_port: port,
         allow_private_addresses: true,
         timeout: Duration::from_secs(5),
+        dnssec: false, // MockDns serves no signatures here
+        ..VaConfig::default()
     })
     .unwrap()
 }
@@ -191,6 +193,7 @@ async fn private_address_is_refused_and_dns_failures_are_dns() {
         let strict = Va::new(VaConfig {
             dns_resolver: Some(dns.addr()),
             tlsalpn01_port: responder.port(),
+            dnssec: false, // MockDns serves no signatures here
             ..VaConfig::default()
         })
         .unwrap();

@@ -3,11 +3,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::dnssec::TrustAnchor;
+
 /// Settings of a [`Va`](crate::Va).
 ///
 /// The defaults are what a production CA uses: the system resolver, the
 /// standard ports of RFC 8555 §8.3 (80) and RFC 8737 §3 (443), no private
-/// addresses, ten seconds per validation.
+/// addresses, ten seconds per validation, DNSSEC validated to the IANA root.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VaConfig {
     /// The recursive resolver to ask, or `None` for the nameservers listed in
@@ -26,6 +28,13 @@ pub struct VaConfig {
     /// The whole of one validation (DNS, connects, redirects, body) must end
     /// within this time.
     pub timeout: Duration,
+    /// Validate DNSSEC on every lookup made for a validation or a CAA check
+    /// (required by the Baseline Requirements since 2026-03-15). A bogus
+    /// answer fails with a `dns` problem; an answer proven to come from an
+    /// unsigned zone is used. Off only for tests against an unsigned DNS.
+    pub dnssec: bool,
+    /// The keys DNSSEC answers must chain to: the IANA root by default.
+    pub dnssec_trust_anchor: TrustAnchor,
 }
 
 impl Default for VaConfig {
@@ -36,6 +45,8 @@ impl Default for VaConfig {
             tlsalpn01_port: 443,
             allow_private_addresses: false,
             timeout: Duration::from_secs(10),
+            dnssec: true,
+            dnssec_trust_anchor: TrustAnchor::IanaRoot,
         }
     }
 }

@@ -2,7 +2,7 @@
 //! 8555 problems of the matching type; the record goes along either way as evidence.
 
 use async_trait::async_trait;
-use ferrite_core::{ValidationRequest, Validator};
+use ferrite_core::{CaaRecord, CaaRequest, ValidationRequest, Validator};
 use ferrite_proto::{ChallengeType, Problem, ProblemType};
 
 use crate::{FailureKind, Va, ValidationFailure};
@@ -31,6 +31,10 @@ impl Validator for Va {
             Ok(record) => Ok(serde_json::to_value(&record).unwrap_or_default()),
             Err(failure) => Err(to_problem(failure)),
         }
+    }
+
+    async fn check_caa(&self, request: &CaaRequest) -> Result<CaaRecord, (Problem, CaaRecord)> {
+        crate::caa::check(&self.inner, request).await
     }
 }
 

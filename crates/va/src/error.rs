@@ -36,6 +36,18 @@ pub enum VaError {
         /// What hickory-resolver said.
         reason: String,
     },
+    /// The DNSSEC trust anchor could not be read or holds no usable key.
+    /// Operator's fault: fix the file named by
+    /// `validation.dnssec_trust_anchor`.
+    #[error(
+        "cannot use the DNSSEC trust anchor {anchor}: {reason}; validation.dnssec_trust_anchor must name a file of DNSKEY or DS records (zone-file form), or leave it empty for the IANA root keys"
+    )]
+    TrustAnchor {
+        /// The file (or "the configured records").
+        anchor: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The TLS client configuration could not be built. Internal fault.
     #[error("cannot set up the TLS client: {source}")]
     Tls {

@@ -15,6 +15,8 @@
 //! - follow a redirect to any port but the http-01 / tls-alpn-01 ports, or
 //!   more than 10 of them;
 //! - cache a DNS answer (a customer's fresh TXT record must be seen);
+//! - use an answer whose DNSSEC validation failed (bogus), unless
+//!   [`VaConfig::dnssec`] is off;
 //! - read a database: results go back to the engine through
 //!   `ferrite-core`'s `Validator` trait, implemented in `core_validator`.
 //!
@@ -26,7 +28,9 @@
 //! - `record`: [`ValidationRecord`], [`ValidationFailure`], [`FailureKind`].
 //! - `error`: [`VaError`], for building a [`Va`].
 //! - `http01`, `dns01`, `tlsalpn01`: one challenge each.
+//! - `caa`: CAA lookup (climbing to the parents) and evaluation (RFC 8659, RFC 8657).
 //! - `resolve`: DNS lookups and their failures; resolv.conf parsing.
+//! - `dnssec`: [`TrustAnchor`], and why an answer is bogus.
 //! - `dial`: address filtering and connecting, IPv6 first.
 //! - `address`: the special-purpose address ranges that are refused.
 //! - `tls`: rustls client configs accepting any certificate.
@@ -35,10 +39,12 @@
 #![warn(missing_docs)]
 
 mod address;
+mod caa;
 mod config;
 mod core_validator;
 mod dial;
 mod dns01;
+mod dnssec;
 mod error;
 mod http01;
 mod key_authorization;
@@ -49,6 +55,7 @@ mod tlsalpn01;
 mod va;
 
 pub use config::VaConfig;
+pub use dnssec::TrustAnchor;
 pub use error::VaError;
 pub use key_authorization::{
     ACME_TLS_1_ALPN, ID_PE_ACME_IDENTIFIER, dns01_txt_value, tlsalpn01_digest,

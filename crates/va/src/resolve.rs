@@ -4,9 +4,14 @@
 //! No answer is cached: a customer publishes a record moments before asking
 //! for validation, and a cached (negative) answer from a minute ago would
 //! fail them for no reason.
+//!
+//! With [`VaConfig::dnssec`] on, every answer is DNSSEC-validated to the
+//! configured trust anchor; a bogus one is a `dns` problem that says why
+//! (see `crate::dnssec`), an insecure one (unsigned zone) is used.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use hickory_resolver::TokioResolver;
@@ -15,10 +20,12 @@ use hickory_resolver::config::{
 };
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::dnssec::TrustAnchors;
 use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use crate::config::VaConfig;
+use crate::dnssec;
 use crate::error::VaError;
 use crate::record::{FailureKind, Problem};
 
@@ -26,10 +33,16 @@ const RESOLV_CONF: &str = "/etc/resolv.conf";
 
 /// The resolver and the time one lookup may take.
 pub(crate) struct Resolve {
-    resolver: TokioResolver,
+    /// Built with the VA, or on the first lookup when the trust anchor has
+    /// DS records (their keys must be fetched first).
+    resolver: tokio::sync::OnceCell<TokioResolver>,
+    /// What that first lookup needs to build it.
+    pending_ds: Option<PendingDs>,
     /// Bounds each lookup so a silent server gives a DNS problem, not the
     /// validation-wide timeout.
     lookup_timeout: Duration,
+    /// Asked again, with the DO bit, to explain a bogus answer.
+    first_server: Option<SocketAddr>,
 }
 
 impl Resolve {
@@ -62,17 +75,38 @@ impl Resolve {
         opts.use_hosts_file = ResolveHosts::Never;
         opts.try_tcp_on_error = true;
         opts.ndots = 0;
+        // RFC 4035 §4: a security-aware resolver sets DO and checks the
+        // chain from the trust anchor down to every answer.
+        opts.validate = config.dnssec;
 
-        let resolver =
-            TokioResolver::builder_with_config(resolver_config, TokioRuntimeProvider::default())
-                .with_options(opts)
-                .build()
-                .map_err(|err| VaError::Resolver {
-                    reason: err.to_string(),
-                })?;
+        let anchors = if config.dnssec {
+            Some(config.dnssec_trust_anchor.load()?)
+        } else {
+            None
+        };
+        let (resolver, pending_ds) = match anchors {
+            Some(anchors) if !anchors.ds.is_empty() => (
+                tokio::sync::OnceCell::new(),
+                Some(PendingDs {
+                    config: resolver_config,
+                    opts,
+                    anchors,
+                }),
+            ),
+            anchors => (
+                tokio::sync::OnceCell::new_with(Some(build(
+                    resolver_config,
+                    opts,
+                    anchors.map(|a| a.keys),
+                )?)),
+                None,
+            ),
+        };
         Ok(Self {
             resolver,
+            pending_ds,
             lookup_timeout,
+            first_server: servers.first().copied(),
         })
     }
 
@@ -96,6 +130,14 @@ impl Resolve {
                 Err(err) => errors.push((record_type, err)),
             }
         }
+        // A bogus answer for either type fails the lookup, even if the other
+        // gave addresses: the zone's signatures are broken or forged.
+        if let Some((record_type, err)) = errors
+            .iter()
+            .find(|(_, err)| matches!(err, LookupError::DnssecBogus(_)))
+        {
+            return Err(describe(host, *record_type, err));
+        }
         if !addresses.is_empty() {
             return Ok(addresses);
         }
@@ -113,6 +155,30 @@ impl Resolve {
                 ),
             )
         }))
+    }
+
+    /// The CAA RRset at `name` (CNAMEs followed by the resolver): `None`
+    /// when the name does not exist or has no CAA records, so the caller
+    /// climbs to the parent (RFC 8659 §3). Any other failure is a DNS
+    /// problem: RFC 8659 §5.3 forbids issuing when the answer is unknown.
+    pub(crate) async fn caa(
+        &self,
+        name: &str,
+    ) -> Result<Option<Vec<hickory_resolver::proto::rr::rdata::CAA>>, Problem> {
+        let fq = fqdn(name)?;
+        match self.lookup(&fq, RecordType::CAA).await {
+            Ok(rdata) => Ok(Some(
+                rdata
+                    .into_iter()
+                    .filter_map(|r| match r {
+                        RData::CAA(caa) => Some(caa),
+                        _ => None,
+                    })
+                    .collect(),
+            )),
+            Err(LookupError::NxDomain | LookupError::NoRecords) => Ok(None),
+            Err(err) => Err(describe(name, RecordType::CAA, &err)),
+        }
     }
 
     /// Every TXT value at `name` (each record's strings joined, RFC 7208
@@ -141,18 +207,57 @@ impl Resolve {
         Ok(values)
     }
 
+    /// The resolver, built on first use when DS anchors must be resolved.
+    /// A failure is not kept: the next lookup tries again.
+    async fn resolver(&self) -> Result<&TokioResolver, LookupError> {
+        self.resolver
+            .get_or_try_init(|| async {
+                let Some(pending) = &self.pending_ds else {
+                    return Err(LookupError::Other("the resolver was not built".to_owned()));
+                };
+                let keys = dnssec::resolve_ds(
+                    self.first_server,
+                    pending.anchors.keys.clone(),
+                    &pending.anchors.ds,
+                    self.lookup_timeout,
+                )
+                .await
+                .map_err(LookupError::Other)?;
+                build(pending.config.clone(), pending.opts.clone(), Some(keys))
+                    .map_err(|err| LookupError::Other(err.to_string()))
+            })
+            .await
+    }
+
     async fn lookup(
         &self,
         name: &Name,
         record_type: RecordType,
     ) -> Result<Vec<RData>, LookupError> {
+        let resolver = self.resolver().await?;
         let lookup = tokio::time::timeout(
             self.lookup_timeout,
-            self.resolver.lookup(name.clone(), record_type),
+            resolver.lookup(name.clone(), record_type),
         )
         .await
-        .map_err(|_| LookupError::Timeout(self.lookup_timeout))?
-        .map_err(LookupError::from)?;
+        .map_err(|_| LookupError::Timeout(self.lookup_timeout))?;
+        let lookup = match lookup {
+            Ok(lookup) => lookup,
+            Err(err) => {
+                return Err(match LookupError::from(err) {
+                    LookupError::DnssecBogus(_) => LookupError::DnssecBogus(
+                        dnssec::explain_bogus(
+                            self.first_server,
+                            name,
+                            record_type,
+                            self.lookup_timeout,
+                        )
+                        .await,
+                    ),
+                    other => other,
+                });
+            }
+        };
         let rdata: Vec<RData> = lookup
             .answers()
             .iter()
@@ -166,6 +271,29 @@ impl Resolve {
     }
 }
 
+/// What building the resolver waits for when the trust anchor has DS records.
+struct PendingDs {
+    config: ResolverConfig,
+    opts: ResolverOpts,
+    anchors: dnssec::Anchors,
+}
+
+/// The resolver; validating DNSSEC to `trust_anchor` when there is one.
+fn build(
+    config: ResolverConfig,
+    opts: ResolverOpts,
+    trust_anchor: Option<TrustAnchors>,
+) -> Result<TokioResolver, VaError> {
+    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
+        .with_options(opts);
+    if let Some(anchor) = trust_anchor {
+        builder = builder.with_trust_anchor(Arc::new(anchor));
+    }
+    builder.build().map_err(|err| VaError::Resolver {
+        reason: err.to_string(),
+    })
+}
+
 /// A lookup's failure, sorted into what a customer can tell apart.
 #[derive(Debug)]
 enum LookupError {
@@ -173,6 +301,8 @@ enum LookupError {
     NoRecords,
     Code(ResponseCode),
     Timeout(Duration),
+    /// DNSSEC validation failed: the reason, once explained.
+    DnssecBogus(String),
     Other(String),
 }
 
@@ -188,6 +318,10 @@ impl From<NetError> for LookupError {
                 code => Self::Code(code),
             },
             NetError::Dns(DnsError::ResponseCode(code)) => Self::Code(code),
+            NetError::Dns(DnsError::DnssecBogus) => Self::DnssecBogus(String::new()),
+            NetError::Dns(DnsError::Nsec { proof, .. }) if proof.is_bogus() => {
+                Self::DnssecBogus(String::new())
+            }
             NetError::Timeout => Self::Timeout(Duration::ZERO),
             other => Self::Other(other.to_string()),
         }
@@ -201,6 +335,7 @@ fn severity(err: &LookupError) -> u8 {
         LookupError::Timeout(_) => 2,
         LookupError::Code(_) => 3,
         LookupError::NxDomain => 4,
+        LookupError::DnssecBogus(_) => 5,
     }
 }
 
@@ -222,6 +357,9 @@ fn describe(name: &str, record_type: RecordType, err: &LookupError) -> Problem {
         ),
         LookupError::Timeout(after) => format!(
             "DNS problem: query timed out after {after:?} looking up {record_type} for {name} - the domain's nameservers did not answer"
+        ),
+        LookupError::DnssecBogus(why) => format!(
+            "DNS problem: DNSSEC validation failed for {record_type} {name}: {why} - the answer is bogus; the domain's DNS operator must fix the zone's signatures (re-sign it, or remove the DS record at the parent to make it unsigned)"
         ),
         LookupError::Other(what) => {
             format!("DNS problem: looking up {record_type} for {name} failed: {what}")

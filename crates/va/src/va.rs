@@ -15,7 +15,7 @@ use crate::{dns01, http01, tls, tlsalpn01};
 /// The validation authority. Cheap to clone and share between tasks.
 #[derive(Clone)]
 pub struct Va {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 pub(crate) struct Inner {

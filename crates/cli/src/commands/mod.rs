@@ -6,6 +6,7 @@
 //! # Layout
 //! - `customer`, `credential`, `mac_key`: one module per noun.
 //! - `table`: aligned plain-text tables and time formatting.
+//! - `validation`: `ferrite validation list`, the domain validations kept for reuse.
 //! - `instructions`: the kid/HMAC key lines and ready-to-paste client command lines, shared
 //!   with the first start of `ferrite serve`.
 
@@ -14,6 +15,7 @@ mod customer;
 pub(crate) mod instructions;
 mod mac_key;
 mod table;
+mod validation;
 
 use std::sync::Arc;
 
@@ -106,6 +108,34 @@ enum MacKeyCommand {
         #[arg(long)]
         credential: Option<String>,
     },
+}
+
+/// `ferrite validation …`
+#[derive(Args, Debug)]
+pub(crate) struct ValidationArgs {
+    /// Print JSON (stable field names, with the validator's evidence) instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: ValidationCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum ValidationCommand {
+    /// List domain validations kept for reuse, newest first (of one customer with --customer).
+    List {
+        /// Only this customer's (name).
+        #[arg(long)]
+        customer: Option<String>,
+    },
+}
+
+pub(crate) async fn validation(config: &Config, args: ValidationArgs) -> anyhow::Result<()> {
+    match args.command {
+        ValidationCommand::List { customer } => {
+            validation::list(config, customer.as_deref(), args.json).await
+        }
+    }
 }
 
 pub(crate) async fn customer(config: &Config, args: CustomerArgs) -> anyhow::Result<()> {

@@ -5,8 +5,16 @@ use tracing::{Instrument, info, warn};
 
 use super::Ca;
 use super::orders::{AuthorizationView, not_found};
-use crate::model::{Account, Challenge, ValidationResult};
-use crate::{CoreError, ValidationRequest};
+use crate::model::{Account, Challenge, DomainValidation, ValidationResult};
+use crate::{CoreError, ValidationRequest, ids};
+
+/// Who a running validation is for: what the domain validation record needs besides the
+/// request.
+struct ValidationSubject {
+    account_id: String,
+    customer_id: Option<String>,
+    wildcard: bool,
+}
 
 impl Ca {
     /// RFC 8555 §7.5.1: the client says it is ready. The challenge moves to `processing` (one
@@ -47,9 +55,17 @@ impl Ca {
             };
             let ca = self.clone();
             let result_ids = (challenge.id.clone(), view.authorization.id.clone());
+            let subject = ValidationSubject {
+                account_id: account.id.clone(),
+                customer_id: account.customer_id.clone(),
+                wildcard: view.authorization.wildcard,
+            };
             tokio::spawn(
-                async move { ca.run_validation(request, result_ids.0, result_ids.1).await }
-                    .in_current_span(),
+                async move {
+                    ca.run_validation(request, result_ids.0, result_ids.1, subject)
+                        .await
+                }
+                .in_current_span(),
             );
         }
         let view = self.authorization(account, authorization_id).await?;
@@ -68,8 +84,18 @@ impl Ca {
         request: ValidationRequest,
         challenge_id: String,
         authorization_id: String,
+        subject: ValidationSubject,
     ) {
         let outcome = self.inner.validator.validate(&request).await;
+        // RFC 8659 / BR §3.2.2.8: CAA is checked as soon as control is proven, so a refusal
+        // reaches the client before it finalizes; finalize checks again when this is stale.
+        let outcome = match outcome {
+            Ok(record) => {
+                self.caa_after_validation(&request, &authorization_id, record)
+                    .await
+            }
+            Err(failure) => Err(failure),
+        };
         let (outcome, record) = match outcome {
             Ok(record) => {
                 info!(domain = %request.domain, method = %request.kind, "validation succeeded");
@@ -80,11 +106,26 @@ impl Ca {
                 (Err(problem), record)
             }
         };
+        // BR §4.2.1: a success is kept for the customer, with its evidence, so later orders
+        // may reuse it inside the window.
+        let domain_validation = outcome.as_ref().ok().map(|&validated_at| DomainValidation {
+            id: ids::random_id(),
+            customer_id: subject.customer_id,
+            account_id: subject.account_id,
+            domain: request.domain.clone(),
+            wildcard: subject.wildcard,
+            method: request.kind,
+            validated_at,
+            reuse_until: self.inner.config.reuse.reusable_until(validated_at),
+            authorization_id: authorization_id.clone(),
+            record: record.clone(),
+        });
         let result = ValidationResult {
             challenge_id,
             authorization_id,
             outcome,
             record,
+            domain_validation,
         };
         if let Err(e) = self.inner.store.finish_validation(&result).await {
             // The lease will expire and the reaper hands the challenge back to pending.

@@ -3,9 +3,10 @@
 use std::collections::BTreeSet;
 
 use ferrite_jose::Jwk;
-use ferrite_pki::{Csr, IssueRequest};
+use ferrite_pki::{Csr, IssueRequest, PkiError};
 use ferrite_proto::{OrderStatus, Problem, ProblemType};
-use tracing::{error, info};
+use time::{Duration, OffsetDateTime};
+use tracing::{error, info, warn};
 
 use super::Ca;
 use super::orders::OrderView;
@@ -53,6 +54,9 @@ impl Ca {
                 ));
             }
         }
+        // RFC 8659 §3 / BR §3.2.2.8: CAA no older than 8 hours at issuance; a refusal leaves
+        // the order ready so the client can finalize again once the records allow it.
+        self.recheck_caa(account, &order).await?;
         if !self.inner.store.begin_finalize(&order.id).await? {
             return Err(CoreError::problem(
                 ProblemType::OrderNotReady,
@@ -61,9 +65,12 @@ impl Ca {
         }
         let now = self.now();
         let not_before = order.not_before.unwrap_or(now);
-        let not_after = order
-            .not_after
-            .unwrap_or(not_before + self.inner.config.certificate_validity);
+        // Baseline Requirements §6.3.2: the configured validity, never above the maximum for
+        // the issuance date. The period counts both ends, hence the second off. A notAfter
+        // accepted at newOrder is cut to the maximum if a new table came into force since.
+        let validity = leaf_validity(self.inner.config.certificate_validity, now, not_before);
+        let latest = not_before + validity - Duration::seconds(1);
+        let not_after = order.not_after.map_or(latest, |na| na.min(latest));
         let request = IssueRequest {
             spki_der: csr.spki_der.clone(),
             dns_names: order.identifiers.iter().map(|i| i.value.clone()).collect(),
@@ -73,6 +80,22 @@ impl Ca {
         let issued = match self.inner.issuer.issue(&request) {
             Ok(issued) => issued,
             Err(e) => {
+                // The issue's audit entry, until there is an audit log: one structured event
+                // under the `ferrite::audit` target. It is emitted inside the request's span,
+                // which carries the request id (the client sees the same id in its problem).
+                let check = match &e {
+                    PkiError::Lint { check, .. } => *check,
+                    _ => "signing",
+                };
+                warn!(
+                    target: "ferrite::audit",
+                    event = "issuance_refused",
+                    order = %order.id,
+                    account = %account.id,
+                    check,
+                    detail = %e,
+                    "issuance refused by lint before sign or by the signer; no certificate was issued"
+                );
                 error!(error = %e, order = %order.id, "issuance refused by lint or signer");
                 let problem = Problem::internal(
                     "the CA could not issue this certificate; create a new order and quote the request id to the operator if it happens again",
@@ -113,6 +136,20 @@ impl Ca {
             .filter(|c| c.account_id == account.id)
             .ok_or_else(|| super::orders::not_found("certificate"))
     }
+}
+
+/// The validity period of a certificate issued at `issued_at` with `not_before`: the
+/// configured one, cut to the Baseline Requirements §6.3.2 maximum in force at the issuance
+/// date (and at notBefore, which the lint checks against). Both ends count: a certificate gets
+/// `notAfter = notBefore + period − 1 s`.
+pub(super) fn leaf_validity(
+    configured: Duration,
+    issued_at: OffsetDateTime,
+    not_before: OffsetDateTime,
+) -> Duration {
+    configured
+        .min(ferrite_pki::max_leaf_validity(issued_at))
+        .min(ferrite_pki::max_leaf_validity(not_before))
 }
 
 fn csr_problem(e: &ferrite_pki::CsrError) -> CoreError {

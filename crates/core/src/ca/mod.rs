@@ -6,10 +6,12 @@
 //! - `accounts`: newAccount, lookup, update, deactivate, key change (§7.3).
 //! - `orders`: newOrder, order and authorization lookup, deactivation (§7.4, §7.5).
 //! - `challenges`: responding to a challenge and running the validation (§7.5.1).
+//! - `caa`: CAA checks after validation and again at finalize (RFC 8659, RFC 8657).
 //! - `finalize`: CSR checks and issuance (§7.4).
 //! - `revoke`: revocation and CRLs (§7.6).
 
 mod accounts;
+mod caa;
 mod challenges;
 mod finalize;
 mod orders;
@@ -22,6 +24,7 @@ use ferrite_proto::ProblemType;
 use time::Duration;
 
 use crate::eab::{EabSettings, KEK_LEN, Kek, Registry};
+use crate::policy::{IdentifierPolicy, ReusePolicy};
 use crate::{Clock, CoreError, Store, Validator, ids};
 
 pub use accounts::NewAccountOutcome;
@@ -37,9 +40,14 @@ pub struct CaConfig {
     pub order_lifetime: Duration,
     /// How long a pending authorization may wait for a challenge response.
     pub pending_authorization_lifetime: Duration,
-    /// How long a valid authorization may be reused by the same account.
-    pub valid_authorization_lifetime: Duration,
-    /// Certificate validity.
+    /// How long a successful validation may be reused by new orders of the same customer
+    /// (BR §4.2.1 table, shortened by the operator's `validation.reuse_days`).
+    pub reuse: ReusePolicy,
+    /// Names refused at newOrder beyond syntax (public-suffix wildcards, IP reverse zones, the
+    /// operator's `policy.blocked_domains`).
+    pub identifier_policy: IdentifierPolicy,
+    /// Certificate validity period (both ends counted), cut at issuance to the Baseline
+    /// Requirements §6.3.2 maximum for the issuance date ([`ferrite_pki::max_leaf_validity`]).
     pub certificate_validity: Duration,
     /// What finalize accepts.
     pub csr_policy: CsrPolicy,
@@ -56,6 +64,15 @@ pub struct CaConfig {
     /// The key-encryption key sealing MAC keys at rest. `None`: a random one for this process
     /// only (tests); MAC keys created under it cannot be opened after a restart.
     pub eab_kek: Option<Kek>,
+    /// The issuer domain names CAA `issue` / `issuewild` records must name for this CA to
+    /// issue (RFC 8659 §4.2; `meta.caaIdentities`). Empty: any such record forbids issuance.
+    pub caa_identities: Vec<String>,
+    /// Account URLs are this prefix followed by the account id (`{base_url}/acme/acct/`);
+    /// CAA `accounturi` parameters are compared with them (RFC 8657 §3).
+    pub account_url_prefix: String,
+    /// A CAA check older than this is repeated at finalize (Baseline Requirements §3.2.2.8:
+    /// at most 8 hours before issuance).
+    pub caa_recheck_after: Duration,
 }
 
 impl Default for CaConfig {
@@ -64,7 +81,8 @@ impl Default for CaConfig {
             nonce_lifetime: Duration::hours(1),
             order_lifetime: Duration::days(7),
             pending_authorization_lifetime: Duration::days(7),
-            valid_authorization_lifetime: Duration::days(30),
+            reuse: ReusePolicy::default(),
+            identifier_policy: IdentifierPolicy::default(),
             certificate_validity: Duration::days(90),
             csr_policy: CsrPolicy::default(),
             validation_lease: Duration::minutes(2),
@@ -73,6 +91,9 @@ impl Default for CaConfig {
             max_identifiers: 100,
             eab: EabSettings::default(),
             eab_kek: None,
+            caa_identities: Vec::new(),
+            account_url_prefix: String::new(),
+            caa_recheck_after: Duration::hours(8),
         }
     }
 }

@@ -12,7 +12,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::Ca;
-use crate::model::{Account, Authorization, Challenge, Order};
+use crate::model::{Account, Authorization, Challenge, DomainValidation, Order, ValidationOwner};
+use crate::policy::{self, MIN_REUSE_REMAINING};
 use crate::{CoreError, ids, status};
 
 /// An order as the client sees it: stored fields plus the status derived at read time.
@@ -47,22 +48,30 @@ impl Ca {
         let not_after = parse_time("notAfter", request.not_after.as_deref())?;
         check_requested_validity(now, not_before, not_after, cfg.certificate_validity)?;
 
+        let owner = ValidationOwner::of(account);
         let mut expires = now + cfg.order_lifetime;
         let mut authorization_ids = Vec::with_capacity(identifiers.len());
         let mut new_authorizations = Vec::new();
         for identifier in &identifiers {
             let wildcard = identifier.is_wildcard();
             let base = identifier.base_domain().to_owned();
-            // Reuse a valid authorization of this account for exactly this name (§7.1.4 lets an
-            // authorization be valid at creation). The order expires no later than it does.
-            if let Some(existing) = self
-                .inner
-                .store
-                .find_valid_authorization(&account.id, &base, wildcard, now)
+            // RFC 8555 §7.1.4 lets an authorization be valid at creation: a validation of this
+            // customer that covers the name and is inside the reuse window authorizes it. The
+            // order expires no later than the validation may be relied on, so it can never be
+            // finalized on an expired validation.
+            if let Some(reuse) = self
+                .reusable_validation(account, &owner, &base, wildcard, now)
                 .await?
             {
-                expires = expires.min(existing.expires);
-                authorization_ids.push(existing.id);
+                expires = expires.min(reuse.until);
+                match reuse.existing {
+                    Some(id) => authorization_ids.push(id),
+                    None => {
+                        let authz = reused_authorization(account, &base, wildcard, &reuse);
+                        authorization_ids.push(authz.id.clone());
+                        new_authorizations.push(authz);
+                    }
+                }
                 continue;
             }
             let authz = new_authorization(
@@ -92,6 +101,67 @@ impl Ca {
             .insert_order(&order, &new_authorizations)
             .await?;
         self.order_view(order).await
+    }
+
+    /// The validation that lets a new order's authorization for `base` (`*.base` when
+    /// `wildcard`) be valid at creation, if any: owned by the account's customer (or the
+    /// account itself without one), covering the name (exactly, or dns-01 of a parent), with
+    /// its authorization not deactivated, and at least [`MIN_REUSE_REMAINING`] (or the order
+    /// lifetime, if shorter) left of its reuse window. The one usable longest wins.
+    async fn reusable_validation(
+        &self,
+        account: &Account,
+        owner: &ValidationOwner,
+        base: &str,
+        wildcard: bool,
+        now: OffsetDateTime,
+    ) -> Result<Option<Reuse>, CoreError> {
+        let cfg = &self.inner.config;
+        let since = now - cfg.reuse.window_at(now);
+        let candidates = policy::candidate_domains(base);
+        let found = self
+            .inner
+            .store
+            .reusable_domain_validations(owner, &candidates, since)
+            .await?;
+        let min_remaining = MIN_REUSE_REMAINING.min(cfg.order_lifetime);
+        let best = found
+            .into_iter()
+            .filter(|v| policy::covers(&v.domain, v.method, base, wildcard))
+            .map(|v| {
+                let until = cfg.reuse.reusable_until(v.validated_at);
+                (v, until)
+            })
+            .filter(|(_, until)| *until - now >= min_remaining)
+            .max_by_key(|(_, until)| *until);
+        let Some((validation, until)) = best else {
+            return Ok(None);
+        };
+        // The account's own authorization for exactly this name is handed out again (same
+        // URL) when its expiry matches the window in force; otherwise a new valid one is made.
+        let mut existing = None;
+        let mut until = until;
+        if validation.account_id == account.id
+            && validation.domain == base
+            && validation.wildcard == wildcard
+            && let Some(authz) = self
+                .inner
+                .store
+                .authorization(&validation.authorization_id)
+                .await?
+            && authz.account_id == account.id
+            && status::authorization_status(&authz, now) == AuthorizationStatus::Valid
+            && authz.expires <= until
+            && authz.expires - now >= min_remaining
+        {
+            until = authz.expires;
+            existing = Some(authz.id);
+        }
+        Ok(Some(Reuse {
+            validation,
+            until,
+            existing,
+        }))
     }
 
     /// Checks and normalizes the identifiers of a newOrder: lower case, deduplicated, `dns`
@@ -138,6 +208,12 @@ impl Ca {
                         format!("{:?} is not a valid DNS name: {e}", id.value),
                     )
                     .with_identifier(id),
+                );
+                continue;
+            }
+            if let Err(detail) = self.inner.config.identifier_policy.check(&value) {
+                subproblems.push(
+                    Problem::new(ProblemType::RejectedIdentifier, detail).with_identifier(id),
                 );
                 continue;
             }
@@ -273,6 +349,62 @@ impl Ca {
     }
 }
 
+/// A validation chosen for reuse by a new order.
+struct Reuse {
+    /// The validation relied on.
+    validation: DomainValidation,
+    /// When reliance on it ends (the authorization's expiry, and the latest the order may
+    /// expire).
+    until: OffsetDateTime,
+    /// The account's own valid authorization for exactly this name, to hand out again.
+    existing: Option<String>,
+}
+
+/// An authorization that is valid at creation (RFC 8555 §7.1.4) because `reuse` covers it. Its
+/// one challenge is the method that was validated, with the original time; its record names the
+/// validation relied on and carries its evidence, so the authorization shows how it was
+/// authorized.
+fn reused_authorization(
+    account: &Account,
+    domain: &str,
+    wildcard: bool,
+    reuse: &Reuse,
+) -> Authorization {
+    let id = ids::random_id();
+    let v = &reuse.validation;
+    let record = serde_json::json!({
+        "reusedValidation": {
+            "id": v.id,
+            "domain": v.domain,
+            "wildcard": v.wildcard,
+            "method": v.method.as_str(),
+            "validatedAt": v.validated_at.format(&Rfc3339).unwrap_or_default(),
+            "authorization": v.authorization_id,
+            "account": v.account_id,
+        },
+        "validation": v.record,
+    });
+    Authorization {
+        id: id.clone(),
+        account_id: account.id.clone(),
+        identifier: Identifier::dns(domain),
+        wildcard,
+        status: AuthorizationStatus::Valid,
+        expires: reuse.until,
+        challenges: vec![Challenge {
+            id: ids::random_id(),
+            authorization_id: id,
+            kind: v.method,
+            token: ids::random_id(),
+            status: ChallengeStatus::Valid,
+            validated: Some(v.validated_at),
+            error: None,
+            record: Some(record),
+            lease_until: None,
+        }],
+    }
+}
+
 fn new_authorization(
     account: &Account,
     domain: &str,
@@ -355,11 +487,16 @@ fn check_requested_validity(
                 "notAfter must be later than notBefore (or now)",
             ));
         }
-        if na - start > max {
+        // Baseline Requirements §6.3.2: the configured validity cut to the maximum for the
+        // issuance date; the period counts both ends.
+        let max = super::finalize::leaf_validity(max, now, start);
+        if na - start + time::Duration::seconds(1) > max {
             return Err(CoreError::problem(
                 ProblemType::Malformed,
                 format!(
-                    "the requested validity exceeds this CA's maximum of {} days; omit notAfter to get the default",
+                    "the requested validity exceeds this CA's maximum of {} days (the Baseline Requirements allow {} days for certificates issued now); request a notAfter less than {} days after notBefore, or omit notAfter to get the default",
+                    max.whole_days(),
+                    ferrite_pki::max_leaf_validity(now).whole_days(),
                     max.whole_days()
                 ),
             ));

@@ -4,9 +4,12 @@
 //!
 //! Times are whole microseconds so that they survive every backend's storage unchanged.
 
+mod domain_validations;
 mod eab;
 
-// The binding-model functions, listed with the rest by each backend's test file.
+// The binding-model and domain-validation functions, listed with the rest by each backend's
+// test file.
+pub(crate) use domain_validations::*;
 pub(crate) use eab::*;
 
 use std::future::Future;
@@ -659,6 +662,7 @@ pub(crate) async fn finish_validation_success(store: &dyn Store) {
             authorization_id: authz.id.clone(),
             outcome: Ok(validated),
             record: record.clone(),
+            domain_validation: None,
         })
         .await
         .unwrap();
@@ -689,6 +693,7 @@ pub(crate) async fn finish_validation_failure(store: &dyn Store) {
             authorization_id: authz.id.clone(),
             outcome: Err(problem()),
             record: json!({"error": "timeout"}),
+            domain_validation: None,
         })
         .await
         .unwrap();
@@ -710,6 +715,7 @@ pub(crate) async fn finish_validation_applies_only_while_processing(store: &dyn 
         authorization_id: authz.id.clone(),
         outcome,
         record: json!({}),
+        domain_validation: None,
     };
     // Never started: ignored.
     store.finish_validation(&result(0, Ok(T0))).await.unwrap();
@@ -793,6 +799,7 @@ pub(crate) async fn reaper_resets_expired_leases(store: &dyn Store) {
             authorization_id: authz.id.clone(),
             outcome: Ok(T0),
             record: json!({}),
+            domain_validation: None,
         })
         .await
         .unwrap();

@@ -1,0 +1,192 @@
+//! `ferrite validation list`, run as the built binary: the operator sees each kept domain
+//! validation (name, method, time, reuse limit, owner, authorization) and, with `--json`, the
+//! validator's evidence. The database is prepared through the store, as `ferrite serve` would
+//! leave it after a successful dns-01 validation.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ferrite_core::Store;
+use ferrite_core::model::{
+    Account, Authorization, Challenge, Customer, DomainValidation, Order, ValidationResult,
+};
+use ferrite_proto::{
+    AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, OrderStatus,
+};
+use serde_json::{Value, json};
+use time::macros::datetime;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ferrite");
+
+/// One customer whose account validated `example.com` by dns-01.
+async fn prepare(db: &Path) {
+    let store = ferrite_store::SqliteStore::open(db).await.unwrap();
+    let t0 = datetime!(2026-06-01 12:00 UTC);
+    store
+        .insert_customer(&Customer {
+            id: "cust-1".into(),
+            name: "corp".into(),
+            created_at: t0,
+        })
+        .await
+        .unwrap();
+    store
+        .insert_account(&Account {
+            id: "acct-1".into(),
+            thumbprint: "thumb".into(),
+            jwk: json!({"kty": "EC"}),
+            contact: vec![],
+            status: AccountStatus::Valid,
+            terms_of_service_agreed: true,
+            eab_kid: None,
+            customer_id: Some("cust-1".into()),
+            created_at: t0,
+        })
+        .await
+        .unwrap();
+    let challenge = Challenge {
+        id: "ch-1".into(),
+        authorization_id: "authz-1".into(),
+        kind: ChallengeType::Dns01,
+        token: "token".into(),
+        status: ChallengeStatus::Pending,
+        validated: None,
+        error: None,
+        record: None,
+        lease_until: None,
+    };
+    let authz = Authorization {
+        id: "authz-1".into(),
+        account_id: "acct-1".into(),
+        identifier: Identifier::dns("example.com"),
+        wildcard: false,
+        status: AuthorizationStatus::Pending,
+        expires: t0 + time::Duration::days(7),
+        challenges: vec![challenge],
+    };
+    let order = Order {
+        id: "order-1".into(),
+        account_id: "acct-1".into(),
+        status: OrderStatus::Pending,
+        identifiers: vec![Identifier::dns("example.com")],
+        authorization_ids: vec!["authz-1".into()],
+        expires: t0 + time::Duration::days(7),
+        not_before: None,
+        not_after: None,
+        error: None,
+        certificate_serial: None,
+        created_at: t0,
+    };
+    store.insert_order(&order, &[authz]).await.unwrap();
+    assert!(
+        store
+            .start_validation("ch-1", t0 + time::Duration::minutes(2))
+            .await
+            .unwrap()
+    );
+    let record = json!({"method": "dns-01", "hostname": "example.com",
+                        "dns_answers": ["txt-answer-seen"]});
+    store
+        .finish_validation(&ValidationResult {
+            challenge_id: "ch-1".into(),
+            authorization_id: "authz-1".into(),
+            outcome: Ok(t0),
+            record: record.clone(),
+            domain_validation: Some(DomainValidation {
+                id: "dv-1".into(),
+                customer_id: Some("cust-1".into()),
+                account_id: "acct-1".into(),
+                domain: "example.com".into(),
+                wildcard: false,
+                method: ChallengeType::Dns01,
+                validated_at: t0,
+                reuse_until: t0 + time::Duration::days(200),
+                authorization_id: "authz-1".into(),
+                record,
+            }),
+        })
+        .await
+        .unwrap();
+    store.close().await;
+}
+
+fn run(config: &Path, args: &[&str]) -> (bool, String, String) {
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("FERRITE_CONFIG")
+        .env_remove("FERRITE_EAB__KEK")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "ferrite {args:?} took over 60 s"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn validation_list_shows_the_kept_validations_with_their_evidence() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let config = dir.path().join("ferrite.toml");
+    std::fs::write(&config, format!("data_dir = {data:?}\n")).unwrap();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(prepare(&data.join("ferrite.db")));
+
+    let (ok, table, err) = run(&config, &["validation", "list"]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 2, "{table}");
+    for word in [
+        "DOMAIN",
+        "METHOD",
+        "VALIDATED",
+        "REUSE UNTIL",
+        "AUTHORIZATION",
+    ] {
+        assert!(lines[0].contains(word), "{table}");
+    }
+    for cell in [
+        "example.com",
+        "dns-01",
+        "2026-06-01 12:00:00Z",
+        "2026-12-18 12:00:00Z",
+        "cust-1",
+        "authz-1",
+    ] {
+        assert!(lines[1].contains(cell), "{cell} missing: {table}");
+    }
+
+    let (ok, out, err) = run(
+        &config,
+        &["validation", "list", "--customer", "corp", "--json"],
+    );
+    assert!(ok, "{err}");
+    let rows: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[0]["domain"], "example.com");
+    assert_eq!(rows[0]["method"], "dns-01");
+    assert_eq!(rows[0]["validated_at"], "2026-06-01T12:00:00Z");
+    assert_eq!(rows[0]["record"]["dns_answers"][0], "txt-answer-seen");
+
+    let (ok, _, err) = run(&config, &["validation", "list", "--customer", "nobody"]);
+    assert!(!ok);
+    assert!(err.contains("no customer named \"nobody\""), "{err}");
+}

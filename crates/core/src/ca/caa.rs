@@ -1,0 +1,193 @@
+//! When the engine asks CAA (RFC 8659): right after a validation succeeds, and again at
+//! finalize for every name whose last check is older than `caa_recheck_after` (8 hours by
+//! default, the Baseline Requirements' limit) or was made for another name.
+//!
+//! The check's time and what it saw are kept in the challenge's validation record under
+//! `"caa"` (a [`CaaCheck`]), so no extra column is needed and the evidence stays with the
+//! authorization.
+
+use ferrite_proto::{ChallengeStatus, Problem};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use tracing::info;
+
+use super::Ca;
+use crate::model::{Account, Authorization, Order};
+use crate::{CaaRecord, CaaRequest, CoreError, ValidationRequest};
+
+/// The `"caa"` member of a challenge's validation record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct CaaCheck {
+    /// When the check was made (the engine's clock).
+    #[serde(with = "time::serde::rfc3339")]
+    pub(crate) checked_at: OffsetDateTime,
+    /// What it saw.
+    #[serde(flatten)]
+    pub(crate) record: CaaRecord,
+}
+
+impl CaaCheck {
+    /// The check stored in a validation record, if any.
+    pub(crate) fn from_validation_record(record: &serde_json::Value) -> Option<Self> {
+        serde_json::from_value(record.get("caa")?.clone()).ok()
+    }
+}
+
+impl Ca {
+    /// The account URL that CAA `accounturi` parameters name (RFC 8657 §3).
+    pub(super) fn account_uri(&self, account_id: &str) -> String {
+        format!("{}{account_id}", self.inner.config.account_url_prefix)
+    }
+
+    fn caa_request(
+        &self,
+        authorization: &Authorization,
+        account_id: &str,
+        method: Option<ferrite_proto::ChallengeType>,
+    ) -> CaaRequest {
+        CaaRequest {
+            domain: authorization.identifier.value.clone(),
+            wildcard: authorization.wildcard,
+            account_uri: self.account_uri(account_id),
+            method,
+            issuer_domains: self.inner.config.caa_identities.clone(),
+        }
+    }
+
+    /// Runs after a successful validation: CAA for the authorization's name, with the method
+    /// just used. A refusal turns the validation into a failure (`caa` or `dns`) so the
+    /// client learns at once, before it finalizes. Either way the check goes into the record.
+    pub(super) async fn caa_after_validation(
+        &self,
+        request: &ValidationRequest,
+        authorization_id: &str,
+        record: serde_json::Value,
+    ) -> Result<serde_json::Value, (Problem, serde_json::Value)> {
+        let authorization = match self.inner.store.authorization(authorization_id).await {
+            Ok(Some(a)) => a,
+            Ok(None) | Err(_) => {
+                // Without the authorization there is no account to name: fail closed; the
+                // client can retry with a new order.
+                return Err((
+                    Problem::internal(
+                        "the CA could not check CAA for this name; retry with a new order and quote the request id to the operator if it happens again",
+                    ),
+                    record,
+                ));
+            }
+        };
+        let caa_request = self.caa_request(
+            &authorization,
+            &authorization.account_id,
+            Some(request.kind),
+        );
+        let (outcome, caa_record) = match self.inner.validator.check_caa(&caa_request).await {
+            Ok(seen) => (Ok(()), seen),
+            Err((problem, seen)) => (Err(problem), seen),
+        };
+        let check = CaaCheck {
+            checked_at: self.now(),
+            record: caa_record,
+        };
+        let record = with_caa(record, &check);
+        match outcome {
+            Ok(()) => Ok(record),
+            Err(problem) => Err((problem, record)),
+        }
+    }
+
+    /// Finalize's CAA step: every authorization of the order whose CAA check is missing, made
+    /// for another name or account, or older than `caa_recheck_after` is checked again now. The first
+    /// refusal is returned (`caa` or `dns`, naming the identifier); the order stays `ready`
+    /// so the client can finalize again once the records allow it.
+    pub(super) async fn recheck_caa(
+        &self,
+        account: &Account,
+        order: &Order,
+    ) -> Result<(), CoreError> {
+        let now = self.now();
+        let authorizations = self
+            .inner
+            .store
+            .authorizations(&order.authorization_ids)
+            .await?;
+        for authorization in &authorizations {
+            let valid = authorization
+                .challenges
+                .iter()
+                .find(|c| c.status == ChallengeStatus::Valid);
+            let method = valid.map(|c| c.kind);
+            let last = valid
+                .and_then(|c| c.record.as_ref())
+                .and_then(CaaCheck::from_validation_record);
+            let request = self.caa_request(authorization, &account.id, method);
+            // A check made for another name, wildcard flag, method or account (a validation
+            // reused from a parent domain or from another account of the customer) says
+            // nothing about this one.
+            if let Some(last) = last
+                && last.record.domain == request.domain
+                && last.record.wildcard == request.wildcard
+                && last.record.account_uri == request.account_uri
+                && last.record.method == method.map(|m| m.to_string())
+                && last.checked_at <= now
+                && now - last.checked_at < self.inner.config.caa_recheck_after
+            {
+                continue;
+            }
+            if let Err((problem, _)) = self.inner.validator.check_caa(&request).await {
+                info!(order = %order.id, domain = %request.domain, problem = %problem, "CAA recheck at finalize refused issuance");
+                return Err(problem
+                    .with_identifier(authorization.identifier.clone())
+                    .into());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `record` with `"caa"` set to `check` (a record that is not a JSON object is kept under
+/// `"validation"`).
+fn with_caa(record: serde_json::Value, check: &CaaCheck) -> serde_json::Value {
+    let caa = serde_json::to_value(check).unwrap_or_default();
+    match record {
+        serde_json::Value::Object(mut map) => {
+            map.insert("caa".to_owned(), caa);
+            serde_json::Value::Object(map)
+        }
+        other => serde_json::json!({ "validation": other, "caa": caa }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_round_trips_through_a_validation_record() {
+        let check = CaaCheck {
+            checked_at: time::macros::datetime!(2026-04-01 12:00 UTC),
+            record: CaaRecord {
+                domain: "example.com".into(),
+                wildcard: false,
+                account_uri: "https://ca.test/acme/acct/1".into(),
+                method: Some("http-01".into()),
+                found_at: Some("example.com".into()),
+                records: vec!["0 issue \"ferrite.test\"".into()],
+            },
+        };
+        let record = with_caa(serde_json::json!({"method": "http-01"}), &check);
+        assert_eq!(record["method"], "http-01");
+        assert_eq!(record["caa"]["checked_at"], "2026-04-01T12:00:00Z");
+        assert_eq!(record["caa"]["found_at"], "example.com");
+        assert_eq!(
+            CaaCheck::from_validation_record(&record),
+            Some(check.clone())
+        );
+        let wrapped = with_caa(serde_json::Value::Null, &check);
+        assert_eq!(CaaCheck::from_validation_record(&wrapped), Some(check));
+        assert_eq!(
+            CaaCheck::from_validation_record(&serde_json::json!({})),
+            None
+        );
+    }
+}

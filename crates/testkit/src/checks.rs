@@ -1,0 +1,29 @@
+//! Assertions and bounds every scenario test uses, so each test file states only its scenario.
+
+use std::future::Future;
+use std::time::Duration;
+
+use crate::RawResponse;
+
+/// Runs `fut` for at most 60 seconds: no test waits forever.
+pub async fn bounded<T>(fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(60), fut)
+        .await
+        .expect("test took longer than 60 s")
+}
+
+/// Asserts that `r` is an RFC 8555 problem document (`application/problem+json`) with HTTP
+/// `status` and problem type `kind` (the short name, e.g. `badNonce`).
+#[track_caller]
+pub fn assert_problem(r: &RawResponse, status: u16, kind: &str) {
+    assert_eq!(
+        (r.status, r.problem_type().as_str()),
+        (status, kind),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/problem+json")
+    );
+}

@@ -1,0 +1,708 @@
+//! Issuance policy end to end (issue 4, part C) through a whole `TestCa` with hand-signed
+//! requests: weak RSA keys (small factors, Fermat-close primes) and blocklisted keys are
+//! `badPublicKey`; the CSR rules and their config switches; certificate validity by issuance
+//! date (Baseline Requirements §6.3.2, with a `TestClock`, no sleeping); and a lint failure
+//! answered with `serverInternal` plus a `ferrite::audit` event, with nothing signed.
+//! Only 127.0.0.1 is contacted; every test is bounded in time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration as StdDuration;
+
+use ferrite_core::{CaConfig, TestClock};
+use ferrite_jose::Algorithm;
+use ferrite_pki::{CsrPolicy, KeyBlocklist};
+use ferrite_testkit::ca::{csr_der, pem_chain};
+use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions};
+use num_bigint::BigUint;
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+async fn bounded<T>(fut: impl Future<Output = T>) -> T {
+    tokio::time::timeout(StdDuration::from_secs(90), fut)
+        .await
+        .expect("test took longer than 90 s")
+}
+
+#[track_caller]
+fn assert_problem(r: &RawResponse, status: u16, kind: &str) -> String {
+    assert_eq!(
+        (r.status, r.problem_type().as_str()),
+        (status, kind),
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()["detail"].as_str().unwrap_or_default().to_owned()
+}
+
+// --- RSA keys built from chosen primes ---------------------------------------------------------
+
+/// Fixture primes (Miller–Rabin, generated once; e = 65537 is invertible modulo each p − 1).
+/// 9973 · `Q_9973` is a 2048-bit modulus with the largest prime below the trial-division bound.
+const Q_9973: &str = "451b0d90a542cb16a930245fe9444ccd41b45b787b6a7ed353eb4d440ca241b0a777ac9869ad5c94d5778b7396c1499406d1609337cced5b45ad707142e71f3b4bbab6b21d2a2e05bcde18dae325daf87e6268fec0d7289e5040f344d2a16579a8c2f4206bb9ba87b3fc0bf90812d03688e21a0635d1babfaf3a0d862852f4716511f401687d988b53da7f1efdfdb846aabbddbb47a288f62db86f1658cb23f95d799302712297421813dae7d18b82c974cb0ecf81bb5187c4515ad3986d6a81b791c2f2543b5d258676262c330eab9b7682911dd5ffeb147d345469dba56f2fb430edeab9da47d511b432c2cbdc1ce70296d2e471706cd52128b34fadec9";
+const P_CLOSE: &str = "debe0de07f025a067f1137945a293465c9d3f805a137f0414d70b45bea24c2ebe758dd8f3a18ca0911ce3485dce3dd9a80268fdc2d6fea252e828c0c0b416595261a7117547603ec3d6c84719efb37a556322b93d01e0abd3f7180c63053e8f1436d6ba0c1611541c8d85ecbcf60d1bef86e53911221f1566bdcdc31eb91495b";
+/// The next prime after `P_CLOSE` (with e invertible): Fermat's method finds it in round 1.
+const Q_CLOSE: &str = "debe0de07f025a067f1137945a293465c9d3f805a137f0414d70b45bea24c2ebe758dd8f3a18ca0911ce3485dce3dd9a80268fdc2d6fea252e828c0c0b416595261a7117547603ec3d6c84719efb37a556322b93d01e0abd3f7180c63053e8f1436d6ba0c1611541c8d85ecbcf60d1bef86e53911221f1566bdcdc31eb914b47";
+/// About 33·2^512 above `P_CLOSE`: Fermat's method needs 157 rounds, more than the default 100.
+const Q_FAR: &str = "debe0de07f025a067f1137945a293465c9d3f805a137f0414d70b45bea24c2ebe758dd8f3a18ca0911ce3485dce3dd9a80268fdc2d6fea252e828c0c0b4165b6261a7117547603ec3d6c84719efb37a556322b93d01e0abd3f7180c63053e8f1436d6ba0c1611541c8d85ecbcf60d1bef86e53911221f1566bdcdc31eb914c9d";
+
+fn big(hex: &str) -> BigUint {
+    BigUint::parse_bytes(hex.as_bytes(), 16).unwrap()
+}
+
+/// An RSA key (e = 65537) from two chosen primes, signing PKCS#1 v1.5 SHA-256 with plain
+/// big-integer arithmetic: no library would generate (or even load) the weak ones.
+struct ChosenRsaKey {
+    n: BigUint,
+    d: BigUint,
+    /// DER RSAPublicKey.
+    public_der: Vec<u8>,
+}
+
+impl ChosenRsaKey {
+    fn new(p: &BigUint, q: &BigUint) -> ChosenRsaKey {
+        let one = BigUint::from(1u8);
+        let n = p * q;
+        let phi = (p - &one) * (q - &one);
+        let d = BigUint::from(65_537u32).modinv(&phi).unwrap();
+        let public_der = der_seq(&[der_uint(&n.to_bytes_be()), der_uint(&[0x01, 0x00, 0x01])]);
+        ChosenRsaKey { n, d, public_der }
+    }
+}
+
+impl rcgen::PublicKeyData for ChosenRsaKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.public_der
+    }
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_RSA_SHA256
+    }
+}
+
+impl rcgen::SigningKey for ChosenRsaKey {
+    /// RFC 8017 §8.2.1 / §9.2: EM = 00 01 FF…FF 00 DigestInfo(SHA-256, H), s = EM^d mod n.
+    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        const SHA256_PREFIX: [u8; 19] = [
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ];
+        let k = self.n.to_bytes_be().len();
+        let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, msg);
+        let t_len = SHA256_PREFIX.len() + hash.as_ref().len();
+        let mut em = vec![0x00, 0x01];
+        em.resize(k - t_len - 1, 0xff);
+        em.push(0x00);
+        em.extend_from_slice(&SHA256_PREFIX);
+        em.extend_from_slice(hash.as_ref());
+        let s = BigUint::from_bytes_be(&em)
+            .modpow(&self.d, &self.n)
+            .to_bytes_be();
+        let mut out = vec![0u8; k - s.len()];
+        out.extend_from_slice(&s);
+        Ok(out)
+    }
+}
+
+fn der_len(len: usize) -> Vec<u8> {
+    match len {
+        0..=0x7f => vec![len as u8],
+        0x80..=0xff => vec![0x81, len as u8],
+        _ => vec![0x82, (len >> 8) as u8, len as u8],
+    }
+}
+
+fn der_uint(bytes: &[u8]) -> Vec<u8> {
+    let mut content = Vec::new();
+    if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(bytes);
+    let mut out = vec![0x02];
+    out.extend(der_len(content.len()));
+    out.extend(content);
+    out
+}
+
+fn der_seq(items: &[Vec<u8>]) -> Vec<u8> {
+    let content: Vec<u8> = items.concat();
+    let mut out = vec![0x30];
+    out.extend(der_len(content.len()));
+    out.extend(content);
+    out
+}
+
+/// A CSR for `names` (SAN only, empty subject) signed by any rcgen signing key.
+fn csr_with(names: &[&str], key: &impl rcgen::SigningKey) -> Vec<u8> {
+    let mut params =
+        rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+            .unwrap();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.serialize_request(key).unwrap().der().to_vec()
+}
+
+/// Finalizes and waits for the certificate; returns the leaf, parsed fields owned.
+async fn finalize_ok(
+    ca: &TestCa,
+    raw: &RawClient,
+    a: &RawAccount,
+    order_url: &str,
+    order: &Value,
+    csr: &[u8],
+) -> Vec<u8> {
+    let r = ca.raw_finalize(raw, a, order, csr).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let order = raw
+        .poll(&a.key, &a.kid, order_url, |o| o["status"] != "processing")
+        .await;
+    assert_eq!(order["status"], "valid", "{order}");
+    let cert_url = order["certificate"].as_str().unwrap();
+    let r = raw.post_as_get(&a.key, &a.kid, cert_url).await;
+    assert_eq!(r.status, 200);
+    pem_chain(&String::from_utf8(r.body).unwrap()).remove(0)
+}
+
+// --- weak and compromised keys ----------------------------------------------------------------
+
+#[tokio::test]
+async fn weak_rsa_keys_are_bad_public_keys() {
+    bounded(async {
+        let ca = TestCa::start().await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let names = ["weak-rsa.example.com"];
+        let (order_url, order) = ca.raw_ready_order(&raw, &a, &names).await;
+
+        // A 2048-bit modulus divisible by 9973, the largest prime below the bound.
+        let small = ChosenRsaKey::new(&BigUint::from(9973u32), &big(Q_9973));
+        let r = ca
+            .raw_finalize(&raw, &a, &order, &csr_with(&names, &small))
+            .await;
+        let detail = assert_problem(&r, 400, "badPublicKey");
+        assert!(detail.contains("prime factor below 10000"), "{detail}");
+        assert!(detail.contains("generate a new key pair"), "{detail}");
+
+        // Two primes next to each other: Fermat's method splits the modulus at once.
+        let close = ChosenRsaKey::new(&big(P_CLOSE), &big(Q_CLOSE));
+        let r = ca
+            .raw_finalize(&raw, &a, &order, &csr_with(&names, &close))
+            .await;
+        let detail = assert_problem(&r, 400, "badPublicKey");
+        assert!(detail.contains("Fermat"), "{detail}");
+        // The detail never leaks a factor.
+        assert!(!detail.contains(&P_CLOSE[..16]), "{detail}");
+
+        // Control: the same construction with primes 157 Fermat rounds apart (beyond the
+        // default 100) is an acceptable key, so the refusals above are the weak-key checks.
+        let far = ChosenRsaKey::new(&big(P_CLOSE), &big(Q_FAR));
+        let leaf = finalize_ok(&ca, &raw, &a, &order_url, &order, &csr_with(&names, &far)).await;
+        let (_, cert) = X509Certificate::from_der(&leaf).unwrap();
+        assert_eq!(
+            cert.public_key().raw,
+            rcgen::PublicKeyData::subject_public_key_info(&far)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn fermat_rounds_are_configurable() {
+    bounded(async {
+        let ca = TestCa::start_with(TestCaOptions {
+            config: CaConfig {
+                csr_policy: CsrPolicy {
+                    fermat_rounds: 200,
+                    ..CsrPolicy::default()
+                },
+                ..CaConfig::default()
+            },
+            ..TestCaOptions::default()
+        })
+        .await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let names = ["fermat.example.com"];
+        let (_, order) = ca.raw_ready_order(&raw, &a, &names).await;
+        let far = ChosenRsaKey::new(&big(P_CLOSE), &big(Q_FAR));
+        let r = ca
+            .raw_finalize(&raw, &a, &order, &csr_with(&names, &far))
+            .await;
+        let detail = assert_problem(&r, 400, "badPublicKey");
+        assert!(detail.contains("157 round"), "{detail}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn blocklisted_keys_are_refused_as_compromised() {
+    bounded(async {
+        let leaked = rcgen::KeyPair::generate().unwrap();
+        let leaked_spki = rcgen::PublicKeyData::subject_public_key_info(&leaked);
+        let ca = TestCa::start_with(TestCaOptions {
+            config: CaConfig {
+                csr_policy: CsrPolicy {
+                    blocked_keys: KeyBlocklist::from_spkis([leaked_spki.as_slice()]),
+                    ..CsrPolicy::default()
+                },
+                ..CaConfig::default()
+            },
+            ..TestCaOptions::default()
+        })
+        .await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let names = ["leaked.example.com"];
+        let (order_url, order) = ca.raw_ready_order(&raw, &a, &names).await;
+
+        let r = ca
+            .raw_finalize(&raw, &a, &order, &csr_der(&names, &leaked))
+            .await;
+        let detail = assert_problem(&r, 400, "badPublicKey");
+        let hash: String = ferrite_pki::spki_sha256(&leaked_spki)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(detail.contains("compromised"), "{detail}");
+        assert!(detail.contains(&hash), "{detail}");
+
+        let fresh = rcgen::KeyPair::generate().unwrap();
+        finalize_ok(&ca, &raw, &a, &order_url, &order, &csr_der(&names, &fresh)).await;
+    })
+    .await;
+}
+
+// --- the CSR rules and their switches ---------------------------------------------------------
+
+#[tokio::test]
+async fn eku_in_a_csr_is_refused_unless_allowed() {
+    bounded(async {
+        let eku_csr = |names: &[&str], key: &rcgen::KeyPair| {
+            let mut params = rcgen::CertificateParams::new(
+                names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            params.distinguished_name = rcgen::DistinguishedName::new();
+            params.extended_key_usages = vec![
+                rcgen::ExtendedKeyUsagePurpose::ServerAuth,
+                rcgen::ExtendedKeyUsagePurpose::ClientAuth,
+            ];
+            params.serialize_request(key).unwrap().der().to_vec()
+        };
+        let key = rcgen::KeyPair::generate().unwrap();
+        let names = ["eku.example.com"];
+
+        let ca = TestCa::start().await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let (order_url, order) = ca.raw_ready_order(&raw, &a, &names).await;
+        let r = ca
+            .raw_finalize(&raw, &a, &order, &eku_csr(&names, &key))
+            .await;
+        let detail = assert_problem(&r, 400, "badCSR");
+        assert!(detail.contains("Extended Key Usage"), "{detail}");
+        assert!(detail.contains("sets key usages itself"), "{detail}");
+        assert!(detail.contains("acme.sh"), "{detail}");
+        // The same key without the EKU is fine: the refusal was the EKU.
+        finalize_ok(&ca, &raw, &a, &order_url, &order, &csr_der(&names, &key)).await;
+
+        // With the switch on, the CSR's EKU is ignored: the certificate is serverAuth only.
+        let lenient = TestCa::start_with(TestCaOptions {
+            config: CaConfig {
+                csr_policy: CsrPolicy {
+                    allow_extended_key_usage: true,
+                    ..CsrPolicy::default()
+                },
+                ..CaConfig::default()
+            },
+            ..TestCaOptions::default()
+        })
+        .await;
+        let raw = lenient.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let (order_url, order) = lenient.raw_ready_order(&raw, &a, &names).await;
+        let leaf = finalize_ok(
+            &lenient,
+            &raw,
+            &a,
+            &order_url,
+            &order,
+            &eku_csr(&names, &key),
+        )
+        .await;
+        let (_, cert) = X509Certificate::from_der(&leaf).unwrap();
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.server_auth && !eku.client_auth, "{eku:?}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn key_kinds_and_signature_algorithms() {
+    bounded(async {
+        let ca = TestCa::start().await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let names = ["kinds.example.com"];
+        let (order_url, order) = ca.raw_ready_order(&raw, &a, &names).await;
+
+        // Ed25519 is not a TLS server certificate key.
+        let ed = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        let r = ca
+            .raw_finalize(&raw, &a, &order, &csr_der(&names, &ed))
+            .await;
+        let detail = assert_problem(&r, 400, "badPublicKey");
+        assert!(detail.contains("Ed25519"), "{detail}");
+
+        // P-384 signs with SHA-384: badCSR naming the algorithm and the fix.
+        let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        let r = ca
+            .raw_finalize(&raw, &a, &order, &csr_der(&names, &p384))
+            .await;
+        let detail = assert_problem(&r, 400, "badCSR");
+        assert!(detail.contains("ECDSA with SHA-384"), "{detail}");
+        assert!(detail.contains("--key-type ec256"), "{detail}");
+
+        // RSA 2048 with SHA-256 is accepted.
+        let rsa = {
+            use aws_lc_rs::encoding::AsDer;
+            let k = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+            let pkcs8 = k.as_der().unwrap();
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+                &pkcs8.as_ref().into(),
+                &rcgen::PKCS_RSA_SHA256,
+            )
+            .unwrap()
+        };
+        finalize_ok(&ca, &raw, &a, &order_url, &order, &csr_der(&names, &rsa)).await;
+
+        // With allow_sha384_sha512 the P-384/SHA-384 CSR is issued.
+        let lenient = TestCa::start_with(TestCaOptions {
+            config: CaConfig {
+                csr_policy: CsrPolicy {
+                    allow_sha384_sha512: true,
+                    ..CsrPolicy::default()
+                },
+                ..CaConfig::default()
+            },
+            ..TestCaOptions::default()
+        })
+        .await;
+        let raw = lenient.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let (order_url, order) = lenient.raw_ready_order(&raw, &a, &names).await;
+        finalize_ok(
+            &lenient,
+            &raw,
+            &a,
+            &order_url,
+            &order,
+            &csr_der(&names, &p384),
+        )
+        .await;
+    })
+    .await;
+}
+
+/// RFC 8555 §7.4: the CSR's names, commonName included, must equal the order's identifiers.
+#[tokio::test]
+async fn common_name_counts_as_a_requested_name() {
+    bounded(async {
+        let ca = TestCa::start().await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let names = ["cn.example.com"];
+        let (order_url, order) = ca.raw_ready_order(&raw, &a, &names).await;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let with_cn = |cn: &str| {
+            let mut params = rcgen::CertificateParams::new(vec![names[0].to_owned()]).unwrap();
+            params.distinguished_name = rcgen::DistinguishedName::new();
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, cn);
+            params.serialize_request(&key).unwrap().der().to_vec()
+        };
+        let r = ca
+            .raw_finalize(&raw, &a, &order, &with_cn("other.example.com"))
+            .await;
+        let detail = assert_problem(&r, 400, "badCSR");
+        assert!(detail.contains("other.example.com"), "{detail}");
+        // A commonName that is one of the identifiers (any case) is fine.
+        finalize_ok(
+            &ca,
+            &raw,
+            &a,
+            &order_url,
+            &order,
+            &with_cn("CN.example.com"),
+        )
+        .await;
+    })
+    .await;
+}
+
+// --- validity by issuance date ----------------------------------------------------------------
+
+/// A clock a minute ahead of the real one: the CA's intermediate is created at the real now,
+/// and a leaf may not start before its issuer.
+fn clock_from_now() -> Arc<TestClock> {
+    Arc::new(TestClock::new(
+        OffsetDateTime::now_utc() + Duration::minutes(1),
+    ))
+}
+
+/// The validity period of a certificate, both ends counted (Baseline Requirements §6.3.2).
+fn period(leaf: &[u8]) -> Duration {
+    let (_, cert) = X509Certificate::from_der(leaf).unwrap();
+    cert.validity().not_after.to_datetime() - cert.validity().not_before.to_datetime()
+        + Duration::seconds(1)
+}
+
+async fn issue_period(ca: &TestCa, name: &str) -> Duration {
+    let raw = ca.raw();
+    let a = RawAccount::register(&raw, Algorithm::ES256).await;
+    period(&ca.raw_issue(&raw, &a, &[name]).await.leaf_der)
+}
+
+#[tokio::test]
+async fn default_validity_is_90_days() {
+    bounded(async {
+        let ca = TestCa::start().await;
+        assert_eq!(
+            issue_period(&ca, "ninety.example.com").await,
+            Duration::days(90)
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn configured_validity_is_cut_to_the_br_maximum_of_the_issuance_date() {
+    bounded(async {
+        assert!(OffsetDateTime::now_utc() >= datetime!(2026-03-15 00:00 UTC));
+        let clock = clock_from_now();
+        let ca = TestCa::start_with(TestCaOptions {
+            clock: clock.clone(),
+            ..options(CaConfig {
+                certificate_validity: Duration::days(200),
+                ..CaConfig::default()
+            })
+        })
+        .await;
+        // 2026-03-15 .. 2027-03-15: 200 days.
+        assert_eq!(
+            issue_period(&ca, "d200.example.com").await,
+            Duration::days(200)
+        );
+
+        // From 2027-03-15: 100 days.
+        let now = clock_now(&clock);
+        clock.advance(datetime!(2027-04-01 00:00 UTC) - now);
+        assert_eq!(
+            issue_period(&ca, "d100.example.com").await,
+            Duration::days(100)
+        );
+
+        // From 2029-03-15: 47 days.
+        clock.advance(datetime!(2029-04-01 00:00 UTC) - datetime!(2027-04-01 00:00 UTC));
+        assert_eq!(
+            issue_period(&ca, "d47.example.com").await,
+            Duration::days(47)
+        );
+    })
+    .await;
+}
+
+/// Options with this engine configuration and everything else default.
+fn options(config: CaConfig) -> TestCaOptions {
+    TestCaOptions {
+        config,
+        ..TestCaOptions::default()
+    }
+}
+
+fn clock_now(clock: &TestClock) -> OffsetDateTime {
+    ferrite_core::Clock::now(clock)
+}
+
+#[tokio::test]
+async fn requested_not_after_beyond_the_maximum_is_malformed() {
+    bounded(async {
+        let clock = clock_from_now();
+        let ca = TestCa::start_with(TestCaOptions {
+            clock: clock.clone(),
+            ..options(CaConfig {
+                certificate_validity: Duration::days(200),
+                ..CaConfig::default()
+            })
+        })
+        .await;
+        let now = clock_now(&clock);
+        clock.advance(datetime!(2027-06-01 00:00 UTC) - now);
+        let now = clock_now(&clock);
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let new_order = |not_after: OffsetDateTime| {
+            let (raw, a, ca) = (&raw, &a, &ca);
+            async move {
+                raw.post(
+                    &a.key,
+                    Some(&a.kid),
+                    &ca.url("/acme/new-order"),
+                    Some(&json!({
+                        "identifiers": [{"type": "dns", "value": "long.example.com"}],
+                        "notAfter": not_after.format(&Rfc3339).unwrap(),
+                    })),
+                )
+                .await
+            }
+        };
+        // 100 days and one second, counted from now: one second too long.
+        let r = new_order(now + Duration::days(100)).await;
+        let detail = assert_problem(&r, 400, "malformed");
+        assert!(detail.contains("maximum of 100 days"), "{detail}");
+        // Exactly 100 days, both ends counted: accepted.
+        let r = new_order(now + Duration::days(100) - Duration::seconds(1)).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    })
+    .await;
+}
+
+// --- lint before sign: serverInternal and an audit event --------------------------------------
+
+/// Records `ferrite::audit` events with their fields, plus the `request_id` of the span they
+/// were emitted in.
+#[derive(Clone, Default)]
+struct AuditCapture {
+    events: Arc<Mutex<Vec<BTreeMap<String, String>>>>,
+}
+
+struct Fields(BTreeMap<String, String>);
+
+impl tracing::field::Visit for Fields {
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(
+            field.name().to_owned(),
+            format!("{value:?}").trim_matches('"').to_owned(),
+        );
+    }
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        self.0.insert(field.name().to_owned(), value.to_owned());
+    }
+}
+
+impl<S> tracing_subscriber::Layer<S> for AuditCapture
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: tracing_subscriber::layer::Context<'_, S>,
+    ) {
+        let mut fields = Fields(BTreeMap::new());
+        attrs.record(&mut fields);
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(fields);
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "ferrite::audit" {
+            return;
+        }
+        let mut fields = Fields(BTreeMap::new());
+        event.record(&mut fields);
+        fields
+            .0
+            .insert("level".into(), event.metadata().level().to_string());
+        if let Some(scope) = ctx.event_scope(event) {
+            for span in scope {
+                if let Some(id) = span
+                    .extensions()
+                    .get::<Fields>()
+                    .and_then(|f| f.0.get("request_id").cloned())
+                {
+                    fields.0.insert("request_id".into(), id);
+                }
+            }
+        }
+        self.events.lock().unwrap().push(fields.0);
+    }
+}
+
+/// The process-wide capture. A global subscriber, not a scoped one: a scoped dispatcher races
+/// with the other tests' threads over tracing's per-callsite interest cache, and then misses
+/// the request span now and then.
+fn audit_capture() -> &'static AuditCapture {
+    use tracing_subscriber::layer::SubscriberExt;
+    static CAPTURE: std::sync::OnceLock<AuditCapture> = std::sync::OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = AuditCapture::default();
+        tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(capture.clone()),
+        )
+        .expect("no other global subscriber in this test binary");
+        capture
+    })
+}
+
+/// The intermediate is about to expire: a default-length leaf would outlive it. The lint
+/// catches that, the client gets `serverInternal`, the operator an audit event naming the
+/// order, the failed check and the request id, and no certificate exists.
+#[tokio::test]
+async fn lint_failure_is_server_internal_with_an_audit_event() {
+    let capture = audit_capture();
+    bounded(async {
+        let clock = clock_from_now();
+        let ca = TestCa::start_with(TestCaOptions {
+            clock: clock.clone(),
+            ..TestCaOptions::default()
+        })
+        .await;
+        let (_, intermediate) =
+            X509Certificate::from_der(ca.ca.issuer().intermediate_der()).unwrap();
+        let expires = intermediate.validity().not_after.to_datetime();
+        clock.advance(expires - Duration::days(10) - clock_now(&clock));
+
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let names = ["late.example.com"];
+        let (order_url, order) = ca.raw_ready_order(&raw, &a, &names).await;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let r = ca
+            .raw_finalize(&raw, &a, &order, &csr_der(&names, &key))
+            .await;
+        let detail = assert_problem(&r, 500, "serverInternal");
+        assert!(detail.contains("request id"), "{detail}");
+        let request_id = r.header("x-request-id").expect("X-Request-Id");
+
+        // Nothing was signed: the order is invalid and has no certificate.
+        let o = raw.post_as_get(&a.key, &a.kid, &order_url).await.json();
+        assert_eq!(o["status"], "invalid", "{o}");
+        assert!(o.get("certificate").is_none(), "{o}");
+        let order_id = order_url.rsplit('/').next().unwrap().to_owned();
+
+        let events: Vec<_> = capture
+            .events
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.get("order") == Some(&order_id))
+            .cloned()
+            .collect();
+        assert_eq!(events.len(), 1, "{events:?}");
+        let e = &events[0];
+        assert_eq!(e["level"], "WARN", "{e:?}");
+        assert_eq!(e["event"], "issuance_refused", "{e:?}");
+        assert_eq!(e["check"], "validity", "{e:?}");
+        assert_eq!(e["order"], order_id, "{e:?}");
+        assert_eq!(e["request_id"], request_id, "{e:?}");
+        assert!(e["detail"].contains("intermediate"), "{e:?}");
+    })
+    .await;
+}
