@@ -81,15 +81,6 @@ pub trait Store: Send + Sync + 'static {
     /// Loads several authorizations (with challenges) by id, in the given order; missing ids are
     /// skipped.
     async fn authorizations(&self, ids: &[String]) -> Result<Vec<Authorization>, StoreError>;
-    /// Finds a `valid`, unexpired (at `now`) authorization of this account for exactly this
-    /// identifier value and wildcard flag, to reuse in a new order. Newest first.
-    async fn find_valid_authorization(
-        &self,
-        account_id: &str,
-        identifier_value: &str,
-        wildcard: bool,
-        now: OffsetDateTime,
-    ) -> Result<Option<Authorization>, StoreError>;
     /// Sets an authorization's status if it is currently `from` (compare-and-set). Returns
     /// whether it changed. Used for deactivation (§7.5.2).
     async fn set_authorization_status(

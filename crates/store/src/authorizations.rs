@@ -6,7 +6,6 @@ use ferrite_proto::{AuthorizationStatus, ChallengeStatus, ChallengeType};
 use sqlx::Row;
 use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
-use time::OffsetDateTime;
 
 use crate::codec::{
     from_json_opt, from_micros, from_micros_opt, identifier, identifier_type_str, micros,
@@ -118,35 +117,6 @@ pub(crate) async fn by_ids(
     }
     tx.commit().await.map_err(db_error)?;
     Ok(found)
-}
-
-// RFC 8555 §7.1.4: a server may hand out an authorization that is already valid. Only this
-// account's, exactly this name and wildcard flag, still valid at `now`; the newest wins.
-pub(crate) async fn find_valid(
-    store: &SqliteStore,
-    account_id: &str,
-    identifier_value: &str,
-    wildcard: bool,
-    now: OffsetDateTime,
-) -> Result<Option<Authorization>, StoreError> {
-    let mut tx = store.begin_read().await?;
-    let id: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM authorizations WHERE account_id = ? AND identifier_value = ? \
-         AND wildcard = ? AND status = 'valid' AND expires > ? ORDER BY seq DESC LIMIT 1",
-    )
-    .bind(account_id)
-    .bind(identifier_value)
-    .bind(wildcard)
-    .bind(micros(now))
-    .fetch_optional(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    let authz = match id {
-        Some(id) => load(&mut tx, &id).await?,
-        None => None,
-    };
-    tx.commit().await.map_err(db_error)?;
-    Ok(authz)
 }
 
 // RFC 8555 §7.5.2 (deactivation) and friends: a compare-and-set in one UPDATE.

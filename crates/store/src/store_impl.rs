@@ -83,16 +83,6 @@ impl Store for SqliteStore {
         authorizations::by_ids(self, ids).await
     }
 
-    async fn find_valid_authorization(
-        &self,
-        account_id: &str,
-        identifier_value: &str,
-        wildcard: bool,
-        now: OffsetDateTime,
-    ) -> Result<Option<Authorization>, StoreError> {
-        authorizations::find_valid(self, account_id, identifier_value, wildcard, now).await
-    }
-
     async fn set_authorization_status(
         &self,
         id: &str,

@@ -43,7 +43,6 @@ conformance!(
     order_reuses_existing_authorization,
     insert_order_is_atomic,
     order_listing_is_newest_first_and_paginated,
-    find_valid_authorization,
     set_authorization_status_is_compare_and_set,
     start_validation_is_compare_and_set,
     concurrent_start_validation_has_one_winner,
