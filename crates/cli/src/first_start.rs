@@ -6,17 +6,31 @@ use ferrite_core::eab::Registry;
 
 use crate::commands::instructions;
 
-/// Creates and prints the default customer's credentials if there is no customer yet. Printed
+/// Creates and prints the default customer's credentials if there is no customer yet (or
+/// only a `default` customer left without credentials by an interrupted first start). Printed
 /// to stdout only, never logged. A second instance racing on the same database loses on the
 /// unique customer name and prints nothing.
 pub(crate) async fn bootstrap(registry: &Registry, directory_url: &str) -> anyhow::Result<()> {
-    if !registry.customers().await.map_err(anyhow_core)?.is_empty() {
-        return Ok(());
-    }
-    let customer = match registry.create_customer("default").await {
-        Ok(c) => c,
-        Err(CoreError::Problem(p)) if p.status == Some(409) => return Ok(()),
-        Err(e) => return Err(anyhow_core(e)),
+    let customers = registry.customers().await.map_err(anyhow_core)?;
+    let customer = match customers.as_slice() {
+        [] => match registry.create_customer("default").await {
+            Ok(c) => c,
+            Err(CoreError::Problem(p)) if p.status == Some(409) => return Ok(()),
+            Err(e) => return Err(anyhow_core(e)),
+        },
+        // A first start that stopped after creating the customer (crash, full disk) is
+        // finished now rather than leaving `default` without a usable credential.
+        [only]
+            if only.name == "default"
+                && registry
+                    .credentials(Some(&only.id))
+                    .await
+                    .map_err(anyhow_core)?
+                    .is_empty() =>
+        {
+            only.clone()
+        }
+        _ => return Ok(()),
     };
     let credential = registry
         .create_credential(&customer.id)

@@ -414,3 +414,24 @@ fn first_start_prints_a_mac_key_once_and_the_cli_works_beside_the_server() {
     drop(server);
     assert!(Path::new(&env.data().join("eab.kek")).exists());
 }
+
+#[test]
+fn an_interrupted_first_start_is_finished_on_the_next_start() {
+    let env = Env::new();
+    // As if the first start had stopped right after creating the customer.
+    env.ok(&["customer", "create", "default"]);
+    let server = Server::start(&env);
+    let lines = server.until_ready();
+    assert!(value(&lines, "EAB key id: ").is_some(), "{lines:#?}");
+    assert!(value(&lines, "API credential id: ").is_some(), "{lines:#?}");
+    drop(server);
+
+    // Once it has a credential, nothing is created or printed again.
+    let server = Server::start(&env);
+    let lines = server.until_ready();
+    assert_eq!(value(&lines, "EAB key id: "), None, "{lines:#?}");
+    assert_eq!(
+        env.json(&["credential", "list"]).as_array().unwrap().len(),
+        1
+    );
+}

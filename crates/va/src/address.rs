@@ -69,6 +69,14 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
     const RANGES: &[([u16; 8], u32, &str)] = &[
         ([0, 0, 0, 0, 0, 0, 0, 0], 128, "unspecified (::/128)"),
         ([0, 0, 0, 0, 0, 0, 0, 1], 128, "loopback (::1/128)"),
+        // Deprecated IPv4-compatible addresses (RFC 4291 §2.5.5.1) reach an IPv4 host.
+        ([0, 0, 0, 0, 0, 0, 0, 0], 96, "IPv4-compatible (::/96)"),
+        // IPv4-translated addresses (RFC 2765 §2.1).
+        (
+            [0, 0, 0, 0, 0xffff, 0, 0, 0],
+            96,
+            "IPv4-translated (::ffff:0:0:0/96)",
+        ),
         (
             [0x64, 0xff9b, 0, 0, 0, 0, 0, 0],
             96,
@@ -93,6 +101,8 @@ fn v6_reason(ip: Ipv6Addr) -> Option<&'static str> {
         ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16, "6to4 (2002::/16)"),
         ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7, "unique local (fc00::/7)"),
         ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10, "link-local (fe80::/10)"),
+        // Deprecated site-local (RFC 3879), still routed inside some networks.
+        ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10, "site-local (fec0::/10)"),
         ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8, "multicast (ff00::/8)"),
     ];
     RANGES
@@ -141,6 +151,9 @@ mod tests {
             ("2001:db8::1", "documentation"),
             ("::ffff:127.0.0.1", "loopback"),
             ("ff02::1", "multicast"),
+            ("::7f00:1", "IPv4-compatible"),
+            ("::ffff:0:7f00:1", "IPv4-translated"),
+            ("fec0::1", "site-local"),
         ] {
             let got = reason(ip).unwrap_or_else(|| panic!("{ip} was let through"));
             assert!(got.contains(word), "{ip}: {got}");

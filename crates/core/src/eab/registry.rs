@@ -1,13 +1,14 @@
 //! [`Registry`]: the operator's side of the binding model — customers, API credentials, MAC
 //! keys — shared by `ferrite` subcommands, the admin API and newAccount.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use ferrite_proto::{Problem, ProblemType};
 
 use super::EabSettings;
 use super::kek::Kek;
 use super::mac_key::{generate_api_secret, generate_mac_key, hash_secret, verify_secret};
+use super::secret::SecretText;
 use super::views::{
     AccountView, CredentialView, CustomerView, MacKeyView, NewCredential, NewMacKey,
 };
@@ -21,6 +22,19 @@ pub struct Registry {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) kek: Kek,
     pub(crate) settings: EabSettings,
+}
+
+/// At most this many argon2 verifications run at once: each takes about 19 MiB and a core for
+/// a moment, so a stream of wrong secrets waits here instead of exhausting memory and the
+/// blocking thread pool.
+static VERIFY_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+/// A hash verified when the credential id is unknown, so an unknown id costs the same time as a
+/// wrong secret and response times do not tell which ids exist.
+fn unknown_credential_hash() -> Option<&'static str> {
+    static HASH: OnceLock<Option<String>> = OnceLock::new();
+    HASH.get_or_init(|| hash_secret(&SecretText::new("no such credential".to_owned())).ok())
+        .as_deref()
 }
 
 /// A problem with an explicit HTTP status (admin API: 401, 404, 409).
@@ -210,17 +224,22 @@ impl Registry {
                 "the API credential is unknown or disabled, or the secret is wrong; send \"Authorization: Bearer ID:SECRET\" with an active credential (a lost secret cannot be recovered: ask the operator for a new one, `ferrite credential create --customer NAME`)".to_owned(),
             )
         };
-        let Some(credential) = self.store.credential(id).await? else {
-            return Err(refused());
+        let credential = self.store.credential(id).await?;
+        let hash = match &credential {
+            Some(c) => c.secret_hash.clone(),
+            None => unknown_credential_hash().unwrap_or_default().to_owned(),
         };
-        let (secret, hash) = (secret.to_owned(), credential.secret_hash.clone());
+        let _slot = VERIFY_SLOTS
+            .acquire()
+            .await
+            .map_err(|e| CoreError::Internal(format!("verification slots closed: {e}")))?;
+        let secret = secret.to_owned();
         let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
             .await
             .map_err(|e| CoreError::Internal(format!("verification task failed: {e}")))?;
-        if ok && credential.status == CredentialStatus::Active {
-            Ok(credential)
-        } else {
-            Err(refused())
+        match credential {
+            Some(c) if ok && c.status == CredentialStatus::Active => Ok(c),
+            _ => Err(refused()),
         }
     }
 
