@@ -107,6 +107,7 @@ start_ferrite() { # RUN → FERRITE_PID FERRITE_DIR FERRITE_ROOT
     cat >"$TMP/ferrite.toml" <<EOF
 listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
+public_listen = "127.0.0.1:0"
 data_dir = "$TMP/ferrite-data-$1"
 
 [validation]

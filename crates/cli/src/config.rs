@@ -17,7 +17,10 @@ pub(crate) struct Config {
     /// ACME over HTTPS; the directory is at `https://HOST:PORT/directory`. Port 0 picks a free
     /// port (printed at start).
     pub(crate) listen: SocketAddr,
-    /// Plain HTTP: issuer certificate, root, CRL, health (later also admin API and portal).
+    /// Plain HTTP for relying parties: issuer certificate, root, CRL, health. Certificates
+    /// point here (`public_base_url`), so in production it is reachable from everywhere.
+    pub(crate) public_listen: SocketAddr,
+    /// Plain HTTP admin API (bearer credentials): keep it on loopback.
     pub(crate) admin_listen: SocketAddr,
     /// CA keys and certificates, the SQLite database, the listener's TLS certificate.
     pub(crate) data_dir: PathBuf,
@@ -26,7 +29,7 @@ pub(crate) struct Config {
     /// The ACME base URL clients use; empty: `https://{listen}`.
     pub(crate) base_url: String,
     /// The plain-HTTP base URL written into certificates (AIA, CRL DP); empty:
-    /// `http://{admin_listen}`.
+    /// `http://{public_listen}`.
     pub(crate) public_base_url: String,
     /// `text` or `json` log lines; levels come from `RUST_LOG` (default `info`).
     pub(crate) log_format: String,
@@ -139,6 +142,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 14000)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 14001)),
+            public_listen: SocketAddr::from(([127, 0, 0, 1], 14002)),
             data_dir: PathBuf::from("./ferrite-data"),
             database_url: String::new(),
             base_url: String::new(),

@@ -18,11 +18,23 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     let acme_listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {} (listen)", config.listen))?;
-    let public_listener = TcpListener::bind(config.admin_listen)
+    // CRLs and the issuer certificate must be reachable by every relying party; the admin API
+    // carries bearer secrets over plain HTTP and must not be: two listeners.
+    let public_listener = TcpListener::bind(config.public_listen)
+        .await
+        .with_context(|| format!("cannot listen on {} (public_listen)", config.public_listen))?;
+    let admin_listener = TcpListener::bind(config.admin_listen)
         .await
         .with_context(|| format!("cannot listen on {} (admin_listen)", config.admin_listen))?;
+    if !config.admin_listen.ip().is_loopback() {
+        tracing::warn!(
+            admin_listen = %config.admin_listen,
+            "the admin API is plain HTTP with bearer secrets: keep admin_listen on loopback and reach it through an SSH tunnel or a TLS-terminating proxy"
+        );
+    }
     let acme_addr = acme_listener.local_addr()?;
     let public_addr = public_listener.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
     let base_url = if config.base_url.is_empty() {
         format!("https://{acme_addr}")
     } else {
@@ -136,7 +148,12 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     ));
     let public = tokio::spawn(ferrite_server::serve_http(
         public_listener,
-        ferrite_server::public_router(state.clone()).merge(ferrite_server::admin_router(state)),
+        ferrite_server::public_router(state.clone()),
+        stopped(stop_rx.clone()),
+    ));
+    let admin = tokio::spawn(ferrite_server::serve_http(
+        admin_listener,
+        ferrite_server::admin_router(state),
         stopped(stop_rx),
     ));
 
@@ -146,6 +163,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         "Root certificate clients must trust: {}",
         root_path.display()
     );
+    println!("Admin API: http://{admin_addr}");
     println!("CRL and issuer certificate: {public_base}");
 
     shutdown_signal().await;
@@ -155,6 +173,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
         let _ = acme.await;
         let _ = public.await;
+        let _ = admin.await;
     })
     .await;
     Ok(())

@@ -28,7 +28,7 @@ impl Env {
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n",
+                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\npublic_listen = \"127.0.0.1:0\"\ndata_dir = {:?}\n",
                 dir.path().join("data")
             ),
         )
@@ -363,9 +363,13 @@ fn first_start_prints_a_mac_key_once_and_the_cli_works_beside_the_server() {
     ] {
         assert!(text.contains(&client), "{client} missing:\n{text}");
     }
+    let admin = value(&lines, "Admin API: ").unwrap().to_owned();
     let public = value(&lines, "CRL and issuer certificate: ")
         .unwrap()
         .to_owned();
+    // The admin API is not on the public listener that certificates point relying parties at.
+    let (status, _) = http_get(&public, "/admin/v1/credentials", "x:y");
+    assert_eq!(status, 404, "the admin API answers on the public listener");
 
     // The CLI reads the same database while the server runs.
     let customers = env.json(&["customer", "list"]);
@@ -381,7 +385,7 @@ fn first_start_prints_a_mac_key_once_and_the_cli_works_beside_the_server() {
         second["id"].as_str().unwrap(),
         second["secret"].as_str().unwrap()
     );
-    let (status, body) = http_get(&public, "/admin/v1/credentials", &bearer);
+    let (status, body) = http_get(&admin, "/admin/v1/credentials", &bearer);
     assert_eq!(status, 200, "{body}");
     let listed: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
@@ -390,13 +394,13 @@ fn first_start_prints_a_mac_key_once_and_the_cli_works_beside_the_server() {
         "only its own customer: {body}"
     );
     let (status, body) = http_get(
-        &public,
+        &admin,
         "/admin/v1/mac-keys",
         &format!("{cred_id}:{cred_secret}"),
     );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(&kid) && !body.contains(&hmac), "{body}");
-    let (status, _) = http_get(&public, "/admin/v1/mac-keys", &format!("{cred_id}:wrong"));
+    let (status, _) = http_get(&admin, "/admin/v1/mac-keys", &format!("{cred_id}:wrong"));
     assert_eq!(status, 401);
 
     let stderr = server.stop();

@@ -152,7 +152,7 @@ impl Ferrite {
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\n[validation]\ndns_resolver = \"127.0.0.1:{dns_port}\"\nhttp01_port = {http01_port}\nallow_private_addresses = true\n# pebble-challtestsrv serves no DNSSEC signatures\ndnssec = false\n",
+                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\npublic_listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\n[validation]\ndns_resolver = \"127.0.0.1:{dns_port}\"\nhttp01_port = {http01_port}\nallow_private_addresses = true\n# pebble-challtestsrv serves no DNSSEC signatures\ndnssec = false\n",
                 dir.path().join("data").display()
             ),
         )
