@@ -205,3 +205,32 @@ async fn every_accepted_reason_reaches_the_crl() {
     })
     .await;
 }
+
+/// RFC 8555 §7.6: an account that holds authorizations for every name of a certificate may
+/// revoke it, even though another account ordered it; holding only some of the names is not
+/// enough.
+#[tokio::test]
+async fn revoke_by_an_account_that_validated_every_name() {
+    bounded(async {
+        let ca = TestCa::start().await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let b = RawAccount::register(&raw, Algorithm::ES256).await;
+        let issued = ca
+            .raw_issue(&raw, &a, &["one.example.com", "two.example.com"])
+            .await;
+
+        // b validates one of the two names: not enough.
+        ca.raw_ready_order(&raw, &b, &["one.example.com"]).await;
+        let r = revoke(&ca, &raw, &b.key, Some(&b.kid), &issued.leaf_der, Some(1)).await;
+        assert_problem(&r, 403, "unauthorized");
+        assert!(crl(&ca).await.is_empty());
+
+        // ... and then the other one too: now b may revoke a's certificate.
+        ca.raw_ready_order(&raw, &b, &["two.example.com"]).await;
+        let r = revoke(&ca, &raw, &b.key, Some(&b.kid), &issued.leaf_der, Some(1)).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(crl(&ca).await.len(), 1);
+    })
+    .await;
+}

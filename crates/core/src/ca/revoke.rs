@@ -7,8 +7,8 @@ use time::Duration;
 use tracing::info;
 
 use super::Ca;
-use crate::CoreError;
-use crate::model::Account;
+use crate::model::{Account, ValidationOwner};
+use crate::{CoreError, policy};
 
 /// Who signed a revocation request (§7.6).
 #[derive(Clone, Debug)]
@@ -64,10 +64,16 @@ impl Ca {
         }
         match auth {
             RevocationAuth::Account(account) if account.id == stored.account_id => {}
+            // RFC 8555 §7.6: the server MUST also accept "an account that holds
+            // authorizations for all of the identifiers in the certificate".
+            RevocationAuth::Account(account)
+                if self
+                    .holds_authorizations_for(account, &stored.dns_names)
+                    .await? => {}
             RevocationAuth::Account(_) => {
                 return Err(CoreError::problem(
                     ProblemType::Unauthorized,
-                    "this account did not order that certificate; sign the request with the account that did, or with the certificate's key",
+                    "this account neither ordered that certificate nor holds valid authorizations for all of its names; sign the request with the account that ordered it, or with the certificate's key, or validate every name first",
                 ));
             }
             RevocationAuth::CertificateKey(jwk) => {
@@ -98,6 +104,40 @@ impl Ca {
         }
         info!(serial = %stored.serial, reason, "certificate revoked");
         Ok(())
+    }
+
+    /// Whether `account` (through its customer's validations, or its own without a customer)
+    /// currently holds a validation covering every one of `names`, by the same rules and
+    /// window as authorization reuse.
+    async fn holds_authorizations_for(
+        &self,
+        account: &Account,
+        names: &[String],
+    ) -> Result<bool, CoreError> {
+        let now = self.now();
+        let reuse = &self.inner.config.reuse;
+        let since = now - reuse.window_at(now);
+        let owner = ValidationOwner::of(account);
+        for name in names {
+            let (base, wildcard) = match name.strip_prefix("*.") {
+                Some(base) => (base, true),
+                None => (name.as_str(), false),
+            };
+            let candidates = policy::candidate_domains(base);
+            let found = self
+                .inner
+                .store
+                .reusable_domain_validations(&owner, &candidates, since)
+                .await?;
+            let covered = found.iter().any(|v| {
+                policy::covers(&v.domain, v.method, base, wildcard)
+                    && reuse.reusable_until(v.validated_at) > now
+            });
+            if !covered {
+                return Ok(false);
+            }
+        }
+        Ok(!names.is_empty())
     }
 
     /// A freshly signed CRL (DER) listing every revoked, unexpired certificate. Valid for
