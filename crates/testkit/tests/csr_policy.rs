@@ -706,3 +706,57 @@ async fn lint_failure_is_server_internal_with_an_audit_event() {
     })
     .await;
 }
+
+/// A notBefore accepted at newOrder is not honoured into a backdated certificate: an order
+/// finalized three days later starts at most an hour before its issuance.
+#[tokio::test]
+async fn a_stale_requested_not_before_is_not_backdated() {
+    bounded(async {
+        let clock = clock_from_now();
+        let ca = TestCa::start_with(TestCaOptions {
+            clock: clock.clone(),
+            ..TestCaOptions::default()
+        })
+        .await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let requested = clock_now(&clock);
+        let r = raw
+            .post(
+                &a.key,
+                Some(&a.kid),
+                &ca.url("/acme/new-order"),
+                Some(&json!({
+                    "identifiers": [{"type": "dns", "value": "late.example.com"}],
+                    "notBefore": requested.format(&Rfc3339).unwrap(),
+                })),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let order_url = r.header("location").unwrap();
+        let order = r.json();
+        clock.advance(Duration::days(3));
+        let authz = order["authorizations"][0].as_str().unwrap();
+        ca.raw_validate_http01(&raw, &a, authz).await;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let r = ca
+            .raw_finalize(&raw, &a, &order, &csr_der(&["late.example.com"], &key))
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let order = raw.post_as_get(&a.key, &a.kid, &order_url).await.json();
+        let cert = raw
+            .post_as_get(&a.key, &a.kid, order["certificate"].as_str().unwrap())
+            .await;
+        let leaf = pem_chain(&String::from_utf8(cert.body).unwrap()).remove(0);
+        let (_, x509) = X509Certificate::from_der(&leaf).unwrap();
+        let not_before = x509.validity().not_before.to_datetime();
+        let issued_at = clock_now(&clock);
+        assert!(
+            // Certificates keep whole seconds.
+            not_before >= issued_at - Duration::hours(1) - Duration::seconds(1)
+                && not_before <= issued_at,
+            "notBefore {not_before} for an issuance at {issued_at} (requested {requested})"
+        );
+    })
+    .await;
+}

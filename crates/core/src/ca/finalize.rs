@@ -64,7 +64,11 @@ impl Ca {
             ));
         }
         let now = self.now();
-        let not_before = order.not_before.unwrap_or(now);
+        // BR §7.1.2.7 / §4.9: a certificate is not backdated. A notBefore accepted at newOrder
+        // that has since fallen more than an hour behind (the order sat for days) is moved up.
+        let not_before = order
+            .not_before
+            .map_or(now, |nb| nb.max(now - Duration::hours(1)));
         // Baseline Requirements §6.3.2: the configured validity, never above the maximum for
         // the issuance date. The period counts both ends, hence the second off. A notAfter
         // accepted at newOrder is cut to the maximum if a new table came into force since.
