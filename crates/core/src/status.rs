@@ -41,6 +41,9 @@ pub fn order_status(order: &Order, authzs: &[Authorization], now: OffsetDateTime
                 OrderStatus::Pending
             }
         }
+        // Issuance takes milliseconds; a `processing` order past its expiry was abandoned by
+        // a failure that could not be recorded, and is shown as what it is.
+        OrderStatus::Processing if order.expires <= now => OrderStatus::Invalid,
         s => s,
     }
 }
@@ -132,5 +135,49 @@ mod tests {
         assert_eq!(kinds(&deactivated).len(), 3);
         let odd = authz(AuthorizationStatus::Valid, &[Pending, Pending, Pending]);
         assert_eq!(kinds(&odd).len(), 3);
+    }
+
+    #[test]
+    fn orders_show_ready_and_expiry_as_derived_statuses() {
+        let now = OffsetDateTime::UNIX_EPOCH + time::Duration::days(1);
+        let mut valid = authz(AuthorizationStatus::Valid, &[ChallengeStatus::Valid]);
+        valid.expires = now + time::Duration::days(1);
+        let order = |status, expires| Order {
+            id: "o".into(),
+            account_id: "acct".into(),
+            status,
+            identifiers: vec![Identifier::dns("example.com")],
+            authorization_ids: vec!["a".into()],
+            expires,
+            not_before: None,
+            not_after: None,
+            error: None,
+            certificate_serial: None,
+            created_at: OffsetDateTime::UNIX_EPOCH,
+        };
+        let later = now + time::Duration::hours(1);
+        let earlier = now - time::Duration::hours(1);
+        let authzs = [valid];
+        assert_eq!(
+            order_status(&order(OrderStatus::Pending, later), &authzs, now),
+            OrderStatus::Ready
+        );
+        assert_eq!(
+            order_status(&order(OrderStatus::Pending, earlier), &authzs, now),
+            OrderStatus::Invalid
+        );
+        assert_eq!(
+            order_status(&order(OrderStatus::Processing, later), &authzs, now),
+            OrderStatus::Processing
+        );
+        // An abandoned `processing` order does not keep clients polling forever.
+        assert_eq!(
+            order_status(&order(OrderStatus::Processing, earlier), &authzs, now),
+            OrderStatus::Invalid
+        );
+        assert_eq!(
+            order_status(&order(OrderStatus::Valid, earlier), &authzs, now),
+            OrderStatus::Valid
+        );
     }
 }

@@ -6,12 +6,12 @@ use ferrite_jose::Jwk;
 use ferrite_pki::{Csr, IssueRequest, PkiError};
 use ferrite_proto::{OrderStatus, Problem, ProblemType};
 use time::{Duration, OffsetDateTime};
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 use super::Ca;
 use super::orders::OrderView;
 use crate::CoreError;
-use crate::model::{Account, Certificate};
+use crate::model::{Account, Certificate, Order};
 
 impl Ca {
     /// RFC 8555 §7.4: finalizes a `ready` order with a DER CSR. A CSR that breaks a rule is
@@ -63,6 +63,27 @@ impl Ca {
                 "the order is already being finalized",
             ));
         }
+        // From here the order is `processing`. Issuance runs as its own task, so a client that
+        // disconnects cannot cancel it halfway, and every failure marks the order invalid.
+        let ca = self.clone();
+        let owner = account.clone();
+        let spki_der = csr.spki_der.clone();
+        tokio::spawn(
+            async move { ca.issue_order(&owner, order, spki_der).await }.in_current_span(),
+        )
+        .await
+        .map_err(|e| CoreError::Internal(format!("issuance task failed: {e}")))??;
+        self.order(account, order_id).await
+    }
+
+    /// Signs the certificate of a `processing` order and records it (order `valid`), or marks
+    /// the order `invalid`.
+    async fn issue_order(
+        &self,
+        account: &Account,
+        order: Order,
+        spki_der: Vec<u8>,
+    ) -> Result<(), CoreError> {
         let now = self.now();
         // BR §7.1.2.7 / §4.9: a certificate is not backdated. A notBefore accepted at newOrder
         // that has since fallen more than an hour behind (the order sat for days) is moved up.
@@ -76,7 +97,7 @@ impl Ca {
         let latest = not_before + validity - Duration::seconds(1);
         let not_after = order.not_after.map_or(latest, |na| na.min(latest));
         let request = IssueRequest {
-            spki_der: csr.spki_der.clone(),
+            spki_der,
             dns_names: order.identifiers.iter().map(|i| i.value.clone()).collect(),
             not_before,
             not_after,
@@ -119,12 +140,33 @@ impl Ca {
             not_after: issued.not_after,
             revoked: None,
         };
-        self.inner
+        if let Err(e) = self
+            .inner
             .store
             .complete_order(&order.id, &certificate)
-            .await?;
+            .await
+        {
+            // Signed but not recorded: say so where the operator looks, and release the order
+            // so the client is not left polling a `processing` order forever.
+            warn!(
+                target: "ferrite::audit",
+                event = "issued_not_recorded",
+                order = %order.id,
+                account = %account.id,
+                serial = %certificate.serial,
+                error = %e,
+                "a certificate was signed but could not be stored; it was never delivered"
+            );
+            let problem = Problem::internal(
+                "the CA could not record the certificate; create a new order and quote the request id to the operator",
+            );
+            if let Err(e) = self.inner.store.fail_order(&order.id, &problem).await {
+                error!(error = %e, order = %order.id, "could not mark the order invalid");
+            }
+            return Err(e.into());
+        }
         info!(order = %order.id, serial = %certificate.serial, "certificate issued");
-        self.order(account, order_id).await
+        Ok(())
     }
 
     /// Loads a certificate of `account` by serial (§7.4.2).
