@@ -47,12 +47,17 @@ pub trait Store: Send + Sync + 'static {
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
     /// Looks an account up by key thumbprint.
     async fn account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Account>, StoreError>;
-    /// Replaces contact and status of an account.
+    /// Replaces contact and status of an account that is still `valid` (compare-and-set):
+    /// `Conflict` if it is unknown or no longer valid, so a racing update can never undo a
+    /// deactivation (§7.3.6: deactivation is final).
     async fn update_account(&self, account: &Account) -> Result<(), StoreError>;
-    /// Replaces the account key (§7.3.5). `Conflict` if another account has `new_thumbprint`.
+    /// Replaces the account key (§7.3.5) if the account is `valid` and its key is still
+    /// `old_thumbprint` (compare-and-set: of two concurrent rollovers one wins). `Conflict` if
+    /// another account has `new_thumbprint`, or the account or its key changed meanwhile.
     async fn change_account_key(
         &self,
         id: &str,
+        old_thumbprint: &str,
         new_thumbprint: &str,
         new_jwk: &serde_json::Value,
     ) -> Result<(), StoreError>;

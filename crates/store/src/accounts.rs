@@ -84,16 +84,19 @@ pub(crate) async fn by_thumbprint(
     fetch_one_account(store, select_account!("WHERE thumbprint = ?"), thumbprint).await
 }
 
-/// Replaces contact and status. `Conflict` if there is no such account: accounts are never
-/// deleted, so a missing id means the caller holds a stale or foreign id.
+/// Replaces contact and status of a still-valid account. `Conflict` if there is no such valid
+/// account: accounts are never deleted, so the caller holds a stale or foreign id, or the
+/// account was deactivated meanwhile (§7.3.6: final).
 pub(crate) async fn update(store: &SqliteStore, account: &Account) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE accounts SET contact = ?, status = ? WHERE id = ?")
-        .bind(to_json(&account.contact, "contact")?)
-        .bind(account.status.as_str())
-        .bind(&account.id)
-        .execute(&store.pool)
-        .await
-        .map_err(db_error)?;
+    let done = sqlx::query(
+        "UPDATE accounts SET contact = ?, status = ? WHERE id = ? AND status = 'valid'",
+    )
+    .bind(to_json(&account.contact, "contact")?)
+    .bind(account.status.as_str())
+    .bind(&account.id)
+    .execute(&store.pool)
+    .await
+    .map_err(db_error)?;
     expect_one(done.rows_affected(), &account.id)
 }
 
@@ -103,16 +106,21 @@ pub(crate) async fn update(store: &SqliteStore, account: &Account) -> Result<(),
 pub(crate) async fn change_key(
     store: &SqliteStore,
     id: &str,
+    old_thumbprint: &str,
     new_thumbprint: &str,
     new_jwk: &serde_json::Value,
 ) -> Result<(), StoreError> {
-    let done = sqlx::query("UPDATE accounts SET thumbprint = ?, jwk = ? WHERE id = ?")
-        .bind(new_thumbprint)
-        .bind(to_json(new_jwk, "jwk")?)
-        .bind(id)
-        .execute(&store.pool)
-        .await
-        .map_err(db_error)?;
+    let done = sqlx::query(
+        "UPDATE accounts SET thumbprint = ?, jwk = ? \
+         WHERE id = ? AND thumbprint = ? AND status = 'valid'",
+    )
+    .bind(new_thumbprint)
+    .bind(to_json(new_jwk, "jwk")?)
+    .bind(id)
+    .bind(old_thumbprint)
+    .execute(&store.pool)
+    .await
+    .map_err(db_error)?;
     expect_one(done.rows_affected(), id)
 }
 
@@ -120,7 +128,9 @@ fn expect_one(rows: u64, id: &str) -> Result<(), StoreError> {
     if rows == 1 {
         Ok(())
     } else {
-        Err(StoreError::Conflict(format!("no account with id {id:?}")))
+        Err(StoreError::Conflict(format!(
+            "no valid account with id {id:?} (and, for a key change, that key)"
+        )))
     }
 }
 

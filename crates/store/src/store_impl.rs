@@ -48,10 +48,11 @@ impl Store for SqliteStore {
     async fn change_account_key(
         &self,
         id: &str,
+        old_thumbprint: &str,
         new_thumbprint: &str,
         new_jwk: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        accounts::change_key(self, id, new_thumbprint, new_jwk).await
+        accounts::change_key(self, id, old_thumbprint, new_thumbprint, new_jwk).await
     }
 
     async fn insert_order(

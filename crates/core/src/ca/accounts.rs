@@ -147,7 +147,12 @@ impl Ca {
             changed = true;
         }
         if changed {
-            self.inner.store.update_account(&account).await?;
+            match self.inner.store.update_account(&account).await {
+                Ok(()) => {}
+                // Deactivated (or rolled over) by a concurrent request: deactivation is final.
+                Err(StoreError::Conflict(_)) => return Err(account_changed()),
+                Err(e) => return Err(e.into()),
+            }
         }
         Ok(account)
     }
@@ -182,19 +187,29 @@ impl Ca {
         match self
             .inner
             .store
-            .change_account_key(&account.id, &new_thumbprint, &new_key.to_json())
+            .change_account_key(
+                &account.id,
+                &account.thumbprint,
+                &new_thumbprint,
+                &new_key.to_json(),
+            )
             .await
         {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
-                let id = self
+                // Either the new key was taken meanwhile, or this account was deactivated or
+                // rolled over by a concurrent request.
+                return match self
                     .inner
                     .store
                     .account_by_thumbprint(&new_thumbprint)
                     .await?
-                    .map(|a| a.id)
-                    .unwrap_or_default();
-                return Err(CoreError::KeyInUse { account_id: id });
+                {
+                    Some(holder) => Err(CoreError::KeyInUse {
+                        account_id: holder.id,
+                    }),
+                    None => Err(account_changed()),
+                };
             }
             Err(e) => return Err(e.into()),
         }
@@ -203,6 +218,14 @@ impl Ca {
         account.jwk = new_key.to_json();
         Ok(account)
     }
+}
+
+/// A compare-and-set on the account lost to a concurrent deactivation or key change.
+fn account_changed() -> CoreError {
+    CoreError::problem(
+        ProblemType::Unauthorized,
+        "the account was deactivated or its key changed by a concurrent request; fetch the account and retry with its current key if it is still valid",
+    )
 }
 
 fn account_not_valid(account: &Account) -> CoreError {

@@ -289,6 +289,14 @@ pub(crate) async fn update_account_replaces_contact_and_status(store: &dyn Store
     assert_eq!(stored.thumbprint, acct.thumbprint);
     assert!(stored.terms_of_service_agreed);
     assert!(store.update_account(&account("nobody")).await.is_err());
+    // Deactivation is final: an update racing it (read while still valid) changes nothing.
+    let mut stale = acct.clone();
+    stale.contact = vec!["mailto:late@example.org".to_owned()];
+    let err = store.update_account(&stale).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let stored = store.account("a1").await.unwrap().unwrap();
+    assert_eq!(stored.status, AccountStatus::Deactivated);
+    assert_eq!(stored.contact, changed.contact);
 }
 
 /// Key rollover (§7.3.5) moves the thumbprint; a taken thumbprint is a conflict.
@@ -297,7 +305,7 @@ pub(crate) async fn change_account_key(store: &dyn Store) {
     store.insert_account(&account("a2")).await.unwrap();
     let new_jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": "new"});
     store
-        .change_account_key("a1", "thumb-new", &new_jwk)
+        .change_account_key("a1", "thumb-a1", "thumb-new", &new_jwk)
         .await
         .unwrap();
     let stored = store
@@ -310,7 +318,7 @@ pub(crate) async fn change_account_key(store: &dyn Store) {
     assert_eq!(store.account_by_thumbprint("thumb-a1").await.unwrap(), None);
 
     let err = store
-        .change_account_key("a1", "thumb-a2", &json!({"kty": "EC"}))
+        .change_account_key("a1", "thumb-new", "thumb-a2", &json!({"kty": "EC"}))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -331,9 +339,19 @@ pub(crate) async fn change_account_key(store: &dyn Store) {
 
     assert!(
         store
-            .change_account_key("nobody", "thumb-x", &new_jwk)
+            .change_account_key("nobody", "thumb-nobody", "thumb-x", &new_jwk)
             .await
             .is_err()
+    );
+    // Of two rollovers from the same old key, the second finds the key changed.
+    let err = store
+        .change_account_key("a1", "thumb-a1", "thumb-other", &new_jwk)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert_eq!(
+        store.account_by_thumbprint("thumb-other").await.unwrap(),
+        None
     );
 }
 
