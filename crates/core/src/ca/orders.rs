@@ -341,10 +341,21 @@ impl Ca {
                 ),
             ));
         }
-        self.inner
+        if !self
+            .inner
             .store
             .set_authorization_status(id, from, AuthorizationStatus::Deactivated)
-            .await?;
+            .await?
+        {
+            // A validation finished (or another deactivation won) between the read and the
+            // compare-and-set: report the conflict instead of a 200 that did nothing.
+            let mut p = Problem::new(
+                ProblemType::Malformed,
+                "the authorization changed while it was being deactivated; fetch it and retry if it is still pending or valid",
+            );
+            p.status = Some(409);
+            return Err(p.into());
+        }
         self.authorization(account, id).await
     }
 }
