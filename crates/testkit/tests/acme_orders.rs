@@ -717,3 +717,57 @@ async fn concurrent_finalize_issues_once() {
     })
     .await;
 }
+
+/// An account with many invalid orders cannot make one list request scan them all: a page
+/// examines at most ten pages' worth of rows and then hands out a `next` link.
+#[tokio::test]
+async fn orders_list_bounds_the_rows_one_request_examines() {
+    bounded(async {
+        let ca = TestCa::start_with(TestCaOptions {
+            config: CaConfig {
+                orders_page_size: 1,
+                ..CaConfig::default()
+            },
+            ..TestCaOptions::default()
+        })
+        .await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let (live, _) = ca.raw_new_order(&raw, &a, &["live.example.com"]).await;
+        // Twelve newer orders, each made invalid by deactivating its authorization.
+        for i in 0..12 {
+            let (_, order) = ca
+                .raw_new_order(&raw, &a, &[&format!("dead{i}.example.com")])
+                .await;
+            let r = raw
+                .post(
+                    &a.key,
+                    Some(&a.kid),
+                    order["authorizations"][0].as_str().unwrap(),
+                    Some(&json!({"status": "deactivated"})),
+                )
+                .await;
+            assert_eq!(r.status, 200);
+        }
+        let account = raw.post_as_get(&a.key, &a.kid, &a.kid).await.json();
+        let first = raw
+            .post_as_get(&a.key, &a.kid, account["orders"].as_str().unwrap())
+            .await;
+        // Ten dead orders examined, none shown, and a link to go on.
+        assert_eq!(first.json()["orders"], json!([]));
+        let next = first
+            .headers
+            .get_all("link")
+            .iter()
+            .find_map(|l| {
+                let l = l.to_str().unwrap();
+                l.strip_suffix(">;rel=\"next\"")
+                    .and_then(|l| l.strip_prefix('<'))
+                    .map(str::to_owned)
+            })
+            .expect("a next link after a page that stopped early");
+        let second = raw.post_as_get(&a.key, &a.kid, &next).await;
+        assert_eq!(second.json()["orders"], json!([live]));
+    })
+    .await;
+}

@@ -271,9 +271,17 @@ impl Ca {
         cursor: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), CoreError> {
         let limit = self.inner.config.orders_page_size.max(1);
+        // Invalid orders are skipped, so a page may need more rows than it shows; examining
+        // at most this many per request bounds the work an account with thousands of dead
+        // orders can cause. A short page then carries a `next` link to go on.
+        let max_examined = limit as usize * 10;
+        let mut examined = 0usize;
         let mut shown = Vec::new();
         let mut after = cursor.map(str::to_owned);
         loop {
+            if examined >= max_examined {
+                return Ok((shown, after));
+            }
             let ids = self
                 .inner
                 .store
@@ -285,6 +293,7 @@ impl Ca {
                     // The page is full and at least this order follows it.
                     return Ok((shown, after));
                 }
+                examined += 1;
                 if let Some(order) = self.inner.store.order(&id).await?
                     && self.order_view(order).await?.status != OrderStatus::Invalid
                 {
