@@ -114,6 +114,8 @@ data_dir = "$TMP/ferrite-data-$1"
 dns_resolver = "127.0.0.1:$DNS_PORT"
 http01_port = $HTTP01_PORT
 allow_private_addresses = true
+# pebble-challtestsrv serves no DNSSEC signatures (Pebble does not validate either)
+dnssec = false
 
 [eab]
 required = false

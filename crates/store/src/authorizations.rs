@@ -14,17 +14,6 @@ use crate::codec::{
 use crate::error::db_error;
 use crate::open::SqliteStore;
 
-/// The authorization SELECT with a clause appended (literals only, so the SQL is static).
-macro_rules! select_authorization {
-    ($tail:literal) => {
-        concat!(
-            "SELECT id, account_id, identifier_type, identifier_value, wildcard, status, expires \
-             FROM authorizations ",
-            $tail
-        )
-    };
-}
-
 /// Inserts an authorization and its challenges (in their order) inside the caller's
 /// transaction.
 pub(crate) async fn insert_in(
@@ -75,47 +64,73 @@ pub(crate) async fn insert_in(
     Ok(())
 }
 
-/// Loads one authorization with its challenges, on the caller's connection (inside a read
-/// transaction, both SELECTs see the same snapshot).
-pub(crate) async fn load(
-    conn: &mut SqliteConnection,
-    id: &str,
-) -> Result<Option<Authorization>, StoreError> {
-    let row = sqlx::query(select_authorization!("WHERE id = ?"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(db_error)?;
-    let Some(row) = row else {
-        return Ok(None);
+/// The authorization with its challenges in one statement (one round trip to the database
+/// thread, one snapshot): one row per challenge, the authorization's columns repeated; the
+/// challenge columns carry a `c_` prefix and are NULL for an authorization without challenges.
+macro_rules! select_authorization_with_challenges {
+    ($where:literal) => {
+        concat!(
+            "SELECT a.id, a.account_id, a.identifier_type, a.identifier_value, a.wildcard, \
+             a.status, a.expires, c.id AS c_id, c.authorization_id AS c_authorization_id, \
+             c.kind AS c_kind, c.token AS c_token, c.status AS c_status, \
+             c.validated AS c_validated, c.error AS c_error, c.record AS c_record, \
+             c.lease_until AS c_lease_until \
+             FROM authorizations a LEFT JOIN challenges c ON c.authorization_id = a.id ",
+            $where,
+            " ORDER BY a.id, c.position"
+        )
     };
-    let mut authz = decode(&row)?;
-    authz.challenges = load_challenges(conn, &authz.id).await?;
-    Ok(Some(authz))
 }
 
 pub(crate) async fn by_id(
     store: &SqliteStore,
     id: &str,
 ) -> Result<Option<Authorization>, StoreError> {
-    let mut tx = store.begin_read().await?;
-    let authz = load(&mut tx, id).await?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(authz)
+    // One statement sees one snapshot: no transaction needed.
+    let rows = sqlx::query(select_authorization_with_challenges!("WHERE a.id = ?"))
+        .bind(id)
+        .fetch_all(&store.pool)
+        .await
+        .map_err(db_error)?;
+    Ok(assemble(&rows)?.pop())
 }
 
+/// The authorizations among `ids` that exist, in the order of `ids`, in one statement.
 pub(crate) async fn by_ids(
     store: &SqliteStore,
     ids: &[String],
 ) -> Result<Vec<Authorization>, StoreError> {
-    let mut tx = store.begin_read().await?;
-    let mut found = Vec::with_capacity(ids.len());
-    for id in ids {
-        if let Some(authz) = load(&mut tx, id).await? {
-            found.push(authz);
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = sqlx::query(select_authorization_with_challenges!(
+        "WHERE a.id IN (SELECT value FROM json_each(?))"
+    ))
+    .bind(to_json(ids, "authorization ids")?)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(db_error)?;
+    let mut found = assemble(&rows)?;
+    found.sort_by_key(|a| ids.iter().position(|id| *id == a.id));
+    Ok(found)
+}
+
+/// Folds the rows of [`select_authorization_with_challenges`] (sorted by authorization) into
+/// authorizations with their challenges in position order.
+fn assemble(rows: &[SqliteRow]) -> Result<Vec<Authorization>, StoreError> {
+    let mut found: Vec<Authorization> = Vec::new();
+    for row in rows {
+        let id: String = row.try_get("id").map_err(db_error)?;
+        if found.last().is_none_or(|a| a.id != id) {
+            found.push(decode(row)?);
+        }
+        let challenge_id: Option<String> = row.try_get("c_id").map_err(db_error)?;
+        if challenge_id.is_some()
+            && let Some(authz) = found.last_mut()
+        {
+            authz.challenges.push(decode_challenge(row)?);
         }
     }
-    tx.commit().await.map_err(db_error)?;
     Ok(found)
 }
 
@@ -136,21 +151,6 @@ pub(crate) async fn set_status(
     Ok(done.rows_affected() == 1)
 }
 
-async fn load_challenges(
-    conn: &mut SqliteConnection,
-    authorization_id: &str,
-) -> Result<Vec<Challenge>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, authorization_id, kind, token, status, validated, error, record, \
-         lease_until FROM challenges WHERE authorization_id = ? ORDER BY position",
-    )
-    .bind(authorization_id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    rows.iter().map(decode_challenge).collect()
-}
-
 fn decode(row: &SqliteRow) -> Result<Authorization, StoreError> {
     let kind: String = row.try_get("identifier_type").map_err(db_error)?;
     let status: String = row.try_get("status").map_err(db_error)?;
@@ -169,24 +169,24 @@ fn decode(row: &SqliteRow) -> Result<Authorization, StoreError> {
 }
 
 fn decode_challenge(row: &SqliteRow) -> Result<Challenge, StoreError> {
-    let kind: String = row.try_get("kind").map_err(db_error)?;
-    let status: String = row.try_get("status").map_err(db_error)?;
-    let error: Option<String> = row.try_get("error").map_err(db_error)?;
-    let record: Option<String> = row.try_get("record").map_err(db_error)?;
+    let kind: String = row.try_get("c_kind").map_err(db_error)?;
+    let status: String = row.try_get("c_status").map_err(db_error)?;
+    let error: Option<String> = row.try_get("c_error").map_err(db_error)?;
+    let record: Option<String> = row.try_get("c_record").map_err(db_error)?;
     Ok(Challenge {
-        id: row.try_get("id").map_err(db_error)?,
-        authorization_id: row.try_get("authorization_id").map_err(db_error)?,
+        id: row.try_get("c_id").map_err(db_error)?,
+        authorization_id: row.try_get("c_authorization_id").map_err(db_error)?,
         kind: parse_wire(&kind, "challenges.kind", ChallengeType::parse)?,
-        token: row.try_get("token").map_err(db_error)?,
+        token: row.try_get("c_token").map_err(db_error)?,
         status: parse_wire(&status, "challenges.status", ChallengeStatus::parse)?,
         validated: from_micros_opt(
-            row.try_get("validated").map_err(db_error)?,
+            row.try_get("c_validated").map_err(db_error)?,
             "challenges.validated",
         )?,
         error: from_json_opt(error.as_deref(), "challenges.error")?,
         record: from_json_opt(record.as_deref(), "challenges.record")?,
         lease_until: from_micros_opt(
-            row.try_get("lease_until").map_err(db_error)?,
+            row.try_get("c_lease_until").map_err(db_error)?,
             "challenges.lease_until",
         )?,
     })

@@ -12,7 +12,9 @@
 //! - compare-and-set methods are `UPDATE … WHERE status = …` and report whether a row changed;
 //! - nonces are redeemed by a single `DELETE … RETURNING`;
 //! - commits are durable (WAL, `synchronous=FULL`): a certificate returned to a client survives a
-//!   crash or power loss.
+//!   crash or power loss. The one exception is nonces: they live in a second file attached as
+//!   schema `nonces` (`ferrite.nonces.db`, WAL, `synchronous=NORMAL`), because a lost nonce
+//!   costs a client one `badNonce` retry and is not worth an fsync per request.
 //!
 //! What it must never do: decide policy (that is `ferrite-core`'s job: the store does not know
 //! what a valid CSR or an allowed transition is, beyond the compare-and-set it is asked for),
@@ -26,7 +28,8 @@
 //! back are truncated to the microsecond and carry the UTC offset.
 //!
 //! # Layout
-//! - `open`: [`SqliteStore`], connection options, pool, migrations (`migrations/sqlite/`).
+//! - `open`: [`SqliteStore`], connection options, pool, the attached nonce database,
+//!   migrations (`migrations/sqlite/`).
 //! - `store_impl`: the `Store` impl, delegating to one module per table group:
 //! - `nonces`: RFC 8555 §6.5 nonces.
 //! - `accounts`: accounts and key rollover (§7.3).

@@ -1,4 +1,5 @@
-//! Anti-replay nonces (RFC 8555 §6.5).
+//! Anti-replay nonces (RFC 8555 §6.5), in the attached `nonces` database (not fsynced on
+//! commit; see `open::attach_nonce_database`).
 
 use ferrite_core::StoreError;
 use time::OffsetDateTime;
@@ -12,7 +13,7 @@ pub(crate) async fn insert(
     nonce: &str,
     expires: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO nonces (value, expires) VALUES (?, ?)")
+    sqlx::query("INSERT INTO nonces.nonces (value, expires) VALUES (?, ?)")
         .bind(nonce)
         .bind(micros(expires))
         .execute(&store.pool)
@@ -28,20 +29,21 @@ pub(crate) async fn redeem(
     nonce: &str,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let redeemed: Option<String> =
-        sqlx::query_scalar("DELETE FROM nonces WHERE value = ? AND expires > ? RETURNING value")
-            .bind(nonce)
-            .bind(micros(now))
-            .fetch_optional(&store.pool)
-            .await
-            .map_err(db_error)?;
+    let redeemed: Option<String> = sqlx::query_scalar(
+        "DELETE FROM nonces.nonces WHERE value = ? AND expires > ? RETURNING value",
+    )
+    .bind(nonce)
+    .bind(micros(now))
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(db_error)?;
     Ok(redeemed.is_some())
 }
 
 /// Deletes nonces no longer redeemable at `now` (`expires <= now`, the complement of what
 /// [`redeem`] accepts).
 pub(crate) async fn purge(store: &SqliteStore, now: OffsetDateTime) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM nonces WHERE expires <= ?")
+    let done = sqlx::query("DELETE FROM nonces.nonces WHERE expires <= ?")
         .bind(micros(now))
         .execute(&store.pool)
         .await

@@ -1,11 +1,11 @@
 //! Opening the database: connection options, pool, migrations.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ferrite_core::StoreError;
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Executor, SqliteConnection, SqlitePool};
 
 use crate::error::db_error;
 
@@ -37,7 +37,12 @@ impl SqliteStore {
     ///
     /// Fails with [`StoreError::Backend`] if the file cannot be opened or created, or a
     /// migration fails (e.g. the file was written by a newer Ferrite).
+    ///
+    /// Nonces live in a second file beside it (`ferrite.db` → `ferrite.nonces.db`), attached
+    /// to every connection as schema `nonces` and committed without an fsync: a lost nonce
+    /// costs a client one `badNonce` retry, a lost certificate is not acceptable.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let nonce_path = nonce_database_path(path);
         let options = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(true)
@@ -47,6 +52,10 @@ impl SqliteStore {
             .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
+            .after_connect(move |conn, _| {
+                let nonce_path = nonce_path.clone();
+                Box::pin(async move { attach_nonce_database(conn, &nonce_path).await })
+            })
             .connect_with(options)
             .await
             .map_err(|e| {
@@ -70,6 +79,9 @@ impl SqliteStore {
             .max_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .after_connect(|conn, _| {
+                Box::pin(async move { attach_nonce_database(conn, Path::new(":memory:")).await })
+            })
             .connect_with(options)
             .await
             .map_err(db_error)?;
@@ -101,13 +113,39 @@ impl SqliteStore {
             .await
             .map_err(db_error)
     }
+}
 
-    /// Begins a read transaction: several SELECTs see one snapshot (WAL).
-    pub(crate) async fn begin_read(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        self.pool.begin().await.map_err(db_error)
-    }
+/// Where the nonce database of the main database at `path` lives: beside it, named after it
+/// (`ferrite.db` → `ferrite.nonces.db`), so two stores in one directory never share nonces by
+/// accident and two instances on one database always do.
+pub(crate) fn nonce_database_path(path: &Path) -> PathBuf {
+    path.with_extension("nonces.db")
+}
+
+/// Attaches the nonce database at `path` to `conn` as schema `nonces` and creates its table.
+///
+/// RFC 8555 §6.5 only asks that a nonce be redeemed at most once; a nonce lost in a crash
+/// costs its client one `badNonce` retry. So this file is WAL with `synchronous=NORMAL`: a
+/// commit is a write to the WAL without an fsync (fsyncs happen only at checkpoints), and a
+/// power loss can roll back the last commits but never corrupts the file. The main database
+/// stays `synchronous=FULL`. Every statement touches one schema only, so no transaction spans
+/// both files.
+async fn attach_nonce_database(conn: &mut SqliteConnection, path: &Path) -> sqlx::Result<()> {
+    sqlx::query("ATTACH DATABASE ? AS nonces")
+        .bind(path.to_string_lossy().into_owned())
+        .execute(&mut *conn)
+        .await?;
+    conn.execute(
+        "PRAGMA nonces.journal_mode = WAL;
+         PRAGMA nonces.synchronous = NORMAL;
+         CREATE TABLE IF NOT EXISTS nonces.nonces (
+             value   TEXT    PRIMARY KEY NOT NULL,
+             expires INTEGER NOT NULL
+         ) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS nonces.nonce_expires ON nonces (expires);",
+    )
+    .await?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -141,6 +179,34 @@ mod tests {
             .unwrap();
         // synchronous: 2 = FULL (1 would be NORMAL, not durable on power loss).
         assert_eq!(pragmas(&store).await, ("wal".to_owned(), 2, 1, 5000));
+    }
+
+    #[tokio::test]
+    async fn nonces_live_in_their_own_wal_file_without_fsync_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("ferrite.db"))
+            .await
+            .unwrap();
+        let mut conn = store.pool.acquire().await.unwrap();
+        let journal: String = sqlx::query_scalar("PRAGMA nonces.journal_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        // synchronous: 1 = NORMAL (no fsync per commit in WAL mode, never corrupt).
+        let sync: i64 = sqlx::query_scalar("PRAGMA nonces.synchronous")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!((journal.as_str(), sync), ("wal", 1));
+        assert!(dir.path().join("ferrite.nonces.db").exists());
+        // The main database no longer has a nonce table.
+        let main_tables: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM main.sqlite_master WHERE type = 'table' AND name = 'nonces'",
+        )
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+        assert_eq!(main_tables, 0);
     }
 
     #[tokio::test]

@@ -4,7 +4,6 @@ use ferrite_core::StoreError;
 use ferrite_core::model::{Authorization, Order};
 use ferrite_proto::{Identifier, OrderStatus, Problem};
 use sqlx::Row;
-use sqlx::SqliteConnection;
 use sqlx::sqlite::SqliteRow;
 
 use crate::authorizations;
@@ -66,10 +65,25 @@ pub(crate) async fn insert(
 }
 
 pub(crate) async fn by_id(store: &SqliteStore, id: &str) -> Result<Option<Order>, StoreError> {
-    let mut tx = store.begin_read().await?;
-    let order = load(&mut tx, id).await?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(order)
+    // One statement (the authorization links aggregated in a subquery) sees one snapshot and is
+    // one round trip to the database thread: no transaction needed.
+    let row = sqlx::query(
+        "SELECT id, account_id, status, identifiers, expires, not_before, not_after, error, \
+         certificate_serial, created_at, \
+         (SELECT json_group_array(authorization_id ORDER BY position) \
+          FROM order_authorizations WHERE order_id = orders.id) AS authorization_ids \
+         FROM orders WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(db_error)?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let authorization_ids: String = row.try_get("authorization_ids").map_err(db_error)?;
+    let authorization_ids = from_json(&authorization_ids, "order_authorizations")?;
+    decode(&row, authorization_ids).map(Some)
 }
 
 // RFC 8555 §7.1.2.1: the orders list, paginated. Newest first by the never-reused `seq`; the
@@ -137,28 +151,6 @@ pub(crate) async fn fail(
         );
     }
     Ok(())
-}
-
-async fn load(conn: &mut SqliteConnection, id: &str) -> Result<Option<Order>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, account_id, status, identifiers, expires, not_before, not_after, error, \
-         certificate_serial, created_at FROM orders WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let authorization_ids: Vec<String> = sqlx::query_scalar(
-        "SELECT authorization_id FROM order_authorizations WHERE order_id = ? ORDER BY position",
-    )
-    .bind(id)
-    .fetch_all(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    decode(&row, authorization_ids).map(Some)
 }
 
 fn decode(row: &SqliteRow, authorization_ids: Vec<String>) -> Result<Order, StoreError> {

@@ -53,6 +53,10 @@ pub struct CaConfig {
     pub csr_policy: CsrPolicy,
     /// How long an instance may hold a challenge in `processing` before a reaper hands it back.
     pub validation_lease: Duration,
+    /// How long a challenge response waits for its validation before answering: a
+    /// validation that finishes within it is answered with its final status, so clients need
+    /// not sleep a `Retry-After`. Zero: answer at once with `processing`.
+    pub validation_head_start: std::time::Duration,
     /// Whether newAccount requires an external account binding (directory meta).
     pub eab_required: bool,
     /// Orders per page of an account's orders list.
@@ -86,6 +90,7 @@ impl Default for CaConfig {
             certificate_validity: Duration::days(90),
             csr_policy: CsrPolicy::default(),
             validation_lease: Duration::minutes(2),
+            validation_head_start: std::time::Duration::from_millis(200),
             eab_required: false,
             orders_page_size: 100,
             max_identifiers: 100,

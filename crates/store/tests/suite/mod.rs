@@ -386,8 +386,18 @@ pub(crate) async fn order_round_trip(store: &dyn Store) {
     assert_eq!(store.authorization("b").await.unwrap(), Some(b.clone()));
     assert_eq!(store.authorization("missing").await.unwrap(), None);
     let ids = ["b".to_owned(), "missing".to_owned(), "a".to_owned()];
-    assert_eq!(store.authorizations(&ids).await.unwrap(), vec![b, a]);
+    assert_eq!(
+        store.authorizations(&ids).await.unwrap(),
+        vec![b.clone(), a.clone()]
+    );
     assert_eq!(store.authorizations(&[]).await.unwrap(), vec![]);
+    // An order's authorizations keep the order's order, not the ids' sort order.
+    let reversed = order("o2", "acct", &[&b, &a]);
+    store.insert_order(&reversed, &[]).await.unwrap();
+    assert_eq!(
+        store.order("o2").await.unwrap().unwrap().authorization_ids,
+        ["b", "a"]
+    );
 }
 
 /// A new order may reuse existing authorizations: only the new ones are passed in.
