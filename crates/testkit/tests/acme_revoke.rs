@@ -234,3 +234,26 @@ async fn revoke_by_an_account_that_validated_every_name() {
     })
     .await;
 }
+
+/// Fetching the CRL does not sign a new one each time (anyone can fetch it): the same bytes
+/// come back until a revocation, after which the new CRL lists the certificate.
+#[tokio::test]
+async fn the_crl_is_signed_once_until_a_revocation() {
+    bounded(async {
+        let ca = TestCa::start().await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let issued = ca.raw_issue(&raw, &a, &["cached.example.com"]).await;
+        let url = format!("{}/crl", ca.public_url);
+        let first = http_get(&url).await.body;
+        let second = http_get(&url).await.body;
+        assert_eq!(first, second, "two fetches signed two CRLs");
+
+        let r = revoke(&ca, &raw, &a.key, Some(&a.kid), &issued.leaf_der, Some(4)).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let third = http_get(&url).await.body;
+        assert_ne!(third, first);
+        assert_eq!(crl(&ca).await, vec![(serial(&issued.leaf_der), Some(4))]);
+    })
+    .await;
+}

@@ -29,7 +29,7 @@ use crate::{Clock, CoreError, Store, Validator, ids};
 
 pub use accounts::NewAccountOutcome;
 pub use orders::{AuthorizationView, OrderView};
-pub use revoke::RevocationAuth;
+pub use revoke::{CRL_REFRESH, RevocationAuth};
 
 /// Engine settings. Defaults are what a production CA would choose.
 #[derive(Clone, Debug)]
@@ -116,6 +116,9 @@ struct Inner {
     issuer: Arc<Issuer>,
     config: CaConfig,
     eab: Registry,
+    /// The last CRL signed and when: relying parties fetch it often, and signing plus a CRL
+    /// number per request would let anyone load the CA.
+    crl: tokio::sync::Mutex<Option<(time::OffsetDateTime, Vec<u8>)>>,
 }
 
 impl Ca {
@@ -145,6 +148,7 @@ impl Ca {
                 issuer,
                 config,
                 eab,
+                crl: tokio::sync::Mutex::new(None),
             }),
         }
     }

@@ -22,6 +22,9 @@ pub enum RevocationAuth {
 /// RFC 5280 §5.3.1 reasons the Baseline Requirements (§7.2.2) allow for subscriber
 /// certificates: unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
 /// cessationOfOperation (5), privilegeWithdrawn (9).
+/// How long a signed CRL is served before a fresh one is signed.
+pub const CRL_REFRESH: Duration = Duration::hours(1);
+
 const ALLOWED_REASONS: [u8; 6] = [0, 1, 3, 4, 5, 9];
 
 impl Ca {
@@ -103,6 +106,8 @@ impl Ca {
             ));
         }
         info!(serial = %stored.serial, reason, "certificate revoked");
+        // The next CRL request signs a new CRL that lists it.
+        *self.inner.crl.lock().await = None;
         Ok(())
     }
 
@@ -140,10 +145,26 @@ impl Ca {
         Ok(!names.is_empty())
     }
 
-    /// A freshly signed CRL (DER) listing every revoked, unexpired certificate. Valid for
-    /// seven days (BR §4.9.7 requires a new CRL at least every seven days).
+    /// The current CRL (DER) listing every revoked, unexpired certificate, valid for seven
+    /// days (BR §4.9.7). Signed at most once per [`CRL_REFRESH`] and again after a revocation
+    /// through this instance; in between every request gets the same bytes, so fetching the
+    /// CRL costs no signature and no database write. (A revocation through another instance
+    /// reaches this one's CRL within `CRL_REFRESH`, well inside the BR's 24 hours.)
     pub async fn crl(&self) -> Result<Vec<u8>, CoreError> {
+        let mut cached = self.inner.crl.lock().await;
         let now = self.now();
+        if let Some((made, der)) = cached.as_ref()
+            && now - *made < CRL_REFRESH
+            && now >= *made
+        {
+            return Ok(der.clone());
+        }
+        let der = self.sign_crl(now).await?;
+        *cached = Some((now, der.clone()));
+        Ok(der)
+    }
+
+    async fn sign_crl(&self, now: time::OffsetDateTime) -> Result<Vec<u8>, CoreError> {
         let entries: Vec<RevokedEntry> = self
             .inner
             .store
