@@ -57,6 +57,15 @@ impl Ca {
         // RFC 8659 §3 / BR §3.2.2.8: CAA no older than 8 hours at issuance; a refusal leaves
         // the order ready so the client can finalize again once the records allow it.
         self.recheck_caa(account, &order).await?;
+        // The CAA recheck may have taken seconds: an authorization deactivated or expired, or
+        // the order expired, meanwhile must stop issuance. (The remaining window, between this
+        // read and the compare-and-set below, is to move into the store's statement.)
+        if self.order(account, order_id).await?.status != OrderStatus::Ready {
+            return Err(CoreError::problem(
+                ProblemType::OrderNotReady,
+                "the order stopped being ready while it was being finalized (an authorization was deactivated or expired, or the order expired); create a new order",
+            ));
+        }
         if !self.inner.store.begin_finalize(&order.id).await? {
             return Err(CoreError::problem(
                 ProblemType::OrderNotReady,
