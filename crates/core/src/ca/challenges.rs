@@ -16,6 +16,11 @@ struct ValidationSubject {
     wildcard: bool,
 }
 
+/// Most validations one instance runs at once. Each is one outbound connection or a few DNS
+/// queries with a timeout; the bound keeps a burst of orders (100 names each) from opening
+/// thousands of connections.
+static VALIDATION_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(256);
+
 impl Ca {
     /// RFC 8555 §7.5.1: the client says it is ready. The challenge moves to `processing` (one
     /// winner across instances), the validation runs as a background task, and the response
@@ -98,6 +103,11 @@ impl Ca {
         authorization_id: String,
         subject: ValidationSubject,
     ) {
+        // Outbound validations (HTTP, DNS, TLS to addresses customers choose) are bounded per
+        // instance; more wait for a slot while their challenges stay `processing`.
+        let Ok(_slot) = VALIDATION_SLOTS.acquire().await else {
+            return;
+        };
         let outcome = self.inner.validator.validate(&request).await;
         // RFC 8659 / BR §3.2.2.8: CAA is checked as soon as control is proven, so a refusal
         // reaches the client before it finalizes; finalize checks again when this is stale.
