@@ -43,6 +43,18 @@ impl RawResponse {
             .map(str::to_owned)
     }
 
+    /// The target of the `Link: <URL>;rel="REL"` header, if there is one.
+    pub fn link(&self, rel: &str) -> Option<String> {
+        let suffix = format!(">;rel=\"{rel}\"");
+        self.headers.get_all("link").iter().find_map(|l| {
+            l.to_str()
+                .ok()?
+                .strip_suffix(suffix.as_str())?
+                .strip_prefix('<')
+                .map(str::to_owned)
+        })
+    }
+
     /// The problem type's short name (after `urn:ietf:params:acme:error:`).
     pub fn problem_type(&self) -> String {
         let v = self.json();

@@ -292,13 +292,7 @@ async fn orders_list_is_paginated() {
                 .collect();
             pages.push(page.len());
             listed.extend(page);
-            let next = r.headers.get_all("link").iter().find_map(|l| {
-                let l = l.to_str().unwrap();
-                l.strip_suffix(">;rel=\"next\"")
-                    .and_then(|l| l.strip_prefix('<'))
-                    .map(str::to_owned)
-            });
-            match next {
+            match r.link("next") {
                 Some(n) => url = n,
                 None => break,
             }
@@ -756,15 +750,7 @@ async fn orders_list_bounds_the_rows_one_request_examines() {
         // Ten dead orders examined, none shown, and a link to go on.
         assert_eq!(first.json()["orders"], json!([]));
         let next = first
-            .headers
-            .get_all("link")
-            .iter()
-            .find_map(|l| {
-                let l = l.to_str().unwrap();
-                l.strip_suffix(">;rel=\"next\"")
-                    .and_then(|l| l.strip_prefix('<'))
-                    .map(str::to_owned)
-            })
+            .link("next")
             .expect("a next link after a page that stopped early");
         let second = raw.post_as_get(&a.key, &a.kid, &next).await;
         assert_eq!(second.json()["orders"], json!([live]));
