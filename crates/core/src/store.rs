@@ -113,9 +113,12 @@ pub trait Store: Send + Sync + 'static {
     async fn reap_stale_validations(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 
     // --- finalize and certificates (§7.4, §7.4.2) ---
-    /// Moves an order from `pending` to `processing` (compare-and-set; the engine has already
-    /// checked that every authorization is valid). Returns whether this caller won.
-    async fn begin_finalize(&self, order_id: &str) -> Result<bool, StoreError>;
+    /// Moves an order from `pending` to `processing` if, in the same statement, the order is
+    /// unexpired at `now` and every one of its authorizations is `valid` and unexpired
+    /// (RFC 8555 §7.4: only a `ready` order is finalized). Returns whether this caller won;
+    /// an authorization deactivated or expired a moment earlier makes it lose.
+    async fn begin_finalize(&self, order_id: &str, now: OffsetDateTime)
+    -> Result<bool, StoreError>;
     /// In one transaction: inserts the certificate and sets the order `valid` with its serial.
     async fn complete_order(&self, order_id: &str, cert: &Certificate) -> Result<(), StoreError>;
     /// Sets an order `invalid` with `error` (from `pending` or `processing`).

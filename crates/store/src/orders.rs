@@ -5,6 +5,7 @@ use ferrite_core::model::{Authorization, Order};
 use ferrite_proto::{Identifier, OrderStatus, Problem};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use time::OffsetDateTime;
 
 use crate::authorizations;
 use crate::codec::{
@@ -118,13 +119,22 @@ pub(crate) async fn ids_by_account(
 pub(crate) async fn begin_finalize(
     store: &SqliteStore,
     order_id: &str,
+    now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let done =
-        sqlx::query("UPDATE orders SET status = 'processing' WHERE id = ? AND status = 'pending'")
-            .bind(order_id)
-            .execute(&store.pool)
-            .await
-            .map_err(db_error)?;
+    // RFC 8555 §7.4: the readiness check and the move to `processing` are one statement, so a
+    // deactivation or an expiry cannot slip in between.
+    let done = sqlx::query(
+        "UPDATE orders SET status = 'processing' \
+         WHERE id = ?1 AND status = 'pending' AND expires > ?2 \
+         AND NOT EXISTS (SELECT 1 FROM order_authorizations oa \
+             JOIN authorizations a ON a.id = oa.authorization_id \
+             WHERE oa.order_id = orders.id AND (a.status <> 'valid' OR a.expires <= ?2))",
+    )
+    .bind(order_id)
+    .bind(micros(now))
+    .execute(&store.pool)
+    .await
+    .map_err(db_error)?;
     Ok(done.rows_affected() == 1)
 }
 

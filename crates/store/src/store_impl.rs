@@ -109,8 +109,12 @@ impl Store for SqliteStore {
         validations::reap(self, now).await
     }
 
-    async fn begin_finalize(&self, order_id: &str) -> Result<bool, StoreError> {
-        orders::begin_finalize(self, order_id).await
+    async fn begin_finalize(
+        &self,
+        order_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        orders::begin_finalize(self, order_id, now).await
     }
 
     async fn complete_order(&self, order_id: &str, cert: &Certificate) -> Result<(), StoreError> {

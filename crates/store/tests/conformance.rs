@@ -51,6 +51,7 @@ conformance!(
     finish_validation_applies_only_while_processing,
     reaper_resets_expired_leases,
     begin_finalize_is_compare_and_set,
+    begin_finalize_requires_a_ready_order,
     complete_order_stores_certificate,
     complete_order_requires_processing_and_unique_serial,
     fail_order_from_pending_or_processing,

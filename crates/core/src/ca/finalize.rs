@@ -57,20 +57,21 @@ impl Ca {
         // RFC 8659 §3 / BR §3.2.2.8: CAA no older than 8 hours at issuance; a refusal leaves
         // the order ready so the client can finalize again once the records allow it.
         self.recheck_caa(account, &order).await?;
-        // The CAA recheck may have taken seconds: an authorization deactivated or expired, or
-        // the order expired, meanwhile must stop issuance. (The remaining window, between this
-        // read and the compare-and-set below, is to move into the store's statement.)
-        if self.order(account, order_id).await?.status != OrderStatus::Ready {
-            return Err(CoreError::problem(
-                ProblemType::OrderNotReady,
-                "the order stopped being ready while it was being finalized (an authorization was deactivated or expired, or the order expired); create a new order",
-            ));
-        }
-        if !self.inner.store.begin_finalize(&order.id).await? {
-            return Err(CoreError::problem(
-                ProblemType::OrderNotReady,
-                "the order is already being finalized",
-            ));
+        // The readiness check and the move to `processing` are one store statement: an
+        // authorization deactivated or expired during the CAA recheck stops issuance.
+        if !self
+            .inner
+            .store
+            .begin_finalize(&order.id, self.now())
+            .await?
+        {
+            let status = self.order(account, order_id).await?.status;
+            let detail = if matches!(status, OrderStatus::Processing | OrderStatus::Valid) {
+                "the order is already being finalized; poll the order URL for the certificate"
+            } else {
+                "the order stopped being ready while it was being finalized (an authorization was deactivated or expired, or the order expired); create a new order"
+            };
+            return Err(CoreError::problem(ProblemType::OrderNotReady, detail));
         }
         // From here the order is `processing`. Issuance runs as its own task, so a client that
         // disconnects cannot cancel it halfway, and every failure marks the order invalid.

@@ -161,10 +161,28 @@ async fn one_order(store: &dyn Store) -> (Account, Order, Authorization) {
     (acct, ord, authz)
 }
 
+/// Makes every authorization of `order_id` valid (as validation would) and calls
+/// `begin_finalize` at [`T0`].
+async fn begin_finalize(store: &dyn Store, order_id: &str) -> bool {
+    if let Some(order) = store.order(order_id).await.unwrap() {
+        for id in &order.authorization_ids {
+            store
+                .set_authorization_status(
+                    id,
+                    AuthorizationStatus::Pending,
+                    AuthorizationStatus::Valid,
+                )
+                .await
+                .unwrap();
+        }
+    }
+    store.begin_finalize(order_id, T0).await.unwrap()
+}
+
 /// [`one_order`] moved to `processing` by `begin_finalize`.
 async fn processing_order(store: &dyn Store) -> Order {
     let (_, ord, _) = one_order(store).await;
-    assert!(store.begin_finalize(&ord.id).await.unwrap());
+    assert!(begin_finalize(store, &ord.id).await);
     ord
 }
 
@@ -761,26 +779,87 @@ pub(crate) async fn reaper_resets_expired_leases(store: &dyn Store) {
 /// `begin_finalize` lets exactly one caller through, sequentially and concurrently.
 pub(crate) async fn begin_finalize_is_compare_and_set(store: &dyn Store) {
     let (_, ord, _) = one_order(store).await;
-    assert!(store.begin_finalize(&ord.id).await.unwrap());
-    assert!(!store.begin_finalize(&ord.id).await.unwrap());
+    assert!(begin_finalize(store, &ord.id).await);
+    assert!(!begin_finalize(store, &ord.id).await);
     assert_eq!(
         store.order(&ord.id).await.unwrap().unwrap().status,
         OrderStatus::Processing
     );
-    assert!(!store.begin_finalize("missing").await.unwrap());
+    assert!(!begin_finalize(store, "missing").await);
 
     let authz = authorization("a2", "acct", "race.example.org");
     store
         .insert_order(&order("o2", "acct", &[&authz]), &[authz])
         .await
         .unwrap();
-    let results = join_all((0..RACERS).map(|_| store.begin_finalize("o2")).collect()).await;
+    assert!(
+        !store.begin_finalize("o2", T0).await.unwrap(),
+        "its authorization is pending"
+    );
+    store
+        .set_authorization_status(
+            "a2",
+            AuthorizationStatus::Pending,
+            AuthorizationStatus::Valid,
+        )
+        .await
+        .unwrap();
+    let results = join_all(
+        (0..RACERS)
+            .map(|_| store.begin_finalize("o2", T0))
+            .collect(),
+    )
+    .await;
     let won = results
         .into_iter()
         .map(Result::unwrap)
         .filter(|w| *w)
         .count();
     assert_eq!(won, 1);
+}
+
+/// `begin_finalize` checks readiness in its own statement: every authorization valid and
+/// unexpired, the order unexpired.
+pub(crate) async fn begin_finalize_requires_a_ready_order(store: &dyn Store) {
+    let (_, ord, authz) = one_order(store).await;
+    // Pending authorization: not ready.
+    assert!(!store.begin_finalize(&ord.id, T0).await.unwrap());
+    // Deactivated: not ready.
+    store
+        .set_authorization_status(
+            &authz.id,
+            AuthorizationStatus::Pending,
+            AuthorizationStatus::Deactivated,
+        )
+        .await
+        .unwrap();
+    assert!(!store.begin_finalize(&ord.id, T0).await.unwrap());
+
+    // Valid, but past the authorization's expiry (7 days) or the order's.
+    let a2 = authorization("a2", "acct", "two.example.org");
+    store
+        .insert_order(&order("o2", "acct", &[&a2]), &[a2])
+        .await
+        .unwrap();
+    store
+        .set_authorization_status(
+            "a2",
+            AuthorizationStatus::Pending,
+            AuthorizationStatus::Valid,
+        )
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .begin_finalize("o2", T0 + Duration::days(8))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.order("o2").await.unwrap().unwrap().status,
+        OrderStatus::Pending
+    );
+    assert!(store.begin_finalize("o2", T0).await.unwrap());
 }
 
 /// `complete_order` stores the certificate and makes the order valid with its serial.
@@ -823,12 +902,12 @@ pub(crate) async fn complete_order_requires_processing_and_unique_serial(store: 
         OrderStatus::Pending
     );
 
-    assert!(store.begin_finalize(&ord.id).await.unwrap());
+    assert!(begin_finalize(store, &ord.id).await);
     store.complete_order(&ord.id, &cert).await.unwrap();
     let authz = authorization("a2", "acct", "two.example.org");
     let second = order("o2", "acct", &[&authz]);
     store.insert_order(&second, &[authz]).await.unwrap();
-    assert!(store.begin_finalize("o2").await.unwrap());
+    assert!(begin_finalize(store, "o2").await);
     let err = store
         .complete_order("o2", &certificate("01", &second, T0 + Duration::days(90)))
         .await
@@ -856,7 +935,7 @@ pub(crate) async fn fail_order_from_pending_or_processing(store: &dyn Store) {
         (OrderStatus::Invalid, Some(err.clone()))
     );
     // Invalid is final: not finalizable, not re-failed.
-    assert!(!store.begin_finalize(&ord.id).await.unwrap());
+    assert!(!begin_finalize(store, &ord.id).await);
     store.fail_order(&ord.id, &problem()).await.unwrap();
     assert_eq!(
         store.order(&ord.id).await.unwrap().unwrap().error,
@@ -866,7 +945,7 @@ pub(crate) async fn fail_order_from_pending_or_processing(store: &dyn Store) {
     let authz = authorization("a2", "acct", "two.example.org");
     let o2 = order("o2", "acct", &[&authz]);
     store.insert_order(&o2, &[authz]).await.unwrap();
-    assert!(store.begin_finalize("o2").await.unwrap());
+    assert!(begin_finalize(store, "o2").await);
     store.fail_order("o2", &err).await.unwrap();
     assert_eq!(
         store.order("o2").await.unwrap().unwrap().status,
@@ -876,7 +955,7 @@ pub(crate) async fn fail_order_from_pending_or_processing(store: &dyn Store) {
     let authz = authorization("a3", "acct", "three.example.org");
     let o3 = order("o3", "acct", &[&authz]);
     store.insert_order(&o3, &[authz]).await.unwrap();
-    assert!(store.begin_finalize("o3").await.unwrap());
+    assert!(begin_finalize(store, "o3").await);
     store
         .complete_order("o3", &certificate("03", &o3, T0 + Duration::days(1)))
         .await
@@ -933,7 +1012,7 @@ pub(crate) async fn revoked_certificates_for_crl(store: &dyn Store) {
         let authz = authorization(&format!("a{i}"), "acct", "example.org");
         let ord = order(&format!("o{i}"), "acct", &[&authz]);
         store.insert_order(&ord, &[authz]).await.unwrap();
-        assert!(store.begin_finalize(&ord.id).await.unwrap());
+        assert!(begin_finalize(store, &ord.id).await);
         let serial = format!("0{i}");
         store
             .complete_order(&ord.id, &certificate(&serial, &ord, not_after))
