@@ -401,3 +401,40 @@ async fn identifier_policy_refuses_with_rejected_identifier() {
     })
     .await;
 }
+
+/// Deactivating an authorization handed out from a kept validation ends that reuse for the
+/// customer: the name needs a new validation (RFC 8555 §7.5.2), for every account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deactivating_a_reused_authorization_ends_the_reuse() {
+    bounded(async {
+        let (ca, _clock) = start(CaConfig::default(), MID_2026).await;
+        let raw = ca.raw();
+        let corp = customer_accounts(&ca, &raw, "corp", 2).await;
+        let (_, order) = ca
+            .raw_new_order(&raw, &corp[0], &["gone.example.com"])
+            .await;
+        ca.raw_validate_http01(&raw, &corp[0], order["authorizations"][0].as_str().unwrap())
+            .await;
+        let (order, authzs) = order_for(&ca, &raw, &corp[1], &["gone.example.com"]).await;
+        assert_eq!(order["status"], "ready", "{order}");
+        assert_eq!(authzs[0]["status"], "valid");
+
+        let r = raw
+            .post(
+                &corp[1].key,
+                Some(&corp[1].kid),
+                order["authorizations"][0].as_str().unwrap(),
+                Some(&serde_json::json!({"status": "deactivated"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["status"], "deactivated");
+
+        for account in &corp {
+            let (order, authzs) = order_for(&ca, &raw, account, &["gone.example.com"]).await;
+            assert_eq!(order["status"], "pending", "{order}");
+            assert_eq!(authzs[0]["status"], "pending");
+        }
+    })
+    .await;
+}

@@ -365,6 +365,35 @@ impl Ca {
             p.status = Some(409);
             return Err(p.into());
         }
+        // A deactivated authorization must not come back through reuse: a valid one handed
+        // out from a kept validation is a copy, so the validations of exactly this name that
+        // the owner holds end too (their own authorizations are deactivated). Validations of
+        // parent domains (dns-01) are left alone: they prove control of a wider zone.
+        if from == AuthorizationStatus::Valid {
+            let authz = &view.authorization;
+            let owner = ValidationOwner::of(account);
+            let now = self.now();
+            let since = now - self.inner.config.reuse.window_at(now);
+            let kept = self
+                .inner
+                .store
+                .reusable_domain_validations(
+                    &owner,
+                    std::slice::from_ref(&authz.identifier.value),
+                    since,
+                )
+                .await?;
+            for v in kept.iter().filter(|v| v.domain == authz.identifier.value) {
+                self.inner
+                    .store
+                    .set_authorization_status(
+                        &v.authorization_id,
+                        AuthorizationStatus::Valid,
+                        AuthorizationStatus::Deactivated,
+                    )
+                    .await?;
+            }
+        }
         self.authorization(account, id).await
     }
 }
