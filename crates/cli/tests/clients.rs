@@ -8,9 +8,11 @@
 //! Everything listens on 127.0.0.1; every wait is bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+// Each test binary uses part of the shared support module.
+#[allow(dead_code)]
 mod support;
 
-use support::{Challtestsrv, Ferrite, free_port, openssl_verify, run};
+use support::{Challtestsrv, Ferrite, free_port, lego_http01, openssl_verify, run};
 
 #[test]
 #[ignore = "needs lego, certbot, pebble-challtestsrv: run scripts/test.sh"]
@@ -20,51 +22,29 @@ fn lego_http01_issue_renew_revoke() {
     let ferrite = Ferrite::start(dns.dns_port, http01);
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("lego");
-    // Global flags, then `extra` (lego 4.9 wants the EAB flags on every command when the
-    // directory requires EAB), then the command.
-    let base = |extra: &[&str], cmd: &str| {
-        let mut c = std::process::Command::new("lego");
-        c.env("LEGO_CA_CERTIFICATES", &ferrite.root)
-            .args([
-                "--server",
-                &ferrite.directory,
-                "--accept-tos",
-                "--email",
-                "a@example.com",
-            ])
-            .args([
-                "--domains",
-                "lego-http.example.com",
-                "--http",
-                "--http.port",
-            ])
-            .arg(format!("127.0.0.1:{http01}"))
-            .arg("--path")
-            .arg(&path)
-            .args(extra)
-            .arg(cmd);
-        c
+    let lego = |command| {
+        lego_http01(
+            &ferrite,
+            http01,
+            &path,
+            &["lego-http.example.com"],
+            &[],
+            command,
+        )
     };
-    let eab = [
-        "--eab",
-        "--kid",
-        &ferrite.eab_kid,
-        "--hmac",
-        &ferrite.eab_hmac,
-    ];
-    run(base(&eab, "run"));
+    run(lego("run"));
     let cert = path.join("certificates/lego-http.example.com.crt");
     openssl_verify(&ferrite.root, &cert);
     let first = std::fs::read(&cert).unwrap();
 
-    let mut renew = base(&eab, "renew");
+    let mut renew = lego("renew");
     renew.args(["--days", "365", "--no-random-sleep"]);
     run(renew);
     let second = std::fs::read(&cert).unwrap();
     assert_ne!(first, second, "renew must replace the certificate");
     openssl_verify(&ferrite.root, &cert);
 
-    run(base(&eab, "revoke"));
+    run(lego("revoke"));
 }
 
 #[test]

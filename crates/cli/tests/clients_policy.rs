@@ -11,73 +11,9 @@
 #[allow(dead_code)]
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use support::{Challtestsrv, Ferrite, free_port, openssl_verify, run};
-
-/// Runs a command that must fail (at most 3 minutes); returns stdout and stderr.
-fn run_failing(mut cmd: Command) -> String {
-    let started = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    while child.try_wait().unwrap().is_none() {
-        if started.elapsed() > Duration::from_secs(180) {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(!out.status.success(), "{cmd:?} succeeded:\n{text}");
-    text
-}
-
-/// `lego … run` over http-01 on `http01`, with EAB, for `domain` (or, with `None`, for the
-/// names of the CSR given in `extra` as `--csr`: lego ignores `--csr` when `--domains` is set);
-/// `extra` goes before `run`.
-fn lego(
-    ferrite: &Ferrite,
-    http01: u16,
-    path: &Path,
-    domain: Option<&str>,
-    extra: &[&str],
-) -> Command {
-    let mut c = Command::new("lego");
-    c.env("LEGO_CA_CERTIFICATES", &ferrite.root)
-        .args([
-            "--server",
-            &ferrite.directory,
-            "--accept-tos",
-            "--email",
-            "a@example.com",
-        ])
-        .args(domain.map(|d| ["--domains", d]).into_iter().flatten())
-        .args(["--http", "--http.port"])
-        .arg(format!("127.0.0.1:{http01}"))
-        .arg("--path")
-        .arg(path)
-        .args([
-            "--eab",
-            "--kid",
-            &ferrite.eab_kid,
-            "--hmac",
-            &ferrite.eab_hmac,
-        ])
-        .args(extra)
-        .arg("run");
-    c
-}
+use support::{Challtestsrv, Ferrite, free_port, lego_http01, openssl_verify, run, run_failing};
 
 #[test]
 #[ignore = "needs lego, pebble-challtestsrv, openssl: run scripts/test.sh"]
@@ -88,12 +24,13 @@ fn lego_ec384_gets_a_clear_bad_csr_and_ec256_issues() {
     let tmp = tempfile::tempdir().unwrap();
     let path = tmp.path().join("lego");
 
-    let out = run_failing(lego(
+    let out = run_failing(lego_http01(
         &ferrite,
         http01,
         &path,
-        Some("ec384.example.com"),
+        &["ec384.example.com"],
         &["--key-type", "ec384"],
+        "run",
     ));
     assert!(out.contains("badCSR"), "{out}");
     assert!(out.contains("ECDSA with SHA-384"), "{out}");
@@ -103,12 +40,13 @@ fn lego_ec384_gets_a_clear_bad_csr_and_ec256_issues() {
         "no certificate may be issued"
     );
 
-    run(lego(
+    run(lego_http01(
         &ferrite,
         http01,
         &path,
-        Some("ec256.example.com"),
+        &["ec256.example.com"],
         &["--key-type", "ec256"],
+        "run",
     ));
     openssl_verify(
         &ferrite.root,
@@ -147,12 +85,13 @@ fn lego_with_an_eku_csr_gets_a_bad_csr_that_says_why() {
     };
 
     let with_eku = csr_for("with-eku", true);
-    let out = run_failing(lego(
+    let out = run_failing(lego_http01(
         &ferrite,
         http01,
         &path,
-        None,
+        &[],
         &["--csr", with_eku.to_str().unwrap()],
+        "run",
     ));
     assert!(out.contains("badCSR"), "{out}");
     assert!(out.contains("Extended Key Usage"), "{out}");
@@ -160,12 +99,13 @@ fn lego_with_an_eku_csr_gets_a_bad_csr_that_says_why() {
 
     // The same request without the EKU issues.
     let plain = csr_for("plain", false);
-    run(lego(
+    run(lego_http01(
         &ferrite,
         http01,
         &path,
-        None,
+        &[],
         &["--csr", plain.to_str().unwrap()],
+        "run",
     ));
     openssl_verify(
         &ferrite.root,

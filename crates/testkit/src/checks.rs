@@ -5,17 +5,18 @@ use std::time::Duration;
 
 use crate::RawResponse;
 
-/// Runs `fut` for at most 60 seconds: no test waits forever.
+/// Runs `fut` for at most 120 seconds: no test waits forever (a slow shared CI machine
+/// included).
 pub async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), fut)
+    tokio::time::timeout(Duration::from_secs(120), fut)
         .await
-        .expect("test took longer than 60 s")
+        .expect("test took longer than 120 s")
 }
 
 /// Asserts that `r` is an RFC 8555 problem document (`application/problem+json`) with HTTP
-/// `status` and problem type `kind` (the short name, e.g. `badNonce`).
+/// `status` and problem type `kind` (the short name, e.g. `badNonce`); returns its detail.
 #[track_caller]
-pub fn assert_problem(r: &RawResponse, status: u16, kind: &str) {
+pub fn assert_problem(r: &RawResponse, status: u16, kind: &str) -> String {
     assert_eq!(
         (r.status, r.problem_type().as_str()),
         (status, kind),
@@ -26,4 +27,5 @@ pub fn assert_problem(r: &RawResponse, status: u16, kind: &str) {
         r.header("content-type").as_deref(),
         Some("application/problem+json")
     );
+    r.json()["detail"].as_str().unwrap_or_default().to_owned()
 }

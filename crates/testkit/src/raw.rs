@@ -105,49 +105,16 @@ impl RawClient {
         content_type: Option<&str>,
         body: Vec<u8>,
     ) -> RawResponse {
-        let rest = url.strip_prefix("https://").expect("https URL");
-        let (authority, _) = rest.split_once('/').unwrap_or((rest, ""));
-        assert!(
-            authority.starts_with("127.0.0.1:"),
-            "tests only talk to loopback"
-        );
-        let fut = async {
+        let authority = loopback_authority(url, "https://");
+        let tls = self.tls.clone();
+        bounded_request(async move {
             let tcp = TcpStream::connect(authority).await.expect("connect");
-            let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
+            let connector = tokio_rustls::TlsConnector::from(tls);
             let name = ServerName::try_from("127.0.0.1").expect("name").to_owned();
-            let tls = connector.connect(name, tcp).await.expect("tls");
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
-                    .await
-                    .expect("handshake");
-            tokio::spawn(conn);
-            let mut req = http::Request::builder()
-                .method(method)
-                .uri(url)
-                .header("host", authority);
-            if let Some(ct) = content_type {
-                req = req.header("content-type", ct);
-            }
-            let req = req.body(Full::new(Bytes::from(body))).expect("request");
-            let resp = sender.send_request(req).await.expect("send");
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .expect("body")
-                .to_bytes()
-                .to_vec();
-            RawResponse {
-                status,
-                headers,
-                body,
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(20), fut)
-            .await
-            .expect("request timed out")
+            let stream = connector.connect(name, tcp).await.expect("tls");
+            exchange(stream, method, url, authority, content_type, body).await
+        })
+        .await
     }
 
     /// A fresh nonce from newNonce.
@@ -225,44 +192,74 @@ impl RawClient {
 /// A plain-HTTP GET of `url` (`http://127.0.0.1:PORT/...`, e.g. the CRL on
 /// [`crate::TestCa::public_url`]), bounded to 20 s.
 pub async fn http_get(url: &str) -> RawResponse {
-    let rest = url.strip_prefix("http://").expect("http URL");
+    let authority = loopback_authority(url, "http://");
+    bounded_request(async move {
+        let tcp = TcpStream::connect(authority).await.expect("connect");
+        exchange(tcp, "GET", url, authority, None, Vec::new()).await
+    })
+    .await
+}
+
+/// The `127.0.0.1:PORT` of `url`, which must start with `scheme`: tests only talk to loopback.
+fn loopback_authority<'a>(url: &'a str, scheme: &str) -> &'a str {
+    let rest = url
+        .strip_prefix(scheme)
+        .unwrap_or_else(|| panic!("{url} is not a {scheme} URL"));
     let (authority, _) = rest.split_once('/').unwrap_or((rest, ""));
     assert!(
         authority.starts_with("127.0.0.1:"),
         "tests only talk to loopback"
     );
-    let fut = async {
-        let tcp = TcpStream::connect(authority).await.expect("connect");
-        let (mut sender, conn) =
-            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tcp))
-                .await
-                .expect("handshake");
-        tokio::spawn(conn);
-        let req = http::Request::builder()
-            .method("GET")
-            .uri(url)
-            .header("host", authority)
-            .body(Full::new(Bytes::new()))
-            .expect("request");
-        let resp = sender.send_request(req).await.expect("send");
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let body = resp
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes()
-            .to_vec();
-        RawResponse {
-            status,
-            headers,
-            body,
-        }
-    };
+    authority
+}
+
+/// At most 20 seconds for one request.
+async fn bounded_request(fut: impl std::future::Future<Output = RawResponse>) -> RawResponse {
     tokio::time::timeout(Duration::from_secs(20), fut)
         .await
         .expect("request timed out")
+}
+
+/// One HTTP/1.1 request over an open connection (plain TCP or TLS), fully read.
+async fn exchange<S>(
+    stream: S,
+    method: &str,
+    url: &str,
+    authority: &str,
+    content_type: Option<&str>,
+    body: Vec<u8>,
+) -> RawResponse
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+            .await
+            .expect("handshake");
+    tokio::spawn(conn);
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header("host", authority);
+    if let Some(ct) = content_type {
+        req = req.header("content-type", ct);
+    }
+    let req = req.body(Full::new(Bytes::from(body))).expect("request");
+    let resp = sender.send_request(req).await.expect("send");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
+    RawResponse {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// An account registered through a [`RawClient`]: its key and URL (the `kid`).

@@ -7,9 +7,8 @@
 //! order `ready`. Time moves with a `TestClock`; only 127.0.0.1 is contacted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::Future;
+use ferrite_testkit::{assert_problem, bounded};
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -22,12 +21,6 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 const CAA_IDENTITY: &str = "ferrite.test";
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), fut)
-        .await
-        .expect("test took longer than 60 s")
-}
 
 async fn start_with(config: CaConfig) -> (TestCa, Arc<TestClock>) {
     let clock = Arc::new(TestClock::new(OffsetDateTime::now_utc()));
@@ -74,16 +67,6 @@ async fn customer_accounts(ca: &TestCa, raw: &RawClient, n: usize) -> Vec<RawAcc
         accounts.push(RawAccount { key, kid });
     }
     accounts
-}
-
-#[track_caller]
-fn assert_problem(r: &RawResponse, status: u16, kind: &str) {
-    assert_eq!(
-        (r.status, r.problem_type().as_str()),
-        (status, kind),
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
 }
 
 /// The one challenge of `authz` that decided it (a valid or invalid authorization shows

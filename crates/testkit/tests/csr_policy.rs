@@ -6,39 +6,21 @@
 //! Only 127.0.0.1 is contacted; every test is bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use ferrite_testkit::{assert_problem, bounded};
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::Duration as StdDuration;
 
 use ferrite_core::{CaConfig, TestClock};
 use ferrite_jose::Algorithm;
 use ferrite_pki::{CsrPolicy, KeyBlocklist};
 use ferrite_testkit::ca::{csr_der, pem_chain};
-use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions};
+use ferrite_testkit::{RawAccount, RawClient, TestCa, TestCaOptions};
 use num_bigint::BigUint;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(StdDuration::from_secs(90), fut)
-        .await
-        .expect("test took longer than 90 s")
-}
-
-#[track_caller]
-fn assert_problem(r: &RawResponse, status: u16, kind: &str) -> String {
-    assert_eq!(
-        (r.status, r.problem_type().as_str()),
-        (status, kind),
-        "{}",
-        String::from_utf8_lossy(&r.body)
-    );
-    r.json()["detail"].as_str().unwrap_or_default().to_owned()
-}
 
 // --- RSA keys built from chosen primes ---------------------------------------------------------
 

@@ -3,6 +3,7 @@
 //! 30-day expiry with a moved clock, and 1,100 parallel newAccounts on a 1,000-binding key.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use ferrite_testkit::bounded;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -86,12 +87,6 @@ async fn new_account(raw: &RawClient, key: &SigningKey, eab: Option<Value>) -> R
         payload["externalAccountBinding"] = eab;
     }
     bounded(raw.post(key, None, &raw.url("/acme/new-account"), Some(&payload))).await
-}
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), fut)
-        .await
-        .expect("test step took longer than 60 s")
 }
 
 fn es256() -> SigningKey {

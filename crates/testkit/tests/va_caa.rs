@@ -4,7 +4,7 @@
 //! test is bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::Future;
+use ferrite_testkit::bounded;
 use std::time::Duration;
 
 use ferrite_core::{CaaRecord, CaaRequest, Validator};
@@ -13,12 +13,6 @@ use ferrite_testkit::dns::MockDns;
 use ferrite_va::{Va, VaConfig};
 
 const ACCOUNT: &str = "https://ca.test/acme/acct/abc";
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), fut)
-        .await
-        .expect("test took longer than 30 s")
-}
 
 fn va(dns: &MockDns) -> Va {
     Va::new(VaConfig {

@@ -4,7 +4,7 @@
 // Test code: helpers outside #[test] fns may panic too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::Future;
+use ferrite_testkit::bounded;
 use std::time::Duration;
 
 use ferrite_testkit::dns::MockDns;
@@ -12,12 +12,6 @@ use ferrite_va::{FailureKind, Va, VaConfig, ValidationFailure, ValidationRecord,
 
 const KEY_AUTH: &str =
     "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI";
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), fut)
-        .await
-        .expect("test took longer than 30 s")
-}
 
 fn va(dns: &MockDns, timeout: Duration) -> Va {
     Va::new(VaConfig {

@@ -7,7 +7,7 @@
 //! the VA is given; only 127.0.0.1 is contacted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::Future;
+use ferrite_testkit::bounded;
 use std::time::Duration;
 
 use ferrite_jose::Algorithm;
@@ -20,12 +20,6 @@ use ferrite_va::{
 use serde_json::json;
 
 const KEY_AUTH: &str = "token-abc.thumbprint-xyz";
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(60), fut)
-        .await
-        .expect("test took longer than 60 s")
-}
 
 /// A VA validating DNSSEC to `anchor`, resolving through `dns`.
 fn va(dns: &MockDns, anchor: String, http_port: u16) -> Va {

@@ -4,7 +4,7 @@
 // Test code: helpers outside #[test] fns may panic too.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::future::Future;
+use ferrite_testkit::bounded;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -16,12 +16,6 @@ use tokio::net::TcpListener;
 const KEY_AUTH: &str =
     "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0.9jg46WB3rR_AHD-EBXdN7cBkH1WOu0tA3M9fm21mqTI";
 const DOMAIN: &str = "tls.example.com";
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(Duration::from_secs(30), fut)
-        .await
-        .expect("test took longer than 30 s")
-}
 
 fn va(dns: &MockDns, port: u16) -> Va {
     Va::new(VaConfig {

@@ -5,8 +5,8 @@
 //! `TestClock`. Also the identifier policy (`rejectedIdentifier` with subproblems).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use ferrite_testkit::bounded;
 use std::sync::Arc;
-use std::time::Duration as StdDuration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -20,12 +20,6 @@ use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
-
-async fn bounded<T>(fut: impl Future<Output = T>) -> T {
-    tokio::time::timeout(StdDuration::from_secs(120), fut)
-        .await
-        .expect("test took longer than 120 s")
-}
 
 /// A CA requiring EAB, with `config` and a clock standing at `start`.
 async fn start(config: CaConfig, start: OffsetDateTime) -> (TestCa, Arc<TestClock>) {

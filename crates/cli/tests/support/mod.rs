@@ -15,8 +15,8 @@ pub(crate) fn free_port() -> u16 {
         .port()
 }
 
-/// Runs a command to completion (at most 3 minutes), panicking with its output on failure.
-pub(crate) fn run(mut cmd: Command) -> String {
+/// Runs a command to completion (at most 3 minutes); its exit status and stdout + stderr.
+fn finish(cmd: &mut Command) -> (std::process::ExitStatus, String) {
     let started = Instant::now();
     let mut child = cmd
         .stdin(Stdio::null())
@@ -24,10 +24,7 @@ pub(crate) fn run(mut cmd: Command) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
+    while child.try_wait().unwrap().is_none() {
         if started.elapsed() > Duration::from_secs(180) {
             let _ = child.kill();
             break;
@@ -40,12 +37,54 @@ pub(crate) fn run(mut cmd: Command) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{text}",
-        out.status
-    );
+    (out.status, text)
+}
+
+/// Runs a command that must succeed; returns its output.
+pub(crate) fn run(mut cmd: Command) -> String {
+    let (status, text) = finish(&mut cmd);
+    assert!(status.success(), "{cmd:?} failed ({status}):\n{text}");
     text
+}
+
+/// Runs a command that must fail; returns its output.
+pub(crate) fn run_failing(mut cmd: Command) -> String {
+    let (status, text) = finish(&mut cmd);
+    assert!(!status.success(), "{cmd:?} succeeded:\n{text}");
+    text
+}
+
+/// `lego` against `ferrite` over http-01 (lego listens on 127.0.0.1:`http01`), storing in
+/// `path`, with EAB (lego 4.9 wants the EAB flags on every command when the directory requires
+/// EAB), for `domains` (none: the names of a `--csr` in `extra`), then `extra`, then `command`.
+/// Command flags (`renew --days …`) go after, on the returned `Command`.
+pub(crate) fn lego_http01(
+    ferrite: &Ferrite,
+    http01: u16,
+    path: &Path,
+    domains: &[&str],
+    extra: &[&str],
+    command: &str,
+) -> Command {
+    let mut c = Command::new("lego");
+    c.env("LEGO_CA_CERTIFICATES", &ferrite.root)
+        .args(["--server", &ferrite.directory, "--accept-tos"])
+        .args(["--email", "a@example.com"])
+        .args([
+            "--eab",
+            "--kid",
+            &ferrite.eab_kid,
+            "--hmac",
+            &ferrite.eab_hmac,
+        ])
+        .args(domains.iter().flat_map(|d| ["--domains", d]))
+        .args(["--http", "--http.port"])
+        .arg(format!("127.0.0.1:{http01}"))
+        .arg("--path")
+        .arg(path)
+        .args(extra)
+        .arg(command);
+    c
 }
 
 struct Killed(Child);
