@@ -2,74 +2,85 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::Certificate;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
 use crate::codec::{from_json, from_micros, micros, to_json};
-use crate::error::db_error;
+use crate::db::{col, execute, query_all, query_opt};
 use crate::open::SqliteStore;
 
 // RFC 8555 §7.4: once the certificate is issued the order is "valid" and points to it. Both in
-// one transaction, and only from "processing" (the state `begin_finalize` granted): if the
-// order left it, nothing is written and the caller gets `Conflict`.
+// one write job, and only from "processing" (the state `begin_finalize` granted): if the order
+// left it, nothing is written and the caller gets `Conflict`.
 pub(crate) async fn complete_order(
     store: &SqliteStore,
     order_id: &str,
     cert: &Certificate,
 ) -> Result<(), StoreError> {
-    let mut tx = store.begin_write().await?;
-    sqlx::query(
+    let cert = cert.clone();
+    let order_id = order_id.to_owned();
+    store
+        .db
+        .write(move |conn| {
+            insert_in(conn, &order_id, &cert)?;
+            let done = execute(
+                conn,
+                "UPDATE orders SET status = 'valid', certificate_serial = ? \
+                 WHERE id = ? AND status = 'processing'",
+                params![cert.serial, order_id],
+            )?;
+            if done != 1 {
+                // Failing the job rolls the certificate insert back.
+                return Err(StoreError::Conflict(format!(
+                    "order {order_id:?} is not processing; certificate {} not recorded",
+                    cert.serial
+                )));
+            }
+            Ok(())
+        })
+        .await
+}
+
+/// Inserts a certificate of `order_id` inside the caller's write job.
+pub(crate) fn insert_in(
+    conn: &Connection,
+    order_id: &str,
+    cert: &Certificate,
+) -> Result<(), StoreError> {
+    execute(
+        conn,
         "INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
          not_before, not_after, revoked_at, revocation_reason) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            cert.serial,
+            cert.account_id,
+            order_id,
+            cert.der,
+            cert.chain_pem,
+            to_json(&cert.dns_names, "dns_names")?,
+            micros(cert.not_before),
+            micros(cert.not_after),
+            cert.revoked.map(|(at, _)| micros(at)),
+            cert.revoked.map(|(_, reason)| i64::from(reason)),
+        ],
     )
-    .bind(&cert.serial)
-    .bind(&cert.account_id)
-    .bind(order_id)
-    .bind(cert.der.as_slice())
-    .bind(&cert.chain_pem)
-    .bind(to_json(&cert.dns_names, "dns_names")?)
-    .bind(micros(cert.not_before))
-    .bind(micros(cert.not_after))
-    .bind(cert.revoked.map(|(at, _)| micros(at)))
-    .bind(cert.revoked.map(|(_, reason)| i64::from(reason)))
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    let done = sqlx::query(
-        "UPDATE orders SET status = 'valid', certificate_serial = ? \
-         WHERE id = ? AND status = 'processing'",
-    )
-    .bind(&cert.serial)
-    .bind(order_id)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    if done.rows_affected() != 1 {
-        tx.rollback().await.map_err(db_error)?;
-        return Err(StoreError::Conflict(format!(
-            "order {order_id:?} is not processing; certificate {} not recorded",
-            cert.serial
-        )));
-    }
-    tx.commit().await.map_err(db_error)?;
-    Ok(())
+    .map(drop)
 }
 
 pub(crate) async fn by_serial(
     store: &SqliteStore,
     serial: &str,
 ) -> Result<Option<Certificate>, StoreError> {
-    let row = sqlx::query(
-        "SELECT serial, account_id, order_id, der, chain_pem, dns_names, not_before, not_after, \
-         revoked_at, revocation_reason FROM certificates WHERE serial = ?",
-    )
-    .bind(serial)
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(db_error)?;
-    row.as_ref().map(decode).transpose()
+    store.db.read(|conn| {
+        query_opt(
+            conn,
+            "SELECT serial, account_id, order_id, der, chain_pem, dns_names, not_before, \
+             not_after, revoked_at, revocation_reason FROM certificates WHERE serial = ?",
+            [serial],
+            decode,
+        )
+    })
 }
 
 // RFC 8555 §7.6: a certificate already revoked is refused with "alreadyRevoked"; the
@@ -80,17 +91,19 @@ pub(crate) async fn revoke(
     at: OffsetDateTime,
     reason: u8,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query(
-        "UPDATE certificates SET revoked_at = ?, revocation_reason = ? \
-         WHERE serial = ? AND revoked_at IS NULL",
-    )
-    .bind(micros(at))
-    .bind(i64::from(reason))
-    .bind(serial)
-    .execute(&store.pool)
-    .await
-    .map_err(db_error)?;
-    Ok(done.rows_affected() == 1)
+    let serial = serial.to_owned();
+    store
+        .db
+        .write(move |conn| {
+            execute(
+                conn,
+                "UPDATE certificates SET revoked_at = ?, revocation_reason = ? \
+                 WHERE serial = ? AND revoked_at IS NULL",
+                params![micros(at), i64::from(reason), serial],
+            )
+            .map(|n| n == 1)
+        })
+        .await
 }
 
 // RFC 5280 §3.3: a CRL lists revoked certificates until they expire. `notAfter` is inclusive
@@ -99,36 +112,39 @@ pub(crate) async fn revoked(
     store: &SqliteStore,
     now: OffsetDateTime,
 ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT serial, revoked_at, revocation_reason FROM certificates \
-         WHERE revoked_at IS NOT NULL AND not_after >= ? ORDER BY revoked_at, serial",
-    )
-    .bind(micros(now))
-    .fetch_all(&store.pool)
-    .await
-    .map_err(db_error)?;
-    rows.iter()
-        .map(|row| {
-            let at: i64 = row.try_get("revoked_at").map_err(db_error)?;
-            let reason: i64 = row.try_get("revocation_reason").map_err(db_error)?;
-            Ok((
-                row.try_get("serial").map_err(db_error)?,
-                from_micros(at, "certificates.revoked_at")?,
-                reason_code(reason)?,
-            ))
-        })
-        .collect()
+    store.db.read(|conn| {
+        query_all(
+            conn,
+            "SELECT serial, revoked_at, revocation_reason FROM certificates \
+             WHERE revoked_at IS NOT NULL AND not_after >= ? ORDER BY revoked_at, serial",
+            [micros(now)],
+            |row| {
+                Ok((
+                    col(row, "serial")?,
+                    from_micros(col(row, "revoked_at")?, "certificates.revoked_at")?,
+                    reason_code(col(row, "revocation_reason")?)?,
+                ))
+            },
+        )
+    })
 }
 
 // RFC 5280 §5.2.3: "CRL issuers conforming to this profile MUST include this extension in all
 // CRLs and MUST use a monotonically increasing sequence number". One UPDATE ... RETURNING: two
 // instances can never get the same number.
 pub(crate) async fn next_crl_number(store: &SqliteStore) -> Result<u64, StoreError> {
-    let n: i64 =
-        sqlx::query_scalar("UPDATE crl_number SET value = value + 1 WHERE id = 1 RETURNING value")
-            .fetch_one(&store.pool)
-            .await
-            .map_err(db_error)?;
+    let n: i64 = store
+        .db
+        .write(|conn| {
+            query_opt(
+                conn,
+                "UPDATE crl_number SET value = value + 1 WHERE id = 1 RETURNING value",
+                [],
+                |row| col(row, "value"),
+            )?
+            .ok_or_else(|| StoreError::Corrupt("crl_number has no row".to_owned()))
+        })
+        .await?;
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("crl_number.value is {n}")))
 }
 
@@ -137,10 +153,10 @@ fn reason_code(reason: i64) -> Result<u8, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("certificates.revocation_reason is {reason}")))
 }
 
-fn decode(row: &SqliteRow) -> Result<Certificate, StoreError> {
-    let dns_names: String = row.try_get("dns_names").map_err(db_error)?;
-    let revoked_at: Option<i64> = row.try_get("revoked_at").map_err(db_error)?;
-    let reason: Option<i64> = row.try_get("revocation_reason").map_err(db_error)?;
+fn decode(row: &Row<'_>) -> Result<Certificate, StoreError> {
+    let dns_names: String = col(row, "dns_names")?;
+    let revoked_at: Option<i64> = col(row, "revoked_at")?;
+    let reason: Option<i64> = col(row, "revocation_reason")?;
     let revoked = match (revoked_at, reason) {
         (Some(at), Some(reason)) => Some((
             from_micros(at, "certificates.revoked_at")?,
@@ -154,20 +170,14 @@ fn decode(row: &SqliteRow) -> Result<Certificate, StoreError> {
         }
     };
     Ok(Certificate {
-        serial: row.try_get("serial").map_err(db_error)?,
-        account_id: row.try_get("account_id").map_err(db_error)?,
-        order_id: row.try_get("order_id").map_err(db_error)?,
-        der: row.try_get("der").map_err(db_error)?,
-        chain_pem: row.try_get("chain_pem").map_err(db_error)?,
+        serial: col(row, "serial")?,
+        account_id: col(row, "account_id")?,
+        order_id: col(row, "order_id")?,
+        der: col(row, "der")?,
+        chain_pem: col(row, "chain_pem")?,
         dns_names: from_json(&dns_names, "certificates.dns_names")?,
-        not_before: from_micros(
-            row.try_get("not_before").map_err(db_error)?,
-            "certificates.not_before",
-        )?,
-        not_after: from_micros(
-            row.try_get("not_after").map_err(db_error)?,
-            "certificates.not_after",
-        )?,
+        not_before: from_micros(col(row, "not_before")?, "certificates.not_before")?,
+        not_after: from_micros(col(row, "not_after")?, "certificates.not_after")?,
         revoked,
     })
 }

@@ -2,60 +2,65 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::{ApiCredential, CredentialStatus};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use rusqlite::{Row, params};
 
 use crate::codec::{from_micros, micros, parse_wire};
-use crate::error::db_error;
+use crate::db::{col, execute, query_all, query_opt};
 use crate::open::SqliteStore;
 
 pub(crate) async fn insert(
     store: &SqliteStore,
     credential: &ApiCredential,
 ) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO api_credentials (id, customer_id, secret_hash, status, created_at) \
-         VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&credential.id)
-    .bind(&credential.customer_id)
-    .bind(&credential.secret_hash)
-    .bind(credential.status.as_str())
-    .bind(micros(credential.created_at))
-    .execute(&store.pool)
-    .await
-    .map_err(db_error)?;
-    Ok(())
+    let c = credential.clone();
+    store
+        .db
+        .write(move |conn| {
+            execute(
+                conn,
+                "INSERT INTO api_credentials (id, customer_id, secret_hash, status, created_at) \
+                 VALUES (?, ?, ?, ?, ?)",
+                params![
+                    c.id,
+                    c.customer_id,
+                    c.secret_hash,
+                    c.status.as_str(),
+                    micros(c.created_at)
+                ],
+            )
+            .map(drop)
+        })
+        .await
 }
 
 pub(crate) async fn by_id(
     store: &SqliteStore,
     id: &str,
 ) -> Result<Option<ApiCredential>, StoreError> {
-    let row = sqlx::query(
-        "SELECT id, customer_id, secret_hash, status, created_at FROM api_credentials \
-         WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(db_error)?;
-    row.as_ref().map(decode).transpose()
+    store.db.read(|conn| {
+        query_opt(
+            conn,
+            "SELECT id, customer_id, secret_hash, status, created_at FROM api_credentials \
+             WHERE id = ?",
+            [id],
+            decode,
+        )
+    })
 }
 
 pub(crate) async fn list(
     store: &SqliteStore,
     customer_id: Option<&str>,
 ) -> Result<Vec<ApiCredential>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT id, customer_id, secret_hash, status, created_at FROM api_credentials \
-         WHERE (?1 IS NULL OR customer_id = ?1) ORDER BY seq",
-    )
-    .bind(customer_id)
-    .fetch_all(&store.pool)
-    .await
-    .map_err(db_error)?;
-    rows.iter().map(decode).collect()
+    store.db.read(|conn| {
+        query_all(
+            conn,
+            "SELECT id, customer_id, secret_hash, status, created_at FROM api_credentials \
+             WHERE (?1 IS NULL OR customer_id = ?1) ORDER BY seq",
+            [customer_id],
+            decode,
+        )
+    })
 }
 
 pub(crate) async fn set_status(
@@ -63,25 +68,27 @@ pub(crate) async fn set_status(
     id: &str,
     status: CredentialStatus,
 ) -> Result<bool, StoreError> {
-    let done = sqlx::query("UPDATE api_credentials SET status = ? WHERE id = ?")
-        .bind(status.as_str())
-        .bind(id)
-        .execute(&store.pool)
+    let id = id.to_owned();
+    store
+        .db
+        .write(move |conn| {
+            execute(
+                conn,
+                "UPDATE api_credentials SET status = ? WHERE id = ?",
+                params![status.as_str(), id],
+            )
+            .map(|n| n == 1)
+        })
         .await
-        .map_err(db_error)?;
-    Ok(done.rows_affected() == 1)
 }
 
-fn decode(row: &SqliteRow) -> Result<ApiCredential, StoreError> {
-    let status: String = row.try_get("status").map_err(db_error)?;
+fn decode(row: &Row<'_>) -> Result<ApiCredential, StoreError> {
+    let status: String = col(row, "status")?;
     Ok(ApiCredential {
-        id: row.try_get("id").map_err(db_error)?,
-        customer_id: row.try_get("customer_id").map_err(db_error)?,
-        secret_hash: row.try_get("secret_hash").map_err(db_error)?,
+        id: col(row, "id")?,
+        customer_id: col(row, "customer_id")?,
+        secret_hash: col(row, "secret_hash")?,
         status: parse_wire(&status, "api_credentials.status", CredentialStatus::parse)?,
-        created_at: from_micros(
-            row.try_get("created_at").map_err(db_error)?,
-            "api_credentials.created_at",
-        )?,
+        created_at: from_micros(col(row, "created_at")?, "api_credentials.created_at")?,
     })
 }

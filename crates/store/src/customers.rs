@@ -2,60 +2,67 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::Customer;
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use rusqlite::{Row, params};
 
 use crate::codec::{from_micros, micros};
-use crate::error::db_error;
+use crate::db::{col, execute, query_all, query_opt};
 use crate::open::SqliteStore;
 
 pub(crate) async fn insert(store: &SqliteStore, customer: &Customer) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO customers (id, name, created_at) VALUES (?, ?, ?)")
-        .bind(&customer.id)
-        .bind(&customer.name)
-        .bind(micros(customer.created_at))
-        .execute(&store.pool)
+    let customer = customer.clone();
+    store
+        .db
+        .write(move |conn| {
+            execute(
+                conn,
+                "INSERT INTO customers (id, name, created_at) VALUES (?, ?, ?)",
+                params![customer.id, customer.name, micros(customer.created_at)],
+            )
+            .map(drop)
+        })
         .await
-        .map_err(db_error)?;
-    Ok(())
 }
 
 pub(crate) async fn by_id(store: &SqliteStore, id: &str) -> Result<Option<Customer>, StoreError> {
-    let row = sqlx::query("SELECT id, name, created_at FROM customers WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(decode).transpose()
+    store.db.read(|conn| {
+        query_opt(
+            conn,
+            "SELECT id, name, created_at FROM customers WHERE id = ?",
+            [id],
+            decode,
+        )
+    })
 }
 
 pub(crate) async fn by_name(
     store: &SqliteStore,
     name: &str,
 ) -> Result<Option<Customer>, StoreError> {
-    let row = sqlx::query("SELECT id, name, created_at FROM customers WHERE name = ?")
-        .bind(name)
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(decode).transpose()
+    store.db.read(|conn| {
+        query_opt(
+            conn,
+            "SELECT id, name, created_at FROM customers WHERE name = ?",
+            [name],
+            decode,
+        )
+    })
 }
 
 pub(crate) async fn all(store: &SqliteStore) -> Result<Vec<Customer>, StoreError> {
-    let rows = sqlx::query("SELECT id, name, created_at FROM customers ORDER BY seq")
-        .fetch_all(&store.pool)
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(decode).collect()
+    store.db.read(|conn| {
+        query_all(
+            conn,
+            "SELECT id, name, created_at FROM customers ORDER BY seq",
+            [],
+            decode,
+        )
+    })
 }
 
-fn decode(row: &SqliteRow) -> Result<Customer, StoreError> {
+fn decode(row: &Row<'_>) -> Result<Customer, StoreError> {
     Ok(Customer {
-        id: row.try_get("id").map_err(db_error)?,
-        name: row.try_get("name").map_err(db_error)?,
-        created_at: from_micros(
-            row.try_get("created_at").map_err(db_error)?,
-            "customers.created_at",
-        )?,
+        id: col(row, "id")?,
+        name: col(row, "name")?,
+        created_at: from_micros(col(row, "created_at")?, "customers.created_at")?,
     })
 }

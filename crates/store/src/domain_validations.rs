@@ -1,17 +1,15 @@
 //! Domain validations kept for reuse and as evidence (BR §4.2.1; DESIGN §3
-//! `domain_validation`). Rows are written by `validations::finish` in the transaction that
+//! `domain_validation`). Rows are written by `validations::finish` in the write job that
 //! records the challenge result; this module inserts, looks up for reuse, and lists them.
 
 use ferrite_core::StoreError;
 use ferrite_core::model::{DomainValidation, Scope, ValidationOwner};
 use ferrite_proto::ChallengeType;
-use sqlx::Row;
-use sqlx::SqliteConnection;
-use sqlx::sqlite::SqliteRow;
+use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
 use crate::codec::{from_json, from_micros, micros, parse_wire, to_json};
-use crate::error::db_error;
+use crate::db::{col, execute, query_all};
 use crate::open::SqliteStore;
 
 /// Most rows one reuse lookup reads. Newest first, so the best candidates are always among
@@ -32,30 +30,27 @@ macro_rules! select_validation {
     };
 }
 
-/// Inserts a domain validation inside the caller's transaction.
-pub(crate) async fn insert_in(
-    conn: &mut SqliteConnection,
-    v: &DomainValidation,
-) -> Result<(), StoreError> {
-    sqlx::query(
+/// Inserts a domain validation inside the caller's write job.
+pub(crate) fn insert_in(conn: &Connection, v: &DomainValidation) -> Result<(), StoreError> {
+    execute(
+        conn,
         "INSERT INTO domain_validations (id, customer_id, account_id, domain, wildcard, method, \
          validated_at, reuse_until, authorization_id, record) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            v.id,
+            v.customer_id,
+            v.account_id,
+            v.domain,
+            v.wildcard,
+            v.method.as_str(),
+            micros(v.validated_at),
+            micros(v.reuse_until),
+            v.authorization_id,
+            to_json(&v.record, "record")?,
+        ],
     )
-    .bind(&v.id)
-    .bind(&v.customer_id)
-    .bind(&v.account_id)
-    .bind(&v.domain)
-    .bind(v.wildcard)
-    .bind(v.method.as_str())
-    .bind(micros(v.validated_at))
-    .bind(micros(v.reuse_until))
-    .bind(&v.authorization_id)
-    .bind(to_json(&v.record, "record")?)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    Ok(())
+    .map(drop)
 }
 
 // BR §4.2.1 reuse: the owner's validations of any of the names, newer than `since`, whose
@@ -69,31 +64,32 @@ pub(crate) async fn reusable(
     since: OffsetDateTime,
 ) -> Result<Vec<DomainValidation>, StoreError> {
     let domains = to_json(domains, "domains")?;
-    let query = match owner {
-        ValidationOwner::Customer(customer) => sqlx::query(select_validation!(
-            "JOIN authorizations a ON a.id = dv.authorization_id \
-             WHERE dv.customer_id = ? AND dv.domain IN (SELECT value FROM json_each(?)) \
-             AND dv.validated_at > ? AND a.status = 'valid' \
-             ORDER BY dv.validated_at DESC, dv.seq DESC LIMIT ?"
-        ))
-        .bind(customer),
-        ValidationOwner::Account(account) => sqlx::query(select_validation!(
-            "JOIN authorizations a ON a.id = dv.authorization_id \
-             WHERE dv.customer_id IS NULL AND dv.account_id = ? \
-             AND dv.domain IN (SELECT value FROM json_each(?)) \
-             AND dv.validated_at > ? AND a.status = 'valid' \
-             ORDER BY dv.validated_at DESC, dv.seq DESC LIMIT ?"
-        ))
-        .bind(account),
-    };
-    let rows = query
-        .bind(domains)
-        .bind(micros(since))
-        .bind(REUSE_LOOKUP_LIMIT)
-        .fetch_all(&store.pool)
-        .await
-        .map_err(db_error)?;
-    rows.iter().map(decode).collect()
+    let since = micros(since);
+    store.db.read(|conn| match owner {
+        ValidationOwner::Customer(customer) => query_all(
+            conn,
+            select_validation!(
+                "JOIN authorizations a ON a.id = dv.authorization_id \
+                 WHERE dv.customer_id = ? AND dv.domain IN (SELECT value FROM json_each(?)) \
+                 AND dv.validated_at > ? AND a.status = 'valid' \
+                 ORDER BY dv.validated_at DESC, dv.seq DESC LIMIT ?"
+            ),
+            params![customer, domains, since, REUSE_LOOKUP_LIMIT],
+            decode,
+        ),
+        ValidationOwner::Account(account) => query_all(
+            conn,
+            select_validation!(
+                "JOIN authorizations a ON a.id = dv.authorization_id \
+                 WHERE dv.customer_id IS NULL AND dv.account_id = ? \
+                 AND dv.domain IN (SELECT value FROM json_each(?)) \
+                 AND dv.validated_at > ? AND a.status = 'valid' \
+                 ORDER BY dv.validated_at DESC, dv.seq DESC LIMIT ?"
+            ),
+            params![account, domains, since, REUSE_LOOKUP_LIMIT],
+            decode,
+        ),
+    })
 }
 
 /// Every validation in `scope`, newest first (operator view).
@@ -101,41 +97,39 @@ pub(crate) async fn list(
     store: &SqliteStore,
     scope: &Scope,
 ) -> Result<Vec<DomainValidation>, StoreError> {
-    let query = match scope {
-        Scope::All => sqlx::query(select_validation!("ORDER BY dv.seq DESC")),
-        Scope::Customer(id) => sqlx::query(select_validation!(
-            "WHERE dv.customer_id = ? ORDER BY dv.seq DESC"
-        ))
-        .bind(id),
-        Scope::Credential(id) => sqlx::query(select_validation!(
-            "WHERE dv.account_id IN (SELECT id FROM accounts WHERE eab_kid IN \
-             (SELECT kid FROM eab_mac_keys WHERE credential_id = ?)) ORDER BY dv.seq DESC"
-        ))
-        .bind(id),
-    };
-    let rows = query.fetch_all(&store.pool).await.map_err(db_error)?;
-    rows.iter().map(decode).collect()
+    store.db.read(|conn| match scope {
+        Scope::All => query_all(conn, select_validation!("ORDER BY dv.seq DESC"), [], decode),
+        Scope::Customer(id) => query_all(
+            conn,
+            select_validation!("WHERE dv.customer_id = ? ORDER BY dv.seq DESC"),
+            [id],
+            decode,
+        ),
+        Scope::Credential(id) => query_all(
+            conn,
+            select_validation!(
+                "WHERE dv.account_id IN (SELECT id FROM accounts WHERE eab_kid IN \
+                 (SELECT kid FROM eab_mac_keys WHERE credential_id = ?)) ORDER BY dv.seq DESC"
+            ),
+            [id],
+            decode,
+        ),
+    })
 }
 
-fn decode(row: &SqliteRow) -> Result<DomainValidation, StoreError> {
-    let method: String = row.try_get("method").map_err(db_error)?;
-    let record: String = row.try_get("record").map_err(db_error)?;
+fn decode(row: &Row<'_>) -> Result<DomainValidation, StoreError> {
+    let method: String = col(row, "method")?;
+    let record: String = col(row, "record")?;
     Ok(DomainValidation {
-        id: row.try_get("id").map_err(db_error)?,
-        customer_id: row.try_get("customer_id").map_err(db_error)?,
-        account_id: row.try_get("account_id").map_err(db_error)?,
-        domain: row.try_get("domain").map_err(db_error)?,
-        wildcard: row.try_get("wildcard").map_err(db_error)?,
+        id: col(row, "id")?,
+        customer_id: col(row, "customer_id")?,
+        account_id: col(row, "account_id")?,
+        domain: col(row, "domain")?,
+        wildcard: col(row, "wildcard")?,
         method: parse_wire(&method, "domain_validations.method", ChallengeType::parse)?,
-        validated_at: from_micros(
-            row.try_get("validated_at").map_err(db_error)?,
-            "domain_validations.validated_at",
-        )?,
-        reuse_until: from_micros(
-            row.try_get("reuse_until").map_err(db_error)?,
-            "domain_validations.reuse_until",
-        )?,
-        authorization_id: row.try_get("authorization_id").map_err(db_error)?,
+        validated_at: from_micros(col(row, "validated_at")?, "domain_validations.validated_at")?,
+        reuse_until: from_micros(col(row, "reuse_until")?, "domain_validations.reuse_until")?,
+        authorization_id: col(row, "authorization_id")?,
         record: from_json(&record, "domain_validations.record")?,
     })
 }

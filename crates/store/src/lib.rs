@@ -6,15 +6,20 @@
 //! `ferrite_core::model` and makes every check-and-set happen inside the database, so several
 //! `ferrite serve` processes sharing one database never both win a race:
 //!
-//! - each state change is one statement or one `BEGIN IMMEDIATE` transaction (which takes the
+//! - each state change is one statement or one write job; write jobs run in the writer
+//!   thread, each inside its own savepoint of a `BEGIN IMMEDIATE` transaction (which takes the
 //!   write lock up front, so SQLite never has to fail a read-then-write upgrade with
-//!   `SQLITE_BUSY`; the 5 s busy timeout covers the wait);
+//!   `SQLITE_BUSY`; the 5 s busy timeout covers another process holding it);
 //! - compare-and-set methods are `UPDATE … WHERE status = …` and report whether a row changed;
 //! - nonces are redeemed by a single `DELETE … RETURNING`;
 //! - commits are durable (WAL, `synchronous=FULL`): a certificate returned to a client survives a
-//!   crash or power loss. The one exception is nonces: they live in a second file attached as
-//!   schema `nonces` (`ferrite.nonces.db`, WAL, `synchronous=NORMAL`), because a lost nonce
-//!   costs a client one `badNonce` retry and is not worth an fsync per request.
+//!   crash or power loss. The writer commits the jobs waiting at the same time together (group
+//!   commit: one fsync for all of them) and answers each caller only after that commit. The one
+//!   exception is nonces: they live in a second file (`ferrite.nonces.db`, WAL,
+//!   `synchronous=NORMAL`), because a lost nonce costs a client one `badNonce` retry and is not
+//!   worth an fsync per request;
+//! - reads run inline on the caller's thread on a few reader connections (see `db`): no thread
+//!   hop per statement.
 //!
 //! What it must never do: decide policy (that is `ferrite-core`'s job: the store does not know
 //! what a valid CSR or an allowed transition is, beyond the compare-and-set it is asked for),
@@ -28,8 +33,9 @@
 //! back are truncated to the microsecond and carry the UTC offset.
 //!
 //! # Layout
-//! - `open`: [`SqliteStore`], connection options, pool, the attached nonce database,
-//!   migrations (`migrations/sqlite/`).
+//! - `open`: [`SqliteStore`], the nonce file's path, migrations (`migrations/sqlite/`, tracked
+//!   in `PRAGMA user_version`).
+//! - `db`: the connections, inline reads, the group-committing writer thread, query helpers.
 //! - `store_impl`: the `Store` impl, delegating to one module per table group:
 //! - `nonces`: RFC 8555 §6.5 nonces.
 //! - `accounts`: accounts and key rollover (§7.3).
@@ -41,16 +47,19 @@
 //! - `certificates`: certificates, revocation (§7.6), CRL numbers (RFC 5280 §5.2.3).
 //! - `customers`, `credentials`, `mac_keys`: the binding model (RFC 8555 §7.3.4); `mac_keys`
 //!   also counts a binding in the transaction that inserts the account.
+//! - `bulk`: [`BulkRows`] and `SqliteStore::bulk_insert`, many rows in one transaction (seeding).
 //! - `codec`: timestamps, statuses and JSON columns.
-//! - `error`: `sqlx::Error` → `StoreError`.
+//! - `error`: `rusqlite::Error` → `StoreError`.
 #![warn(missing_docs)]
 
 mod accounts;
 mod authorizations;
+mod bulk;
 mod certificates;
 mod codec;
 mod credentials;
 mod customers;
+mod db;
 mod domain_validations;
 mod error;
 mod mac_keys;
@@ -60,4 +69,5 @@ mod orders;
 mod store_impl;
 mod validations;
 
+pub use bulk::BulkRows;
 pub use open::SqliteStore;

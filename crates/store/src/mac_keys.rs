@@ -3,12 +3,11 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::{Account, BindingRefusal, CredentialStatus, MacKey, Scope};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use rusqlite::{Connection, Row, params};
 
 use crate::accounts;
 use crate::codec::{from_micros, micros, parse_wire};
-use crate::error::db_error;
+use crate::db::{col, execute, query_all, query_opt};
 use crate::open::SqliteStore;
 
 /// The MAC key SELECT (table alias `k`) with the rest of the statement appended (literals only,
@@ -24,41 +23,43 @@ macro_rules! select_key {
 }
 
 /// "Creating a new MAC key for an API credential disables that credential's previous key at
-/// once": both in one transaction, so a credential never has two active keys.
+/// once": both in one write job, so a credential never has two active keys.
 pub(crate) async fn insert(store: &SqliteStore, key: &MacKey) -> Result<(), StoreError> {
-    let mut tx = store.begin_write().await?;
-    sqlx::query(
-        "UPDATE eab_mac_keys SET status = 'disabled' WHERE credential_id = ? AND status = 'active'",
-    )
-    .bind(&key.credential_id)
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    sqlx::query(
-        "INSERT INTO eab_mac_keys (kid, credential_id, sealed_key, created_at, expires_at, \
-         max_bindings, bindings_used, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&key.kid)
-    .bind(&key.credential_id)
-    .bind(&key.sealed_key)
-    .bind(micros(key.created_at))
-    .bind(micros(key.expires_at))
-    .bind(i64::from(key.max_bindings))
-    .bind(i64::from(key.bindings_used))
-    .bind(key.status.as_str())
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
-    tx.commit().await.map_err(db_error)
+    let key = key.clone();
+    store
+        .db
+        .write(move |conn| {
+            execute(
+                conn,
+                "UPDATE eab_mac_keys SET status = 'disabled' \
+                 WHERE credential_id = ? AND status = 'active'",
+                [&key.credential_id],
+            )?;
+            execute(
+                conn,
+                "INSERT INTO eab_mac_keys (kid, credential_id, sealed_key, created_at, \
+                 expires_at, max_bindings, bindings_used, status) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    key.kid,
+                    key.credential_id,
+                    key.sealed_key,
+                    micros(key.created_at),
+                    micros(key.expires_at),
+                    i64::from(key.max_bindings),
+                    i64::from(key.bindings_used),
+                    key.status.as_str(),
+                ],
+            )
+            .map(drop)
+        })
+        .await
 }
 
 pub(crate) async fn by_kid(store: &SqliteStore, kid: &str) -> Result<Option<MacKey>, StoreError> {
-    let row = sqlx::query(select_key!("WHERE k.kid = ?"))
-        .bind(kid)
-        .fetch_optional(&store.pool)
-        .await
-        .map_err(db_error)?;
-    row.as_ref().map(decode).transpose()
+    store
+        .db
+        .read(|conn| query_opt(conn, select_key!("WHERE k.kid = ?"), [kid], decode))
 }
 
 pub(crate) async fn list(store: &SqliteStore, scope: &Scope) -> Result<Vec<MacKey>, StoreError> {
@@ -67,77 +68,80 @@ pub(crate) async fn list(store: &SqliteStore, scope: &Scope) -> Result<Vec<MacKe
         Scope::Customer(id) => (Some(id.as_str()), None),
         Scope::Credential(id) => (None, Some(id.as_str())),
     };
-    let rows = sqlx::query(select_key!(
-        "JOIN api_credentials c ON c.id = k.credential_id \
-         WHERE (?1 IS NULL OR c.customer_id = ?1) AND (?2 IS NULL OR k.credential_id = ?2) \
-         ORDER BY k.seq"
-    ))
-    .bind(customer)
-    .bind(credential)
-    .fetch_all(&store.pool)
-    .await
-    .map_err(db_error)?;
-    rows.iter().map(decode).collect()
+    store.db.read(|conn| {
+        query_all(
+            conn,
+            select_key!(
+                "JOIN api_credentials c ON c.id = k.credential_id \
+                 WHERE (?1 IS NULL OR c.customer_id = ?1) \
+                 AND (?2 IS NULL OR k.credential_id = ?2) ORDER BY k.seq"
+            ),
+            params![customer, credential],
+            decode,
+        )
+    })
 }
 
-/// One `BEGIN IMMEDIATE` transaction: a guarded increment that only matches a usable key, then
-/// the account insert. SQLite serializes writers, so among concurrent callers exactly as many
-/// increments succeed as bindings remain; a failed insert rolls the increment back.
+/// One write job: a guarded increment that only matches a usable key, then the account
+/// insert. Writes are serialized, so among concurrent callers exactly as many increments
+/// succeed as bindings remain; a failed insert rolls the increment back (the job's savepoint).
 pub(crate) async fn bind(
     store: &SqliteStore,
     account: &Account,
     kid: &str,
     now: time::OffsetDateTime,
 ) -> Result<Result<(), BindingRefusal>, StoreError> {
-    let mut tx = store.begin_write().await?;
-    let counted = sqlx::query(
-        "UPDATE eab_mac_keys SET bindings_used = bindings_used + 1 \
-         WHERE kid = ? AND status = 'active' AND expires_at > ? \
-           AND bindings_used < max_bindings \
-           AND EXISTS (SELECT 1 FROM api_credentials c \
-                       WHERE c.id = eab_mac_keys.credential_id AND c.status = 'active')",
-    )
-    .bind(kid)
-    .bind(micros(now))
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?
-    .rows_affected();
-    if counted != 1 {
-        let refusal = why_refused(&mut tx, kid, now).await?;
-        tx.rollback().await.map_err(db_error)?;
-        return Ok(Err(refusal));
-    }
-    // On error `tx` is dropped, which rolls the increment back.
-    accounts::insert_in(&mut tx, account).await?;
-    tx.commit().await.map_err(db_error)?;
-    Ok(Ok(()))
+    let account = account.clone();
+    let kid = kid.to_owned();
+    store
+        .db
+        .write(move |conn| {
+            let counted = execute(
+                conn,
+                "UPDATE eab_mac_keys SET bindings_used = bindings_used + 1 \
+                 WHERE kid = ? AND status = 'active' AND expires_at > ? \
+                   AND bindings_used < max_bindings \
+                   AND EXISTS (SELECT 1 FROM api_credentials c \
+                               WHERE c.id = eab_mac_keys.credential_id AND c.status = 'active')",
+                params![kid, micros(now)],
+            )?;
+            if counted != 1 {
+                // Nothing changed: the increment matched no row.
+                return why_refused(conn, &kid, now).map(Err);
+            }
+            // An error here fails the job, which rolls the increment back.
+            accounts::insert_in(conn, &account)?;
+            Ok(Ok(()))
+        })
+        .await
 }
 
 /// Which rule the guarded increment failed, read in the same transaction. The credential is
 /// named first: its fix (a new credential) is the one the customer needs.
-async fn why_refused(
-    conn: &mut sqlx::SqliteConnection,
+fn why_refused(
+    conn: &Connection,
     kid: &str,
     now: time::OffsetDateTime,
 ) -> Result<BindingRefusal, StoreError> {
-    let row = sqlx::query(
+    let row = query_opt(
+        conn,
         "SELECT k.status AS key_status, k.expires_at, k.bindings_used, k.max_bindings, \
                 c.status AS credential_status \
          FROM eab_mac_keys k JOIN api_credentials c ON c.id = k.credential_id WHERE k.kid = ?",
-    )
-    .bind(kid)
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(db_error)?;
-    let Some(row) = row else {
+        [kid],
+        |row| {
+            Ok((
+                col::<String>(row, "credential_status")?,
+                col::<String>(row, "key_status")?,
+                col::<i64>(row, "expires_at")?,
+                col::<i64>(row, "bindings_used")?,
+                col::<i64>(row, "max_bindings")?,
+            ))
+        },
+    )?;
+    let Some((credential, key, expires_at, used, max)) = row else {
         return Ok(BindingRefusal::UnknownKid);
     };
-    let credential: String = row.try_get("credential_status").map_err(db_error)?;
-    let key: String = row.try_get("key_status").map_err(db_error)?;
-    let expires_at: i64 = row.try_get("expires_at").map_err(db_error)?;
-    let used: i64 = row.try_get("bindings_used").map_err(db_error)?;
-    let max: i64 = row.try_get("max_bindings").map_err(db_error)?;
     Ok(if credential != CredentialStatus::Active.as_str() {
         BindingRefusal::CredentialDisabled
     } else if key != CredentialStatus::Active.as_str() {
@@ -153,26 +157,20 @@ async fn why_refused(
     })
 }
 
-fn count(row: &SqliteRow, column: &str) -> Result<u32, StoreError> {
-    let v: i64 = row.try_get(column).map_err(db_error)?;
+fn count(row: &Row<'_>, column: &str) -> Result<u32, StoreError> {
+    let v: i64 = col(row, column)?;
     u32::try_from(v)
         .map_err(|_| StoreError::Corrupt(format!("eab_mac_keys.{column}: {v} out of range")))
 }
 
-fn decode(row: &SqliteRow) -> Result<MacKey, StoreError> {
-    let status: String = row.try_get("status").map_err(db_error)?;
+fn decode(row: &Row<'_>) -> Result<MacKey, StoreError> {
+    let status: String = col(row, "status")?;
     Ok(MacKey {
-        kid: row.try_get("kid").map_err(db_error)?,
-        credential_id: row.try_get("credential_id").map_err(db_error)?,
-        sealed_key: row.try_get("sealed_key").map_err(db_error)?,
-        created_at: from_micros(
-            row.try_get("created_at").map_err(db_error)?,
-            "eab_mac_keys.created_at",
-        )?,
-        expires_at: from_micros(
-            row.try_get("expires_at").map_err(db_error)?,
-            "eab_mac_keys.expires_at",
-        )?,
+        kid: col(row, "kid")?,
+        credential_id: col(row, "credential_id")?,
+        sealed_key: col(row, "sealed_key")?,
+        created_at: from_micros(col(row, "created_at")?, "eab_mac_keys.created_at")?,
+        expires_at: from_micros(col(row, "expires_at")?, "eab_mac_keys.expires_at")?,
         max_bindings: count(row, "max_bindings")?,
         bindings_used: count(row, "bindings_used")?,
         status: parse_wire(&status, "eab_mac_keys.status", CredentialStatus::parse)?,

@@ -1,11 +1,13 @@
-//! Anti-replay nonces (RFC 8555 §6.5), in the attached `nonces` database (not fsynced on
-//! commit; see `open::attach_nonce_database`).
+//! Anti-replay nonces (RFC 8555 §6.5), in their own database file (not fsynced on commit; see
+//! `db::open_nonce_connection`). Each call is one autocommitted statement on the nonce
+//! connection, run inline.
 
 use ferrite_core::StoreError;
+use rusqlite::params;
 use time::OffsetDateTime;
 
 use crate::codec::micros;
-use crate::error::db_error;
+use crate::db::{execute, query_opt};
 use crate::open::SqliteStore;
 
 pub(crate) async fn insert(
@@ -13,13 +15,14 @@ pub(crate) async fn insert(
     nonce: &str,
     expires: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    sqlx::query("INSERT INTO nonces.nonces (value, expires) VALUES (?, ?)")
-        .bind(nonce)
-        .bind(micros(expires))
-        .execute(&store.pool)
-        .await
-        .map_err(db_error)?;
-    Ok(())
+    store.db.nonces(|conn| {
+        execute(
+            conn,
+            "INSERT INTO nonces (value, expires) VALUES (?, ?)",
+            params![nonce, micros(expires)],
+        )
+        .map(drop)
+    })
 }
 
 // RFC 8555 §6.5.2: "The server MUST NOT accept a nonce more than once" — one DELETE ...
@@ -29,24 +32,21 @@ pub(crate) async fn redeem(
     nonce: &str,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    let redeemed: Option<String> = sqlx::query_scalar(
-        "DELETE FROM nonces.nonces WHERE value = ? AND expires > ? RETURNING value",
-    )
-    .bind(nonce)
-    .bind(micros(now))
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(db_error)?;
-    Ok(redeemed.is_some())
+    store.db.nonces(|conn| {
+        query_opt(
+            conn,
+            "DELETE FROM nonces WHERE value = ? AND expires > ? RETURNING value",
+            params![nonce, micros(now)],
+            |_| Ok(()),
+        )
+        .map(|row| row.is_some())
+    })
 }
 
 /// Deletes nonces no longer redeemable at `now` (`expires <= now`, the complement of what
 /// [`redeem`] accepts).
 pub(crate) async fn purge(store: &SqliteStore, now: OffsetDateTime) -> Result<u64, StoreError> {
-    let done = sqlx::query("DELETE FROM nonces.nonces WHERE expires <= ?")
-        .bind(micros(now))
-        .execute(&store.pool)
-        .await
-        .map_err(db_error)?;
-    Ok(done.rows_affected())
+    store.db.nonces(|conn| {
+        execute(conn, "DELETE FROM nonces WHERE expires <= ?", [micros(now)]).map(|n| n as u64)
+    })
 }

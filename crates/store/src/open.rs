@@ -1,29 +1,33 @@
-//! Opening the database: connection options, pool, migrations.
+//! Opening the database: connections, the nonce file beside it, migrations.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use ferrite_core::StoreError;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Executor, SqliteConnection, SqlitePool};
+use rusqlite::{Connection, OptionalExtension};
 
+use crate::db::{Db, READERS, open_main_connection, open_memory_connection, open_nonce_connection};
 use crate::error::db_error;
 
-/// The schema, one migration set per backend (`migrations/sqlite/`), embedded at build time.
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+/// The schema, one migration per file (`migrations/sqlite/`), embedded at build time. The
+/// database's `PRAGMA user_version` says how many have been applied.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_init.sql")),
+    (2, include_str!("../migrations/sqlite/0002_customers.sql")),
+    (
+        3,
+        include_str!("../migrations/sqlite/0003_domain_validation.sql"),
+    ),
+    (
+        4,
+        include_str!("../migrations/sqlite/0004_nonces_moved.sql"),
+    ),
+];
 
-/// How long a connection waits for another connection's write lock before giving up with
-/// `SQLITE_BUSY`.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Connections in a file-backed pool. SQLite has one writer at a time; a few connections let
-/// reads proceed in parallel with it (WAL).
-const MAX_CONNECTIONS: u32 = 4;
-
-/// The [`ferrite_core::Store`] backed by SQLite. Cheap to clone (the pool is shared).
+/// The [`ferrite_core::Store`] backed by SQLite. Cheap to clone (the connections are shared).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    pub(crate) pool: SqlitePool,
+    pub(crate) db: Arc<Db>,
 }
 
 impl SqliteStore {
@@ -33,85 +37,48 @@ impl SqliteStore {
     /// Durability: WAL journal with `synchronous=FULL`, so every committed transaction is on
     /// disk before the call that made it returns ("a certificate returned to a client survives
     /// a crash"; `NORMAL` would lose the last commits on power loss). Foreign keys are enforced
-    /// and a busy database is waited for up to 5 s.
+    /// and a database busy in another process is waited for up to 5 s.
     ///
     /// Fails with [`StoreError::Backend`] if the file cannot be opened or created, or a
     /// migration fails (e.g. the file was written by a newer Ferrite).
     ///
-    /// Nonces live in a second file beside it (`ferrite.db` → `ferrite.nonces.db`), attached
-    /// to every connection as schema `nonces` and committed without an fsync: a lost nonce
-    /// costs a client one `badNonce` retry, a lost certificate is not acceptable.
+    /// Nonces live in a second file beside it (`ferrite.db` → `ferrite.nonces.db`), committed
+    /// without an fsync: a lost nonce costs a client one `badNonce` retry, a lost certificate
+    /// is not acceptable.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
-        let nonce_path = nonce_database_path(path);
-        let options = SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .after_connect(move |conn, _| {
-                let nonce_path = nonce_path.clone();
-                Box::pin(async move { attach_nonce_database(conn, &nonce_path).await })
-            })
-            .connect_with(options)
-            .await
-            .map_err(|e| {
-                StoreError::Backend(format!(
-                    "cannot open SQLite database {}: {e}",
-                    path.display()
-                ))
-            })?;
-        Self::migrate(pool).await
+        let mut writer = open_main_connection(path, true)?;
+        migrate(&mut writer)?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = open_main_connection(path, false)?;
+            // Readers only read: a bug that writes through one fails instead of bypassing the
+            // group commit.
+            reader
+                .execute_batch("PRAGMA query_only = ON")
+                .map_err(db_error)?;
+            readers.push(Arc::new(Mutex::new(reader)));
+        }
+        let nonces = open_nonce_connection(&nonce_database_path(path))?;
+        let db = Db::start(Arc::new(Mutex::new(writer)), readers, nonces)?;
+        Ok(SqliteStore { db: Arc::new(db) })
     }
 
-    /// A fresh in-memory database, for tests. It lives in one connection that the pool never
-    /// closes, so its contents last as long as the store; operations on it are serialized.
+    /// A fresh in-memory database, for tests. It lives in one connection, used for reads and
+    /// writes alike, so its contents last as long as the store; operations on it are
+    /// serialized.
     pub async fn open_in_memory() -> Result<SqliteStore, StoreError> {
-        let options = SqliteConnectOptions::new()
-            .in_memory(true)
-            .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
-        let pool = SqlitePoolOptions::new()
-            .min_connections(1)
-            .max_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .after_connect(|conn, _| {
-                Box::pin(async move { attach_nonce_database(conn, Path::new(":memory:")).await })
-            })
-            .connect_with(options)
-            .await
-            .map_err(db_error)?;
-        Self::migrate(pool).await
+        let mut conn = open_memory_connection()?;
+        migrate(&mut conn)?;
+        let conn = Arc::new(Mutex::new(conn));
+        let nonces = open_nonce_connection(Path::new(":memory:"))?;
+        let db = Db::start(Arc::clone(&conn), vec![conn], nonces)?;
+        Ok(SqliteStore { db: Arc::new(db) })
     }
 
-    /// Closes every connection, waiting for those in use to be returned. Later calls on this
+    /// Stops taking work and waits for the writes in flight to commit. Later calls on this
     /// store (or its clones) fail with [`StoreError::Backend`].
     pub async fn close(&self) {
-        self.pool.close().await;
-    }
-
-    async fn migrate(pool: SqlitePool) -> Result<SqliteStore, StoreError> {
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| StoreError::Backend(format!("database migration failed: {e}")))?;
-        Ok(SqliteStore { pool })
-    }
-
-    /// Begins a write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`).
-    /// A deferred transaction that reads and then writes can fail with `SQLITE_BUSY` when
-    /// another connection wrote in between; this one waits (busy timeout) instead.
-    pub(crate) async fn begin_write(
-        &self,
-    ) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, StoreError> {
-        self.pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db_error)
+        self.db.close().await;
     }
 }
 
@@ -122,53 +89,91 @@ pub(crate) fn nonce_database_path(path: &Path) -> PathBuf {
     path.with_extension("nonces.db")
 }
 
-/// Attaches the nonce database at `path` to `conn` as schema `nonces` and creates its table.
+/// Applies the migrations the database has not seen, each in its own `BEGIN IMMEDIATE`
+/// transaction together with the new `user_version` (so two processes opening one file at once
+/// apply each migration once).
 ///
-/// RFC 8555 §6.5 only asks that a nonce be redeemed at most once; a nonce lost in a crash
-/// costs its client one `badNonce` retry. So this file is WAL with `synchronous=NORMAL`: a
-/// commit is a write to the WAL without an fsync (fsyncs happen only at checkpoints), and a
-/// power loss can roll back the last commits but never corrupts the file. The main database
-/// stays `synchronous=FULL`. Every statement touches one schema only, so no transaction spans
-/// both files.
-async fn attach_nonce_database(conn: &mut SqliteConnection, path: &Path) -> sqlx::Result<()> {
-    sqlx::query("ATTACH DATABASE ? AS nonces")
-        .bind(path.to_string_lossy().into_owned())
-        .execute(&mut *conn)
-        .await?;
-    conn.execute(
-        "PRAGMA nonces.journal_mode = WAL;
-         PRAGMA nonces.synchronous = NORMAL;
-         CREATE TABLE IF NOT EXISTS nonces.nonces (
-             value   TEXT    PRIMARY KEY NOT NULL,
-             expires INTEGER NOT NULL
-         ) WITHOUT ROWID;
-         CREATE INDEX IF NOT EXISTS nonces.nonce_expires ON nonces (expires);",
-    )
-    .await?;
+/// A database written by Ferrite before it kept `user_version` (when sqlx ran the migrations)
+/// has a `_sqlx_migrations` table instead; its highest successful version is taken over.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let latest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    for (version, sql) in MIGRATIONS {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        let applied = applied_version(&tx)?;
+        if applied > latest {
+            return Err(StoreError::Backend(format!(
+                "database migration failed: the database is at schema version {applied}, \
+                 newer than this Ferrite knows ({latest}); run a newer Ferrite"
+            )));
+        }
+        if applied >= *version {
+            continue;
+        }
+        tx.execute_batch(sql).map_err(|e| {
+            StoreError::Backend(format!("database migration {version} failed: {e}"))
+        })?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(db_error)?;
+        tx.commit().map_err(db_error)?;
+    }
     Ok(())
+}
+
+/// The schema version of the database: `user_version`, or for a database migrated by sqlx the
+/// highest version in its `_sqlx_migrations` table.
+fn applied_version(conn: &Connection) -> Result<i64, StoreError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_error)?;
+    if version != 0 {
+        return Ok(version);
+    }
+    let sqlx_table: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_error)?;
+    if sqlx_table.is_none() {
+        return Ok(0);
+    }
+    let sqlx_version: Option<i64> = conn
+        .query_row(
+            "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db_error)?;
+    Ok(sqlx_version.unwrap_or(0))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Reads the pragmas a pooled connection actually runs with.
-    async fn pragmas(store: &SqliteStore) -> (String, i64, i64, i64) {
-        let mut conn = store.pool.acquire().await.unwrap();
-        let journal: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
-        let mut ints = Vec::new();
-        for sql in [
-            "PRAGMA synchronous",
-            "PRAGMA foreign_keys",
-            "PRAGMA busy_timeout",
-        ] {
-            let v: i64 = sqlx::query_scalar(sql).fetch_one(&mut *conn).await.unwrap();
-            ints.push(v);
-        }
-        (journal, ints[0], ints[1], ints[2])
+    /// Reads the pragmas a connection of the store actually runs with.
+    fn pragmas(store: &SqliteStore) -> (String, i64, i64, i64) {
+        store
+            .db
+            .read(|conn| {
+                let journal: String = conn
+                    .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                    .map_err(db_error)?;
+                let mut ints = Vec::new();
+                for sql in [
+                    "PRAGMA synchronous",
+                    "PRAGMA foreign_keys",
+                    "PRAGMA busy_timeout",
+                ] {
+                    ints.push(conn.query_row(sql, [], |r| r.get(0)).map_err(db_error)?);
+                }
+                Ok((journal, ints[0], ints[1], ints[2]))
+            })
+            .unwrap()
     }
 
     #[tokio::test]
@@ -178,7 +183,17 @@ mod tests {
             .await
             .unwrap();
         // synchronous: 2 = FULL (1 would be NORMAL, not durable on power loss).
-        assert_eq!(pragmas(&store).await, ("wal".to_owned(), 2, 1, 5000));
+        assert_eq!(pragmas(&store), ("wal".to_owned(), 2, 1, 5000));
+        // The writer thread's connection too.
+        let sync = store
+            .db
+            .write(|conn| {
+                conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
+                    .map_err(db_error)
+            })
+            .await
+            .unwrap();
+        assert_eq!(sync, 2);
     }
 
     #[tokio::test]
@@ -187,37 +202,48 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("ferrite.db"))
             .await
             .unwrap();
-        let mut conn = store.pool.acquire().await.unwrap();
-        let journal: String = sqlx::query_scalar("PRAGMA nonces.journal_mode")
-            .fetch_one(&mut *conn)
-            .await
+        let (journal, sync) = store
+            .db
+            .nonces(|conn| {
+                let journal: String = conn
+                    .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+                    .map_err(db_error)?;
+                let sync: i64 = conn
+                    .query_row("PRAGMA synchronous", [], |r| r.get(0))
+                    .map_err(db_error)?;
+                Ok((journal, sync))
+            })
             .unwrap();
         // synchronous: 1 = NORMAL (no fsync per commit in WAL mode, never corrupt).
-        let sync: i64 = sqlx::query_scalar("PRAGMA nonces.synchronous")
-            .fetch_one(&mut *conn)
-            .await
-            .unwrap();
         assert_eq!((journal.as_str(), sync), ("wal", 1));
         assert!(dir.path().join("ferrite.nonces.db").exists());
-        // The main database no longer has a nonce table.
-        let main_tables: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM main.sqlite_master WHERE type = 'table' AND name = 'nonces'",
-        )
-        .fetch_one(&mut *conn)
-        .await
-        .unwrap();
+        // The main database has no nonce table.
+        let main_tables: i64 = store
+            .db
+            .read(|conn| {
+                conn.query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'nonces'",
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(db_error)
+            })
+            .unwrap();
         assert_eq!(main_tables, 0);
     }
 
     #[tokio::test]
-    async fn in_memory_database_enforces_foreign_keys_and_keeps_its_data() {
+    async fn in_memory_database_enforces_foreign_keys_and_is_migrated() {
         let store = SqliteStore::open_in_memory().await.unwrap();
-        assert_eq!(pragmas(&store).await.2, 1);
-        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations")
-            .fetch_one(&store.pool)
-            .await
+        assert_eq!(pragmas(&store).2, 1);
+        let version: i64 = store
+            .db
+            .read(|conn| {
+                conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .map_err(db_error)
+            })
             .unwrap();
-        assert!(applied >= 2, "migrations applied: {applied}");
+        assert_eq!(version, MIGRATIONS.len() as i64);
     }
 
     #[tokio::test]
@@ -226,11 +252,141 @@ mod tests {
         let path = dir.path().join("ferrite.db");
         SqliteStore::open(&path).await.unwrap().close().await;
         let store = SqliteStore::open(&path).await.unwrap();
-        let crl: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM crl_number")
-            .fetch_one(&store.pool)
-            .await
+        let crl: i64 = store
+            .db
+            .read(|conn| {
+                conn.query_row("SELECT COUNT(*) FROM crl_number", [], |r| r.get(0))
+                    .map_err(db_error)
+            })
             .unwrap();
         assert_eq!(crl, 1);
+    }
+
+    #[tokio::test]
+    async fn a_database_migrated_by_sqlx_is_taken_over_at_its_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferrite.db");
+        {
+            // What sqlx left behind: migrations 1–3 applied, its bookkeeping table, no
+            // user_version.
+            let conn = Connection::open(&path).unwrap();
+            for (_, sql) in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.execute_batch(
+                "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, success BOOLEAN);
+                 INSERT INTO _sqlx_migrations VALUES (1, TRUE), (2, TRUE), (3, TRUE);",
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        let (version, nonce_tables): (i64, i64) = store
+            .db
+            .read(|conn| {
+                let v = conn
+                    .query_row("PRAGMA user_version", [], |r| r.get(0))
+                    .map_err(db_error)?;
+                // Migration 4 ran (it drops the old nonce table) and 1–3 did not run again
+                // (they would have failed on existing tables).
+                let n = conn
+                    .query_row(
+                        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'nonces'",
+                        [],
+                        |r| r.get(0),
+                    )
+                    .map_err(db_error)?;
+                Ok((v, n))
+            })
+            .unwrap();
+        assert_eq!((version, nonce_tables), (4, 0));
+    }
+
+    #[tokio::test]
+    async fn a_database_from_a_newer_ferrite_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferrite.db");
+        Connection::open(&path)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        let err = SqliteStore::open(&path).await.unwrap_err();
+        assert!(matches!(err, StoreError::Backend(m) if m.contains("newer")));
+    }
+
+    #[tokio::test]
+    async fn a_closed_store_refuses_work() {
+        let store = SqliteStore::open_in_memory().await.unwrap();
+        store.close().await;
+        assert!(matches!(
+            store.db.read(|_| Ok(())),
+            Err(StoreError::Backend(_))
+        ));
+        assert!(matches!(
+            store.db.write(|_| Ok(())).await,
+            Err(StoreError::Backend(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_failing_write_job_rolls_back_only_itself() {
+        let store = SqliteStore::open_in_memory().await.unwrap();
+        let count = |store: &SqliteStore| -> i64 {
+            store
+                .db
+                .read(|conn| {
+                    conn.query_row("SELECT COUNT(*) FROM customers", [], |r| r.get(0))
+                        .map_err(db_error)
+                })
+                .unwrap()
+        };
+        let insert = |id: &'static str, fail: bool| {
+            let db = Arc::clone(&store.db);
+            async move {
+                db.write(move |conn| {
+                    conn.execute(
+                        "INSERT INTO customers (id, name, created_at) VALUES (?1, ?1, 0)",
+                        [id],
+                    )
+                    .map_err(db_error)?;
+                    if fail {
+                        return Err(StoreError::Backend("job failed after its insert".into()));
+                    }
+                    Ok(())
+                })
+                .await
+            }
+        };
+        // Queued together, so they very likely share one group commit.
+        let (a, b, c) = tokio::join!(insert("a", false), insert("b", true), insert("c", false));
+        assert!(a.is_ok() && b.is_err() && c.is_ok());
+        assert_eq!(count(&store), 2);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_job_fails_alone_and_the_writer_goes_on() {
+        let store = SqliteStore::open_in_memory().await.unwrap();
+        let err = store
+            .db
+            .write(|conn| -> Result<(), StoreError> {
+                conn.execute(
+                    "INSERT INTO customers (id, name, created_at) VALUES ('p', 'p', 0)",
+                    [],
+                )
+                .map_err(db_error)?;
+                panic!("a bug in a write job")
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Backend(m) if m.contains("panicked")));
+        let count: i64 = store
+            .db
+            .write(|conn| {
+                conn.query_row("SELECT COUNT(*) FROM customers", [], |r| r.get(0))
+                    .map_err(db_error)
+            })
+            .await
+            .unwrap();
+        assert_eq!(count, 0, "the panicking job's insert was rolled back");
     }
 
     #[tokio::test]

@@ -3,88 +3,95 @@
 use ferrite_core::StoreError;
 use ferrite_core::model::{Authorization, Order};
 use ferrite_proto::{Identifier, OrderStatus, Problem};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
 use crate::authorizations;
 use crate::codec::{
     from_json, from_json_opt, from_micros, from_micros_opt, micros, parse_wire, to_json,
 };
-use crate::error::db_error;
+use crate::db::{col, execute, query_all, query_opt};
 use crate::open::SqliteStore;
 
-// RFC 8555 §7.4: the order and every authorization it creates appear together or not at all.
-// Authorizations first (the order's links reference them), then the order, then its links in
-// identifier order.
+// RFC 8555 §7.4: the order and every authorization it creates appear together or not at all
+// (one write job). Authorizations first (the order's links reference them), then the order,
+// then its links in identifier order.
 pub(crate) async fn insert(
     store: &SqliteStore,
     order: &Order,
     new_authorizations: &[Authorization],
 ) -> Result<(), StoreError> {
-    let mut tx = store.begin_write().await?;
+    let order = order.clone();
+    let new_authorizations = new_authorizations.to_vec();
+    store
+        .db
+        .write(move |conn| insert_in(conn, &order, &new_authorizations))
+        .await
+}
+
+/// [`insert`] inside the caller's write job.
+pub(crate) fn insert_in(
+    conn: &Connection,
+    order: &Order,
+    new_authorizations: &[Authorization],
+) -> Result<(), StoreError> {
     for authz in new_authorizations {
-        authorizations::insert_in(&mut tx, authz).await?;
+        authorizations::insert_in(conn, authz)?;
     }
-    sqlx::query(
+    let identifiers = to_json(&order.identifiers, "identifiers")?;
+    let error = order
+        .error
+        .as_ref()
+        .map(|p| to_json(p, "error"))
+        .transpose()?;
+    execute(
+        conn,
         "INSERT INTO orders (id, account_id, status, identifiers, expires, not_before, \
-         not_after, error, certificate_serial, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&order.id)
-    .bind(&order.account_id)
-    .bind(order.status.as_str())
-    .bind(to_json(&order.identifiers, "identifiers")?)
-    .bind(micros(order.expires))
-    .bind(order.not_before.map(micros))
-    .bind(order.not_after.map(micros))
-    .bind(
-        order
-            .error
-            .as_ref()
-            .map(|p| to_json(p, "error"))
-            .transpose()?,
-    )
-    .bind(order.certificate_serial.as_deref())
-    .bind(micros(order.created_at))
-    .execute(&mut *tx)
-    .await
-    .map_err(db_error)?;
+         not_after, error, certificate_serial, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        params![
+            order.id,
+            order.account_id,
+            order.status.as_str(),
+            identifiers,
+            micros(order.expires),
+            order.not_before.map(micros),
+            order.not_after.map(micros),
+            error,
+            order.certificate_serial,
+            micros(order.created_at),
+        ],
+    )?;
     for (position, authz_id) in order.authorization_ids.iter().enumerate() {
-        sqlx::query(
+        execute(
+            conn,
             "INSERT INTO order_authorizations (order_id, position, authorization_id) \
              VALUES (?, ?, ?)",
-        )
-        .bind(&order.id)
-        .bind(i64::try_from(position).unwrap_or(i64::MAX))
-        .bind(authz_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
+            params![
+                order.id,
+                i64::try_from(position).unwrap_or(i64::MAX),
+                authz_id
+            ],
+        )?;
     }
-    tx.commit().await.map_err(db_error)?;
     Ok(())
 }
 
 pub(crate) async fn by_id(store: &SqliteStore, id: &str) -> Result<Option<Order>, StoreError> {
-    // One statement (the authorization links aggregated in a subquery) sees one snapshot and is
-    // one round trip to the database thread: no transaction needed.
-    let row = sqlx::query(
-        "SELECT id, account_id, status, identifiers, expires, not_before, not_after, error, \
-         certificate_serial, created_at, \
-         (SELECT json_group_array(authorization_id ORDER BY position) \
-          FROM order_authorizations WHERE order_id = orders.id) AS authorization_ids \
-         FROM orders WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(&store.pool)
-    .await
-    .map_err(db_error)?;
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    let authorization_ids: String = row.try_get("authorization_ids").map_err(db_error)?;
-    let authorization_ids = from_json(&authorization_ids, "order_authorizations")?;
-    decode(&row, authorization_ids).map(Some)
+    // One statement (the authorization links aggregated in a subquery) sees one snapshot: no
+    // transaction needed.
+    store.db.read(|conn| {
+        query_opt(
+            conn,
+            "SELECT id, account_id, status, identifiers, expires, not_before, not_after, error, \
+             certificate_serial, created_at, \
+             (SELECT json_group_array(authorization_id ORDER BY position) \
+              FROM order_authorizations WHERE order_id = orders.id) AS authorization_ids \
+             FROM orders WHERE id = ?",
+            [id],
+            decode,
+        )
+    })
 }
 
 // RFC 8555 §7.1.2.1: the orders list, paginated. Newest first by the never-reused `seq`; the
@@ -96,22 +103,22 @@ pub(crate) async fn ids_by_account(
     after: Option<&str>,
     limit: u32,
 ) -> Result<Vec<String>, StoreError> {
-    let query = match after {
-        None => sqlx::query_scalar(
+    store.db.read(|conn| match after {
+        None => query_all(
+            conn,
             "SELECT id FROM orders WHERE account_id = ? ORDER BY seq DESC LIMIT ?",
-        )
-        .bind(account_id)
-        .bind(i64::from(limit)),
-        Some(cursor) => sqlx::query_scalar(
+            params![account_id, i64::from(limit)],
+            |row| col(row, "id"),
+        ),
+        Some(cursor) => query_all(
+            conn,
             "SELECT id FROM orders WHERE account_id = ?1 AND seq < \
              (SELECT seq FROM orders WHERE id = ?2 AND account_id = ?1) \
              ORDER BY seq DESC LIMIT ?3",
-        )
-        .bind(account_id)
-        .bind(cursor)
-        .bind(i64::from(limit)),
-    };
-    query.fetch_all(&store.pool).await.map_err(db_error)
+            params![account_id, cursor, i64::from(limit)],
+            |row| col(row, "id"),
+        ),
+    })
 }
 
 // RFC 8555 §7.4: "processing" once the server has accepted the finalize request; the single
@@ -121,21 +128,25 @@ pub(crate) async fn begin_finalize(
     order_id: &str,
     now: OffsetDateTime,
 ) -> Result<bool, StoreError> {
+    let order_id = order_id.to_owned();
     // RFC 8555 §7.4: the readiness check and the move to `processing` are one statement, so a
     // deactivation or an expiry cannot slip in between.
-    let done = sqlx::query(
-        "UPDATE orders SET status = 'processing' \
-         WHERE id = ?1 AND status = 'pending' AND expires > ?2 \
-         AND NOT EXISTS (SELECT 1 FROM order_authorizations oa \
-             JOIN authorizations a ON a.id = oa.authorization_id \
-             WHERE oa.order_id = orders.id AND (a.status <> 'valid' OR a.expires <= ?2))",
-    )
-    .bind(order_id)
-    .bind(micros(now))
-    .execute(&store.pool)
-    .await
-    .map_err(db_error)?;
-    Ok(done.rows_affected() == 1)
+    store
+        .db
+        .write(move |conn| {
+            execute(
+                conn,
+                "UPDATE orders SET status = 'processing' \
+                 WHERE id = ?1 AND status = 'pending' AND expires > ?2 \
+                 AND NOT EXISTS (SELECT 1 FROM order_authorizations oa \
+                     JOIN authorizations a ON a.id = oa.authorization_id \
+                     WHERE oa.order_id = orders.id \
+                     AND (a.status <> 'valid' OR a.expires <= ?2))",
+                params![order_id, micros(now)],
+            )
+            .map(|n| n == 1)
+        })
+        .await
 }
 
 // RFC 8555 §7.1.6: an order becomes "invalid" when an error occurs while it is pending or
@@ -145,49 +156,45 @@ pub(crate) async fn fail(
     order_id: &str,
     error: &Problem,
 ) -> Result<(), StoreError> {
-    let done = sqlx::query(
-        "UPDATE orders SET status = 'invalid', error = ? \
-         WHERE id = ? AND status IN ('pending', 'processing')",
-    )
-    .bind(to_json(error, "error")?)
-    .bind(order_id)
-    .execute(&store.pool)
-    .await
-    .map_err(db_error)?;
-    if done.rows_affected() == 0 {
-        tracing::debug!(
-            order_id,
-            "fail_order ignored: the order is missing or already final"
-        );
-    }
-    Ok(())
+    let error = to_json(error, "error")?;
+    let order_id = order_id.to_owned();
+    store
+        .db
+        .write(move |conn| {
+            let changed = execute(
+                conn,
+                "UPDATE orders SET status = 'invalid', error = ? \
+                 WHERE id = ? AND status IN ('pending', 'processing')",
+                params![error, order_id],
+            )?;
+            if changed == 0 {
+                tracing::debug!(
+                    order_id,
+                    "fail_order ignored: the order is missing or already final"
+                );
+            }
+            Ok(())
+        })
+        .await
 }
 
-fn decode(row: &SqliteRow, authorization_ids: Vec<String>) -> Result<Order, StoreError> {
-    let status: String = row.try_get("status").map_err(db_error)?;
-    let identifiers: String = row.try_get("identifiers").map_err(db_error)?;
-    let error: Option<String> = row.try_get("error").map_err(db_error)?;
+fn decode(row: &Row<'_>) -> Result<Order, StoreError> {
+    let status: String = col(row, "status")?;
+    let identifiers: String = col(row, "identifiers")?;
+    let error: Option<String> = col(row, "error")?;
     let identifiers: Vec<Identifier> = from_json(&identifiers, "orders.identifiers")?;
+    let authorization_ids: String = col(row, "authorization_ids")?;
     Ok(Order {
-        id: row.try_get("id").map_err(db_error)?,
-        account_id: row.try_get("account_id").map_err(db_error)?,
+        id: col(row, "id")?,
+        account_id: col(row, "account_id")?,
         status: parse_wire(&status, "orders.status", OrderStatus::parse)?,
         identifiers,
-        authorization_ids,
-        expires: from_micros(row.try_get("expires").map_err(db_error)?, "orders.expires")?,
-        not_before: from_micros_opt(
-            row.try_get("not_before").map_err(db_error)?,
-            "orders.not_before",
-        )?,
-        not_after: from_micros_opt(
-            row.try_get("not_after").map_err(db_error)?,
-            "orders.not_after",
-        )?,
+        authorization_ids: from_json(&authorization_ids, "order_authorizations")?,
+        expires: from_micros(col(row, "expires")?, "orders.expires")?,
+        not_before: from_micros_opt(col(row, "not_before")?, "orders.not_before")?,
+        not_after: from_micros_opt(col(row, "not_after")?, "orders.not_after")?,
         error: from_json_opt(error.as_deref(), "orders.error")?,
-        certificate_serial: row.try_get("certificate_serial").map_err(db_error)?,
-        created_at: from_micros(
-            row.try_get("created_at").map_err(db_error)?,
-            "orders.created_at",
-        )?,
+        certificate_serial: col(row, "certificate_serial")?,
+        created_at: from_micros(col(row, "created_at")?, "orders.created_at")?,
     })
 }

@@ -1,0 +1,408 @@
+//! The SQLite connections and who runs what on them.
+//!
+//! Three kinds of work, three paths, none of them a round trip per statement:
+//!
+//! - **Reads** run inline on the caller's thread, on one of a few reader connections (WAL lets
+//!   them read while a write is in progress). A point read is a few microseconds of SQLite
+//!   work; handing it to another thread and back (futex wake-ups, two context switches) cost
+//!   more than the read itself.
+//! - **Writes to the main database** go to one writer thread that owns the write connection
+//!   and commits them in groups: it takes every job that is waiting, runs each inside its own
+//!   `SAVEPOINT` of one `BEGIN IMMEDIATE` transaction (a job that fails rolls back only itself),
+//!   commits once — one fsync for the whole group, `synchronous=FULL` — and only then answers
+//!   each caller. A caller's result therefore always describes durable state, and under load
+//!   many requests share one fsync instead of queueing for one each.
+//! - **Nonce writes** run inline on the nonce connection (a separate file without fsync on
+//!   commit, see [`open_nonce_connection`]): they need neither durability nor a thread hop.
+//!
+//! Another process on the same files is an ordinary second SQLite writer: `BEGIN IMMEDIATE`
+//! waits for it (busy timeout), and every compare-and-set stays inside one statement or one
+//! transaction.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ferrite_core::StoreError;
+use rusqlite::{Connection, OpenFlags, Row};
+
+use crate::error::db_error;
+
+/// How long a connection waits for another process's write lock before giving up with
+/// `SQLITE_BUSY`.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reader connections of a file database. Reads are short and run inline, so a few suffice
+/// for the runtime's worker threads; a reader that finds them all busy waits for one.
+pub(crate) const READERS: usize = 4;
+
+/// Most jobs one group commit takes. Bounds the time a job waits behind others in its group.
+const MAX_GROUP: usize = 256;
+
+/// Prepared statements each connection keeps (every statement in this crate is static text,
+/// so they all fit).
+const STATEMENT_CACHE: usize = 128;
+
+/// Memory-mapped I/O window per connection: pages are read from the mapping instead of with a
+/// `pread` each time another connection's commit invalidates a reader's page cache.
+const MMAP_SIZE: i64 = 0;
+
+/// A write job: given the writer's connection, it does its work inside its savepoint (given
+/// `None`, when the transaction could not begin, it does nothing); what it returns is called
+/// with the commit's outcome once the group is durable (or rolled back).
+type Job = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
+type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// The connections of one store (see the module documentation).
+pub(crate) struct Db {
+    /// The writer thread's connection. Reads use it when the writer is idle: its page cache
+    /// is never invalidated (the commits are its own), while a reader connection must drop
+    /// its whole cache after every commit of another connection.
+    writer_conn: Arc<Mutex<Connection>>,
+    /// Connections for inline reads while the writer's is busy; for an in-memory database,
+    /// the one connection (shared with the writer thread).
+    readers: Vec<Arc<Mutex<Connection>>>,
+    /// Where the next read starts looking for a free reader.
+    next_reader: AtomicUsize,
+    /// The nonce database's connection.
+    nonces: Mutex<Connection>,
+    /// Hands jobs to the writer thread; `None` once closed.
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    closed: AtomicBool,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("readers", &self.readers.len())
+            .field("closed", &self.closed.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl Db {
+    /// Starts the writer thread on `writer` and serves reads from `readers` (which may include
+    /// the writer's own connection, for an in-memory database).
+    pub(crate) fn start(
+        writer: Arc<Mutex<Connection>>,
+        readers: Vec<Arc<Mutex<Connection>>>,
+        nonces: Connection,
+    ) -> Result<Db, StoreError> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let writer_conn = Arc::clone(&writer);
+        let handle = std::thread::Builder::new()
+            .name("ferrite-db-writer".to_owned())
+            .spawn(move || writer_loop(&writer, &queue))
+            .map_err(|e| StoreError::Backend(format!("cannot start the database writer: {e}")))?;
+        Ok(Db {
+            writer_conn,
+            readers,
+            next_reader: AtomicUsize::new(0),
+            nonces: Mutex::new(nonces),
+            jobs: Mutex::new(Some(jobs)),
+            writer: Mutex::new(Some(handle)),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    /// Runs `f` inline on the writer's connection if the writer thread is idle (then it is
+    /// outside any transaction, so `f` sees committed data only), else on a free reader
+    /// connection. One statement sees one snapshot; `f` needs no transaction unless it runs
+    /// several statements that must agree. `f` must only read.
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.check_open()?;
+        if let Ok(conn) = self.writer_conn.try_lock() {
+            return f(&conn);
+        }
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        let n = self.readers.len();
+        for i in 0..n {
+            if let Ok(conn) = self.readers[(start + i) % n].try_lock() {
+                return f(&conn);
+            }
+        }
+        let conn = lock(&self.readers[start % n])?;
+        f(&conn)
+    }
+
+    /// Runs `f` on the nonce connection, inline (each call is one autocommitted statement).
+    pub(crate) fn nonces<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.check_open()?;
+        let conn = lock(&self.nonces)?;
+        f(&conn)
+    }
+
+    /// Runs `f` in the writer thread inside its own savepoint of the next group commit, and
+    /// returns its result once that commit is durable. If `f` fails, its changes are rolled
+    /// back (and only its); if the commit fails, every job of the group gets that error.
+    pub(crate) async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.check_open()?;
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = match conn {
+                Some(conn) => in_savepoint(conn, f),
+                // Never read: the reply gets the error that kept the transaction from starting.
+                None => Err(closed()),
+            };
+            Box::new(move |commit: Result<(), StoreError>| {
+                // The caller may have gone away (request cancelled); the write stands.
+                let _ = answer.send(commit.and(result));
+            })
+        });
+        {
+            let jobs = lock(&self.jobs)?;
+            let Some(jobs) = jobs.as_ref() else {
+                return Err(closed());
+            };
+            jobs.send(job).map_err(|_| closed())?;
+        }
+        answered.await.map_err(|_| {
+            StoreError::Backend("the database writer stopped before answering".to_owned())
+        })?
+    }
+
+    /// Stops taking work, lets the writer thread finish what it has and waits for it. Later
+    /// calls fail with [`StoreError::Backend`].
+    pub(crate) async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        let sender = lock(&self.jobs).ok().and_then(|mut j| j.take());
+        drop(sender);
+        let handle = lock(&self.writer).ok().and_then(|mut w| w.take());
+        if let Some(handle) = handle {
+            // The thread exits as soon as its queue is empty; join it off the runtime.
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
+    }
+
+    fn check_open(&self) -> Result<(), StoreError> {
+        if self.closed.load(Ordering::Acquire) {
+            Err(closed())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        // Dropping the sender ends the writer thread once it has drained its queue.
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+    }
+}
+
+fn closed() -> StoreError {
+    StoreError::Backend("the store is closed".to_owned())
+}
+
+fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, StoreError> {
+    // A panic while holding a connection cannot leave SQLite inconsistent (the transaction is
+    // rolled back when the statement or connection is reset), so a poisoned lock is usable.
+    Ok(m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+}
+
+/// Runs `f` inside `SAVEPOINT job`: released if it succeeds, rolled back if it fails or
+/// panics (a panicking job fails alone; the writer thread and the rest of its group go on).
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    execute(conn, "SAVEPOINT job", [])?;
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+        .unwrap_or_else(|_| Err(StoreError::Backend("a write job panicked".to_owned())));
+    match result {
+        Ok(value) => {
+            execute(conn, "RELEASE job", [])?;
+            Ok(value)
+        }
+        Err(e) => {
+            if let Err(undo) = conn.execute_batch("ROLLBACK TO job; RELEASE job") {
+                tracing::error!(error = %undo, "cannot roll back a failed write job");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The writer thread: waits for a job, takes every other job already waiting (up to
+/// [`MAX_GROUP`]), runs them in one transaction, commits, answers. Ends when every sender is
+/// gone and the queue is empty.
+fn writer_loop(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match queue.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let conn = match conn.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Err(e) = execute(&conn, "BEGIN IMMEDIATE", []) {
+            for job in group {
+                // The job never ran; tell its caller why.
+                job(None)(Err(clone_error(&e)));
+            }
+            continue;
+        }
+        let replies: Vec<Reply> = group.into_iter().map(|job| job(Some(&conn))).collect();
+        let commit = execute(&conn, "COMMIT", []).map(drop);
+        if commit.is_err()
+            && !conn.is_autocommit()
+            && let Err(e) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "cannot roll back a failed group commit");
+        }
+        if let Err(e) = &commit {
+            tracing::error!(error = %e, jobs = replies.len(), "group commit failed");
+        }
+        drop(conn);
+        for reply in replies {
+            reply(commit.as_ref().map(|_| ()).map_err(clone_error));
+        }
+    }
+}
+
+fn clone_error(e: &StoreError) -> StoreError {
+    match e {
+        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
+        StoreError::Backend(m) => StoreError::Backend(m.clone()),
+        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+    }
+}
+
+/// Opens a connection to the main database file with the pragmas every connection needs:
+/// WAL, `synchronous=FULL` (a committed transaction is on disk before its caller hears of it),
+/// foreign keys, the busy timeout, memory-mapped reads and a statement cache.
+pub(crate) fn open_main_connection(path: &Path, create: bool) -> Result<Connection, StoreError> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    if create {
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| {
+        StoreError::Backend(format!(
+            "cannot open SQLite database {}: {e}",
+            path.display()
+        ))
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA mmap_size = {MMAP_SIZE};"
+    ))
+    .map_err(|e| {
+        StoreError::Backend(format!(
+            "cannot set up SQLite database {}: {e}",
+            path.display()
+        ))
+    })?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// A private in-memory database (tests): one connection, foreign keys on.
+pub(crate) fn open_memory_connection() -> Result<Connection, StoreError> {
+    let conn = Connection::open_in_memory().map_err(db_error)?;
+    conn.execute_batch("PRAGMA foreign_keys = ON;")
+        .map_err(db_error)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Opens the nonce database at `path` (`":memory:"` for a private one) and creates its table.
+///
+/// RFC 8555 §6.5 only asks that a nonce be redeemed at most once; a nonce lost in a crash
+/// costs its client one `badNonce` retry. So this file is WAL with `synchronous=NORMAL`: a
+/// commit is a write to the WAL without an fsync (fsyncs happen only at checkpoints), and a
+/// power loss can roll back the last commits but never corrupts the file. The main database
+/// stays `synchronous=FULL`.
+pub(crate) fn open_nonce_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|e| {
+        StoreError::Backend(format!(
+            "cannot open the nonce database {}: {e}",
+            path.display()
+        ))
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(db_error)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         CREATE TABLE IF NOT EXISTS nonces (
+             value   TEXT    PRIMARY KEY NOT NULL,
+             expires INTEGER NOT NULL
+         ) WITHOUT ROWID;
+         CREATE INDEX IF NOT EXISTS nonce_expires ON nonces (expires);",
+    )
+    .map_err(db_error)?;
+    conn.set_prepared_statement_cache_capacity(16);
+    Ok(conn)
+}
+
+/// Runs a cached statement that returns at most one row of interest and decodes the first.
+pub(crate) fn query_opt<T>(
+    conn: &Connection,
+    sql: &'static str,
+    params: impl rusqlite::Params,
+    decode: impl FnOnce(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Option<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db_error)?;
+    let mut rows = stmt.query(params).map_err(db_error)?;
+    match rows.next().map_err(db_error)? {
+        Some(row) => decode(row).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Runs a cached statement and decodes every row.
+pub(crate) fn query_all<T>(
+    conn: &Connection,
+    sql: &'static str,
+    params: impl rusqlite::Params,
+    mut decode: impl FnMut(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).map_err(db_error)?;
+    let mut rows = stmt.query(params).map_err(db_error)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(db_error)? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
+}
+
+/// Runs a cached statement that changes rows; returns how many it changed.
+pub(crate) fn execute(
+    conn: &Connection,
+    sql: &'static str,
+    params: impl rusqlite::Params,
+) -> Result<usize, StoreError> {
+    conn.prepare_cached(sql)
+        .map_err(db_error)?
+        .execute(params)
+        .map_err(db_error)
+}
+
+/// A column of `row` by name (a missing column or a type mismatch is
+/// [`StoreError::Corrupt`]).
+pub(crate) fn col<T: rusqlite::types::FromSql>(row: &Row<'_>, name: &str) -> Result<T, StoreError> {
+    row.get(name).map_err(db_error)
+}
