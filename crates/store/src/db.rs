@@ -53,8 +53,8 @@ const STATEMENT_CACHE: usize = 128;
 const MMAP_SIZE: i64 = 0;
 
 /// A write job: given the writer's connection, it does its work inside its savepoint (given
-/// `None`, when the transaction could not begin, it does nothing); what it returns is called
-/// with the commit's outcome once the group is durable (or rolled back).
+/// `None` — the transaction could not begin or is already rolled back — it does nothing);
+/// what it returns is called with the commit's outcome once the group is durable (or failed).
 type Job = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
 type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
@@ -156,7 +156,8 @@ impl Db {
         let job: Job = Box::new(move |conn| {
             let result = match conn {
                 Some(conn) => in_savepoint(conn, f),
-                // Never read: the reply gets the error that kept the transaction from starting.
+                // Not run (the transaction did not begin, or was rolled back by an earlier job's
+                // error): the reply gets that error, which `commit` carries.
                 None => Err(closed()),
             };
             Box::new(move |commit: Result<(), StoreError>| {
@@ -226,18 +227,14 @@ fn in_savepoint<T>(
     execute(conn, "SAVEPOINT job", [])?;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
         .unwrap_or_else(|_| Err(StoreError::Backend("a write job panicked".to_owned())));
-    match result {
-        Ok(value) => {
-            execute(conn, "RELEASE job", [])?;
-            Ok(value)
-        }
-        Err(e) => {
-            if let Err(undo) = conn.execute_batch("ROLLBACK TO job; RELEASE job") {
-                tracing::error!(error = %undo, "cannot roll back a failed write job");
-            }
-            Err(e)
-        }
+    let result = result.and_then(|value| execute(conn, "RELEASE job", []).map(|_| value));
+    if result.is_err()
+        && !conn.is_autocommit()
+        && let Err(undo) = conn.execute_batch("ROLLBACK TO job; RELEASE job")
+    {
+        tracing::error!(error = %undo, "cannot roll back a failed write job");
     }
+    result
 }
 
 /// The writer thread: waits for a job, takes every other job already waiting (up to
@@ -263,7 +260,19 @@ fn writer_loop(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Job>) {
             }
             continue;
         }
-        let replies: Vec<Reply> = group.into_iter().map(|job| job(Some(&conn))).collect();
+        // After an error that makes SQLite roll the whole transaction back by itself (disk
+        // full, I/O error) the connection is back in autocommit mode: the jobs after it must
+        // not run outside the transaction; the failed COMMIT then reports the error to all.
+        let replies: Vec<Reply> = group
+            .into_iter()
+            .map(|job| {
+                if conn.is_autocommit() {
+                    job(None)
+                } else {
+                    job(Some(&conn))
+                }
+            })
+            .collect();
         let commit = execute(&conn, "COMMIT", []).map(drop);
         if commit.is_err()
             && !conn.is_autocommit()
