@@ -24,6 +24,7 @@ pub mod eab;
 pub mod error;
 pub mod ids;
 pub mod model;
+mod nonce;
 pub mod policy;
 pub mod status;
 pub mod store;

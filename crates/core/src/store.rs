@@ -30,14 +30,17 @@ pub enum StoreError {
 /// `ferrite serve` instances at once (every check-and-set is done inside the database).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    // --- nonces (RFC 8555 §6.5) ---
-    /// Stores a fresh nonce valid until `expires`.
-    async fn insert_nonce(&self, nonce: &str, expires: OffsetDateTime) -> Result<(), StoreError>;
-    /// Redeems a nonce exactly once: deletes it and returns true if it existed and had not
-    /// expired at `now`. One statement (delete … returning), so two instances can never both
-    /// redeem the same nonce.
-    async fn redeem_nonce(&self, nonce: &str, now: OffsetDateTime) -> Result<bool, StoreError>;
-    /// Deletes nonces that expired before `now`; returns how many.
+    // --- nonces (RFC 8555 §6.5; issued and checked by `core::nonce`) ---
+    /// The key every instance authenticates nonces with: the stored one, or `candidate` if
+    /// none is stored yet (then stored; of several instances racing, one candidate wins and all
+    /// get it). A secret: never log it.
+    async fn nonce_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+    /// Records that `nonce` (valid until `expires`) has been used. Returns true the first
+    /// time, false if it was recorded before: one insert-if-absent, so of any number of
+    /// concurrent callers (on any instance) exactly one gets true.
+    async fn consume_nonce(&self, nonce: &str, expires: OffsetDateTime)
+    -> Result<bool, StoreError>;
+    /// Deletes the records of nonces that expired before `now`; returns how many.
     async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 
     // --- accounts (§7.3) ---

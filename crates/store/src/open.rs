@@ -22,6 +22,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../migrations/sqlite/0004_nonces_moved.sql"),
     ),
+    (5, include_str!("../migrations/sqlite/0005_nonce_key.sql")),
 ];
 
 /// The [`ferrite_core::Store`] backed by SQLite. Cheap to clone (the connections are shared).
@@ -298,7 +299,7 @@ mod tests {
                 Ok((v, n))
             })
             .unwrap();
-        assert_eq!((version, nonce_tables), (4, 0));
+        assert_eq!((version, nonce_tables), (MIGRATIONS.len() as i64, 0));
     }
 
     #[tokio::test]

@@ -17,12 +17,16 @@ use crate::{
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn insert_nonce(&self, nonce: &str, expires: OffsetDateTime) -> Result<(), StoreError> {
-        nonces::insert(self, nonce, expires).await
+    async fn nonce_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        nonces::key(self, candidate).await
     }
 
-    async fn redeem_nonce(&self, nonce: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
-        nonces::redeem(self, nonce, now).await
+    async fn consume_nonce(
+        &self,
+        nonce: &str,
+        expires: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        nonces::consume(self, nonce, expires).await
     }
 
     async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError> {

@@ -33,7 +33,7 @@ macro_rules! conformance {
 conformance!(
     nonce_is_redeemed_once,
     expired_nonces_are_refused_and_purged,
-    duplicate_nonce_is_conflict,
+    nonce_key_is_kept,
     concurrent_nonce_redemption_has_one_winner,
     account_round_trip,
     duplicate_account_is_conflict,
@@ -83,10 +83,13 @@ async fn data_survives_close_and_reopen() {
             .await
             .unwrap()
     );
-    store
-        .insert_nonce("kept", suite::T0 + time::Duration::minutes(5))
-        .await
-        .unwrap();
+    assert!(
+        store
+            .consume_nonce("kept", suite::T0 + time::Duration::minutes(5))
+            .await
+            .unwrap()
+    );
+    let nonce_key = store.nonce_key(&[3; 32]).await.unwrap();
     let crl = store.next_crl_number().await.unwrap();
     let order = store.order("order").await.unwrap().unwrap();
     let cert = store.certificate("0a1b2c").await.unwrap().unwrap();
@@ -102,7 +105,14 @@ async fn data_survives_close_and_reopen() {
     assert_eq!(store.order("order").await.unwrap(), Some(order));
     assert_eq!(store.certificate("0a1b2c").await.unwrap(), Some(cert));
     assert_eq!(store.account("acct").await.unwrap(), Some(account));
-    assert!(store.redeem_nonce("kept", suite::T0).await.unwrap());
+    assert!(
+        !store
+            .consume_nonce("kept", suite::T0 + time::Duration::minutes(5))
+            .await
+            .unwrap(),
+        "a used nonce stays used across a restart"
+    );
+    assert_eq!(store.nonce_key(&[4; 32]).await.unwrap(), nonce_key);
     assert_eq!(store.next_crl_number().await.unwrap(), crl + 1);
 }
 
@@ -114,12 +124,10 @@ async fn two_stores_on_one_file_share_state() {
     let path = dir.path().join("ferrite.db");
     let a = SqliteStore::open(&path).await.unwrap();
     let b = SqliteStore::open(&path).await.unwrap();
-    a.insert_nonce("shared", suite::T0 + time::Duration::minutes(5))
-        .await
-        .unwrap();
+    let expires = suite::T0 + time::Duration::minutes(5);
     let (ra, rb) = tokio::join!(
-        a.redeem_nonce("shared", suite::T0),
-        b.redeem_nonce("shared", suite::T0)
+        a.consume_nonce("shared", expires),
+        b.consume_nonce("shared", expires)
     );
     assert!(
         ra.unwrap() ^ rb.unwrap(),

@@ -8,7 +8,12 @@ use ferrite_testkit::bounded;
 
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::SigningKey;
-use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa};
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferrite_core::TestClock;
+use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions};
 use serde_json::{Map, Value, json};
 
 const JOSE: Option<&str> = Some("application/jose+json");
@@ -204,6 +209,59 @@ async fn bad_nonces() {
             .sign(Some(&account.kid), Some(&fresh), &url, None)
             .unwrap();
         assert_eq!(send_jws(&raw, &url, &jws).await.status, 200);
+    })
+    .await;
+}
+
+/// Nonces carry their expiry and a MAC under the store's key (`ferrite_core::nonce`): one past
+/// its lifetime, one issued by another CA, and one with a flipped bit are all badNonce, and a
+/// nonce is good on any connection of the CA that issued it.
+#[tokio::test]
+async fn expired_foreign_and_tampered_nonces() {
+    bounded(async {
+        let clock = Arc::new(TestClock::new(time::OffsetDateTime::now_utc()));
+        let ca = TestCa::start_with(TestCaOptions {
+            clock: clock.clone(),
+            ..TestCaOptions::default()
+        })
+        .await;
+        let raw = ca.raw();
+        let account = RawAccount::register(&raw, Algorithm::ES256).await;
+        let url = account.kid.clone();
+        let send = |nonce: String| {
+            let jws = account
+                .key
+                .sign(Some(&account.kid), Some(&nonce), &url, None)
+                .unwrap();
+            let raw = &raw;
+            let url = url.clone();
+            async move { send_jws(raw, &url, &jws).await }
+        };
+
+        // Expired: the engine's nonce lifetime has passed.
+        let nonce = raw.nonce().await;
+        clock.advance(ca.ca.config().nonce_lifetime + time::Duration::seconds(1));
+        assert_problem(&ca, &send(nonce).await, 400, "badNonce");
+
+        // Issued by another CA (another store, another key).
+        let other = TestCa::start().await;
+        let foreign = other.raw().nonce().await;
+        assert_problem(&ca, &send(foreign).await, 400, "badNonce");
+
+        // Tampered: one bit of the expiry flipped.
+        let nonce = raw.nonce().await;
+        let mut bytes = URL_SAFE_NO_PAD.decode(&nonce).unwrap();
+        bytes[7] ^= 1;
+        assert_problem(
+            &ca,
+            &send(URL_SAFE_NO_PAD.encode(bytes)).await,
+            400,
+            "badNonce",
+        );
+
+        // Fresh from a second connection of the same CA: accepted.
+        let nonce = ca.raw().nonce().await;
+        assert_eq!(send(nonce).await.status, 200);
     })
     .await;
 }

@@ -24,8 +24,9 @@ use ferrite_proto::ProblemType;
 use time::Duration;
 
 use crate::eab::{EabSettings, KEK_LEN, Kek, Registry};
+use crate::nonce::{self, NonceKey};
 use crate::policy::{IdentifierPolicy, ReusePolicy};
-use crate::{Clock, CoreError, Store, Validator, ids};
+use crate::{Clock, CoreError, Store, Validator};
 
 pub use accounts::NewAccountOutcome;
 pub use orders::{AuthorizationView, OrderView};
@@ -119,6 +120,8 @@ struct Inner {
     /// The last CRL signed and when: relying parties fetch it often, and signing plus a CRL
     /// number per request would let anyone load the CA.
     crl: tokio::sync::Mutex<Option<(time::OffsetDateTime, Vec<u8>)>>,
+    /// The shared nonce key, fetched from the Store on first use.
+    nonce_key: tokio::sync::OnceCell<NonceKey>,
 }
 
 impl Ca {
@@ -149,6 +152,7 @@ impl Ca {
                 config,
                 eab,
                 crl: tokio::sync::Mutex::new(None),
+                nonce_key: tokio::sync::OnceCell::new(),
             }),
         }
     }
@@ -178,18 +182,21 @@ impl Ca {
         self.inner.clock.now()
     }
 
-    /// RFC 8555 §7.2: a fresh nonce, stored so any instance can redeem it.
+    /// RFC 8555 §7.2: a fresh nonce. Issuing writes nothing: the nonce carries its expiry and a
+    /// MAC under the key all instances share (`core::nonce`).
     pub async fn new_nonce(&self) -> Result<String, CoreError> {
-        let nonce = ids::random_id();
         let expires = self.now() + self.inner.config.nonce_lifetime;
-        self.inner.store.insert_nonce(&nonce, expires).await?;
-        Ok(nonce)
+        self.nonce_key().await?.issue(expires)
     }
 
-    /// RFC 8555 §6.5: redeems a nonce exactly once; an unknown, used or expired nonce is
-    /// `badNonce` (the client retries with the fresh nonce in the error response).
+    /// RFC 8555 §6.5: redeems a nonce exactly once; a malformed, foreign, used or expired nonce
+    /// is `badNonce` (the client retries with the fresh nonce in the error response).
     pub async fn redeem_nonce(&self, nonce: &str) -> Result<(), CoreError> {
-        if self.inner.store.redeem_nonce(nonce, self.now()).await? {
+        let fresh = match self.nonce_key().await?.check(nonce, self.now()) {
+            Some(expires) => self.inner.store.consume_nonce(nonce, expires).await?,
+            None => false,
+        };
+        if fresh {
             Ok(())
         } else {
             Err(CoreError::problem(
@@ -197,6 +204,18 @@ impl Ca {
                 "the nonce is unknown, expired or already used; retry with the nonce from this response's Replay-Nonce header",
             ))
         }
+    }
+
+    /// The shared nonce key: from the Store, which keeps the first key any instance offers.
+    async fn nonce_key(&self) -> Result<&NonceKey, CoreError> {
+        self.inner
+            .nonce_key
+            .get_or_try_init(|| async {
+                let candidate = nonce::generate_key()?;
+                let key = self.inner.store.nonce_key(&candidate).await?;
+                Ok::<_, CoreError>(NonceKey::new(&key))
+            })
+            .await
     }
 
     /// Background housekeeping: purges expired nonces and hands stranded validations back.

@@ -20,7 +20,7 @@ mod binding;
 mod kek;
 mod mac_key;
 mod registry;
-mod secret;
+pub(crate) mod secret;
 mod views;
 
 use time::Duration;

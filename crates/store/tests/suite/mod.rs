@@ -192,51 +192,53 @@ fn problem() -> Problem {
 
 // ---------------------------------------------------------------- nonces (RFC 8555 §6.5)
 
-/// A nonce is redeemed once; a second redemption and an unknown nonce fail.
+/// A nonce is consumed once: the first use is recorded, a second use is refused.
 pub(crate) async fn nonce_is_redeemed_once(store: &dyn Store) {
-    store
-        .insert_nonce("n1", T0 + Duration::minutes(5))
-        .await
-        .unwrap();
-    assert!(store.redeem_nonce("n1", T0).await.unwrap());
-    assert!(!store.redeem_nonce("n1", T0).await.unwrap());
-    assert!(!store.redeem_nonce("never-issued", T0).await.unwrap());
+    let expires = T0 + Duration::minutes(5);
+    assert!(store.consume_nonce("n1", expires).await.unwrap());
+    assert!(!store.consume_nonce("n1", expires).await.unwrap());
+    assert!(store.consume_nonce("n2", expires).await.unwrap());
 }
 
-/// An expired nonce cannot be redeemed; purge removes exactly the expired ones.
+/// Purge removes exactly the records that expired at or before `now`; a purged nonce could
+/// be recorded again (core refuses it first, as expired).
 pub(crate) async fn expired_nonces_are_refused_and_purged(store: &dyn Store) {
-    store.insert_nonce("old", T0).await.unwrap();
-    store
-        .insert_nonce("older", T0 - Duration::seconds(1))
-        .await
-        .unwrap();
-    store
-        .insert_nonce("fresh", T0 + Duration::minutes(5))
-        .await
-        .unwrap();
-    // Expires exactly now: already expired.
-    assert!(!store.redeem_nonce("old", T0).await.unwrap());
+    assert!(store.consume_nonce("old", T0).await.unwrap());
+    assert!(
+        store
+            .consume_nonce("older", T0 - Duration::seconds(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .consume_nonce("fresh", T0 + Duration::minutes(5))
+            .await
+            .unwrap()
+    );
     assert_eq!(store.purge_nonces(T0).await.unwrap(), 2);
     assert_eq!(store.purge_nonces(T0).await.unwrap(), 0);
-    assert!(store.redeem_nonce("fresh", T0).await.unwrap());
+    assert!(
+        !store
+            .consume_nonce("fresh", T0 + Duration::minutes(5))
+            .await
+            .unwrap(),
+        "an unexpired record survives the purge"
+    );
 }
 
-/// Storing the same nonce twice is a conflict.
-pub(crate) async fn duplicate_nonce_is_conflict(store: &dyn Store) {
-    store.insert_nonce("dup", T0).await.unwrap();
-    let err = store.insert_nonce("dup", T0).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+/// The nonce key is kept: the first candidate is stored, later candidates get it back.
+pub(crate) async fn nonce_key_is_kept(store: &dyn Store) {
+    let first = store.nonce_key(&[1; 32]).await.unwrap();
+    assert_eq!(first, vec![1; 32]);
+    assert_eq!(store.nonce_key(&[2; 32]).await.unwrap(), first);
 }
 
-/// Of 20 concurrent redemptions of one nonce exactly one succeeds.
+/// Of 20 concurrent uses of one nonce exactly one is accepted.
 pub(crate) async fn concurrent_nonce_redemption_has_one_winner(store: &dyn Store) {
-    store
-        .insert_nonce("race", T0 + Duration::minutes(5))
-        .await
-        .unwrap();
     let results = join_all(
         (0..RACERS)
-            .map(|_| store.redeem_nonce("race", T0))
+            .map(|_| store.consume_nonce("race", T0 + Duration::minutes(5)))
             .collect(),
     )
     .await;
