@@ -16,6 +16,7 @@
 //! - [`eab`]: customers, API credentials, EAB MAC keys (the binding model, §7.3.4).
 //! - [`error`]: `CoreError`, mapped to problem documents.
 //! - [`ids`]: random identifiers and tokens.
+//! - `nonce`: anti-replay nonces that carry their expiry and a MAC (RFC 8555 §6.5).
 #![warn(missing_docs)]
 
 pub mod ca;
