@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use tracing::info;
 
 use super::Ca;
-use crate::model::{Account, Authorization, Order};
+use crate::model::{Account, Order};
 use crate::{CaaRecord, CaaRequest, CoreError, ValidationRequest};
 
 /// The `"caa"` member of a challenge's validation record.
@@ -41,46 +41,33 @@ impl Ca {
 
     fn caa_request(
         &self,
-        authorization: &Authorization,
+        domain: &str,
+        wildcard: bool,
         account_id: &str,
         method: Option<ferrite_proto::ChallengeType>,
     ) -> CaaRequest {
         CaaRequest {
-            domain: authorization.identifier.value.clone(),
-            wildcard: authorization.wildcard,
+            domain: domain.to_owned(),
+            wildcard,
             account_uri: self.account_uri(account_id),
             method,
             issuer_domains: self.inner.config.caa_identities.clone(),
         }
     }
 
-    /// Runs after a successful validation: CAA for the authorization's name, with the method
-    /// just used. A refusal turns the validation into a failure (`caa` or `dns`) so the
-    /// client learns at once, before it finalizes. Either way the check goes into the record.
+    /// Runs after a successful validation: CAA for the validated name (`request.domain`, of a
+    /// wildcard authorization if `wildcard`) on behalf of `account_id`, with the method just
+    /// used. A refusal turns the validation into a failure (`caa` or `dns`) so the client
+    /// learns at once, before it finalizes. Either way the check goes into the record.
     pub(super) async fn caa_after_validation(
         &self,
         request: &ValidationRequest,
-        authorization_id: &str,
+        account_id: &str,
+        wildcard: bool,
         record: serde_json::Value,
     ) -> Result<serde_json::Value, (Problem, serde_json::Value)> {
-        let authorization = match self.inner.store.authorization(authorization_id).await {
-            Ok(Some(a)) => a,
-            Ok(None) | Err(_) => {
-                // Without the authorization there is no account to name: fail closed; the
-                // client can retry with a new order.
-                return Err((
-                    Problem::internal(
-                        "the CA could not check CAA for this name; retry with a new order and quote the request id to the operator if it happens again",
-                    ),
-                    record,
-                ));
-            }
-        };
-        let caa_request = self.caa_request(
-            &authorization,
-            &authorization.account_id,
-            Some(request.kind),
-        );
+        let caa_request =
+            self.caa_request(&request.domain, wildcard, account_id, Some(request.kind));
         let (outcome, caa_record) = match self.inner.validator.check_caa(&caa_request).await {
             Ok(seen) => (Ok(()), seen),
             Err((problem, seen)) => (Err(problem), seen),
@@ -120,7 +107,12 @@ impl Ca {
             let last = valid
                 .and_then(|c| c.record.as_ref())
                 .and_then(CaaCheck::from_validation_record);
-            let request = self.caa_request(authorization, &account.id, method);
+            let request = self.caa_request(
+                &authorization.identifier.value,
+                authorization.wildcard,
+                &account.id,
+                method,
+            );
             // A check made for another name, wildcard flag, method or account (a validation
             // reused from a parent domain or from another account of the customer) says
             // nothing about this one.

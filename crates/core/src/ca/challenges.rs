@@ -113,7 +113,9 @@ impl Ca {
         // reaches the client before it finalizes; finalize checks again when this is stale.
         let outcome = match outcome {
             Ok(record) => {
-                self.caa_after_validation(&request, &authorization_id, record)
+                // The name, wildcard flag and account come with the validation: no second
+                // read of the authorization.
+                self.caa_after_validation(&request, &subject.account_id, subject.wildcard, record)
                     .await
             }
             Err(failure) => Err(failure),
