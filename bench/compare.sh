@@ -43,42 +43,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-for tool in pebble pebble-challtestsrv openssl jq python3; do
-    command -v "$tool" >/dev/null || {
-        echo "compare.sh: $tool not found; install it (pebble: apt-get install -y pebble)" >&2
-        exit 1
-    }
-done
-
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d)
-KEEP_OUT=1
-if [ -z "$OUT" ]; then OUT=$TMP/out; KEEP_OUT=0; fi
-mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$TMP"
-    if [ "$KEEP_OUT" = 1 ]; then echo "reports and logs: $OUT" >&2; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# wait_for DESCRIPTION COMMAND...: retries COMMAND for at most 30 s.
-wait_for() {
-    local what=$1; shift
-    for _ in $(seq 1 300); do
-        if "$@" >/dev/null 2>&1; then return 0; fi
-        sleep 0.1
-    done
-    echo "compare.sh: $what did not come up within 30 s; logs in $OUT" >&2
-    exit 1
-}
+SCRIPT=compare.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+require_tools pebble pebble-challtestsrv openssl jq python3
 
 if [ "$BUILD" = 1 ]; then
     (cd "$ROOT" && cargo build --release -p ferrite -p ferrite-bench)
@@ -86,19 +54,13 @@ fi
 FERRITE=$ROOT/target/release/ferrite
 BENCH=$ROOT/target/release/ferrite-bench
 
-DNS_PORT=$(free_port)
-DNS_MGMT_PORT=$(free_port)
 HTTP01_PORT=$(free_port)
 PEBBLE_PORT=$(free_port)
 PEBBLE_MGMT_PORT=$(free_port)
 PEBBLE_TLS_PORT=$(free_port)
 
 # --- DNS: every A query answers 127.0.0.1 -------------------------------------------------
-pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$DNS_PORT" \
-    -http01 "" -https01 "" -tlsalpn01 "" -management "127.0.0.1:$DNS_MGMT_PORT" \
-    >"$OUT/challtestsrv.log" 2>&1 &
-PIDS+=($!)
-wait_for "pebble-challtestsrv" bash -c "exec 3<>/dev/tcp/127.0.0.1/$DNS_MGMT_PORT"
+start_dns
 
 # --- Servers: each run gets a fresh one (a fresh database; state left by a cancelled run,
 # such as validations still in flight, cannot leak into the next) -----------------------------

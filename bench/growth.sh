@@ -36,28 +36,10 @@ while [ $# -gt 0 ]; do
     esac
 done
 
-for tool in pebble-challtestsrv curl jq python3; do
-    command -v "$tool" >/dev/null || { echo "growth.sh: $tool not found" >&2; exit 1; }
-done
-
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-TMP=$(mktemp -d)
-KEEP_OUT=1
-if [ -z "$OUT" ]; then OUT=$TMP/out; KEEP_OUT=0; fi
-mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$TMP"
-    if [ "$KEEP_OUT" = 1 ]; then echo "reports and logs: $OUT" >&2; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+SCRIPT=growth.sh
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+require_tools pebble-challtestsrv curl jq python3
 
 if [ "$BUILD" = 1 ]; then
     (cd "$ROOT" && cargo build --release -p ferrite -p ferrite-bench)
@@ -66,13 +48,8 @@ FERRITE=$ROOT/target/release/ferrite
 BENCH=$ROOT/target/release/ferrite-bench
 SEED=$ROOT/target/release/ferrite-seed
 
-DNS_PORT=$(free_port)
-DNS_MGMT_PORT=$(free_port)
 HTTP01_PORT=$(free_port)
-pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$DNS_PORT" \
-    -http01 "" -https01 "" -tlsalpn01 "" -management "127.0.0.1:$DNS_MGMT_PORT" \
-    >"$OUT/challtestsrv.log" 2>&1 &
-PIDS+=($!)
+start_dns
 
 DATA=$TMP/ferrite-data
 cat >"$TMP/ferrite.toml" <<EOF2

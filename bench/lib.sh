@@ -1,0 +1,58 @@
+# Shared by bench/compare.sh and bench/growth.sh (sourced, not run). Expects SCRIPT (the
+# caller's name for messages) and OUT (a report directory, or empty for a temporary one).
+# Sets ROOT, TMP, OUT, KEEP_OUT and PIDS; everything whose pid is added to PIDS is stopped on
+# exit, and TMP is removed.
+
+# require_tools TOOL...: exits with a hint if any is missing.
+require_tools() {
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || {
+            echo "$SCRIPT: $tool not found; install it (pebble, pebble-challtestsrv: apt-get install -y pebble)" >&2
+            exit 1
+        }
+    done
+}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+TMP=$(mktemp -d)
+KEEP_OUT=1
+if [ -z "$OUT" ]; then OUT=$TMP/out; KEEP_OUT=0; fi
+mkdir -p "$OUT"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$TMP"
+    if [ "$KEEP_OUT" = 1 ]; then echo "reports and logs: $OUT" >&2; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port: a port on 127.0.0.1 that was free a moment ago.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for DESCRIPTION COMMAND...: retries COMMAND for at most 30 s.
+wait_for() {
+    local what=$1; shift
+    for _ in $(seq 1 300); do
+        if "$@" >/dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    echo "$SCRIPT: $what did not come up within 30 s; logs in $OUT" >&2
+    exit 1
+}
+
+# start_dns → DNS_PORT: pebble-challtestsrv on loopback, answering every A query with
+# 127.0.0.1 (and no AAAA), logging to $OUT/challtestsrv.log.
+start_dns() {
+    DNS_PORT=$(free_port)
+    local mgmt
+    mgmt=$(free_port)
+    pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" -dns01 "127.0.0.1:$DNS_PORT" \
+        -http01 "" -https01 "" -tlsalpn01 "" -management "127.0.0.1:$mgmt" \
+        >"$OUT/challtestsrv.log" 2>&1 &
+    PIDS+=($!)
+    wait_for "pebble-challtestsrv" bash -c "exec 3<>/dev/tcp/127.0.0.1/$mgmt"
+}
