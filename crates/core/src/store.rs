@@ -11,7 +11,7 @@ use crate::model::{
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum StoreError {
     /// A uniqueness constraint was hit (e.g. an account with this key thumbprint exists).
     /// Caller's fault or a lost race; never retried blindly.

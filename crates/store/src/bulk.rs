@@ -23,21 +23,6 @@ pub struct BulkRows {
     pub domain_validations: Vec<DomainValidation>,
 }
 
-impl BulkRows {
-    /// How many top-level rows the batch holds.
-    pub fn len(&self) -> usize {
-        self.accounts.len()
-            + self.orders.len()
-            + self.certificates.len()
-            + self.domain_validations.len()
-    }
-
-    /// Whether the batch is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
 impl SqliteStore {
     /// Inserts every row of `rows` in one transaction (all or nothing) through the same
     /// statements the ACME flow uses, without its state checks: the caller vouches that the

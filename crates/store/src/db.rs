@@ -130,7 +130,7 @@ impl Db {
                 return f(&conn);
             }
         }
-        let conn = lock(&self.readers[start % n])?;
+        let conn = lock(&self.readers[start % n]);
         f(&conn)
     }
 
@@ -140,7 +140,7 @@ impl Db {
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         self.check_open()?;
-        let conn = lock(&self.nonces)?;
+        let conn = lock(&self.nonces);
         f(&conn)
     }
 
@@ -166,7 +166,7 @@ impl Db {
             })
         });
         {
-            let jobs = lock(&self.jobs)?;
+            let jobs = lock(&self.jobs);
             let Some(jobs) = jobs.as_ref() else {
                 return Err(closed());
             };
@@ -181,9 +181,9 @@ impl Db {
     /// calls fail with [`StoreError::Backend`].
     pub(crate) async fn close(&self) {
         self.closed.store(true, Ordering::Release);
-        let sender = lock(&self.jobs).ok().and_then(|mut j| j.take());
+        let sender = lock(&self.jobs).take();
         drop(sender);
-        let handle = lock(&self.writer).ok().and_then(|mut w| w.take());
+        let handle = lock(&self.writer).take();
         if let Some(handle) = handle {
             // The thread exits as soon as its queue is empty; join it off the runtime.
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
@@ -202,9 +202,7 @@ impl Db {
 impl Drop for Db {
     fn drop(&mut self) {
         // Dropping the sender ends the writer thread once it has drained its queue.
-        if let Ok(mut jobs) = self.jobs.lock() {
-            jobs.take();
-        }
+        lock(&self.jobs).take();
     }
 }
 
@@ -212,10 +210,10 @@ fn closed() -> StoreError {
     StoreError::Backend("the store is closed".to_owned())
 }
 
-fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, StoreError> {
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding a connection cannot leave SQLite inconsistent (the transaction is
     // rolled back when the statement or connection is reset), so a poisoned lock is usable.
-    Ok(m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs `f` inside `SAVEPOINT job`: released if it succeeds, rolled back if it fails or
@@ -249,14 +247,11 @@ fn writer_loop(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let conn = match conn.lock() {
-            Ok(c) => c,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let conn = lock(conn);
         if let Err(e) = execute(&conn, "BEGIN IMMEDIATE", []) {
             for job in group {
                 // The job never ran; tell its caller why.
-                job(None)(Err(clone_error(&e)));
+                job(None)(Err(e.clone()));
             }
             continue;
         }
@@ -285,16 +280,8 @@ fn writer_loop(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Job>) {
         }
         drop(conn);
         for reply in replies {
-            reply(commit.as_ref().map(|_| ()).map_err(clone_error));
+            reply(commit.clone());
         }
-    }
-}
-
-fn clone_error(e: &StoreError) -> StoreError {
-    match e {
-        StoreError::Conflict(m) => StoreError::Conflict(m.clone()),
-        StoreError::Backend(m) => StoreError::Backend(m.clone()),
-        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
     }
 }
 

@@ -271,10 +271,7 @@ impl TestCa {
         if authz["status"] != "pending" {
             return authz;
         }
-        let challenge = authz["challenges"]
-            .as_array()
-            .and_then(|cs| cs.iter().find(|c| c["type"] == "http-01"))
-            .unwrap_or_else(|| panic!("no http-01 challenge in {authz}"));
+        let challenge = crate::challenge(&authz, "http-01");
         let token = challenge["token"].as_str().expect("token");
         self.http01.set(token, &account.key_authorization(token));
         let url = challenge["url"].as_str().expect("challenge url");

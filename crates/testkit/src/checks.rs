@@ -29,3 +29,12 @@ pub fn assert_problem(r: &RawResponse, status: u16, kind: &str) -> String {
     );
     r.json()["detail"].as_str().unwrap_or_default().to_owned()
 }
+
+/// The `kind` challenge (`"http-01"`, `"dns-01"`, `"tls-alpn-01"`) of an authorization object;
+/// panics naming the authorization if it has none.
+pub fn challenge<'a>(authz: &'a serde_json::Value, kind: &str) -> &'a serde_json::Value {
+    authz["challenges"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["type"] == kind))
+        .unwrap_or_else(|| panic!("no {kind} challenge in {authz}"))
+}

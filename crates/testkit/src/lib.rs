@@ -26,5 +26,5 @@ pub mod raw;
 pub mod responders;
 
 pub use ca::{RawIssued, TestCa, TestCaOptions};
-pub use checks::{assert_problem, bounded};
+pub use checks::{assert_problem, bounded, challenge};
 pub use raw::{RawAccount, RawClient, RawResponse};

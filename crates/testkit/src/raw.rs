@@ -150,6 +150,38 @@ impl RawClient {
         self.post(key, Some(kid), url, None).await
     }
 
+    /// Responds (`{}`, RFC 8555 §7.5.1) to the `kind` challenge of the order's first
+    /// authorization and asserts a 200; returns the authorization URL and the response.
+    pub async fn start_challenge(
+        &self,
+        account: &RawAccount,
+        order: &Value,
+        kind: &str,
+    ) -> (String, RawResponse) {
+        let authz_url = order["authorizations"][0]
+            .as_str()
+            .unwrap_or_else(|| panic!("no authorization in {order}"))
+            .to_owned();
+        let authz = self
+            .post_as_get(&account.key, &account.kid, &authz_url)
+            .await
+            .json();
+        let url = crate::challenge(&authz, kind)["url"]
+            .as_str()
+            .expect("challenge url")
+            .to_owned();
+        let r = self
+            .post(
+                &account.key,
+                Some(&account.kid),
+                &url,
+                Some(&serde_json::json!({})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        (authz_url, r)
+    }
+
     /// Polls `url` with POST-as-GET until `done` holds for the JSON body; at most 100 polls
     /// over 20 s (panics otherwise, with the last body). Returns the last body.
     pub async fn poll(

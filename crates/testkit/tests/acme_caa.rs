@@ -7,7 +7,7 @@
 //! order `ready`. Time moves with a `TestClock`; only 127.0.0.1 is contacted.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ferrite_testkit::{assert_problem, bounded};
+use ferrite_testkit::{assert_problem, bounded, challenge};
 use std::sync::Arc;
 
 use base64::Engine;
@@ -97,12 +97,7 @@ async fn order_validated_http01(
 async fn validate_dns01(ca: &TestCa, raw: &RawClient, a: &RawAccount, order: &Value) -> Value {
     let authz_url = order["authorizations"][0].as_str().unwrap();
     let authz = raw.post_as_get(&a.key, &a.kid, authz_url).await.json();
-    let challenge = authz["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "dns-01")
-        .unwrap_or_else(|| panic!("no dns-01 challenge in {authz}"));
+    let challenge = challenge(&authz, "dns-01");
     let token = challenge["token"].as_str().unwrap();
     let base = authz["identifier"]["value"].as_str().unwrap();
     ca.dns.set_txt(

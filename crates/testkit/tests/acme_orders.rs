@@ -5,7 +5,7 @@
 //! bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ferrite_testkit::{assert_problem, bounded};
+use ferrite_testkit::{assert_problem, bounded, challenge};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -379,12 +379,7 @@ async fn valid_authorization_is_reused() {
         let (_, first) = ca.raw_new_order(&raw, &a, &["reuse.example.com"]).await;
         let authz_url = first["authorizations"][0].as_str().unwrap();
         let pending = raw.post_as_get(&a.key, &a.kid, authz_url).await.json();
-        let dns01_url = pending["challenges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == "dns-01")
-            .unwrap()["url"]
+        let dns01_url = challenge(&pending, "dns-01")["url"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -502,35 +497,6 @@ async fn finalize_refusals() {
     .await;
 }
 
-/// Starts the `kind` challenge of the order's only authorization; returns the authorization
-/// URL and the challenge response.
-async fn start_challenge(
-    raw: &RawClient,
-    a: &RawAccount,
-    order: &Value,
-    kind: &str,
-) -> (String, RawResponse) {
-    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
-    let authz = raw.post_as_get(&a.key, &a.kid, &authz_url).await.json();
-    let challenge = authz["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == kind)
-        .unwrap()
-        .clone();
-    let r = raw
-        .post(
-            &a.key,
-            Some(&a.kid),
-            challenge["url"].as_str().unwrap(),
-            Some(&json!({})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-    (authz_url, r)
-}
-
 /// Waits for the authorization to fail, then checks the challenge error type and that the
 /// order is invalid too.
 async fn expect_failure(
@@ -545,13 +511,7 @@ async fn expect_failure(
         .poll(&a.key, &a.kid, authz_url, |z| z["status"] != "pending")
         .await;
     assert_eq!(authz["status"], "invalid", "{authz}");
-    let challenge = authz["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == kind)
-        .unwrap()
-        .clone();
+    let challenge = challenge(&authz, kind).clone();
     assert_eq!(challenge["status"], "invalid", "{challenge}");
     let t = challenge["error"]["type"].as_str().unwrap_or_default();
     assert!(
@@ -579,18 +539,13 @@ async fn failed_validations_explain_themselves() {
         let (order_url, order) = ca.raw_new_order(&raw, &a, &["wrong.example.com"]).await;
         let authz_url = order["authorizations"][0].as_str().unwrap();
         let authz = raw.post_as_get(&a.key, &a.kid, authz_url).await.json();
-        let token = authz["challenges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == "http-01")
-            .unwrap()["token"]
+        let token = challenge(&authz, "http-01")["token"]
             .as_str()
             .unwrap()
             .to_owned();
         ca.http01
             .set(&token, &format!("{token}.not-the-thumbprint"));
-        let (authz_url, _) = start_challenge(&raw, &a, &order, "http-01").await;
+        let (authz_url, _) = raw.start_challenge(&a, &order, "http-01").await;
         expect_failure(
             &raw,
             &a,
@@ -604,24 +559,19 @@ async fn failed_validations_explain_themselves() {
         // dns-01 with the TXT lookup failing: dns.
         let (order_url, order) = ca.raw_new_order(&raw, &a, &["nodns.example.com"]).await;
         ca.dns.set_servfail("_acme-challenge.nodns.example.com");
-        let (authz_url, _) = start_challenge(&raw, &a, &order, "dns-01").await;
+        let (authz_url, _) = raw.start_challenge(&a, &order, "dns-01").await;
         expect_failure(&raw, &a, &order_url, &authz_url, "dns-01", &["dns"]).await;
 
         // http-01 to an address nothing listens on: connection.
         let (order_url, order) = ca.raw_new_order(&raw, &a, &["closed.example.com"]).await;
         ca.dns
             .set_a("closed.example.com", vec![IpAddr::V6(Ipv6Addr::LOCALHOST)]);
-        let (authz_url, _) = start_challenge(&raw, &a, &order, "http-01").await;
+        let (authz_url, _) = raw.start_challenge(&a, &order, "http-01").await;
         expect_failure(&raw, &a, &order_url, &authz_url, "http-01", &["connection"]).await;
 
         // A failed challenge is final: responding again does not restart it.
         let authz = raw.post_as_get(&a.key, &a.kid, &authz_url).await.json();
-        let url = authz["challenges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["type"] == "http-01")
-            .unwrap()["url"]
+        let url = challenge(&authz, "http-01")["url"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -640,7 +590,7 @@ async fn processing_challenge_says_retry_after() {
         let (order_url, order) = ca.raw_new_order(&raw, &a, &["slow.example.com"]).await;
         // The TXT lookup never answers, so the validation stays in progress for a while.
         ca.dns.set_unresponsive("_acme-challenge.slow.example.com");
-        let (authz_url, r) = start_challenge(&raw, &a, &order, "dns-01").await;
+        let (authz_url, r) = raw.start_challenge(&a, &order, "dns-01").await;
         let challenge = r.json();
         assert_eq!(challenge["status"], "processing", "{challenge}");
         assert_eq!(r.header("retry-after").as_deref(), Some("1"));

@@ -13,7 +13,7 @@ use std::time::Duration;
 use ferrite_jose::Algorithm;
 use ferrite_testkit::dns::{DnssecFault, MockDns};
 use ferrite_testkit::responders::Http01Responder;
-use ferrite_testkit::{RawAccount, TestCa, TestCaOptions};
+use ferrite_testkit::{RawAccount, TestCa, TestCaOptions, challenge};
 use ferrite_va::{
     FailureKind, TrustAnchor, Va, VaConfig, ValidationFailure, ValidationRecord, dns01_txt_value,
 };
@@ -284,13 +284,7 @@ async fn order_challenge(
     let (_, order) = ca.raw_new_order(raw, a, &[name]).await;
     let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
     let authz = raw.post_as_get(&a.key, &a.kid, &authz_url).await.json();
-    let challenge = authz["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == kind)
-        .unwrap_or_else(|| panic!("no {kind} challenge in {authz}"))
-        .clone();
+    let challenge = challenge(&authz, kind).clone();
     (authz_url, challenge)
 }
 

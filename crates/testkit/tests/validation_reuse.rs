@@ -15,7 +15,7 @@ use ferrite_core::policy::{IdentifierPolicy, ReusePolicy};
 use ferrite_core::{CaConfig, TestClock};
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::{SigningKey, external_account_binding};
-use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions};
+use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions, challenge};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
@@ -85,12 +85,7 @@ async fn validate_dns01(
         .await
         .json();
     assert_eq!(authz["status"], "pending", "{authz}");
-    let challenge = authz["challenges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["type"] == "dns-01")
-        .unwrap();
+    let challenge = challenge(&authz, "dns-01");
     let token = challenge["token"].as_str().unwrap();
     let domain = authz["identifier"]["value"].as_str().unwrap();
     ca.dns.set_txt(

@@ -10,7 +10,7 @@ use ferrite_proto::{AuthorizationStatus, ChallengeType};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use super::{T0, account, authorization, order, problem};
+use super::{T0, account, authorization, order, problem, start_and_finish};
 
 fn customer(id: &str) -> Customer {
     Customer {
@@ -71,22 +71,17 @@ async fn succeed(store: &dyn Store, authz: &Authorization, v: &DomainValidation)
         .iter()
         .find(|c| c.kind == v.method)
         .unwrap();
-    assert!(
-        store
-            .start_validation(&ch.id, T0 + Duration::seconds(60))
-            .await
-            .unwrap()
-    );
-    store
-        .finish_validation(&ValidationResult {
+    start_and_finish(
+        store,
+        ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
             outcome: Ok(v.validated_at),
             record: v.record.clone(),
             domain_validation: Some(v.clone()),
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
 }
 
 fn ids(found: &[DomainValidation]) -> Vec<&str> {
@@ -166,22 +161,17 @@ pub(crate) async fn domain_validation_only_with_an_applied_success(store: &dyn S
         .unwrap();
     // A failure carrying one (a caller bug) stores none.
     let ch = &authz.challenges[0];
-    assert!(
-        store
-            .start_validation(&ch.id, T0 + Duration::seconds(60))
-            .await
-            .unwrap()
-    );
-    store
-        .finish_validation(&ValidationResult {
+    start_and_finish(
+        store,
+        ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
             outcome: Err(problem()),
             record: json!({}),
             domain_validation: Some(v),
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     assert!(
         store
             .domain_validations(&Scope::All)

@@ -609,24 +609,19 @@ pub(crate) async fn concurrent_start_validation_has_one_winner(store: &dyn Store
 pub(crate) async fn finish_validation_success(store: &dyn Store) {
     let (_, _, authz) = one_order(store).await;
     let ch = &authz.challenges[0];
-    assert!(
-        store
-            .start_validation(&ch.id, T0 + Duration::seconds(60))
-            .await
-            .unwrap()
-    );
     let record = json!({"url": "http://example.org/.well-known/acme-challenge/t", "addresses": ["127.0.0.1"]});
     let validated = T0 + Duration::seconds(3);
-    store
-        .finish_validation(&ValidationResult {
+    start_and_finish(
+        store,
+        ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
             outcome: Ok(validated),
             record: record.clone(),
             domain_validation: None,
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     let stored = store.authorization(&authz.id).await.unwrap().unwrap();
     assert_eq!(stored.status, AuthorizationStatus::Valid);
     let c = &stored.challenges[0];
@@ -638,26 +633,33 @@ pub(crate) async fn finish_validation_success(store: &dyn Store) {
     assert_eq!(stored.challenges[1], authz.challenges[1]);
 }
 
+/// Starts the validation of `result.challenge_id` (asserting this caller won the lease) and
+/// writes `result`.
+pub(crate) async fn start_and_finish(store: &dyn Store, result: ValidationResult) {
+    assert!(
+        store
+            .start_validation(&result.challenge_id, T0 + Duration::seconds(60))
+            .await
+            .unwrap()
+    );
+    store.finish_validation(&result).await.unwrap();
+}
+
 /// A failed validation makes the challenge and the authorization invalid, with the problem.
 pub(crate) async fn finish_validation_failure(store: &dyn Store) {
     let (_, _, authz) = one_order(store).await;
     let ch = &authz.challenges[1];
-    assert!(
-        store
-            .start_validation(&ch.id, T0 + Duration::seconds(60))
-            .await
-            .unwrap()
-    );
-    store
-        .finish_validation(&ValidationResult {
+    start_and_finish(
+        store,
+        ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
             outcome: Err(problem()),
             record: json!({"error": "timeout"}),
             domain_validation: None,
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     let stored = store.authorization(&authz.id).await.unwrap().unwrap();
     assert_eq!(stored.status, AuthorizationStatus::Invalid);
     let c = &stored.challenges[1];
