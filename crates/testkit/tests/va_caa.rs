@@ -67,13 +67,15 @@ async fn no_records_anywhere_allows_after_climbing_to_the_tld() {
         .unwrap();
         assert_eq!(record.found_at, None);
         assert!(record.records.is_empty());
+        let mut asked = caa_queries(&dns);
+        asked.sort();
         assert_eq!(
-            caa_queries(&dns),
+            asked,
             [
                 "CAA a.b.example.com",
                 "CAA b.example.com",
+                "CAA com",
                 "CAA example.com",
-                "CAA com"
             ]
         );
     })
@@ -106,7 +108,7 @@ async fn a_parent_record_applies_and_the_refusal_names_it() {
 }
 
 #[tokio::test]
-async fn the_closest_rrset_wins_and_climbing_stops_there() {
+async fn the_closest_rrset_wins_although_every_level_is_asked_at_once() {
     bounded(async {
         let dns = MockDns::start().await.unwrap();
         dns.add_caa("www.example.com", 0, "issue", "ferrite.test");
@@ -118,7 +120,43 @@ async fn the_closest_rrset_wins_and_climbing_stops_there() {
         .await
         .unwrap();
         assert_eq!(record.found_at.as_deref(), Some("www.example.com"));
-        assert_eq!(caa_queries(&dns), ["CAA www.example.com"]);
+        assert_eq!(record.records, ["0 issue \"ferrite.test\""]);
+        // One round trip: the parents are asked alongside the name, their answers unused.
+        let mut asked = caa_queries(&dns);
+        asked.sort();
+        assert_eq!(asked, ["CAA com", "CAA example.com", "CAA www.example.com"]);
+
+        // A parent that fails or never answers does not matter once a closer name has
+        // records (and is not waited for)...
+        dns.set_unresponsive("com");
+        dns.set_servfail("example.com");
+        let started = std::time::Instant::now();
+        let record = check(
+            &dns,
+            &request("www.example.com", false, ChallengeType::Http01),
+        )
+        .await
+        .unwrap();
+        assert_eq!(record.found_at.as_deref(), Some("www.example.com"));
+        // The silent parent's lookup would only end at the 1.5 s lookup timeout (half of
+        // `timeout`); a loopback answer takes milliseconds.
+        assert!(
+            started.elapsed() < Duration::from_millis(1400),
+            "the check waited for the silent parent: {:?}",
+            started.elapsed()
+        );
+        // ...but it decides when the closer names have none (RFC 8659 §5.3: fail closed).
+        let (problem, _) = refused(
+            check(
+                &dns,
+                &request("other.example.com", false, ChallengeType::Http01),
+            )
+            .await,
+        );
+        assert_eq!(problem.kind, ProblemType::Dns, "{}", problem.detail);
+        assert!(problem.detail.contains("SERVFAIL"), "{}", problem.detail);
+        dns.clear_faults("example.com");
+        dns.clear_faults("com");
 
         // And the other way round: the name's own record forbids although the parent allows.
         dns.clear_caa("www.example.com");

@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 
 use ferrite_core::{CaaRecord, CaaRequest};
 use ferrite_proto::{Problem, ProblemType};
+use futures::StreamExt as _;
+use futures::stream::FuturesOrdered;
 
 use crate::va::Inner;
 
@@ -123,18 +125,29 @@ pub(crate) async fn check(
 
 /// The first name, from `domain` up to its top-level domain, that has CAA
 /// records, with those records.
+///
+/// Every level is asked at once (as Boulder does) and the answers are read
+/// in climbing order as they arrive, so the result is the sequential
+/// climb's: the closest RRset wins, and a failure at a level decides only if
+/// no closer level had records. The climb costs one round trip instead of
+/// one per label; the parents are asked even when a closer name has records,
+/// but their answers are not awaited once it does.
 async fn relevant_rrset(
     va: &Inner,
     domain: &str,
 ) -> Result<Option<(String, Vec<Property>)>, Problem> {
     let labels: Vec<&str> = domain.split('.').filter(|l| !l.is_empty()).collect();
-    for start in 0..labels.len() {
-        let name = labels[start..].join(".");
-        let rrset = va
-            .resolve
-            .caa(&name)
-            .await
-            .map_err(|p| Problem::new(ProblemType::Dns, p.detail))?;
+    let mut answers: FuturesOrdered<_> = (0..labels.len())
+        .map(|start| {
+            let name = labels[start..].join(".");
+            async move {
+                let answer = va.resolve.caa(&name).await;
+                (name, answer)
+            }
+        })
+        .collect();
+    while let Some((name, answer)) = answers.next().await {
+        let rrset = answer.map_err(|p| Problem::new(ProblemType::Dns, p.detail))?;
         match rrset {
             None => continue,
             Some(rrset) if rrset.is_empty() => {

@@ -55,20 +55,27 @@ impl Ca {
         }
     }
 
-    /// Runs after a successful validation: CAA for the validated name (`request.domain`, of a
-    /// wildcard authorization if `wildcard`) on behalf of `account_id`, with the method just
-    /// used. A refusal turns the validation into a failure (`caa` or `dns`) so the client
-    /// learns at once, before it finalizes. Either way the check goes into the record.
-    pub(super) async fn caa_after_validation(
+    /// The CAA request that goes with a validation of `request.domain` (of a wildcard
+    /// authorization if `wildcard`) on behalf of `account_id`, with the method being used.
+    pub(super) fn caa_request_for_validation(
         &self,
         request: &ValidationRequest,
         account_id: &str,
         wildcard: bool,
+    ) -> CaaRequest {
+        self.caa_request(&request.domain, wildcard, account_id, Some(request.kind))
+    }
+
+    /// Combines a successful validation's `record` with the CAA check that ran alongside it
+    /// (`caa`, the answer to [`Ca::caa_request_for_validation`]). A refusal turns the
+    /// validation into a failure (`caa` or `dns`) so the client learns at once, before it
+    /// finalizes. Either way the check goes into the record.
+    pub(super) fn caa_after_validation(
+        &self,
         record: serde_json::Value,
+        caa: Result<CaaRecord, (Problem, CaaRecord)>,
     ) -> Result<serde_json::Value, (Problem, serde_json::Value)> {
-        let caa_request =
-            self.caa_request(&request.domain, wildcard, account_id, Some(request.kind));
-        let (outcome, caa_record) = match self.inner.validator.check_caa(&caa_request).await {
+        let (outcome, caa_record) = match caa {
             Ok(seen) => (Ok(()), seen),
             Err((problem, seen)) => (Err(problem), seen),
         };
