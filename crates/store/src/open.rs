@@ -185,16 +185,17 @@ mod tests {
             .unwrap();
         // synchronous: 2 = FULL (1 would be NORMAL, not durable on power loss).
         assert_eq!(pragmas(&store), ("wal".to_owned(), 2, 1, 5000));
-        // The writer thread's connection too.
-        let sync = store
+        // The writer thread's connection too; its savepoints' journals stay in memory
+        // (temp_store 2 = MEMORY, not a temporary file per job).
+        let (sync, temp_store) = store
             .db
             .write(|conn| {
-                conn.query_row("PRAGMA synchronous", [], |r| r.get::<_, i64>(0))
-                    .map_err(db_error)
+                let get = |sql| conn.query_row(sql, [], |r| r.get::<_, i64>(0));
+                Ok((get("PRAGMA synchronous"), get("PRAGMA temp_store")))
             })
             .await
             .unwrap();
-        assert_eq!(sync, 2);
+        assert_eq!((sync.unwrap(), temp_store.unwrap()), (2, 2));
     }
 
     #[tokio::test]
