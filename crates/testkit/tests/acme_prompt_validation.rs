@@ -1,9 +1,11 @@
 //! Prompt validation (issue 5): a challenge POST gives its validation a short head start.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use ferrite_core::model::Scope;
 use ferrite_jose::Algorithm;
 use ferrite_testkit::bounded;
 use ferrite_testkit::{RawAccount, TestCa};
+use serde_json::json;
 
 /// A validation that finishes within the head start is answered with its final status: no
 /// `processing` and no `Retry-After` for the client to sleep on; the authorization agrees.
@@ -22,6 +24,61 @@ async fn quick_validation_is_answered_with_its_final_status() {
         assert_eq!(r.header("retry-after"), None);
         let r = raw.post_as_get(&a.key, &a.kid, &authz_url).await;
         assert_eq!(r.json()["status"], "invalid");
+    })
+    .await;
+}
+
+/// Several responses to one challenge at once (a client retrying, or two instances' clients):
+/// exactly one claims it, every response is a 200 showing the challenge as it stands, and the
+/// result is recorded once. The claim's write and the validation run at the same time, so a
+/// loser may have sent its request to the responder already, but it records nothing.
+#[tokio::test]
+async fn concurrent_responses_validate_and_record_once() {
+    bounded(async {
+        let ca = TestCa::start().await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let (_order_url, order) = ca.raw_new_order(&raw, &a, &["race.example.com"]).await;
+        let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+        let authz = raw.post_as_get(&a.key, &a.kid, &authz_url).await.json();
+        let challenge = ferrite_testkit::challenge(&authz, "http-01");
+        let token = challenge["token"].as_str().unwrap();
+        ca.http01.set(token, &a.key_authorization(token));
+        let url = challenge["url"].as_str().unwrap();
+
+        const RESPONSES: usize = 8;
+        let ready = json!({});
+        let responses = futures::future::join_all(
+            (0..RESPONSES).map(|_| raw.post(&a.key, Some(&a.kid), url, Some(&ready))),
+        )
+        .await;
+        for r in &responses {
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            let status = r.json()["status"].clone();
+            assert!(status == "valid" || status == "processing", "{status}");
+        }
+        let authz = raw
+            .poll(&a.key, &a.kid, &authz_url, |a| a["status"] != "pending")
+            .await;
+        assert_eq!(authz["status"], "valid", "{authz}");
+
+        let recorded: Vec<_> = ca
+            .ca
+            .store()
+            .domain_validations(&Scope::All)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|v| v.domain == "race.example.com")
+            .collect();
+        assert_eq!(recorded.len(), 1, "{recorded:?}");
+        let fetched = ca
+            .http01
+            .requests()
+            .iter()
+            .filter(|r| r.host.as_deref() == Some("race.example.com"))
+            .count();
+        assert!((1..=RESPONSES).contains(&fetched), "{fetched}");
     })
     .await;
 }

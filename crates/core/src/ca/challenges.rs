@@ -6,7 +6,16 @@ use tracing::{Instrument, info, warn};
 use super::Ca;
 use super::orders::{AuthorizationView, not_found};
 use crate::model::{Account, Challenge, DomainValidation, ValidationResult};
-use crate::{CoreError, ValidationRequest, ids};
+use crate::{CoreError, StoreError, ValidationRequest, ids};
+
+/// What a validation records its result against.
+struct ValidationJob {
+    challenge_id: String,
+    authorization_id: String,
+    /// The claim's lease: how long the challenge stays `processing` if this instance dies.
+    lease_until: time::OffsetDateTime,
+    subject: ValidationSubject,
+}
 
 /// Who a running validation is for: what the domain validation record needs besides the
 /// request.
@@ -47,43 +56,48 @@ impl Ca {
             // Nothing to start: a finished or running validation is reported as it stands.
             return Ok((challenge, view));
         }
-        let lease_until = self.now() + self.inner.config.validation_lease;
-        if self
-            .inner
-            .store
-            .start_validation(challenge_id, lease_until)
-            .await?
-        {
-            let request = ValidationRequest {
-                domain: view.authorization.identifier.value.clone(),
-                kind: challenge.kind,
-                token: challenge.token.clone(),
-                key_authorization: format!("{}.{}", challenge.token, account.thumbprint),
-            };
-            let ca = self.clone();
-            let result_ids = (challenge.id.clone(), view.authorization.id.clone());
-            let subject = ValidationSubject {
+        let request = ValidationRequest {
+            domain: view.authorization.identifier.value.clone(),
+            kind: challenge.kind,
+            token: challenge.token.clone(),
+            key_authorization: format!("{}.{}", challenge.token, account.thumbprint),
+        };
+        let job = ValidationJob {
+            challenge_id: challenge.id.clone(),
+            authorization_id: view.authorization.id.clone(),
+            lease_until: self.now() + self.inner.config.validation_lease,
+            subject: ValidationSubject {
                 account_id: account.id.clone(),
                 customer_id: account.customer_id.clone(),
                 wildcard: view.authorization.wildcard,
-            };
-            let validation = tokio::spawn(
-                async move {
-                    ca.run_validation(request, result_ids.0, result_ids.1, subject)
-                        .await
+            },
+        };
+        // The task, not this request, owns the validation from here: a client that hangs up
+        // does not cancel it. It tells this request whether it won the challenge.
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let ca = self.clone();
+        let validation = tokio::spawn(
+            async move { ca.run_validation(request, job, started_tx).await }.in_current_span(),
+        );
+        match started_rx.await {
+            Ok(Ok(true)) => {
+                // §7.5.1: the server answers with the challenge as it stands, "processing"
+                // while the validation runs. A validation on a healthy network takes a few
+                // milliseconds, so it gets a short head start: when it finishes within the
+                // head start, this response (and the client's next poll) already shows the
+                // final status, instead of a `processing` that makes the client sleep a whole
+                // `Retry-After`. A slower validation keeps running in the background (dropping
+                // the handle detaches it).
+                let head_start = self.inner.config.validation_head_start;
+                if !head_start.is_zero() {
+                    let _finished_or_timed_out = tokio::time::timeout(head_start, validation).await;
                 }
-                .in_current_span(),
-            );
-            // §7.5.1: the server answers with the challenge as it stands, "processing" while
-            // the validation runs. A validation on a healthy network takes a few milliseconds,
-            // so it gets a short head start: when it finishes within the head start, this
-            // response (and the client's next poll) already shows the final status, instead of
-            // a `processing` that makes the client sleep a whole `Retry-After`. A slower
-            // validation keeps running in the background (dropping the handle detaches it).
-            let head_start = self.inner.config.validation_head_start;
-            if !head_start.is_zero() {
-                let _finished_or_timed_out = tokio::time::timeout(head_start, validation).await;
             }
+            // Another request or instance runs (or ran) this validation.
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => return Err(e.into()),
+            // The task ended without saying (the runtime is shutting down).
+            Err(_) => {}
         }
         let view = self.authorization(account, authorization_id).await?;
         let challenge = view
@@ -96,29 +110,66 @@ impl Ca {
         Ok((challenge, view))
     }
 
+    /// Claims the challenge (`pending` → `processing` with a lease, one winner across
+    /// instances) and validates it, reporting the claim on `started` as soon as it is known.
+    ///
+    /// The claim's durable write and the validation's network round trips run at the same
+    /// time: the client waits for the slower of the two instead of their sum. The result is
+    /// recorded only by the winner, after its claim committed; a loser's validation is
+    /// dropped as soon as the claim is lost (at worst its outbound request was already sent,
+    /// which concurrent POSTs of one challenge may cause, bounded by the validation slots).
     async fn run_validation(
         &self,
         request: ValidationRequest,
-        challenge_id: String,
-        authorization_id: String,
-        subject: ValidationSubject,
+        job: ValidationJob,
+        started: tokio::sync::oneshot::Sender<Result<bool, StoreError>>,
     ) {
-        // Outbound validations (HTTP, DNS, TLS to addresses customers choose) are bounded per
-        // instance; more wait for a slot while their challenges stay `processing`.
-        let Ok(_slot) = VALIDATION_SLOTS.acquire().await else {
-            return;
-        };
+        let ValidationJob {
+            challenge_id,
+            authorization_id,
+            lease_until,
+            subject,
+        } = job;
         // RFC 8659 / BR §3.2.2.8: CAA is checked with every validation, so a refusal reaches
         // the client before it finalizes (finalize checks again when this is stale). The
-        // lookups run alongside the validation: neither depends on the other, and the client
-        // waits for the slower of the two instead of their sum. A failed validation discards
-        // the CAA answer.
+        // lookups run alongside the validation: neither depends on the other. A failed
+        // validation discards the CAA answer.
         let caa_request =
             self.caa_request_for_validation(&request, &subject.account_id, subject.wildcard);
-        let (outcome, caa) = tokio::join!(
-            self.inner.validator.validate(&request),
-            self.inner.validator.check_caa(&caa_request)
-        );
+        let validation = async {
+            // Outbound validations (HTTP, DNS, TLS to addresses customers choose) are bounded
+            // per instance; more wait for a slot while their challenges stay `processing`.
+            // (The semaphore is never closed, so acquiring cannot fail.)
+            let _slot = VALIDATION_SLOTS.acquire().await.ok();
+            tokio::join!(
+                self.inner.validator.validate(&request),
+                self.inner.validator.check_caa(&caa_request)
+            )
+        };
+        let mut validation = std::pin::pin!(validation);
+        let mut finished = None;
+        let claimed = {
+            let mut claim = std::pin::pin!(
+                self.inner
+                    .store
+                    .start_validation(&challenge_id, lease_until)
+            );
+            loop {
+                tokio::select! {
+                    claimed = &mut claim => break claimed,
+                    outcome = &mut validation, if finished.is_none() => finished = Some(outcome),
+                }
+            }
+        };
+        let won = matches!(claimed, Ok(true));
+        let _receiver_gone = started.send(claimed);
+        if !won {
+            return;
+        }
+        let (outcome, caa) = match finished {
+            Some(outcome) => outcome,
+            None => validation.await,
+        };
         let outcome = match outcome {
             Ok(record) => self.caa_after_validation(record, caa),
             Err(failure) => Err(failure),
