@@ -56,7 +56,7 @@ pub struct TestCa {
     pub tlsalpn01: TlsAlpn01Responder,
     /// The ACME listener address.
     pub addr: SocketAddr,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -173,7 +173,7 @@ impl TestCa {
             http01,
             tlsalpn01,
             addr,
-            _dir: dir,
+            dir,
             shutdown: Some(tx),
         }
     }
@@ -220,6 +220,12 @@ impl TestCa {
     /// A [`RawClient`] for this CA.
     pub fn raw(&self) -> RawClient {
         RawClient::new(&self.base_url, &self.root_pem)
+    }
+
+    /// The CA's data directory (`ferrite.db`, `ferrite.nonces.db`, `ca/`), for tests that
+    /// open the same database a second time, as a second instance would.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     /// A URL under the ACME base URL.

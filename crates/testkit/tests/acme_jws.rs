@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ferrite_core::TestClock;
+use ferrite_core::{Ca, CoreError, SystemClock, TestClock};
+use ferrite_proto::ProblemType;
 use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions};
 use serde_json::{Map, Value, json};
 
@@ -262,6 +263,59 @@ async fn expired_foreign_and_tampered_nonces() {
         // Fresh from a second connection of the same CA: accepted.
         let nonce = ca.raw().nonce().await;
         assert_eq!(send(nonce).await.status, 200);
+    })
+    .await;
+}
+
+/// Two instances on one database (`ferrite serve` twice on one data_dir): each opens its own
+/// store (own writer thread, own connections) on the same files. They agree on the nonce key,
+/// so a nonce from either is good at either, and it is good exactly once across both — also
+/// when both redeem it at the same moment.
+#[tokio::test]
+async fn two_instances_share_nonces_and_redeem_each_once() {
+    bounded(async {
+        let ca = TestCa::start().await;
+        let first = &ca.ca;
+        let store = ferrite_store::SqliteStore::open(&ca.data_dir().join("ferrite.db"))
+            .await
+            .unwrap();
+        let va = ferrite_va::Va::new(ferrite_va::VaConfig {
+            dns_resolver: Some(ca.dns.addr()),
+            allow_private_addresses: true,
+            dnssec: false,
+            ..ferrite_va::VaConfig::default()
+        })
+        .unwrap();
+        let second = Ca::new(
+            Arc::new(store),
+            Arc::new(va),
+            Arc::new(SystemClock),
+            first.issuer().clone(),
+            first.config().clone(),
+        );
+        let bad_nonce = |result: Result<(), CoreError>| match result {
+            Err(CoreError::Problem(p)) => p.kind == ProblemType::BadNonce,
+            _ => false,
+        };
+
+        // The first instance's nonce at the second (whose key comes from the store), once.
+        let nonce = first.new_nonce().await.unwrap();
+        second.redeem_nonce(&nonce).await.unwrap();
+        assert!(bad_nonce(second.redeem_nonce(&nonce).await));
+        assert!(bad_nonce(first.redeem_nonce(&nonce).await));
+        // And the other way round.
+        let nonce = second.new_nonce().await.unwrap();
+        first.redeem_nonce(&nonce).await.unwrap();
+        assert!(bad_nonce(second.redeem_nonce(&nonce).await));
+
+        // Redeemed by both at once: exactly one wins, every time.
+        for _ in 0..20 {
+            let nonce = first.new_nonce().await.unwrap();
+            let (a, b) = tokio::join!(first.redeem_nonce(&nonce), second.redeem_nonce(&nonce));
+            let (a_bad, b_bad) = (a.is_err(), b.is_err());
+            assert!(a_bad != b_bad, "{a:?} {b:?}");
+            assert!(bad_nonce(if a_bad { a } else { b }));
+        }
     })
     .await;
 }

@@ -67,27 +67,23 @@ impl Ca {
     }
 
     /// Combines a successful validation's `record` with the CAA check that ran alongside it
-    /// (`caa`, the answer to [`Ca::caa_request_for_validation`]). A refusal turns the
-    /// validation into a failure (`caa` or `dns`) so the client learns at once, before it
-    /// finalizes. Either way the check goes into the record.
+    /// (`caa`, the answer to [`Ca::caa_request_for_validation`]): the record with the check
+    /// in it, and the refusal if CAA refused (`caa` or `dns`), which turns the validation into
+    /// a failure so the client learns at once, before it finalizes.
     pub(super) fn caa_after_validation(
         &self,
         record: serde_json::Value,
         caa: Result<CaaRecord, (Problem, CaaRecord)>,
-    ) -> Result<serde_json::Value, (Problem, serde_json::Value)> {
-        let (outcome, caa_record) = match caa {
-            Ok(seen) => (Ok(()), seen),
-            Err((problem, seen)) => (Err(problem), seen),
+    ) -> (serde_json::Value, Option<Problem>) {
+        let (refusal, caa_record) = match caa {
+            Ok(seen) => (None, seen),
+            Err((problem, seen)) => (Some(problem), seen),
         };
         let check = CaaCheck {
             checked_at: self.now(),
             record: caa_record,
         };
-        let record = with_caa(record, &check);
-        match outcome {
-            Ok(()) => Ok(record),
-            Err(problem) => Err((problem, record)),
-        }
+        (with_caa(record, &check), refusal)
     }
 
     /// Finalize's CAA step: every authorization of the order whose CAA check is missing, made

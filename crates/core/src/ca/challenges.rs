@@ -171,7 +171,10 @@ impl Ca {
             None => validation.await,
         };
         let outcome = match outcome {
-            Ok(record) => self.caa_after_validation(record, caa),
+            Ok(record) => match self.caa_after_validation(record, caa) {
+                (record, None) => Ok(record),
+                (record, Some(refusal)) => Err((refusal, record)),
+            },
             Err(failure) => Err(failure),
         };
         let (outcome, record) = match outcome {
