@@ -76,6 +76,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<(), StoreError>;
     /// Looks an order up by id.
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
+    /// Looks an order up by id together with its authorizations (with challenges, in the
+    /// order's order; missing ones skipped): what showing an order needs. A backend that can
+    /// read both at once (one snapshot, one round trip) should; this default reads twice.
+    async fn order_with_authorizations(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Order, Vec<Authorization>)>, StoreError> {
+        let Some(order) = self.order(id).await? else {
+            return Ok(None);
+        };
+        let authorizations = self.authorizations(&order.authorization_ids).await?;
+        Ok(Some((order, authorizations)))
+    }
     /// Order ids of an account, newest first, starting after the cursor (an order id previously
     /// returned), at most `limit`.
     async fn order_ids_by_account(

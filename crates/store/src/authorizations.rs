@@ -98,17 +98,25 @@ pub(crate) async fn by_ids(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
+    store.db.read(|conn| by_ids_in(conn, ids))
+}
+
+/// [`by_ids`] on `conn` (inside a caller's read transaction).
+pub(crate) fn by_ids_in(
+    conn: &Connection,
+    ids: &[String],
+) -> Result<Vec<Authorization>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
     let ids_json = to_json(ids, "authorization ids")?;
-    let mut found = store.db.read(|conn| {
-        let mut found = Vec::new();
-        query_all(
-            conn,
-            select_authorization_with_challenges!("WHERE a.id IN (SELECT value FROM json_each(?))"),
-            [ids_json],
-            |row| fold(&mut found, row),
-        )?;
-        Ok(found)
-    })?;
+    let mut found = Vec::new();
+    query_all(
+        conn,
+        select_authorization_with_challenges!("WHERE a.id IN (SELECT value FROM json_each(?))"),
+        [ids_json],
+        |row| fold(&mut found, row),
+    )?;
     found.sort_by_key(|a| ids.iter().position(|id| *id == a.id));
     Ok(found)
 }

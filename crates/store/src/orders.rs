@@ -11,6 +11,7 @@ use crate::codec::{
     from_json, from_json_opt, from_micros, from_micros_opt, micros, parse_wire, to_json,
 };
 use crate::db::{col, execute, query_all, query_opt};
+use crate::error::db_error;
 use crate::open::SqliteStore;
 
 // RFC 8555 §7.4: the order and every authorization it creates appear together or not at all
@@ -77,20 +78,36 @@ pub(crate) fn insert_in(
     Ok(())
 }
 
+/// One order by id, with its authorization ids aggregated in a subquery (one statement, one
+/// snapshot).
+const SELECT_BY_ID: &str = "SELECT id, account_id, status, identifiers, expires, not_before, \
+     not_after, error, certificate_serial, created_at, \
+     (SELECT json_group_array(authorization_id ORDER BY position) \
+      FROM order_authorizations WHERE order_id = orders.id) AS authorization_ids \
+     FROM orders WHERE id = ?";
+
 pub(crate) async fn by_id(store: &SqliteStore, id: &str) -> Result<Option<Order>, StoreError> {
-    // One statement (the authorization links aggregated in a subquery) sees one snapshot: no
-    // transaction needed.
+    store
+        .db
+        .read(|conn| query_opt(conn, SELECT_BY_ID, [id], decode))
+}
+
+/// The order and its authorizations in one read transaction: one snapshot, and one start of a
+/// read transaction (whose cost is mostly SQLite re-reading pages after another connection's
+/// commit) instead of two.
+pub(crate) async fn with_authorizations(
+    store: &SqliteStore,
+    id: &str,
+) -> Result<Option<(Order, Vec<Authorization>)>, StoreError> {
     store.db.read(|conn| {
-        query_opt(
-            conn,
-            "SELECT id, account_id, status, identifiers, expires, not_before, not_after, error, \
-             certificate_serial, created_at, \
-             (SELECT json_group_array(authorization_id ORDER BY position) \
-              FROM order_authorizations WHERE order_id = orders.id) AS authorization_ids \
-             FROM orders WHERE id = ?",
-            [id],
-            decode,
-        )
+        let tx = conn.unchecked_transaction().map_err(db_error)?;
+        let Some(order) = query_opt(&tx, SELECT_BY_ID, [id], decode)? else {
+            return Ok(None);
+        };
+        let found = authorizations::by_ids_in(&tx, &order.authorization_ids)?;
+        // Read-only: ending it either way releases the snapshot.
+        tx.commit().map_err(db_error)?;
+        Ok(Some((order, found)))
     })
 }
 

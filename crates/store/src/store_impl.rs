@@ -71,6 +71,13 @@ impl Store for SqliteStore {
         orders::by_id(self, id).await
     }
 
+    async fn order_with_authorizations(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Order, Vec<Authorization>)>, StoreError> {
+        orders::with_authorizations(self, id).await
+    }
+
     async fn order_ids_by_account(
         &self,
         account_id: &str,

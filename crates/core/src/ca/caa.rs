@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use tracing::info;
 
 use super::Ca;
-use crate::model::{Account, Order};
+use crate::model::{Account, Authorization, Order};
 use crate::{CaaRecord, CaaRequest, CoreError, ValidationRequest};
 
 /// The `"caa"` member of a challenge's validation record.
@@ -90,18 +90,17 @@ impl Ca {
     /// for another name or account, or older than `caa_recheck_after` is checked again now. The first
     /// refusal is returned (`caa` or `dns`, naming the identifier); the order stays `ready`
     /// so the client can finalize again once the records allow it.
+    ///
+    /// `authorizations` are the order's, as read with it at the start of the request (the
+    /// store's `begin_finalize` checks their status again when the order moves on).
     pub(super) async fn recheck_caa(
         &self,
         account: &Account,
         order: &Order,
+        authorizations: &[Authorization],
     ) -> Result<(), CoreError> {
         let now = self.now();
-        let authorizations = self
-            .inner
-            .store
-            .authorizations(&order.authorization_ids)
-            .await?;
-        for authorization in &authorizations {
+        for authorization in authorizations {
             let valid = authorization
                 .challenges
                 .iter()

@@ -34,7 +34,11 @@ impl Ca {
                 ),
             ));
         }
-        let order = view.order;
+        let OrderView {
+            order,
+            authorizations,
+            ..
+        } = view;
         let csr = Csr::parse(csr_der).map_err(|e| csr_problem(&e))?;
         self.inner
             .config
@@ -56,7 +60,7 @@ impl Ca {
         }
         // RFC 8659 §3 / BR §3.2.2.8: CAA no older than 8 hours at issuance; a refusal leaves
         // the order ready so the client can finalize again once the records allow it.
-        self.recheck_caa(account, &order).await?;
+        self.recheck_caa(account, &order, &authorizations).await?;
         // The readiness check and the move to `processing` are one store statement: an
         // authorization deactivated or expired during the CAA recheck stops issuance.
         if !self

@@ -23,6 +23,8 @@ pub struct OrderView {
     pub order: Order,
     /// The status to show (§7.1.6), derived from the authorizations and the clock.
     pub status: OrderStatus,
+    /// The order's authorizations as read with it (stored form, all challenges).
+    pub authorizations: Vec<Authorization>,
 }
 
 /// An authorization as the client sees it.
@@ -100,6 +102,15 @@ impl Ca {
             .store
             .insert_order(&order, &new_authorizations)
             .await?;
+        if new_authorizations.len() == order.authorization_ids.len() {
+            // Every authorization was created just now, as inserted: no need to read them back.
+            let status = status::order_status(&order, &new_authorizations, now);
+            return Ok(OrderView {
+                order,
+                status,
+                authorizations: new_authorizations,
+            });
+        }
         self.order_view(order).await
     }
 
@@ -238,24 +249,33 @@ impl Ca {
     /// Loads an order of `account` (§7.1.3). Another account's order is reported as missing
     /// rather than forbidden, so ids leak nothing.
     pub async fn order(&self, account: &Account, id: &str) -> Result<OrderView, CoreError> {
-        let order = self
+        let (order, authorizations) = self
             .inner
             .store
-            .order(id)
+            .order_with_authorizations(id)
             .await?
-            .filter(|o| o.account_id == account.id)
+            .filter(|(o, _)| o.account_id == account.id)
             .ok_or_else(|| not_found("order"))?;
-        self.order_view(order).await
+        let status = status::order_status(&order, &authorizations, self.now());
+        Ok(OrderView {
+            order,
+            status,
+            authorizations,
+        })
     }
 
     pub(super) async fn order_view(&self, order: Order) -> Result<OrderView, CoreError> {
-        let authzs = self
+        let authorizations = self
             .inner
             .store
             .authorizations(&order.authorization_ids)
             .await?;
-        let status = status::order_status(&order, &authzs, self.now());
-        Ok(OrderView { order, status })
+        let status = status::order_status(&order, &authorizations, self.now());
+        Ok(OrderView {
+            order,
+            status,
+            authorizations,
+        })
     }
 
     /// RFC 8555 §7.1.2.1: a page of the account's order URLs (ids), newest first, and the
@@ -294,8 +314,10 @@ impl Ca {
                     return Ok((shown, after));
                 }
                 examined += 1;
-                if let Some(order) = self.inner.store.order(&id).await?
-                    && self.order_view(order).await?.status != OrderStatus::Invalid
+                if let Some((order, authorizations)) =
+                    self.inner.store.order_with_authorizations(&id).await?
+                    && status::order_status(&order, &authorizations, self.now())
+                        != OrderStatus::Invalid
                 {
                     shown.push(id.clone());
                 }

@@ -418,6 +418,22 @@ pub(crate) async fn order_round_trip(store: &dyn Store) {
         store.order("o2").await.unwrap().unwrap().authorization_ids,
         ["b", "a"]
     );
+    // Read together, the order and its authorizations are what the two reads give.
+    assert_eq!(
+        store.order_with_authorizations("o2").await.unwrap(),
+        Some((reversed.clone(), vec![b.clone(), a.clone()]))
+    );
+    assert_eq!(
+        store.order_with_authorizations("o1").await.unwrap(),
+        Some((
+            store.order("o1").await.unwrap().unwrap(),
+            vec![a.clone(), b.clone()]
+        ))
+    );
+    assert_eq!(
+        store.order_with_authorizations("missing").await.unwrap(),
+        None
+    );
 }
 
 /// A new order may reuse existing authorizations: only the new ones are passed in.
