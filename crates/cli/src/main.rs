@@ -51,7 +51,17 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match cli.command {
-        Command::Serve => runtime.block_on(serve::run(config)),
+        Command::Serve => {
+            // Validations run on a runtime of their own (`CaConfig::validation_runtime`),
+            // as many threads as the main one: separate run queues, not a CPU limit (DNSSEC
+            // validation of every answer costs signature checks). Declared after `runtime`,
+            // so it is dropped first, outside any async context.
+            let validations = tokio::runtime::Builder::new_multi_thread()
+                .thread_name("ferrite-va")
+                .enable_all()
+                .build()?;
+            runtime.block_on(serve::run(config, validations.handle().clone()))
+        }
         Command::Customer(args) => runtime.block_on(commands::customer(&config, args)),
         Command::Credential(args) => runtime.block_on(commands::credential(&config, args)),
         Command::MacKey(args) => runtime.block_on(commands::mac_key(&config, args)),

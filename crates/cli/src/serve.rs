@@ -12,7 +12,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::Config;
 
-pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
+/// Runs `ferrite serve` until a shutdown signal; validations run on `validations`.
+pub(crate) async fn run(config: Config, validations: tokio::runtime::Handle) -> anyhow::Result<()> {
     init_logging(&config.log_format);
 
     let acme_listener = TcpListener::bind(config.listen)
@@ -107,6 +108,7 @@ pub(crate) async fn run(config: Config) -> anyhow::Result<()> {
         csr_policy: config.csr_policy()?,
         reuse,
         identifier_policy: config.identifier_policy(),
+        validation_runtime: Some(validations),
         ..CaConfig::default()
     };
     let tls = ferrite_server::tls::server_config(&bundle.tls_chain_pem, bundle.tls_key.expose())

@@ -1,10 +1,11 @@
 //! Prompt validation (issue 5): a challenge POST gives its validation a short head start.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use ferrite_core::CaConfig;
 use ferrite_core::model::Scope;
 use ferrite_jose::Algorithm;
 use ferrite_testkit::bounded;
-use ferrite_testkit::{RawAccount, TestCa};
+use ferrite_testkit::{RawAccount, TestCa, TestCaOptions};
 use serde_json::json;
 
 /// A validation that finishes within the head start is answered with its final status: no
@@ -81,4 +82,43 @@ async fn concurrent_responses_validate_and_record_once() {
         assert!((1..=RESPONSES).contains(&fetched), "{fetched}");
     })
     .await;
+}
+
+/// As `ferrite serve` runs them: validations on a runtime of their own
+/// (`CaConfig::validation_runtime`). The claim, the lookups, the fetch and the result all
+/// happen there, and the request that started the validation still gets its final status.
+#[tokio::test]
+async fn validations_run_on_their_own_runtime() {
+    let validations = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("test-va")
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = validations.handle().clone();
+    bounded(async move {
+        let ca = TestCa::start_with(TestCaOptions {
+            config: CaConfig {
+                validation_runtime: Some(handle),
+                ..CaConfig::default()
+            },
+            ..TestCaOptions::default()
+        })
+        .await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let (_order_url, order) = ca.raw_new_order(&raw, &a, &["own.example.com"]).await;
+        let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+        let authz = raw.post_as_get(&a.key, &a.kid, &authz_url).await.json();
+        let challenge = ferrite_testkit::challenge(&authz, "http-01");
+        let token = challenge["token"].as_str().unwrap();
+        ca.http01.set(token, &a.key_authorization(token));
+        let (_, r) = raw.start_challenge(&a, &order, "http-01").await;
+        assert_eq!(r.json()["status"], "valid", "{}", r.json());
+        let issued = ca.raw_issue(&raw, &a, &["own.example.com"]).await;
+        assert!(!issued.chain_pem.is_empty());
+    })
+    .await;
+    // Not dropped inside the test's runtime (that would block it).
+    validations.shutdown_background();
 }

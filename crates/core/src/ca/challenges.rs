@@ -76,9 +76,12 @@ impl Ca {
         // does not cancel it. It tells this request whether it won the challenge.
         let (started_tx, started_rx) = tokio::sync::oneshot::channel();
         let ca = self.clone();
-        let validation = tokio::spawn(
-            async move { ca.run_validation(request, job, started_tx).await }.in_current_span(),
-        );
+        let task =
+            async move { ca.run_validation(request, job, started_tx).await }.in_current_span();
+        let validation = match &self.inner.config.validation_runtime {
+            Some(runtime) => runtime.spawn(task),
+            None => tokio::spawn(task),
+        };
         match started_rx.await {
             Ok(Ok(true)) => {
                 // §7.5.1: the server answers with the challenge as it stands, "processing"

@@ -78,6 +78,12 @@ pub struct CaConfig {
     /// A CAA check older than this is repeated at finalize (Baseline Requirements §3.2.2.8:
     /// at most 8 hours before issuance).
     pub caa_recheck_after: Duration,
+    /// Where validations run. `None`: on the runtime of the request that started them.
+    /// `ferrite serve` gives them a runtime of their own (threads `ferrite-va`), so that
+    /// under load a validation's many short waits (DNS answers, the http-01 response, the
+    /// store's commits) are not each queued behind every client's request work — the way
+    /// Boulder runs its VA as a service of its own.
+    pub validation_runtime: Option<tokio::runtime::Handle>,
 }
 
 impl Default for CaConfig {
@@ -98,6 +104,7 @@ impl Default for CaConfig {
             eab: EabSettings::default(),
             eab_kek: None,
             caa_identities: Vec::new(),
+            validation_runtime: None,
             account_url_prefix: String::new(),
             caa_recheck_after: Duration::hours(8),
         }
