@@ -10,14 +10,18 @@
 #
 # Usage: bench/compare.sh [--clients N] [--issuances M] [--duration S] [--runs R]
 #                         [--key-type p256|rsa2048] [--poll-interval-ms MS] [--skip-build]
-#                         [--lego N] [--ferrite-only] [--out DIR]
+#                         [--lego N] [--ferrite-only] [--dnssec] [--out DIR]
 # Defaults: 10 clients, 100000 issuances, 30 s per run, 1 run each (alternating
 # Ferrite, Pebble when --runs > 1; each run against a freshly started server), P-256, 50 ms
 # polls. --lego N also times N runs of lego (one account + one certificate, http-01) against
 # each server, with hyperfine if installed. The JSON reports and server logs land in --out
 # (default: a temp dir, removed on exit unless --out is given). --ferrite-only skips Pebble
 # (Pebble 2.4.0 deadlocks at 50 or more clients; docs/performance.md); the table's Pebble
-# column is then 0 and the ratios "-".
+# column is then 0 and the ratios "-". --dnssec runs Ferrite as it ships, validating DNSSEC
+# (`validation.dnssec = true`), against ferrite-signed-dns (the testkit's signed mock DNS:
+# one signed root zone, so the chain is one level where the public DNS has three or more)
+# instead of pebble-challtestsrv, which signs nothing; Pebble, which does not validate, uses
+# the same DNS.
 set -euo pipefail
 
 CLIENTS=10
@@ -30,6 +34,7 @@ BUILD=1
 OUT=""
 LEGO_RUNS=0
 PEBBLE=1
+DNSSEC=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --clients) CLIENTS=$2; shift 2 ;;
@@ -41,6 +46,7 @@ while [ $# -gt 0 ]; do
     --skip-build) BUILD=0; shift ;;
     --lego) LEGO_RUNS=$2; shift 2 ;;
     --ferrite-only) PEBBLE=0; shift ;;
+    --dnssec) DNSSEC=1; shift ;;
     --out) OUT=$2; shift 2 ;;
     -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
@@ -54,6 +60,9 @@ require_tools pebble pebble-challtestsrv openssl jq python3
 
 if [ "$BUILD" = 1 ]; then
     (cd "$ROOT" && cargo build --release -p ferrite -p ferrite-bench)
+    if [ "$DNSSEC" = 1 ]; then
+        (cd "$ROOT" && cargo build --release -p ferrite-testkit --bin ferrite-signed-dns)
+    fi
 fi
 FERRITE=$ROOT/target/release/ferrite
 BENCH=$ROOT/target/release/ferrite-bench
@@ -64,7 +73,15 @@ PEBBLE_MGMT_PORT=$(free_port)
 PEBBLE_TLS_PORT=$(free_port)
 
 # --- DNS: every A query answers 127.0.0.1 -------------------------------------------------
-start_dns
+if [ "$DNSSEC" = 1 ]; then
+    start_signed_dns "$ROOT/target/release/ferrite-signed-dns"
+    DNSSEC_CONFIG="dnssec = true
+dnssec_trust_anchor = \"$ANCHOR\""
+else
+    start_dns
+    # pebble-challtestsrv serves no DNSSEC signatures (Pebble does not validate either)
+    DNSSEC_CONFIG="dnssec = false"
+fi
 
 # --- Servers: each run gets a fresh one (a fresh database; state left by a cancelled run,
 # such as validations still in flight, cannot leak into the next) -----------------------------
@@ -80,8 +97,7 @@ data_dir = "$TMP/ferrite-data-$1"
 dns_resolver = "127.0.0.1:$DNS_PORT"
 http01_port = $HTTP01_PORT
 allow_private_addresses = true
-# pebble-challtestsrv serves no DNSSEC signatures (Pebble does not validate either)
-dnssec = false
+$DNSSEC_CONFIG
 
 [eab]
 required = false
@@ -204,7 +220,7 @@ read -r F_TPUT F_CPU F_P99 F_IP99 F_RSS F_FAIL < <(summary ferrite)
 P_TPUT=0 P_CPU=0 P_P99=0 P_IP99=0 P_RSS=0 P_FAIL=0
 [ "$PEBBLE" = 0 ] || read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL < <(summary pebble)
 echo
-echo "Ferrite vs Pebble: $CLIENTS clients, $KEY_TYPE keys, ≤$DURATION s per run, $RUNS run(s) each, $(nproc) cores (generator and servers share them)"
+echo "Ferrite vs Pebble: $CLIENTS clients, $KEY_TYPE keys, ≤$DURATION s per run, $RUNS run(s) each, $(nproc) cores (generator and servers share them)$([ "$DNSSEC" = 1 ] && echo ", Ferrite validating DNSSEC")"
 awk -v OFS='' '
   function row(name, f, p) {
     printf "%-34s %12.2f %12.2f %16s\n", name, f, p, (p > 0 ? sprintf("%.2f", f / p) : "-")
