@@ -48,7 +48,7 @@ while [ $# -gt 0 ]; do
     --ferrite-only) PEBBLE=0; shift ;;
     --dnssec) DNSSEC=1; shift ;;
     --out) OUT=$2; shift 2 ;;
-    -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -56,7 +56,9 @@ done
 SCRIPT=compare.sh
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
-require_tools pebble pebble-challtestsrv openssl jq python3
+require_tools openssl jq python3
+[ "$PEBBLE" = 0 ] || require_tools pebble
+[ "$DNSSEC" = 1 ] || require_tools pebble-challtestsrv
 
 if [ "$BUILD" = 1 ]; then
     (cd "$ROOT" && cargo build --release -p ferrite -p ferrite-bench)
@@ -235,10 +237,17 @@ awk -v OFS='' '
     row("failed + cancelled issuances", '"$F_FAIL"', '"$P_FAIL"')
   }'
 if [ "$LEGO_RUNS" -gt 0 ]; then
-    printf '%-34s %12.3f %12.3f %16.2f\n' "lego time to certificate s (mean)" \
-        "$FL_MEAN" "$PL_MEAN" "$(awk "BEGIN { print ($PL_MEAN > 0 ? $FL_MEAN / $PL_MEAN : 0) }")"
+    if [ "$PEBBLE" = 1 ]; then
+        P_LEGO=$(printf '%.3f' "$PL_MEAN")
+        P_LEGO_RANGE=$(printf '%.2f–%.2f' "$PL_MIN" "$PL_MAX")
+        LEGO_RATIO=$(awk "BEGIN { printf \"%.2f\", $FL_MEAN / $PL_MEAN }")
+    else
+        P_LEGO=- P_LEGO_RANGE=- LEGO_RATIO=-
+    fi
+    printf '%-34s %12.3f %12s %16s\n' "lego time to certificate s (mean)" \
+        "$FL_MEAN" "$P_LEGO" "$LEGO_RATIO"
     printf '%-34s %12s %12s\n' "  (min–max s, $LEGO_RUNS runs)" \
-        "$(printf '%.2f–%.2f' "$FL_MIN" "$FL_MAX")" "$(printf '%.2f–%.2f' "$PL_MIN" "$PL_MAX")"
+        "$(printf '%.2f–%.2f' "$FL_MIN" "$FL_MAX")" "$P_LEGO_RANGE"
 fi
 # A server that wedged part of the way through makes its averages meaningless: say so.
 for f in "$OUT"/ferrite-*.json "$OUT"/pebble-*.json; do

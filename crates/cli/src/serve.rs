@@ -183,10 +183,13 @@ pub(crate) async fn run(config: Config, validations: tokio::runtime::Handle) -> 
 
 fn init_logging(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // Colours only for a terminal: a log file or journald gets plain text, not escape codes.
+    // Colours only for a terminal, and not when NO_COLOR is set (https://no-color.org): a
+    // log file or journald gets plain text, not escape codes.
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(colours)
         .with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();

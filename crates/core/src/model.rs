@@ -131,6 +131,10 @@ pub struct ValidationResult {
     pub challenge_id: String,
     /// The authorization it belongs to.
     pub authorization_id: String,
+    /// The lease the validating instance claimed the challenge with (`start_validation`). The
+    /// result applies only while the challenge still holds this claim: one reaped and claimed
+    /// again meanwhile ignores a late result of the old claim.
+    pub lease_until: OffsetDateTime,
     /// Success: the time; failure: the problem.
     pub outcome: Result<OffsetDateTime, Problem>,
     /// Evidence, kept with the challenge.

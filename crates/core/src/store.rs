@@ -122,7 +122,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<bool, StoreError>;
     /// Writes a validation result in one transaction: the challenge becomes `valid` or
     /// `invalid` (with `validated` / `error` and the record), its authorization becomes `valid`
-    /// or `invalid`. Only applies if the challenge is still `processing`.
+    /// or `invalid`. Only applies if the challenge is still `processing` under the claim that
+    /// produced the result (`result.lease_until` equals the stored lease).
     async fn finish_validation(&self, result: &ValidationResult) -> Result<(), StoreError>;
     /// Resets challenges whose lease expired before `now` back to `pending` (their validating
     /// instance died). Returns how many.

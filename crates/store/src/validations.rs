@@ -40,7 +40,8 @@ pub(crate) async fn start(
 
 // RFC 8555 §7.1.6: a challenge that succeeds makes its authorization valid; one that fails makes
 // it invalid. Applied only while the challenge is still `processing` under this authorization
-// (a reaped-and-restarted validation must not be overwritten by the dead instance's result),
+// with the lease of the claim that produced the result (a reaped-and-restarted validation must
+// not be overwritten by the earlier claim's late result),
 // and the authorization only moves from `pending`: a late failure of a second challenge never
 // turns an already valid authorization invalid.
 pub(crate) async fn finish(
@@ -70,6 +71,7 @@ pub(crate) async fn finish(
     };
     let challenge_id = result.challenge_id.clone();
     let authorization_id = result.authorization_id.clone();
+    let lease_until = micros(result.lease_until);
     store
         .db
         .write(move |conn| {
@@ -77,20 +79,22 @@ pub(crate) async fn finish(
                 conn,
                 "UPDATE challenges SET status = ?, validated = ?, error = ?, record = ?, \
                  lease_until = NULL \
-                 WHERE id = ? AND authorization_id = ? AND status = 'processing'",
+                 WHERE id = ? AND authorization_id = ? AND status = 'processing' \
+                 AND lease_until = ?",
                 params![
                     challenge_status.as_str(),
                     validated,
                     error,
                     record,
                     challenge_id,
-                    authorization_id
+                    authorization_id,
+                    lease_until
                 ],
             )?;
             if done != 1 {
                 tracing::debug!(
                     challenge_id,
-                    "validation result ignored: the challenge is no longer processing"
+                    "validation result ignored: the challenge is no longer processing under this claim"
                 );
                 return Ok(());
             }

@@ -271,7 +271,7 @@ async fn expired_foreign_and_tampered_nonces() {
 /// store (own writer thread, own connections) on the same files. They agree on the nonce key,
 /// so a nonce from either is good at either, and it is good exactly once across both — also
 /// when both redeem it at the same moment.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_instances_share_nonces_and_redeem_each_once() {
     bounded(async {
         let ca = TestCa::start().await;
@@ -308,10 +308,20 @@ async fn two_instances_share_nonces_and_redeem_each_once() {
         first.redeem_nonce(&nonce).await.unwrap();
         assert!(bad_nonce(second.redeem_nonce(&nonce).await));
 
-        // Redeemed by both at once: exactly one wins, every time.
+        // Redeemed by both at once, on two runtime threads released together: exactly one
+        // wins, every time.
         for _ in 0..20 {
             let nonce = first.new_nonce().await.unwrap();
-            let (a, b) = tokio::join!(first.redeem_nonce(&nonce), second.redeem_nonce(&nonce));
+            let barrier = Arc::new(tokio::sync::Barrier::new(2));
+            let redeem = |ca: Ca| {
+                let (nonce, barrier) = (nonce.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    ca.redeem_nonce(&nonce).await
+                })
+            };
+            let (a, b) = (redeem(first.clone()), redeem(second.clone()));
+            let (a, b) = (a.await.unwrap(), b.await.unwrap());
             let (a_bad, b_bad) = (a.is_err(), b.is_err());
             assert!(a_bad != b_bad, "{a:?} {b:?}");
             assert!(bad_nonce(if a_bad { a } else { b }));

@@ -99,8 +99,15 @@ impl Ca {
             // Another request or instance runs (or ran) this validation.
             Ok(Ok(false)) => {}
             Ok(Err(e)) => return Err(e.into()),
-            // The task ended without saying (the runtime is shutting down).
-            Err(_) => {}
+            // The task ended without saying whether it claimed the challenge: its runtime is
+            // shutting down, or it panicked. The challenge may be `processing` until its lease
+            // runs out; the client should ask again rather than see a `pending` that never
+            // moves.
+            Err(_) => {
+                return Err(CoreError::Internal(format!(
+                    "the validation task of challenge {challenge_id} ended before it could claim the challenge (its runtime is shutting down, or it panicked)"
+                )));
+            }
         }
         let view = self.authorization(account, authorization_id).await?;
         let challenge = view
@@ -207,6 +214,7 @@ impl Ca {
         let result = ValidationResult {
             challenge_id,
             authorization_id,
+            lease_until,
             outcome,
             record,
             domain_validation,

@@ -10,7 +10,7 @@ use ferrite_proto::{AuthorizationStatus, ChallengeType};
 use serde_json::json;
 use time::{Duration, OffsetDateTime};
 
-use super::{T0, account, authorization, order, problem, start_and_finish};
+use super::{LEASE, T0, account, authorization, order, problem, start_and_finish};
 
 fn customer(id: &str) -> Customer {
     Customer {
@@ -76,6 +76,7 @@ async fn succeed(store: &dyn Store, authz: &Authorization, v: &DomainValidation)
         ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
+            lease_until: LEASE,
             outcome: Ok(v.validated_at),
             record: v.record.clone(),
             domain_validation: Some(v.clone()),
@@ -153,6 +154,7 @@ pub(crate) async fn domain_validation_only_with_an_applied_success(store: &dyn S
         .finish_validation(&ValidationResult {
             challenge_id: authz.challenges[0].id.clone(),
             authorization_id: authz.id.clone(),
+            lease_until: LEASE,
             outcome: Ok(T0),
             record: json!({}),
             domain_validation: Some(v.clone()),
@@ -166,6 +168,7 @@ pub(crate) async fn domain_validation_only_with_an_applied_success(store: &dyn S
         ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
+            lease_until: LEASE,
             outcome: Err(problem()),
             record: json!({}),
             domain_validation: Some(v),

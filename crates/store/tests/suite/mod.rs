@@ -31,6 +31,8 @@ use time::{Duration, OffsetDateTime};
 
 /// A fixed "now" for every test.
 pub(crate) const T0: OffsetDateTime = datetime!(2026-04-01 12:00:00.123_456 UTC);
+/// The lease `start_and_finish` claims challenges with (and its results carry).
+pub(crate) const LEASE: OffsetDateTime = datetime!(2026-04-01 12:01:00.123_456 UTC);
 
 /// How many callers race in the concurrency tests.
 const RACERS: usize = 20;
@@ -632,6 +634,7 @@ pub(crate) async fn finish_validation_success(store: &dyn Store) {
         ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
+            lease_until: LEASE,
             outcome: Ok(validated),
             record: record.clone(),
             domain_validation: None,
@@ -654,7 +657,7 @@ pub(crate) async fn finish_validation_success(store: &dyn Store) {
 pub(crate) async fn start_and_finish(store: &dyn Store, result: ValidationResult) {
     assert!(
         store
-            .start_validation(&result.challenge_id, T0 + Duration::seconds(60))
+            .start_validation(&result.challenge_id, result.lease_until)
             .await
             .unwrap()
     );
@@ -670,6 +673,7 @@ pub(crate) async fn finish_validation_failure(store: &dyn Store) {
         ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
+            lease_until: LEASE,
             outcome: Err(problem()),
             record: json!({"error": "timeout"}),
             domain_validation: None,
@@ -692,6 +696,7 @@ pub(crate) async fn finish_validation_applies_only_while_processing(store: &dyn 
     let result = |i: usize, outcome| ValidationResult {
         challenge_id: authz.challenges[i].id.clone(),
         authorization_id: authz.id.clone(),
+        lease_until: LEASE,
         outcome,
         record: json!({}),
         domain_validation: None,
@@ -703,7 +708,7 @@ pub(crate) async fn finish_validation_applies_only_while_processing(store: &dyn 
         Some(authz.clone())
     );
     // Wrong authorization id: ignored.
-    let lease = T0 + Duration::seconds(60);
+    let lease = LEASE;
     assert!(
         store
             .start_validation(&authz.challenges[0].id, lease)
@@ -772,26 +777,36 @@ pub(crate) async fn reaper_resets_expired_leases(store: &dyn Store) {
     assert_eq!(stored.challenges[0].lease_until, None);
     assert_eq!(stored.challenges[1].status, ChallengeStatus::Processing);
 
+    let late = ValidationResult {
+        challenge_id: ch.clone(),
+        authorization_id: authz.id.clone(),
+        lease_until: lease,
+        outcome: Ok(T0),
+        record: json!({}),
+        domain_validation: None,
+    };
+    store.finish_validation(&late).await.unwrap();
+    let stored = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, AuthorizationStatus::Pending);
+    assert_eq!(stored.challenges[0].status, ChallengeStatus::Pending);
+    // It can be started again; the first claim's late result still changes nothing, the new
+    // claim's result applies.
+    let second = lease + Duration::minutes(5);
+    assert!(store.start_validation(ch, second).await.unwrap());
+    store.finish_validation(&late).await.unwrap();
+    let stored = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(stored.challenges[0].status, ChallengeStatus::Processing);
+    assert_eq!(stored.challenges[0].lease_until, Some(second));
     store
         .finish_validation(&ValidationResult {
-            challenge_id: ch.clone(),
-            authorization_id: authz.id.clone(),
-            outcome: Ok(T0),
-            record: json!({}),
-            domain_validation: None,
+            lease_until: second,
+            ..late
         })
         .await
         .unwrap();
     let stored = store.authorization(&authz.id).await.unwrap().unwrap();
-    assert_eq!(stored.status, AuthorizationStatus::Pending);
-    assert_eq!(stored.challenges[0].status, ChallengeStatus::Pending);
-    // It can be started again.
-    assert!(
-        store
-            .start_validation(ch, lease + Duration::minutes(5))
-            .await
-            .unwrap()
-    );
+    assert_eq!(stored.challenges[0].status, ChallengeStatus::Valid);
+    assert_eq!(stored.status, AuthorizationStatus::Valid);
 }
 
 // ---------------------------------------------------------------- finalize and certificates
