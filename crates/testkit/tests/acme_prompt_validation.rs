@@ -4,7 +4,7 @@
 use ferrite_core::CaConfig;
 use ferrite_core::model::Scope;
 use ferrite_jose::Algorithm;
-use ferrite_testkit::{RawAccount, TestCa, TestCaOptions};
+use ferrite_testkit::{RawAccount, RawClient, TestCa, TestCaOptions};
 use ferrite_testkit::{assert_problem, bounded};
 use serde_json::json;
 
@@ -29,6 +29,23 @@ async fn quick_validation_is_answered_with_its_final_status() {
     .await;
 }
 
+/// A new order for `name` whose http-01 key authorization the responder serves: the
+/// authorization URL and the http-01 challenge URL, not yet responded to.
+async fn served_http01(
+    ca: &TestCa,
+    raw: &RawClient,
+    a: &RawAccount,
+    name: &str,
+) -> (String, String) {
+    let (_order_url, order) = ca.raw_new_order(raw, a, &[name]).await;
+    let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
+    let authz = raw.post_as_get(&a.key, &a.kid, &authz_url).await.json();
+    let challenge = ferrite_testkit::challenge(&authz, "http-01");
+    let token = challenge["token"].as_str().unwrap();
+    ca.http01.set(token, &a.key_authorization(token));
+    (authz_url, challenge["url"].as_str().unwrap().to_owned())
+}
+
 /// Several responses to one challenge at once (a client retrying, or two instances' clients):
 /// every response is a 200 showing the challenge as it stands (never an error, never
 /// `pending`), the authorization ends valid and one domain validation is kept. The claim's
@@ -41,18 +58,12 @@ async fn concurrent_responses_validate_and_record_once() {
         let ca = TestCa::start().await;
         let raw = ca.raw();
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
-        let (_order_url, order) = ca.raw_new_order(&raw, &a, &["race.example.com"]).await;
-        let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
-        let authz = raw.post_as_get(&a.key, &a.kid, &authz_url).await.json();
-        let challenge = ferrite_testkit::challenge(&authz, "http-01");
-        let token = challenge["token"].as_str().unwrap();
-        ca.http01.set(token, &a.key_authorization(token));
-        let url = challenge["url"].as_str().unwrap();
+        let (authz_url, url) = served_http01(&ca, &raw, &a, "race.example.com").await;
 
         const RESPONSES: usize = 8;
         let ready = json!({});
         let responses = futures::future::join_all(
-            (0..RESPONSES).map(|_| raw.post(&a.key, Some(&a.kid), url, Some(&ready))),
+            (0..RESPONSES).map(|_| raw.post(&a.key, Some(&a.kid), &url, Some(&ready))),
         )
         .await;
         for r in &responses {
@@ -136,20 +147,8 @@ async fn validations_run_on_their_own_runtime() {
         assert!(!issued.chain_pem.is_empty());
 
         validations.shut_down();
-        let (_order_url, order) = ca.raw_new_order(&raw, &a, &["gone.example.com"]).await;
-        let authz_url = order["authorizations"][0].as_str().unwrap().to_owned();
-        let authz = raw.post_as_get(&a.key, &a.kid, &authz_url).await.json();
-        let challenge = ferrite_testkit::challenge(&authz, "http-01");
-        let token = challenge["token"].as_str().unwrap();
-        ca.http01.set(token, &a.key_authorization(token));
-        let r = raw
-            .post(
-                &a.key,
-                Some(&a.kid),
-                challenge["url"].as_str().unwrap(),
-                Some(&json!({})),
-            )
-            .await;
+        let (_, url) = served_http01(&ca, &raw, &a, "gone.example.com").await;
+        let r = raw.post(&a.key, Some(&a.kid), &url, Some(&json!({}))).await;
         assert_problem(&r, 500, "serverInternal");
     })
     .await;
