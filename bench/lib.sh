@@ -59,10 +59,12 @@ start_dns() {
 
 # start_signed_dns BINARY → DNS_PORT ANCHOR: the testkit's signed mock DNS (ferrite-signed-dns)
 # on loopback — every name in one DNSSEC-signed root zone, A → 127.0.0.1, no AAAA — with the
-# trust anchor written to ANCHOR for `validation.dnssec_trust_anchor`. It lives at most an hour.
+# trust anchor written to ANCHOR for `validation.dnssec_trust_anchor`. Records have TTL 3600,
+# as the public DNS's keys and the parents' denials have hours: the validator may cache their
+# validation. It lives at most an hour.
 start_signed_dns() {
     ANCHOR=$TMP/dnssec-anchor
-    "$1" --anchor-out "$ANCHOR" --lifetime 3600 >"$OUT/signed-dns.out" 2>&1 &
+    "$1" --anchor-out "$ANCHOR" --lifetime 3600 --ttl 3600 >"$OUT/signed-dns.out" 2>&1 &
     PIDS+=($!)
     wait_for "ferrite-signed-dns" grep -q "^listening " "$OUT/signed-dns.out"
     DNS_PORT=$(sed -n 's/^listening 127\.0\.0\.1://p' "$OUT/signed-dns.out")

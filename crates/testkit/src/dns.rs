@@ -1,7 +1,7 @@
 //! [`MockDns`]: an in-process authoritative DNS server for tests, in the
 //! spirit of pebble-challtestsrv. It answers every name: A queries with
 //! 127.0.0.1 and AAAA queries with nothing (NOERROR), unless a test set
-//! something else. Every answer has TTL 0.
+//! something else. Every answer has TTL 0 (unless `set_ttl`).
 //!
 //! [`MockDns::sign`] turns DNSSEC on: the namespace becomes one signed root
 //! zone whose key is the test's trust anchor, [`MockDns::add_unsigned_zone`]
@@ -44,6 +44,8 @@ struct Zone {
     /// Apexes of unsigned zones delegated from the signed root.
     unsigned_zones: HashSet<String>,
     dnssec_faults: HashMap<String, DnssecFault>,
+    /// The TTL of every answer (0 unless [`MockDns::set_ttl`]).
+    ttl: u32,
 }
 
 /// A mock authoritative DNS server on 127.0.0.1 (UDP and TCP, same port).
@@ -185,6 +187,13 @@ impl MockDns {
         self.zone().dnssec_faults.insert(key(name), fault);
     }
 
+    /// Serves every record (answers, signatures, denials, the root key) with TTL `secs`
+    /// instead of 0. For benchmarks (`ferrite-signed-dns --ttl`), where a validator may cache
+    /// what the public DNS would let it cache; tests that change records keep TTL 0.
+    pub fn set_ttl(&self, secs: u32) {
+        self.zone().ttl = secs;
+    }
+
     /// Every query received so far, as `"TYPE name"` (e.g. `"TXT
     /// _acme-challenge.example.com"`).
     pub fn queries(&self) -> Vec<String> {
@@ -292,7 +301,8 @@ impl Handler {
         if zone.nxdomain.contains(&k) {
             return Answer::Code(ResponseCode::NXDomain);
         }
-        let record = |data: RData| Record::from_rdata(name.clone(), 0, data);
+        let ttl = zone.ttl;
+        let record = |data: RData| Record::from_rdata(name.clone(), ttl, data);
         let unsigned_zone = zone.unsigned_zone_of(&k).map(str::to_owned);
         let signing = match (&zone.signing, &unsigned_zone) {
             (Some(signing), None) => Some(signing.clone()),
@@ -304,7 +314,7 @@ impl Handler {
         };
         let records = match record_type {
             RecordType::DNSKEY if name.is_root() => match &signing {
-                Some(signing) => vec![signing.dnskey_record()],
+                Some(signing) => vec![signing.dnskey_record(ttl)],
                 None => Vec::new(),
             },
             RecordType::NS if unsigned_zone.as_deref() == Some(k.as_str()) => {
@@ -360,7 +370,7 @@ impl Handler {
             } else {
                 zone.types_at(&k)
             };
-            let denial = signing.denial(name, present, fault);
+            let denial = signing.denial(name, present, fault, ttl);
             return Answer::Records(Vec::new(), denial);
         }
         Answer::Records(signing.signed(records, fault), Vec::new())

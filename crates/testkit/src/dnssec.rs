@@ -86,16 +86,16 @@ impl Signing {
         )
     }
 
-    /// The `. DNSKEY` RRset.
-    pub(crate) fn dnskey_record(&self) -> Record {
+    /// The `. DNSKEY` RRset, with `ttl`.
+    pub(crate) fn dnskey_record(&self, ttl: u32) -> Record {
         Record::from_rdata(
             Name::root(),
-            0,
+            ttl,
             RData::DNSSEC(DNSSECRData::DNSKEY(self.signer.to_dnskey())),
         )
     }
 
-    /// `records` (one RRset: same name and type) followed by their RRSIG,
+    /// `records` (one RRset: same name, type and TTL) followed by their RRSIG,
     /// broken as `fault` says.
     pub(crate) fn signed(&self, records: Vec<Record>, fault: Option<DnssecFault>) -> Vec<Record> {
         let Some(first) = records.first() else {
@@ -104,8 +104,8 @@ impl Signing {
         if fault == Some(DnssecFault::MissingSignature) {
             return records;
         }
-        let (name, record_type) = (first.name.clone(), first.record_type());
-        let mut rrset = RecordSet::with_ttl(name.clone(), record_type, 0);
+        let (name, record_type, ttl) = (first.name.clone(), first.record_type(), first.ttl);
+        let mut rrset = RecordSet::with_ttl(name.clone(), record_type, ttl);
         for record in &records {
             rrset.insert(record.clone(), 0);
         }
@@ -126,7 +126,7 @@ impl Signing {
         let mut out = records;
         out.push(Record::from_rdata(
             name,
-            0,
+            ttl,
             RData::DNSSEC(DNSSECRData::RRSIG(rrsig)),
         ));
         out
@@ -134,12 +134,13 @@ impl Signing {
 
     /// The signed denial that `name` has any type but `present` (plus NSEC
     /// and RRSIG): an NSEC at `name` whose next name is `\000.name`, the
-    /// closest possible successor, so it covers nothing else.
+    /// closest possible successor, so it covers nothing else; with `ttl`.
     pub(crate) fn denial(
         &self,
         name: &Name,
         present: BTreeSet<RecordType>,
         fault: Option<DnssecFault>,
+        ttl: u32,
     ) -> Vec<Record> {
         let mut next = name
             .prepend_label(&[0u8][..])
@@ -149,7 +150,7 @@ impl Signing {
         self.signed(
             vec![Record::from_rdata(
                 name.clone(),
-                0,
+                ttl,
                 RData::DNSSEC(DNSSECRData::NSEC(nsec)),
             )],
             fault,
