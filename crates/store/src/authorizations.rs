@@ -95,9 +95,6 @@ pub(crate) async fn by_ids(
     store: &SqliteStore,
     ids: &[String],
 ) -> Result<Vec<Authorization>, StoreError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
     store.db.read(|conn| by_ids_in(conn, ids))
 }
 

@@ -13,7 +13,7 @@ use tracing::info;
 
 use super::Ca;
 use crate::model::{Account, Authorization, Order};
-use crate::{CaaRecord, CaaRequest, CoreError, ValidationRequest};
+use crate::{CaaRecord, CaaRequest, CoreError};
 
 /// The `"caa"` member of a challenge's validation record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -39,7 +39,9 @@ impl Ca {
         format!("{}{account_id}", self.inner.config.account_url_prefix)
     }
 
-    fn caa_request(
+    /// What CAA must allow for `domain` (of a wildcard authorization if `wildcard`) on behalf
+    /// of `account_id`, validated by `method` (RFC 8657 `validationmethods`; `None` when unknown).
+    pub(super) fn caa_request(
         &self,
         domain: &str,
         wildcard: bool,
@@ -55,19 +57,8 @@ impl Ca {
         }
     }
 
-    /// The CAA request that goes with a validation of `request.domain` (of a wildcard
-    /// authorization if `wildcard`) on behalf of `account_id`, with the method being used.
-    pub(super) fn caa_request_for_validation(
-        &self,
-        request: &ValidationRequest,
-        account_id: &str,
-        wildcard: bool,
-    ) -> CaaRequest {
-        self.caa_request(&request.domain, wildcard, account_id, Some(request.kind))
-    }
-
     /// Combines a successful validation's `record` with the CAA check that ran alongside it
-    /// (`caa`, the answer to [`Ca::caa_request_for_validation`]): the record with the check
+    /// (`caa`, the answer to the validation's [`Ca::caa_request`]): the record with the check
     /// in it, and the refusal if CAA refused (`caa` or `dns`), which turns the validation into
     /// a failure so the client learns at once, before it finalizes.
     pub(super) fn caa_after_validation(

@@ -144,8 +144,12 @@ impl Ca {
         // the client before it finalizes (finalize checks again when this is stale). The
         // lookups run alongside the validation: neither depends on the other. A failed
         // validation discards the CAA answer.
-        let caa_request =
-            self.caa_request_for_validation(&request, &subject.account_id, subject.wildcard);
+        let caa_request = self.caa_request(
+            &request.domain,
+            subject.wildcard,
+            &subject.account_id,
+            Some(request.kind),
+        );
         let validation = async {
             // Outbound validations (HTTP, DNS, TLS to addresses customers choose) are bounded
             // per instance; more wait for a slot while their challenges stay `processing`.

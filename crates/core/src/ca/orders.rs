@@ -27,6 +27,18 @@ pub struct OrderView {
     pub authorizations: Vec<Authorization>,
 }
 
+impl OrderView {
+    /// The view of `order` with its `authorizations`, the status derived at `now`.
+    fn new(order: Order, authorizations: Vec<Authorization>, now: time::OffsetDateTime) -> Self {
+        let status = status::order_status(&order, &authorizations, now);
+        Self {
+            order,
+            status,
+            authorizations,
+        }
+    }
+}
+
 /// An authorization as the client sees it.
 #[derive(Clone, Debug)]
 pub struct AuthorizationView {
@@ -104,12 +116,7 @@ impl Ca {
             .await?;
         if new_authorizations.len() == order.authorization_ids.len() {
             // Every authorization was created just now, as inserted: no need to read them back.
-            let status = status::order_status(&order, &new_authorizations, now);
-            return Ok(OrderView {
-                order,
-                status,
-                authorizations: new_authorizations,
-            });
+            return Ok(OrderView::new(order, new_authorizations, now));
         }
         self.order_view(order).await
     }
@@ -256,12 +263,7 @@ impl Ca {
             .await?
             .filter(|(o, _)| o.account_id == account.id)
             .ok_or_else(|| not_found("order"))?;
-        let status = status::order_status(&order, &authorizations, self.now());
-        Ok(OrderView {
-            order,
-            status,
-            authorizations,
-        })
+        Ok(OrderView::new(order, authorizations, self.now()))
     }
 
     pub(super) async fn order_view(&self, order: Order) -> Result<OrderView, CoreError> {
@@ -270,12 +272,7 @@ impl Ca {
             .store
             .authorizations(&order.authorization_ids)
             .await?;
-        let status = status::order_status(&order, &authorizations, self.now());
-        Ok(OrderView {
-            order,
-            status,
-            authorizations,
-        })
+        Ok(OrderView::new(order, authorizations, self.now()))
     }
 
     /// RFC 8555 §7.1.2.1: a page of the account's order URLs (ids), newest first, and the
