@@ -92,7 +92,7 @@ async fn prepare(db: &Path) {
         .finish_validation(&ValidationResult {
             challenge_id: "ch-1".into(),
             authorization_id: "authz-1".into(),
-            lease_until: t0 + time::Duration::minutes(2),
+            lease_until: Some(t0 + time::Duration::minutes(2)),
             outcome: Ok(t0),
             record: record.clone(),
             domain_validation: Some(DomainValidation {

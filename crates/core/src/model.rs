@@ -134,7 +134,11 @@ pub struct ValidationResult {
     /// The lease the validating instance claimed the challenge with (`start_validation`). The
     /// result applies only while the challenge still holds this claim: one reaped and claimed
     /// again meanwhile ignores a late result of the old claim.
-    pub lease_until: OffsetDateTime,
+    ///
+    /// `None`: the validation finished before it needed a claim, so the result is the claim:
+    /// it applies only while the challenge and its authorization are still `pending` (the
+    /// conditions of `start_validation`), and exactly one of concurrent such results does.
+    pub lease_until: Option<OffsetDateTime>,
     /// Success: the time; failure: the problem.
     pub outcome: Result<OffsetDateTime, Problem>,
     /// Evidence, kept with the challenge.

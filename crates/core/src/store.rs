@@ -123,8 +123,10 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a validation result in one transaction: the challenge becomes `valid` or
     /// `invalid` (with `validated` / `error` and the record), its authorization becomes `valid`
     /// or `invalid`. Only applies if the challenge is still `processing` under the claim that
-    /// produced the result (`result.lease_until` equals the stored lease).
-    async fn finish_validation(&self, result: &ValidationResult) -> Result<(), StoreError>;
+    /// produced the result (`result.lease_until` equals the stored lease), or, for a result
+    /// without a claim (`lease_until: None`), if the challenge and its authorization are
+    /// still `pending`. Returns whether it applied.
+    async fn finish_validation(&self, result: &ValidationResult) -> Result<bool, StoreError>;
     /// Resets challenges whose lease expired before `now` back to `pending` (their validating
     /// instance died). Returns how many.
     async fn reap_stale_validations(&self, now: OffsetDateTime) -> Result<u64, StoreError>;

@@ -112,7 +112,7 @@ impl Store for SqliteStore {
         validations::start(self, challenge_id, lease_until).await
     }
 
-    async fn finish_validation(&self, result: &ValidationResult) -> Result<(), StoreError> {
+    async fn finish_validation(&self, result: &ValidationResult) -> Result<bool, StoreError> {
         validations::finish(self, result).await
     }
 

@@ -38,16 +38,30 @@ pub(crate) async fn start(
         .await
 }
 
-// RFC 8555 §7.1.6: a challenge that succeeds makes its authorization valid; one that fails makes
-// it invalid. Applied only while the challenge is still `processing` under this authorization
-// with the lease of the claim that produced the result (a reaped-and-restarted validation must
-// not be overwritten by the earlier claim's late result),
-// and the authorization only moves from `pending`: a late failure of a second challenge never
-// turns an already valid authorization invalid.
+/// The result of a claimed validation: the challenge must still be `processing` under this
+/// authorization with the lease of the claim that produced the result (a reaped-and-restarted
+/// validation must not be overwritten by the earlier claim's late result).
+const FINISH_CLAIMED_SQL: &str = "UPDATE challenges SET status = ?, validated = ?, error = ?, \
+     record = ?, lease_until = NULL \
+     WHERE id = ? AND authorization_id = ? AND status = 'processing' AND lease_until = ?";
+
+/// The result of a validation that finished before it claimed the challenge: it is the claim,
+/// so it needs what [`START_SQL`] needs (challenge and authorization `pending`); of concurrent
+/// such results, or a result and a claim, exactly one wins.
+const FINISH_UNCLAIMED_SQL: &str = "UPDATE challenges SET status = ?, validated = ?, error = ?, \
+     record = ?, lease_until = NULL \
+     WHERE id = ? AND authorization_id = ? AND status = 'pending' AND EXISTS (SELECT 1 \
+     FROM authorizations a WHERE a.id = challenges.authorization_id AND a.status = 'pending')";
+
+/// RFC 8555 §7.1.6: a challenge that succeeds makes its authorization valid; one that fails
+/// makes it invalid. Applied only under the conditions of [`FINISH_CLAIMED_SQL`] or
+/// [`FINISH_UNCLAIMED_SQL`]; the authorization only moves from `pending`: a late failure of a
+/// second challenge never turns an already valid authorization invalid. Returns whether the
+/// result applied.
 pub(crate) async fn finish(
     store: &SqliteStore,
     result: &ValidationResult,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let record = to_json(&result.record, "record")?;
     let (challenge_status, authz_status, validated, error) = match &result.outcome {
         Ok(at) => (
@@ -71,32 +85,37 @@ pub(crate) async fn finish(
     };
     let challenge_id = result.challenge_id.clone();
     let authorization_id = result.authorization_id.clone();
-    let lease_until = micros(result.lease_until);
+    let lease_until = result.lease_until.map(micros);
     store
         .db
         .write(move |conn| {
-            let done = execute(
-                conn,
-                "UPDATE challenges SET status = ?, validated = ?, error = ?, record = ?, \
-                 lease_until = NULL \
-                 WHERE id = ? AND authorization_id = ? AND status = 'processing' \
-                 AND lease_until = ?",
-                params![
-                    challenge_status.as_str(),
-                    validated,
-                    error,
-                    record,
-                    challenge_id,
-                    authorization_id,
-                    lease_until
-                ],
-            )?;
+            let status = challenge_status.as_str();
+            let done = match lease_until {
+                Some(lease_until) => execute(
+                    conn,
+                    FINISH_CLAIMED_SQL,
+                    params![
+                        status,
+                        validated,
+                        error,
+                        record,
+                        challenge_id,
+                        authorization_id,
+                        lease_until
+                    ],
+                )?,
+                None => execute(
+                    conn,
+                    FINISH_UNCLAIMED_SQL,
+                    params![status, validated, error, record, challenge_id, authorization_id],
+                )?,
+            };
             if done != 1 {
                 tracing::debug!(
                     challenge_id,
-                    "validation result ignored: the challenge is no longer processing under this claim"
+                    "validation result ignored: the challenge is no longer pending, or no longer processing under this claim"
                 );
-                return Ok(());
+                return Ok(false);
             }
             let changed = execute(
                 conn,
@@ -113,7 +132,7 @@ pub(crate) async fn finish(
             {
                 domain_validations::insert_in(conn, v)?;
             }
-            Ok(())
+            Ok(true)
         })
         .await
 }

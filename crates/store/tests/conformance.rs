@@ -49,6 +49,7 @@ conformance!(
     finish_validation_success,
     finish_validation_failure,
     finish_validation_applies_only_while_processing,
+    finish_validation_without_claim_applies_only_while_pending,
     reaper_resets_expired_leases,
     begin_finalize_is_compare_and_set,
     begin_finalize_requires_a_ready_order,

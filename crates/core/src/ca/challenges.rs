@@ -12,8 +12,11 @@ use crate::{CoreError, StoreError, ValidationRequest, ids};
 struct ValidationJob {
     challenge_id: String,
     authorization_id: String,
-    /// The claim's lease: how long the challenge stays `processing` if this instance dies.
-    lease_until: time::OffsetDateTime,
+    /// How long a claim keeps the challenge `processing` if this instance dies.
+    lease: time::Duration,
+    /// How long the validation runs before it claims the challenge (see
+    /// [`Ca::run_validation`]).
+    claim_after: std::time::Duration,
     subject: ValidationSubject,
 }
 
@@ -31,9 +34,10 @@ struct ValidationSubject {
 static VALIDATION_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(256);
 
 impl Ca {
-    /// RFC 8555 §7.5.1: the client says it is ready. The challenge moves to `processing` (one
-    /// winner across instances), the validation runs as a background task, and the response
-    /// shows the challenge as it is after the validation's head start
+    /// RFC 8555 §7.5.1: the client says it is ready. The validation runs as a background task
+    /// that records its result, or first moves the challenge to `processing` when it is slow
+    /// (one winner across instances, see [`Ca::run_validation`]). The response shows the
+    /// challenge as it is after the validation's head start
     /// ([`CaConfig::validation_head_start`](super::CaConfig)): final if the validation finished
     /// by then, `processing` otherwise. Repeating the request is harmless.
     pub async fn respond_challenge(
@@ -42,6 +46,8 @@ impl Ca {
         authorization_id: &str,
         challenge_id: &str,
     ) -> Result<(Challenge, AuthorizationView), CoreError> {
+        let head_start = self.inner.config.validation_head_start;
+        let answer_by = tokio::time::Instant::now() + head_start;
         let view = self.authorization(account, authorization_id).await?;
         let challenge = view
             .authorization
@@ -65,7 +71,10 @@ impl Ca {
         let job = ValidationJob {
             challenge_id: challenge.id.clone(),
             authorization_id: view.authorization.id.clone(),
-            lease_until: self.now() + self.inner.config.validation_lease,
+            lease: self.inner.config.validation_lease,
+            // Half the head start: a slow validation's claim commits, and the response can
+            // show `processing`, before the head start is over.
+            claim_after: head_start / 2,
             subject: ValidationSubject {
                 account_id: account.id.clone(),
                 customer_id: account.customer_id.clone(),
@@ -73,7 +82,7 @@ impl Ca {
             },
         };
         // The task, not this request, owns the validation from here: a client that hangs up
-        // does not cancel it. It tells this request whether it won the challenge.
+        // does not cancel it. It tells this request once its first write committed.
         let (started_tx, started_rx) = tokio::sync::oneshot::channel();
         let ca = self.clone();
         let task =
@@ -91,21 +100,17 @@ impl Ca {
                 // final status, instead of a `processing` that makes the client sleep a whole
                 // `Retry-After`. A slower validation keeps running in the background (dropping
                 // the handle detaches it).
-                let head_start = self.inner.config.validation_head_start;
-                if !head_start.is_zero() {
-                    let _finished_or_timed_out = tokio::time::timeout(head_start, validation).await;
-                }
+                let _finished_or_timed_out = tokio::time::timeout_at(answer_by, validation).await;
             }
             // Another request or instance runs (or ran) this validation.
             Ok(Ok(false)) => {}
             Ok(Err(e)) => return Err(e.into()),
-            // The task ended without saying whether it claimed the challenge: its runtime is
-            // shutting down, or it panicked. The challenge may be `processing` until its lease
-            // runs out; the client should ask again rather than see a `pending` that never
-            // moves.
+            // The task ended before its first write said how it went: its runtime is shutting
+            // down, or it panicked. The challenge may be `processing` until its lease runs
+            // out; the client should ask again rather than see a `pending` that never moves.
             Err(_) => {
                 return Err(CoreError::Internal(format!(
-                    "the validation task of challenge {challenge_id} ended before it could claim the challenge (its runtime is shutting down, or it panicked)"
+                    "the validation task of challenge {challenge_id} ended before it could record anything (its runtime is shutting down, or it panicked)"
                 )));
             }
         }
@@ -120,14 +125,22 @@ impl Ca {
         Ok((challenge, view))
     }
 
-    /// Claims the challenge (`pending` → `processing` with a lease, one winner across
-    /// instances) and validates it, reporting the claim on `started` as soon as it is known.
+    /// Validates the challenge and records the result, reporting on `started` once its first
+    /// write committed: `true` if this validation decides (or decided) the challenge, `false`
+    /// if another one does.
     ///
-    /// The claim's durable write and the validation's network round trips run at the same
-    /// time: the client waits for the slower of the two instead of their sum. The result is
-    /// recorded only by the winner, after its claim committed; a loser's validation is
-    /// dropped as soon as the claim is lost (at worst its outbound request was already sent,
-    /// which concurrent POSTs of one challenge may cause, bounded by the validation slots).
+    /// - A validation that finishes within `claim_after` (the usual case: a few milliseconds)
+    ///   records its result in one write that is also its claim: it applies only while the
+    ///   challenge and its authorization are still `pending`, so of concurrent validations of
+    ///   one challenge (on any instance) exactly one result counts.
+    /// - A slower one then claims the challenge (`pending` → `processing` with a lease, one
+    ///   winner across instances) while it goes on, so that polls and other instances see it
+    ///   running, and records its result under that lease. A loser's validation is dropped as
+    ///   soon as the claim is lost.
+    ///
+    /// Concurrent POSTs of one challenge may each fetch the customer's resource once (bounded
+    /// by the validation slots); only one result is recorded. Claiming only slow validations
+    /// saves a durable write per challenge, the client's wait for it, and the writer's time.
     async fn run_validation(
         &self,
         request: ValidationRequest,
@@ -137,7 +150,8 @@ impl Ca {
         let ValidationJob {
             challenge_id,
             authorization_id,
-            lease_until,
+            lease,
+            claim_after,
             subject,
         } = job;
         // RFC 8659 / BR §3.2.2.8: CAA is checked with every validation, so a refusal reaches
@@ -161,28 +175,44 @@ impl Ca {
             )
         };
         let mut validation = std::pin::pin!(validation);
-        let mut finished = None;
-        let claimed = {
-            let mut claim = std::pin::pin!(
-                self.inner
-                    .store
-                    .start_validation(&challenge_id, lease_until)
-            );
-            loop {
-                tokio::select! {
-                    claimed = &mut claim => break claimed,
-                    outcome = &mut validation, if finished.is_none() => finished = Some(outcome),
-                }
-            }
+        let quick = if claim_after.is_zero() {
+            None
+        } else {
+            tokio::time::timeout(claim_after, &mut validation)
+                .await
+                .ok()
         };
-        let won = matches!(claimed, Ok(true));
-        let _receiver_gone = started.send(claimed);
-        if !won {
-            return;
-        }
-        let (outcome, caa) = match finished {
-            Some(outcome) => outcome,
-            None => validation.await,
+        let (lease_until, (outcome, caa), started) = match quick {
+            Some(finished) => (None, finished, Some(started)),
+            None => {
+                // Slow: claim while the validation goes on (the client waits for the slower of
+                // the two, not their sum).
+                let lease_until = self.now() + lease;
+                let mut finished = None;
+                let claimed = {
+                    let mut claim = std::pin::pin!(
+                        self.inner
+                            .store
+                            .start_validation(&challenge_id, lease_until)
+                    );
+                    loop {
+                        tokio::select! {
+                            claimed = &mut claim => break claimed,
+                            outcome = &mut validation, if finished.is_none() => finished = Some(outcome),
+                        }
+                    }
+                };
+                let won = matches!(claimed, Ok(true));
+                let _receiver_gone = started.send(claimed);
+                if !won {
+                    return;
+                }
+                let finished = match finished {
+                    Some(finished) => finished,
+                    None => validation.await,
+                };
+                (Some(lease_until), finished, None)
+            }
         };
         let outcome = match outcome {
             Ok(record) => match self.caa_after_validation(record, caa) {
@@ -223,9 +253,14 @@ impl Ca {
             record,
             domain_validation,
         };
-        if let Err(e) = self.inner.store.finish_validation(&result).await {
-            // The lease will expire and the reaper hands the challenge back to pending.
+        let recorded = self.inner.store.finish_validation(&result).await;
+        if let Err(e) = &recorded {
+            // Claimed: the lease will expire and the reaper hands the challenge back to
+            // pending. Unclaimed: it is still pending, and the client hears of the error.
             warn!(error = %e, "could not record validation result");
+        }
+        if let Some(started) = started {
+            let _receiver_gone = started.send(recorded);
         }
     }
 }

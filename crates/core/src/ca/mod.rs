@@ -56,7 +56,9 @@ pub struct CaConfig {
     pub validation_lease: Duration,
     /// How long a challenge response waits for its validation before answering: a
     /// validation that finishes within it is answered with its final status, so clients need
-    /// not sleep a `Retry-After`. Zero: answer at once with `processing`.
+    /// not sleep a `Retry-After`. A validation still running at half of it claims the
+    /// challenge (`processing`), so that the answer can say so. Zero: claim at once and answer
+    /// with `processing`.
     pub validation_head_start: std::time::Duration,
     /// Whether newAccount requires an external account binding (directory meta).
     pub eab_required: bool,

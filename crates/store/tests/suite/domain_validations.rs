@@ -76,7 +76,7 @@ async fn succeed(store: &dyn Store, authz: &Authorization, v: &DomainValidation)
         ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
-            lease_until: LEASE,
+            lease_until: Some(LEASE),
             outcome: Ok(v.validated_at),
             record: v.record.clone(),
             domain_validation: Some(v.clone()),
@@ -154,7 +154,7 @@ pub(crate) async fn domain_validation_only_with_an_applied_success(store: &dyn S
         .finish_validation(&ValidationResult {
             challenge_id: authz.challenges[0].id.clone(),
             authorization_id: authz.id.clone(),
-            lease_until: LEASE,
+            lease_until: Some(LEASE),
             outcome: Ok(T0),
             record: json!({}),
             domain_validation: Some(v.clone()),
@@ -168,7 +168,7 @@ pub(crate) async fn domain_validation_only_with_an_applied_success(store: &dyn S
         ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
-            lease_until: LEASE,
+            lease_until: Some(LEASE),
             outcome: Err(problem()),
             record: json!({}),
             domain_validation: Some(v),

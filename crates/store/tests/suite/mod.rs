@@ -634,7 +634,7 @@ pub(crate) async fn finish_validation_success(store: &dyn Store) {
         ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
-            lease_until: LEASE,
+            lease_until: Some(LEASE),
             outcome: Ok(validated),
             record: record.clone(),
             domain_validation: None,
@@ -657,11 +657,14 @@ pub(crate) async fn finish_validation_success(store: &dyn Store) {
 pub(crate) async fn start_and_finish(store: &dyn Store, result: ValidationResult) {
     assert!(
         store
-            .start_validation(&result.challenge_id, result.lease_until)
+            .start_validation(
+                &result.challenge_id,
+                result.lease_until.expect("a claimed result has a lease")
+            )
             .await
             .unwrap()
     );
-    store.finish_validation(&result).await.unwrap();
+    assert!(store.finish_validation(&result).await.unwrap());
 }
 
 /// A failed validation makes the challenge and the authorization invalid, with the problem.
@@ -673,7 +676,7 @@ pub(crate) async fn finish_validation_failure(store: &dyn Store) {
         ValidationResult {
             challenge_id: ch.id.clone(),
             authorization_id: authz.id.clone(),
-            lease_until: LEASE,
+            lease_until: Some(LEASE),
             outcome: Err(problem()),
             record: json!({"error": "timeout"}),
             domain_validation: None,
@@ -696,13 +699,13 @@ pub(crate) async fn finish_validation_applies_only_while_processing(store: &dyn 
     let result = |i: usize, outcome| ValidationResult {
         challenge_id: authz.challenges[i].id.clone(),
         authorization_id: authz.id.clone(),
-        lease_until: LEASE,
+        lease_until: Some(LEASE),
         outcome,
         record: json!({}),
         domain_validation: None,
     };
     // Never started: ignored.
-    store.finish_validation(&result(0, Ok(T0))).await.unwrap();
+    assert!(!store.finish_validation(&result(0, Ok(T0))).await.unwrap());
     assert_eq!(
         store.authorization(&authz.id).await.unwrap(),
         Some(authz.clone())
@@ -723,7 +726,7 @@ pub(crate) async fn finish_validation_applies_only_while_processing(store: &dyn 
     );
     let mut wrong = result(0, Ok(T0));
     wrong.authorization_id = "other".to_owned();
-    store.finish_validation(&wrong).await.unwrap();
+    assert!(!store.finish_validation(&wrong).await.unwrap());
     let stored = store.authorization(&authz.id).await.unwrap().unwrap();
     assert_eq!(stored.challenges[0].status, ChallengeStatus::Processing);
     // First success wins; a later failure only marks its own challenge.
@@ -742,6 +745,76 @@ pub(crate) async fn finish_validation_applies_only_while_processing(store: &dyn 
         .await
         .unwrap();
     let again = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(again, stored);
+}
+
+/// A result without a claim (its validation finished before it claimed the challenge) is the
+/// claim: it applies once, only while the challenge and its authorization are `pending`.
+pub(crate) async fn finish_validation_without_claim_applies_only_while_pending(store: &dyn Store) {
+    let (_, _, authz) = one_order(store).await;
+    let unclaimed = |i: usize, outcome| ValidationResult {
+        challenge_id: authz.challenges[i].id.clone(),
+        authorization_id: authz.id.clone(),
+        lease_until: None,
+        outcome,
+        record: json!({"challenge": i}),
+        domain_validation: None,
+    };
+    // A challenge claimed by another validation waits for that one's result.
+    assert!(
+        store
+            .start_validation(&authz.challenges[1].id, LEASE)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .finish_validation(&unclaimed(1, Ok(T0)))
+            .await
+            .unwrap()
+    );
+    // The wrong authorization changes nothing.
+    let mut wrong = unclaimed(0, Ok(T0));
+    wrong.authorization_id = "other".to_owned();
+    assert!(!store.finish_validation(&wrong).await.unwrap());
+    let stored = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(stored.challenges[0].status, ChallengeStatus::Pending);
+    // Of concurrent results exactly one applies.
+    let racers: Vec<ValidationResult> = (0..RACERS).map(|_| unclaimed(0, Ok(T0))).collect();
+    let results = join_all(
+        racers
+            .iter()
+            .map(|result| store.finish_validation(result))
+            .collect(),
+    )
+    .await;
+    let applied = results
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|a| *a)
+        .count();
+    assert_eq!(applied, 1);
+    let stored = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(stored.status, AuthorizationStatus::Valid);
+    let c = &stored.challenges[0];
+    assert_eq!(
+        (c.status, c.validated, c.record.clone(), c.lease_until),
+        (
+            ChallengeStatus::Valid,
+            Some(T0),
+            Some(json!({"challenge": 0})),
+            None
+        )
+    );
+    // Once the authorization is valid, another pending challenge's result is ignored.
+    assert!(
+        !store
+            .finish_validation(&unclaimed(2, Err(problem())))
+            .await
+            .unwrap()
+    );
+    let again = store.authorization(&authz.id).await.unwrap().unwrap();
+    assert_eq!(again.challenges[2].status, ChallengeStatus::Pending);
     assert_eq!(again, stored);
 }
 
@@ -780,12 +853,12 @@ pub(crate) async fn reaper_resets_expired_leases(store: &dyn Store) {
     let late = ValidationResult {
         challenge_id: ch.clone(),
         authorization_id: authz.id.clone(),
-        lease_until: lease,
+        lease_until: Some(lease),
         outcome: Ok(T0),
         record: json!({}),
         domain_validation: None,
     };
-    store.finish_validation(&late).await.unwrap();
+    assert!(!store.finish_validation(&late).await.unwrap());
     let stored = store.authorization(&authz.id).await.unwrap().unwrap();
     assert_eq!(stored.status, AuthorizationStatus::Pending);
     assert_eq!(stored.challenges[0].status, ChallengeStatus::Pending);
@@ -799,7 +872,7 @@ pub(crate) async fn reaper_resets_expired_leases(store: &dyn Store) {
     assert_eq!(stored.challenges[0].lease_until, Some(second));
     store
         .finish_validation(&ValidationResult {
-            lease_until: second,
+            lease_until: Some(second),
             ..late
         })
         .await
