@@ -48,10 +48,10 @@ async fn served_http01(
 
 /// Several responses to one challenge at once (a client retrying, or two instances' clients):
 /// every response is a 200 showing the challenge as it stands (never an error, never
-/// `pending`), the authorization ends valid and one domain validation is kept. The claim's
-/// write and the validation run at the same time, so a response that loses the claim may
-/// have sent its request to the responder already; the store records only the winner's
-/// result (`finish_validation` matches the claim's lease, see the store suite).
+/// `pending`), the authorization ends valid and one domain validation is kept. A quick
+/// validation is not claimed: each response's validation may send its request to the
+/// responder, and the store records only the first result while the challenge is still
+/// `pending` (a slow one's only under its claim's lease; see the store suite).
 #[tokio::test]
 async fn concurrent_responses_validate_and_record_once() {
     bounded(async {
@@ -116,8 +116,9 @@ impl Drop for ValidationRuntime {
 }
 
 /// As `ferrite serve` runs them: validations on a runtime of their own
-/// (`CaConfig::validation_runtime`). The claim, the lookups, the fetch and the result all
-/// happen there, and the request that started the validation still gets its final status.
+/// (`CaConfig::validation_runtime`). The lookups, the fetch and the result (and the claim of a
+/// slow validation) all happen there, and the request that started the validation still gets
+/// its final status.
 /// With that runtime gone, a challenge response cannot start a validation and says so
 /// (`serverInternal`) instead of showing a `pending` that never moves — which also shows the
 /// validations ran there and not on the test's runtime.

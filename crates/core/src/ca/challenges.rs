@@ -14,9 +14,9 @@ struct ValidationJob {
     authorization_id: String,
     /// How long a claim keeps the challenge `processing` if this instance dies.
     lease: time::Duration,
-    /// How long the validation runs before it claims the challenge (see
+    /// When the validation, if still running, claims the challenge (see
     /// [`Ca::run_validation`]).
-    claim_after: std::time::Duration,
+    claim_by: tokio::time::Instant,
     subject: ValidationSubject,
 }
 
@@ -47,7 +47,8 @@ impl Ca {
         challenge_id: &str,
     ) -> Result<(Challenge, AuthorizationView), CoreError> {
         let head_start = self.inner.config.validation_head_start;
-        let answer_by = tokio::time::Instant::now() + head_start;
+        let received = tokio::time::Instant::now();
+        let answer_by = received + head_start;
         let view = self.authorization(account, authorization_id).await?;
         let challenge = view
             .authorization
@@ -72,9 +73,10 @@ impl Ca {
             challenge_id: challenge.id.clone(),
             authorization_id: view.authorization.id.clone(),
             lease: self.inner.config.validation_lease,
-            // Half the head start: a slow validation's claim commits, and the response can
-            // show `processing`, before the head start is over.
-            claim_after: head_start / 2,
+            // Half the head start after the request arrived: a slow validation's claim
+            // commits, and the response can show `processing`, before the head start is over
+            // (unless the commit itself takes the other half).
+            claim_by: received + head_start / 2,
             subject: ValidationSubject {
                 account_id: account.id.clone(),
                 customer_id: account.customer_id.clone(),
@@ -106,8 +108,9 @@ impl Ca {
             Ok(Ok(false)) => {}
             Ok(Err(e)) => return Err(e.into()),
             // The task ended before its first write said how it went: its runtime is shutting
-            // down, or it panicked. The challenge may be `processing` until its lease runs
-            // out; the client should ask again rather than see a `pending` that never moves.
+            // down, or it panicked. The challenge is still `pending`, or, if it was claimed,
+            // `processing` until its lease runs out; the client should ask again rather than
+            // see a `pending` that never moves.
             Err(_) => {
                 return Err(CoreError::Internal(format!(
                     "the validation task of challenge {challenge_id} ended before it could record anything (its runtime is shutting down, or it panicked)"
@@ -129,7 +132,7 @@ impl Ca {
     /// write committed: `true` if this validation decides (or decided) the challenge, `false`
     /// if another one does.
     ///
-    /// - A validation that finishes within `claim_after` (the usual case: a few milliseconds)
+    /// - A validation that finishes by `claim_by` (the usual case: a few milliseconds)
     ///   records its result in one write that is also its claim: it applies only while the
     ///   challenge and its authorization are still `pending`, so of concurrent validations of
     ///   one challenge (on any instance) exactly one result counts.
@@ -140,7 +143,8 @@ impl Ca {
     ///
     /// Concurrent POSTs of one challenge may each fetch the customer's resource once (bounded
     /// by the validation slots); only one result is recorded. Claiming only slow validations
-    /// saves a durable write per challenge, the client's wait for it, and the writer's time.
+    /// saves the writer a durable commit per challenge; the client saved only the time by which
+    /// the claim's commit outlasted the validation it overlapped.
     async fn run_validation(
         &self,
         request: ValidationRequest,
@@ -151,7 +155,7 @@ impl Ca {
             challenge_id,
             authorization_id,
             lease,
-            claim_after,
+            claim_by,
             subject,
         } = job;
         // RFC 8659 / BR §3.2.2.8: CAA is checked with every validation, so a refusal reaches
@@ -166,7 +170,8 @@ impl Ca {
         );
         let validation = async {
             // Outbound validations (HTTP, DNS, TLS to addresses customers choose) are bounded
-            // per instance; more wait for a slot while their challenges stay `processing`.
+            // per instance; more wait for a slot (their challenges `pending` until `claim_by`,
+            // then `processing`).
             // (The semaphore is never closed, so acquiring cannot fail.)
             let _slot = VALIDATION_SLOTS.acquire().await.ok();
             tokio::join!(
@@ -175,10 +180,10 @@ impl Ca {
             )
         };
         let mut validation = std::pin::pin!(validation);
-        let quick = if claim_after.is_zero() {
+        let quick = if claim_by <= tokio::time::Instant::now() {
             None
         } else {
-            tokio::time::timeout(claim_after, &mut validation)
+            tokio::time::timeout_at(claim_by, &mut validation)
                 .await
                 .ok()
         };
