@@ -157,26 +157,35 @@ mod tests {
     use super::*;
     use crate::error::db_error;
 
-    /// The challenge POST's compare-and-set must find its rows by key, whatever the size of
-    /// the database: no full scan of any table.
+    /// The challenge POST's compare-and-sets (the claim, and a quick validation's result) must
+    /// find their rows by key, whatever the size of the database: no full scan of any table.
     #[tokio::test]
-    async fn starting_a_validation_scans_no_table() {
+    async fn starting_or_finishing_a_validation_scans_no_table() {
         let store = SqliteStore::open_in_memory().await.unwrap();
-        let plan: Vec<String> = store
-            .db
-            .read(|conn| {
-                let mut stmt = conn
-                    .prepare(&format!("EXPLAIN QUERY PLAN {START_SQL}"))
-                    .map_err(db_error)?;
-                let rows = stmt
-                    .query_map([None::<i64>, None], |row| row.get::<_, String>("detail"))
-                    .map_err(db_error)?;
-                rows.collect::<Result<_, _>>().map_err(db_error)
-            })
-            .unwrap();
-        assert!(
-            plan.iter().all(|step| !step.starts_with("SCAN")),
-            "query plan: {plan:?}"
-        );
+        for (sql, params) in [
+            (START_SQL, 2),
+            (FINISH_UNCLAIMED_SQL, 6),
+            (FINISH_CLAIMED_SQL, 7),
+        ] {
+            let plan: Vec<String> = store
+                .db
+                .read(|conn| {
+                    let mut stmt = conn
+                        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                        .map_err(db_error)?;
+                    let nulls = vec![None::<i64>; params];
+                    let rows = stmt
+                        .query_map(rusqlite::params_from_iter(nulls), |row| {
+                            row.get::<_, String>("detail")
+                        })
+                        .map_err(db_error)?;
+                    rows.collect::<Result<_, _>>().map_err(db_error)
+                })
+                .unwrap();
+            assert!(
+                plan.iter().all(|step| !step.starts_with("SCAN")),
+                "query plan of {sql}: {plan:?}"
+            );
+        }
     }
 }
