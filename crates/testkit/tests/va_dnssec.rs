@@ -85,6 +85,56 @@ async fn secure_answer_validates() {
     .await;
 }
 
+/// The zone's key set is asked for once while its TTL lasts, not with every lookup; the
+/// answers themselves are asked for every time (a changed TXT record is seen at once). With
+/// TTL 0 nothing is kept.
+#[tokio::test]
+async fn zone_keys_are_kept_for_their_ttl_answers_never() {
+    bounded(async {
+        let dnskey_queries = |dns: &MockDns| {
+            dns.queries()
+                .iter()
+                .filter(|q| q.starts_with("DNSKEY"))
+                .count()
+        };
+        for (ttl, expected_key_queries) in [(3600, 1), (0, 3)] {
+            let (dns, va) = signed_dns01("a.example.com").await;
+            dns.set_ttl(ttl);
+            dns.set_txt(
+                "_acme-challenge.b.example.com",
+                vec![dns01_txt_value(KEY_AUTH)],
+            );
+            va.dns01("a.example.com", KEY_AUTH).await.unwrap();
+            va.dns01("b.example.com", KEY_AUTH).await.unwrap();
+            // The record changes: the next validation sees the new value.
+            dns.set_txt(
+                "_acme-challenge.a.example.com",
+                vec![dns01_txt_value("another.key-authorization")],
+            );
+            let f = failure(va.dns01("a.example.com", KEY_AUTH).await);
+            assert_eq!(
+                f.kind,
+                FailureKind::IncorrectResponse,
+                "ttl {ttl}: {}",
+                f.detail
+            );
+            let txt = dns
+                .queries()
+                .iter()
+                .filter(|q| q.starts_with("TXT"))
+                .count();
+            assert_eq!(txt, 3, "ttl {ttl}: {:?}", dns.queries());
+            assert_eq!(
+                dnskey_queries(&dns),
+                expected_key_queries,
+                "ttl {ttl}: {:?}",
+                dns.queries()
+            );
+        }
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn missing_record_in_a_signed_zone_is_proven_absent_not_bogus() {
     bounded(async {

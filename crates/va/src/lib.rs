@@ -48,6 +48,7 @@ mod dnssec;
 mod error;
 mod http01;
 mod key_authorization;
+mod key_cache;
 mod record;
 mod resolve;
 mod tls;

@@ -3,7 +3,8 @@
 //!
 //! No answer is cached: a customer publishes a record moments before asking
 //! for validation, and a cached (negative) answer from a minute ago would
-//! fail them for no reason.
+//! fail them for no reason. The zones' keys are (DNSKEY and DS, which DNSSEC
+//! validation asks for with every lookup; see `crate::key_cache`).
 //!
 //! With [`VaConfig::dnssec`] on, every answer is DNSSEC-validated to the
 //! configured trust anchor; a bogus one is a `dns` problem that says why
@@ -14,11 +15,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hickory_resolver::TokioResolver;
+use hickory_resolver::Resolver;
 use hickory_resolver::config::{
     ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
 };
-use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::dnssec::TrustAnchors;
 use hickory_resolver::proto::op::ResponseCode;
@@ -27,6 +27,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use crate::config::VaConfig;
 use crate::dnssec;
 use crate::error::VaError;
+use crate::key_cache::KeyCachingProvider;
 use crate::record::{FailureKind, Problem};
 
 const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -35,7 +36,7 @@ const RESOLV_CONF: &str = "/etc/resolv.conf";
 pub(crate) struct Resolve {
     /// Built with the VA, or on the first lookup when the trust anchor has
     /// DS records (their keys must be fetched first).
-    resolver: tokio::sync::OnceCell<TokioResolver>,
+    resolver: tokio::sync::OnceCell<Resolver<KeyCachingProvider>>,
     /// What that first lookup needs to build it.
     pending_ds: Option<PendingDs>,
     /// Bounds each lookup so a silent server gives a DNS problem, not the
@@ -209,7 +210,7 @@ impl Resolve {
 
     /// The resolver, built on first use when DS anchors must be resolved.
     /// A failure is not kept: the next lookup tries again.
-    async fn resolver(&self) -> Result<&TokioResolver, LookupError> {
+    async fn resolver(&self) -> Result<&Resolver<KeyCachingProvider>, LookupError> {
         self.resolver
             .get_or_try_init(|| async {
                 let Some(pending) = &self.pending_ds else {
@@ -283,9 +284,9 @@ fn build(
     config: ResolverConfig,
     opts: ResolverOpts,
     trust_anchor: Option<TrustAnchors>,
-) -> Result<TokioResolver, VaError> {
-    let mut builder = TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
-        .with_options(opts);
+) -> Result<Resolver<KeyCachingProvider>, VaError> {
+    let mut builder =
+        Resolver::builder_with_config(config, KeyCachingProvider::default()).with_options(opts);
     if let Some(anchor) = trust_anchor {
         builder = builder.with_trust_anchor(Arc::new(anchor));
     }
