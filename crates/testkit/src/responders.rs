@@ -94,6 +94,8 @@ struct HttpState {
     bodies: HashMap<String, String>,
     redirects: HashMap<String, String>,
     requests: Vec<SeenRequest>,
+    /// How long every answer waits before it is sent (a slow customer server).
+    delay: std::time::Duration,
 }
 
 /// Serves http-01 key authorizations (RFC 8555 §8.3) on 127.0.0.1.
@@ -200,6 +202,11 @@ impl Http01Responder {
     pub fn requests(&self) -> Vec<SeenRequest> {
         lock(&self.state).requests.clone()
     }
+
+    /// Makes every answer from now on wait `delay` before it is sent (a slow server).
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        lock(&self.state).delay = delay;
+    }
 }
 
 async fn serve_http<IO>(io: IO, state: Arc<Mutex<HttpState>>)
@@ -208,7 +215,11 @@ where
 {
     let service = service_fn(move |request: Request<Incoming>| {
         let response = respond(&state, &request);
-        async move { Ok::<_, Infallible>(response) }
+        let delay = lock(&state).delay;
+        async move {
+            tokio::time::sleep(delay).await;
+            Ok::<_, Infallible>(response)
+        }
     });
     let _ = hyper::server::conn::http1::Builder::new()
         .serve_connection(TokioIo::new(io), service)

@@ -46,6 +46,61 @@ async fn served_http01(
     (authz_url, challenge["url"].as_str().unwrap().to_owned())
 }
 
+/// A validation still running at half the head start claims the challenge (a poll then sees
+/// `processing`, before that `pending`); one that finishes within the head start is still
+/// answered with its final status. Head start 2 s and a customer server that takes 1.5 s:
+/// claimed at 1 s, finished at ~1.5 s, answered by 2 s.
+#[tokio::test]
+async fn a_slow_validation_is_claimed_and_still_answered_within_the_head_start() {
+    bounded(async {
+        let ca = TestCa::start_with(TestCaOptions {
+            config: CaConfig {
+                validation_head_start: std::time::Duration::from_secs(2),
+                ..CaConfig::default()
+            },
+            ..TestCaOptions::default()
+        })
+        .await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let (authz_url, url) = served_http01(&ca, &raw, &a, "slow.example.com").await;
+        ca.http01.set_delay(std::time::Duration::from_millis(1500));
+        let status_after = |ms: u64| {
+            let (raw, a, url) = (&raw, &a, &url);
+            async move {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                let r = raw.post_as_get(&a.key, &a.kid, url).await;
+                r.json()["status"].as_str().unwrap().to_owned()
+            }
+        };
+        let ready = json!({});
+        let started = std::time::Instant::now();
+        let (response, before_claim, after_claim) = tokio::join!(
+            raw.post(&a.key, Some(&a.kid), &url, Some(&ready)),
+            status_after(400),
+            status_after(1250),
+        );
+        let took = started.elapsed();
+        assert_eq!(
+            before_claim, "pending",
+            "a quick validation is not claimed yet"
+        );
+        assert_eq!(after_claim, "processing", "claimed at half the head start");
+        assert_eq!(
+            response.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&response.body)
+        );
+        assert_eq!(response.json()["status"], "valid", "{}", response.json());
+        assert_eq!(response.header("retry-after"), None);
+        assert!(took >= std::time::Duration::from_millis(1500), "{took:?}");
+        let authz = raw.post_as_get(&a.key, &a.kid, &authz_url).await.json();
+        assert_eq!(authz["status"], "valid", "{authz}");
+    })
+    .await;
+}
+
 /// Several responses to one challenge at once (a client retrying, or two instances' clients):
 /// every response is a 200 showing the challenge as it stands (never an error, never
 /// `pending`), the authorization ends valid and one domain validation is kept. A quick

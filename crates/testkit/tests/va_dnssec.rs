@@ -135,6 +135,41 @@ async fn zone_keys_are_kept_for_their_ttl_answers_never() {
     .await;
 }
 
+/// A DS or DNSKEY answer that made a lookup bogus is not kept: once the zone is fixed, the
+/// next lookup asks for it again and validates (with TTL 3600, which would otherwise keep the
+/// bad answer for up to 5 minutes). Here the broken answer is the parent's signed denial of an
+/// unsigned zone's DS, which the cache keeps like a key set.
+#[tokio::test]
+async fn a_key_answer_that_made_a_lookup_bogus_is_asked_for_again() {
+    bounded(async {
+        let (dns, va) = signed_dns01("www.insecure.test").await;
+        dns.add_unsigned_zone("insecure.test");
+        dns.set_ttl(3600);
+        dns.set_dnssec_fault("insecure.test", DnssecFault::BadSignature);
+        let f = failure(va.dns01("www.insecure.test", KEY_AUTH).await);
+        assert_eq!(f.kind, FailureKind::Dns, "{}", f.detail);
+        assert!(
+            f.detail.contains("DNSSEC validation failed"),
+            "{}",
+            f.detail
+        );
+        dns.clear_faults("insecure.test");
+        let record = va.dns01("www.insecure.test", KEY_AUTH).await.unwrap();
+        assert_eq!(record.dns_answers, vec![dns01_txt_value(KEY_AUTH)]);
+        let ds = dns
+            .queries()
+            .iter()
+            .filter(|q| *q == "DS insecure.test")
+            .count();
+        assert!(
+            ds >= 2,
+            "the DS denial was asked for again: {:?}",
+            dns.queries()
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn missing_record_in_a_signed_zone_is_proven_absent_not_bogus() {
     bounded(async {

@@ -9,9 +9,14 @@
 //! server connection, answers a DNSKEY or DS query from the cache while the answer's TTL
 //! (at most [`MAX_TTL`]) lasts, and passes every other query through.
 //!
-//! A cached answer is still validated every time it is used (the cache sits below the
-//! validation), so it can only save queries, never make an answer trusted. Only `NOERROR`
-//! answers are kept: a positive set, or a signed denial (an insecure delegation's missing DS).
+//! The cache sits below the validation: a cached answer goes through it like a fresh one
+//! (hickory reuses its own verdict for the same records within their TTL), so the cache can
+//! never make an answer trusted. What it can do is keep a bad key set (a spoofed or broken
+//! answer) for up to [`MAX_TTL`]; so a lookup that finds a bogus answer empties it
+//! ([`KeyCache::clear`], called by `crate::resolve`) and the next lookup asks again. Only
+//! complete `NOERROR` answers to validating questions are kept (DO set, CD clear, not
+//! truncated, at most [`MAX_BYTES`]): a positive set, or a signed denial (an insecure
+//! delegation's missing DS).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -36,7 +41,12 @@ pub(crate) const MAX_TTL: Duration = Duration::from_secs(300);
 
 /// Most answers kept; zones validated within [`MAX_TTL`] rarely come near it. When it is full
 /// the expired answers go, and if none has expired, all of them.
-const MAX_ENTRIES: usize = 4096;
+const MAX_ENTRIES: usize = 1024;
+
+/// Largest answer kept, in wire bytes: a zone's key set with its signatures is well under it
+/// (a few RSA-2048 keys: ~2 KB). Customers choose the names, so the zones too: with this bound
+/// the cache holds at most [`MAX_ENTRIES`] × 8 KB however large the key sets they publish.
+const MAX_BYTES: usize = 8 * 1024;
 
 /// The answers, by question.
 #[derive(Debug, Default)]
@@ -59,9 +69,13 @@ impl KeyCache {
     }
 
     /// Keeps `response` to `query` for its smallest TTL (at most [`MAX_TTL`]), if it is a
-    /// `NOERROR` answer with records and that TTL is not zero.
+    /// complete (not truncated: the TCP retry must reach the server) `NOERROR` answer with
+    /// records, of at most [`MAX_BYTES`], and that TTL is not zero.
     fn insert(&self, query: Query, response: &DnsResponse) {
-        if response.metadata.response_code != ResponseCode::NoError {
+        if response.metadata.response_code != ResponseCode::NoError
+            || response.metadata.truncation
+            || response.as_buffer().len() > MAX_BYTES
+        {
             return;
         }
         let Some(ttl) = response
@@ -87,11 +101,25 @@ impl KeyCache {
         }
         entries.insert(query, (now + ttl, response.clone()));
     }
+
+    /// Forgets every answer (after a bogus lookup: the key set that made it bogus may be
+    /// among them).
+    pub(crate) fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
 }
 
 /// The question of `request` if it is one this cache answers: a single DNSKEY or DS question
-/// of class IN.
+/// of class IN, asked the way the validation asks (DO set, so the answer carries its
+/// signatures; CD clear). hickory's `DnssecDnsHandle` asks every DNSKEY and DS that way.
 fn cacheable(request: &DnsRequest) -> Option<Query> {
+    let dnssec_ok = request.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
+    if !dnssec_ok || request.metadata.checking_disabled {
+        return None;
+    }
     match request.queries.as_slice() {
         [query]
             if query.query_class() == DNSClass::IN
@@ -105,10 +133,22 @@ fn cacheable(request: &DnsRequest) -> Option<Query> {
 
 /// Opens name server connections as hickory does by itself (UDP and TCP on tokio), each
 /// wrapped in a [`KeyCachingConnection`] sharing one [`KeyCache`].
-#[derive(Clone, Default)]
+///
+/// A cache hit records a near-zero round trip in hickory's statistics of that server, which
+/// only matters for the order of several configured servers.
+#[derive(Clone)]
 pub(crate) struct KeyCachingProvider {
     runtime: TokioRuntimeProvider,
     cache: Arc<KeyCache>,
+}
+
+impl KeyCachingProvider {
+    pub(crate) fn new(cache: Arc<KeyCache>) -> Self {
+        Self {
+            runtime: TokioRuntimeProvider::default(),
+            cache,
+        }
+    }
 }
 
 impl ConnectionProvider for KeyCachingProvider {
@@ -185,7 +225,7 @@ mod tests {
     }
 
     /// A response to `query` with one record of `ttl` (an A record: the cache looks only at
-    /// the code and the TTLs).
+    /// the code, the flags, the size and the TTLs).
     fn response(query: &Query, code: ResponseCode, ttl: Option<u32>) -> DnsResponse {
         let mut message = Message::query();
         message.metadata.message_type = MessageType::Response;
@@ -232,18 +272,63 @@ mod tests {
         }
     }
 
+    /// A truncated answer would be served again to the TCP retry that should complete it; an
+    /// oversized one would make the cache's memory the zones' choice.
     #[test]
-    fn only_single_dnskey_or_ds_questions_are_cacheable() {
+    fn keeps_no_truncated_or_oversized_answer_and_forgets_all_when_cleared() {
+        let cache = KeyCache::default();
+        let query = dnskey_query();
+        let mut truncated = response(&query, ResponseCode::NoError, Some(3600)).into_message();
+        truncated.metadata.truncation = true;
+        cache.insert(
+            query.clone(),
+            &DnsResponse::from_message(truncated).unwrap(),
+        );
+        assert!(cache.get(&query, 1).is_none(), "truncated");
+        let mut large = response(&query, ResponseCode::NoError, Some(3600)).into_message();
+        for i in 0..=(MAX_BYTES / 16) {
+            large.answers.push(Record::from_rdata(
+                query.name().clone(),
+                3600,
+                RData::A(std::net::Ipv4Addr::from(u32::try_from(i).unwrap()).into()),
+            ));
+        }
+        cache.insert(query.clone(), &DnsResponse::from_message(large).unwrap());
+        assert!(cache.get(&query, 1).is_none(), "oversized");
+        cache.insert(
+            query.clone(),
+            &response(&query, ResponseCode::NoError, Some(3600)),
+        );
+        assert!(cache.get(&query, 1).is_some());
+        cache.clear();
+        assert!(cache.get(&query, 1).is_none(), "cleared");
+    }
+
+    #[test]
+    fn only_single_validating_dnskey_or_ds_questions_are_cacheable() {
         let name = Name::from_ascii("example.").unwrap();
-        let request = |types: &[RecordType]| {
+        let asked = |types: &[RecordType], dnssec_ok: bool, checking_disabled: bool| {
             let mut message = Message::query();
             for t in types {
                 message.queries.push(Query::query(name.clone(), *t));
             }
+            let mut edns = hickory_resolver::proto::op::Edns::new();
+            edns.flags_mut().dnssec_ok = dnssec_ok;
+            message.edns = Some(edns);
+            message.metadata.checking_disabled = checking_disabled;
             DnsRequest::new(message, Default::default())
         };
+        let request = |types: &[RecordType]| asked(types, true, false);
         assert!(cacheable(&request(&[RecordType::DNSKEY])).is_some());
         assert!(cacheable(&request(&[RecordType::DS])).is_some());
+        assert!(
+            cacheable(&asked(&[RecordType::DNSKEY], false, false)).is_none(),
+            "no DO"
+        );
+        assert!(
+            cacheable(&asked(&[RecordType::DNSKEY], true, true)).is_none(),
+            "CD"
+        );
         for types in [
             &[RecordType::TXT][..],
             &[RecordType::CAA],

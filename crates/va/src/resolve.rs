@@ -27,7 +27,7 @@ use hickory_resolver::proto::rr::{Name, RData, RecordType};
 use crate::config::VaConfig;
 use crate::dnssec;
 use crate::error::VaError;
-use crate::key_cache::KeyCachingProvider;
+use crate::key_cache::{KeyCache, KeyCachingProvider};
 use crate::record::{FailureKind, Problem};
 
 const RESOLV_CONF: &str = "/etc/resolv.conf";
@@ -44,6 +44,8 @@ pub(crate) struct Resolve {
     lookup_timeout: Duration,
     /// Asked again, with the DO bit, to explain a bogus answer.
     first_server: Option<SocketAddr>,
+    /// The zones' keys the resolver's connections keep; emptied after a bogus answer.
+    key_cache: Arc<KeyCache>,
 }
 
 impl Resolve {
@@ -85,6 +87,7 @@ impl Resolve {
         } else {
             None
         };
+        let key_cache = Arc::new(KeyCache::default());
         let (resolver, pending_ds) = match anchors {
             Some(anchors) if !anchors.ds.is_empty() => (
                 tokio::sync::OnceCell::new(),
@@ -99,6 +102,7 @@ impl Resolve {
                     resolver_config,
                     opts,
                     anchors.map(|a| a.keys),
+                    &key_cache,
                 )?)),
                 None,
             ),
@@ -108,6 +112,7 @@ impl Resolve {
             pending_ds,
             lookup_timeout,
             first_server: servers.first().copied(),
+            key_cache,
         })
     }
 
@@ -224,8 +229,13 @@ impl Resolve {
                 )
                 .await
                 .map_err(LookupError::Other)?;
-                build(pending.config.clone(), pending.opts.clone(), Some(keys))
-                    .map_err(|err| LookupError::Other(err.to_string()))
+                build(
+                    pending.config.clone(),
+                    pending.opts.clone(),
+                    Some(keys),
+                    &self.key_cache,
+                )
+                .map_err(|err| LookupError::Other(err.to_string()))
             })
             .await
     }
@@ -246,15 +256,19 @@ impl Resolve {
             Ok(lookup) => lookup,
             Err(err) => {
                 return Err(match LookupError::from(err) {
-                    LookupError::DnssecBogus(_) => LookupError::DnssecBogus(
-                        dnssec::explain_bogus(
-                            self.first_server,
-                            name,
-                            record_type,
-                            self.lookup_timeout,
+                    LookupError::DnssecBogus(_) => {
+                        // A cached key set may be why: the next lookup asks for the keys again.
+                        self.key_cache.clear();
+                        LookupError::DnssecBogus(
+                            dnssec::explain_bogus(
+                                self.first_server,
+                                name,
+                                record_type,
+                                self.lookup_timeout,
+                            )
+                            .await,
                         )
-                        .await,
-                    ),
+                    }
                     other => other,
                 });
             }
@@ -284,9 +298,10 @@ fn build(
     config: ResolverConfig,
     opts: ResolverOpts,
     trust_anchor: Option<TrustAnchors>,
+    key_cache: &Arc<KeyCache>,
 ) -> Result<Resolver<KeyCachingProvider>, VaError> {
-    let mut builder =
-        Resolver::builder_with_config(config, KeyCachingProvider::default()).with_options(opts);
+    let provider = KeyCachingProvider::new(Arc::clone(key_cache));
+    let mut builder = Resolver::builder_with_config(config, provider).with_options(opts);
     if let Some(anchor) = trust_anchor {
         builder = builder.with_trust_anchor(Arc::new(anchor));
     }
