@@ -82,22 +82,25 @@ impl Ca {
         let ca = self.clone();
         let owner = account.clone();
         let spki_der = csr.spki_der.clone();
-        tokio::spawn(
+        let completed = tokio::spawn(
             async move { ca.issue_order(&owner, order, spki_der).await }.in_current_span(),
         )
         .await
         .map_err(|e| CoreError::Internal(format!("issuance task failed: {e}")))??;
-        self.order(account, order_id).await
+        // Shown as the store now holds it (complete_order committed exactly this), with the
+        // authorizations read at the start: finalize changes none of them, and reading both
+        // back would be one more read transaction per issuance.
+        Ok(OrderView::new(completed, authorizations, self.now()))
     }
 
-    /// Signs the certificate of a `processing` order and records it (order `valid`), or marks
-    /// the order `invalid`.
+    /// Signs the certificate of a `processing` order and records it, returning the order as
+    /// recorded (`valid`, with its certificate's serial), or marks the order `invalid`.
     async fn issue_order(
         &self,
         account: &Account,
-        order: Order,
+        mut order: Order,
         spki_der: Vec<u8>,
-    ) -> Result<(), CoreError> {
+    ) -> Result<Order, CoreError> {
         let now = self.now();
         // BR §7.1.2.7 / §4.9: a certificate is not backdated. A notBefore accepted at newOrder
         // that has since fallen more than an hour behind (the order sat for days) is moved up.
@@ -180,7 +183,9 @@ impl Ca {
             return Err(e.into());
         }
         info!(order = %order.id, serial = %certificate.serial, "certificate issued");
-        Ok(())
+        order.status = OrderStatus::Valid;
+        order.certificate_serial = Some(certificate.serial);
+        Ok(order)
     }
 
     /// Loads a certificate of `account` by serial (§7.4.2).

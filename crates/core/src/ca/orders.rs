@@ -29,7 +29,11 @@ pub struct OrderView {
 
 impl OrderView {
     /// The view of `order` with its `authorizations`, the status derived at `now`.
-    fn new(order: Order, authorizations: Vec<Authorization>, now: time::OffsetDateTime) -> Self {
+    pub(super) fn new(
+        order: Order,
+        authorizations: Vec<Authorization>,
+        now: time::OffsetDateTime,
+    ) -> Self {
         let status = status::order_status(&order, &authorizations, now);
         Self {
             order,
