@@ -358,3 +358,10 @@ pub enum BindingRefusal {
     /// The key's API credential was disabled by the operator.
     CredentialDisabled,
 }
+
+/// `t` at microsecond precision, as the store keeps times, so a response built from what was
+/// just written and a later read show the same instant.
+pub(crate) fn stored_precision(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
+        .unwrap_or(t)
+}

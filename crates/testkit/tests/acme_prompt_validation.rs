@@ -29,6 +29,40 @@ async fn quick_validation_is_answered_with_its_final_status() {
     .await;
 }
 
+/// The challenge response shows the result it recorded without reading it back: it equals a
+/// later read of the challenge, for a success (http-01) and a failure (dns-01 without a TXT
+/// record), to the microsecond of `validated`.
+#[tokio::test]
+async fn the_challenge_response_is_what_a_later_read_shows() {
+    bounded(async {
+        let ca = TestCa::start().await;
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let (authz_url, url) = served_http01(&ca, &raw, &a, "same.example.com").await;
+        let ready = json!({});
+        let shown = raw
+            .post(&a.key, Some(&a.kid), &url, Some(&ready))
+            .await
+            .json();
+        assert_eq!(shown["status"], "valid", "{shown}");
+        assert!(shown["validated"].is_string(), "{shown}");
+        let read = raw.post_as_get(&a.key, &a.kid, &url).await.json();
+        assert_eq!(shown, read);
+        let authz = raw.post_as_get(&a.key, &a.kid, &authz_url).await.json();
+        assert_eq!(authz["status"], "valid", "{authz}");
+        assert_eq!(authz["challenges"], json!([read]), "{authz}");
+
+        let (_order_url, order) = ca.raw_new_order(&raw, &a, &["fails.example.com"]).await;
+        let (_authz_url, r) = raw.start_challenge(&a, &order, "dns-01").await;
+        let shown = r.json();
+        assert_eq!(shown["status"], "invalid", "{shown}");
+        let url = shown["url"].as_str().unwrap();
+        let read = raw.post_as_get(&a.key, &a.kid, url).await.json();
+        assert_eq!(shown, read);
+    })
+    .await;
+}
+
 /// A new order for `name` whose http-01 key authorization the responder serves: the
 /// authorization URL and the http-01 challenge URL, not yet responded to.
 async fn served_http01(

@@ -5,8 +5,10 @@ use tracing::{Instrument, info, warn};
 
 use super::Ca;
 use super::orders::{AuthorizationView, not_found};
-use crate::model::{Account, Challenge, DomainValidation, ValidationResult};
-use crate::{CoreError, StoreError, ValidationRequest, ids};
+use crate::model::{
+    Account, Authorization, Challenge, DomainValidation, ValidationResult, stored_precision,
+};
+use crate::{CoreError, StoreError, ValidationRequest, ids, status};
 
 /// What a validation records its result against.
 struct ValidationJob {
@@ -26,6 +28,17 @@ struct ValidationSubject {
     account_id: String,
     customer_id: Option<String>,
     wildcard: bool,
+}
+
+/// What a validation task reports once its first write committed.
+enum Started {
+    /// Another validation decides, or decided, this challenge.
+    Lost,
+    /// This one claimed the challenge (it was slow) and goes on.
+    Claimed,
+    /// This one recorded its result without a claim: what it recorded (boxed: it is large,
+    /// and the other answers are empty).
+    Recorded(Box<ValidationResult>),
 }
 
 /// Most validations one instance runs at once. Each is one outbound connection or a few DNS
@@ -94,7 +107,12 @@ impl Ca {
             None => tokio::spawn(task),
         };
         match started_rx.await {
-            Ok(Ok(true)) => {
+            // The usual case: the validation finished and its result was recorded. The
+            // response shows what was recorded, without reading it back.
+            Ok(Ok(Started::Recorded(result))) => {
+                return recorded_view(view.authorization, &result, self.now());
+            }
+            Ok(Ok(Started::Claimed)) => {
                 // §7.5.1: the server answers with the challenge as it stands, "processing"
                 // while the validation runs. A validation on a healthy network takes a few
                 // milliseconds, so it gets a short head start: when it finishes within the
@@ -105,7 +123,7 @@ impl Ca {
                 let _finished_or_timed_out = tokio::time::timeout_at(answer_by, validation).await;
             }
             // Another request or instance runs (or ran) this validation.
-            Ok(Ok(false)) => {}
+            Ok(Ok(Started::Lost)) => {}
             Ok(Err(e)) => return Err(e.into()),
             // The task ended before its first write said how it went: its runtime is shutting
             // down, or it panicked. The challenge is still `pending`, or, if it was claimed,
@@ -129,8 +147,7 @@ impl Ca {
     }
 
     /// Validates the challenge and records the result, reporting on `started` once its first
-    /// write committed: `true` if this validation decides (or decided) the challenge, `false`
-    /// if another one does.
+    /// write committed (see [`Started`]).
     ///
     /// - A validation that finishes by `claim_by` (the usual case: a few milliseconds)
     ///   records its result in one write that is also its claim: it applies only while the
@@ -149,7 +166,7 @@ impl Ca {
         &self,
         request: ValidationRequest,
         job: ValidationJob,
-        started: tokio::sync::oneshot::Sender<Result<bool, StoreError>>,
+        started: tokio::sync::oneshot::Sender<Result<Started, StoreError>>,
     ) {
         let ValidationJob {
             challenge_id,
@@ -208,7 +225,8 @@ impl Ca {
                     }
                 };
                 let won = matches!(claimed, Ok(true));
-                let _receiver_gone = started.send(claimed);
+                let _receiver_gone = started
+                    .send(claimed.map(|won| if won { Started::Claimed } else { Started::Lost }));
                 if !won {
                     return;
                 }
@@ -229,7 +247,9 @@ impl Ca {
         let (outcome, record) = match outcome {
             Ok(record) => {
                 info!(domain = %request.domain, method = %request.kind, "validation succeeded");
-                (Ok(self.now()), record)
+                // As the store keeps it: the response may show this result without reading
+                // it back.
+                (Ok(stored_precision(self.now())), record)
             }
             Err((problem, record)) => {
                 info!(domain = %request.domain, method = %request.kind, problem = %problem, "validation failed");
@@ -265,7 +285,57 @@ impl Ca {
             warn!(error = %e, "could not record validation result");
         }
         if let Some(started) = started {
-            let _receiver_gone = started.send(recorded);
+            let _receiver_gone = started.send(recorded.map(|applied| {
+                if applied {
+                    Started::Recorded(Box::new(result))
+                } else {
+                    Started::Lost
+                }
+            }));
         }
     }
+}
+
+/// The challenge and its authorization as the store holds them once `result` applied to
+/// `authorization` as it was read before the validation (challenge and authorization
+/// `pending`): what `Store::finish_validation` writes, applied in memory, so the challenge
+/// response needs no second read. Test: `acme_prompt_validation`, the response equals a
+/// later read.
+fn recorded_view(
+    mut authorization: Authorization,
+    result: &ValidationResult,
+    now: time::OffsetDateTime,
+) -> Result<(Challenge, AuthorizationView), CoreError> {
+    let (challenge_status, authorization_status) = match &result.outcome {
+        Ok(_) => (ChallengeStatus::Valid, AuthorizationStatus::Valid),
+        Err(_) => (ChallengeStatus::Invalid, AuthorizationStatus::Invalid),
+    };
+    let recorded = authorization
+        .challenges
+        .iter_mut()
+        .find(|c| c.id == result.challenge_id)
+        .ok_or_else(|| not_found("challenge"))?;
+    recorded.status = challenge_status;
+    recorded.validated = result.outcome.as_ref().ok().copied();
+    recorded.error = result.outcome.as_ref().err().cloned();
+    recorded.record = Some(result.record.clone());
+    recorded.lease_until = None;
+    let challenge = recorded.clone();
+    authorization.status = authorization_status;
+    // A success is kept for reuse, and the authorization expires with the reuse window.
+    if let (Ok(_), Some(v)) = (&result.outcome, &result.domain_validation) {
+        authorization.expires = v.reuse_until;
+    }
+    let status = status::authorization_status(&authorization, now);
+    let challenges = status::shown_challenges(&authorization);
+    Ok((
+        challenge,
+        AuthorizationView {
+            authorization: Authorization {
+                challenges,
+                ..authorization
+            },
+            status,
+        },
+    ))
 }

@@ -12,6 +12,7 @@ use super::secret::SecretText;
 use super::views::{
     AccountView, CredentialView, CustomerView, MacKeyView, NewCredential, NewMacKey,
 };
+use crate::model::stored_precision;
 use crate::model::{ApiCredential, CredentialStatus, Customer, MacKey, Scope};
 use crate::{Clock, CoreError, Store, StoreError, ids};
 
@@ -71,13 +72,6 @@ fn check_customer_name(name: &str) -> Result<(), CoreError> {
             ),
         ))
     }
-}
-
-/// `now` at microsecond precision, as the store keeps it, so a creating response and a later
-/// listing show the same instant.
-fn stored_precision(t: time::OffsetDateTime) -> time::OffsetDateTime {
-    t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
-        .unwrap_or(t)
 }
 
 impl Registry {
