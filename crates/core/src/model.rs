@@ -359,9 +359,10 @@ pub enum BindingRefusal {
     CredentialDisabled,
 }
 
-/// `t` at microsecond precision, as the store keeps times, so a response built from what was
-/// just written and a later read show the same instant.
+/// `t` as the store keeps times (UTC, microsecond precision), so a response built from what
+/// was just written and a later read show the same instant the same way.
 pub(crate) fn stored_precision(t: OffsetDateTime) -> OffsetDateTime {
+    let t = t.to_offset(time::UtcOffset::UTC);
     t.replace_nanosecond(t.nanosecond() / 1_000 * 1_000)
         .unwrap_or(t)
 }

@@ -318,7 +318,8 @@ fn recorded_view(
     recorded.status = challenge_status;
     recorded.validated = result.outcome.as_ref().ok().copied();
     recorded.error = result.outcome.as_ref().err().cloned();
-    recorded.record = Some(result.record.clone());
+    // A JSON null is stored as SQL NULL, which reads back as no record.
+    recorded.record = Some(result.record.clone()).filter(|r| !r.is_null());
     recorded.lease_until = None;
     let challenge = recorded.clone();
     authorization.status = authorization_status;
