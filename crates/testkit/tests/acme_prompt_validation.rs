@@ -37,14 +37,7 @@ async fn quick_validation_is_answered_with_its_final_status() {
 #[tokio::test]
 async fn the_challenge_response_is_what_a_later_read_shows() {
     bounded(async {
-        let ca = TestCa::start_with(TestCaOptions {
-            config: CaConfig {
-                validation_head_start: std::time::Duration::from_secs(10),
-                ..CaConfig::default()
-            },
-            ..TestCaOptions::default()
-        })
-        .await;
+        let ca = with_head_start(std::time::Duration::from_secs(10)).await;
         let raw = ca.raw();
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let (authz_url, url) = served_http01(&ca, &raw, &a, "same.example.com").await;
@@ -76,6 +69,18 @@ async fn the_challenge_response_is_what_a_later_read_shows() {
     .await;
 }
 
+/// A CA whose challenge responses wait up to `head_start` for their validation.
+async fn with_head_start(head_start: std::time::Duration) -> TestCa {
+    TestCa::start_with(TestCaOptions {
+        config: CaConfig {
+            validation_head_start: head_start,
+            ..CaConfig::default()
+        },
+        ..TestCaOptions::default()
+    })
+    .await
+}
+
 /// A new order for `name` whose http-01 key authorization the responder serves: the
 /// authorization URL and the http-01 challenge URL, not yet responded to.
 async fn served_http01(
@@ -100,14 +105,7 @@ async fn served_http01(
 #[tokio::test]
 async fn a_slow_validation_is_claimed_and_still_answered_within_the_head_start() {
     bounded(async {
-        let ca = TestCa::start_with(TestCaOptions {
-            config: CaConfig {
-                validation_head_start: std::time::Duration::from_secs(2),
-                ..CaConfig::default()
-            },
-            ..TestCaOptions::default()
-        })
-        .await;
+        let ca = with_head_start(std::time::Duration::from_secs(2)).await;
         let raw = ca.raw();
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let (authz_url, url) = served_http01(&ca, &raw, &a, "slow.example.com").await;
