@@ -75,35 +75,13 @@ PEBBLE_MGMT_PORT=$(free_port)
 PEBBLE_TLS_PORT=$(free_port)
 
 # --- DNS: every A query answers 127.0.0.1 -------------------------------------------------
-if [ "$DNSSEC" = 1 ]; then
-    start_signed_dns "$ROOT/target/release/ferrite-signed-dns"
-    DNSSEC_CONFIG="dnssec = true
-dnssec_trust_anchor = \"$ANCHOR\""
-else
-    start_dns
-    # pebble-challtestsrv serves no DNSSEC signatures (Pebble does not validate either)
-    DNSSEC_CONFIG="dnssec = false"
-fi
+start_test_dns "$DNSSEC"
 
 # --- Servers: each run gets a fresh one (a fresh database; state left by a cancelled run,
 # such as validations still in flight, cannot leak into the next) -----------------------------
 start_ferrite() { # RUN → FERRITE_PID FERRITE_DIR FERRITE_ROOT
     local out=$OUT/ferrite-$1.out
-    cat >"$TMP/ferrite.toml" <<EOF
-listen = "127.0.0.1:0"
-admin_listen = "127.0.0.1:0"
-public_listen = "127.0.0.1:0"
-data_dir = "$TMP/ferrite-data-$1"
-
-[validation]
-dns_resolver = "127.0.0.1:$DNS_PORT"
-http01_port = $HTTP01_PORT
-allow_private_addresses = true
-$DNSSEC_CONFIG
-
-[eab]
-required = false
-EOF
+    write_ferrite_config "$TMP/ferrite.toml" "$TMP/ferrite-data-$1"
     "$FERRITE" serve --config "$TMP/ferrite.toml" >"$out" 2>"$OUT/ferrite-$1.log" &
     FERRITE_PID=$!
     PIDS+=("$FERRITE_PID")

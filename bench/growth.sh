@@ -52,22 +52,8 @@ HTTP01_PORT=$(free_port)
 start_dns
 
 DATA=$TMP/ferrite-data
-cat >"$TMP/ferrite.toml" <<EOF2
-listen = "127.0.0.1:0"
-admin_listen = "127.0.0.1:0"
-public_listen = "127.0.0.1:0"
-data_dir = "$DATA"
-
-[validation]
-dns_resolver = "127.0.0.1:$DNS_PORT"
-http01_port = $HTTP01_PORT
-allow_private_addresses = true
-# pebble-challtestsrv serves no DNSSEC signatures
-dnssec = false
-
-[eab]
-required = false
-EOF2
+# pebble-challtestsrv serves no DNSSEC signatures: validation off (write_ferrite_config's default)
+write_ferrite_config "$TMP/ferrite.toml" "$DATA"
 
 now_ms() { date +%s%3N; }
 

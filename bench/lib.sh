@@ -1,4 +1,4 @@
-# Shared by bench/compare.sh and bench/growth.sh (sourced, not run). Expects SCRIPT (the
+# Shared by bench/compare.sh, bench/growth.sh and bench/instructions.sh (sourced, not run). Expects SCRIPT (the
 # caller's name for messages) and OUT (a report directory, or empty for a temporary one).
 # Sets ROOT, TMP, OUT, KEEP_OUT and PIDS; everything whose pid is added to PIDS is stopped on
 # exit, and TMP is removed.
@@ -68,4 +68,40 @@ start_signed_dns() {
     PIDS+=($!)
     wait_for "ferrite-signed-dns" grep -q "^listening " "$OUT/signed-dns.out"
     DNS_PORT=$(sed -n 's/^listening 127\.0\.0\.1://p' "$OUT/signed-dns.out")
+}
+
+# start_test_dns DNSSEC(0|1) → DNS_PORT DNSSEC_CONFIG: the DNS every benchmark resolves through
+# (every A query answers 127.0.0.1) and the matching `[validation]` lines for Ferrite: with
+# DNSSEC, ferrite-signed-dns from target/release and validation on, as Ferrite ships; without,
+# pebble-challtestsrv, which serves no signatures (Pebble does not validate either).
+start_test_dns() {
+    if [ "$1" = 1 ]; then
+        start_signed_dns "$ROOT/target/release/ferrite-signed-dns"
+        DNSSEC_CONFIG="dnssec = true
+dnssec_trust_anchor = \"$ANCHOR\""
+    else
+        start_dns
+        DNSSEC_CONFIG="dnssec = false"
+    fi
+}
+
+# write_ferrite_config FILE DATA_DIR: a `ferrite serve` configuration on loopback ports the
+# server picks, resolving through DNS_PORT, validating http-01 on HTTP01_PORT, DNSSEC as
+# DNSSEC_CONFIG says (default off), no EAB.
+write_ferrite_config() {
+    cat >"$1" <<CONFIG
+listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+public_listen = "127.0.0.1:0"
+data_dir = "$2"
+
+[validation]
+dns_resolver = "127.0.0.1:$DNS_PORT"
+http01_port = $HTTP01_PORT
+allow_private_addresses = true
+${DNSSEC_CONFIG:-dnssec = false}
+
+[eab]
+required = false
+CONFIG
 }
