@@ -2,10 +2,13 @@
 //! equal to the request URL, exactly one of `jwk`/`kid`, signature, and nonce — in that order,
 //! each failure with its own problem type.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+
 use axum::body::Body;
 use axum::http::{HeaderMap, Uri, header};
 use ferrite_core::model::Account;
-use ferrite_jose::{Jwk, Jws, KeyRef};
+use ferrite_jose::{JoseError, Jwk, Jws, KeyRef};
 use ferrite_proto::ProblemType;
 
 use super::paths;
@@ -147,7 +150,7 @@ pub(super) async fn verify(
                     )
                 })?;
             let account = state.ca.account_for_request(id).await?;
-            let key = Jwk::from_json(&account.jwk).map_err(|e| {
+            let key = account_key(&account.thumbprint, &account.jwk).map_err(|e| {
                 ApiError::from(ferrite_core::CoreError::Internal(format!(
                     "stored account key does not parse: {e}"
                 )))
@@ -172,4 +175,63 @@ pub(super) async fn verify(
         key,
         url,
     })
+}
+
+/// Most parsed account keys kept; when full, all are dropped and the cache fills again.
+/// 4096 keys are a few MB at most (RSA-4096 JWKs included).
+const ACCOUNT_KEYS: usize = 4096;
+
+/// Parsed account keys by their RFC 7638 thumbprint, which the store keeps beside each
+/// account's JWK (issue 5: "cache only what never changes — a parsed public key by its
+/// thumbprint"). A thumbprint names one key, and a key change stores the new key's
+/// thumbprint, so the cache can never answer with a key the account no longer has; the
+/// account itself (its status, which key it has) is read from the store on every request.
+static PARSED_ACCOUNT_KEYS: LazyLock<Mutex<HashMap<String, Jwk>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The account key stored as `jwk` with `thumbprint`, parsed once per key.
+fn account_key(thumbprint: &str, jwk: &serde_json::Value) -> Result<Jwk, JoseError> {
+    let cached = PARSED_ACCOUNT_KEYS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .get(thumbprint)
+        .cloned();
+    if let Some(key) = cached {
+        return Ok(key);
+    }
+    let key = Jwk::from_json(jwk)?;
+    let mut keys = PARSED_ACCOUNT_KEYS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if keys.len() >= ACCOUNT_KEYS {
+        keys.clear();
+    }
+    keys.insert(thumbprint.to_owned(), key.clone());
+    Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_keys_parse_once_per_thumbprint_and_errors_are_not_kept() {
+        let jwk = serde_json::json!({"kty": "EC", "crv": "P-256",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
+        let parsed = Jwk::from_json(&jwk).unwrap();
+        let thumbprint = parsed.thumbprint();
+        assert!(account_key(&thumbprint, &jwk).unwrap() == parsed);
+        assert!(
+            PARSED_ACCOUNT_KEYS
+                .lock()
+                .unwrap()
+                .contains_key(&thumbprint)
+        );
+        // Kept: the second call does not parse (a JWK it could not parse still answers).
+        assert!(account_key(&thumbprint, &serde_json::Value::Null).unwrap() == parsed);
+        let broken = serde_json::json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"});
+        assert!(account_key("not-kept", &broken).is_err());
+        assert!(!PARSED_ACCOUNT_KEYS.lock().unwrap().contains_key("not-kept"));
+    }
 }
