@@ -8,9 +8,10 @@
 //!   more than the read itself.
 //! - **Writes to the main database** go to one writer thread that owns the write connection
 //!   and commits them in groups: it takes every job that is waiting, runs each inside its own
-//!   `SAVEPOINT` of one `BEGIN IMMEDIATE` transaction (a job that fails rolls back only itself),
-//!   commits once — one fsync for the whole group, `synchronous=FULL` — and only then answers
-//!   each caller. A caller's result therefore always describes durable state, and under load
+//!   `SAVEPOINT` of one `BEGIN IMMEDIATE` transaction (a job that fails rolls back only itself;
+//!   a job alone in its group runs without one, and the transaction is rolled back if it
+//!   fails), commits once — one fsync for the whole group, `synchronous=FULL` — and only then
+//!   answers each caller. A caller's result therefore always describes durable state, and under load
 //!   many requests share one fsync instead of queueing for one each.
 //! - **Nonce writes** run inline on the nonce connection (a separate file without fsync on
 //!   commit, see [`open_nonce_connection`]): they need neither durability nor a thread hop.
@@ -52,10 +53,12 @@ const STATEMENT_CACHE: usize = 128;
 /// with a 1 GiB window, 4.9–5.5 without; docs/performance.md).
 const MMAP_SIZE: i64 = 0;
 
-/// A write job: given the writer's connection, it does its work inside its savepoint (given
-/// `None` — the transaction could not begin or is already rolled back — it does nothing);
-/// what it returns is called with the commit's outcome once the group is durable (or failed).
-type Job = Box<dyn FnOnce(Option<&Connection>) -> Reply + Send>;
+/// A write job: given the writer's connection, it does its work — inside its own savepoint, or,
+/// when it is the group's only job (`alone`), directly in the transaction — and says whether it
+/// succeeded (given `None` — the transaction could not begin or is already rolled back — it
+/// does nothing). What it returns is called with the commit's outcome once the group is
+/// durable (or failed).
+type Job = Box<dyn FnOnce(Option<&Connection>, bool) -> (bool, Reply) + Send>;
 type Reply = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// The connections of one store (see the module documentation).
@@ -153,17 +156,22 @@ impl Db {
     ) -> Result<T, StoreError> {
         self.check_open()?;
         let (answer, answered) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |conn| {
+        let job: Job = Box::new(move |conn, alone| {
             let result = match conn {
+                // Alone in its group: the transaction is its savepoint (the writer rolls it
+                // back if the job fails), so SQLite keeps no statement journal for it.
+                Some(conn) if alone => catch_panic(|| f(conn)),
                 Some(conn) => in_savepoint(conn, f),
                 // Not run (the transaction did not begin, or was rolled back by an earlier job's
                 // error): the reply gets that error, which `commit` carries.
                 None => Err(closed()),
             };
-            Box::new(move |commit: Result<(), StoreError>| {
+            let succeeded = result.is_ok();
+            let reply: Reply = Box::new(move |commit: Result<(), StoreError>| {
                 // The caller may have gone away (request cancelled); the write stands.
                 let _ = answer.send(commit.and(result));
-            })
+            });
+            (succeeded, reply)
         });
         {
             let jobs = lock(&self.jobs);
@@ -223,8 +231,7 @@ fn in_savepoint<T>(
     f: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     execute(conn, "SAVEPOINT job", [])?;
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
-        .unwrap_or_else(|_| Err(StoreError::Backend("a write job panicked".to_owned())));
+    let result = catch_panic(|| f(conn));
     let result = result.and_then(|value| execute(conn, "RELEASE job", []).map(|_| value));
     if result.is_err()
         && !conn.is_autocommit()
@@ -233,6 +240,12 @@ fn in_savepoint<T>(
         tracing::error!(error = %undo, "cannot roll back a failed write job");
     }
     result
+}
+
+/// Runs a job, turning a panic into its error (the job fails alone; the writer goes on).
+fn catch_panic<T>(f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(StoreError::Backend("a write job panicked".to_owned())))
 }
 
 /// The writer thread: waits for a job, takes every other job already waiting (up to
@@ -248,27 +261,42 @@ fn writer_loop(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Job>) {
             }
         }
         let conn = lock(conn);
+        let alone = group.len() == 1;
         if let Err(e) = execute(&conn, "BEGIN IMMEDIATE", []) {
             for job in group {
                 // The job never ran; tell its caller why.
-                job(None)(Err(e.clone()));
+                job(None, alone).1(Err(e.clone()));
             }
             continue;
         }
         // After an error that makes SQLite roll the whole transaction back by itself (disk
         // full, I/O error) the connection is back in autocommit mode: the jobs after it must
         // not run outside the transaction; the failed COMMIT then reports the error to all.
+        let mut all_succeeded = true;
         let replies: Vec<Reply> = group
             .into_iter()
             .map(|job| {
-                if conn.is_autocommit() {
-                    job(None)
+                let (succeeded, reply) = if conn.is_autocommit() {
+                    job(None, alone)
                 } else {
-                    job(Some(&conn))
-                }
+                    job(Some(&conn), alone)
+                };
+                all_succeeded &= succeeded;
+                reply
             })
             .collect();
-        let commit = execute(&conn, "COMMIT", []).map(drop);
+        let commit = if alone && !all_succeeded {
+            // The only job failed without a savepoint: nothing of it may stay. Its reply
+            // carries its own error.
+            if !conn.is_autocommit()
+                && let Err(e) = conn.execute_batch("ROLLBACK")
+            {
+                tracing::error!(error = %e, "cannot roll back a failed write job");
+            }
+            Ok(())
+        } else {
+            execute(&conn, "COMMIT", []).map(drop)
+        };
         if commit.is_err()
             && !conn.is_autocommit()
             && let Err(e) = conn.execute_batch("ROLLBACK")

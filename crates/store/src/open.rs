@@ -329,6 +329,22 @@ mod tests {
         ));
     }
 
+    /// A write job inserting customer `id`, then, if `fail`, failing with its own error.
+    async fn insert_customer(db: &Db, id: &'static str, fail: bool) -> Result<(), StoreError> {
+        db.write(move |conn| {
+            conn.execute(
+                "INSERT INTO customers (id, name, created_at) VALUES (?1, ?1, 0)",
+                [id],
+            )
+            .map_err(db_error)?;
+            if fail {
+                return Err(StoreError::Backend("job failed after its insert".into()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     #[tokio::test]
     async fn a_failing_write_job_rolls_back_only_itself() {
         let store = SqliteStore::open_in_memory().await.unwrap();
@@ -341,27 +357,39 @@ mod tests {
                 })
                 .unwrap()
         };
-        let insert = |id: &'static str, fail: bool| {
-            let db = Arc::clone(&store.db);
-            async move {
-                db.write(move |conn| {
-                    conn.execute(
-                        "INSERT INTO customers (id, name, created_at) VALUES (?1, ?1, 0)",
-                        [id],
-                    )
-                    .map_err(db_error)?;
-                    if fail {
-                        return Err(StoreError::Backend("job failed after its insert".into()));
-                    }
-                    Ok(())
-                })
-                .await
-            }
-        };
+        let insert = |id, fail| insert_customer(&store.db, id, fail);
         // Queued together, so they very likely share one group commit.
         let (a, b, c) = tokio::join!(insert("a", false), insert("b", true), insert("c", false));
         assert!(a.is_ok() && b.is_err() && c.is_ok());
         assert_eq!(count(&store), 2);
+    }
+
+    /// A job alone in its group runs without a savepoint (the transaction is its savepoint):
+    /// when it fails after writing, the writer rolls the transaction back, the caller gets
+    /// the job's error, and the next job starts clean. On a file database, as served.
+    #[tokio::test]
+    async fn a_failing_job_alone_in_its_group_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("ferrite.db"))
+            .await
+            .unwrap();
+        let insert = |id, fail| insert_customer(&store.db, id, fail);
+        // Awaited one by one: each is alone in its group.
+        let err = insert("failed", true).await.unwrap_err();
+        assert!(matches!(err, StoreError::Backend(m) if m == "job failed after its insert"));
+        insert("next", false).await.unwrap();
+        let names: Vec<String> = store
+            .db
+            .read(|conn| {
+                let mut stmt = conn
+                    .prepare("SELECT id FROM customers ORDER BY id")
+                    .map_err(db_error)?;
+                let rows = stmt.query_map([], |r| r.get(0)).map_err(db_error)?;
+                rows.collect::<Result<_, _>>().map_err(db_error)
+            })
+            .unwrap();
+        assert_eq!(names, vec!["next".to_owned()]);
+        store.close().await;
     }
 
     #[tokio::test]
