@@ -147,9 +147,10 @@ impl Db {
         f(&conn)
     }
 
-    /// Runs `f` in the writer thread inside its own savepoint of the next group commit, and
-    /// returns its result once that commit is durable. If `f` fails, its changes are rolled
-    /// back (and only its); if the commit fails, every job of the group gets that error.
+    /// Runs `f` in the writer thread as part of the next group commit (inside its own
+    /// savepoint when the group holds other jobs), and returns its result once that commit is
+    /// durable. If `f` fails, its changes are rolled back (and only its); if the commit fails,
+    /// every job of the group gets that error.
     pub(crate) async fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -159,7 +160,7 @@ impl Db {
         let job: Job = Box::new(move |conn, alone| {
             let result = match conn {
                 // Alone in its group: the transaction is its savepoint (the writer rolls it
-                // back if the job fails), so SQLite keeps no statement journal for it.
+                // back if the job fails), which spares SQLite most statement journalling.
                 Some(conn) if alone => catch_panic(|| f(conn)),
                 Some(conn) => in_savepoint(conn, f),
                 // Not run (the transaction did not begin, or was rolled back by an earlier job's
@@ -262,6 +263,14 @@ fn writer_loop(conn: &Mutex<Connection>, queue: &mpsc::Receiver<Job>) {
         }
         let conn = lock(conn);
         let alone = group.len() == 1;
+        // A group starts outside any transaction. If an earlier ROLLBACK failed (logged), the
+        // connection is still in that transaction: end it now, or every BEGIN would fail and
+        // reads on this connection would see its uncommitted rows.
+        if !conn.is_autocommit()
+            && let Err(e) = conn.execute_batch("ROLLBACK")
+        {
+            tracing::error!(error = %e, "cannot roll back a transaction left open");
+        }
         if let Err(e) = execute(&conn, "BEGIN IMMEDIATE", []) {
             for job in group {
                 // The job never ran; tell its caller why.
@@ -333,10 +342,10 @@ fn configure(conn: &Connection, statements: usize) -> Result<(), StoreError> {
 /// foreign keys, the busy timeout, no memory-mapped I/O, temporary storage in memory, and
 /// [`configure`].
 ///
-/// `temp_store = MEMORY`: the writer runs every job in a savepoint, whose statement journal
-/// SQLite otherwise spills to a temporary file (created, unlinked, written page by page: an
-/// `openat` and ~7 `pwrite`s per issuance in `strace`); it holds at most the pages one job
-/// changes.
+/// `temp_store = MEMORY`: the writer runs a job that shares its group in a savepoint, whose
+/// statement journal SQLite otherwise spills to a temporary file (created, unlinked, written
+/// page by page: an `openat` and ~7 `pwrite`s per issuance in `strace`); it holds at most the
+/// pages one job changes.
 pub(crate) fn open_main_connection(path: &Path, create: bool) -> Result<Connection, StoreError> {
     let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX

@@ -7,9 +7,10 @@
 //! `ferrite serve` processes sharing one database never both win a race:
 //!
 //! - each state change is one statement or one write job; write jobs run in the writer
-//!   thread, each inside its own savepoint of a `BEGIN IMMEDIATE` transaction (which takes the
-//!   write lock up front, so SQLite never has to fail a read-then-write upgrade with
-//!   `SQLITE_BUSY`; the 5 s busy timeout covers another process holding it);
+//!   thread, each in a `BEGIN IMMEDIATE` transaction shared with the other jobs waiting, inside
+//!   its own savepoint when there are any (the transaction takes the write lock up front, so
+//!   SQLite never has to fail a read-then-write upgrade with `SQLITE_BUSY`; the 5 s busy
+//!   timeout covers another process holding it);
 //! - compare-and-set methods are `UPDATE … WHERE status = …` and report whether a row changed;
 //! - nonces are redeemed by a single `DELETE … RETURNING`;
 //! - commits are durable (WAL, `synchronous=FULL`): a certificate returned to a client survives a

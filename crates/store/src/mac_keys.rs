@@ -84,7 +84,8 @@ pub(crate) async fn list(store: &SqliteStore, scope: &Scope) -> Result<Vec<MacKe
 
 /// One write job: a guarded increment that only matches a usable key, then the account
 /// insert. Writes are serialized, so among concurrent callers exactly as many increments
-/// succeed as bindings remain; a failed insert rolls the increment back (the job's savepoint).
+/// succeed as bindings remain; a failed insert rolls the increment back (the job's savepoint,
+/// or the transaction when the job is alone in its group).
 pub(crate) async fn bind(
     store: &SqliteStore,
     account: &Account,

@@ -185,8 +185,8 @@ mod tests {
             .unwrap();
         // synchronous: 2 = FULL (1 would be NORMAL, not durable on power loss).
         assert_eq!(pragmas(&store), ("wal".to_owned(), 2, 1, 5000));
-        // The writer thread's connection too; its savepoints' journals stay in memory
-        // (temp_store 2 = MEMORY, not a temporary file per job).
+        // The writer thread's connection too; its statement journals (savepoints) stay in
+        // memory (temp_store 2 = MEMORY, not a temporary file per job).
         let (sync, temp_store) = store
             .db
             .write(|conn| {
