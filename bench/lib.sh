@@ -1,5 +1,6 @@
-# Shared by bench/compare.sh, bench/growth.sh and bench/instructions.sh (sourced, not run). Expects SCRIPT (the
-# caller's name for messages) and OUT (a report directory, or empty for a temporary one).
+# Shared by bench/compare.sh, bench/growth.sh and bench/instructions.sh (sourced, not run).
+# Expects SCRIPT (the caller's name for messages) and OUT (a report directory, or empty for a
+# temporary one).
 # Sets ROOT, TMP, OUT, KEEP_OUT and PIDS; everything whose pid is added to PIDS is stopped on
 # exit, and TMP is removed.
 

@@ -11,8 +11,8 @@
 //!   `SAVEPOINT` of one `BEGIN IMMEDIATE` transaction (a job that fails rolls back only itself;
 //!   a job alone in its group runs without one, and the transaction is rolled back if it
 //!   fails), commits once — one fsync for the whole group, `synchronous=FULL` — and only then
-//!   answers each caller. A caller's result therefore always describes durable state, and under load
-//!   many requests share one fsync instead of queueing for one each.
+//!   answers each caller. A caller's result therefore always describes durable state, and
+//!   under load many requests share one fsync instead of queueing for one each.
 //! - **Nonce writes** run inline on the nonce connection (a separate file without fsync on
 //!   commit, see [`open_nonce_connection`]): they need neither durability nor a thread hop.
 //!

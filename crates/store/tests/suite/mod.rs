@@ -692,18 +692,29 @@ pub(crate) async fn finish_validation_failure(store: &dyn Store) {
     assert_eq!(c.record, Some(json!({"error": "timeout"})));
 }
 
+/// A result for challenge `i` of `authz` under the claim `lease_until` (`None`: unclaimed), with
+/// the record `{"challenge": i}` and no domain validation.
+fn result_for(
+    authz: &Authorization,
+    i: usize,
+    lease_until: Option<OffsetDateTime>,
+    outcome: Result<OffsetDateTime, Problem>,
+) -> ValidationResult {
+    ValidationResult {
+        challenge_id: authz.challenges[i].id.clone(),
+        authorization_id: authz.id.clone(),
+        lease_until,
+        outcome,
+        record: json!({"challenge": i}),
+        domain_validation: None,
+    }
+}
+
 /// A result for a challenge that is not processing changes nothing; a late failure of a second
 /// challenge does not turn a valid authorization invalid.
 pub(crate) async fn finish_validation_applies_only_while_processing(store: &dyn Store) {
     let (_, _, authz) = one_order(store).await;
-    let result = |i: usize, outcome| ValidationResult {
-        challenge_id: authz.challenges[i].id.clone(),
-        authorization_id: authz.id.clone(),
-        lease_until: Some(LEASE),
-        outcome,
-        record: json!({}),
-        domain_validation: None,
-    };
+    let result = |i: usize, outcome| result_for(&authz, i, Some(LEASE), outcome);
     // Never started: ignored.
     assert!(!store.finish_validation(&result(0, Ok(T0))).await.unwrap());
     assert_eq!(
@@ -752,14 +763,7 @@ pub(crate) async fn finish_validation_applies_only_while_processing(store: &dyn 
 /// claim: it applies once, only while the challenge and its authorization are `pending`.
 pub(crate) async fn finish_validation_without_claim_applies_only_while_pending(store: &dyn Store) {
     let (_, _, authz) = one_order(store).await;
-    let unclaimed = |i: usize, outcome| ValidationResult {
-        challenge_id: authz.challenges[i].id.clone(),
-        authorization_id: authz.id.clone(),
-        lease_until: None,
-        outcome,
-        record: json!({"challenge": i}),
-        domain_validation: None,
-    };
+    let unclaimed = |i: usize, outcome| result_for(&authz, i, None, outcome);
     // A challenge claimed by another validation waits for that one's result.
     assert!(
         store
