@@ -37,7 +37,9 @@ pub trait Store: Send + Sync + 'static {
     async fn nonce_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
     /// Records that `nonce` (valid until `expires`) has been used. Returns true the first
     /// time, false if it was recorded before: one insert-if-absent, so of any number of
-    /// concurrent callers (on any instance) exactly one gets true.
+    /// concurrent callers (on any instance) exactly one gets true. `expires` is the nonce's
+    /// own expiry (`core::nonce` reads it from the nonce), the same at every redemption of
+    /// one nonce: a store may key the record by both.
     async fn consume_nonce(&self, nonce: &str, expires: OffsetDateTime)
     -> Result<bool, StoreError>;
     /// Deletes the records of nonces that expired before `now`; returns how many.

@@ -1,5 +1,6 @@
 //! The few DER encodings rcgen does not write for us: the contents of the basicConstraints
-//! (CA:FALSE), certificatePolicies and authorityInfoAccess extensions.
+//! (CA:FALSE), certificatePolicies and authorityInfoAccess extensions; and the one DER reading
+//! that needs no full parse: a certificate's three parts ([`certificate_parts`]).
 
 /// `id-ce-basicConstraints` (RFC 5280 §4.2.1.9).
 pub(crate) const OID_BASIC_CONSTRAINTS: &[u64] = &[2, 5, 29, 19];
@@ -14,6 +15,7 @@ pub(crate) const OID_BR_DOMAIN_VALIDATED: &[u64] = &[2, 23, 140, 1, 2, 1];
 
 const TAG_SEQUENCE: u8 = 0x30;
 const TAG_OID: u8 = 0x06;
+const TAG_BIT_STRING: u8 = 0x03;
 /// `[6] IMPLICIT IA5String`: the uniformResourceIdentifier choice of GeneralName.
 const TAG_GENERAL_NAME_URI: u8 = 0x86;
 
@@ -71,6 +73,67 @@ pub(crate) fn authority_info_access_ca_issuers(uri: &str) -> Vec<u8> {
     tlv(TAG_SEQUENCE, &tlv(TAG_SEQUENCE, &description))
 }
 
+/// `Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }`
+/// (RFC 5280 §4.1), split without parsing the parts: the TBS and the algorithm identifier as
+/// their whole DER elements, the signature as the bit string's bytes. `None` unless `der` is
+/// exactly that shape.
+pub(crate) struct CertificateParts<'a> {
+    pub(crate) tbs: &'a [u8],
+    pub(crate) signature_algorithm: &'a [u8],
+    pub(crate) signature: &'a [u8],
+}
+
+pub(crate) fn certificate_parts(der: &[u8]) -> Option<CertificateParts<'_>> {
+    let certificate = element(der).filter(|e| e.tag == TAG_SEQUENCE && e.rest.is_empty())?;
+    let tbs = element(certificate.contents).filter(|e| e.tag == TAG_SEQUENCE)?;
+    let algorithm = element(tbs.rest).filter(|e| e.tag == TAG_SEQUENCE)?;
+    let bits = element(algorithm.rest).filter(|e| e.tag == TAG_BIT_STRING && e.rest.is_empty())?;
+    // A signature is a whole number of octets: no unused bits.
+    let [0, signature @ ..] = bits.contents else {
+        return None;
+    };
+    Some(CertificateParts {
+        tbs: tbs.whole,
+        signature_algorithm: algorithm.whole,
+        signature,
+    })
+}
+
+/// One DER element: its tag, the whole element (header and contents), its contents, and
+/// what follows it in the input.
+struct Element<'a> {
+    tag: u8,
+    whole: &'a [u8],
+    contents: &'a [u8],
+    rest: &'a [u8],
+}
+
+/// The first DER element of `input`. Single-byte tags and definite lengths (at most four
+/// length octets) only.
+fn element(input: &[u8]) -> Option<Element<'_>> {
+    let (&tag, after_tag) = input.split_first()?;
+    let (&first, after_first) = after_tag.split_first()?;
+    let (len, after_len) = match first {
+        0..=0x7f => (usize::from(first), after_first),
+        0x81..=0x84 => {
+            let (octets, after) = after_first.split_at_checked(usize::from(first & 0x7f))?;
+            let len = octets
+                .iter()
+                .fold(0usize, |len, &b| (len << 8) | usize::from(b));
+            (len, after)
+        }
+        _ => return None,
+    };
+    let (contents, rest) = after_len.split_at_checked(len)?;
+    let header = input.len() - after_len.len();
+    Some(Element {
+        tag,
+        whole: &input[..header + len],
+        contents,
+        rest,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,6 +152,41 @@ mod tests {
         assert_eq!(basic_constraints_end_entity(), [0x30, 0x00]);
         let long = tlv(0x04, &[0u8; 300]);
         assert_eq!(long[..4], [0x04, 0x82, 0x01, 0x2c]);
+    }
+
+    #[test]
+    fn certificate_parts_split_only_a_certificate() {
+        let tbs = tlv(TAG_SEQUENCE, &[0x02, 0x01, 0x07]);
+        let alg = tlv(TAG_SEQUENCE, &oid(&[1, 2, 840, 10045, 4, 3, 2]));
+        let sig = [0x30, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01];
+        let mut bits = vec![0];
+        bits.extend(sig);
+        let body = [tbs.clone(), alg.clone(), tlv(TAG_BIT_STRING, &bits)].concat();
+        let cert = tlv(TAG_SEQUENCE, &body);
+        let parts = certificate_parts(&cert).unwrap();
+        assert_eq!(
+            (parts.tbs, parts.signature_algorithm, parts.signature),
+            (&tbs[..], &alg[..], &sig[..])
+        );
+        // Long-form lengths, as in every real certificate.
+        let long_tbs = tlv(TAG_SEQUENCE, &[0x05; 300]);
+        let body = [long_tbs.clone(), alg.clone(), tlv(TAG_BIT_STRING, &bits)].concat();
+        let long = tlv(TAG_SEQUENCE, &body);
+        assert_eq!(certificate_parts(&long).unwrap().tbs, &long_tbs[..]);
+
+        let mut trailing = cert.clone();
+        trailing.push(0);
+        let mut unused_bits = bits.clone();
+        unused_bits[0] = 1;
+        let odd = tlv(
+            TAG_SEQUENCE,
+            &[tbs.clone(), alg.clone(), tlv(TAG_BIT_STRING, &unused_bits)].concat(),
+        );
+        let two_parts = tlv(TAG_SEQUENCE, &[tbs.clone(), alg.clone()].concat());
+        let short = &cert[..cert.len() - 1];
+        for bad in [&trailing[..], &odd, &two_parts, short, &[], &[0x30, 0x80]] {
+            assert!(certificate_parts(bad).is_none(), "{bad:02x?}");
+        }
     }
 
     #[test]

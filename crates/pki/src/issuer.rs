@@ -3,12 +3,14 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ParsedPublicKey};
 use rcgen::KeyPair;
 use time::{Duration, OffsetDateTime};
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+use crate::der::certificate_parts;
 use crate::lint::{self, Expected, IssuerFacts, MAX_LEAF_VALIDITY};
 use crate::profiles::{self, LeafSpec, whole_seconds};
 use crate::serial::{random_serial, to_hex};
@@ -65,8 +67,10 @@ pub struct Issuer {
     cert_pem: String,
     /// The real signer: the intermediate certificate's name and key identifier, its key.
     signer: rcgen::Issuer<'static, KeyPair>,
-    /// Same name and key identifier, a throwaway key: what the lint signs.
-    lint_signer: rcgen::Issuer<'static, KeyPair>,
+    /// Same name and key identifier, no key: what the lint signs (see [`LintKey`]).
+    lint_signer: rcgen::Issuer<'static, LintKey>,
+    /// The intermediate's public key, parsed once: every signed certificate is checked with it.
+    verify_key: ParsedPublicKey,
     facts: IssuerFacts,
     urls: IssuerUrls,
 }
@@ -79,6 +83,36 @@ impl fmt::Debug for Issuer {
             .field("urls", &self.urls)
             .field("key", &"[redacted]")
             .finish()
+    }
+}
+
+/// What the lint signs with: the intermediate's algorithm and public key, no private key.
+/// Its "signature" is the ECDSA-Sig-Value r = 0, s = 0, which no verifier accepts (both must
+/// be in [1, n − 1]), so a linted certificate can never pass for a real one. Boulder's
+/// linting signer signs with a throwaway key; the lint reads only the TBS and the algorithm
+/// identifiers, so a placeholder does the same without a signature's cost. The public key is
+/// never written into the TBS (the authority key identifier is the intermediate's
+/// subjectKeyIdentifier), so the linted TBS equals the signed one.
+struct LintKey {
+    public_key: Vec<u8>,
+}
+
+/// DER `SEQUENCE { INTEGER 0, INTEGER 0 }`.
+const NO_SIGNATURE: [u8; 8] = [0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00];
+
+impl rcgen::PublicKeyData for LintKey {
+    fn der_bytes(&self) -> &[u8] {
+        &self.public_key
+    }
+
+    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
+        &rcgen::PKCS_ECDSA_P256_SHA256
+    }
+}
+
+impl rcgen::SigningKey for LintKey {
+    fn sign(&self, _msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
+        Ok(NO_SIGNATURE.to_vec())
     }
 }
 
@@ -120,7 +154,12 @@ impl Issuer {
                 "intermediate.key does not belong to this certificate".into(),
             ));
         }
-        let lint_key = profiles::generate_key(key.algorithm())?;
+        let public_key = &cert.public_key().subject_public_key.data;
+        let verify_key = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, public_key.as_ref())
+            .map_err(|e| invalid(format!("its public key does not parse: {e}")))?;
+        let lint_key = LintKey {
+            public_key: public_key.to_vec(),
+        };
         let facts = IssuerFacts {
             subject_der: cert.subject().as_raw().to_vec(),
             key_id,
@@ -138,6 +177,7 @@ impl Issuer {
             cert_pem,
             signer,
             lint_signer,
+            verify_key,
             facts,
             urls,
         })
@@ -241,7 +281,7 @@ impl Issuer {
         };
         let params = profiles::leaf(&spec, &self.urls)?;
 
-        // Lint before sign (Boulder's "linting signer"): same TBS, throwaway key.
+        // Lint before sign (Boulder's "linting signer"): same TBS, no real signature.
         let linted = profiles::sign(
             &params,
             &public_key,
@@ -266,11 +306,13 @@ impl Issuer {
 
         let cert = profiles::sign(&params, &public_key, &self.signer, "signing a certificate")?;
         self.check_signed_matches_linted(linted.der(), cert.der())?;
-        tracing::info!(
+        // The operator's line is core's "certificate issued" (with the order), once the
+        // certificate is recorded, or its "issued_not_recorded" audit event.
+        tracing::debug!(
             serial = %to_hex(&serial),
             names = ?dns_names,
             not_after = %not_after,
-            "issued certificate"
+            "signed certificate"
         );
         Ok(IssuedCertificate {
             der: cert.der().to_vec(),
@@ -281,28 +323,27 @@ impl Issuer {
         })
     }
 
-    /// The signed certificate must carry the linted TBS and verify under the intermediate.
+    /// The signed certificate must carry the linted TBS and signature algorithm, and verify
+    /// under the intermediate. Both were just written by rcgen, so they are split, not parsed.
     fn check_signed_matches_linted(&self, linted: &[u8], signed: &[u8]) -> Result<(), PkiError> {
-        let parse = |der| {
-            x509_parser::parse_x509_certificate(der).map_err(|e| PkiError::Signing {
-                action: "re-parsing a signed certificate",
-                detail: e.to_string(),
+        let split = |der| {
+            certificate_parts(der).ok_or_else(|| PkiError::Signing {
+                action: "re-reading a signed certificate",
+                detail: "it is not a DER Certificate of three parts".into(),
             })
         };
-        let (_, linted) = parse(linted)?;
-        let (_, signed) = parse(signed)?;
-        if linted.tbs_certificate.as_ref() != signed.tbs_certificate.as_ref() {
+        let (linted, signed) = (split(linted)?, split(signed)?);
+        if linted.tbs != signed.tbs || linted.signature_algorithm != signed.signature_algorithm {
             return Err(PkiError::Lint {
                 check: "tbsCertificate",
                 detail: "the signed TBS differs from the linted TBS".into(),
             });
         }
-        let (_, intermediate) = parse(&self.cert_der)?;
-        signed
-            .verify_signature(Some(intermediate.public_key()))
-            .map_err(|e| PkiError::Signing {
+        self.verify_key
+            .verify_sig(signed.tbs, signed.signature)
+            .map_err(|_| PkiError::Signing {
                 action: "verifying a signed certificate",
-                detail: e.to_string(),
+                detail: "the signature does not verify under the intermediate's key".into(),
             })
     }
 
@@ -447,6 +488,52 @@ mod tests {
             let err = lint_with(&*edit).unwrap_err();
             assert!(matches!(err, PkiError::Lint { .. }), "{what}: {err:?}");
         }
+    }
+
+    /// What is signed must be what was linted, and must verify under the intermediate; the
+    /// lint's own certificate verifies under nothing.
+    #[test]
+    fn a_signed_certificate_must_match_the_lint_and_verify() {
+        let (_tmp, bundle) = ca();
+        let issuer = &bundle.issuer;
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let public_key =
+            rcgen::SubjectPublicKeyInfo::from_der(&key.subject_public_key_info()).unwrap();
+        let names = vec!["a.example.com".to_string()];
+        let now = whole_seconds(OffsetDateTime::now_utc());
+        let params = |serial: &[u8]| {
+            let spec = LeafSpec {
+                dns_names: &names,
+                ips: &[],
+                serial,
+                not_before: now,
+                not_after: now + Duration::days(90),
+            };
+            profiles::leaf(&spec, &issuer.urls).unwrap()
+        };
+        let leaf = params(&random_serial().unwrap());
+        let linted = leaf.signed_by(&public_key, &issuer.lint_signer).unwrap();
+        let signed = leaf.signed_by(&public_key, issuer.signer()).unwrap();
+        let check = |signed: &rcgen::Certificate| {
+            issuer.check_signed_matches_linted(linted.der(), signed.der())
+        };
+        check(&signed).unwrap();
+
+        let unsigned = check(&linted).unwrap_err();
+        assert!(matches!(unsigned, PkiError::Signing { .. }), "{unsigned:?}");
+        let other_tbs = params(&random_serial().unwrap())
+            .signed_by(&public_key, issuer.signer())
+            .unwrap();
+        let err = check(&other_tbs).unwrap_err();
+        assert!(matches!(err, PkiError::Lint { .. }), "{err:?}");
+        let stranger = rcgen::Issuer::from_ca_cert_der(
+            &issuer.intermediate_der().into(),
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),
+        )
+        .unwrap();
+        let forged = leaf.signed_by(&public_key, &stranger).unwrap();
+        let err = check(&forged).unwrap_err();
+        assert!(matches!(err, PkiError::Signing { .. }), "{err:?}");
     }
 
     #[test]

@@ -42,8 +42,8 @@ pub(crate) async fn consume(
     store.db.nonces(|conn| {
         execute(
             conn,
-            "INSERT INTO nonces (value, expires) VALUES (?, ?) ON CONFLICT (value) DO NOTHING",
-            params![nonce, micros(expires)],
+            "INSERT INTO used_nonces (expires, value) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            params![micros(expires), nonce],
         )
         .map(|n| n == 1)
     })
@@ -53,6 +53,11 @@ pub(crate) async fn consume(
 /// presented: `ferrite_core::nonce` refuses an expired nonce before asking the store).
 pub(crate) async fn purge(store: &SqliteStore, now: OffsetDateTime) -> Result<u64, StoreError> {
     store.db.nonces(|conn| {
-        execute(conn, "DELETE FROM nonces WHERE expires <= ?", [micros(now)]).map(|n| n as u64)
+        execute(
+            conn,
+            "DELETE FROM used_nonces WHERE expires <= ?",
+            [micros(now)],
+        )
+        .map(|n| n as u64)
     })
 }

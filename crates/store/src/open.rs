@@ -198,6 +198,72 @@ mod tests {
         assert_eq!((sync.unwrap(), temp_store.unwrap()), (2, 2));
     }
 
+    /// A nonce file written by an earlier binary (table `nonces`, keyed by value) is converted
+    /// when the store opens: a nonce it recorded as used stays used, and the redemption and
+    /// the purge then search the one B-tree instead of scanning it.
+    #[tokio::test]
+    async fn an_old_nonce_file_is_converted_and_keeps_its_records() {
+        use ferrite_core::Store;
+        let at = time::macros::datetime!(2030-01-01 0:00 UTC);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ferrite.db");
+        {
+            let old = Connection::open(nonce_database_path(&path)).unwrap();
+            old.execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 CREATE TABLE nonces (
+                     value   TEXT    PRIMARY KEY NOT NULL,
+                     expires INTEGER NOT NULL
+                 ) WITHOUT ROWID;
+                 CREATE INDEX nonce_expires ON nonces (expires);",
+            )
+            .unwrap();
+            old.execute(
+                "INSERT INTO nonces (value, expires) VALUES ('used', ?)",
+                [crate::codec::micros(at)],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert!(!store.consume_nonce("used", at).await.unwrap());
+        assert!(store.consume_nonce("new", at).await.unwrap());
+        let (tables, plans) = store
+            .db
+            .nonces(|conn| {
+                let mut stmt = conn
+                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                    .map_err(db_error)?;
+                let tables: Vec<String> = stmt
+                    .query_map([], |r| r.get(0))
+                    .map_err(db_error)?
+                    .collect::<Result<_, _>>()
+                    .map_err(db_error)?;
+                let mut plans = Vec::new();
+                for sql in [
+                    "INSERT INTO used_nonces (expires, value) VALUES (1, 'x') ON CONFLICT DO NOTHING",
+                    "DELETE FROM used_nonces WHERE expires <= 1",
+                ] {
+                    let mut stmt = conn
+                        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                        .map_err(db_error)?;
+                    let steps: Vec<String> = stmt
+                        .query_map([], |r| r.get("detail"))
+                        .map_err(db_error)?
+                        .collect::<Result<_, _>>()
+                        .map_err(db_error)?;
+                    plans.extend(steps);
+                }
+                Ok((tables, plans))
+            })
+            .unwrap();
+        assert_eq!(tables, ["used_nonces"]);
+        assert!(
+            plans.iter().all(|step| !step.starts_with("SCAN")),
+            "{plans:?}"
+        );
+        assert_eq!(store.purge_nonces(at).await.unwrap(), 2);
+    }
+
     #[tokio::test]
     async fn nonces_live_in_their_own_wal_file_without_fsync_on_commit() {
         let dir = tempfile::tempdir().unwrap();

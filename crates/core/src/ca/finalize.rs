@@ -182,7 +182,13 @@ impl Ca {
             }
             return Err(e.into());
         }
-        info!(order = %order.id, serial = %certificate.serial, "certificate issued");
+        info!(
+            order = %order.id,
+            serial = %certificate.serial,
+            names = ?certificate.dns_names,
+            not_after = %certificate.not_after,
+            "certificate issued"
+        );
         order.status = OrderStatus::Valid;
         order.certificate_serial = Some(certificate.serial);
         Ok(order)
