@@ -139,6 +139,12 @@ fn generate(opts: &CaOptions) -> Result<Vec<NewFile>, PkiError> {
             allow_single_label: true,
         },
     )?;
+    tracing::info!(
+        serial = %tls.serial_hex,
+        names = ?tls_names,
+        not_after = %tls.not_after,
+        "issued the ACME listener's certificate"
+    );
 
     Ok(vec![
         NewFile {

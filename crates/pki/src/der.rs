@@ -108,8 +108,8 @@ struct Element<'a> {
     rest: &'a [u8],
 }
 
-/// The first DER element of `input`. Single-byte tags and definite lengths (at most four
-/// length octets) only.
+/// The first DER element of `input`. Single-byte tags and definite lengths of at most four
+/// length octets, in their shortest form (DER), only.
 fn element(input: &[u8]) -> Option<Element<'_>> {
     let (&tag, after_tag) = input.split_first()?;
     let (&first, after_first) = after_tag.split_first()?;
@@ -120,6 +120,10 @@ fn element(input: &[u8]) -> Option<Element<'_>> {
             let len = octets
                 .iter()
                 .fold(0usize, |len, &b| (len << 8) | usize::from(b));
+            // No leading zero octet, and no long form for what the short form holds.
+            if octets.first() == Some(&0) || len < 0x80 {
+                return None;
+            }
             (len, after)
         }
         _ => return None,
@@ -173,6 +177,11 @@ mod tests {
         let body = [long_tbs.clone(), alg.clone(), tlv(TAG_BIT_STRING, &bits)].concat();
         let long = tlv(TAG_SEQUENCE, &body);
         assert_eq!(certificate_parts(&long).unwrap().tbs, &long_tbs[..]);
+        let huge_tbs = tlv(TAG_SEQUENCE, &vec![0x05; 70_000]);
+        let body = [huge_tbs.clone(), alg.clone(), tlv(TAG_BIT_STRING, &bits)].concat();
+        let huge = tlv(TAG_SEQUENCE, &body);
+        assert_eq!(huge[1], 0x83, "three length octets");
+        assert_eq!(certificate_parts(&huge).unwrap().tbs, &huge_tbs[..]);
 
         let mut trailing = cert.clone();
         trailing.push(0);
@@ -184,7 +193,24 @@ mod tests {
         );
         let two_parts = tlv(TAG_SEQUENCE, &[tbs.clone(), alg.clone()].concat());
         let short = &cert[..cert.len() - 1];
-        for bad in [&trailing[..], &odd, &two_parts, short, &[], &[0x30, 0x80]] {
+        // The indefinite form (BER, not DER) around a valid body, ended by two zero octets.
+        let indefinite = [&[0x30, 0x80][..], &cert[2..], &[0, 0]].concat();
+        // Non-minimal lengths: long form for a short length, a leading zero octet.
+        let long_short = [&[0x30, 0x81][..], &cert[1..]].concat();
+        let leading_zero = [&long[..1], &[0x83, 0x00], &long[2..]].concat();
+        // Five length octets.
+        let five = [&[0x30, 0x85, 0, 0, 0, 0][..], &cert[1..]].concat();
+        for bad in [
+            &trailing[..],
+            &odd,
+            &two_parts,
+            short,
+            &[],
+            &indefinite,
+            &long_short,
+            &leading_zero,
+            &five,
+        ] {
             assert!(certificate_parts(bad).is_none(), "{bad:02x?}");
         }
     }

@@ -207,9 +207,10 @@ impl Issuer {
     /// caIssuers = `urls.ca_issuers`, AKI keyid, no SKI, random 128-bit serial,
     /// ecdsa-with-SHA256.
     ///
-    /// Lint before sign: the identical TBS is first signed with a throwaway key, re-parsed and
-    /// checked; a failing check returns [`PkiError::Lint`] and nothing is signed with the CA
-    /// key. The TBS signed with the CA key is then compared byte for byte with the linted one.
+    /// Lint before sign: the identical TBS is first wrapped with a placeholder signature,
+    /// parsed and checked; a failing check returns [`PkiError::Lint`] and nothing is signed
+    /// with the CA key. The TBS signed with the CA key is then compared byte for byte with the
+    /// linted one, and the signature verified under the intermediate's public key.
     pub fn issue(&self, req: &IssueRequest) -> Result<IssuedCertificate, PkiError> {
         let mut names: Vec<String> = Vec::with_capacity(req.dns_names.len());
         for name in &req.dns_names {
@@ -306,8 +307,9 @@ impl Issuer {
 
         let cert = profiles::sign(&params, &public_key, &self.signer, "signing a certificate")?;
         self.check_signed_matches_linted(linted.der(), cert.der())?;
-        // The operator's line is core's "certificate issued" (with the order), once the
-        // certificate is recorded, or its "issued_not_recorded" audit event.
+        // The operator's info line is the caller's: core's "certificate issued" (with the
+        // order) once the certificate is recorded, or its "issued_not_recorded" audit event;
+        // the bundle's for the listener certificate.
         tracing::debug!(
             serial = %to_hex(&serial),
             names = ?dns_names,
@@ -329,7 +331,9 @@ impl Issuer {
         let split = |der| {
             certificate_parts(der).ok_or_else(|| PkiError::Signing {
                 action: "re-reading a signed certificate",
-                detail: "it is not a DER Certificate of three parts".into(),
+                detail: "rcgen's output is not a DER Certificate of three parts (nothing was \
+                         issued); report this as a bug"
+                    .into(),
             })
         };
         let (linted, signed) = (split(linted)?, split(signed)?);
@@ -343,7 +347,10 @@ impl Issuer {
             .verify_sig(signed.tbs, signed.signature)
             .map_err(|_| PkiError::Signing {
                 action: "verifying a signed certificate",
-                detail: "the signature does not verify under the intermediate's key".into(),
+                detail: "the signature does not verify under the intermediate certificate's key; \
+                         check that intermediate.key belongs to intermediate.pem and that the \
+                         signer works (nothing was issued)"
+                    .into(),
             })
     }
 
@@ -514,17 +521,28 @@ mod tests {
         let leaf = params(&random_serial().unwrap());
         let linted = leaf.signed_by(&public_key, &issuer.lint_signer).unwrap();
         let signed = leaf.signed_by(&public_key, issuer.signer()).unwrap();
-        let check = |signed: &rcgen::Certificate| {
-            issuer.check_signed_matches_linted(linted.der(), signed.der())
-        };
-        check(&signed).unwrap();
+        let check = |signed: &[u8]| issuer.check_signed_matches_linted(linted.der(), signed);
+        check(signed.der()).unwrap();
 
-        let unsigned = check(&linted).unwrap_err();
+        let unsigned = check(linted.der()).unwrap_err();
         assert!(matches!(unsigned, PkiError::Signing { .. }), "{unsigned:?}");
         let other_tbs = params(&random_serial().unwrap())
             .signed_by(&public_key, issuer.signer())
             .unwrap();
-        let err = check(&other_tbs).unwrap_err();
+        let err = check(other_tbs.der()).unwrap_err();
+        assert!(matches!(err, PkiError::Lint { .. }), "{err:?}");
+        // The outer signatureAlgorithm (the last copy of ecdsa-with-SHA256's identifier) made
+        // ecdsa-with-SHA384: same TBS, another algorithm.
+        let ecdsa_sha256 = [
+            0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+        ];
+        let mut other_alg = signed.der().to_vec();
+        let at = other_alg
+            .windows(ecdsa_sha256.len())
+            .rposition(|w| w == ecdsa_sha256)
+            .unwrap();
+        other_alg[at + ecdsa_sha256.len() - 1] = 0x03;
+        let err = check(&other_alg).unwrap_err();
         assert!(matches!(err, PkiError::Lint { .. }), "{err:?}");
         let stranger = rcgen::Issuer::from_ca_cert_der(
             &issuer.intermediate_der().into(),
@@ -532,7 +550,7 @@ mod tests {
         )
         .unwrap();
         let forged = leaf.signed_by(&public_key, &stranger).unwrap();
-        let err = check(&forged).unwrap_err();
+        let err = check(forged.der()).unwrap_err();
         assert!(matches!(err, PkiError::Signing { .. }), "{err:?}");
     }
 

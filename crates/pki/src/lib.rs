@@ -8,8 +8,8 @@
 //! - parses and checks RFC 8555 §7.4 finalize CSRs ([`Csr::parse`], [`CsrPolicy::check`]),
 //!   including weak and known-compromised keys;
 //! - issues Baseline Requirements subscriber certificates from the CSR's exact
-//!   SubjectPublicKeyInfo bytes ([`Issuer::issue`]), linting the to-be-signed certificate with
-//!   a throwaway key first (Boulder's lint-before-sign);
+//!   SubjectPublicKeyInfo bytes ([`Issuer::issue`]), linting the to-be-signed certificate
+//!   first (Boulder's lint-before-sign, with a placeholder signature instead of a throwaway key);
 //! - signs RFC 5280 CRLs with reason codes ([`Issuer::sign_crl`]);
 //! - parses certificates presented for revocation ([`parse_certificate`]).
 //!

@@ -1,6 +1,7 @@
-//! Lint before sign (Boulder's way): the to-be-signed certificate is first signed with a
-//! throwaway key, re-parsed with x509-parser and compared field by field with the profile and
-//! the request. Only if every check passes is the same TBS signed with the CA key.
+//! Lint before sign (Boulder's way): the to-be-signed certificate is first wrapped with a
+//! placeholder signature (`issuer::LintKey`, which no verifier accepts), parsed with
+//! x509-parser and compared field by field with the profile and the request. Only if every
+//! check passes is the same TBS signed with the CA key.
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;

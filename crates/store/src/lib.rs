@@ -12,7 +12,7 @@
 //!   SQLite never has to fail a read-then-write upgrade with `SQLITE_BUSY`; the 5 s busy
 //!   timeout covers another process holding it);
 //! - compare-and-set methods are `UPDATE … WHERE status = …` and report whether a row changed;
-//! - nonces are redeemed by a single `DELETE … RETURNING`;
+//! - a nonce is redeemed by a single insert-if-absent into `used_nonces` (nonce file);
 //! - commits are durable (WAL, `synchronous=FULL`): a certificate returned to a client survives a
 //!   crash or power loss. The writer commits the jobs waiting at the same time together (group
 //!   commit: one fsync for all of them) and answers each caller only after that commit. The one

@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0004_nonces_moved.sql"),
     ),
     (5, include_str!("../migrations/sqlite/0005_nonce_key.sql")),
+    (6, include_str!("../migrations/sqlite/0006_used_nonces.sql")),
 ];
 
 /// The [`ferrite_core::Store`] backed by SQLite. Cheap to clone (the connections are shared).
@@ -290,7 +291,8 @@ mod tests {
             .db
             .read(|conn| {
                 conn.query_row(
-                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'nonces'",
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' \
+                     AND name IN ('nonces', 'used_nonces')",
                     [],
                     |r| r.get(0),
                 )

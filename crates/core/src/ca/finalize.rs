@@ -171,6 +171,8 @@ impl Ca {
                 order = %order.id,
                 account = %account.id,
                 serial = %certificate.serial,
+                names = ?certificate.dns_names,
+                not_after = %certificate.not_after,
                 error = %e,
                 "a certificate was signed but could not be stored; it was never delivered"
             );
