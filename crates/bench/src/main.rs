@@ -14,6 +14,11 @@ use ferrite_bench::config::{Eab, MacKey};
 use ferrite_bench::responder::Http01Server;
 use ferrite_bench::{BenchConfig, KeyType};
 
+/// mimalloc, as in the server: the generator shares the machine with the server under test,
+/// and glibc's malloc/free were ~10 % of its CPU samples (docs/performance.md, step 23).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Drive an ACME CA on loopback with N concurrent clients doing full http-01 issuances.
 ///
 /// The CA must validate http-01 on the --http01-listen port and resolve every name under
