@@ -257,6 +257,46 @@ mod tests {
         assert!(expires > Instant::now() + MAX_TTL - Duration::from_secs(5));
     }
 
+    /// An answer is served until its TTL runs out, and not after.
+    #[test]
+    fn an_answer_expires_with_its_ttl() {
+        let cache = KeyCache::default();
+        let query = dnskey_query();
+        cache.insert(
+            query.clone(),
+            &response(&query, ResponseCode::NoError, Some(1)),
+        );
+        assert!(cache.get(&query, 1).is_some());
+        std::thread::sleep(Duration::from_millis(1100));
+        assert!(cache.get(&query, 1).is_none(), "expired after 1 s");
+    }
+
+    /// A full cache makes room by dropping what expired, and, when nothing has, everything:
+    /// it never holds more than MAX_ENTRIES answers.
+    #[test]
+    fn a_full_cache_never_grows_past_its_bound() {
+        let cache = KeyCache::default();
+        let query = |i: usize| {
+            Query::query(
+                Name::from_ascii(format!("k{i}.example.")).unwrap(),
+                RecordType::DNSKEY,
+            )
+        };
+        for i in 0..MAX_ENTRIES {
+            let q = query(i);
+            cache.insert(q.clone(), &response(&q, ResponseCode::NoError, Some(3600)));
+        }
+        assert_eq!(cache.entries.lock().unwrap().len(), MAX_ENTRIES);
+        let last = query(MAX_ENTRIES);
+        cache.insert(
+            last.clone(),
+            &response(&last, ResponseCode::NoError, Some(3600)),
+        );
+        assert_eq!(cache.entries.lock().unwrap().len(), 1);
+        assert!(cache.get(&last, 1).is_some());
+        assert!(cache.get(&query(0), 1).is_none());
+    }
+
     #[test]
     fn keeps_nothing_without_records_with_ttl_zero_or_an_error_code() {
         let cache = KeyCache::default();
