@@ -6,7 +6,7 @@ use ferrite_proto::AccountStatus;
 use rusqlite::{Connection, Row, params};
 
 use crate::codec::{from_json, from_micros, micros, parse_wire, to_json};
-use crate::db::{col, execute, query_all, query_opt};
+use crate::db::{at, execute, query_all, query_opt};
 use crate::open::SqliteStore;
 
 /// The account SELECT with a WHERE clause appended (literals only, so the SQL is static).
@@ -155,18 +155,18 @@ fn expect_one(rows: usize, id: &str) -> Result<(), StoreError> {
 }
 
 fn decode(row: &Row<'_>) -> Result<Account, StoreError> {
-    let jwk: String = col(row, "jwk")?;
-    let contact: String = col(row, "contact")?;
-    let status: String = col(row, "status")?;
+    let jwk: String = at(row, 2, "jwk")?;
+    let contact: String = at(row, 3, "contact")?;
+    let status: String = at(row, 4, "status")?;
     Ok(Account {
-        id: col(row, "id")?,
-        thumbprint: col(row, "thumbprint")?,
+        id: at(row, 0, "id")?,
+        thumbprint: at(row, 1, "thumbprint")?,
         jwk: from_json(&jwk, "accounts.jwk")?,
         contact: from_json(&contact, "accounts.contact")?,
         status: parse_wire(&status, "accounts.status", AccountStatus::parse)?,
-        terms_of_service_agreed: col(row, "terms_of_service_agreed")?,
-        eab_kid: col(row, "eab_kid")?,
-        customer_id: col(row, "customer_id")?,
-        created_at: from_micros(col(row, "created_at")?, "accounts.created_at")?,
+        terms_of_service_agreed: at(row, 5, "terms_of_service_agreed")?,
+        eab_kid: at(row, 6, "eab_kid")?,
+        customer_id: at(row, 7, "customer_id")?,
+        created_at: from_micros(at(row, 8, "created_at")?, "accounts.created_at")?,
     })
 }

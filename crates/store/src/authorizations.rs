@@ -9,7 +9,7 @@ use crate::codec::{
     from_json_opt, from_micros, from_micros_opt, identifier, identifier_type_str, micros,
     parse_wire, to_json,
 };
-use crate::db::{col, execute, query_all};
+use crate::db::{at, execute, query_all};
 use crate::open::SqliteStore;
 
 /// Inserts an authorization and its challenges (in their order) inside the caller's write
@@ -121,11 +121,11 @@ pub(crate) fn by_ids_in(
 /// Folds one row of [`select_authorization_with_challenges`] (sorted by authorization) into
 /// `found`: a new authorization when the id changes, then its challenge if the row has one.
 fn fold(found: &mut Vec<Authorization>, row: &Row<'_>) -> Result<(), StoreError> {
-    let id: String = col(row, "id")?;
+    let id: String = at(row, 0, "id")?;
     if found.last().is_none_or(|a| a.id != id) {
         found.push(decode(row)?);
     }
-    let challenge_id: Option<String> = col(row, "c_id")?;
+    let challenge_id: Option<String> = at(row, 7, "c_id")?;
     if challenge_id.is_some()
         && let Some(authz) = found.last_mut()
     {
@@ -156,33 +156,33 @@ pub(crate) async fn set_status(
 }
 
 fn decode(row: &Row<'_>) -> Result<Authorization, StoreError> {
-    let kind: String = col(row, "identifier_type")?;
-    let status: String = col(row, "status")?;
+    let kind: String = at(row, 2, "identifier_type")?;
+    let status: String = at(row, 5, "status")?;
     Ok(Authorization {
-        id: col(row, "id")?,
-        account_id: col(row, "account_id")?,
-        identifier: identifier(&kind, col(row, "identifier_value")?)?,
-        wildcard: col(row, "wildcard")?,
+        id: at(row, 0, "id")?,
+        account_id: at(row, 1, "account_id")?,
+        identifier: identifier(&kind, at(row, 3, "identifier_value")?)?,
+        wildcard: at(row, 4, "wildcard")?,
         status: parse_wire(&status, "authorizations.status", AuthorizationStatus::parse)?,
-        expires: from_micros(col(row, "expires")?, "authorizations.expires")?,
+        expires: from_micros(at(row, 6, "expires")?, "authorizations.expires")?,
         challenges: Vec::new(),
     })
 }
 
 fn decode_challenge(row: &Row<'_>) -> Result<Challenge, StoreError> {
-    let kind: String = col(row, "c_kind")?;
-    let status: String = col(row, "c_status")?;
-    let error: Option<String> = col(row, "c_error")?;
-    let record: Option<String> = col(row, "c_record")?;
+    let kind: String = at(row, 9, "c_kind")?;
+    let status: String = at(row, 11, "c_status")?;
+    let error: Option<String> = at(row, 13, "c_error")?;
+    let record: Option<String> = at(row, 14, "c_record")?;
     Ok(Challenge {
-        id: col(row, "c_id")?,
-        authorization_id: col(row, "c_authorization_id")?,
+        id: at(row, 7, "c_id")?,
+        authorization_id: at(row, 8, "c_authorization_id")?,
         kind: parse_wire(&kind, "challenges.kind", ChallengeType::parse)?,
-        token: col(row, "c_token")?,
+        token: at(row, 10, "c_token")?,
         status: parse_wire(&status, "challenges.status", ChallengeStatus::parse)?,
-        validated: from_micros_opt(col(row, "c_validated")?, "challenges.validated")?,
+        validated: from_micros_opt(at(row, 12, "c_validated")?, "challenges.validated")?,
         error: from_json_opt(error.as_deref(), "challenges.error")?,
         record: from_json_opt(record.as_deref(), "challenges.record")?,
-        lease_until: from_micros_opt(col(row, "c_lease_until")?, "challenges.lease_until")?,
+        lease_until: from_micros_opt(at(row, 15, "c_lease_until")?, "challenges.lease_until")?,
     })
 }

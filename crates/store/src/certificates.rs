@@ -6,7 +6,7 @@ use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
 use crate::codec::{from_json, from_micros, micros, to_json};
-use crate::db::{col, execute, query_all, query_opt};
+use crate::db::{at, col, execute, query_all, query_opt};
 use crate::open::SqliteStore;
 
 // RFC 8555 §7.4: once the certificate is issued the order is "valid" and points to it. Both in
@@ -154,9 +154,9 @@ fn reason_code(reason: i64) -> Result<u8, StoreError> {
 }
 
 fn decode(row: &Row<'_>) -> Result<Certificate, StoreError> {
-    let dns_names: String = col(row, "dns_names")?;
-    let revoked_at: Option<i64> = col(row, "revoked_at")?;
-    let reason: Option<i64> = col(row, "revocation_reason")?;
+    let dns_names: String = at(row, 5, "dns_names")?;
+    let revoked_at: Option<i64> = at(row, 8, "revoked_at")?;
+    let reason: Option<i64> = at(row, 9, "revocation_reason")?;
     let revoked = match (revoked_at, reason) {
         (Some(at), Some(reason)) => Some((
             from_micros(at, "certificates.revoked_at")?,
@@ -170,14 +170,14 @@ fn decode(row: &Row<'_>) -> Result<Certificate, StoreError> {
         }
     };
     Ok(Certificate {
-        serial: col(row, "serial")?,
-        account_id: col(row, "account_id")?,
-        order_id: col(row, "order_id")?,
-        der: col(row, "der")?,
-        chain_pem: col(row, "chain_pem")?,
+        serial: at(row, 0, "serial")?,
+        account_id: at(row, 1, "account_id")?,
+        order_id: at(row, 2, "order_id")?,
+        der: at(row, 3, "der")?,
+        chain_pem: at(row, 4, "chain_pem")?,
         dns_names: from_json(&dns_names, "certificates.dns_names")?,
-        not_before: from_micros(col(row, "not_before")?, "certificates.not_before")?,
-        not_after: from_micros(col(row, "not_after")?, "certificates.not_after")?,
+        not_before: from_micros(at(row, 6, "not_before")?, "certificates.not_before")?,
+        not_after: from_micros(at(row, 7, "not_after")?, "certificates.not_after")?,
         revoked,
     })
 }

@@ -9,7 +9,7 @@ use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
 use crate::codec::{from_json, from_micros, micros, parse_wire, to_json};
-use crate::db::{col, execute, query_all};
+use crate::db::{at, execute, query_all};
 use crate::open::SqliteStore;
 
 /// Most rows one reuse lookup reads. Newest first, so the best candidates are always among
@@ -118,18 +118,21 @@ pub(crate) async fn list(
 }
 
 fn decode(row: &Row<'_>) -> Result<DomainValidation, StoreError> {
-    let method: String = col(row, "method")?;
-    let record: String = col(row, "record")?;
+    let method: String = at(row, 5, "method")?;
+    let record: String = at(row, 9, "record")?;
     Ok(DomainValidation {
-        id: col(row, "id")?,
-        customer_id: col(row, "customer_id")?,
-        account_id: col(row, "account_id")?,
-        domain: col(row, "domain")?,
-        wildcard: col(row, "wildcard")?,
+        id: at(row, 0, "id")?,
+        customer_id: at(row, 1, "customer_id")?,
+        account_id: at(row, 2, "account_id")?,
+        domain: at(row, 3, "domain")?,
+        wildcard: at(row, 4, "wildcard")?,
         method: parse_wire(&method, "domain_validations.method", ChallengeType::parse)?,
-        validated_at: from_micros(col(row, "validated_at")?, "domain_validations.validated_at")?,
-        reuse_until: from_micros(col(row, "reuse_until")?, "domain_validations.reuse_until")?,
-        authorization_id: col(row, "authorization_id")?,
+        validated_at: from_micros(
+            at(row, 6, "validated_at")?,
+            "domain_validations.validated_at",
+        )?,
+        reuse_until: from_micros(at(row, 7, "reuse_until")?, "domain_validations.reuse_until")?,
+        authorization_id: at(row, 8, "authorization_id")?,
         record: from_json(&record, "domain_validations.record")?,
     })
 }

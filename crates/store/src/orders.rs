@@ -10,7 +10,7 @@ use crate::authorizations;
 use crate::codec::{
     from_json, from_json_opt, from_micros, from_micros_opt, micros, parse_wire, to_json,
 };
-use crate::db::{col, execute, query_all, query_opt};
+use crate::db::{at, col, execute, query_all, query_opt};
 use crate::error::db_error;
 use crate::open::SqliteStore;
 
@@ -196,22 +196,22 @@ pub(crate) async fn fail(
 }
 
 fn decode(row: &Row<'_>) -> Result<Order, StoreError> {
-    let status: String = col(row, "status")?;
-    let identifiers: String = col(row, "identifiers")?;
-    let error: Option<String> = col(row, "error")?;
+    let status: String = at(row, 2, "status")?;
+    let identifiers: String = at(row, 3, "identifiers")?;
+    let error: Option<String> = at(row, 7, "error")?;
     let identifiers: Vec<Identifier> = from_json(&identifiers, "orders.identifiers")?;
-    let authorization_ids: String = col(row, "authorization_ids")?;
+    let authorization_ids: String = at(row, 10, "authorization_ids")?;
     Ok(Order {
-        id: col(row, "id")?,
-        account_id: col(row, "account_id")?,
+        id: at(row, 0, "id")?,
+        account_id: at(row, 1, "account_id")?,
         status: parse_wire(&status, "orders.status", OrderStatus::parse)?,
         identifiers,
         authorization_ids: from_json(&authorization_ids, "order_authorizations")?,
-        expires: from_micros(col(row, "expires")?, "orders.expires")?,
-        not_before: from_micros_opt(col(row, "not_before")?, "orders.not_before")?,
-        not_after: from_micros_opt(col(row, "not_after")?, "orders.not_after")?,
+        expires: from_micros(at(row, 4, "expires")?, "orders.expires")?,
+        not_before: from_micros_opt(at(row, 5, "not_before")?, "orders.not_before")?,
+        not_after: from_micros_opt(at(row, 6, "not_after")?, "orders.not_after")?,
         error: from_json_opt(error.as_deref(), "orders.error")?,
-        certificate_serial: col(row, "certificate_serial")?,
-        created_at: from_micros(col(row, "created_at")?, "orders.created_at")?,
+        certificate_serial: at(row, 8, "certificate_serial")?,
+        created_at: from_micros(at(row, 9, "created_at")?, "orders.created_at")?,
     })
 }
