@@ -76,7 +76,8 @@ pub(crate) struct Db {
     /// Connections for inline reads while the writer's is busy; for an in-memory database,
     /// the one connection (shared with the writer thread).
     readers: Vec<Arc<Mutex<Connection>>>,
-    /// Where the next read starts looking for a free reader.
+    /// Where a thread's first read starts looking for a free reader (later reads start at
+    /// the reader the thread used last: see [`Db::read`]).
     next_reader: AtomicUsize,
     /// The nonce database's connection.
     nonces: Mutex<Connection>,

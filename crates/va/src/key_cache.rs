@@ -271,17 +271,42 @@ mod tests {
         assert!(cache.get(&query, 1).is_none(), "expired after 1 s");
     }
 
-    /// A full cache makes room by dropping what expired, and, when nothing has, everything:
-    /// it never holds more than MAX_ENTRIES answers.
+    fn numbered_query(i: usize) -> Query {
+        Query::query(
+            Name::from_ascii(format!("k{i}.example.")).unwrap(),
+            RecordType::DNSKEY,
+        )
+    }
+
+    /// A full cache makes room by dropping what expired; the answers still valid stay.
+    #[test]
+    fn a_full_cache_drops_what_expired_first() {
+        let cache = KeyCache::default();
+        for i in 0..MAX_ENTRIES {
+            let q = numbered_query(i);
+            let ttl = if i % 2 == 0 { 1 } else { 3600 };
+            cache.insert(q.clone(), &response(&q, ResponseCode::NoError, Some(ttl)));
+        }
+        std::thread::sleep(Duration::from_millis(1100));
+        let last = numbered_query(MAX_ENTRIES);
+        cache.insert(
+            last.clone(),
+            &response(&last, ResponseCode::NoError, Some(3600)),
+        );
+        assert_eq!(cache.entries.lock().unwrap().len(), MAX_ENTRIES / 2 + 1);
+        assert!(
+            cache.get(&numbered_query(1), 1).is_some(),
+            "still valid, kept"
+        );
+        assert!(cache.get(&last, 1).is_some());
+    }
+
+    /// When nothing has expired, a full cache forgets everything: it never holds more than
+    /// MAX_ENTRIES answers.
     #[test]
     fn a_full_cache_never_grows_past_its_bound() {
         let cache = KeyCache::default();
-        let query = |i: usize| {
-            Query::query(
-                Name::from_ascii(format!("k{i}.example.")).unwrap(),
-                RecordType::DNSKEY,
-            )
-        };
+        let query = numbered_query;
         for i in 0..MAX_ENTRIES {
             let q = query(i);
             cache.insert(q.clone(), &response(&q, ResponseCode::NoError, Some(3600)));
