@@ -10,7 +10,7 @@
 #
 # Usage: bench/compare.sh [--clients N] [--issuances M] [--duration S] [--runs R]
 #                         [--key-type p256|rsa2048] [--poll-interval-ms MS] [--skip-build]
-#                         [--lego N] [--ferrite-only] [--dnssec] [--out DIR]
+#                         [--lego N] [--ferrite-only] [--baseline PATH] [--dnssec] [--out DIR]
 # Defaults: 10 clients, 100000 issuances, 30 s per run, 1 run each (alternating
 # Ferrite, Pebble when --runs > 1; each run against a freshly started server), P-256, 50 ms
 # polls. --lego N also times N runs of lego (one account + one certificate, http-01) against
@@ -21,7 +21,12 @@
 # (`validation.dnssec = true`), against ferrite-signed-dns (the testkit's signed mock DNS:
 # one signed root zone, so the chain is one level where the public DNS has three or more)
 # instead of pebble-challtestsrv, which signs nothing; Pebble, which does not validate, uses
-# the same DNS.
+# the same DNS. --baseline PATH compares this tree's Ferrite with another build of it (a copy of
+# another commit's target/release/ferrite) instead of Pebble: the same settings, runs
+# interleaved and their order alternated (ferrite first in odd runs, the baseline first in even
+# ones), so a drift of the shared machine's speed falls on both; the table's second column is
+# the baseline. Throughput on a shared machine moves by ±15 % between runs: use --runs 4 or
+# more, or bench/instructions.sh for differences of a few percent.
 set -euo pipefail
 
 CLIENTS=10
@@ -34,6 +39,7 @@ BUILD=1
 OUT=""
 LEGO_RUNS=0
 PEBBLE=1
+BASELINE=""
 DNSSEC=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -46,6 +52,7 @@ while [ $# -gt 0 ]; do
     --skip-build) BUILD=0; shift ;;
     --lego) LEGO_RUNS=$2; shift 2 ;;
     --ferrite-only) PEBBLE=0; shift ;;
+    --baseline) BASELINE=$2; PEBBLE=0; shift 2 ;;
     --dnssec) DNSSEC=1; shift ;;
     --out) OUT=$2; shift 2 ;;
     -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
@@ -58,6 +65,10 @@ SCRIPT=compare.sh
 . "$(dirname "$0")/lib.sh"
 require_tools openssl jq python3
 [ "$PEBBLE" = 0 ] || require_tools pebble
+[ -z "$BASELINE" ] || [ -x "$BASELINE" ] || {
+    echo "compare.sh: --baseline $BASELINE is not an executable ferrite" >&2
+    exit 2
+}
 [ "$DNSSEC" = 1 ] || require_tools pebble-challtestsrv
 
 if [ "$BUILD" = 1 ]; then
@@ -79,10 +90,11 @@ start_test_dns "$DNSSEC"
 
 # --- Servers: each run gets a fresh one (a fresh database; state left by a cancelled run,
 # such as validations still in flight, cannot leak into the next) -----------------------------
-start_ferrite() { # RUN → FERRITE_PID FERRITE_DIR FERRITE_ROOT
-    local out=$OUT/ferrite-$1.out
-    write_ferrite_config "$TMP/ferrite.toml" "$TMP/ferrite-data-$1"
-    "$FERRITE" serve --config "$TMP/ferrite.toml" >"$out" 2>"$OUT/ferrite-$1.log" &
+start_ferrite() { # RUN [NAME BINARY] → FERRITE_PID FERRITE_DIR FERRITE_ROOT
+    local name=${2:-ferrite} binary=${3:-$FERRITE}
+    local out=$OUT/$name-$1.out
+    write_ferrite_config "$TMP/ferrite.toml" "$TMP/$name-data-$1"
+    "$binary" serve --config "$TMP/ferrite.toml" >"$out" 2>"$OUT/$name-$1.log" &
     FERRITE_PID=$!
     PIDS+=("$FERRITE_PID")
     wait_for "ferrite serve" grep -q "^Root certificate clients must trust: " "$out"
@@ -140,10 +152,23 @@ bench() { # NAME DIRECTORY CA PID RUN
         | tee "$OUT/$1-$5.txt" >&2 || true
     [ -s "$OUT/$1-$5.json" ] || { echo "compare.sh: $1 run $5 wrote no report" >&2; exit 1; }
 }
-for run in $(seq 1 "$RUNS"); do
-    start_ferrite "$run"
-    bench ferrite "$FERRITE_DIR" "$FERRITE_ROOT" "$FERRITE_PID" "$run"
+ferrite_run() { # NAME BINARY RUN
+    start_ferrite "$3" "$1" "$2"
+    bench "$1" "$FERRITE_DIR" "$FERRITE_ROOT" "$FERRITE_PID" "$3"
     stop "$FERRITE_PID"
+}
+for run in $(seq 1 "$RUNS"); do
+    if [ -n "$BASELINE" ]; then
+        if [ $((run % 2)) = 1 ]; then
+            ferrite_run ferrite "$FERRITE" "$run"
+            ferrite_run baseline "$BASELINE" "$run"
+        else
+            ferrite_run baseline "$BASELINE" "$run"
+            ferrite_run ferrite "$FERRITE" "$run"
+        fi
+        continue
+    fi
+    ferrite_run ferrite "$FERRITE" "$run"
     [ "$PEBBLE" = 1 ] || continue
     start_pebble "$run"
     bench pebble "$PEBBLE_DIR" "$TMP/pebble-ca.pem" "$PEBBLE_PID" "$run"
@@ -178,7 +203,11 @@ if [ "$LEGO_RUNS" -gt 0 ]; then
     read -r FL_MEAN FL_SD FL_MIN FL_MAX < <(lego_time ferrite "$FERRITE_DIR" "$FERRITE_ROOT")
     stop "$FERRITE_PID"
     PL_MEAN=0 PL_MIN=0 PL_MAX=0
-    if [ "$PEBBLE" = 1 ]; then
+    if [ -n "$BASELINE" ]; then
+        start_ferrite lego baseline "$BASELINE"
+        read -r PL_MEAN PL_SD PL_MIN PL_MAX < <(lego_time baseline "$FERRITE_DIR" "$FERRITE_ROOT")
+        stop "$FERRITE_PID"
+    elif [ "$PEBBLE" = 1 ]; then
         start_pebble lego
         read -r PL_MEAN PL_SD PL_MIN PL_MAX < <(lego_time pebble "$PEBBLE_DIR" "$TMP/pebble-ca.pem")
         stop "$PEBBLE_PID"
@@ -198,15 +227,22 @@ summary() { # NAME → "throughput cpu_ms worst_endpoint_p99 issuance_p99 rss_mb
 }
 read -r F_TPUT F_CPU F_P99 F_IP99 F_RSS F_FAIL < <(summary ferrite)
 P_TPUT=0 P_CPU=0 P_P99=0 P_IP99=0 P_RSS=0 P_FAIL=0
-[ "$PEBBLE" = 0 ] || read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL < <(summary pebble)
+OTHER=Pebble
+if [ -n "$BASELINE" ]; then
+    OTHER=Baseline
+    read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL < <(summary baseline)
+elif [ "$PEBBLE" = 1 ]; then
+    read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL < <(summary pebble)
+fi
 echo
-echo "Ferrite vs Pebble: $CLIENTS clients, $KEY_TYPE keys, ≤$DURATION s per run, $RUNS run(s) each, $(nproc) cores (generator and servers share them)$([ "$DNSSEC" = 1 ] && echo ", Ferrite validating DNSSEC")"
-awk -v OFS='' '
+[ -z "$BASELINE" ] || echo "Baseline: $BASELINE"
+echo "Ferrite vs $OTHER: $CLIENTS clients, $KEY_TYPE keys, ≤$DURATION s per run, $RUNS run(s) each, $(nproc) cores (generator and servers share them)$([ "$DNSSEC" = 1 ] && echo ", Ferrite validating DNSSEC")"
+awk -v OFS='' -v other="$OTHER" '
   function row(name, f, p) {
     printf "%-34s %12.2f %12.2f %16s\n", name, f, p, (p > 0 ? sprintf("%.2f", f / p) : "-")
   }
   BEGIN {
-    printf "%-34s %12s %12s %16s\n", "metric", "Ferrite", "Pebble", "Ferrite/Pebble"
+    printf "%-34s %12s %12s %16s\n", "metric", "Ferrite", other, "Ferrite/" other
     row("issuances per second", '"$F_TPUT"', '"$P_TPUT"')
     row("server CPU ms per issuance", '"$F_CPU"', '"$P_CPU"')
     row("worst endpoint p99 ms", '"$F_P99"', '"$P_P99"')
@@ -215,7 +251,7 @@ awk -v OFS='' '
     row("failed + cancelled issuances", '"$F_FAIL"', '"$P_FAIL"')
   }'
 if [ "$LEGO_RUNS" -gt 0 ]; then
-    if [ "$PEBBLE" = 1 ]; then
+    if [ "$PEBBLE" = 1 ] || [ -n "$BASELINE" ]; then
         P_LEGO=$(printf '%.3f' "$PL_MEAN")
         P_LEGO_RANGE=$(printf '%.2f–%.2f' "$PL_MIN" "$PL_MAX")
         LEGO_RATIO=$(awk "BEGIN { printf \"%.2f\", $FL_MEAN / $PL_MEAN }")
@@ -228,7 +264,7 @@ if [ "$LEGO_RUNS" -gt 0 ]; then
         "$(printf '%.2f–%.2f' "$FL_MIN" "$FL_MAX")" "$P_LEGO_RANGE"
 fi
 # A server that wedged part of the way through makes its averages meaningless: say so.
-for f in "$OUT"/ferrite-*.json "$OUT"/pebble-*.json; do
+for f in "$OUT"/ferrite-*.json "$OUT"/pebble-*.json "$OUT"/baseline-*.json; do
     [ -e "$f" ] || continue
     jq -r --arg f "$(basename "$f" .json)" \
         'select(.longest_stall_s > 2) | "warning: \($f) went \(.longest_stall_s * 10 | round / 10) s without completing an issuance (stalled server?)"' "$f"
