@@ -26,9 +26,7 @@
 # interleaved and their order alternated (ferrite first in odd runs, the baseline first in even
 # ones), so a drift of the shared machine's speed falls on both; the table's second column is
 # the baseline. Throughput on a shared machine moves by ±15 % between runs: use --runs 4 or
-# more, or bench/instructions.sh for differences of a few percent. Before every run the
-# script times `openssl speed ecdsap256` for a second (the machine's speed at that moment)
-# and prints the range above the table.
+# more, or bench/instructions.sh for differences of a few percent.
 set -euo pipefail
 
 CLIENTS=10
@@ -146,11 +144,6 @@ stop() { # PID
 # --- Runs ---------------------------------------------------------------------------------
 bench() { # NAME DIRECTORY CA PID RUN
     echo "== $1, run $5: $CLIENTS clients, ≤$ISSUANCES issuances, ≤$DURATION s" >&2
-    # How fast this machine is right now: P-256 verifications per second on one core, just
-    # before the run. On a shared machine the neighbours move it (and every figure of the run);
-    # the summary prints its range, so two tables can be compared for the machine's state.
-    openssl speed -seconds 1 ecdsap256 2>/dev/null | awk '/nistp256/ { print int($NF) }' \
-        >"$OUT/$1-$5.speed" || true
     # A run in which nothing completes still writes its report; the table shows it.
     timeout $((DURATION + 60)) "$BENCH" --directory "$2" --ca-cert "$3" --server-pid "$4" \
         --clients "$CLIENTS" --issuances "$ISSUANCES" --duration "$DURATION" \
@@ -243,9 +236,6 @@ elif [ "$PEBBLE" = 1 ]; then
 fi
 echo
 [ -z "$BASELINE" ] || echo "Baseline: $BASELINE"
-SPEEDS=$(cat "$OUT"/*.speed 2>/dev/null | sort -n | sed -n '1p;$p' | paste -sd' ')
-[ -z "$SPEEDS" ] ||
-    echo "machine speed before the runs: ${SPEEDS/ / to } P-256 verifications/s on one core (openssl speed)"
 echo "Ferrite vs $OTHER: $CLIENTS clients, $KEY_TYPE keys, ≤$DURATION s per run, $RUNS run(s) each, $(nproc) cores (generator and servers share them)$([ "$DNSSEC" = 1 ] && echo ", Ferrite validating DNSSEC")"
 awk -v OFS='' -v other="$OTHER" '
   function row(name, f, p) {
