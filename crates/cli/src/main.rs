@@ -68,3 +68,46 @@ fn main() -> anyhow::Result<()> {
         Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    /// Ids made before `ids::random_arg_safe_id` may start with '-': the options that take an
+    /// id or a name take such a value as theirs, not as another option.
+    #[test]
+    fn option_values_may_start_with_a_hyphen() {
+        for args in [
+            &[
+                "ferrite",
+                "mac-key",
+                "create",
+                "--credential",
+                "-ZC8XKqBh71cM7NYY5ik-A",
+                "--json",
+            ][..],
+            &[
+                "ferrite",
+                "mac-key",
+                "list",
+                "--credential",
+                "-ZC8XKqBh71cM7NYY5ik-A",
+            ],
+            &[
+                "ferrite",
+                "credential",
+                "list",
+                "--customer",
+                "-ZC8XKqBh71cM7NYY5ik-A",
+            ],
+        ] {
+            let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+            assert!(
+                format!("{cli:?}").contains("\"-ZC8XKqBh71cM7NYY5ik-A\""),
+                "{cli:?}"
+            );
+        }
+    }
+}

@@ -15,8 +15,36 @@ pub fn random_id() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// [`random_id`] that does not start with `-`, for ids people type as command-line arguments:
+/// API credential ids (`ferrite mac-key create --credential ID`) and EAB key ids (certbot's
+/// `--eab-kid KID`, lego's `--eab.kid`). Option parsers read an argument starting with `-` as
+/// an option, so one id in 64 could not be passed the usual way. Drawn again until it does not
+/// start with `-` (127.98 bits; neither kind of id is a secret); after 16 draws, all starting
+/// with `-` (2^-96), the first character is replaced.
+pub fn random_arg_safe_id() -> String {
+    let mut id = random_id();
+    for _ in 0..16 {
+        if !id.starts_with('-') {
+            return id;
+        }
+        id = random_id();
+    }
+    id.replace_range(..1, "A");
+    id
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn argument_safe_ids_never_start_with_a_hyphen() {
+        // Of 2,000 plain ids ~31 start with '-'; of these none may.
+        for _ in 0..2000 {
+            let id = super::random_arg_safe_id();
+            assert_eq!(id.len(), 22);
+            assert!(!id.starts_with('-'), "{id}");
+        }
+    }
+
     #[test]
     fn ids_are_distinct_and_url_safe() {
         let a = super::random_id();

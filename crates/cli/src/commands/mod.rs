@@ -62,13 +62,13 @@ enum CredentialCommand {
     /// Create an API credential for a customer; prints its id and secret once.
     Create {
         /// The customer's name.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         customer: String,
     },
     /// List API credentials (of one customer with --customer).
     List {
         /// Only this customer's (name).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         customer: Option<String>,
     },
     /// Disable an API credential: its MAC keys bind no more accounts.
@@ -98,14 +98,15 @@ enum MacKeyCommand {
     /// Create an EAB MAC key for a credential; prints kid and HMAC key once and disables the
     /// credential's previous key.
     Create {
-        /// The API credential id.
-        #[arg(long)]
+        /// The API credential id (one made before ids stopped starting with '-' may: the
+        /// option takes it as its value).
+        #[arg(long, allow_hyphen_values = true)]
         credential: String,
     },
     /// List MAC keys: status, expiry, uses left (of one credential with --credential).
     List {
         /// Only this credential's keys.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         credential: Option<String>,
     },
 }
@@ -125,7 +126,7 @@ enum ValidationCommand {
     /// List domain validations kept for reuse, newest first (of one customer with --customer).
     List {
         /// Only this customer's (name).
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         customer: Option<String>,
     },
 }

@@ -149,7 +149,7 @@ impl Registry {
             .await
             .map_err(|e| CoreError::Internal(format!("hashing task failed: {e}")))??;
         let credential = ApiCredential {
-            id: ids::random_id(),
+            id: ids::random_arg_safe_id(),
             customer_id: customer_id.to_owned(),
             secret_hash,
             status: CredentialStatus::Active,
@@ -256,7 +256,7 @@ impl Registry {
             ));
         }
         let (raw, hmac_key) = generate_mac_key()?;
-        let kid = ids::random_id();
+        let kid = ids::random_arg_safe_id();
         let now = stored_precision(self.clock.now());
         let key = MacKey {
             sealed_key: self.kek.seal(&kid, &raw)?,
