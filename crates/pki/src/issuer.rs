@@ -188,6 +188,12 @@ impl Issuer {
         &self.cert_pem
     }
 
+    /// The intermediate's notBefore: no leaf may start earlier (RFC 5280 §6.1.3; the lint
+    /// refuses one that does).
+    pub fn not_before(&self) -> OffsetDateTime {
+        self.facts.not_before
+    }
+
     /// The intermediate certificate, DER (what `urls.ca_issuers` serves).
     pub fn intermediate_der(&self) -> &[u8] {
         &self.cert_der

@@ -103,10 +103,14 @@ impl Ca {
     ) -> Result<Order, CoreError> {
         let now = self.now();
         // BR §7.1.2.7 / §4.9: a certificate is not backdated. A notBefore accepted at newOrder
-        // that has since fallen more than an hour behind (the order sat for days) is moved up.
+        // that has since fallen more than an hour behind (the order sat for days) is moved up,
+        // and none starts before the intermediate does (RFC 5280 §6.1.3: it would not
+        // validate, and the lint refuses it): on a CA created less than an hour ago, a
+        // notBefore of "an hour ago" would.
         let not_before = order
             .not_before
-            .map_or(now, |nb| nb.max(now - Duration::hours(1)));
+            .map_or(now, |nb| nb.max(now - Duration::hours(1)))
+            .max(self.inner.issuer.not_before());
         // Baseline Requirements §6.3.2: the configured validity, never above the maximum for
         // the issuance date. The period counts both ends, hence the second off. A notAfter
         // accepted at newOrder is cut to the maximum if a new table came into force since.
