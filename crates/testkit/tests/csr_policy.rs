@@ -689,6 +689,47 @@ async fn lint_failure_is_server_internal_with_an_audit_event() {
     .await;
 }
 
+/// Issues a certificate for `name` from an order that asked for `requested` as notBefore
+/// (`between` runs after newOrder, before validation) and returns the certificate's notBefore.
+async fn issued_not_before(
+    ca: &TestCa,
+    name: &str,
+    requested: OffsetDateTime,
+    between: impl FnOnce(),
+) -> OffsetDateTime {
+    let raw = ca.raw();
+    let a = RawAccount::register(&raw, Algorithm::ES256).await;
+    let r = raw
+        .post(
+            &a.key,
+            Some(&a.kid),
+            &ca.url("/acme/new-order"),
+            Some(&json!({
+                "identifiers": [{"type": "dns", "value": name}],
+                "notBefore": requested.format(&Rfc3339).unwrap(),
+            })),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    let order_url = r.header("location").unwrap();
+    let order = r.json();
+    between();
+    let authz = order["authorizations"][0].as_str().unwrap();
+    ca.raw_validate_http01(&raw, &a, authz).await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let r = ca
+        .raw_finalize(&raw, &a, &order, &csr_der(&[name], &key))
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let order = raw.post_as_get(&a.key, &a.kid, &order_url).await.json();
+    let cert = raw
+        .post_as_get(&a.key, &a.kid, order["certificate"].as_str().unwrap())
+        .await;
+    let leaf = pem_chain(&String::from_utf8(cert.body).unwrap()).remove(0);
+    let (_, x509) = X509Certificate::from_der(&leaf).unwrap();
+    x509.validity().not_before.to_datetime()
+}
+
 /// No certificate starts before its intermediate: on a CA created moments ago, an order asking
 /// for a notBefore of half an hour ago (allowed: up to an hour back) gets a certificate that
 /// starts when the intermediate does, instead of one the lint must refuse.
@@ -699,41 +740,10 @@ async fn a_requested_not_before_earlier_than_the_intermediate_starts_with_it() {
         let (_, intermediate) =
             X509Certificate::from_der(ca.ca.issuer().intermediate_der()).unwrap();
         let intermediate_starts = intermediate.validity().not_before.to_datetime();
-        let raw = ca.raw();
-        let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let requested = OffsetDateTime::now_utc() - Duration::minutes(30);
         assert!(requested < intermediate_starts);
-        let r = raw
-            .post(
-                &a.key,
-                Some(&a.kid),
-                &ca.url("/acme/new-order"),
-                Some(&json!({
-                    "identifiers": [{"type": "dns", "value": "early.example.com"}],
-                    "notBefore": requested.format(&Rfc3339).unwrap(),
-                })),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-        let order_url = r.header("location").unwrap();
-        let order = r.json();
-        let authz = order["authorizations"][0].as_str().unwrap();
-        ca.raw_validate_http01(&raw, &a, authz).await;
-        let key = rcgen::KeyPair::generate().unwrap();
-        let r = ca
-            .raw_finalize(&raw, &a, &order, &csr_der(&["early.example.com"], &key))
-            .await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        let order = raw.post_as_get(&a.key, &a.kid, &order_url).await.json();
-        let cert = raw
-            .post_as_get(&a.key, &a.kid, order["certificate"].as_str().unwrap())
-            .await;
-        let leaf = pem_chain(&String::from_utf8(cert.body).unwrap()).remove(0);
-        let (_, x509) = X509Certificate::from_der(&leaf).unwrap();
-        assert_eq!(
-            x509.validity().not_before.to_datetime(),
-            intermediate_starts
-        );
+        let not_before = issued_not_before(&ca, "early.example.com", requested, || {}).await;
+        assert_eq!(not_before, intermediate_starts);
     })
     .await;
 }
@@ -749,38 +759,11 @@ async fn a_stale_requested_not_before_is_not_backdated() {
             ..TestCaOptions::default()
         })
         .await;
-        let raw = ca.raw();
-        let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let requested = clock_now(&clock);
-        let r = raw
-            .post(
-                &a.key,
-                Some(&a.kid),
-                &ca.url("/acme/new-order"),
-                Some(&json!({
-                    "identifiers": [{"type": "dns", "value": "late.example.com"}],
-                    "notBefore": requested.format(&Rfc3339).unwrap(),
-                })),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-        let order_url = r.header("location").unwrap();
-        let order = r.json();
-        clock.advance(Duration::days(3));
-        let authz = order["authorizations"][0].as_str().unwrap();
-        ca.raw_validate_http01(&raw, &a, authz).await;
-        let key = rcgen::KeyPair::generate().unwrap();
-        let r = ca
-            .raw_finalize(&raw, &a, &order, &csr_der(&["late.example.com"], &key))
-            .await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        let order = raw.post_as_get(&a.key, &a.kid, &order_url).await.json();
-        let cert = raw
-            .post_as_get(&a.key, &a.kid, order["certificate"].as_str().unwrap())
-            .await;
-        let leaf = pem_chain(&String::from_utf8(cert.body).unwrap()).remove(0);
-        let (_, x509) = X509Certificate::from_der(&leaf).unwrap();
-        let not_before = x509.validity().not_before.to_datetime();
+        let not_before = issued_not_before(&ca, "late.example.com", requested, || {
+            clock.advance(Duration::days(3))
+        })
+        .await;
         let issued_at = clock_now(&clock);
         assert!(
             // Certificates keep whole seconds.
