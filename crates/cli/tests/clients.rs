@@ -12,7 +12,9 @@
 #[allow(dead_code)]
 mod support;
 
-use support::{Challtestsrv, Ferrite, free_port, lego_http01, openssl_verify, run};
+use support::{
+    Challtestsrv, Ferrite, certbot, certbot_dirs, free_port, lego_http01, openssl_verify, run,
+};
 
 #[test]
 #[ignore = "needs lego, certbot, pebble-challtestsrv: run scripts/test.sh"]
@@ -87,21 +89,6 @@ fn lego_dns01_wildcard() {
     let text = support::cert_text(&cert);
     assert!(text.contains("DNS:*.w.example.com"), "{text}");
     assert!(text.contains("DNS:w.example.com"), "{text}");
-}
-
-fn certbot() -> std::process::Command {
-    let venv = std::env::var("FERRITE_TEST_VENV")
-        .expect("FERRITE_TEST_VENV must point at a venv with certbot (scripts/test.sh sets it)");
-    std::process::Command::new(format!("{venv}/bin/certbot"))
-}
-
-fn certbot_dirs(c: &mut std::process::Command, tmp: &std::path::Path) {
-    c.arg("--config-dir")
-        .arg(tmp.join("config"))
-        .arg("--work-dir")
-        .arg(tmp.join("work"))
-        .arg("--logs-dir")
-        .arg(tmp.join("logs"));
 }
 
 #[test]

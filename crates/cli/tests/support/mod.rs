@@ -1,5 +1,5 @@
 //! Processes for the client tests: `ferrite serve` and pebble-challtestsrv, each killed when
-//! dropped, and small helpers around openssl.
+//! dropped, and small helpers around openssl, curl and certbot.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -87,7 +87,8 @@ pub(crate) fn lego_http01(
     c
 }
 
-struct Killed(Child);
+/// A child process, killed (and reaped) when dropped.
+pub(crate) struct Killed(pub(crate) Child);
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -172,6 +173,37 @@ fn wait_for_tcp(port: u16) {
     panic!("nothing listens on 127.0.0.1:{port} after 10 s");
 }
 
+/// Polls `probe` every 250 ms until it returns a value or `timeout` has passed.
+pub(crate) fn wait_until<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe() {
+            return Some(v);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// The last `n` lines of a log file (for failure messages).
+pub(crate) fn log_tail(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// What a test sets in Ferrite's configuration beyond `Ferrite::start`.
+pub(crate) struct Setup<'a> {
+    /// The port http-01 validation connects to.
+    pub(crate) http01_port: u16,
+    /// The port tls-alpn-01 validation connects to; unset: Ferrite's default (443).
+    pub(crate) tlsalpn01_port: Option<u16>,
+    /// TOML appended to the configuration file, each table with its own `[header]`.
+    pub(crate) extra_config: &'a str,
+}
+
 /// A `ferrite serve` process on ports chosen by the OS, with the EAB key its first start
 /// printed (EAB is required by default).
 pub(crate) struct Ferrite {
@@ -186,13 +218,37 @@ pub(crate) struct Ferrite {
 
 impl Ferrite {
     pub(crate) fn start(dns_port: u16, http01_port: u16) -> Self {
+        Self::start_with(
+            dns_port,
+            &Setup {
+                http01_port,
+                tlsalpn01_port: None,
+                extra_config: "",
+            },
+        )
+    }
+
+    pub(crate) fn start_with(dns_port: u16, setup: &Setup<'_>) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        // Other users may pass through the temporary directory, as through /var/lib on a server:
+        // what a web server's unprivileged worker (mod_md's, as www-data) can read in the data
+        // directory is then up to Ferrite's own permissions there.
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
         let config = dir.path().join("ferrite.toml");
+        let tlsalpn01 = setup
+            .tlsalpn01_port
+            .map(|p| format!("tlsalpn01_port = {p}\n"))
+            .unwrap_or_default();
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\npublic_listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\n[validation]\ndns_resolver = \"127.0.0.1:{dns_port}\"\nhttp01_port = {http01_port}\nallow_private_addresses = true\n# pebble-challtestsrv serves no DNSSEC signatures\ndnssec = false\n",
-                dir.path().join("data").display()
+                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\npublic_listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\n[validation]\ndns_resolver = \"127.0.0.1:{dns_port}\"\nhttp01_port = {}\n{tlsalpn01}allow_private_addresses = true\n# pebble-challtestsrv serves no DNSSEC signatures\ndnssec = false\n\n{}",
+                dir.path().join("data").display(),
+                setup.http01_port,
+                setup.extra_config,
             ),
         )
         .unwrap();
@@ -290,4 +346,89 @@ pub(crate) fn serial_of(pem: &Path) -> String {
         .unwrap()
         .trim()
         .to_owned()
+}
+
+/// The certbot of the venv `scripts/test.sh` makes (`FERRITE_TEST_VENV`).
+pub(crate) fn certbot() -> Command {
+    let venv = std::env::var("FERRITE_TEST_VENV")
+        .expect("FERRITE_TEST_VENV must point at a venv with certbot (scripts/test.sh sets it)");
+    Command::new(format!("{venv}/bin/certbot"))
+}
+
+/// certbot's configuration, work and log directories, all under `tmp`.
+pub(crate) fn certbot_dirs(c: &mut Command, tmp: &Path) {
+    c.arg("--config-dir")
+        .arg(tmp.join("config"))
+        .arg("--work-dir")
+        .arg(tmp.join("work"))
+        .arg("--logs-dir")
+        .arg(tmp.join("logs"));
+}
+
+/// Revokes `cert` with certbot, signing with the certificate's own key (RFC 8555 §7.6), the way
+/// to revoke a certificate a client without a revoke command obtained; then checks the CRL
+/// lists it.
+pub(crate) fn revoke_with_certificate_key(ferrite: &Ferrite, cert: &Path, key: &Path) {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = certbot();
+    c.env("REQUESTS_CA_BUNDLE", &ferrite.root)
+        .args(["revoke", "--non-interactive", "--server"])
+        .arg(&ferrite.directory)
+        .arg("--cert-path")
+        .arg(cert)
+        .arg("--key-path")
+        .arg(key)
+        .args(["--reason", "keycompromise", "--no-delete-after-revoke"]);
+    certbot_dirs(&mut c, tmp.path());
+    run(c);
+    let crl = ferrite.crl_text();
+    let serial = serial_of(cert);
+    assert!(
+        crl.to_uppercase().contains(&serial.to_uppercase()),
+        "serial {serial} not in CRL:\n{crl}"
+    );
+}
+
+/// `GET https://{name}:{port}{path}` on 127.0.0.1 with curl, trusting only `root` and checking
+/// the certificate names `name`: the body, or `None` if the handshake or the request failed.
+pub(crate) fn https_get(root: &Path, name: &str, port: u16, path: &str) -> Option<String> {
+    let out = Command::new("curl")
+        .args(["-sf", "--max-time", "5", "--cacert"])
+        .arg(root)
+        .arg("--resolve")
+        .arg(format!("{name}:{port}:127.0.0.1"))
+        .arg(format!("https://{name}:{port}{path}"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The certificates a TLS server on 127.0.0.1:`port` presents for `name`, as PEM, in the
+/// order it sends them.
+pub(crate) fn served_chain(port: u16, name: &str) -> Vec<String> {
+    let mut c = Command::new("openssl");
+    c.args(["s_client", "-showcerts", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .args(["-servername", name]);
+    pem_certificates(&run(c))
+}
+
+/// The PEM certificate blocks in `text`.
+pub(crate) fn pem_certificates(text: &str) -> Vec<String> {
+    const BEGIN: &str = "-----BEGIN CERTIFICATE-----";
+    const END: &str = "-----END CERTIFICATE-----";
+    let mut certs = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let Some(len) = rest[start..].find(END) else {
+            break;
+        };
+        let end = start + len + END.len();
+        certs.push(format!("{}\n", &rest[start..end]));
+        rest = &rest[end..];
+    }
+    certs
 }
