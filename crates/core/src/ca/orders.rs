@@ -11,7 +11,7 @@ use ferrite_proto::{
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::Ca;
+use super::{Ca, Reader};
 use crate::model::{Account, Authorization, Challenge, DomainValidation, Order, ValidationOwner};
 use crate::policy::{self, MIN_REUSE_REMAINING};
 use crate::{CoreError, ids, status};
@@ -257,15 +257,15 @@ impl Ca {
         }
     }
 
-    /// Loads an order of `account` (§7.1.3). Another account's order is reported as missing
+    /// Loads an order (§7.1.3) for `reader`. Another account's order is reported as missing
     /// rather than forbidden, so ids leak nothing.
-    pub async fn order(&self, account: &Account, id: &str) -> Result<OrderView, CoreError> {
+    pub async fn order(&self, reader: Reader<'_>, id: &str) -> Result<OrderView, CoreError> {
         let (order, authorizations) = self
             .inner
             .store
             .order_with_authorizations(id)
             .await?
-            .filter(|(o, _)| o.account_id == account.id)
+            .filter(|(o, _)| reader.may_read(&o.account_id))
             .ok_or_else(|| not_found("order"))?;
         Ok(OrderView::new(order, authorizations, self.now()))
     }
@@ -330,10 +330,10 @@ impl Ca {
         }
     }
 
-    /// Loads an authorization of `account` (§7.5).
+    /// Loads an authorization (§7.5) for `reader`.
     pub async fn authorization(
         &self,
-        account: &Account,
+        reader: Reader<'_>,
         id: &str,
     ) -> Result<AuthorizationView, CoreError> {
         let authorization = self
@@ -341,7 +341,7 @@ impl Ca {
             .store
             .authorization(id)
             .await?
-            .filter(|a| a.account_id == account.id)
+            .filter(|a| reader.may_read(&a.account_id))
             .ok_or_else(|| not_found("authorization"))?;
         let status = status::authorization_status(&authorization, self.now());
         let challenges = status::shown_challenges(&authorization);
@@ -360,7 +360,7 @@ impl Ca {
         account: &Account,
         id: &str,
     ) -> Result<AuthorizationView, CoreError> {
-        let view = self.authorization(account, id).await?;
+        let view = self.authorization(Reader::Account(account), id).await?;
         let from = view.status;
         if !matches!(
             from,
@@ -417,7 +417,7 @@ impl Ca {
                     .await?;
             }
         }
-        self.authorization(account, id).await
+        self.authorization(Reader::Account(account), id).await
     }
 }
 
@@ -580,7 +580,9 @@ fn check_requested_validity(
 pub(super) fn not_found(what: &str) -> CoreError {
     let mut p = Problem::new(
         ProblemType::Malformed,
-        format!("no such {what} for this account"),
+        format!(
+            "no such {what}; use the URLs this server returned, with the account that created them"
+        ),
     );
     p.status = Some(404);
     p.into()
