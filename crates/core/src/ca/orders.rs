@@ -16,6 +16,38 @@ use crate::model::{Account, Authorization, Challenge, DomainValidation, Order, V
 use crate::policy::{self, MIN_REUSE_REMAINING};
 use crate::{CoreError, ids, status};
 
+/// What an `unsupportedIdentifier` detail tells the client it may ask for.
+const SUPPORTED_IDENTIFIERS: &str = "this CA issues for dns identifiers only ({\"type\":\"dns\",\"value\":\"www.example.com\"}); ip identifiers (RFC 8738) are not supported";
+
+/// RFC 8555 §6.7.1: the identifiers newOrder refused, one subproblem each naming its
+/// identifier. The top-level type is the subproblems' type when they share one
+/// (`unsupportedIdentifier`, `rejectedIdentifier`), else `compound` ("specific error
+/// conditions are indicated in the subproblems array", §6.7).
+fn identifiers_refused(subproblems: Vec<Problem>) -> Problem {
+    let first = subproblems[0].kind;
+    let kind = if subproblems.iter().all(|p| p.kind == first) {
+        first
+    } else {
+        ProblemType::Compound
+    };
+    let detail = match (subproblems.len(), kind) {
+        (1, _) => subproblems[0].detail.clone(),
+        (n, ProblemType::UnsupportedIdentifier) => {
+            format!(
+                "{n} identifiers are of types this CA does not issue for; {SUPPORTED_IDENTIFIERS}"
+            )
+        }
+        (n, _) => format!("{n} identifiers were refused; see subproblems"),
+    };
+    let mut p = Problem::new(kind, detail);
+    if let [only] = subproblems.as_slice() {
+        // One identifier: the top level names it too, for clients that read only that.
+        p.identifier = only.identifier.clone();
+    }
+    p.subproblems = subproblems;
+    p
+}
+
 /// An order as the client sees it: stored fields plus the status derived at read time.
 #[derive(Clone, Debug)]
 pub struct OrderView {
@@ -216,7 +248,10 @@ impl Ca {
                 subproblems.push(
                     Problem::new(
                         ProblemType::UnsupportedIdentifier,
-                        "only dns identifiers are supported by this CA",
+                        format!(
+                            "identifier type {:?} is not supported; {SUPPORTED_IDENTIFIERS}",
+                            id.kind.as_str()
+                        ),
                     )
                     .with_identifier(id),
                 );
@@ -243,18 +278,10 @@ impl Ca {
                 out.push(Identifier::dns(value));
             }
         }
-        match subproblems.len() {
-            0 => Ok(out),
-            1 => Err(subproblems.remove(0).into()),
-            n => {
-                let mut p = Problem::new(
-                    ProblemType::RejectedIdentifier,
-                    format!("{n} identifiers were refused; see subproblems"),
-                );
-                p.subproblems = subproblems;
-                Err(p.into())
-            }
+        if subproblems.is_empty() {
+            return Ok(out);
         }
+        Err(identifiers_refused(subproblems).into())
     }
 
     /// Loads an order (§7.1.3) for `reader`. Another account's order is reported as missing
