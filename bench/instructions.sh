@@ -7,11 +7,12 @@
 #
 # The count is the same for the same binary and the same work, whatever else the machine is
 # doing, so it settles A/B questions of a few percent that the host's noise hides from
-# bench/compare.sh (docs/performance.md, session 4). It counts user-space instructions only:
-# no kernel time (sockets, fsync, page copies), and cryptography runs at a higher rate per
-# cycle than the rest, so it is not a share of the CPU time. Under valgrind a few validations
-# may take longer than the claim deadline (100 ms) and go the slow way; the line "slow
-# validations" says how many clients had to poll, which moves the total by up to ~0.5 %.
+# bench/compare.sh (docs/performance.md, "Reading the figures"). It counts user-space
+# instructions only: no kernel time (sockets, fsync, page copies), and cryptography runs at a
+# higher rate per cycle than the rest, so it is not a share of the CPU time. Under valgrind a
+# few validations may take longer than the claim deadline (100 ms) and go the slow way; the
+# line "slow validations" says how many clients had to poll, which moves the total by up to
+# ~0.5 %.
 #
 # Everything listens on 127.0.0.1 on ports chosen here; everything started here is stopped on
 # exit; every wait is bounded. Needs: cargo, valgrind, jq, python3, and pebble-challtestsrv

@@ -15,7 +15,7 @@ use ferrite_bench::responder::Http01Server;
 use ferrite_bench::{BenchConfig, KeyType};
 
 /// mimalloc, as in the server: the generator shares the machine with the server under test,
-/// and glibc's malloc/free were ~10 % of its CPU samples (docs/performance.md, step 23).
+/// and glibc's malloc/free were ~10 % of its CPU samples (docs/performance.md, "ferrite-bench").
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -31,7 +31,7 @@ pub mod status;
 pub mod store;
 pub mod validator;
 
-pub use ca::{Ca, CaConfig, RevocationAuth};
+pub use ca::{Ca, CaConfig, Reader, RevocationAuth};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use error::CoreError;
 pub use store::{Store, StoreError};

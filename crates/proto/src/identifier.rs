@@ -2,15 +2,58 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The kind of an identifier. Only `dns` is issued for today; `ip` (RFC 8738) is parsed so the
-/// server can refuse it with a clear problem instead of a parse error.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+/// The kind of an identifier (the ACME Identifier Types registry, RFC 8555 §9.7.7).
+///
+/// Only `dns` is issued for. `ip` (RFC 8738) and any other type a client sends are parsed, so
+/// that newOrder can refuse them with `unsupportedIdentifier` naming the identifier (§6.7)
+/// instead of failing to parse the request.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum IdentifierType {
     /// A fully qualified domain name (RFC 8555 §9.7.7).
     Dns,
     /// An IP address (RFC 8738).
     Ip,
+    /// A type this CA does not know, as the client wrote it (e.g. `email`).
+    Other(String),
+}
+
+impl IdentifierType {
+    /// The registry name, e.g. `dns`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Dns => "dns",
+            Self::Ip => "ip",
+            Self::Other(name) => name,
+        }
+    }
+
+    /// The type named `name`.
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "dns" => Self::Dns,
+            "ip" => Self::Ip,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+}
+
+impl std::fmt::Display for IdentifierType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for IdentifierType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for IdentifierType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        Ok(Self::parse(&name))
+    }
 }
 
 /// An identifier object: `{"type": "dns", "value": "www.example.org"}`.
@@ -148,6 +191,26 @@ mod tests {
         for (name, want) in cases {
             assert_eq!(check_dns_name(name), Err(want), "{name}");
         }
+    }
+
+    #[test]
+    fn unknown_identifier_types_parse_and_echo_as_sent() {
+        for (json, kind) in [
+            (r#"{"type":"ip","value":"192.0.2.1"}"#, IdentifierType::Ip),
+            (
+                r#"{"type":"email","value":"a@example.com"}"#,
+                IdentifierType::Other("email".into()),
+            ),
+        ] {
+            let id: Identifier = serde_json::from_str(json).unwrap();
+            assert_eq!(id.kind, kind);
+            assert_eq!(
+                serde_json::to_value(&id).unwrap(),
+                serde_json::from_str::<serde_json::Value>(json).unwrap()
+            );
+        }
+        // The type is still a string: anything else is a parse error.
+        assert!(serde_json::from_str::<Identifier>(r#"{"type":7,"value":"a"}"#).is_err());
     }
 
     #[test]

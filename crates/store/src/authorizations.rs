@@ -22,7 +22,7 @@ pub(crate) fn insert_in(conn: &Connection, authz: &Authorization) -> Result<(), 
         params![
             authz.id,
             authz.account_id,
-            identifier_type_str(authz.identifier.kind),
+            identifier_type_str(&authz.identifier.kind),
             authz.identifier.value,
             authz.wildcard,
             authz.status.as_str(),

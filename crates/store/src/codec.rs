@@ -64,23 +64,19 @@ pub(crate) fn parse_wire<T>(
 }
 
 /// The identifier type as stored (its RFC 8555 §9.7.7 registry name).
-pub(crate) fn identifier_type_str(kind: IdentifierType) -> &'static str {
-    match kind {
-        IdentifierType::Dns => "dns",
-        IdentifierType::Ip => "ip",
-    }
+pub(crate) fn identifier_type_str(kind: &IdentifierType) -> &str {
+    kind.as_str()
 }
 
-/// Rebuilds an identifier from its two columns.
+/// Rebuilds an identifier from its two columns; only types this CA issues for are stored.
 pub(crate) fn identifier(kind: &str, value: String) -> Result<Identifier, StoreError> {
-    let kind = match kind {
-        "dns" => IdentifierType::Dns,
-        "ip" => IdentifierType::Ip,
-        other => {
+    let kind = match IdentifierType::parse(kind) {
+        IdentifierType::Other(other) => {
             return Err(StoreError::Corrupt(format!(
                 "identifier_type: unknown value {other:?}"
             )));
         }
+        kind => kind,
     };
     Ok(Identifier { kind, value })
 }

@@ -259,10 +259,11 @@ async fn post_as_get_is_required() {
             assert_problem(&r, 400, "malformed");
             let r = raw.post_as_get(&a.key, &a.kid, url).await;
             assert_eq!(r.status, 200, "{url}");
-            // A plain GET is not allowed at all.
-            let r = raw.send("GET", url, None, Vec::new()).await;
-            assert_problem(&r, 405, "malformed");
         }
+        // The orders list is private: no plain GET (orders and certificates answer GET,
+        // tests/acme_links.rs).
+        let r = raw.send("GET", &orders, None, Vec::new()).await;
+        assert_problem(&r, 405, "malformed");
         // newOrder and finalize need a payload: POST-as-GET is malformed there.
         let r = raw
             .post_as_get(&a.key, &a.kid, &ca.url("/acme/new-order"))

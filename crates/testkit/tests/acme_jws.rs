@@ -124,9 +124,9 @@ async fn new_nonce_head_and_get() {
         assert_eq!(get.header("cache-control").as_deref(), Some("no-store"));
         assert_common_headers(&ca, &get);
         assert_ne!(head.header("replay-nonce"), get.header("replay-nonce"));
-        // POST to newNonce is not a thing.
+        // §6.3: newNonce also answers POST-as-GET, verified like any request: `{}` is no JWS.
         let post = raw.send("POST", &url, JOSE, b"{}".to_vec()).await;
-        assert_problem(&ca, &post, 405, "malformed");
+        assert_problem(&ca, &post, 400, "malformed");
     })
     .await;
 }
@@ -660,11 +660,11 @@ async fn unknown_paths_and_methods_are_problems() {
         let raw = ca.raw();
         let r = raw.send("GET", &ca.url("/nope"), None, Vec::new()).await;
         assert_problem(&ca, &r, 404, "malformed");
-        // §6.3: resources other than the directory and newNonce are POST-only.
+        // §6.3: requests that act, and the account's own resources, are POST-only.
         for path in [
             "/acme/new-account",
             "/acme/new-order",
-            "/acme/order/x",
+            "/acme/order/x/finalize",
             "/acme/acct/x",
         ] {
             let r = raw.send("GET", &ca.url(path), None, Vec::new()).await;

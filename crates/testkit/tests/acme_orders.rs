@@ -56,16 +56,43 @@ async fn identifiers_are_checked() {
             assert_problem(&r, 400, "rejectedIdentifier");
             assert_eq!(r.json()["identifier"]["value"], bad);
         }
-        // An IP address: unsupportedIdentifier.
+        // An IP address (RFC 8738) or a type ACME has no rules for: unsupportedIdentifier,
+        // with a subproblem naming the identifier as sent (§6.7.1) and a detail that says
+        // what is supported.
+        for id in [
+            json!({"type": "ip", "value": "192.0.2.1"}),
+            json!({"type": "email", "value": "a@example.com"}),
+        ] {
+            let r = post_order(&raw, &ca, &a, json!({"identifiers": [id.clone()]})).await;
+            assert_problem(&r, 400, "unsupportedIdentifier");
+            let p = r.json();
+            let detail = p["detail"].as_str().unwrap();
+            assert!(
+                detail.contains("dns identifiers only") && detail.contains("RFC 8738"),
+                "{p}"
+            );
+            assert_eq!(p["identifier"], id);
+            assert_eq!(p["subproblems"].as_array().unwrap().len(), 1, "{p}");
+            assert_eq!(
+                p["subproblems"][0]["type"],
+                "urn:ietf:params:acme:error:unsupportedIdentifier"
+            );
+            assert_eq!(p["subproblems"][0]["identifier"], id);
+        }
+        // Two unsupported: one unsupportedIdentifier with both.
         let r = post_order(
             &raw,
             &ca,
             &a,
-            json!({"identifiers": [{"type": "ip", "value": "192.0.2.1"}]}),
+            json!({"identifiers": [
+                {"type": "ip", "value": "192.0.2.1"},
+                {"type": "email", "value": "a@example.com"},
+            ]}),
         )
         .await;
         assert_problem(&r, 400, "unsupportedIdentifier");
-        // Several: one rejectedIdentifier with a subproblem per identifier (§6.7.1).
+        assert_eq!(r.json()["subproblems"].as_array().unwrap().len(), 2);
+        // Refused for different reasons: compound, a subproblem per identifier (§6.7.1).
         let r = post_order(
             &raw,
             &ca,
@@ -77,7 +104,7 @@ async fn identifiers_are_checked() {
             ]}),
         )
         .await;
-        assert_problem(&r, 400, "rejectedIdentifier");
+        assert_problem(&r, 400, "compound");
         let p = r.json();
         let subs = p["subproblems"].as_array().unwrap();
         assert_eq!(subs.len(), 2, "{p}");
@@ -94,17 +121,17 @@ async fn identifiers_are_checked() {
             subs[1]["identifier"],
             json!({"type": "ip", "value": "192.0.2.1"})
         );
-        // No identifiers at all, or an unknown identifier type.
+        // No identifiers at all; an identifier type that is not a string.
         let r = post_order(&raw, &ca, &a, json!({"identifiers": []})).await;
         assert_problem(&r, 400, "malformed");
         let r = post_order(
             &raw,
             &ca,
             &a,
-            json!({"identifiers": [{"type": "email", "value": "a@example.com"}]}),
+            json!({"identifiers": [{"type": 7, "value": "a@example.com"}]}),
         )
         .await;
-        assert_eq!(r.status, 400);
+        assert_problem(&r, 400, "malformed");
 
         // Case and duplicates are normalized: one authorization per name.
         let r = post_order(

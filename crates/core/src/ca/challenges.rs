@@ -47,6 +47,26 @@ enum Started {
 static VALIDATION_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(256);
 
 impl Ca {
+    /// A challenge (§7.5.1, read without responding to it) with its authorization, for
+    /// `reader`. Once the authorization is decided only the challenge that decided it is
+    /// shown (§7.1.4), so the others are reported missing.
+    pub async fn challenge(
+        &self,
+        reader: super::Reader<'_>,
+        authorization_id: &str,
+        challenge_id: &str,
+    ) -> Result<(Challenge, AuthorizationView), CoreError> {
+        let view = self.authorization(reader, authorization_id).await?;
+        let challenge = view
+            .authorization
+            .challenges
+            .iter()
+            .find(|c| c.id == challenge_id)
+            .cloned()
+            .ok_or_else(|| not_found("challenge"))?;
+        Ok((challenge, view))
+    }
+
     /// RFC 8555 §7.5.1: the client says it is ready. The validation runs as a background task
     /// that records its result, or first moves the challenge to `processing` when it is slow
     /// (one winner across instances, see [`Ca::run_validation`]). The response shows the
@@ -62,14 +82,13 @@ impl Ca {
         let head_start = self.inner.config.validation_head_start;
         let received = tokio::time::Instant::now();
         let answer_by = received + head_start;
-        let view = self.authorization(account, authorization_id).await?;
-        let challenge = view
-            .authorization
-            .challenges
-            .iter()
-            .find(|c| c.id == challenge_id)
-            .cloned()
-            .ok_or_else(|| not_found("challenge"))?;
+        let (challenge, view) = self
+            .challenge(
+                super::Reader::Account(account),
+                authorization_id,
+                challenge_id,
+            )
+            .await?;
         if view.status != AuthorizationStatus::Pending
             || challenge.status != ChallengeStatus::Pending
         {
@@ -135,15 +154,12 @@ impl Ca {
                 )));
             }
         }
-        let view = self.authorization(account, authorization_id).await?;
-        let challenge = view
-            .authorization
-            .challenges
-            .iter()
-            .find(|c| c.id == challenge_id)
-            .cloned()
-            .ok_or_else(|| not_found("challenge"))?;
-        Ok((challenge, view))
+        self.challenge(
+            super::Reader::Account(account),
+            authorization_id,
+            challenge_id,
+        )
+        .await
     }
 
     /// Validates the challenge and records the result, reporting on `started` once its first

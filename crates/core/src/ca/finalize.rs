@@ -23,7 +23,9 @@ impl Ca {
         order_id: &str,
         csr_der: &[u8],
     ) -> Result<OrderView, CoreError> {
-        let view = self.order(account, order_id).await?;
+        let view = self
+            .order(super::Reader::Account(account), order_id)
+            .await?;
         if view.status != OrderStatus::Ready {
             // §7.4: "orderNotReady" when the order is not in the ready state.
             return Err(CoreError::problem(
@@ -69,7 +71,10 @@ impl Ca {
             .begin_finalize(&order.id, self.now())
             .await?
         {
-            let status = self.order(account, order_id).await?.status;
+            let status = self
+                .order(super::Reader::Account(account), order_id)
+                .await?
+                .status;
             let detail = if matches!(status, OrderStatus::Processing | OrderStatus::Valid) {
                 "the order is already being finalized; poll the order URL for the certificate"
             } else {
@@ -200,17 +205,17 @@ impl Ca {
         Ok(order)
     }
 
-    /// Loads a certificate of `account` by serial (§7.4.2).
+    /// Loads a certificate by serial (§7.4.2) for `reader`.
     pub async fn certificate(
         &self,
-        account: &Account,
+        reader: super::Reader<'_>,
         serial: &str,
     ) -> Result<Certificate, CoreError> {
         self.inner
             .store
             .certificate(serial)
             .await?
-            .filter(|c| c.account_id == account.id)
+            .filter(|c| reader.may_read(&c.account_id))
             .ok_or_else(|| super::orders::not_found("certificate"))
     }
 }

@@ -113,6 +113,29 @@ impl Default for CaConfig {
     }
 }
 
+/// Who reads an order, authorization, challenge or certificate.
+#[derive(Clone, Copy, Debug)]
+pub enum Reader<'a> {
+    /// A POST-as-GET signed by this account (RFC 8555 §6.3): only the account's own resources
+    /// are found; another account's are reported missing, so ids leak nothing.
+    Account(&'a crate::model::Account),
+    /// A plain GET of a URL this CA handed out. RFC 8555 §7.4.2 lets a server answer GET for
+    /// certificates, and clients follow `Link` headers (the challenge's `rel="up"`) with GET;
+    /// these resources are named by 128-bit random ids known only to their account, and hold
+    /// nothing an account's own resource (its contacts, its orders list) would reveal.
+    Url,
+}
+
+impl Reader<'_> {
+    /// Whether this reader may see a resource of the account `account_id`.
+    fn may_read(self, account_id: &str) -> bool {
+        match self {
+            Reader::Account(account) => account.id == account_id,
+            Reader::Url => true,
+        }
+    }
+}
+
 /// The ACME engine. Cheap to clone.
 #[derive(Clone)]
 pub struct Ca {

@@ -11,10 +11,42 @@ use ferrite_proto::{
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::Ca;
+use super::{Ca, Reader};
 use crate::model::{Account, Authorization, Challenge, DomainValidation, Order, ValidationOwner};
 use crate::policy::{self, MIN_REUSE_REMAINING};
 use crate::{CoreError, ids, status};
+
+/// What an `unsupportedIdentifier` detail tells the client it may ask for.
+const SUPPORTED_IDENTIFIERS: &str = "this CA issues for dns identifiers only ({\"type\":\"dns\",\"value\":\"www.example.com\"}); ip identifiers (RFC 8738) are not supported";
+
+/// RFC 8555 §6.7.1: the identifiers newOrder refused, one subproblem each naming its
+/// identifier. The top-level type is the subproblems' type when they share one
+/// (`unsupportedIdentifier`, `rejectedIdentifier`), else `compound` ("specific error
+/// conditions are indicated in the subproblems array", §6.7).
+fn identifiers_refused(subproblems: Vec<Problem>) -> Problem {
+    let first = subproblems[0].kind;
+    let kind = if subproblems.iter().all(|p| p.kind == first) {
+        first
+    } else {
+        ProblemType::Compound
+    };
+    let detail = match (subproblems.len(), kind) {
+        (1, _) => subproblems[0].detail.clone(),
+        (n, ProblemType::UnsupportedIdentifier) => {
+            format!(
+                "{n} identifiers are of types this CA does not issue for; {SUPPORTED_IDENTIFIERS}"
+            )
+        }
+        (n, _) => format!("{n} identifiers were refused; see subproblems"),
+    };
+    let mut p = Problem::new(kind, detail);
+    if let [only] = subproblems.as_slice() {
+        // One identifier: the top level names it too, for clients that read only that.
+        p.identifier = only.identifier.clone();
+    }
+    p.subproblems = subproblems;
+    p
+}
 
 /// An order as the client sees it: stored fields plus the status derived at read time.
 #[derive(Clone, Debug)]
@@ -216,7 +248,10 @@ impl Ca {
                 subproblems.push(
                     Problem::new(
                         ProblemType::UnsupportedIdentifier,
-                        "only dns identifiers are supported by this CA",
+                        format!(
+                            "identifier type {:?} is not supported; {SUPPORTED_IDENTIFIERS}",
+                            id.kind.as_str()
+                        ),
                     )
                     .with_identifier(id),
                 );
@@ -243,29 +278,21 @@ impl Ca {
                 out.push(Identifier::dns(value));
             }
         }
-        match subproblems.len() {
-            0 => Ok(out),
-            1 => Err(subproblems.remove(0).into()),
-            n => {
-                let mut p = Problem::new(
-                    ProblemType::RejectedIdentifier,
-                    format!("{n} identifiers were refused; see subproblems"),
-                );
-                p.subproblems = subproblems;
-                Err(p.into())
-            }
+        if subproblems.is_empty() {
+            return Ok(out);
         }
+        Err(identifiers_refused(subproblems).into())
     }
 
-    /// Loads an order of `account` (§7.1.3). Another account's order is reported as missing
+    /// Loads an order (§7.1.3) for `reader`. Another account's order is reported as missing
     /// rather than forbidden, so ids leak nothing.
-    pub async fn order(&self, account: &Account, id: &str) -> Result<OrderView, CoreError> {
+    pub async fn order(&self, reader: Reader<'_>, id: &str) -> Result<OrderView, CoreError> {
         let (order, authorizations) = self
             .inner
             .store
             .order_with_authorizations(id)
             .await?
-            .filter(|(o, _)| o.account_id == account.id)
+            .filter(|(o, _)| reader.may_read(&o.account_id))
             .ok_or_else(|| not_found("order"))?;
         Ok(OrderView::new(order, authorizations, self.now()))
     }
@@ -330,10 +357,10 @@ impl Ca {
         }
     }
 
-    /// Loads an authorization of `account` (§7.5).
+    /// Loads an authorization (§7.5) for `reader`.
     pub async fn authorization(
         &self,
-        account: &Account,
+        reader: Reader<'_>,
         id: &str,
     ) -> Result<AuthorizationView, CoreError> {
         let authorization = self
@@ -341,7 +368,7 @@ impl Ca {
             .store
             .authorization(id)
             .await?
-            .filter(|a| a.account_id == account.id)
+            .filter(|a| reader.may_read(&a.account_id))
             .ok_or_else(|| not_found("authorization"))?;
         let status = status::authorization_status(&authorization, self.now());
         let challenges = status::shown_challenges(&authorization);
@@ -360,7 +387,7 @@ impl Ca {
         account: &Account,
         id: &str,
     ) -> Result<AuthorizationView, CoreError> {
-        let view = self.authorization(account, id).await?;
+        let view = self.authorization(Reader::Account(account), id).await?;
         let from = view.status;
         if !matches!(
             from,
@@ -417,7 +444,7 @@ impl Ca {
                     .await?;
             }
         }
-        self.authorization(account, id).await
+        self.authorization(Reader::Account(account), id).await
     }
 }
 
@@ -580,7 +607,9 @@ fn check_requested_validity(
 pub(super) fn not_found(what: &str) -> CoreError {
     let mut p = Problem::new(
         ProblemType::Malformed,
-        format!("no such {what} for this account"),
+        format!(
+            "no such {what}; use the URLs this server returned, with the account that created them"
+        ),
     );
     p.status = Some(404);
     p.into()

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ferrite_core::RevocationAuth;
+use ferrite_core::{Reader, RevocationAuth};
 use ferrite_proto::ProblemType;
 use ferrite_proto::requests::Revocation;
 
@@ -17,7 +17,7 @@ use crate::AppState;
 use crate::problem::ApiError;
 
 /// §7.4.2: the chain as `application/pem-certificate-chain`, leaf first, with
-/// `Link: <issuer>;rel="up"`.
+/// `Link: <issuer>;rel="up"`, fetched with POST-as-GET by the ordering account.
 pub(super) async fn certificate(
     State(state): State<AppState>,
     AcmePath(serial): AcmePath<String>,
@@ -27,27 +27,53 @@ pub(super) async fn certificate(
 ) -> Result<Response, ApiError> {
     let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
     req.require_post_as_get()?;
-    let cert = state.ca.certificate(req.account()?, &serial).await?;
-    let mut r = (StatusCode::OK, cert.chain_pem).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/pem-certificate-chain"),
-    );
-    Ok(link_up(r, &Urls(&state.config.base_url).issuer()))
+    let cert = state
+        .ca
+        .certificate(Reader::Account(req.account()?), &serial)
+        .await?;
+    Ok(certificate_chain(&state, cert.chain_pem))
 }
 
-/// The issuing intermediate, PEM (the target of the certificate's `rel="up"` link).
-pub(super) async fn issuer(State(state): State<AppState>) -> Response {
-    let mut r = (
-        StatusCode::OK,
-        state.ca.issuer().intermediate_pem().to_owned(),
-    )
-        .into_response();
+/// §7.4.2: "the server MAY allow GET requests for certificate resources"; a certificate is
+/// public once issued.
+pub(super) async fn certificate_get(
+    State(state): State<AppState>,
+    AcmePath(serial): AcmePath<String>,
+) -> Result<Response, ApiError> {
+    let cert = state.ca.certificate(Reader::Url, &serial).await?;
+    Ok(certificate_chain(&state, cert.chain_pem))
+}
+
+fn certificate_chain(state: &AppState, chain_pem: String) -> Response {
+    link_up(pem_chain(chain_pem), &Urls(&state.config.base_url).issuer())
+}
+
+fn pem_chain(pem: String) -> Response {
+    let mut r = (StatusCode::OK, pem).into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/pem-certificate-chain"),
     );
     r
+}
+
+/// The issuing intermediate, PEM: the target of the certificate's `rel="up"` link, which
+/// clients follow with POST-as-GET (§7.4.2, §6.3) or with GET.
+pub(super) async fn issuer(State(state): State<AppState>) -> Response {
+    pem_chain(state.ca.issuer().intermediate_pem().to_owned())
+}
+
+/// [`issuer`] by POST-as-GET, verified like any other request (signature, account, URL,
+/// nonce).
+pub(super) async fn issuer_post(
+    State(state): State<AppState>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
+    req.require_post_as_get()?;
+    Ok(issuer(State(state)).await)
 }
 
 /// §7.6 revokeCert, signed by the ordering account (kid) or the certificate key (jwk).

@@ -11,7 +11,7 @@ mod render;
 
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method};
+use axum::http::{HeaderValue, Method, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -36,24 +36,47 @@ pub(crate) mod paths {
     pub(crate) const ISSUER: &str = "/acme/issuer-cert";
 }
 
+/// The routes and the methods each accepts (docs/architecture.md keeps the same table).
+/// Every resource a client fetches answers POST-as-GET (RFC 8555 §6.3); the directory,
+/// newNonce, the issuer certificate and the resources named by unguessable ids (orders,
+/// authorizations, challenges, certificates) answer plain GET too, because clients follow
+/// `Link` headers with GET. The account and its orders list are private and answer only
+/// signed POSTs.
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
-        .route(paths::DIRECTORY, get(directory::directory))
+        .route(
+            paths::DIRECTORY,
+            get(directory::directory).post(directory::directory_post),
+        )
         .route(
             paths::NEW_NONCE,
-            get(directory::new_nonce_get).head(directory::new_nonce_head),
+            get(directory::new_nonce_get)
+                .head(directory::new_nonce_head)
+                .post(directory::new_nonce_post),
         )
         .route(paths::NEW_ACCOUNT, post(account::new_account))
         .route("/acme/acct/{id}", post(account::account))
         .route("/acme/acct/{id}/orders", post(account::orders))
         .route(paths::KEY_CHANGE, post(account::key_change))
         .route(paths::NEW_ORDER, post(order::new_order))
-        .route("/acme/order/{id}", post(order::order))
+        .route("/acme/order/{id}", post(order::order).get(order::order_get))
         .route("/acme/order/{id}/finalize", post(order::finalize))
-        .route("/acme/authz/{id}", post(order::authorization))
-        .route("/acme/chall/{authz}/{id}", post(order::challenge))
-        .route("/acme/cert/{serial}", post(certificate::certificate))
-        .route(paths::ISSUER, get(certificate::issuer))
+        .route(
+            "/acme/authz/{id}",
+            post(order::authorization).get(order::authorization_get),
+        )
+        .route(
+            "/acme/chall/{authz}/{id}",
+            post(order::challenge).get(order::challenge_get),
+        )
+        .route(
+            "/acme/cert/{serial}",
+            post(certificate::certificate).get(certificate::certificate_get),
+        )
+        .route(
+            paths::ISSUER,
+            get(certificate::issuer).post(certificate::issuer_post),
+        )
         .route(paths::REVOKE_CERT, post(certificate::revoke))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -68,9 +91,8 @@ pub(crate) fn router(state: AppState) -> Router {
 /// response to a POST request and SHOULD provide it in error responses as well." We add one to
 /// every response (GETs included, as Boulder and Pebble do), plus the directory link (§7.1).
 async fn nonce_and_index(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let is_head_or_post = matches!(*req.method(), Method::POST | Method::HEAD | Method::GET);
     let mut response = next.run(req).await;
-    if is_head_or_post && !response.headers().contains_key("replay-nonce") {
+    if !response.headers().contains_key("replay-nonce") {
         match state.ca.new_nonce().await {
             Ok(nonce) => {
                 if let Ok(v) = HeaderValue::from_str(&nonce) {
@@ -96,10 +118,14 @@ async fn not_found() -> Response {
     .into_response()
 }
 
-async fn method_not_allowed() -> Response {
+/// axum adds the `Allow` header listing the methods the resource accepts.
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
     ApiError::new(
         ProblemType::Malformed,
-        "method not allowed: ACME resources are fetched with POST-as-GET (RFC 8555 §6.3); only the directory and newNonce accept GET",
+        format!(
+            "{method} is not allowed for {}; the Allow header lists what is. ACME requests are signed POSTs, and resources are fetched with POST-as-GET (RFC 8555 §6.3)",
+            uri.path()
+        ),
     )
     .with_status(405)
     .into_response()

@@ -6,6 +6,9 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferrite_core::Reader;
+use ferrite_core::ca::{AuthorizationView, OrderView};
+use ferrite_core::model::Challenge;
 use ferrite_proto::ProblemType;
 use ferrite_proto::requests::{AuthorizationUpdate, Finalize, NewOrder};
 
@@ -43,14 +46,27 @@ pub(super) async fn order(
 ) -> Result<Response, ApiError> {
     let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
     req.require_post_as_get()?;
-    let view = state.ca.order(req.account()?, &id).await?;
+    let view = state.ca.order(Reader::Account(req.account()?), &id).await?;
+    Ok(order_response(&state, &view))
+}
+
+/// An order by plain GET of its URL (see [`Reader::Url`]).
+pub(super) async fn order_get(
+    State(state): State<AppState>,
+    AcmePath(id): AcmePath<String>,
+) -> Result<Response, ApiError> {
+    let view = state.ca.order(Reader::Url, &id).await?;
+    Ok(order_response(&state, &view))
+}
+
+fn order_response(state: &AppState, view: &OrderView) -> Response {
     let urls = Urls(&state.config.base_url);
-    Ok(json(
+    json(
         StatusCode::OK,
-        &render::order(&urls, &view),
+        &render::order(&urls, view),
         None,
         render::order_needs_poll(view.status),
-    ))
+    )
 }
 
 pub(super) async fn finalize(
@@ -91,7 +107,10 @@ pub(super) async fn authorization(
     let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
     let account = req.account()?;
     let view = if req.jws.payload.is_empty() {
-        state.ca.authorization(account, &id).await?
+        state
+            .ca
+            .authorization(Reader::Account(account), &id)
+            .await?
     } else {
         // §7.5.2: {"status": "deactivated"}.
         let update: AuthorizationUpdate = req.payload()?;
@@ -103,13 +122,27 @@ pub(super) async fn authorization(
         }
         state.ca.deactivate_authorization(account, &id).await?
     };
+    Ok(authorization_response(&state, &view))
+}
+
+/// An authorization by plain GET of its URL, the target of a challenge's `rel="up"` link
+/// (see [`Reader::Url`]).
+pub(super) async fn authorization_get(
+    State(state): State<AppState>,
+    AcmePath(id): AcmePath<String>,
+) -> Result<Response, ApiError> {
+    let view = state.ca.authorization(Reader::Url, &id).await?;
+    Ok(authorization_response(&state, &view))
+}
+
+fn authorization_response(state: &AppState, view: &AuthorizationView) -> Response {
     let urls = Urls(&state.config.base_url);
-    Ok(json(
+    json(
         StatusCode::OK,
-        &render::authorization(&urls, &view),
+        &render::authorization(&urls, view),
         None,
-        render::authz_needs_poll(&view),
-    ))
+        render::authz_needs_poll(view),
+    )
 }
 
 /// §7.5.1: POST `{}` to start validation; POST-as-GET to read the challenge.
@@ -123,28 +156,40 @@ pub(super) async fn challenge(
     let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
     let account = req.account()?;
     let (challenge, authz) = if req.jws.payload.is_empty() {
-        let view = state.ca.authorization(account, &authz_id).await?;
-        let c = view
-            .authorization
-            .challenges
-            .iter()
-            .find(|c| c.id == id)
-            .cloned()
-            .ok_or_else(|| {
-                ApiError::new(ProblemType::Malformed, "no such challenge").with_status(404)
-            })?;
-        (c, view)
+        state
+            .ca
+            .challenge(Reader::Account(account), &authz_id, &id)
+            .await?
     } else {
         let _: serde_json::Map<String, serde_json::Value> = req.payload()?;
         state.ca.respond_challenge(account, &authz_id, &id).await?
     };
+    Ok(challenge_response(&state, &challenge, &authz))
+}
+
+/// A challenge by plain GET of its URL (see [`Reader::Url`]); never starts a validation.
+pub(super) async fn challenge_get(
+    State(state): State<AppState>,
+    AcmePath((authz_id, id)): AcmePath<(String, String)>,
+) -> Result<Response, ApiError> {
+    let (challenge, authz) = state.ca.challenge(Reader::Url, &authz_id, &id).await?;
+    Ok(challenge_response(&state, &challenge, &authz))
+}
+
+/// The challenge with `Link: <authorization>;rel="up"` (§7.5.1), and `Retry-After` while its
+/// validation runs.
+fn challenge_response(
+    state: &AppState,
+    challenge: &Challenge,
+    authz: &AuthorizationView,
+) -> Response {
     let urls = Urls(&state.config.base_url);
     let poll = challenge.status == ferrite_proto::ChallengeStatus::Processing;
     let r = json(
         StatusCode::OK,
-        &render::challenge(&urls, &challenge),
+        &render::challenge(&urls, challenge),
         None,
         poll,
     );
-    Ok(link_up(r, &urls.authz(&authz.authorization.id)))
+    link_up(r, &urls.authz(&authz.authorization.id))
 }
