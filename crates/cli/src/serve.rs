@@ -165,6 +165,10 @@ pub(crate) async fn run(config: Config, validations: tokio::runtime::Handle) -> 
         "Root certificate clients must trust: {}",
         root_path.display()
     );
+    println!(
+        "The same over HTTP: {public_base}{}",
+        ferrite_server::public::ROOT_PATH
+    );
     println!("Admin API: http://{admin_addr}");
     println!("CRL and issuer certificate: {public_base}");
 

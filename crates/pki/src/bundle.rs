@@ -13,11 +13,14 @@ use crate::serial::{random_serial, to_hex};
 use crate::{CaOptions, Issuer, PkiError, SecretPem};
 
 const ROOT_CERT: &str = "root.pem";
-const ROOT_KEY: &str = "root.key";
+const ROOT_KEY: &str = "private/root.key";
 const INTERMEDIATE_CERT: &str = "intermediate.pem";
-const INTERMEDIATE_KEY: &str = "intermediate.key";
+const INTERMEDIATE_KEY: &str = "private/intermediate.key";
 const TLS_CERT: &str = "tls.pem";
-const TLS_KEY: &str = "tls.key";
+const TLS_KEY: &str = "private/tls.key";
+
+/// The directory of the private keys, inside the CA directory.
+const PRIVATE_DIR: &str = "private";
 
 /// Files that must be present to load. `root.key` is not: it is only used at creation, so an
 /// operator may move it offline.
@@ -55,16 +58,20 @@ impl CaBundle {
         dir.join(ROOT_CERT)
     }
 
-    /// First call: creates `dir` (0700 if it did not exist) with `root.pem`, `root.key`,
-    /// `intermediate.pem`, `intermediate.key`, `tls.pem`, `tls.key` (keys 0600, PKCS#8 PEM).
-    /// Later calls load the same files and regenerate nothing; `opts.urls` is used for what
-    /// is issued from now on, the other options only at creation. Returns whether the files
-    /// were created.
+    /// First call: creates `dir` with the certificates `root.pem`, `intermediate.pem` and
+    /// `tls.pem`, readable by every local user (directory 0755, files 0644: ACME clients
+    /// running as another user, such as a web server's unprivileged worker, must read the
+    /// root they trust), and `dir/private/` (0700) with the keys `root.key`,
+    /// `intermediate.key` and `tls.key` (0600, PKCS#8 PEM). Later calls load the same files and
+    /// regenerate nothing; `opts.urls` is used for what is issued from now on, the other
+    /// options only at creation. Returns whether the files were created.
     ///
     /// A directory with some but not all files is an error ([`PkiError::IncompleteDataDir`]),
-    /// never a reason to generate a new CA.
+    /// never a reason to generate a new CA. Keys found directly in `dir`, where data
+    /// directories made before the split kept them, are moved into `dir/private/` first.
     pub fn load_or_create(dir: &Path, opts: &CaOptions) -> Result<(CaBundle, bool), PkiError> {
         opts.urls.validate()?;
+        move_keys_into_private_dir(dir)?;
         let mut missing = Vec::new();
         for name in REQUIRED.iter().chain([&ROOT_KEY]) {
             let path = dir.join(name);
@@ -192,10 +199,16 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> Pk
 /// Writes each file under a temporary name, syncs it, then links it into place without
 /// overwriting (a concurrent creator makes this fail instead of mixing two CAs).
 fn write_new_files(dir: &Path, files: &[NewFile]) -> Result<(), PkiError> {
-    create_private_dir(dir)?;
+    create_dir(dir, 0o755)?;
+    let private = dir.join(PRIVATE_DIR);
+    create_dir(&private, 0o700)?;
     for file in files {
-        let tmp = dir.join(format!(".{}.tmp", file.name));
         let path = dir.join(file.name);
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.tmp"));
         match fs::remove_file(&tmp) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 return Err(io("remove", &tmp)(e));
@@ -217,14 +230,18 @@ fn write_new_files(dir: &Path, files: &[NewFile]) -> Result<(), PkiError> {
         fs::hard_link(&tmp, &path).map_err(io("create", &path))?;
         fs::remove_file(&tmp).map_err(io("remove", &tmp))?;
     }
-    if let Ok(d) = fs::File::open(dir) {
-        // Make the new directory entries durable; not all platforms can sync a directory.
-        let _ = d.sync_all();
+    for d in [&private, dir] {
+        if let Ok(d) = fs::File::open(d) {
+            // Make the new directory entries durable; not all platforms can sync a directory.
+            let _ = d.sync_all();
+        }
     }
     Ok(())
 }
 
-fn create_private_dir(dir: &Path) -> Result<(), PkiError> {
+/// Creates `dir` with `mode` (before the umask) unless it exists; an existing directory keeps
+/// the mode its operator gave it.
+fn create_dir(dir: &Path, mode: u32) -> Result<(), PkiError> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -233,9 +250,53 @@ fn create_private_dir(dir: &Path) -> Result<(), PkiError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
+        builder.mode(mode);
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     builder.create(dir).map_err(io("create", dir))
+}
+
+/// Data directories made before the keys had a directory of their own kept them beside the
+/// certificates, in a 0700 `dir`: the keys move into `dir/private/` (0700) and `dir` becomes
+/// 0755, so that the root is readable by the users who must trust it. Nothing happens when no
+/// key is found there.
+fn move_keys_into_private_dir(dir: &Path) -> Result<(), PkiError> {
+    let mut moved = false;
+    for key in [ROOT_KEY, INTERMEDIATE_KEY, TLS_KEY] {
+        let to = dir.join(key);
+        let Some(name) = to.file_name() else {
+            continue;
+        };
+        let from = dir.join(name);
+        if !from.try_exists().map_err(io("inspect", &from))? {
+            continue;
+        }
+        if to.try_exists().map_err(io("inspect", &to))? {
+            return Err(invalid(
+                dir,
+                key,
+                format!(
+                    "{} exists too; keep one of the two (the one that belongs to the certificate) in {}",
+                    from.display(),
+                    dir.join(PRIVATE_DIR).display()
+                ),
+            ));
+        }
+        create_dir(&dir.join(PRIVATE_DIR), 0o700)?;
+        fs::rename(&from, &to).map_err(io("move", &from))?;
+        moved = true;
+    }
+    if moved {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+                .map_err(io("chmod", dir))?;
+        }
+        tracing::info!(dir = %dir.display(), "moved the CA keys into private/; the certificates stay readable by every user");
+    }
+    Ok(())
 }
 
 fn read(dir: &Path, name: &str) -> Result<String, PkiError> {

@@ -15,11 +15,11 @@ use x509_parser::prelude::{X509Version, parse_x509_certificate, parse_x509_crl};
 
 const FILES: [&str; 6] = [
     "root.pem",
-    "root.key",
+    "private/root.key",
     "intermediate.pem",
-    "intermediate.key",
+    "private/intermediate.key",
     "tls.pem",
-    "tls.key",
+    "private/tls.key",
 ];
 
 fn snapshot(dir: &std::path::Path) -> Vec<Vec<u8>> {
@@ -50,7 +50,7 @@ fn load_or_create_twice_regenerates_nothing() {
         first.root_pem
     );
     assert_eq!(
-        fs::read_to_string(dir.join("tls.key")).unwrap(),
+        fs::read_to_string(dir.join("private/tls.key")).unwrap(),
         first.tls_key.expose()
     );
 
@@ -58,11 +58,17 @@ fn load_or_create_twice_regenerates_nothing() {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = |p: &str| fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
-        assert_eq!(
-            fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
-            0o700
-        );
-        for key in ["root.key", "intermediate.key", "tls.key"] {
+        // The certificates are readable by everyone, the keys only by their owner.
+        assert_eq!(mode(""), 0o755);
+        for cert in ["root.pem", "intermediate.pem", "tls.pem"] {
+            assert_eq!(mode(cert), 0o644, "{cert}");
+        }
+        assert_eq!(mode("private"), 0o700);
+        for key in [
+            "private/root.key",
+            "private/intermediate.key",
+            "private/tls.key",
+        ] {
             assert_eq!(mode(key), 0o600, "{key}");
             assert!(
                 fs::read_to_string(dir.join(key))
@@ -71,21 +77,98 @@ fn load_or_create_twice_regenerates_nothing() {
             );
         }
     }
-    // No temporary files left behind.
-    assert_eq!(fs::read_dir(&dir).unwrap().count(), FILES.len());
+    // No temporary files left behind: three certificates and the key directory.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 4);
+    assert_eq!(fs::read_dir(dir.join("private")).unwrap().count(), 3);
+}
+
+/// A user other than the CA's reads the root (a web server's ACME worker drops privileges)
+/// and cannot read a key. Needs root to run a command as `nobody`; skipped otherwise.
+#[cfg(unix)]
+#[test]
+fn another_user_reads_the_root_but_no_key() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let (tmp, dir, _) = new_ca();
+    // The effective uid: /proc/self belongs to it.
+    let uid = std::os::unix::fs::MetadataExt::uid(&fs::metadata("/proc/self").unwrap());
+    if uid != 0 {
+        eprintln!("skipped: running a command as another user needs root");
+        return;
+    }
+    // A data directory as an operator has it: traversable by others.
+    fs::set_permissions(tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let cat_as_nobody = |path: &std::path::Path| {
+        std::process::Command::new("cat")
+            .arg(path)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap()
+    };
+    let out = cat_as_nobody(&CaBundle::root_path(&dir));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("-----BEGIN CERTIFICATE-----"));
+    for key in [
+        "private/root.key",
+        "private/intermediate.key",
+        "private/tls.key",
+    ] {
+        let out = cat_as_nobody(&dir.join(key));
+        assert!(!out.status.success(), "{key} is readable by nobody");
+    }
+}
+
+#[test]
+fn keys_beside_the_certificates_move_into_the_private_directory() {
+    let (_tmp, dir, first) = new_ca();
+    let before = snapshot(&dir);
+    // The layout that kept the keys beside the certificates, in a 0700 directory.
+    for key in ["root.key", "intermediate.key", "tls.key"] {
+        fs::rename(dir.join("private").join(key), dir.join(key)).unwrap();
+    }
+    fs::remove_dir(dir.join("private")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let (second, created) = CaBundle::load_or_create(&dir, &options()).unwrap();
+    assert!(!created);
+    assert_eq!(second.root_pem, first.root_pem);
+    assert_eq!(snapshot(&dir), before);
+    assert!(!dir.join("tls.key").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(""), 0o755);
+        assert_eq!(mode("private"), 0o700);
+        assert_eq!(mode("private/tls.key"), 0o600);
+    }
+    // A key in both places is an error that names both, not a guess.
+    fs::copy(dir.join("private/tls.key"), dir.join("tls.key")).unwrap();
+    let err = CaBundle::load_or_create(&dir, &options()).unwrap_err();
+    assert!(err.to_string().contains("exists too"), "{err}");
 }
 
 #[test]
 fn a_partial_directory_is_an_error_not_a_new_ca() {
     let (_tmp, dir, _) = new_ca();
-    fs::remove_file(dir.join("intermediate.key")).unwrap();
+    fs::remove_file(dir.join("private/intermediate.key")).unwrap();
     let before: Vec<_> = ["root.pem", "intermediate.pem", "tls.pem"]
         .iter()
         .map(|f| fs::read(dir.join(f)).unwrap())
         .collect();
     let err = CaBundle::load_or_create(&dir, &options()).unwrap_err();
     match &err {
-        PkiError::IncompleteDataDir { missing, .. } => assert_eq!(missing, &["intermediate.key"]),
+        PkiError::IncompleteDataDir { missing, .. } => {
+            assert_eq!(missing, &["private/intermediate.key"])
+        }
         other => panic!("{other:?}"),
     }
     assert!(
@@ -97,13 +180,13 @@ fn a_partial_directory_is_an_error_not_a_new_ca() {
         .map(|f| fs::read(dir.join(f)).unwrap())
         .collect();
     assert_eq!(before, after);
-    assert!(!dir.join("intermediate.key").exists());
+    assert!(!dir.join("private/intermediate.key").exists());
 }
 
 #[test]
 fn the_root_key_may_be_moved_offline() {
     let (_tmp, dir, first) = new_ca();
-    fs::remove_file(dir.join("root.key")).unwrap();
+    fs::remove_file(dir.join("private/root.key")).unwrap();
     let (second, created) = CaBundle::load_or_create(&dir, &options()).unwrap();
     assert!(!created);
     assert_eq!(second.root_pem, first.root_pem);
@@ -112,7 +195,7 @@ fn the_root_key_may_be_moved_offline() {
 #[test]
 fn a_foreign_key_is_refused() {
     let (_tmp, dir, _) = new_ca();
-    fs::write(dir.join("intermediate.key"), p256().serialize_pem()).unwrap();
+    fs::write(dir.join("private/intermediate.key"), p256().serialize_pem()).unwrap();
     let err = CaBundle::load_or_create(&dir, &options()).unwrap_err();
     assert!(
         matches!(&err, PkiError::InvalidCaFile { reason, .. } if reason.contains("does not belong")),

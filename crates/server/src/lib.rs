@@ -46,7 +46,8 @@ pub fn acme_router(state: AppState) -> Router {
     acme::router(state.clone()).layer(axum::middleware::from_fn(request_id::middleware))
 }
 
-/// The plain-HTTP router: `/ca/intermediate.der`, `/ca/root.pem`, `/crl`, `/healthz`.
+/// The plain-HTTP router: `/ca/intermediate.der`, `/ca/intermediate.pem`, `/ca/root.pem`,
+/// `/crl`, `/healthz`.
 pub fn public_router(state: AppState) -> Router {
     public::router(state).layer(axum::middleware::from_fn(request_id::middleware))
 }

@@ -9,15 +9,20 @@ use axum::routing::get;
 
 use crate::AppState;
 
-/// Paths served; the CA's certificates point here.
+/// Paths served; the CA's certificates point here (AIA caIssuers: DER, RFC 5280 §4.2.2.1).
 pub const INTERMEDIATE_PATH: &str = "/ca/intermediate.der";
+/// The intermediate as PEM, for people and configuration files.
+pub const INTERMEDIATE_PEM_PATH: &str = "/ca/intermediate.pem";
+/// The root clients must trust.
+pub const ROOT_PATH: &str = "/ca/root.pem";
 /// The CRL path.
 pub const CRL_PATH: &str = "/crl";
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
         .route(INTERMEDIATE_PATH, get(intermediate))
-        .route("/ca/root.pem", get(root))
+        .route(INTERMEDIATE_PEM_PATH, get(intermediate_pem))
+        .route(ROOT_PATH, get(root))
         .route(CRL_PATH, get(crl))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(state)
@@ -34,6 +39,13 @@ async fn intermediate(State(state): State<AppState>) -> Response {
     with_type(
         state.ca.issuer().intermediate_der().to_vec(),
         "application/pkix-cert",
+    )
+}
+
+async fn intermediate_pem(State(state): State<AppState>) -> Response {
+    with_type(
+        state.ca.issuer().intermediate_pem().to_owned(),
+        "application/x-pem-file",
     )
 }
 

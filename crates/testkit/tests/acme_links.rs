@@ -313,3 +313,38 @@ async fn private_resources_answer_only_signed_posts() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_public_listener_serves_the_root_and_the_intermediate() {
+    bounded(async {
+        let ca = TestCa::start().await;
+        let intermediate_pem = ca.ca.issuer().intermediate_pem().to_owned();
+        for (path, body, kind) in [
+            (
+                "/ca/root.pem",
+                ca.root_pem.as_bytes().to_vec(),
+                "application/x-pem-file",
+            ),
+            (
+                "/ca/intermediate.pem",
+                intermediate_pem.into_bytes(),
+                "application/x-pem-file",
+            ),
+            (
+                "/ca/intermediate.der",
+                ca.ca.issuer().intermediate_der().to_vec(),
+                "application/pkix-cert",
+            ),
+        ] {
+            let r = ferrite_testkit::raw::http_get(&format!("{}{path}", ca.public_url)).await;
+            assert_eq!((r.status, content_type(&r).as_str()), (200, kind), "{path}");
+            assert_eq!(r.body, body, "{path}");
+        }
+        // The file the CA tells clients to trust is the root it serves.
+        assert_eq!(
+            std::fs::read_to_string(&ca.root_pem_path).unwrap(),
+            ca.root_pem
+        );
+    })
+    .await;
+}
