@@ -1,6 +1,6 @@
 //! Every URL Ferrite links to can be fetched (RFC 8555 §6.3, §7.4.2): a full issuance by hand,
-//! recording every response, then every `Link` target of every response fetched with
-//! POST-as-GET and with plain GET. The account and its orders list are private: POST-as-GET
+//! recording every response, then every `Link` target of every response, every resource URL
+//! and the issuer certificate fetched with POST-as-GET and with plain GET. The account and its orders list are private: POST-as-GET
 //! only, and a GET names the methods allowed.
 //! Only 127.0.0.1 is contacted; every test is bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -163,17 +163,20 @@ async fn every_link_of_an_issuance_answers_post_as_get_and_get() {
             }
         }
         let rels: BTreeSet<&str> = targets.iter().map(|(_, rel)| rel.as_str()).collect();
-        // The directory (every response), the authorization (the challenge), the issuer
-        // certificate (the certificate).
+        // The directory (every response) and the authorization (the challenge's "up"). The
+        // certificate response has no "up": its chain is complete.
         assert_eq!(rels, BTreeSet::from(["index", "up"]), "{targets:?}");
-        assert!(
-            targets
-                .iter()
-                .any(|(t, _)| t.ends_with("/acme/issuer-cert"))
-        );
         assert!(targets.iter().any(|(t, _)| *t == authz_url));
-        // The resources a client is handed in bodies and Location headers answer both ways too.
-        for url in [&order_url, &authz_url, &challenge_url, &cert_url] {
+        assert!(
+            !targets
+                .iter()
+                .any(|(t, _)| t.ends_with("/acme/issuer-cert")),
+            "{targets:?}"
+        );
+        // The resources a client is handed in bodies and Location headers, and the issuer
+        // certificate, answer both ways too.
+        let issuer = ca.url("/acme/issuer-cert");
+        for url in [&order_url, &authz_url, &challenge_url, &cert_url, &issuer] {
             targets.insert((url.clone(), "resource".to_owned()));
         }
 
@@ -196,7 +199,6 @@ async fn every_link_of_an_issuance_answers_post_as_get_and_get() {
         }
 
         // Both ways give the same issuer certificate, the one that signed the leaf.
-        let issuer = ca.url("/acme/issuer-cert");
         let by_post = raw.post_as_get(&account.key, &account.kid, &issuer).await;
         let by_get = raw.send("GET", &issuer, None, Vec::new()).await;
         assert_eq!(by_post.body, by_get.body);

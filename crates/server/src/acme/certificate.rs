@@ -12,12 +12,15 @@ use ferrite_proto::requests::Revocation;
 
 use super::extract::AcmePath;
 use super::jws::{KeyPolicy, verify};
-use super::render::{Urls, link_up};
 use crate::AppState;
 use crate::problem::ApiError;
 
-/// §7.4.2: the chain as `application/pem-certificate-chain`, leaf first, with
-/// `Link: <issuer>;rel="up"`, fetched with POST-as-GET by the ordering account.
+/// §7.4.2: the chain as `application/pem-certificate-chain`, leaf first, fetched with
+/// POST-as-GET by the ordering account. The chain is complete, so there is no
+/// `Link: rel="up"` to the issuer: clients that see one (Caddy, mod_md) fetch it and append
+/// the intermediate a second time, and RFC 8555 defines none for this media type (an earlier
+/// draft used it for a DER leaf alone). Alternate chains, when there are any, are
+/// `rel="alternate"` links.
 pub(super) async fn certificate(
     State(state): State<AppState>,
     AcmePath(serial): AcmePath<String>,
@@ -31,7 +34,7 @@ pub(super) async fn certificate(
         .ca
         .certificate(Reader::Account(req.account()?), &serial)
         .await?;
-    Ok(certificate_chain(&state, cert.chain_pem))
+    Ok(pem_chain(cert.chain_pem))
 }
 
 /// §7.4.2: "the server MAY allow GET requests for certificate resources"; a certificate is
@@ -41,11 +44,7 @@ pub(super) async fn certificate_get(
     AcmePath(serial): AcmePath<String>,
 ) -> Result<Response, ApiError> {
     let cert = state.ca.certificate(Reader::Url, &serial).await?;
-    Ok(certificate_chain(&state, cert.chain_pem))
-}
-
-fn certificate_chain(state: &AppState, chain_pem: String) -> Response {
-    link_up(pem_chain(chain_pem), &Urls(&state.config.base_url).issuer())
+    Ok(pem_chain(cert.chain_pem))
 }
 
 fn pem_chain(pem: String) -> Response {
@@ -57,8 +56,8 @@ fn pem_chain(pem: String) -> Response {
     r
 }
 
-/// The issuing intermediate, PEM: the target of the certificate's `rel="up"` link, which
-/// clients follow with POST-as-GET (§7.4.2, §6.3) or with GET.
+/// The issuing intermediate, PEM, by GET or POST-as-GET (§6.3), for clients configured with
+/// this URL.
 pub(super) async fn issuer(State(state): State<AppState>) -> Response {
     pem_chain(state.ca.issuer().intermediate_pem().to_owned())
 }
