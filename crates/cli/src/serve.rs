@@ -122,13 +122,13 @@ pub(crate) async fn run(config: Config, validations: tokio::runtime::Handle) -> 
         Arc::new(bundle.issuer),
         ca_config,
     );
-    let state = AppState {
-        ca: ca.clone(),
-        config: Arc::new(ServerConfig {
+    let state = AppState::new(
+        ca.clone(),
+        ServerConfig {
             caa_identities: config.validation.caa_identities.clone(),
             ..ServerConfig::new(base_url.clone(), bundle.root_pem)
-        }),
-    };
+        },
+    );
     if config.validation.caa_identities.is_empty() {
         tracing::warn!(
             "validation.caa_identities is empty: names whose CAA records authorize any CA will be refused; set it to the issuer domain name your customers publish in CAA issue records"

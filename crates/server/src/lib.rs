@@ -32,13 +32,26 @@ use tokio::net::TcpListener;
 
 pub use config::ServerConfig;
 
-/// Shared state of every handler.
+/// Shared state of every handler: one per instance, cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     /// The engine.
     pub ca: ferrite_core::Ca,
     /// URLs and metadata.
     pub config: std::sync::Arc<ServerConfig>,
+    /// Account keys parsed once per thumbprint (`acme::jws`).
+    account_keys: std::sync::Arc<acme::AccountKeys>,
+}
+
+impl AppState {
+    /// The state of one instance's routers.
+    pub fn new(ca: ferrite_core::Ca, config: ServerConfig) -> Self {
+        Self {
+            ca,
+            config: std::sync::Arc::new(config),
+            account_keys: std::sync::Arc::default(),
+        }
+    }
 }
 
 /// The ACME router (served over TLS by [`tls::serve`]).

@@ -132,13 +132,13 @@ impl TestCa {
             Arc::new(bundle.issuer),
             config,
         );
-        let state = AppState {
-            ca: ca.clone(),
-            config: Arc::new(ServerConfig {
+        let state = AppState::new(
+            ca.clone(),
+            ServerConfig {
                 caa_identities,
                 ..ServerConfig::new(base_url.clone(), bundle.root_pem.clone())
-            }),
-        };
+            },
+        );
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (stop_acme, stop_public) = {
             let (a_tx, a_rx) = tokio::sync::watch::channel(false);

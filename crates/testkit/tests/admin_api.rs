@@ -3,7 +3,6 @@
 //! secrets that appear only in the response that creates them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -37,10 +36,10 @@ async fn start() -> Admin {
     let ca = TestCa::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState {
-        ca: ca.ca.clone(),
-        config: Arc::new(ServerConfig::new(ca.base_url.clone(), ca.root_pem.clone())),
-    };
+    let state = AppState::new(
+        ca.ca.clone(),
+        ServerConfig::new(ca.base_url.clone(), ca.root_pem.clone()),
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(ferrite_server::serve_http(
         listener,

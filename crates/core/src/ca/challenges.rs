@@ -41,11 +41,6 @@ enum Started {
     Recorded(Box<ValidationResult>),
 }
 
-/// Most validations one instance runs at once. Each is one outbound connection or a few DNS
-/// queries with a timeout; the bound keeps a burst of orders (100 names each) from opening
-/// thousands of connections.
-static VALIDATION_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(256);
-
 impl Ca {
     /// A challenge (§7.5.1, read without responding to it) with its authorization, for
     /// `reader`. Once the authorization is decided only the challenge that decided it is
@@ -206,7 +201,7 @@ impl Ca {
             // per instance; more wait for a slot (their challenges `pending` until `claim_by`,
             // then `processing`).
             // (The semaphore is never closed, so acquiring cannot fail.)
-            let _slot = VALIDATION_SLOTS.acquire().await.ok();
+            let _slot = self.inner.validation_slots.acquire().await.ok();
             tokio::join!(
                 self.inner.validator.validate(&request),
                 self.inner.validator.check_caa(&caa_request)

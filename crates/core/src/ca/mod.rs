@@ -154,7 +154,14 @@ struct Inner {
     crl: tokio::sync::Mutex<Option<(time::OffsetDateTime, Vec<u8>)>>,
     /// The shared nonce key, fetched from the Store on first use.
     nonce_key: tokio::sync::OnceCell<NonceKey>,
+    /// Validations this instance runs at once ([`VALIDATION_SLOTS`]).
+    validation_slots: tokio::sync::Semaphore,
 }
+
+/// Most validations one instance runs at once. Each is one outbound connection or a few DNS
+/// queries with a timeout; the bound keeps a burst of orders (100 names each) from opening
+/// thousands of connections.
+const VALIDATION_SLOTS: usize = 256;
 
 impl Ca {
     /// Builds the engine.
@@ -185,6 +192,7 @@ impl Ca {
                 eab,
                 crl: tokio::sync::Mutex::new(None),
                 nonce_key: tokio::sync::OnceCell::new(),
+                validation_slots: tokio::sync::Semaphore::new(VALIDATION_SLOTS),
             }),
         }
     }

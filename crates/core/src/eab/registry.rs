@@ -23,12 +23,14 @@ pub struct Registry {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) kek: Kek,
     pub(crate) settings: EabSettings,
+    /// Slots for argon2 verifications, shared by the clones of one registry (one instance):
+    /// each takes about 19 MiB and a core for a moment, so a stream of wrong secrets waits
+    /// here instead of exhausting memory and the blocking thread pool.
+    verify_slots: Arc<tokio::sync::Semaphore>,
 }
 
-/// At most this many argon2 verifications run at once: each takes about 19 MiB and a core for
-/// a moment, so a stream of wrong secrets waits here instead of exhausting memory and the
-/// blocking thread pool.
-static VERIFY_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+/// Argon2 verifications one instance runs at once.
+const VERIFY_SLOTS: usize = 2;
 
 /// A hash verified when the credential id is unknown, so an unknown id costs the same time as a
 /// wrong secret and response times do not tell which ids exist.
@@ -87,6 +89,7 @@ impl Registry {
             clock,
             kek,
             settings,
+            verify_slots: Arc::new(tokio::sync::Semaphore::new(VERIFY_SLOTS)),
         }
     }
 
@@ -223,7 +226,8 @@ impl Registry {
             Some(c) => c.secret_hash.clone(),
             None => unknown_credential_hash().unwrap_or_default().to_owned(),
         };
-        let _slot = VERIFY_SLOTS
+        let _slot = self
+            .verify_slots
             .acquire()
             .await
             .map_err(|e| CoreError::Internal(format!("verification slots closed: {e}")))?;

@@ -3,7 +3,7 @@
 //! each failure with its own problem type.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::Mutex;
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Uri, header};
@@ -150,11 +150,14 @@ pub(super) async fn verify(
                     )
                 })?;
             let account = state.ca.account_for_request(id).await?;
-            let key = account_key(&account.thumbprint, &account.jwk).map_err(|e| {
-                ApiError::from(ferrite_core::CoreError::Internal(format!(
-                    "stored account key does not parse: {e}"
-                )))
-            })?;
+            let key = state
+                .account_keys
+                .get(&account.thumbprint, &account.jwk)
+                .map_err(|e| {
+                    ApiError::from(ferrite_core::CoreError::Internal(format!(
+                        "stored account key does not parse: {e}"
+                    )))
+                })?;
             (key, Some(account))
         }
     };
@@ -182,32 +185,34 @@ pub(super) async fn verify(
 const ACCOUNT_KEYS: usize = 4096;
 
 /// Parsed account keys by their RFC 7638 thumbprint, which the store keeps beside each
-/// account's JWK (issue 5: "cache only what never changes — a parsed public key by its
-/// thumbprint"). A thumbprint names one key, and a key change stores the new key's
-/// thumbprint, so the cache can never answer with a key the account no longer has; the
-/// account itself (its status, which key it has) is read from the store on every request.
-static PARSED_ACCOUNT_KEYS: LazyLock<Mutex<HashMap<String, Jwk>>> =
-    LazyLock::new(|| Mutex::new(HashMap::new()));
+/// account's JWK: only what never changes is kept, a parsed public key by its thumbprint. A
+/// thumbprint names one key, and a key change stores the new key's thumbprint, so the cache
+/// can never answer with a key the account no longer has; the account itself (its status,
+/// which key it has) is read from the store on every request. One per instance
+/// ([`crate::AppState`]).
+#[derive(Default)]
+pub(crate) struct AccountKeys(Mutex<HashMap<String, Jwk>>);
 
-/// The account key stored as `jwk` with `thumbprint`, parsed once per key.
-fn account_key(thumbprint: &str, jwk: &serde_json::Value) -> Result<Jwk, JoseError> {
-    let cached = PARSED_ACCOUNT_KEYS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .get(thumbprint)
-        .cloned();
-    if let Some(key) = cached {
-        return Ok(key);
+impl AccountKeys {
+    /// The account key stored as `jwk` with `thumbprint`, parsed once per key.
+    pub(crate) fn get(&self, thumbprint: &str, jwk: &serde_json::Value) -> Result<Jwk, JoseError> {
+        if let Some(key) = self.lock().get(thumbprint).cloned() {
+            return Ok(key);
+        }
+        let key = Jwk::from_json(jwk)?;
+        let mut keys = self.lock();
+        if keys.len() >= ACCOUNT_KEYS {
+            keys.clear();
+        }
+        keys.insert(thumbprint.to_owned(), key.clone());
+        Ok(key)
     }
-    let key = Jwk::from_json(jwk)?;
-    let mut keys = PARSED_ACCOUNT_KEYS
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if keys.len() >= ACCOUNT_KEYS {
-        keys.clear();
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Jwk>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
-    keys.insert(thumbprint.to_owned(), key.clone());
-    Ok(key)
 }
 
 #[cfg(test)]
@@ -221,17 +226,15 @@ mod tests {
             "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
         let parsed = Jwk::from_json(&jwk).unwrap();
         let thumbprint = parsed.thumbprint();
-        assert!(account_key(&thumbprint, &jwk).unwrap() == parsed);
-        assert!(
-            PARSED_ACCOUNT_KEYS
-                .lock()
-                .unwrap()
-                .contains_key(&thumbprint)
-        );
+        let keys = AccountKeys::default();
+        assert!(keys.get(&thumbprint, &jwk).unwrap() == parsed);
+        assert!(keys.lock().contains_key(&thumbprint));
         // Kept: the second call does not parse (a JWK it could not parse still answers).
-        assert!(account_key(&thumbprint, &serde_json::Value::Null).unwrap() == parsed);
+        assert!(keys.get(&thumbprint, &serde_json::Value::Null).unwrap() == parsed);
         let broken = serde_json::json!({"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"});
-        assert!(account_key("not-kept", &broken).is_err());
-        assert!(!PARSED_ACCOUNT_KEYS.lock().unwrap().contains_key("not-kept"));
+        assert!(keys.get("not-kept", &broken).is_err());
+        assert!(!keys.lock().contains_key("not-kept"));
+        // Another instance's cache is its own.
+        assert!(AccountKeys::default().lock().is_empty());
     }
 }

@@ -9,6 +9,8 @@ mod jws;
 mod order;
 mod render;
 
+pub(crate) use jws::AccountKeys;
+
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, Uri};

@@ -36,9 +36,6 @@ impl Urls<'_> {
     pub(super) fn cert(&self, serial: &str) -> String {
         format!("{}{}{serial}", self.0, paths::CERT)
     }
-    pub(super) fn issuer(&self) -> String {
-        format!("{}{}", self.0, paths::ISSUER)
-    }
 }
 
 pub(super) fn account(urls: &Urls<'_>, a: &Account) -> resources::Account {
