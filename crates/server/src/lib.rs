@@ -12,6 +12,9 @@
 //!   per resource.
 //! - `problem`: `ApiError` and problem+json responses.
 //! - `request_id`: the request-id middleware.
+//! - `body_guard`: the request-body guard on every router: a request body the handler left
+//!   unread is read and discarded (bounded) after it answers, so clients still uploading keep
+//!   the response; a body read is bounded in time.
 //! - `public`: issuer certificate, root, CRL and health over plain HTTP.
 //! - [`admin`]: the admin API (customers' credentials, MAC keys, accounts) on `admin_listen`.
 //! - [`tls`]: the TLS accept loop.
@@ -19,6 +22,7 @@
 
 mod acme;
 pub mod admin;
+mod body_guard;
 pub mod config;
 mod problem;
 pub mod public;
@@ -56,19 +60,30 @@ impl AppState {
 
 /// The ACME router (served over TLS by [`tls::serve`]).
 pub fn acme_router(state: AppState) -> Router {
-    acme::router(state.clone()).layer(axum::middleware::from_fn(request_id::middleware))
+    with_common_layers(acme::router(state))
 }
 
 /// The plain-HTTP router: `/ca/intermediate.der`, `/ca/intermediate.pem`, `/ca/root.pem`,
 /// `/crl`, `/healthz`.
 pub fn public_router(state: AppState) -> Router {
-    public::router(state).layer(axum::middleware::from_fn(request_id::middleware))
+    with_common_layers(public::router(state))
 }
 
 /// The admin API router (`/admin/v1/…`, plain HTTP on `admin_listen`; merge it with
 /// [`public_router`] to serve both on one listener).
 pub fn admin_router(state: AppState) -> Router {
-    admin::router(state).layer(axum::middleware::from_fn(request_id::middleware))
+    with_common_layers(admin::router(state))
+}
+
+/// The layers of every router, outermost first: the request id (so the body guard's log
+/// lines carry it), then the body guard around every route and fallback.
+fn with_common_layers(router: Router) -> Router {
+    router
+        .layer(axum::middleware::from_fn_with_state(
+            body_guard::Limits::DEFAULT,
+            body_guard::guard,
+        ))
+        .layer(axum::middleware::from_fn(request_id::middleware))
 }
 
 /// Serves `router` over plain HTTP on an already-bound listener until `shutdown` completes.

@@ -96,7 +96,10 @@ pub(super) async fn verify(
         .with_status(415));
     }
     let limit = state.config.max_body_bytes;
-    let body = axum::body::to_bytes(body, limit).await.map_err(|_| {
+    let body = axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if crate::body_guard::is_read_timeout(&e) {
+            return ApiError::new(ProblemType::Malformed, e.to_string()).with_status(408);
+        }
         ApiError::new(
             ProblemType::Malformed,
             format!("the request body is larger than {limit} bytes or could not be read"),
