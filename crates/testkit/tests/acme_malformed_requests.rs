@@ -93,7 +93,22 @@ impl Conn {
         content_type: &str,
         body: TestBody,
     ) -> http::Response<Incoming> {
-        let req = http::Request::post(ca.url(path))
+        self.send(ca, http::Method::POST, path, content_type, body)
+            .await
+    }
+
+    /// Sends `body` to `path` with `method`; panics as [`Conn::post`] does.
+    async fn send(
+        &mut self,
+        ca: &TestCa,
+        method: http::Method,
+        path: &str,
+        content_type: &str,
+        body: TestBody,
+    ) -> http::Response<Incoming> {
+        let req = http::Request::builder()
+            .method(method)
+            .uri(ca.url(path))
             .header(http::header::CONTENT_TYPE, content_type)
             .body(body)
             .unwrap();
@@ -257,6 +272,9 @@ async fn assert_body_sent(what: &str, done: oneshot::Receiver<bool>) {
 /// Every ACME POST resource, with ids that name nothing (the body is refused before any
 /// lookup).
 const POST_PATHS: &[&str] = &[
+    "/directory",
+    "/acme/new-nonce",
+    "/acme/issuer-cert",
     "/acme/new-account",
     "/acme/new-order",
     "/acme/acct/AAAAAAAAAAAAAAAAAAAAAA",
@@ -270,15 +288,15 @@ const POST_PATHS: &[&str] = &[
     "/acme/revoke-cert",
 ];
 
-/// Routes that answer without a handler looking at the body: (path, HTTP status).
-const BODYLESS_ANSWERS: &[(&str, u16)] = &[
+/// Requests answered without a handler looking at the body: (method, path, HTTP status).
+const BODYLESS_ANSWERS: &[(&str, &str, u16)] = &[
     // The fallback: no such resource.
-    ("/acme/no-such-resource", 404),
-    // GET-only resources.
-    ("/directory", 405),
-    ("/acme/issuer-cert", 405),
+    ("POST", "/acme/no-such-resource", 404),
+    // A method no resource takes.
+    ("PUT", "/directory", 405),
+    ("PUT", "/acme/new-account", 405),
     // The path extractor's rejection (not UTF-8 once percent-decoded).
-    ("/acme/acct/%FF", 400),
+    ("POST", "/acme/acct/%FF", 400),
 ];
 
 /// A malformed request body and the status it gets from a POST resource.
@@ -351,18 +369,20 @@ async fn every_malformed_post_gets_its_problem_document_over_http1_and_http2() {
             let mut conn = Conn::open(&ca, version).await;
             let targets = POST_PATHS
                 .iter()
-                .map(|p| (*p, None))
-                .chain(BODYLESS_ANSWERS.iter().map(|(p, s)| (*p, Some(*s))));
-            for (path, bodyless_status) in targets {
+                .map(|p| ("POST", *p, None))
+                .chain(BODYLESS_ANSWERS.iter().map(|(m, p, s)| (*m, *p, Some(*s))));
+            for (method, path, bodyless_status) in targets {
                 for case in &cases {
                     let repeats = match version {
                         Version::Http1 => 1,
                         Version::Http2 => case.h2_repeats,
                     };
                     for i in 0..repeats {
-                        let what = format!("{version:?} POST {path} with {} (#{i})", case.name);
+                        let what = format!("{version:?} {method} {path} with {} (#{i})", case.name);
                         let (body, done) = TestBody::of(&case.body);
-                        let response = conn.post(&ca, path, case.content_type, body).await;
+                        let response = conn
+                            .send(&ca, method.parse().unwrap(), path, case.content_type, body)
+                            .await;
                         assert_malformed(&what, response, bodyless_status.unwrap_or(case.status))
                             .await;
                         assert_body_sent(&what, done).await;
@@ -383,15 +403,18 @@ async fn a_body_sent_after_the_problem_document_is_still_taken() {
         let ca = TestCa::start().await;
         let targets = POST_PATHS
             .iter()
-            .map(|p| (*p, 415))
+            .map(|p| ("POST", *p, 415))
             .chain(BODYLESS_ANSWERS.iter().copied());
         for version in [Version::Http1, Version::Http2] {
             let mut conn = Conn::open(&ca, version).await;
-            for (path, status) in targets.clone() {
-                let what = format!("{version:?} POST {path}, wrong content type, body sent late");
+            for (method, path, status) in targets.clone() {
+                let what =
+                    format!("{version:?} {method} {path}, wrong content type, body sent late");
                 let late = b"not json".to_vec();
                 let (body, feed) = TestBody::fed(Some(late.len() as u64));
-                let response = conn.post(&ca, path, "text/plain", body).await;
+                let response = conn
+                    .send(&ca, method.parse().unwrap(), path, "text/plain", body)
+                    .await;
                 assert_malformed(&what, response, status).await;
                 // Fails only if the client dropped the body: `assert_body_sent` says so.
                 let _ = feed.chunks.try_send(Bytes::from(late));
