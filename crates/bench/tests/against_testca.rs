@@ -12,7 +12,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrite_bench::config::{Eab, MacKey};
 use ferrite_bench::responder::Http01Sink;
 use ferrite_bench::{BenchConfig, BenchError, KeyType, Report, endpoint_order, run};
-use ferrite_core::CaConfig;
 use ferrite_testkit::{TestCa, TestCaOptions};
 
 /// Hands key authorizations to the TestCa's own http-01 responder (the port its validator is
@@ -152,12 +151,10 @@ async fn failed_validations_are_counted_by_problem_type() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn accounts_bind_with_eab_when_the_ca_requires_it() {
     let ca = Arc::new(
-        TestCa::start_with(TestCaOptions {
-            config: CaConfig {
-                eab_required: true,
-                ..CaConfig::default()
-            },
-            ..TestCaOptions::default()
+        TestCa::start_with({
+            let mut options = TestCaOptions::default();
+            options.config.eab.required = true;
+            options
         })
         .await,
     );

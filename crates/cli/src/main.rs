@@ -1,10 +1,9 @@
 //! `ferrite`: the one binary. `ferrite serve` runs the CA; other subcommands are operator tools.
-//! This crate only parses arguments and configuration and wires the crates together.
+//! This crate parses arguments, loads the configuration and prints what operators read;
+//! `ferrite_app` builds the instance.
 
 mod commands;
-mod config;
 mod first_start;
-mod kek;
 mod serve;
 
 use std::path::PathBuf;
@@ -46,7 +45,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = config::Config::load(cli.config.as_deref())?;
+    let config = ferrite_app::Config::load(cli.config.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

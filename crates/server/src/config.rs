@@ -10,8 +10,6 @@ pub struct ServerConfig {
     pub terms_of_service: Option<String>,
     /// `meta.website`.
     pub website: Option<String>,
-    /// `meta.caaIdentities`.
-    pub caa_identities: Vec<String>,
     /// The root certificate PEM served at `/ca/root.pem`.
     pub root_pem: String,
     /// Largest accepted request body in bytes.
@@ -25,7 +23,6 @@ impl ServerConfig {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             terms_of_service: None,
             website: None,
-            caa_identities: Vec::new(),
             root_pem: root_pem.into(),
             max_body_bytes: 64 * 1024,
         }
@@ -33,6 +30,12 @@ impl ServerConfig {
 
     /// The directory URL.
     pub fn directory_url(&self) -> String {
-        format!("{}/directory", self.base_url)
+        format!("{}{}", self.base_url, crate::acme::paths::DIRECTORY)
+    }
+
+    /// Account URLs are this prefix followed by the account id: the `kid` of every request
+    /// signed by an account, and what CAA `accounturi` parameters name (RFC 8657 §3).
+    pub fn account_url_prefix(&self) -> String {
+        format!("{}{}", self.base_url, crate::acme::paths::ACCOUNT)
     }
 }

@@ -34,6 +34,7 @@
 //! back are truncated to the microsecond and carry the UTC offset.
 //!
 //! # Layout
+//! - [`open_store`]: the store a configuration names, the one place a backend is chosen.
 //! - `open`: [`SqliteStore`], the nonce file's path, migrations (`migrations/sqlite/`, tracked
 //!   in `PRAGMA user_version`).
 //! - `db`: the connections, inline reads, the group-committing writer thread, query helpers.
@@ -72,3 +73,25 @@ mod validations;
 
 pub use bulk::BulkRows;
 pub use open::SqliteStore;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use ferrite_core::{Store, StoreError};
+
+/// The name of the SQLite database file in the data directory.
+pub const SQLITE_FILE: &str = "ferrite.db";
+
+/// Opens the store the configuration names and brings its schema up to date: with an empty
+/// `database_url`, the embedded SQLite database `data_dir/ferrite.db` (created if missing).
+/// Every part of Ferrite that reads or writes state (`ferrite serve`, the operator commands,
+/// the testkit) opens it here.
+pub async fn open_store(database_url: &str, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
+    if !database_url.trim().is_empty() {
+        return Err(StoreError::Backend(
+            "database_url: only the embedded SQLite database is supported; leave it empty".into(),
+        ));
+    }
+    let store = SqliteStore::open(&data_dir.join(SQLITE_FILE)).await?;
+    Ok(Arc::new(store))
+}

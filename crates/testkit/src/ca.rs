@@ -1,15 +1,14 @@
-//! [`TestCa`]: the whole CA in-process — SQLite store in a temp dir, the real engine, the real
-//! validator pointed at a [`MockDns`], the ACME router over TLS on 127.0.0.1:0 — plus the
-//! challenge responders the validator will reach. Tests read like scenarios against it.
+//! [`TestCa`]: the whole CA in-process, built by `ferrite_app` exactly as `ferrite serve`
+//! builds it — SQLite store in a temp dir, the real engine, the real validator pointed at a
+//! [`MockDns`], the ACME, public and admin listeners on 127.0.0.1:0 — plus the challenge
+//! responders the validator will reach. Tests read like scenarios against it.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use ferrite_app::{Config, Ferrite, Hooks, Listeners};
 use ferrite_core::{Ca, CaConfig, Clock, SystemClock};
-use ferrite_pki::{CaBundle, CaOptions, IssuerUrls};
-use ferrite_server::{AppState, ServerConfig};
-use tokio::net::TcpListener;
 
 use serde_json::Value;
 
@@ -19,18 +18,46 @@ use crate::responders::{Http01Responder, TlsAlpn01Responder};
 
 /// Knobs a test may turn before starting.
 pub struct TestCaOptions {
-    /// Engine configuration.
-    pub config: CaConfig,
+    /// The configuration, as an operator would write it ([`TestCaOptions::default`] starts
+    /// from Ferrite's defaults without a required EAB). The testkit sets what its fixtures
+    /// decide: `data_dir`, the three listeners, the resolver, the validation ports,
+    /// `allow_private_addresses` and `dnssec`.
+    pub config: Config,
+    /// Engine settings the configuration file does not carry (page sizes, the validation head
+    /// start), changed after the engine's settings are derived from `config`.
+    pub engine: Option<ferrite_app::EngineChange>,
+    /// Where validations run; `None`: on the runtime of the request that started them.
+    pub validation_runtime: Option<tokio::runtime::Handle>,
     /// The clock the engine uses.
     pub clock: Arc<dyn Clock>,
 }
 
 impl Default for TestCaOptions {
     fn default() -> Self {
+        let mut config = Config::default();
+        // Most scenarios are about ACME itself; the EAB tests switch it on.
+        config.eab.required = false;
         Self {
-            config: CaConfig::default(),
+            config,
+            engine: None,
+            validation_runtime: None,
             clock: Arc::new(SystemClock),
         }
+    }
+}
+
+impl TestCaOptions {
+    /// These options with `change` applied to the engine settings (after any change set
+    /// before).
+    pub fn with_engine(mut self, change: impl FnOnce(&mut CaConfig) + Send + 'static) -> Self {
+        let before = self.engine.take();
+        self.engine = Some(Box::new(move |c: &mut CaConfig| {
+            if let Some(before) = before {
+                before(c);
+            }
+            change(c);
+        }));
+        self
     }
 }
 
@@ -42,6 +69,8 @@ pub struct TestCa {
     pub base_url: String,
     /// The plain-HTTP base URL (CRL, issuer certificate).
     pub public_url: String,
+    /// The admin API's base URL (`http://127.0.0.1:PORT`).
+    pub admin_url: String,
     /// Path of the root certificate PEM clients must trust.
     pub root_pem_path: PathBuf,
     /// The root certificate PEM.
@@ -87,95 +116,54 @@ impl TestCa {
             .await
             .expect("tls-alpn-01 responder");
 
-        let acme_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let public_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = acme_listener.local_addr().expect("addr");
-        let base_url = format!("https://{addr}");
-        let public_url = format!("http://{}", public_listener.local_addr().expect("addr"));
-
-        let ca_dir = dir.path().join("ca");
-        let urls = IssuerUrls {
-            ca_issuers: format!("{public_url}{}", ferrite_server::public::INTERMEDIATE_PATH),
-            crl: format!("{public_url}{}", ferrite_server::public::CRL_PATH),
-        };
-        let (bundle, _) = CaBundle::load_or_create(&ca_dir, &CaOptions::new(urls)).expect("CA");
-        let store = ferrite_store::SqliteStore::open(&dir.path().join("ferrite.db"))
-            .await
-            .expect("store");
-        let va = ferrite_va::Va::new(ferrite_va::VaConfig {
-            dns_resolver: Some(dns.addr()),
-            http01_port: http01.port(),
-            tlsalpn01_port: tlsalpn01.port(),
-            allow_private_addresses: true,
-            timeout: std::time::Duration::from_secs(5),
-            dnssec,
-            dnssec_trust_anchor: if dnssec {
-                ferrite_va::TrustAnchor::Records(dns.sign())
-            } else {
-                ferrite_va::TrustAnchor::IanaRoot
-            },
-        })
-        .expect("va");
-        let tls =
-            ferrite_server::tls::server_config(&bundle.tls_chain_pem, bundle.tls_key.expose())
-                .expect("tls");
         let mut config = opts.config;
-        if config.account_url_prefix.is_empty() {
-            // As `ferrite serve` sets it: the URLs the ACME router gives accounts.
-            config.account_url_prefix = format!("{base_url}/acme/acct/");
-        }
-        let caa_identities = config.caa_identities.clone();
-        let ca = Ca::new(
-            Arc::new(store),
-            Arc::new(va),
-            opts.clock,
-            Arc::new(bundle.issuer),
-            config,
-        );
-        let state = AppState::new(
-            ca.clone(),
-            ServerConfig {
-                caa_identities,
-                ..ServerConfig::new(base_url.clone(), bundle.root_pem.clone())
-            },
-        );
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        config.data_dir = dir.path().to_owned();
+        config.listen = loopback;
+        config.public_listen = loopback;
+        config.admin_listen = loopback;
+        config.validation.dns_resolver = dns.addr().to_string();
+        config.validation.http01_port = http01.port();
+        config.validation.tlsalpn01_port = tlsalpn01.port();
+        config.validation.allow_private_addresses = true;
+        config.validation.dnssec = dnssec;
+        let anchor = dnssec.then(|| dns.sign());
+        let hooks = Hooks {
+            clock: opts.clock,
+            validation_runtime: opts.validation_runtime,
+            engine: opts.engine,
+            validator: Some(Box::new(move |va: &mut ferrite_va::VaConfig| {
+                // Failures a test provokes (a silent server) end sooner than in production.
+                va.timeout = std::time::Duration::from_secs(5);
+                if let Some(records) = anchor {
+                    va.dnssec_trust_anchor = ferrite_va::TrustAnchor::Records(records);
+                }
+            })),
+        };
+        let listeners = Listeners::bind(&config).await.expect("bind");
+        let ferrite = Ferrite::build(&config, listeners, hooks)
+            .await
+            .expect("build the CA");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (stop_acme, stop_public) = {
-            let (a_tx, a_rx) = tokio::sync::watch::channel(false);
-            tokio::spawn(async move {
-                let _ = rx.await;
-                let _ = a_tx.send(true);
-            });
-            (a_rx.clone(), a_rx)
-        };
-        let wait = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|s| *s).await;
-        };
-        tokio::spawn(ferrite_server::tls::serve(
-            acme_listener,
-            tls,
-            ferrite_server::acme_router(state.clone()),
-            wait(stop_acme),
-        ));
-        tokio::spawn(ferrite_server::serve_http(
-            public_listener,
-            ferrite_server::public_router(state),
-            wait(stop_public),
-        ));
-        TestCa {
-            directory_url: format!("{base_url}/directory"),
-            base_url,
-            public_url,
-            root_pem_path: CaBundle::root_path(&ca_dir),
-            root_pem: bundle.root_pem,
-            ca,
+        let test_ca = TestCa {
+            directory_url: ferrite.directory_url(),
+            base_url: ferrite.base_url.clone(),
+            public_url: ferrite.public_base_url.clone(),
+            admin_url: ferrite.admin_url.clone(),
+            root_pem_path: ferrite.root_path.clone(),
+            root_pem: ferrite.root_pem.clone(),
+            ca: ferrite.ca.clone(),
             dns,
             http01,
             tlsalpn01,
-            addr,
+            addr: ferrite.acme_addr().expect("addr"),
             dir,
             shutdown: Some(tx),
-        }
+        };
+        let _running = ferrite.serve(async move {
+            let _ = rx.await;
+        });
+        test_ca
     }
 
     /// An instant-acme account builder that trusts this CA's root.

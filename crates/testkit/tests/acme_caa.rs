@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ferrite_core::{CaConfig, TestClock};
+use ferrite_core::TestClock;
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::{SigningKey, external_account_binding};
 use ferrite_testkit::ca::csr_der;
@@ -22,20 +22,21 @@ use time::OffsetDateTime;
 
 const CAA_IDENTITY: &str = "ferrite.test";
 
-async fn start_with(config: CaConfig) -> (TestCa, Arc<TestClock>) {
+/// A CA whose CAA identity is [`CAA_IDENTITY`], requiring EAB when `eab_required`, with a
+/// movable clock.
+async fn start_with(eab_required: bool) -> (TestCa, Arc<TestClock>) {
     let clock = Arc::new(TestClock::new(OffsetDateTime::now_utc()));
-    let options = TestCaOptions {
-        config: CaConfig {
-            caa_identities: vec![CAA_IDENTITY.to_owned()],
-            ..config
-        },
+    let mut options = TestCaOptions {
         clock: clock.clone(),
+        ..TestCaOptions::default()
     };
+    options.config.validation.caa_identities = vec![CAA_IDENTITY.to_owned()];
+    options.config.eab.required = eab_required;
     (TestCa::start_with(options).await, clock)
 }
 
 async fn start() -> (TestCa, Arc<TestClock>) {
-    start_with(CaConfig::default()).await
+    start_with(false).await
 }
 
 /// Registers `n` ACME accounts bound through EAB to one new customer.
@@ -374,11 +375,7 @@ async fn finalize_within_8_hours_uses_the_check_made_at_validation() {
 #[tokio::test]
 async fn reused_validations_are_checked_for_the_new_name_and_account_at_finalize() {
     bounded(async {
-        let (ca, _) = start_with(CaConfig {
-            eab_required: true,
-            ..CaConfig::default()
-        })
-        .await;
+        let (ca, _) = start_with(true).await;
         let raw = ca.raw();
         let accounts = customer_accounts(&ca, &raw, 2).await;
         let (first, second) = (&accounts[0], &accounts[1]);

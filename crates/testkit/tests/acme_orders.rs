@@ -9,7 +9,6 @@ use ferrite_testkit::{assert_problem, bounded, challenge};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
 
-use ferrite_core::CaConfig;
 use ferrite_jose::Algorithm;
 use ferrite_testkit::ca::{csr_der, pem_chain};
 use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions};
@@ -272,14 +271,9 @@ async fn requested_validity_is_honoured_or_refused() {
 #[tokio::test]
 async fn orders_list_is_paginated() {
     bounded(async {
-        let ca = TestCa::start_with(TestCaOptions {
-            config: CaConfig {
-                orders_page_size: 2,
-                ..CaConfig::default()
-            },
-            ..TestCaOptions::default()
-        })
-        .await;
+        let ca =
+            TestCa::start_with(TestCaOptions::default().with_engine(|c| c.orders_page_size = 2))
+                .await;
         let raw = ca.raw();
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let other = RawAccount::register(&raw, Algorithm::ES256).await;
@@ -694,14 +688,9 @@ async fn concurrent_finalize_issues_once() {
 #[tokio::test]
 async fn orders_list_bounds_the_rows_one_request_examines() {
     bounded(async {
-        let ca = TestCa::start_with(TestCaOptions {
-            config: CaConfig {
-                orders_page_size: 1,
-                ..CaConfig::default()
-            },
-            ..TestCaOptions::default()
-        })
-        .await;
+        let ca =
+            TestCa::start_with(TestCaOptions::default().with_engine(|c| c.orders_page_size = 1))
+                .await;
         let raw = ca.raw();
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let (live, _) = ca.raw_new_order(&raw, &a, &["live.example.com"]).await;

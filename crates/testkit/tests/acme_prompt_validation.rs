@@ -1,7 +1,6 @@
 //! Prompt validation (issue 5): a challenge POST gives its validation a short head start.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ferrite_core::CaConfig;
 use ferrite_core::model::Scope;
 use ferrite_jose::Algorithm;
 use ferrite_testkit::{RawAccount, RawClient, TestCa, TestCaOptions};
@@ -71,13 +70,9 @@ async fn the_challenge_response_is_what_a_later_read_shows() {
 
 /// A CA whose challenge responses wait up to `head_start` for their validation.
 async fn with_head_start(head_start: std::time::Duration) -> TestCa {
-    TestCa::start_with(TestCaOptions {
-        config: CaConfig {
-            validation_head_start: head_start,
-            ..CaConfig::default()
-        },
-        ..TestCaOptions::default()
-    })
+    TestCa::start_with(
+        TestCaOptions::default().with_engine(move |c| c.validation_head_start = head_start),
+    )
     .await
 }
 
@@ -235,10 +230,7 @@ async fn validations_run_on_their_own_runtime() {
     let handle = validations.0.as_ref().unwrap().handle().clone();
     bounded(async {
         let ca = TestCa::start_with(TestCaOptions {
-            config: CaConfig {
-                validation_runtime: Some(handle),
-                ..CaConfig::default()
-            },
+            validation_runtime: Some(handle),
             ..TestCaOptions::default()
         })
         .await;

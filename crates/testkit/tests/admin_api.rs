@@ -9,7 +9,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::{SigningKey, external_account_binding};
-use ferrite_server::{AppState, ServerConfig};
 use ferrite_testkit::{RawClient, TestCa};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -21,7 +20,6 @@ struct Admin {
     ca: TestCa,
     base: String,
     client: Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
-    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 struct Reply {
@@ -31,30 +29,12 @@ struct Reply {
     text: String,
 }
 
-/// A CA with the admin router served on its own loopback listener.
+/// A CA with its admin API (on the admin listener it serves, as `ferrite serve` does).
 async fn start() -> Admin {
     let ca = TestCa::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let state = AppState::new(
-        ca.ca.clone(),
-        ServerConfig::new(ca.base_url.clone(), ca.root_pem.clone()),
-    );
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(ferrite_server::serve_http(
-        listener,
-        ferrite_server::admin_router(state),
-        async move {
-            let _ = rx.await;
-        },
-    ));
+    let base = ca.admin_url.clone();
     let client = Client::builder(TokioExecutor::new()).build_http();
-    Admin {
-        ca,
-        base,
-        client,
-        _stop: tx,
-    }
+    Admin { ca, base, client }
 }
 
 impl Admin {

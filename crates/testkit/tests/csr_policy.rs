@@ -10,9 +10,8 @@ use ferrite_testkit::{assert_problem, bounded};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use ferrite_core::{CaConfig, TestClock};
+use ferrite_core::TestClock;
 use ferrite_jose::Algorithm;
-use ferrite_pki::{CsrPolicy, KeyBlocklist};
 use ferrite_testkit::ca::{csr_der, pem_chain};
 use ferrite_testkit::{RawAccount, RawClient, TestCa, TestCaOptions};
 use num_bigint::BigUint;
@@ -194,17 +193,7 @@ async fn weak_rsa_keys_are_bad_public_keys() {
 #[tokio::test]
 async fn fermat_rounds_are_configurable() {
     bounded(async {
-        let ca = TestCa::start_with(TestCaOptions {
-            config: CaConfig {
-                csr_policy: CsrPolicy {
-                    fermat_rounds: 200,
-                    ..CsrPolicy::default()
-                },
-                ..CaConfig::default()
-            },
-            ..TestCaOptions::default()
-        })
-        .await;
+        let ca = TestCa::start_with(options(|c| c.issuance.fermat_rounds = 200)).await;
         let raw = ca.raw();
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let names = ["fermat.example.com"];
@@ -224,17 +213,13 @@ async fn blocklisted_keys_are_refused_as_compromised() {
     bounded(async {
         let leaked = rcgen::KeyPair::generate().unwrap();
         let leaked_spki = rcgen::PublicKeyData::subject_public_key_info(&leaked);
-        let ca = TestCa::start_with(TestCaOptions {
-            config: CaConfig {
-                csr_policy: CsrPolicy {
-                    blocked_keys: KeyBlocklist::from_spkis([leaked_spki.as_slice()]),
-                    ..CsrPolicy::default()
-                },
-                ..CaConfig::default()
-            },
-            ..TestCaOptions::default()
-        })
-        .await;
+        // The operator's file: the SHA-256 of the DER SubjectPublicKeyInfo, hex, one a line.
+        let list = tempfile::NamedTempFile::new().unwrap();
+        let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &leaked_spki);
+        let hex: String = hash.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(list.path(), format!("# leaked in a test\n{hex}\n")).unwrap();
+        let path = list.path().to_string_lossy().into_owned();
+        let ca = TestCa::start_with(options(move |c| c.issuance.blocked_keys_file = path)).await;
         let raw = ca.raw();
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let names = ["leaked.example.com"];
@@ -292,17 +277,8 @@ async fn eku_in_a_csr_is_refused_unless_allowed() {
         finalize_ok(&ca, &raw, &a, &order_url, &order, &csr_der(&names, &key)).await;
 
         // With the switch on, the CSR's EKU is ignored: the certificate is serverAuth only.
-        let lenient = TestCa::start_with(TestCaOptions {
-            config: CaConfig {
-                csr_policy: CsrPolicy {
-                    allow_extended_key_usage: true,
-                    ..CsrPolicy::default()
-                },
-                ..CaConfig::default()
-            },
-            ..TestCaOptions::default()
-        })
-        .await;
+        let lenient =
+            TestCa::start_with(options(|c| c.issuance.allow_csr_extended_key_usage = true)).await;
         let raw = lenient.raw();
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let (order_url, order) = lenient.raw_ready_order(&raw, &a, &names).await;
@@ -362,17 +338,8 @@ async fn key_kinds_and_signature_algorithms() {
         finalize_ok(&ca, &raw, &a, &order_url, &order, &csr_der(&names, &rsa)).await;
 
         // With allow_sha384_sha512 the P-384/SHA-384 CSR is issued.
-        let lenient = TestCa::start_with(TestCaOptions {
-            config: CaConfig {
-                csr_policy: CsrPolicy {
-                    allow_sha384_sha512: true,
-                    ..CsrPolicy::default()
-                },
-                ..CaConfig::default()
-            },
-            ..TestCaOptions::default()
-        })
-        .await;
+        let lenient =
+            TestCa::start_with(options(|c| c.issuance.allow_sha384_sha512_csr = true)).await;
         let raw = lenient.raw();
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let (order_url, order) = lenient.raw_ready_order(&raw, &a, &names).await;
@@ -468,10 +435,7 @@ async fn configured_validity_is_cut_to_the_br_maximum_of_the_issuance_date() {
         let clock = clock_from_now();
         let ca = TestCa::start_with(TestCaOptions {
             clock: clock.clone(),
-            ..options(CaConfig {
-                certificate_validity: Duration::days(200),
-                ..CaConfig::default()
-            })
+            ..options(|c| c.issuance.validity_days = 200)
         })
         .await;
         // 2026-03-15 .. 2027-03-15: 200 days.
@@ -498,12 +462,11 @@ async fn configured_validity_is_cut_to_the_br_maximum_of_the_issuance_date() {
     .await;
 }
 
-/// Options with this engine configuration and everything else default.
-fn options(config: CaConfig) -> TestCaOptions {
-    TestCaOptions {
-        config,
-        ..TestCaOptions::default()
-    }
+/// The default options with `change` made to the configuration.
+fn options(change: impl FnOnce(&mut ferrite_app::Config)) -> TestCaOptions {
+    let mut options = TestCaOptions::default();
+    change(&mut options.config);
+    options
 }
 
 fn clock_now(clock: &TestClock) -> OffsetDateTime {
@@ -516,10 +479,7 @@ async fn requested_not_after_beyond_the_maximum_is_malformed() {
         let clock = clock_from_now();
         let ca = TestCa::start_with(TestCaOptions {
             clock: clock.clone(),
-            ..options(CaConfig {
-                certificate_validity: Duration::days(200),
-                ..CaConfig::default()
-            })
+            ..options(|c| c.issuance.validity_days = 200)
         })
         .await;
         let now = clock_now(&clock);

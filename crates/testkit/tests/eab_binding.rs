@@ -9,26 +9,26 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ferrite_core::eab::EabSettings;
+use ferrite_core::TestClock;
 use ferrite_core::model::Scope;
-use ferrite_core::{CaConfig, TestClock};
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::{SigningKey, external_account_binding};
 use ferrite_testkit::{RawClient, RawResponse, TestCa, TestCaOptions};
 use serde_json::{Value, json};
 
-/// A CA that requires EAB, with the given key limits and a movable clock.
-async fn start(settings: EabSettings) -> (TestCa, Arc<TestClock>) {
+/// A CA that requires EAB, with MAC keys binding at most `max_bindings` accounts (the
+/// default: 1000) and a movable clock.
+async fn start(max_bindings: Option<u32>) -> (TestCa, Arc<TestClock>) {
     let clock = Arc::new(TestClock::new(time::OffsetDateTime::now_utc()));
-    let ca = TestCa::start_with(TestCaOptions {
-        config: CaConfig {
-            eab_required: true,
-            eab: settings,
-            ..CaConfig::default()
-        },
+    let mut options = TestCaOptions {
         clock: clock.clone(),
-    })
-    .await;
+        ..TestCaOptions::default()
+    };
+    options.config.eab.required = true;
+    if let Some(max) = max_bindings {
+        options.config.eab.max_bindings = max;
+    }
+    let ca = TestCa::start_with(options).await;
     (ca, clock)
 }
 
@@ -116,7 +116,7 @@ async fn bindings_used(ca: &TestCa, kid: &str) -> u32 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eab_is_required_and_advertised() {
-    let (ca, _) = start(EabSettings::default()).await;
+    let (ca, _) = start(None).await;
     let raw = RawClient::new(&ca.base_url, &ca.root_pem);
     let dir = bounded(raw.send("GET", &raw.url("/directory"), None, Vec::new())).await;
     assert_eq!(dir.json()["meta"]["externalAccountRequired"], true);
@@ -126,7 +126,7 @@ async fn eab_is_required_and_advertised() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hs256_hs384_hs512_bind_accounts_to_the_customer() {
-    let (ca, _) = start(EabSettings::default()).await;
+    let (ca, _) = start(None).await;
     let raw = RawClient::new(&ca.base_url, &ca.root_pem);
     let issued = issue(&ca, "example-corp").await;
     let mut urls = Vec::new();
@@ -174,7 +174,7 @@ async fn hs256_hs384_hs512_bind_accounts_to_the_customer() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registered_key_gets_its_account_without_consuming_the_key() {
-    let (ca, _) = start(EabSettings::default()).await;
+    let (ca, _) = start(None).await;
     let raw = RawClient::new(&ca.base_url, &ca.root_pem);
     let issued = issue(&ca, "example-corp").await;
     let key = es256();
@@ -213,7 +213,7 @@ async fn registered_key_gets_its_account_without_consuming_the_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_binding_rule_has_its_own_error_and_consumes_nothing() {
-    let (ca, _) = start(EabSettings::default()).await;
+    let (ca, _) = start(None).await;
     let raw = RawClient::new(&ca.base_url, &ca.root_pem);
     let issued = issue(&ca, "example-corp").await;
     let key = es256();
@@ -308,11 +308,7 @@ async fn every_binding_rule_has_its_own_error_and_consumes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disabled_expired_exhausted_and_credential_disabled_are_named() {
-    let (ca, clock) = start(EabSettings {
-        max_bindings: 1,
-        ..EabSettings::default()
-    })
-    .await;
+    let (ca, clock) = start(Some(1)).await;
     let raw = RawClient::new(&ca.base_url, &ca.root_pem);
     let first = issue(&ca, "example-corp").await;
     let key = es256();
@@ -404,7 +400,7 @@ async fn disabled_expired_exhausted_and_credential_disabled_are_named() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instant_acme_registers_with_eab() {
-    let (ca, _) = start(EabSettings::default()).await;
+    let (ca, _) = start(None).await;
     let issued = issue(&ca, "example-corp").await;
     let eab = instant_acme::ExternalAccountKey::new(issued.kid.clone(), &issued.hmac);
     let (account, _) = bounded(ca.acme_builder().create(
@@ -435,11 +431,7 @@ async fn instant_acme_registers_with_eab() {
 async fn parallel_new_accounts_stop_at_the_binding_limit() {
     const RACERS: usize = 1_100;
     const LIMIT: u32 = 1_000;
-    let (ca, _) = start(EabSettings {
-        max_bindings: LIMIT,
-        ..EabSettings::default()
-    })
-    .await;
+    let (ca, _) = start(Some(LIMIT)).await;
     let raw = RawClient::new(&ca.base_url, &ca.root_pem);
     let issued = Arc::new(issue(&ca, "example-corp").await);
     let mut tasks = Vec::with_capacity(RACERS);

@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferrite_app::Config;
+use ferrite_core::TestClock;
 use ferrite_core::model::Scope;
-use ferrite_core::policy::{IdentifierPolicy, ReusePolicy};
-use ferrite_core::{CaConfig, TestClock};
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::{SigningKey, external_account_binding};
 use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions, challenge};
@@ -22,17 +22,21 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 /// A CA requiring EAB, with `config` and a clock standing at `start`.
-async fn start(config: CaConfig, start: OffsetDateTime) -> (TestCa, Arc<TestClock>) {
+async fn start(mut config: Config, start: OffsetDateTime) -> (TestCa, Arc<TestClock>) {
     let clock = Arc::new(TestClock::new(start));
+    config.eab.required = true;
     let ca = TestCa::start_with(TestCaOptions {
-        config: CaConfig {
-            eab_required: true,
-            ..config
-        },
+        config,
         clock: clock.clone(),
+        ..TestCaOptions::default()
     })
     .await;
     (ca, clock)
+}
+
+/// The testkit's default configuration.
+fn defaults() -> Config {
+    TestCaOptions::default().config
 }
 
 /// Creates customer `name` and registers `n` ACME accounts bound to it through EAB.
@@ -141,7 +145,7 @@ const MID_2026: OffsetDateTime = datetime!(2026-06-01 12:00 UTC);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dns01_of_a_parent_authorizes_subdomains_and_wildcards_for_the_customer_only() {
     bounded(async {
-        let (ca, _clock) = start(CaConfig::default(), MID_2026).await;
+        let (ca, _clock) = start(defaults(), MID_2026).await;
         let raw = ca.raw();
         let corp = customer_accounts(&ca, &raw, "corp", 2).await;
         let other = customer_accounts(&ca, &raw, "other", 1).await;
@@ -208,7 +212,7 @@ async fn dns01_of_a_parent_authorizes_subdomains_and_wildcards_for_the_customer_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http01_of_a_parent_authorizes_exactly_that_name() {
     bounded(async {
-        let (ca, _clock) = start(CaConfig::default(), MID_2026).await;
+        let (ca, _clock) = start(defaults(), MID_2026).await;
         let raw = ca.raw();
         let corp = customer_accounts(&ca, &raw, "corp", 2).await;
         let other = customer_accounts(&ca, &raw, "other", 1).await;
@@ -237,7 +241,7 @@ async fn http01_of_a_parent_authorizes_exactly_that_name() {
 
 /// Validates example.com by dns-01 at the clock's time; returns a closure-friendly tuple.
 async fn validated_customer(
-    config: CaConfig,
+    config: Config,
     at: OffsetDateTime,
 ) -> (TestCa, Arc<TestClock>, RawClient, RawAccount) {
     let (ca, clock) = start(config, at).await;
@@ -257,7 +261,7 @@ async fn status_after(ca: &TestCa, raw: &RawClient, account: &RawAccount) -> Str
 async fn reuse_ends_with_the_br_window() {
     bounded(async {
         // 200 days in mid-2026; a validation with less than a day left is not handed out.
-        let (ca, clock, raw, account) = validated_customer(CaConfig::default(), MID_2026).await;
+        let (ca, clock, raw, account) = validated_customer(defaults(), MID_2026).await;
         clock.advance(Duration::days(198));
         assert_eq!(status_after(&ca, &raw, &account).await, "ready");
         clock.advance(Duration::days(1) + Duration::hours(1));
@@ -267,7 +271,7 @@ async fn reuse_ends_with_the_br_window() {
         // Across a step of the table: validated 2027-01-01 under the 200-day rule, but
         // issuance from 2027-03-15 allows 100 days, so reuse ends on 2027-04-11.
         let (ca, clock, raw, account) =
-            validated_customer(CaConfig::default(), datetime!(2027-01-01 00:00 UTC)).await;
+            validated_customer(defaults(), datetime!(2027-01-01 00:00 UTC)).await;
         clock.advance(Duration::days(98));
         let (order, _) = order_for(&ca, &raw, &account, &["www.example.com"]).await;
         assert_eq!(order["status"], "ready", "{order}");
@@ -284,10 +288,8 @@ async fn reuse_ends_with_the_br_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_can_shorten_the_window_but_not_lengthen_it() {
     bounded(async {
-        let short = CaConfig {
-            reuse: ReusePolicy::new(Some(Duration::days(30))),
-            ..CaConfig::default()
-        };
+        let mut short = defaults();
+        short.validation.reuse_days = Some(30);
         let (ca, clock, raw, account) = validated_customer(short, MID_2026).await;
         clock.advance(Duration::days(28));
         assert_eq!(status_after(&ca, &raw, &account).await, "ready");
@@ -295,10 +297,8 @@ async fn operator_can_shorten_the_window_but_not_lengthen_it() {
         assert_eq!(status_after(&ca, &raw, &account).await, "pending");
         drop(ca);
 
-        let long = CaConfig {
-            reuse: ReusePolicy::new(Some(Duration::days(400))),
-            ..CaConfig::default()
-        };
+        let mut long = defaults();
+        long.validation.reuse_days = Some(400);
         let (ca, clock, raw, account) = validated_customer(long, MID_2026).await;
         clock.advance(Duration::days(198));
         assert_eq!(status_after(&ca, &raw, &account).await, "ready");
@@ -318,10 +318,8 @@ fn assert_rejected(r: &RawResponse) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identifier_policy_refuses_with_rejected_identifier() {
     bounded(async {
-        let config = CaConfig {
-            identifier_policy: IdentifierPolicy::new(&["blocked.example"]),
-            ..CaConfig::default()
-        };
+        let mut config = defaults();
+        config.policy.blocked_domains = vec!["blocked.example".to_owned()];
         let (ca, _clock) = start(config, MID_2026).await;
         let raw = ca.raw();
         let account = customer_accounts(&ca, &raw, "corp", 1).await.remove(0);
@@ -396,7 +394,7 @@ async fn identifier_policy_refuses_with_rejected_identifier() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deactivating_a_reused_authorization_ends_the_reuse() {
     bounded(async {
-        let (ca, _clock) = start(CaConfig::default(), MID_2026).await;
+        let (ca, _clock) = start(defaults(), MID_2026).await;
         let raw = ca.raw();
         let corp = customer_accounts(&ca, &raw, "corp", 2).await;
         let (_, order) = ca

@@ -4,7 +4,7 @@ use ferrite_core::eab::Registry;
 use ferrite_core::model::Scope;
 
 use super::{instructions, operator_error, print_json, table};
-use crate::config::Config;
+use ferrite_app::Config;
 
 pub(super) async fn create(
     registry: &Registry,

@@ -17,14 +17,11 @@ mod mac_key;
 mod table;
 mod validation;
 
-use std::sync::Arc;
-
-use anyhow::Context;
 use clap::{Args, Subcommand};
+use ferrite_core::CoreError;
 use ferrite_core::eab::Registry;
-use ferrite_core::{CoreError, SystemClock};
 
-use crate::config::Config;
+use ferrite_app::Config;
 
 /// `ferrite customer …`
 #[derive(Args, Debug)]
@@ -175,19 +172,7 @@ pub(crate) async fn mac_key(config: &Config, args: MacKeyArgs) -> anyhow::Result
 
 /// The registry over the server's database and KEK.
 async fn open(config: &Config) -> anyhow::Result<Registry> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
-    let db_path = config.data_dir.join("ferrite.db");
-    let store = ferrite_store::SqliteStore::open(&db_path)
-        .await
-        .with_context(|| format!("cannot open the database {}", db_path.display()))?;
-    let kek = crate::kek::load_or_create(config)?;
-    Ok(Registry::new(
-        Arc::new(store),
-        Arc::new(SystemClock),
-        kek,
-        config.eab_settings(),
-    ))
+    ferrite_app::open_registry(config).await
 }
 
 /// A core error as the operator should read it: a problem's detail (what went wrong and what

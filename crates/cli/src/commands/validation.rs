@@ -12,7 +12,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc3339;
 
 use super::{print_json, table};
-use crate::config::Config;
+use ferrite_app::Config;
 
 pub(super) async fn list(
     config: &Config,
@@ -93,14 +93,11 @@ pub(super) async fn list(
 
 /// The server's database (WAL: safe while `ferrite serve` runs).
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let db_path = config.data_dir.join("ferrite.db");
+    let db_path = config.data_dir.join(ferrite_store::SQLITE_FILE);
     anyhow::ensure!(
-        db_path.exists(),
+        !config.database_url.is_empty() || db_path.exists(),
         "no database at {}; check data_dir (has `ferrite serve` run here?)",
         db_path.display()
     );
-    let store = ferrite_store::SqliteStore::open(&db_path)
-        .await
-        .with_context(|| format!("cannot open the database {}", db_path.display()))?;
-    Ok(Arc::new(store))
+    ferrite_app::open_store(config).await
 }

@@ -25,7 +25,7 @@ pub(super) async fn directory(State(state): State<AppState>) -> Response {
         meta: DirectoryMeta {
             terms_of_service: cfg.terms_of_service.clone(),
             website: cfg.website.clone(),
-            caa_identities: cfg.caa_identities.clone(),
+            caa_identities: state.ca.config().caa_identities.clone(),
             external_account_required: state.ca.config().eab_required,
         },
     })

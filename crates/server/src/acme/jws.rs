@@ -11,7 +11,6 @@ use ferrite_core::model::Account;
 use ferrite_jose::{JoseError, Jwk, Jws, KeyRef};
 use ferrite_proto::ProblemType;
 
-use super::paths;
 use crate::AppState;
 use crate::problem::ApiError;
 
@@ -142,7 +141,7 @@ pub(super) async fn verify(
         }
         (KeyRef::Jwk(jwk), _) => (jwk.clone(), None),
         (KeyRef::Kid(kid), _) => {
-            let prefix = format!("{}{}", state.config.base_url, paths::ACCOUNT);
+            let prefix = state.config.account_url_prefix();
             let id = kid
                 .strip_prefix(&prefix)
                 .filter(|id| !id.is_empty() && !id.contains('/'))

@@ -13,12 +13,12 @@ use ferrite_core::eab::{KEK_LEN, Kek};
 use crate::config::Config;
 
 /// Where the KEK file lives.
-pub(crate) fn path(data_dir: &Path) -> PathBuf {
+pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join("eab.kek")
 }
 
 /// The configured KEK, or the data directory's, created if missing.
-pub(crate) fn load_or_create(config: &Config) -> anyhow::Result<Kek> {
+pub fn load_or_create(config: &Config) -> anyhow::Result<Kek> {
     let configured = config.eab.kek.0.trim();
     if !configured.is_empty() {
         return URL_SAFE_NO_PAD

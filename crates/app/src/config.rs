@@ -13,100 +13,100 @@ use serde::{Deserialize, Serialize};
 /// The whole configuration. Field docs are the reference (README "Configuration" mirrors them).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Config {
+pub struct Config {
     /// ACME over HTTPS; the directory is at `https://HOST:PORT/directory`. Port 0 picks a free
     /// port (printed at start).
-    pub(crate) listen: SocketAddr,
+    pub listen: SocketAddr,
     /// Plain HTTP for relying parties: issuer certificate, root, CRL, health. Certificates
     /// point here (`public_base_url`), so in production it is reachable from everywhere.
-    pub(crate) public_listen: SocketAddr,
+    pub public_listen: SocketAddr,
     /// Plain HTTP admin API (bearer credentials): keep it on loopback.
-    pub(crate) admin_listen: SocketAddr,
+    pub admin_listen: SocketAddr,
     /// CA keys and certificates, the SQLite database, the listener's TLS certificate.
-    pub(crate) data_dir: PathBuf,
+    pub data_dir: PathBuf,
     /// Empty: SQLite in `data_dir`. (PostgreSQL is not supported yet.)
-    pub(crate) database_url: String,
+    pub database_url: String,
     /// The ACME base URL clients use; empty: `https://{listen}`.
-    pub(crate) base_url: String,
+    pub base_url: String,
     /// The plain-HTTP base URL written into certificates (AIA, CRL DP); empty:
     /// `http://{public_listen}`.
-    pub(crate) public_base_url: String,
+    pub public_base_url: String,
     /// `text` or `json` log lines; levels come from `RUST_LOG` (default `info`).
-    pub(crate) log_format: String,
+    pub log_format: String,
     /// Validation settings.
-    pub(crate) validation: Validation,
+    pub validation: Validation,
     /// External account binding.
-    pub(crate) eab: Eab,
+    pub eab: Eab,
     /// Issuance settings.
-    pub(crate) issuance: Issuance,
+    pub issuance: Issuance,
     /// Identifier policy.
-    pub(crate) policy: Policy,
+    pub policy: Policy,
 }
 
 /// `[validation]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Validation {
+pub struct Validation {
     /// Empty: the system resolver (/etc/resolv.conf); or `IP:PORT` of a DNS server.
-    pub(crate) dns_resolver: String,
+    pub dns_resolver: String,
     /// Port http-01 fetches from (80 in production).
-    pub(crate) http01_port: u16,
+    pub http01_port: u16,
     /// Port tls-alpn-01 connects to (443 in production).
-    pub(crate) tlsalpn01_port: u16,
+    pub tlsalpn01_port: u16,
     /// Allow validating names that resolve to private, loopback or reserved addresses. Only
     /// for tests on loopback.
-    pub(crate) allow_private_addresses: bool,
+    pub allow_private_addresses: bool,
     /// Days a successful validation is reused for new orders of the same customer. Unset: the
     /// CA/Browser Forum maximum for the issuance date (200 days from 2026-03-15, 100 from
     /// 2027-03-15, 10 from 2029-03-15). A value can only shorten that; a longer one is cut to
     /// the table (with a warning at startup).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) reuse_days: Option<u32>,
+    pub reuse_days: Option<u32>,
     /// The issuer domain names that identify this CA in CAA `issue` / `issuewild` records
     /// (RFC 8659 §4.2), also shown as `meta.caaIdentities` in the directory. Empty (the
     /// default): names whose CAA records authorize any CA are refused; names without CAA
     /// records are issued as usual.
-    pub(crate) caa_identities: Vec<String>,
+    pub caa_identities: Vec<String>,
     /// Validate DNSSEC on every validation and CAA lookup (Baseline Requirements since
     /// 2026-03-15): a bogus answer fails with a `dns` problem, an unsigned zone proceeds. Off
     /// only for tests against an unsigned DNS server (pebble-challtestsrv).
-    pub(crate) dnssec: bool,
+    pub dnssec: bool,
     /// Empty: the IANA root zone keys built in. Or a file of DNSKEY and/or DS records in
     /// zone-file form (`. 172800 IN DNSKEY 257 3 8 AwEAA…`, `. 172800 IN DS 38696 8 2 683D…`),
     /// e.g. unbound's `root.key`, a private root or a test zone.
-    pub(crate) dnssec_trust_anchor: String,
+    pub dnssec_trust_anchor: String,
 }
 
 /// `[policy]`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Policy {
+pub struct Policy {
     /// Domains this CA never issues for: each blocks itself and all its subdomains
     /// (`rejectedIdentifier` at newOrder).
-    pub(crate) blocked_domains: Vec<String>,
+    pub blocked_domains: Vec<String>,
 }
 
 /// `[eab]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Eab {
+pub struct Eab {
     /// Directory `meta.externalAccountRequired`: newAccount needs an external account binding.
-    pub(crate) required: bool,
+    pub required: bool,
     /// The key-encryption key sealing MAC keys at rest: 32 bytes, base64url. Empty: the file
     /// `data_dir/eab.kek` (created with mode 0600 on first use). Prefer the environment
     /// (`FERRITE_EAB__KEK`) over a config file for this secret.
-    pub(crate) kek: SecretSetting,
+    pub kek: SecretSetting,
     /// Days a new MAC key may bind accounts.
-    pub(crate) mac_key_lifetime_days: u32,
+    pub mac_key_lifetime_days: u32,
     /// Most accounts one MAC key may bind.
-    pub(crate) max_bindings: u32,
+    pub max_bindings: u32,
 }
 
 /// A secret configuration value: `Debug` prints `[redacted]`, so printing the configuration
 /// never shows it.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub(crate) struct SecretSetting(pub(crate) String);
+pub struct SecretSetting(pub String);
 
 impl std::fmt::Debug for SecretSetting {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,24 +117,24 @@ impl std::fmt::Debug for SecretSetting {
 /// `[issuance]`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct Issuance {
+pub struct Issuance {
     /// Certificate validity in days, cut at issuance to the Baseline Requirements maximum for
     /// the issuance date (200 days from 2026-03-15, 100 from 2027-03-15, 47 from 2029-03-15).
-    pub(crate) validity_days: u32,
+    pub validity_days: u32,
     /// Accept CSRs signed with SHA-384/SHA-512 (default: SHA-256 only).
-    pub(crate) allow_sha384_sha512_csr: bool,
+    pub allow_sha384_sha512_csr: bool,
     /// Accept (and ignore) an Extended Key Usage extension in CSRs (default: refused with
     /// `badCSR`; certificates are serverAuth only either way).
-    pub(crate) allow_csr_extended_key_usage: bool,
+    pub allow_csr_extended_key_usage: bool,
     /// Smallest accepted RSA modulus in bits (2048 to 8192, a multiple of 8).
-    pub(crate) rsa_min_bits: u32,
+    pub rsa_min_bits: u32,
     /// Largest accepted RSA modulus in bits (2048 to 8192, a multiple of 8).
-    pub(crate) rsa_max_bits: u32,
+    pub rsa_max_bits: u32,
     /// Rounds of Fermat factorization tried on RSA moduli (close primes); 0 switches it off.
-    pub(crate) fermat_rounds: u32,
+    pub fermat_rounds: u32,
     /// A file of SHA-256 hashes (hex, one per line, `#` comments) of the DER
     /// SubjectPublicKeyInfo of known-compromised keys; empty: none.
-    pub(crate) blocked_keys_file: String,
+    pub blocked_keys_file: String,
 }
 
 impl Default for Config {
@@ -182,7 +182,7 @@ impl Default for Config {
 
 impl Config {
     /// Defaults ← file (if given) ← environment.
-    pub(crate) fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = file {
             anyhow::ensure!(
@@ -201,6 +201,14 @@ impl Config {
         let config: Config = figment
             .extract()
             .context("invalid configuration (see README, Configuration)")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every setting a type cannot: ranges, names, what is supported. Each error names
+    /// the key and says what to set.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let config = self;
         anyhow::ensure!(
             config.database_url.is_empty(),
             "database_url: only the embedded SQLite database is supported so far; leave it empty"
@@ -258,11 +266,11 @@ impl Config {
             config.eab.max_bindings >= 1,
             "eab.max_bindings must be at least 1"
         );
-        Ok(config)
+        Ok(())
     }
 
     /// The CSR policy for the engine; reads `issuance.blocked_keys_file` if one is set.
-    pub(crate) fn csr_policy(&self) -> anyhow::Result<ferrite_pki::CsrPolicy> {
+    pub fn csr_policy(&self) -> anyhow::Result<ferrite_pki::CsrPolicy> {
         let i = &self.issuance;
         let blocked_keys = if i.blocked_keys_file.trim().is_empty() {
             ferrite_pki::KeyBlocklist::default()
@@ -291,7 +299,7 @@ impl Config {
     /// The validation reuse policy for the engine, and a warning to log when
     /// `validation.reuse_days` is longer than the Baseline Requirements allow at `now` (it is
     /// cut to the table then, and again on each later step of the table).
-    pub(crate) fn reuse_policy(
+    pub fn reuse_policy(
         &self,
         now: time::OffsetDateTime,
     ) -> (ferrite_core::policy::ReusePolicy, Option<String>) {
@@ -315,12 +323,12 @@ impl Config {
     }
 
     /// The identifier policy for the engine (`policy.blocked_domains`).
-    pub(crate) fn identifier_policy(&self) -> ferrite_core::policy::IdentifierPolicy {
+    pub fn identifier_policy(&self) -> ferrite_core::policy::IdentifierPolicy {
         ferrite_core::policy::IdentifierPolicy::new(&self.policy.blocked_domains)
     }
 
     /// MAC key limits for the engine.
-    pub(crate) fn eab_settings(&self) -> ferrite_core::eab::EabSettings {
+    pub fn eab_settings(&self) -> ferrite_core::eab::EabSettings {
         ferrite_core::eab::EabSettings {
             mac_key_lifetime: time::Duration::days(i64::from(self.eab.mac_key_lifetime_days)),
             max_bindings: self.eab.max_bindings,
@@ -328,7 +336,7 @@ impl Config {
     }
 
     /// The ACME directory URL clients use (`base_url`, else `https://{listen}`).
-    pub(crate) fn directory_url(&self) -> String {
+    pub fn directory_url(&self) -> String {
         let base = if self.base_url.is_empty() {
             format!("https://{}", self.listen)
         } else {
@@ -338,7 +346,7 @@ impl Config {
     }
 
     /// The resolver address, if one is configured.
-    pub(crate) fn dns_resolver(&self) -> anyhow::Result<Option<SocketAddr>> {
+    pub fn dns_resolver(&self) -> anyhow::Result<Option<SocketAddr>> {
         let r = self.validation.dns_resolver.trim();
         if r.is_empty() {
             return Ok(None);
@@ -348,9 +356,64 @@ impl Config {
             .with_context(|| format!("validation.dns_resolver {r:?} is not IP:PORT"))
     }
 
+    /// The validator's settings (`[validation]`).
+    pub fn validator_config(&self) -> anyhow::Result<ferrite_va::VaConfig> {
+        Ok(ferrite_va::VaConfig {
+            dns_resolver: self.dns_resolver()?,
+            http01_port: self.validation.http01_port,
+            tlsalpn01_port: self.validation.tlsalpn01_port,
+            allow_private_addresses: self.validation.allow_private_addresses,
+            dnssec: self.validation.dnssec,
+            dnssec_trust_anchor: self.dnssec_trust_anchor(),
+            ..ferrite_va::VaConfig::default()
+        })
+    }
+
+    /// The engine's settings as of `now`: EAB, issuance, validation reuse, identifier
+    /// policy and CAA identities from the file, the KEK, and the account URL prefix the ACME
+    /// router serves (for CAA `accounturi`). Logs a warning for each setting that the
+    /// Baseline Requirements cut or that refuses more than the operator may expect.
+    pub fn engine_config(
+        &self,
+        now: time::OffsetDateTime,
+        eab_kek: ferrite_core::eab::Kek,
+        account_url_prefix: String,
+    ) -> anyhow::Result<ferrite_core::CaConfig> {
+        // Baseline Requirements §6.3.2: finalize cuts the validity to the table's maximum for
+        // the issuance date; say so at start rather than surprise the operator.
+        let br_max = ferrite_pki::max_leaf_validity(now).whole_days();
+        if i64::from(self.issuance.validity_days) > br_max {
+            tracing::warn!(
+                "issuance.validity_days = {} is above the Baseline Requirements maximum of {br_max} days for certificates issued now; certificates get {br_max} days",
+                self.issuance.validity_days
+            );
+        }
+        let (reuse, reuse_warning) = self.reuse_policy(now);
+        if let Some(warning) = reuse_warning {
+            tracing::warn!("{warning}");
+        }
+        if self.validation.caa_identities.is_empty() {
+            tracing::warn!(
+                "validation.caa_identities is empty: names whose CAA records authorize any CA will be refused; set it to the issuer domain name your customers publish in CAA issue records"
+            );
+        }
+        Ok(ferrite_core::CaConfig {
+            eab_required: self.eab.required,
+            eab: self.eab_settings(),
+            eab_kek: Some(eab_kek),
+            caa_identities: self.validation.caa_identities.clone(),
+            account_url_prefix,
+            certificate_validity: time::Duration::days(i64::from(self.issuance.validity_days)),
+            csr_policy: self.csr_policy()?,
+            reuse,
+            identifier_policy: self.identifier_policy(),
+            ..ferrite_core::CaConfig::default()
+        })
+    }
+
     /// The DNSSEC trust anchor: the IANA root keys, or the file `validation.dnssec_trust_anchor`
     /// names (read, and refused if it holds no DNSKEY or DS record, when the validator is built).
-    pub(crate) fn dnssec_trust_anchor(&self) -> ferrite_va::TrustAnchor {
+    pub fn dnssec_trust_anchor(&self) -> ferrite_va::TrustAnchor {
         match self.validation.dnssec_trust_anchor.trim() {
             "" => ferrite_va::TrustAnchor::IanaRoot,
             path => ferrite_va::TrustAnchor::File(PathBuf::from(path)),

@@ -1,0 +1,308 @@
+//! One Ferrite instance: its listeners, the object graph built from the configuration, and
+//! the servers and background jobs that run it.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use ferrite_core::eab::Registry;
+use ferrite_core::{Ca, CaConfig, Clock, Store, SystemClock};
+use ferrite_pki::{CaBundle, CaOptions, IssuerUrls};
+use ferrite_server::{AppState, ServerConfig};
+use ferrite_va::VaConfig;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+
+/// How often the engine's housekeeping runs (expired nonces, stranded validations).
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
+
+/// How long a stopping instance waits for its servers to finish the requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The three listeners of an instance, bound before anything else so that a port in use is
+/// the first error an operator sees, and so that port 0 resolves to the address printed.
+pub struct Listeners {
+    /// ACME over HTTPS (`listen`).
+    pub acme: TcpListener,
+    /// Relying parties over plain HTTP: issuer certificate, root, CRL, health
+    /// (`public_listen`).
+    pub public: TcpListener,
+    /// The admin API over plain HTTP (`admin_listen`).
+    pub admin: TcpListener,
+}
+
+impl Listeners {
+    /// Binds `listen`, `public_listen` and `admin_listen`. The admin API carries bearer
+    /// secrets over plain HTTP, so an address other than loopback is warned about.
+    pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
+        let bind = |addr, key: &'static str| async move {
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} ({key})"))
+        };
+        let acme = bind(config.listen, "listen").await?;
+        // CRLs and the issuer certificate must be reachable by every relying party; the admin
+        // API must not be: two listeners.
+        let public = bind(config.public_listen, "public_listen").await?;
+        let admin = bind(config.admin_listen, "admin_listen").await?;
+        if !config.admin_listen.ip().is_loopback() {
+            tracing::warn!(
+                admin_listen = %config.admin_listen,
+                "the admin API is plain HTTP with bearer secrets: keep admin_listen on loopback and reach it through an SSH tunnel or a TLS-terminating proxy"
+            );
+        }
+        Ok(Listeners {
+            acme,
+            public,
+            admin,
+        })
+    }
+}
+
+/// A change to the engine settings derived from the configuration.
+pub type EngineChange = Box<dyn FnOnce(&mut CaConfig) + Send>;
+
+/// A change to the validator settings derived from the configuration.
+pub type ValidatorChange = Box<dyn FnOnce(&mut VaConfig) + Send>;
+
+/// What a caller sets beyond the configuration file: the clock, where validations run, and
+/// engine or validator settings the file does not carry. `ferrite serve` sets only
+/// `validation_runtime`; tests use the rest.
+pub struct Hooks {
+    /// The engine's clock.
+    pub clock: Arc<dyn Clock>,
+    /// Where validations run ([`CaConfig::validation_runtime`]); `None`: on the runtime of
+    /// the request that started them.
+    pub validation_runtime: Option<tokio::runtime::Handle>,
+    /// Changes to the engine settings derived from the configuration.
+    pub engine: Option<EngineChange>,
+    /// Changes to the validator settings derived from the configuration.
+    pub validator: Option<ValidatorChange>,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Self {
+            clock: Arc::new(SystemClock),
+            validation_runtime: None,
+            engine: None,
+            validator: None,
+        }
+    }
+}
+
+/// The store the configuration names (`database_url`, else SQLite in `data_dir`), with its
+/// schema brought up to date.
+pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+    ferrite_store::open_store(&config.database_url, &config.data_dir)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database in {} (database_url, data_dir)",
+                config.data_dir.display()
+            )
+        })
+}
+
+/// Customers, API credentials and MAC keys over the instance's store and KEK: what the
+/// operator commands work on, while `ferrite serve` runs or not.
+pub async fn open_registry(config: &Config) -> anyhow::Result<Registry> {
+    let store = open_store(config).await?;
+    let kek = crate::kek::load_or_create(config)?;
+    Ok(Registry::new(
+        store,
+        Arc::new(SystemClock),
+        kek,
+        config.eab_settings(),
+    ))
+}
+
+/// A Ferrite instance, built and ready to serve.
+pub struct Ferrite {
+    /// The engine.
+    pub ca: Ca,
+    /// The ACME base URL (`base_url`, else `https://{listen}` as bound).
+    pub base_url: String,
+    /// The base URL of the public listener as written into certificates (`public_base_url`,
+    /// else `http://{public_listen}` as bound).
+    pub public_base_url: String,
+    /// The admin API's URL, `http://{admin_listen}` as bound.
+    pub admin_url: String,
+    /// The root certificate file clients must trust.
+    pub root_path: PathBuf,
+    /// The root certificate, PEM.
+    pub root_pem: String,
+    /// Whether this start created the CA (root, intermediate and listener certificate).
+    pub created_ca: bool,
+    state: AppState,
+    tls: Arc<rustls::ServerConfig>,
+    listeners: Listeners,
+}
+
+impl Ferrite {
+    /// Builds the instance `config` describes on `listeners`: loads the CA from
+    /// `data_dir/ca` (creating it on the first start), opens the store, builds the validator
+    /// and the engine. Logs a warning for every setting a production CA should not run with.
+    pub async fn build(
+        config: &Config,
+        listeners: Listeners,
+        hooks: Hooks,
+    ) -> anyhow::Result<Ferrite> {
+        config.validate()?;
+        let acme_addr = listeners.acme.local_addr()?;
+        let public_addr = listeners.public.local_addr()?;
+        let admin_addr = listeners.admin.local_addr()?;
+        let base_url = if config.base_url.is_empty() {
+            format!("https://{acme_addr}")
+        } else {
+            config.base_url.trim_end_matches('/').to_owned()
+        };
+        let public_base_url = if config.public_base_url.is_empty() {
+            format!("http://{public_addr}")
+        } else {
+            config.public_base_url.trim_end_matches('/').to_owned()
+        };
+
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+        let ca_dir = config.data_dir.join("ca");
+        let urls = IssuerUrls {
+            ca_issuers: format!(
+                "{public_base_url}{}",
+                ferrite_server::public::INTERMEDIATE_PATH
+            ),
+            crl: format!("{public_base_url}{}", ferrite_server::public::CRL_PATH),
+        };
+        let (bundle, created_ca) = CaBundle::load_or_create(&ca_dir, &CaOptions::new(urls))
+            .context("cannot load or create the CA in data_dir/ca")?;
+        if created_ca {
+            tracing::info!(dir = %ca_dir.display(), "created a new root and intermediate CA");
+        }
+        let store = open_store(config).await?;
+
+        let mut va_config = config.validator_config()?;
+        if let Some(change) = hooks.validator {
+            change(&mut va_config);
+        }
+        if !va_config.dnssec {
+            tracing::warn!(
+                "validation.dnssec = false: DNS answers are not DNSSEC-validated (the Baseline Requirements require it for a public CA)"
+            );
+        }
+        let va = ferrite_va::Va::new(va_config).context(
+            "cannot set up validation (validation.dns_resolver, validation.dnssec_trust_anchor)",
+        )?;
+
+        let server_config = ServerConfig::new(base_url.clone(), bundle.root_pem.clone());
+        let mut engine = config.engine_config(
+            time::OffsetDateTime::now_utc(),
+            crate::kek::load_or_create(config)?,
+            server_config.account_url_prefix(),
+        )?;
+        engine.validation_runtime = hooks.validation_runtime;
+        if let Some(change) = hooks.engine {
+            change(&mut engine);
+        }
+        let tls =
+            ferrite_server::tls::server_config(&bundle.tls_chain_pem, bundle.tls_key.expose())
+                .context("cannot use the listener certificate in data_dir/ca")?;
+        let root_path = CaBundle::root_path(&ca_dir);
+        let root_path = std::fs::canonicalize(&root_path).unwrap_or(root_path);
+        let ca = Ca::new(
+            store,
+            Arc::new(va),
+            hooks.clock,
+            Arc::new(bundle.issuer),
+            engine,
+        );
+        Ok(Ferrite {
+            state: AppState::new(ca.clone(), server_config),
+            ca,
+            base_url,
+            public_base_url,
+            admin_url: format!("http://{admin_addr}"),
+            root_path,
+            root_pem: bundle.root_pem,
+            created_ca,
+            tls,
+            listeners,
+        })
+    }
+
+    /// The ACME directory URL.
+    pub fn directory_url(&self) -> String {
+        format!("{}/directory", self.base_url)
+    }
+
+    /// The address the ACME listener is bound to.
+    pub fn acme_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.listeners.acme.local_addr()
+    }
+
+    /// Serves ACME, the public listener and the admin API, and runs housekeeping, until
+    /// `shutdown` completes.
+    pub fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Running {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|s| *s).await;
+        };
+        let Listeners {
+            acme,
+            public,
+            admin,
+        } = self.listeners;
+        Running {
+            servers: vec![
+                tokio::spawn(ferrite_server::tls::serve(
+                    acme,
+                    self.tls,
+                    ferrite_server::acme_router(self.state.clone()),
+                    stopped(stop_rx.clone()),
+                )),
+                tokio::spawn(ferrite_server::serve_http(
+                    public,
+                    ferrite_server::public_router(self.state.clone()),
+                    stopped(stop_rx.clone()),
+                )),
+                tokio::spawn(ferrite_server::serve_http(
+                    admin,
+                    ferrite_server::admin_router(self.state),
+                    stopped(stop_rx),
+                )),
+            ],
+            housekeeping: ferrite_server::spawn_housekeeping(self.ca, HOUSEKEEPING_EVERY),
+        }
+    }
+}
+
+/// A serving instance.
+pub struct Running {
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
+    housekeeping: JoinHandle<()>,
+}
+
+impl Running {
+    /// Waits until the servers have stopped after the shutdown signal (at most
+    /// [`SHUTDOWN_GRACE`] for requests in flight), and stops housekeeping.
+    pub async fn stopped(self) {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            for server in self.servers {
+                if let Ok(Err(e)) = server.await {
+                    tracing::warn!(error = %e, "a listener stopped with an error");
+                }
+            }
+        })
+        .await;
+        self.housekeeping.abort();
+    }
+}
