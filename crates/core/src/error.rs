@@ -1,6 +1,10 @@
 //! `CoreError`: why the engine refused or failed a request. Converted into an RFC 8555 problem
-//! document in exactly one place ([`CoreError::to_problem`]).
+//! document in exactly one place ([`CoreError::to_problem`]); the errors of the layers below
+//! (a JWS that does not verify, a CSR the policy refuses) become a `CoreError` here too, each
+//! in one `From` impl, so every layer's errors map to problem types in this file.
 
+use ferrite_jose::JoseError;
+use ferrite_pki::CsrError;
 use ferrite_proto::{Problem, ProblemType};
 
 use crate::StoreError;
@@ -33,6 +37,18 @@ impl CoreError {
         Self::Problem(Box::new(Problem::new(kind, detail)))
     }
 
+    /// This error with `what` in front of a problem's detail ("invalid externalAccountBinding:
+    /// …"), so a lower layer's message says where it applies. Other errors are unchanged.
+    pub(crate) fn context(self, what: &str) -> Self {
+        match self {
+            Self::Problem(mut p) => {
+                p.detail = format!("{what}: {}", p.detail);
+                Self::Problem(p)
+            }
+            other => other,
+        }
+    }
+
     /// The problem document to send. Store and internal errors become a generic
     /// `serverInternal` that reveals nothing but tells the client what to do.
     pub fn to_problem(&self) -> Problem {
@@ -60,5 +76,47 @@ impl CoreError {
 impl From<Problem> for CoreError {
     fn from(p: Problem) -> Self {
         Self::Problem(Box::new(p))
+    }
+}
+
+/// RFC 8555 §6.2, §6.7: a JWS or JWK the client sent. An algorithm the CA does not accept is
+/// `badSignatureAlgorithm` listing the ones it does; a key it cannot use is `badPublicKey`;
+/// a MAC that does not verify (EAB) is `unauthorized`; everything else the client got wrong is
+/// `malformed`. A failure of the crypto library itself is internal.
+impl From<JoseError> for CoreError {
+    fn from(e: JoseError) -> Self {
+        let kind = match &e {
+            JoseError::BadSignatureAlgorithm { .. } | JoseError::AlgorithmKeyMismatch => {
+                ProblemType::BadSignatureAlgorithm
+            }
+            JoseError::BadPublicKey { .. } => ProblemType::BadPublicKey,
+            JoseError::EabBadSignature => ProblemType::Unauthorized,
+            JoseError::Crypto { .. } => return Self::Internal(e.to_string()),
+            _ => ProblemType::Malformed,
+        };
+        let mut problem = Problem::new(kind, e.to_string());
+        if kind == ProblemType::BadSignatureAlgorithm {
+            // RFC 8555 §6.2: badSignatureAlgorithm carries the supported algorithms.
+            problem.algorithms = Some(
+                ferrite_jose::ACCOUNT_KEY_ALGORITHMS
+                    .iter()
+                    .map(|a| a.name().to_owned())
+                    .collect(),
+            );
+        }
+        problem.into()
+    }
+}
+
+/// RFC 8555 §7.4: a CSR the policy refuses is `badCSR`, or `badPublicKey` when the fault is
+/// its key (weak, blocked, of a type or size not accepted).
+impl From<CsrError> for CoreError {
+    fn from(e: CsrError) -> Self {
+        let kind = if e.is_bad_public_key() {
+            ProblemType::BadPublicKey
+        } else {
+            ProblemType::BadCsr
+        };
+        Self::problem(kind, e.to_string())
     }
 }

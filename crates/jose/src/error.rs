@@ -81,7 +81,7 @@ pub enum JoseError {
     /// The externalAccountBinding MAC does not verify with the MAC key registered for its
     /// `kid`. Client's fault (wrong, mistyped or mis-decoded MAC key; the key is base64url).
     #[error(
-        "externalAccountBinding MAC does not verify; check the EAB kid and the base64url HMAC key"
+        "the MAC does not verify with that key id's HMAC key; check that the kid and HMAC key are the pair you were given (the HMAC key is base64url, 43 characters)"
     )]
     EabBadSignature,
 

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Identifier;
+use crate::{AccountStatus, AuthorizationStatus, Identifier};
 
 /// newAccount payload (§7.3).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -28,9 +28,9 @@ pub struct AccountUpdate {
     /// New contact URLs.
     #[serde(default)]
     pub contact: Option<Vec<String>>,
-    /// `deactivated` to deactivate.
+    /// `deactivated` to deactivate (§7.3.6); no other status may be requested.
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<AccountStatus>,
 }
 
 /// newOrder payload (§7.4).
@@ -57,8 +57,8 @@ pub struct Finalize {
 /// Authorization update (deactivation, §7.5.2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AuthorizationUpdate {
-    /// Must be `deactivated`.
-    pub status: String,
+    /// `deactivated` (§7.5.2); no other status may be requested.
+    pub status: AuthorizationStatus,
 }
 
 /// revokeCert payload (§7.6).

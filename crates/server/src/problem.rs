@@ -50,28 +50,11 @@ impl From<CoreError> for ApiError {
     }
 }
 
+/// A JWS the client sent: mapped to its problem type by the engine's one mapping
+/// (`impl From<JoseError> for CoreError`).
 impl From<JoseError> for ApiError {
     fn from(e: JoseError) -> Self {
-        let kind = match &e {
-            JoseError::BadSignatureAlgorithm { .. } | JoseError::AlgorithmKeyMismatch => {
-                ProblemType::BadSignatureAlgorithm
-            }
-            JoseError::BadPublicKey { .. } => ProblemType::BadPublicKey,
-            JoseError::EabBadSignature => ProblemType::Unauthorized,
-            JoseError::Crypto { .. } => ProblemType::ServerInternal,
-            _ => ProblemType::Malformed,
-        };
-        let mut problem = Problem::new(kind, e.to_string());
-        if kind == ProblemType::BadSignatureAlgorithm {
-            // RFC 8555 §6.2: badSignatureAlgorithm carries the supported algorithms.
-            problem.algorithms = Some(
-                ferrite_jose::ACCOUNT_KEY_ALGORITHMS
-                    .iter()
-                    .map(|a| a.name().to_owned())
-                    .collect(),
-            );
-        }
-        problem.into()
+        CoreError::from(e).into()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Accounts (RFC 8555 §7.3).
 
-use ferrite_jose::Jwk;
-use ferrite_proto::requests::{AccountUpdate, NewAccount};
+use ferrite_jose::{Jwk, Jws, KeyRef};
+use ferrite_proto::requests::{AccountUpdate, KeyChange, NewAccount};
 use ferrite_proto::{AccountStatus, ProblemType};
 
 use super::Ca;
@@ -122,24 +122,31 @@ impl Ca {
         Ok(account)
     }
 
-    /// RFC 8555 §7.3.2 contact update and §7.3.6 deactivation. An empty payload just returns
-    /// the account (POST-as-GET style).
+    /// RFC 8555 §7.3.2 contact update and §7.3.6 deactivation of the account at the URL with
+    /// `account_id`, requested by `account` (the `kid`): an account changes only itself. An
+    /// empty update just returns the account (POST-as-GET).
     pub async fn update_account(
         &self,
         mut account: Account,
+        account_id: &str,
         update: AccountUpdate,
     ) -> Result<Account, CoreError> {
+        check_own_account(
+            &account,
+            account_id,
+            "an account can only read or change itself",
+        )?;
         let mut changed = false;
         if let Some(contact) = update.contact {
             account.contact = check_contacts(contact)?;
             changed = true;
         }
         if let Some(status) = update.status {
-            if status != "deactivated" {
+            if status != AccountStatus::Deactivated {
                 return Err(CoreError::problem(
                     ProblemType::Malformed,
                     format!(
-                        "an account's status can only be changed to \"deactivated\", not {status:?}"
+                        "an account's status can only be changed to \"deactivated\", not \"{status}\""
                     ),
                 ));
             }
@@ -157,10 +164,57 @@ impl Ca {
         Ok(account)
     }
 
-    /// RFC 8555 §7.3.5 key rollover. The caller has verified both signatures and the inner
-    /// JWS's `url`; this checks that `old_key` is the account's key and that no other account
-    /// uses `new_key`.
+    /// RFC 8555 §7.3.5 key rollover. `account` signed the outer JWS (verified by the caller)
+    /// sent to `outer_url`; its payload `inner` is a JWS signed by the new key. Checks the
+    /// inner JWS (the new key in `jwk`, the same `url`, no `nonce`, its signature), that its
+    /// payload names this account and its current key, and that no other account uses the
+    /// new key ([`CoreError::KeyInUse`]).
     pub async fn change_key(
+        &self,
+        account: &Account,
+        outer_url: &str,
+        inner: &serde_json::Value,
+    ) -> Result<Account, CoreError> {
+        let inner = Jws::from_value(inner)?;
+        // "The inner JWS MUST have a 'jwk' header parameter containing the public key of the
+        // new key pair."
+        let KeyRef::Jwk(new_key) = &inner.protected.key else {
+            return Err(CoreError::problem(
+                ProblemType::Malformed,
+                "the inner JWS of a key change must carry the new key in \"jwk\"",
+            ));
+        };
+        // "The inner JWS MUST have the same 'url' header parameter as the outer JWS."
+        if inner.protected.url.as_deref() != Some(outer_url) {
+            return Err(CoreError::problem(
+                ProblemType::Malformed,
+                "the inner JWS \"url\" must equal the outer JWS \"url\" (the keyChange URL)",
+            ));
+        }
+        // "The inner JWS MUST omit the 'nonce' header parameter."
+        if inner.protected.nonce.is_some() {
+            return Err(CoreError::problem(
+                ProblemType::Malformed,
+                "the inner JWS of a key change must not have a \"nonce\"",
+            ));
+        }
+        inner.verify(new_key)?;
+        let change: KeyChange = inner.payload_json()?;
+        // "Check that the 'account' field of the keyChange object contains the URL for the
+        // account matching the old key (i.e., the 'kid' field in the outer JWS)."
+        if change.account != format!("{}{}", self.inner.config.account_url_prefix, account.id) {
+            return Err(CoreError::problem(
+                ProblemType::Malformed,
+                "the key change's \"account\" must be the URL of the account signing the outer JWS",
+            ));
+        }
+        let old_key = Jwk::from_json(&change.old_key)?;
+        self.replace_key(account, &old_key, new_key).await
+    }
+
+    /// The account's key becomes `new_key` if `old_key` is its key and no other account uses
+    /// `new_key`.
+    async fn replace_key(
         &self,
         account: &Account,
         old_key: &Jwk,
@@ -217,6 +271,24 @@ impl Ca {
         account.thumbprint = new_thumbprint;
         account.jwk = new_key.to_json();
         Ok(account)
+    }
+}
+
+/// An account reads and changes only itself: the account URL a request is sent to must be the
+/// account that signed it.
+/// `rule` says what was refused.
+pub(super) fn check_own_account(
+    account: &Account,
+    account_id: &str,
+    rule: &str,
+) -> Result<(), CoreError> {
+    if account.id == account_id {
+        Ok(())
+    } else {
+        Err(CoreError::problem(
+            ProblemType::Unauthorized,
+            format!("{rule}: the kid does not match the account URL you are posting to"),
+        ))
     }
 }
 

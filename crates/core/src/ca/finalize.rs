@@ -41,12 +41,8 @@ impl Ca {
             authorizations,
             ..
         } = view;
-        let csr = Csr::parse(csr_der).map_err(|e| csr_problem(&e))?;
-        self.inner
-            .config
-            .csr_policy
-            .check(&csr)
-            .map_err(|e| csr_problem(&e))?;
+        let csr = Csr::parse(csr_der)?;
+        self.inner.config.csr_policy.check(&csr)?;
         check_csr_names(&csr, &order.identifiers)?;
         // A certificate for the account key would let whoever holds the certificate key act as
         // the account: refuse it.
@@ -232,15 +228,6 @@ pub(super) fn leaf_validity(
     configured
         .min(ferrite_pki::max_leaf_validity(issued_at))
         .min(ferrite_pki::max_leaf_validity(not_before))
-}
-
-fn csr_problem(e: &ferrite_pki::CsrError) -> CoreError {
-    let kind = if e.is_bad_public_key() {
-        ProblemType::BadPublicKey
-    } else {
-        ProblemType::BadCsr
-    };
-    CoreError::problem(kind, e.to_string())
 }
 
 /// RFC 8555 §7.4: the CSR's names must be exactly the order's identifiers.

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use ferrite_proto::identifier::check_dns_name;
-use ferrite_proto::requests::NewOrder;
+use ferrite_proto::requests::{AuthorizationUpdate, NewOrder};
 use ferrite_proto::{
     AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, IdentifierType, OrderStatus,
     Problem, ProblemType,
@@ -316,8 +316,14 @@ impl Ca {
     pub async fn orders_page(
         &self,
         account: &Account,
+        account_id: &str,
         cursor: Option<&str>,
     ) -> Result<(Vec<String>, Option<String>), CoreError> {
+        super::accounts::check_own_account(
+            account,
+            account_id,
+            "an account can only list its own orders",
+        )?;
         let limit = self.inner.config.orders_page_size.max(1);
         // Invalid orders are skipped, so a page may need more rows than it shows; examining
         // at most this many per request bounds the work an account with thousands of dead
@@ -379,6 +385,26 @@ impl Ca {
             },
             status,
         })
+    }
+
+    /// RFC 8555 §7.5.2: an authorization update; the only one a client may ask for is
+    /// `{"status": "deactivated"}` ([`Ca::deactivate_authorization`]).
+    pub async fn update_authorization(
+        &self,
+        account: &Account,
+        id: &str,
+        update: AuthorizationUpdate,
+    ) -> Result<AuthorizationView, CoreError> {
+        if update.status != AuthorizationStatus::Deactivated {
+            return Err(CoreError::problem(
+                ProblemType::Malformed,
+                format!(
+                    "an authorization can only be updated to {{\"status\":\"deactivated\"}}, not \"{}\"",
+                    update.status
+                ),
+            ));
+        }
+        self.deactivate_authorization(account, id).await
     }
 
     /// RFC 8555 §7.5.2: deactivates a pending or valid authorization.

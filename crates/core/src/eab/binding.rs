@@ -1,7 +1,7 @@
 //! Checking an `externalAccountBinding` (RFC 8555 §7.3.4) and explaining refusals.
 
+use ferrite_jose::Jwk;
 use ferrite_jose::eab::ExternalAccountBinding;
-use ferrite_jose::{JoseError, Jwk};
 use ferrite_proto::ProblemType;
 
 use super::registry::Registry;
@@ -31,31 +31,18 @@ impl Registry {
         outer_url: &str,
         outer_jwk: &Jwk,
     ) -> Result<VerifiedBinding, CoreError> {
-        let binding = ExternalAccountBinding::parse(eab).map_err(|e| {
-            CoreError::problem(
-                ProblemType::Malformed,
-                format!("invalid externalAccountBinding: {e}"),
-            )
-        })?;
+        let binding = ExternalAccountBinding::parse(eab)
+            .map_err(|e| CoreError::from(e).context("invalid externalAccountBinding"))?;
         let Some(key) = self.store.mac_key(&binding.kid).await? else {
             return Err(unknown_kid(&binding.kid));
         };
         let raw = self.kek.open(&key.kid, &key.sealed_key)?;
-        binding
-            .verify(outer_url, outer_jwk, &raw)
-            .map_err(|e| match e {
-                JoseError::EabBadSignature => CoreError::problem(
-                    ProblemType::Unauthorized,
-                    format!(
-                        "the externalAccountBinding MAC does not verify with the HMAC key of EAB key id {:?}; check that the kid and HMAC key are the pair you were given (the HMAC key is base64url, 43 characters)",
-                        binding.kid
-                    ),
-                ),
-                other => CoreError::problem(
-                    ProblemType::Malformed,
-                    format!("invalid externalAccountBinding: {other}"),
-                ),
-            })?;
+        binding.verify(outer_url, outer_jwk, &raw).map_err(|e| {
+            CoreError::from(e).context(&format!(
+                "invalid externalAccountBinding of EAB key id {:?}",
+                binding.kid
+            ))
+        })?;
         let credential = self
             .store
             .credential(&key.credential_id)

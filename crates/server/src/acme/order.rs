@@ -114,13 +114,7 @@ pub(super) async fn authorization(
     } else {
         // §7.5.2: {"status": "deactivated"}.
         let update: AuthorizationUpdate = req.payload()?;
-        if update.status != "deactivated" {
-            return Err(ApiError::new(
-                ProblemType::Malformed,
-                "an authorization can only be updated to {\"status\":\"deactivated\"}",
-            ));
-        }
-        state.ca.deactivate_authorization(account, &id).await?
+        state.ca.update_authorization(account, &id, update).await?
     };
     Ok(authorization_response(&state, &view))
 }
