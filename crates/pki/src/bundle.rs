@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use rcgen::{KeyPair, PublicKeyData};
 use time::{Duration, OffsetDateTime};
 
-use crate::issuer::{Subject, pem_certificates};
-use crate::profiles::{self, TLS_VALIDITY, whole_seconds};
+use crate::issuer::{LeafRequest, pem_certificates};
+use crate::params::{self, whole_seconds};
 use crate::serial::{random_serial, to_hex};
-use crate::{CaOptions, Issuer, PkiError, SecretPem};
+use crate::{CaOptions, Issuer, PkiError, Profile, SecretPem};
 
 const ROOT_CERT: &str = "root.pem";
 const ROOT_KEY: &str = "private/root.key";
@@ -111,15 +111,15 @@ fn generate(opts: &CaOptions) -> Result<Vec<NewFile>, PkiError> {
     // name (which would confuse path building in clients that trust both).
     let ca_id = to_hex(&random_serial()?[..3]);
 
-    let root_key = profiles::generate_key(&rcgen::PKCS_ECDSA_P384_SHA384)?;
-    let root_params = profiles::root(opts, &root_key, &ca_id, now, &random_serial()?)?;
-    let root_cert = profiles::self_sign(&root_params, &root_key)?;
+    let root_key = params::generate_key(&rcgen::PKCS_ECDSA_P384_SHA384)?;
+    let root_params = params::root(opts, &root_key, &ca_id, now, &random_serial()?)?;
+    let root_cert = params::self_sign(&root_params, &root_key)?;
     let root_issuer = rcgen::Issuer::new(root_params, &root_key);
 
-    let intermediate_key = profiles::generate_key(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let intermediate_key = params::generate_key(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let intermediate_params =
-        profiles::intermediate(opts, &intermediate_key, &ca_id, now, &random_serial()?)?;
-    let intermediate_cert = profiles::sign(
+        params::intermediate(opts, &intermediate_key, &ca_id, now, &random_serial()?)?;
+    let intermediate_cert = params::sign(
         &intermediate_params,
         &intermediate_key,
         &root_issuer,
@@ -129,21 +129,21 @@ fn generate(opts: &CaOptions) -> Result<Vec<NewFile>, PkiError> {
     let intermediate_key_pem = intermediate_key.serialize_pem();
     let issuer = Issuer::new(&intermediate_pem, &intermediate_key_pem, opts.urls.clone())?;
 
-    let tls_key = profiles::generate_key(&rcgen::PKCS_ECDSA_P256_SHA256)?;
+    let tls_key = params::generate_key(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let tls_names: Vec<String> = opts
         .tls_dns_names
         .iter()
         .map(|n| n.to_ascii_lowercase())
         .collect();
-    let tls = issuer.issue_profile(
+    let profile = Profile::acme_listener();
+    let tls = issuer.issue_leaf(
         &tls_key.subject_public_key_info(),
-        &Subject {
+        &profile,
+        &LeafRequest {
             dns_names: &tls_names,
             ips: &opts.tls_ips,
             not_before: now,
-            not_after: now + TLS_VALIDITY - Duration::seconds(1),
-            max_validity: TLS_VALIDITY,
-            allow_single_label: true,
+            not_after: now + profile.validity() - Duration::seconds(1),
         },
     )?;
     tracing::info!(

@@ -6,7 +6,7 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
-use crate::profiles::whole_seconds;
+use crate::params::whole_seconds;
 use crate::serial::from_hex;
 use crate::{Issuer, PkiError};
 

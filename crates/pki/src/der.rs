@@ -59,10 +59,14 @@ pub(crate) fn basic_constraints_end_entity() -> Vec<u8> {
     tlv(TAG_SEQUENCE, &[])
 }
 
-/// `certificatePolicies ::= SEQUENCE SIZE (1..MAX) OF PolicyInformation` with one policy and
-/// no qualifiers.
-pub(crate) fn certificate_policies(policy: &[u64]) -> Vec<u8> {
-    tlv(TAG_SEQUENCE, &tlv(TAG_SEQUENCE, &oid(policy)))
+/// `certificatePolicies ::= SEQUENCE SIZE (1..MAX) OF PolicyInformation`: the policies in
+/// order, no qualifiers.
+pub(crate) fn certificate_policies(policies: &[&[u64]]) -> Vec<u8> {
+    let infos: Vec<u8> = policies
+        .iter()
+        .flat_map(|policy| tlv(TAG_SEQUENCE, &oid(policy)))
+        .collect();
+    tlv(TAG_SEQUENCE, &infos)
 }
 
 /// `AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF AccessDescription` with one

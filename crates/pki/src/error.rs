@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::{KeyKind, SignatureAlgorithm};
+use crate::{KeyKind, KeyType, SignatureAlgorithm};
 
 /// Everything that can go wrong in the CA itself: loading or creating the CA data directory,
 /// issuing, revoking, parsing a presented certificate.
@@ -57,6 +57,35 @@ pub enum PkiError {
         field: &'static str,
         /// What is wrong and what is expected.
         reason: String,
+    },
+
+    /// A [`Profile`](crate::Profile) breaks a rule of the Baseline Requirements or names
+    /// something this CA does not have (operator configuration).
+    #[error("certificate profile {profile:?}: invalid {field}: {reason}")]
+    InvalidProfile {
+        /// The profile's name.
+        profile: String,
+        /// The field, as the configuration spells it (`"validity_seconds"`,
+        /// `"key_usage.rsa"`).
+        field: &'static str,
+        /// What is wrong and what to write instead.
+        reason: String,
+    },
+
+    /// The public key of an issuance request is of a kind the profile does not certify
+    /// (client, when the caller lets such a CSR through; else operator: a profile without the
+    /// key types its clients use).
+    #[error(
+        "certificate profile {profile:?} does not certify {key} keys; it certifies {}: use such a key, or a profile that lists this kind in key_types",
+        key_type_list(allowed)
+    )]
+    KeyTypeNotInProfile {
+        /// The profile's name.
+        profile: String,
+        /// The key found.
+        key: KeyKind,
+        /// The profile's key types.
+        allowed: Vec<KeyType>,
     },
 
     /// The public key of an issuance request is not one this CA can certify (client: an
@@ -119,6 +148,16 @@ pub enum PkiError {
         /// The library's message (never key material).
         detail: String,
     },
+}
+
+/// "P-256, P-384 and RSA".
+fn key_type_list(types: &[KeyType]) -> String {
+    let names: Vec<String> = types.iter().map(ToString::to_string).collect();
+    match names.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => "nothing".to_owned(),
+    }
 }
 
 /// Why a CSR (RFC 8555 §7.4 finalize) was refused.

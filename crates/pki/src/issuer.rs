@@ -5,21 +5,22 @@ use std::net::IpAddr;
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ParsedPublicKey};
 use rcgen::KeyPair;
-use time::{Duration, OffsetDateTime};
+use time::OffsetDateTime;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::der::certificate_parts;
-use crate::lint::{self, Expected, IssuerFacts, MAX_LEAF_VALIDITY};
-use crate::profiles::{self, LeafSpec, whole_seconds};
+use crate::lint::{self, Expected, IssuerFacts};
+use crate::params::{self, whole_seconds};
 use crate::serial::{random_serial, to_hex};
-use crate::{IssuerUrls, KeyKind, PkiError};
+use crate::{DEFAULT_ISSUER, IssuerUrls, KeyKind, PkiError, Profile};
 
 /// At most this many names in one certificate (Let's Encrypt's limit).
 pub const MAX_NAMES_PER_CERTIFICATE: usize = 100;
 
-/// What to certify. The caller (core) has already checked the CSR and the order.
+/// What to certify; the [`Profile`] says how. The caller (core) has already checked the CSR
+/// and the order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueRequest {
     /// The subject's DER SubjectPublicKeyInfo, exactly as it was in the CSR.
@@ -30,7 +31,7 @@ pub struct IssueRequest {
     /// notBefore (sub-second precision is dropped).
     pub not_before: OffsetDateTime,
     /// notAfter (sub-second precision is dropped); the validity period, both ends included,
-    /// is at most [`max_leaf_validity`](crate::max_leaf_validity) of `not_before`.
+    /// is at most the profile's [`max_validity`](Profile::max_validity) at `not_before`.
     pub not_after: OffsetDateTime,
 }
 
@@ -49,15 +50,16 @@ pub struct IssuedCertificate {
     pub not_after: OffsetDateTime,
 }
 
-/// What a certificate certifies and for how long, after the caller's checks.
+/// The names and validity period of one certificate, after the caller's checks: what a
+/// [`Profile`] is applied to.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Subject<'a> {
+pub(crate) struct LeafRequest<'a> {
+    /// The subjectAltName dNSNames, without duplicates.
     pub(crate) dns_names: &'a [String],
+    /// The subjectAltName IP addresses (only where the profile allows them).
     pub(crate) ips: &'a [IpAddr],
     pub(crate) not_before: OffsetDateTime,
     pub(crate) not_after: OffsetDateTime,
-    pub(crate) max_validity: Duration,
-    pub(crate) allow_single_label: bool,
 }
 
 /// The intermediate CA: signs subscriber certificates and CRLs. Holds the intermediate's
@@ -204,20 +206,36 @@ impl Issuer {
         &self.urls
     }
 
-    /// Issues a Baseline Requirements subscriber certificate.
+    /// The issuer's name, what a [`Profile::issuer`] names: [`DEFAULT_ISSUER`].
+    pub fn name(&self) -> &str {
+        DEFAULT_ISSUER
+    }
+
+    /// Issues a certificate of [`Profile::tls_server`], the Baseline Requirements
+    /// domain-validated TLS server certificate: `issue_with(&Profile::tls_server(), req)`.
+    pub fn issue(&self, req: &IssueRequest) -> Result<IssuedCertificate, PkiError> {
+        self.issue_with(&Profile::tls_server(), req)
+    }
+
+    /// Issues a subscriber certificate of `profile` (see [`Profile`] for what it decides):
+    /// empty subject, SAN (critical) = `dns_names`, basicConstraints critical CA:FALSE, AKI
+    /// keyid, no SKI, random 128-bit serial, ecdsa-with-SHA256, and the profile's key usages,
+    /// extended key usages, policies, CRL DP = `urls.crl` and AIA caIssuers =
+    /// `urls.ca_issuers`.
     ///
-    /// Profile: empty subject, SAN (critical) = `dns_names`, basicConstraints critical
-    /// CA:FALSE, keyUsage critical digitalSignature (also for RSA keys: keyEncipherment with
-    /// digitalSignature is NOT RECOMMENDED by Baseline Requirements §7.1.2.7.11), EKU
-    /// serverAuth only, certificatePolicies 2.23.140.1.2.1, CRL DP = `urls.crl`, AIA
-    /// caIssuers = `urls.ca_issuers`, AKI keyid, no SKI, random 128-bit serial,
-    /// ecdsa-with-SHA256.
+    /// The profile is validated first ([`PkiError::InvalidProfile`]) and must name this
+    /// issuer; the key must be of a kind it certifies ([`PkiError::KeyTypeNotInProfile`]).
     ///
     /// Lint before sign: the identical TBS is first wrapped with a placeholder signature,
-    /// parsed and checked; a failing check returns [`PkiError::Lint`] and nothing is signed
-    /// with the CA key. The TBS signed with the CA key is then compared byte for byte with the
-    /// linted one, and the signature verified under the intermediate's public key.
-    pub fn issue(&self, req: &IssueRequest) -> Result<IssuedCertificate, PkiError> {
+    /// parsed and checked against the profile; a failing check returns [`PkiError::Lint`] and
+    /// nothing is signed with the CA key. The TBS signed with the CA key is then compared byte
+    /// for byte with the linted one, and the signature verified under the intermediate's
+    /// public key.
+    pub fn issue_with(
+        &self,
+        profile: &Profile,
+        req: &IssueRequest,
+    ) -> Result<IssuedCertificate, PkiError> {
         let mut names: Vec<String> = Vec::with_capacity(req.dns_names.len());
         for name in &req.dns_names {
             if !names.contains(name) {
@@ -233,36 +251,40 @@ impl Issuer {
                 ),
             });
         }
-        self.issue_profile(
+        self.issue_leaf(
             &req.spki_der,
-            &Subject {
+            profile,
+            &LeafRequest {
                 dns_names: &names,
                 ips: &[],
                 not_before: req.not_before,
                 not_after: req.not_after,
-                // Baseline Requirements §6.3.2 by issuance date; notBefore is the issuance
-                // date the certificate states (core never backdates it by more than an hour).
-                max_validity: crate::max_leaf_validity(req.not_before).min(MAX_LEAF_VALIDITY),
-                allow_single_label: false,
             },
         )
     }
 
-    /// Issues with the subscriber profile; the ACME listener's own certificate differs only
-    /// in its [`Subject`] (IP addresses, `localhost`, a longer validity).
-    pub(crate) fn issue_profile(
+    /// Issues a certificate of `profile` for `request` over `spki_der`: what
+    /// [`Issuer::issue_with`] does once the names are checked, and what the ACME listener's
+    /// own certificate is issued with ([`Profile::acme_listener`]).
+    pub(crate) fn issue_leaf(
         &self,
         spki_der: &[u8],
-        subject: &Subject<'_>,
+        profile: &Profile,
+        request: &LeafRequest<'_>,
     ) -> Result<IssuedCertificate, PkiError> {
-        let Subject {
-            dns_names,
-            ips,
-            not_before,
-            not_after,
-            max_validity,
-            allow_single_label,
-        } = *subject;
+        profile.validate()?;
+        if profile.issuer != self.name() {
+            return Err(PkiError::InvalidProfile {
+                profile: profile.name.clone(),
+                field: "issuer",
+                reason: format!(
+                    "names issuer {:?}, but this CA has one issuer, {:?}: write issuer = {:?}",
+                    profile.issuer,
+                    self.name(),
+                    self.name()
+                ),
+            });
+        }
         let unsupported = |reason: String| PkiError::UnsupportedPublicKey { reason };
         let (rest, spki) = SubjectPublicKeyInfo::from_der(spki_der)
             .map_err(|e| unsupported(format!("the SubjectPublicKeyInfo does not parse: {e}")))?;
@@ -273,23 +295,26 @@ impl Issuer {
         }
         let key = KeyKind::of(&spki).map_err(unsupported)?;
         lint::check_key(&key)?;
+        if !profile.allows_key(&key) {
+            return Err(PkiError::KeyTypeNotInProfile {
+                profile: profile.name.clone(),
+                key,
+                allowed: profile.key_types.clone(),
+            });
+        }
         let public_key = rcgen::SubjectPublicKeyInfo::from_der(spki_der)
             .map_err(|e| unsupported(format!("rcgen cannot encode it: {e}")))?;
 
         let serial = random_serial()?;
-        let not_before = whole_seconds(not_before);
-        let not_after = whole_seconds(not_after);
-        let spec = LeafSpec {
-            dns_names,
-            ips,
-            serial: &serial,
-            not_before,
-            not_after,
+        let request = LeafRequest {
+            not_before: whole_seconds(request.not_before),
+            not_after: whole_seconds(request.not_after),
+            ..*request
         };
-        let params = profiles::leaf(&spec, &self.urls)?;
+        let params = params::leaf(profile, &request, &key, &serial, &self.urls)?;
 
         // Lint before sign (Boulder's "linting signer"): same TBS, no real signature.
-        let linted = profiles::sign(
+        let linted = params::sign(
             &params,
             &public_key,
             &self.lint_signer,
@@ -298,36 +323,33 @@ impl Issuer {
         lint::check_leaf(
             linted.der(),
             &Expected {
+                profile,
+                request: &request,
                 serial: &serial,
-                dns_names,
-                ips,
                 spki_der,
-                not_before,
-                not_after,
-                max_validity,
-                allow_single_label,
                 urls: &self.urls,
                 issuer: &self.facts,
             },
         )?;
 
-        let cert = profiles::sign(&params, &public_key, &self.signer, "signing a certificate")?;
+        let cert = params::sign(&params, &public_key, &self.signer, "signing a certificate")?;
         self.check_signed_matches_linted(linted.der(), cert.der())?;
         // The operator's info line is the caller's: core's "certificate issued" (with the
         // order) once the certificate is recorded, or its "issued_not_recorded" audit event;
         // the bundle's for the listener certificate.
         tracing::debug!(
             serial = %to_hex(&serial),
-            names = ?dns_names,
-            not_after = %not_after,
+            profile = %profile.name,
+            names = ?request.dns_names,
+            not_after = %request.not_after,
             "signed certificate"
         );
         Ok(IssuedCertificate {
             der: cert.der().to_vec(),
             serial_hex: to_hex(&serial),
             chain_pem: format!("{}{}", ensure_newline(cert.pem()), self.cert_pem),
-            not_before,
-            not_after,
+            not_before: request.not_before,
+            not_after: request.not_after,
         })
     }
 
@@ -392,8 +414,10 @@ pub(crate) fn pem_certificates(pem: &str) -> Result<Vec<Vec<u8>>, String> {
 #[cfg(test)]
 mod tests {
     use rcgen::{ExtendedKeyUsagePurpose, IsCa, KeyUsagePurpose, PublicKeyData};
+    use time::Duration;
 
     use super::*;
+    use crate::der;
     use crate::{CaBundle, CaOptions};
 
     fn ca() -> (tempfile::TempDir, CaBundle) {
@@ -406,101 +430,260 @@ mod tests {
         (tmp, bundle)
     }
 
+    /// A profile of `tests/profiles.toml`, named by its table's key: data only, read the way
+    /// the operator's configuration is.
+    fn configured(name: &str) -> Profile {
+        let config: toml::Table = toml::from_str(include_str!("../tests/profiles.toml")).unwrap();
+        let mut profile: Profile = config["profiles"][name].clone().try_into().unwrap();
+        profile.name = name.to_owned();
+        profile
+    }
+
+    /// The kind of `key`'s public key.
+    fn kind(spki: &[u8]) -> KeyKind {
+        KeyKind::of(&SubjectPublicKeyInfo::from_der(spki).unwrap().1).unwrap()
+    }
+
+    /// Index of the custom extension with `oid` in `params`.
+    fn custom(params: &rcgen::CertificateParams, oid: &[u64]) -> usize {
+        params
+            .custom_extensions
+            .iter()
+            .position(|e| e.oid_components().eq(oid.iter().copied()))
+            .unwrap()
+    }
+
+    /// Builds a certificate of `built` for `request` over `key`, edited by `edit` the way a
+    /// bug would, and lints it as one of `linted`.
+    fn build_and_lint(
+        issuer: &Issuer,
+        built: &Profile,
+        linted: &Profile,
+        request: &LeafRequest<'_>,
+        key: &rcgen::KeyPair,
+        edit: &dyn Fn(&mut rcgen::CertificateParams),
+    ) -> Result<(), PkiError> {
+        let spki = key.subject_public_key_info();
+        let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki).unwrap();
+        let serial = random_serial().unwrap();
+        let mut params = params::leaf(built, request, &kind(&spki), &serial, &issuer.urls).unwrap();
+        edit(&mut params);
+        let cert = params.signed_by(&public_key, &issuer.lint_signer).unwrap();
+        lint::check_leaf(
+            cert.der(),
+            &Expected {
+                profile: linted,
+                request,
+                serial: &serial,
+                spki_der: &spki,
+                urls: &issuer.urls,
+                issuer: &issuer.facts,
+            },
+        )
+    }
+
     /// Each deviation from the profile, made by editing the rcgen parameters the way a bug
-    /// would, is caught by the lint.
+    /// would, is caught by the lint: for the default profile and two read from TOML tables (six
+    /// days, with and without a CRL DP), and for ECDSA and RSA keys, whose key usages the
+    /// profile sets apart.
     #[test]
     fn lint_catches_every_profile_deviation() {
         let (_tmp, bundle) = ca();
         let issuer = &bundle.issuer;
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let spki = key.subject_public_key_info();
-        let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki).unwrap();
         let names = vec!["a.example.com".to_string()];
-        let serial = random_serial().unwrap();
         let now = whole_seconds(OffsetDateTime::now_utc());
-        let spec = LeafSpec {
+        let request_for = |profile: &Profile| LeafRequest {
             dns_names: &names,
             ips: &[],
-            serial: &serial,
             not_before: now,
-            not_after: now + Duration::days(90),
+            not_after: now + profile.validity() - Duration::seconds(1),
         };
-        let expected = Expected {
-            serial: &serial,
-            dns_names: &names,
-            ips: &[],
-            spki_der: &spki,
-            not_before: now,
-            not_after: now + Duration::days(90),
-            max_validity: MAX_LEAF_VALIDITY,
-            allow_single_label: false,
-            urls: &issuer.urls,
-            issuer: &issuer.facts,
-        };
-        let lint_with = |edit: &dyn Fn(&mut rcgen::CertificateParams)| {
-            let mut params = profiles::leaf(&spec, &issuer.urls).unwrap();
-            edit(&mut params);
-            let cert = params.signed_by(&public_key, &issuer.lint_signer).unwrap();
-            lint::check_leaf(cert.der(), &expected)
-        };
-
-        lint_with(&|_| {}).unwrap();
-        type Edit = Box<dyn Fn(&mut rcgen::CertificateParams)>;
-        let deviations: Vec<(&str, Edit)> = vec![
-            (
-                "subjectKeyIdentifier",
-                Box::new(|p| p.is_ca = IsCa::ExplicitNoCa),
-            ),
-            (
-                "clientAuth",
-                Box::new(|p| {
-                    p.extended_key_usages
-                        .push(ExtendedKeyUsagePurpose::ClientAuth)
-                }),
-            ),
-            (
-                "keyEncipherment",
-                Box::new(|p| p.key_usages.push(KeyUsagePurpose::KeyEncipherment)),
-            ),
-            (
-                "no AIA",
-                Box::new(|p| p.custom_extensions.pop().map(drop).unwrap_or(())),
-            ),
-            (
-                "other CRL",
-                Box::new(|p| p.crl_distribution_points[0].uris = vec!["http://x.example/c".into()]),
-            ),
-            (
-                "subject CN",
-                Box::new(|p| {
-                    p.distinguished_name
-                        .push(rcgen::DnType::CommonName, "a.example.com")
-                }),
-            ),
-            (
-                "extra SAN",
-                Box::new(|p| {
-                    p.subject_alt_names
-                        .push(rcgen::SanType::DnsName("b.example.com".try_into().unwrap()))
-                }),
-            ),
-            (
-                "serial",
-                Box::new(|p| p.serial_number = Some(rcgen::SerialNumber::from(7u64))),
-            ),
-            (
-                "notAfter",
-                Box::new(|p| p.not_after += Duration::seconds(1)),
-            ),
-            (
-                "no AKI",
-                Box::new(|p| p.use_authority_key_identifier_extension = false),
-            ),
+        let keys = [
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap(),
         ];
-        for (what, edit) in deviations {
-            let err = lint_with(&*edit).unwrap_err();
-            assert!(matches!(err, PkiError::Lint { .. }), "{what}: {err:?}");
+        let [tls_server, shortlived, nocrl] = [
+            Profile::tls_server(),
+            configured("shortlived"),
+            configured("shortlived-nocrl"),
+        ];
+        for profile in [&tls_server, &shortlived, &nocrl] {
+            let request = request_for(profile);
+            for key in &keys {
+                let case = format!(
+                    "{} / {}",
+                    profile.name,
+                    kind(&key.subject_public_key_info())
+                );
+                let lint_with = |edit: &dyn Fn(&mut rcgen::CertificateParams)| {
+                    build_and_lint(issuer, profile, profile, &request, key, edit)
+                };
+                lint_with(&|_| {}).unwrap_or_else(|e| panic!("{case}: {e}"));
+                type Edit = Box<dyn Fn(&mut rcgen::CertificateParams)>;
+                let mut deviations: Vec<(&str, Edit)> = vec![
+                    (
+                        "subjectKeyIdentifier",
+                        Box::new(|p| p.is_ca = IsCa::ExplicitNoCa),
+                    ),
+                    (
+                        "clientAuth",
+                        Box::new(|p| {
+                            p.extended_key_usages
+                                .push(ExtendedKeyUsagePurpose::ClientAuth)
+                        }),
+                    ),
+                    (
+                        "keyEncipherment",
+                        Box::new(|p| p.key_usages.push(KeyUsagePurpose::KeyEncipherment)),
+                    ),
+                    ("no keyUsage", Box::new(|p| p.key_usages.clear())),
+                    (
+                        "no AIA",
+                        Box::new(|p| {
+                            let at = custom(p, der::OID_AUTHORITY_INFO_ACCESS);
+                            p.custom_extensions.remove(at);
+                        }),
+                    ),
+                    (
+                        "a second policy",
+                        Box::new(|p| {
+                            let at = custom(p, der::OID_CERTIFICATE_POLICIES);
+                            let content = der::certificate_policies(&[
+                                der::OID_BR_DOMAIN_VALIDATED,
+                                &[1, 3, 6, 1, 4, 1, 99999, 1],
+                            ]);
+                            p.custom_extensions[at] = rcgen::CustomExtension::from_oid_content(
+                                der::OID_CERTIFICATE_POLICIES,
+                                content,
+                            );
+                        }),
+                    ),
+                    (
+                        "subject CN",
+                        Box::new(|p| {
+                            p.distinguished_name
+                                .push(rcgen::DnType::CommonName, "a.example.com")
+                        }),
+                    ),
+                    (
+                        "extra SAN",
+                        Box::new(|p| {
+                            p.subject_alt_names
+                                .push(rcgen::SanType::DnsName("b.example.com".try_into().unwrap()))
+                        }),
+                    ),
+                    (
+                        "IP SAN",
+                        Box::new(|p| {
+                            p.subject_alt_names
+                                .push(rcgen::SanType::IpAddress([127, 0, 0, 1].into()))
+                        }),
+                    ),
+                    (
+                        "serial",
+                        Box::new(|p| p.serial_number = Some(rcgen::SerialNumber::from(7u64))),
+                    ),
+                    (
+                        "notAfter",
+                        Box::new(|p| p.not_after += Duration::seconds(1)),
+                    ),
+                    (
+                        "no AKI",
+                        Box::new(|p| p.use_authority_key_identifier_extension = false),
+                    ),
+                ];
+                if profile.crl_distribution_point {
+                    deviations.push((
+                        "other CRL",
+                        Box::new(|p| {
+                            p.crl_distribution_points[0].uris = vec!["http://x.example/c".into()]
+                        }),
+                    ));
+                    deviations.push(("no CRL DP", Box::new(|p| p.crl_distribution_points.clear())));
+                } else {
+                    deviations.push((
+                        "a CRL DP",
+                        Box::new(|p| {
+                            p.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+                                uris: vec!["http://ca.example.com/0.crl".into()],
+                            }]
+                        }),
+                    ));
+                }
+                for (what, edit) in deviations {
+                    let err = lint_with(&*edit).unwrap_err();
+                    assert!(
+                        matches!(err, PkiError::Lint { .. }),
+                        "{case}: {what}: {err:?}"
+                    );
+                }
+
+                // A request one second longer than the profile allows.
+                let too_long = LeafRequest {
+                    not_after: request.not_after + Duration::seconds(1),
+                    ..request
+                };
+                let err =
+                    build_and_lint(issuer, profile, profile, &too_long, key, &|_| {}).unwrap_err();
+                assert!(
+                    matches!(
+                        err,
+                        PkiError::Lint {
+                            check: "validity",
+                            ..
+                        }
+                    ),
+                    "{case}: {err:?}"
+                );
+            }
         }
+
+        // A certificate of one profile does not pass as one of another where they differ.
+        for (built, linted, check) in [
+            (&tls_server, &shortlived, "validity"),
+            (&shortlived, &nocrl, "cRLDistributionPoints"),
+            (&nocrl, &shortlived, "extensions"),
+            (&nocrl, &tls_server, "extensions"),
+        ] {
+            let err = build_and_lint(
+                issuer,
+                built,
+                linted,
+                &request_for(built),
+                &keys[0],
+                &|_| {},
+            )
+            .unwrap_err();
+            assert!(
+                matches!(err, PkiError::Lint { check: c, .. } if c == check),
+                "{} as {}: {err:?}",
+                built.name,
+                linted.name
+            );
+        }
+        // The lint holds the Baseline Requirements' line itself: a profile that skipped
+        // validation does not get a long certificate without a CRL DP past it.
+        let mut unchecked = nocrl.clone();
+        unchecked.validity_seconds = 30 * 86_400;
+        let err = build_and_lint(
+            issuer,
+            &unchecked,
+            &unchecked,
+            &request_for(&unchecked),
+            &keys[0],
+            &|_| {},
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PkiError::Lint {
+                    check: "cRLDistributionPoints",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     /// What is signed must be what was linted, and must verify under the intermediate; the
@@ -510,19 +693,19 @@ mod tests {
         let (_tmp, bundle) = ca();
         let issuer = &bundle.issuer;
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
-        let public_key =
-            rcgen::SubjectPublicKeyInfo::from_der(&key.subject_public_key_info()).unwrap();
+        let spki = key.subject_public_key_info();
+        let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki).unwrap();
         let names = vec!["a.example.com".to_string()];
         let now = whole_seconds(OffsetDateTime::now_utc());
+        let request = LeafRequest {
+            dns_names: &names,
+            ips: &[],
+            not_before: now,
+            not_after: now + Duration::days(90),
+        };
+        let profile = Profile::tls_server();
         let params = |serial: &[u8]| {
-            let spec = LeafSpec {
-                dns_names: &names,
-                ips: &[],
-                serial,
-                not_before: now,
-                not_after: now + Duration::days(90),
-            };
-            profiles::leaf(&spec, &issuer.urls).unwrap()
+            params::leaf(&profile, &request, &kind(&spki), serial, &issuer.urls).unwrap()
         };
         let leaf = params(&random_serial().unwrap());
         let linted = leaf.signed_by(&public_key, &issuer.lint_signer).unwrap();

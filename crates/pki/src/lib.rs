@@ -8,8 +8,10 @@
 //! - parses and checks RFC 8555 §7.4 finalize CSRs ([`Csr::parse`], [`CsrPolicy::check`]),
 //!   including weak and known-compromised keys;
 //! - issues Baseline Requirements subscriber certificates from the CSR's exact
-//!   SubjectPublicKeyInfo bytes ([`Issuer::issue`]), linting the to-be-signed certificate
-//!   first (Boulder's lint-before-sign, with a placeholder signature instead of a throwaway key);
+//!   SubjectPublicKeyInfo bytes ([`Issuer::issue_with`]), shaped by a [`Profile`] (a data
+//!   value the operator can configure; [`Profile::tls_server`] by default, [`Issuer::issue`]),
+//!   linting the to-be-signed certificate against the same profile first (Boulder's
+//!   lint-before-sign, with a placeholder signature instead of a throwaway key);
 //! - signs RFC 5280 CRLs with reason codes ([`Issuer::sign_crl`]);
 //! - parses certificates presented for revocation ([`parse_certificate`]).
 //!
@@ -25,13 +27,18 @@
 //! # Layout
 //! - `bundle`: [`CaBundle`], the CA data directory (create once, then load).
 //! - `options`: [`CaOptions`], [`IssuerUrls`].
-//! - `profiles`: rcgen parameters for root, intermediate and subscriber certificates.
+//! - `profile`: [`Profile`], a subscriber certificate's shape as data (validity, key usages,
+//!   EKUs, policies, CRL DP / AIA, key types, issuer) and its validation.
+//! - `params`: rcgen parameters for root, intermediate and, from a [`Profile`], subscriber
+//!   certificates.
 //! - `issuer`: [`Issuer`], [`IssueRequest`], [`IssuedCertificate`]: lint, sign, chain.
-//! - `lint`: the checks a certificate must pass before the CA key signs it.
+//! - `lint`: the checks a certificate must pass against its [`Profile`] before the CA key
+//!   signs it.
 //! - `crl`: [`RevokedEntry`], [`Issuer::sign_crl`].
 //! - `csr`: [`Csr`], [`CsrPolicy`].
 //! - `weak_keys`: small factors, Fermat-close primes, [`KeyBlocklist`] (BR §6.1.1.3).
-//! - `validity`: [`max_leaf_validity`], the Baseline Requirements §6.3.2 table by date.
+//! - `validity`: [`max_leaf_validity`], the Baseline Requirements §6.3.2 table by date;
+//!   [`MAX_LEAF_VALIDITY`].
 //! - `key`, `signature`: [`KeyKind`], [`SignatureAlgorithm`] and CSR signature checks.
 //! - `parse`: [`parse_certificate`], [`ParsedCertificate`].
 //! - `serial`: random serials and their hex form.
@@ -49,8 +56,9 @@ mod issuer;
 mod key;
 mod lint;
 mod options;
+mod params;
 mod parse;
-mod profiles;
+mod profile;
 mod secret;
 mod serial;
 mod signature;
@@ -63,10 +71,12 @@ pub use csr::{Csr, CsrPolicy};
 pub use error::{CsrError, PkiError};
 pub use issuer::{IssueRequest, IssuedCertificate, Issuer, MAX_NAMES_PER_CERTIFICATE};
 pub use key::KeyKind;
-pub use lint::MAX_LEAF_VALIDITY;
 pub use options::{CaOptions, IssuerUrls};
 pub use parse::{ParsedCertificate, parse_certificate};
+pub use profile::{
+    DEFAULT_ISSUER, ExtendedKeyUsage, KeyType, KeyUsage, KeyUsages, PolicyOid, Profile,
+};
 pub use secret::SecretPem;
 pub use signature::SignatureAlgorithm;
-pub use validity::max_leaf_validity;
+pub use validity::{MAX_LEAF_VALIDITY, max_leaf_validity};
 pub use weak_keys::{DEFAULT_FERMAT_ROUNDS, KeyBlocklist, SMALL_PRIME_BOUND, spki_sha256};

@@ -1,6 +1,6 @@
 //! Lint before sign (Boulder's way): the to-be-signed certificate is first wrapped with a
 //! placeholder signature (`issuer::LintKey`, which no verifier accepts), parsed with
-//! x509-parser and compared field by field with the profile and the request. Only if every
+//! x509-parser and compared field by field with the [`Profile`] and the request. Only if every
 //! check passes is the same TBS signed with the CA key.
 
 use std::collections::BTreeSet;
@@ -12,13 +12,10 @@ use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtensio
 use x509_parser::x509::X509Version;
 
 use crate::der;
-use crate::{IssuerUrls, KeyKind, PkiError};
-
-/// The longest subscriber certificate validity this CA signs on any date: 200 days (Baseline
-/// Requirements §6.3.2 from 2026-03-15; shorter from 2027-03-15, see
-/// [`max_leaf_validity`](crate::max_leaf_validity), which the lint applies). Validity counts
-/// both ends, so `not_after - not_before + 1s`.
-pub const MAX_LEAF_VALIDITY: Duration = Duration::days(200);
+use crate::issuer::LeafRequest;
+use crate::profile::{ExtendedKeyUsage, KeyUsage};
+use crate::validity::SHORT_LIVED_MAX_VALIDITY;
+use crate::{IssuerUrls, KeyKind, PkiError, Profile};
 
 const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 
@@ -33,17 +30,14 @@ pub(crate) struct IssuerFacts {
     pub(crate) not_after: OffsetDateTime,
 }
 
-/// What the certificate must say.
+/// What the certificate must say: the profile's shape around the request's names, key and
+/// validity.
 pub(crate) struct Expected<'a> {
+    pub(crate) profile: &'a Profile,
+    /// Names and validity, in whole seconds.
+    pub(crate) request: &'a LeafRequest<'a>,
     pub(crate) serial: &'a [u8],
-    pub(crate) dns_names: &'a [String],
-    pub(crate) ips: &'a [IpAddr],
     pub(crate) spki_der: &'a [u8],
-    pub(crate) not_before: OffsetDateTime,
-    pub(crate) not_after: OffsetDateTime,
-    pub(crate) max_validity: Duration,
-    /// Allow single-label names such as `localhost` (only the ACME listener's certificate).
-    pub(crate) allow_single_label: bool,
     pub(crate) urls: &'a IssuerUrls,
     pub(crate) issuer: &'a IssuerFacts,
 }
@@ -179,29 +173,23 @@ pub(crate) fn check_leaf(der: &[u8], want: &Expected<'_>) -> Result<(), PkiError
 }
 
 fn check_validity(cert: &X509Certificate<'_>, want: &Expected<'_>) -> Result<(), PkiError> {
-    let nb = cert.validity().not_before.to_datetime();
-    let na = cert.validity().not_after.to_datetime();
-    ensure(
-        nb == want.not_before && na == want.not_after,
-        "validity",
-        || {
-            format!(
-                "validity {nb}..{na} differs from the requested {}..{}",
-                want.not_before, want.not_after
-            )
-        },
-    )?;
+    let (nb, na) = (want.request.not_before, want.request.not_after);
+    let (got_nb, got_na) = validity(cert);
+    ensure(got_nb == nb && got_na == na, "validity", || {
+        format!("validity {got_nb}..{got_na} differs from the requested {nb}..{na}")
+    })?;
     ensure(nb < na, "validity", || {
         format!("notBefore {nb} is not before notAfter {na}")
     })?;
     // Baseline Requirements §6.3.2: the period includes both ends.
     let period = na - nb + Duration::seconds(1);
-    ensure(period <= want.max_validity, "validity", || {
+    let max = want.profile.max_validity(nb);
+    ensure(period <= max, "validity", || {
         format!(
-            "validity of {} days {} s exceeds {} days",
-            period.whole_days(),
-            period.whole_seconds() % 86_400,
-            want.max_validity.whole_days()
+            "validity of {} exceeds {} (profile {:?})",
+            days_and_seconds(period),
+            days_and_seconds(max),
+            want.profile.name
         )
     })?;
     // RFC 5280 §6.1.3: a leaf outside its issuer's validity does not validate.
@@ -217,7 +205,44 @@ fn check_validity(cert: &X509Certificate<'_>, want: &Expected<'_>) -> Result<(),
     )
 }
 
+fn validity(cert: &X509Certificate<'_>) -> (OffsetDateTime, OffsetDateTime) {
+    (
+        cert.validity().not_before.to_datetime(),
+        cert.validity().not_after.to_datetime(),
+    )
+}
+
+/// "6 days", or "6 days 57600 s" for a period of no whole number of days.
+fn days_and_seconds(d: Duration) -> String {
+    match d.whole_seconds() % 86_400 {
+        0 => format!("{} days", d.whole_days()),
+        s => format!("{} days {s} s", d.whole_days()),
+    }
+}
+
+/// The keyUsage bits (RFC 5280 §4.2.1.3, as x509-parser numbers them).
+fn key_usage_flags(usages: &[KeyUsage]) -> u16 {
+    usages
+        .iter()
+        .map(|u| match u {
+            KeyUsage::DigitalSignature => 1 << 0,
+            KeyUsage::KeyEncipherment => 1 << 2,
+        })
+        .fold(0, |flags, bit| flags | bit)
+}
+
 fn check_extensions(cert: &X509Certificate<'_>, want: &Expected<'_>) -> Result<(), PkiError> {
+    let profile = want.profile;
+    // The kind of the certificate's own key decides its key usages.
+    let key = KeyKind::of(cert.public_key()).map_err(|e| {
+        fail(
+            "subjectPublicKeyInfo",
+            format!("the key does not parse: {e}"),
+        )
+    })?;
+    ensure(profile.allows_key(&key), "subjectPublicKeyInfo", || {
+        format!("profile {:?} does not certify {key} keys", profile.name)
+    })?;
     let mut seen = BTreeSet::new();
     for ext in cert.extensions() {
         let oid = ext.oid.to_id_string();
@@ -242,64 +267,40 @@ fn check_extensions(cert: &X509Certificate<'_>, want: &Expected<'_>) -> Result<(
                 ensure(ext.critical, "subjectAltName", || {
                     "SAN is not critical".into()
                 })?;
-                let mut dns = BTreeSet::new();
-                let mut ips = BTreeSet::new();
-                for name in &san.general_names {
-                    match name {
-                        GeneralName::DNSName(d) => {
-                            check_dns_name(d, want.allow_single_label)
-                                .map_err(|e| fail("subjectAltName", e))?;
-                            dns.insert(d.to_string());
-                        }
-                        GeneralName::IPAddress(bytes) => {
-                            ips.insert(bytes.to_vec());
-                        }
-                        other => {
-                            return Err(fail("subjectAltName", format!("unexpected {other:?}")));
-                        }
-                    }
-                }
-                let want_dns: BTreeSet<String> = want.dns_names.iter().cloned().collect();
-                let want_ips: BTreeSet<Vec<u8>> = want
-                    .ips
-                    .iter()
-                    .map(|ip| match ip {
-                        IpAddr::V4(v4) => v4.octets().to_vec(),
-                        IpAddr::V6(v6) => v6.octets().to_vec(),
-                    })
-                    .collect();
-                ensure(dns == want_dns && ips == want_ips, "subjectAltName", || {
-                    format!("SAN names {dns:?} differ from the requested {want_dns:?}")
-                })?;
-                ensure(
-                    san.general_names.len() == dns.len() + ips.len(),
-                    "subjectAltName",
-                    || "duplicate SAN entries".into(),
-                )?;
+                check_san(&san.general_names, want)?;
             }
-            // Baseline Requirements §7.1.2.7.11: digitalSignature only (see profiles::leaf).
+            // Baseline Requirements §7.1.2.7.11: the profile's bits for this kind of key.
             ParsedExtension::KeyUsage(ku) => {
-                ensure(ext.critical && ku.flags == 0b1, "keyUsage", || {
+                let bits = key_usage_flags(profile.key_usage.for_key(&key));
+                ensure(ext.critical && ku.flags == bits, "keyUsage", || {
                     format!(
-                        "keyUsage {ku:?} (critical: {}) is not the profile's",
-                        ext.critical
+                        "keyUsage {ku:?} (critical: {}) is not profile {:?}'s {:?} for {key}",
+                        ext.critical,
+                        profile.name,
+                        profile.key_usage.for_key(&key)
                     )
                 })?;
             }
-            // Baseline Requirements §7.1.2.7.10: serverAuth only.
+            // Baseline Requirements §7.1.2.7.10: the profile's purposes, nothing else.
             ParsedExtension::ExtendedKeyUsage(eku) => {
+                let wants = |purpose| profile.extended_key_usages.contains(&purpose);
                 ensure(
                     !ext.critical
-                        && eku.server_auth
+                        && eku.server_auth == wants(ExtendedKeyUsage::ServerAuth)
+                        && eku.client_auth == wants(ExtendedKeyUsage::ClientAuth)
                         && !eku.any
-                        && !eku.client_auth
                         && !eku.code_signing
                         && !eku.email_protection
                         && !eku.time_stamping
                         && !eku.ocsp_signing
                         && eku.other.is_empty(),
                     "extKeyUsage",
-                    || "EKU is not exactly serverAuth".into(),
+                    || {
+                        format!(
+                            "EKU is not exactly profile {:?}'s {:?}",
+                            profile.name, profile.extended_key_usages
+                        )
+                    },
                 )?;
             }
             ParsedExtension::BasicConstraints(bc) => {
@@ -309,18 +310,31 @@ fn check_extensions(cert: &X509Certificate<'_>, want: &Expected<'_>) -> Result<(
                     || "basicConstraints is not critical CA:FALSE".into(),
                 )?;
             }
+            // Baseline Requirements §7.1.2.7.9: the profile's policies, in order, no
+            // qualifiers.
             ParsedExtension::CertificatePolicies(policies) => {
+                let got: Vec<String> = policies
+                    .iter()
+                    .map(|p| p.policy_id.to_id_string())
+                    .collect();
+                let wanted: Vec<String> = profile
+                    .certificate_policies
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
                 let ok = !ext.critical
-                    && policies.len() == 1
-                    && policies.iter().all(|p| {
-                        p.policy_id.to_id_string() == oid_string(der::OID_BR_DOMAIN_VALIDATED)
-                            && p.policy_qualifiers.is_none()
-                    });
+                    && got == wanted
+                    && policies.iter().all(|p| p.policy_qualifiers.is_none());
                 ensure(ok, "certificatePolicies", || {
-                    "policies are not exactly 2.23.140.1.2.1".into()
+                    format!("policies {got:?} are not exactly {wanted:?}")
                 })?;
             }
             ParsedExtension::CRLDistributionPoints(points) => {
+                ensure(
+                    profile.crl_distribution_point,
+                    "cRLDistributionPoints",
+                    || format!("profile {:?} has no CRL distribution point", profile.name),
+                )?;
                 let ok = !ext.critical
                     && points.points.len() == 1
                     && points.points.iter().all(|p| {
@@ -337,6 +351,9 @@ fn check_extensions(cert: &X509Certificate<'_>, want: &Expected<'_>) -> Result<(
                 })?;
             }
             ParsedExtension::AuthorityInfoAccess(aia) => {
+                ensure(profile.aia_ca_issuers, "authorityInfoAccess", || {
+                    format!("profile {:?} has no AIA", profile.name)
+                })?;
                 let ok = !ext.critical
                     && aia.accessdescs.len() == 1
                     && aia.accessdescs.iter().all(|d| {
@@ -353,22 +370,93 @@ fn check_extensions(cert: &X509Certificate<'_>, want: &Expected<'_>) -> Result<(
         }
     }
     let required = [
-        "2.5.29.35",
-        "2.5.29.17",
-        "2.5.29.15",
-        "2.5.29.37",
-        "2.5.29.19",
-        "2.5.29.32",
-        "2.5.29.31",
-        "1.3.6.1.5.5.7.1.1",
+        (OID_AUTHORITY_KEY_IDENTIFIER, true),
+        (OID_SUBJECT_ALT_NAME, true),
+        (OID_KEY_USAGE, true),
+        (OID_EXT_KEY_USAGE, true),
+        (OID_BASIC_CONSTRAINTS, true),
+        (OID_CERTIFICATE_POLICIES, true),
+        (OID_CRL_DISTRIBUTION_POINTS, profile.crl_distribution_point),
+        (OID_AUTHORITY_INFO_ACCESS, profile.aia_ca_issuers),
     ];
-    for oid in required {
-        ensure(seen.contains(oid), "extensions", || {
+    for (oid, wanted) in required {
+        ensure(!wanted || seen.contains(oid), "extensions", || {
             format!("extension {oid} is missing")
         })?;
     }
+    // Baseline Requirements §7.1.2.11.2: with no OCSP URL, only a Short-lived Subscriber
+    // Certificate may go without a CRL distribution point, whatever the profile says.
+    if !seen.contains(OID_CRL_DISTRIBUTION_POINTS) {
+        let (nb, na) = validity(cert);
+        let period = na - nb + Duration::seconds(1);
+        ensure(
+            period <= SHORT_LIVED_MAX_VALIDITY,
+            "cRLDistributionPoints",
+            || {
+                format!(
+                    "no CRL distribution point in a certificate of {}, longer than a \
+                     short-lived certificate's {}",
+                    days_and_seconds(period),
+                    days_and_seconds(SHORT_LIVED_MAX_VALIDITY)
+                )
+            },
+        )?;
+    }
     Ok(())
 }
+
+/// The subjectAltName holds exactly the requested names: syntactically valid DNS names, and
+/// IP addresses only where the profile allows them.
+fn check_san(names: &[GeneralName<'_>], want: &Expected<'_>) -> Result<(), PkiError> {
+    let profile = want.profile;
+    let mut dns = BTreeSet::new();
+    let mut ips = BTreeSet::new();
+    for name in names {
+        match name {
+            GeneralName::DNSName(d) => {
+                check_dns_name(d, profile.allows_single_label_names())
+                    .map_err(|e| fail("subjectAltName", e))?;
+                dns.insert(d.to_string());
+            }
+            GeneralName::IPAddress(bytes) if profile.allows_ip_addresses() => {
+                ips.insert(bytes.to_vec());
+            }
+            other => {
+                return Err(fail(
+                    "subjectAltName",
+                    format!("unexpected {other:?} (profile {:?})", profile.name),
+                ));
+            }
+        }
+    }
+    let want_dns: BTreeSet<String> = want.request.dns_names.iter().cloned().collect();
+    let want_ips: BTreeSet<Vec<u8>> = want
+        .request
+        .ips
+        .iter()
+        .map(|ip| match ip {
+            IpAddr::V4(v4) => v4.octets().to_vec(),
+            IpAddr::V6(v6) => v6.octets().to_vec(),
+        })
+        .collect();
+    ensure(dns == want_dns && ips == want_ips, "subjectAltName", || {
+        format!("SAN names {dns:?} differ from the requested {want_dns:?}")
+    })?;
+    ensure(
+        names.len() == dns.len() + ips.len(),
+        "subjectAltName",
+        || "duplicate SAN entries".into(),
+    )
+}
+
+const OID_AUTHORITY_KEY_IDENTIFIER: &str = "2.5.29.35";
+const OID_SUBJECT_ALT_NAME: &str = "2.5.29.17";
+const OID_KEY_USAGE: &str = "2.5.29.15";
+const OID_EXT_KEY_USAGE: &str = "2.5.29.37";
+const OID_BASIC_CONSTRAINTS: &str = "2.5.29.19";
+const OID_CERTIFICATE_POLICIES: &str = "2.5.29.32";
+const OID_CRL_DISTRIBUTION_POINTS: &str = "2.5.29.31";
+const OID_AUTHORITY_INFO_ACCESS: &str = "1.3.6.1.5.5.7.1.1";
 
 fn oid_string(arcs: &[u64]) -> String {
     arcs.iter()

@@ -18,6 +18,17 @@ const TABLE: [(OffsetDateTime, Duration); 3] = [
 /// "issued before March 15, 2026: 398 days".
 const BEFORE_TABLE: Duration = Duration::days(398);
 
+/// The longest subscriber certificate validity this CA signs on any date: 200 days (Baseline
+/// Requirements §6.3.2 from 2026-03-15; shorter from 2027-03-15, see [`max_leaf_validity`],
+/// which issuance applies). Validity counts both ends, so `not_after - not_before + 1s`.
+pub const MAX_LEAF_VALIDITY: Duration = Duration::days(200);
+
+/// The longest Short-lived Subscriber Certificate (Baseline Requirements §1.6.1): 7 days
+/// (604,800 s) for certificates issued from 2026-03-15, 10 days before. The shorter limit is
+/// applied on every date. Only such a certificate may go without a CRL distribution point when
+/// it has no OCSP URL (§7.1.2.11.2).
+pub(crate) const SHORT_LIVED_MAX_VALIDITY: Duration = Duration::days(7);
+
 /// Baseline Requirements §6.3.2: the maximum validity period of a subscriber certificate
 /// issued at `issued_at` (398 days before 2026-03-15, 200 days from then, 100 days from
 /// 2027-03-15, 47 days from 2029-03-15). The period includes both ends, so a certificate

@@ -9,9 +9,11 @@ use std::fs;
 
 use ::time::{Duration, OffsetDateTime};
 use common::*;
-use ferrite_pki::{CaBundle, Csr, IssueRequest, Issuer, PkiError, RevokedEntry, parse_certificate};
+use ferrite_pki::{
+    CaBundle, Csr, IssueRequest, Issuer, KeyType, PkiError, RevokedEntry, parse_certificate,
+};
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
-use x509_parser::prelude::{X509Version, parse_x509_certificate, parse_x509_crl};
+use x509_parser::prelude::{X509Certificate, X509Version, parse_x509_certificate, parse_x509_crl};
 
 const FILES: [&str; 6] = [
     "root.pem",
@@ -302,6 +304,34 @@ fn issue(bundle: &CaBundle, csr_der: &[u8]) -> (Csr, ferrite_pki::IssuedCertific
     (csr, issued)
 }
 
+/// The OIDs of a certificate's extensions, sorted.
+fn extension_oids(cert: &X509Certificate<'_>) -> Vec<String> {
+    let mut oids: Vec<String> = cert
+        .extensions()
+        .iter()
+        .map(|e| e.oid.to_id_string())
+        .collect();
+    oids.sort();
+    oids
+}
+
+/// The extensions of a subscriber certificate, sorted: no SKI, nothing else.
+fn leaf_extensions(crl_distribution_point: bool) -> Vec<&'static str> {
+    [
+        ("1.3.6.1.5.5.7.1.1", true),           // AIA
+        ("2.5.29.15", true),                   // keyUsage
+        ("2.5.29.17", true),                   // SAN
+        ("2.5.29.19", true),                   // basicConstraints
+        ("2.5.29.31", crl_distribution_point), // CRL DP
+        ("2.5.29.32", true),                   // certificatePolicies
+        ("2.5.29.35", true),                   // AKI
+        ("2.5.29.37", true),                   // EKU
+    ]
+    .into_iter()
+    .filter_map(|(oid, present)| present.then_some(oid))
+    .collect()
+}
+
 /// Checks every field of the subscriber profile on a re-parsed leaf.
 fn assert_leaf_profile(
     bundle: &CaBundle,
@@ -340,24 +370,9 @@ fn assert_leaf_profile(
     assert_eq!(cert.validity().not_after.to_datetime(), issued.not_after);
     assert_eq!(issued.not_before.nanosecond(), 0);
 
-    let mut oids: Vec<String> = cert
-        .extensions()
-        .iter()
-        .map(|e| e.oid.to_id_string())
-        .collect();
-    oids.sort();
     assert_eq!(
-        oids,
-        [
-            "1.3.6.1.5.5.7.1.1", // AIA
-            "2.5.29.15",         // keyUsage
-            "2.5.29.17",         // SAN
-            "2.5.29.19",         // basicConstraints
-            "2.5.29.31",         // CRL DP
-            "2.5.29.32",         // certificatePolicies
-            "2.5.29.35",         // AKI
-            "2.5.29.37",         // EKU
-        ],
+        extension_oids(&cert),
+        leaf_extensions(true),
         "no SKI, nothing else"
     );
     let inter_ski = inter
@@ -475,6 +490,95 @@ fn issued_leaves_have_the_exact_profile_and_verify_with_openssl() {
         assert_leaf_profile(&bundle, &csr, &issued, rsa);
         let (ok, out) = openssl_verify(tmp.path(), &bundle, &leaf_pem(&issued), name);
         assert!(ok && out.contains(": OK"), "{name}: {out}");
+    }
+}
+
+/// Profiles read from TOML tables issue certificates of their own shape, which verify like the
+/// default's, and refuse what they do not allow.
+#[test]
+fn a_second_profile_is_a_config_entry() {
+    let (tmp, _dir, bundle) = new_ca();
+    let second = Duration::seconds(1);
+    for profile in [configured("shortlived"), configured("shortlived-nocrl")] {
+        for (key_name, key) in [("p256", p256()), ("rsa2048", rsa2048())] {
+            let name = format!("{}-{key_name}", profile.name);
+            let csr = Csr::parse(&rcgen_csr(&key, &["short.example.com"], |_| {})).unwrap();
+            let request = request_for(&csr, 6);
+            let issued = bundle.issuer.issue_with(&profile, &request).unwrap();
+            assert_eq!(
+                issued.not_after - issued.not_before + second,
+                Duration::days(6)
+            );
+            let (_, cert) = parse_x509_certificate(&issued.der).unwrap();
+            assert_eq!(
+                extension_oids(&cert),
+                leaf_extensions(profile.crl_distribution_point),
+                "{name}"
+            );
+            let ku = cert.key_usage().unwrap().unwrap();
+            assert!(
+                ku.critical && ku.value.flags == 1,
+                "{name}: digitalSignature only"
+            );
+            let (ok, out) = openssl_verify(tmp.path(), &bundle, &leaf_pem(&issued), &name);
+            assert!(ok && out.contains(": OK"), "{name}: {out}");
+
+            // One second longer than the profile's six days is refused, and nothing is signed.
+            let too_long = IssueRequest {
+                not_after: request.not_after + second,
+                ..request.clone()
+            };
+            let err = bundle.issuer.issue_with(&profile, &too_long).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    PkiError::Lint {
+                        check: "validity",
+                        ..
+                    }
+                ),
+                "{name}: {err:?}"
+            );
+            assert!(err.to_string().contains("exceeds 6 days"), "{err}");
+        }
+    }
+
+    let csr = Csr::parse(&rcgen_csr(&rsa2048(), &["rsa.example.com"], |_| {})).unwrap();
+    let mut ecdsa_only = configured("shortlived");
+    ecdsa_only.key_types = vec![KeyType::P256, KeyType::P384];
+    let err = bundle
+        .issuer
+        .issue_with(&ecdsa_only, &request_for(&csr, 6))
+        .unwrap_err();
+    assert!(
+        matches!(&err, PkiError::KeyTypeNotInProfile { allowed, .. } if allowed.len() == 2),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(
+            "\"shortlived\" does not certify RSA 2048-bit keys; it certifies P-256 and P-384"
+        ),
+        "{err}"
+    );
+
+    // A profile naming another issuer, and one that breaks a rule, are refused before
+    // anything is built.
+    let mut elsewhere = configured("shortlived");
+    elsewhere.issuer = "other".into();
+    let mut long_without_crl = configured("shortlived-nocrl");
+    long_without_crl.validity_seconds = 90 * 86_400;
+    for (profile, field) in [
+        (elsewhere, "issuer"),
+        (long_without_crl, "crl_distribution_point"),
+    ] {
+        let err = bundle
+            .issuer
+            .issue_with(&profile, &request_for(&csr, 6))
+            .unwrap_err();
+        assert!(
+            matches!(&err, PkiError::InvalidProfile { field: f, .. } if *f == field),
+            "{err:?}"
+        );
     }
 }
 

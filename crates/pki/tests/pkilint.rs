@@ -12,7 +12,7 @@ use std::process::Command;
 
 use ::time::{Duration, OffsetDateTime};
 use common::*;
-use ferrite_pki::Csr;
+use ferrite_pki::{Csr, Profile};
 
 fn venv_tool(tool: &str) -> PathBuf {
     let venv = std::env::var_os("FERRITE_TEST_VENV").unwrap_or_else(|| {
@@ -42,9 +42,14 @@ fn lint(tool: &str, args: &[&str], file: &Path) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
-#[test]
-#[ignore = "needs pkilint: run through the README test command"]
-fn issued_leaves_are_pkilint_clean() {
+/// Issues a leaf of `profile` for each kind of key and runs pkilint's TLS BR linter on it at
+/// `severity` (None: every finding, INFO included); returns each leaf's name, exit code and
+/// output.
+fn lint_leaves(
+    profile: &Profile,
+    days: i64,
+    severity: Option<&str>,
+) -> Vec<(String, Option<i32>, String)> {
     let (tmp, _dir, bundle) = new_ca();
     let cases = [
         (
@@ -57,24 +62,58 @@ fn issued_leaves_are_pkilint_clean() {
             rcgen_csr(&rsa2048(), &["rsa.example.net"], |_| {}),
         ),
     ];
-    for (name, der) in cases {
-        let csr = Csr::parse(&der).unwrap();
-        let issued = bundle.issuer.issue(&request_for(&csr, 90)).unwrap();
-        let path = tmp.path().join(format!("{name}.pem"));
-        std::fs::write(&path, leaf_pem(&issued)).unwrap();
-        let (code, out) = lint(
-            "lint_cabf_serverauth_cert",
-            &["lint", "-t", "DV-FINAL-CERTIFICATE", "-s", "WARNING"],
-            &path,
+    let mut args = vec!["lint", "-t", "DV-FINAL-CERTIFICATE"];
+    args.extend(severity.map(|s| ["-s", s]).into_iter().flatten());
+    cases
+        .into_iter()
+        .map(|(key, der)| {
+            let name = format!("{}-{key}", profile.name);
+            let csr = Csr::parse(&der).unwrap();
+            let issued = bundle
+                .issuer
+                .issue_with(profile, &request_for(&csr, days))
+                .unwrap();
+            let path = tmp.path().join(format!("{name}.pem"));
+            std::fs::write(&path, leaf_pem(&issued)).unwrap();
+            let (code, out) = lint("lint_cabf_serverauth_cert", &args, &path);
+            (name, code, out)
+        })
+        .collect()
+}
+
+/// The default profile and a six-day one read from a TOML table give leaves pkilint reports
+/// clean at every threshold, INFO included, for each kind of key.
+#[test]
+#[ignore = "needs pkilint: run through the README test command"]
+fn issued_leaves_are_pkilint_clean() {
+    for (profile, days) in [(Profile::tls_server(), 90), (configured("shortlived"), 6)] {
+        for severity in [Some("WARNING"), None] {
+            for (name, code, out) in lint_leaves(&profile, days, severity) {
+                assert_eq!(code, Some(0), "{name} leaf at {severity:?}: {out}");
+            }
+        }
+    }
+}
+
+/// A six-day leaf without a CRL DP meets the Baseline Requirements (no `cabf.` finding) but
+/// not the Microsoft Root Program, which pkilint reads as wanting revocation information in
+/// every end-entity certificate, whatever its validity.
+#[test]
+#[ignore = "needs pkilint: run through the README test command"]
+fn a_leaf_without_a_crl_dp_is_a_microsoft_finding_only() {
+    let profile = configured("shortlived-nocrl");
+    for (name, code, out) in lint_leaves(&profile, 6, None) {
+        let findings: Vec<&str> = out
+            .lines()
+            .map(str::trim_start)
+            .filter(|l| l.starts_with("pkix.") || l.starts_with("cabf.") || l.starts_with("msft."))
+            .collect();
+        assert_eq!(
+            findings,
+            ["msft.end_entity.revocation_information_absent (ERROR)"],
+            "{name}: {out}"
         );
-        assert_eq!(code, Some(0), "{name} leaf: {out}");
-        // Clean at every threshold, INFO included.
-        let (code, out) = lint(
-            "lint_cabf_serverauth_cert",
-            &["lint", "-t", "DV-FINAL-CERTIFICATE"],
-            &path,
-        );
-        assert_eq!(code, Some(0), "{name} leaf at INFO: {out}");
+        assert_eq!(code, Some(1), "{name}: {out}");
     }
 }
 

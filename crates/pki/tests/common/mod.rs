@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ferrite_pki::{CaBundle, CaOptions, Csr, IssueRequest, IssuedCertificate, IssuerUrls};
+use ferrite_pki::{CaBundle, CaOptions, Csr, IssueRequest, IssuedCertificate, IssuerUrls, Profile};
 use rcgen::{CertificateParams, DistinguishedName, KeyPair, SanType};
 use time::{Duration, OffsetDateTime};
 
@@ -102,6 +102,15 @@ pub fn openssl_csr(dir: &Path, genpkey_args: &[&str], digest: &str, cn: &str) ->
         .arg(&csr));
     assert!(ok, "openssl req: {out}");
     std::fs::read(&csr).unwrap()
+}
+
+/// A profile of `tests/profiles.toml`, named by its table's key.
+pub fn configured(name: &str) -> Profile {
+    let config: toml::Table = toml::from_str(include_str!("../profiles.toml")).unwrap();
+    let mut profile: Profile = config["profiles"][name].clone().try_into().unwrap();
+    profile.name = name.to_owned();
+    profile.validate().unwrap();
+    profile
 }
 
 pub fn request_for(csr: &Csr, days: i64) -> IssueRequest {

@@ -1,8 +1,6 @@
-//! Certificate profiles: the rcgen parameters for the root, the intermediate and subscriber
-//! (leaf) certificates. Profiles follow the Baseline Requirements §7.1.2 and the pkilint-clean
-//! profiles in `CLIENTS.md`.
-
-use std::net::IpAddr;
+//! The rcgen parameters for the root, the intermediate and subscriber (leaf) certificates, the
+//! leaf's built from a [`Profile`]. They follow the Baseline Requirements §7.1.2 and the
+//! pkilint-clean profiles in `CLIENTS.md`.
 
 use rcgen::string::{Ia5String, PrintableString};
 use rcgen::{
@@ -13,14 +11,14 @@ use rcgen::{
 use time::{Duration, OffsetDateTime};
 
 use crate::der;
-use crate::{CaOptions, IssuerUrls, PkiError};
+use crate::issuer::LeafRequest;
+use crate::profile::{ExtendedKeyUsage, KeyUsage};
+use crate::{CaOptions, IssuerUrls, KeyKind, PkiError, Profile};
 
 /// Root validity: 10 years (Baseline Requirements §7.1.2.1.1 allows 2922 to 9132 days).
 pub(crate) const ROOT_VALIDITY: Duration = Duration::days(3652);
 /// Intermediate validity: 5 years, well inside the root's.
 pub(crate) const INTERMEDIATE_VALIDITY: Duration = Duration::days(1826);
-/// The ACME listener's own certificate: 397 days (the longest any TLS client accepts).
-pub(crate) const TLS_VALIDITY: Duration = Duration::days(397);
 
 /// Drops sub-second precision: X.509 times have whole seconds, and the lint compares the
 /// parsed certificate with what was asked.
@@ -107,7 +105,9 @@ pub(crate) fn intermediate(
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
     params.key_identifier_method = key_identifier(key);
-    add_distribution_and_policy(&mut params, &opts.urls);
+    add_crl_distribution_point(&mut params, &opts.urls);
+    add_certificate_policies(&mut params, &[der::OID_BR_DOMAIN_VALIDATED]);
+    add_ca_issuers(&mut params, &opts.urls);
     Ok(params)
 }
 
@@ -118,19 +118,24 @@ fn key_identifier(key: &rcgen::KeyPair) -> KeyIdMethod {
     KeyIdMethod::PreSpecified(digest.as_ref()[..20].to_vec())
 }
 
-/// CRL DP, certificatePolicies and AIA, shared by the intermediate and leaves.
-fn add_distribution_and_policy(params: &mut CertificateParams, urls: &IssuerUrls) {
-    // RFC 5280 §4.2.1.13 / Baseline Requirements §7.1.2.11.2: one http fullName URI.
+/// RFC 5280 §4.2.1.13 / Baseline Requirements §7.1.2.11.2: one http fullName URI.
+fn add_crl_distribution_point(params: &mut CertificateParams, urls: &IssuerUrls) {
     params.crl_distribution_points = vec![CrlDistributionPoint {
         uris: vec![urls.crl.clone()],
     }];
-    // Baseline Requirements §7.1.6.1: the CA/B Forum domain-validated policy OID.
+}
+
+/// Baseline Requirements §7.1.6.1: the policies, without qualifiers.
+fn add_certificate_policies(params: &mut CertificateParams, policies: &[&[u64]]) {
     params.custom_extensions.push(extension(
         der::OID_CERTIFICATE_POLICIES,
-        der::certificate_policies(der::OID_BR_DOMAIN_VALIDATED),
+        der::certificate_policies(policies),
         false,
     ));
-    // RFC 5280 §4.2.2.1 / Baseline Requirements §7.1.2.7.7: AIA with the issuer's http URL.
+}
+
+/// RFC 5280 §4.2.2.1 / Baseline Requirements §7.1.2.7.7: AIA with the issuer's http URL.
+fn add_ca_issuers(params: &mut CertificateParams, urls: &IssuerUrls) {
     params.custom_extensions.push(extension(
         der::OID_AUTHORITY_INFO_ACCESS,
         der::authority_info_access_ca_issuers(&urls.ca_issuers),
@@ -138,43 +143,53 @@ fn add_distribution_and_policy(params: &mut CertificateParams, urls: &IssuerUrls
     ));
 }
 
-/// What a subscriber certificate certifies.
-pub(crate) struct LeafSpec<'a> {
-    pub(crate) dns_names: &'a [String],
-    /// Only the ACME listener's own certificate has IP addresses.
-    pub(crate) ips: &'a [IpAddr],
-    pub(crate) serial: &'a [u8],
-    pub(crate) not_before: OffsetDateTime,
-    pub(crate) not_after: OffsetDateTime,
-}
-
-/// Baseline Requirements §7.1.2.7 subscriber profile: empty subject with a critical SAN,
-/// basicConstraints critical CA:FALSE, keyUsage critical digitalSignature, EKU serverAuth, DV policy, CRL DP, AIA caIssuers, AKI keyid and no SKI.
-pub(crate) fn leaf(spec: &LeafSpec<'_>, urls: &IssuerUrls) -> Result<CertificateParams, PkiError> {
+/// A subscriber certificate of `profile` for `request` over a key of kind `key`
+/// (Baseline Requirements §7.1.2.7): empty subject with a critical SAN, basicConstraints
+/// critical CA:FALSE, AKI keyid and no SKI, then the profile's key usages for `key`, extended
+/// key usages, policies, CRL DP and AIA caIssuers.
+pub(crate) fn leaf(
+    profile: &Profile,
+    request: &LeafRequest<'_>,
+    key: &KeyKind,
+    serial: &[u8],
+    urls: &IssuerUrls,
+) -> Result<CertificateParams, PkiError> {
     let mut params = CertificateParams::default();
     // RFC 5280 §4.1.2.6: an empty subject makes rcgen mark the SAN extension critical.
     params.distinguished_name = DistinguishedName::new();
-    params.serial_number = Some(SerialNumber::from_slice(spec.serial));
-    params.not_before = spec.not_before;
-    params.not_after = spec.not_after;
-    let mut sans = Vec::with_capacity(spec.dns_names.len() + spec.ips.len());
-    for name in spec.dns_names {
+    params.serial_number = Some(SerialNumber::from_slice(serial));
+    params.not_before = request.not_before;
+    params.not_after = request.not_after;
+    let mut sans = Vec::with_capacity(request.dns_names.len() + request.ips.len());
+    for name in request.dns_names {
         let ia5 = Ia5String::try_from(name.as_str()).map_err(|_| PkiError::Lint {
             check: "subjectAltName",
             detail: format!("{name:?} is not an IA5String"),
         })?;
         sans.push(SanType::DnsName(ia5));
     }
-    sans.extend(spec.ips.iter().map(|ip| SanType::IpAddress(*ip)));
+    sans.extend(request.ips.iter().map(|ip| SanType::IpAddress(*ip)));
     params.subject_alt_names = sans;
     // IsCa::NoCa: rcgen writes no basicConstraints (and, unlike ExplicitNoCa, no SKI); the
     // CA:FALSE extension is added below.
     params.is_ca = IsCa::NoCa;
-    // Baseline Requirements §7.1.2.7.11: digitalSignature for every key. keyEncipherment
-    // (RSA key transport, TLS 1.2 RSA kex only) is left out even for RSA: asserting it with
-    // digitalSignature is NOT RECOMMENDED and pkilint warns about it.
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+    params.key_usages = profile
+        .key_usage
+        .for_key(key)
+        .iter()
+        .map(|usage| match usage {
+            KeyUsage::DigitalSignature => KeyUsagePurpose::DigitalSignature,
+            KeyUsage::KeyEncipherment => KeyUsagePurpose::KeyEncipherment,
+        })
+        .collect();
+    params.extended_key_usages = profile
+        .extended_key_usages
+        .iter()
+        .map(|purpose| match purpose {
+            ExtendedKeyUsage::ServerAuth => ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsage::ClientAuth => ExtendedKeyUsagePurpose::ClientAuth,
+        })
+        .collect();
     params.use_authority_key_identifier_extension = true;
     // RFC 5280 §4.2.1.9 / Baseline Requirements §7.1.2.7.8: critical, cA FALSE.
     params.custom_extensions.push(extension(
@@ -182,7 +197,18 @@ pub(crate) fn leaf(spec: &LeafSpec<'_>, urls: &IssuerUrls) -> Result<Certificate
         der::basic_constraints_end_entity(),
         true,
     ));
-    add_distribution_and_policy(&mut params, urls);
+    if profile.crl_distribution_point {
+        add_crl_distribution_point(&mut params, urls);
+    }
+    let policies: Vec<&[u64]> = profile
+        .certificate_policies
+        .iter()
+        .map(|oid| oid.arcs())
+        .collect();
+    add_certificate_policies(&mut params, &policies);
+    if profile.aia_ca_issuers {
+        add_ca_issuers(&mut params, urls);
+    }
     Ok(params)
 }
 
