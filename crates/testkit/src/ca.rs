@@ -102,20 +102,7 @@ impl TestCa {
         let store = ferrite_store::SqliteStore::open(&dir.path().join("ferrite.db"))
             .await
             .expect("store");
-        let va = ferrite_va::Va::new(ferrite_va::VaConfig {
-            dns_resolver: Some(dns.addr()),
-            http01_port: http01.port(),
-            tlsalpn01_port: tlsalpn01.port(),
-            allow_private_addresses: true,
-            timeout: std::time::Duration::from_secs(5),
-            dnssec,
-            dnssec_trust_anchor: if dnssec {
-                ferrite_va::TrustAnchor::Records(dns.sign())
-            } else {
-                ferrite_va::TrustAnchor::IanaRoot
-            },
-        })
-        .expect("va");
+        let va = test_va(&dns, http01.port(), tlsalpn01.port(), dnssec);
         let tls =
             ferrite_server::tls::server_config(&bundle.tls_chain_pem, bundle.tls_key.expose())
                 .expect("tls");
@@ -200,6 +187,31 @@ impl TestCa {
             .expect("create account");
         account
     }
+}
+
+/// The validator a test CA uses: it asks `dns` (validating DNSSEC to `dns`'s signed root when
+/// `dnssec`, else not at all), connects to the challenge responders' ports on loopback
+/// (private addresses allowed), and gives a validation 5 s.
+pub fn test_va(
+    dns: &MockDns,
+    http01_port: u16,
+    tlsalpn01_port: u16,
+    dnssec: bool,
+) -> ferrite_va::Va {
+    ferrite_va::Va::new(ferrite_va::VaConfig {
+        dns_resolver: Some(dns.addr()),
+        http01_port,
+        tlsalpn01_port,
+        allow_private_addresses: true,
+        timeout: std::time::Duration::from_secs(5),
+        dnssec,
+        dnssec_trust_anchor: if dnssec {
+            ferrite_va::TrustAnchor::Records(dns.sign())
+        } else {
+            ferrite_va::TrustAnchor::IanaRoot
+        },
+    })
+    .expect("va")
 }
 
 /// A certificate issued through [`TestCa::raw_issue`].
@@ -374,11 +386,22 @@ impl TestCa {
 }
 
 /// A DER CSR for `names` (subjectAltName dNSNames, empty subject) signed by `key`.
-pub fn csr_der(names: &[&str], key: &rcgen::KeyPair) -> Vec<u8> {
+pub fn csr_der(names: &[&str], key: &impl rcgen::SigningKey) -> Vec<u8> {
+    csr_der_with(names, key, |_| {})
+}
+
+/// [`csr_der`] with the request's parameters changed by `edit` first (a commonName, an
+/// Extended Key Usage, an IP address: what a CSR may ask for beyond its names).
+pub fn csr_der_with(
+    names: &[&str],
+    key: &impl rcgen::SigningKey,
+    edit: impl FnOnce(&mut rcgen::CertificateParams),
+) -> Vec<u8> {
     let mut params =
         rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
             .expect("CSR params");
     params.distinguished_name = rcgen::DistinguishedName::new();
+    edit(&mut params);
     params.serialize_request(key).expect("CSR").der().to_vec()
 }
 
