@@ -133,8 +133,7 @@ impl TestCa {
             validation_runtime: opts.validation_runtime,
             engine: opts.engine,
             validator: Some(Box::new(move |va: &mut ferrite_va::VaConfig| {
-                // Failures a test provokes (a silent server) end sooner than in production.
-                va.timeout = std::time::Duration::from_secs(5);
+                va.timeout = VALIDATION_TIMEOUT;
                 if let Some(records) = anchor {
                     va.dnssec_trust_anchor = ferrite_va::TrustAnchor::Records(records);
                 }
@@ -188,6 +187,36 @@ impl TestCa {
             .expect("create account");
         account
     }
+}
+
+/// How long a test's validation may take: failures a test provokes (a silent server) end
+/// sooner than in production.
+const VALIDATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The validator a test CA uses, for tests that build the engine themselves: it asks `dns`
+/// (validating DNSSEC to `dns`'s signed root when `dnssec`, else not at all), connects to the
+/// challenge responders' ports on loopback (private addresses allowed), and gives a
+/// validation [`VALIDATION_TIMEOUT`], as [`TestCa`] configures its validator.
+pub fn test_va(
+    dns: &MockDns,
+    http01_port: u16,
+    tlsalpn01_port: u16,
+    dnssec: bool,
+) -> ferrite_va::Va {
+    ferrite_va::Va::new(ferrite_va::VaConfig {
+        dns_resolver: Some(dns.addr()),
+        http01_port,
+        tlsalpn01_port,
+        allow_private_addresses: true,
+        timeout: VALIDATION_TIMEOUT,
+        dnssec,
+        dnssec_trust_anchor: if dnssec {
+            ferrite_va::TrustAnchor::Records(dns.sign())
+        } else {
+            ferrite_va::TrustAnchor::IanaRoot
+        },
+    })
+    .expect("va")
 }
 
 /// A certificate issued through [`TestCa::raw_issue`].
@@ -362,11 +391,22 @@ impl TestCa {
 }
 
 /// A DER CSR for `names` (subjectAltName dNSNames, empty subject) signed by `key`.
-pub fn csr_der(names: &[&str], key: &rcgen::KeyPair) -> Vec<u8> {
+pub fn csr_der(names: &[&str], key: &impl rcgen::SigningKey) -> Vec<u8> {
+    csr_der_with(names, key, |_| {})
+}
+
+/// [`csr_der`] with the request's parameters changed by `edit` first (a commonName, an
+/// Extended Key Usage, an IP address: what a CSR may ask for beyond its names).
+pub fn csr_der_with(
+    names: &[&str],
+    key: &impl rcgen::SigningKey,
+    edit: impl FnOnce(&mut rcgen::CertificateParams),
+) -> Vec<u8> {
     let mut params =
         rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
             .expect("CSR params");
     params.distinguished_name = rcgen::DistinguishedName::new();
+    edit(&mut params);
     params.serialize_request(key).expect("CSR").der().to_vec()
 }
 

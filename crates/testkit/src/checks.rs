@@ -17,15 +17,22 @@ pub async fn bounded<T>(fut: impl Future<Output = T>) -> T {
 /// `status` and problem type `kind` (the short name, e.g. `badNonce`); returns its detail.
 #[track_caller]
 pub fn assert_problem(r: &RawResponse, status: u16, kind: &str) -> String {
+    assert_case_problem("", r, status, kind)
+}
+
+/// [`assert_problem`] for one case of a table: every failure message starts with `case`.
+#[track_caller]
+pub fn assert_case_problem(case: &str, r: &RawResponse, status: u16, kind: &str) -> String {
     assert_eq!(
         (r.status, r.problem_type().as_str()),
         (status, kind),
-        "{}",
+        "{case}: {}",
         String::from_utf8_lossy(&r.body)
     );
     assert_eq!(
         r.header("content-type").as_deref(),
-        Some("application/problem+json")
+        Some("application/problem+json"),
+        "{case}"
     );
     r.json()["detail"].as_str().unwrap_or_default().to_owned()
 }

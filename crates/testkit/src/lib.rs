@@ -7,7 +7,10 @@
 //!
 //! # Layout
 //! - `ca`: [`ca::TestCa`], the whole CA in-process on 127.0.0.1:0 with the fixtures below.
-//! - `checks`: [`bounded`] and [`assert_problem`], shared by the scenario tests.
+//! - `checks`: [`bounded`], [`assert_problem`] and [`assert_case_problem`], shared by the
+//!   scenario tests.
+//! - `eab`: [`eab::IssuedMacKey`], MAC keys made through the engine for EAB-bound accounts.
+//! - `keys`: [`keys::ChosenRsaKey`], RSA keys from chosen primes for weak-key and SHA-1 CSRs.
 //! - `raw`: [`raw::RawClient`], hand-built signed requests for the cases real clients never send.
 //! - `dns`: [`dns::MockDns`], an authoritative mock DNS (UDP and TCP) whose
 //!   answers tests set, like pebble-challtestsrv; it can serve a signed zone
@@ -22,9 +25,11 @@ pub mod ca;
 pub mod checks;
 pub mod dns;
 mod dnssec;
+pub mod eab;
+pub mod keys;
 pub mod raw;
 pub mod responders;
 
 pub use ca::{RawIssued, TestCa, TestCaOptions};
-pub use checks::{assert_problem, bounded, challenge};
+pub use checks::{assert_case_problem, assert_problem, bounded, challenge};
 pub use raw::{RawAccount, RawClient, RawResponse};

@@ -4,7 +4,7 @@
 //! Only 127.0.0.1 is contacted; every test is bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ferrite_testkit::{assert_problem, bounded};
+use ferrite_testkit::{assert_case_problem, assert_problem, bounded};
 
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::SigningKey;
@@ -183,6 +183,12 @@ async fn key_change(
         .await
 }
 
+/// How a key-change case alters the inner JWS's protected header and payload before signing.
+type Tweak<'a> = Box<dyn Fn(&mut Map<String, Value>, &mut Value) + 'a>;
+
+/// What a key-change case is answered: the HTTP status, the problem type and the Location.
+type Answer<'a> = (u16, &'static str, Option<&'a str>);
+
 #[tokio::test]
 async fn key_change_rules() {
     bounded(async {
@@ -191,41 +197,63 @@ async fn key_change_rules() {
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let b = RawAccount::register(&raw, Algorithm::ES384).await;
         let fresh = SigningKey::generate(Algorithm::EdDSA).unwrap();
+        let untouched: Tweak<'_> = Box::new(|_, _| {});
 
-        // §7.3.5: the new key already belongs to B: 409 with B's URL in Location.
-        let r = key_change(&ca, &raw, &a, &b.key, |_, _| {}).await;
-        assert_eq!(r.status, 409, "{}", String::from_utf8_lossy(&r.body));
-        assert_eq!(r.json()["status"], 409);
-        assert_eq!(r.header("location").as_deref(), Some(b.kid.as_str()));
-
-        // The inner JWS must not carry a nonce, must have the outer url, must name the account
-        // and its current key, and must be signed by the new key.
-        let r = key_change(&ca, &raw, &a, &fresh, |h, _| {
-            h.insert("nonce".into(), "abc".into());
-        })
-        .await;
-        assert_problem(&r, 400, "malformed");
-        let r = key_change(&ca, &raw, &a, &fresh, |h, _| {
-            h.insert("url".into(), ca.url("/acme/new-order").into());
-        })
-        .await;
-        assert_problem(&r, 400, "malformed");
-        let r = key_change(&ca, &raw, &a, &fresh, |_, p| {
-            p["account"] = json!(b.kid);
-        })
-        .await;
-        assert_problem(&r, 400, "malformed");
-        let r = key_change(&ca, &raw, &a, &fresh, |_, p| {
-            p["oldKey"] = b.key.public_jwk().to_json();
-        })
-        .await;
-        assert_problem(&r, 403, "unauthorized");
-        let r = key_change(&ca, &raw, &a, &fresh, |h, _| {
-            h.remove("jwk");
-            h.insert("kid".into(), a.kid.clone().into());
-        })
-        .await;
-        assert_problem(&r, 400, "malformed");
+        // (case, the new key, the tweak, the answer)
+        let cases: Vec<(&str, &SigningKey, Tweak<'_>, Answer<'_>)> = vec![
+            // §7.3.5: the new key already belongs to B: 409 with B's URL in Location.
+            (
+                "the new key is another account's",
+                &b.key,
+                untouched,
+                (409, "malformed", Some(&b.kid)),
+            ),
+            // The inner JWS must not carry a nonce, must have the outer url, must name the
+            // account and its current key, and must be signed by the new key.
+            (
+                "the inner JWS has a nonce",
+                &fresh,
+                Box::new(|h, _| {
+                    h.insert("nonce".into(), "abc".into());
+                }),
+                (400, "malformed", None),
+            ),
+            (
+                "the inner url is not the outer url",
+                &fresh,
+                Box::new(|h, _| {
+                    h.insert("url".into(), ca.url("/acme/new-order").into());
+                }),
+                (400, "malformed", None),
+            ),
+            (
+                "the payload names another account",
+                &fresh,
+                Box::new(|_, p| p["account"] = json!(b.kid)),
+                (400, "malformed", None),
+            ),
+            (
+                "oldKey is another account's key",
+                &fresh,
+                Box::new(|_, p| p["oldKey"] = b.key.public_jwk().to_json()),
+                (403, "unauthorized", None),
+            ),
+            (
+                "the inner JWS names a kid instead of the new jwk",
+                &fresh,
+                Box::new(|h, _| {
+                    h.remove("jwk");
+                    h.insert("kid".into(), a.kid.clone().into());
+                }),
+                (400, "malformed", None),
+            ),
+        ];
+        for (case, new_key, tweak, (status, kind, location)) in cases {
+            let r = key_change(&ca, &raw, &a, new_key, |h, p| tweak(h, p)).await;
+            assert_case_problem(case, &r, status, kind);
+            assert_eq!(r.json()["status"], status, "{case}");
+            assert_eq!(r.header("location").as_deref(), location, "{case}");
+        }
 
         // None of that changed A's key; a correct request does.
         let r = raw.post_as_get(&a.key, &a.kid, &a.kid).await;

@@ -10,12 +10,11 @@
 use ferrite_testkit::{assert_problem, bounded, challenge};
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrite_core::TestClock;
 use ferrite_jose::Algorithm;
-use ferrite_jose::sign::{SigningKey, external_account_binding};
+use ferrite_jose::sign::SigningKey;
 use ferrite_testkit::ca::csr_der;
+use ferrite_testkit::eab::new_customer_key;
 use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -41,26 +40,12 @@ async fn start() -> (TestCa, Arc<TestClock>) {
 
 /// Registers `n` ACME accounts bound through EAB to one new customer.
 async fn customer_accounts(ca: &TestCa, raw: &RawClient, n: usize) -> Vec<RawAccount> {
-    let eab = ca.ca.eab();
-    let customer = eab.create_customer("caa-customer").await.unwrap();
-    let credential = eab.create_credential(&customer.id).await.unwrap();
-    let mac = eab
-        .create_mac_key(&credential.credential.id, None)
-        .await
-        .unwrap();
-    let hmac = URL_SAFE_NO_PAD.decode(mac.hmac_key.expose()).unwrap();
+    let mac = new_customer_key(&ca.ca, "caa-customer").await;
     let mut accounts = Vec::new();
     for _ in 0..n {
         let key = SigningKey::generate(Algorithm::ES256).unwrap();
         let url = raw.url("/acme/new-account");
-        let binding = external_account_binding(
-            Algorithm::HS256,
-            &mac.key.kid,
-            &hmac,
-            &url,
-            &key.public_jwk(),
-        )
-        .unwrap();
+        let binding = mac.binding(&url, &key);
         let payload = json!({"termsOfServiceAgreed": true, "externalAccountBinding": binding});
         let r = raw.post(&key, None, &url, Some(&payload)).await;
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));

@@ -5,12 +5,12 @@
 //! bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ferrite_testkit::{assert_problem, bounded, challenge};
+use ferrite_testkit::{assert_case_problem, assert_problem, bounded, challenge};
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv6Addr};
 
 use ferrite_jose::Algorithm;
-use ferrite_testkit::ca::{csr_der, pem_chain};
+use ferrite_testkit::ca::{csr_der, csr_der_with, pem_chain};
 use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -427,6 +427,17 @@ async fn valid_authorization_is_reused() {
     .await;
 }
 
+/// What a finalize case sends.
+enum Finalize {
+    /// This DER CSR, as unpadded base64url (what clients send).
+    Csr(Vec<u8>),
+    /// This payload, as is.
+    Payload(Value),
+}
+
+/// A problem type's short name, or a fragment of a detail; `None` where there is none.
+type Short = Option<&'static str>;
+
 #[tokio::test]
 async fn finalize_refusals() {
     bounded(async {
@@ -435,85 +446,132 @@ async fn finalize_refusals() {
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let names = ["f.example.com", "g.example.com"];
         let good_key = rcgen::KeyPair::generate().unwrap();
-
-        // §7.4: finalize before the order is ready.
         let (_, pending) = ca.raw_new_order(&raw, &a, &["early.example.com"]).await;
-        let r = ca
-            .raw_finalize(
-                &raw,
-                &a,
-                &pending,
-                &csr_der(&["early.example.com"], &good_key),
-            )
-            .await;
-        assert_problem(&r, 403, "orderNotReady");
-
         let (order_url, order) = ca.raw_ready_order(&raw, &a, &names).await;
-        let refuse = |csr: Vec<u8>, want: &'static str| {
-            let (raw, a, order, ca) = (&raw, &a, &order, &ca);
-            async move {
-                let r = ca.raw_finalize(raw, a, order, &csr).await;
-                assert_problem(&r, 400, want);
-                r.json()["detail"].as_str().unwrap().to_owned()
-            }
-        };
-        // Names that differ from the identifiers: missing one, an extra one.
-        let detail = refuse(csr_der(&["f.example.com"], &good_key), "badCSR").await;
-        assert!(detail.contains("g.example.com"), "{detail}");
-        let detail = refuse(
-            csr_der(
-                &["f.example.com", "g.example.com", "h.example.com"],
-                &good_key,
-            ),
-            "badCSR",
-        )
-        .await;
-        assert!(detail.contains("h.example.com"), "{detail}");
-        // An Extended Key Usage extension.
-        let mut params = rcgen::CertificateParams::new(
-            names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>(),
-        )
-        .unwrap();
-        params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-        let eku = params.serialize_request(&good_key).unwrap().der().to_vec();
-        let detail = refuse(eku, "badCSR").await;
-        assert!(detail.contains("Extended Key Usage"), "{detail}");
-        // SHA-384 (a P-384 key signs with ECDSA-SHA384): refused, naming the algorithm.
         let p384 = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
-        let detail = refuse(csr_der(&names, &p384), "badCSR").await;
-        assert!(
-            detail.to_ascii_uppercase().contains("SHA384")
-                || detail.to_ascii_uppercase().contains("SHA-384"),
-            "{detail}"
-        );
-        // The account key as the certificate key.
         let account_key = rcgen::KeyPair::try_from(a.key.pkcs8_der().as_slice()).unwrap();
-        let detail = refuse(csr_der(&names, &account_key), "badCSR").await;
-        assert!(detail.contains("account key"), "{detail}");
-        // Not a CSR at all, and not base64url.
-        refuse(b"not a csr".to_vec(), "badCSR").await;
-        let r = raw
-            .post(
-                &a.key,
-                Some(&a.kid),
-                order["finalize"].as_str().unwrap(),
-                Some(&json!({"csr": "****"})),
-            )
-            .await;
-        assert_problem(&r, 400, "badCSR");
+        let good = csr_der(&names, &good_key);
 
-        // None of that spent the order: it is still ready and a good CSR is accepted once.
-        let o = raw.post_as_get(&a.key, &a.kid, &order_url).await.json();
-        assert_eq!(o["status"], "ready");
-        let r = ca
-            .raw_finalize(&raw, &a, &order, &csr_der(&names, &good_key))
-            .await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        assert_eq!(r.header("location").as_deref(), Some(order_url.as_str()));
-        let r = ca
-            .raw_finalize(&raw, &a, &order, &csr_der(&names, &good_key))
-            .await;
-        assert_problem(&r, 403, "orderNotReady");
+        // Run in order: the last two finalize the ready order and try again. (case, order,
+        // what is sent, HTTP status, problem type or None for success, detail fragment)
+        let cases: Vec<(&str, &Value, Finalize, u16, Short, Short)> = vec![
+            // §7.4: finalize before the order is ready.
+            (
+                "before the order is ready",
+                &pending,
+                Finalize::Csr(csr_der(&["early.example.com"], &good_key)),
+                403,
+                Some("orderNotReady"),
+                None,
+            ),
+            // Names that differ from the identifiers: missing one, an extra one.
+            (
+                "a name missing",
+                &order,
+                Finalize::Csr(csr_der(&["f.example.com"], &good_key)),
+                400,
+                Some("badCSR"),
+                Some("g.example.com"),
+            ),
+            (
+                "an extra name",
+                &order,
+                Finalize::Csr(csr_der(
+                    &["f.example.com", "g.example.com", "h.example.com"],
+                    &good_key,
+                )),
+                400,
+                Some("badCSR"),
+                Some("h.example.com"),
+            ),
+            (
+                "an Extended Key Usage",
+                &order,
+                Finalize::Csr(csr_der_with(&names, &good_key, |p| {
+                    p.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth]
+                })),
+                400,
+                Some("badCSR"),
+                Some("Extended Key Usage"),
+            ),
+            // A P-384 key signs with ECDSA-SHA384: refused, naming the algorithm.
+            (
+                "SHA-384",
+                &order,
+                Finalize::Csr(csr_der(&names, &p384)),
+                400,
+                Some("badCSR"),
+                Some("SHA-384"),
+            ),
+            (
+                "the account key as the certificate key",
+                &order,
+                Finalize::Csr(csr_der(&names, &account_key)),
+                400,
+                Some("badCSR"),
+                Some("account key"),
+            ),
+            (
+                "not a CSR",
+                &order,
+                Finalize::Csr(b"not a csr".to_vec()),
+                400,
+                Some("badCSR"),
+                None,
+            ),
+            (
+                "not base64url",
+                &order,
+                Finalize::Payload(json!({"csr": "****"})),
+                400,
+                Some("badCSR"),
+                None,
+            ),
+            // None of that spent the order: a good CSR is accepted, once.
+            (
+                "a good CSR",
+                &order,
+                Finalize::Csr(good.clone()),
+                200,
+                None,
+                None,
+            ),
+            (
+                "the good CSR again",
+                &order,
+                Finalize::Csr(good),
+                403,
+                Some("orderNotReady"),
+                None,
+            ),
+        ];
+        for (case, target, sent, status, kind, fragment) in cases {
+            let r = match sent {
+                Finalize::Csr(csr) => ca.raw_finalize(&raw, &a, target, &csr).await,
+                Finalize::Payload(payload) => {
+                    let url = target["finalize"].as_str().unwrap();
+                    raw.post(&a.key, Some(&a.kid), url, Some(&payload)).await
+                }
+            };
+            let Some(kind) = kind else {
+                let body = String::from_utf8_lossy(&r.body);
+                assert_eq!(r.status, status, "{case}: {body}");
+                assert_eq!(
+                    r.header("location").as_deref(),
+                    Some(order_url.as_str()),
+                    "{case}"
+                );
+                continue;
+            };
+            let detail = assert_case_problem(case, &r, status, kind);
+            if let Some(fragment) = fragment {
+                assert!(detail.contains(fragment), "{case}: {detail}");
+            }
+            if std::ptr::eq(target, &order) && status == 400 {
+                let o = raw.post_as_get(&a.key, &a.kid, &order_url).await.json();
+                assert_eq!(o["status"], "ready", "{case}: the refusal spent the order");
+            }
+        }
     })
     .await;
 }

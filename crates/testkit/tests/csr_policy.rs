@@ -13,118 +13,13 @@ use std::sync::{Arc, Mutex};
 use ferrite_core::TestClock;
 use ferrite_jose::Algorithm;
 use ferrite_testkit::ca::{csr_der, pem_chain};
+use ferrite_testkit::keys::{ChosenRsaKey, P_CLOSE};
 use ferrite_testkit::{RawAccount, RawClient, TestCa, TestCaOptions};
-use num_bigint::BigUint;
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 use x509_parser::prelude::{FromDer, X509Certificate};
-
-// --- RSA keys built from chosen primes ---------------------------------------------------------
-
-/// Fixture primes (Miller–Rabin, generated once; e = 65537 is invertible modulo each p − 1).
-/// 9973 · `Q_9973` is a 2048-bit modulus with the largest prime below the trial-division bound.
-const Q_9973: &str = "451b0d90a542cb16a930245fe9444ccd41b45b787b6a7ed353eb4d440ca241b0a777ac9869ad5c94d5778b7396c1499406d1609337cced5b45ad707142e71f3b4bbab6b21d2a2e05bcde18dae325daf87e6268fec0d7289e5040f344d2a16579a8c2f4206bb9ba87b3fc0bf90812d03688e21a0635d1babfaf3a0d862852f4716511f401687d988b53da7f1efdfdb846aabbddbb47a288f62db86f1658cb23f95d799302712297421813dae7d18b82c974cb0ecf81bb5187c4515ad3986d6a81b791c2f2543b5d258676262c330eab9b7682911dd5ffeb147d345469dba56f2fb430edeab9da47d511b432c2cbdc1ce70296d2e471706cd52128b34fadec9";
-const P_CLOSE: &str = "debe0de07f025a067f1137945a293465c9d3f805a137f0414d70b45bea24c2ebe758dd8f3a18ca0911ce3485dce3dd9a80268fdc2d6fea252e828c0c0b416595261a7117547603ec3d6c84719efb37a556322b93d01e0abd3f7180c63053e8f1436d6ba0c1611541c8d85ecbcf60d1bef86e53911221f1566bdcdc31eb91495b";
-/// The next prime after `P_CLOSE` (with e invertible): Fermat's method finds it in round 1.
-const Q_CLOSE: &str = "debe0de07f025a067f1137945a293465c9d3f805a137f0414d70b45bea24c2ebe758dd8f3a18ca0911ce3485dce3dd9a80268fdc2d6fea252e828c0c0b416595261a7117547603ec3d6c84719efb37a556322b93d01e0abd3f7180c63053e8f1436d6ba0c1611541c8d85ecbcf60d1bef86e53911221f1566bdcdc31eb914b47";
-/// About 33·2^512 above `P_CLOSE`: Fermat's method needs 157 rounds, more than the default 100.
-const Q_FAR: &str = "debe0de07f025a067f1137945a293465c9d3f805a137f0414d70b45bea24c2ebe758dd8f3a18ca0911ce3485dce3dd9a80268fdc2d6fea252e828c0c0b4165b6261a7117547603ec3d6c84719efb37a556322b93d01e0abd3f7180c63053e8f1436d6ba0c1611541c8d85ecbcf60d1bef86e53911221f1566bdcdc31eb914c9d";
-
-fn big(hex: &str) -> BigUint {
-    BigUint::parse_bytes(hex.as_bytes(), 16).unwrap()
-}
-
-/// An RSA key (e = 65537) from two chosen primes, signing PKCS#1 v1.5 SHA-256 with plain
-/// big-integer arithmetic: no library would generate (or even load) the weak ones.
-struct ChosenRsaKey {
-    n: BigUint,
-    d: BigUint,
-    /// DER RSAPublicKey.
-    public_der: Vec<u8>,
-}
-
-impl ChosenRsaKey {
-    fn new(p: &BigUint, q: &BigUint) -> ChosenRsaKey {
-        let one = BigUint::from(1u8);
-        let n = p * q;
-        let phi = (p - &one) * (q - &one);
-        let d = BigUint::from(65_537u32).modinv(&phi).unwrap();
-        let public_der = der_seq(&[der_uint(&n.to_bytes_be()), der_uint(&[0x01, 0x00, 0x01])]);
-        ChosenRsaKey { n, d, public_der }
-    }
-}
-
-impl rcgen::PublicKeyData for ChosenRsaKey {
-    fn der_bytes(&self) -> &[u8] {
-        &self.public_der
-    }
-    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        &rcgen::PKCS_RSA_SHA256
-    }
-}
-
-impl rcgen::SigningKey for ChosenRsaKey {
-    /// RFC 8017 §8.2.1 / §9.2: EM = 00 01 FF…FF 00 DigestInfo(SHA-256, H), s = EM^d mod n.
-    fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        const SHA256_PREFIX: [u8; 19] = [
-            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
-            0x01, 0x05, 0x00, 0x04, 0x20,
-        ];
-        let k = self.n.to_bytes_be().len();
-        let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, msg);
-        let t_len = SHA256_PREFIX.len() + hash.as_ref().len();
-        let mut em = vec![0x00, 0x01];
-        em.resize(k - t_len - 1, 0xff);
-        em.push(0x00);
-        em.extend_from_slice(&SHA256_PREFIX);
-        em.extend_from_slice(hash.as_ref());
-        let s = BigUint::from_bytes_be(&em)
-            .modpow(&self.d, &self.n)
-            .to_bytes_be();
-        let mut out = vec![0u8; k - s.len()];
-        out.extend_from_slice(&s);
-        Ok(out)
-    }
-}
-
-fn der_len(len: usize) -> Vec<u8> {
-    match len {
-        0..=0x7f => vec![len as u8],
-        0x80..=0xff => vec![0x81, len as u8],
-        _ => vec![0x82, (len >> 8) as u8, len as u8],
-    }
-}
-
-fn der_uint(bytes: &[u8]) -> Vec<u8> {
-    let mut content = Vec::new();
-    if bytes.first().is_some_and(|b| b & 0x80 != 0) {
-        content.push(0);
-    }
-    content.extend_from_slice(bytes);
-    let mut out = vec![0x02];
-    out.extend(der_len(content.len()));
-    out.extend(content);
-    out
-}
-
-fn der_seq(items: &[Vec<u8>]) -> Vec<u8> {
-    let content: Vec<u8> = items.concat();
-    let mut out = vec![0x30];
-    out.extend(der_len(content.len()));
-    out.extend(content);
-    out
-}
-
-/// A CSR for `names` (SAN only, empty subject) signed by any rcgen signing key.
-fn csr_with(names: &[&str], key: &impl rcgen::SigningKey) -> Vec<u8> {
-    let mut params =
-        rcgen::CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
-            .unwrap();
-    params.distinguished_name = rcgen::DistinguishedName::new();
-    params.serialize_request(key).unwrap().der().to_vec()
-}
 
 /// Finalizes and waits for the certificate; returns the leaf, parsed fields owned.
 async fn finalize_ok(
@@ -159,18 +54,18 @@ async fn weak_rsa_keys_are_bad_public_keys() {
         let (order_url, order) = ca.raw_ready_order(&raw, &a, &names).await;
 
         // A 2048-bit modulus divisible by 9973, the largest prime below the bound.
-        let small = ChosenRsaKey::new(&BigUint::from(9973u32), &big(Q_9973));
+        let small = ChosenRsaKey::small_factor();
         let r = ca
-            .raw_finalize(&raw, &a, &order, &csr_with(&names, &small))
+            .raw_finalize(&raw, &a, &order, &csr_der(&names, &small))
             .await;
         let detail = assert_problem(&r, 400, "badPublicKey");
         assert!(detail.contains("prime factor below 10000"), "{detail}");
         assert!(detail.contains("generate a new key pair"), "{detail}");
 
         // Two primes next to each other: Fermat's method splits the modulus at once.
-        let close = ChosenRsaKey::new(&big(P_CLOSE), &big(Q_CLOSE));
+        let close = ChosenRsaKey::close_primes();
         let r = ca
-            .raw_finalize(&raw, &a, &order, &csr_with(&names, &close))
+            .raw_finalize(&raw, &a, &order, &csr_der(&names, &close))
             .await;
         let detail = assert_problem(&r, 400, "badPublicKey");
         assert!(detail.contains("Fermat"), "{detail}");
@@ -179,8 +74,8 @@ async fn weak_rsa_keys_are_bad_public_keys() {
 
         // Control: the same construction with primes 157 Fermat rounds apart (beyond the
         // default 100) is an acceptable key, so the refusals above are the weak-key checks.
-        let far = ChosenRsaKey::new(&big(P_CLOSE), &big(Q_FAR));
-        let leaf = finalize_ok(&ca, &raw, &a, &order_url, &order, &csr_with(&names, &far)).await;
+        let far = ChosenRsaKey::far_primes();
+        let leaf = finalize_ok(&ca, &raw, &a, &order_url, &order, &csr_der(&names, &far)).await;
         let (_, cert) = X509Certificate::from_der(&leaf).unwrap();
         assert_eq!(
             cert.public_key().raw,
@@ -198,9 +93,9 @@ async fn fermat_rounds_are_configurable() {
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let names = ["fermat.example.com"];
         let (_, order) = ca.raw_ready_order(&raw, &a, &names).await;
-        let far = ChosenRsaKey::new(&big(P_CLOSE), &big(Q_FAR));
+        let far = ChosenRsaKey::far_primes();
         let r = ca
-            .raw_finalize(&raw, &a, &order, &csr_with(&names, &far))
+            .raw_finalize(&raw, &a, &order, &csr_der(&names, &far))
             .await;
         let detail = assert_problem(&r, 400, "badPublicKey");
         assert!(detail.contains("157 round"), "{detail}");

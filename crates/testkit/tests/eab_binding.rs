@@ -7,12 +7,11 @@ use ferrite_testkit::bounded;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrite_core::TestClock;
 use ferrite_core::model::Scope;
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::{SigningKey, external_account_binding};
+use ferrite_testkit::eab::{IssuedMacKey as Issued, new_customer_key, rekey};
 use ferrite_testkit::{RawClient, RawResponse, TestCa, TestCaOptions};
 use serde_json::{Value, json};
 
@@ -30,44 +29,6 @@ async fn start(max_bindings: Option<u32>) -> (TestCa, Arc<TestClock>) {
     }
     let ca = TestCa::start_with(options).await;
     (ca, clock)
-}
-
-/// A MAC key handed out by the operator.
-struct Issued {
-    credential_id: String,
-    kid: String,
-    hmac: Vec<u8>,
-}
-
-/// Creates customer `name` with one credential and one MAC key.
-async fn issue(ca: &TestCa, name: &str) -> Issued {
-    let eab = ca.ca.eab();
-    let customer = eab.create_customer(name).await.unwrap();
-    let credential = eab.create_credential(&customer.id).await.unwrap();
-    let key = eab
-        .create_mac_key(&credential.credential.id, None)
-        .await
-        .unwrap();
-    Issued {
-        credential_id: credential.credential.id,
-        kid: key.key.kid,
-        hmac: URL_SAFE_NO_PAD.decode(key.hmac_key.expose()).unwrap(),
-    }
-}
-
-/// A new MAC key for an existing credential (disables the previous one).
-async fn rekey(ca: &TestCa, credential_id: &str) -> Issued {
-    let key = ca
-        .ca
-        .eab()
-        .create_mac_key(credential_id, None)
-        .await
-        .unwrap();
-    Issued {
-        credential_id: credential_id.to_owned(),
-        kid: key.key.kid,
-        hmac: URL_SAFE_NO_PAD.decode(key.hmac_key.expose()).unwrap(),
-    }
 }
 
 fn eab_for(raw: &RawClient, alg: Algorithm, issued: &Issued, key: &SigningKey) -> Value {
@@ -128,7 +89,7 @@ async fn eab_is_required_and_advertised() {
 async fn hs256_hs384_hs512_bind_accounts_to_the_customer() {
     let (ca, _) = start(None).await;
     let raw = RawClient::new(&ca.base_url, &ca.root_pem);
-    let issued = issue(&ca, "example-corp").await;
+    let issued = new_customer_key(&ca.ca, "example-corp").await;
     let mut urls = Vec::new();
     for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
         let key = es256();
@@ -176,7 +137,7 @@ async fn hs256_hs384_hs512_bind_accounts_to_the_customer() {
 async fn registered_key_gets_its_account_without_consuming_the_key() {
     let (ca, _) = start(None).await;
     let raw = RawClient::new(&ca.base_url, &ca.root_pem);
-    let issued = issue(&ca, "example-corp").await;
+    let issued = new_customer_key(&ca.ca, "example-corp").await;
     let key = es256();
     let first = new_account(
         &raw,
@@ -215,7 +176,7 @@ async fn registered_key_gets_its_account_without_consuming_the_key() {
 async fn every_binding_rule_has_its_own_error_and_consumes_nothing() {
     let (ca, _) = start(None).await;
     let raw = RawClient::new(&ca.base_url, &ca.root_pem);
-    let issued = issue(&ca, "example-corp").await;
+    let issued = new_customer_key(&ca.ca, "example-corp").await;
     let key = es256();
 
     // Unknown kid.
@@ -310,7 +271,7 @@ async fn every_binding_rule_has_its_own_error_and_consumes_nothing() {
 async fn disabled_expired_exhausted_and_credential_disabled_are_named() {
     let (ca, clock) = start(Some(1)).await;
     let raw = RawClient::new(&ca.base_url, &ca.root_pem);
-    let first = issue(&ca, "example-corp").await;
+    let first = new_customer_key(&ca.ca, "example-corp").await;
     let key = es256();
     let r = new_account(
         &raw,
@@ -336,7 +297,7 @@ async fn disabled_expired_exhausted_and_credential_disabled_are_named() {
     );
 
     // Disabled: a newer key was made for the credential.
-    let second = rekey(&ca, &first.credential_id).await;
+    let second = rekey(&ca.ca, &first.credential_id).await;
     let r = new_account(
         &raw,
         &key,
@@ -381,7 +342,7 @@ async fn disabled_expired_exhausted_and_credential_disabled_are_named() {
     assert_eq!(views[1].status, "expired");
 
     // A fresh key works, until its credential is disabled.
-    let third = rekey(&ca, &first.credential_id).await;
+    let third = rekey(&ca.ca, &first.credential_id).await;
     ca.ca
         .eab()
         .disable_credential(&first.credential_id, None)
@@ -401,7 +362,7 @@ async fn disabled_expired_exhausted_and_credential_disabled_are_named() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instant_acme_registers_with_eab() {
     let (ca, _) = start(None).await;
-    let issued = issue(&ca, "example-corp").await;
+    let issued = new_customer_key(&ca.ca, "example-corp").await;
     let eab = instant_acme::ExternalAccountKey::new(issued.kid.clone(), &issued.hmac);
     let (account, _) = bounded(ca.acme_builder().create(
         &instant_acme::NewAccount {
@@ -433,7 +394,7 @@ async fn parallel_new_accounts_stop_at_the_binding_limit() {
     const LIMIT: u32 = 1_000;
     let (ca, _) = start(Some(LIMIT)).await;
     let raw = RawClient::new(&ca.base_url, &ca.root_pem);
-    let issued = Arc::new(issue(&ca, "example-corp").await);
+    let issued = Arc::new(new_customer_key(&ca.ca, "example-corp").await);
     let mut tasks = Vec::with_capacity(RACERS);
     for _ in 0..RACERS {
         let raw = raw.clone();

@@ -8,13 +8,12 @@
 use ferrite_testkit::bounded;
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrite_app::Config;
 use ferrite_core::TestClock;
 use ferrite_core::model::Scope;
 use ferrite_jose::Algorithm;
-use ferrite_jose::sign::{SigningKey, external_account_binding};
+use ferrite_jose::sign::SigningKey;
+use ferrite_testkit::eab::new_customer_key;
 use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions, challenge};
 use serde_json::{Value, json};
 use time::format_description::well_known::Rfc3339;
@@ -41,25 +40,11 @@ fn defaults() -> Config {
 
 /// Creates customer `name` and registers `n` ACME accounts bound to it through EAB.
 async fn customer_accounts(ca: &TestCa, raw: &RawClient, name: &str, n: usize) -> Vec<RawAccount> {
-    let eab = ca.ca.eab();
-    let customer = eab.create_customer(name).await.unwrap();
-    let credential = eab.create_credential(&customer.id).await.unwrap();
-    let mac = eab
-        .create_mac_key(&credential.credential.id, None)
-        .await
-        .unwrap();
-    let hmac = URL_SAFE_NO_PAD.decode(mac.hmac_key.expose()).unwrap();
+    let mac = new_customer_key(&ca.ca, name).await;
     let mut accounts = Vec::new();
     for _ in 0..n {
         let key = SigningKey::generate(Algorithm::ES256).unwrap();
-        let binding = external_account_binding(
-            Algorithm::HS256,
-            &mac.key.kid,
-            &hmac,
-            &raw.url("/acme/new-account"),
-            &key.public_jwk(),
-        )
-        .unwrap();
+        let binding = mac.binding(&raw.url("/acme/new-account"), &key);
         let r = raw
             .post(
                 &key,
