@@ -10,6 +10,9 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+/// The built-in certificate profile's name.
+pub const BUILT_IN_PROFILE: &str = "tlsserver";
+
 /// The whole configuration. Field docs are the reference (README "Configuration" mirrors them).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,6 +44,12 @@ pub struct Config {
     pub issuance: Issuance,
     /// Identifier policy.
     pub policy: Policy,
+    /// Certificate profiles beyond the built-in `tlsserver`, one `[profiles.NAME]` table each
+    /// (the fields of [`ferrite_pki::Profile`]; a field left out is `tlsserver`'s). A table
+    /// named `tlsserver` replaces the built-in one. `issuance.profile` picks the one orders
+    /// are issued with.
+    #[serde(default)]
+    pub profiles: std::collections::BTreeMap<String, ferrite_pki::Profile>,
 }
 
 /// `[validation]`.
@@ -135,6 +144,10 @@ pub struct Issuance {
     /// A file of SHA-256 hashes (hex, one per line, `#` comments) of the DER
     /// SubjectPublicKeyInfo of known-compromised keys; empty: none.
     pub blocked_keys_file: String,
+    /// The certificate profile every order is issued with: `tlsserver` (built in:
+    /// serverAuth, digitalSignature, CRL DP and AIA, `validity_days`) or the name of a
+    /// `[profiles.NAME]` table.
+    pub profile: String,
 }
 
 impl Default for Config {
@@ -174,8 +187,10 @@ impl Default for Config {
                 rsa_max_bits: 4096,
                 fermat_rounds: ferrite_pki::DEFAULT_FERMAT_ROUNDS,
                 blocked_keys_file: String::new(),
+                profile: BUILT_IN_PROFILE.to_owned(),
             },
             policy: Policy::default(),
+            profiles: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -266,7 +281,45 @@ impl Config {
             config.eab.max_bindings >= 1,
             "eab.max_bindings must be at least 1"
         );
+        for name in config.profiles.keys() {
+            config.profile(name)?;
+        }
+        self.issuing_profile()?;
         Ok(())
+    }
+
+    /// The profile `name`: a `[profiles.NAME]` table (its name is the key), or the built-in
+    /// `tlsserver` with `issuance.validity_days`. Checked against the Baseline Requirements.
+    pub fn profile(&self, name: &str) -> anyhow::Result<ferrite_pki::Profile> {
+        let profile = match self.profiles.get(name) {
+            Some(table) => {
+                let mut profile = table.clone();
+                anyhow::ensure!(
+                    profile.name.is_empty() || profile.name == name,
+                    "profiles.{name}: name = {:?} differs from the table's name; leave it out",
+                    profile.name
+                );
+                profile.name = name.to_owned();
+                profile
+            }
+            None if name == BUILT_IN_PROFILE => {
+                let mut profile = ferrite_pki::Profile::tls_server();
+                profile.validity_seconds = self.issuance.validity_days * 24 * 3600;
+                profile
+            }
+            None => anyhow::bail!(
+                "issuance.profile = {name:?}: there is no [profiles.{name}] table; name one, or use {BUILT_IN_PROFILE:?}"
+            ),
+        };
+        profile
+            .validate()
+            .map_err(|e| anyhow::anyhow!("profiles.{name}: {e}"))?;
+        Ok(profile)
+    }
+
+    /// The profile orders are issued with (`issuance.profile`).
+    pub fn issuing_profile(&self) -> anyhow::Result<ferrite_pki::Profile> {
+        self.profile(&self.issuance.profile)
     }
 
     /// The CSR policy for the engine; reads `issuance.blocked_keys_file` if one is set.
@@ -403,7 +456,7 @@ impl Config {
             eab_kek: Some(eab_kek),
             caa_identities: self.validation.caa_identities.clone(),
             account_url_prefix,
-            certificate_validity: time::Duration::days(i64::from(self.issuance.validity_days)),
+            profile: self.issuing_profile()?,
             csr_policy: self.csr_policy()?,
             reuse,
             identifier_policy: self.identifier_policy(),
@@ -607,5 +660,50 @@ mod tests {
         let s = c.eab_settings();
         assert_eq!(s.mac_key_lifetime, time::Duration::days(30));
         assert_eq!(s.max_bindings, 1000);
+    }
+    #[test]
+    fn a_profile_is_a_configuration_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f.toml");
+        std::fs::write(
+            &f,
+            "[issuance]\nprofile = \"shortlived\"\n[profiles.shortlived]\nvalidity_seconds = 518400\nkey_types = [\"p256\", \"p384\"]\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        let p = c.issuing_profile().unwrap();
+        assert_eq!(p.name, "shortlived");
+        assert_eq!(p.validity(), time::Duration::days(6));
+        assert_eq!(p.key_types.len(), 2);
+        // The rest is the built-in profile's.
+        assert_eq!(
+            p.certificate_policies,
+            ferrite_pki::Profile::tls_server().certificate_policies
+        );
+        // Without a table, the built-in profile with issuance.validity_days.
+        let builtin = Config::default().issuing_profile().unwrap();
+        assert_eq!(builtin.name, BUILT_IN_PROFILE);
+        assert_eq!(builtin.validity(), time::Duration::days(90));
+
+        // Each mistake names the key to fix.
+        for (toml, want) in [
+            (
+                "[issuance]\nprofile = \"nosuch\"\n",
+                "issuance.profile = \"nosuch\"",
+            ),
+            (
+                "[profiles.long]\nvalidity_seconds = 86400000\n",
+                "profiles.long",
+            ),
+            (
+                "[profiles.x]\nname = \"y\"\n",
+                "differs from the table's name",
+            ),
+            ("[profiles.x]\nkey_types = [\"p521\"]\n", "p521"),
+        ] {
+            std::fs::write(&f, toml).unwrap();
+            let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
+            assert!(err.contains(want), "{toml}: {err}");
+        }
     }
 }

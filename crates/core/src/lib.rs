@@ -1,14 +1,17 @@
 //! The Ferrite engine: the ACME domain model, its state machines and the flows of RFC 8555
 //! (accounts, orders, authorizations, challenges, finalize, revocation).
 //!
-//! `core` decides; it does no network or SQL itself. It defines the traits the crates around it
-//! implement: [`Store`] (ferrite-store), [`Validator`] (ferrite-va) and [`Clock`]. The HTTP layer
+//! `core` decides; it does no network or SQL itself, and holds no key. It defines the traits
+//! the crates around it implement: [`Store`] (ferrite-store), [`Validator`] (ferrite-va),
+//! [`CertificateIssuer`] (ferrite-pki's issuer, or a signer holding its key elsewhere) and
+//! [`Clock`]. The HTTP layer
 //! (ferrite-server) parses and verifies requests, calls [`Ca`] and renders what comes back.
 //!
 //! # Layout
 //! - [`model`]: accounts, orders, authorizations, challenges, certificates.
 //! - [`store`]: the `Store` trait and its error.
 //! - [`validator`]: the `Validator` trait.
+//! - [`issuer`]: the `CertificateIssuer` trait, implemented here for `ferrite_pki::Issuer`.
 //! - [`clock`]: `Clock`, `SystemClock`, `TestClock`.
 //! - [`status`]: derived statuses (order `ready`, expiry).
 //! - [`policy`]: identifier policy, validation reuse window and coverage (dns-01 parents).
@@ -24,6 +27,7 @@ pub mod clock;
 pub mod eab;
 pub mod error;
 pub mod ids;
+pub mod issuer;
 pub mod model;
 mod nonce;
 pub mod policy;
@@ -34,5 +38,6 @@ pub mod validator;
 pub use ca::{Ca, CaConfig, Reader, RevocationAuth};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use error::CoreError;
+pub use issuer::CertificateIssuer;
 pub use store::{Store, StoreError};
 pub use validator::{CaaRecord, CaaRequest, ValidationRequest, Validator};

@@ -37,14 +37,14 @@ fn with_type(body: impl IntoResponse, content_type: &'static str) -> Response {
 
 async fn intermediate(State(state): State<AppState>) -> Response {
     with_type(
-        state.ca.issuer().intermediate_der().to_vec(),
+        state.ca.issuer().certificate_der().to_vec(),
         "application/pkix-cert",
     )
 }
 
 async fn intermediate_pem(State(state): State<AppState>) -> Response {
     with_type(
-        state.ca.issuer().intermediate_pem().to_owned(),
+        state.ca.issuer().certificate_pem().to_owned(),
         "application/x-pem-file",
     )
 }

@@ -307,7 +307,7 @@ async fn post_as_get_is_required() {
         assert!(r.link("up").is_none(), "{:?}", r.headers);
         let chain = ferrite_testkit::ca::pem_chain(&String::from_utf8(r.body).unwrap());
         assert_eq!(chain.len(), 2);
-        assert_eq!(chain[1], ca.ca.issuer().intermediate_der());
+        assert_eq!(chain[1], ca.ca.issuer().certificate_der());
     })
     .await;
 }

@@ -96,7 +96,7 @@ async fn issue(ca: &TestCa, account: &Account, names: &[&str], kind: ChallengeTy
 fn check_chain(ca: &TestCa, chain_pem: &str, names: &[&str]) -> Vec<u8> {
     let chain = pem_chain(chain_pem);
     assert_eq!(chain.len(), 2, "leaf + intermediate: {chain_pem}");
-    assert_eq!(chain[1], ca.ca.issuer().intermediate_der());
+    assert_eq!(chain[1], ca.ca.issuer().certificate_der());
     let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
     let (_, intermediate) = X509Certificate::from_der(&chain[1]).unwrap();
     leaf.verify_signature(Some(intermediate.public_key()))
@@ -233,7 +233,7 @@ async fn revoked_certificate_is_listed_in_the_crl() {
         );
         let (_, crl) = CertificateRevocationList::from_der(&after.body).unwrap();
         let (_, intermediate) =
-            X509Certificate::from_der(ca.ca.issuer().intermediate_der()).unwrap();
+            X509Certificate::from_der(ca.ca.issuer().certificate_der()).unwrap();
         crl.verify_signature(intermediate.public_key())
             .expect("CRL signed by the intermediate");
         let listed = crl_serials(&after.body);

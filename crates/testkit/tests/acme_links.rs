@@ -204,7 +204,7 @@ async fn every_link_of_an_issuance_answers_post_as_get_and_get() {
         assert_eq!(by_post.body, by_get.body);
         assert_eq!(
             String::from_utf8(by_get.body).unwrap(),
-            ca.ca.issuer().intermediate_pem()
+            ca.ca.issuer().certificate_pem()
         );
         // A plain GET of a challenge reads it and never starts anything.
         let r = raw.send("GET", &challenge_url, None, Vec::new()).await;
@@ -320,7 +320,7 @@ async fn private_resources_answer_only_signed_posts() {
 async fn the_public_listener_serves_the_root_and_the_intermediate() {
     bounded(async {
         let ca = TestCa::start().await;
-        let intermediate_pem = ca.ca.issuer().intermediate_pem().to_owned();
+        let intermediate_pem = ca.ca.issuer().certificate_pem().to_owned();
         for (path, body, kind) in [
             (
                 "/ca/root.pem",
@@ -334,7 +334,7 @@ async fn the_public_listener_serves_the_root_and_the_intermediate() {
             ),
             (
                 "/ca/intermediate.der",
-                ca.ca.issuer().intermediate_der().to_vec(),
+                ca.ca.issuer().certificate_der().to_vec(),
                 "application/pkix-cert",
             ),
         ] {

@@ -323,6 +323,53 @@ async fn default_validity_is_90_days() {
     .await;
 }
 
+/// A certificate profile is a configuration entry: a `[profiles.NAME]` table picked by
+/// `issuance.profile` decides the validity and the keys certified, and the lint checks what
+/// it says.
+#[tokio::test]
+async fn a_profile_from_configuration_issues_its_certificates() {
+    bounded(async {
+        let ca = TestCa::start_with(options(|c| {
+            let mut shortlived = ferrite_pki::Profile::tls_server();
+            shortlived.name = "shortlived".to_owned();
+            shortlived.validity_seconds = 6 * 24 * 3600;
+            shortlived.key_types = vec![ferrite_pki::KeyType::P256];
+            c.profiles.insert("shortlived".to_owned(), shortlived);
+            c.issuance.profile = "shortlived".to_owned();
+        }))
+        .await;
+        assert_eq!(
+            issue_period(&ca, "six.example.com").await,
+            Duration::days(6)
+        );
+        // An RSA key, which the CSR policy accepts, is not one the profile certifies:
+        // badPublicKey naming the profile and what it certifies.
+        let raw = ca.raw();
+        let a = RawAccount::register(&raw, Algorithm::ES256).await;
+        let names = ["rsa.example.com"];
+        let (_, order) = ca.raw_ready_order(&raw, &a, &names).await;
+        let rsa = {
+            use aws_lc_rs::encoding::AsDer;
+            let k = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+            let pkcs8 = k.as_der().unwrap();
+            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+                &pkcs8.as_ref().into(),
+                &rcgen::PKCS_RSA_SHA256,
+            )
+            .unwrap()
+        };
+        let r = ca
+            .raw_finalize(&raw, &a, &order, &csr_der(&names, &rsa))
+            .await;
+        let detail = assert_problem(&r, 400, "badPublicKey");
+        assert!(
+            detail.contains("\"shortlived\"") && detail.contains("p256"),
+            "{detail}"
+        );
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn configured_validity_is_cut_to_the_br_maximum_of_the_issuance_date() {
     bounded(async {
@@ -502,7 +549,7 @@ async fn lint_failure_is_server_internal_with_an_audit_event() {
         })
         .await;
         let (_, intermediate) =
-            X509Certificate::from_der(ca.ca.issuer().intermediate_der()).unwrap();
+            X509Certificate::from_der(ca.ca.issuer().certificate_der()).unwrap();
         let expires = intermediate.validity().not_after.to_datetime();
         clock.advance(expires - Duration::days(10) - clock_now(&clock));
 
@@ -593,7 +640,7 @@ async fn a_requested_not_before_earlier_than_the_intermediate_starts_with_it() {
     bounded(async {
         let ca = TestCa::start().await;
         let (_, intermediate) =
-            X509Certificate::from_der(ca.ca.issuer().intermediate_der()).unwrap();
+            X509Certificate::from_der(ca.ca.issuer().certificate_der()).unwrap();
         let intermediate_starts = intermediate.validity().not_before.to_datetime();
         let requested = OffsetDateTime::now_utc() - Duration::minutes(30);
         assert!(requested < intermediate_starts);

@@ -44,6 +44,25 @@ impl Ca {
         let csr = Csr::parse(csr_der)?;
         self.inner.config.csr_policy.check(&csr)?;
         check_csr_names(&csr, &order.identifiers)?;
+        // The profile names the subscriber keys it certifies: another kind is the client's
+        // to change, not an issuance failure.
+        let profile = &self.inner.config.profile;
+        if !profile.allows_key(&csr.key) {
+            return Err(CoreError::problem(
+                ProblemType::BadPublicKey,
+                format!(
+                    "the CSR's key ({}) is not one this CA certifies under profile {:?}: use one of {}",
+                    csr.key,
+                    profile.name,
+                    profile
+                        .key_types
+                        .iter()
+                        .map(|k| k.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
         // A certificate for the account key would let whoever holds the certificate key act as
         // the account: refuse it.
         if let Ok(account_key) = Jwk::from_json(&account.jwk)
@@ -112,10 +131,11 @@ impl Ca {
             .not_before
             .map_or(now, |nb| nb.max(now - Duration::hours(1)))
             .max(self.inner.issuer.not_before());
+        let profile = &self.inner.config.profile;
         // Baseline Requirements §6.3.2: the configured validity, never above the maximum for
         // the issuance date. The period counts both ends, hence the second off. A notAfter
         // accepted at newOrder is cut to the maximum if a new table came into force since.
-        let validity = leaf_validity(self.inner.config.certificate_validity, now, not_before);
+        let validity = leaf_validity(profile.validity(), now, not_before);
         let latest = not_before + validity - Duration::seconds(1);
         let not_after = order.not_after.map_or(latest, |na| na.min(latest));
         let request = IssueRequest {
@@ -124,7 +144,7 @@ impl Ca {
             not_before,
             not_after,
         };
-        let issued = match self.inner.issuer.issue(&request) {
+        let issued = match self.inner.issuer.issue(profile, &request).await {
             Ok(issued) => issued,
             Err(e) => {
                 // The issue's audit entry, until there is an audit log: one structured event

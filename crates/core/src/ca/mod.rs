@@ -19,14 +19,14 @@ mod revoke;
 
 use std::sync::Arc;
 
-use ferrite_pki::{CsrPolicy, Issuer};
+use ferrite_pki::{CsrPolicy, Profile};
 use ferrite_proto::ProblemType;
 use time::Duration;
 
 use crate::eab::{EabSettings, KEK_LEN, Kek, Registry};
 use crate::nonce::{self, NonceKey};
 use crate::policy::{IdentifierPolicy, ReusePolicy};
-use crate::{Clock, CoreError, Store, Validator};
+use crate::{CertificateIssuer, Clock, CoreError, Store, Validator};
 
 pub use accounts::NewAccountOutcome;
 pub use orders::{AuthorizationView, OrderView};
@@ -47,9 +47,11 @@ pub struct CaConfig {
     /// Names refused at newOrder beyond syntax (public-suffix wildcards, IP reverse zones, the
     /// operator's `policy.blocked_domains`).
     pub identifier_policy: IdentifierPolicy,
-    /// Certificate validity period (both ends counted), cut at issuance to the Baseline
-    /// Requirements §6.3.2 maximum for the issuance date ([`ferrite_pki::max_leaf_validity`]).
-    pub certificate_validity: Duration,
+    /// The certificate profile every order is issued with: validity (both ends counted, cut
+    /// at issuance to the Baseline Requirements §6.3.2 maximum for the issuance date,
+    /// [`ferrite_pki::max_leaf_validity`]), key usages, policies, which subscriber keys it
+    /// certifies. The lint before signing checks the same value.
+    pub profile: Profile,
     /// What finalize accepts.
     pub csr_policy: CsrPolicy,
     /// How long an instance may hold a challenge in `processing` before a reaper hands it back.
@@ -96,7 +98,7 @@ impl Default for CaConfig {
             pending_authorization_lifetime: Duration::days(7),
             reuse: ReusePolicy::default(),
             identifier_policy: IdentifierPolicy::default(),
-            certificate_validity: Duration::days(90),
+            profile: default_profile(),
             csr_policy: CsrPolicy::default(),
             validation_lease: Duration::minutes(2),
             validation_head_start: std::time::Duration::from_millis(200),
@@ -111,6 +113,13 @@ impl Default for CaConfig {
             caa_recheck_after: Duration::hours(8),
         }
     }
+}
+
+/// The built-in profile with the validity a production CA would choose: 90 days.
+fn default_profile() -> Profile {
+    let mut profile = Profile::tls_server();
+    profile.validity_seconds = 90 * 24 * 3600;
+    profile
 }
 
 /// Who reads an order, authorization, challenge or certificate.
@@ -146,7 +155,7 @@ struct Inner {
     store: Arc<dyn Store>,
     validator: Arc<dyn Validator>,
     clock: Arc<dyn Clock>,
-    issuer: Arc<Issuer>,
+    issuer: Arc<dyn CertificateIssuer>,
     config: CaConfig,
     eab: Registry,
     /// The last CRL signed and when: relying parties fetch it often, and signing plus a CRL
@@ -169,7 +178,7 @@ impl Ca {
         store: Arc<dyn Store>,
         validator: Arc<dyn Validator>,
         clock: Arc<dyn Clock>,
-        issuer: Arc<Issuer>,
+        issuer: Arc<dyn CertificateIssuer>,
         config: CaConfig,
     ) -> Self {
         // Without a configured KEK, a random one: keys sealed under it only live as long as
@@ -212,8 +221,8 @@ impl Ca {
         &self.inner.store
     }
 
-    /// The issuer (for the intermediate certificate and CRLs).
-    pub fn issuer(&self) -> &Arc<Issuer> {
+    /// The issuing CA (its certificate is served to relying parties and clients).
+    pub fn issuer(&self) -> &Arc<dyn CertificateIssuer> {
         &self.inner.issuer
     }
 

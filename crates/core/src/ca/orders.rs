@@ -96,7 +96,7 @@ impl Ca {
         let identifiers = self.check_identifiers(request.identifiers)?;
         let not_before = parse_time("notBefore", request.not_before.as_deref())?;
         let not_after = parse_time("notAfter", request.not_after.as_deref())?;
-        check_requested_validity(now, not_before, not_after, cfg.certificate_validity)?;
+        check_requested_validity(now, not_before, not_after, cfg.profile.validity())?;
 
         let owner = ValidationOwner::of(account);
         let mut expires = now + cfg.order_lifetime;

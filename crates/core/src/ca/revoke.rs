@@ -181,6 +181,7 @@ impl Ca {
         self.inner
             .issuer
             .sign_crl(&entries, number, now, now + Duration::days(7))
+            .await
             .map_err(|e| CoreError::Internal(format!("CRL signing failed: {e}")))
     }
 }

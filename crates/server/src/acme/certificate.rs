@@ -59,7 +59,7 @@ fn pem_chain(pem: String) -> Response {
 /// The issuing intermediate, PEM, by GET or POST-as-GET (§6.3), for clients configured with
 /// this URL.
 pub(super) async fn issuer(State(state): State<AppState>) -> Response {
-    pem_chain(state.ca.issuer().intermediate_pem().to_owned())
+    pem_chain(state.ca.issuer().certificate_pem().to_owned())
 }
 
 /// [`issuer`] by POST-as-GET, verified like any other request (signature, account, URL,
