@@ -79,6 +79,12 @@ impl From<Problem> for CoreError {
     }
 }
 
+impl From<Box<Problem>> for CoreError {
+    fn from(p: Box<Problem>) -> Self {
+        Self::Problem(p)
+    }
+}
+
 /// RFC 8555 §6.2, §6.7: a JWS or JWK the client sent. An algorithm the CA does not accept is
 /// `badSignatureAlgorithm` listing the ones it does; a key it cannot use is `badPublicKey`;
 /// a MAC that does not verify (EAB) is `unauthorized`; everything else the client got wrong is

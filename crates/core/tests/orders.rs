@@ -151,12 +151,13 @@ async fn identifiers_are_checked() {
             ),
             // The identifier policy.
             (
-                // Its base is a single label: refused as syntax before the policy sees it.
+                // Its base is a single label, so not a valid name either; the public-suffix
+                // rule says what to order instead.
                 "wildcard of a top-level domain",
                 vec![dns("*.com")],
                 Want::Refused {
                     kind: REJECTED,
-                    detail: "not a fully qualified domain name",
+                    detail: "a wildcard directly under the public suffix \"com\"",
                     subproblems: &[(REJECTED, "*.com")],
                 },
             ),

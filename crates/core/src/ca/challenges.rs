@@ -4,7 +4,8 @@ use ferrite_proto::{AuthorizationStatus, ChallengeStatus};
 use tracing::{Instrument, info, warn};
 
 use super::Ca;
-use super::orders::{AuthorizationView, not_found};
+use super::authorizations::AuthorizationView;
+use super::not_found;
 use crate::model::{
     Account, Authorization, Challenge, DomainValidation, ValidationResult, stored_precision,
 };

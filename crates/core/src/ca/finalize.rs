@@ -232,7 +232,7 @@ impl Ca {
             .certificate(serial)
             .await?
             .filter(|c| reader.may_read(&c.account_id))
-            .ok_or_else(|| super::orders::not_found("certificate"))
+            .ok_or_else(|| super::not_found("certificate"))
     }
 }
 

@@ -4,23 +4,27 @@
 //!
 //! # Layout
 //! - `accounts`: newAccount, lookup, update, deactivate, key change (§7.3).
-//! - `orders`: newOrder, order and authorization lookup, deactivation (§7.4, §7.5).
+//! - `orders`: newOrder, order lookup, the orders list (§7.4).
+//! - `authorizations`: authorization lookup and deactivation (§7.5).
+//! - `reuse`: kept validations that make a new authorization valid at creation (§7.1.4).
 //! - `challenges`: responding to a challenge and running the validation (§7.5.1).
 //! - `caa`: CAA checks after validation and again at finalize (RFC 8659, RFC 8657).
 //! - `finalize`: CSR checks and issuance (§7.4).
 //! - `revoke`: revocation and CRLs (§7.6).
 
 mod accounts;
+mod authorizations;
 mod caa;
 mod challenges;
 mod finalize;
 mod orders;
+mod reuse;
 mod revoke;
 
 use std::sync::Arc;
 
 use ferrite_pki::{CsrPolicy, Profile};
-use ferrite_proto::ProblemType;
+use ferrite_proto::{Problem, ProblemType};
 use time::Duration;
 
 use crate::eab::{EabSettings, KEK_LEN, Kek, Registry};
@@ -29,7 +33,8 @@ use crate::policy::{IdentifierPolicy, ReusePolicy};
 use crate::{CertificateIssuer, Clock, CoreError, Store, Validator};
 
 pub use accounts::NewAccountOutcome;
-pub use orders::{AuthorizationView, OrderView};
+pub use authorizations::AuthorizationView;
+pub use orders::OrderView;
 pub use revoke::{CRL_REFRESH, RevocationAuth};
 
 /// Engine settings. Defaults are what a production CA would choose.
@@ -113,6 +118,17 @@ impl Default for CaConfig {
             caa_recheck_after: Duration::hours(8),
         }
     }
+}
+
+pub(super) fn not_found(what: &str) -> CoreError {
+    let mut p = Problem::new(
+        ProblemType::Malformed,
+        format!(
+            "no such {what}; use the URLs this server returned, with the account that created them"
+        ),
+    );
+    p.status = Some(404);
+    p.into()
 }
 
 /// The built-in profile with the validity a production CA would choose: 90 days.

@@ -1,52 +1,16 @@
-//! Orders and authorizations (RFC 8555 §7.4, §7.5).
+//! Orders (RFC 8555 §7.4): newOrder, reading an order, the account's orders list, and the
+//! notBefore/notAfter a client may request.
 
-use std::collections::BTreeSet;
-
-use ferrite_proto::identifier::check_dns_name;
-use ferrite_proto::requests::{AuthorizationUpdate, NewOrder};
-use ferrite_proto::{
-    AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, IdentifierType, OrderStatus,
-    Problem, ProblemType,
-};
+use ferrite_proto::requests::NewOrder;
+use ferrite_proto::{OrderStatus, ProblemType};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Ca, Reader};
-use crate::model::{Account, Authorization, Challenge, DomainValidation, Order, ValidationOwner};
-use crate::policy::{self, MIN_REUSE_REMAINING};
+use super::authorizations::new_authorization;
+use super::reuse::reused_authorization;
+use super::{Ca, Reader, not_found};
+use crate::model::{Account, Authorization, Order, ValidationOwner};
 use crate::{CoreError, ids, status};
-
-/// What an `unsupportedIdentifier` detail tells the client it may ask for.
-const SUPPORTED_IDENTIFIERS: &str = "this CA issues for dns identifiers only ({\"type\":\"dns\",\"value\":\"www.example.com\"}); ip identifiers (RFC 8738) are not supported";
-
-/// RFC 8555 §6.7.1: the identifiers newOrder refused, one subproblem each naming its
-/// identifier. The top-level type is the subproblems' type when they share one
-/// (`unsupportedIdentifier`, `rejectedIdentifier`), else `compound` ("specific error
-/// conditions are indicated in the subproblems array", §6.7).
-fn identifiers_refused(subproblems: Vec<Problem>) -> Problem {
-    let first = subproblems[0].kind;
-    let kind = if subproblems.iter().all(|p| p.kind == first) {
-        first
-    } else {
-        ProblemType::Compound
-    };
-    let detail = match (subproblems.len(), kind) {
-        (1, _) => subproblems[0].detail.clone(),
-        (n, ProblemType::UnsupportedIdentifier) => {
-            format!(
-                "{n} identifiers are of types this CA does not issue for; {SUPPORTED_IDENTIFIERS}"
-            )
-        }
-        (n, _) => format!("{n} identifiers were refused; see subproblems"),
-    };
-    let mut p = Problem::new(kind, detail);
-    if let [only] = subproblems.as_slice() {
-        // One identifier: the top level names it too, for clients that read only that.
-        p.identifier = only.identifier.clone();
-    }
-    p.subproblems = subproblems;
-    p
-}
 
 /// An order as the client sees it: stored fields plus the status derived at read time.
 #[derive(Clone, Debug)]
@@ -75,15 +39,6 @@ impl OrderView {
     }
 }
 
-/// An authorization as the client sees it.
-#[derive(Clone, Debug)]
-pub struct AuthorizationView {
-    /// The stored authorization.
-    pub authorization: Authorization,
-    /// The status to show.
-    pub status: AuthorizationStatus,
-}
-
 impl Ca {
     /// RFC 8555 §7.4 newOrder.
     pub async fn new_order(
@@ -93,7 +48,9 @@ impl Ca {
     ) -> Result<OrderView, CoreError> {
         let cfg = &self.inner.config;
         let now = self.now();
-        let identifiers = self.check_identifiers(request.identifiers)?;
+        let identifiers = cfg
+            .identifier_policy
+            .check_order(request.identifiers, cfg.max_identifiers)?;
         let not_before = parse_time("notBefore", request.not_before.as_deref())?;
         let not_after = parse_time("notAfter", request.not_after.as_deref())?;
         check_requested_validity(now, not_before, not_after, cfg.profile.validity())?;
@@ -155,133 +112,6 @@ impl Ca {
             return Ok(OrderView::new(order, new_authorizations, now));
         }
         self.order_view(order).await
-    }
-
-    /// The validation that lets a new order's authorization for `base` (`*.base` when
-    /// `wildcard`) be valid at creation, if any: owned by the account's customer (or the
-    /// account itself without one), covering the name (exactly, or dns-01 of a parent), with
-    /// its authorization not deactivated, and at least [`MIN_REUSE_REMAINING`] (or the order
-    /// lifetime, if shorter) left of its reuse window. The one usable longest wins.
-    async fn reusable_validation(
-        &self,
-        account: &Account,
-        owner: &ValidationOwner,
-        base: &str,
-        wildcard: bool,
-        now: OffsetDateTime,
-    ) -> Result<Option<Reuse>, CoreError> {
-        let cfg = &self.inner.config;
-        let since = now - cfg.reuse.window_at(now);
-        let candidates = policy::candidate_domains(base);
-        let found = self
-            .inner
-            .store
-            .reusable_domain_validations(owner, &candidates, since)
-            .await?;
-        let min_remaining = MIN_REUSE_REMAINING.min(cfg.order_lifetime);
-        let best = found
-            .into_iter()
-            .filter(|v| policy::covers(&v.domain, v.method, base, wildcard))
-            .map(|v| {
-                let until = cfg.reuse.reusable_until(v.validated_at);
-                (v, until)
-            })
-            .filter(|(_, until)| *until - now >= min_remaining)
-            .max_by_key(|(_, until)| *until);
-        let Some((validation, until)) = best else {
-            return Ok(None);
-        };
-        // The account's own authorization for exactly this name is handed out again (same
-        // URL) when its expiry matches the window in force; otherwise a new valid one is made.
-        let mut existing = None;
-        let mut until = until;
-        if validation.account_id == account.id
-            && validation.domain == base
-            && validation.wildcard == wildcard
-            && let Some(authz) = self
-                .inner
-                .store
-                .authorization(&validation.authorization_id)
-                .await?
-            && authz.account_id == account.id
-            && status::authorization_status(&authz, now) == AuthorizationStatus::Valid
-            && authz.expires <= until
-            && authz.expires - now >= min_remaining
-        {
-            until = authz.expires;
-            existing = Some(authz.id);
-        }
-        Ok(Some(Reuse {
-            validation,
-            until,
-            existing,
-        }))
-    }
-
-    /// Checks and normalizes the identifiers of a newOrder: lower case, deduplicated, `dns`
-    /// only, valid LDH names (§7.4: "rejectedIdentifier" / "unsupportedIdentifier").
-    fn check_identifiers(
-        &self,
-        identifiers: Vec<Identifier>,
-    ) -> Result<Vec<Identifier>, CoreError> {
-        if identifiers.is_empty() {
-            return Err(CoreError::problem(
-                ProblemType::Malformed,
-                "the order has no identifiers; list at least one {\"type\":\"dns\",\"value\":...}",
-            ));
-        }
-        if identifiers.len() > self.inner.config.max_identifiers {
-            return Err(CoreError::problem(
-                ProblemType::RejectedIdentifier,
-                format!(
-                    "the order has {} identifiers; at most {} are allowed per order",
-                    identifiers.len(),
-                    self.inner.config.max_identifiers
-                ),
-            ));
-        }
-        let mut seen = BTreeSet::new();
-        let mut out = Vec::new();
-        let mut subproblems = Vec::new();
-        for id in identifiers {
-            if id.kind != IdentifierType::Dns {
-                subproblems.push(
-                    Problem::new(
-                        ProblemType::UnsupportedIdentifier,
-                        format!(
-                            "identifier type {:?} is not supported; {SUPPORTED_IDENTIFIERS}",
-                            id.kind.as_str()
-                        ),
-                    )
-                    .with_identifier(id),
-                );
-                continue;
-            }
-            let value = id.value.to_ascii_lowercase();
-            if let Err(e) = check_dns_name(&value) {
-                subproblems.push(
-                    Problem::new(
-                        ProblemType::RejectedIdentifier,
-                        format!("{:?} is not a valid DNS name: {e}", id.value),
-                    )
-                    .with_identifier(id),
-                );
-                continue;
-            }
-            if let Err(detail) = self.inner.config.identifier_policy.check(&value) {
-                subproblems.push(
-                    Problem::new(ProblemType::RejectedIdentifier, detail).with_identifier(id),
-                );
-                continue;
-            }
-            if seen.insert(value.clone()) {
-                out.push(Identifier::dns(value));
-            }
-        }
-        if subproblems.is_empty() {
-            return Ok(out);
-        }
-        Err(identifiers_refused(subproblems).into())
     }
 
     /// Loads an order (§7.1.3) for `reader`. Another account's order is reported as missing
@@ -362,214 +192,6 @@ impl Ca {
             }
         }
     }
-
-    /// Loads an authorization (§7.5) for `reader`.
-    pub async fn authorization(
-        &self,
-        reader: Reader<'_>,
-        id: &str,
-    ) -> Result<AuthorizationView, CoreError> {
-        let authorization = self
-            .inner
-            .store
-            .authorization(id)
-            .await?
-            .filter(|a| reader.may_read(&a.account_id))
-            .ok_or_else(|| not_found("authorization"))?;
-        let status = status::authorization_status(&authorization, self.now());
-        let challenges = status::shown_challenges(&authorization);
-        Ok(AuthorizationView {
-            authorization: Authorization {
-                challenges,
-                ..authorization
-            },
-            status,
-        })
-    }
-
-    /// RFC 8555 §7.5.2: an authorization update; the only one a client may ask for is
-    /// `{"status": "deactivated"}` ([`Ca::deactivate_authorization`]).
-    pub async fn update_authorization(
-        &self,
-        account: &Account,
-        id: &str,
-        update: AuthorizationUpdate,
-    ) -> Result<AuthorizationView, CoreError> {
-        if update.status != AuthorizationStatus::Deactivated {
-            return Err(CoreError::problem(
-                ProblemType::Malformed,
-                format!(
-                    "an authorization can only be updated to {{\"status\":\"deactivated\"}}, not \"{}\"",
-                    update.status
-                ),
-            ));
-        }
-        self.deactivate_authorization(account, id).await
-    }
-
-    /// RFC 8555 §7.5.2: deactivates a pending or valid authorization.
-    pub async fn deactivate_authorization(
-        &self,
-        account: &Account,
-        id: &str,
-    ) -> Result<AuthorizationView, CoreError> {
-        let view = self.authorization(Reader::Account(account), id).await?;
-        let from = view.status;
-        if !matches!(
-            from,
-            AuthorizationStatus::Pending | AuthorizationStatus::Valid
-        ) {
-            return Err(CoreError::problem(
-                ProblemType::Malformed,
-                format!(
-                    "the authorization is {from}; only pending or valid authorizations can be deactivated"
-                ),
-            ));
-        }
-        if !self
-            .inner
-            .store
-            .set_authorization_status(id, from, AuthorizationStatus::Deactivated)
-            .await?
-        {
-            // A validation finished (or another deactivation won) between the read and the
-            // compare-and-set: report the conflict instead of a 200 that did nothing.
-            let mut p = Problem::new(
-                ProblemType::Malformed,
-                "the authorization changed while it was being deactivated; fetch it and retry if it is still pending or valid",
-            );
-            p.status = Some(409);
-            return Err(p.into());
-        }
-        // A deactivated authorization must not come back through reuse: a valid one handed
-        // out from a kept validation is a copy, so the validations of exactly this name that
-        // the owner holds end too (their own authorizations are deactivated). Validations of
-        // parent domains (dns-01) are left alone: they prove control of a wider zone.
-        if from == AuthorizationStatus::Valid {
-            let authz = &view.authorization;
-            let owner = ValidationOwner::of(account);
-            let now = self.now();
-            let since = now - self.inner.config.reuse.window_at(now);
-            let kept = self
-                .inner
-                .store
-                .reusable_domain_validations(
-                    &owner,
-                    std::slice::from_ref(&authz.identifier.value),
-                    since,
-                )
-                .await?;
-            for v in kept.iter().filter(|v| v.domain == authz.identifier.value) {
-                self.inner
-                    .store
-                    .set_authorization_status(
-                        &v.authorization_id,
-                        AuthorizationStatus::Valid,
-                        AuthorizationStatus::Deactivated,
-                    )
-                    .await?;
-            }
-        }
-        self.authorization(Reader::Account(account), id).await
-    }
-}
-
-/// A validation chosen for reuse by a new order.
-struct Reuse {
-    /// The validation relied on.
-    validation: DomainValidation,
-    /// When reliance on it ends (the authorization's expiry, and the latest the order may
-    /// expire).
-    until: OffsetDateTime,
-    /// The account's own valid authorization for exactly this name, to hand out again.
-    existing: Option<String>,
-}
-
-/// An authorization that is valid at creation (RFC 8555 §7.1.4) because `reuse` covers it. Its
-/// one challenge is the method that was validated, with the original time; its record names the
-/// validation relied on and carries its evidence, so the authorization shows how it was
-/// authorized.
-fn reused_authorization(
-    account: &Account,
-    domain: &str,
-    wildcard: bool,
-    reuse: &Reuse,
-) -> Authorization {
-    let id = ids::random_id();
-    let v = &reuse.validation;
-    let record = serde_json::json!({
-        "reusedValidation": {
-            "id": v.id,
-            "domain": v.domain,
-            "wildcard": v.wildcard,
-            "method": v.method.as_str(),
-            "validatedAt": v.validated_at.format(&Rfc3339).unwrap_or_default(),
-            "authorization": v.authorization_id,
-            "account": v.account_id,
-        },
-        "validation": v.record,
-    });
-    Authorization {
-        id: id.clone(),
-        account_id: account.id.clone(),
-        identifier: Identifier::dns(domain),
-        wildcard,
-        status: AuthorizationStatus::Valid,
-        expires: reuse.until,
-        challenges: vec![Challenge {
-            id: ids::random_id(),
-            authorization_id: id,
-            kind: v.method,
-            token: ids::random_id(),
-            status: ChallengeStatus::Valid,
-            validated: Some(v.validated_at),
-            error: None,
-            record: Some(record),
-            lease_until: None,
-        }],
-    }
-}
-
-fn new_authorization(
-    account: &Account,
-    domain: &str,
-    wildcard: bool,
-    expires: OffsetDateTime,
-) -> Authorization {
-    let id = ids::random_id();
-    // §7.1.3: a wildcard can only be validated with dns-01.
-    let kinds: &[ChallengeType] = if wildcard {
-        &[ChallengeType::Dns01]
-    } else {
-        &[
-            ChallengeType::Http01,
-            ChallengeType::Dns01,
-            ChallengeType::TlsAlpn01,
-        ]
-    };
-    let challenges = kinds
-        .iter()
-        .map(|&kind| Challenge {
-            id: ids::random_id(),
-            authorization_id: id.clone(),
-            kind,
-            token: ids::random_id(),
-            status: ChallengeStatus::Pending,
-            validated: None,
-            error: None,
-            record: None,
-            lease_until: None,
-        })
-        .collect();
-    Authorization {
-        id,
-        account_id: account.id.clone(),
-        identifier: Identifier::dns(domain),
-        wildcard,
-        status: AuthorizationStatus::Pending,
-        expires,
-        challenges,
-    }
 }
 
 fn parse_time(field: &str, value: Option<&str>) -> Result<Option<OffsetDateTime>, CoreError> {
@@ -628,15 +250,4 @@ fn check_requested_validity(
         }
     }
     Ok(())
-}
-
-pub(super) fn not_found(what: &str) -> CoreError {
-    let mut p = Problem::new(
-        ProblemType::Malformed,
-        format!(
-            "no such {what}; use the URLs this server returned, with the account that created them"
-        ),
-    );
-    p.status = Some(404);
-    p.into()
 }

@@ -1,7 +1,44 @@
-//! Names this CA refuses to authorize, whoever asks (newOrder, RFC 8555 §7.4:
-//! `rejectedIdentifier`). Syntax (LDH) is checked before this, by `ferrite_proto`.
+//! The identifiers of a newOrder (RFC 8555 §7.4): their type and syntax, and the names this
+//! CA refuses to authorize whoever asks (`rejectedIdentifier`).
+
+use std::collections::BTreeSet;
+
+use ferrite_proto::identifier::check_dns_name;
+use ferrite_proto::{Identifier, IdentifierType, Problem, ProblemType};
 
 use super::public_suffix::is_icann_public_suffix;
+
+/// What an `unsupportedIdentifier` detail tells the client it may ask for.
+const SUPPORTED_IDENTIFIERS: &str = "this CA issues for dns identifiers only ({\"type\":\"dns\",\"value\":\"www.example.com\"}); ip identifiers (RFC 8738) are not supported";
+
+/// RFC 8555 §6.7.1: the identifiers newOrder refused, one subproblem each naming its
+/// identifier. The top-level type is the subproblems' type when they share one
+/// (`unsupportedIdentifier`, `rejectedIdentifier`), else `compound` ("specific error
+/// conditions are indicated in the subproblems array", §6.7).
+fn identifiers_refused(subproblems: Vec<Problem>) -> Problem {
+    let first = subproblems[0].kind;
+    let kind = if subproblems.iter().all(|p| p.kind == first) {
+        first
+    } else {
+        ProblemType::Compound
+    };
+    let detail = match (subproblems.len(), kind) {
+        (1, _) => subproblems[0].detail.clone(),
+        (n, ProblemType::UnsupportedIdentifier) => {
+            format!(
+                "{n} identifiers are of types this CA does not issue for; {SUPPORTED_IDENTIFIERS}"
+            )
+        }
+        (n, _) => format!("{n} identifiers were refused; see subproblems"),
+    };
+    let mut p = Problem::new(kind, detail);
+    if let [only] = subproblems.as_slice() {
+        // One identifier: the top level names it too, for clients that read only that.
+        p.identifier = only.identifier.clone();
+    }
+    p.subproblems = subproblems;
+    p
+}
 
 /// The reverse-mapping zones for IP addresses: a name under them names an address, not a host
 /// (RFC 1035 §3.5, RFC 3596 §2.5); such names are never put into certificates.
@@ -35,6 +72,76 @@ impl IdentifierPolicy {
     /// The normalized blocklist.
     pub fn blocked_domains(&self) -> &[String] {
         &self.blocked_domains
+    }
+
+    /// Checks and normalizes the identifiers of a newOrder (RFC 8555 §7.4): at least one, at
+    /// most `max`, `dns` only (`unsupportedIdentifier`), valid LDH names, none this policy
+    /// refuses (`rejectedIdentifier`); lower-cased and deduplicated. A refusal names every
+    /// refused identifier in a subproblem.
+    pub fn check_order(
+        &self,
+        identifiers: Vec<Identifier>,
+        max: usize,
+    ) -> Result<Vec<Identifier>, Box<Problem>> {
+        if identifiers.is_empty() {
+            return Err(Box::new(Problem::new(
+                ProblemType::Malformed,
+                "the order has no identifiers; list at least one {\"type\":\"dns\",\"value\":...}",
+            )));
+        }
+        if identifiers.len() > max {
+            return Err(Box::new(Problem::new(
+                ProblemType::RejectedIdentifier,
+                format!(
+                    "the order has {} identifiers; at most {max} are allowed per order",
+                    identifiers.len(),
+                ),
+            )));
+        }
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        let mut subproblems = Vec::new();
+        for id in identifiers {
+            if id.kind != IdentifierType::Dns {
+                subproblems.push(
+                    Problem::new(
+                        ProblemType::UnsupportedIdentifier,
+                        format!(
+                            "identifier type {:?} is not supported; {SUPPORTED_IDENTIFIERS}",
+                            id.kind.as_str()
+                        ),
+                    )
+                    .with_identifier(id),
+                );
+                continue;
+            }
+            let value = id.value.to_ascii_lowercase();
+            if let Err(e) = check_dns_name(&value) {
+                // A wildcard on a public suffix of one label (`*.com`) is not a valid name
+                // either; the public-suffix rule says better what to order instead.
+                let detail = match self.check(&value) {
+                    Err(detail) if value.starts_with("*.") => detail,
+                    _ => format!("{:?} is not a valid DNS name: {e}", id.value),
+                };
+                subproblems.push(
+                    Problem::new(ProblemType::RejectedIdentifier, detail).with_identifier(id),
+                );
+                continue;
+            }
+            if let Err(detail) = self.check(&value) {
+                subproblems.push(
+                    Problem::new(ProblemType::RejectedIdentifier, detail).with_identifier(id),
+                );
+                continue;
+            }
+            if seen.insert(value.clone()) {
+                out.push(Identifier::dns(value));
+            }
+        }
+        if subproblems.is_empty() {
+            return Ok(out);
+        }
+        Err(Box::new(identifiers_refused(subproblems)))
     }
 
     /// Checks one identifier value (lower case, LDH-valid, possibly `*.`-prefixed). On refusal,
