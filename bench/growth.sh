@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Growth benchmark (issue 5): Ferrite's throughput and start-up time on an empty database and
+# Growth benchmark: Ferrite's throughput and start-up time on an empty database and
 # on one already holding --accounts accounts and --certificates issued certificates, seeded
 # with `ferrite-seed` (bulk inserts through the store, not ACME).
 #

@@ -40,4 +40,4 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use error::CoreError;
 pub use issuer::CertificateIssuer;
 pub use store::{Store, StoreError};
-pub use validator::{CaaRecord, CaaRequest, ValidationRequest, Validator};
+pub use validator::{CaaEvidence, CaaRequest, ValidationRequest, Validator};

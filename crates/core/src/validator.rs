@@ -40,7 +40,7 @@ pub struct CaaRequest {
 /// What a CAA check saw: kept with the authorization as evidence, and its time decides
 /// whether finalize must check again.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CaaRecord {
+pub struct CaaEvidence {
     /// The name checked (without `*.`).
     pub domain: String,
     /// Whether `issuewild` applied.
@@ -70,5 +70,5 @@ pub trait Validator: Send + Sync + 'static {
     /// RFC 8659: may this CA issue for `request.domain`? On refusal the problem is `caa`
     /// (naming the record and where it was found) or `dns` when the lookup failed (§5.3: a CA
     /// must not issue when it cannot tell), along with what was seen.
-    async fn check_caa(&self, request: &CaaRequest) -> Result<CaaRecord, (Problem, CaaRecord)>;
+    async fn check_caa(&self, request: &CaaRequest) -> Result<CaaEvidence, (Problem, CaaEvidence)>;
 }

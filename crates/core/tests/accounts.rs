@@ -347,8 +347,8 @@ async fn key_change_rules() {
                 &a.key,
                 none(),
                 ProblemType::Malformed,
-                "already used by another account",
-                Some(&a.account.id),
+                "the new key is this account's current key",
+                None,
             ),
         ];
         for (case, new, tweak, kind, detail, holder) in cases {

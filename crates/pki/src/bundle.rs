@@ -67,8 +67,8 @@ impl CaBundle {
     /// options only at creation. Returns whether the files were created.
     ///
     /// A directory with some but not all files is an error ([`PkiError::IncompleteDataDir`]),
-    /// never a reason to generate a new CA. Keys found directly in `dir`, where data
-    /// directories made before the split kept them, are moved into `dir/private/` first.
+    /// never a reason to generate a new CA. Keys found directly in `dir` are moved into
+    /// `dir/private/` first.
     pub fn load_or_create(dir: &Path, opts: &CaOptions) -> Result<(CaBundle, bool), PkiError> {
         opts.urls.validate()?;
         move_keys_into_private_dir(dir)?;
@@ -257,10 +257,9 @@ fn create_dir(dir: &Path, mode: u32) -> Result<(), PkiError> {
     builder.create(dir).map_err(io("create", dir))
 }
 
-/// Data directories made before the keys had a directory of their own kept them beside the
-/// certificates, in a 0700 `dir`: the keys move into `dir/private/` (0700) and `dir` becomes
-/// 0755, so that the root is readable by the users who must trust it. Nothing happens when no
-/// key is found there.
+/// Keys found beside the certificates, in a `dir` that had to be 0700 to keep them private,
+/// move into `dir/private/` (0700) and `dir` becomes 0755, so that the root is readable by
+/// the users who must trust it. Nothing happens when no key is found there.
 fn move_keys_into_private_dir(dir: &Path) -> Result<(), PkiError> {
     let mut moved = false;
     for key in [ROOT_KEY, INTERMEDIATE_KEY, TLS_KEY] {

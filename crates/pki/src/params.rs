@@ -1,6 +1,6 @@
 //! The rcgen parameters for the root, the intermediate and subscriber (leaf) certificates, the
-//! leaf's built from a [`Profile`]. They follow the Baseline Requirements §7.1.2 and the
-//! pkilint-clean profiles in `CLIENTS.md`.
+//! leaf's built from a [`Profile`]. They follow the Baseline Requirements §7.1.2, and pkilint's
+//! CA/Browser Forum linters report each of them clean (`crates/pki/tests/pkilint.rs`).
 
 use rcgen::string::{Ia5String, PrintableString};
 use rcgen::{
@@ -81,8 +81,8 @@ pub(crate) fn root(
     Ok(params)
 }
 
-/// The issuing intermediate (Baseline Requirements §7.1.2.10, the "clean intermediate" of
-/// CLIENTS.md): CA:TRUE pathlen 0, keyCertSign + cRLSign + digitalSignature, EKU serverAuth,
+/// The issuing intermediate (Baseline Requirements §7.1.2.10; pkilint reports it clean):
+/// CA:TRUE pathlen 0, keyCertSign + cRLSign + digitalSignature, EKU serverAuth,
 /// the DV policy, CRL DP, AIA caIssuers, AKI and SKI.
 pub(crate) fn intermediate(
     opts: &CaOptions,

@@ -362,7 +362,7 @@ fn duration_seconds(d: Duration) -> u32 {
 
 impl Profile {
     /// `tlsserver`: the Baseline Requirements domain-validated TLS server certificate
-    /// (Baseline Requirements §7.1.2.7, the pkilint-clean leaf of CLIENTS.md). Up to 200 days
+    /// (Baseline Requirements §7.1.2.7; pkilint's CA/Browser Forum linter reports it clean). Up to 200 days
     /// ([`MAX_LEAF_VALIDITY`](crate::MAX_LEAF_VALIDITY), cut by date), P-256, P-384 and RSA
     /// keys, keyUsage digitalSignature for every key (keyEncipherment with digitalSignature
     /// is NOT RECOMMENDED by §7.1.2.7.11), EKU serverAuth, policy 2.23.140.1.2.1, CRL DP and

@@ -264,7 +264,7 @@ fn ca_certificates_have_the_ca_profiles() {
         root.validity().not_after.to_datetime() - root.validity().not_before.to_datetime();
     assert!(validity >= Duration::days(2922) && validity <= Duration::days(9132));
 
-    // Intermediate: the clean profile of CLIENTS.md.
+    // Intermediate: the Baseline Requirements §7.1.2.10 profile.
     inter.verify_signature(Some(root.public_key())).unwrap();
     assert_eq!(inter.issuer(), root.subject());
     assert_eq!(inter.subject().iter_country().count(), 1);

@@ -417,11 +417,9 @@ pub(crate) fn open_memory_connection() -> Result<Connection, StoreError> {
 ///
 /// The used nonces are one B-tree ordered by expiry (`used_nonces`, primary key `(expires,
 /// value)`): a redemption writes one page, near the others of its time, and the purge deletes a
-/// range from the front. The table it replaces (`nonces`: keyed by value, with an index on
-/// `expires`) wrote two pages per redemption; its records are moved over, in one transaction,
-/// the first time a new binary opens the file.
+/// range from the front.
 pub(crate) fn open_nonce_connection(path: &Path) -> Result<Connection, StoreError> {
-    let mut conn = Connection::open(path).map_err(|e| {
+    let conn = Connection::open(path).map_err(|e| {
         StoreError::Backend(format!(
             "cannot open the nonce database {}: {e}",
             path.display()
@@ -433,10 +431,7 @@ pub(crate) fn open_nonce_connection(path: &Path) -> Result<Connection, StoreErro
          PRAGMA synchronous = NORMAL;",
     )
     .map_err(db_error)?;
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(db_error)?;
-    tx.execute_batch(
+    conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS used_nonces (
              expires INTEGER NOT NULL,
              value   TEXT    NOT NULL,
@@ -444,22 +439,6 @@ pub(crate) fn open_nonce_connection(path: &Path) -> Result<Connection, StoreErro
          ) WITHOUT ROWID;",
     )
     .map_err(db_error)?;
-    let old_table: bool = tx
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'nonces')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db_error)?;
-    if old_table {
-        tx.execute_batch(
-            "INSERT INTO used_nonces (expires, value) SELECT expires, value FROM nonces
-                 WHERE true ON CONFLICT DO NOTHING;
-             DROP TABLE nonces;",
-        )
-        .map_err(db_error)?;
-    }
-    tx.commit().map_err(db_error)?;
     configure(&conn, 16)?;
     Ok(conn)
 }

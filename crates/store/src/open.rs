@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use ferrite_core::StoreError;
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use crate::db::{Db, READERS, open_main_connection, open_memory_connection, open_nonce_connection};
 use crate::error::db_error;
@@ -94,9 +94,6 @@ pub(crate) fn nonce_database_path(path: &Path) -> PathBuf {
 /// Applies the migrations the database has not seen, each in its own `BEGIN IMMEDIATE`
 /// transaction together with the new `user_version` (so two processes opening one file at once
 /// apply each migration once).
-///
-/// A database written by Ferrite before it kept `user_version` (when sqlx ran the migrations)
-/// has a `_sqlx_migrations` table instead; its highest successful version is taken over.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let latest = MIGRATIONS.last().map_or(0, |(v, _)| *v);
     for (version, sql) in MIGRATIONS {
@@ -123,34 +120,10 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The schema version of the database: `user_version`, or for a database migrated by sqlx the
-/// highest version in its `_sqlx_migrations` table.
+/// The schema version of the database (`PRAGMA user_version`: how many migrations ran).
 fn applied_version(conn: &Connection) -> Result<i64, StoreError> {
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(db_error)?;
-    if version != 0 {
-        return Ok(version);
-    }
-    let sqlx_table: Option<String> = conn
-        .query_row(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db_error)?;
-    if sqlx_table.is_none() {
-        return Ok(0);
-    }
-    let sqlx_version: Option<i64> = conn
-        .query_row(
-            "SELECT MAX(version) FROM _sqlx_migrations WHERE success",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db_error)?;
-    Ok(sqlx_version.unwrap_or(0))
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(db_error)
 }
 
 #[cfg(test)]
@@ -197,72 +170,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((sync.unwrap(), temp_store.unwrap()), (2, 2));
-    }
-
-    /// A nonce file written by an earlier binary (table `nonces`, keyed by value) is converted
-    /// when the store opens: a nonce it recorded as used stays used, and the redemption and
-    /// the purge then search the one B-tree instead of scanning it.
-    #[tokio::test]
-    async fn an_old_nonce_file_is_converted_and_keeps_its_records() {
-        use ferrite_core::Store;
-        let at = time::macros::datetime!(2030-01-01 0:00 UTC);
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ferrite.db");
-        {
-            let old = Connection::open(nonce_database_path(&path)).unwrap();
-            old.execute_batch(
-                "PRAGMA journal_mode = WAL;
-                 CREATE TABLE nonces (
-                     value   TEXT    PRIMARY KEY NOT NULL,
-                     expires INTEGER NOT NULL
-                 ) WITHOUT ROWID;
-                 CREATE INDEX nonce_expires ON nonces (expires);",
-            )
-            .unwrap();
-            old.execute(
-                "INSERT INTO nonces (value, expires) VALUES ('used', ?)",
-                [crate::codec::micros(at)],
-            )
-            .unwrap();
-        }
-        let store = SqliteStore::open(&path).await.unwrap();
-        assert!(!store.consume_nonce("used", at).await.unwrap());
-        assert!(store.consume_nonce("new", at).await.unwrap());
-        let (tables, plans) = store
-            .db
-            .nonces(|conn| {
-                let mut stmt = conn
-                    .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
-                    .map_err(db_error)?;
-                let tables: Vec<String> = stmt
-                    .query_map([], |r| r.get(0))
-                    .map_err(db_error)?
-                    .collect::<Result<_, _>>()
-                    .map_err(db_error)?;
-                let mut plans = Vec::new();
-                for sql in [
-                    "INSERT INTO used_nonces (expires, value) VALUES (1, 'x') ON CONFLICT DO NOTHING",
-                    "DELETE FROM used_nonces WHERE expires <= 1",
-                ] {
-                    let mut stmt = conn
-                        .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                        .map_err(db_error)?;
-                    let steps: Vec<String> = stmt
-                        .query_map([], |r| r.get("detail"))
-                        .map_err(db_error)?
-                        .collect::<Result<_, _>>()
-                        .map_err(db_error)?;
-                    plans.extend(steps);
-                }
-                Ok((tables, plans))
-            })
-            .unwrap();
-        assert_eq!(tables, ["used_nonces"]);
-        assert!(
-            plans.iter().all(|step| !step.starts_with("SCAN")),
-            "{plans:?}"
-        );
-        assert_eq!(store.purge_nonces(at).await.unwrap(), 2);
     }
 
     #[tokio::test]
@@ -330,45 +237,6 @@ mod tests {
             })
             .unwrap();
         assert_eq!(crl, 1);
-    }
-
-    #[tokio::test]
-    async fn a_database_migrated_by_sqlx_is_taken_over_at_its_version() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("ferrite.db");
-        {
-            // What sqlx left behind: migrations 1–3 applied, its bookkeeping table, no
-            // user_version.
-            let conn = Connection::open(&path).unwrap();
-            for (_, sql) in &MIGRATIONS[..3] {
-                conn.execute_batch(sql).unwrap();
-            }
-            conn.execute_batch(
-                "CREATE TABLE _sqlx_migrations (version BIGINT PRIMARY KEY, success BOOLEAN);
-                 INSERT INTO _sqlx_migrations VALUES (1, TRUE), (2, TRUE), (3, TRUE);",
-            )
-            .unwrap();
-        }
-        let store = SqliteStore::open(&path).await.unwrap();
-        let (version, nonce_tables): (i64, i64) = store
-            .db
-            .read(|conn| {
-                let v = conn
-                    .query_row("PRAGMA user_version", [], |r| r.get(0))
-                    .map_err(db_error)?;
-                // Migration 4 ran (it drops the old nonce table) and 1–3 did not run again
-                // (they would have failed on existing tables).
-                let n = conn
-                    .query_row(
-                        "SELECT COUNT(*) FROM sqlite_master WHERE name = 'nonces'",
-                        [],
-                        |r| r.get(0),
-                    )
-                    .map_err(db_error)?;
-                Ok((v, n))
-            })
-            .unwrap();
-        assert_eq!((version, nonce_tables), (MIGRATIONS.len() as i64, 0));
     }
 
     #[tokio::test]

@@ -1,4 +1,4 @@
-//! Prompt validation (issue 5): a challenge POST gives its validation a short head start.
+//! Prompt validation: a challenge POST gives its validation a short head start.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ferrite_core::model::Scope;

@@ -1,4 +1,4 @@
-//! Issuance policy end to end (issue 4, part C) through a whole `TestCa` with hand-signed
+//! Issuance policy end to end through a whole `TestCa` with hand-signed
 //! requests: weak RSA keys (small factors, Fermat-close primes) and blocklisted keys are
 //! `badPublicKey`; the CSR rules and their config switches; certificate validity by issuance
 //! date (Baseline Requirements §6.3.2, with a `TestClock`, no sleeping); and a lint failure

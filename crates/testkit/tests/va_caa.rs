@@ -7,7 +7,7 @@
 use ferrite_testkit::bounded;
 use std::time::Duration;
 
-use ferrite_core::{CaaRecord, CaaRequest, Validator};
+use ferrite_core::{CaaEvidence, CaaRequest, Validator};
 use ferrite_proto::{ChallengeType, Problem, ProblemType};
 use ferrite_testkit::dns::MockDns;
 use ferrite_va::{Va, VaConfig};
@@ -42,11 +42,11 @@ fn request(domain: &str, wildcard: bool, method: ChallengeType) -> CaaRequest {
     }
 }
 
-async fn check(dns: &MockDns, req: &CaaRequest) -> Result<CaaRecord, (Problem, CaaRecord)> {
+async fn check(dns: &MockDns, req: &CaaRequest) -> Result<CaaEvidence, (Problem, CaaEvidence)> {
     va(dns).check_caa(req).await
 }
 
-fn refused(outcome: Result<CaaRecord, (Problem, CaaRecord)>) -> (Problem, CaaRecord) {
+fn refused(outcome: Result<CaaEvidence, (Problem, CaaEvidence)>) -> (Problem, CaaEvidence) {
     match outcome {
         Ok(record) => panic!("CAA unexpectedly allowed issuance: {record:?}"),
         Err(refusal) => refusal,

@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use ferrite_core::{CaaRecord, CaaRequest};
+use ferrite_core::{CaaEvidence, CaaRequest};
 use ferrite_proto::{Problem, ProblemType};
 use futures::StreamExt as _;
 use futures::stream::FuturesOrdered;
@@ -83,10 +83,10 @@ pub(crate) struct Policy<'a> {
 pub(crate) async fn check(
     va: &Inner,
     request: &CaaRequest,
-) -> Result<CaaRecord, (Problem, CaaRecord)> {
+) -> Result<CaaEvidence, (Problem, CaaEvidence)> {
     let domain = request.domain.strip_prefix("*.").unwrap_or(&request.domain);
     let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    let mut record = CaaRecord {
+    let mut record = CaaEvidence {
         domain: domain.clone(),
         wildcard: request.wildcard,
         account_uri: request.account_uri.clone(),

@@ -2,7 +2,7 @@
 //! 8555 problems of the matching type; the record goes along either way as evidence.
 
 use async_trait::async_trait;
-use ferrite_core::{CaaRecord, CaaRequest, ValidationRequest, Validator};
+use ferrite_core::{CaaEvidence, CaaRequest, ValidationRequest, Validator};
 use ferrite_proto::{ChallengeType, Problem, ProblemType};
 
 use crate::{FailureKind, Va, ValidationFailure};
@@ -33,7 +33,7 @@ impl Validator for Va {
         }
     }
 
-    async fn check_caa(&self, request: &CaaRequest) -> Result<CaaRecord, (Problem, CaaRecord)> {
+    async fn check_caa(&self, request: &CaaRequest) -> Result<CaaEvidence, (Problem, CaaEvidence)> {
         crate::caa::check(&self.inner, request).await
     }
 }

@@ -1,8 +1,8 @@
 //! `ferrite-seed`: fills a Ferrite SQLite database with synthetic history — accounts, and for
 //! each certificate a valid order, its authorization with three challenges, the domain
 //! validation and the certificate row — through `SqliteStore::bulk_insert`, not through ACME.
-//! For the growth benchmark (issue 5: a million certificates and 100,000 accounts already in
-//! the database); see `bench/growth.sh` and docs/performance.md.
+//! For the growth benchmark (a million certificates and 100,000 accounts already in the
+//! database); see `bench/growth.sh` and docs/performance.md.
 //!
 //! Rows have the sizes of real ones (a P-256 JWK, a ~600-byte DER, a ~1,850-byte PEM chain, the
 //! validation record the VA writes) but random content: the seeded certificates do not parse

@@ -72,7 +72,7 @@ impl Ca {
             terms_of_service_agreed: payload.terms_of_service_agreed.unwrap_or(false),
             eab_kid: binding.as_ref().map(|b| b.key.kid.clone()),
             customer_id: binding.as_ref().map(|b| b.customer_id.clone()),
-            created_at: self.now(),
+            created_at: crate::model::stored_precision(self.now()),
         };
         // The binding is counted in the transaction that inserts the account: a refused or
         // failed insert consumes nothing.
@@ -228,6 +228,12 @@ impl Ca {
             ));
         }
         let new_thumbprint = new_key.thumbprint();
+        if new_thumbprint == account.thumbprint {
+            return Err(CoreError::problem(
+                ProblemType::Malformed,
+                "the new key is this account's current key; a key change needs a different key",
+            ));
+        }
         if let Some(existing) = self
             .inner
             .store

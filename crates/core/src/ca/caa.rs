@@ -13,7 +13,7 @@ use tracing::info;
 
 use super::Ca;
 use crate::model::{Account, Authorization, Order};
-use crate::{CaaRecord, CaaRequest, CoreError};
+use crate::{CaaEvidence, CaaRequest, CoreError};
 
 /// The `"caa"` member of a challenge's validation record.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,7 +23,7 @@ pub(crate) struct CaaCheck {
     pub(crate) checked_at: OffsetDateTime,
     /// What it saw.
     #[serde(flatten)]
-    pub(crate) record: CaaRecord,
+    pub(crate) record: CaaEvidence,
 }
 
 impl CaaCheck {
@@ -64,7 +64,7 @@ impl Ca {
     pub(super) fn caa_after_validation(
         &self,
         record: serde_json::Value,
-        caa: Result<CaaRecord, (Problem, CaaRecord)>,
+        caa: Result<CaaEvidence, (Problem, CaaEvidence)>,
     ) -> (serde_json::Value, Option<Problem>) {
         let (refusal, caa_record) = match caa {
             Ok(seen) => (None, seen),
@@ -151,7 +151,7 @@ mod tests {
     fn check_round_trips_through_a_validation_record() {
         let check = CaaCheck {
             checked_at: time::macros::datetime!(2026-04-01 12:00 UTC),
-            record: CaaRecord {
+            record: CaaEvidence {
                 domain: "example.com".into(),
                 wildcard: false,
                 account_uri: "https://ca.test/acme/acct/1".into(),

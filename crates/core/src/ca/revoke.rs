@@ -19,12 +19,12 @@ pub enum RevocationAuth {
     CertificateKey(Jwk),
 }
 
-/// RFC 5280 §5.3.1 reasons the Baseline Requirements (§7.2.2) allow for subscriber
-/// certificates: unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
-/// cessationOfOperation (5), privilegeWithdrawn (9).
 /// How long a signed CRL is served before a fresh one is signed.
 pub const CRL_REFRESH: Duration = Duration::hours(1);
 
+/// RFC 5280 §5.3.1 reasons the Baseline Requirements (§7.2.2) allow for subscriber
+/// certificates: unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
+/// cessationOfOperation (5), privilegeWithdrawn (9).
 const ALLOWED_REASONS: [u8; 6] = [0, 1, 3, 4, 5, 9];
 
 impl Ca {
