@@ -252,7 +252,7 @@ impl Config {
             .validation
             .caa_identities
             .iter()
-            .find(|d| !is_issuer_domain_name(d))
+            .find(|d| !ferrite_va::is_issuer_domain_name(d))
         {
             anyhow::bail!(
                 "validation.caa_identities: {bad:?} is not a domain name; list the issuer domain names your customers put in CAA issue records, e.g. [\"ca.example.com\"]"
@@ -472,17 +472,6 @@ impl Config {
             path => ferrite_va::TrustAnchor::File(PathBuf::from(path)),
         }
     }
-}
-
-/// RFC 8659 §4.2 `issuer-domain-name`: LDH labels separated by dots.
-fn is_issuer_domain_name(name: &str) -> bool {
-    name.split('.').all(|label| {
-        let b = label.as_bytes();
-        !b.is_empty()
-            && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
-            && b.first().is_some_and(u8::is_ascii_alphanumeric)
-            && b.last().is_some_and(u8::is_ascii_alphanumeric)
-    })
 }
 
 #[cfg(test)]

@@ -98,32 +98,8 @@ fn certbot_http01_issue_renew_revoke() {
     let http01 = free_port();
     let ferrite = Ferrite::start(dns.dns_port, http01);
     let tmp = tempfile::tempdir().unwrap();
-    let mut c = certbot();
-    c.env("REQUESTS_CA_BUNDLE", &ferrite.root)
-        .args([
-            "certonly",
-            "--non-interactive",
-            "--server",
-            &ferrite.directory,
-        ])
-        .args([
-            "--agree-tos",
-            "--register-unsafely-without-email",
-            "--standalone",
-        ])
-        .args([
-            "--eab-kid",
-            &ferrite.eab_kid,
-            "--eab-hmac-key",
-            &ferrite.eab_hmac,
-        ])
-        .args([
-            "--http-01-address",
-            "127.0.0.1",
-            "--http-01-port",
-            &http01.to_string(),
-        ])
-        .args(["-d", "certbot-http.example.com"]);
+    let mut c = support::certbot_certonly_http01(&ferrite, http01);
+    c.args(["-d", "certbot-http.example.com"]);
     certbot_dirs(&mut c, tmp.path());
     run(c);
     let live = tmp.path().join("config/live/certbot-http.example.com");

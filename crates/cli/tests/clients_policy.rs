@@ -161,32 +161,8 @@ fn documented_csr(command: &str, dir: &std::path::Path) -> std::path::PathBuf {
 
 /// `certbot certonly --csr` over http-01 (certbot's standalone server); the chain it saved.
 fn certbot_csr(ferrite: &Ferrite, http01: u16, csr: &std::path::Path, out: &std::path::Path) {
-    let mut c = support::certbot();
-    c.env("REQUESTS_CA_BUNDLE", &ferrite.root)
-        .args([
-            "certonly",
-            "--non-interactive",
-            "--server",
-            &ferrite.directory,
-        ])
-        .args([
-            "--agree-tos",
-            "--register-unsafely-without-email",
-            "--standalone",
-        ])
-        .args([
-            "--eab-kid",
-            &ferrite.eab_kid,
-            "--eab-hmac-key",
-            &ferrite.eab_hmac,
-        ])
-        .args([
-            "--http-01-address",
-            "127.0.0.1",
-            "--http-01-port",
-            &http01.to_string(),
-        ])
-        .arg("--csr")
+    let mut c = support::certbot_certonly_http01(ferrite, http01);
+    c.arg("--csr")
         .arg(csr)
         .arg("--cert-path")
         .arg(out.join("cert.pem"))

@@ -1,7 +1,8 @@
 //! RSA keys built from chosen primes, for the CSRs no library would make: weak moduli (a small
 //! prime factor, primes close enough for Fermat's method), a 1024-bit modulus, and a CSR
 //! signed with SHA-1. Signing is plain big-integer arithmetic (RFC 8017 PKCS#1 v1.5), so a
-//! library's refusal to generate or load such a key does not stand in the way.
+//! library's refusal to generate or load such a key does not stand in the way. Also a fresh
+//! RSA-2048 key, for the CSRs a client usually sends.
 
 use num_bigint::BigUint;
 
@@ -180,4 +181,13 @@ fn der_seq(items: &[Vec<u8>]) -> Vec<u8> {
     out.extend(der_len(content.len()));
     out.extend(content);
     out
+}
+
+/// A fresh RSA-2048 key that signs CSRs with SHA-256: the RSA key a client usually sends.
+pub fn rsa_2048() -> rcgen::KeyPair {
+    use aws_lc_rs::encoding::AsDer;
+    let key = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key");
+    let pkcs8 = key.as_der().expect("PKCS#8");
+    rcgen::KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8.as_ref().into(), &rcgen::PKCS_RSA_SHA256)
+        .expect("rcgen key")
 }

@@ -136,11 +136,16 @@ impl RawClient {
     ) -> RawResponse {
         let nonce = self.nonce().await;
         let jws = key.sign(kid, Some(&nonce), url, payload).expect("sign");
+        self.post_jws(url, &jws).await
+    }
+
+    /// Posts a ready-made flattened JWS to `url` as `application/jose+json`.
+    pub async fn post_jws(&self, url: &str, jws: &Value) -> RawResponse {
         self.send(
             "POST",
             url,
             Some("application/jose+json"),
-            serde_json::to_vec(&jws).expect("json"),
+            serde_json::to_vec(jws).expect("json"),
         )
         .await
     }

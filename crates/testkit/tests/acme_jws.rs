@@ -14,7 +14,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrite_core::{Ca, CoreError, SystemClock, TestClock};
 use ferrite_proto::ProblemType;
-use ferrite_testkit::{RawAccount, RawClient, RawResponse, TestCa, TestCaOptions};
+use ferrite_testkit::{RawAccount, RawResponse, TestCa, TestCaOptions};
 use serde_json::{Map, Value, json};
 
 const JOSE: Option<&str> = Some("application/jose+json");
@@ -76,11 +76,6 @@ fn header(
     }
     h.insert("url".into(), url.into());
     h
-}
-
-async fn send_jws(raw: &RawClient, url: &str, jws: &Value) -> RawResponse {
-    raw.send("POST", url, JOSE, serde_json::to_vec(jws).unwrap())
-        .await
 }
 
 #[tokio::test]
@@ -179,8 +174,8 @@ async fn bad_nonces() {
             .key
             .sign(Some(&account.kid), Some(&nonce), &url, None)
             .unwrap();
-        assert_eq!(send_jws(&raw, &url, &jws).await.status, 200);
-        let r = send_jws(&raw, &url, &jws).await;
+        assert_eq!(raw.post_jws(&url, &jws).await.status, 200);
+        let r = raw.post_jws(&url, &jws).await;
         assert_problem(&ca, &r, 400, "badNonce");
 
         // Unknown.
@@ -193,23 +188,23 @@ async fn bad_nonces() {
                 None,
             )
             .unwrap();
-        assert_problem(&ca, &send_jws(&raw, &url, &jws).await, 400, "badNonce");
+        assert_problem(&ca, &raw.post_jws(&url, &jws).await, 400, "badNonce");
 
         // Missing.
         let jws = account
             .key
             .sign(Some(&account.kid), None, &url, None)
             .unwrap();
-        assert_problem(&ca, &send_jws(&raw, &url, &jws).await, 400, "badNonce");
+        assert_problem(&ca, &raw.post_jws(&url, &jws).await, 400, "badNonce");
 
         // §6.5: the nonce in a badNonce response is good for the retry.
-        let r = send_jws(&raw, &url, &jws).await;
+        let r = raw.post_jws(&url, &jws).await;
         let fresh = r.header("replay-nonce").unwrap();
         let jws = account
             .key
             .sign(Some(&account.kid), Some(&fresh), &url, None)
             .unwrap();
-        assert_eq!(send_jws(&raw, &url, &jws).await.status, 200);
+        assert_eq!(raw.post_jws(&url, &jws).await.status, 200);
     })
     .await;
 }
@@ -236,7 +231,7 @@ async fn expired_foreign_and_tampered_nonces() {
                 .unwrap();
             let raw = &raw;
             let url = url.clone();
-            async move { send_jws(raw, &url, &jws).await }
+            async move { raw.post_jws(&url, &jws).await }
         };
 
         // Expired: the engine's nonce lifetime has passed.
@@ -347,7 +342,7 @@ async fn url_must_match_the_request() {
                 None,
             )
             .unwrap();
-        let r = send_jws(&raw, &account.kid, &jws).await;
+        let r = raw.post_jws(&account.kid, &jws).await;
         assert_problem(&ca, &r, 403, "unauthorized");
         // No url at all.
         let mut h = header(
@@ -360,7 +355,7 @@ async fn url_must_match_the_request() {
         let jws = account.key.sign_raw(&h, b"").unwrap();
         assert_problem(
             &ca,
-            &send_jws(&raw, &account.kid, &jws).await,
+            &raw.post_jws(&account.kid, &jws).await,
             400,
             "malformed",
         );
@@ -384,7 +379,7 @@ async fn exactly_one_of_jwk_and_kid() {
         );
         both.insert("jwk".into(), account.key.public_jwk().to_json());
         let jws = account.key.sign_raw(&both, b"").unwrap();
-        assert_problem(&ca, &send_jws(&raw, &url, &jws).await, 400, "malformed");
+        assert_problem(&ca, &raw.post_jws(&url, &jws).await, 400, "malformed");
 
         let mut neither = header(
             &account.key,
@@ -394,7 +389,7 @@ async fn exactly_one_of_jwk_and_kid() {
         );
         neither.remove("kid");
         let jws = account.key.sign_raw(&neither, b"").unwrap();
-        assert_problem(&ca, &send_jws(&raw, &url, &jws).await, 400, "malformed");
+        assert_problem(&ca, &raw.post_jws(&url, &jws).await, 400, "malformed");
 
         // §6.2: newAccount takes jwk, never kid ...
         let new_account = ca.url("/acme/new-account");
@@ -433,7 +428,7 @@ async fn none_and_mac_algorithms_are_bad_signature_algorithms() {
             let mut h = header(&key, None, Some(&raw.nonce().await), &url);
             h.insert("alg".into(), alg.into());
             let jws = key.sign_raw(&h, b"{}").unwrap();
-            let r = send_jws(&raw, &url, &jws).await;
+            let r = raw.post_jws(&url, &jws).await;
             assert_problem(&ca, &r, 400, "badSignatureAlgorithm");
             // §6.2: the problem lists the algorithms the server accepts.
             let algs = r.json()["algorithms"].clone();
@@ -449,7 +444,7 @@ async fn none_and_mac_algorithms_are_bad_signature_algorithms() {
         let jws = key.sign_raw(&h, b"{}").unwrap();
         assert_problem(
             &ca,
-            &send_jws(&raw, &url, &jws).await,
+            &raw.post_jws(&url, &jws).await,
             400,
             "badSignatureAlgorithm",
         );
@@ -476,7 +471,7 @@ async fn unusable_jwks_are_bad_public_keys() {
             let mut h = header(&key, None, Some(&raw.nonce().await), &url);
             h.insert("jwk".into(), bad.clone());
             let jws = key.sign_raw(&h, b"{}").unwrap();
-            let r = send_jws(&raw, &url, &jws).await;
+            let r = raw.post_jws(&url, &jws).await;
             assert_problem(&ca, &r, 400, "badPublicKey");
         }
     })
@@ -500,10 +495,10 @@ async fn bad_signature_is_malformed_and_keeps_the_nonce() {
         let h = header(&account.key, Some(&account.kid), Some(&nonce), &url);
         let mut bad = good.clone();
         bad["signature"] = other.sign_raw(&h, b"").unwrap()["signature"].clone();
-        let r = send_jws(&raw, &url, &bad).await;
+        let r = raw.post_jws(&url, &bad).await;
         assert_problem(&ca, &r, 400, "malformed");
         // §6.5: only genuine requests consume nonces; the good request still goes through.
-        assert_eq!(send_jws(&raw, &url, &good).await.status, 200);
+        assert_eq!(raw.post_jws(&url, &good).await.status, 200);
     })
     .await;
 }
@@ -558,7 +553,7 @@ async fn content_type_and_size() {
                 Some(&payload),
             )
             .unwrap();
-        let r = send_jws(&raw, &url, &jws).await;
+        let r = raw.post_jws(&url, &jws).await;
         assert_problem(&ca, &r, 413, "malformed");
     })
     .await;
@@ -606,13 +601,13 @@ async fn malformed_bodies() {
         ] {
             let mut jws = good.clone();
             jws[field] = json!(value);
-            let r = send_jws(&raw, &url, &jws).await;
+            let r = raw.post_jws(&url, &jws).await;
             assert_problem(&ca, &r, 400, "malformed");
         }
         // An unprotected header is refused (§6.2).
         let mut jws = good.clone();
         jws["header"] = json!({"kid": account.kid});
-        assert_problem(&ca, &send_jws(&raw, &url, &jws).await, 400, "malformed");
+        assert_problem(&ca, &raw.post_jws(&url, &jws).await, 400, "malformed");
         // A payload that is not the JSON the resource needs.
         let r = raw
             .post(
@@ -624,7 +619,7 @@ async fn malformed_bodies() {
             .await;
         assert_problem(&ca, &r, 400, "malformed");
         // The untouched request still works: none of the above used its nonce.
-        assert_eq!(send_jws(&raw, &url, &good).await.status, 200);
+        assert_eq!(raw.post_jws(&url, &good).await.status, 200);
     })
     .await;
 }

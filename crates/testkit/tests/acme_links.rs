@@ -241,14 +241,7 @@ async fn post_as_get_of_linked_resources_is_verified_like_any_request() {
                     None,
                 )
                 .unwrap();
-            let r = raw
-                .send(
-                    "POST",
-                    &url,
-                    Some("application/jose+json"),
-                    serde_json::to_vec(&jws).unwrap(),
-                )
-                .await;
+            let r = raw.post_jws(&url, &jws).await;
             assert_problem(&r, 403, "unauthorized");
             // A nonce is good once.
             let nonce = raw.nonce().await;

@@ -220,16 +220,7 @@ async fn key_kinds_and_signature_algorithms() {
         assert!(detail.contains("--key-type ec256"), "{detail}");
 
         // RSA 2048 with SHA-256 is accepted.
-        let rsa = {
-            use aws_lc_rs::encoding::AsDer;
-            let k = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-            let pkcs8 = k.as_der().unwrap();
-            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
-                &pkcs8.as_ref().into(),
-                &rcgen::PKCS_RSA_SHA256,
-            )
-            .unwrap()
-        };
+        let rsa = ferrite_testkit::keys::rsa_2048();
         finalize_ok(&ca, &raw, &a, &order_url, &order, &csr_der(&names, &rsa)).await;
 
         // With allow_sha384_sha512 the P-384/SHA-384 CSR is issued.
@@ -348,16 +339,7 @@ async fn a_profile_from_configuration_issues_its_certificates() {
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
         let names = ["rsa.example.com"];
         let (_, order) = ca.raw_ready_order(&raw, &a, &names).await;
-        let rsa = {
-            use aws_lc_rs::encoding::AsDer;
-            let k = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-            let pkcs8 = k.as_der().unwrap();
-            rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
-                &pkcs8.as_ref().into(),
-                &rcgen::PKCS_RSA_SHA256,
-            )
-            .unwrap()
-        };
+        let rsa = ferrite_testkit::keys::rsa_2048();
         let r = ca
             .raw_finalize(&raw, &a, &order, &csr_der(&names, &rsa))
             .await;

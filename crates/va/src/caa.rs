@@ -290,7 +290,7 @@ impl<'a> IssueValue<'a> {
         let issuer = if issuer.is_empty() {
             None
         } else {
-            is_domain_name(issuer).then_some(issuer)?;
+            is_issuer_domain_name(issuer).then_some(issuer)?;
             Some(issuer)
         };
         let mut parameters = Vec::new();
@@ -365,8 +365,9 @@ impl<'a> IssueValue<'a> {
     }
 }
 
-/// RFC 8659 §4.2: `label *("." label)`.
-fn is_domain_name(s: &str) -> bool {
+/// RFC 8659 §4.2 `issuer-domain-name`: `label *("." label)`, what a CAA `issue` value names
+/// and what the operator lists in `validation.caa_identities`.
+pub fn is_issuer_domain_name(s: &str) -> bool {
     s.split('.').all(is_label)
 }
 

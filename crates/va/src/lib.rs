@@ -55,6 +55,7 @@ mod tls;
 mod tlsalpn01;
 mod va;
 
+pub use caa::is_issuer_domain_name;
 pub use config::VaConfig;
 pub use dnssec::TrustAnchor;
 pub use error::VaError;

@@ -355,6 +355,37 @@ pub(crate) fn certbot() -> Command {
     Command::new(format!("{venv}/bin/certbot"))
 }
 
+/// `certbot certonly` against `ferrite` with its EAB key, answering http-01 with certbot's
+/// standalone server on 127.0.0.1:`http01`; the caller adds the names or the CSR.
+pub(crate) fn certbot_certonly_http01(ferrite: &Ferrite, http01: u16) -> Command {
+    let mut c = certbot();
+    c.env("REQUESTS_CA_BUNDLE", &ferrite.root)
+        .args([
+            "certonly",
+            "--non-interactive",
+            "--server",
+            &ferrite.directory,
+        ])
+        .args([
+            "--agree-tos",
+            "--register-unsafely-without-email",
+            "--standalone",
+        ])
+        .args([
+            "--eab-kid",
+            &ferrite.eab_kid,
+            "--eab-hmac-key",
+            &ferrite.eab_hmac,
+        ])
+        .args([
+            "--http-01-address",
+            "127.0.0.1",
+            "--http-01-port",
+            &http01.to_string(),
+        ]);
+    c
+}
+
 /// certbot's configuration, work and log directories, all under `tmp`.
 pub(crate) fn certbot_dirs(c: &mut Command, tmp: &Path) {
     c.arg("--config-dir")
