@@ -1,26 +1,22 @@
 //! Account resources (§7.3): newAccount, account update/deactivation, orders list, key change.
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use ferrite_core::CoreError;
 use ferrite_proto::requests::{AccountUpdate, NewAccount};
 use ferrite_proto::resources::OrdersList;
 
 use super::extract::{AcmePath, AcmeQuery};
-use super::jws::{KeyPolicy, verify};
+use super::jws::{Kid, NewKey, PostAsGet, Signed};
 use super::render::{self, Urls, json};
 use crate::AppState;
 use crate::problem::ApiError;
 
 pub(super) async fn new_account(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    Signed(req, _): Signed<NewKey>,
 ) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Jwk).await?;
     let payload: NewAccount = req.payload()?;
     let outcome = state.ca.new_account(&req.key, payload, &req.url).await?;
     let urls = Urls(&state.config.base_url);
@@ -41,11 +37,8 @@ pub(super) async fn new_account(
 pub(super) async fn account(
     State(state): State<AppState>,
     AcmePath(id): AcmePath<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    Signed(req, _): Signed<Kid>,
 ) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
     let update: AccountUpdate = if req.jws.payload.is_empty() {
         AccountUpdate::default()
     } else {
@@ -75,12 +68,8 @@ pub(super) async fn orders(
     State(state): State<AppState>,
     AcmePath(id): AcmePath<String>,
     AcmeQuery(cursor): AcmeQuery<Cursor>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    PostAsGet(req): PostAsGet,
 ) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
-    req.require_post_as_get()?;
     let account = req.account()?;
     let (ids, next) = state
         .ca
@@ -105,11 +94,8 @@ pub(super) async fn orders(
 /// account is a 409 with that account's URL in `Location`.
 pub(super) async fn key_change(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    Signed(req, _): Signed<Kid>,
 ) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
     let inner: serde_json::Value = req.payload()?;
     let urls = Urls(&state.config.base_url);
     let account = match state.ca.change_key(req.account()?, &req.url, &inner).await {

@@ -1,8 +1,7 @@
 //! Certificate download (§7.4.2) and revocation (§7.6).
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,7 +10,7 @@ use ferrite_proto::ProblemType;
 use ferrite_proto::requests::Revocation;
 
 use super::extract::AcmePath;
-use super::jws::{KeyPolicy, verify};
+use super::jws::{AccountOrCertificateKey, PostAsGet, Signed};
 use crate::AppState;
 use crate::problem::ApiError;
 
@@ -24,12 +23,8 @@ use crate::problem::ApiError;
 pub(super) async fn certificate(
     State(state): State<AppState>,
     AcmePath(serial): AcmePath<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    PostAsGet(req): PostAsGet,
 ) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
-    req.require_post_as_get()?;
     let cert = state
         .ca
         .certificate(Reader::Account(req.account()?), &serial)
@@ -64,25 +59,15 @@ pub(super) async fn issuer(State(state): State<AppState>) -> Response {
 
 /// [`issuer`] by POST-as-GET, verified like any other request (signature, account, URL,
 /// nonce).
-pub(super) async fn issuer_post(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
-    req.require_post_as_get()?;
-    Ok(issuer(State(state)).await)
+pub(super) async fn issuer_post(State(state): State<AppState>, _: PostAsGet) -> Response {
+    issuer(State(state)).await
 }
 
 /// §7.6 revokeCert, signed by the ordering account (kid) or the certificate key (jwk).
 pub(super) async fn revoke(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    Signed(req, _): Signed<AccountOrCertificateKey>,
 ) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Either).await?;
     let payload: Revocation = req.payload()?;
     let der = URL_SAFE_NO_PAD
         .decode(payload.certificate.as_bytes())

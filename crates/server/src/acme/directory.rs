@@ -1,16 +1,14 @@
 //! Directory (§7.1.1) and newNonce (§7.2).
 
 use axum::Json;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ferrite_proto::resources::{Directory, DirectoryMeta};
 
-use super::jws::{KeyPolicy, verify};
+use super::jws::PostAsGet;
 use super::paths;
 use crate::AppState;
-use crate::problem::ApiError;
 
 /// §7.1.1: the directory, by GET.
 pub(super) async fn directory(State(state): State<AppState>) -> Response {
@@ -35,16 +33,8 @@ pub(super) async fn directory(State(state): State<AppState>) -> Response {
 /// §6.3: "The server MUST allow GET requests for the directory and newNonce resources, in
 /// addition to POST-as-GET requests for these resources." A POST-as-GET is verified like any
 /// other request (signature, account, URL, nonce).
-pub(super) async fn directory_post(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    verify(&state, &uri, &headers, body, KeyPolicy::Kid)
-        .await?
-        .require_post_as_get()?;
-    Ok(directory(State(state)).await)
+pub(super) async fn directory_post(State(state): State<AppState>, _: PostAsGet) -> Response {
+    directory(State(state)).await
 }
 
 /// §7.2: HEAD answers 200, GET answers 204, both with `Cache-Control: no-store`; the nonce is
@@ -58,16 +48,8 @@ pub(super) async fn new_nonce_get() -> Response {
 }
 
 /// newNonce by POST-as-GET (§6.3, §7.2): answered like HEAD, after the request is verified.
-pub(super) async fn new_nonce_post(
-    State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    verify(&state, &uri, &headers, body, KeyPolicy::Kid)
-        .await?
-        .require_post_as_get()?;
-    Ok(no_store(StatusCode::OK))
+pub(super) async fn new_nonce_post(_: PostAsGet) -> Response {
+    no_store(StatusCode::OK)
 }
 
 fn no_store(status: StatusCode) -> Response {

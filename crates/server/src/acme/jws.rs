@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use axum::body::Body;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, Uri, header};
 use ferrite_core::model::Account;
 use ferrite_jose::{JoseError, Jwk, Jws, KeyRef};
@@ -71,8 +72,59 @@ impl Verified {
     }
 }
 
+/// Marks which key reference a [`Signed`] request must carry.
+pub(super) trait Policy {
+    /// The rule.
+    const POLICY: KeyPolicy;
+}
+
+/// Requests signed by an account, named by `kid`.
+pub(super) struct Kid;
+impl Policy for Kid {
+    const POLICY: KeyPolicy = KeyPolicy::Kid;
+}
+
+/// newAccount: signed by the new key, carried in `jwk`.
+pub(super) struct NewKey;
+impl Policy for NewKey {
+    const POLICY: KeyPolicy = KeyPolicy::Jwk;
+}
+
+/// revokeCert: by the account (`kid`) or the certificate's key (`jwk`).
+pub(super) struct AccountOrCertificateKey;
+impl Policy for AccountOrCertificateKey {
+    const POLICY: KeyPolicy = KeyPolicy::Either;
+}
+
+/// A POST verified by [`verify`] under policy `P`: the extractor every signed ACME handler
+/// takes last (it reads the body), so a handler is parse → one engine call → render.
+pub(super) struct Signed<P>(pub(super) Verified, pub(super) std::marker::PhantomData<P>);
+
+impl<P: Policy> FromRequest<AppState> for Signed<P> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let (parts, body) = req.into_parts();
+        let verified = verify(state, &parts.uri, &parts.headers, body, P::POLICY).await?;
+        Ok(Signed(verified, std::marker::PhantomData))
+    }
+}
+
+/// A POST-as-GET (RFC 8555 §6.3): a [`Signed`] request by an account with an empty payload.
+pub(super) struct PostAsGet(pub(super) Verified);
+
+impl FromRequest<AppState> for PostAsGet {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let Signed(verified, _) = Signed::<Kid>::from_request(req, state).await?;
+        verified.require_post_as_get()?;
+        Ok(PostAsGet(verified))
+    }
+}
+
 /// Verifies a POST to `uri`.
-pub(super) async fn verify(
+async fn verify(
     state: &AppState,
     uri: &Uri,
     headers: &HeaderMap,

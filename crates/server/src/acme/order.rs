@@ -1,8 +1,7 @@
 //! Orders, authorizations and challenges (§7.4, §7.5).
 
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,18 +12,15 @@ use ferrite_proto::ProblemType;
 use ferrite_proto::requests::{AuthorizationUpdate, Finalize, NewOrder};
 
 use super::extract::AcmePath;
-use super::jws::{KeyPolicy, verify};
+use super::jws::{Kid, PostAsGet, Signed};
 use super::render::{self, Urls, json, link_up};
 use crate::AppState;
 use crate::problem::ApiError;
 
 pub(super) async fn new_order(
     State(state): State<AppState>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    Signed(req, _): Signed<Kid>,
 ) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
     let payload: NewOrder = req.payload()?;
     let view = state.ca.new_order(req.account()?, payload).await?;
     let urls = Urls(&state.config.base_url);
@@ -40,12 +36,8 @@ pub(super) async fn new_order(
 pub(super) async fn order(
     State(state): State<AppState>,
     AcmePath(id): AcmePath<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    PostAsGet(req): PostAsGet,
 ) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
-    req.require_post_as_get()?;
     let view = state.ca.order(Reader::Account(req.account()?), &id).await?;
     Ok(order_response(&state, &view))
 }
@@ -72,11 +64,8 @@ fn order_response(state: &AppState, view: &OrderView) -> Response {
 pub(super) async fn finalize(
     State(state): State<AppState>,
     AcmePath(id): AcmePath<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    Signed(req, _): Signed<Kid>,
 ) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
     let payload: Finalize = req.payload()?;
     let csr = URL_SAFE_NO_PAD
         .decode(payload.csr.as_bytes())
@@ -100,11 +89,8 @@ pub(super) async fn finalize(
 pub(super) async fn authorization(
     State(state): State<AppState>,
     AcmePath(id): AcmePath<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    Signed(req, _): Signed<Kid>,
 ) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
     let account = req.account()?;
     let view = if req.jws.payload.is_empty() {
         state
@@ -143,11 +129,8 @@ fn authorization_response(state: &AppState, view: &AuthorizationView) -> Respons
 pub(super) async fn challenge(
     State(state): State<AppState>,
     AcmePath((authz_id, id)): AcmePath<(String, String)>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    Signed(req, _): Signed<Kid>,
 ) -> Result<Response, ApiError> {
-    let req = verify(&state, &uri, &headers, body, KeyPolicy::Kid).await?;
     let account = req.account()?;
     let (challenge, authz) = if req.jws.payload.is_empty() {
         state
