@@ -249,6 +249,7 @@ impl Ferrite {
     /// `shutdown` completes.
     pub fn serve(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Running {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopping = stop_rx.clone();
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
@@ -262,6 +263,7 @@ impl Ferrite {
             admin,
         } = self.listeners;
         Running {
+            stopping,
             servers: vec![
                 tokio::spawn(ferrite_server::tls::serve(
                     acme,
@@ -287,14 +289,18 @@ impl Ferrite {
 
 /// A serving instance.
 pub struct Running {
+    /// Turns true when the shutdown future given to [`Ferrite::serve`] completes.
+    stopping: tokio::sync::watch::Receiver<bool>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
     housekeeping: JoinHandle<()>,
 }
 
 impl Running {
-    /// Waits until the servers have stopped after the shutdown signal (at most
+    /// Waits for the shutdown signal, then until the servers have stopped (at most
     /// [`SHUTDOWN_GRACE`] for requests in flight), and stops housekeeping.
-    pub async fn stopped(self) {
+    pub async fn stopped(mut self) {
+        // A closed channel means the signal's task is gone: stop too.
+        let _ = self.stopping.wait_for(|s| *s).await;
         let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
             for server in self.servers {
                 if let Ok(Err(e)) = server.await {
@@ -304,5 +310,53 @@ impl Running {
         })
         .await;
         self.housekeeping.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A config on loopback ports chosen by the kernel, in `dir`, validating against nothing
+    /// (no validation runs in these tests).
+    fn config(dir: &std::path::Path) -> Config {
+        let mut config = Config::default();
+        let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        config.listen = loopback;
+        config.public_listen = loopback;
+        config.admin_listen = loopback;
+        config.data_dir = dir.to_owned();
+        config.validation.dns_resolver = "127.0.0.1:53".to_owned();
+        config.validation.dnssec = false;
+        config
+    }
+
+    /// An instance serves until its shutdown signal, however long that takes, and then stops
+    /// within the grace period. (The clock is paused: it jumps ahead whenever every task
+    /// waits, so hours pass in no time.)
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_serves_until_its_shutdown_signal() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = config(dir.path());
+        let listeners = Listeners::bind(&config).await.unwrap();
+        let ferrite = Ferrite::build(&config, listeners, Hooks::default())
+            .await
+            .unwrap();
+        let acme = ferrite.acme_addr().unwrap();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let running = ferrite.serve(async move {
+            let _ = stop_rx.await;
+        });
+        let mut stopped = std::pin::pin!(running.stopped());
+        tokio::select! {
+            () = &mut stopped => panic!("the instance stopped without a shutdown signal"),
+            () = tokio::time::sleep(SHUTDOWN_GRACE * 360) => {}
+        }
+        // Still accepting connections.
+        tokio::net::TcpStream::connect(acme).await.unwrap();
+        stop_tx.send(()).unwrap();
+        tokio::time::timeout(SHUTDOWN_GRACE * 2, stopped)
+            .await
+            .expect("stopped within the grace period after the signal");
     }
 }
