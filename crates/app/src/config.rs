@@ -44,6 +44,8 @@ pub struct Config {
     pub issuance: Issuance,
     /// Identifier policy.
     pub policy: Policy,
+    /// What no client may hold: connection and time limits of every listener.
+    pub limits: Limits,
     /// Certificate profiles beyond the built-in `tlsserver`, one `[profiles.NAME]` table each
     /// (the fields of [`ferrite_pki::Profile`]; a field left out is `tlsserver`'s). A table
     /// named `tlsserver` replaces the built-in one. `issuance.profile` picks the one orders
@@ -84,6 +86,62 @@ pub struct Validation {
     /// zone-file form (`. 172800 IN DNSKEY 257 3 8 AwEAA…`, `. 172800 IN DS 38696 8 2 683D…`),
     /// e.g. unbound's `root.key`, a private root or a test zone.
     pub dnssec_trust_anchor: String,
+}
+
+/// `[limits]`: the bounds of every listener's connections. Each listener has its own cap, so
+/// one flooded listener never stops the others; the caps together stay below the process's
+/// open-file limit (cut at start, with a warning, when they would not).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Seconds a client may take to complete the TLS handshake (ACME listener).
+    pub tls_handshake_timeout_seconds: u64,
+    /// Seconds a client may take to send a request's headers.
+    pub header_read_timeout_seconds: u64,
+    /// Seconds a client may take to send a whole request body, from the request's start.
+    pub body_read_timeout_seconds: u64,
+    /// Seconds a connection may stay open with no request in flight (keep-alive, HTTP/2).
+    pub idle_timeout_seconds: u64,
+    /// Most connections one client address may hold on one listener.
+    pub max_connections_per_address: usize,
+    /// Most connections on the ACME listener.
+    pub acme_max_connections: usize,
+    /// Most connections on the public listener (CRL, issuer certificate, root, health).
+    pub public_max_connections: usize,
+    /// Most connections on the admin listener.
+    pub admin_max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            tls_handshake_timeout_seconds: 10,
+            header_read_timeout_seconds: 30,
+            body_read_timeout_seconds: 30,
+            idle_timeout_seconds: 60,
+            max_connections_per_address: 256,
+            acme_max_connections: 10_000,
+            public_max_connections: 10_000,
+            admin_max_connections: 256,
+        }
+    }
+}
+
+impl Limits {
+    /// A listener's connection limits, with `max_connections` for its cap.
+    pub fn connections(
+        &self,
+        max_connections: usize,
+    ) -> ferrite_server::listener::ConnectionLimits {
+        let secs = std::time::Duration::from_secs;
+        ferrite_server::listener::ConnectionLimits {
+            tls_handshake_timeout: secs(self.tls_handshake_timeout_seconds),
+            header_read_timeout: secs(self.header_read_timeout_seconds),
+            idle_timeout: secs(self.idle_timeout_seconds),
+            max_connections,
+            max_connections_per_address: self.max_connections_per_address,
+        }
+    }
 }
 
 /// `[policy]`.
@@ -190,6 +248,7 @@ impl Default for Config {
                 profile: BUILT_IN_PROFILE.to_owned(),
             },
             policy: Policy::default(),
+            limits: Limits::default(),
             profiles: std::collections::BTreeMap::new(),
         }
     }
@@ -281,6 +340,32 @@ impl Config {
             config.eab.max_bindings >= 1,
             "eab.max_bindings must be at least 1"
         );
+        let l = &config.limits;
+        for (key, seconds) in [
+            (
+                "tls_handshake_timeout_seconds",
+                l.tls_handshake_timeout_seconds,
+            ),
+            ("header_read_timeout_seconds", l.header_read_timeout_seconds),
+            ("body_read_timeout_seconds", l.body_read_timeout_seconds),
+            ("idle_timeout_seconds", l.idle_timeout_seconds),
+        ] {
+            anyhow::ensure!(
+                (1..=3600).contains(&seconds),
+                "limits.{key} must be between 1 and 3600 seconds"
+            );
+        }
+        for (key, max) in [
+            ("max_connections_per_address", l.max_connections_per_address),
+            ("acme_max_connections", l.acme_max_connections),
+            ("public_max_connections", l.public_max_connections),
+            ("admin_max_connections", l.admin_max_connections),
+        ] {
+            anyhow::ensure!(
+                (1..=1_000_000).contains(&max),
+                "limits.{key} must be between 1 and 1000000"
+            );
+        }
         for name in config.profiles.keys() {
             config.profile(name)?;
         }

@@ -21,7 +21,11 @@ use crate::config::Config;
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
 
 /// How long a stopping instance waits for its servers to finish the requests in flight.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+const SHUTDOWN_GRACE: Duration = ferrite_server::listener::SHUTDOWN_GRACE;
+
+/// Open files kept free of the listeners' caps: the database files, DNS and validation
+/// sockets (up to 256 validations at once), the log.
+const FILES_RESERVED: u64 = 1024;
 
 /// The three listeners of an instance, bound before anything else so that a port in use is
 /// the first error an operator sees, and so that port 0 resolves to the address printed.
@@ -143,6 +147,8 @@ pub struct Ferrite {
     state: AppState,
     tls: Arc<rustls::ServerConfig>,
     listeners: Listeners,
+    /// The connection limits of the ACME, public and admin listeners.
+    limits: [ferrite_server::listener::ConnectionLimits; 3],
 }
 
 impl Ferrite {
@@ -199,7 +205,10 @@ impl Ferrite {
             "cannot set up validation (validation.dns_resolver, validation.dnssec_trust_anchor)",
         )?;
 
-        let server_config = ServerConfig::new(base_url.clone(), bundle.root_pem.clone());
+        let server_config = ServerConfig {
+            body_read_timeout: Duration::from_secs(config.limits.body_read_timeout_seconds),
+            ..ServerConfig::new(base_url.clone(), bundle.root_pem.clone())
+        };
         let mut engine = config.engine_config(
             time::OffsetDateTime::now_utc(),
             crate::kek::load_or_create(config)?,
@@ -232,6 +241,7 @@ impl Ferrite {
             created_ca,
             tls,
             listeners,
+            limits: connection_limits(config, open_file_limit()),
         })
     }
 
@@ -262,29 +272,97 @@ impl Ferrite {
             public,
             admin,
         } = self.listeners;
+        let [acme_limits, public_limits, admin_limits] = self.limits;
+        use ferrite_server::listener::serve;
         Running {
             stopping,
             servers: vec![
-                tokio::spawn(ferrite_server::tls::serve(
+                tokio::spawn(serve(
                     acme,
-                    self.tls,
+                    Some(self.tls),
                     ferrite_server::acme_router(self.state.clone()),
+                    acme_limits,
                     stopped(stop_rx.clone()),
                 )),
-                tokio::spawn(ferrite_server::serve_http(
+                tokio::spawn(serve(
                     public,
+                    None,
                     ferrite_server::public_router(self.state.clone()),
+                    public_limits,
                     stopped(stop_rx.clone()),
                 )),
-                tokio::spawn(ferrite_server::serve_http(
+                tokio::spawn(serve(
                     admin,
+                    None,
                     ferrite_server::admin_router(self.state),
+                    admin_limits,
                     stopped(stop_rx),
                 )),
             ],
             housekeeping: ferrite_server::spawn_housekeeping(self.ca, HOUSEKEEPING_EVERY),
         }
     }
+}
+
+/// Raises the process's soft limit on open files to its hard limit, so the listeners' caps can
+/// be what the configuration says; logs both. Process-wide: `ferrite serve` calls it once at
+/// start.
+pub fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current != limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        if let Err(e) = setrlimit(Resource::Nofile, raised) {
+            tracing::warn!(error = %e, "cannot raise the open-file limit");
+        }
+    }
+    let now = getrlimit(Resource::Nofile);
+    tracing::info!(
+        soft = ?now.current,
+        hard = ?now.maximum,
+        "open-file limit (RLIMIT_NOFILE)"
+    );
+}
+
+/// The process's soft limit on open files; `None`: unlimited.
+fn open_file_limit() -> Option<u64> {
+    rustix::process::getrlimit(rustix::process::Resource::Nofile).current
+}
+
+/// The ACME, public and admin listeners' connection limits: the configured caps, cut in
+/// proportion (with a warning) when together with [`FILES_RESERVED`] they would pass the
+/// open-file limit `files`, so that a flood of connections fails at a listener's cap and never
+/// at `accept` for every listener at once.
+fn connection_limits(
+    config: &Config,
+    files: Option<u64>,
+) -> [ferrite_server::listener::ConnectionLimits; 3] {
+    let l = &config.limits;
+    let mut caps = [
+        l.acme_max_connections,
+        l.public_max_connections,
+        l.admin_max_connections,
+    ];
+    let wanted: u64 = caps.iter().map(|c| *c as u64).sum();
+    if let Some(files) = files {
+        let room = files.saturating_sub(FILES_RESERVED).max(3);
+        if wanted > room {
+            for cap in &mut caps {
+                *cap = ((*cap as u64 * room / wanted) as usize).max(1);
+            }
+            tracing::warn!(
+                open_file_limit = files,
+                acme = caps[0],
+                public = caps[1],
+                admin = caps[2],
+                "the listeners' connection caps (limits.*_max_connections) together pass the open-file limit; cut to fit: raise the limit (LimitNOFILE= in a systemd unit) to serve the configured caps"
+            );
+        }
+    }
+    caps.map(|cap| l.connections(cap))
 }
 
 /// A serving instance.
@@ -329,6 +407,24 @@ mod tests {
         config.validation.dns_resolver = "127.0.0.1:53".to_owned();
         config.validation.dnssec = false;
         config
+    }
+
+    #[test]
+    fn connection_caps_fit_the_open_file_limit() {
+        let mut config = Config::default();
+        config.limits.acme_max_connections = 6_000;
+        config.limits.public_max_connections = 3_000;
+        config.limits.admin_max_connections = 1_000;
+        let caps = |files| connection_limits(&config, files).map(|l| l.max_connections);
+        // Room enough (or no limit): as configured.
+        assert_eq!(caps(Some(1_048_576)), [6_000, 3_000, 1_000]);
+        assert_eq!(caps(None), [6_000, 3_000, 1_000]);
+        // 4096 open files: 3072 for connections, shared in proportion.
+        let cut = caps(Some(4_096));
+        assert_eq!(cut, [1_843, 921, 307]);
+        assert!(cut.iter().sum::<usize>() as u64 <= 4_096 - FILES_RESERVED);
+        // Every listener keeps at least one.
+        assert!(caps(Some(10)).iter().all(|c| *c >= 1));
     }
 
     /// An instance serves until its shutdown signal, however long that takes, and then stops

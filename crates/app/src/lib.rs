@@ -23,4 +23,5 @@ pub mod kek;
 pub use config::Config;
 pub use instance::{
     EngineChange, Ferrite, Hooks, Listeners, Running, ValidatorChange, open_registry, open_store,
+    raise_open_file_limit,
 };

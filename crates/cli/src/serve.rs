@@ -7,6 +7,7 @@ use tracing_subscriber::EnvFilter;
 /// Runs `ferrite serve` until a shutdown signal; validations run on `validations`.
 pub(crate) async fn run(config: Config, validations: tokio::runtime::Handle) -> anyhow::Result<()> {
     init_logging(&config.log_format);
+    ferrite_app::raise_open_file_limit();
     let listeners = Listeners::bind(&config).await?;
     let ferrite = Ferrite::build(
         &config,

@@ -54,7 +54,7 @@ pub(crate) struct Limits {
 impl Limits {
     /// The bounds every router uses.
     pub(crate) const DEFAULT: Limits = Limits {
-        // As long as a client may take to send the request headers (`tls::serve`).
+        // As long as a client may take to send the request headers (`listener`).
         read_timeout: Duration::from_secs(30),
         drain_bytes: 4 * 1024 * 1024,
         drain_timeout: Duration::from_secs(10),

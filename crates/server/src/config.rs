@@ -14,6 +14,9 @@ pub struct ServerConfig {
     pub root_pem: String,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
+    /// How long a handler waits for a whole request body, from the request's start (the
+    /// request-body guard); a client trickling a body is answered and cut off then.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl ServerConfig {
@@ -25,6 +28,7 @@ impl ServerConfig {
             website: None,
             root_pem: root_pem.into(),
             max_body_bytes: 64 * 1024,
+            body_read_timeout: std::time::Duration::from_secs(30),
         }
     }
 

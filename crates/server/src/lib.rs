@@ -17,22 +17,21 @@
 //!   the response; a body read is bounded in time.
 //! - `public`: issuer certificate, root, CRL and health over plain HTTP.
 //! - [`admin`]: the admin API (customers' credentials, MAC keys, accounts) on `admin_listen`.
-//! - [`tls`]: the TLS accept loop.
+//! - [`listener`]: the accept loop of every listener, with its connection limits.
+//! - [`tls`]: the ACME listener's TLS configuration.
 #![warn(missing_docs)]
 
 mod acme;
 pub mod admin;
 mod body_guard;
 pub mod config;
+pub mod listener;
 mod problem;
 pub mod public;
 mod request_id;
 pub mod tls;
 
-use std::future::Future;
-
 use axum::Router;
-use tokio::net::TcpListener;
 
 pub use config::ServerConfig;
 
@@ -58,50 +57,39 @@ impl AppState {
     }
 }
 
-/// The ACME router (served over TLS by [`tls::serve`]).
+/// The ACME router (served over TLS by [`listener::serve`]).
 pub fn acme_router(state: AppState) -> Router {
-    with_common_layers(acme::router(state))
+    let config = state.config.clone();
+    with_common_layers(acme::router(state), &config)
 }
 
 /// The plain-HTTP router: `/ca/intermediate.der`, `/ca/intermediate.pem`, `/ca/root.pem`,
 /// `/crl`, `/healthz`.
 pub fn public_router(state: AppState) -> Router {
-    with_common_layers(public::router(state))
+    let config = state.config.clone();
+    with_common_layers(public::router(state), &config)
 }
 
 /// The admin API router (`/admin/v1/…`, plain HTTP on `admin_listen`; merge it with
 /// [`public_router`] to serve both on one listener).
 pub fn admin_router(state: AppState) -> Router {
-    with_common_layers(admin::router(state))
+    let config = state.config.clone();
+    with_common_layers(admin::router(state), &config)
 }
 
 /// The layers of every router, outermost first: the request id (so the body guard's log
 /// lines carry it), then the body guard around every route and fallback.
-fn with_common_layers(router: Router) -> Router {
+fn with_common_layers(router: Router, config: &ServerConfig) -> Router {
+    let limits = body_guard::Limits {
+        read_timeout: config.body_read_timeout,
+        ..body_guard::Limits::DEFAULT
+    };
     router
         .layer(axum::middleware::from_fn_with_state(
-            body_guard::Limits::DEFAULT,
+            limits,
             body_guard::guard,
         ))
         .layer(axum::middleware::from_fn(request_id::middleware))
-}
-
-/// Serves `router` over plain HTTP on an already-bound listener until `shutdown` completes.
-pub async fn serve_http(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt as _;
-    // As on the ACME listener (`tls::serve`): no Nagle delay on responses written in pieces.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 /// Runs engine housekeeping (nonce purge, stranded validations) every `every` until the

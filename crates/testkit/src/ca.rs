@@ -19,7 +19,9 @@ use crate::responders::{Http01Responder, TlsAlpn01Responder};
 /// Knobs a test may turn before starting.
 pub struct TestCaOptions {
     /// The configuration, as an operator would write it ([`TestCaOptions::default`] starts
-    /// from Ferrite's defaults without a required EAB). The testkit sets what its fixtures
+    /// from Ferrite's defaults without a required EAB, and lets one address hold as many
+    /// connections as the ACME listener serves, since every test client is 127.0.0.1). The
+    /// testkit sets what its fixtures
     /// decide: `data_dir`, the three listeners, the resolver, the validation ports,
     /// `allow_private_addresses` and `dnssec`.
     pub config: Config,
@@ -37,6 +39,8 @@ impl Default for TestCaOptions {
         let mut config = Config::default();
         // Most scenarios are about ACME itself; the EAB tests switch it on.
         config.eab.required = false;
+        // Every simulated client connects from 127.0.0.1, some tests a thousand at once.
+        config.limits.max_connections_per_address = config.limits.acme_max_connections;
         Self {
             config,
             engine: None,
