@@ -86,6 +86,14 @@ pub struct Validation {
     /// zone-file form (`. 172800 IN DNSKEY 257 3 8 AwEAA…`, `. 172800 IN DS 38696 8 2 683D…`),
     /// e.g. unbound's `root.key`, a private root or a test zone.
     pub dnssec_trust_anchor: String,
+    /// Most validations this instance runs at once (each an outbound connection or a few
+    /// DNS queries); more wait for a slot.
+    pub max_concurrent: usize,
+    /// Most of them one account runs at once.
+    pub max_concurrent_per_account: usize,
+    /// Most of them the accounts of one customer run at once: a customer whose validations
+    /// are slow waits on its own share and leaves the rest to the others.
+    pub max_concurrent_per_customer: usize,
 }
 
 /// `[limits]`: the bounds of every listener's connections. Each listener has its own cap, so
@@ -228,6 +236,9 @@ impl Default for Config {
                 caa_identities: Vec::new(),
                 dnssec: true,
                 dnssec_trust_anchor: String::new(),
+                max_concurrent: 256,
+                max_concurrent_per_account: 16,
+                max_concurrent_per_customer: 32,
             },
             // A commercial CA binds every account to a customer; the first start prints a
             // MAC key so the quick start still works.
@@ -340,6 +351,17 @@ impl Config {
             config.eab.max_bindings >= 1,
             "eab.max_bindings must be at least 1"
         );
+        let v = &config.validation;
+        for (key, max) in [
+            ("max_concurrent", v.max_concurrent),
+            ("max_concurrent_per_account", v.max_concurrent_per_account),
+            ("max_concurrent_per_customer", v.max_concurrent_per_customer),
+        ] {
+            anyhow::ensure!(
+                (1..=100_000).contains(&max),
+                "validation.{key} must be between 1 and 100000"
+            );
+        }
         let l = &config.limits;
         for (key, seconds) in [
             (
@@ -542,6 +564,9 @@ impl Config {
             caa_identities: self.validation.caa_identities.clone(),
             account_url_prefix,
             profile: self.issuing_profile()?,
+            validations_at_once: self.validation.max_concurrent,
+            validations_per_account: self.validation.max_concurrent_per_account,
+            validations_per_customer: self.validation.max_concurrent_per_customer,
             csr_policy: self.csr_policy()?,
             reuse,
             identifier_policy: self.identifier_policy(),

@@ -197,10 +197,19 @@ impl Ca {
             &subject.account_id,
             Some(request.kind),
         );
+        let owner = subject
+            .customer_id
+            .clone()
+            .unwrap_or_else(|| subject.account_id.clone());
+        let account_id = subject.account_id.clone();
         let validation = async {
             // Outbound validations (HTTP, DNS, TLS to addresses customers choose) are bounded
-            // per instance; more wait for a slot (their challenges `pending` until `claim_by`,
-            // then `processing`).
+            // per instance, and within that per account and per customer (the account itself
+            // without one), taken in that order so a validation waiting on its owner's share
+            // holds none of the instance's; more wait for a slot (their challenges `pending`
+            // until `claim_by`, then `processing`).
+            let _account = self.inner.account_slots.acquire(&account_id).await;
+            let _customer = self.inner.customer_slots.acquire(&owner).await;
             // (The semaphore is never closed, so acquiring cannot fail.)
             let _slot = self.inner.validation_slots.acquire().await.ok();
             tokio::join!(

@@ -11,6 +11,7 @@
 //! - `caa`: CAA checks after validation and again at finalize (RFC 8659, RFC 8657).
 //! - `finalize`: CSR checks and issuance (§7.4).
 //! - `revoke`: revocation and CRLs (§7.6).
+//! - `slots`: each account's and customer's share of the validation slots.
 
 mod accounts;
 mod authorizations;
@@ -20,6 +21,7 @@ mod finalize;
 mod orders;
 mod reuse;
 mod revoke;
+mod slots;
 
 use std::sync::Arc;
 
@@ -59,6 +61,16 @@ pub struct CaConfig {
     pub profile: Profile,
     /// What finalize accepts.
     pub csr_policy: CsrPolicy,
+    /// Most validations one instance runs at once. Each is one outbound connection or a few
+    /// DNS queries with a timeout; the bound keeps a burst of orders (100 names each) from
+    /// opening thousands of connections. More wait for a slot.
+    pub validations_at_once: usize,
+    /// Most validations one account runs at once, within `validations_at_once`.
+    pub validations_per_account: usize,
+    /// Most validations the accounts of one customer run at once (an account without a
+    /// customer counts as its own): a customer whose validations are slow waits on its own
+    /// share and leaves the rest of the slots to the others.
+    pub validations_per_customer: usize,
     /// How long an instance may hold a challenge in `processing` before a reaper hands it back.
     pub validation_lease: Duration,
     /// How long a challenge response waits for its validation before answering: a
@@ -106,6 +118,9 @@ impl Default for CaConfig {
             profile: default_profile(),
             csr_policy: CsrPolicy::default(),
             validation_lease: Duration::minutes(2),
+            validations_at_once: 256,
+            validations_per_account: 16,
+            validations_per_customer: 32,
             validation_head_start: std::time::Duration::from_millis(200),
             eab_required: false,
             orders_page_size: 100,
@@ -179,14 +194,13 @@ struct Inner {
     crl: tokio::sync::Mutex<Option<(time::OffsetDateTime, Vec<u8>)>>,
     /// The shared nonce key, fetched from the Store on first use.
     nonce_key: tokio::sync::OnceCell<NonceKey>,
-    /// Validations this instance runs at once ([`VALIDATION_SLOTS`]).
+    /// Validations this instance runs at once ([`CaConfig::validations_at_once`]).
     validation_slots: tokio::sync::Semaphore,
+    /// Each account's share of them ([`CaConfig::validations_per_account`]).
+    account_slots: slots::KeyedSlots,
+    /// Each customer's share of them ([`CaConfig::validations_per_customer`]).
+    customer_slots: slots::KeyedSlots,
 }
-
-/// Most validations one instance runs at once. Each is one outbound connection or a few DNS
-/// queries with a timeout; the bound keeps a burst of orders (100 names each) from opening
-/// thousands of connections.
-const VALIDATION_SLOTS: usize = 256;
 
 impl Ca {
     /// Builds the engine.
@@ -206,6 +220,9 @@ impl Ca {
             .clone()
             .or_else(|| Kek::generate().ok())
             .unwrap_or_else(|| Kek::new([0; KEK_LEN]));
+        let validation_slots = tokio::sync::Semaphore::new(config.validations_at_once.max(1));
+        let account_slots = slots::KeyedSlots::new(config.validations_per_account);
+        let customer_slots = slots::KeyedSlots::new(config.validations_per_customer);
         let eab = Registry::new(store.clone(), clock.clone(), kek, config.eab.clone());
         Self {
             inner: Arc::new(Inner {
@@ -217,7 +234,9 @@ impl Ca {
                 eab,
                 crl: tokio::sync::Mutex::new(None),
                 nonce_key: tokio::sync::OnceCell::new(),
-                validation_slots: tokio::sync::Semaphore::new(VALIDATION_SLOTS),
+                validation_slots,
+                account_slots,
+                customer_slots,
             }),
         }
     }
