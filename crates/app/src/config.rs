@@ -25,6 +25,10 @@ pub struct Config {
     pub public_listen: SocketAddr,
     /// Plain HTTP admin API (bearer credentials): keep it on loopback.
     pub admin_listen: SocketAddr,
+    /// `admin_listen` may be an address other than loopback only when this says the network
+    /// between the admin listener and its callers is trusted: the admin API is plain HTTP, and
+    /// its requests carry bearer secrets.
+    pub admin_trusted_network: bool,
     /// CA keys and certificates, the SQLite database, the listener's TLS certificate.
     pub data_dir: PathBuf,
     /// Empty: SQLite in `data_dir`. (PostgreSQL is not supported yet.)
@@ -221,6 +225,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 14000)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 14001)),
+            admin_trusted_network: false,
             public_listen: SocketAddr::from(([127, 0, 0, 1], 14002)),
             data_dir: PathBuf::from("./ferrite-data"),
             database_url: String::new(),
@@ -350,6 +355,11 @@ impl Config {
         anyhow::ensure!(
             config.eab.max_bindings >= 1,
             "eab.max_bindings must be at least 1"
+        );
+        anyhow::ensure!(
+            config.admin_listen.ip().is_loopback() || config.admin_trusted_network,
+            "admin_listen = {} is not a loopback address, and the admin API is plain HTTP whose requests carry bearer secrets: keep admin_listen on loopback and reach it through an SSH tunnel or a TLS-terminating proxy, or set admin_trusted_network = true if the network between it and its callers is trusted",
+            config.admin_listen
         );
         let v = &config.validation;
         for (key, max) in [
@@ -804,5 +814,20 @@ mod tests {
             let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
             assert!(err.contains(want), "{toml}: {err}");
         }
+    }
+
+    #[test]
+    fn a_plain_http_admin_listener_stays_on_loopback_unless_the_network_is_trusted() {
+        let mut c = Config {
+            admin_listen: "0.0.0.0:14001".parse().unwrap(),
+            ..Config::default()
+        };
+        let err = format!("{:#}", c.validate().unwrap_err());
+        assert!(err.contains("admin_trusted_network"), "{err}");
+        c.admin_trusted_network = true;
+        c.validate().unwrap();
+        c.admin_listen = "[::1]:14001".parse().unwrap();
+        c.admin_trusted_network = false;
+        c.validate().unwrap();
     }
 }

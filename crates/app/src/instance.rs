@@ -54,9 +54,10 @@ impl Listeners {
         let public = bind(config.public_listen, "public_listen").await?;
         let admin = bind(config.admin_listen, "admin_listen").await?;
         if !config.admin_listen.ip().is_loopback() {
+            // Allowed only with admin_trusted_network (Config::validate).
             tracing::warn!(
                 admin_listen = %config.admin_listen,
-                "the admin API is plain HTTP with bearer secrets: keep admin_listen on loopback and reach it through an SSH tunnel or a TLS-terminating proxy"
+                "the admin API serves plain HTTP with bearer secrets beyond loopback, on a network admin_trusted_network says is trusted"
             );
         }
         Ok(Listeners {

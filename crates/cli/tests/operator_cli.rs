@@ -267,8 +267,28 @@ impl Drop for Server {
 
 impl Server {
     fn start(env: &Env) -> Server {
-        let mut child = env
-            .command(&["serve"])
+        Self::spawn(env.command(&["serve"]))
+    }
+
+    /// `ferrite serve` with a terminal for stdout: run by script(1), whose own stdout carries
+    /// what the terminal shows.
+    fn start_on_a_terminal(env: &Env) -> Server {
+        let mut script = Command::new("script");
+        script
+            .args(["--quiet", "--return", "--flush", "--command"])
+            .arg(format!(
+                "exec {BIN} --config {} serve",
+                env.config.display()
+            ))
+            .arg("/dev/null")
+            .env_remove("FERRITE_CONFIG")
+            .env_remove("FERRITE_EAB__KEK")
+            .stdin(Stdio::null());
+        Self::spawn(script)
+    }
+
+    fn spawn(mut command: Command) -> Server {
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -286,8 +306,23 @@ impl Server {
         Server { child, lines }
     }
 
-    /// Stdout lines up to and including the last startup line (the server is then serving).
+    /// Stdout lines up to and including the last startup line (the server is then serving),
+    /// with the lines of the first-start credentials file when stdout named one.
     fn until_ready(&self) -> Vec<String> {
+        let mut seen = Vec::new();
+        for line in self.stdout_until_ready() {
+            if let Some(file) = line.strip_prefix("First-start credentials file: ") {
+                // Not a terminal: the secrets are in a file only this user can read.
+                let secrets = std::fs::read_to_string(file.trim()).unwrap();
+                seen.extend(secrets.lines().map(str::to_owned));
+            }
+            seen.push(line);
+        }
+        seen
+    }
+
+    /// Stdout lines up to and including the last startup line.
+    fn stdout_until_ready(&self) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut seen = Vec::new();
         loop {
@@ -438,4 +473,56 @@ fn an_interrupted_first_start_is_finished_on_the_next_start() {
         env.json(&["credential", "list"]).as_array().unwrap().len(),
         1
     );
+}
+
+/// The first start's secrets are shown on a terminal; otherwise (a service manager, whose
+/// stdout lands in the logs) they go to a file only the server's user can read, and stdout and
+/// the log name only its path.
+#[test]
+fn first_start_secrets_go_to_a_terminal_or_to_a_private_file() {
+    let env = Env::new();
+    let server = Server::start(&env);
+    let stdout = server.stdout_until_ready();
+    let stderr = server.stop();
+    let file = env.data().join("first-start-credentials.txt");
+    assert_eq!(
+        value(&stdout, "First-start credentials file: ").map(PathBuf::from),
+        Some(std::fs::canonicalize(&file).unwrap()),
+        "{stdout:#?}"
+    );
+    let secrets = std::fs::read_to_string(&file).unwrap();
+    let secret_lines: Vec<String> = secrets.lines().map(str::to_owned).collect();
+    let hmac = value(&secret_lines, "EAB HMAC key: ").unwrap().to_owned();
+    let api_secret = value(&secret_lines, "API credential secret: ")
+        .unwrap()
+        .to_owned();
+    for shown in [&stdout.join("\n"), &stderr] {
+        assert!(!shown.contains(&hmac), "the HMAC key was shown: {shown}");
+        assert!(
+            !shown.contains(&api_secret),
+            "the API secret was shown: {shown}"
+        );
+    }
+    assert!(stderr.contains("first-start-credentials.txt"), "{stderr}");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    // On a terminal the secrets are shown, and no file is written.
+    let env = Env::new();
+    let server = Server::start_on_a_terminal(&env);
+    let shown = server.stdout_until_ready();
+    drop(server);
+    let shown: Vec<String> = shown
+        .iter()
+        .map(|l| l.trim_end_matches('\r').to_owned())
+        .collect();
+    assert!(value(&shown, "EAB HMAC key: ").is_some(), "{shown:#?}");
+    assert!(
+        value(&shown, "API credential secret: ").is_some(),
+        "{shown:#?}"
+    );
+    assert!(!env.data().join("first-start-credentials.txt").exists());
 }

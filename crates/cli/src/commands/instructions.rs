@@ -4,16 +4,17 @@
 /// Prints the EAB lines and certbot, lego and acme.sh command lines to stdout (never to the
 /// log: the HMAC key is a secret shown once).
 pub(crate) fn print_eab(directory_url: &str, kid: &str, hmac_key: &str) {
-    println!("EAB key id: {kid}");
-    println!("EAB HMAC key: {hmac_key}");
-    println!("Register an ACME client with it (shown once; the key is base64url):");
-    println!(
-        "  certbot register --server {directory_url} --eab-kid {kid} --eab-hmac-key {hmac_key} --agree-tos -m you@example.com"
-    );
-    println!(
-        "  lego --server {directory_url} --eab --kid {kid} --hmac {hmac_key} --email you@example.com --accept-tos --domains example.com --http run"
-    );
-    println!(
-        "  acme.sh --register-account --server {directory_url} --eab-kid {kid} --eab-hmac-key {hmac_key}"
-    );
+    print!("{}", eab_lines(directory_url, kid, hmac_key));
+}
+
+/// The EAB lines and the client command lines, each ending in a newline.
+pub(crate) fn eab_lines(directory_url: &str, kid: &str, hmac_key: &str) -> String {
+    format!(
+        "EAB key id: {kid}\n\
+         EAB HMAC key: {hmac_key}\n\
+         Register an ACME client with it (shown once; the key is base64url):\n  \
+         certbot register --server {directory_url} --eab-kid {kid} --eab-hmac-key {hmac_key} --agree-tos -m you@example.com\n  \
+         lego --server {directory_url} --eab --kid {kid} --hmac {hmac_key} --email you@example.com --accept-tos --domains example.com --http run\n  \
+         acme.sh --register-account --server {directory_url} --eab-kid {kid} --eab-hmac-key {hmac_key}\n"
+    )
 }

@@ -277,10 +277,16 @@ impl Ferrite {
             let line = rx
                 .recv_timeout(left)
                 .expect("ferrite serve did not print its directory URL within 30 s");
-            if let Some(v) = line.strip_prefix("EAB key id: ") {
-                eab_kid = Some(v.trim().to_owned());
-            } else if let Some(v) = line.strip_prefix("EAB HMAC key: ") {
-                eab_hmac = Some(v.trim().to_owned());
+            if let Some(file) = line.strip_prefix("First-start credentials file: ") {
+                // Not a terminal: the secrets are in a file only this user can read.
+                let secrets = std::fs::read_to_string(file.trim()).unwrap();
+                for line in secrets.lines() {
+                    if let Some(v) = line.strip_prefix("EAB key id: ") {
+                        eab_kid = Some(v.trim().to_owned());
+                    } else if let Some(v) = line.strip_prefix("EAB HMAC key: ") {
+                        eab_hmac = Some(v.trim().to_owned());
+                    }
+                }
             } else if let Some(v) = line.strip_prefix("Ferrite ACME directory: ") {
                 directory = Some(v.trim().to_owned());
             } else if let Some(v) = line.strip_prefix("Root certificate clients must trust: ") {
