@@ -120,12 +120,19 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 pub async fn open_registry(config: &Config) -> anyhow::Result<Registry> {
     let store = open_store(config).await?;
     let kek = crate::kek::load_or_create(config)?;
-    Ok(Registry::new(
-        store,
-        Arc::new(SystemClock),
-        kek,
-        config.eab_settings(),
-    ))
+    let registry = Registry::new(store, Arc::new(SystemClock), kek, config.eab_settings());
+    check_kek(&registry).await?;
+    Ok(registry)
+}
+
+/// Refuses a key-encryption key that does not open the MAC keys already stored, naming both
+/// places it may come from and what to do.
+async fn check_kek(registry: &Registry) -> anyhow::Result<()> {
+    registry.check_kek().await.map_err(|e| {
+        anyhow::anyhow!(
+            "{e}. The EAB key-encryption key comes from eab.kek (FERRITE_EAB__KEK) or the file data_dir/eab.kek; restore the one the MAC keys were sealed with, from the deployment's secrets or backup (a new key cannot open them)"
+        )
+    })
 }
 
 /// A Ferrite instance, built and ready to serve.
@@ -231,6 +238,7 @@ impl Ferrite {
             Arc::new(bundle.issuer),
             engine,
         );
+        check_kek(ca.eab()).await?;
         Ok(Ferrite {
             state: AppState::new(ca.clone(), server_config),
             ca,

@@ -526,3 +526,35 @@ fn first_start_secrets_go_to_a_terminal_or_to_a_private_file() {
     );
     assert!(!env.data().join("first-start-credentials.txt").exists());
 }
+
+/// A key-encryption key that does not open the stored MAC keys (a lost or mistyped
+/// `eab.kek`) is refused at start, by the server and by every operator command, before it
+/// seals new keys or fails bindings.
+#[test]
+fn a_wrong_key_encryption_key_is_refused_at_start() {
+    let env = Env::new();
+    env.ok(&["customer", "create", "acme"]);
+    let credential = env.json(&["credential", "create", "--customer", "acme"]);
+    let id = credential["id"].as_str().unwrap().to_owned();
+    env.ok(&["mac-key", "create", "--credential", &id]);
+    // Another 32-byte key where the right one was.
+    let kek = env.data().join("eab.kek");
+    let right = std::fs::read(&kek).unwrap();
+    std::fs::write(&kek, [7u8; 32]).unwrap();
+    for args in [
+        &["mac-key", "create", "--credential", id.as_str()][..],
+        &["customer", "list"],
+        &["serve"],
+    ] {
+        let out = env.run(args);
+        assert!(!out.status.success(), "{args:?} accepted the wrong key");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("key-encryption key") && stderr.contains("data_dir/eab.kek"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // Nothing was sealed under the wrong key: with the right one back, there is the one key.
+    std::fs::write(&kek, right).unwrap();
+    assert_eq!(env.json(&["mac-key", "list"]).as_array().unwrap().len(), 1);
+}

@@ -57,6 +57,11 @@ impl Registry {
     }
 }
 
+/// An unknown key id gets a detail of its own, distinct from a known key id whose MAC does not
+/// verify. That tells a prober which ids exist, which is harmless here: key ids are 128 random
+/// bits (`ids::random_arg_safe_id`), so none can be guessed, and a key id is not a secret (the
+/// HMAC key is). The distinction is what a customer needs to fix a client: a mistyped or
+/// revoked kid calls for another kid, a bad MAC for the HMAC key that goes with it.
 fn unknown_kid(kid: &str) -> CoreError {
     CoreError::problem(
         ProblemType::Unauthorized,

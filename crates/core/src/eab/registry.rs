@@ -279,6 +279,18 @@ impl Registry {
         })
     }
 
+    /// Checks that the key-encryption key opens the MAC keys already stored: a start with
+    /// another key (a lost or mistyped `eab.kek`) would accept every binding request and then
+    /// fail each with `serverInternal`. With no MAC key stored yet there is nothing to check.
+    /// Every key is sealed under the same KEK, so opening the most recent one decides.
+    pub async fn check_kek(&self) -> Result<(), CoreError> {
+        let keys = self.store.mac_keys(&Scope::All).await?;
+        let Some(newest) = keys.iter().max_by_key(|k| k.created_at) else {
+            return Ok(());
+        };
+        self.kek.open(&newest.kid, &newest.sealed_key).map(drop)
+    }
+
     /// MAC keys in `scope` as they stand now.
     pub async fn mac_keys(&self, scope: &Scope) -> Result<Vec<MacKeyView>, CoreError> {
         let now = self.clock.now();
