@@ -103,8 +103,7 @@ impl Default for Hooks {
 /// The store the configuration names (`database_url`, else SQLite in `data_dir`), with its
 /// schema brought up to date.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+    crate::data_dir::prepare(&config.data_dir)?;
     ferrite_store::open_store(&config.database_url, &config.data_dir)
         .await
         .with_context(|| {
@@ -183,8 +182,7 @@ impl Ferrite {
             config.public_base_url.trim_end_matches('/').to_owned()
         };
 
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+        crate::data_dir::prepare(&config.data_dir)?;
         let ca_dir = config.data_dir.join("ca");
         let urls = IssuerUrls {
             ca_issuers: format!(

@@ -13,10 +13,12 @@
 //! - [`config`]: [`Config`], the file's shape, loading (defaults ← TOML ← `FERRITE_*`) and
 //!   validation, and the engine settings derived from it.
 //! - [`kek`]: the EAB key-encryption key (`eab.kek` or `data_dir/eab.kek`).
+//! - [`data_dir`]: the data directory's permissions (private but for `ca/`).
 //! - `instance`: [`Listeners`], [`Hooks`], [`Ferrite`] and [`Running`]: build and serve.
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod data_dir;
 mod instance;
 pub mod kek;
 

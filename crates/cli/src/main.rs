@@ -45,6 +45,8 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // Everything Ferrite writes is its user's alone, unless it says otherwise (`ca/`).
+    ferrite_app::data_dir::restrict_new_files();
     let config = ferrite_app::Config::load(cli.config.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

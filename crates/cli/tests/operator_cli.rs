@@ -558,3 +558,53 @@ fn a_wrong_key_encryption_key_is_refused_at_start() {
     std::fs::write(&kek, right).unwrap();
     assert_eq!(env.json(&["mac-key", "list"]).as_array().unwrap().len(), 1);
 }
+
+/// `ferrite serve` keeps the data directory private to its user (umask 077; the directory 0711
+/// so that other users reach `ca/root.pem` by name and nothing else), the CA certificates
+/// excepted: a web server's unprivileged ACME worker reads the root, never the database.
+#[test]
+fn the_data_directory_is_private_but_for_the_ca_certificates() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let env = Env::new();
+    // Other users may pass through the directory above, as through /var/lib.
+    std::fs::set_permissions(env.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let server = Server::start(&env);
+    server.until_ready();
+    let data = env.data();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode(&data), 0o711);
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            assert_eq!(mode(&entry.path()), 0o600, "{}", entry.path().display());
+        }
+    }
+    assert_eq!(mode(&data.join("ca")), 0o755);
+    assert_eq!(mode(&data.join("ca/root.pem")), 0o644);
+    assert_eq!(mode(&data.join("ca/private")), 0o700);
+    assert_eq!(mode(&data.join("ca/private/intermediate.key")), 0o600);
+    drop(server);
+
+    // What another user can do (needs root to become one).
+    let uid = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata("/proc/self").unwrap());
+    if uid != 0 {
+        eprintln!("skipped the other-user checks: running a command as another user needs root");
+        return;
+    }
+    let as_nobody = |program: &str, path: &Path| {
+        Command::new(program)
+            .arg(path)
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(as_nobody("cat", &data.join("ca/root.pem")), "the root is not readable");
+    assert!(!as_nobody("ls", &data), "the data directory can be listed");
+    for private in ["ferrite.db", "eab.kek", "ca/private/intermediate.key"] {
+        assert!(!as_nobody("cat", &data.join(private)), "{private} is readable");
+    }
+}

@@ -223,6 +223,16 @@ fn write_new_files(dir: &Path, files: &[NewFile]) -> Result<(), PkiError> {
             options.mode(if file.secret { 0o600 } else { 0o644 });
         }
         let mut f = options.open(&tmp).map_err(io("create", &tmp))?;
+        // The mode above is cut by the process's umask (077 under `ferrite`, which keeps
+        // everything else in the data directory private): a certificate is made readable
+        // explicitly.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = if file.secret { 0o600 } else { 0o644 };
+            f.set_permissions(fs::Permissions::from_mode(mode))
+                .map_err(io("chmod", &tmp))?;
+        }
         f.write_all(file.content.as_bytes())
             .and_then(|()| f.sync_all())
             .map_err(io("write", &tmp))?;
@@ -239,8 +249,8 @@ fn write_new_files(dir: &Path, files: &[NewFile]) -> Result<(), PkiError> {
     Ok(())
 }
 
-/// Creates `dir` with `mode` (before the umask) unless it exists; an existing directory keeps
-/// the mode its operator gave it.
+/// Creates `dir` with `mode` unless it exists (the mode set explicitly: the umask would cut
+/// it); an existing directory keeps the mode its operator gave it.
 fn create_dir(dir: &Path, mode: u32) -> Result<(), PkiError> {
     if dir.is_dir() {
         return Ok(());
@@ -249,12 +259,17 @@ fn create_dir(dir: &Path, mode: u32) -> Result<(), PkiError> {
     builder.recursive(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::DirBuilderExt;
+        // Created with no more than `mode` (the umask may cut it), then given exactly `mode`.
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         builder.mode(mode);
+        builder.create(dir).map_err(io("create", dir))?;
+        fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map_err(io("chmod", dir))?;
     }
     #[cfg(not(unix))]
+    builder.create(dir).map_err(io("create", dir))?;
+    #[cfg(not(unix))]
     let _ = mode;
-    builder.create(dir).map_err(io("create", dir))
+    Ok(())
 }
 
 /// Keys found beside the certificates, in a `dir` that had to be 0700 to keep them private,
