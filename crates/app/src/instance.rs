@@ -211,8 +211,17 @@ impl Ferrite {
             "cannot set up validation (validation.dns_resolver, validation.dnssec_trust_anchor)",
         )?;
 
+        let listener_not_after = {
+            use rustls_pki_types::pem::PemObject;
+            rustls_pki_types::CertificateDer::pem_slice_iter(bundle.tls_chain_pem.as_bytes())
+                .next()
+                .and_then(Result::ok)
+                .and_then(|leaf| ferrite_pki::parse_certificate(&leaf).ok())
+                .map(|leaf| leaf.not_after)
+        };
         let server_config = ServerConfig {
             body_read_timeout: Duration::from_secs(config.limits.body_read_timeout_seconds),
+            listener_not_after,
             ..ServerConfig::new(base_url.clone(), bundle.root_pem.clone())
         };
         let mut engine = config.engine_config(

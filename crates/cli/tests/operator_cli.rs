@@ -602,9 +602,15 @@ fn the_data_directory_is_private_but_for_the_ca_certificates() {
             .status
             .success()
     };
-    assert!(as_nobody("cat", &data.join("ca/root.pem")), "the root is not readable");
+    assert!(
+        as_nobody("cat", &data.join("ca/root.pem")),
+        "the root is not readable"
+    );
     assert!(!as_nobody("ls", &data), "the data directory can be listed");
     for private in ["ferrite.db", "eab.kek", "ca/private/intermediate.key"] {
-        assert!(!as_nobody("cat", &data.join(private)), "{private} is readable");
+        assert!(
+            !as_nobody("cat", &data.join(private)),
+            "{private} is readable"
+        );
     }
 }

@@ -18,6 +18,7 @@
 //! - [`ca`]: the engine and its configuration.
 //! - [`eab`]: customers, API credentials, EAB MAC keys (the binding model, §7.3.4).
 //! - [`error`]: `CoreError`, mapped to problem documents.
+//! - [`metrics`]: what the engine counts for the operator's `/metrics`.
 //! - [`ids`]: random identifiers and tokens.
 //! - `nonce`: anti-replay nonces that carry their expiry and a MAC (RFC 8555 §6.5).
 #![warn(missing_docs)]
@@ -28,6 +29,7 @@ pub mod eab;
 pub mod error;
 pub mod ids;
 pub mod issuer;
+pub mod metrics;
 pub mod model;
 mod nonce;
 pub mod policy;

@@ -16,6 +16,7 @@
 //!   unread is read and discarded (bounded) after it answers, so clients still uploading keep
 //!   the response; a body read is bounded in time.
 //! - `public`: issuer certificate, root, CRL and health over plain HTTP.
+//! - `metrics`: requests, problems and the engine's counters in the Prometheus text format.
 //! - [`admin`]: the admin API (customers' credentials, MAC keys, accounts) on `admin_listen`.
 //! - [`listener`]: the accept loop of every listener, with its connection limits.
 //! - [`tls`]: the ACME listener's TLS configuration.
@@ -26,6 +27,7 @@ pub mod admin;
 mod body_guard;
 pub mod config;
 pub mod listener;
+mod metrics;
 mod problem;
 pub mod public;
 mod request_id;
@@ -44,6 +46,8 @@ pub struct AppState {
     pub config: std::sync::Arc<ServerConfig>,
     /// Account keys parsed once per thumbprint (`acme::jws`).
     account_keys: std::sync::Arc<acme::AccountKeys>,
+    /// Requests and problems counted for `/metrics`.
+    metrics: std::sync::Arc<metrics::HttpMetrics>,
 }
 
 impl AppState {
@@ -53,41 +57,47 @@ impl AppState {
             ca,
             config: std::sync::Arc::new(config),
             account_keys: std::sync::Arc::default(),
+            metrics: std::sync::Arc::default(),
         }
     }
 }
 
 /// The ACME router (served over TLS by [`listener::serve`]).
 pub fn acme_router(state: AppState) -> Router {
-    let config = state.config.clone();
-    with_common_layers(acme::router(state), &config)
+    with_common_layers(acme::router(state.clone()), state, "acme")
 }
 
 /// The plain-HTTP router: `/ca/intermediate.der`, `/ca/intermediate.pem`, `/ca/root.pem`,
-/// `/crl`, `/healthz`.
+/// `/crl`, `/health/live`, `/health/ready` (and `/healthz`, as `/health/live`).
 pub fn public_router(state: AppState) -> Router {
-    let config = state.config.clone();
-    with_common_layers(public::router(state), &config)
+    with_common_layers(public::router(state.clone()), state, "public")
 }
 
-/// The admin API router (`/admin/v1/…`, plain HTTP on `admin_listen`; merge it with
-/// [`public_router`] to serve both on one listener).
+/// The admin listener's router: the admin API (`/admin/v1/…`) and `/metrics`.
 pub fn admin_router(state: AppState) -> Router {
-    let config = state.config.clone();
-    with_common_layers(admin::router(state), &config)
+    let routes = admin::router(state.clone()).route(
+        "/metrics",
+        axum::routing::get(metrics::render).with_state(state.clone()),
+    );
+    with_common_layers(routes, state, "admin")
 }
 
-/// The layers of every router, outermost first: the request id (so the body guard's log
-/// lines carry it), then the body guard around every route and fallback.
-fn with_common_layers(router: Router, config: &ServerConfig) -> Router {
+/// The layers of every router, outermost first: the request id (so every later layer's log
+/// lines carry it), the metrics of `listener`, then the body guard around every route and
+/// fallback.
+fn with_common_layers(router: Router, state: AppState, listener: &'static str) -> Router {
     let limits = body_guard::Limits {
-        read_timeout: config.body_read_timeout,
+        read_timeout: state.config.body_read_timeout,
         ..body_guard::Limits::DEFAULT
     };
     router
         .layer(axum::middleware::from_fn_with_state(
             limits,
             body_guard::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            (state, listener),
+            metrics::track,
         ))
         .layer(axum::middleware::from_fn(request_id::middleware))
 }

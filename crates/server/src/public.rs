@@ -17,6 +17,10 @@ pub const INTERMEDIATE_PEM_PATH: &str = "/ca/intermediate.pem";
 pub const ROOT_PATH: &str = "/ca/root.pem";
 /// The CRL path.
 pub const CRL_PATH: &str = "/crl";
+/// Liveness: the process answers.
+pub const LIVE_PATH: &str = "/health/live";
+/// Readiness: the instance can serve (the database takes a write, the signer signs).
+pub const READY_PATH: &str = "/health/ready";
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
@@ -24,7 +28,9 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(INTERMEDIATE_PEM_PATH, get(intermediate_pem))
         .route(ROOT_PATH, get(root))
         .route(CRL_PATH, get(crl))
-        .route("/healthz", get(|| async { "ok" }))
+        .route(LIVE_PATH, get(live))
+        .route("/healthz", get(live))
+        .route(READY_PATH, get(ready))
         .with_state(state)
 }
 
@@ -61,6 +67,26 @@ async fn crl(State(state): State<AppState>) -> Response {
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "CRL temporarily unavailable; retry",
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn live() -> &'static str {
+    "ok"
+}
+
+/// 200 `ok` when the database takes a write transaction and the CA key signs; else 503 naming
+/// the part that fails, for a load balancer to take the instance out of rotation.
+async fn ready(State(state): State<AppState>) -> Response {
+    match state.ca.ready().await {
+        Ok(()) => "ok".into_response(),
+        Err(failing) => {
+            tracing::warn!(%failing, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("not ready: {failing}\n"),
             )
                 .into_response()
         }

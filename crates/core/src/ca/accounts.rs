@@ -81,7 +81,10 @@ impl Ca {
                 .insert_account_with_binding(&account, &b.key.kid, account.created_at)
                 .await
             {
-                Ok(Ok(())) => Ok(()),
+                Ok(Ok(())) => {
+                    self.inner.metrics.bound();
+                    Ok(())
+                }
                 Ok(Err(refusal)) => return Err(refusal_problem(refusal, &b.key)),
                 Err(e) => Err(e),
             },

@@ -212,10 +212,12 @@ impl Ca {
             let _customer = self.inner.customer_slots.acquire(&owner).await;
             // (The semaphore is never closed, so acquiring cannot fail.)
             let _slot = self.inner.validation_slots.acquire().await.ok();
-            tokio::join!(
+            let began = std::time::Instant::now();
+            let (outcome, caa) = tokio::join!(
                 self.inner.validator.validate(&request),
                 self.inner.validator.check_caa(&caa_request)
-            )
+            );
+            (outcome, caa, began.elapsed())
         };
         let mut validation = std::pin::pin!(validation);
         let quick = if claim_by <= tokio::time::Instant::now() {
@@ -225,7 +227,7 @@ impl Ca {
                 .await
                 .ok()
         };
-        let (lease_until, (outcome, caa), started) = match quick {
+        let (lease_until, (outcome, caa, took), started) = match quick {
             Some(finished) => (None, finished, Some(started)),
             None => {
                 // Slow: claim while the validation goes on (the client waits for the slower of
@@ -265,6 +267,14 @@ impl Ca {
             },
             Err(failure) => Err(failure),
         };
+        self.inner.metrics.validation(
+            request.kind.as_str(),
+            match &outcome {
+                Ok(_) => "valid",
+                Err((problem, _)) => problem.kind.name(),
+            },
+            took,
+        );
         let (outcome, record) = match outcome {
             Ok(record) => {
                 info!(domain = %request.domain, method = %request.kind, "validation succeeded");

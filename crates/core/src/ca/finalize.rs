@@ -121,6 +121,7 @@ impl Ca {
         mut order: Order,
         spki_der: Vec<u8>,
     ) -> Result<Order, CoreError> {
+        let began = std::time::Instant::now();
         let now = self.now();
         // BR §7.1.2.7 / §4.9: a certificate is not backdated. A notBefore accepted at newOrder
         // that has since fallen more than an hour behind (the order sat for days) is moved up,
@@ -164,6 +165,7 @@ impl Ca {
                     "issuance refused by lint before sign or by the signer; no certificate was issued"
                 );
                 error!(error = %e, order = %order.id, "issuance refused by lint or signer");
+                self.inner.metrics.issuance_refused();
                 let problem = Problem::internal(
                     "the CA could not issue this certificate; create a new order and quote the request id to the operator if it happens again",
                 );
@@ -209,6 +211,7 @@ impl Ca {
             }
             return Err(e.into());
         }
+        self.inner.metrics.issued(began.elapsed());
         info!(
             order = %order.id,
             serial = %certificate.serial,

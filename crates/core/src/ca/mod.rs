@@ -200,6 +200,8 @@ struct Inner {
     account_slots: slots::KeyedSlots,
     /// Each customer's share of them ([`CaConfig::validations_per_customer`]).
     customer_slots: slots::KeyedSlots,
+    /// What the operator's metrics count.
+    metrics: crate::metrics::EngineMetrics,
 }
 
 impl Ca {
@@ -237,6 +239,7 @@ impl Ca {
                 validation_slots,
                 account_slots,
                 customer_slots,
+                metrics: crate::metrics::EngineMetrics::default(),
             }),
         }
     }
@@ -259,6 +262,48 @@ impl Ca {
     /// The issuing CA (its certificate is served to relying parties and clients).
     pub fn issuer(&self) -> &Arc<dyn CertificateIssuer> {
         &self.inner.issuer
+    }
+
+    /// What this engine counted (validations, issuances, bindings), for `/metrics`.
+    pub fn metrics(&self) -> &crate::metrics::EngineMetrics {
+        &self.inner.metrics
+    }
+
+    /// The issuing CA certificate's notAfter, if its certificate parses.
+    pub fn issuer_not_after(&self) -> Option<time::OffsetDateTime> {
+        ferrite_pki::parse_certificate(self.inner.issuer.certificate_der())
+            .ok()
+            .map(|c| c.not_after)
+    }
+
+    /// How old the CRL this instance serves is; `None` before it signed one.
+    pub async fn crl_age(&self) -> Option<time::Duration> {
+        let made = self
+            .inner
+            .crl
+            .lock()
+            .await
+            .as_ref()
+            .map(|(made, _)| *made)?;
+        Some(self.now() - made)
+    }
+
+    /// Readiness (RFC-less, for load balancers): the store takes a write transaction and the
+    /// issuer signs. The error names the failing part.
+    pub async fn ready(&self) -> Result<(), String> {
+        let candidate = nonce::generate_key().map_err(|e| format!("random: {e}"))?;
+        self.inner
+            .store
+            .nonce_key(&candidate)
+            .await
+            .map_err(|e| format!("database: {e}"))?;
+        let now = self.now();
+        self.inner
+            .issuer
+            .sign_crl(&[], 0, now, now + Duration::hours(1))
+            .await
+            .map_err(|e| format!("signer: {e}"))?;
+        Ok(())
     }
 
     /// The current time.

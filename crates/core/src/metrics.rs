@@ -1,0 +1,149 @@
+//! What the engine counts for the operator: validations by method and outcome with their
+//! duration, issuances with theirs, issuances refused by lint or the signer, accounts bound to
+//! a customer. One set per engine (per instance); the server renders it at `/metrics`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds, in seconds, of the duration buckets (Prometheus histogram `le`).
+pub const DURATION_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// A duration histogram with [`DURATION_BUCKETS`].
+#[derive(Debug, Default)]
+pub struct Histogram {
+    /// Observations at most each bucket's bound (not cumulative), then the rest.
+    buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    /// Records one observation.
+    pub fn observe(&self, duration: Duration) {
+        let seconds = duration.as_secs_f64();
+        let i = DURATION_BUCKETS
+            .iter()
+            .position(|bound| seconds <= *bound)
+            .unwrap_or(DURATION_BUCKETS.len());
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+    }
+
+    /// The counts so far.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        let mut cumulative = Vec::with_capacity(DURATION_BUCKETS.len());
+        let mut total = 0;
+        for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+            total += self.buckets[i].load(Ordering::Relaxed);
+            cumulative.push((*bound, total));
+        }
+        total += self.buckets[DURATION_BUCKETS.len()].load(Ordering::Relaxed);
+        HistogramSnapshot {
+            cumulative,
+            count: total,
+            sum_seconds: self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
+        }
+    }
+}
+
+/// A histogram's counts at one moment, as Prometheus renders them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistogramSnapshot {
+    /// Each bucket's bound with the observations at most that long (cumulative).
+    pub cumulative: Vec<(f64, u64)>,
+    /// All observations.
+    pub count: u64,
+    /// Their sum, in seconds.
+    pub sum_seconds: f64,
+}
+
+/// The engine's counters.
+#[derive(Debug, Default)]
+pub struct EngineMetrics {
+    /// Validations by (method, outcome): `valid`, or the problem type that failed them.
+    validations: Mutex<BTreeMap<(&'static str, &'static str), Histogram>>,
+    /// Finalize to certificate stored.
+    issuance: Histogram,
+    issuance_refused: AtomicU64,
+    bindings: AtomicU64,
+}
+
+impl EngineMetrics {
+    /// A validation by `method` that took `duration` and ended in `outcome`.
+    pub(crate) fn validation(
+        &self,
+        method: &'static str,
+        outcome: &'static str,
+        duration: Duration,
+    ) {
+        self.validations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry((method, outcome))
+            .or_default()
+            .observe(duration);
+    }
+
+    /// A certificate signed and stored `duration` after finalize began issuing it.
+    pub(crate) fn issued(&self, duration: Duration) {
+        self.issuance.observe(duration);
+    }
+
+    /// An issuance refused by lint before sign or by the signer.
+    pub(crate) fn issuance_refused(&self) {
+        self.issuance_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// An account bound to a customer through a MAC key.
+    pub(crate) fn bound(&self) {
+        self.bindings.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Validations by (method, outcome).
+    pub fn validations(&self) -> Vec<(&'static str, &'static str, HistogramSnapshot)> {
+        self.validations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|((method, outcome), h)| (*method, *outcome, h.snapshot()))
+            .collect()
+    }
+
+    /// Issuance durations.
+    pub fn issuance(&self) -> HistogramSnapshot {
+        self.issuance.snapshot()
+    }
+
+    /// Issuances refused by lint or the signer.
+    pub fn issuance_refused_total(&self) -> u64 {
+        self.issuance_refused.load(Ordering::Relaxed)
+    }
+
+    /// Accounts bound to a customer.
+    pub fn bindings_total(&self) -> u64 {
+        self.bindings.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_histogram_counts_each_observation_in_its_bucket_and_above() {
+        let h = Histogram::default();
+        h.observe(Duration::from_millis(3));
+        h.observe(Duration::from_millis(30));
+        h.observe(Duration::from_secs(60));
+        let s = h.snapshot();
+        assert_eq!(s.count, 3);
+        assert_eq!(s.cumulative[0], (0.005, 1));
+        assert_eq!(s.cumulative[3], (0.05, 2));
+        assert_eq!(s.cumulative.last(), Some(&(30.0, 2)));
+        assert!((s.sum_seconds - 60.033).abs() < 1e-9, "{}", s.sum_seconds);
+    }
+}

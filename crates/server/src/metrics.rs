@@ -1,0 +1,229 @@
+//! Metrics for the operator, in the Prometheus text format (version 0.0.4) at `/metrics` on the
+//! admin listener: requests by listener, route and status with their duration, problem
+//! documents by type, what the engine counts (validations by method and outcome, issuances,
+//! refused issuances, bindings), and the days left of the issuing CA's and the ACME listener's
+//! certificates and the CRL's age. One set per instance ([`crate::AppState`]); no metric
+//! carries a secret, an account or a name.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ferrite_core::metrics::{Histogram, HistogramSnapshot};
+use ferrite_proto::ProblemType;
+
+use crate::AppState;
+
+/// A request's labels: listener, method, route, status.
+type RequestLabels = (&'static str, String, String, u16);
+
+/// Requests and problems, counted by the middleware of every router.
+#[derive(Debug, Default)]
+pub(crate) struct HttpMetrics {
+    /// Requests by (listener, method, route, status).
+    requests: Mutex<BTreeMap<RequestLabels, u64>>,
+    /// Request durations by (listener, route).
+    durations: Mutex<BTreeMap<(&'static str, String), Histogram>>,
+    /// Problem documents by type.
+    problems: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// The problem type of a response that carries a problem document, set where the document is
+/// made (`problem::ApiError`) so the metrics need not parse the body.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ProblemKind(pub(crate) ProblemType);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The middleware: counts the request under `listener` once it is answered.
+pub(crate) async fn track(
+    State((state, listener)): State<(AppState, &'static str)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    // The route as declared (`/acme/order/{id}`), never the path a client sent: ids would
+    // make a series per order.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = req.method().as_str().to_owned();
+    let began = Instant::now();
+    let response = next.run(req).await;
+    let metrics = &state.metrics;
+    *lock(&metrics.requests)
+        .entry((listener, method, route.clone(), response.status().as_u16()))
+        .or_default() += 1;
+    lock(&metrics.durations)
+        .entry((listener, route))
+        .or_default()
+        .observe(began.elapsed());
+    if let Some(ProblemKind(kind)) = response.extensions().get::<ProblemKind>() {
+        *lock(&metrics.problems).entry(kind.name()).or_default() += 1;
+    }
+    response
+}
+
+/// `GET /metrics`.
+pub(crate) async fn render(State(state): State<AppState>) -> Response {
+    let mut out = String::new();
+    let m = &state.metrics;
+
+    help(
+        &mut out,
+        "ferrite_http_requests_total",
+        "counter",
+        "HTTP requests answered, by listener, method, route and status.",
+    );
+    for ((listener, method, route, status), n) in lock(&m.requests).iter() {
+        let _ = writeln!(
+            out,
+            "ferrite_http_requests_total{{listener=\"{listener}\",method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+            escape(method),
+            escape(route)
+        );
+    }
+    help(
+        &mut out,
+        "ferrite_http_request_duration_seconds",
+        "histogram",
+        "Time to answer an HTTP request, by listener and route.",
+    );
+    for ((listener, route), h) in lock(&m.durations).iter() {
+        let labels = format!("listener=\"{listener}\",route=\"{}\"", escape(route));
+        histogram(
+            &mut out,
+            "ferrite_http_request_duration_seconds",
+            &labels,
+            &h.snapshot(),
+        );
+    }
+    help(
+        &mut out,
+        "ferrite_problems_total",
+        "counter",
+        "Problem documents sent, by type (RFC 8555 §6.7).",
+    );
+    for (kind, n) in lock(&m.problems).iter() {
+        let _ = writeln!(out, "ferrite_problems_total{{type=\"{kind}\"}} {n}");
+    }
+
+    let engine = state.ca.metrics();
+    help(
+        &mut out,
+        "ferrite_validation_duration_seconds",
+        "histogram",
+        "Validations, by method and outcome (valid, or the problem type that failed them), and how long they took.",
+    );
+    for (method, outcome, h) in engine.validations() {
+        let labels = format!("method=\"{method}\",outcome=\"{outcome}\"");
+        histogram(&mut out, "ferrite_validation_duration_seconds", &labels, &h);
+    }
+    help(
+        &mut out,
+        "ferrite_issuance_duration_seconds",
+        "histogram",
+        "Certificates issued, and the time from finalize to the certificate stored.",
+    );
+    histogram(
+        &mut out,
+        "ferrite_issuance_duration_seconds",
+        "",
+        &engine.issuance(),
+    );
+    help(
+        &mut out,
+        "ferrite_issuance_refused_total",
+        "counter",
+        "Issuances refused by lint before signing or by the signer (each also an audit event).",
+    );
+    let _ = writeln!(
+        out,
+        "ferrite_issuance_refused_total {}",
+        engine.issuance_refused_total()
+    );
+    help(
+        &mut out,
+        "ferrite_eab_bindings_total",
+        "counter",
+        "ACME accounts bound to a customer through an EAB MAC key.",
+    );
+    let _ = writeln!(
+        out,
+        "ferrite_eab_bindings_total {}",
+        engine.bindings_total()
+    );
+
+    let now = state.ca.now();
+    help(
+        &mut out,
+        "ferrite_certificate_expiry_seconds",
+        "gauge",
+        "Seconds until the issuing CA's and the ACME listener's certificates expire.",
+    );
+    for (which, not_after) in [
+        ("issuer", state.ca.issuer_not_after()),
+        ("acme_listener", state.config.listener_not_after),
+    ] {
+        if let Some(not_after) = not_after {
+            let _ = writeln!(
+                out,
+                "ferrite_certificate_expiry_seconds{{certificate=\"{which}\"}} {}",
+                (not_after - now).whole_seconds()
+            );
+        }
+    }
+    if let Some(age) = state.ca.crl_age().await {
+        help(
+            &mut out,
+            "ferrite_crl_age_seconds",
+            "gauge",
+            "Age of the CRL this instance serves.",
+        );
+        let _ = writeln!(out, "ferrite_crl_age_seconds {}", age.whole_seconds());
+    }
+
+    let mut r = out.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    r
+}
+
+fn help(out: &mut String, name: &str, kind: &str, text: &str) {
+    let _ = writeln!(out, "# HELP {name} {text}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
+}
+
+fn histogram(out: &mut String, name: &str, labels: &str, h: &HistogramSnapshot) {
+    let sep = if labels.is_empty() { "" } else { "," };
+    for (bound, count) in &h.cumulative {
+        let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {count}");
+    }
+    let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}", h.count);
+    let braces = |l: &str| {
+        if l.is_empty() {
+            String::new()
+        } else {
+            format!("{{{l}}}")
+        }
+    };
+    let _ = writeln!(out, "{name}_sum{} {}", braces(labels), h.sum_seconds);
+    let _ = writeln!(out, "{name}_count{} {}", braces(labels), h.count);
+}
+
+/// A label value as the text format wants it: backslash, quote and newline escaped.
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
