@@ -147,6 +147,8 @@ async fn ready_only_while_the_database_takes_a_write() {
             conn.execute_batch("ROLLBACK").unwrap();
         });
         locked_rx.recv().unwrap();
+        // A check's answer is reused for a second.
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         let r = http_get(&format!("{}/health/ready", ca.public_url)).await;
         assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
         assert!(
@@ -159,6 +161,7 @@ async fn ready_only_while_the_database_takes_a_write() {
         tokio::task::spawn_blocking(move || holder.join().unwrap())
             .await
             .unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         let r = http_get(&format!("{}/health/ready", ca.public_url)).await;
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     })

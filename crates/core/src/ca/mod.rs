@@ -202,7 +202,12 @@ struct Inner {
     customer_slots: slots::KeyedSlots,
     /// What the operator's metrics count.
     metrics: crate::metrics::EngineMetrics,
+    /// The last readiness check and when it was made.
+    readiness: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
 }
+
+/// How long a readiness check's answer is reused.
+const READINESS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Ca {
     /// Builds the engine.
@@ -240,6 +245,7 @@ impl Ca {
                 account_slots,
                 customer_slots,
                 metrics: crate::metrics::EngineMetrics::default(),
+                readiness: tokio::sync::Mutex::new(None),
             }),
         }
     }
@@ -288,9 +294,22 @@ impl Ca {
         Some(self.now() - made)
     }
 
-    /// Readiness (RFC-less, for load balancers): the store takes a write transaction and the
-    /// issuer signs. The error names the failing part.
+    /// Readiness, for load balancers: the store takes a write transaction and the issuer signs.
+    /// The error names the failing part. Checked at most once a second ([`READINESS_TTL`]):
+    /// the endpoint is public, and each check costs a transaction and a signature.
     pub async fn ready(&self) -> Result<(), String> {
+        let mut last = self.inner.readiness.lock().await;
+        if let Some((at, result)) = last.as_ref()
+            && at.elapsed() < READINESS_TTL
+        {
+            return result.clone();
+        }
+        let result = self.check_ready().await;
+        *last = Some((std::time::Instant::now(), result.clone()));
+        result
+    }
+
+    async fn check_ready(&self) -> Result<(), String> {
         let candidate = nonce::generate_key().map_err(|e| format!("random: {e}"))?;
         self.inner
             .store
