@@ -10,6 +10,12 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+/// The host (with port) of an `https://host[:port][/path]` URL.
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("https://")?;
+    Some(rest.split(['/', '?', '#']).next().unwrap_or(""))
+}
+
 /// The built-in certificate profile's name.
 pub const BUILT_IN_PROFILE: &str = "tlsserver";
 
@@ -355,6 +361,13 @@ impl Config {
         anyhow::ensure!(
             config.eab.max_bindings >= 1,
             "eab.max_bindings must be at least 1"
+        );
+        anyhow::ensure!(
+            config.base_url.is_empty()
+                || (config.base_url.starts_with("https://")
+                    && url_host(&config.base_url).is_some_and(|h| !h.is_empty())),
+            "base_url = {:?}: ACME is served over HTTPS only (RFC 8555 §6.1); give the https:// URL clients reach, e.g. \"https://acme.example.com\", or leave it empty for https://{{listen}}",
+            config.base_url
         );
         anyhow::ensure!(
             config.admin_listen.ip().is_loopback() || config.admin_trusted_network,
@@ -829,5 +842,29 @@ mod tests {
         c.admin_listen = "[::1]:14001".parse().unwrap();
         c.admin_trusted_network = false;
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn base_url_is_an_https_url() {
+        for bad in [
+            "http://acme.example.com",
+            "acme.example.com",
+            "https://",
+            "ftp://x",
+        ] {
+            let c = Config {
+                base_url: bad.to_owned(),
+                ..Config::default()
+            };
+            let err = format!("{:#}", c.validate().unwrap_err());
+            assert!(err.contains("HTTPS only"), "{bad}: {err}");
+        }
+        for good in ["", "https://acme.example.com", "https://127.0.0.1:14000/"] {
+            let c = Config {
+                base_url: good.to_owned(),
+                ..Config::default()
+            };
+            c.validate().unwrap();
+        }
     }
 }

@@ -114,10 +114,24 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
         })
 }
 
+/// The store for the operator commands: unlike [`open_store`] it never creates the data
+/// directory (a command run from the wrong directory, with the default `./ferrite-data`, would
+/// otherwise make an empty one and report success); without it, it names the path it looked
+/// at and how to point the command at the right one.
+pub async fn open_existing_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    anyhow::ensure!(
+        config.data_dir.is_dir(),
+        "no Ferrite data directory at {}: operator commands work on the data directory of `ferrite serve`; give them the configuration it runs with (--config FILE, FERRITE_CONFIG, or FERRITE_DATA_DIR), or create the directory to start a new one",
+        config.data_dir.display()
+    );
+    open_store(config).await
+}
+
 /// Customers, API credentials and MAC keys over the instance's store and KEK: what the
-/// operator commands work on, while `ferrite serve` runs or not.
+/// operator commands work on, while `ferrite serve` runs or not. Creates nothing (see
+/// [`open_existing_store`]).
 pub async fn open_registry(config: &Config) -> anyhow::Result<Registry> {
-    let store = open_store(config).await?;
+    let store = open_existing_store(config).await?;
     let kek = crate::kek::load_or_create(config)?;
     let registry = Registry::new(store, Arc::new(SystemClock), kek, config.eab_settings());
     check_kek(&registry).await?;

@@ -17,17 +17,26 @@ pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join("eab.kek")
 }
 
+/// The KEK set in the configuration, if one is.
+fn configured(config: &Config) -> anyhow::Result<Option<Kek>> {
+    let configured = config.eab.kek.0.trim();
+    if configured.is_empty() {
+        return Ok(None);
+    }
+    URL_SAFE_NO_PAD
+        .decode(configured.trim_end_matches('='))
+        .ok()
+        .and_then(|b| Kek::from_bytes(&b))
+        .map(Some)
+        .context(
+            "eab.kek (FERRITE_EAB__KEK) must be 32 bytes in base64url; generate one with `head -c 32 /dev/urandom | basenc --base64url`",
+        )
+}
+
 /// The configured KEK, or the data directory's, created if missing.
 pub fn load_or_create(config: &Config) -> anyhow::Result<Kek> {
-    let configured = config.eab.kek.0.trim();
-    if !configured.is_empty() {
-        return URL_SAFE_NO_PAD
-            .decode(configured.trim_end_matches('='))
-            .ok()
-            .and_then(|b| Kek::from_bytes(&b))
-            .context(
-                "eab.kek (FERRITE_EAB__KEK) must be 32 bytes in base64url; generate one with `head -c 32 /dev/urandom | basenc --base64url`",
-            );
+    if let Some(kek) = configured(config)? {
+        return Ok(kek);
     }
     let path = path(&config.data_dir);
     match read(&path) {

@@ -24,6 +24,6 @@ pub mod kek;
 
 pub use config::Config;
 pub use instance::{
-    EngineChange, Ferrite, Hooks, Listeners, Running, ValidatorChange, open_registry, open_store,
-    raise_open_file_limit,
+    EngineChange, Ferrite, Hooks, Listeners, Running, ValidatorChange, open_existing_store,
+    open_registry, open_store, raise_open_file_limit,
 };

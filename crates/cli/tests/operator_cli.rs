@@ -139,6 +139,7 @@ fn decode_b64url(text: &str) -> Vec<u8> {
 #[test]
 fn customers_credentials_and_mac_keys_from_the_command_line() {
     let env = Env::new();
+    std::fs::create_dir(env.data()).unwrap();
     let customer = env.json(&["customer", "create", "acme-corp"]);
     assert_eq!(customer["name"], "acme-corp");
     let list = env.json(&["customer", "list"]);
@@ -458,6 +459,7 @@ fn first_start_prints_a_mac_key_once_and_the_cli_works_beside_the_server() {
 fn an_interrupted_first_start_is_finished_on_the_next_start() {
     let env = Env::new();
     // As if the first start had stopped right after creating the customer.
+    std::fs::create_dir(env.data()).unwrap();
     env.ok(&["customer", "create", "default"]);
     let server = Server::start(&env);
     let lines = server.until_ready();
@@ -533,6 +535,7 @@ fn first_start_secrets_go_to_a_terminal_or_to_a_private_file() {
 #[test]
 fn a_wrong_key_encryption_key_is_refused_at_start() {
     let env = Env::new();
+    std::fs::create_dir(env.data()).unwrap();
     env.ok(&["customer", "create", "acme"]);
     let credential = env.json(&["credential", "create", "--customer", "acme"]);
     let id = credential["id"].as_str().unwrap().to_owned();
@@ -612,5 +615,29 @@ fn the_data_directory_is_private_but_for_the_ca_certificates() {
             !as_nobody("cat", &data.join(private)),
             "{private} is readable"
         );
+    }
+}
+
+/// An operator command run with a data directory that does not exist (the wrong working
+/// directory, the default `./ferrite-data`) fails naming the path and what to do, and creates
+/// nothing.
+#[test]
+fn operator_commands_never_create_a_data_directory() {
+    let env = Env::new();
+    for args in [
+        &["customer", "list"][..],
+        &["customer", "create", "x"],
+        &["credential", "list"],
+        &["mac-key", "list"],
+        &["validation", "list"],
+    ] {
+        let out = env.run(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&env.data().display().to_string()) && stderr.contains("--config"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!env.data().exists(), "{args:?} created the data directory");
     }
 }

@@ -93,11 +93,5 @@ pub(super) async fn list(
 
 /// The server's database (WAL: safe while `ferrite serve` runs).
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    let db_path = config.data_dir.join(ferrite_store::SQLITE_FILE);
-    anyhow::ensure!(
-        !config.database_url.is_empty() || db_path.exists(),
-        "no database at {}; check data_dir (has `ferrite serve` run here?)",
-        db_path.display()
-    );
-    ferrite_app::open_store(config).await
+    ferrite_app::open_existing_store(config).await
 }
