@@ -95,19 +95,43 @@ impl Default for Hooks {
     }
 }
 
-/// The store the configuration names (`database_url`, else SQLite in `data_dir`), with its
-/// schema brought up to date.
+/// The store the configuration names (PostgreSQL at `database_url`, else SQLite in
+/// `data_dir`), with its schema brought up to date.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
-    ferrite_store::open_store(&config.database_url, &config.data_dir)
+    let options = database_options(config)?;
+    ferrite_store::open_store(config.database_url.expose(), &config.data_dir, &options)
         .await
-        .with_context(|| {
-            format!(
-                "cannot open the database in {} (database_url, data_dir)",
-                config.data_dir.display()
-            )
-        })
+        .with_context(|| database_context(config))
+}
+
+/// Applies the schema to the configured database and says which one and at what version
+/// (`ferrite migrate`).
+pub async fn migrate(config: &Config) -> anyhow::Result<ferrite_store::Migrated> {
+    let options = database_options(config)?;
+    ferrite_store::migrate(config.database_url.expose(), &config.data_dir, &options)
+        .await
+        .with_context(|| database_context(config))
+}
+
+/// The PostgreSQL settings, and for SQLite the data directory its file goes in, created.
+fn database_options(config: &Config) -> anyhow::Result<ferrite_store::PostgresOptions> {
+    if config.database_url.is_empty() {
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("cannot create data_dir {}", config.data_dir.display()))?;
+    }
+    config.postgres_options()
+}
+
+/// Which database an error is about, without the URL (it may carry a password).
+fn database_context(config: &Config) -> String {
+    if config.database_url.is_empty() {
+        format!(
+            "cannot open the SQLite database in {} (data_dir)",
+            config.data_dir.display()
+        )
+    } else {
+        "cannot open the PostgreSQL database (database_url, [database])".to_owned()
+    }
 }
 
 /// Customers, API credentials and MAC keys over the instance's store and KEK: what the

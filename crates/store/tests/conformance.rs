@@ -100,6 +100,17 @@ async fn two_stores_on_one_file_share_state() {
     assert_eq!(nb, na + 1);
 }
 
+/// 1,100 concurrent bindings of one 1,000-use MAC key spread over two stores on one file
+/// bind exactly 1,000 accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_bindings_over_two_stores_stop_at_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ferrite.db");
+    let a = SqliteStore::open(&path).await.unwrap();
+    let b = SqliteStore::open(&path).await.unwrap();
+    suite::concurrent_bindings_over_instances_stop_at_the_limit(&[&a, &b]).await;
+}
+
 /// The in-memory store (one connection) passes the parts of the suite that race, too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_memory_store_conforms() {

@@ -129,6 +129,25 @@ async fn two_stores_on_one_database_share_state() {
     .await;
 }
 
+/// 1,100 concurrent bindings of one 1,000-use MAC key, spread over two instances (two stores,
+/// each with its own pool), bind exactly 1,000 accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_bindings_over_two_instances_stop_at_the_limit() {
+    with_database(|url| async move {
+        let a = PostgresStore::open(&url, &options()).await.unwrap();
+        let b = PostgresStore::open(&url, &options()).await.unwrap();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            suite::concurrent_bindings_over_instances_stop_at_the_limit(&[&a, &b]),
+        )
+        .await
+        .expect("timed out");
+        a.close();
+        b.close();
+    })
+    .await;
+}
+
 /// The password may come from the URL, from `database.password_file` (`password`) or from
 /// the environment (`fallback_password`); a wrong one is refused with the server's word, and
 /// no error quotes it.
