@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The README's test command: installs what the tests need when it is missing, then runs every
-# test (unit, integration, end-to-end with lego, certbot, Caddy and Apache mod_md, pkilint)
-# plus fmt and clippy.
+# The README's test command: installs what the tests need when it is missing, starts a
+# throwaway PostgreSQL cluster, then runs every test (unit, integration, the store conformance
+# suite on SQLite and PostgreSQL, end-to-end with lego, certbot, Caddy and Apache mod_md,
+# pkilint) plus fmt and clippy.
 #
 #   scripts/test.sh
 #
 # Environment:
 #   FERRITE_TEST_VENV       Python venv with certbot and pkilint (default: ~/.cache/ferrite/venv)
+#   FERRITE_TEST_DATABASE_URL  set here, to the throwaway cluster (any value given is replaced)
 #   CARGO_TARGET_DIR   honoured as usual (CI keeps it outside the clone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +18,7 @@ log() { printf '\n==> %s\n' "$*"; }
 # --- Debian packages -------------------------------------------------------------------------
 # lego (client), pebble (ships pebble-challtestsrv, the mock DNS), caddy and apache2 (web servers
 # with ACME built in; apache2 brings mod_md), openssl and curl (checks and hooks), python3-venv
-# (for certbot and pkilint).
+# (for certbot and pkilint), postgresql (the server the PostgreSQL tests run on).
 need_pkgs=()
 command -v lego >/dev/null || need_pkgs+=(lego)
 command -v pebble-challtestsrv >/dev/null || need_pkgs+=(pebble)
@@ -25,12 +27,15 @@ command -v caddy >/dev/null || need_pkgs+=(caddy)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 command -v curl >/dev/null || need_pkgs+=(curl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
+pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
+[ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || need_pkgs+=(postgresql)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_pkgs[*]}"
   SUDO=""
   [ "$(id -u)" = 0 ] || SUDO="sudo"
-  # caddy and apache2 start a service of their own on port 80 when installed under an init
-  # system; the tests run their own instances, so keep the packaged ones from starting: a
+  # caddy, apache2 and postgresql start a service of their own (ports 80 and 5432) when
+  # installed under an init system; the tests run their own instances, so keep the packaged
+  # ones from starting: a
   # policy-rc.d that denies every start during the install (unless the machine has one), and
   # under systemd, the units of the packages installed here disabled and stopped afterwards.
   policy=/usr/sbin/policy-rc.d
@@ -50,6 +55,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
       case "$pkg" in
         caddy) units=(caddy) ;;
         apache2) units=(apache2 apache-htcacheclean) ;;
+        postgresql) units=(postgresql) ;;
         *) units=() ;;
       esac
       for unit in "${units[@]}"; do
@@ -73,6 +79,51 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"
   cargo install --locked cargo-nextest
 fi
+
+# --- PostgreSQL: a throwaway cluster for this run ---------------------------------------------
+# initdb in a temporary directory, listening on 127.0.0.1 only (and a socket in that directory)
+# on a free port, password login; stopped and removed when this script exits, whatever the
+# tests did. PostgreSQL refuses to run as root: as root, the cluster belongs to the `postgres`
+# user the package creates. Durability is off (fsync): the data lives for one run.
+PG_BIN="$(pg_bin)"
+pg_dir="$(mktemp -d /tmp/ferrite-test-pg.XXXXXX)"
+pg_user=""
+if [ "$(id -u)" = 0 ]; then
+  pg_user=postgres
+  chown "$pg_user" "$pg_dir"
+fi
+as_pg() { if [ -n "$pg_user" ]; then runuser -u "$pg_user" -- "$@"; else "$@"; fi; }
+stop_postgres() {
+  if [ -f "$pg_dir/data/postmaster.pid" ]; then
+    as_pg "$PG_BIN/pg_ctl" -D "$pg_dir/data" -m immediate -t 30 stop >/dev/null 2>&1 || true
+  fi
+  rm -rf "$pg_dir"
+}
+trap stop_postgres EXIT
+pg_password="$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$pg_password" > "$pg_dir/password"
+[ -z "$pg_user" ] || chown "$pg_user" "$pg_dir/password"
+log "starting a throwaway PostgreSQL cluster ($("$PG_BIN/postgres" --version))"
+as_pg "$PG_BIN/initdb" -D "$pg_dir/data" -U ferrite --pwfile="$pg_dir/password" \
+  --auth-local=scram-sha-256 --auth-host=scram-sha-256 -E UTF8 --no-instructions >/dev/null
+started=""
+for attempt in 1 2 3 4 5; do
+  # A free port: the kernel picks one; another process may take it before the server binds
+  # it, so a failed start is tried again on another port.
+  pg_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  if as_pg "$PG_BIN/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/server.log" -w -t 60 \
+      -o "-c listen_addresses=127.0.0.1 -p $pg_port -c unix_socket_directories=$pg_dir -c max_connections=300 -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+      start >/dev/null; then
+    started=1
+    break
+  fi
+done
+if [ -z "$started" ]; then
+  echo "PostgreSQL did not start; its log:" >&2
+  tail -n 30 "$pg_dir/server.log" >&2 || true
+  exit 1
+fi
+export FERRITE_TEST_DATABASE_URL="postgres://ferrite:$pg_password@127.0.0.1:$pg_port/postgres"
 
 # --- Checks -----------------------------------------------------------------------------------
 log "cargo fmt --check"

@@ -37,8 +37,10 @@ pub struct Config {
     pub admin_trusted_network: bool,
     /// CA keys and certificates, the SQLite database, the listener's TLS certificate.
     pub data_dir: PathBuf,
-    /// Empty: SQLite in `data_dir`. (PostgreSQL is not supported yet.)
-    pub database_url: String,
+    /// Empty: SQLite in `data_dir`. Or a PostgreSQL URL
+    /// (`postgres://USER@HOST:PORT/DBNAME?sslmode=verify-full`) that several instances share.
+    /// `Debug` hides its password; prefer `database.password_file` or `PGPASSWORD` for it.
+    pub database_url: DatabaseUrl,
     /// The ACME base URL clients use; empty: `https://{listen}`.
     pub base_url: String,
     /// The plain-HTTP base URL written into certificates (AIA, CRL DP); empty:
@@ -46,6 +48,8 @@ pub struct Config {
     pub public_base_url: String,
     /// `text` or `json` log lines; levels come from `RUST_LOG` (default `info`).
     pub log_format: String,
+    /// PostgreSQL connection settings (unused with SQLite).
+    pub database: Database,
     /// Validation settings.
     pub validation: Validation,
     /// External account binding.
@@ -162,6 +166,61 @@ impl Limits {
     }
 }
 
+/// `database_url`: a string whose `Debug` prints the URL with its password replaced by
+/// `[redacted]`, so printing the configuration never shows it.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    /// The URL as configured (with its password, if it carries one).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether no URL is set (the embedded SQLite database).
+    pub fn is_empty(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match url::Url::parse(&self.0) {
+            Ok(mut url) if url.password().is_some() => {
+                // Only fails for URLs that cannot have a password, and this one has one.
+                let _ = url.set_password(Some("redacted"));
+                write!(f, "{:?}", url.as_str())
+            }
+            Ok(_) => write!(f, "{:?}", self.0),
+            Err(_) if self.is_empty() => write!(f, "{:?}", self.0),
+            Err(_) => f.write_str("[redacted]"),
+        }
+    }
+}
+
+/// `[database]`: how to reach the PostgreSQL database `database_url` names.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// Most connections this instance opens; requests wait for a free one (at most 30 s).
+    /// Every instance opens up to this many: keep their sum under the server's
+    /// `max_connections`.
+    pub max_connections: u32,
+    /// A file holding the database password (a trailing newline is ignored), for a URL
+    /// without one. Empty: the URL's password, else the `PGPASSWORD` environment variable.
+    pub password_file: String,
+}
+
+impl Default for Database {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            password_file: String::new(),
+        }
+    }
+}
+
 /// `[policy]`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -234,7 +293,8 @@ impl Default for Config {
             admin_trusted_network: false,
             public_listen: SocketAddr::from(([127, 0, 0, 1], 14002)),
             data_dir: PathBuf::from("./ferrite-data"),
-            database_url: String::new(),
+            database_url: DatabaseUrl::default(),
+            database: Database::default(),
             base_url: String::new(),
             public_base_url: String::new(),
             log_format: "text".into(),
@@ -306,8 +366,17 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         let config = self;
         anyhow::ensure!(
-            config.database_url.is_empty(),
-            "database_url: only the embedded SQLite database is supported so far; leave it empty"
+            config.database_url.is_empty()
+                || ferrite_store::is_postgres_url(config.database_url.expose()),
+            "database_url must be a postgres:// URL (postgres://USER@HOST:PORT/DBNAME), or empty for the embedded SQLite database in data_dir"
+        );
+        anyhow::ensure!(
+            (1..=1000).contains(&config.database.max_connections),
+            "database.max_connections must be between 1 and 1000"
+        );
+        anyhow::ensure!(
+            config.database.password_file.trim().is_empty() || !config.database_url.is_empty(),
+            "database.password_file is set but database_url is empty: the embedded SQLite database needs no password; set database_url or leave password_file empty"
         );
         anyhow::ensure!(
             matches!(config.log_format.as_str(), "text" | "json"),
@@ -416,6 +485,37 @@ impl Config {
         }
         self.issuing_profile()?;
         Ok(())
+    }
+
+    /// How the store connects to PostgreSQL: `database.max_connections`, the password from
+    /// `database.password_file` (read now) and `PGPASSWORD` as the fallback for a URL without
+    /// one.
+    pub fn postgres_options(&self) -> anyhow::Result<ferrite_store::PostgresOptions> {
+        let file = self.database.password_file.trim();
+        let password = if file.is_empty() {
+            None
+        } else {
+            let text = std::fs::read_to_string(file).with_context(|| {
+                format!(
+                    "database.password_file: cannot read {file}; fix the path or leave it empty"
+                )
+            })?;
+            let password = text.trim_end_matches(['\n', '\r']);
+            anyhow::ensure!(
+                !password.is_empty(),
+                "database.password_file {file} is empty; write the database password into it"
+            );
+            Some(ferrite_store::DatabasePassword::new(password.to_owned()))
+        };
+        let fallback_password = std::env::var("PGPASSWORD")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .map(ferrite_store::DatabasePassword::new);
+        Ok(ferrite_store::PostgresOptions {
+            max_connections: self.database.max_connections as usize,
+            password,
+            fallback_password,
+        })
     }
 
     /// The profile `name`: a `[profiles.NAME]` table (its name is the key), or the built-in
@@ -783,6 +883,56 @@ mod tests {
         assert_eq!(s.mac_key_lifetime, time::Duration::days(30));
         assert_eq!(s.max_bindings, 1000);
     }
+    #[test]
+    fn database_settings_load_and_the_password_stays_out_of_debug() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f.toml");
+        let password_file = dir.path().join("db.password");
+        std::fs::write(&password_file, "file-secret-8c1\n").unwrap();
+        std::fs::write(
+            &f,
+            "database_url = \"postgres://ferrite:url-secret-5e2@db.internal:5432/ferrite\"\n[database]\nmax_connections = 8\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(c.database.max_connections, 8);
+        let shown = format!("{c:?}");
+        assert!(
+            !shown.contains("url-secret-5e2") && shown.contains("db.internal"),
+            "{shown}"
+        );
+        assert_eq!(c.postgres_options().unwrap().max_connections, 8);
+
+        std::fs::write(
+            &f,
+            format!(
+                "database_url = \"postgres://ferrite@db.internal/ferrite\"\n[database]\npassword_file = \"{}\"\n",
+                password_file.display()
+            ),
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        let options = c.postgres_options().unwrap();
+        assert_eq!(
+            options.password,
+            Some(ferrite_store::DatabasePassword::new(
+                "file-secret-8c1".into()
+            ))
+        );
+        let shown = format!("{c:?} {options:?}");
+        assert!(!shown.contains("file-secret-8c1"), "{shown}");
+
+        for (toml, want) in [
+            ("database_url = \"mysql://db/ferrite\"\n", "postgres://"),
+            ("[database]\nmax_connections = 0\n", "max_connections"),
+            ("[database]\npassword_file = \"/x\"\n", "password_file"),
+        ] {
+            std::fs::write(&f, toml).unwrap();
+            let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
+            assert!(err.contains(want), "{toml}: {err}");
+        }
+    }
+
     #[test]
     fn a_profile_is_a_configuration_entry() {
         let dir = tempfile::tempdir().unwrap();

@@ -100,18 +100,43 @@ impl Default for Hooks {
     }
 }
 
-/// The store the configuration names (`database_url`, else SQLite in `data_dir`), with its
-/// schema brought up to date.
+/// The store the configuration names (PostgreSQL at `database_url`, else SQLite in
+/// `data_dir`), with its schema brought up to date.
 pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    crate::data_dir::prepare(&config.data_dir)?;
-    ferrite_store::open_store(&config.database_url, &config.data_dir)
+    let options = database_options(config)?;
+    ferrite_store::open_store(config.database_url.expose(), &config.data_dir, &options)
         .await
-        .with_context(|| {
-            format!(
-                "cannot open the database in {} (database_url, data_dir)",
-                config.data_dir.display()
-            )
-        })
+        .with_context(|| database_context(config))
+}
+
+/// Applies the schema to the configured database and says which one and at what version
+/// (`ferrite migrate`).
+pub async fn migrate(config: &Config) -> anyhow::Result<ferrite_store::Migrated> {
+    let options = database_options(config)?;
+    ferrite_store::migrate(config.database_url.expose(), &config.data_dir, &options)
+        .await
+        .with_context(|| database_context(config))
+}
+
+/// The PostgreSQL settings, and for SQLite the data directory its file goes in, created (or
+/// made private) by [`crate::data_dir::prepare`].
+fn database_options(config: &Config) -> anyhow::Result<ferrite_store::PostgresOptions> {
+    if config.database_url.is_empty() {
+        crate::data_dir::prepare(&config.data_dir)?;
+    }
+    config.postgres_options()
+}
+
+/// Which database an error is about, without the URL (it may carry a password).
+fn database_context(config: &Config) -> String {
+    if config.database_url.is_empty() {
+        format!(
+            "cannot open the SQLite database in {} (data_dir)",
+            config.data_dir.display()
+        )
+    } else {
+        "cannot open the PostgreSQL database (database_url, [database])".to_owned()
+    }
 }
 
 /// The store for the operator commands: unlike [`open_store`] it never creates the data
@@ -120,7 +145,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
 /// at and how to point the command at the right one.
 pub async fn open_existing_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     anyhow::ensure!(
-        config.data_dir.is_dir(),
+        !config.database_url.is_empty() || config.data_dir.is_dir(),
         "no Ferrite data directory at {}: operator commands work on the data directory of `ferrite serve`; give them the configuration it runs with (--config FILE, FERRITE_CONFIG, or FERRITE_DATA_DIR), or create the directory to start a new one",
         config.data_dir.display()
     );

@@ -3,8 +3,7 @@
 //! `ferrite serve`, the operator commands and the testkit all build Ferrite here, so a test
 //! runs the object graph production runs: the store the configuration names
 //! ([`open_store`]), the CA certificates and keys, the validator, the engine, and the three
-//! routers on their listeners ([`Ferrite`]). This is where a PostgreSQL store or an HSM
-//! signer plugs in.
+//! routers on their listeners ([`Ferrite`]). This is where an HSM signer plugs in.
 //!
 //! What it must never do: hold a policy of its own (the engine decides), or print to stdout
 //! (the binary decides what an operator sees; this crate logs).
@@ -24,6 +23,6 @@ pub mod kek;
 
 pub use config::Config;
 pub use instance::{
-    EngineChange, Ferrite, Hooks, Listeners, Running, ValidatorChange, open_existing_store,
-    open_registry, open_store, raise_open_file_limit,
+    EngineChange, Ferrite, Hooks, Listeners, Running, ValidatorChange, migrate,
+    open_existing_store, open_registry, open_store, raise_open_file_limit,
 };

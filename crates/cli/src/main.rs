@@ -41,6 +41,10 @@ enum Command {
     MacKey(commands::MacKeyArgs),
     /// Domain validations kept for reuse, with their evidence: `list [--customer NAME]`.
     Validation(commands::ValidationArgs),
+    /// Apply the database schema (`database_url`, else SQLite in `data_dir`) and exit.
+    /// `ferrite serve` applies it too; run this first to upgrade the schema once, before
+    /// starting several instances of a new version.
+    Migrate,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,7 +71,18 @@ fn main() -> anyhow::Result<()> {
         Command::Credential(args) => runtime.block_on(commands::credential(&config, args)),
         Command::MacKey(args) => runtime.block_on(commands::mac_key(&config, args)),
         Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
+        Command::Migrate => runtime.block_on(migrate(&config)),
     }
+}
+
+/// `ferrite migrate`: applies the schema and says where and at what version.
+async fn migrate(config: &ferrite_app::Config) -> anyhow::Result<()> {
+    let done = ferrite_app::migrate(config).await?;
+    println!(
+        "{} database schema is at version {} (up to date)",
+        done.backend, done.version
+    );
+    Ok(())
 }
 
 #[cfg(test)]

@@ -641,3 +641,66 @@ fn operator_commands_never_create_a_data_directory() {
         assert!(!env.data().exists(), "{args:?} created the data directory");
     }
 }
+
+/// `ferrite migrate` applies the schema and says where and at what version; again, it changes
+/// nothing. On PostgreSQL (the password from `database.password_file`, never printed) the
+/// operator commands then work on that database, and no SQLite file appears.
+#[test]
+fn migrate_applies_the_schema_on_sqlite_and_postgresql() {
+    let env = Env::new();
+    for _ in 0..2 {
+        let out = env.ok(&["migrate"]);
+        assert!(
+            out.contains("SQLite database schema is at version"),
+            "{out}"
+        );
+    }
+    assert!(env.data().join("ferrite.db").exists());
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let database = runtime.block_on(ferrite_store::testing::TestDatabase::create());
+    let mut url = url::Url::parse(database.url()).unwrap();
+    let password = url.password().unwrap().to_owned();
+    url.set_password(None).unwrap();
+    let env = Env::new();
+    let password_file = env.dir.path().join("db.password");
+    std::fs::write(&password_file, format!("{password}\n")).unwrap();
+    let mut config = std::fs::read_to_string(&env.config).unwrap();
+    config.insert_str(
+        0,
+        &format!(
+            "database_url = {:?}\n[database]\nmax_connections = 2\npassword_file = {:?}\n",
+            url.as_str(),
+            password_file
+        ),
+    );
+    // The table must come after every top-level key.
+    let (table, top) = config.split_at(config.find("listen").unwrap());
+    std::fs::write(&env.config, format!("{top}{table}")).unwrap();
+    for _ in 0..2 {
+        let out = env.run(&["migrate"]);
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+        );
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        assert!(
+            stdout.contains("PostgreSQL database schema is at version 1"),
+            "{stdout}"
+        );
+        assert!(!stdout.contains(&password) && !stderr.contains(&password));
+    }
+    env.ok(&["customer", "create", "in-postgres"]);
+    let listed = env.json(&["customer", "list"]);
+    assert!(listed.to_string().contains("in-postgres"), "{listed}");
+    assert!(!env.data().join("ferrite.db").exists(), "no SQLite file");
+    // A wrong password is refused with the server's word, and not printed.
+    std::fs::write(&password_file, "wrong-password-31c\n").unwrap();
+    let err = env.fails(&["migrate"]);
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(
+        !err.contains("wrong-password-31c") && !err.contains(&password),
+        "{err}"
+    );
+    runtime.block_on(database.drop());
+}

@@ -1,5 +1,5 @@
 //! The `Store` trait: everything that must be consistent across instances lives behind it.
-//! `ferrite-store` implements it for SQLite (and later PostgreSQL). Each method that changes
+//! `ferrite-store` implements it for SQLite and PostgreSQL. Each method that changes
 //! state is one transaction: it happens entirely or not at all.
 
 use async_trait::async_trait;

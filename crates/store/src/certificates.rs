@@ -5,7 +5,7 @@ use ferrite_core::model::Certificate;
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
-use crate::codec::{from_json, from_micros, micros, to_json};
+use crate::codec::{from_json, from_micros, micros, reason_code, revocation, to_json};
 use crate::db::{at, col, execute, query_all, query_opt};
 use crate::open::SqliteStore;
 
@@ -148,27 +148,11 @@ pub(crate) async fn next_crl_number(store: &SqliteStore) -> Result<u64, StoreErr
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("crl_number.value is {n}")))
 }
 
-fn reason_code(reason: i64) -> Result<u8, StoreError> {
-    u8::try_from(reason)
-        .map_err(|_| StoreError::Corrupt(format!("certificates.revocation_reason is {reason}")))
-}
-
 fn decode(row: &Row<'_>) -> Result<Certificate, StoreError> {
     let dns_names: String = at(row, 5, "dns_names")?;
     let revoked_at: Option<i64> = at(row, 8, "revoked_at")?;
     let reason: Option<i64> = at(row, 9, "revocation_reason")?;
-    let revoked = match (revoked_at, reason) {
-        (Some(at), Some(reason)) => Some((
-            from_micros(at, "certificates.revoked_at")?,
-            reason_code(reason)?,
-        )),
-        (None, None) => None,
-        _ => {
-            return Err(StoreError::Corrupt(
-                "certificates: revoked_at and revocation_reason disagree".to_owned(),
-            ));
-        }
-    };
+    let revoked = revocation(revoked_at, reason)?;
     Ok(Certificate {
         serial: at(row, 0, "serial")?,
         account_id: at(row, 1, "account_id")?,

@@ -81,6 +81,84 @@ pub(crate) fn identifier(kind: &str, value: String) -> Result<Identifier, StoreE
     Ok(Identifier { kind, value })
 }
 
+/// A validation result's columns: the challenge's and the authorization's new statuses, the
+/// challenge's `validated` time (success) or `error` (failure, JSON).
+pub(crate) fn outcome_columns(
+    outcome: &Result<OffsetDateTime, ferrite_proto::Problem>,
+) -> Result<
+    (
+        ferrite_proto::ChallengeStatus,
+        ferrite_proto::AuthorizationStatus,
+        Option<i64>,
+        Option<String>,
+    ),
+    StoreError,
+> {
+    use ferrite_proto::{AuthorizationStatus, ChallengeStatus};
+    Ok(match outcome {
+        Ok(at) => (
+            ChallengeStatus::Valid,
+            AuthorizationStatus::Valid,
+            Some(micros(*at)),
+            None,
+        ),
+        Err(problem) => (
+            ChallengeStatus::Invalid,
+            AuthorizationStatus::Invalid,
+            None,
+            Some(to_json(problem, "error")?),
+        ),
+    })
+}
+
+/// A certificate's revocation from its two columns, which are both set or both NULL.
+pub(crate) fn revocation(
+    revoked_at: Option<i64>,
+    reason: Option<i64>,
+) -> Result<Option<(OffsetDateTime, u8)>, StoreError> {
+    match (revoked_at, reason) {
+        (Some(at), Some(reason)) => Ok(Some((
+            from_micros(at, "certificates.revoked_at")?,
+            reason_code(reason)?,
+        ))),
+        (None, None) => Ok(None),
+        _ => Err(StoreError::Corrupt(
+            "certificates: revoked_at and revocation_reason disagree".to_owned(),
+        )),
+    }
+}
+
+/// A revocation reason code (RFC 5280 §5.3.1) as stored.
+pub(crate) fn reason_code(reason: i64) -> Result<u8, StoreError> {
+    u8::try_from(reason)
+        .map_err(|_| StoreError::Corrupt(format!("certificates.revocation_reason is {reason}")))
+}
+
+/// The stored state of a MAC key that a guarded binding did not count: which rule it fails,
+/// the credential first (its fix, a new credential, is the one the customer needs). `Backend`
+/// if it fails none (the increment should have matched).
+pub(crate) fn binding_refusal(
+    kid: &str,
+    (credential, key): (&str, &str),
+    (expires_at, used, max): (i64, i64, i64),
+    now: OffsetDateTime,
+) -> Result<ferrite_core::model::BindingRefusal, StoreError> {
+    use ferrite_core::model::{BindingRefusal, CredentialStatus};
+    Ok(if credential != CredentialStatus::Active.as_str() {
+        BindingRefusal::CredentialDisabled
+    } else if key != CredentialStatus::Active.as_str() {
+        BindingRefusal::KeyDisabled
+    } else if expires_at <= micros(now) {
+        BindingRefusal::KeyExpired
+    } else if used >= max {
+        BindingRefusal::KeyExhausted
+    } else {
+        return Err(StoreError::Backend(format!(
+            "MAC key {kid:?} is usable but could not be counted"
+        )));
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,7 +15,7 @@ use crate::open::SqliteStore;
 /// Most rows one reuse lookup reads. Newest first, so the best candidates are always among
 /// them; a customer validating the same few names hundreds of times inside one window loses
 /// nothing by the cut.
-const REUSE_LOOKUP_LIMIT: i64 = 500;
+pub(crate) const REUSE_LOOKUP_LIMIT: i64 = 500;
 
 /// The domain validation SELECT (columns prefixed `dv.`) with a clause appended (literals only,
 /// so the SQL is static).

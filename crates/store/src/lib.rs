@@ -1,10 +1,12 @@
 //! SQL storage for Ferrite: [`SqliteStore`] implements [`ferrite_core::Store`] on an embedded
-//! SQLite database (a PostgreSQL backend will sit beside it, sharing the conformance suite in
-//! `tests/conformance.rs`).
+//! SQLite database, [`PostgresStore`] on a PostgreSQL database that several instances share.
+//! Both pass one conformance suite (`tests/suite`, run by `tests/conformance.rs` and
+//! `tests/conformance_postgres.rs`).
 //!
 //! This is the only crate that writes SQL. It stores and loads the domain model of
 //! `ferrite_core::model` and makes every check-and-set happen inside the database, so several
-//! `ferrite serve` processes sharing one database never both win a race:
+//! `ferrite serve` processes sharing one database never both win a race. How the PostgreSQL
+//! store keeps each guarantee is in the `postgres` module's documentation; on SQLite:
 //!
 //! - each state change is one statement or one write job; write jobs run in the writer
 //!   thread, each in a `BEGIN IMMEDIATE` transaction shared with the other jobs waiting, inside
@@ -34,7 +36,10 @@
 //! back are truncated to the microsecond and carry the UTC offset.
 //!
 //! # Layout
-//! - [`open_store`]: the store a configuration names, the one place a backend is chosen.
+//! - [`open_store`]: the store a configuration names, the one place a backend is chosen;
+//!   [`migrate`] applies the schema and reports its version (`ferrite migrate`).
+//! - `postgres`: [`PostgresStore`], its connection settings ([`PostgresOptions`]) and
+//!   migrations (`migrations/postgres/`). The modules below are the SQLite store's.
 //! - `open`: [`SqliteStore`], the nonce file's path, migrations (`migrations/sqlite/`, tracked
 //!   in `PRAGMA user_version`).
 //! - `db`: the connections, inline reads, the group-committing writer thread, query helpers.
@@ -50,7 +55,8 @@
 //! - `customers`, `credentials`, `mac_keys`: the binding model (RFC 8555 §7.3.4); `mac_keys`
 //!   also counts a binding in the transaction that inserts the account.
 //! - `bulk`: [`BulkRows`] and `SqliteStore::bulk_insert`, many rows in one transaction (seeding).
-//! - `codec`: timestamps, statuses and JSON columns.
+//! - `codec`: timestamps, statuses and JSON columns (both backends).
+//! - `testing` (feature `testing`, tests only): a fresh PostgreSQL database per test.
 //! - `error`: `rusqlite::Error` → `StoreError`.
 #![warn(missing_docs)]
 
@@ -68,11 +74,18 @@ mod mac_keys;
 mod nonces;
 mod open;
 mod orders;
+mod postgres;
 mod store_impl;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod validations;
 
 pub use bulk::BulkRows;
 pub use open::SqliteStore;
+pub use postgres::{
+    DatabasePassword, LATEST_VERSION as POSTGRES_SCHEMA_VERSION, PostgresOptions, PostgresStore,
+    is_postgres_url,
+};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -82,16 +95,75 @@ use ferrite_core::{Store, StoreError};
 /// The name of the SQLite database file in the data directory.
 pub const SQLITE_FILE: &str = "ferrite.db";
 
-/// Opens the store the configuration names and brings its schema up to date: with an empty
+/// Opens the store the configuration names and brings its schema up to date: PostgreSQL when
+/// `database_url` is a `postgres://` URL (connected with `postgres`), else, with an empty
 /// `database_url`, the embedded SQLite database `data_dir/ferrite.db` (created if missing).
 /// Every part of Ferrite that reads or writes state (`ferrite serve`, the operator commands,
 /// the testkit) opens it here.
-pub async fn open_store(database_url: &str, data_dir: &Path) -> Result<Arc<dyn Store>, StoreError> {
-    if !database_url.trim().is_empty() {
-        return Err(StoreError::Backend(
-            "database_url: only the embedded SQLite database is supported; leave it empty".into(),
-        ));
+///
+/// Errors never quote `database_url`: it may carry a password.
+pub async fn open_store(
+    database_url: &str,
+    data_dir: &Path,
+    postgres: &PostgresOptions,
+) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match backend(database_url)? {
+        Backend::Postgres => Arc::new(PostgresStore::open(database_url, postgres).await?),
+        Backend::Sqlite => Arc::new(SqliteStore::open(&data_dir.join(SQLITE_FILE)).await?),
+    })
+}
+
+/// What [`migrate`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Migrated {
+    /// `"PostgreSQL"` or `"SQLite"`.
+    pub backend: &'static str,
+    /// The schema version the database is at now (the latest this Ferrite knows).
+    pub version: i64,
+}
+
+/// Applies the schema to the database [`open_store`] would open, and says which one it is and
+/// at what version (`ferrite migrate`). Applying it again changes nothing.
+pub async fn migrate(
+    database_url: &str,
+    data_dir: &Path,
+    postgres: &PostgresOptions,
+) -> Result<Migrated, StoreError> {
+    match backend(database_url)? {
+        Backend::Postgres => {
+            let store = PostgresStore::open(database_url, postgres).await?;
+            let version = store.schema_version().await;
+            store.close();
+            Ok(Migrated {
+                backend: "PostgreSQL",
+                version: version?,
+            })
+        }
+        Backend::Sqlite => {
+            let store = SqliteStore::open(&data_dir.join(SQLITE_FILE)).await?;
+            store.close().await;
+            Ok(Migrated {
+                backend: "SQLite",
+                version: open::LATEST_VERSION,
+            })
+        }
     }
-    let store = SqliteStore::open(&data_dir.join(SQLITE_FILE)).await?;
-    Ok(Arc::new(store))
+}
+
+enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+fn backend(database_url: &str) -> Result<Backend, StoreError> {
+    if database_url.trim().is_empty() {
+        Ok(Backend::Sqlite)
+    } else if is_postgres_url(database_url) {
+        Ok(Backend::Postgres)
+    } else {
+        Err(StoreError::Backend(
+            "database_url must be a postgres:// URL, or empty for the embedded SQLite database"
+                .into(),
+        ))
+    }
 }

@@ -6,7 +6,7 @@ use ferrite_core::model::{Account, BindingRefusal, CredentialStatus, MacKey, Sco
 use rusqlite::{Connection, Row, params};
 
 use crate::accounts;
-use crate::codec::{from_micros, micros, parse_wire};
+use crate::codec::{binding_refusal, from_micros, micros, parse_wire};
 use crate::db::{col, execute, query_all, query_opt};
 use crate::open::SqliteStore;
 
@@ -143,19 +143,7 @@ fn why_refused(
     let Some((credential, key, expires_at, used, max)) = row else {
         return Ok(BindingRefusal::UnknownKid);
     };
-    Ok(if credential != CredentialStatus::Active.as_str() {
-        BindingRefusal::CredentialDisabled
-    } else if key != CredentialStatus::Active.as_str() {
-        BindingRefusal::KeyDisabled
-    } else if expires_at <= micros(now) {
-        BindingRefusal::KeyExpired
-    } else if used >= max {
-        BindingRefusal::KeyExhausted
-    } else {
-        return Err(StoreError::Backend(format!(
-            "MAC key {kid:?} is usable but could not be counted"
-        )));
-    })
+    binding_refusal(kid, (&credential, &key), (expires_at, used, max), now)
 }
 
 fn count(row: &Row<'_>, column: &str) -> Result<u32, StoreError> {

@@ -26,6 +26,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/sqlite/0006_used_nonces.sql")),
 ];
 
+/// The schema version a migrated database is at (`PRAGMA user_version`).
+pub(crate) const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+
 /// The [`ferrite_core::Store`] backed by SQLite. Cheap to clone (the connections are shared).
 #[derive(Clone, Debug)]
 pub struct SqliteStore {

@@ -1,11 +1,13 @@
-//! `impl Store for SqliteStore`: each method delegates to the module that owns its table.
+//! `impl Store` for both stores: each method delegates to the module that owns its table.
+//! Both backends name their modules and functions alike (`accounts::insert`,
+//! `mac_keys::bind`, …), so one macro writes both impls: [`store_impl`] is invoked where the
+//! backend's modules are in scope (here for SQLite, in `postgres::store_impl` for PostgreSQL).
 
-use async_trait::async_trait;
+use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, Certificate, CredentialStatus, Customer,
     DomainValidation, MacKey, Order, Scope, ValidationOwner, ValidationResult,
 };
-use ferrite_core::{Store, StoreError};
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
 
@@ -15,225 +17,253 @@ use crate::{
     nonces, orders, validations,
 };
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn nonce_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
-        nonces::key(self, candidate).await
-    }
+/// `impl Store for $store`, each method calling the function of the same job in the module
+/// of the same name, resolved where the macro is invoked.
+macro_rules! store_impl {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl ferrite_core::Store for $store {
+            async fn nonce_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+                nonces::key(self, candidate).await
+            }
 
-    async fn consume_nonce(
-        &self,
-        nonce: &str,
-        expires: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        nonces::consume(self, nonce, expires).await
-    }
+            async fn consume_nonce(
+                &self,
+                nonce: &str,
+                expires: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                nonces::consume(self, nonce, expires).await
+            }
 
-    async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        nonces::purge(self, now).await
-    }
+            async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+                nonces::purge(self, now).await
+            }
 
-    async fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
-        accounts::insert(self, account).await
-    }
+            async fn insert_account(&self, account: &Account) -> Result<(), StoreError> {
+                accounts::insert(self, account).await
+            }
 
-    async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
-        accounts::by_id(self, id).await
-    }
+            async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
+                accounts::by_id(self, id).await
+            }
 
-    async fn account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Account>, StoreError> {
-        accounts::by_thumbprint(self, thumbprint).await
-    }
+            async fn account_by_thumbprint(
+                &self,
+                thumbprint: &str,
+            ) -> Result<Option<Account>, StoreError> {
+                accounts::by_thumbprint(self, thumbprint).await
+            }
 
-    async fn update_account(&self, account: &Account) -> Result<(), StoreError> {
-        accounts::update(self, account).await
-    }
+            async fn update_account(&self, account: &Account) -> Result<(), StoreError> {
+                accounts::update(self, account).await
+            }
 
-    async fn change_account_key(
-        &self,
-        id: &str,
-        old_thumbprint: &str,
-        new_thumbprint: &str,
-        new_jwk: &serde_json::Value,
-    ) -> Result<(), StoreError> {
-        accounts::change_key(self, id, old_thumbprint, new_thumbprint, new_jwk).await
-    }
+            async fn change_account_key(
+                &self,
+                id: &str,
+                old_thumbprint: &str,
+                new_thumbprint: &str,
+                new_jwk: &serde_json::Value,
+            ) -> Result<(), StoreError> {
+                accounts::change_key(self, id, old_thumbprint, new_thumbprint, new_jwk).await
+            }
 
-    async fn insert_order(
-        &self,
-        order: &Order,
-        authorizations: &[Authorization],
-    ) -> Result<(), StoreError> {
-        orders::insert(self, order, authorizations).await
-    }
+            async fn insert_order(
+                &self,
+                order: &Order,
+                authorizations: &[Authorization],
+            ) -> Result<(), StoreError> {
+                orders::insert(self, order, authorizations).await
+            }
 
-    async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
-        orders::by_id(self, id).await
-    }
+            async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
+                orders::by_id(self, id).await
+            }
 
-    async fn order_with_authorizations(
-        &self,
-        id: &str,
-    ) -> Result<Option<(Order, Vec<Authorization>)>, StoreError> {
-        orders::with_authorizations(self, id).await
-    }
+            async fn order_with_authorizations(
+                &self,
+                id: &str,
+            ) -> Result<Option<(Order, Vec<Authorization>)>, StoreError> {
+                orders::with_authorizations(self, id).await
+            }
 
-    async fn order_ids_by_account(
-        &self,
-        account_id: &str,
-        after: Option<&str>,
-        limit: u32,
-    ) -> Result<Vec<String>, StoreError> {
-        orders::ids_by_account(self, account_id, after, limit).await
-    }
+            async fn order_ids_by_account(
+                &self,
+                account_id: &str,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<String>, StoreError> {
+                orders::ids_by_account(self, account_id, after, limit).await
+            }
 
-    async fn authorization(&self, id: &str) -> Result<Option<Authorization>, StoreError> {
-        authorizations::by_id(self, id).await
-    }
+            async fn authorization(&self, id: &str) -> Result<Option<Authorization>, StoreError> {
+                authorizations::by_id(self, id).await
+            }
 
-    async fn authorizations(&self, ids: &[String]) -> Result<Vec<Authorization>, StoreError> {
-        authorizations::by_ids(self, ids).await
-    }
+            async fn authorizations(
+                &self,
+                ids: &[String],
+            ) -> Result<Vec<Authorization>, StoreError> {
+                authorizations::by_ids(self, ids).await
+            }
 
-    async fn set_authorization_status(
-        &self,
-        id: &str,
-        from: AuthorizationStatus,
-        to: AuthorizationStatus,
-    ) -> Result<bool, StoreError> {
-        authorizations::set_status(self, id, from, to).await
-    }
+            async fn set_authorization_status(
+                &self,
+                id: &str,
+                from: AuthorizationStatus,
+                to: AuthorizationStatus,
+            ) -> Result<bool, StoreError> {
+                authorizations::set_status(self, id, from, to).await
+            }
 
-    async fn start_validation(
-        &self,
-        challenge_id: &str,
-        lease_until: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        validations::start(self, challenge_id, lease_until).await
-    }
+            async fn start_validation(
+                &self,
+                challenge_id: &str,
+                lease_until: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                validations::start(self, challenge_id, lease_until).await
+            }
 
-    async fn finish_validation(&self, result: &ValidationResult) -> Result<bool, StoreError> {
-        validations::finish(self, result).await
-    }
+            async fn finish_validation(
+                &self,
+                result: &ValidationResult,
+            ) -> Result<bool, StoreError> {
+                validations::finish(self, result).await
+            }
 
-    async fn reap_stale_validations(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        validations::reap(self, now).await
-    }
+            async fn reap_stale_validations(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+                validations::reap(self, now).await
+            }
 
-    async fn begin_finalize(
-        &self,
-        order_id: &str,
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        orders::begin_finalize(self, order_id, now).await
-    }
+            async fn begin_finalize(
+                &self,
+                order_id: &str,
+                now: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                orders::begin_finalize(self, order_id, now).await
+            }
 
-    async fn complete_order(&self, order_id: &str, cert: &Certificate) -> Result<(), StoreError> {
-        certificates::complete_order(self, order_id, cert).await
-    }
+            async fn complete_order(
+                &self,
+                order_id: &str,
+                cert: &Certificate,
+            ) -> Result<(), StoreError> {
+                certificates::complete_order(self, order_id, cert).await
+            }
 
-    async fn fail_order(&self, order_id: &str, error: &Problem) -> Result<(), StoreError> {
-        orders::fail(self, order_id, error).await
-    }
+            async fn fail_order(&self, order_id: &str, error: &Problem) -> Result<(), StoreError> {
+                orders::fail(self, order_id, error).await
+            }
 
-    async fn certificate(&self, serial: &str) -> Result<Option<Certificate>, StoreError> {
-        certificates::by_serial(self, serial).await
-    }
+            async fn certificate(&self, serial: &str) -> Result<Option<Certificate>, StoreError> {
+                certificates::by_serial(self, serial).await
+            }
 
-    async fn revoke_certificate(
-        &self,
-        serial: &str,
-        at: OffsetDateTime,
-        reason: u8,
-    ) -> Result<bool, StoreError> {
-        certificates::revoke(self, serial, at, reason).await
-    }
+            async fn revoke_certificate(
+                &self,
+                serial: &str,
+                at: OffsetDateTime,
+                reason: u8,
+            ) -> Result<bool, StoreError> {
+                certificates::revoke(self, serial, at, reason).await
+            }
 
-    async fn revoked_certificates(
-        &self,
-        now: OffsetDateTime,
-    ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError> {
-        certificates::revoked(self, now).await
-    }
+            async fn revoked_certificates(
+                &self,
+                now: OffsetDateTime,
+            ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError> {
+                certificates::revoked(self, now).await
+            }
 
-    async fn next_crl_number(&self) -> Result<u64, StoreError> {
-        certificates::next_crl_number(self).await
-    }
+            async fn next_crl_number(&self) -> Result<u64, StoreError> {
+                certificates::next_crl_number(self).await
+            }
 
-    async fn insert_customer(&self, customer: &Customer) -> Result<(), StoreError> {
-        customers::insert(self, customer).await
-    }
+            async fn insert_customer(&self, customer: &Customer) -> Result<(), StoreError> {
+                customers::insert(self, customer).await
+            }
 
-    async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
-        customers::by_id(self, id).await
-    }
+            async fn customer(&self, id: &str) -> Result<Option<Customer>, StoreError> {
+                customers::by_id(self, id).await
+            }
 
-    async fn customer_by_name(&self, name: &str) -> Result<Option<Customer>, StoreError> {
-        customers::by_name(self, name).await
-    }
+            async fn customer_by_name(&self, name: &str) -> Result<Option<Customer>, StoreError> {
+                customers::by_name(self, name).await
+            }
 
-    async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
-        customers::all(self).await
-    }
+            async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
+                customers::all(self).await
+            }
 
-    async fn insert_credential(&self, credential: &ApiCredential) -> Result<(), StoreError> {
-        credentials::insert(self, credential).await
-    }
+            async fn insert_credential(
+                &self,
+                credential: &ApiCredential,
+            ) -> Result<(), StoreError> {
+                credentials::insert(self, credential).await
+            }
 
-    async fn credential(&self, id: &str) -> Result<Option<ApiCredential>, StoreError> {
-        credentials::by_id(self, id).await
-    }
+            async fn credential(&self, id: &str) -> Result<Option<ApiCredential>, StoreError> {
+                credentials::by_id(self, id).await
+            }
 
-    async fn credentials(
-        &self,
-        customer_id: Option<&str>,
-    ) -> Result<Vec<ApiCredential>, StoreError> {
-        credentials::list(self, customer_id).await
-    }
+            async fn credentials(
+                &self,
+                customer_id: Option<&str>,
+            ) -> Result<Vec<ApiCredential>, StoreError> {
+                credentials::list(self, customer_id).await
+            }
 
-    async fn set_credential_status(
-        &self,
-        id: &str,
-        status: CredentialStatus,
-    ) -> Result<bool, StoreError> {
-        credentials::set_status(self, id, status).await
-    }
+            async fn set_credential_status(
+                &self,
+                id: &str,
+                status: CredentialStatus,
+            ) -> Result<bool, StoreError> {
+                credentials::set_status(self, id, status).await
+            }
 
-    async fn insert_mac_key(&self, key: &MacKey) -> Result<(), StoreError> {
-        mac_keys::insert(self, key).await
-    }
+            async fn insert_mac_key(&self, key: &MacKey) -> Result<(), StoreError> {
+                mac_keys::insert(self, key).await
+            }
 
-    async fn mac_key(&self, kid: &str) -> Result<Option<MacKey>, StoreError> {
-        mac_keys::by_kid(self, kid).await
-    }
+            async fn mac_key(&self, kid: &str) -> Result<Option<MacKey>, StoreError> {
+                mac_keys::by_kid(self, kid).await
+            }
 
-    async fn mac_keys(&self, scope: &Scope) -> Result<Vec<MacKey>, StoreError> {
-        mac_keys::list(self, scope).await
-    }
+            async fn mac_keys(&self, scope: &Scope) -> Result<Vec<MacKey>, StoreError> {
+                mac_keys::list(self, scope).await
+            }
 
-    async fn insert_account_with_binding(
-        &self,
-        account: &Account,
-        kid: &str,
-        now: OffsetDateTime,
-    ) -> Result<Result<(), BindingRefusal>, StoreError> {
-        mac_keys::bind(self, account, kid, now).await
-    }
+            async fn insert_account_with_binding(
+                &self,
+                account: &Account,
+                kid: &str,
+                now: OffsetDateTime,
+            ) -> Result<Result<(), BindingRefusal>, StoreError> {
+                mac_keys::bind(self, account, kid, now).await
+            }
 
-    async fn accounts_in_scope(&self, scope: &Scope) -> Result<Vec<Account>, StoreError> {
-        accounts::in_scope(self, scope).await
-    }
+            async fn accounts_in_scope(&self, scope: &Scope) -> Result<Vec<Account>, StoreError> {
+                accounts::in_scope(self, scope).await
+            }
 
-    async fn reusable_domain_validations(
-        &self,
-        owner: &ValidationOwner,
-        domains: &[String],
-        since: OffsetDateTime,
-    ) -> Result<Vec<DomainValidation>, StoreError> {
-        domain_validations::reusable(self, owner, domains, since).await
-    }
+            async fn reusable_domain_validations(
+                &self,
+                owner: &ValidationOwner,
+                domains: &[String],
+                since: OffsetDateTime,
+            ) -> Result<Vec<DomainValidation>, StoreError> {
+                domain_validations::reusable(self, owner, domains, since).await
+            }
 
-    async fn domain_validations(&self, scope: &Scope) -> Result<Vec<DomainValidation>, StoreError> {
-        domain_validations::list(self, scope).await
-    }
+            async fn domain_validations(
+                &self,
+                scope: &Scope,
+            ) -> Result<Vec<DomainValidation>, StoreError> {
+                domain_validations::list(self, scope).await
+            }
+        }
+    };
 }
+pub(crate) use store_impl;
+
+store_impl!(SqliteStore);

@@ -5,11 +5,10 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::ValidationResult;
-use ferrite_proto::{AuthorizationStatus, ChallengeStatus};
 use rusqlite::params;
 use time::OffsetDateTime;
 
-use crate::codec::{micros, to_json};
+use crate::codec::{micros, outcome_columns, to_json};
 use crate::db::execute;
 use crate::domain_validations;
 use crate::open::SqliteStore;
@@ -63,20 +62,7 @@ pub(crate) async fn finish(
     result: &ValidationResult,
 ) -> Result<bool, StoreError> {
     let record = to_json(&result.record, "record")?;
-    let (challenge_status, authz_status, validated, error) = match &result.outcome {
-        Ok(at) => (
-            ChallengeStatus::Valid,
-            AuthorizationStatus::Valid,
-            Some(micros(*at)),
-            None,
-        ),
-        Err(problem) => (
-            ChallengeStatus::Invalid,
-            AuthorizationStatus::Invalid,
-            None,
-            Some(to_json(problem, "error")?),
-        ),
-    };
+    let (challenge_status, authz_status, validated, error) = outcome_columns(&result.outcome)?;
     // A success keeps the domain validation for the customer (BR §4.2.1 reuse) in this same
     // write job, and the now-valid authorization expires with its reuse window.
     let domain_validation = match (&result.outcome, &result.domain_validation) {

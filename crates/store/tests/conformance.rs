@@ -30,46 +30,7 @@ macro_rules! conformance {
     };
 }
 
-conformance!(
-    nonce_is_redeemed_once,
-    expired_nonces_are_refused_and_purged,
-    nonce_key_is_kept,
-    concurrent_nonce_redemption_has_one_winner,
-    account_round_trip,
-    duplicate_account_is_conflict,
-    update_account_replaces_contact_and_status,
-    change_account_key,
-    order_round_trip,
-    order_reuses_existing_authorization,
-    insert_order_is_atomic,
-    order_listing_is_newest_first_and_paginated,
-    set_authorization_status_is_compare_and_set,
-    start_validation_is_compare_and_set,
-    concurrent_start_validation_has_one_winner,
-    finish_validation_success,
-    finish_validation_failure,
-    finish_validation_applies_only_while_processing,
-    finish_validation_without_claim_applies_only_while_pending,
-    reaper_resets_expired_leases,
-    begin_finalize_is_compare_and_set,
-    begin_finalize_requires_a_ready_order,
-    complete_order_stores_certificate,
-    complete_order_requires_processing_and_unique_serial,
-    fail_order_from_pending_or_processing,
-    revocation_is_compare_and_set,
-    revoked_certificates_for_crl,
-    crl_numbers_are_monotonic,
-    customers_round_trip_with_unique_names,
-    credentials_round_trip_scoped_and_disabled,
-    new_mac_key_disables_previous_key,
-    binding_counts_and_inserts_the_account,
-    binding_refusals_name_the_rule,
-    failed_account_insert_consumes_nothing,
-    concurrent_bindings_stop_at_the_limit,
-    finish_validation_records_domain_validation,
-    domain_validation_only_with_an_applied_success,
-    reusable_validations_by_owner_age_and_authorization,
-);
+suite::all!(conformance);
 
 /// What a client was given survives closing the database and opening the file again.
 #[tokio::test]
@@ -137,6 +98,17 @@ async fn two_stores_on_one_file_share_state() {
     let na = a.next_crl_number().await.unwrap();
     let nb = b.next_crl_number().await.unwrap();
     assert_eq!(nb, na + 1);
+}
+
+/// 1,100 concurrent bindings of one 1,000-use MAC key spread over two stores on one file
+/// bind exactly 1,000 accounts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_bindings_over_two_stores_stop_at_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ferrite.db");
+    let a = SqliteStore::open(&path).await.unwrap();
+    let b = SqliteStore::open(&path).await.unwrap();
+    suite::concurrent_bindings_over_instances_stop_at_the_limit(&[&a, &b]).await;
 }
 
 /// The in-memory store (one connection) passes the parts of the suite that race, too.

@@ -1,5 +1,6 @@
 //! [`TestCa`]: the whole CA in-process, built by `ferrite_app` exactly as `ferrite serve`
-//! builds it — SQLite store in a temp dir, the real engine, the real validator pointed at a
+//! builds it — SQLite store in a temp dir (or the PostgreSQL database `config.database_url`
+//! names), the real engine, the real validator pointed at a
 //! [`MockDns`], the ACME, public and admin listeners on 127.0.0.1:0 — plus the challenge
 //! responders the validator will reach. Tests read like scenarios against it.
 
@@ -32,6 +33,9 @@ pub struct TestCaOptions {
     pub validation_runtime: Option<tokio::runtime::Handle>,
     /// The clock the engine uses.
     pub clock: Arc<dyn Clock>,
+    /// The data directory (CA certificates and keys, the EAB KEK) of another instance of the
+    /// same CA, for a second instance beside it; `None`: a fresh temporary one.
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Default for TestCaOptions {
@@ -46,6 +50,7 @@ impl Default for TestCaOptions {
             engine: None,
             validation_runtime: None,
             clock: Arc::new(SystemClock),
+            data_dir: None,
         }
     }
 }
@@ -89,7 +94,9 @@ pub struct TestCa {
     pub tlsalpn01: TlsAlpn01Responder,
     /// The ACME listener address.
     pub addr: SocketAddr,
-    dir: tempfile::TempDir,
+    data_dir: PathBuf,
+    /// The fresh data directory, removed on drop (unused with [`TestCaOptions::data_dir`]).
+    _dir: tempfile::TempDir,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -122,7 +129,7 @@ impl TestCa {
 
         let mut config = opts.config;
         let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
-        config.data_dir = dir.path().to_owned();
+        config.data_dir = opts.data_dir.unwrap_or_else(|| dir.path().to_owned());
         config.listen = loopback;
         config.public_listen = loopback;
         config.admin_listen = loopback;
@@ -160,7 +167,8 @@ impl TestCa {
             http01,
             tlsalpn01,
             addr: ferrite.acme_addr().expect("addr"),
-            dir,
+            data_dir: config.data_dir.clone(),
+            _dir: dir,
             shutdown: Some(tx),
         };
         let _running = ferrite.serve(async move {
@@ -246,7 +254,7 @@ impl TestCa {
     /// The CA's data directory (`ferrite.db`, `ferrite.nonces.db`, `ca/`), for tests that
     /// open the same database a second time, as a second instance would.
     pub fn data_dir(&self) -> &std::path::Path {
-        self.dir.path()
+        &self.data_dir
     }
 
     /// A URL under the ACME base URL.

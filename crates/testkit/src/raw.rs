@@ -71,6 +71,9 @@ impl RawResponse {
 pub struct RawClient {
     base_url: String,
     tls: Arc<rustls::ClientConfig>,
+    /// Where every request goes (`127.0.0.1:PORT`) whatever its URL says, as a load balancer
+    /// in front of several instances of one CA would send it; `None`: the URL's own address.
+    connect_to: Option<String>,
 }
 
 impl RawClient {
@@ -89,6 +92,18 @@ impl RawClient {
         RawClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             tls: Arc::new(tls),
+            connect_to: None,
+        }
+    }
+
+    /// This client, sending every request to the instance at `addr` (on loopback) while the
+    /// URLs it signs stay under the base URL: instances of one CA share one public URL, and
+    /// any of them answers any request.
+    pub fn through(&self, addr: std::net::SocketAddr) -> RawClient {
+        assert!(addr.ip().is_loopback(), "tests only talk to loopback");
+        RawClient {
+            connect_to: Some(addr.to_string()),
+            ..self.clone()
         }
     }
 
@@ -106,9 +121,13 @@ impl RawClient {
         body: Vec<u8>,
     ) -> RawResponse {
         let authority = loopback_authority(url, "https://");
+        let target = self
+            .connect_to
+            .clone()
+            .unwrap_or_else(|| authority.to_owned());
         let tls = self.tls.clone();
         bounded_request(async move {
-            let tcp = TcpStream::connect(authority).await.expect("connect");
+            let tcp = TcpStream::connect(target).await.expect("connect");
             let connector = tokio_rustls::TlsConnector::from(tls);
             let name = ServerName::try_from("127.0.0.1").expect("name").to_owned();
             let stream = connector.connect(name, tcp).await.expect("tls");

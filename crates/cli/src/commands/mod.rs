@@ -1,6 +1,6 @@
 //! Operator subcommands for the binding model: `ferrite customer`, `ferrite credential`,
-//! `ferrite mac-key` (DESIGN §5). Each opens the same SQLite database as `ferrite serve`
-//! (WAL: safe while the server runs), does one thing through `ferrite_core::eab::Registry`, and
+//! `ferrite mac-key` (DESIGN §5). Each opens the same database as `ferrite serve` (the SQLite
+//! file in WAL mode, or PostgreSQL: safe while the server runs), does one thing through `ferrite_core::eab::Registry`, and
 //! prints a table or, with `--json`, JSON with stable field names.
 //!
 //! # Layout

@@ -91,7 +91,8 @@ pub(super) async fn list(
     Ok(())
 }
 
-/// The server's database (WAL: safe while `ferrite serve` runs).
+/// The server's database (SQLite in WAL mode, or PostgreSQL: safe while `ferrite serve`
+/// runs).
 async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     ferrite_app::open_existing_store(config).await
 }

@@ -319,6 +319,13 @@ pub(crate) async fn failed_account_insert_consumes_nothing(store: &dyn Store) {
 /// 1,100 concurrent bindings on a key limited to 1,000: exactly 1,000 accounts, the rest are
 /// refused as exhausted, and the counter ends at the limit.
 pub(crate) async fn concurrent_bindings_stop_at_the_limit(store: &dyn Store) {
+    concurrent_bindings_over_instances_stop_at_the_limit(&[store]).await;
+}
+
+/// [`concurrent_bindings_stop_at_the_limit`] with the bindings spread over `stores`, several
+/// instances on one database: the limit holds across them.
+pub(crate) async fn concurrent_bindings_over_instances_stop_at_the_limit(stores: &[&dyn Store]) {
+    let store = stores[0];
     one_key(store, "m1", LIMIT).await;
     let accounts: Vec<Account> = (0..RACERS)
         .map(|i| bound_account(&format!("r{i}"), "m1", "c1"))
@@ -326,7 +333,8 @@ pub(crate) async fn concurrent_bindings_stop_at_the_limit(store: &dyn Store) {
     let results = join_all(
         accounts
             .iter()
-            .map(|a| store.insert_account_with_binding(a, "m1", T0))
+            .enumerate()
+            .map(|(i, a)| stores[i % stores.len()].insert_account_with_binding(a, "m1", T0))
             .collect(),
     )
     .await;
@@ -343,7 +351,9 @@ pub(crate) async fn concurrent_bindings_stop_at_the_limit(store: &dyn Store) {
         (created, exhausted),
         (LIMIT as usize, RACERS - LIMIT as usize)
     );
-    assert_eq!(used(store, "m1").await, LIMIT);
+    for store in stores {
+        assert_eq!(used(*store, "m1").await, LIMIT);
+    }
     assert_eq!(
         store
             .accounts_in_scope(&Scope::Credential("k1".into()))

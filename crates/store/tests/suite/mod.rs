@@ -7,8 +7,7 @@
 mod domain_validations;
 mod eab;
 
-// The binding-model and domain-validation functions, listed with the rest by each backend's
-// test file.
+// The binding-model and domain-validation functions, listed with the rest in `all!`.
 pub(crate) use domain_validations::*;
 pub(crate) use eab::*;
 
@@ -28,6 +27,54 @@ use ferrite_proto::{
 use serde_json::json;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+
+/// Calls `$backend!(every suite function's name, …)`: each backend's test file turns the list
+/// into one test per function, so both backends run the whole suite, unchanged.
+macro_rules! all {
+    ($backend:ident) => {
+        $backend!(
+            nonce_is_redeemed_once,
+            expired_nonces_are_refused_and_purged,
+            nonce_key_is_kept,
+            concurrent_nonce_redemption_has_one_winner,
+            account_round_trip,
+            duplicate_account_is_conflict,
+            update_account_replaces_contact_and_status,
+            change_account_key,
+            order_round_trip,
+            order_reuses_existing_authorization,
+            insert_order_is_atomic,
+            order_listing_is_newest_first_and_paginated,
+            set_authorization_status_is_compare_and_set,
+            start_validation_is_compare_and_set,
+            concurrent_start_validation_has_one_winner,
+            finish_validation_success,
+            finish_validation_failure,
+            finish_validation_applies_only_while_processing,
+            finish_validation_without_claim_applies_only_while_pending,
+            reaper_resets_expired_leases,
+            begin_finalize_is_compare_and_set,
+            begin_finalize_requires_a_ready_order,
+            complete_order_stores_certificate,
+            complete_order_requires_processing_and_unique_serial,
+            fail_order_from_pending_or_processing,
+            revocation_is_compare_and_set,
+            revoked_certificates_for_crl,
+            crl_numbers_are_monotonic,
+            customers_round_trip_with_unique_names,
+            credentials_round_trip_scoped_and_disabled,
+            new_mac_key_disables_previous_key,
+            binding_counts_and_inserts_the_account,
+            binding_refusals_name_the_rule,
+            failed_account_insert_consumes_nothing,
+            concurrent_bindings_stop_at_the_limit,
+            finish_validation_records_domain_validation,
+            domain_validation_only_with_an_applied_success,
+            reusable_validations_by_owner_age_and_authorization,
+        );
+    };
+}
+pub(crate) use all;
 
 /// A fixed "now" for every test.
 pub(crate) const T0: OffsetDateTime = datetime!(2026-04-01 12:00:00.123_456 UTC);

@@ -1,0 +1,144 @@
+//! Issued certificates, revocation (RFC 8555 §7.6) and the CRL number (RFC 5280 §5.2.3).
+
+use ferrite_core::StoreError;
+use ferrite_core::model::Certificate;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+use super::{PostgresStore, at};
+use crate::codec::{from_json, from_micros, micros, reason_code, revocation, to_json};
+
+// RFC 8555 §7.4: once the certificate is issued the order is "valid" and points to it. One
+// statement, and only from "processing" (the state `begin_finalize` granted): if the order left
+// it, nothing is written and the caller gets `Conflict`; a serial already stored (the primary
+// key) fails the whole statement, order included.
+pub(crate) async fn complete_order(
+    store: &PostgresStore,
+    order_id: &str,
+    cert: &Certificate,
+) -> Result<(), StoreError> {
+    let dns_names = to_json(&cert.dns_names, "dns_names")?;
+    let (not_before, not_after) = (micros(cert.not_before), micros(cert.not_after));
+    let revoked_at = cert.revoked.map(|(at, _)| micros(at));
+    let reason = cert.revoked.map(|(_, reason)| i64::from(reason));
+    let done = store
+        .execute(
+            "WITH completed AS ( \
+               UPDATE orders SET status = 'valid', certificate_serial = $1 \
+               WHERE id = $2 AND status = 'processing' RETURNING id) \
+             INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
+               not_before, not_after, revoked_at, revocation_reason) \
+             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10 FROM completed",
+            &[
+                &cert.serial,
+                &order_id,
+                &cert.account_id,
+                &cert.der,
+                &cert.chain_pem,
+                &dns_names,
+                &not_before,
+                &not_after,
+                &revoked_at,
+                &reason,
+            ],
+        )
+        .await?;
+    if done != 1 {
+        return Err(StoreError::Conflict(format!(
+            "order {order_id:?} is not processing; certificate {} not recorded",
+            cert.serial
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) async fn by_serial(
+    store: &PostgresStore,
+    serial: &str,
+) -> Result<Option<Certificate>, StoreError> {
+    store
+        .query_opt(
+            "SELECT serial, account_id, order_id, der, chain_pem, dns_names, not_before, \
+             not_after, revoked_at, revocation_reason FROM certificates WHERE serial = $1",
+            &[&serial],
+        )
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
+}
+
+// RFC 8555 §7.6: a certificate already revoked is refused with "alreadyRevoked"; the
+// compare-and-set tells the caller which case it is in, atomically.
+pub(crate) async fn revoke(
+    store: &PostgresStore,
+    serial: &str,
+    at: OffsetDateTime,
+    reason: u8,
+) -> Result<bool, StoreError> {
+    store
+        .execute(
+            "UPDATE certificates SET revoked_at = $1, revocation_reason = $2 \
+             WHERE serial = $3 AND revoked_at IS NULL",
+            &[&micros(at), &i64::from(reason), &serial],
+        )
+        .await
+        .map(|n| n == 1)
+}
+
+// RFC 5280 §3.3: a CRL lists revoked certificates until they expire. `notAfter` is inclusive
+// (RFC 5280 §4.1.2.5), so a certificate whose notAfter is `now` is still listed.
+pub(crate) async fn revoked(
+    store: &PostgresStore,
+    now: OffsetDateTime,
+) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError> {
+    let rows = store
+        .query(
+            "SELECT serial, revoked_at, revocation_reason FROM certificates \
+             WHERE revoked_at IS NOT NULL AND not_after >= $1 ORDER BY revoked_at, serial",
+            &[&micros(now)],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                at(row, 0, "serial")?,
+                from_micros(at(row, 1, "revoked_at")?, "certificates.revoked_at")?,
+                reason_code(at(row, 2, "revocation_reason")?)?,
+            ))
+        })
+        .collect()
+}
+
+// RFC 5280 §5.2.3: "CRL issuers conforming to this profile MUST include this extension in all
+// CRLs and MUST use a monotonically increasing sequence number". One UPDATE ... RETURNING on
+// one row: two instances can never get the same number.
+pub(crate) async fn next_crl_number(store: &PostgresStore) -> Result<u64, StoreError> {
+    let row = store
+        .query_opt(
+            "UPDATE crl_number SET value = value + 1 WHERE id = 1 RETURNING value",
+            &[],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("crl_number has no row".to_owned()))?;
+    let n: i64 = at(&row, 0, "value")?;
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("crl_number.value is {n}")))
+}
+
+fn decode(row: &Row) -> Result<Certificate, StoreError> {
+    let dns_names: &str = at(row, 5, "dns_names")?;
+    let revoked_at: Option<i64> = at(row, 8, "revoked_at")?;
+    let reason: Option<i64> = at(row, 9, "revocation_reason")?;
+    let revoked = revocation(revoked_at, reason)?;
+    Ok(Certificate {
+        serial: at(row, 0, "serial")?,
+        account_id: at(row, 1, "account_id")?,
+        order_id: at(row, 2, "order_id")?,
+        der: at(row, 3, "der")?,
+        chain_pem: at(row, 4, "chain_pem")?,
+        dns_names: from_json(dns_names, "certificates.dns_names")?,
+        not_before: from_micros(at(row, 6, "not_before")?, "certificates.not_before")?,
+        not_after: from_micros(at(row, 7, "not_after")?, "certificates.not_after")?,
+        revoked,
+    })
+}

@@ -1,0 +1,324 @@
+//! Orders (RFC 8555 §7.1.3, §7.4) with their authorizations and challenges (§7.1.4, §7.1.5):
+//! creation in one statement, reading in one statement, listing, and the compare-and-sets of
+//! finalize and deactivation.
+
+use ferrite_core::StoreError;
+use ferrite_core::model::{Authorization, Order};
+use ferrite_proto::{OrderStatus, Problem};
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+use super::authorizations::{authorization_columns, fold};
+use super::{PostgresStore, at, int};
+use crate::codec::{
+    from_json, from_json_opt, from_micros, from_micros_opt, identifier_type_str, micros,
+    parse_wire, to_json,
+};
+
+// RFC 8555 §7.4: the order and every authorization (with its challenges) it creates appear
+// together or not at all. One statement: the new rows are bound as arrays and inserted by
+// sibling CTEs; foreign keys are checked at the end of the statement, when all of them exist,
+// and any violation (a taken id) undoes the whole statement.
+const INSERT_SQL: &str = "WITH new_authorizations AS ( \
+       INSERT INTO authorizations (id, account_id, identifier_type, identifier_value, wildcard, \
+         status, expires) \
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], \
+         $6::text[], $7::bigint[])), \
+     new_challenges AS ( \
+       INSERT INTO challenges (id, authorization_id, position, kind, token, status, validated, \
+         error, record, lease_until) \
+       SELECT * FROM unnest($8::text[], $9::text[], $10::bigint[], $11::text[], $12::text[], \
+         $13::text[], $14::bigint[], $15::text[], $16::text[], $17::bigint[])), \
+     new_order AS ( \
+       INSERT INTO orders (id, account_id, status, identifiers, expires, not_before, not_after, \
+         error, certificate_serial, created_at) \
+       VALUES ($18, $19, $20, $21, $22, $23, $24, $25, $26, $27)) \
+     INSERT INTO order_authorizations (order_id, position, authorization_id) \
+     SELECT $18, n - 1, authorization_id FROM unnest($28::text[]) WITH ORDINALITY AS t(authorization_id, n)";
+
+pub(crate) async fn insert(
+    store: &PostgresStore,
+    order: &Order,
+    new_authorizations: &[Authorization],
+) -> Result<(), StoreError> {
+    let a = AuthorizationColumns::of(new_authorizations);
+    let c = ChallengeColumns::of(new_authorizations)?;
+    let identifiers = to_json(&order.identifiers, "identifiers")?;
+    let error = order
+        .error
+        .as_ref()
+        .map(|p| to_json(p, "error"))
+        .transpose()?;
+    let (expires, not_before, not_after, created_at) = (
+        micros(order.expires),
+        order.not_before.map(micros),
+        order.not_after.map(micros),
+        micros(order.created_at),
+    );
+    store
+        .execute(
+            INSERT_SQL,
+            &[
+                &a.id,
+                &a.account_id,
+                &a.identifier_type,
+                &a.identifier_value,
+                &a.wildcard,
+                &a.status,
+                &a.expires,
+                &c.id,
+                &c.authorization_id,
+                &c.position,
+                &c.kind,
+                &c.token,
+                &c.status,
+                &c.validated,
+                &c.error,
+                &c.record,
+                &c.lease_until,
+                &order.id,
+                &order.account_id,
+                &order.status.as_str(),
+                &identifiers,
+                &expires,
+                &not_before,
+                &not_after,
+                &error,
+                &order.certificate_serial,
+                &created_at,
+                &order.authorization_ids,
+            ],
+        )
+        .await
+        .map(drop)
+}
+
+/// New authorizations as one array per column.
+#[derive(Default)]
+struct AuthorizationColumns {
+    id: Vec<String>,
+    account_id: Vec<String>,
+    identifier_type: Vec<String>,
+    identifier_value: Vec<String>,
+    wildcard: Vec<bool>,
+    status: Vec<&'static str>,
+    expires: Vec<i64>,
+}
+
+impl AuthorizationColumns {
+    fn of(authorizations: &[Authorization]) -> Self {
+        let mut c = Self::default();
+        for a in authorizations {
+            c.id.push(a.id.clone());
+            c.account_id.push(a.account_id.clone());
+            c.identifier_type
+                .push(identifier_type_str(&a.identifier.kind).to_owned());
+            c.identifier_value.push(a.identifier.value.clone());
+            c.wildcard.push(a.wildcard);
+            c.status.push(a.status.as_str());
+            c.expires.push(micros(a.expires));
+        }
+        c
+    }
+}
+
+/// The challenges of new authorizations as one array per column, each under the
+/// authorization it is listed in (whatever its `authorization_id` field says), at its position.
+#[derive(Default)]
+struct ChallengeColumns {
+    id: Vec<String>,
+    authorization_id: Vec<String>,
+    position: Vec<i64>,
+    kind: Vec<&'static str>,
+    token: Vec<String>,
+    status: Vec<&'static str>,
+    validated: Vec<Option<i64>>,
+    error: Vec<Option<String>>,
+    record: Vec<Option<String>>,
+    lease_until: Vec<Option<i64>>,
+}
+
+impl ChallengeColumns {
+    fn of(authorizations: &[Authorization]) -> Result<Self, StoreError> {
+        let mut c = Self::default();
+        for a in authorizations {
+            for (position, ch) in a.challenges.iter().enumerate() {
+                c.id.push(ch.id.clone());
+                c.authorization_id.push(a.id.clone());
+                c.position.push(int(position));
+                c.kind.push(ch.kind.as_str());
+                c.token.push(ch.token.clone());
+                c.status.push(ch.status.as_str());
+                c.validated.push(ch.validated.map(micros));
+                c.error
+                    .push(ch.error.as_ref().map(|p| to_json(p, "error")).transpose()?);
+                c.record.push(
+                    ch.record
+                        .as_ref()
+                        .map(|r| to_json(r, "record"))
+                        .transpose()?,
+                );
+                c.lease_until.push(ch.lease_until.map(micros));
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// The order columns (`o.`) with its authorization ids in order, columns 0 to 10.
+macro_rules! order_columns {
+    () => {
+        "o.id, o.account_id, o.status, o.identifiers, o.expires, o.not_before, o.not_after, \
+         o.error, o.certificate_serial, o.created_at, \
+         ARRAY(SELECT authorization_id FROM order_authorizations \
+               WHERE order_id = o.id ORDER BY position) AS authorization_ids"
+    };
+}
+
+/// Where the authorization columns start in a row of [`WITH_AUTHORIZATIONS_SQL`].
+const AFTER_ORDER: usize = 11;
+
+pub(crate) async fn by_id(store: &PostgresStore, id: &str) -> Result<Option<Order>, StoreError> {
+    store
+        .query_opt(
+            concat!(
+                "SELECT ",
+                order_columns!(),
+                " FROM orders o WHERE o.id = $1"
+            ),
+            &[&id],
+        )
+        .await?
+        .as_ref()
+        .map(decode_order)
+        .transpose()
+}
+
+/// The order, its authorizations and their challenges in one statement (one snapshot, one
+/// round trip): one row per challenge, the order's and the authorization's columns repeated.
+const WITH_AUTHORIZATIONS_SQL: &str = concat!(
+    "SELECT ",
+    order_columns!(),
+    ", ",
+    authorization_columns!(),
+    " FROM orders o \
+     LEFT JOIN order_authorizations oa ON oa.order_id = o.id \
+     LEFT JOIN authorizations a ON a.id = oa.authorization_id \
+     LEFT JOIN challenges c ON c.authorization_id = a.id \
+     WHERE o.id = $1 ORDER BY oa.position, c.position"
+);
+
+pub(crate) async fn with_authorizations(
+    store: &PostgresStore,
+    id: &str,
+) -> Result<Option<(Order, Vec<Authorization>)>, StoreError> {
+    let rows = store.query(WITH_AUTHORIZATIONS_SQL, &[&id]).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let order = decode_order(first)?;
+    let mut found = Vec::new();
+    for row in &rows {
+        fold(&mut found, row, AFTER_ORDER)?;
+    }
+    Ok(Some((order, found)))
+}
+
+// RFC 8555 §7.1.2.1: the orders list, paginated. Newest first by the never-reused `seq`; the
+// cursor is the last order id of the previous page. An unknown cursor (or one of another
+// account) yields an empty page rather than restarting from the top.
+pub(crate) async fn ids_by_account(
+    store: &PostgresStore,
+    account_id: &str,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<String>, StoreError> {
+    let limit = i64::from(limit);
+    let rows = match after {
+        None => {
+            store
+                .query(
+                    "SELECT id FROM orders WHERE account_id = $1 ORDER BY seq DESC LIMIT $2",
+                    &[&account_id, &limit],
+                )
+                .await?
+        }
+        Some(cursor) => {
+            store
+                .query(
+                    "SELECT id FROM orders WHERE account_id = $1 AND seq < \
+                     (SELECT seq FROM orders WHERE id = $2 AND account_id = $1) \
+                     ORDER BY seq DESC LIMIT $3",
+                    &[&account_id, &cursor, &limit],
+                )
+                .await?
+        }
+    };
+    rows.iter().map(|row| at(row, 0, "id")).collect()
+}
+
+// RFC 8555 §7.4: "processing" once the server has accepted the finalize request. The readiness
+// check and the move to `processing` are one statement, so a deactivation or an expiry
+// committed before it cannot slip in between; of concurrent callers on any instance, the
+// first to update the row wins and the others find it no longer `pending`.
+pub(crate) async fn begin_finalize(
+    store: &PostgresStore,
+    order_id: &str,
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    store
+        .execute(
+            "UPDATE orders SET status = 'processing' \
+             WHERE id = $1 AND status = 'pending' AND expires > $2 \
+             AND NOT EXISTS (SELECT 1 FROM order_authorizations oa \
+                 JOIN authorizations a ON a.id = oa.authorization_id \
+                 WHERE oa.order_id = orders.id \
+                 AND (a.status <> 'valid' OR a.expires <= $2))",
+            &[&order_id, &micros(now)],
+        )
+        .await
+        .map(|n| n == 1)
+}
+
+// RFC 8555 §7.1.6: an order becomes "invalid" when an error occurs while it is pending or
+// processing. Final states (valid, invalid) are left alone.
+pub(crate) async fn fail(
+    store: &PostgresStore,
+    order_id: &str,
+    error: &Problem,
+) -> Result<(), StoreError> {
+    let error = to_json(error, "error")?;
+    let changed = store
+        .execute(
+            "UPDATE orders SET status = 'invalid', error = $1 \
+             WHERE id = $2 AND status IN ('pending', 'processing')",
+            &[&error, &order_id],
+        )
+        .await?;
+    if changed == 0 {
+        tracing::debug!(
+            order_id,
+            "fail_order ignored: the order is missing or already final"
+        );
+    }
+    Ok(())
+}
+
+fn decode_order(row: &Row) -> Result<Order, StoreError> {
+    let status: &str = at(row, 2, "status")?;
+    let identifiers: &str = at(row, 3, "identifiers")?;
+    let error: Option<&str> = at(row, 7, "error")?;
+    Ok(Order {
+        id: at(row, 0, "id")?,
+        account_id: at(row, 1, "account_id")?,
+        status: parse_wire(status, "orders.status", OrderStatus::parse)?,
+        identifiers: from_json(identifiers, "orders.identifiers")?,
+        authorization_ids: at(row, 10, "authorization_ids")?,
+        expires: from_micros(at(row, 4, "expires")?, "orders.expires")?,
+        not_before: from_micros_opt(at(row, 5, "not_before")?, "orders.not_before")?,
+        not_after: from_micros_opt(at(row, 6, "not_after")?, "orders.not_after")?,
+        error: from_json_opt(error, "orders.error")?,
+        certificate_serial: at(row, 8, "certificate_serial")?,
+        created_at: from_micros(at(row, 9, "created_at")?, "orders.created_at")?,
+    })
+}

@@ -1,0 +1,18 @@
+//! `impl Store for PostgresStore`: the SQLite store's delegation (`crate::store_impl`), on
+//! this backend's modules.
+
+use ferrite_core::StoreError;
+use ferrite_core::model::{
+    Account, ApiCredential, Authorization, BindingRefusal, Certificate, CredentialStatus, Customer,
+    DomainValidation, MacKey, Order, Scope, ValidationOwner, ValidationResult,
+};
+use ferrite_proto::{AuthorizationStatus, Problem};
+use time::OffsetDateTime;
+
+use super::{
+    PostgresStore, accounts, authorizations, certificates, credentials, customers,
+    domain_validations, mac_keys, nonces, orders, validations,
+};
+use crate::store_impl::store_impl;
+
+store_impl!(PostgresStore);
