@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::model::{
-    Account, ApiCredential, Authorization, BindingRefusal, Certificate, CredentialStatus, Customer,
-    DomainValidation, MacKey, Order, Scope, ValidationOwner, ValidationResult,
+    Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
+    CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope, ValidationOwner,
+    ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -44,6 +45,19 @@ pub trait Store: Send + Sync + 'static {
     -> Result<bool, StoreError>;
     /// Deletes the records of nonces that expired before `now`; returns how many.
     async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    // --- the deployment's CA ---
+    /// Records the CA certificates an instance serves at `now` and says how they relate to
+    /// the ones recorded before ([`CaRecord`]): the first offer records its root and
+    /// intermediate; an offer under that root records its intermediate if new; an offer under
+    /// another root stores nothing. Offers are serialized: of several instances starting
+    /// together on an empty database, one records its root and the others are compared
+    /// with it.
+    async fn record_ca_certificates(
+        &self,
+        offered: &CaCertificates,
+        now: OffsetDateTime,
+    ) -> Result<CaRecord, StoreError>;
 
     // --- accounts (§7.3) ---
     /// Inserts an account. `Conflict` if the thumbprint is taken.

@@ -54,6 +54,8 @@
 //! - `certificates`: certificates, revocation (§7.6), CRL numbers (RFC 5280 §5.2.3).
 //! - `customers`, `credentials`, `mac_keys`: the binding model (RFC 8555 §7.3.4); `mac_keys`
 //!   also counts a binding in the transaction that inserts the account.
+//! - `ca_certificates`: the CA certificates the deployment serves, recorded by the first
+//!   instance to start.
 //! - `bulk`: [`BulkRows`] and `SqliteStore::bulk_insert`, many rows in one transaction (seeding).
 //! - `codec`: timestamps, statuses and JSON columns (both backends).
 //! - `testing` (feature `testing`, tests only): a fresh PostgreSQL database per test.
@@ -63,6 +65,7 @@
 mod accounts;
 mod authorizations;
 mod bulk;
+mod ca_certificates;
 mod certificates;
 mod codec;
 mod credentials;

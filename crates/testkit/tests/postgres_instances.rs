@@ -192,3 +192,179 @@ async fn a_validation_claimed_by_an_instance_that_dies_is_taken_over_after_the_l
     })
     .await;
 }
+
+/// An instance under another root than the one the database recorded (the first instance's)
+/// refuses to start, naming the fingerprints on both sides and what to do; with the first
+/// instance's `ca/` directory copied into its data directory, it starts; with a new
+/// intermediate under that root, it starts too and the database records the new intermediate
+/// beside the first, and an instance on the first still starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_with_other_ca_certificates_is_refused() {
+    with_database(|url| async move {
+        bounded(async {
+            let mut a = TestCaOptions::default();
+            a.config.database_url = DatabaseUrl(url.clone());
+            let a = TestCa::start_with(a).await;
+            let fingerprint = |path: &std::path::Path| {
+                let pem = std::fs::read_to_string(path).unwrap();
+                let der = ferrite_testkit::ca::pem_chain(&pem).remove(0);
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der)
+                    .as_ref()
+                    .iter()
+                    .map(|b| format!("{b:02X}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            };
+            let recorded_root = fingerprint(&a.data_dir().join("ca/root.pem"));
+            let recorded_intermediate = fingerprint(&a.data_dir().join("ca/intermediate.pem"));
+
+            let other = tempfile::tempdir().unwrap();
+            let mut config = ferrite_app::Config::default();
+            let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            config.listen = loopback;
+            config.public_listen = loopback;
+            config.admin_listen = loopback;
+            config.data_dir = other.path().join("data");
+            config.database_url = DatabaseUrl(url.clone());
+            config.validation.dns_resolver = a.dns.addr().to_string();
+            config.validation.dnssec = false;
+            let start = |config: ferrite_app::Config| async move {
+                let listeners = ferrite_app::Listeners::bind(&config).await.unwrap();
+                ferrite_app::Ferrite::build(&config, listeners, ferrite_app::Hooks::default()).await
+            };
+            let refused = match start(config.clone()).await {
+                Ok(_) => panic!("an instance with another CA started"),
+                Err(e) => format!("{e:#}"),
+            };
+            let own_root = fingerprint(&config.data_dir.join("ca/root.pem"));
+            let own_intermediate = fingerprint(&config.data_dir.join("ca/intermediate.pem"));
+            assert_ne!(own_root, recorded_root);
+            for needle in [
+                recorded_root.as_str(),
+                recorded_intermediate.as_str(),
+                own_root.as_str(),
+                own_intermediate.as_str(),
+                "copy data_dir/ca",
+            ] {
+                assert!(refused.contains(needle), "{needle:?} missing: {refused}");
+            }
+            assert!(!refused.contains(&url), "the URL leaked: {refused}");
+
+            // The first instance's CA material copied over: the same deployment, it starts.
+            let ca = config.data_dir.join("ca");
+            std::fs::remove_dir_all(&ca).unwrap();
+            copy_dir(&a.data_dir().join("ca"), &ca);
+            let b = start(config.clone()).await.unwrap();
+            assert_eq!(b.root_pem, a.root_pem);
+            drop(b);
+
+            // A new intermediate under the recorded root (an operator rolling one through the
+            // instances): the instance starts, and the database records it beside the first.
+            let new_intermediate = roll_intermediate(&ca);
+            assert_ne!(new_intermediate, recorded_intermediate);
+            let c = start(config.clone()).await.unwrap();
+            let stranger = ferrite_core::model::CaCertificates {
+                root_sha256: "00:11".to_owned(),
+                intermediate_sha256: "22:33".to_owned(),
+            };
+            let now = time::OffsetDateTime::now_utc();
+            match c
+                .ca
+                .store()
+                .record_ca_certificates(&stranger, now)
+                .await
+                .unwrap()
+            {
+                ferrite_core::model::CaRecord::OtherRoot {
+                    root_sha256,
+                    intermediates,
+                } => {
+                    assert_eq!(root_sha256, recorded_root);
+                    assert_eq!(
+                        intermediates,
+                        [recorded_intermediate.clone(), new_intermediate]
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+            // Instance A, still on the first intermediate, restarts beside it.
+            let a_config = ferrite_app::Config {
+                data_dir: a.data_dir().to_owned(),
+                ..config
+            };
+            start(a_config).await.unwrap();
+        })
+        .await;
+    })
+    .await;
+}
+
+/// Copies a directory tree (the CA material: files and `private/`).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Replaces the intermediate in the CA directory `ca` with a new one signed by the same root
+/// (`private/root.key`), and the listener certificate with one it issued, as an operator
+/// rolling to a new intermediate does; returns the new intermediate's SHA-256 fingerprint.
+fn roll_intermediate(ca: &std::path::Path) -> String {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose,
+        PKCS_ECDSA_P256_SHA256,
+    };
+    let read = |name: &str| std::fs::read_to_string(ca.join(name)).unwrap();
+    let root_key = KeyPair::from_pem(&read("private/root.key")).unwrap();
+    let root = rcgen::Issuer::from_ca_cert_pem(&read("root.pem"), root_key).unwrap();
+
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Ferrite Test Intermediate R2");
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.use_authority_key_identifier_extension = true;
+    let intermediate = params.signed_by(&key, &root).unwrap();
+    let intermediate_pem = intermediate.pem();
+    let intermediate_issuer = rcgen::Issuer::new(params, &key);
+
+    let tls_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut tls = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    tls.subject_alt_names.push(rcgen::SanType::IpAddress(
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    ));
+    tls.use_authority_key_identifier_extension = true;
+    let leaf = tls.signed_by(&tls_key, &intermediate_issuer).unwrap();
+
+    let write = |name: &str, content: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let path = ca.join(name);
+        std::fs::write(&path, content).unwrap();
+        if name.starts_with("private/") {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    };
+    write("intermediate.pem", &intermediate_pem);
+    write("private/intermediate.key", &key.serialize_pem());
+    write("tls.pem", &format!("{}{intermediate_pem}", leaf.pem()));
+    write("private/tls.key", &tls_key.serialize_pem());
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, intermediate.der())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}

@@ -18,7 +18,8 @@ use std::task::Poll;
 use ferrite_core::Store;
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, Authorization, Certificate, Challenge, Order, ValidationResult,
+    Account, Authorization, CaCertificates, CaRecord, Certificate, Challenge, Order,
+    ValidationResult,
 };
 use ferrite_proto::{
     AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, OrderStatus,
@@ -36,6 +37,7 @@ macro_rules! all {
             nonce_is_redeemed_once,
             expired_nonces_are_refused_and_purged,
             nonce_key_is_kept,
+            ca_certificates_record_one_root_and_its_intermediates,
             concurrent_nonce_redemption_has_one_winner,
             account_round_trip,
             duplicate_account_is_conflict,
@@ -281,6 +283,75 @@ pub(crate) async fn nonce_key_is_kept(store: &dyn Store) {
     let first = store.nonce_key(&[1; 32]).await.unwrap();
     assert_eq!(first, vec![1; 32]);
     assert_eq!(store.nonce_key(&[2; 32]).await.unwrap(), first);
+}
+
+/// Of concurrent first offers of CA certificates under different roots, one records its root
+/// and intermediate and the others are told the recorded root (nothing of theirs stored); an
+/// offer under the recorded root with a new intermediate records it, once; an offer under
+/// another root is then told every recorded intermediate, oldest first.
+pub(crate) async fn ca_certificates_record_one_root_and_its_intermediates(store: &dyn Store) {
+    let ca = |root: u8, intermediate: u8| CaCertificates {
+        root_sha256: format!("{root:02X}:AA"),
+        intermediate_sha256: format!("{intermediate:02X}:BB"),
+    };
+    let offers: Vec<CaCertificates> = (0..RACERS as u8).map(|n| ca(n, n)).collect();
+    let answers = join_all(
+        offers
+            .iter()
+            .map(|offer| store.record_ca_certificates(offer, T0))
+            .collect(),
+    )
+    .await;
+    let answers: Vec<CaRecord> = answers.into_iter().map(Result::unwrap).collect();
+    let winners: Vec<usize> = (0..RACERS)
+        .filter(|i| answers[*i] == CaRecord::Recorded)
+        .collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    let w = winners[0] as u8;
+    let recorded = CaRecord::OtherRoot {
+        root_sha256: ca(w, w).root_sha256,
+        intermediates: vec![ca(w, w).intermediate_sha256],
+    };
+    for (i, answer) in answers.iter().enumerate() {
+        if i != winners[0] {
+            assert_eq!(*answer, recorded, "offer {i}");
+        }
+    }
+
+    let known = store.record_ca_certificates(&ca(w, w), T0).await.unwrap();
+    assert_eq!(known, CaRecord::Known);
+    let later = T0 + time::Duration::seconds(1);
+    let rolled = store
+        .record_ca_certificates(&ca(w, 200), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        rolled,
+        CaRecord::NewIntermediate {
+            earlier: vec![ca(w, w).intermediate_sha256]
+        }
+    );
+    let again = store
+        .record_ca_certificates(&ca(w, 200), later)
+        .await
+        .unwrap();
+    assert_eq!(again, CaRecord::Known);
+    let old = store
+        .record_ca_certificates(&ca(w, w), later)
+        .await
+        .unwrap();
+    assert_eq!(old, CaRecord::Known);
+    let other = store
+        .record_ca_certificates(&ca(201, 201), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        other,
+        CaRecord::OtherRoot {
+            root_sha256: ca(w, w).root_sha256,
+            intermediates: vec![ca(w, w).intermediate_sha256, ca(w, 200).intermediate_sha256],
+        }
+    );
 }
 
 /// Of 20 concurrent uses of one nonce exactly one is accepted.
