@@ -161,6 +161,27 @@ pub enum CaRecord {
     },
 }
 
+/// The CRL the instances of a deployment share ([`crate::Store::shared_crl`]): the last one
+/// an instance signed and stored, and how many revocations there have been.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedCrl {
+    /// Revocations so far: every revocation counts one.
+    pub generation: u64,
+    /// The last CRL stored, if any.
+    pub stored: Option<StoredCrl>,
+}
+
+/// A CRL an instance signed and stored for the others to serve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCrl {
+    /// The CRL, DER.
+    pub der: Vec<u8>,
+    /// When it was signed (its thisUpdate).
+    pub signed_at: OffsetDateTime,
+    /// The [`SharedCrl::generation`] it lists every revocation of.
+    pub generation: u64,
+}
+
 /// The outcome of a validation attempt, written back in one transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ValidationResult {

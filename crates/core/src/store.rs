@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use crate::model::{
     Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
-    CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope, ValidationOwner,
-    ValidationResult,
+    CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope, SharedCrl, StoredCrl,
+    ValidationOwner, ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -178,6 +178,21 @@ pub trait Store: Send + Sync + 'static {
         &self,
         now: OffsetDateTime,
     ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError>;
+    /// The CRL the instances share: the last one stored and the revocation generation now
+    /// (which [`Store::revoke_certificate`] bumps in the statement that revokes).
+    async fn shared_crl(&self) -> Result<SharedCrl, StoreError>;
+    /// Takes the lease to sign the next shared CRL for `holder` until `until`, if nobody
+    /// holds it at `now` (or `holder` does). Returns the revocation generation the new CRL
+    /// must list, or `None` while another holder's lease runs: one instance signs at a time.
+    async fn take_crl_lease(
+        &self,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Stores the CRL `holder` signed under its lease and releases the lease. `false` (and
+    /// nothing stored) if the lease is no longer `holder`'s.
+    async fn store_crl(&self, holder: &str, crl: &StoredCrl) -> Result<bool, StoreError>;
     /// Allocates the next CRL number (monotonic across instances).
     async fn next_crl_number(&self) -> Result<u64, StoreError>;
 

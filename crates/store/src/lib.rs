@@ -52,6 +52,7 @@
 //!   writes its domain validation.
 //! - `domain_validations`: validations kept per customer for reuse and as evidence (BR §4.2.1).
 //! - `certificates`: certificates, revocation (§7.6), CRL numbers (RFC 5280 §5.2.3).
+//! - `crl`: the CRL the instances share and the lease of the one signing the next.
 //! - `customers`, `credentials`, `mac_keys`: the binding model (RFC 8555 §7.3.4); `mac_keys`
 //!   also counts a binding in the transaction that inserts the account.
 //! - `ca_certificates`: the CA certificates the deployment serves, recorded by the first
@@ -69,6 +70,7 @@ mod ca_certificates;
 mod certificates;
 mod codec;
 mod credentials;
+mod crl;
 mod customers;
 mod db;
 mod domain_validations;

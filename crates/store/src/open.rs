@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/sqlite/0007_ca_certificates.sql"),
     ),
+    (8, include_str!("../migrations/sqlite/0008_crl_state.sql")),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

@@ -6,15 +6,15 @@
 use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
-    CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope, ValidationOwner,
-    ValidationResult,
+    CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope, SharedCrl, StoredCrl,
+    ValidationOwner, ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
 
 use crate::open::SqliteStore;
 use crate::{
-    accounts, authorizations, ca_certificates, certificates, credentials, customers,
+    accounts, authorizations, ca_certificates, certificates, credentials, crl, customers,
     domain_validations, mac_keys, nonces, orders, validations,
 };
 
@@ -30,6 +30,27 @@ macro_rules! store_impl {
                 now: OffsetDateTime,
             ) -> Result<CaRecord, StoreError> {
                 ca_certificates::record(self, offered, now).await
+            }
+
+            async fn shared_crl(&self) -> Result<SharedCrl, StoreError> {
+                crl::shared(self).await
+            }
+
+            async fn take_crl_lease(
+                &self,
+                holder: &str,
+                now: OffsetDateTime,
+                until: OffsetDateTime,
+            ) -> Result<Option<u64>, StoreError> {
+                crl::take_lease(self, holder, now, until).await
+            }
+
+            async fn store_crl(
+                &self,
+                holder: &str,
+                stored: &StoredCrl,
+            ) -> Result<bool, StoreError> {
+                crl::store(self, holder, stored).await
             }
 
             async fn nonce_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {

@@ -193,6 +193,112 @@ async fn a_validation_claimed_by_an_instance_that_dies_is_taken_over_after_the_l
     .await;
 }
 
+/// The CRL's number and revoked serials, as an instance serves it over HTTP.
+async fn served_crl(ca: &TestCa) -> (Vec<u8>, u64, Vec<Vec<u8>>) {
+    use x509_parser::prelude::FromDer;
+    let r = ferrite_testkit::raw::http_get(&format!("{}/crl", ca.public_url)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (_, crl) =
+        x509_parser::revocation_list::CertificateRevocationList::from_der(&r.body).unwrap();
+    let number = crl.crl_number().unwrap().to_u64_digits();
+    let serials = crl
+        .iter_revoked_certificates()
+        .map(|e| e.raw_serial().to_vec())
+        .collect();
+    (
+        r.body.clone(),
+        number.first().copied().unwrap_or(0),
+        serials,
+    )
+}
+
+fn serial(der: &[u8]) -> Vec<u8> {
+    use x509_parser::prelude::FromDer;
+    x509_parser::certificate::X509Certificate::from_der(der)
+        .unwrap()
+        .1
+        .raw_serial()
+        .to_vec()
+}
+
+/// The instances share one CRL, signed by one instance at a time: the CRL one instance signed
+/// is the one the other serves (the same bytes, one CRL number used); a revocation through an
+/// instance has its next CRL list it, signed by that instance; while another holder has the
+/// lease to sign (an instance signing, or one that died signing), an instance serves the last
+/// CRL stored and signs none, and once the lease runs out it signs the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crl_is_signed_by_one_instance_at_a_time() {
+    with_database(|url| async move {
+        bounded(async {
+            let (a, b) = two_instances(&url, TestCaOptions::default()).await;
+            let via_a = a.raw();
+            let via_b = via_a.through(b.addr);
+            let account = RawAccount::register(&via_a, Algorithm::ES256).await;
+            let first = a.raw_issue(&via_a, &account, &["crl1.example.com"]).await;
+            let second = a.raw_issue(&via_a, &account, &["crl2.example.com"]).await;
+
+            let (from_a, number, listed) = served_crl(&a).await;
+            assert!(listed.is_empty());
+            let (from_b, _, _) = served_crl(&b).await;
+            assert_eq!(from_a, from_b, "B signed a CRL of its own");
+            // One CRL number was used: the next is the one after it.
+            let store = a.ca.store();
+            assert_eq!(store.next_crl_number().await.unwrap(), number + 1);
+
+            let revoke = |der: &[u8]| {
+                json!({"certificate": base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD, der), "reason": 4})
+            };
+            let r = via_b
+                .post(
+                    &account.key,
+                    Some(&account.kid),
+                    &a.url("/acme/revoke-cert"),
+                    Some(&revoke(&first.leaf_der)),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            let (after, number_after, listed) = served_crl(&b).await;
+            assert_eq!(listed, [serial(&first.leaf_der)]);
+            assert_eq!(number_after, number + 2);
+            assert_eq!(store.shared_crl().await.unwrap().stored.unwrap().der, after);
+
+            // Another holder has the lease (for two seconds).
+            let now = time::OffsetDateTime::now_utc();
+            let lease = store
+                .take_crl_lease("another-instance", now, now + time::Duration::seconds(2))
+                .await
+                .unwrap();
+            assert_eq!(lease, Some(1));
+            let r = via_b
+                .post(
+                    &account.key,
+                    Some(&account.kid),
+                    &a.url("/acme/revoke-cert"),
+                    Some(&revoke(&second.leaf_der)),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            for _ in 0..3 {
+                let (served, _, _) = served_crl(&b).await;
+                assert_eq!(
+                    served, after,
+                    "signed while another instance held the lease"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(2100)).await;
+            let (_, number_last, mut listed) = served_crl(&b).await;
+            listed.sort();
+            let mut both = vec![serial(&first.leaf_der), serial(&second.leaf_der)];
+            both.sort();
+            assert_eq!(listed, both);
+            assert_eq!(number_last, number_after + 1);
+        })
+        .await;
+    })
+    .await;
+}
+
 /// An instance under another root than the one the database recorded (the first instance's)
 /// refuses to start, naming the fingerprints on both sides and what to do; with the first
 /// instance's `ca/` directory copied into its data directory, it starts; with a new

@@ -17,6 +17,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/postgres/0002_ca_certificates.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_crl_state.sql"),
+    ),
 ];
 
 /// The schema version this Ferrite writes and reads.

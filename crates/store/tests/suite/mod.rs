@@ -18,8 +18,8 @@ use std::task::Poll;
 use ferrite_core::Store;
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, Authorization, CaCertificates, CaRecord, Certificate, Challenge, Order,
-    ValidationResult,
+    Account, Authorization, CaCertificates, CaRecord, Certificate, Challenge, Order, SharedCrl,
+    StoredCrl, ValidationResult,
 };
 use ferrite_proto::{
     AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, OrderStatus,
@@ -38,6 +38,7 @@ macro_rules! all {
             expired_nonces_are_refused_and_purged,
             nonce_key_is_kept,
             ca_certificates_record_one_root_and_its_intermediates,
+            the_crl_lease_has_one_holder,
             concurrent_nonce_redemption_has_one_winner,
             account_round_trip,
             duplicate_account_is_conflict,
@@ -1224,6 +1225,90 @@ pub(crate) async fn revocation_is_compare_and_set(store: &dyn Store) {
     )
     .await;
     assert!(results.into_iter().all(|r| !r.unwrap()));
+}
+
+/// The shared CRL's lease is one holder's at a time (of concurrent takers exactly one gets
+/// it), until it stores its CRL or the lease runs out; a CRL is stored only by the lease's
+/// holder; every revocation, and only a revocation that happened, bumps the generation.
+pub(crate) async fn the_crl_lease_has_one_holder(store: &dyn Store) {
+    let empty = store.shared_crl().await.unwrap();
+    assert_eq!(
+        empty,
+        SharedCrl {
+            generation: 0,
+            stored: None
+        }
+    );
+    let holders: Vec<String> = (0..RACERS).map(|i| format!("instance-{i}")).collect();
+    let taken = join_all(
+        holders
+            .iter()
+            .map(|h| store.take_crl_lease(h, T0, LEASE))
+            .collect(),
+    )
+    .await;
+    let winners: Vec<usize> = (0..RACERS)
+        .filter(|i| taken[*i].as_ref().unwrap().is_some())
+        .collect();
+    assert_eq!(winners.len(), 1, "{taken:?}");
+    let (winner, other) = (&holders[winners[0]], &holders[(winners[0] + 1) % RACERS]);
+    assert_eq!(
+        store.take_crl_lease(winner, T0, LEASE).await.unwrap(),
+        Some(0)
+    );
+    assert_eq!(store.take_crl_lease(other, T0, LEASE).await.unwrap(), None);
+
+    let crl = |der: u8, generation: u64| StoredCrl {
+        der: vec![der; 3],
+        signed_at: T0,
+        generation,
+    };
+    assert!(!store.store_crl(other, &crl(1, 0)).await.unwrap());
+    assert!(store.store_crl(winner, &crl(2, 0)).await.unwrap());
+    assert_eq!(store.shared_crl().await.unwrap().stored, Some(crl(2, 0)));
+    // Stored: the lease is free again, and storing again without it does nothing.
+    assert!(!store.store_crl(winner, &crl(3, 0)).await.unwrap());
+    assert_eq!(
+        store.take_crl_lease(other, T0, LEASE).await.unwrap(),
+        Some(0)
+    );
+    // A lease that ran out (its holder died while signing) is taken over.
+    assert_eq!(store.take_crl_lease(winner, T0, LEASE).await.unwrap(), None);
+    assert_eq!(
+        store
+            .take_crl_lease(winner, LEASE, LEASE + Duration::minutes(1))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    assert!(!store.store_crl(other, &crl(4, 0)).await.unwrap());
+
+    let ord = processing_order(store).await;
+    store
+        .complete_order(&ord.id, &certificate("cc", &ord, T0 + Duration::days(90)))
+        .await
+        .unwrap();
+    assert!(store.revoke_certificate("cc", T0, 1).await.unwrap());
+    assert!(!store.revoke_certificate("cc", T0, 1).await.unwrap());
+    assert!(!store.revoke_certificate("missing", T0, 1).await.unwrap());
+    let shared = store.shared_crl().await.unwrap();
+    assert_eq!(shared.generation, 1);
+    assert_eq!(
+        shared.stored,
+        Some(crl(2, 0)),
+        "the stored CRL is kept, out of date"
+    );
+    assert_eq!(
+        store
+            .take_crl_lease(winner, LEASE, LEASE + Duration::minutes(1))
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert!(store.store_crl(winner, &crl(5, 1)).await.unwrap());
+    let shared = store.shared_crl().await.unwrap();
+    assert_eq!(shared.stored, Some(crl(5, 1)));
+    assert_eq!(shared.generation, 1);
 }
 
 /// The CRL lists revoked certificates until (and including) their notAfter.
