@@ -45,6 +45,9 @@ enum Command {
     /// `ferrite serve` applies it too; run this first to upgrade the schema once, before
     /// starting several instances of a new version.
     Migrate,
+    /// The database itself: `copy --from SQLITE_DATA_DIR --to postgres://…` moves a SQLite
+    /// deployment to PostgreSQL.
+    Store(commands::StoreArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +75,7 @@ fn main() -> anyhow::Result<()> {
         Command::MacKey(args) => runtime.block_on(commands::mac_key(&config, args)),
         Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
         Command::Migrate => runtime.block_on(migrate(&config)),
+        Command::Store(args) => runtime.block_on(commands::store(&config, args)),
     }
 }
 

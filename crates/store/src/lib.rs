@@ -57,6 +57,8 @@
 //!   also counts a binding in the transaction that inserts the account.
 //! - `ca_certificates`: the CA certificates the deployment serves, recorded by the first
 //!   instance to start.
+//! - `copy`: `ferrite store copy`, a SQLite deployment copied into an empty PostgreSQL
+//!   database, counted on both sides.
 //! - `bulk`: [`BulkRows`] and `SqliteStore::bulk_insert`, many rows in one transaction (seeding).
 //! - `codec`: timestamps, statuses and JSON columns (both backends).
 //! - `testing` (feature `testing`, tests only): a fresh PostgreSQL database per test.
@@ -69,6 +71,7 @@ mod bulk;
 mod ca_certificates;
 mod certificates;
 mod codec;
+pub mod copy;
 mod credentials;
 mod crl;
 mod customers;
