@@ -44,6 +44,8 @@ pub struct Config {
     pub issuance: Issuance,
     /// Identifier policy.
     pub policy: Policy,
+    /// Where the CA keys are, and the CA's names.
+    pub ca: CaSection,
     /// Certificate profiles beyond the built-in `tlsserver`, one `[profiles.NAME]` table each
     /// (the fields of [`ferrite_pki::Profile`]; a field left out is `tlsserver`'s). A table
     /// named `tlsserver` replaces the built-in one. `issuance.profile` picks the one orders
@@ -84,6 +86,47 @@ pub struct Validation {
     /// zone-file form (`. 172800 IN DNSKEY 257 3 8 AwEAA…`, `. 172800 IN DS 38696 8 2 683D…`),
     /// e.g. unbound's `root.key`, a private root or a test zone.
     pub dnssec_trust_anchor: String,
+}
+
+/// Where the CA's private keys live (`ca.keys`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaKeys {
+    /// PKCS#8 files in `data_dir/ca/private`, made by the first start (the quick start).
+    Files,
+    /// A PKCS#11 token (an HSM), made by `ferrite ca init`.
+    Pkcs11,
+}
+
+/// `[ca]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaSection {
+    /// `files` (default: keys in `data_dir/ca/private`, created on the first start) or
+    /// `pkcs11` (keys in a token, made by `ferrite ca init`; `serve` uses only the
+    /// intermediate's).
+    pub keys: CaKeys,
+    /// The HSM vendor's PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+    pub pkcs11_module: String,
+    /// The token's label.
+    pub pkcs11_token: String,
+    /// A file holding the token's user PIN (trailing newline ignored); or set
+    /// `FERRITE_CA__PKCS11_PIN`. Never logged.
+    pub pkcs11_pin_file: String,
+    /// The user PIN itself: meant for the environment (`FERRITE_CA__PKCS11_PIN`), not a
+    /// configuration file.
+    pub pkcs11_pin: SecretSetting,
+    /// Most PKCS#11 sessions open at once for signing; they are opened as concurrent
+    /// signatures need them.
+    pub pkcs11_sessions: u32,
+    /// organizationName of the root and the intermediate.
+    pub organization: String,
+    /// countryName of the root and the intermediate (two upper-case letters).
+    pub country: String,
+    /// The root's commonName; empty: "{organization} Root CA {random id}".
+    pub root_common_name: String,
+    /// The intermediate's commonName; empty: "{organization} Issuing CA {random id}".
+    pub intermediate_common_name: String,
 }
 
 /// `[policy]`.
@@ -190,6 +233,18 @@ impl Default for Config {
                 profile: BUILT_IN_PROFILE.to_owned(),
             },
             policy: Policy::default(),
+            ca: CaSection {
+                keys: CaKeys::Files,
+                pkcs11_module: String::new(),
+                pkcs11_token: String::new(),
+                pkcs11_pin_file: String::new(),
+                pkcs11_pin: SecretSetting::default(),
+                pkcs11_sessions: 16,
+                organization: "Ferrite".to_owned(),
+                country: "US".to_owned(),
+                root_common_name: String::new(),
+                intermediate_common_name: String::new(),
+            },
             profiles: std::collections::BTreeMap::new(),
         }
     }
@@ -285,7 +340,82 @@ impl Config {
             config.profile(name)?;
         }
         self.issuing_profile()?;
+        self.validate_ca()?;
         Ok(())
+    }
+
+    /// `[ca]`: the names are valid for a certificate, and the token settings are complete
+    /// when the keys are in a token.
+    fn validate_ca(&self) -> anyhow::Result<()> {
+        let placeholder = ferrite_pki::IssuerUrls {
+            ca_issuers: "http://ca.invalid/i".to_owned(),
+            crl: "http://ca.invalid/c".to_owned(),
+        };
+        self.ca_options(placeholder)
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[ca]: {e}"))?;
+        let ca = &self.ca;
+        if ca.keys == CaKeys::Pkcs11 {
+            anyhow::ensure!(
+                !ca.pkcs11_module.trim().is_empty(),
+                "ca.keys = \"pkcs11\" needs ca.pkcs11_module: the path of the HSM vendor's PKCS#11 library (SoftHSM: /usr/lib/softhsm/libsofthsm2.so)"
+            );
+            anyhow::ensure!(
+                !ca.pkcs11_token.trim().is_empty(),
+                "ca.keys = \"pkcs11\" needs ca.pkcs11_token: the label of the token holding the CA keys"
+            );
+            let (file, env) = (
+                !ca.pkcs11_pin_file.trim().is_empty(),
+                !ca.pkcs11_pin.0.is_empty(),
+            );
+            anyhow::ensure!(
+                file != env,
+                "ca.keys = \"pkcs11\" needs the token's user PIN from exactly one of ca.pkcs11_pin_file (a file readable only by Ferrite's user) and FERRITE_CA__PKCS11_PIN"
+            );
+            anyhow::ensure!(
+                (1..=1024).contains(&ca.pkcs11_sessions),
+                "ca.pkcs11_sessions must be between 1 and 1024"
+            );
+        }
+        Ok(())
+    }
+
+    /// The CA's names and the listener's, with `urls` for what is issued.
+    pub fn ca_options(&self, urls: ferrite_pki::IssuerUrls) -> ferrite_pki::CaOptions {
+        let optional = |s: &str| {
+            let s = s.trim();
+            (!s.is_empty()).then(|| s.to_owned())
+        };
+        ferrite_pki::CaOptions {
+            organization: self.ca.organization.clone(),
+            country: self.ca.country.clone(),
+            root_common_name: optional(&self.ca.root_common_name),
+            intermediate_common_name: optional(&self.ca.intermediate_common_name),
+            ..ferrite_pki::CaOptions::new(urls)
+        }
+    }
+
+    /// How to reach the token (`ca.pkcs11_*`); reads the PIN file.
+    pub fn token_settings(&self) -> anyhow::Result<ferrite_pki::pkcs11::TokenSettings> {
+        let ca = &self.ca;
+        let pin = if ca.pkcs11_pin.0.is_empty() {
+            let path = Path::new(ca.pkcs11_pin_file.trim());
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "ca.pkcs11_pin_file: cannot read {}; fix the path or its permissions, or set FERRITE_CA__PKCS11_PIN instead",
+                    path.display()
+                )
+            })?;
+            ferrite_pki::pkcs11::Pkcs11Pin::new(&text)
+        } else {
+            ferrite_pki::pkcs11::Pkcs11Pin::new(&ca.pkcs11_pin.0)
+        };
+        Ok(ferrite_pki::pkcs11::TokenSettings {
+            module: PathBuf::from(ca.pkcs11_module.trim()),
+            token: ca.pkcs11_token.clone(),
+            pin,
+            max_sessions: ca.pkcs11_sessions as usize,
+        })
     }
 
     /// The profile `name`: a `[profiles.NAME]` table (its name is the key), or the built-in

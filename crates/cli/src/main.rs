@@ -41,6 +41,9 @@ enum Command {
     MacKey(commands::MacKeyArgs),
     /// Domain validations kept for reuse, with their evidence: `list [--customer NAME]`.
     Validation(commands::ValidationArgs),
+    /// The CA's keys and certificates: `init [--root-only | --intermediate-from ROOT_CERT]`
+    /// (the key ceremony in a PKCS#11 token), `show`.
+    Ca(commands::CaArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -65,6 +68,10 @@ fn main() -> anyhow::Result<()> {
         Command::Credential(args) => runtime.block_on(commands::credential(&config, args)),
         Command::MacKey(args) => runtime.block_on(commands::mac_key(&config, args)),
         Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
+        Command::Ca(args) => {
+            serve::init_logging(&config.log_format);
+            commands::ca(&config, args)
+        }
     }
 }
 

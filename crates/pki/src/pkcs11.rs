@@ -446,60 +446,85 @@ impl Token {
 
     /// The private key whose public key is `spki_der` (a CA certificate's), found by CKA_ID =
     /// the RFC 7093 key identifier, or else through a public key object with the same point;
-    /// then checked by signing a test message and verifying it with `spki_der`.
+    /// then checked by signing a test message and verifying it with `spki_der`. `certificate`
+    /// names the certificate in errors.
     pub fn find_key(&self, spki_der: &[u8], certificate: &str) -> Result<Pkcs11Key, PkiError> {
         let (algorithm, point) = ec_public_key(spki_der)?;
-        let key_id = key_identifier(&point);
         let session = self.session()?;
-        let s = session.get();
+        let Some(found) = self.locate(session.get(), &point)? else {
+            return Err(PkiError::TokenKeyNotFound {
+                token: self.inner.settings.token.clone(),
+                id_hex: hex(&key_identifier(&point)),
+                certificate: certificate.to_owned(),
+            });
+        };
+        let generation = session.generation;
+        drop(session);
+        let key = Pkcs11Key {
+            token: self.clone(),
+            id: found.id,
+            label: found.label,
+            algorithm,
+            public_key_der: spki_der.to_vec(),
+            handle: Mutex::new(Some((generation, found.handle))),
+        };
+        key.check_belongs(certificate)?;
+        Ok(key)
+    }
+
+    /// The private key object of the key whose public key is `spki_der`, if the token holds
+    /// it: its label, id and protection. Nothing is signed.
+    pub fn key_info(&self, spki_der: &[u8]) -> Result<Option<TokenKeyInfo>, PkiError> {
+        let (_, point) = ec_public_key(spki_der)?;
+        let session = self.session()?;
+        let Some(found) = self.locate(session.get(), &point)? else {
+            return Ok(None);
+        };
+        Ok(Some(TokenKeyInfo {
+            label: found.label,
+            id_hex: hex(&found.id),
+            protection: protection(session.get(), found.handle)
+                .map_err(|e| self.token_error("reading a key's attributes", e))?,
+        }))
+    }
+
+    /// Finds the private key of the EC public key `point`.
+    fn locate(&self, s: &Session, point: &[u8]) -> Result<Option<Located>, PkiError> {
+        let failed = |e| self.token_error("finding a key", e);
         let private_with = |id: &[u8]| {
             s.find_objects(&[
                 Attribute::Class(ObjectClass::PRIVATE_KEY),
                 Attribute::Id(id.to_vec()),
             ])
+            .map_err(failed)
         };
-        let mut found = private_with(&key_id).map_err(|e| self.token_error("finding a key", e))?;
-        let mut id = key_id.clone();
+        let mut id = key_identifier(point);
+        let mut found = private_with(&id)?;
         if found.is_empty() {
             // A key made elsewhere: its public key object has the point, and the same id.
-            for point_value in [der::octet_string(&point), point.clone()] {
+            for point_value in [der::octet_string(point), point.to_vec()] {
                 let public = s
                     .find_objects(&[
                         Attribute::Class(ObjectClass::PUBLIC_KEY),
                         Attribute::EcPoint(point_value),
                     ])
-                    .map_err(|e| self.token_error("finding a key", e))?;
+                    .map_err(failed)?;
                 if let Some(handle) = public.first()
                     && let Some(other) = attribute_bytes(s, *handle, AttributeType::Id)
                 {
-                    found =
-                        private_with(&other).map_err(|e| self.token_error("finding a key", e))?;
+                    found = private_with(&other)?;
                     id = other;
                     break;
                 }
             }
         }
-        let Some(&handle) = found.first() else {
-            return Err(PkiError::TokenKeyNotFound {
-                token: self.inner.settings.token.clone(),
-                id_hex: hex(&key_id),
-                certificate: certificate.to_owned(),
-            });
-        };
-        let label = attribute_bytes(s, handle, AttributeType::Label)
-            .map(|l| String::from_utf8_lossy(&l).into_owned())
-            .unwrap_or_default();
-        drop(session);
-        let key = Pkcs11Key {
-            token: self.clone(),
+        Ok(found.first().map(|&handle| Located {
+            handle,
+            label: attribute_bytes(s, handle, AttributeType::Label)
+                .map(|l| String::from_utf8_lossy(&l).into_owned())
+                .unwrap_or_default(),
             id,
-            label,
-            algorithm,
-            public_key_der: spki_der.to_vec(),
-            handle: Mutex::new(Some((self.lock().generation, handle))),
-        };
-        key.check_belongs(certificate)?;
-        Ok(key)
+        }))
     }
 
     /// Generates a key pair of `algorithm` in the token, labelled `label`: the private key
@@ -527,6 +552,9 @@ impl Token {
             Attribute::Token(true),
             Attribute::Private(false),
             Attribute::Verify(true),
+            Attribute::Encrypt(false),
+            Attribute::Wrap(false),
+            Attribute::Derive(false),
             Attribute::EcParams(algorithm.curve_oid_der()),
             Attribute::Label(label_bytes.clone()),
             Attribute::Id(temporary_id.to_vec()),
@@ -599,6 +627,13 @@ impl Token {
         }
         Ok(keys)
     }
+}
+
+/// A private key object found by [`Token::locate`].
+struct Located {
+    handle: ObjectHandle,
+    id: Vec<u8>,
+    label: String,
 }
 
 /// A pooled session: goes back to the pool when dropped, unless it failed in a way that
