@@ -831,12 +831,16 @@ impl Pkcs11Key {
                 let error = self.token.token_error("signing", &e);
                 let recovery = recovery(&e);
                 match recovery {
-                    Recovery::LogIn => {
-                        // Back to the pool once logged in again; a refused PIN ends here.
+                    // A logged-out application sees no private object, and SoftHSM then
+                    // answers a signature with CKR_KEY_HANDLE_INVALID rather than
+                    // CKR_USER_NOT_LOGGED_IN: log in again (if the session is not) before the
+                    // key is looked for again. The session goes back to the pool; a refused
+                    // PIN ends here.
+                    Recovery::LogIn | Recovery::FindKey => {
                         self.token.log_in(session.get()).map_err(fatal)?;
                     }
                     Recovery::DropSession | Recovery::Reset => session.discard(),
-                    Recovery::FindKey | Recovery::None => {}
+                    Recovery::None => {}
                 }
                 Err(Box::new(Failed {
                     error,

@@ -21,7 +21,9 @@ pub struct TestCaOptions {
     /// The configuration, as an operator would write it ([`TestCaOptions::default`] starts
     /// from Ferrite's defaults without a required EAB). The testkit sets what its fixtures
     /// decide: `data_dir`, the three listeners, the resolver, the validation ports,
-    /// `allow_private_addresses` and `dnssec`.
+    /// `allow_private_addresses` and `dnssec`. With `ca.keys = "pkcs11"` the testkit holds
+    /// the key ceremony in the configured token before the first start, as an operator runs
+    /// `ferrite ca init` before `ferrite serve`.
     pub config: Config,
     /// Engine settings the configuration file does not carry (page sizes, the validation head
     /// start), changed after the engine's settings are derived from `config`.
@@ -139,6 +141,11 @@ impl TestCa {
                 }
             })),
         };
+        if config.ca.keys == ferrite_app::config::CaKeys::Pkcs11 {
+            // Keys in a token: the operator holds the key ceremony before the first start.
+            ferrite_app::ca::init(&config, &ferrite_pki::Ceremony::RootAndIntermediate)
+                .expect("the key ceremony in the configured token");
+        }
         let listeners = Listeners::bind(&config).await.expect("bind");
         let ferrite = Ferrite::build(&config, listeners, hooks)
             .await
