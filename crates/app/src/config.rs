@@ -10,6 +10,10 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+/// The environment variables (after `FERRITE_`, lower case) of secret settings, and their keys.
+const SECRET_VARIABLES: [(&str, &str); 2] =
+    [("eab__kek", "eab.kek"), ("ca__pkcs11_pin", "ca.pkcs11_pin")];
+
 /// The built-in certificate profile's name.
 pub const BUILT_IN_PROFILE: &str = "tlsserver";
 
@@ -266,8 +270,17 @@ impl Config {
         // suite; every other FERRITE_* variable is configuration and must name a real key.
         figment = figment.merge(Env::prefixed("FERRITE_").split("__").filter(|k| {
             let k = k.as_str().to_ascii_lowercase();
-            k != "config" && !k.starts_with("test_")
+            k != "config"
+                && !k.starts_with("test_")
+                && !SECRET_VARIABLES.iter().any(|(v, _)| *v == k)
         }));
+        // Secrets are taken verbatim: figment would read a PIN of digits as a number (and drop
+        // its leading zeros).
+        for (variable, key) in SECRET_VARIABLES {
+            if let Ok(value) = std::env::var(format!("FERRITE_{}", variable.to_ascii_uppercase())) {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
         let config: Config = figment
             .extract()
             .context("invalid configuration (see README, Configuration)")?;
@@ -821,6 +834,58 @@ mod tests {
             ("[profiles.x]\nkey_types = [\"p521\"]\n", "p521"),
         ] {
             std::fs::write(&f, toml).unwrap();
+            let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
+            assert!(err.contains(want), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn ca_keys_in_a_token_need_a_module_a_token_and_one_pin() {
+        let c = Config::default();
+        assert_eq!(c.ca.keys, CaKeys::Files);
+        assert_eq!(c.ca.organization, "Ferrite");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f.toml");
+        let pin = dir.path().join("pin");
+        std::fs::write(&pin, "0042\n").unwrap();
+        let complete = format!(
+            "[ca]\nkeys = \"pkcs11\"\npkcs11_module = \"/usr/lib/softhsm/libsofthsm2.so\"\npkcs11_token = \"ferrite\"\npkcs11_pin_file = \"{}\"\norganization = \"Example Trust\"\nroot_common_name = \"Example Root R1\"\n",
+            pin.display()
+        );
+        std::fs::write(&f, &complete).unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        let settings = c.token_settings().unwrap();
+        assert_eq!(settings.token, "ferrite");
+        assert_eq!(settings.max_sessions, 16);
+        assert!(!format!("{settings:?} {c:?}").contains("0042"));
+        let opts = c.ca_options(ferrite_pki::IssuerUrls {
+            ca_issuers: "http://ca.example.com/i".into(),
+            crl: "http://ca.example.com/c".into(),
+        });
+        assert_eq!(opts.root_common_name.as_deref(), Some("Example Root R1"));
+        assert_eq!(opts.intermediate_common_name, None);
+
+        for (remove, add, want) in [
+            ("pkcs11_module", "", "needs ca.pkcs11_module"),
+            ("pkcs11_token", "", "needs ca.pkcs11_token"),
+            ("pkcs11_pin_file", "", "exactly one of ca.pkcs11_pin_file"),
+            (
+                "",
+                "pkcs11_pin = \"1\"\n",
+                "exactly one of ca.pkcs11_pin_file",
+            ),
+            ("", "pkcs11_sessions = 0\n", "ca.pkcs11_sessions"),
+            ("", "country = \"usa\"\n", "country"),
+            ("", "keys = \"cloud\"\n", "keys"),
+        ] {
+            let mut toml: String = complete
+                .lines()
+                .filter(|l| remove.is_empty() || !l.starts_with(remove))
+                .filter(|l| !(add.starts_with("keys") && l.starts_with("keys")))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            toml.push_str(add);
+            std::fs::write(&f, &toml).unwrap();
             let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
             assert!(err.contains(want), "{toml}: {err}");
         }

@@ -1,0 +1,413 @@
+//! The CA keys in a PKCS#11 token (SoftHSM), end to end with the binary: `ferrite ca init`
+//! (the key ceremony, whole or in two steps), `ferrite ca show`, lego and certbot issuing
+//! and revoking against `ferrite serve` that signs in the token, pkilint on what it made, and
+//! `serve` refusing to start, with the reason and what to do, when the PIN, the token, the
+//! module, the key or the ceremony is missing.
+//!
+//! Each test makes a throwaway SoftHSM token store with its own `SOFTHSM2_CONF`, passed to the
+//! `ferrite` processes. The tests need the tools `scripts/test.sh` installs (softhsm2, opensc,
+//! lego, certbot, pebble-challtestsrv, pkilint), so they are `#[ignore]`d for a plain
+//! `cargo test`. Everything listens on 127.0.0.1; every wait is bounded.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+// Each test binary uses part of the shared support module.
+#[allow(dead_code)]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ferrite_testkit::softhsm::{self, SoftHsm};
+use support::{
+    Challtestsrv, Ferrite, Setup, certbot_dirs, free_port, lego_http01, openssl_verify, run,
+    run_failing,
+};
+
+/// A pkilint tool of the venv `scripts/test.sh` makes; its exit code (the number of findings
+/// at or above the threshold) and output.
+fn pkilint(tool: &str, args: &[&str], files: &[&Path]) -> (Option<i32>, String) {
+    let venv = std::env::var("FERRITE_TEST_VENV")
+        .expect("FERRITE_TEST_VENV must point at a venv with pkilint (scripts/test.sh sets it)");
+    let out = Command::new(format!("{venv}/bin/{tool}"))
+        .args(args)
+        .args(files)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// The findings pkilint lists in `out`, except that the CRL and AIA URLs name a loopback
+/// address (`cabf.internal_domain_name`): a test CA is only reachable there.
+fn findings(out: &str) -> Vec<&str> {
+    out.lines()
+        .map(str::trim)
+        .filter(|l| {
+            ["cabf.", "pkix.", "msft.", "itu."]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .filter(|l| !l.starts_with("cabf.internal_domain_name"))
+        .collect()
+}
+
+/// `openssl x509 -fingerprint -sha256` of a PEM certificate: `AB:CD:…`.
+fn openssl_fingerprint(pem: &Path) -> String {
+    let mut c = Command::new("openssl");
+    c.args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(pem);
+    run(c)
+        .lines()
+        .find_map(|l| l.split_once('=').map(|(_, v)| v.trim().to_owned()))
+        .unwrap()
+}
+
+/// `ferrite` with the SoftHSM store's `SOFTHSM2_CONF`.
+fn ferrite(hsm: &SoftHsm, args: &[&str], config: &Path) -> Command {
+    let mut c = hsm.command(env!("CARGO_BIN_EXE_ferrite"));
+    c.args(args).arg("--config").arg(config);
+    c
+}
+
+/// The one ceremony record in `data_dir/ca/ceremonies`.
+fn ceremony_record(data_dir: &Path) -> serde_json::Value {
+    let records: Vec<PathBuf> = std::fs::read_dir(data_dir.join("ca/ceremonies"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    serde_json::from_str(&std::fs::read_to_string(&records[0]).unwrap()).unwrap()
+}
+
+/// lego and certbot against `ferrite serve` whose keys are in a token: the ceremony's
+/// record matches the certificates (openssl's fingerprints); `ca show` places both keys in
+/// the token, sensitive and never extractable; lego issues over http-01 and revokes, certbot
+/// issues and revokes with the certificate's key, and the CRL signed in the token lists
+/// both; every chain verifies with `openssl verify`; pkilint is clean on the root, the
+/// intermediate, the chain, a leaf and the CRL (but for the loopback address in their URLs); `pkcs11-tool` shows both private keys
+/// sensitive and never extractable; no CA private key exists under data_dir (the only key
+/// file is the ACME listener's).
+#[test]
+#[ignore = "needs softhsm2, opensc, lego, certbot, pebble-challtestsrv, pkilint: run scripts/test.sh"]
+fn lego_and_certbot_with_the_ca_keys_in_a_token() {
+    let hsm = SoftHsm::new("ferrite");
+    let dns = Challtestsrv::start();
+    let http01 = free_port();
+    let ferrite_ca = Ferrite::start_with(
+        dns.dns_port,
+        &Setup {
+            http01_port: http01,
+            tlsalpn01_port: None,
+            extra_config: "",
+            hsm: Some(&hsm),
+        },
+    );
+    let ca_dir = ferrite_ca.data_dir.join("ca");
+
+    // The ceremony record names what was made, with the certificates' fingerprints.
+    let record = ceremony_record(&ferrite_ca.data_dir);
+    assert_eq!(record["ceremony"], "root and intermediate", "{record}");
+    assert_eq!(record["token"], "ferrite");
+    for key in record["keys"].as_array().unwrap() {
+        assert_eq!(key["sensitive"], true, "{record}");
+        assert_eq!(key["extractable"], false, "{record}");
+        assert_eq!(key["never_extractable"], true, "{record}");
+    }
+    let certificates = record["certificates"].as_array().unwrap();
+    assert_eq!(certificates.len(), 2, "{record}");
+    for cert in certificates {
+        let file = Path::new(cert["file"].as_str().unwrap());
+        assert_eq!(cert["sha256"], openssl_fingerprint(file), "{record}");
+    }
+
+    // ferrite ca show: the chain, and both keys in the token.
+    let show = run(ferrite(&hsm, &["ca", "show"], &ferrite_ca.config));
+    assert!(show.contains("CA keys: pkcs11"), "{show}");
+    assert_eq!(
+        show.matches("key       token \"ferrite\"").count(),
+        2,
+        "{show}"
+    );
+    assert_eq!(
+        show.matches("sensitive and never extractable").count(),
+        2,
+        "{show}"
+    );
+    assert!(show.contains("days left"), "{show}");
+    assert!(
+        show.contains(&openssl_fingerprint(&ca_dir.join("intermediate.pem"))),
+        "{show}"
+    );
+
+    // lego: issue over http-01, revoke.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("lego");
+    let lego = |command| {
+        lego_http01(
+            &ferrite_ca,
+            http01,
+            &path,
+            &["hsm-lego.example.com"],
+            &[],
+            command,
+        )
+    };
+    run(lego("run"));
+    let lego_cert = path.join("certificates/hsm-lego.example.com.crt");
+    openssl_verify(&ferrite_ca.root, &lego_cert);
+    // lego moves the certificate away when it revokes it.
+    let lego_serial = support::serial_of(&lego_cert);
+    run(lego("revoke"));
+
+    // certbot: issue, revoke with the certificate's key (checks the CRL lists it).
+    let mut c = support::certbot_certonly_http01(&ferrite_ca, http01);
+    c.args(["-d", "hsm-certbot.example.com"]);
+    certbot_dirs(&mut c, tmp.path());
+    run(c);
+    let live = tmp.path().join("config/live/hsm-certbot.example.com");
+    openssl_verify(&ferrite_ca.root, &live.join("fullchain.pem"));
+    support::revoke_with_certificate_key(
+        &ferrite_ca,
+        &live.join("cert.pem"),
+        &live.join("privkey.pem"),
+    );
+    let crl = ferrite_ca.crl_text();
+    assert!(
+        crl.to_uppercase().contains(&lego_serial.to_uppercase()),
+        "{crl}"
+    );
+
+    // pkilint on what the token signed.
+    let (code, out) = pkilint(
+        "lint_cabf_serverauth_cert",
+        &["lint", "-t", "ROOT-CA", "-s", "NOTICE"],
+        &[&ca_dir.join("root.pem")],
+    );
+    assert!(code.is_some() && findings(&out).is_empty(), "root: {out}");
+    let (code, out) = pkilint(
+        "lint_cabf_serverauth_cert",
+        &["lint", "-d", "-s", "NOTICE"],
+        &[&ca_dir.join("intermediate.pem")],
+    );
+    assert!(
+        code.is_some() && findings(&out).is_empty(),
+        "intermediate: {out}"
+    );
+    let (code, out) = pkilint(
+        "lint_cabf_serverauth_cert",
+        &["lint", "-t", "DV-FINAL-CERTIFICATE", "-s", "WARNING"],
+        &[&live.join("cert.pem")],
+    );
+    assert!(code.is_some() && findings(&out).is_empty(), "leaf: {out}");
+    let (code, out) = pkilint(
+        "lint_pkix_signer_signee_cert_chain",
+        &["lint", "-s", "WARNING"],
+        &[&ca_dir.join("intermediate.pem"), &live.join("cert.pem")],
+    );
+    assert!(code.is_some() && findings(&out).is_empty(), "chain: {out}");
+    let crl_der = tmp.path().join("crl.der");
+    ferrite_ca.download_crl(&crl_der);
+    let (code, out) = pkilint(
+        "lint_crl",
+        &["lint", "-t", "CRL", "-p", "BR", "-s", "WARNING"],
+        &[&crl_der],
+    );
+    assert!(code.is_some() && findings(&out).is_empty(), "CRL: {out}");
+
+    softhsm::assert_private_keys_locked_in(&hsm, "ferrite", 2);
+    assert_eq!(
+        softhsm::private_key_files(&ferrite_ca.data_dir),
+        [ca_dir.join("private/tls.key")],
+        "the only private key file under data_dir is the ACME listener's"
+    );
+}
+
+/// A configuration with the keys in `token` of `hsm` (PIN from `pin_file`, module `module`),
+/// its data in `data_dir`; returns the file.
+fn hsm_config(dir: &Path, name: &str, data_dir: &Path, ca: &str) -> PathBuf {
+    let config = dir.join(name);
+    std::fs::write(
+        &config,
+        format!(
+            "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\npublic_listen = \"127.0.0.1:{}\"\ndata_dir = \"{}\"\n\n{ca}organization = \"Example Trust\"\nroot_common_name = \"Example Trust Root R1\"\nintermediate_common_name = \"Example Trust Issuing E1\"\n",
+            free_port(),
+            data_dir.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
+/// `ferrite serve` refuses to start with the keys in a token, and says which thing is wrong
+/// and what to do: a wrong PIN, a token that is not there, a module that is not there, a
+/// token without the intermediate's key, and no ceremony yet. With all of it right it serves.
+#[test]
+#[ignore = "needs softhsm2 and opensc: run scripts/test.sh"]
+fn serve_refuses_to_start_and_says_why() {
+    let hsm = SoftHsm::new("ferrite");
+    hsm.add_token("empty");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let good = hsm_config(tmp.path(), "good.toml", &data, &hsm.ca_toml("ferrite"));
+    run(ferrite(&hsm, &["ca", "init"], &good));
+
+    let wrong_pin = tmp.path().join("wrong-pin");
+    std::fs::write(&wrong_pin, "11111111\n").unwrap();
+    let with = |name: &str, ca: String| hsm_config(tmp.path(), name, &data, &ca);
+    let cases = [
+        (
+            "wrong PIN",
+            with(
+                "pin.toml",
+                hsm.ca_toml("ferrite").replace(
+                    &hsm.pin_file().display().to_string(),
+                    &wrong_pin.display().to_string(),
+                ),
+            ),
+            vec![
+                "refused the login",
+                "the PIN is wrong",
+                "ca.pkcs11_pin_file",
+            ],
+        ),
+        (
+            "missing token",
+            with("token.toml", hsm.ca_toml("nosuch")),
+            vec![
+                "no token labelled \"nosuch\"",
+                "tokens present: [",
+                "\"empty\"",
+                "fix ca.pkcs11_token",
+            ],
+        ),
+        (
+            "missing module",
+            with(
+                "module.toml",
+                hsm.ca_toml("ferrite")
+                    .replace(softhsm::MODULE, "/nonexistent/libvendor-pkcs11.so"),
+            ),
+            vec![
+                "/nonexistent/libvendor-pkcs11.so (ca.pkcs11_module): cannot load it",
+                "install the HSM vendor's PKCS#11 library",
+            ],
+        ),
+        (
+            "missing key",
+            with("key.toml", hsm.ca_toml("empty")),
+            vec![
+                "token \"empty\" has no private key with id",
+                "intermediate.pem",
+                "point ca.pkcs11_token at the token that holds it",
+            ],
+        ),
+        (
+            "no ceremony",
+            hsm_config(
+                tmp.path(),
+                "fresh.toml",
+                &tmp.path().join("fresh"),
+                &hsm.ca_toml("ferrite"),
+            ),
+            vec!["has no root.pem", "run `ferrite ca init"],
+        ),
+    ];
+    for (case, config, want) in cases {
+        let out = run_failing(ferrite(&hsm, &["serve"], &config));
+        for w in want {
+            assert!(out.contains(w), "{case}: want {w:?} in:\n{out}");
+        }
+        assert!(
+            !out.contains(softhsm::PIN),
+            "{case}: the PIN is shown:\n{out}"
+        );
+        assert!(
+            !out.contains("Ferrite ACME directory"),
+            "{case}: it started:\n{out}"
+        );
+    }
+    // Nothing was created by the refused starts.
+    assert!(!tmp.path().join("fresh/ca/root.pem").exists());
+
+    // The PIN from the environment instead of a file.
+    let env_pin = hsm_config(
+        tmp.path(),
+        "env.toml",
+        &data,
+        &hsm.ca_toml("ferrite").replace(
+            &format!("pkcs11_pin_file = \"{}\"\n", hsm.pin_file().display()),
+            "",
+        ),
+    );
+    let mut show = ferrite(&hsm, &["ca", "show"], &env_pin);
+    show.env("FERRITE_CA__PKCS11_PIN", softhsm::PIN);
+    let out = run(show);
+    assert!(out.contains("key label \"ferrite-intermediate-"), "{out}");
+}
+
+/// The ceremony in two steps, as with an offline root: `--root-only` makes the root and
+/// nothing else; `--intermediate-from ROOT_CERT` in another data directory finds that root's
+/// key in the token, makes the intermediate under it and copies the root certificate; the
+/// intermediate verifies under the root; a second ceremony never replaces a certificate.
+#[test]
+#[ignore = "needs softhsm2 and opensc: run scripts/test.sh"]
+fn root_only_then_intermediate_from_the_root_certificate() {
+    let hsm = SoftHsm::new("ferrite");
+    let tmp = tempfile::tempdir().unwrap();
+    let offline = tmp.path().join("offline");
+    let online = tmp.path().join("online");
+    let ca = hsm.ca_toml("ferrite");
+    let root_config = hsm_config(tmp.path(), "root.toml", &offline, &ca);
+    let out = run(ferrite(&hsm, &["ca", "init", "--root-only"], &root_config));
+    assert!(out.contains("--intermediate-from"), "{out}");
+    let root = offline.join("ca/root.pem");
+    assert!(root.exists() && !offline.join("ca/intermediate.pem").exists());
+    assert_eq!(ceremony_record(&offline)["ceremony"], "root only");
+
+    let intermediate_config = hsm_config(tmp.path(), "online.toml", &online, &ca);
+    let root_arg = root.display().to_string();
+    run(ferrite(
+        &hsm,
+        &["ca", "init", "--intermediate-from", &root_arg],
+        &intermediate_config,
+    ));
+    let record = ceremony_record(&online);
+    assert_eq!(
+        record["ceremony"], "intermediate under an existing root",
+        "{record}"
+    );
+    assert_eq!(record["keys"][0]["role"], "root", "{record}");
+    assert_eq!(record["keys"][0]["generated"], false, "{record}");
+    assert_eq!(record["keys"][1]["generated"], true, "{record}");
+    assert_eq!(
+        std::fs::read(online.join("ca/root.pem")).unwrap(),
+        std::fs::read(&root).unwrap()
+    );
+    let mut c = Command::new("openssl");
+    c.arg("verify")
+        .arg("-CAfile")
+        .arg(&root)
+        .arg(online.join("ca/intermediate.pem"));
+    assert!(run(c).contains(": OK"));
+    let text = support::cert_text(&online.join("ca/intermediate.pem"));
+    assert!(
+        text.contains("Issuer: C = US, O = Example Trust, CN = Example Trust Root R1"),
+        "{text}"
+    );
+
+    let out = run_failing(ferrite(
+        &hsm,
+        &["ca", "init", "--intermediate-from", &root_arg],
+        &intermediate_config,
+    ));
+    assert!(out.contains("exists already"), "{out}");
+    let out = run_failing(ferrite(&hsm, &["ca", "init"], &root_config));
+    assert!(out.contains("exists already"), "{out}");
+    softhsm::assert_private_keys_locked_in(&hsm, "ferrite", 2);
+}
