@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use ferrite_core::CertificateIssuer;
-use ferrite_pki::pkcs11::Token;
+use ferrite_pki::pkcs11::{KeyProtection, Token};
 use ferrite_pki::{CaBundle, CaOptions, Ceremony, CeremonyRecord, Issuer, IssuerUrls};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -178,6 +178,29 @@ pub struct CertificateReport {
     /// For a key in a token: sensitive and never extractable.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_locked_in_token: Option<bool>,
+    /// For a key in a token: its protection in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_protection: Option<String>,
+}
+
+/// A token key's protection as `ca show` says it.
+fn describe(p: &KeyProtection) -> String {
+    if p.is_locked_in() {
+        return "sensitive and never extractable".to_owned();
+    }
+    let mut warnings = Vec::new();
+    if !p.sensitive {
+        warnings.push("NOT sensitive (its value can be read)");
+    }
+    if p.extractable {
+        warnings.push("EXTRACTABLE (it can be wrapped out of the token)");
+    }
+    if p.sensitive && !p.extractable && !(p.always_sensitive && p.never_extractable) {
+        warnings.push(
+            "sensitive and not extractable now, but it was not generated in the token (imported): it existed outside it",
+        );
+    }
+    warnings.join("; ")
 }
 
 /// Builds the [`CaReport`] of `data_dir/ca`. With keys in a token it logs in to find them
@@ -210,7 +233,7 @@ pub fn show(config: &Config) -> anyhow::Result<CaReport> {
             .map_err(|e| anyhow::anyhow!("{} does not parse: {e}", path.display()))?;
         let not_after = cert.validity().not_after.to_datetime();
         let key_path = dir.join(key_file);
-        let (key, key_present, key_locked_in_token) = match (&token, role) {
+        let (key, key_present, protection) = match (&token, role) {
             (Some(token), "root" | "intermediate") => {
                 match token.key_info(cert.public_key().raw)? {
                     Some(info) => (
@@ -221,7 +244,7 @@ pub fn show(config: &Config) -> anyhow::Result<CaReport> {
                             info.id_hex
                         ),
                         true,
-                        Some(info.protection.is_locked_in()),
+                        Some(info.protection),
                     ),
                     None => (
                         format!(
@@ -265,7 +288,8 @@ pub fn show(config: &Config) -> anyhow::Result<CaReport> {
             days_left: (not_after - OffsetDateTime::now_utc()).whole_days(),
             key,
             key_present,
-            key_locked_in_token,
+            key_locked_in_token: protection.map(|p| p.is_locked_in()),
+            key_protection: protection.map(|p| describe(&p)),
         });
     }
     anyhow::ensure!(

@@ -411,3 +411,95 @@ fn root_only_then_intermediate_from_the_root_certificate() {
     assert!(out.contains("exists already"), "{out}");
     softhsm::assert_private_keys_locked_in(&hsm, "ferrite", 2);
 }
+
+/// Runs `ferrite serve` until it prints its directory URL (at most 30 s), then stops it;
+/// returns what it printed and logged.
+fn serve_until_ready(mut serve: Command) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let child = serve
+        .env("RUST_LOG", "info")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let child = support::Killed(child);
+    let ready = support::wait_until(std::time::Duration::from_secs(30), || {
+        let printed = std::fs::read_to_string(&out).unwrap_or_default();
+        printed.contains("Ferrite ACME directory").then_some(())
+    });
+    drop(child);
+    let text = format!(
+        "{}{}",
+        std::fs::read_to_string(&out).unwrap_or_default(),
+        std::fs::read_to_string(&err).unwrap_or_default()
+    );
+    assert!(ready.is_some(), "serve did not start within 30 s:\n{text}");
+    text
+}
+
+/// Moving a quick-start deployment to the token, keeping its certificates (docs/ca-keys.md):
+/// the intermediate's key file is imported into the token with its certificate's key
+/// identifier as CKA_ID (`softhsm2-util --import`), the key files leave data_dir, and
+/// `ferrite serve` with `ca.keys = "pkcs11"` signs with the imported key; `ferrite ca show`
+/// says the key was not generated in the token and that the root key is not there.
+#[test]
+#[ignore = "needs softhsm2 and opensc: run scripts/test.sh"]
+fn a_quick_start_ca_moves_its_intermediate_key_into_a_token() {
+    let hsm = SoftHsm::new("ferrite");
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let files = hsm_config(tmp.path(), "files.toml", &data, "[ca]\n");
+    let started = serve_until_ready(ferrite(&hsm, &["serve"], &files));
+    assert!(started.contains("file "), "{started}");
+    let ca_dir = data.join("ca");
+
+    let mut c = Command::new("openssl");
+    c.args(["x509", "-noout", "-ext", "subjectKeyIdentifier", "-in"])
+        .arg(ca_dir.join("intermediate.pem"));
+    // "X509v3 Subject Key Identifier:" then "    BB:43:…".
+    let ski: String = run(c)
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 59 && l.chars().all(|c| c == ':' || c.is_ascii_hexdigit()))
+        .unwrap()
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .collect();
+    assert_eq!(ski.len(), 40, "{ski}");
+    let mut import = hsm.command("softhsm2-util");
+    import
+        .arg("--import")
+        .arg(ca_dir.join("private/intermediate.key"))
+        .args(["--token", "ferrite", "--label", "ferrite-intermediate"])
+        .args(["--id", &ski, "--pin", softhsm::PIN]);
+    run(import);
+    let offline = tmp.path().join("offline");
+    std::fs::create_dir(&offline).unwrap();
+    for key in ["root.key", "intermediate.key"] {
+        std::fs::rename(ca_dir.join("private").join(key), offline.join(key)).unwrap();
+    }
+
+    let token = hsm_config(tmp.path(), "token.toml", &data, &hsm.ca_toml("ferrite"));
+    let started = serve_until_ready(ferrite(&hsm, &["serve"], &token));
+    assert!(
+        started.contains(&format!(
+            "key=token \"ferrite\", key label \"ferrite-intermediate\", id {}",
+            ski.to_lowercase()
+        )),
+        "{started}"
+    );
+    let show = run(ferrite(&hsm, &["ca", "show"], &token));
+    assert!(
+        show.contains("not generated in the token (imported)"),
+        "{show}"
+    );
+    assert!(
+        show.contains("not in token \"ferrite\" (kept offline"),
+        "{show}"
+    );
+    assert_eq!(
+        softhsm::private_key_files(&data),
+        [ca_dir.join("private/tls.key")]
+    );
+}

@@ -71,12 +71,10 @@ pub(super) fn show(config: &Config, json: bool) -> anyhow::Result<()> {
             "  valid     {} to {} ({} days left)",
             c.not_before, c.not_after, c.days_left
         );
-        let protection = match c.key_locked_in_token {
-            Some(true) => ", sensitive and never extractable",
-            Some(false) => ", WARNING: extractable or not sensitive",
-            None => "",
-        };
-        println!("  key       {}{protection}", c.key);
+        match &c.key_protection {
+            Some(protection) => println!("  key       {}, {protection}", c.key),
+            None => println!("  key       {}", c.key),
+        }
     }
     Ok(())
 }
