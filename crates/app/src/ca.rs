@@ -94,9 +94,23 @@ pub struct Initialized {
     pub record_path: PathBuf,
 }
 
-/// `ferrite ca init`: holds `ceremony` in the token `[ca]` names, writes the certificates to
-/// `data_dir/ca` and the ceremony record, as JSON, to `data_dir/ca/ceremonies/`.
-pub fn init(config: &Config, ceremony: &Ceremony) -> anyhow::Result<Initialized> {
+/// Where `ca init --intermediate-from` finds the root key when it is not in `[ca]`'s token:
+/// another token of the same module.
+pub struct RootToken {
+    /// The root key's token label.
+    pub label: String,
+    /// A file holding that token's user PIN; `None`: the PIN of `[ca]`.
+    pub pin_file: Option<PathBuf>,
+}
+
+/// `ferrite ca init`: holds `ceremony` in the token `[ca]` names (the root key of
+/// `--intermediate-from` in `root` when given), writes the certificates to `data_dir/ca` and
+/// the ceremony record, as JSON, to `data_dir/ca/ceremonies/`.
+pub fn init(
+    config: &Config,
+    ceremony: &Ceremony,
+    root: Option<&RootToken>,
+) -> anyhow::Result<Initialized> {
     anyhow::ensure!(
         config.ca.keys == CaKeys::Pkcs11,
         "ferrite ca init makes the CA keys in a PKCS#11 token: set [ca] keys = \"pkcs11\" with pkcs11_module, pkcs11_token and pkcs11_pin_file (or FERRITE_CA__PKCS11_PIN). With keys = \"files\" the first `ferrite serve` creates the CA by itself"
@@ -113,8 +127,24 @@ pub fn init(config: &Config, ceremony: &Ceremony) -> anyhow::Result<Initialized>
     };
     let opts = config.ca_options(issuer_urls(&public_base_url));
     let token = open_token(config)?;
+    let root_token = match root {
+        Some(root) => {
+            let mut settings = config.token_settings()?;
+            settings.token = root.label.clone();
+            if let Some(file) = &root.pin_file {
+                let pin = std::fs::read_to_string(file)
+                    .with_context(|| format!("--root-pin-file: cannot read {}", file.display()))?;
+                settings.pin = ferrite_pki::pkcs11::Pkcs11Pin::new(&pin);
+            }
+            Some(
+                Token::open(settings)
+                    .context("cannot use the token holding the root key (--root-token)")?,
+            )
+        }
+        None => None,
+    };
     let dir = ca_dir(config);
-    let record = ferrite_pki::init_in_token(&dir, &opts, &token, ceremony)
+    let record = ferrite_pki::init_in_token(&dir, &opts, &token, root_token.as_ref(), ceremony)
         .context("the key ceremony failed")?;
     let records = dir.join("ceremonies");
     std::fs::create_dir_all(&records)

@@ -503,3 +503,66 @@ fn a_quick_start_ca_moves_its_intermediate_key_into_a_token() {
         [ca_dir.join("private/tls.key")]
     );
 }
+
+/// The root key in a token of its own (kept offline): `--root-only` in the root's token,
+/// then `--intermediate-from ROOT_CERT --root-token root` makes the intermediate's key in
+/// `[ca]`'s token and signs it with the root key in the other. The online token then holds the
+/// intermediate's key only, `serve` starts with it, and `ca show` says the root key is not in
+/// the token serve uses.
+#[test]
+#[ignore = "needs softhsm2 and opensc: run scripts/test.sh"]
+fn the_root_key_stays_in_a_token_of_its_own() {
+    let hsm = SoftHsm::new("root");
+    hsm.add_token("online");
+    let tmp = tempfile::tempdir().unwrap();
+    let offline = tmp.path().join("offline");
+    let online = tmp.path().join("online");
+    let root_config = hsm_config(tmp.path(), "root.toml", &offline, &hsm.ca_toml("root"));
+    run(ferrite(&hsm, &["ca", "init", "--root-only"], &root_config));
+    let root = offline.join("ca/root.pem").display().to_string();
+
+    let online_config = hsm_config(tmp.path(), "online.toml", &online, &hsm.ca_toml("online"));
+    let pin_file = hsm.pin_file().display().to_string();
+    let out = run(ferrite(
+        &hsm,
+        &[
+            "ca",
+            "init",
+            "--intermediate-from",
+            &root,
+            "--root-token",
+            "root",
+            "--root-pin-file",
+            &pin_file,
+        ],
+        &online_config,
+    ));
+    assert!(
+        out.contains("root key: existing in token \"root\""),
+        "{out}"
+    );
+    assert!(
+        out.contains("intermediate key: generated in token \"online\""),
+        "{out}"
+    );
+    let record = ceremony_record(&online);
+    assert_eq!(record["keys"][0]["token"], "root", "{record}");
+    assert_eq!(record["keys"][1]["token"], "online", "{record}");
+    softhsm::assert_private_keys_locked_in(&hsm, "root", 1);
+    let listing = softhsm::assert_private_keys_locked_in(&hsm, "online", 1);
+    assert!(listing.contains("ferrite-intermediate-"), "{listing}");
+
+    let started = serve_until_ready(ferrite(&hsm, &["serve"], &online_config));
+    assert!(started.contains("key=token \"online\""), "{started}");
+    let show = run(ferrite(&hsm, &["ca", "show"], &online_config));
+    assert!(
+        show.contains("not in token \"online\" (kept offline"),
+        "{show}"
+    );
+    let mut c = Command::new("openssl");
+    c.arg("verify")
+        .arg("-CAfile")
+        .arg(&root)
+        .arg(online.join("ca/intermediate.pem"));
+    assert!(run(c).contains(": OK"));
+}

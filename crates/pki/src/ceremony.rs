@@ -150,6 +150,8 @@ pub struct CeremonyRecord {
 pub struct RecordKey {
     /// "root" or "intermediate".
     pub role: String,
+    /// The label of the token holding it.
+    pub token: String,
     /// Whether this ceremony generated it (else it was found in the token).
     pub generated: bool,
     /// The key object's CKA_LABEL.
@@ -203,6 +205,7 @@ fn record_key(role: &str, key: &Pkcs11Key, generated: bool) -> Result<RecordKey,
     let protection = key.protection()?;
     Ok(RecordKey {
         role: role.to_owned(),
+        token: key.token().label().to_owned(),
         generated,
         label: key.label().to_owned(),
         id: to_hex(key.id()),
@@ -232,12 +235,14 @@ fn record_certificate(role: &str, file: &Path, der: &[u8]) -> Result<RecordCerti
 /// A key ceremony in `token`: generates the keys the [`Ceremony`] names in the token
 /// (sensitive, never extractable), makes their certificates, and writes the certificates —
 /// never a key — to `dir` (`root.pem`, `intermediate.pem`; readable by every user), where
-/// `ferrite serve` reads them. Refuses to overwrite a certificate: a new CA goes in a new
-/// directory.
+/// `ferrite serve` reads them. For [`Ceremony::IntermediateFrom`], the root key is looked for
+/// in `root_token` when given (a token kept offline), else in `token`. Refuses to overwrite a
+/// certificate: a new CA goes in a new directory.
 pub fn init_in_token(
     dir: &Path,
     opts: &CaOptions,
     token: &Token,
+    root_token: Option<&Token>,
     ceremony: &Ceremony,
 ) -> Result<CeremonyRecord, PkiError> {
     opts.validate()?;
@@ -294,7 +299,9 @@ pub fn init_in_token(
             if !cert.is_ca() || cert.subject() != cert.issuer() {
                 return Err(invalid("is not a self-signed CA certificate".into()));
             }
-            let key = token.find_key(cert.public_key().raw, &from.display().to_string())?;
+            let key = root_token
+                .unwrap_or(token)
+                .find_key(cert.public_key().raw, &from.display().to_string())?;
             let issuer =
                 rcgen::Issuer::from_ca_cert_der(&der.as_slice().into(), PlaceholderKey::of(&key)?)
                     .map_err(|e| invalid(format!("rcgen cannot use it: {e}")))?;

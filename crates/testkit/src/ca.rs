@@ -143,7 +143,7 @@ impl TestCa {
         };
         if config.ca.keys == ferrite_app::config::CaKeys::Pkcs11 {
             // Keys in a token: the operator holds the key ceremony before the first start.
-            ferrite_app::ca::init(&config, &ferrite_pki::Ceremony::RootAndIntermediate)
+            ferrite_app::ca::init(&config, &ferrite_pki::Ceremony::RootAndIntermediate, None)
                 .expect("the key ceremony in the configured token");
         }
         let listeners = Listeners::bind(&config).await.expect("bind");

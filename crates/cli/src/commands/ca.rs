@@ -1,4 +1,5 @@
-//! `ferrite ca init [--root-only | --intermediate-from ROOT_CERT]` (the key ceremony) and
+//! `ferrite ca init [--root-only | --intermediate-from ROOT_CERT [--root-token LABEL]]` (the
+//! key ceremony) and
 //! `ferrite ca show` (the chain, where each key is, fingerprints, validity).
 
 use ferrite_app::Config;
@@ -7,8 +8,13 @@ use ferrite_pki::Ceremony;
 
 use super::print_json;
 
-pub(super) fn init(config: &Config, ceremony: &Ceremony, json: bool) -> anyhow::Result<()> {
-    let done = ca::init(config, ceremony)?;
+pub(super) fn init(
+    config: &Config,
+    ceremony: &Ceremony,
+    root: Option<&ca::RootToken>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let done = ca::init(config, ceremony, root)?;
     if json {
         return print_json(&done.record);
     }
@@ -19,13 +25,14 @@ pub(super) fn init(config: &Config, ceremony: &Ceremony, json: bool) -> anyhow::
     );
     for key in &record.keys {
         println!(
-            "  {} key: {} label {:?}, id {}, {}; sensitive: {}, extractable: {}, never extractable: {}",
+            "  {} key: {} in token {:?}, label {:?}, id {}, {}; sensitive: {}, extractable: {}, never extractable: {}",
             key.role,
             if key.generated {
-                "generated,"
+                "generated"
             } else {
-                "existing,"
+                "existing"
             },
+            key.token,
             key.label,
             key.id,
             key.algorithm,

@@ -133,9 +133,16 @@ enum CaCommand {
         #[arg(long, conflicts_with = "intermediate_from")]
         root_only: bool,
         /// Make only an intermediate, under this root certificate (PEM), whose key is in the
-        /// token.
+        /// token (or in --root-token).
         #[arg(long, value_name = "ROOT_CERT")]
         intermediate_from: Option<std::path::PathBuf>,
+        /// With --intermediate-from: the label of another token of the same module that
+        /// holds the root key (kept offline); the intermediate's key is made in [ca]'s token.
+        #[arg(long, value_name = "LABEL", requires = "intermediate_from")]
+        root_token: Option<String>,
+        /// With --root-token: a file holding that token's user PIN (default: [ca]'s PIN).
+        #[arg(long, value_name = "FILE", requires = "root_token")]
+        root_pin_file: Option<std::path::PathBuf>,
     },
     /// The chain in data_dir/ca: subject, issuer, serial, SHA-256 fingerprint, validity and
     /// days left, and where each key is (a file, or token/label/id).
@@ -147,13 +154,19 @@ pub(crate) fn ca(config: &Config, args: CaArgs) -> anyhow::Result<()> {
         CaCommand::Init {
             root_only,
             intermediate_from,
+            root_token,
+            root_pin_file,
         } => {
             let ceremony = match (root_only, intermediate_from) {
                 (true, _) => ferrite_pki::Ceremony::RootOnly,
                 (false, Some(root)) => ferrite_app::ca::intermediate_from(&root)?,
                 (false, None) => ferrite_pki::Ceremony::RootAndIntermediate,
             };
-            ca::init(config, &ceremony, args.json)
+            let root = root_token.map(|label| ferrite_app::ca::RootToken {
+                label,
+                pin_file: root_pin_file,
+            });
+            ca::init(config, &ceremony, root.as_ref(), args.json)
         }
         CaCommand::Show => ca::show(config, args.json),
     }
