@@ -228,8 +228,8 @@ fn lego_and_certbot_with_the_ca_keys_in_a_token() {
     );
 }
 
-/// A configuration with the keys in `token` of `hsm` (PIN from `pin_file`, module `module`),
-/// its data in `data_dir`; returns the file.
+/// Writes the configuration file `dir/name`: data in `data_dir`, the `[ca]` table `ca` (to
+/// which the CA names are added), a fixed public port; returns its path.
 fn hsm_config(dir: &Path, name: &str, data_dir: &Path, ca: &str) -> PathBuf {
     let config = dir.join(name);
     std::fs::write(
