@@ -441,8 +441,9 @@ fn serve_until_ready(mut serve: Command) -> String {
 /// Moving a quick-start deployment to the token, keeping its certificates (docs/ca-keys.md):
 /// the intermediate's key file is imported into the token with its certificate's key
 /// identifier as CKA_ID (`softhsm2-util --import`), the key files leave data_dir, and
-/// `ferrite serve` with `ca.keys = "pkcs11"` signs with the imported key; `ferrite ca show`
-/// says the key was not generated in the token and that the root key is not there.
+/// `ferrite serve` with `ca.keys = "pkcs11"` signs with the imported key (and logs no PIN);
+/// `ferrite ca show` names the key files before and says after that the key was not generated
+/// in the token and that the root key is not there; `ca init` is refused with files.
 #[test]
 #[ignore = "needs softhsm2 and opensc: run scripts/test.sh"]
 fn a_quick_start_ca_moves_its_intermediate_key_into_a_token() {
@@ -453,6 +454,24 @@ fn a_quick_start_ca_moves_its_intermediate_key_into_a_token() {
     let started = serve_until_ready(ferrite(&hsm, &["serve"], &files));
     assert!(started.contains("file "), "{started}");
     let ca_dir = data.join("ca");
+    // With keys in files, ca show names the files, and ca init is not the way.
+    let show = run(ferrite(&hsm, &["ca", "show"], &files));
+    assert!(show.contains("CA keys: files"), "{show}");
+    for key in ["root.key", "intermediate.key", "tls.key"] {
+        assert!(
+            show.contains(&format!(
+                "key       file {}",
+                ca_dir.join("private").join(key).display()
+            )),
+            "{show}"
+        );
+    }
+    let out = run_failing(ferrite(&hsm, &["ca", "init"], &files));
+    assert!(
+        out.contains("makes the CA keys in a PKCS#11 token")
+            && out.contains("the first `ferrite serve` creates the CA"),
+        "{out}"
+    );
 
     let mut c = Command::new("openssl");
     c.args(["x509", "-noout", "-ext", "subjectKeyIdentifier", "-in"])
@@ -488,6 +507,10 @@ fn a_quick_start_ca_moves_its_intermediate_key_into_a_token() {
             ski.to_lowercase()
         )),
         "{started}"
+    );
+    assert!(
+        !started.contains(softhsm::PIN),
+        "the PIN is logged:\n{started}"
     );
     let show = run(ferrite(&hsm, &["ca", "show"], &token));
     assert!(
