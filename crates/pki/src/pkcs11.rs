@@ -125,6 +125,9 @@ struct PoolState {
     idle: Vec<Session>,
     /// Sessions of this generation open, idle or in use.
     open: usize,
+    /// The pool started over and the token has not been found since: the next session looks
+    /// for it first.
+    slot_lost: bool,
     /// The token refused the PIN: no more logins until restart.
     pin_refused: Option<String>,
 }
@@ -255,6 +258,7 @@ impl Token {
                     generation: 0,
                     idle: Vec::new(),
                     open: 0,
+                    slot_lost: false,
                     pin_refused: None,
                 }),
                 returned: Condvar::new(),
@@ -317,6 +321,12 @@ impl Token {
                     token: self.inner.settings.token.clone(),
                     reason: reason.clone(),
                 });
+            }
+            if state.slot_lost {
+                drop(state);
+                self.find_slot_again()?;
+                state = self.lock();
+                continue;
             }
             if let Some(session) = state.idle.pop() {
                 return Ok(Pooled {
@@ -429,18 +439,31 @@ impl Token {
         }
         state.generation += 1;
         state.open = 0;
+        state.slot_lost = true;
         let stale = std::mem::take(&mut state.idle);
-        let ctx = state.ctx.clone();
         drop(state);
         drop(stale);
+        self.inner.returned.notify_all();
+        self.find_slot_again()
+    }
+
+    /// Initializes the module again (unless it is) and finds the token by label: after the
+    /// pool started over, and on every later request until it is found, so that service
+    /// resumes when the token is back.
+    fn find_slot_again(&self) -> Result<(), PkiError> {
+        let ctx = self.lock().ctx.clone();
         initialize(&ctx).map_err(|e| self.token_error("initializing the module again", e))?;
         let (slot, _) = find_slot(
             &ctx,
             &self.inner.settings.module,
             &self.inner.settings.token,
         )?;
-        self.lock().slot = slot;
-        self.inner.returned.notify_all();
+        let mut state = self.lock();
+        state.slot = slot;
+        if state.slot_lost {
+            state.slot_lost = false;
+            tracing::info!(token = %self.inner.settings.token, "found the token again");
+        }
         Ok(())
     }
 

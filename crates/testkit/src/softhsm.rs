@@ -95,6 +95,11 @@ impl SoftHsm {
         self.dir.join("softhsm2.conf")
     }
 
+    /// The directory SoftHSM keeps the tokens in, one subdirectory each.
+    pub fn token_dir(&self) -> PathBuf {
+        self.dir.join("tokens")
+    }
+
     /// A file holding the user PIN, as `ca.pkcs11_pin_file` names it.
     pub fn pin_file(&self) -> PathBuf {
         self.dir.join("pin")

@@ -57,6 +57,20 @@ fn outside_handle() -> Pkcs11 {
     ctx
 }
 
+/// Logs the application out of the token through a [`outside_handle`] (login state is the
+/// application's, shared by all its sessions); returns the handle.
+fn log_out_from_outside(hsm: &SoftHsm) -> Pkcs11 {
+    let outside = outside_handle();
+    let slot = outside
+        .get_slots_with_token()
+        .unwrap()
+        .into_iter()
+        .find(|s| outside.get_token_info(*s).unwrap().label().trim_end() == hsm.label)
+        .unwrap();
+    outside.open_ro_session(slot).unwrap().logout().unwrap();
+    outside
+}
+
 /// Signatures from eight threads at once open more than one session (they do not wait for
 /// each other behind one) and never more than the pool's bound; after the application is
 /// logged out of the token (CKR_USER_NOT_LOGGED_IN) and after the library is finalized under
@@ -107,15 +121,8 @@ fn the_session_pool_signs_in_parallel_and_recovers_from_token_errors() {
         "eight signing threads used {open} sessions (want 2 to 4)"
     );
 
-    // Logged out from outside (login state is the application's, shared by its sessions).
-    let outside = outside_handle();
-    let slot = outside
-        .get_slots_with_token()
-        .unwrap()
-        .into_iter()
-        .find(|s| outside.get_token_info(*s).unwrap().label().trim_end() == hsm.label)
-        .unwrap();
-    outside.open_ro_session(slot).unwrap().logout().unwrap();
+    // Logged out from outside.
+    let outside = log_out_from_outside(&hsm);
     verify(&*key, b"after logout", &key.sign(b"after logout").unwrap());
 
     // The library finalized under the pool: every session and the login are gone.
@@ -231,6 +238,86 @@ async fn issuance_and_revocation_with_the_ca_keys_in_a_token() {
         let tls = pem_chain(&tls);
         let (_, listener) = X509Certificate::from_der(&tls[0]).unwrap();
         assert!(!listener.is_ca(), "tls.key belongs to a leaf, not a CA");
+    })
+    .await;
+}
+
+/// A finalize that is refused by the signer: the problem a client sees.
+async fn finalize_status(
+    ca: &TestCa,
+    raw: &ferrite_testkit::RawClient,
+    account: &RawAccount,
+    name: &str,
+) -> (u16, String) {
+    let (_, order) = ca.raw_ready_order(raw, account, &[name]).await;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let r = ca
+        .raw_finalize(
+            raw,
+            account,
+            &order,
+            &ferrite_testkit::ca::csr_der(&[name], &key),
+        )
+        .await;
+    (r.status, String::from_utf8_lossy(&r.body).into_owned())
+}
+
+/// The token fails while `ferrite serve` runs, and service resumes without a restart: after
+/// the application is logged out of the token and after the library is finalized under the
+/// server, the next issuance works; while the token is gone (finalized, its directory moved
+/// away, so that SoftHSM finds no such token when initialized again) a finalize gets
+/// `serverInternal` with the request id; once the token is back (its directory restored, the
+/// library finalized again, as SoftHSM discovers tokens only when initialized) the next
+/// issuance works.
+#[tokio::test]
+#[ignore = "needs softhsm2 and opensc: run scripts/test.sh"]
+async fn service_resumes_when_the_token_comes_back() {
+    let Some(hsm) = softhsm::in_own_process("service_resumes_when_the_token_comes_back") else {
+        return;
+    };
+    bounded(async {
+        let mut opts = TestCaOptions::default();
+        hsm.configure(&mut opts.config);
+        let ca = TestCa::start_with(opts).await;
+        let raw = ca.raw();
+        let account = RawAccount::register(&raw, Algorithm::ES256).await;
+        ca.raw_issue(&raw, &account, &["before.example.com"]).await;
+
+        let outside = log_out_from_outside(&hsm);
+        ca.raw_issue(&raw, &account, &["after-logout.example.com"])
+            .await;
+        outside.finalize().unwrap();
+        ca.raw_issue(&raw, &account, &["after-finalize.example.com"])
+            .await;
+
+        // The token goes away.
+        let tokens: Vec<_> = std::fs::read_dir(hsm.token_dir())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(tokens.len(), 1, "{tokens:?}");
+        let away = tempfile::tempdir().unwrap();
+        let moved = away.path().join("token");
+        outside_handle().finalize().unwrap();
+        std::fs::rename(&tokens[0], &moved).unwrap();
+        for name in ["away-1.example.com", "away-2.example.com"] {
+            let (status, body) = finalize_status(&ca, &raw, &account, name).await;
+            assert_eq!(status, 500, "{body}");
+            assert!(
+                body.contains("serverInternal") && body.contains("requestId"),
+                "{body}"
+            );
+        }
+
+        // It comes back.
+        std::fs::rename(&moved, &tokens[0]).unwrap();
+        outside_handle().finalize().unwrap();
+        let issued = ca.raw_issue(&raw, &account, &["back.example.com"]).await;
+        let chain = pem_chain(&issued.chain_pem);
+        let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
+        let (_, intermediate) = X509Certificate::from_der(&chain[1]).unwrap();
+        leaf.verify_signature(Some(intermediate.public_key()))
+            .unwrap();
     })
     .await;
 }
