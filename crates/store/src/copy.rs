@@ -115,7 +115,17 @@ async fn copy_into(
     for (table, _) in TABLES {
         columns.push(target_columns(&conn, table).await?);
     }
-    refuse_non_empty(&conn).await?;
+    let tx = conn.transaction().await.map_err(db_error)?;
+    // Nobody else writes these tables until the copy commits (an instance started on the
+    // target, a second copy): the check for emptiness holds for the whole copy.
+    let all: Vec<&str> = TABLES.iter().map(|(table, _)| *table).collect();
+    tx.batch_execute(&format!(
+        "LOCK TABLE {}, nonce_key, used_nonces, crl_number IN SHARE ROW EXCLUSIVE MODE",
+        all.join(", ")
+    ))
+    .await
+    .map_err(db_error)?;
+    refuse_non_empty(&tx).await?;
 
     let (rows, mut received) = tokio::sync::mpsc::channel(ROWS_AHEAD);
     let plan: Vec<(String, String)> = TABLES
@@ -130,12 +140,12 @@ async fn copy_into(
         })
         .collect();
     let source = path.to_owned();
-    let reader = std::thread::Builder::new()
+    // Not joined: it ends once it has sent everything, or when this side stops receiving.
+    std::thread::Builder::new()
         .name("ferrite-copy".to_owned())
         .spawn(move || read_source(&source, &plan, &rows))
         .map_err(|e| StoreError::Backend(format!("cannot start the SQLite reader: {e}")))?;
 
-    let tx = conn.transaction().await.map_err(db_error)?;
     let stopped = || StoreError::Backend("the SQLite reader stopped".to_owned());
     let mut source_counts = Vec::with_capacity(TABLES.len());
     for ((table, _), cols) in TABLES.iter().zip(&columns) {
@@ -200,8 +210,6 @@ async fn copy_into(
     .await
     .map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
-    // The reader has sent everything; it ends with its channel.
-    let _ = reader.join();
 
     let mut tables = Vec::with_capacity(TABLES.len() + 1);
     for (table, source) in source_counts {
@@ -266,7 +274,7 @@ async fn target_columns(
 }
 
 /// Refuses a target that holds anything an instance or an earlier copy wrote.
-async fn refuse_non_empty(conn: &tokio_postgres::Client) -> Result<(), StoreError> {
+async fn refuse_non_empty(conn: &tokio_postgres::Transaction<'_>) -> Result<(), StoreError> {
     let mut found = Vec::new();
     for table in TABLES
         .iter()
