@@ -26,9 +26,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/sqlite/0006_used_nonces.sql")),
     (
         7,
-        include_str!("../migrations/sqlite/0007_ca_certificates.sql"),
+        include_str!("../migrations/sqlite/0007_finalize_lease.sql"),
     ),
-    (8, include_str!("../migrations/sqlite/0008_crl_state.sql")),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_ca_certificates.sql"),
+    ),
+    (9, include_str!("../migrations/sqlite/0009_crl_state.sql")),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

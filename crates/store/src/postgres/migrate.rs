@@ -15,11 +15,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (
         2,
-        include_str!("../../migrations/postgres/0002_ca_certificates.sql"),
+        include_str!("../../migrations/postgres/0002_finalize_lease.sql"),
     ),
     (
         3,
-        include_str!("../../migrations/postgres/0003_crl_state.sql"),
+        include_str!("../../migrations/postgres/0003_ca_certificates.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_crl_state.sql"),
     ),
 ];
 
