@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrite_core::eab::Registry;
+use ferrite_core::model::{CaCertificates, CaRecord};
 use ferrite_core::{Ca, CaConfig, Clock, Store, SystemClock};
 use ferrite_pki::CaBundle;
 use ferrite_server::{AppState, ServerConfig};
@@ -173,6 +174,68 @@ async fn check_kek(registry: &Registry) -> anyhow::Result<()> {
     })
 }
 
+/// Records this instance's CA certificates in the database and refuses to serve under a root
+/// other than the recorded one (the first instance's): every instance of a deployment must
+/// issue certificates the same clients trust. An intermediate the database has not seen is
+/// recorded with a warning: an operator rolling a new intermediate through the instances one
+/// by one has old and new serving side by side for a while. (That intermediate is under the
+/// recorded root: loading the CA checked that the root signed it.) The refusal names the
+/// fingerprints on both sides and what to do.
+async fn check_ca_certificates(
+    store: &dyn Store,
+    bundle: &CaBundle,
+    config: &Config,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    let (root_sha256, intermediate_sha256) = bundle
+        .fingerprints()
+        .context("cannot read the CA certificates in data_dir/ca")?;
+    let ours = CaCertificates {
+        root_sha256,
+        intermediate_sha256,
+    };
+    let record = store
+        .record_ca_certificates(&ours, now)
+        .await
+        .with_context(|| database_context(config))?;
+    match record {
+        CaRecord::Known => Ok(()),
+        CaRecord::Recorded => {
+            tracing::info!(
+                root_sha256 = %ours.root_sha256,
+                intermediate_sha256 = %ours.intermediate_sha256,
+                "recorded this deployment's CA certificates in the database"
+            );
+            Ok(())
+        }
+        CaRecord::NewIntermediate { earlier } => {
+            tracing::warn!(
+                intermediate_sha256 = %ours.intermediate_sha256,
+                earlier = %earlier.join(", "),
+                "this instance serves an intermediate the database had not seen, under the recorded root; recorded it. Instances serving an earlier intermediate keep issuing under theirs until they get this CA material"
+            );
+            Ok(())
+        }
+        CaRecord::OtherRoot {
+            root_sha256,
+            intermediates,
+        } => {
+            let database = if config.database_url.is_empty() {
+                format!("the SQLite database in {}", config.data_dir.display())
+            } else {
+                "the PostgreSQL database (database_url)".to_owned()
+            };
+            anyhow::bail!(
+                "this instance's CA root differs from the one {database} recorded: the database has root SHA-256 {root_sha256} (intermediates {}); {} holds root SHA-256 {} and intermediate SHA-256 {}. Every instance of one deployment must serve under the same root: copy data_dir/ca (root.pem, intermediate.pem, tls.pem and private/) from an instance already serving this database (compare with `openssl x509 -noout -fingerprint -sha256 -in data_dir/ca/root.pem`), or point database_url at this CA's own database",
+                intermediates.join(", "),
+                config.data_dir.join("ca").display(),
+                ours.root_sha256,
+                ours.intermediate_sha256,
+            )
+        }
+    }
+}
+
 /// A Ferrite instance, built and ready to serve.
 pub struct Ferrite {
     /// The engine.
@@ -230,6 +293,7 @@ impl Ferrite {
             tracing::info!(dir = %ca_dir.display(), "created a new root and intermediate CA");
         }
         let store = open_store(config).await?;
+        check_ca_certificates(store.as_ref(), &bundle, config, hooks.clock.now()).await?;
 
         let mut va_config = config.validator_config()?;
         if let Some(change) = hooks.validator {

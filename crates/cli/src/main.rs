@@ -45,6 +45,9 @@ enum Command {
     /// `ferrite serve` applies it too; run this first to upgrade the schema once, before
     /// starting several instances of a new version.
     Migrate,
+    /// The database itself: `copy --from SQLITE_DATA_DIR --to postgres://…` moves a SQLite
+    /// deployment to PostgreSQL.
+    Store(commands::StoreArgs),
     /// The CA's keys and certificates: `init [--root-only | --intermediate-from ROOT_CERT]`
     /// (the key ceremony in a PKCS#11 token), `show`.
     Ca(commands::CaArgs),
@@ -75,6 +78,7 @@ fn main() -> anyhow::Result<()> {
         Command::MacKey(args) => runtime.block_on(commands::mac_key(&config, args)),
         Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
         Command::Migrate => runtime.block_on(migrate(&config)),
+        Command::Store(args) => runtime.block_on(commands::store(&config, args)),
         Command::Ca(args) => {
             serve::init_logging(&config.log_format);
             commands::ca(&config, args)

@@ -684,10 +684,11 @@ fn migrate_applies_the_schema_on_sqlite_and_postgresql() {
             String::from_utf8_lossy(&out.stderr),
         );
         assert!(out.status.success(), "{stdout}\n{stderr}");
-        assert!(
-            stdout.contains("PostgreSQL database schema is at version 1"),
-            "{stdout}"
+        let latest = format!(
+            "PostgreSQL database schema is at version {}",
+            ferrite_store::POSTGRES_SCHEMA_VERSION
         );
+        assert!(stdout.contains(&latest), "{stdout}");
         assert!(!stdout.contains(&password) && !stderr.contains(&password));
     }
     env.ok(&["customer", "create", "in-postgres"]);
@@ -702,5 +703,91 @@ fn migrate_applies_the_schema_on_sqlite_and_postgresql() {
         !err.contains("wrong-password-31c") && !err.contains(&password),
         "{err}"
     );
+    runtime.block_on(database.drop());
+}
+
+/// `ferrite store copy` moves a SQLite deployment (a customer, a credential, a MAC key) into an
+/// empty PostgreSQL database (the password from `database.password_file`, never printed):
+/// a per-table line on stderr (not a terminal), the counts of both sides on stdout, and the
+/// operator commands on PostgreSQL then list what SQLite held. Copying again into the same,
+/// now non-empty database fails and says why; so does a target that is not PostgreSQL.
+#[test]
+fn store_copy_moves_a_sqlite_deployment_to_postgresql() {
+    let sqlite = Env::new();
+    sqlite.ok(&["migrate"]);
+    sqlite.ok(&["customer", "create", "moved-customer"]);
+    let customer = sqlite.json(&["customer", "list"]);
+    assert_eq!(customer.as_array().unwrap().len(), 1, "{customer}");
+    let credential = sqlite.json(&["credential", "create", "--customer", "moved-customer"]);
+    let credential_id = credential["id"].as_str().unwrap().to_owned();
+    sqlite.ok(&["mac-key", "create", "--credential", &credential_id]);
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let database = runtime.block_on(ferrite_store::testing::TestDatabase::create());
+    let mut url = url::Url::parse(database.url()).unwrap();
+    let password = url.password().unwrap().to_owned();
+    url.set_password(None).unwrap();
+    let postgres = Env::new();
+    let password_file = postgres.dir.path().join("db.password");
+    std::fs::write(&password_file, format!("{password}\n")).unwrap();
+    let config = std::fs::read_to_string(&postgres.config).unwrap();
+    std::fs::write(
+        &postgres.config,
+        format!(
+            "database_url = {:?}\n{config}[database]\npassword_file = {:?}\n",
+            url.as_str(),
+            password_file
+        ),
+    )
+    .unwrap();
+
+    let from = sqlite.data();
+    let from = from.to_str().unwrap();
+    let out = postgres.run(&["store", "copy", "--from", from]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    for line in [
+        "customers: 1 rows copied",
+        "api_credentials: 1 rows copied",
+        "eab_mac_keys: 1 rows copied",
+        "accounts: 0 rows copied",
+    ] {
+        assert!(stderr.contains(line), "{line:?} missing: {stderr}");
+    }
+    let counts: Vec<Vec<&str>> = stdout
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(counts.contains(&vec!["customers", "1", "1"]), "{stdout}");
+    assert!(counts.contains(&vec!["eab_mac_keys", "1", "1"]), "{stdout}");
+    assert!(stdout.contains("copied and verified"), "{stdout}");
+    assert!(!stdout.contains(&password) && !stderr.contains(&password));
+
+    // The MAC keys are sealed under the deployment's key-encryption key: it moves with them.
+    std::fs::create_dir(postgres.data()).unwrap();
+    std::fs::copy(
+        sqlite.data().join("eab.kek"),
+        postgres.data().join("eab.kek"),
+    )
+    .unwrap();
+    let listed = postgres.json(&["customer", "list"]);
+    assert_eq!(listed, customer);
+    let keys = postgres.json(&["mac-key", "list"]);
+    assert_eq!(keys.as_array().unwrap().len(), 1, "{keys}");
+    assert!(
+        !postgres.data().join("ferrite.db").exists(),
+        "no SQLite file"
+    );
+
+    let err = postgres.fails(&["store", "copy", "--from", from]);
+    assert!(
+        err.contains("not empty") && err.contains("customers: 1"),
+        "{err}"
+    );
+    let err = postgres.fails(&["store", "copy", "--from", from, "--to", "sqlite:x"]);
+    assert!(err.contains("must be a PostgreSQL database"), "{err}");
     runtime.block_on(database.drop());
 }

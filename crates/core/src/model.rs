@@ -124,6 +124,64 @@ pub struct Certificate {
     pub revoked: Option<(OffsetDateTime, u8)>,
 }
 
+/// The CA certificates an instance serves, by SHA-256 fingerprint (upper-case hex pairs
+/// separated by colons, as `openssl x509 -fingerprint -sha256` prints them), offered to the
+/// database at start ([`crate::Store::record_ca_certificates`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaCertificates {
+    /// The root certificate's fingerprint (what clients trust).
+    pub root_sha256: String,
+    /// The issuing (intermediate) certificate's fingerprint (what signs certificates and CRLs).
+    pub intermediate_sha256: String,
+}
+
+/// What the database answered to an instance's [`CaCertificates`]. A deployment has one root,
+/// recorded by the first instance to start: an instance under another root would issue
+/// certificates the clients of the others do not trust. Intermediates under that root may be
+/// several (an operator rolling a new intermediate through the instances one by one); each is
+/// recorded the first time an instance offers it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CaRecord {
+    /// Nothing was recorded: the offered root and intermediate now are.
+    Recorded,
+    /// The root and the intermediate were both recorded already.
+    Known,
+    /// The root was recorded, the intermediate was not and now is; `earlier` lists the
+    /// intermediates recorded before it, oldest first.
+    NewIntermediate {
+        /// Fingerprints of the intermediates recorded before.
+        earlier: Vec<String>,
+    },
+    /// Another root is recorded; nothing was stored.
+    OtherRoot {
+        /// The recorded root's fingerprint.
+        root_sha256: String,
+        /// The recorded intermediates' fingerprints, oldest first.
+        intermediates: Vec<String>,
+    },
+}
+
+/// The CRL the instances of a deployment share ([`crate::Store::shared_crl`]): the last one
+/// an instance signed and stored, and how many revocations there have been.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedCrl {
+    /// Revocations so far: every revocation counts one.
+    pub generation: u64,
+    /// The last CRL stored, if any.
+    pub stored: Option<StoredCrl>,
+}
+
+/// A CRL an instance signed and stored for the others to serve.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCrl {
+    /// The CRL, DER.
+    pub der: Vec<u8>,
+    /// When it was signed (its thisUpdate).
+    pub signed_at: OffsetDateTime,
+    /// The [`SharedCrl::generation`] it lists every revocation of.
+    pub generation: u64,
+}
+
 /// The outcome of a validation attempt, written back in one transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ValidationResult {

@@ -6,8 +6,9 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::model::{
-    Account, ApiCredential, Authorization, BindingRefusal, Certificate, CredentialStatus, Customer,
-    DomainValidation, MacKey, Order, Scope, ValidationOwner, ValidationResult,
+    Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
+    CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope, SharedCrl, StoredCrl,
+    ValidationOwner, ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -44,6 +45,19 @@ pub trait Store: Send + Sync + 'static {
     -> Result<bool, StoreError>;
     /// Deletes the records of nonces that expired before `now`; returns how many.
     async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    // --- the deployment's CA ---
+    /// Records the CA certificates an instance serves at `now` and says how they relate to
+    /// the ones recorded before ([`CaRecord`]): the first offer records its root and
+    /// intermediate; an offer under that root records its intermediate if new; an offer under
+    /// another root stores nothing. Offers are serialized: of several instances starting
+    /// together on an empty database, one records its root and the others are compared
+    /// with it.
+    async fn record_ca_certificates(
+        &self,
+        offered: &CaCertificates,
+        now: OffsetDateTime,
+    ) -> Result<CaRecord, StoreError>;
 
     // --- accounts (§7.3) ---
     /// Inserts an account. `Conflict` if the thumbprint is taken.
@@ -182,6 +196,21 @@ pub trait Store: Send + Sync + 'static {
         &self,
         now: OffsetDateTime,
     ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError>;
+    /// The CRL the instances share: the last one stored and the revocation generation now
+    /// (which [`Store::revoke_certificate`] bumps in the statement that revokes).
+    async fn shared_crl(&self) -> Result<SharedCrl, StoreError>;
+    /// Takes the lease to sign the next shared CRL for `holder` until `until`, if nobody
+    /// holds it at `now` (or `holder` does). Returns the revocation generation the new CRL
+    /// must list, or `None` while another holder's lease runs: one instance signs at a time.
+    async fn take_crl_lease(
+        &self,
+        holder: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+    ) -> Result<Option<u64>, StoreError>;
+    /// Stores the CRL `holder` signed under its lease and releases the lease. `false` (and
+    /// nothing stored) if the lease is no longer `holder`'s.
+    async fn store_crl(&self, holder: &str, crl: &StoredCrl) -> Result<bool, StoreError>;
     /// Allocates the next CRL number (monotonic across instances).
     async fn next_crl_number(&self) -> Result<u64, StoreError>;
 

@@ -57,6 +57,22 @@ pub struct CaBundle {
 }
 
 impl CaBundle {
+    /// The SHA-256 fingerprints of the root and the intermediate certificate, as
+    /// `openssl x509 -noout -fingerprint -sha256 -in FILE` prints them: what identifies this
+    /// CA to the database several instances share.
+    pub fn fingerprints(&self) -> Result<(String, String), PkiError> {
+        let root = pem_certificates(&self.root_pem)
+            .ok()
+            .and_then(|certs| certs.into_iter().next())
+            .ok_or_else(|| PkiError::MalformedCertificate {
+                detail: "root.pem holds no certificate".to_owned(),
+            })?;
+        Ok((
+            sha256_fingerprint(&root),
+            sha256_fingerprint(self.issuer.intermediate_der()),
+        ))
+    }
+
     /// The root certificate's path in `dir` (what clients are told to trust).
     pub fn root_path(dir: &Path) -> PathBuf {
         dir.join(ROOT_CERT)
@@ -519,4 +535,14 @@ fn with_listener(dir: &Path, certs: CaCertificates, issuer: Issuer) -> Result<Ca
         tls_key,
         issuer,
     })
+}
+
+/// The SHA-256 of `der` as upper-case hex pairs separated by colons (openssl's form).
+pub(crate) fn sha256_fingerprint(der: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }

@@ -98,13 +98,21 @@ pub(crate) async fn revoke(
     store
         .db
         .write(move |conn| {
-            execute(
+            let revoked = execute(
                 conn,
                 "UPDATE certificates SET revoked_at = ?, revocation_reason = ? \
                  WHERE serial = ? AND revoked_at IS NULL",
                 params![micros(at), i64::from(reason), serial],
-            )
-            .map(|n| n == 1)
+            )? == 1;
+            // The stored CRL no longer lists every revocation (`crl_state`).
+            if revoked {
+                execute(
+                    conn,
+                    "UPDATE crl_state SET generation = generation + 1 WHERE id = 1",
+                    [],
+                )?;
+            }
+            Ok(revoked)
         })
         .await
 }

@@ -52,8 +52,13 @@
 //!   writes its domain validation.
 //! - `domain_validations`: validations kept per customer for reuse and as evidence (BR §4.2.1).
 //! - `certificates`: certificates, revocation (§7.6), CRL numbers (RFC 5280 §5.2.3).
+//! - `crl`: the CRL the instances share and the lease of the one signing the next.
 //! - `customers`, `credentials`, `mac_keys`: the binding model (RFC 8555 §7.3.4); `mac_keys`
 //!   also counts a binding in the transaction that inserts the account.
+//! - `ca_certificates`: the CA certificates the deployment serves, recorded by the first
+//!   instance to start.
+//! - `copy`: `ferrite store copy`, a SQLite deployment copied into an empty PostgreSQL
+//!   database, counted on both sides.
 //! - `bulk`: [`BulkRows`] and `SqliteStore::bulk_insert`, many rows in one transaction (seeding).
 //! - `codec`: timestamps, statuses and JSON columns (both backends).
 //! - `testing` (feature `testing`, tests only): a fresh PostgreSQL database per test.
@@ -63,9 +68,12 @@
 mod accounts;
 mod authorizations;
 mod bulk;
+mod ca_certificates;
 mod certificates;
 mod codec;
+pub mod copy;
 mod credentials;
+mod crl;
 mod customers;
 mod db;
 mod domain_validations;

@@ -28,6 +28,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/sqlite/0007_finalize_lease.sql"),
     ),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_ca_certificates.sql"),
+    ),
+    (9, include_str!("../migrations/sqlite/0009_crl_state.sql")),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

@@ -5,16 +5,17 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, ApiCredential, Authorization, BindingRefusal, Certificate, CredentialStatus, Customer,
-    DomainValidation, MacKey, Order, Scope, ValidationOwner, ValidationResult,
+    Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
+    CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope, SharedCrl, StoredCrl,
+    ValidationOwner, ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
 
 use crate::open::SqliteStore;
 use crate::{
-    accounts, authorizations, certificates, credentials, customers, domain_validations, mac_keys,
-    nonces, orders, validations,
+    accounts, authorizations, ca_certificates, certificates, credentials, crl, customers,
+    domain_validations, mac_keys, nonces, orders, validations,
 };
 
 /// `impl Store for $store`, each method calling the function of the same job in the module
@@ -23,6 +24,35 @@ macro_rules! store_impl {
     ($store:ty) => {
         #[async_trait::async_trait]
         impl ferrite_core::Store for $store {
+            async fn record_ca_certificates(
+                &self,
+                offered: &CaCertificates,
+                now: OffsetDateTime,
+            ) -> Result<CaRecord, StoreError> {
+                ca_certificates::record(self, offered, now).await
+            }
+
+            async fn shared_crl(&self) -> Result<SharedCrl, StoreError> {
+                crl::shared(self).await
+            }
+
+            async fn take_crl_lease(
+                &self,
+                holder: &str,
+                now: OffsetDateTime,
+                until: OffsetDateTime,
+            ) -> Result<Option<u64>, StoreError> {
+                crl::take_lease(self, holder, now, until).await
+            }
+
+            async fn store_crl(
+                &self,
+                holder: &str,
+                stored: &StoredCrl,
+            ) -> Result<bool, StoreError> {
+                crl::store(self, holder, stored).await
+            }
+
             async fn nonce_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
                 nonces::key(self, candidate).await
             }

@@ -192,3 +192,285 @@ async fn a_validation_claimed_by_an_instance_that_dies_is_taken_over_after_the_l
     })
     .await;
 }
+
+/// The CRL's number and revoked serials, as an instance serves it over HTTP.
+async fn served_crl(ca: &TestCa) -> (Vec<u8>, u64, Vec<Vec<u8>>) {
+    use x509_parser::prelude::FromDer;
+    let r = ferrite_testkit::raw::http_get(&format!("{}/crl", ca.public_url)).await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let (_, crl) =
+        x509_parser::revocation_list::CertificateRevocationList::from_der(&r.body).unwrap();
+    let number = crl.crl_number().unwrap().to_u64_digits();
+    let serials = crl
+        .iter_revoked_certificates()
+        .map(|e| e.raw_serial().to_vec())
+        .collect();
+    (
+        r.body.clone(),
+        number.first().copied().unwrap_or(0),
+        serials,
+    )
+}
+
+fn serial(der: &[u8]) -> Vec<u8> {
+    use x509_parser::prelude::FromDer;
+    x509_parser::certificate::X509Certificate::from_der(der)
+        .unwrap()
+        .1
+        .raw_serial()
+        .to_vec()
+}
+
+/// The instances share one CRL, signed by one instance at a time: the CRL one instance signed
+/// is the one the other serves (the same bytes, one CRL number used); a revocation through an
+/// instance has its next CRL list it, signed by that instance; while another holder has the
+/// lease to sign (an instance signing, or one that died signing), an instance serves the last
+/// CRL stored and signs none, and once the lease runs out it signs the next.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_crl_is_signed_by_one_instance_at_a_time() {
+    with_database(|url| async move {
+        bounded(async {
+            let (a, b) = two_instances(&url, TestCaOptions::default()).await;
+            let via_a = a.raw();
+            let via_b = via_a.through(b.addr);
+            let account = RawAccount::register(&via_a, Algorithm::ES256).await;
+            let first = a.raw_issue(&via_a, &account, &["crl1.example.com"]).await;
+            let second = a.raw_issue(&via_a, &account, &["crl2.example.com"]).await;
+
+            let (from_a, number, listed) = served_crl(&a).await;
+            assert!(listed.is_empty());
+            let (from_b, _, _) = served_crl(&b).await;
+            assert_eq!(from_a, from_b, "B signed a CRL of its own");
+            // One CRL number was used: the next is the one after it.
+            let store = a.ca.store();
+            assert_eq!(store.next_crl_number().await.unwrap(), number + 1);
+
+            let revoke = |der: &[u8]| {
+                json!({"certificate": base64::Engine::encode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD, der), "reason": 4})
+            };
+            let r = via_b
+                .post(
+                    &account.key,
+                    Some(&account.kid),
+                    &a.url("/acme/revoke-cert"),
+                    Some(&revoke(&first.leaf_der)),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            let (after, number_after, listed) = served_crl(&b).await;
+            assert_eq!(listed, [serial(&first.leaf_der)]);
+            assert_eq!(number_after, number + 2);
+            assert_eq!(store.shared_crl().await.unwrap().stored.unwrap().der, after);
+
+            // Another holder has the lease (for two seconds).
+            let now = time::OffsetDateTime::now_utc();
+            let lease = store
+                .take_crl_lease("another-instance", now, now + time::Duration::seconds(2))
+                .await
+                .unwrap();
+            assert_eq!(lease, Some(1));
+            let r = via_b
+                .post(
+                    &account.key,
+                    Some(&account.kid),
+                    &a.url("/acme/revoke-cert"),
+                    Some(&revoke(&second.leaf_der)),
+                )
+                .await;
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            for _ in 0..3 {
+                let (served, _, _) = served_crl(&b).await;
+                assert_eq!(
+                    served, after,
+                    "signed while another instance held the lease"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(2100)).await;
+            let (_, number_last, mut listed) = served_crl(&b).await;
+            listed.sort();
+            let mut both = vec![serial(&first.leaf_der), serial(&second.leaf_der)];
+            both.sort();
+            assert_eq!(listed, both);
+            assert_eq!(number_last, number_after + 1);
+        })
+        .await;
+    })
+    .await;
+}
+
+/// An instance under another root than the one the database recorded (the first instance's)
+/// refuses to start, naming the fingerprints on both sides and what to do; with the first
+/// instance's `ca/` directory copied into its data directory, it starts; with a new
+/// intermediate under that root, it starts too and the database records the new intermediate
+/// beside the first, and an instance on the first still starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_with_other_ca_certificates_is_refused() {
+    with_database(|url| async move {
+        bounded(async {
+            let mut a = TestCaOptions::default();
+            a.config.database_url = DatabaseUrl(url.clone());
+            let a = TestCa::start_with(a).await;
+            let fingerprint = |path: &std::path::Path| {
+                let pem = std::fs::read_to_string(path).unwrap();
+                let der = ferrite_testkit::ca::pem_chain(&pem).remove(0);
+                aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der)
+                    .as_ref()
+                    .iter()
+                    .map(|b| format!("{b:02X}"))
+                    .collect::<Vec<_>>()
+                    .join(":")
+            };
+            let recorded_root = fingerprint(&a.data_dir().join("ca/root.pem"));
+            let recorded_intermediate = fingerprint(&a.data_dir().join("ca/intermediate.pem"));
+
+            let other = tempfile::tempdir().unwrap();
+            let mut config = ferrite_app::Config::default();
+            let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            config.listen = loopback;
+            config.public_listen = loopback;
+            config.admin_listen = loopback;
+            config.data_dir = other.path().join("data");
+            config.database_url = DatabaseUrl(url.clone());
+            config.validation.dns_resolver = a.dns.addr().to_string();
+            config.validation.dnssec = false;
+            let start = |config: ferrite_app::Config| async move {
+                let listeners = ferrite_app::Listeners::bind(&config).await.unwrap();
+                ferrite_app::Ferrite::build(&config, listeners, ferrite_app::Hooks::default()).await
+            };
+            let refused = match start(config.clone()).await {
+                Ok(_) => panic!("an instance with another CA started"),
+                Err(e) => format!("{e:#}"),
+            };
+            let own_root = fingerprint(&config.data_dir.join("ca/root.pem"));
+            let own_intermediate = fingerprint(&config.data_dir.join("ca/intermediate.pem"));
+            assert_ne!(own_root, recorded_root);
+            for needle in [
+                recorded_root.as_str(),
+                recorded_intermediate.as_str(),
+                own_root.as_str(),
+                own_intermediate.as_str(),
+                "copy data_dir/ca",
+            ] {
+                assert!(refused.contains(needle), "{needle:?} missing: {refused}");
+            }
+            assert!(!refused.contains(&url), "the URL leaked: {refused}");
+
+            // The first instance's CA material copied over: the same deployment, it starts.
+            let ca = config.data_dir.join("ca");
+            std::fs::remove_dir_all(&ca).unwrap();
+            copy_dir(&a.data_dir().join("ca"), &ca);
+            let b = start(config.clone()).await.unwrap();
+            assert_eq!(b.root_pem, a.root_pem);
+            drop(b);
+
+            // A new intermediate under the recorded root (an operator rolling one through the
+            // instances): the instance starts, and the database records it beside the first.
+            let new_intermediate = roll_intermediate(&ca);
+            assert_ne!(new_intermediate, recorded_intermediate);
+            let c = start(config.clone()).await.unwrap();
+            let stranger = ferrite_core::model::CaCertificates {
+                root_sha256: "00:11".to_owned(),
+                intermediate_sha256: "22:33".to_owned(),
+            };
+            let now = time::OffsetDateTime::now_utc();
+            match c
+                .ca
+                .store()
+                .record_ca_certificates(&stranger, now)
+                .await
+                .unwrap()
+            {
+                ferrite_core::model::CaRecord::OtherRoot {
+                    root_sha256,
+                    intermediates,
+                } => {
+                    assert_eq!(root_sha256, recorded_root);
+                    assert_eq!(
+                        intermediates,
+                        [recorded_intermediate.clone(), new_intermediate]
+                    );
+                }
+                other => panic!("{other:?}"),
+            }
+            // Instance A, still on the first intermediate, restarts beside it.
+            let a_config = ferrite_app::Config {
+                data_dir: a.data_dir().to_owned(),
+                ..config
+            };
+            start(a_config).await.unwrap();
+        })
+        .await;
+    })
+    .await;
+}
+
+/// Copies a directory tree (the CA material: files and `private/`).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Replaces the intermediate in the CA directory `ca` with a new one signed by the same root
+/// (`private/root.key`), and the listener certificate with one it issued, as an operator
+/// rolling to a new intermediate does; returns the new intermediate's SHA-256 fingerprint.
+fn roll_intermediate(ca: &std::path::Path) -> String {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose,
+        PKCS_ECDSA_P256_SHA256,
+    };
+    let read = |name: &str| std::fs::read_to_string(ca.join(name)).unwrap();
+    let root_key = KeyPair::from_pem(&read("private/root.key")).unwrap();
+    let root = rcgen::Issuer::from_ca_cert_pem(&read("root.pem"), root_key).unwrap();
+
+    let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Ferrite Test Intermediate R2");
+    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    params.use_authority_key_identifier_extension = true;
+    let intermediate = params.signed_by(&key, &root).unwrap();
+    let intermediate_pem = intermediate.pem();
+    let intermediate_issuer = rcgen::Issuer::new(params, &key);
+
+    let tls_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+    let mut tls = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    tls.subject_alt_names.push(rcgen::SanType::IpAddress(
+        std::net::Ipv4Addr::LOCALHOST.into(),
+    ));
+    tls.use_authority_key_identifier_extension = true;
+    let leaf = tls.signed_by(&tls_key, &intermediate_issuer).unwrap();
+
+    let write = |name: &str, content: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        let path = ca.join(name);
+        std::fs::write(&path, content).unwrap();
+        if name.starts_with("private/") {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+    };
+    write("intermediate.pem", &intermediate_pem);
+    write("private/intermediate.key", &key.serialize_pem());
+    write("tls.pem", &format!("{}{intermediate_pem}", leaf.pem()));
+    write("private/tls.key", &tls_key.serialize_pem());
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, intermediate.der())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}

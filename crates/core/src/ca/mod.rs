@@ -37,7 +37,7 @@ use crate::{CertificateIssuer, Clock, CoreError, Store, Validator};
 pub use accounts::NewAccountOutcome;
 pub use authorizations::AuthorizationView;
 pub use orders::OrderView;
-pub use revoke::{CRL_REFRESH, RevocationAuth};
+pub use revoke::{CRL_LEASE, CRL_REFRESH, RevocationAuth};
 
 /// Engine settings. Defaults are what a production CA would choose.
 #[derive(Clone, Debug)]
@@ -199,6 +199,9 @@ struct Inner {
     /// The last CRL signed and when: relying parties fetch it often, and signing plus a CRL
     /// number per request would let anyone load the CA.
     crl: tokio::sync::Mutex<Option<(time::OffsetDateTime, Vec<u8>)>>,
+    /// This instance's name as a holder of the lease to sign the shared CRL (random: two
+    /// instances never share one).
+    instance: String,
     /// The shared nonce key, fetched from the Store on first use.
     nonce_key: tokio::sync::OnceCell<NonceKey>,
     /// Validations this instance runs at once ([`CaConfig::validations_at_once`]).
@@ -247,6 +250,7 @@ impl Ca {
                 config,
                 eab,
                 crl: tokio::sync::Mutex::new(None),
+                instance: crate::ids::random_id(),
                 nonce_key: tokio::sync::OnceCell::new(),
                 validation_slots,
                 account_slots,

@@ -7,7 +7,7 @@ use time::Duration;
 use tracing::info;
 
 use super::Ca;
-use crate::model::{Account, ValidationOwner};
+use crate::model::{Account, StoredCrl, ValidationOwner};
 use crate::{CoreError, policy};
 
 /// Who signed a revocation request (§7.6).
@@ -21,6 +21,14 @@ pub enum RevocationAuth {
 
 /// How long a signed CRL is served before a fresh one is signed.
 pub const CRL_REFRESH: Duration = Duration::hours(1);
+
+/// How long the instance that takes the lease to sign the next CRL holds it: if it dies while
+/// signing, another takes over after this.
+pub const CRL_LEASE: Duration = Duration::seconds(30);
+
+/// How often, and how many times, an instance looks for the first CRL while another signs it.
+const CRL_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+const CRL_WAIT_ROUNDS: u32 = 100;
 
 /// RFC 5280 §5.3.1 reasons the Baseline Requirements (§7.2.2) allow for subscriber
 /// certificates: unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
@@ -146,10 +154,17 @@ impl Ca {
     }
 
     /// The current CRL (DER) listing every revoked, unexpired certificate, valid for seven
-    /// days (BR §4.9.7). Signed at most once per [`CRL_REFRESH`] and again after a revocation
-    /// through this instance; in between every request gets the same bytes, so fetching the
-    /// CRL costs no signature and no database write. (A revocation through another instance
-    /// reaches this one's CRL within `CRL_REFRESH`, well inside the BR's 24 hours.)
+    /// days (BR §4.9.7). The instances of a deployment share one ([`Store::shared_crl`]): the
+    /// stored CRL is served while it lists every revocation and is younger than
+    /// [`CRL_REFRESH`]; otherwise the one instance that takes the lease
+    /// ([`Store::take_crl_lease`], [`CRL_LEASE`]) signs the next and stores it, and the
+    /// others serve the stored one meanwhile. Each instance keeps what it served for up to
+    /// [`CRL_REFRESH`] after it was signed, so fetching the CRL costs no signature and no
+    /// database write; a revocation through this instance drops it at once, one through
+    /// another instance reaches this one within [`CRL_REFRESH`], well inside the BR's 24 hours.
+    ///
+    /// [`Store::shared_crl`]: crate::Store::shared_crl
+    /// [`Store::take_crl_lease`]: crate::Store::take_crl_lease
     pub async fn crl(&self) -> Result<Vec<u8>, CoreError> {
         let mut cached = self.inner.crl.lock().await;
         let now = self.now();
@@ -159,9 +174,52 @@ impl Ca {
         {
             return Ok(der.clone());
         }
-        let der = self.sign_crl(now).await?;
-        *cached = Some((now, der.clone()));
+        let (made, der, current) = self.shared_crl(now).await?;
+        if current {
+            *cached = Some((made.min(now), der.clone()));
+        }
         Ok(der)
+    }
+
+    /// The CRL to serve at `now`, when it was signed, and whether it is current (else it is
+    /// the last one stored, served while another instance signs the next, and not kept).
+    async fn shared_crl(
+        &self,
+        now: time::OffsetDateTime,
+    ) -> Result<(time::OffsetDateTime, Vec<u8>, bool), CoreError> {
+        let store = &self.inner.store;
+        let holder = &self.inner.instance;
+        for _ in 0..CRL_WAIT_ROUNDS {
+            let shared = store.shared_crl().await?;
+            if let Some(stored) = &shared.stored
+                && stored.generation == shared.generation
+                && now - stored.signed_at < CRL_REFRESH
+            {
+                return Ok((stored.signed_at, stored.der.clone(), true));
+            }
+            if let Some(generation) = store.take_crl_lease(holder, now, now + CRL_LEASE).await? {
+                let der = self.sign_crl(now).await?;
+                let crl = StoredCrl {
+                    der,
+                    signed_at: now,
+                    generation,
+                };
+                if !store.store_crl(holder, &crl).await? {
+                    tracing::warn!(
+                        "the CRL lease ran out while this instance signed; serving its CRL without storing it"
+                    );
+                }
+                return Ok((now, crl.der, true));
+            }
+            if let Some(stored) = shared.stored {
+                return Ok((stored.signed_at, stored.der, false));
+            }
+            // The very first CRL, being signed by another instance.
+            tokio::time::sleep(CRL_WAIT).await;
+        }
+        Err(CoreError::Internal(
+            "no CRL yet: another instance holds the lease to sign the first one and has not stored it".to_owned(),
+        ))
     }
 
     async fn sign_crl(&self, now: time::OffsetDateTime) -> Result<Vec<u8>, CoreError> {

@@ -81,14 +81,22 @@ pub(crate) async fn revoke(
     at: OffsetDateTime,
     reason: u8,
 ) -> Result<bool, StoreError> {
-    store
-        .execute(
-            "UPDATE certificates SET revoked_at = $1, revocation_reason = $2 \
-             WHERE serial = $3 AND revoked_at IS NULL",
+    // The same statement marks the stored CRL out of date (`crl_state.generation`).
+    let row = store
+        .query_opt(
+            "WITH revoked AS ( \
+               UPDATE certificates SET revoked_at = $1, revocation_reason = $2 \
+               WHERE serial = $3 AND revoked_at IS NULL RETURNING serial), \
+             bumped AS ( \
+               UPDATE crl_state SET generation = generation + 1 \
+               WHERE id = 1 AND EXISTS (SELECT 1 FROM revoked)) \
+             SELECT count(*) FROM revoked",
             &[&micros(at), &i64::from(reason), &serial],
         )
-        .await
-        .map(|n| n == 1)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("the revocation returned no row".to_owned()))?;
+    let revoked: i64 = super::at(&row, 0, "count")?;
+    Ok(revoked == 1)
 }
 
 // RFC 5280 §3.3: a CRL lists revoked certificates until they expire. `notAfter` is inclusive

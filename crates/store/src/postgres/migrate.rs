@@ -17,6 +17,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../../migrations/postgres/0002_finalize_lease.sql"),
     ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_ca_certificates.sql"),
+    ),
+    (
+        4,
+        include_str!("../../migrations/postgres/0004_crl_state.sql"),
+    ),
 ];
 
 /// The schema version this Ferrite writes and reads.

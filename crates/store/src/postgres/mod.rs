@@ -27,13 +27,16 @@
 //! - `store_impl`: the `Store` impl, delegating to one module per table group, named as the
 //!   SQLite store's: `nonces`, `accounts`, `orders`, `authorizations` (with challenges),
 //!   `validations`, `certificates`, `customers`, `credentials`, `mac_keys` (with the binding
-//!   counter), `domain_validations`.
+//!   counter), `domain_validations`, `ca_certificates` (the deployment's CA, recorded once),
+//!   `crl` (the shared CRL and its lease).
 
 mod accounts;
 mod authorizations;
+mod ca_certificates;
 mod certificates;
 pub(crate) mod connect;
 mod credentials;
+mod crl;
 mod customers;
 mod domain_validations;
 mod mac_keys;

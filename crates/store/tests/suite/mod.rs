@@ -18,7 +18,8 @@ use std::task::Poll;
 use ferrite_core::Store;
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, Authorization, Certificate, Challenge, Order, ValidationResult,
+    Account, Authorization, CaCertificates, CaRecord, Certificate, Challenge, Order, SharedCrl,
+    StoredCrl, ValidationResult,
 };
 use ferrite_proto::{
     AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, OrderStatus,
@@ -36,6 +37,8 @@ macro_rules! all {
             nonce_is_redeemed_once,
             expired_nonces_are_refused_and_purged,
             nonce_key_is_kept,
+            ca_certificates_record_one_root_and_its_intermediates,
+            the_crl_lease_has_one_holder,
             concurrent_nonce_redemption_has_one_winner,
             account_round_trip,
             duplicate_account_is_conflict,
@@ -288,6 +291,75 @@ pub(crate) async fn nonce_key_is_kept(store: &dyn Store) {
     let first = store.nonce_key(&[1; 32]).await.unwrap();
     assert_eq!(first, vec![1; 32]);
     assert_eq!(store.nonce_key(&[2; 32]).await.unwrap(), first);
+}
+
+/// Of concurrent first offers of CA certificates under different roots, one records its root
+/// and intermediate and the others are told the recorded root (nothing of theirs stored); an
+/// offer under the recorded root with a new intermediate records it, once; an offer under
+/// another root is then told every recorded intermediate, oldest first.
+pub(crate) async fn ca_certificates_record_one_root_and_its_intermediates(store: &dyn Store) {
+    let ca = |root: u8, intermediate: u8| CaCertificates {
+        root_sha256: format!("{root:02X}:AA"),
+        intermediate_sha256: format!("{intermediate:02X}:BB"),
+    };
+    let offers: Vec<CaCertificates> = (0..RACERS as u8).map(|n| ca(n, n)).collect();
+    let answers = join_all(
+        offers
+            .iter()
+            .map(|offer| store.record_ca_certificates(offer, T0))
+            .collect(),
+    )
+    .await;
+    let answers: Vec<CaRecord> = answers.into_iter().map(Result::unwrap).collect();
+    let winners: Vec<usize> = (0..RACERS)
+        .filter(|i| answers[*i] == CaRecord::Recorded)
+        .collect();
+    assert_eq!(winners.len(), 1, "{answers:?}");
+    let w = winners[0] as u8;
+    let recorded = CaRecord::OtherRoot {
+        root_sha256: ca(w, w).root_sha256,
+        intermediates: vec![ca(w, w).intermediate_sha256],
+    };
+    for (i, answer) in answers.iter().enumerate() {
+        if i != winners[0] {
+            assert_eq!(*answer, recorded, "offer {i}");
+        }
+    }
+
+    let known = store.record_ca_certificates(&ca(w, w), T0).await.unwrap();
+    assert_eq!(known, CaRecord::Known);
+    let later = T0 + time::Duration::seconds(1);
+    let rolled = store
+        .record_ca_certificates(&ca(w, 200), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        rolled,
+        CaRecord::NewIntermediate {
+            earlier: vec![ca(w, w).intermediate_sha256]
+        }
+    );
+    let again = store
+        .record_ca_certificates(&ca(w, 200), later)
+        .await
+        .unwrap();
+    assert_eq!(again, CaRecord::Known);
+    let old = store
+        .record_ca_certificates(&ca(w, w), later)
+        .await
+        .unwrap();
+    assert_eq!(old, CaRecord::Known);
+    let other = store
+        .record_ca_certificates(&ca(201, 201), later)
+        .await
+        .unwrap();
+    assert_eq!(
+        other,
+        CaRecord::OtherRoot {
+            root_sha256: ca(w, w).root_sha256,
+            intermediates: vec![ca(w, w).intermediate_sha256, ca(w, 200).intermediate_sha256],
+        }
+    );
 }
 
 /// Of 20 concurrent uses of one nonce exactly one is accepted.
@@ -1273,6 +1345,94 @@ pub(crate) async fn revocation_is_compare_and_set(store: &dyn Store) {
     )
     .await;
     assert!(results.into_iter().all(|r| !r.unwrap()));
+}
+
+/// The shared CRL's lease is one holder's at a time (of concurrent takers exactly one gets
+/// it), until it stores its CRL or the lease runs out; a CRL is stored only by the lease's
+/// holder; every revocation, and only a revocation that happened, bumps the generation.
+pub(crate) async fn the_crl_lease_has_one_holder(store: &dyn Store) {
+    let empty = store.shared_crl().await.unwrap();
+    assert_eq!(
+        empty,
+        SharedCrl {
+            generation: 0,
+            stored: None
+        }
+    );
+    let holders: Vec<String> = (0..RACERS).map(|i| format!("instance-{i}")).collect();
+    let taken = join_all(
+        holders
+            .iter()
+            .map(|h| store.take_crl_lease(h, T0, LEASE))
+            .collect(),
+    )
+    .await;
+    let winners: Vec<usize> = (0..RACERS)
+        .filter(|i| taken[*i].as_ref().unwrap().is_some())
+        .collect();
+    assert_eq!(winners.len(), 1, "{taken:?}");
+    let (winner, other) = (&holders[winners[0]], &holders[(winners[0] + 1) % RACERS]);
+    assert_eq!(
+        store.take_crl_lease(winner, T0, LEASE).await.unwrap(),
+        Some(0)
+    );
+    assert_eq!(store.take_crl_lease(other, T0, LEASE).await.unwrap(), None);
+
+    let crl = |der: u8, generation: u64| StoredCrl {
+        der: vec![der; 3],
+        signed_at: T0,
+        generation,
+    };
+    assert!(!store.store_crl(other, &crl(1, 0)).await.unwrap());
+    assert!(store.store_crl(winner, &crl(2, 0)).await.unwrap());
+    assert_eq!(store.shared_crl().await.unwrap().stored, Some(crl(2, 0)));
+    // Stored: the lease is free again, and storing again without it does nothing.
+    assert!(!store.store_crl(winner, &crl(3, 0)).await.unwrap());
+    assert_eq!(
+        store.take_crl_lease(other, T0, LEASE).await.unwrap(),
+        Some(0)
+    );
+    // A lease that ran out (its holder died while signing) is taken over.
+    assert_eq!(store.take_crl_lease(winner, T0, LEASE).await.unwrap(), None);
+    assert_eq!(
+        store
+            .take_crl_lease(winner, LEASE, LEASE + Duration::minutes(1))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    assert!(!store.store_crl(other, &crl(4, 0)).await.unwrap());
+
+    let ord = processing_order(store).await;
+    store
+        .complete_order(
+            &ord.id,
+            &certificate("cc", &ord, T0 + Duration::days(90)),
+            FINALIZE_LEASE,
+        )
+        .await
+        .unwrap();
+    assert!(store.revoke_certificate("cc", T0, 1).await.unwrap());
+    assert!(!store.revoke_certificate("cc", T0, 1).await.unwrap());
+    assert!(!store.revoke_certificate("missing", T0, 1).await.unwrap());
+    let shared = store.shared_crl().await.unwrap();
+    assert_eq!(shared.generation, 1);
+    assert_eq!(
+        shared.stored,
+        Some(crl(2, 0)),
+        "the stored CRL is kept, out of date"
+    );
+    assert_eq!(
+        store
+            .take_crl_lease(winner, LEASE, LEASE + Duration::minutes(1))
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    assert!(store.store_crl(winner, &crl(5, 1)).await.unwrap());
+    let shared = store.shared_crl().await.unwrap();
+    assert_eq!(shared.stored, Some(crl(5, 1)));
+    assert_eq!(shared.generation, 1);
 }
 
 /// The CRL lists revoked certificates until (and including) their notAfter.
