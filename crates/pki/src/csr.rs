@@ -136,7 +136,7 @@ impl<'a> SignedRequest<'a> {
             let cn = cn
                 .as_str()
                 .map_err(|e| malformed(format!("subject commonName: {e}")))?;
-            names.push(cn.to_ascii_lowercase());
+            names.push(requested_name("commonName", cn)?);
         }
 
         let mut has_extended_key_usage = false;
@@ -159,7 +159,9 @@ impl<'a> SignedRequest<'a> {
                     ParsedExtension::SubjectAlternativeName(san) => {
                         for name in &san.general_names {
                             match name {
-                                GeneralName::DNSName(dns) => names.push(dns.to_ascii_lowercase()),
+                                GeneralName::DNSName(dns) => {
+                                    names.push(requested_name("subjectAltName", dns)?);
+                                }
                                 GeneralName::IPAddress(_) => has_ip_addresses = true,
                                 _ => {}
                             }
@@ -185,6 +187,18 @@ impl<'a> SignedRequest<'a> {
 
 fn malformed(detail: String) -> CsrError {
     CsrError::Malformed { detail }
+}
+
+/// A name the CSR requests in `field`, lower-cased; refused unless it is ASCII (x509-parser
+/// reads a dNSName as UTF-8, where RFC 5280 §4.2.1.6 makes it an IA5String).
+fn requested_name(field: &'static str, name: &str) -> Result<String, CsrError> {
+    if !name.is_ascii() {
+        return Err(CsrError::NameNotAscii {
+            field,
+            name: name.to_owned(),
+        });
+    }
+    Ok(name.to_ascii_lowercase())
 }
 
 /// What the CA accepts in a CSR, beyond a valid self-signature.
