@@ -10,7 +10,8 @@
 #
 # Usage: bench/compare.sh [--clients N] [--issuances M] [--duration S] [--runs R]
 #                         [--key-type p256|rsa2048] [--poll-interval-ms MS] [--skip-build]
-#                         [--lego N] [--ferrite-only] [--baseline PATH] [--dnssec] [--out DIR]
+#                         [--lego N] [--ferrite-only] [--baseline PATH] [--hsm] [--dnssec]
+#                         [--out DIR]
 # Defaults: 10 clients, 100000 issuances, 30 s per run, 1 run each (alternating
 # Ferrite, Pebble when --runs > 1; each run against a freshly started server), P-256, 50 ms
 # polls. --lego N also times N runs of lego (one account + one certificate, http-01) against
@@ -25,8 +26,12 @@
 # another commit's target/release/ferrite) instead of Pebble: the same settings, runs
 # interleaved and their order alternated (ferrite first in odd runs, the baseline first in even
 # ones), so a drift of the shared machine's speed falls on both; the table's second column is
-# the baseline. Throughput on a shared machine moves by ±15 % between runs: use --runs 4 or
-# more, or bench/instructions.sh for differences of a few percent.
+# the baseline. --hsm compares, the same way, this tree's Ferrite with its CA keys in files
+# (first column) and the same binary with its CA keys in a SoftHSM token (second column; each
+# run gets a new token in a store under the temp dir, its own SOFTHSM2_CONF, and `ferrite ca
+# init`; needs softhsm2). Throughput on a shared machine moves by ±15 % between runs: use
+# --runs 4 or more, or bench/instructions.sh for differences of a few percent. Binaries are
+# taken from CARGO_TARGET_DIR (default: target/) in the release profile.
 set -euo pipefail
 
 CLIENTS=10
@@ -40,6 +45,7 @@ OUT=""
 LEGO_RUNS=0
 PEBBLE=1
 BASELINE=""
+HSM=0
 DNSSEC=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -53,6 +59,7 @@ while [ $# -gt 0 ]; do
     --lego) LEGO_RUNS=$2; shift 2 ;;
     --ferrite-only) PEBBLE=0; shift ;;
     --baseline) BASELINE=$2; PEBBLE=0; shift 2 ;;
+    --hsm) HSM=1; PEBBLE=0; shift ;;
     --dnssec) DNSSEC=1; shift ;;
     --out) OUT=$2; shift 2 ;;
     -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
@@ -70,6 +77,11 @@ require_tools openssl jq python3
     exit 2
 }
 [ "$DNSSEC" = 1 ] || require_tools pebble-challtestsrv
+[ "$HSM" = 0 ] || require_tools softhsm2-util
+[ "$HSM" = 0 ] || [ -z "$BASELINE" ] || {
+    echo "compare.sh: --hsm and --baseline each fill the second column: give one" >&2
+    exit 2
+}
 
 if [ "$BUILD" = 1 ]; then
     (cd "$ROOT" && cargo build --release -p ferrite -p ferrite-bench)
@@ -77,8 +89,17 @@ if [ "$BUILD" = 1 ]; then
         (cd "$ROOT" && cargo build --release -p ferrite-testkit --bin ferrite-signed-dns)
     fi
 fi
-FERRITE=$ROOT/target/release/ferrite
-BENCH=$ROOT/target/release/ferrite-bench
+FERRITE=$TARGET/release/ferrite
+BENCH=$TARGET/release/ferrite-bench
+if [ "$HSM" = 1 ]; then
+    # The second column: the same binary, CA keys in SoftHSM.
+    BASELINE=$FERRITE
+    export SOFTHSM2_CONF=$TMP/softhsm2.conf
+    mkdir -p "$TMP/softhsm-tokens"
+    printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' \
+        "$TMP/softhsm-tokens" >"$SOFTHSM2_CONF"
+    echo 20261204 >"$TMP/hsm-pin"
+fi
 
 HTTP01_PORT=$(free_port)
 PEBBLE_PORT=$(free_port)
@@ -94,6 +115,19 @@ start_ferrite() { # RUN [NAME BINARY] → FERRITE_PID FERRITE_DIR FERRITE_ROOT
     local name=${2:-ferrite} binary=${3:-$FERRITE}
     local out=$OUT/$name-$1.out
     write_ferrite_config "$TMP/ferrite.toml" "$TMP/$name-data-$1"
+    if [ "$name" = baseline ] && [ "$HSM" = 1 ]; then
+        softhsm2-util --init-token --free --label "bench-$1" --so-pin 87654321 \
+            --pin "$(cat "$TMP/hsm-pin")" >/dev/null
+        cat >>"$TMP/ferrite.toml" <<CA
+
+[ca]
+keys = "pkcs11"
+pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
+pkcs11_token = "bench-$1"
+pkcs11_pin_file = "$TMP/hsm-pin"
+CA
+        "$binary" ca init --config "$TMP/ferrite.toml" >"$OUT/$name-$1.ceremony" 2>&1
+    fi
     "$binary" serve --config "$TMP/ferrite.toml" >"$out" 2>"$OUT/$name-$1.log" &
     FERRITE_PID=$!
     PIDS+=("$FERRITE_PID")
@@ -228,14 +262,18 @@ summary() { # NAME → "throughput cpu_ms worst_endpoint_p99 issuance_p99 rss_mb
 read -r F_TPUT F_CPU F_P99 F_IP99 F_RSS F_FAIL < <(summary ferrite)
 P_TPUT=0 P_CPU=0 P_P99=0 P_IP99=0 P_RSS=0 P_FAIL=0
 OTHER=Pebble
-if [ -n "$BASELINE" ]; then
+if [ "$HSM" = 1 ]; then
+    OTHER=SoftHSM
+    read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL < <(summary baseline)
+elif [ -n "$BASELINE" ]; then
     OTHER=Baseline
     read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL < <(summary baseline)
 elif [ "$PEBBLE" = 1 ]; then
     read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL < <(summary pebble)
 fi
 echo
-[ -z "$BASELINE" ] || echo "Baseline: $BASELINE"
+[ -z "$BASELINE" ] || [ "$HSM" = 1 ] || echo "Baseline: $BASELINE"
+[ "$HSM" = 0 ] || echo "Ferrite: CA keys in files; SoftHSM: the same binary, CA keys in a SoftHSM token"
 echo "Ferrite vs $OTHER: $CLIENTS clients, $KEY_TYPE keys, ≤$DURATION s per run, $RUNS run(s) each, $(nproc) cores (generator and servers share them)$([ "$DNSSEC" = 1 ] && echo ", Ferrite validating DNSSEC")"
 awk -v OFS='' -v other="$OTHER" '
   function row(name, f, p) {

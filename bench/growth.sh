@@ -44,9 +44,9 @@ require_tools pebble-challtestsrv curl jq python3
 if [ "$BUILD" = 1 ]; then
     (cd "$ROOT" && cargo build --release -p ferrite -p ferrite-bench)
 fi
-FERRITE=$ROOT/target/release/ferrite
-BENCH=$ROOT/target/release/ferrite-bench
-SEED=$ROOT/target/release/ferrite-seed
+FERRITE=$TARGET/release/ferrite
+BENCH=$TARGET/release/ferrite-bench
+SEED=$TARGET/release/ferrite-seed
 
 HTTP01_PORT=$(free_port)
 start_dns

@@ -61,8 +61,8 @@ if [ "$BUILD" = 1 ]; then
         (cd "$ROOT" && cargo build --release -p ferrite-testkit --bin ferrite-signed-dns)
     fi
 fi
-FERRITE=${FERRITE:-$ROOT/target/release/ferrite}
-BENCH=$ROOT/target/release/ferrite-bench
+FERRITE=${FERRITE:-$TARGET/release/ferrite}
+BENCH=$TARGET/release/ferrite-bench
 HTTP01_PORT=$(free_port)
 
 start_test_dns "$DNSSEC"

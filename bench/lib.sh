@@ -1,8 +1,8 @@
 # Shared by bench/compare.sh, bench/growth.sh and bench/instructions.sh (sourced, not run).
 # Expects SCRIPT (the caller's name for messages) and OUT (a report directory, or empty for a
 # temporary one).
-# Sets ROOT, TMP, OUT, KEEP_OUT and PIDS; everything whose pid is added to PIDS is stopped on
-# exit, and TMP is removed.
+# Sets ROOT, TARGET, TMP, OUT, KEEP_OUT and PIDS; everything whose pid is added to PIDS is
+# stopped on exit, and TMP is removed.
 
 # require_tools TOOL...: exits with a hint if any is missing.
 require_tools() {
@@ -15,6 +15,8 @@ require_tools() {
 }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Where cargo puts what it builds (CARGO_TARGET_DIR, as cargo reads it).
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 TMP=$(mktemp -d)
 KEEP_OUT=1
 if [ -z "$OUT" ]; then OUT=$TMP/out; KEEP_OUT=0; fi
@@ -73,11 +75,11 @@ start_signed_dns() {
 
 # start_test_dns DNSSEC(0|1) → DNS_PORT DNSSEC_CONFIG: the DNS every benchmark resolves through
 # (every A query answers 127.0.0.1) and the matching `[validation]` lines for Ferrite: with
-# DNSSEC, ferrite-signed-dns from target/release and validation on, as Ferrite ships; without,
+# DNSSEC, ferrite-signed-dns from $TARGET/release and validation on, as Ferrite ships; without,
 # pebble-challtestsrv, which serves no signatures (Pebble does not validate either).
 start_test_dns() {
     if [ "$1" = 1 ]; then
-        start_signed_dns "$ROOT/target/release/ferrite-signed-dns"
+        start_signed_dns "$TARGET/release/ferrite-signed-dns"
         DNSSEC_CONFIG="dnssec = true
 dnssec_trust_anchor = \"$ANCHOR\""
     else

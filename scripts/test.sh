@@ -2,7 +2,8 @@
 # The README's test command: installs what the tests need when it is missing, starts a
 # throwaway PostgreSQL cluster, then runs every test (unit, integration, the store conformance
 # suite on SQLite and PostgreSQL, end-to-end with lego, certbot, Caddy and Apache mod_md,
-# pkilint) plus fmt and clippy, then every fuzz target for a few seconds (fuzz/run.sh).
+# pkilint, CA keys in a SoftHSM token) plus fmt and clippy, then every fuzz target for a few
+# seconds (fuzz/run.sh).
 #
 #   scripts/test.sh
 #
@@ -20,7 +21,9 @@ log() { printf '\n==> %s\n' "$*"; }
 # --- Debian packages -------------------------------------------------------------------------
 # lego (client), pebble (ships pebble-challtestsrv, the mock DNS), caddy and apache2 (web servers
 # with ACME built in; apache2 brings mod_md), openssl and curl (checks and hooks), python3-venv
-# (for certbot and pkilint), postgresql (the server the PostgreSQL tests run on).
+# (for certbot and pkilint), postgresql (the server the PostgreSQL tests run on), softhsm2 (a
+# PKCS#11 token in software, for the tests that keep the CA keys in a token) and opensc (its
+# pkcs11-tool reads what a token holds).
 need_pkgs=()
 command -v lego >/dev/null || need_pkgs+=(lego)
 command -v pebble-challtestsrv >/dev/null || need_pkgs+=(pebble)
@@ -31,6 +34,8 @@ command -v curl >/dev/null || need_pkgs+=(curl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || need_pkgs+=(postgresql)
+{ command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ]; } || need_pkgs+=(softhsm2)
+command -v pkcs11-tool >/dev/null || need_pkgs+=(opensc)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_pkgs[*]}"
   SUDO=""

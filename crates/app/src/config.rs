@@ -16,6 +16,10 @@ fn url_host(url: &str) -> Option<&str> {
     Some(rest.split(['/', '?', '#']).next().unwrap_or(""))
 }
 
+/// The environment variables (after `FERRITE_`, lower case) of secret settings, and their keys.
+const SECRET_VARIABLES: [(&str, &str); 2] =
+    [("eab__kek", "eab.kek"), ("ca__pkcs11_pin", "ca.pkcs11_pin")];
+
 /// The built-in certificate profile's name.
 pub const BUILT_IN_PROFILE: &str = "tlsserver";
 
@@ -60,6 +64,8 @@ pub struct Config {
     pub policy: Policy,
     /// What no client may hold: connection and time limits of every listener.
     pub limits: Limits,
+    /// Where the CA keys are, and the CA's names.
+    pub ca: CaSection,
     /// Certificate profiles beyond the built-in `tlsserver`, one `[profiles.NAME]` table each
     /// (the fields of [`ferrite_pki::Profile`]; a field left out is `tlsserver`'s). A table
     /// named `tlsserver` replaces the built-in one. `issuance.profile` picks the one orders
@@ -221,6 +227,47 @@ impl Default for Database {
     }
 }
 
+/// Where the CA's private keys live (`ca.keys`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CaKeys {
+    /// PKCS#8 files in `data_dir/ca/private`, made by the first start (the quick start).
+    Files,
+    /// A PKCS#11 token (an HSM), made by `ferrite ca init`.
+    Pkcs11,
+}
+
+/// `[ca]`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaSection {
+    /// `files` (default: keys in `data_dir/ca/private`, created on the first start) or
+    /// `pkcs11` (keys in a token, made by `ferrite ca init`; `serve` uses only the
+    /// intermediate's).
+    pub keys: CaKeys,
+    /// The HSM vendor's PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
+    pub pkcs11_module: String,
+    /// The token's label.
+    pub pkcs11_token: String,
+    /// A file holding the token's user PIN (trailing newline ignored); or set
+    /// `FERRITE_CA__PKCS11_PIN`. Never logged.
+    pub pkcs11_pin_file: String,
+    /// The user PIN itself: meant for the environment (`FERRITE_CA__PKCS11_PIN`), not a
+    /// configuration file.
+    pub pkcs11_pin: SecretSetting,
+    /// Most PKCS#11 sessions open at once for signing; they are opened as concurrent
+    /// signatures need them.
+    pub pkcs11_sessions: u32,
+    /// organizationName of the root and the intermediate.
+    pub organization: String,
+    /// countryName of the root and the intermediate (two upper-case letters).
+    pub country: String,
+    /// The root's commonName; empty: "{organization} Root CA {random id}".
+    pub root_common_name: String,
+    /// The intermediate's commonName; empty: "{organization} Issuing CA {random id}".
+    pub intermediate_common_name: String,
+}
+
 /// `[policy]`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -331,6 +378,18 @@ impl Default for Config {
             },
             policy: Policy::default(),
             limits: Limits::default(),
+            ca: CaSection {
+                keys: CaKeys::Files,
+                pkcs11_module: String::new(),
+                pkcs11_token: String::new(),
+                pkcs11_pin_file: String::new(),
+                pkcs11_pin: SecretSetting::default(),
+                pkcs11_sessions: 16,
+                organization: "Ferrite".to_owned(),
+                country: "US".to_owned(),
+                root_common_name: String::new(),
+                intermediate_common_name: String::new(),
+            },
             profiles: std::collections::BTreeMap::new(),
         }
     }
@@ -352,8 +411,17 @@ impl Config {
         // suite; every other FERRITE_* variable is configuration and must name a real key.
         figment = figment.merge(Env::prefixed("FERRITE_").split("__").filter(|k| {
             let k = k.as_str().to_ascii_lowercase();
-            k != "config" && !k.starts_with("test_")
+            k != "config"
+                && !k.starts_with("test_")
+                && !SECRET_VARIABLES.iter().any(|(v, _)| *v == k)
         }));
+        // Secrets are taken verbatim: figment would read a PIN of digits as a number (and drop
+        // its leading zeros).
+        for (variable, key) in SECRET_VARIABLES {
+            if let Ok(value) = std::env::var(format!("FERRITE_{}", variable.to_ascii_uppercase())) {
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
         let config: Config = figment
             .extract()
             .context("invalid configuration (see README, Configuration)")?;
@@ -484,6 +552,7 @@ impl Config {
             config.profile(name)?;
         }
         self.issuing_profile()?;
+        self.validate_ca()?;
         Ok(())
     }
 
@@ -515,6 +584,80 @@ impl Config {
             max_connections: self.database.max_connections as usize,
             password,
             fallback_password,
+        })
+    }
+
+    /// `[ca]`: the names are valid for a certificate, and the token settings are complete
+    /// when the keys are in a token.
+    fn validate_ca(&self) -> anyhow::Result<()> {
+        let placeholder = ferrite_pki::IssuerUrls {
+            ca_issuers: "http://ca.invalid/i".to_owned(),
+            crl: "http://ca.invalid/c".to_owned(),
+        };
+        self.ca_options(placeholder)
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[ca]: {e}"))?;
+        let ca = &self.ca;
+        if ca.keys == CaKeys::Pkcs11 {
+            anyhow::ensure!(
+                !ca.pkcs11_module.trim().is_empty(),
+                "ca.keys = \"pkcs11\" needs ca.pkcs11_module: the path of the HSM vendor's PKCS#11 library (SoftHSM: /usr/lib/softhsm/libsofthsm2.so)"
+            );
+            anyhow::ensure!(
+                !ca.pkcs11_token.trim().is_empty(),
+                "ca.keys = \"pkcs11\" needs ca.pkcs11_token: the label of the token holding the CA keys"
+            );
+            let (file, env) = (
+                !ca.pkcs11_pin_file.trim().is_empty(),
+                !ca.pkcs11_pin.0.is_empty(),
+            );
+            anyhow::ensure!(
+                file != env,
+                "ca.keys = \"pkcs11\" needs the token's user PIN from exactly one of ca.pkcs11_pin_file (a file readable only by Ferrite's user) and FERRITE_CA__PKCS11_PIN"
+            );
+            anyhow::ensure!(
+                (1..=1024).contains(&ca.pkcs11_sessions),
+                "ca.pkcs11_sessions must be between 1 and 1024"
+            );
+        }
+        Ok(())
+    }
+
+    /// The CA's names and the listener's, with `urls` for what is issued.
+    pub fn ca_options(&self, urls: ferrite_pki::IssuerUrls) -> ferrite_pki::CaOptions {
+        let optional = |s: &str| {
+            let s = s.trim();
+            (!s.is_empty()).then(|| s.to_owned())
+        };
+        ferrite_pki::CaOptions {
+            organization: self.ca.organization.clone(),
+            country: self.ca.country.clone(),
+            root_common_name: optional(&self.ca.root_common_name),
+            intermediate_common_name: optional(&self.ca.intermediate_common_name),
+            ..ferrite_pki::CaOptions::new(urls)
+        }
+    }
+
+    /// How to reach the token (`ca.pkcs11_*`); reads the PIN file.
+    pub fn token_settings(&self) -> anyhow::Result<ferrite_pki::pkcs11::TokenSettings> {
+        let ca = &self.ca;
+        let pin = if ca.pkcs11_pin.0.is_empty() {
+            let path = Path::new(ca.pkcs11_pin_file.trim());
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!(
+                    "ca.pkcs11_pin_file: cannot read {}; fix the path or its permissions, or set FERRITE_CA__PKCS11_PIN instead",
+                    path.display()
+                )
+            })?;
+            ferrite_pki::pkcs11::Pkcs11Pin::new(&text)
+        } else {
+            ferrite_pki::pkcs11::Pkcs11Pin::new(&ca.pkcs11_pin.0)
+        };
+        Ok(ferrite_pki::pkcs11::TokenSettings {
+            module: PathBuf::from(ca.pkcs11_module.trim()),
+            token: ca.pkcs11_token.clone(),
+            pin,
+            max_sessions: ca.pkcs11_sessions as usize,
         })
     }
 
@@ -1015,6 +1158,58 @@ mod tests {
                 ..Config::default()
             };
             c.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn ca_keys_in_a_token_need_a_module_a_token_and_one_pin() {
+        let c = Config::default();
+        assert_eq!(c.ca.keys, CaKeys::Files);
+        assert_eq!(c.ca.organization, "Ferrite");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f.toml");
+        let pin = dir.path().join("pin");
+        std::fs::write(&pin, "0042\n").unwrap();
+        let complete = format!(
+            "[ca]\nkeys = \"pkcs11\"\npkcs11_module = \"/usr/lib/softhsm/libsofthsm2.so\"\npkcs11_token = \"ferrite\"\npkcs11_pin_file = \"{}\"\norganization = \"Example Trust\"\nroot_common_name = \"Example Root R1\"\n",
+            pin.display()
+        );
+        std::fs::write(&f, &complete).unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        let settings = c.token_settings().unwrap();
+        assert_eq!(settings.token, "ferrite");
+        assert_eq!(settings.max_sessions, 16);
+        assert!(!format!("{settings:?} {c:?}").contains("0042"));
+        let opts = c.ca_options(ferrite_pki::IssuerUrls {
+            ca_issuers: "http://ca.example.com/i".into(),
+            crl: "http://ca.example.com/c".into(),
+        });
+        assert_eq!(opts.root_common_name.as_deref(), Some("Example Root R1"));
+        assert_eq!(opts.intermediate_common_name, None);
+
+        for (remove, add, want) in [
+            ("pkcs11_module", "", "needs ca.pkcs11_module"),
+            ("pkcs11_token", "", "needs ca.pkcs11_token"),
+            ("pkcs11_pin_file", "", "exactly one of ca.pkcs11_pin_file"),
+            (
+                "",
+                "pkcs11_pin = \"1\"\n",
+                "exactly one of ca.pkcs11_pin_file",
+            ),
+            ("", "pkcs11_sessions = 0\n", "ca.pkcs11_sessions"),
+            ("", "country = \"usa\"\n", "country"),
+            ("", "keys = \"cloud\"\n", "keys"),
+        ] {
+            let mut toml: String = complete
+                .lines()
+                .filter(|l| remove.is_empty() || !l.starts_with(remove))
+                .filter(|l| !(add.starts_with("keys") && l.starts_with("keys")))
+                .map(|l| format!("{l}\n"))
+                .collect();
+            toml.push_str(add);
+            std::fs::write(&f, &toml).unwrap();
+            let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
+            assert!(err.contains(want), "{toml}: {err}");
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ferrite_core::eab::Registry;
 use ferrite_core::{Ca, CaConfig, Clock, Store, SystemClock};
-use ferrite_pki::{CaBundle, CaOptions, IssuerUrls};
+use ferrite_pki::CaBundle;
 use ferrite_server::{AppState, ServerConfig};
 use ferrite_va::VaConfig;
 use tokio::net::TcpListener;
@@ -199,7 +199,8 @@ pub struct Ferrite {
 
 impl Ferrite {
     /// Builds the instance `config` describes on `listeners`: loads the CA from
-    /// `data_dir/ca` (creating it on the first start), opens the store, builds the validator
+    /// `data_dir/ca` (creating it on the first start when the keys are files; with the keys in
+    /// a PKCS#11 token, only the intermediate's key is used), opens the store, builds the validator
     /// and the engine. Logs a warning for every setting a production CA should not run with.
     pub async fn build(
         config: &Config,
@@ -222,16 +223,9 @@ impl Ferrite {
         };
 
         crate::data_dir::prepare(&config.data_dir)?;
-        let ca_dir = config.data_dir.join("ca");
-        let urls = IssuerUrls {
-            ca_issuers: format!(
-                "{public_base_url}{}",
-                ferrite_server::public::INTERMEDIATE_PATH
-            ),
-            crl: format!("{public_base_url}{}", ferrite_server::public::CRL_PATH),
-        };
-        let (bundle, created_ca) = CaBundle::load_or_create(&ca_dir, &CaOptions::new(urls))
-            .context("cannot load or create the CA in data_dir/ca")?;
+        let ca_dir = crate::ca::ca_dir(config);
+        let opts = config.ca_options(crate::ca::issuer_urls(&public_base_url));
+        let (bundle, created_ca) = crate::ca::load_bundle(config, &opts)?;
         if created_ca {
             tracing::info!(dir = %ca_dir.display(), "created a new root and intermediate CA");
         }
@@ -281,7 +275,7 @@ impl Ferrite {
             store,
             Arc::new(va),
             hooks.clock,
-            Arc::new(bundle.issuer),
+            crate::ca::engine_issuer(bundle.issuer),
             engine,
         );
         check_kek(ca.eab()).await?;

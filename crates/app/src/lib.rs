@@ -3,12 +3,15 @@
 //! `ferrite serve`, the operator commands and the testkit all build Ferrite here, so a test
 //! runs the object graph production runs: the store the configuration names
 //! ([`open_store`]), the CA certificates and keys, the validator, the engine, and the three
-//! routers on their listeners ([`Ferrite`]). This is where an HSM signer plugs in.
+//! routers on their listeners ([`Ferrite`]). This is where the store is chosen (SQLite or
+//! PostgreSQL) and where the CA keys are taken from files or a PKCS#11 token.
 //!
 //! What it must never do: hold a policy of its own (the engine decides), or print to stdout
 //! (the binary decides what an operator sees; this crate logs).
 //!
 //! # Layout
+//! - [`ca`]: the CA keys and certificates as `[ca]` places them (files or a PKCS#11 token):
+//!   loading for `serve`, the key ceremony (`ferrite ca init`), the report (`ferrite ca show`).
 //! - [`config`]: [`Config`], the file's shape, loading (defaults ← TOML ← `FERRITE_*`) and
 //!   validation, and the engine settings derived from it.
 //! - [`kek`]: the EAB key-encryption key (`eab.kek` or `data_dir/eab.kek`).
@@ -16,6 +19,7 @@
 //! - `instance`: [`Listeners`], [`Hooks`], [`Ferrite`] and [`Running`]: build and serve.
 #![warn(missing_docs)]
 
+pub mod ca;
 pub mod config;
 pub mod data_dir;
 mod instance;

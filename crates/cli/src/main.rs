@@ -45,6 +45,9 @@ enum Command {
     /// `ferrite serve` applies it too; run this first to upgrade the schema once, before
     /// starting several instances of a new version.
     Migrate,
+    /// The CA's keys and certificates: `init [--root-only | --intermediate-from ROOT_CERT]`
+    /// (the key ceremony in a PKCS#11 token), `show`.
+    Ca(commands::CaArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -72,6 +75,10 @@ fn main() -> anyhow::Result<()> {
         Command::MacKey(args) => runtime.block_on(commands::mac_key(&config, args)),
         Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
         Command::Migrate => runtime.block_on(migrate(&config)),
+        Command::Ca(args) => {
+            serve::init_logging(&config.log_format);
+            commands::ca(&config, args)
+        }
     }
 }
 

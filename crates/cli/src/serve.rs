@@ -41,7 +41,8 @@ pub(crate) async fn run(config: Config, validations: tokio::runtime::Handle) -> 
     Ok(())
 }
 
-fn init_logging(format: &str) {
+/// Logs to stderr, `text` or `json`, at `RUST_LOG` (default `info`).
+pub(crate) fn init_logging(format: &str) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only for a terminal, and not when NO_COLOR is set (https://no-color.org): a
     // log file or journald gets plain text, not escape codes.

@@ -214,6 +214,7 @@ fn allow_csr_extended_key_usage_accepts_acme_sh_s_own_csr() {
             http01_port: http01,
             tlsalpn01_port: None,
             extra_config: "[issuance]\nallow_csr_extended_key_usage = true\n",
+            hsm: None,
         },
     );
     let tmp = tempfile::tempdir().unwrap();

@@ -52,6 +52,7 @@ impl Stack {
                 http01_port: http_port,
                 tlsalpn01_port: Some(https_port),
                 extra_config: "",
+                hsm: None,
             },
         );
         Self {

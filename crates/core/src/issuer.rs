@@ -1,7 +1,11 @@
 //! The `CertificateIssuer` trait: what the engine asks of the CA that holds the signing key,
-//! as Boulder's registration authority asks its CA. `ferrite_pki::Issuer` implements it with
-//! the intermediate's key in a file; a key in an HSM or a remote signing service stands behind
-//! the same trait, and the engine can be tested without keys.
+//! as Boulder's registration authority asks its CA. `ferrite_pki::Issuer` implements it,
+//! signing inline (a key in memory signs in tens of microseconds); [`OnBlockingThreads`]
+//! implements it for an issuer whose key may wait on a device (a PKCS#11 token), signing on
+//! tokio's blocking threads so that a slow token never holds a runtime thread. A remote
+//! signing service stands behind the same trait, and the engine can be tested without keys.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use ferrite_pki::{IssueRequest, IssuedCertificate, PkiError, Profile, RevokedEntry};
@@ -69,5 +73,69 @@ impl CertificateIssuer for ferrite_pki::Issuer {
 
     fn not_before(&self) -> OffsetDateTime {
         ferrite_pki::Issuer::not_before(self)
+    }
+}
+
+/// An issuer whose key may block (a PKCS#11 token): every signature runs on tokio's blocking
+/// threads, so signatures proceed in parallel (the token's session pool bounds them) while the
+/// runtime threads keep serving.
+pub struct OnBlockingThreads(pub Arc<ferrite_pki::Issuer>);
+
+impl OnBlockingThreads {
+    async fn run<T: Send + 'static>(
+        &self,
+        action: &'static str,
+        f: impl FnOnce(&ferrite_pki::Issuer) -> Result<T, PkiError> + Send + 'static,
+    ) -> Result<T, PkiError> {
+        let issuer = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || f(&issuer))
+            .await
+            .unwrap_or_else(|e| {
+                Err(PkiError::Signing {
+                    action,
+                    detail: format!("the signing task failed: {e}"),
+                })
+            })
+    }
+}
+
+#[async_trait]
+impl CertificateIssuer for OnBlockingThreads {
+    async fn issue(
+        &self,
+        profile: &Profile,
+        request: &IssueRequest,
+    ) -> Result<IssuedCertificate, PkiError> {
+        let (profile, request) = (profile.clone(), request.clone());
+        self.run("signing a certificate", move |issuer| {
+            issuer.issue_with(&profile, &request)
+        })
+        .await
+    }
+
+    async fn sign_crl(
+        &self,
+        revoked: &[RevokedEntry],
+        number: u64,
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> Result<Vec<u8>, PkiError> {
+        let revoked = revoked.to_vec();
+        self.run("signing a CRL", move |issuer| {
+            issuer.sign_crl(&revoked, number, this_update, next_update)
+        })
+        .await
+    }
+
+    fn certificate_pem(&self) -> &str {
+        self.0.intermediate_pem()
+    }
+
+    fn certificate_der(&self) -> &[u8] {
+        self.0.intermediate_der()
+    }
+
+    fn not_before(&self) -> OffsetDateTime {
+        self.0.not_before()
     }
 }

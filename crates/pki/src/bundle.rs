@@ -3,18 +3,22 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use rcgen::{KeyPair, PublicKeyData};
 use time::{Duration, OffsetDateTime};
 
-use crate::issuer::{LeafRequest, pem_certificates};
+use crate::ceremony::{
+    INTERMEDIATE_CERT, INTERMEDIATE_KEY_ALGORITHM, ROOT_CERT, ROOT_KEY_ALGORITHM,
+    make_intermediate, make_root, new_ca_id,
+};
+use crate::issuer::{LeafRequest, certificate_pem, pem_certificates};
 use crate::params::{self, whole_seconds};
-use crate::serial::{random_serial, to_hex};
+use crate::pkcs11::Token;
+use crate::signer::{CaSigner, FileKey, PlaceholderKey};
 use crate::{CaOptions, Issuer, PkiError, Profile, SecretPem};
 
-const ROOT_CERT: &str = "root.pem";
 const ROOT_KEY: &str = "private/root.key";
-const INTERMEDIATE_CERT: &str = "intermediate.pem";
 const INTERMEDIATE_KEY: &str = "private/intermediate.key";
 const TLS_CERT: &str = "tls.pem";
 const TLS_KEY: &str = "private/tls.key";
@@ -91,10 +95,70 @@ impl CaBundle {
             });
         }
         opts.validate()?;
-        let files = generate(opts)?;
+        let files = generate(dir, opts)?;
         write_new_files(dir, &files)?;
         tracing::info!(dir = %dir.display(), "created a new CA");
         Ok((load(dir, opts)?, true))
+    }
+
+    /// Loads a CA whose keys are in `token` (made by a key ceremony,
+    /// [`init_in_token`](crate::init_in_token)): the certificates `root.pem` and
+    /// `intermediate.pem` from `dir`, the intermediate's key from the token (found by the
+    /// certificate's subjectKeyIdentifier, and checked to sign for it). The root key is never
+    /// looked for. The ACME listener's certificate and key (`tls.pem`, `private/tls.key`: a
+    /// file, since it is not a CA key) are issued by the intermediate when neither exists.
+    /// Returns whether the listener certificate was created.
+    pub fn load_with_token(
+        dir: &Path,
+        opts: &CaOptions,
+        token: &Token,
+    ) -> Result<(CaBundle, bool), PkiError> {
+        opts.urls.validate()?;
+        for name in [ROOT_CERT, INTERMEDIATE_CERT] {
+            let path = dir.join(name);
+            if !path.try_exists().map_err(io("inspect", &path))? {
+                return Err(PkiError::CaNotInitialized {
+                    dir: dir.to_owned(),
+                    missing: name,
+                });
+            }
+        }
+        for name in [ROOT_KEY, INTERMEDIATE_KEY] {
+            let path = dir.join(name);
+            if path.try_exists().unwrap_or(false) {
+                tracing::warn!(path = %path.display(), "a CA key file lies in the data directory but the keys are in the token (ca.keys = \"pkcs11\"); it is not used: move it offline or destroy it");
+            }
+        }
+        let certs = read_ca_certificates(dir)?;
+        let spki = {
+            let (_, cert) = x509_parser::parse_x509_certificate(&certs.intermediate_der)
+                .map_err(|e| invalid(dir, INTERMEDIATE_CERT, format!("does not parse: {e}")))?;
+            cert.public_key().raw.to_vec()
+        };
+        let key = token.find_key(&spki, &dir.join(INTERMEDIATE_CERT).display().to_string())?;
+        let issuer = issuer(dir, &certs, Arc::new(key), opts)?;
+        let mut missing = Vec::new();
+        for name in [TLS_CERT, TLS_KEY] {
+            let path = dir.join(name);
+            if !path.try_exists().map_err(io("inspect", &path))? {
+                missing.push(name.to_owned());
+            }
+        }
+        let created = match missing.len() {
+            0 => false,
+            2 => {
+                let files = listener_certificate(&issuer, opts, OffsetDateTime::now_utc())?;
+                write_new_files(dir, &files)?;
+                true
+            }
+            _ => {
+                return Err(PkiError::IncompleteDataDir {
+                    dir: dir.to_owned(),
+                    missing,
+                });
+            }
+        };
+        Ok((with_listener(dir, certs, issuer)?, created))
     }
 }
 
@@ -105,30 +169,68 @@ struct NewFile {
     secret: bool,
 }
 
-fn generate(opts: &CaOptions) -> Result<Vec<NewFile>, PkiError> {
+fn generate(dir: &Path, opts: &CaOptions) -> Result<Vec<NewFile>, PkiError> {
     let now = whole_seconds(OffsetDateTime::now_utc());
-    // A short random id in the CA names, so that two installations never share a subject
-    // name (which would confuse path building in clients that trust both).
-    let ca_id = to_hex(&random_serial()?[..3]);
+    let ca_id = new_ca_id()?;
 
-    let root_key = params::generate_key(&rcgen::PKCS_ECDSA_P384_SHA384)?;
-    let root_params = params::root(opts, &root_key, &ca_id, now, &random_serial()?)?;
-    let root_cert = params::self_sign(&root_params, &root_key)?;
-    let root_issuer = rcgen::Issuer::new(root_params, &root_key);
-
-    let intermediate_key = params::generate_key(&rcgen::PKCS_ECDSA_P256_SHA256)?;
-    let intermediate_params =
-        params::intermediate(opts, &intermediate_key, &ca_id, now, &random_serial()?)?;
-    let intermediate_cert = params::sign(
-        &intermediate_params,
-        &intermediate_key,
-        &root_issuer,
-        "signing the intermediate",
+    let root_key = FileKey::from_key_pair(
+        params::generate_key(ROOT_KEY_ALGORITHM.rcgen())?,
+        dir.join(ROOT_KEY),
     )?;
-    let intermediate_pem = intermediate_cert.pem();
-    let intermediate_key_pem = intermediate_key.serialize_pem();
-    let issuer = Issuer::new(&intermediate_pem, &intermediate_key_pem, opts.urls.clone())?;
+    let root = make_root(opts, &root_key, &ca_id, now)?;
+    let root_issuer = rcgen::Issuer::new(root.params, PlaceholderKey::of(&root_key)?);
 
+    let intermediate_key = Arc::new(FileKey::from_key_pair(
+        params::generate_key(INTERMEDIATE_KEY_ALGORITHM.rcgen())?,
+        dir.join(INTERMEDIATE_KEY),
+    )?);
+    let intermediate = make_intermediate(
+        opts,
+        &*intermediate_key,
+        &root_issuer,
+        &root_key,
+        &ca_id,
+        now,
+    )?;
+    let intermediate_pem = certificate_pem(&intermediate.der);
+    let intermediate_key_pem = intermediate_key.serialize_pem();
+    let issuer = Issuer::with_signer(&intermediate_pem, intermediate_key, opts.urls.clone())?;
+    let [tls_cert, tls_key] = listener_certificate(&issuer, opts, now)?;
+
+    Ok(vec![
+        NewFile {
+            name: ROOT_KEY,
+            content: root_key.serialize_pem(),
+            secret: true,
+        },
+        NewFile {
+            name: INTERMEDIATE_CERT,
+            content: intermediate_pem,
+            secret: false,
+        },
+        NewFile {
+            name: INTERMEDIATE_KEY,
+            content: intermediate_key_pem,
+            secret: true,
+        },
+        tls_cert,
+        tls_key,
+        // Last: the file clients are pointed at appears only once everything else exists.
+        NewFile {
+            name: ROOT_CERT,
+            content: certificate_pem(&root.der),
+            secret: false,
+        },
+    ])
+}
+
+/// A new key for the ACME listener and its certificate ([`Profile::acme_listener`]) signed by
+/// `issuer`: the files `tls.pem` and `private/tls.key`.
+fn listener_certificate(
+    issuer: &Issuer,
+    opts: &CaOptions,
+    now: OffsetDateTime,
+) -> Result<[NewFile; 2], PkiError> {
     let tls_key = params::generate_key(&rcgen::PKCS_ECDSA_P256_SHA256)?;
     let tls_names: Vec<String> = opts
         .tls_dns_names
@@ -152,23 +254,7 @@ fn generate(opts: &CaOptions) -> Result<Vec<NewFile>, PkiError> {
         not_after = %tls.not_after,
         "issued the ACME listener's certificate"
     );
-
-    Ok(vec![
-        NewFile {
-            name: ROOT_KEY,
-            content: root_key.serialize_pem(),
-            secret: true,
-        },
-        NewFile {
-            name: INTERMEDIATE_CERT,
-            content: intermediate_pem,
-            secret: false,
-        },
-        NewFile {
-            name: INTERMEDIATE_KEY,
-            content: intermediate_key_pem,
-            secret: true,
-        },
+    Ok([
         NewFile {
             name: TLS_CERT,
             content: tls.chain_pem,
@@ -178,12 +264,6 @@ fn generate(opts: &CaOptions) -> Result<Vec<NewFile>, PkiError> {
             name: TLS_KEY,
             content: tls_key.serialize_pem(),
             secret: true,
-        },
-        // Last: the file clients are pointed at appears only once everything else exists.
-        NewFile {
-            name: ROOT_CERT,
-            content: root_cert.pem(),
-            secret: false,
         },
     ])
 }
@@ -251,7 +331,7 @@ fn write_new_files(dir: &Path, files: &[NewFile]) -> Result<(), PkiError> {
 
 /// Creates `dir` with `mode` unless it exists (the mode set explicitly: the umask would cut
 /// it); an existing directory keeps the mode its operator gave it.
-fn create_dir(dir: &Path, mode: u32) -> Result<(), PkiError> {
+pub(crate) fn create_dir(dir: &Path, mode: u32) -> Result<(), PkiError> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -358,12 +438,19 @@ fn check_signed_by(dir: &Path, name: &str, child: &[u8], parent: &[u8]) -> Resul
         .map_err(|e| invalid(dir, name, format!("not signed by its issuer: {e}")))
 }
 
-fn load(dir: &Path, opts: &CaOptions) -> Result<CaBundle, PkiError> {
+/// The root and intermediate certificates of `dir`, checked: one certificate each, the root
+/// self-signed, the intermediate signed by the root.
+struct CaCertificates {
+    root_pem: String,
+    intermediate_pem: String,
+    intermediate_der: Vec<u8>,
+}
+
+fn read_ca_certificates(dir: &Path) -> Result<CaCertificates, PkiError> {
     let (root_pem, root) = read_chain(dir, ROOT_CERT)?;
     let (intermediate_pem, intermediate) = read_chain(dir, INTERMEDIATE_CERT)?;
-    let (tls_chain_pem, tls) = read_chain(dir, TLS_CERT)?;
-    let (root, intermediate, tls_leaf) = match (&root[..], &intermediate[..], tls.first()) {
-        ([root], [intermediate], Some(tls_leaf)) => (root, intermediate, tls_leaf),
+    let (root, intermediate) = match (&root[..], &intermediate[..]) {
+        ([root], [intermediate]) => (root, intermediate),
         _ => {
             return Err(invalid(
                 dir,
@@ -374,22 +461,44 @@ fn load(dir: &Path, opts: &CaOptions) -> Result<CaBundle, PkiError> {
     };
     check_signed_by(dir, ROOT_CERT, root, root)?;
     check_signed_by(dir, INTERMEDIATE_CERT, intermediate, root)?;
-    check_signed_by(dir, TLS_CERT, tls_leaf, intermediate)?;
+    Ok(CaCertificates {
+        root_pem,
+        intermediate_pem,
+        intermediate_der: intermediate.clone(),
+    })
+}
 
-    let intermediate_key = SecretPem::new(read(dir, INTERMEDIATE_KEY)?);
-    let issuer = Issuer::new(
-        &intermediate_pem,
-        intermediate_key.expose(),
-        opts.urls.clone(),
-    )
-    .map_err(|e| match e {
+/// The issuer of `certs` with `key`; errors name the files of `dir`.
+fn issuer(
+    dir: &Path,
+    certs: &CaCertificates,
+    key: Arc<dyn CaSigner>,
+    opts: &CaOptions,
+) -> Result<Issuer, PkiError> {
+    Issuer::with_signer(&certs.intermediate_pem, key, opts.urls.clone()).map_err(|e| match e {
         PkiError::InvalidCaFile { path, reason } => PkiError::InvalidCaFile {
             path: dir.join(path),
             reason,
         },
         other => other,
-    })?;
+    })
+}
 
+fn load(dir: &Path, opts: &CaOptions) -> Result<CaBundle, PkiError> {
+    let certs = read_ca_certificates(dir)?;
+    let key = FileKey::from_pem(&read(dir, INTERMEDIATE_KEY)?, dir.join(INTERMEDIATE_KEY))?;
+    let issuer = issuer(dir, &certs, Arc::new(key), opts)?;
+    with_listener(dir, certs, issuer)
+}
+
+/// Completes a bundle with the ACME listener's certificate and key (`tls.pem`, `private/tls.key`),
+/// which must be the intermediate's.
+fn with_listener(dir: &Path, certs: CaCertificates, issuer: Issuer) -> Result<CaBundle, PkiError> {
+    let (tls_chain_pem, tls) = read_chain(dir, TLS_CERT)?;
+    let Some(tls_leaf) = tls.first() else {
+        return Err(invalid(dir, TLS_CERT, "no certificate"));
+    };
+    check_signed_by(dir, TLS_CERT, tls_leaf, &certs.intermediate_der)?;
     let tls_key = SecretPem::new(read(dir, TLS_KEY)?);
     let key = KeyPair::from_pem(tls_key.expose())
         .map_err(|e| invalid(dir, TLS_KEY, format!("not a PKCS#8 key: {e}")))?;
@@ -404,8 +513,8 @@ fn load(dir: &Path, opts: &CaOptions) -> Result<CaBundle, PkiError> {
     }
 
     Ok(CaBundle {
-        root_pem,
-        intermediate_pem,
+        root_pem: certs.root_pem,
+        intermediate_pem: certs.intermediate_pem,
         tls_chain_pem,
         tls_key,
         issuer,

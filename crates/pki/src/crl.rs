@@ -8,6 +8,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::params::whole_seconds;
 use crate::serial::from_hex;
+use crate::signer::replace_signature;
 use crate::{Issuer, PkiError};
 
 /// Baseline Requirements §4.9.7: a subscriber CRL's nextUpdate is at most 10 days after its
@@ -108,13 +109,15 @@ impl Issuer {
             // RFC 5280 §5.2.1: AKI equals the intermediate's subjectKeyIdentifier.
             key_identifier_method: KeyIdMethod::PreSpecified(self.key_id().to_vec()),
         };
-        let crl = params
-            .signed_by(self.signer())
+        // Built with the placeholder key, then the TBSCertList signed with the CA key.
+        let placeholder = params
+            .signed_by(self.lint_signer())
             .map_err(|e| PkiError::Signing {
-                action: "signing a CRL",
+                action: "building a CRL",
                 detail: e.to_string(),
             })?;
+        let crl = replace_signature(placeholder.der(), self.key(), "signing a CRL")?;
         tracing::info!(number, entries = revoked.len(), "signed CRL");
-        Ok(crl.der().to_vec())
+        Ok(crl)
     }
 }

@@ -1,6 +1,8 @@
 //! The few DER encodings rcgen does not write for us: the contents of the basicConstraints
-//! (CA:FALSE), certificatePolicies and authorityInfoAccess extensions; and the one DER reading
-//! that needs no full parse: a certificate's three parts ([`certificate_parts`]).
+//! (CA:FALSE), certificatePolicies and authorityInfoAccess extensions, a signed certificate or
+//! CRL put together from its parts ([`signed`]), an ECDSA-Sig-Value's integers and an EC
+//! SubjectPublicKeyInfo; and the DER readings that need no full parse: a certificate's three
+//! parts ([`certificate_parts`]) and an OCTET STRING's contents ([`octet_string_contents`]).
 
 /// `id-ce-basicConstraints` (RFC 5280 §4.2.1.9).
 pub(crate) const OID_BASIC_CONSTRAINTS: &[u64] = &[2, 5, 29, 19];
@@ -13,9 +15,14 @@ pub(crate) const OID_CA_ISSUERS: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 2];
 /// CA/Browser Forum domain-validated policy (Baseline Requirements §7.1.6.1).
 pub(crate) const OID_BR_DOMAIN_VALIDATED: &[u64] = &[2, 23, 140, 1, 2, 1];
 
+/// `id-ecPublicKey` (RFC 5480 §2.1.1).
+const OID_EC_PUBLIC_KEY: &[u64] = &[1, 2, 840, 10045, 2, 1];
+
 const TAG_SEQUENCE: u8 = 0x30;
 const TAG_OID: u8 = 0x06;
 const TAG_BIT_STRING: u8 = 0x03;
+const TAG_INTEGER: u8 = 0x02;
+const TAG_OCTET_STRING: u8 = 0x04;
 /// `[6] IMPLICIT IA5String`: the uniformResourceIdentifier choice of GeneralName.
 const TAG_GENERAL_NAME_URI: u8 = 0x86;
 
@@ -35,7 +42,7 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     out
 }
 
-fn oid(arcs: &[u64]) -> Vec<u8> {
+pub(crate) fn oid(arcs: &[u64]) -> Vec<u8> {
     let mut content = Vec::new();
     let (first, rest) = match arcs {
         [a, b, rest @ ..] => (a * 40 + b, rest),
@@ -75,6 +82,65 @@ pub(crate) fn authority_info_access_ca_issuers(uri: &str) -> Vec<u8> {
     let mut description = oid(OID_CA_ISSUERS);
     description.extend(tlv(TAG_GENERAL_NAME_URI, uri.as_bytes()));
     tlv(TAG_SEQUENCE, &tlv(TAG_SEQUENCE, &description))
+}
+
+/// A DER SEQUENCE of `contents`.
+pub(crate) fn sequence(contents: &[u8]) -> Vec<u8> {
+    tlv(TAG_SEQUENCE, contents)
+}
+
+/// A non-negative DER INTEGER from its big-endian magnitude: leading zero octets dropped, one
+/// zero octet put back when the high bit is set (X.690 §8.3).
+pub(crate) fn unsigned_integer(magnitude: &[u8]) -> Vec<u8> {
+    let skip = magnitude.iter().take_while(|b| **b == 0).count();
+    let digits = &magnitude[skip..];
+    let mut content = Vec::with_capacity(digits.len() + 1);
+    if digits.first().is_none_or(|b| b & 0x80 != 0) {
+        content.push(0);
+    }
+    content.extend_from_slice(digits);
+    tlv(TAG_INTEGER, &content)
+}
+
+/// `SEQUENCE { tbs, signatureAlgorithm, BIT STRING signature }`: a Certificate (RFC 5280
+/// §4.1) or a CertificateList (§5.1) from its TBS and algorithm identifier, whole DER
+/// elements, and the signature's bytes.
+pub(crate) fn signed(tbs: &[u8], signature_algorithm: &[u8], signature: &[u8]) -> Vec<u8> {
+    let mut bits = Vec::with_capacity(signature.len() + 1);
+    bits.push(0);
+    bits.extend_from_slice(signature);
+    tlv(
+        TAG_SEQUENCE,
+        &[tbs, signature_algorithm, &tlv(TAG_BIT_STRING, &bits)].concat(),
+    )
+}
+
+/// An EC SubjectPublicKeyInfo (RFC 5480 §2): id-ecPublicKey, the named curve (its DER OID) and
+/// the uncompressed point.
+pub(crate) fn ec_subject_public_key_info(curve_oid_der: &[u8], point: &[u8]) -> Vec<u8> {
+    let algorithm = tlv(
+        TAG_SEQUENCE,
+        &[oid(OID_EC_PUBLIC_KEY).as_slice(), curve_oid_der].concat(),
+    );
+    let mut bits = Vec::with_capacity(point.len() + 1);
+    bits.push(0);
+    bits.extend_from_slice(point);
+    tlv(
+        TAG_SEQUENCE,
+        &[algorithm, tlv(TAG_BIT_STRING, &bits)].concat(),
+    )
+}
+
+/// A DER OCTET STRING of `contents`.
+pub(crate) fn octet_string(contents: &[u8]) -> Vec<u8> {
+    tlv(TAG_OCTET_STRING, contents)
+}
+
+/// The contents of `der` when it is exactly one DER OCTET STRING.
+pub(crate) fn octet_string_contents(der: &[u8]) -> Option<&[u8]> {
+    element(der)
+        .filter(|e| e.tag == TAG_OCTET_STRING && e.rest.is_empty())
+        .map(|e| e.contents)
 }
 
 /// `Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }`
@@ -217,6 +283,26 @@ mod tests {
         ] {
             assert!(certificate_parts(bad).is_none(), "{bad:02x?}");
         }
+    }
+
+    #[test]
+    fn integers_and_signed_structures_round_trip() {
+        assert_eq!(unsigned_integer(&[0, 0, 0x7f]), [0x02, 0x01, 0x7f]);
+        assert_eq!(unsigned_integer(&[0x80]), [0x02, 0x02, 0x00, 0x80]);
+        assert_eq!(unsigned_integer(&[0, 0]), [0x02, 0x01, 0x00]);
+        let tbs = tlv(TAG_SEQUENCE, &[0x02, 0x01, 0x07]);
+        let alg = tlv(TAG_SEQUENCE, &oid(&[1, 2, 840, 10045, 4, 3, 2]));
+        let whole = signed(&tbs, &alg, &[1, 2, 3]);
+        let parts = certificate_parts(&whole).unwrap();
+        assert_eq!(
+            (parts.tbs, parts.signature_algorithm, parts.signature),
+            (&tbs[..], &alg[..], &[1u8, 2, 3][..])
+        );
+        assert_eq!(
+            octet_string_contents(&[0x04, 0x02, 9, 9]),
+            Some(&[9u8, 9][..])
+        );
+        assert_eq!(octet_string_contents(&[0x04, 0x02, 9]), None);
     }
 
     #[test]

@@ -40,6 +40,18 @@ pub enum PkiError {
         missing: Vec<String>,
     },
 
+    /// The keys are in a token but the CA directory has no certificates for them yet
+    /// (operator: the key ceremony has not been held, or `data_dir` points elsewhere).
+    #[error(
+        "{dir} has no {missing}: with ca.keys = \"pkcs11\" the CA is made by a key ceremony, not by the first start; run `ferrite ca init --config FILE` (or copy the certificates it wrote into {dir})"
+    )]
+    CaNotInitialized {
+        /// The CA directory.
+        dir: PathBuf,
+        /// The certificate file that is missing.
+        missing: &'static str,
+    },
+
     /// A file of the CA data directory exists but is not what it should be: unparsable PEM, a
     /// key that does not match its certificate, a chain that does not verify (operator).
     #[error("CA file {path} is invalid: {reason}; restore it from a backup")]
@@ -137,6 +149,65 @@ pub enum PkiError {
     )]
     MalformedCertificate {
         /// The parser's message.
+        detail: String,
+    },
+
+    /// The PKCS#11 module (`ca.pkcs11_module`) cannot be loaded or initialized (operator).
+    #[error(
+        "PKCS#11 module {module} (ca.pkcs11_module): cannot load it: {detail}; install the HSM vendor's PKCS#11 library and point ca.pkcs11_module at it (SoftHSM: apt-get install softhsm2, /usr/lib/softhsm/libsofthsm2.so)"
+    )]
+    Pkcs11Module {
+        /// The module's path.
+        module: PathBuf,
+        /// What failed.
+        detail: String,
+    },
+
+    /// No token of the module has the label `ca.pkcs11_token` (operator).
+    #[error(
+        "PKCS#11 module {module} has no token labelled {token:?} (ca.pkcs11_token); tokens present: {}; fix ca.pkcs11_token, or initialize the token (SoftHSM: softhsm2-util --init-token --free --label {token:?})",
+        if present.is_empty() { "none".to_owned() } else { format!("{present:?}") }
+    )]
+    TokenNotFound {
+        /// The module's path.
+        module: PathBuf,
+        /// The label looked for.
+        token: String,
+        /// The labels of the tokens that are there.
+        present: Vec<String>,
+    },
+
+    /// The token refused to log in with the configured PIN (operator).
+    #[error("PKCS#11 token {token:?} refused the login: {reason}")]
+    TokenLogin {
+        /// The token's label.
+        token: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+
+    /// The token has no private key for a CA certificate (operator: wrong token, key deleted,
+    /// or a certificate from another ceremony).
+    #[error(
+        "PKCS#11 token {token:?} has no private key with id {id_hex} (the subjectKeyIdentifier of {certificate}); point ca.pkcs11_token at the token that holds it, or make a new key and certificate with `ferrite ca init`"
+    )]
+    TokenKeyNotFound {
+        /// The token's label.
+        token: String,
+        /// The CKA_ID looked for, hex.
+        id_hex: String,
+        /// The certificate whose key it is.
+        certificate: String,
+    },
+
+    /// A PKCS#11 call failed (device, or operator: token full, session limit).
+    #[error("PKCS#11 token {token:?}: {action} failed: {detail}")]
+    Token {
+        /// The token's label.
+        token: String,
+        /// What was being done.
+        action: &'static str,
+        /// The module's error (never the PIN).
         detail: String,
     },
 

@@ -1,10 +1,12 @@
-//! [`Issuer`]: the intermediate CA key, signing subscriber certificates after linting them.
+//! [`Issuer`]: the intermediate CA, signing subscriber certificates with its key after linting
+//! them.
 
 use std::fmt;
 use std::net::IpAddr;
 
-use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, ParsedPublicKey};
-use rcgen::KeyPair;
+use std::sync::Arc;
+
+use aws_lc_rs::signature::ParsedPublicKey;
 use time::OffsetDateTime;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
@@ -14,6 +16,7 @@ use crate::der::certificate_parts;
 use crate::lint::{self, Expected, IssuerFacts};
 use crate::params::{self, whole_seconds};
 use crate::serial::{random_serial, to_hex};
+use crate::signer::{CaKeyAlgorithm, CaSigner, FileKey, PlaceholderKey, replace_signature};
 use crate::{DEFAULT_ISSUER, IssuerUrls, KeyKind, PkiError, Profile};
 
 /// At most this many names in one certificate (Let's Encrypt's limit).
@@ -62,15 +65,16 @@ pub(crate) struct LeafRequest<'a> {
     pub(crate) not_after: OffsetDateTime,
 }
 
-/// The intermediate CA: signs subscriber certificates and CRLs. Holds the intermediate's
-/// private key; `Debug` does not show it.
+/// The intermediate CA: signs subscriber certificates and CRLs with the intermediate's key, a
+/// [`CaSigner`] (a file or a token); `Debug` shows where the key is, never the key.
 pub struct Issuer {
     cert_der: Vec<u8>,
     cert_pem: String,
-    /// The real signer: the intermediate certificate's name and key identifier, its key.
-    signer: rcgen::Issuer<'static, KeyPair>,
-    /// Same name and key identifier, no key: what the lint signs (see [`LintKey`]).
-    lint_signer: rcgen::Issuer<'static, LintKey>,
+    /// The intermediate's private key.
+    key: Arc<dyn CaSigner>,
+    /// The intermediate certificate's name and key identifier with a placeholder key: what
+    /// certificates and CRLs are built, linted and then signed from (see [`PlaceholderKey`]).
+    lint_signer: rcgen::Issuer<'static, PlaceholderKey>,
     /// The intermediate's public key, parsed once: every signed certificate is checked with it.
     verify_key: ParsedPublicKey,
     facts: IssuerFacts,
@@ -83,45 +87,27 @@ impl fmt::Debug for Issuer {
             .field("key_id", &to_hex(&self.facts.key_id))
             .field("not_after", &self.facts.not_after)
             .field("urls", &self.urls)
-            .field("key", &"[redacted]")
+            .field("key", &self.key.location())
             .finish()
     }
 }
 
-/// What the lint signs with: the intermediate's algorithm and public key, no private key.
-/// Its "signature" is the ECDSA-Sig-Value r = 0, s = 0, which no verifier accepts (both must
-/// be in [1, n − 1]), so a linted certificate can never pass for a real one. Boulder's
-/// linting signer signs with a throwaway key; the lint reads only the TBS and the algorithm
-/// identifiers, so a placeholder does the same without a signature's cost. The public key is
-/// never written into the TBS (the authority key identifier is the intermediate's
-/// subjectKeyIdentifier), so the linted TBS equals the signed one.
-struct LintKey {
-    public_key: Vec<u8>,
-}
-
-/// DER `SEQUENCE { INTEGER 0, INTEGER 0 }`.
-const NO_SIGNATURE: [u8; 8] = [0x30, 0x06, 0x02, 0x01, 0x00, 0x02, 0x01, 0x00];
-
-impl rcgen::PublicKeyData for LintKey {
-    fn der_bytes(&self) -> &[u8] {
-        &self.public_key
-    }
-
-    fn algorithm(&self) -> &'static rcgen::SignatureAlgorithm {
-        &rcgen::PKCS_ECDSA_P256_SHA256
-    }
-}
-
-impl rcgen::SigningKey for LintKey {
-    fn sign(&self, _msg: &[u8]) -> Result<Vec<u8>, rcgen::Error> {
-        Ok(NO_SIGNATURE.to_vec())
-    }
-}
-
 impl Issuer {
-    /// Builds an issuer from the intermediate certificate and its key (PKCS#8 PEM). Fails if
-    /// the key is not the certificate's or the certificate is not a P-256 CA with an SKI.
+    /// Builds an issuer from the intermediate certificate and its key in a file (PKCS#8 PEM).
+    /// Fails if the key is not the certificate's or the certificate is not a P-256 CA with an
+    /// SKI.
     pub fn new(cert_pem: &str, key_pem: &str, urls: IssuerUrls) -> Result<Issuer, PkiError> {
+        let key = FileKey::from_pem(key_pem, "intermediate.key".into())?;
+        Issuer::with_signer(cert_pem, Arc::new(key), urls)
+    }
+
+    /// Builds an issuer from the intermediate certificate and its key wherever it is. Fails if
+    /// the key is not the certificate's or the certificate is not a P-256 CA with an SKI.
+    pub fn with_signer(
+        cert_pem: &str,
+        key: Arc<dyn CaSigner>,
+        urls: IssuerUrls,
+    ) -> Result<Issuer, PkiError> {
         let invalid = |reason: String| PkiError::InvalidCaFile {
             path: "intermediate.pem".into(),
             reason,
@@ -144,45 +130,49 @@ impl Issuer {
         if !cert.is_ca() {
             return Err(invalid("not a CA certificate".into()));
         }
-        let key = KeyPair::from_pem(key_pem).map_err(|e| PkiError::InvalidCaFile {
-            path: "intermediate.key".into(),
-            reason: format!("not a PKCS#8 key: {e}"),
-        })?;
-        if !std::ptr::eq(key.algorithm(), &rcgen::PKCS_ECDSA_P256_SHA256) {
-            return Err(invalid("the intermediate key is not ECDSA P-256".into()));
+        // The lint and the profiles sign subscriber certificates with ecdsa-with-SHA256.
+        if key.algorithm() != CaKeyAlgorithm::EcdsaP256Sha256 {
+            return Err(invalid(format!(
+                "the intermediate key is {}, not ECDSA P-256",
+                key.algorithm()
+            )));
         }
-        if rcgen::PublicKeyData::subject_public_key_info(&key) != cert.public_key().raw {
-            return Err(invalid(
-                "intermediate.key does not belong to this certificate".into(),
-            ));
+        if key.public_key_der() != cert.public_key().raw {
+            return Err(invalid(format!(
+                "the key ({}) does not belong to this certificate",
+                key.location()
+            )));
         }
         let public_key = &cert.public_key().subject_public_key.data;
-        let verify_key = ParsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, public_key.as_ref())
+        let verify_key = ParsedPublicKey::new(key.algorithm().verification(), public_key.as_ref())
             .map_err(|e| invalid(format!("its public key does not parse: {e}")))?;
-        let lint_key = LintKey {
-            public_key: public_key.to_vec(),
-        };
         let facts = IssuerFacts {
             subject_der: cert.subject().as_raw().to_vec(),
             key_id,
             not_before: cert.validity().not_before.to_datetime(),
             not_after: cert.validity().not_after.to_datetime(),
         };
-        let signer = rcgen::Issuer::from_ca_cert_der(&cert_der.as_slice().into(), key)
-            .map_err(|e| invalid(format!("rcgen cannot use it: {e}")))?;
-        let lint_signer = rcgen::Issuer::from_ca_cert_der(&cert_der.as_slice().into(), lint_key)
-            .map_err(|e| invalid(format!("rcgen cannot use it: {e}")))?;
+        let lint_signer = rcgen::Issuer::from_ca_cert_der(
+            &cert_der.as_slice().into(),
+            PlaceholderKey::of(&*key)?,
+        )
+        .map_err(|e| invalid(format!("rcgen cannot use it: {e}")))?;
         let mut cert_pem = cert_pem.trim_end().to_owned();
         cert_pem.push('\n');
         Ok(Issuer {
             cert_der,
             cert_pem,
-            signer,
+            key,
             lint_signer,
             verify_key,
             facts,
             urls,
         })
+    }
+
+    /// The intermediate's key: where it is, and whether signing may wait on a device.
+    pub fn key(&self) -> &dyn CaSigner {
+        &*self.key
     }
 
     /// The intermediate certificate, PEM.
@@ -332,8 +322,8 @@ impl Issuer {
             },
         )?;
 
-        let cert = params::sign(&params, &public_key, &self.signer, "signing a certificate")?;
-        self.check_signed_matches_linted(linted.der(), cert.der())?;
+        let der = replace_signature(linted.der(), &*self.key, "signing a certificate")?;
+        self.check_signed_matches_linted(linted.der(), &der)?;
         // The operator's info line is the caller's: core's "certificate issued" (with the
         // order) once the certificate is recorded, or its "issued_not_recorded" audit event;
         // the bundle's for the listener certificate.
@@ -345,9 +335,9 @@ impl Issuer {
             "signed certificate"
         );
         Ok(IssuedCertificate {
-            der: cert.der().to_vec(),
+            chain_pem: format!("{}{}", certificate_pem(&der), self.cert_pem),
+            der,
             serial_hex: to_hex(&serial),
-            chain_pem: format!("{}{}", ensure_newline(cert.pem()), self.cert_pem),
             not_before: request.not_before,
             not_after: request.not_after,
         })
@@ -382,8 +372,8 @@ impl Issuer {
             })
     }
 
-    pub(crate) fn signer(&self) -> &rcgen::Issuer<'static, KeyPair> {
-        &self.signer
+    pub(crate) fn lint_signer(&self) -> &rcgen::Issuer<'static, PlaceholderKey> {
+        &self.lint_signer
     }
 
     pub(crate) fn key_id(&self) -> &[u8] {
@@ -391,11 +381,17 @@ impl Issuer {
     }
 }
 
-fn ensure_newline(mut s: String) -> String {
-    if !s.ends_with('\n') {
-        s.push('\n');
+/// A certificate as PEM, ending with a newline.
+pub(crate) fn certificate_pem(der: &[u8]) -> String {
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der);
+    let mut pem = String::with_capacity(b64.len() + b64.len() / 64 + 60);
+    pem.push_str("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(&String::from_utf8_lossy(line));
+        pem.push('\n');
     }
-    s
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
 }
 
 /// The DER of every CERTIFICATE block in `pem`, in order.
@@ -709,23 +705,28 @@ mod tests {
         };
         let leaf = params(&random_serial().unwrap());
         let linted = leaf.signed_by(&public_key, &issuer.lint_signer).unwrap();
-        let signed = leaf.signed_by(&public_key, issuer.signer()).unwrap();
+        let sign = |placeholder: &rcgen::Certificate| {
+            replace_signature(placeholder.der(), issuer.key(), "test").unwrap()
+        };
+        let signed = sign(&linted);
         let check = |signed: &[u8]| issuer.check_signed_matches_linted(linted.der(), signed);
-        check(signed.der()).unwrap();
+        check(&signed).unwrap();
 
         let unsigned = check(linted.der()).unwrap_err();
         assert!(matches!(unsigned, PkiError::Signing { .. }), "{unsigned:?}");
-        let other_tbs = params(&random_serial().unwrap())
-            .signed_by(&public_key, issuer.signer())
-            .unwrap();
-        let err = check(other_tbs.der()).unwrap_err();
+        let other_tbs = sign(
+            &params(&random_serial().unwrap())
+                .signed_by(&public_key, &issuer.lint_signer)
+                .unwrap(),
+        );
+        let err = check(&other_tbs).unwrap_err();
         assert!(matches!(err, PkiError::Lint { .. }), "{err:?}");
         // The outer signatureAlgorithm (the last copy of ecdsa-with-SHA256's identifier) made
         // ecdsa-with-SHA384: same TBS, another algorithm.
         let ecdsa_sha256 = [
             0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
         ];
-        let mut other_alg = signed.der().to_vec();
+        let mut other_alg = signed.clone();
         let at = other_alg
             .windows(ecdsa_sha256.len())
             .rposition(|w| w == ecdsa_sha256)

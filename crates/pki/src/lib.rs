@@ -49,6 +49,7 @@
 #![warn(missing_docs)]
 
 mod bundle;
+mod ceremony;
 mod crl;
 mod csr;
 mod der;
@@ -61,14 +62,20 @@ mod lint;
 mod options;
 mod params;
 mod parse;
+pub mod pkcs11;
 mod profile;
 mod secret;
 mod serial;
 mod signature;
+mod signer;
 mod validity;
 mod weak_keys;
 
 pub use bundle::CaBundle;
+pub use ceremony::{
+    Ceremony, CeremonyRecord, INTERMEDIATE_KEY_ALGORITHM, ROOT_KEY_ALGORITHM, RecordCertificate,
+    RecordKey, init_in_token, sha256_fingerprint,
+};
 pub use crl::{MAX_CRL_VALIDITY, RevokedEntry, is_subscriber_revocation_reason};
 pub use csr::{Csr, CsrPolicy};
 pub use error::{CsrError, PkiError};
@@ -81,5 +88,6 @@ pub use profile::{
 };
 pub use secret::SecretPem;
 pub use signature::SignatureAlgorithm;
+pub use signer::{CaKeyAlgorithm, CaSigner, FileKey, KeyLocation};
 pub use validity::{MAX_LEAF_VALIDITY, max_leaf_validity};
 pub use weak_keys::{DEFAULT_FERMAT_ROUNDS, KeyBlocklist, SMALL_PRIME_BOUND, spki_sha256};

@@ -1,5 +1,5 @@
 //! Lint before sign (Boulder's way): the to-be-signed certificate is first wrapped with a
-//! placeholder signature (`issuer::LintKey`, which no verifier accepts), parsed with
+//! placeholder signature (`signer::PlaceholderKey`, which no verifier accepts), parsed with
 //! x509-parser and compared field by field with the [`Profile`] and the request. Only if every
 //! check passes is the same TBS signed with the CA key.
 

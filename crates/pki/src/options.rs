@@ -25,6 +25,10 @@ pub struct CaOptions {
     pub organization: String,
     /// Subject countryName: a two-letter ISO 3166 code ("US").
     pub country: String,
+    /// The root's commonName; `None`: "{organization} Root CA {random id}".
+    pub root_common_name: Option<String>,
+    /// The intermediate's commonName; `None`: "{organization} Issuing CA {random id}".
+    pub intermediate_common_name: Option<String>,
     /// DNS names of the ACME listener's TLS certificate.
     pub tls_dns_names: Vec<String>,
     /// IP addresses of the ACME listener's TLS certificate.
@@ -34,11 +38,13 @@ pub struct CaOptions {
 }
 
 impl CaOptions {
-    /// Defaults: organization "Ferrite", country "US", TLS names `localhost`, `127.0.0.1`, `::1`.
+    /// Defaults: organization "Ferrite", country "US", CA names from the organization, TLS names `localhost`, `127.0.0.1`, `::1`.
     pub fn new(urls: IssuerUrls) -> Self {
         CaOptions {
             organization: "Ferrite".to_owned(),
             country: "US".to_owned(),
+            root_common_name: None,
+            intermediate_common_name: None,
             tls_dns_names: vec!["localhost".to_owned()],
             tls_ips: vec![
                 IpAddr::V4(Ipv4Addr::LOCALHOST),
@@ -49,7 +55,7 @@ impl CaOptions {
     }
 
     /// Checks what can be checked before anything is generated.
-    pub(crate) fn validate(&self) -> Result<(), PkiError> {
+    pub fn validate(&self) -> Result<(), PkiError> {
         if self.organization.trim().is_empty() || self.organization.len() > 64 {
             return Err(PkiError::InvalidOptions {
                 field: "organization",
@@ -64,6 +70,27 @@ impl CaOptions {
                     "{:?} is not a two-letter upper-case ISO 3166 code such as \"US\"",
                     self.country
                 ),
+            });
+        }
+        for (field, name) in [
+            ("root_common_name", &self.root_common_name),
+            ("intermediate_common_name", &self.intermediate_common_name),
+        ] {
+            if let Some(name) = name
+                && (name.trim().is_empty() || name.len() > 64)
+            {
+                return Err(PkiError::InvalidOptions {
+                    field,
+                    reason: "must be 1 to 64 characters (RFC 5280 ub-common-name)".into(),
+                });
+            }
+        }
+        if self.root_common_name.is_some() && self.root_common_name == self.intermediate_common_name
+        {
+            return Err(PkiError::InvalidOptions {
+                field: "intermediate_common_name",
+                reason: "must differ from root_common_name (a CA's name identifies it in a chain)"
+                    .into(),
             });
         }
         if self.tls_dns_names.is_empty() && self.tls_ips.is_empty() {

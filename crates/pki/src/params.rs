@@ -13,6 +13,9 @@ use time::{Duration, OffsetDateTime};
 use crate::der;
 use crate::issuer::LeafRequest;
 use crate::profile::{ExtendedKeyUsage, KeyUsage};
+// RFC 7093 §2 method 1 (rcgen's own method hashes the whole SPKI, which linters cannot
+// recognise).
+use crate::signer::key_identifier;
 use crate::{CaOptions, IssuerUrls, KeyKind, PkiError, Profile};
 
 /// Root validity: 10 years (Baseline Requirements §7.1.2.1.1 allows 2922 to 9132 days).
@@ -60,13 +63,17 @@ fn extension(oid: &[u64], content: Vec<u8>, critical: bool) -> CustomExtension {
 /// §7.1.2.1; pkilint warns when the AKI is absent and notes a missing digitalSignature).
 pub(crate) fn root(
     opts: &CaOptions,
-    key: &rcgen::KeyPair,
+    raw_public_key: &[u8],
     ca_id: &str,
     now: OffsetDateTime,
     serial: &[u8],
 ) -> Result<CertificateParams, PkiError> {
     let mut params = CertificateParams::default();
-    params.distinguished_name = ca_name(opts, format!("{} Root CA {ca_id}", opts.organization))?;
+    let common_name = opts
+        .root_common_name
+        .clone()
+        .unwrap_or_else(|| format!("{} Root CA {ca_id}", opts.organization));
+    params.distinguished_name = ca_name(opts, common_name)?;
     params.serial_number = Some(SerialNumber::from_slice(serial));
     params.not_before = whole_seconds(now);
     params.not_after = whole_seconds(now + ROOT_VALIDITY);
@@ -76,7 +83,7 @@ pub(crate) fn root(
         KeyUsagePurpose::KeyCertSign,
         KeyUsagePurpose::CrlSign,
     ];
-    params.key_identifier_method = key_identifier(key);
+    params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(raw_public_key));
     params.use_authority_key_identifier_extension = true;
     Ok(params)
 }
@@ -86,13 +93,17 @@ pub(crate) fn root(
 /// the DV policy, CRL DP, AIA caIssuers, AKI and SKI.
 pub(crate) fn intermediate(
     opts: &CaOptions,
-    key: &rcgen::KeyPair,
+    raw_public_key: &[u8],
     ca_id: &str,
     now: OffsetDateTime,
     serial: &[u8],
 ) -> Result<CertificateParams, PkiError> {
     let mut params = CertificateParams::default();
-    params.distinguished_name = ca_name(opts, format!("{} Issuing CA {ca_id}", opts.organization))?;
+    let common_name = opts
+        .intermediate_common_name
+        .clone()
+        .unwrap_or_else(|| format!("{} Issuing CA {ca_id}", opts.organization));
+    params.distinguished_name = ca_name(opts, common_name)?;
     params.serial_number = Some(SerialNumber::from_slice(serial));
     params.not_before = whole_seconds(now);
     params.not_after = whole_seconds(now + INTERMEDIATE_VALIDITY);
@@ -104,18 +115,11 @@ pub(crate) fn intermediate(
     ];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
-    params.key_identifier_method = key_identifier(key);
+    params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(raw_public_key));
     add_crl_distribution_point(&mut params, &opts.urls);
     add_certificate_policies(&mut params, &[der::OID_BR_DOMAIN_VALIDATED]);
     add_ca_issuers(&mut params, &opts.urls);
     Ok(params)
-}
-
-/// RFC 7093 §2 method 1: the leftmost 160 bits of the SHA-256 of the subjectPublicKey BIT
-/// STRING's value (rcgen's own method hashes the whole SPKI, which linters cannot recognise).
-fn key_identifier(key: &rcgen::KeyPair) -> KeyIdMethod {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.public_key_raw());
-    KeyIdMethod::PreSpecified(digest.as_ref()[..20].to_vec())
 }
 
 /// RFC 5280 §4.2.1.13 / Baseline Requirements §7.1.2.11.2: one http fullName URI.
@@ -222,16 +226,6 @@ pub(crate) fn sign(
     params
         .signed_by(public_key, issuer)
         .map_err(signing_error(action))
-}
-
-/// Self-signs `params`.
-pub(crate) fn self_sign(
-    params: &CertificateParams,
-    key: &rcgen::KeyPair,
-) -> Result<rcgen::Certificate, PkiError> {
-    params
-        .self_signed(key)
-        .map_err(signing_error("self-signing the root"))
 }
 
 /// Generates a CA or listener key.

@@ -24,7 +24,9 @@ pub struct TestCaOptions {
     /// connections as the ACME listener serves, since every test client is 127.0.0.1). The
     /// testkit sets what its fixtures
     /// decide: `data_dir`, the three listeners, the resolver, the validation ports,
-    /// `allow_private_addresses` and `dnssec`.
+    /// `allow_private_addresses` and `dnssec`. With `ca.keys = "pkcs11"` the testkit holds
+    /// the key ceremony in the configured token before the first start, as an operator runs
+    /// `ferrite ca init` before `ferrite serve`.
     pub config: Config,
     /// Engine settings the configuration file does not carry (page sizes, the validation head
     /// start), changed after the engine's settings are derived from `config`.
@@ -150,6 +152,11 @@ impl TestCa {
                 }
             })),
         };
+        if config.ca.keys == ferrite_app::config::CaKeys::Pkcs11 {
+            // Keys in a token: the operator holds the key ceremony before the first start.
+            ferrite_app::ca::init(&config, &ferrite_pki::Ceremony::RootAndIntermediate, None)
+                .expect("the key ceremony in the configured token");
+        }
         let listeners = Listeners::bind(&config).await.expect("bind");
         let ferrite = Ferrite::build(&config, listeners, hooks)
             .await

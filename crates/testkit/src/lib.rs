@@ -17,6 +17,8 @@
 //!   (`dnssec`: the signing key, NSEC denials, injected faults).
 //! - `responders`: [`responders::Http01Responder`] and
 //!   [`responders::TlsAlpn01Responder`], challenge servers a test fills in.
+//! - `softhsm`: [`softhsm::SoftHsm`], a throwaway SoftHSM token store with its own
+//!   `SOFTHSM2_CONF`, and [`softhsm::in_own_process`] for tests that load the module.
 #![warn(missing_docs)]
 // Dev-only fixtures: failing loudly is what a test wants.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -29,6 +31,7 @@ pub mod eab;
 pub mod keys;
 pub mod raw;
 pub mod responders;
+pub mod softhsm;
 
 pub use ca::{RawIssued, TestCa, TestCaOptions};
 pub use checks::{assert_case_problem, assert_problem, bounded, challenge};

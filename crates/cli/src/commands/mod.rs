@@ -7,9 +7,11 @@
 //! - `customer`, `credential`, `mac_key`: one module per noun.
 //! - `table`: aligned plain-text tables and time formatting.
 //! - `validation`: `ferrite validation list`, the domain validations kept for reuse.
+//! - `ca`: `ferrite ca init` (the key ceremony) and `ferrite ca show`.
 //! - `instructions`: the kid/HMAC key lines and ready-to-paste client command lines, shared
 //!   with the first start of `ferrite serve`.
 
+mod ca;
 mod credential;
 mod customer;
 pub(crate) mod instructions;
@@ -106,6 +108,68 @@ enum MacKeyCommand {
         #[arg(long, allow_hyphen_values = true)]
         credential: Option<String>,
     },
+}
+
+/// `ferrite ca …`
+#[derive(Args, Debug)]
+pub(crate) struct CaArgs {
+    /// Print JSON (stable field names) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: CaCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum CaCommand {
+    /// The key ceremony ([ca] keys = "pkcs11"): generates the root key and the
+    /// intermediate's key in the token (sensitive, never extractable), makes the self-signed
+    /// root and the intermediate signed by it, writes the certificates (never a key) to
+    /// data_dir/ca, prints fingerprints and writes a ceremony record (JSON) to
+    /// data_dir/ca/ceremonies.
+    Init {
+        /// Make only the root (on an offline machine); take its root.pem to the machine that
+        /// makes the intermediate.
+        #[arg(long, conflicts_with = "intermediate_from")]
+        root_only: bool,
+        /// Make only an intermediate, under this root certificate (PEM), whose key is in the
+        /// token (or in --root-token).
+        #[arg(long, value_name = "ROOT_CERT")]
+        intermediate_from: Option<std::path::PathBuf>,
+        /// With --intermediate-from: the label of another token of the same module that
+        /// holds the root key (kept offline); the intermediate's key is made in [ca]'s token.
+        #[arg(long, value_name = "LABEL", requires = "intermediate_from")]
+        root_token: Option<String>,
+        /// With --root-token: a file holding that token's user PIN (default: [ca]'s PIN).
+        #[arg(long, value_name = "FILE", requires = "root_token")]
+        root_pin_file: Option<std::path::PathBuf>,
+    },
+    /// The chain in data_dir/ca: subject, issuer, serial, SHA-256 fingerprint, validity and
+    /// days left, and where each key is (a file, or token/label/id).
+    Show,
+}
+
+pub(crate) fn ca(config: &Config, args: CaArgs) -> anyhow::Result<()> {
+    match args.command {
+        CaCommand::Init {
+            root_only,
+            intermediate_from,
+            root_token,
+            root_pin_file,
+        } => {
+            let ceremony = match (root_only, intermediate_from) {
+                (true, _) => ferrite_pki::Ceremony::RootOnly,
+                (false, Some(root)) => ferrite_app::ca::intermediate_from(&root)?,
+                (false, None) => ferrite_pki::Ceremony::RootAndIntermediate,
+            };
+            let root = root_token.map(|label| ferrite_app::ca::RootToken {
+                label,
+                pin_file: root_pin_file,
+            });
+            ca::init(config, &ceremony, root.as_ref(), args.json)
+        }
+        CaCommand::Show => ca::show(config, args.json),
+    }
 }
 
 /// `ferrite validation …`

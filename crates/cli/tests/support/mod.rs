@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use ferrite_testkit::softhsm::SoftHsm;
+
 /// A port that was free a moment ago (for tools that cannot report the port they bound).
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -202,6 +204,10 @@ pub(crate) struct Setup<'a> {
     pub(crate) tlsalpn01_port: Option<u16>,
     /// TOML appended to the configuration file, each table with its own `[header]`.
     pub(crate) extra_config: &'a str,
+    /// Keep the CA keys in this SoftHSM store's first token: `ferrite ca init` runs before
+    /// `ferrite serve` (the public listener then gets a fixed port, which the intermediate
+    /// names), and both get its `SOFTHSM2_CONF`.
+    pub(crate) hsm: Option<&'a SoftHsm>,
 }
 
 /// A `ferrite serve` process on ports chosen by the OS, with the EAB key its first start
@@ -212,6 +218,10 @@ pub(crate) struct Ferrite {
     pub(crate) eab_hmac: String,
     pub(crate) root: PathBuf,
     pub(crate) public_url: String,
+    /// The configuration file.
+    pub(crate) config: PathBuf,
+    /// The data directory.
+    pub(crate) data_dir: PathBuf,
     _dir: tempfile::TempDir,
     _child: Killed,
 }
@@ -224,6 +234,7 @@ impl Ferrite {
                 http01_port,
                 tlsalpn01_port: None,
                 extra_config: "",
+                hsm: None,
             },
         )
     }
@@ -242,17 +253,35 @@ impl Ferrite {
             .tlsalpn01_port
             .map(|p| format!("tlsalpn01_port = {p}\n"))
             .unwrap_or_default();
+        let data_dir = dir.path().join("data");
+        let public_listen = match setup.hsm {
+            Some(_) => format!("127.0.0.1:{}", free_port()),
+            None => "127.0.0.1:0".to_owned(),
+        };
+        let ca = setup
+            .hsm
+            .map(|hsm| hsm.ca_toml(&hsm.label))
+            .unwrap_or_default();
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\npublic_listen = \"127.0.0.1:0\"\ndata_dir = \"{}\"\n\n[validation]\ndns_resolver = \"127.0.0.1:{dns_port}\"\nhttp01_port = {}\n{tlsalpn01}allow_private_addresses = true\n# pebble-challtestsrv serves no DNSSEC signatures\ndnssec = false\n\n{}",
-                dir.path().join("data").display(),
+                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\npublic_listen = \"{public_listen}\"\ndata_dir = \"{}\"\n\n[validation]\ndns_resolver = \"127.0.0.1:{dns_port}\"\nhttp01_port = {}\n{tlsalpn01}allow_private_addresses = true\n# pebble-challtestsrv serves no DNSSEC signatures\ndnssec = false\n\n{ca}{}",
+                data_dir.display(),
                 setup.http01_port,
                 setup.extra_config,
             ),
         )
         .unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        let ferrite = |hsm: Option<&SoftHsm>| match hsm {
+            Some(hsm) => hsm.command(env!("CARGO_BIN_EXE_ferrite")),
+            None => Command::new(env!("CARGO_BIN_EXE_ferrite")),
+        };
+        if setup.hsm.is_some() {
+            let mut init = ferrite(setup.hsm);
+            init.args(["ca", "init", "--config"]).arg(&config);
+            run(init);
+        }
+        let mut child = ferrite(setup.hsm)
             .arg("serve")
             .arg("--config")
             .arg(&config)
@@ -301,20 +330,27 @@ impl Ferrite {
             directory: directory.unwrap(),
             root: root.unwrap(),
             public_url: public_url.unwrap(),
+            config,
+            data_dir,
             _dir: dir,
             _child: child,
         }
+    }
+
+    /// Downloads the CRL (DER) from the public listener to `to`.
+    pub(crate) fn download_crl(&self, to: &Path) {
+        let mut c = Command::new("curl");
+        c.args(["-sf", "-o"])
+            .arg(to)
+            .arg(format!("{}/crl", self.public_url));
+        run(c);
     }
 
     /// The CRL as `openssl crl -text`.
     pub(crate) fn crl_text(&self) -> String {
         let tmp = tempfile::tempdir().unwrap();
         let der = tmp.path().join("crl.der");
-        let mut c = Command::new("curl");
-        c.args(["-sf", "-o"])
-            .arg(&der)
-            .arg(format!("{}/crl", self.public_url));
-        run(c);
+        self.download_crl(&der);
         let mut c = Command::new("openssl");
         c.args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
             .arg(&der);

@@ -1,0 +1,360 @@
+//! The CA's keys and certificates as the configuration places them (`[ca]`): loading them for
+//! `serve` ([`load_bundle`]), the key ceremony of `ferrite ca init` ([`init`]) and the report of
+//! `ferrite ca show` ([`show`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use ferrite_core::CertificateIssuer;
+use ferrite_pki::pkcs11::{KeyProtection, Token};
+use ferrite_pki::{CaBundle, CaOptions, Ceremony, CeremonyRecord, Issuer, IssuerUrls};
+use serde::Serialize;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::config::{CaKeys, Config};
+
+/// The CA directory inside `data_dir`.
+pub fn ca_dir(config: &Config) -> PathBuf {
+    config.data_dir.join("ca")
+}
+
+/// The URLs written into certificates under `public_base_url` (the AIA caIssuers of the
+/// intermediate, the CRL).
+pub fn issuer_urls(public_base_url: &str) -> IssuerUrls {
+    IssuerUrls {
+        ca_issuers: format!(
+            "{public_base_url}{}",
+            ferrite_server::public::INTERMEDIATE_PATH
+        ),
+        crl: format!("{public_base_url}{}", ferrite_server::public::CRL_PATH),
+    }
+}
+
+/// Opens the token `[ca]` names and logs in. Errors say which setting to fix.
+pub fn open_token(config: &Config) -> anyhow::Result<Token> {
+    let settings = config.token_settings()?;
+    Token::open(settings).context("cannot use the PKCS#11 token holding the CA keys ([ca])")
+}
+
+/// Loads the CA for `serve`: with `ca.keys = "files"`, from `data_dir/ca` (created on the
+/// first start); with `"pkcs11"`, the certificates from `data_dir/ca` and the intermediate's
+/// key from the token (the root key is never looked for). Logs which key signs. Returns
+/// whether this start created the CA (only ever with files).
+pub fn load_bundle(config: &Config, opts: &CaOptions) -> anyhow::Result<(CaBundle, bool)> {
+    let dir = ca_dir(config);
+    let (bundle, created) = match config.ca.keys {
+        CaKeys::Files => CaBundle::load_or_create(&dir, opts)
+            .context("cannot load or create the CA in data_dir/ca")?,
+        CaKeys::Pkcs11 => {
+            let token = open_token(config)?;
+            let (bundle, _listener_created) = CaBundle::load_with_token(&dir, opts, &token)
+                .context("cannot load the CA whose keys are in the PKCS#11 token ([ca])")?;
+            tracing::info!(
+                module = %token.module().display(),
+                token = %token.label(),
+                device = %token.description(),
+                max_sessions = config.ca.pkcs11_sessions,
+                "opened the PKCS#11 token; the root key is not used by serve"
+            );
+            // The ceremony created the CA, not this start.
+            (bundle, false)
+        }
+    };
+    tracing::info!(
+        key = %bundle.issuer.key().location(),
+        algorithm = %bundle.issuer.key().algorithm(),
+        intermediate = %subject(bundle.issuer.intermediate_der()),
+        "this key of the intermediate signs certificates and CRLs"
+    );
+    Ok((bundle, created))
+}
+
+/// The engine's issuer: a key that may wait on a device signs on blocking threads.
+pub fn engine_issuer(issuer: Issuer) -> Arc<dyn CertificateIssuer> {
+    if issuer.key().may_block() {
+        Arc::new(ferrite_core::issuer::OnBlockingThreads(Arc::new(issuer)))
+    } else {
+        Arc::new(issuer)
+    }
+}
+
+fn subject(der: &[u8]) -> String {
+    x509_parser::parse_x509_certificate(der)
+        .map(|(_, c)| c.subject().to_string())
+        .unwrap_or_default()
+}
+
+/// What `ferrite ca init` made: the record, and where it was written.
+pub struct Initialized {
+    /// The ceremony record.
+    pub record: CeremonyRecord,
+    /// Its JSON file (`data_dir/ca/ceremonies/…`).
+    pub record_path: PathBuf,
+}
+
+/// Where `ca init --intermediate-from` finds the root key when it is not in `[ca]`'s token:
+/// another token of the same module.
+pub struct RootToken {
+    /// The root key's token label.
+    pub label: String,
+    /// A file holding that token's user PIN; `None`: the PIN of `[ca]`.
+    pub pin_file: Option<PathBuf>,
+}
+
+/// `ferrite ca init`: holds `ceremony` in the token `[ca]` names (the root key of
+/// `--intermediate-from` in `root` when given), writes the certificates to `data_dir/ca` and
+/// the ceremony record, as JSON, to `data_dir/ca/ceremonies/`.
+pub fn init(
+    config: &Config,
+    ceremony: &Ceremony,
+    root: Option<&RootToken>,
+) -> anyhow::Result<Initialized> {
+    anyhow::ensure!(
+        config.ca.keys == CaKeys::Pkcs11,
+        "ferrite ca init makes the CA keys in a PKCS#11 token: set [ca] keys = \"pkcs11\" with pkcs11_module, pkcs11_token and pkcs11_pin_file (or FERRITE_CA__PKCS11_PIN). With keys = \"files\" the first `ferrite serve` creates the CA by itself"
+    );
+    let public_base_url = if config.public_base_url.is_empty() {
+        if config.public_listen.port() == 0 {
+            tracing::warn!(
+                "public_listen has port 0: the intermediate's CRL and AIA URLs name port 0; set public_base_url to the URL relying parties use"
+            );
+        }
+        format!("http://{}", config.public_listen)
+    } else {
+        config.public_base_url.trim_end_matches('/').to_owned()
+    };
+    let opts = config.ca_options(issuer_urls(&public_base_url));
+    let token = open_token(config)?;
+    let root_token = match root {
+        Some(root) => {
+            let mut settings = config.token_settings()?;
+            settings.token = root.label.clone();
+            if let Some(file) = &root.pin_file {
+                let pin = std::fs::read_to_string(file)
+                    .with_context(|| format!("--root-pin-file: cannot read {}", file.display()))?;
+                settings.pin = ferrite_pki::pkcs11::Pkcs11Pin::new(&pin);
+            }
+            Some(
+                Token::open(settings)
+                    .context("cannot use the token holding the root key (--root-token)")?,
+            )
+        }
+        None => None,
+    };
+    crate::data_dir::prepare(&config.data_dir)?;
+    let dir = ca_dir(config);
+    let record = ferrite_pki::init_in_token(&dir, &opts, &token, root_token.as_ref(), ceremony)
+        .context("the key ceremony failed")?;
+    let records = dir.join("ceremonies");
+    std::fs::create_dir_all(&records)
+        .with_context(|| format!("cannot create {}", records.display()))?;
+    let stamp = OffsetDateTime::now_utc()
+        .format(&time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_default();
+    let kind = match ceremony {
+        Ceremony::RootAndIntermediate => "root-and-intermediate",
+        Ceremony::RootOnly => "root",
+        Ceremony::IntermediateFrom { .. } => "intermediate",
+    };
+    let record_path = records.join(format!("{stamp}-{kind}.json"));
+    let json = serde_json::to_string_pretty(&record)?;
+    std::fs::write(&record_path, format!("{json}\n"))
+        .with_context(|| format!("cannot write {}", record_path.display()))?;
+    tracing::info!(record = %record_path.display(), ceremony = %record.ceremony, "key ceremony done");
+    Ok(Initialized {
+        record,
+        record_path,
+    })
+}
+
+/// `ferrite ca show`: each certificate of `data_dir/ca` and where its key is.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaReport {
+    /// `files` or `pkcs11`.
+    pub keys: String,
+    /// The certificates: root, intermediate, the ACME listener's.
+    pub certificates: Vec<CertificateReport>,
+}
+
+/// One certificate of a [`CaReport`].
+#[derive(Debug, Clone, Serialize)]
+pub struct CertificateReport {
+    /// `root`, `intermediate` or `listener`.
+    pub role: String,
+    /// Its file.
+    pub file: String,
+    /// Its subject.
+    pub subject: String,
+    /// Its issuer.
+    pub issuer: String,
+    /// Its serial, hex.
+    pub serial: String,
+    /// SHA-256 of its DER, as openssl prints it.
+    pub sha256: String,
+    /// notBefore (RFC 3339).
+    pub not_before: String,
+    /// notAfter (RFC 3339).
+    pub not_after: String,
+    /// Whole days until notAfter (negative once expired).
+    pub days_left: i64,
+    /// Where its private key is: `file PATH`, `token "T", key label "L", id I`, or where it
+    /// is not.
+    pub key: String,
+    /// Whether that key is here (in the file or the token).
+    pub key_present: bool,
+    /// For a key in a token: sensitive and never extractable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_locked_in_token: Option<bool>,
+    /// For a key in a token: its protection in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_protection: Option<String>,
+}
+
+/// A token key's protection as `ca show` says it.
+fn describe(p: &KeyProtection) -> String {
+    if p.is_locked_in() {
+        return "sensitive and never extractable".to_owned();
+    }
+    let mut warnings = Vec::new();
+    if !p.sensitive {
+        warnings.push("NOT sensitive (its value can be read)");
+    }
+    if p.extractable {
+        warnings.push("EXTRACTABLE (it can be wrapped out of the token)");
+    }
+    if p.sensitive && !p.extractable && !(p.always_sensitive && p.never_extractable) {
+        warnings.push(
+            "sensitive and not extractable now, but it was not generated in the token (imported): it existed outside it",
+        );
+    }
+    warnings.join("; ")
+}
+
+/// Builds the [`CaReport`] of `data_dir/ca`. With keys in a token it logs in to find them
+/// (nothing is signed).
+pub fn show(config: &Config) -> anyhow::Result<CaReport> {
+    let dir = ca_dir(config);
+    let token = match config.ca.keys {
+        CaKeys::Pkcs11 => Some(open_token(config)?),
+        CaKeys::Files => None,
+    };
+    let mut certificates = Vec::new();
+    for (role, file, key_file) in [
+        ("root", "root.pem", "private/root.key"),
+        (
+            "intermediate",
+            "intermediate.pem",
+            "private/intermediate.key",
+        ),
+        ("listener", "tls.pem", "private/tls.key"),
+    ] {
+        let path = dir.join(file);
+        if !path.exists() {
+            continue;
+        }
+        let pem = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let der = first_certificate(&pem)
+            .with_context(|| format!("{} holds no certificate", path.display()))?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der)
+            .map_err(|e| anyhow::anyhow!("{} does not parse: {e}", path.display()))?;
+        let not_after = cert.validity().not_after.to_datetime();
+        let key_path = dir.join(key_file);
+        let (key, key_present, protection) = match (&token, role) {
+            (Some(token), "root" | "intermediate") => {
+                match token.key_info(cert.public_key().raw)? {
+                    Some(info) => (
+                        format!(
+                            "token {:?}, key label {:?}, id {}",
+                            token.label(),
+                            info.label,
+                            info.id_hex
+                        ),
+                        true,
+                        Some(info.protection),
+                    ),
+                    None => (
+                        format!(
+                            "not in token {:?}{}",
+                            token.label(),
+                            if role == "root" {
+                                " (kept offline: serve never needs it)"
+                            } else {
+                                ""
+                            }
+                        ),
+                        false,
+                        None,
+                    ),
+                }
+            }
+            _ if key_path.exists() => (format!("file {}", key_path.display()), true, None),
+            _ => (
+                format!(
+                    "not in {}{}",
+                    key_path.display(),
+                    if role == "root" {
+                        " (kept offline: serve never needs it)"
+                    } else {
+                        ""
+                    }
+                ),
+                false,
+                None,
+            ),
+        };
+        certificates.push(CertificateReport {
+            role: role.to_owned(),
+            file: path.display().to_string(),
+            subject: cert.subject().to_string(),
+            issuer: cert.issuer().to_string(),
+            serial: cert.raw_serial_as_string().replace(':', ""),
+            sha256: ferrite_pki::sha256_fingerprint(&der),
+            not_before: rfc3339(cert.validity().not_before.to_datetime()),
+            not_after: rfc3339(not_after),
+            days_left: (not_after - OffsetDateTime::now_utc()).whole_days(),
+            key,
+            key_present,
+            key_locked_in_token: protection.map(|p| p.is_locked_in()),
+            key_protection: protection.map(|p| describe(&p)),
+        });
+    }
+    anyhow::ensure!(
+        !certificates.is_empty(),
+        "{} holds no CA certificate: run `ferrite ca init` (ca.keys = \"pkcs11\") or start `ferrite serve` once (ca.keys = \"files\")",
+        dir.display()
+    );
+    Ok(CaReport {
+        keys: match config.ca.keys {
+            CaKeys::Files => "files",
+            CaKeys::Pkcs11 => "pkcs11",
+        }
+        .to_owned(),
+        certificates,
+    })
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+fn first_certificate(pem: &str) -> Option<Vec<u8>> {
+    x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+        .filter_map(Result::ok)
+        .find(|p| p.label == "CERTIFICATE")
+        .map(|p| p.contents)
+}
+
+/// Reads a root certificate for `ca init --intermediate-from`.
+pub fn intermediate_from(root_cert: &Path) -> anyhow::Result<Ceremony> {
+    let root_pem = std::fs::read_to_string(root_cert)
+        .with_context(|| format!("cannot read the root certificate {}", root_cert.display()))?;
+    Ok(Ceremony::IntermediateFrom {
+        root_pem,
+        root_path: root_cert.to_owned(),
+    })
+}

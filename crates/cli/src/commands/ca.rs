@@ -1,0 +1,87 @@
+//! `ferrite ca init [--root-only | --intermediate-from ROOT_CERT [--root-token LABEL]]` (the
+//! key ceremony) and
+//! `ferrite ca show` (the chain, where each key is, fingerprints, validity).
+
+use ferrite_app::Config;
+use ferrite_app::ca::{self, CaReport};
+use ferrite_pki::Ceremony;
+
+use super::print_json;
+
+pub(super) fn init(
+    config: &Config,
+    ceremony: &Ceremony,
+    root: Option<&ca::RootToken>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let done = ca::init(config, ceremony, root)?;
+    if json {
+        return print_json(&done.record);
+    }
+    let record = &done.record;
+    println!(
+        "Key ceremony ({}) in token {:?} ({}), {}",
+        record.ceremony, record.token, record.token_description, record.at
+    );
+    for key in &record.keys {
+        println!(
+            "  {} key: {} in token {:?}, label {:?}, id {}, {}; sensitive: {}, extractable: {}, never extractable: {}",
+            key.role,
+            if key.generated {
+                "generated"
+            } else {
+                "existing"
+            },
+            key.token,
+            key.label,
+            key.id,
+            key.algorithm,
+            key.sensitive,
+            key.extractable,
+            key.never_extractable
+        );
+    }
+    for cert in &record.certificates {
+        println!("  {} certificate: {}", cert.role, cert.file);
+        println!("    subject  {}", cert.subject);
+        println!("    valid    {} to {}", cert.not_before, cert.not_after);
+        println!("    SHA-256  {}", cert.sha256);
+    }
+    println!(
+        "Ceremony record: {} (keep it with the CA's records; it holds no secret)",
+        done.record_path.display()
+    );
+    match ceremony {
+        Ceremony::RootOnly => println!(
+            "Next: take root.pem (never the token's root key) to the machine that makes the intermediate and run `ferrite ca init --intermediate-from root.pem` there"
+        ),
+        _ => println!(
+            "Next: `ferrite serve` with this configuration signs with the intermediate's key in the token"
+        ),
+    }
+    Ok(())
+}
+
+pub(super) fn show(config: &Config, json: bool) -> anyhow::Result<()> {
+    let report: CaReport = ca::show(config)?;
+    if json {
+        return print_json(&report);
+    }
+    println!("CA keys: {}", report.keys);
+    for c in &report.certificates {
+        println!("{} ({})", c.role, c.file);
+        println!("  subject   {}", c.subject);
+        println!("  issuer    {}", c.issuer);
+        println!("  serial    {}", c.serial);
+        println!("  SHA-256   {}", c.sha256);
+        println!(
+            "  valid     {} to {} ({} days left)",
+            c.not_before, c.not_after, c.days_left
+        );
+        match &c.key_protection {
+            Some(protection) => println!("  key       {}, {protection}", c.key),
+            None => println!("  key       {}", c.key),
+        }
+    }
+    Ok(())
+}
