@@ -18,7 +18,8 @@ fn check(csr: &Csr) {
     assert_eq!(sorted, csr.names, "names sorted and deduplicated");
     for name in &csr.names {
         assert!(
-            name.bytes().all(|b| b.is_ascii() && !b.is_ascii_uppercase()),
+            name.bytes()
+                .all(|b| b.is_ascii() && !b.is_ascii_uppercase()),
             "{name:?}: names are ASCII, lower-cased"
         );
     }
