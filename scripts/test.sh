@@ -2,14 +2,17 @@
 # The README's test command: installs what the tests need when it is missing, starts a
 # throwaway PostgreSQL cluster, then runs every test (unit, integration, the store conformance
 # suite on SQLite and PostgreSQL, end-to-end with lego, certbot, Caddy and Apache mod_md,
-# pkilint, CA keys in a SoftHSM token) plus fmt and clippy.
+# pkilint, CA keys in a SoftHSM token) plus fmt and clippy, then every fuzz target for a few
+# seconds (fuzz/run.sh).
 #
 #   scripts/test.sh
 #
 # Environment:
 #   FERRITE_TEST_VENV       Python venv with certbot and pkilint (default: ~/.cache/ferrite/venv)
 #   FERRITE_TEST_DATABASE_URL  set here, to the throwaway cluster (any value given is replaced)
-#   CARGO_TARGET_DIR   honoured as usual (CI keeps it outside the clone)
+#   CARGO_TARGET_DIR   honoured as usual (CI keeps it outside the clone); the fuzz build goes
+#                      to $CARGO_TARGET_DIR/fuzz (or FERRITE_FUZZ_TARGET_DIR)
+#   FERRITE_FUZZ_SECONDS  seconds per fuzz target (default 10)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -83,6 +86,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   log "installing cargo-nextest"
   cargo install --locked cargo-nextest
 fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  log "installing cargo-fuzz"
+  cargo install --locked cargo-fuzz
+fi
 
 # --- PostgreSQL: a throwaway cluster for this run ---------------------------------------------
 # initdb in a temporary directory, listening on 127.0.0.1 only (and a socket in that directory)
@@ -132,9 +139,15 @@ export FERRITE_TEST_DATABASE_URL="postgres://ferrite:$pg_password@127.0.0.1:$pg_
 # --- Checks -----------------------------------------------------------------------------------
 log "cargo fmt --check"
 cargo fmt --all -- --check
+(cd fuzz && cargo fmt -- --check)
 
 log "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "tests (all, including the ones that drive lego, certbot, Caddy, Apache and pkilint)"
 cargo nextest run --workspace --locked --run-ignored all --no-fail-fast
+
+# Every fuzz target briefly from its seed corpus (longer by hand: fuzz/run.sh 600). The fuzz
+# build has its own flags, so its own target directory: $CARGO_TARGET_DIR/fuzz.
+log "fuzzing (${FERRITE_FUZZ_SECONDS:-10} s per target)"
+fuzz/run.sh "${FERRITE_FUZZ_SECONDS:-10}"

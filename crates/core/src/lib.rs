@@ -21,12 +21,15 @@
 //! - [`metrics`]: what the engine counts for the operator's `/metrics`.
 //! - [`ids`]: random identifiers and tokens.
 //! - `nonce`: anti-replay nonces that carry their expiry and a MAC (RFC 8555 §6.5).
+//! - `fuzzing` (only with `--cfg fuzzing`): entry points for the fuzz targets in `fuzz/`.
 #![warn(missing_docs)]
 
 pub mod ca;
 pub mod clock;
 pub mod eab;
 pub mod error;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod ids;
 pub mod issuer;
 pub mod metrics;

@@ -1,5 +1,6 @@
 //! RFC 8555 §7.4 finalize: parsing the client's PKCS#10 CSR (RFC 2986) and the CA's policy on it.
 
+use aws_lc_rs::signature::VerificationAlgorithm;
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::cri_attributes::ParsedCriAttribute;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
@@ -39,7 +40,30 @@ impl Csr {
     /// for algorithms it cannot check at all (RSA-PSS, unknown OIDs): the caller does not need
     /// to tell those apart from a policy refusal.
     pub fn parse(der: &[u8]) -> Result<Csr, CsrError> {
-        let malformed = |detail: String| CsrError::Malformed { detail };
+        let request = SignedRequest::read(der)?;
+        request.verify_signature()?;
+        request.into_csr()
+    }
+
+    /// [`Csr::parse`] without the signature check, so that the fuzz targets reach the reading
+    /// of names and extensions with inputs they cannot sign.
+    #[cfg(fuzzing)]
+    pub(crate) fn parse_ignoring_signature(der: &[u8]) -> Result<Csr, CsrError> {
+        SignedRequest::read(der)?.into_csr()
+    }
+}
+
+/// A CSR whose structure, key and signature algorithm have been read, in the three steps of
+/// [`Csr::parse`]: read, verify the signature, read the requested names and extensions.
+struct SignedRequest<'a> {
+    csr: X509CertificationRequest<'a>,
+    key: KeyKind,
+    signature_algorithm: SignatureAlgorithm,
+    verifier: &'static dyn VerificationAlgorithm,
+}
+
+impl<'a> SignedRequest<'a> {
+    fn read(der: &'a [u8]) -> Result<Self, CsrError> {
         let (rest, csr) =
             X509CertificationRequest::from_der(der).map_err(|e| malformed(e.to_string()))?;
         if !rest.is_empty() {
@@ -51,8 +75,7 @@ impl Csr {
             return Err(malformed(format!("version {} (must be 0)", info.version.0)));
         }
 
-        let spki = &info.subject_pki;
-        let key = KeyKind::of(spki).map_err(malformed)?;
+        let key = KeyKind::of(&info.subject_pki).map_err(malformed)?;
         let signature_algorithm = SignatureAlgorithm::from_identifier(&csr.signature_algorithm);
 
         if let KeyKind::Rsa { bits, .. } = key
@@ -66,8 +89,6 @@ impl Csr {
             });
         }
 
-        // RFC 2986 §4.2: the signature is over the DER CertificationRequestInfo, made with the
-        // private key that belongs to subjectPKInfo.
         let Some(verifier) = signature_algorithm.verifier(&key) else {
             return Err(match key {
                 KeyKind::Rsa { .. } | KeyKind::EcP256 | KeyKind::EcP384 => {
@@ -83,21 +104,39 @@ impl Csr {
                 },
             });
         };
-        if !verify(
+        Ok(SignedRequest {
+            csr,
+            key,
+            signature_algorithm,
             verifier,
-            &spki.subject_public_key.data,
-            info.raw,
-            &csr.signature_value.data,
-        ) {
-            return Err(CsrError::BadSignature);
-        }
+        })
+    }
 
+    /// RFC 2986 §4.2: the signature is over the DER CertificationRequestInfo, made with the
+    /// private key that belongs to subjectPKInfo.
+    fn verify_signature(&self) -> Result<(), CsrError> {
+        let info = &self.csr.certification_request_info;
+        if verify(
+            self.verifier,
+            &info.subject_pki.subject_public_key.data,
+            info.raw,
+            &self.csr.signature_value.data,
+        ) {
+            Ok(())
+        } else {
+            Err(CsrError::BadSignature)
+        }
+    }
+
+    /// The requested names and the extensions the policy looks at.
+    fn into_csr(self) -> Result<Csr, CsrError> {
+        let info = &self.csr.certification_request_info;
         let mut names = Vec::new();
         for cn in info.subject.iter_common_name() {
             let cn = cn
                 .as_str()
                 .map_err(|e| malformed(format!("subject commonName: {e}")))?;
-            names.push(cn.to_ascii_lowercase());
+            names.push(requested_name("commonName", cn)?);
         }
 
         let mut has_extended_key_usage = false;
@@ -120,7 +159,9 @@ impl Csr {
                     ParsedExtension::SubjectAlternativeName(san) => {
                         for name in &san.general_names {
                             match name {
-                                GeneralName::DNSName(dns) => names.push(dns.to_ascii_lowercase()),
+                                GeneralName::DNSName(dns) => {
+                                    names.push(requested_name("subjectAltName", dns)?);
+                                }
                                 GeneralName::IPAddress(_) => has_ip_addresses = true,
                                 _ => {}
                             }
@@ -135,13 +176,29 @@ impl Csr {
 
         Ok(Csr {
             names,
-            spki_der: spki.raw.to_vec(),
-            signature_algorithm,
-            key,
+            spki_der: info.subject_pki.raw.to_vec(),
+            signature_algorithm: self.signature_algorithm,
+            key: self.key,
             has_extended_key_usage,
             has_ip_addresses,
         })
     }
+}
+
+fn malformed(detail: String) -> CsrError {
+    CsrError::Malformed { detail }
+}
+
+/// A name the CSR requests in `field`, lower-cased; refused unless it is ASCII (x509-parser
+/// reads a dNSName as UTF-8, where RFC 5280 §4.2.1.6 makes it an IA5String).
+fn requested_name(field: &'static str, name: &str) -> Result<String, CsrError> {
+    if !name.is_ascii() {
+        return Err(CsrError::NameNotAscii {
+            field,
+            name: name.to_owned(),
+        });
+    }
+    Ok(name.to_ascii_lowercase())
 }
 
 /// What the CA accepts in a CSR, beyond a valid self-signature.

@@ -307,6 +307,19 @@ pub enum CsrError {
         "The CSR contains IP address subject alternative names, which this CA does not issue; request DNS names only."
     )]
     IpAddressesUnsupported,
+
+    /// A requested name (a subjectAltName dNSName or the subject commonName) is not ASCII: a
+    /// dNSName is an IA5String (RFC 5280 §4.2.1.6), and an internationalized name is requested
+    /// in its A-label form.
+    #[error(
+        "The CSR requests the name {name:?} in its {field}, which is not ASCII; request internationalized domain names in their A-label (xn--) form, as in the order."
+    )]
+    NameNotAscii {
+        /// `subjectAltName` or `commonName`.
+        field: &'static str,
+        /// The name as found (invalid UTF-8 replaced).
+        name: String,
+    },
 }
 
 impl CsrError {

@@ -45,6 +45,7 @@
 //! - `der`: the few extension encodings rcgen does not provide.
 //! - `secret`: [`SecretPem`].
 //! - `error`: [`PkiError`], [`CsrError`].
+//! - `fuzzing` (only with `--cfg fuzzing`): entry points for the fuzz targets in `fuzz/`.
 #![warn(missing_docs)]
 
 mod bundle;
@@ -53,6 +54,8 @@ mod crl;
 mod csr;
 mod der;
 mod error;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod issuer;
 mod key;
 mod lint;

@@ -304,3 +304,59 @@ fn error_messages_are_sentences() {
         assert!(s.ends_with('.'), "{s}");
     }
 }
+
+/// A dNSName is an IA5String (RFC 5280 §4.2.1.6), but x509-parser reads it as UTF-8: a name
+/// that is not ASCII, in the subjectAltName or the commonName, is refused as such, with the
+/// advice to send the A-label, rather than reaching the comparison with the order.
+#[test]
+fn names_that_are_not_ascii_are_refused() {
+    // subjectAltName with one dNSName ([2] IMPLICIT IA5String) holding UTF-8.
+    let name = "bücher.example.com";
+    let mut san = vec![0x82, u8::try_from(name.len()).unwrap()];
+    san.extend_from_slice(name.as_bytes());
+    san.splice(0..0, [0x30, u8::try_from(san.len()).unwrap()]);
+    let der = rcgen_csr(&p256(), &[], |params| {
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[2, 5, 29, 17],
+                san,
+            ));
+    });
+    assert_eq!(
+        Csr::parse(&der).unwrap_err(),
+        CsrError::NameNotAscii {
+            field: "subjectAltName",
+            name: name.to_owned(),
+        }
+    );
+
+    let der = rcgen_csr(&p256(), &["xn--bcher-kva.example.com"], |params| {
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            rcgen::DnValue::Utf8String("BÜCHER.example.com".into()),
+        );
+    });
+    let err = Csr::parse(&der).unwrap_err();
+    assert_eq!(
+        err,
+        CsrError::NameNotAscii {
+            field: "commonName",
+            name: "BÜCHER.example.com".to_owned(),
+        }
+    );
+    assert!(err.to_string().contains("A-label (xn--)"), "{err}");
+    assert!(!err.is_bad_public_key());
+
+    // The A-label form of the same names is accepted.
+    let der = rcgen_csr(&p256(), &["xn--bcher-kva.example.com"], |params| {
+        params.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            rcgen::DnValue::Utf8String("XN--BCHER-KVA.example.com".into()),
+        );
+    });
+    assert_eq!(
+        Csr::parse(&der).unwrap().names,
+        vec!["xn--bcher-kva.example.com".to_owned()]
+    );
+}

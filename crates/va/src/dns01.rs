@@ -24,6 +24,12 @@ pub(crate) async fn validate(
     let expected = dns01_txt_value(key_authorization);
     let values = va.resolve.txt(&name).await?;
     record.dns_answers = values.clone();
+    check_txt(&name, &expected, &values)
+}
+
+/// RFC 8555 §8.4 on the TXT values found at `name`: one of them, without surrounding
+/// whitespace, is `expected`.
+pub(crate) fn check_txt(name: &str, expected: &str, values: &[String]) -> Result<(), Problem> {
     if values.iter().any(|v| v.trim() == expected) {
         return Ok(());
     }

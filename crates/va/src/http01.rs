@@ -66,25 +66,9 @@ pub(crate) async fn validate(
             let location = response
                 .headers()
                 .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned);
-            let Some(location) = location else {
-                return Err(Problem::new(
-                    FailureKind::IncorrectResponse,
-                    format!(
-                        "{url} ({target}) answered HTTP {status} without a usable Location header; serve the key authorization there with status 200"
-                    ),
-                ));
-            };
-            if hops == MAX_REDIRECTS {
-                return Err(Problem::new(
-                    FailureKind::Connection,
-                    format!(
-                        "Too many redirects: more than {MAX_REDIRECTS} following {first}, the last from {url} to {location:?}; redirect at most {MAX_REDIRECTS} times"
-                    ),
-                ));
-            }
-            let next = follow(va, &url, &location)?;
+                .and_then(|v| v.to_str().ok());
+            let ports = (va.config.http01_port, va.config.tlsalpn01_port);
+            let next = redirect_target(&url, target, status, location, hops, &first, ports)?;
             record.redirects.push(next.to_string());
             host_header = host_header_for(&next);
             url = next;
@@ -93,38 +77,81 @@ pub(crate) async fn validate(
         }
 
         let (body, truncated) = read_body(response.into_body(), &url, target).await?;
-        if status != StatusCode::OK {
-            return Err(Problem::new(
-                FailureKind::Unauthorized,
-                format!(
-                    "Invalid response from {url} ({target}): HTTP {status}, body {} (first 64 bytes); serve the key authorization there with status 200",
-                    excerpt(&body)
-                ),
-            ));
-        }
-        if truncated {
-            return Err(Problem::new(
-                FailureKind::IncorrectResponse,
-                format!(
-                    "The body at {url} ({target}) is larger than {BODY_CAP} bytes; it must be the key authorization alone"
-                ),
-            ));
-        }
-        // RFC 8555 §8.3: "Verify that key authorization provided by the HTTP
-        // server matches the key authorization stored by the server. The
-        // server SHOULD ignore whitespace characters at the end of the body."
-        let trimmed = body.trim_ascii_end();
-        if trimmed == key_authorization.as_bytes() {
-            return Ok(());
-        }
+        return check_body(&url, target, status, &body, truncated, key_authorization);
+    }
+}
+
+/// The URL a redirect answer (`status` with `location`, the `hops`-th redirect after `first`)
+/// sends the validation to, if it is one to follow (see [`follow`]).
+pub(crate) fn redirect_target(
+    url: &Url,
+    target: SocketAddr,
+    status: StatusCode,
+    location: Option<&str>,
+    hops: usize,
+    first: &str,
+    ports: (u16, u16),
+) -> Result<Url, Problem> {
+    let Some(location) = location else {
         return Err(Problem::new(
             FailureKind::IncorrectResponse,
             format!(
-                "The key authorization at {url} ({target}) does not match: expected {key_authorization:?}, got {} (first 64 bytes)",
-                excerpt(trimmed)
+                "{url} ({target}) answered HTTP {status} without a usable Location header; serve the key authorization there with status 200"
+            ),
+        ));
+    };
+    if hops == MAX_REDIRECTS {
+        return Err(Problem::new(
+            FailureKind::Connection,
+            format!(
+                "Too many redirects: more than {MAX_REDIRECTS} following {first}, the last from {url} to {location:?}; redirect at most {MAX_REDIRECTS} times"
             ),
         ));
     }
+    follow(ports, url, location)
+}
+
+/// RFC 8555 §8.3 on a final (non-redirect) answer from `url`: status 200 and a body that is
+/// the key authorization, `truncated` when it was longer than [`BODY_CAP`].
+pub(crate) fn check_body(
+    url: &Url,
+    target: SocketAddr,
+    status: StatusCode,
+    body: &[u8],
+    truncated: bool,
+    key_authorization: &str,
+) -> Result<(), Problem> {
+    if status != StatusCode::OK {
+        return Err(Problem::new(
+            FailureKind::Unauthorized,
+            format!(
+                "Invalid response from {url} ({target}): HTTP {status}, body {} (first 64 bytes); serve the key authorization there with status 200",
+                excerpt(body)
+            ),
+        ));
+    }
+    if truncated {
+        return Err(Problem::new(
+            FailureKind::IncorrectResponse,
+            format!(
+                "The body at {url} ({target}) is larger than {BODY_CAP} bytes; it must be the key authorization alone"
+            ),
+        ));
+    }
+    // RFC 8555 §8.3: "Verify that key authorization provided by the HTTP
+    // server matches the key authorization stored by the server. The
+    // server SHOULD ignore whitespace characters at the end of the body."
+    let trimmed = body.trim_ascii_end();
+    if trimmed == key_authorization.as_bytes() {
+        return Ok(());
+    }
+    Err(Problem::new(
+        FailureKind::IncorrectResponse,
+        format!(
+            "The key authorization at {url} ({target}) does not match: expected {key_authorization:?}, got {} (first 64 bytes)",
+            excerpt(trimmed)
+        ),
+    ))
 }
 
 /// RFC 8555 §8.3: the token is base64url; anything else could change the
@@ -144,13 +171,17 @@ fn check_token(token: &str) -> Result<(), Problem> {
     }
 }
 
-fn is_redirect(status: StatusCode) -> bool {
+pub(crate) fn is_redirect(status: StatusCode) -> bool {
     matches!(status.as_u16(), 301 | 302 | 303 | 307 | 308)
 }
 
 /// A redirect's target, if it is one we follow: http on the http-01 port or
-/// https on the tls-alpn-01 port, to a domain name (as Let's Encrypt).
-fn follow(va: &Inner, from: &Url, location: &str) -> Result<Url, Problem> {
+/// https on the tls-alpn-01 port (`ports`), to a domain name (as Let's Encrypt).
+fn follow(
+    (http01_port, tlsalpn01_port): (u16, u16),
+    from: &Url,
+    location: &str,
+) -> Result<Url, Problem> {
     let mut next = from.join(location).map_err(|err| {
         Problem::new(
             FailureKind::Connection,
@@ -159,8 +190,8 @@ fn follow(va: &Inner, from: &Url, location: &str) -> Result<Url, Problem> {
     })?;
     next.set_fragment(None);
     let allowed = match next.scheme() {
-        "http" => va.config.http01_port,
-        "https" => va.config.tlsalpn01_port,
+        "http" => http01_port,
+        "https" => tlsalpn01_port,
         other => {
             return Err(Problem::new(
                 FailureKind::Connection,
@@ -175,8 +206,7 @@ fn follow(va: &Inner, from: &Url, location: &str) -> Result<Url, Problem> {
         return Err(Problem::new(
             FailureKind::Connection,
             format!(
-                "{from} redirected to {next}, on port {port}; only port {} (http) and port {} (https) may be redirected to",
-                va.config.http01_port, va.config.tlsalpn01_port
+                "{from} redirected to {next}, on port {port}; only port {http01_port} (http) and port {tlsalpn01_port} (https) may be redirected to"
             ),
         ));
     }
@@ -189,7 +219,7 @@ fn follow(va: &Inner, from: &Url, location: &str) -> Result<Url, Problem> {
     }
 }
 
-fn host_header_for(url: &Url) -> String {
+pub(crate) fn host_header_for(url: &Url) -> String {
     let host = url.host_str().unwrap_or_default();
     match url.port() {
         Some(port) => format!("{host}:{port}"),

@@ -36,6 +36,7 @@
 //! - `tls`: rustls client configs accepting any certificate.
 //! - `key_authorization`: the digests compared by dns-01 and tls-alpn-01.
 //! - `core_validator`: `impl ferrite_core::Validator for Va`.
+//! - `fuzzing` (only with `--cfg fuzzing`): entry points for the fuzz targets in `fuzz/`.
 #![warn(missing_docs)]
 
 mod address;
@@ -46,6 +47,8 @@ mod dial;
 mod dns01;
 mod dnssec;
 mod error;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 mod http01;
 mod key_authorization;
 mod key_cache;

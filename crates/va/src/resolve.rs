@@ -22,6 +22,7 @@ use hickory_resolver::config::{
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::dnssec::TrustAnchors;
 use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::rdata::TXT;
 use hickory_resolver::proto::rr::{Name, RData, RecordType};
 
 use crate::config::VaConfig;
@@ -198,12 +199,7 @@ impl Resolve {
         let values: Vec<String> = rdata
             .into_iter()
             .filter_map(|r| match r {
-                RData::TXT(txt) => Some(
-                    txt.txt_data
-                        .iter()
-                        .map(|part| String::from_utf8_lossy(part).into_owned())
-                        .collect::<String>(),
-                ),
+                RData::TXT(txt) => Some(txt_value(&txt)),
                 _ => None,
             })
             .collect();
@@ -382,6 +378,15 @@ fn describe(name: &str, record_type: RecordType, err: &LookupError) -> Problem {
         }
     };
     Problem::new(FailureKind::Dns, detail)
+}
+
+/// One TXT record's value: its character-strings joined (RFC 8555 §8.4 leaves the split to
+/// the publisher), each read as UTF-8 with invalid bytes replaced.
+pub(crate) fn txt_value(txt: &TXT) -> String {
+    txt.txt_data
+        .iter()
+        .map(|part| String::from_utf8_lossy(part))
+        .collect()
 }
 
 /// `host` as an absolute name, so no search domain is ever appended.

@@ -178,41 +178,9 @@ impl Ca {
         outer_url: &str,
         inner: &serde_json::Value,
     ) -> Result<Account, CoreError> {
-        let inner = Jws::from_value(inner)?;
-        // "The inner JWS MUST have a 'jwk' header parameter containing the public key of the
-        // new key pair."
-        let KeyRef::Jwk(new_key) = &inner.protected.key else {
-            return Err(CoreError::problem(
-                ProblemType::Malformed,
-                "the inner JWS of a key change must carry the new key in \"jwk\"",
-            ));
-        };
-        // "The inner JWS MUST have the same 'url' header parameter as the outer JWS."
-        if inner.protected.url.as_deref() != Some(outer_url) {
-            return Err(CoreError::problem(
-                ProblemType::Malformed,
-                "the inner JWS \"url\" must equal the outer JWS \"url\" (the keyChange URL)",
-            ));
-        }
-        // "The inner JWS MUST omit the 'nonce' header parameter."
-        if inner.protected.nonce.is_some() {
-            return Err(CoreError::problem(
-                ProblemType::Malformed,
-                "the inner JWS of a key change must not have a \"nonce\"",
-            ));
-        }
-        inner.verify(new_key)?;
-        let change: KeyChange = inner.payload_json()?;
-        // "Check that the 'account' field of the keyChange object contains the URL for the
-        // account matching the old key (i.e., the 'kid' field in the outer JWS)."
-        if change.account != format!("{}{}", self.inner.config.account_url_prefix, account.id) {
-            return Err(CoreError::problem(
-                ProblemType::Malformed,
-                "the key change's \"account\" must be the URL of the account signing the outer JWS",
-            ));
-        }
-        let old_key = Jwk::from_json(&change.old_key)?;
-        self.replace_key(account, &old_key, new_key).await
+        let account_url = format!("{}{}", self.inner.config.account_url_prefix, account.id);
+        let (new_key, old_key) = read_key_change(inner, outer_url, &account_url)?;
+        self.replace_key(account, &old_key, &new_key).await
     }
 
     /// The account's key becomes `new_key` if `old_key` is its key and no other account uses
@@ -319,8 +287,55 @@ fn account_not_valid(account: &Account) -> CoreError {
     )
 }
 
+/// RFC 8555 §7.3.5: the checks on a key change that need no store. `inner` is the outer JWS's
+/// payload, a JWS signed by the new key; `account_url` is the URL of the account that signed
+/// the outer JWS. Checks the inner JWS (the new key in `jwk`, `url` equal to `outer_url`, no
+/// `nonce`, its signature) and that its payload names that account; returns the new key and
+/// the `oldKey` the payload names.
+pub(crate) fn read_key_change(
+    inner: &serde_json::Value,
+    outer_url: &str,
+    account_url: &str,
+) -> Result<(Jwk, Jwk), CoreError> {
+    let inner = Jws::from_value(inner)?;
+    // "The inner JWS MUST have a 'jwk' header parameter containing the public key of the
+    // new key pair."
+    let KeyRef::Jwk(new_key) = inner.protected.key.clone() else {
+        return Err(CoreError::problem(
+            ProblemType::Malformed,
+            "the inner JWS of a key change must carry the new key in \"jwk\"",
+        ));
+    };
+    // "The inner JWS MUST have the same 'url' header parameter as the outer JWS."
+    if inner.protected.url.as_deref() != Some(outer_url) {
+        return Err(CoreError::problem(
+            ProblemType::Malformed,
+            "the inner JWS \"url\" must equal the outer JWS \"url\" (the keyChange URL)",
+        ));
+    }
+    // "The inner JWS MUST omit the 'nonce' header parameter."
+    if inner.protected.nonce.is_some() {
+        return Err(CoreError::problem(
+            ProblemType::Malformed,
+            "the inner JWS of a key change must not have a \"nonce\"",
+        ));
+    }
+    inner.verify(&new_key)?;
+    let change: KeyChange = inner.payload_json()?;
+    // "Check that the 'account' field of the keyChange object contains the URL for the
+    // account matching the old key (i.e., the 'kid' field in the outer JWS)."
+    if change.account != account_url {
+        return Err(CoreError::problem(
+            ProblemType::Malformed,
+            "the key change's \"account\" must be the URL of the account signing the outer JWS",
+        ));
+    }
+    let old_key = Jwk::from_json(&change.old_key)?;
+    Ok((new_key, old_key))
+}
+
 /// RFC 8555 §7.3: contacts are `mailto:` URLs with one address and no header fields.
-fn check_contacts(contact: Vec<String>) -> Result<Vec<String>, CoreError> {
+pub(crate) fn check_contacts(contact: Vec<String>) -> Result<Vec<String>, CoreError> {
     if contact.len() > 10 {
         return Err(CoreError::problem(
             ProblemType::InvalidContact,

@@ -35,6 +35,8 @@ use crate::policy::{IdentifierPolicy, ReusePolicy};
 use crate::{CertificateIssuer, Clock, CoreError, Store, Validator};
 
 pub use accounts::NewAccountOutcome;
+#[cfg(fuzzing)]
+pub(crate) use accounts::{check_contacts, read_key_change};
 pub use authorizations::AuthorizationView;
 pub use orders::OrderView;
 pub use revoke::{CRL_LEASE, CRL_REFRESH, RevocationAuth};
