@@ -24,6 +24,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (5, include_str!("../migrations/sqlite/0005_nonce_key.sql")),
     (6, include_str!("../migrations/sqlite/0006_used_nonces.sql")),
+    (
+        7,
+        include_str!("../migrations/sqlite/0007_ari_profiles.sql"),
+    ),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

@@ -11,7 +11,13 @@ use ferrite_core::StoreError;
 use super::{PostgresStore, at, db_error};
 
 /// The migrations, in order; the table `ferrite_schema` records each one applied.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_init.sql")),
+    (
+        2,
+        include_str!("../../migrations/postgres/0002_ari_profiles.sql"),
+    ),
+];
 
 /// The schema version this Ferrite writes and reads.
 pub const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

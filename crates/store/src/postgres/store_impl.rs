@@ -3,8 +3,9 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, ApiCredential, Authorization, BindingRefusal, Certificate, CredentialStatus, Customer,
-    DomainValidation, MacKey, Order, Scope, ValidationOwner, ValidationResult,
+    Account, ApiCredential, Authorization, BindingRefusal, Certificate, CertificateFilter,
+    CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope, ValidationOwner,
+    ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
