@@ -408,7 +408,7 @@ impl Profile {
         if !self.description.is_empty() {
             return self.description.clone();
         }
-        let period = if self.validity_seconds % 86_400 == 0 {
+        let period = if self.validity_seconds.is_multiple_of(86_400) {
             format!("{} days", self.validity_seconds / 86_400)
         } else {
             format!("{} hours", self.validity_seconds / 3_600)

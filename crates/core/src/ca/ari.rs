@@ -271,7 +271,7 @@ impl Ca {
         }
         if !identifiers
             .iter()
-            .any(|i| cert.dns_names.iter().any(|n| *n == i.value))
+            .any(|i| cert.dns_names.contains(&i.value))
         {
             return Err(refuse(
                 "the certificate shares no identifier with this order",
