@@ -359,6 +359,11 @@ pub struct Issuance {
     /// serverAuth, digitalSignature, CRL DP and AIA, `validity_days`) or the name of a
     /// `[profiles.NAME]` table.
     pub profile: String,
+    /// Seconds a finalize may hold its order in `processing`. An instance that dies
+    /// mid-issuance leaves the order there; after this long housekeeping (every 30 s, and at
+    /// start) hands it back so the client can finalize again. Longer than any issuance,
+    /// HSM signing included.
+    pub finalize_lease_seconds: u32,
 }
 
 impl Default for Config {
@@ -404,6 +409,7 @@ impl Default for Config {
                 fermat_rounds: ferrite_pki::DEFAULT_FERMAT_ROUNDS,
                 blocked_keys_file: String::new(),
                 profile: BUILT_IN_PROFILE.to_owned(),
+                finalize_lease_seconds: 120,
             },
             policy: Policy::default(),
             limits: Limits::default(),
@@ -491,6 +497,10 @@ impl Config {
                     .iter()
                     .all(|b| (2048..=8192).contains(*b) && *b % 8 == 0),
             "issuance.rsa_min_bits and rsa_max_bits must be multiples of 8 between 2048 and 8192 (Baseline Requirements §6.1.5), min no larger than max"
+        );
+        anyhow::ensure!(
+            (1..=3600).contains(&config.issuance.finalize_lease_seconds),
+            "issuance.finalize_lease_seconds must be between 1 and 3600 (longer than any issuance; default 120)"
         );
         anyhow::ensure!(
             config.issuance.fermat_rounds <= 100_000,
@@ -904,6 +914,9 @@ impl Config {
             csr_policy: self.csr_policy()?,
             reuse,
             identifier_policy: self.identifier_policy(),
+            finalize_lease: time::Duration::seconds(i64::from(
+                self.issuance.finalize_lease_seconds,
+            )),
             ..ferrite_core::CaConfig::default()
         })
     }

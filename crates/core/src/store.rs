@@ -147,20 +147,38 @@ pub trait Store: Send + Sync + 'static {
     async fn reap_stale_validations(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
 
     // --- finalize and certificates (§7.4, §7.4.2) ---
-    /// Moves an order from `pending` to `processing` if, in the same statement, the order is
-    /// unexpired at `now` and every one of its authorizations is `valid` and unexpired
-    /// (RFC 8555 §7.4: only a `ready` order is finalized). Returns whether this caller won;
-    /// an authorization deactivated or expired a moment earlier makes it lose.
-    async fn begin_finalize(&self, order_id: &str, now: OffsetDateTime)
-    -> Result<bool, StoreError>;
-    /// In one transaction: inserts the certificate and sets the order `valid` with its serial.
-    async fn complete_order(&self, order_id: &str, cert: &Certificate) -> Result<(), StoreError>;
-    /// Sets an order `invalid` with `error` (from `pending` or `processing`).
-    async fn fail_order(
+    /// Moves an order from `pending` to `processing` under the lease `lease_until` if, in the
+    /// same statement, the order is unexpired at `now` and every one of its authorizations is
+    /// `valid` and unexpired (RFC 8555 §7.4: only a `ready` order is finalized). Returns
+    /// whether this caller won; an authorization deactivated or expired a moment earlier makes
+    /// it lose.
+    async fn begin_finalize(
         &self,
         order_id: &str,
+        now: OffsetDateTime,
+        lease_until: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
+    /// In one transaction: inserts the certificate and sets the order `valid` with its serial,
+    /// only while the order is `processing` under the lease `lease_until` (else `Conflict`,
+    /// and nothing is written).
+    async fn complete_order(
+        &self,
+        order_id: &str,
+        cert: &Certificate,
+        lease_until: OffsetDateTime,
+    ) -> Result<(), StoreError>;
+    /// Sets an order `invalid` with `error`, only while it is `processing` under the lease
+    /// `lease_until`: a finalize whose lease was taken over fails nobody else's.
+    async fn fail_finalize(
+        &self,
+        order_id: &str,
+        lease_until: OffsetDateTime,
         error: &ferrite_proto::Problem,
     ) -> Result<(), StoreError>;
+    /// Hands orders whose finalize lease expired before `now` back to `pending` (the instance
+    /// issuing them died before it recorded a certificate; the client finalizes again).
+    /// Returns how many.
+    async fn reap_stale_finalizations(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
     /// Looks a certificate up by serial.
     async fn certificate(&self, serial: &str) -> Result<Option<Certificate>, StoreError>;
     /// Marks a certificate revoked if it is not already (compare-and-set). Returns whether it

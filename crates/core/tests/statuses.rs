@@ -157,7 +157,7 @@ async fn order_in(engine: &Engine, client: &Client, name: &str, state: Order) ->
                 engine
                     .ca
                     .store()
-                    .begin_finalize(&id, engine.now())
+                    .begin_finalize(&id, engine.now(), engine.now() + time::Duration::minutes(2))
                     .await
                     .unwrap()
             );

@@ -18,12 +18,14 @@ macro_rules! columns {
 }
 
 // RFC 8555 §7.4: once the certificate is issued the order is "valid" and points to it. Both in
-// one write job, and only from "processing" (the state `begin_finalize` granted): if the order
-// left it, nothing is written and the caller gets `Conflict`.
+// one write job, and only from "processing" under the lease `begin_finalize` granted: if the
+// order left it (or housekeeping handed it to another finalize), nothing is written and the
+// caller gets `Conflict`.
 pub(crate) async fn complete_order(
     store: &SqliteStore,
     order_id: &str,
     cert: &Certificate,
+    lease_until: OffsetDateTime,
 ) -> Result<(), StoreError> {
     let cert = cert.clone();
     let order_id = order_id.to_owned();
@@ -33,14 +35,15 @@ pub(crate) async fn complete_order(
             insert_in(conn, &order_id, &cert)?;
             let done = execute(
                 conn,
-                "UPDATE orders SET status = 'valid', certificate_serial = ? \
-                 WHERE id = ? AND status = 'processing'",
-                params![cert.serial, order_id],
+                "UPDATE orders SET status = 'valid', certificate_serial = ?, \
+                 finalize_lease_until = NULL \
+                 WHERE id = ? AND status = 'processing' AND finalize_lease_until = ?",
+                params![cert.serial, order_id, micros(lease_until)],
             )?;
             if done != 1 {
                 // Failing the job rolls the certificate insert back.
                 return Err(StoreError::Conflict(format!(
-                    "order {order_id:?} is not processing; certificate {} not recorded",
+                    "order {order_id:?} is not processing under this finalize's lease; certificate {} not recorded",
                     cert.serial
                 )));
             }

@@ -26,7 +26,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../migrations/sqlite/0006_used_nonces.sql")),
     (
         7,
-        include_str!("../migrations/sqlite/0007_ari_profiles.sql"),
+        include_str!("../migrations/sqlite/0007_finalize_lease.sql"),
+    ),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_ari_profiles.sql"),
     ),
 ];
 

@@ -181,11 +181,12 @@ pub(crate) async fn ids_by_account(
 }
 
 // RFC 8555 §7.4: "processing" once the server has accepted the finalize request; the single
-// UPDATE lets only one of several concurrent finalize calls through.
+// UPDATE lets only one of several concurrent finalize calls through, and records its lease.
 pub(crate) async fn begin_finalize(
     store: &SqliteStore,
     order_id: &str,
     now: OffsetDateTime,
+    lease_until: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     let order_id = order_id.to_owned();
     // RFC 8555 §7.4: the readiness check and the move to `processing` are one statement, so a
@@ -195,24 +196,25 @@ pub(crate) async fn begin_finalize(
         .write(move |conn| {
             execute(
                 conn,
-                "UPDATE orders SET status = 'processing' \
+                "UPDATE orders SET status = 'processing', finalize_lease_until = ?3 \
                  WHERE id = ?1 AND status = 'pending' AND expires > ?2 \
                  AND NOT EXISTS (SELECT 1 FROM order_authorizations oa \
                      JOIN authorizations a ON a.id = oa.authorization_id \
                      WHERE oa.order_id = orders.id \
                      AND (a.status <> 'valid' OR a.expires <= ?2))",
-                params![order_id, micros(now)],
+                params![order_id, micros(now), micros(lease_until)],
             )
             .map(|n| n == 1)
         })
         .await
 }
 
-// RFC 8555 §7.1.6: an order becomes "invalid" when an error occurs while it is pending or
-// processing. Final states (valid, invalid) are left alone.
-pub(crate) async fn fail(
+// RFC 8555 §7.1.6: an order becomes "invalid" when an error occurs while it is processing; only
+// the finalize holding the lease may say so.
+pub(crate) async fn fail_finalize(
     store: &SqliteStore,
     order_id: &str,
+    lease_until: OffsetDateTime,
     error: &Problem,
 ) -> Result<(), StoreError> {
     let error = to_json(error, "error")?;
@@ -222,17 +224,40 @@ pub(crate) async fn fail(
         .write(move |conn| {
             let changed = execute(
                 conn,
-                "UPDATE orders SET status = 'invalid', error = ? \
-                 WHERE id = ? AND status IN ('pending', 'processing')",
-                params![error, order_id],
+                "UPDATE orders SET status = 'invalid', error = ?, finalize_lease_until = NULL \
+                 WHERE id = ? AND status = 'processing' AND finalize_lease_until = ?",
+                params![error, order_id, micros(lease_until)],
             )?;
             if changed == 0 {
                 tracing::debug!(
                     order_id,
-                    "fail_order ignored: the order is missing or already final"
+                    "fail_finalize ignored: the order is no longer processing under this lease"
                 );
             }
             Ok(())
+        })
+        .await
+}
+
+// An order left `processing` by a finalize whose lease expired goes back to `pending`: its
+// instance died before recording a certificate (recording makes the order `valid` in the same
+// transaction), so there is none, and the client may finalize again. An order without a lease
+// was moved to `processing` by a Ferrite that recorded none, and is handed back too.
+pub(crate) async fn reap_stale_finalizations(
+    store: &SqliteStore,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    store
+        .db
+        .write(move |conn| {
+            execute(
+                conn,
+                "UPDATE orders SET status = 'pending', finalize_lease_until = NULL \
+                 WHERE status = 'processing' \
+                 AND (finalize_lease_until IS NULL OR finalize_lease_until < ?)",
+                [micros(now)],
+            )
+            .map(|n| n as u64)
         })
         .await
 }

@@ -149,20 +149,34 @@ macro_rules! store_impl {
                 &self,
                 order_id: &str,
                 now: OffsetDateTime,
+                lease_until: OffsetDateTime,
             ) -> Result<bool, StoreError> {
-                orders::begin_finalize(self, order_id, now).await
+                orders::begin_finalize(self, order_id, now, lease_until).await
             }
 
             async fn complete_order(
                 &self,
                 order_id: &str,
                 cert: &Certificate,
+                lease_until: OffsetDateTime,
             ) -> Result<(), StoreError> {
-                certificates::complete_order(self, order_id, cert).await
+                certificates::complete_order(self, order_id, cert, lease_until).await
             }
 
-            async fn fail_order(&self, order_id: &str, error: &Problem) -> Result<(), StoreError> {
-                orders::fail(self, order_id, error).await
+            async fn fail_finalize(
+                &self,
+                order_id: &str,
+                lease_until: OffsetDateTime,
+                error: &Problem,
+            ) -> Result<(), StoreError> {
+                orders::fail_finalize(self, order_id, lease_until, error).await
+            }
+
+            async fn reap_stale_finalizations(
+                &self,
+                now: OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                orders::reap_stale_finalizations(self, now).await
             }
 
             async fn certificate(&self, serial: &str) -> Result<Option<Certificate>, StoreError> {

@@ -175,6 +175,28 @@ fn wait_for_tcp(port: u16) {
     panic!("nothing listens on 127.0.0.1:{port} after 10 s");
 }
 
+/// Starts `ferrite` (a command for the binary) as `serve --config CONFIG`, logging at info to
+/// the test's stderr; its stdout lines arrive on the channel.
+fn spawn_serve(mut ferrite: Command, config: &Path) -> (Killed, std::sync::mpsc::Receiver<String>) {
+    let mut child = ferrite
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (Killed(child), rx)
+}
+
 /// Polls `probe` every 250 ms until it returns a value or `timeout` has passed.
 pub(crate) fn wait_until<T>(timeout: Duration, mut probe: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = Instant::now() + timeout;
@@ -223,7 +245,8 @@ pub(crate) struct Ferrite {
     /// The data directory.
     pub(crate) data_dir: PathBuf,
     _dir: tempfile::TempDir,
-    _child: Killed,
+    /// The running `ferrite serve`; `None` only while it is restarted.
+    child: Option<Killed>,
 }
 
 impl Ferrite {
@@ -281,23 +304,7 @@ impl Ferrite {
             init.args(["ca", "init", "--config"]).arg(&config);
             run(init);
         }
-        let mut child = ferrite(setup.hsm)
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let child = Killed(child);
+        let (child, rx) = spawn_serve(ferrite(setup.hsm), &config);
         let (mut directory, mut root, mut public_url) = (None, None, None);
         let (mut eab_kid, mut eab_hmac) = (None, None);
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -333,7 +340,51 @@ impl Ferrite {
             config,
             data_dir,
             _dir: dir,
-            _child: child,
+            child: Some(child),
+        }
+    }
+
+    /// Kills `ferrite serve` with SIGKILL, as a crash would, and starts it again on the same
+    /// configuration and data directory. The ACME and public listeners keep their ports (the
+    /// first restart writes them into the configuration), so account and order URLs stay
+    /// valid. Not for a CA whose keys are in a token.
+    pub(crate) fn crash_and_restart(&mut self) {
+        let port = |url: &str| {
+            url.rsplit(':')
+                .next()
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|p| p.parse::<u16>().ok())
+                .unwrap_or_else(|| panic!("no port in {url}"))
+        };
+        let pinned: Vec<String> = std::fs::read_to_string(&self.config)
+            .unwrap()
+            .lines()
+            .map(|line| match line {
+                "listen = \"127.0.0.1:0\"" => {
+                    format!("listen = \"127.0.0.1:{}\"", port(&self.directory))
+                }
+                "public_listen = \"127.0.0.1:0\"" => {
+                    format!("public_listen = \"127.0.0.1:{}\"", port(&self.public_url))
+                }
+                other => other.to_owned(),
+            })
+            .collect();
+        let text = pinned.join("\n") + "\n";
+        std::fs::write(&self.config, text).unwrap();
+        // Killed's drop: SIGKILL, then reaped.
+        drop(self.child.take());
+        let (child, rx) = spawn_serve(Command::new(env!("CARGO_BIN_EXE_ferrite")), &self.config);
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = rx
+                .recv_timeout(left)
+                .expect("ferrite serve did not start again within 30 s");
+            if let Some(v) = line.strip_prefix("Ferrite ACME directory: ") {
+                assert_eq!(v.trim(), self.directory, "the directory moved");
+                break;
+            }
         }
     }
 

@@ -79,11 +79,14 @@ impl Ca {
         // the order ready so the client can finalize again once the records allow it.
         self.recheck_caa(account, &order, &authorizations).await?;
         // The readiness check and the move to `processing` are one store statement: an
-        // authorization deactivated or expired during the CAA recheck stops issuance.
+        // authorization deactivated or expired during the CAA recheck stops issuance. The
+        // lease bounds how long the order stays `processing` if this instance dies now.
+        let now = self.now();
+        let lease_until = now + self.inner.config.finalize_lease;
         if !self
             .inner
             .store
-            .begin_finalize(&order.id, self.now())
+            .begin_finalize(&order.id, now, lease_until)
             .await?
         {
             let status = self
@@ -104,8 +107,11 @@ impl Ca {
         let spki_der = csr.spki_der.clone();
         let profile = profile.clone();
         let completed = tokio::spawn(
-            async move { ca.issue_order(&owner, order, &profile, spki_der).await }
-                .in_current_span(),
+            async move {
+                ca.issue_order(&owner, order, &profile, spki_der, lease_until)
+                    .await
+            }
+            .in_current_span(),
         )
         .await
         .map_err(|e| CoreError::Internal(format!("issuance task failed: {e}")))??;
@@ -115,14 +121,16 @@ impl Ca {
         Ok(OrderView::new(completed, authorizations, self.now()))
     }
 
-    /// Signs the certificate of a `processing` order and records it, returning the order as
-    /// recorded (`valid`, with its certificate's serial), or marks the order `invalid`.
+    /// Signs the certificate of an order `processing` under `lease_until` and records it,
+    /// returning the order as recorded (`valid`, with its certificate's serial), or marks the
+    /// order `invalid`.
     async fn issue_order(
         &self,
         account: &Account,
         mut order: Order,
         profile: &ferrite_pki::Profile,
         spki_der: Vec<u8>,
+        lease_until: OffsetDateTime,
     ) -> Result<Order, CoreError> {
         let began = std::time::Instant::now();
         let now = self.now();
@@ -171,7 +179,10 @@ impl Ca {
                 let problem = Problem::internal(
                     "the CA could not issue this certificate; create a new order and quote the request id to the operator if it happens again",
                 );
-                self.inner.store.fail_order(&order.id, &problem).await?;
+                self.inner
+                    .store
+                    .fail_finalize(&order.id, lease_until, &problem)
+                    .await?;
                 return Err(problem.into());
             }
         };
@@ -190,7 +201,7 @@ impl Ca {
         if let Err(e) = self
             .inner
             .store
-            .complete_order(&order.id, &certificate)
+            .complete_order(&order.id, &certificate, lease_until)
             .await
         {
             // Signed but not recorded: say so where the operator looks, and release the order
@@ -209,7 +220,12 @@ impl Ca {
             let problem = Problem::internal(
                 "the CA could not record the certificate; create a new order and quote the request id to the operator",
             );
-            if let Err(e) = self.inner.store.fail_order(&order.id, &problem).await {
+            if let Err(e) = self
+                .inner
+                .store
+                .fail_finalize(&order.id, lease_until, &problem)
+                .await
+            {
                 error!(error = %e, order = %order.id, "could not mark the order invalid");
             }
             return Err(e.into());

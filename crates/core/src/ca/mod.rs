@@ -86,6 +86,12 @@ pub struct CaConfig {
     pub validations_per_customer: usize,
     /// How long an instance may hold a challenge in `processing` before a reaper hands it back.
     pub validation_lease: Duration,
+    /// How long a finalize may hold its order in `processing` (CAA recheck done, signing and
+    /// recording the certificate). An instance that dies meanwhile leaves the order there;
+    /// once the lease expires housekeeping hands it back to `pending` so the client can
+    /// finalize again, and the dead finalize's certificate, if it was signed, is never
+    /// recorded. Longer than any issuance, signing in an HSM included.
+    pub finalize_lease: Duration,
     /// How long a challenge response waits for its validation before answering: a
     /// validation that finishes within it is answered with its final status, so clients need
     /// not sleep a `Retry-After`. A validation still running at half of it claims the
@@ -133,6 +139,7 @@ impl Default for CaConfig {
             renewal_explanation_url: None,
             csr_policy: CsrPolicy::default(),
             validation_lease: Duration::minutes(2),
+            finalize_lease: Duration::minutes(2),
             validations_at_once: 256,
             validations_per_account: 16,
             validations_per_customer: 32,
@@ -381,11 +388,19 @@ impl Ca {
             .await
     }
 
-    /// Background housekeeping: purges expired nonces and hands stranded validations back.
+    /// Background housekeeping: purges expired nonces and hands stranded validations and
+    /// finalizations (their instance died) back.
     pub async fn housekeeping(&self) -> Result<(), CoreError> {
         let now = self.now();
         self.inner.store.purge_nonces(now).await?;
         self.inner.store.reap_stale_validations(now).await?;
+        let orders = self.inner.store.reap_stale_finalizations(now).await?;
+        if orders > 0 {
+            tracing::warn!(
+                orders,
+                "orders left processing by a finalize that did not finish within its lease are ready to finalize again"
+            );
+        }
         Ok(())
     }
 }

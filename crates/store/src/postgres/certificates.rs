@@ -17,13 +17,15 @@ macro_rules! columns {
 }
 
 // RFC 8555 §7.4: once the certificate is issued the order is "valid" and points to it. One
-// statement, and only from "processing" (the state `begin_finalize` granted): if the order left
-// it, nothing is written and the caller gets `Conflict`; a serial already stored (the primary
-// key) fails the whole statement, order included.
+// statement, and only from "processing" under the lease `begin_finalize` granted: if the order
+// left it (or housekeeping handed it to another finalize), nothing is written and the caller
+// gets `Conflict`; a serial already stored (the primary key) fails the whole statement, order
+// included.
 pub(crate) async fn complete_order(
     store: &PostgresStore,
     order_id: &str,
     cert: &Certificate,
+    lease_until: OffsetDateTime,
 ) -> Result<(), StoreError> {
     let dns_names = to_json(&cert.dns_names, "dns_names")?;
     let (not_before, not_after) = (micros(cert.not_before), micros(cert.not_after));
@@ -37,12 +39,14 @@ pub(crate) async fn complete_order(
     let done = store
         .execute(
             "WITH completed AS ( \
-               UPDATE orders SET status = 'valid', certificate_serial = $1 \
-               WHERE id = $2 AND status = 'processing' RETURNING id) \
+               UPDATE orders SET status = 'valid', certificate_serial = $1, \
+                 finalize_lease_until = NULL \
+               WHERE id = $2 AND status = 'processing' AND finalize_lease_until = $11 \
+               RETURNING id) \
              INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
                not_before, not_after, revoked_at, revocation_reason, renewal_advanced_at, \
                renewal_explanation_url) \
-             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM completed",
+             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10, $12, $13 FROM completed",
             &[
                 &cert.serial,
                 &order_id,
@@ -54,6 +58,7 @@ pub(crate) async fn complete_order(
                 &not_after,
                 &revoked_at,
                 &reason,
+                &micros(lease_until),
                 &advanced_at,
                 &explanation_url,
             ],
@@ -61,7 +66,7 @@ pub(crate) async fn complete_order(
         .await?;
     if done != 1 {
         return Err(StoreError::Conflict(format!(
-            "order {order_id:?} is not processing; certificate {} not recorded",
+            "order {order_id:?} is not processing under this finalize's lease; certificate {} not recorded",
             cert.serial
         )));
     }

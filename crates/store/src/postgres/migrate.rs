@@ -15,7 +15,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_init.sql")),
     (
         2,
-        include_str!("../../migrations/postgres/0002_ari_profiles.sql"),
+        include_str!("../../migrations/postgres/0002_finalize_lease.sql"),
+    ),
+    (
+        3,
+        include_str!("../../migrations/postgres/0003_ari_profiles.sql"),
     ),
 ];
 

@@ -340,51 +340,72 @@ pub(crate) async fn ids_by_account(
     rows.iter().map(|row| at(row, 0, "id")).collect()
 }
 
-// RFC 8555 §7.4: "processing" once the server has accepted the finalize request. The readiness
-// check and the move to `processing` are one statement, so a deactivation or an expiry
-// committed before it cannot slip in between; of concurrent callers on any instance, the
-// first to update the row wins and the others find it no longer `pending`.
+// RFC 8555 §7.4: "processing" once the server has accepted the finalize request, under the
+// finalize's lease. The readiness check and the move to `processing` are one statement, so a
+// deactivation or an expiry committed before it cannot slip in between; of concurrent callers
+// on any instance, the first to update the row wins and the others find it no longer
+// `pending`.
 pub(crate) async fn begin_finalize(
     store: &PostgresStore,
     order_id: &str,
     now: OffsetDateTime,
+    lease_until: OffsetDateTime,
 ) -> Result<bool, StoreError> {
     store
         .execute(
-            "UPDATE orders SET status = 'processing' \
+            "UPDATE orders SET status = 'processing', finalize_lease_until = $3 \
              WHERE id = $1 AND status = 'pending' AND expires > $2 \
              AND NOT EXISTS (SELECT 1 FROM order_authorizations oa \
                  JOIN authorizations a ON a.id = oa.authorization_id \
                  WHERE oa.order_id = orders.id \
                  AND (a.status <> 'valid' OR a.expires <= $2))",
-            &[&order_id, &micros(now)],
+            &[&order_id, &micros(now), &micros(lease_until)],
         )
         .await
         .map(|n| n == 1)
 }
 
-// RFC 8555 §7.1.6: an order becomes "invalid" when an error occurs while it is pending or
-// processing. Final states (valid, invalid) are left alone.
-pub(crate) async fn fail(
+// RFC 8555 §7.1.6: an order becomes "invalid" when an error occurs while it is processing; only
+// the finalize holding the lease may say so.
+pub(crate) async fn fail_finalize(
     store: &PostgresStore,
     order_id: &str,
+    lease_until: OffsetDateTime,
     error: &Problem,
 ) -> Result<(), StoreError> {
     let error = to_json(error, "error")?;
     let changed = store
         .execute(
-            "UPDATE orders SET status = 'invalid', error = $1 \
-             WHERE id = $2 AND status IN ('pending', 'processing')",
-            &[&error, &order_id],
+            "UPDATE orders SET status = 'invalid', error = $1, finalize_lease_until = NULL \
+             WHERE id = $2 AND status = 'processing' AND finalize_lease_until = $3",
+            &[&error, &order_id, &micros(lease_until)],
         )
         .await?;
     if changed == 0 {
         tracing::debug!(
             order_id,
-            "fail_order ignored: the order is missing or already final"
+            "fail_finalize ignored: the order is no longer processing under this lease"
         );
     }
     Ok(())
+}
+
+// An order left `processing` by a finalize whose lease expired goes back to `pending`: its
+// instance died before recording a certificate (recording makes the order `valid` in the same
+// statement), so there is none, and the client may finalize again. An order without a lease
+// was moved to `processing` by a Ferrite that recorded none, and is handed back too.
+pub(crate) async fn reap_stale_finalizations(
+    store: &PostgresStore,
+    now: OffsetDateTime,
+) -> Result<u64, StoreError> {
+    store
+        .execute(
+            "UPDATE orders SET status = 'pending', finalize_lease_until = NULL \
+             WHERE status = 'processing' \
+             AND (finalize_lease_until IS NULL OR finalize_lease_until < $1)",
+            &[&micros(now)],
+        )
+        .await
 }
 
 fn decode_order(row: &Row) -> Result<Order, StoreError> {

@@ -10,7 +10,8 @@ use ferrite_proto::{AuthorizationStatus, OrderStatus};
 use time::Duration;
 
 use super::{
-    RACERS, T0, account, authorization, certificate, join_all, order, problem, processing_order,
+    FINALIZE_LEASE, RACERS, T0, account, authorization, begin_finalize, certificate, join_all,
+    order, problem, processing_order,
 };
 
 fn cert_id(serial: &str) -> String {
@@ -26,7 +27,10 @@ fn cert_id(serial: &str) -> String {
 async fn issued(store: &dyn Store) -> String {
     let ord = processing_order(store).await;
     let cert = certificate("0a1b2c", &ord, T0 + Duration::days(90));
-    store.complete_order(&ord.id, &cert).await.unwrap();
+    store
+        .complete_order(&ord.id, &cert, FINALIZE_LEASE)
+        .await
+        .unwrap();
     cert_id("0a1b2c")
 }
 
@@ -99,22 +103,21 @@ pub(crate) async fn replacing_order_needs_no_live_replacement(store: &dyn Store)
     r3.expires = T0 + 21 * day;
     assert!(insert(r3, a3, T0 + 7 * day).await);
     // So does an order the CA failed.
-    store.fail_order("r3", &problem()).await.unwrap();
+    assert!(begin_finalize(store, "r3").await);
+    store
+        .fail_finalize("r3", FINALIZE_LEASE, &problem())
+        .await
+        .unwrap();
     let (mut r4, a4) = replacing("r4", &id);
     r4.expires = T0 + 21 * day;
     assert!(insert(r4.clone(), a4, T0 + 7 * day).await);
     // A valid order holds it for good.
+    assert!(begin_finalize(store, "r4").await);
+    let cert = certificate("0d0e0f", &r4, T0 + Duration::days(90));
     store
-        .set_authorization_status(
-            "authz-r4",
-            AuthorizationStatus::Pending,
-            AuthorizationStatus::Valid,
-        )
+        .complete_order("r4", &cert, FINALIZE_LEASE)
         .await
         .unwrap();
-    assert!(store.begin_finalize("r4", T0).await.unwrap());
-    let cert = certificate("0d0e0f", &r4, T0 + Duration::days(90));
-    store.complete_order("r4", &cert).await.unwrap();
     assert_eq!(
         store.order("r4").await.unwrap().unwrap().status,
         OrderStatus::Valid
@@ -168,22 +171,13 @@ pub(crate) async fn certificates_match_serial_customer_and_name(store: &dyn Stor
             .insert_order(&ord, std::slice::from_ref(&authz))
             .await
             .unwrap();
+        assert!(begin_finalize(store, &ord.id).await);
         store
-            .set_authorization_status(
-                &authz.id,
-                AuthorizationStatus::Pending,
-                AuthorizationStatus::Valid,
+            .complete_order(
+                &ord.id,
+                &certificate(serial, &ord, not_after),
+                FINALIZE_LEASE,
             )
-            .await
-            .unwrap();
-        assert!(
-            store
-                .begin_finalize(&ord.id, T0 - Duration::days(1))
-                .await
-                .unwrap()
-        );
-        store
-            .complete_order(&ord.id, &certificate(serial, &ord, not_after))
             .await
             .unwrap();
     }

@@ -59,7 +59,8 @@ macro_rules! all {
             begin_finalize_requires_a_ready_order,
             complete_order_stores_certificate,
             complete_order_requires_processing_and_unique_serial,
-            fail_order_from_pending_or_processing,
+            fail_finalize_needs_the_lease,
+            stale_finalizations_are_handed_back,
             revocation_is_compare_and_set,
             revoked_certificates_for_crl,
             crl_numbers_are_monotonic,
@@ -86,6 +87,9 @@ pub(crate) use all;
 
 /// A fixed "now" for every test.
 pub(crate) const T0: OffsetDateTime = datetime!(2026-04-01 12:00:00.123_456 UTC);
+
+/// The finalize lease the suite's `begin_finalize` calls take: two minutes after [`T0`].
+pub(crate) const FINALIZE_LEASE: OffsetDateTime = datetime!(2026-04-01 12:02:00.123_456 UTC);
 /// The lease `start_and_finish` claims challenges with (and its results carry).
 pub(crate) const LEASE: OffsetDateTime = datetime!(2026-04-01 12:01:00.123_456 UTC);
 
@@ -236,7 +240,10 @@ async fn begin_finalize(store: &dyn Store, order_id: &str) -> bool {
                 .unwrap();
         }
     }
-    store.begin_finalize(order_id, T0).await.unwrap()
+    store
+        .begin_finalize(order_id, T0, FINALIZE_LEASE)
+        .await
+        .unwrap()
 }
 
 /// [`one_order`] moved to `processing` by `begin_finalize`.
@@ -825,7 +832,7 @@ pub(crate) async fn finish_validation_without_claim_applies_only_while_pending(s
     // A challenge claimed by another validation waits for that one's result.
     assert!(
         store
-            .start_validation(&authz.challenges[1].id, LEASE)
+            .start_validation(&authz.challenges[1].id, FINALIZE_LEASE)
             .await
             .unwrap()
     );
@@ -963,7 +970,10 @@ pub(crate) async fn begin_finalize_is_compare_and_set(store: &dyn Store) {
         .await
         .unwrap();
     assert!(
-        !store.begin_finalize("o2", T0).await.unwrap(),
+        !store
+            .begin_finalize("o2", T0, FINALIZE_LEASE)
+            .await
+            .unwrap(),
         "its authorization is pending"
     );
     store
@@ -976,7 +986,7 @@ pub(crate) async fn begin_finalize_is_compare_and_set(store: &dyn Store) {
         .unwrap();
     let results = join_all(
         (0..RACERS)
-            .map(|_| store.begin_finalize("o2", T0))
+            .map(|_| store.begin_finalize("o2", T0, FINALIZE_LEASE))
             .collect(),
     )
     .await;
@@ -993,7 +1003,12 @@ pub(crate) async fn begin_finalize_is_compare_and_set(store: &dyn Store) {
 pub(crate) async fn begin_finalize_requires_a_ready_order(store: &dyn Store) {
     let (_, ord, authz) = one_order(store).await;
     // Pending authorization: not ready.
-    assert!(!store.begin_finalize(&ord.id, T0).await.unwrap());
+    assert!(
+        !store
+            .begin_finalize(&ord.id, T0, FINALIZE_LEASE)
+            .await
+            .unwrap()
+    );
     // Deactivated: not ready.
     store
         .set_authorization_status(
@@ -1003,7 +1018,12 @@ pub(crate) async fn begin_finalize_requires_a_ready_order(store: &dyn Store) {
         )
         .await
         .unwrap();
-    assert!(!store.begin_finalize(&ord.id, T0).await.unwrap());
+    assert!(
+        !store
+            .begin_finalize(&ord.id, T0, FINALIZE_LEASE)
+            .await
+            .unwrap()
+    );
 
     // Valid, but past the authorization's expiry (7 days) or the order's.
     let a2 = authorization("a2", "acct", "two.example.org");
@@ -1021,7 +1041,7 @@ pub(crate) async fn begin_finalize_requires_a_ready_order(store: &dyn Store) {
         .unwrap();
     assert!(
         !store
-            .begin_finalize("o2", T0 + Duration::days(8))
+            .begin_finalize("o2", T0 + Duration::days(8), FINALIZE_LEASE)
             .await
             .unwrap()
     );
@@ -1029,14 +1049,22 @@ pub(crate) async fn begin_finalize_requires_a_ready_order(store: &dyn Store) {
         store.order("o2").await.unwrap().unwrap().status,
         OrderStatus::Pending
     );
-    assert!(store.begin_finalize("o2", T0).await.unwrap());
+    assert!(
+        store
+            .begin_finalize("o2", T0, FINALIZE_LEASE)
+            .await
+            .unwrap()
+    );
 }
 
 /// `complete_order` stores the certificate and makes the order valid with its serial.
 pub(crate) async fn complete_order_stores_certificate(store: &dyn Store) {
     let ord = processing_order(store).await;
     let cert = certificate("0a1b2c", &ord, T0 + Duration::days(90));
-    store.complete_order(&ord.id, &cert).await.unwrap();
+    store
+        .complete_order(&ord.id, &cert, FINALIZE_LEASE)
+        .await
+        .unwrap();
     let stored = store.order(&ord.id).await.unwrap().unwrap();
     assert_eq!(stored.status, OrderStatus::Valid);
     assert_eq!(stored.certificate_serial.as_deref(), Some("0a1b2c"));
@@ -1047,7 +1075,12 @@ pub(crate) async fn complete_order_stores_certificate(store: &dyn Store) {
     assert_eq!(store.certificate("ffff").await.unwrap(), None);
     // Once valid, the order cannot be completed again.
     let again = certificate("0d0e0f", &ord, T0 + Duration::days(90));
-    assert!(store.complete_order(&ord.id, &again).await.is_err());
+    assert!(
+        store
+            .complete_order(&ord.id, &again, FINALIZE_LEASE)
+            .await
+            .is_err()
+    );
     assert_eq!(store.certificate("0d0e0f").await.unwrap(), None);
     assert_eq!(
         store
@@ -1065,7 +1098,12 @@ pub(crate) async fn complete_order_stores_certificate(store: &dyn Store) {
 pub(crate) async fn complete_order_requires_processing_and_unique_serial(store: &dyn Store) {
     let (_, ord, _) = one_order(store).await;
     let cert = certificate("01", &ord, T0 + Duration::days(90));
-    assert!(store.complete_order(&ord.id, &cert).await.is_err());
+    assert!(
+        store
+            .complete_order(&ord.id, &cert, FINALIZE_LEASE)
+            .await
+            .is_err()
+    );
     assert_eq!(store.certificate("01").await.unwrap(), None);
     assert_eq!(
         store.order(&ord.id).await.unwrap().unwrap().status,
@@ -1073,13 +1111,20 @@ pub(crate) async fn complete_order_requires_processing_and_unique_serial(store: 
     );
 
     assert!(begin_finalize(store, &ord.id).await);
-    store.complete_order(&ord.id, &cert).await.unwrap();
+    store
+        .complete_order(&ord.id, &cert, FINALIZE_LEASE)
+        .await
+        .unwrap();
     let authz = authorization("a2", "acct", "two.example.org");
     let second = order("o2", "acct", &[&authz]);
     store.insert_order(&second, &[authz]).await.unwrap();
     assert!(begin_finalize(store, "o2").await);
     let err = store
-        .complete_order("o2", &certificate("01", &second, T0 + Duration::days(90)))
+        .complete_order(
+            "o2",
+            &certificate("01", &second, T0 + Duration::days(90)),
+            FINALIZE_LEASE,
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
@@ -1094,11 +1139,30 @@ pub(crate) async fn complete_order_requires_processing_and_unique_serial(store: 
     );
 }
 
-/// `fail_order` makes a pending or processing order invalid with the error; final orders stay.
-pub(crate) async fn fail_order_from_pending_or_processing(store: &dyn Store) {
+/// `fail_finalize` makes an order invalid with the error only while it is processing under
+/// the given lease: a pending order, another finalize's order and final orders stay.
+pub(crate) async fn fail_finalize_needs_the_lease(store: &dyn Store) {
     let (_, ord, _) = one_order(store).await;
     let err = Problem::new(ProblemType::BadCsr, "CSR names do not match the order");
-    store.fail_order(&ord.id, &err).await.unwrap();
+    store
+        .fail_finalize(&ord.id, FINALIZE_LEASE, &err)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.order(&ord.id).await.unwrap().unwrap().status,
+        OrderStatus::Pending
+    );
+    assert!(begin_finalize(store, &ord.id).await);
+    let other = FINALIZE_LEASE + Duration::seconds(1);
+    store.fail_finalize(&ord.id, other, &err).await.unwrap();
+    assert_eq!(
+        store.order(&ord.id).await.unwrap().unwrap().status,
+        OrderStatus::Processing
+    );
+    store
+        .fail_finalize(&ord.id, FINALIZE_LEASE, &err)
+        .await
+        .unwrap();
     let stored = store.order(&ord.id).await.unwrap().unwrap();
     assert_eq!(
         (stored.status, stored.error),
@@ -1106,20 +1170,13 @@ pub(crate) async fn fail_order_from_pending_or_processing(store: &dyn Store) {
     );
     // Invalid is final: not finalizable, not re-failed.
     assert!(!begin_finalize(store, &ord.id).await);
-    store.fail_order(&ord.id, &problem()).await.unwrap();
+    store
+        .fail_finalize(&ord.id, FINALIZE_LEASE, &problem())
+        .await
+        .unwrap();
     assert_eq!(
         store.order(&ord.id).await.unwrap().unwrap().error,
         Some(err.clone())
-    );
-
-    let authz = authorization("a2", "acct", "two.example.org");
-    let o2 = order("o2", "acct", &[&authz]);
-    store.insert_order(&o2, &[authz]).await.unwrap();
-    assert!(begin_finalize(store, "o2").await);
-    store.fail_order("o2", &err).await.unwrap();
-    assert_eq!(
-        store.order("o2").await.unwrap().unwrap().status,
-        OrderStatus::Invalid
     );
 
     let authz = authorization("a3", "acct", "three.example.org");
@@ -1127,20 +1184,83 @@ pub(crate) async fn fail_order_from_pending_or_processing(store: &dyn Store) {
     store.insert_order(&o3, &[authz]).await.unwrap();
     assert!(begin_finalize(store, "o3").await);
     store
-        .complete_order("o3", &certificate("03", &o3, T0 + Duration::days(1)))
+        .complete_order(
+            "o3",
+            &certificate("03", &o3, T0 + Duration::days(1)),
+            FINALIZE_LEASE,
+        )
         .await
         .unwrap();
-    store.fail_order("o3", &err).await.unwrap();
-    let stored = store.order("o3").await.unwrap().unwrap();
-    assert_eq!((stored.status, stored.error), (OrderStatus::Valid, None));
-    store.fail_order("missing", &err).await.unwrap();
+    store
+        .fail_finalize("o3", FINALIZE_LEASE, &err)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.order("o3").await.unwrap().unwrap().status,
+        OrderStatus::Valid
+    );
+}
+
+/// An order whose finalize lease expired (its instance died) goes back to `pending`; the dead
+/// finalize can no longer record its certificate, a new finalize can. Valid orders and live
+/// leases are left alone.
+pub(crate) async fn stale_finalizations_are_handed_back(store: &dyn Store) {
+    let ord = processing_order(store).await;
+    assert_eq!(
+        store
+            .reap_stale_finalizations(FINALIZE_LEASE)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store.order(&ord.id).await.unwrap().unwrap().status,
+        OrderStatus::Processing
+    );
+    let after = FINALIZE_LEASE + Duration::seconds(1);
+    assert_eq!(store.reap_stale_finalizations(after).await.unwrap(), 1);
+    assert_eq!(
+        store.order(&ord.id).await.unwrap().unwrap().status,
+        OrderStatus::Pending
+    );
+    let late = certificate("0d", &ord, T0 + Duration::days(1));
+    assert!(matches!(
+        store.complete_order(&ord.id, &late, FINALIZE_LEASE).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.certificate("0d").await.unwrap().is_none());
+
+    let second = after + Duration::minutes(2);
+    assert!(store.begin_finalize(&ord.id, T0, second).await.unwrap());
+    assert!(matches!(
+        store.complete_order(&ord.id, &late, FINALIZE_LEASE).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let cert = certificate("0e", &ord, T0 + Duration::days(1));
+    store.complete_order(&ord.id, &cert, second).await.unwrap();
+    assert_eq!(
+        store
+            .reap_stale_finalizations(second + Duration::hours(1))
+            .await
+            .unwrap(),
+        0
+    );
+    let stored = store.order(&ord.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.certificate_serial.as_deref()),
+        (OrderStatus::Valid, Some("0e"))
+    );
 }
 
 /// Revocation is a compare-and-set: the first reason and time stick.
 pub(crate) async fn revocation_is_compare_and_set(store: &dyn Store) {
     let ord = processing_order(store).await;
     store
-        .complete_order(&ord.id, &certificate("aa", &ord, T0 + Duration::days(90)))
+        .complete_order(
+            &ord.id,
+            &certificate("aa", &ord, T0 + Duration::days(90)),
+            FINALIZE_LEASE,
+        )
         .await
         .unwrap();
     let at = T0 + Duration::hours(1);
@@ -1185,7 +1305,11 @@ pub(crate) async fn revoked_certificates_for_crl(store: &dyn Store) {
         assert!(begin_finalize(store, &ord.id).await);
         let serial = format!("0{i}");
         store
-            .complete_order(&ord.id, &certificate(&serial, &ord, not_after))
+            .complete_order(
+                &ord.id,
+                &certificate(&serial, &ord, not_after),
+                FINALIZE_LEASE,
+            )
             .await
             .unwrap();
         serials.push(serial);

@@ -1,4 +1,4 @@
--- Ferrite PostgreSQL schema, version 2: certificate profiles (draft-ietf-acme-profiles) and
+-- Ferrite SQLite schema, version 8: certificate profiles (draft-ietf-acme-profiles) and
 -- renewal information (RFC 9773).
 
 -- The profile finalize issues under, fixed at newOrder (NULL: the default at finalize), and
@@ -9,7 +9,7 @@ ALTER TABLE orders ADD COLUMN replaces TEXT;
 CREATE INDEX order_replaces ON orders (replaces) WHERE replaces IS NOT NULL;
 
 -- `ferrite ari advance`: when the operator pulled the renewal window forward, and why.
-ALTER TABLE certificates ADD COLUMN renewal_advanced_at BIGINT;
+ALTER TABLE certificates ADD COLUMN renewal_advanced_at INTEGER;
 ALTER TABLE certificates ADD COLUMN renewal_explanation_url TEXT;
 -- `ferrite ari advance --customer`: a customer's certificates through its accounts.
 CREATE INDEX certificate_account ON certificates (account_id, not_after);
