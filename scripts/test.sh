@@ -78,7 +78,13 @@ if [ ! -x "$FERRITE_TEST_VENV/bin/certbot" ] || [ ! -x "$FERRITE_TEST_VENV/bin/l
   log "creating $FERRITE_TEST_VENV with certbot and pkilint"
   python3 -m venv "$FERRITE_TEST_VENV"
   "$FERRITE_TEST_VENV/bin/pip" install -q --upgrade pip
-  "$FERRITE_TEST_VENV/bin/pip" install -q certbot pkilint
+  "$FERRITE_TEST_VENV/bin/pip" install -q 'certbot>=4.1' pkilint
+fi
+# certbot 4.1 is the first to request certificate profiles (--preferred-profile) and to renew
+# by ACME Renewal Information (RFC 9773); an older venv is upgraded.
+if ! "$FERRITE_TEST_VENV/bin/python" -c 'import sys, certbot; v = tuple(int(x) for x in certbot.__version__.split(".")[:2]); sys.exit(0 if v >= (4, 1) else 1)'; then
+  log "upgrading certbot in $FERRITE_TEST_VENV (profiles and renewal information need 4.1 or later)"
+  "$FERRITE_TEST_VENV/bin/pip" install -q --upgrade 'certbot>=4.1'
 fi
 
 # --- Rust tools -------------------------------------------------------------------------------

@@ -23,6 +23,9 @@ const SECRET_VARIABLES: [(&str, &str); 2] =
 /// The built-in certificate profile's name.
 pub const BUILT_IN_PROFILE: &str = "tlsserver";
 
+/// The built-in Short-lived Subscriber Certificate profile's name.
+pub const SHORT_LIVED_PROFILE: &str = "shortlived";
+
 /// The whole configuration. Field docs are the reference (README "Configuration" mirrors them).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,12 +69,38 @@ pub struct Config {
     pub limits: Limits,
     /// Where the CA keys are, and the CA's names.
     pub ca: CaSection,
-    /// Certificate profiles beyond the built-in `tlsserver`, one `[profiles.NAME]` table each
-    /// (the fields of [`ferrite_pki::Profile`]; a field left out is `tlsserver`'s). A table
-    /// named `tlsserver` replaces the built-in one. `issuance.profile` picks the one orders
-    /// are issued with.
+    /// Certificate profiles beyond the built-in `tlsserver` (90 days by default, from
+    /// `issuance.validity_days`) and `shortlived` (6 days, no CRL distribution point), one
+    /// `[profiles.NAME]` table each (the fields of [`ferrite_pki::Profile`]; a field left out
+    /// is `tlsserver`'s). A table named like a built-in one replaces it. Every profile is
+    /// offered to clients (directory `meta.profiles`, newOrder `profile`);
+    /// `issuance.profile` picks the one of orders that name none.
     #[serde(default)]
     pub profiles: std::collections::BTreeMap<String, ferrite_pki::Profile>,
+    /// ACME Renewal Information (RFC 9773).
+    #[serde(default)]
+    pub ari: Ari,
+}
+
+/// `[ari]`: renewal information (RFC 9773).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ari {
+    /// Seconds a client should wait before asking for a certificate's renewal information
+    /// again (`Retry-After`; RFC 9773 §4.3). 1 to 604800.
+    pub retry_after_seconds: u32,
+    /// The page renewal information points to (`explanationURL`) for a certificate to renew
+    /// early: revoked, or marked by `ferrite ari advance` without `--reason`. Empty: none.
+    pub explanation_url: String,
+}
+
+impl Default for Ari {
+    fn default() -> Self {
+        Self {
+            retry_after_seconds: 6 * 3600,
+            explanation_url: String::new(),
+        }
+    }
 }
 
 /// `[validation]`.
@@ -397,6 +426,7 @@ impl Default for Config {
                 intermediate_common_name: String::new(),
             },
             profiles: std::collections::BTreeMap::new(),
+            ari: Ari::default(),
         }
     }
 }
@@ -562,6 +592,15 @@ impl Config {
             config.profile(name)?;
         }
         self.issuing_profile()?;
+        anyhow::ensure!(
+            (1..=604_800).contains(&self.ari.retry_after_seconds),
+            "ari.retry_after_seconds must be between 1 and 604800 (a week)"
+        );
+        let url = self.ari.explanation_url.trim();
+        anyhow::ensure!(
+            url.is_empty() || url.starts_with("https://") || url.starts_with("http://"),
+            "ari.explanation_url must be an http:// or https:// URL, or empty"
+        );
         self.validate_ca()?;
         Ok(())
     }
@@ -688,10 +727,19 @@ impl Config {
             None if name == BUILT_IN_PROFILE => {
                 let mut profile = ferrite_pki::Profile::tls_server();
                 profile.validity_seconds = self.issuance.validity_days * 24 * 3600;
+                profile.description = format!(
+                    "TLS server certificates for {} days (the default)",
+                    self.issuance.validity_days
+                );
+                profile
+            }
+            None if name == SHORT_LIVED_PROFILE => {
+                let mut profile = ferrite_pki::Profile::short_lived();
+                profile.description = "Short-lived TLS server certificates: 6 days, without a CRL distribution point (Baseline Requirements short-lived subscriber certificates)".to_owned();
                 profile
             }
             None => anyhow::bail!(
-                "issuance.profile = {name:?}: there is no [profiles.{name}] table; name one, or use {BUILT_IN_PROFILE:?}"
+                "issuance.profile = {name:?}: there is no [profiles.{name}] table; name one, or use {BUILT_IN_PROFILE:?} or {SHORT_LIVED_PROFILE:?}"
             ),
         };
         profile
@@ -703,6 +751,21 @@ impl Config {
     /// The profile orders are issued with (`issuance.profile`).
     pub fn issuing_profile(&self) -> anyhow::Result<ferrite_pki::Profile> {
         self.profile(&self.issuance.profile)
+    }
+
+    /// Every profile clients may order: the built-in ones and each `[profiles.NAME]` table,
+    /// `issuance.profile` the default.
+    pub fn offered_profiles(&self) -> anyhow::Result<ferrite_core::ca::Profiles> {
+        let mut profiles = ferrite_core::ca::Profiles::new(self.issuing_profile()?);
+        let names = [BUILT_IN_PROFILE, SHORT_LIVED_PROFILE]
+            .into_iter()
+            .chain(self.profiles.keys().map(String::as_str));
+        for name in names {
+            if name != self.issuance.profile {
+                profiles.offer(self.profile(name)?);
+            }
+        }
+        Ok(profiles)
     }
 
     /// The CSR policy for the engine; reads `issuance.blocked_keys_file` if one is set.
@@ -839,7 +902,12 @@ impl Config {
             eab_kek: Some(eab_kek),
             caa_identities: self.validation.caa_identities.clone(),
             account_url_prefix,
-            profile: self.issuing_profile()?,
+            profiles: self.offered_profiles()?,
+            renewal_info_retry_after: time::Duration::seconds(i64::from(
+                self.ari.retry_after_seconds,
+            )),
+            renewal_explanation_url: Some(self.ari.explanation_url.trim().to_owned())
+                .filter(|u| !u.is_empty()),
             validations_at_once: self.validation.max_concurrent,
             validations_per_account: self.validation.max_concurrent_per_account,
             validations_per_customer: self.validation.max_concurrent_per_customer,

@@ -33,7 +33,7 @@ enum Command {
     /// Run the CA. The first start creates the data directory: database, root and intermediate
     /// CA, and the listener's TLS certificate.
     Serve,
-    /// Customer accounts: `create NAME`, `list`.
+    /// Customer accounts: `create NAME`, `list`, `set-profiles NAME P1,P2 | --all`.
     Customer(commands::CustomerArgs),
     /// API credentials: `create --customer NAME`, `list`, `disable ID`, `accounts ID`.
     Credential(commands::CredentialArgs),
@@ -41,6 +41,9 @@ enum Command {
     MacKey(commands::MacKeyArgs),
     /// Domain validations kept for reuse, with their evidence: `list [--customer NAME]`.
     Validation(commands::ValidationArgs),
+    /// Renewal information (RFC 9773): `advance --serial S | --customer C | --domain D
+    /// [--reason URL] [--dry-run]`.
+    Ari(commands::AriArgs),
     /// Apply the database schema (`database_url`, else SQLite in `data_dir`) and exit.
     /// `ferrite serve` applies it too; run this first to upgrade the schema once, before
     /// starting several instances of a new version.
@@ -77,6 +80,7 @@ fn main() -> anyhow::Result<()> {
         Command::Credential(args) => runtime.block_on(commands::credential(&config, args)),
         Command::MacKey(args) => runtime.block_on(commands::mac_key(&config, args)),
         Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
+        Command::Ari(args) => runtime.block_on(commands::ari(&config, args)),
         Command::Migrate => runtime.block_on(migrate(&config)),
         Command::Store(args) => runtime.block_on(commands::store(&config, args)),
         Command::Ca(args) => {

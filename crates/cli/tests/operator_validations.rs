@@ -29,6 +29,7 @@ async fn prepare(db: &Path) {
             id: "cust-1".into(),
             name: "corp".into(),
             created_at: t0,
+            allowed_profiles: None,
         })
         .await
         .unwrap();
@@ -78,6 +79,8 @@ async fn prepare(db: &Path) {
         error: None,
         certificate_serial: None,
         created_at: t0,
+        profile: None,
+        replaces: None,
     };
     store.insert_order(&order, &[authz]).await.unwrap();
     assert!(

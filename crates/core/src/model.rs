@@ -56,6 +56,12 @@ pub struct Order {
     pub certificate_serial: Option<String>,
     /// Creation time; orders are listed newest first.
     pub created_at: OffsetDateTime,
+    /// The name of the certificate profile finalize issues under, fixed at newOrder
+    /// (draft-ietf-acme-profiles). `None`: the default profile in force at finalize.
+    pub profile: Option<String>,
+    /// The certificate this order replaces, as its canonical RFC 9773 certID (RFC 9773 §5):
+    /// while this order is live, no other order may replace the same certificate.
+    pub replaces: Option<String>,
 }
 
 /// An authorization (RFC 8555 §7.1.4) with its challenges.
@@ -122,6 +128,31 @@ pub struct Certificate {
     pub not_after: OffsetDateTime,
     /// When revoked, with the RFC 5280 reason code.
     pub revoked: Option<(OffsetDateTime, u8)>,
+    /// When the operator pulled the certificate's renewal window forward (`ferrite ari
+    /// advance`), and the page explaining why: renewal information then suggests renewing
+    /// at once (RFC 9773 §4.2).
+    pub renewal_advanced: Option<RenewalAdvance>,
+}
+
+/// The operator's mark that a certificate should be renewed now (RFC 9773 §4.2: a window in
+/// the past), for incident response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenewalAdvance {
+    /// When the window was pulled forward.
+    pub at: OffsetDateTime,
+    /// A page for people explaining why (RFC 9773 `explanationURL`).
+    pub explanation_url: Option<String>,
+}
+
+/// Which certificates an operator command covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CertificateFilter {
+    /// One certificate, by its lower-case hex serial.
+    Serial(String),
+    /// Every certificate of the accounts of this customer (by id).
+    Customer(String),
+    /// Every certificate with this DNS name among its names (exactly as issued, `*.` included).
+    Domain(String),
 }
 
 /// The CA certificates an instance serves, by SHA-256 fingerprint (upper-case hex pairs
@@ -278,6 +309,9 @@ pub struct Customer {
     pub name: String,
     /// Creation time.
     pub created_at: OffsetDateTime,
+    /// The certificate profiles the customer's accounts may order (`ferrite customer
+    /// set-profiles`); `None`: every profile the CA offers.
+    pub allowed_profiles: Option<Vec<String>>,
 }
 
 /// Whether an API credential or MAC key may still be used, as stored. For MAC keys "expired"

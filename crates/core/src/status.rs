@@ -154,6 +154,8 @@ mod tests {
             error: None,
             certificate_serial: None,
             created_at: OffsetDateTime::UNIX_EPOCH,
+            profile: None,
+            replaces: None,
         };
         let later = now + time::Duration::hours(1);
         let earlier = now - time::Duration::hours(1);

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use crate::model::{
     Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
-    CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope, SharedCrl, StoredCrl,
-    ValidationOwner, ValidationResult,
+    CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope,
+    SharedCrl, StoredCrl, ValidationOwner, ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -90,6 +90,18 @@ pub trait Store: Send + Sync + 'static {
         order: &Order,
         authorizations: &[Authorization],
     ) -> Result<(), StoreError>;
+    /// [`Store::insert_order`] for an order that replaces a certificate (`order.replaces`,
+    /// RFC 9773 §5): in the same transaction, only if no other live order replaces the same
+    /// certificate. Live: `valid` or `processing`, or `pending`, unexpired at `now` and with
+    /// no `invalid` or `deactivated` authorization. Returns false, inserting nothing, when
+    /// one does; of concurrent callers (on any instance) for one certificate, at most one
+    /// gets true.
+    async fn insert_replacing_order(
+        &self,
+        order: &Order,
+        authorizations: &[Authorization],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError>;
     /// Looks an order up by id.
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
     /// Looks an order up by id together with its authorizations (with challenges, in the
@@ -213,6 +225,23 @@ pub trait Store: Send + Sync + 'static {
     async fn store_crl(&self, holder: &str, crl: &StoredCrl) -> Result<bool, StoreError>;
     /// Allocates the next CRL number (monotonic across instances).
     async fn next_crl_number(&self) -> Result<u64, StoreError>;
+    /// Certificates `filter` covers that have not expired at `now` (notAfter ≥ now), oldest
+    /// first by notBefore, at most `limit`.
+    async fn certificates_matching(
+        &self,
+        filter: &CertificateFilter,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<Certificate>, StoreError>;
+    /// Marks the certificates `serials` for renewal now (RFC 9773 §4.2), at `at` with an
+    /// optional explanation URL; a mark already there is replaced. Returns how many were
+    /// marked (unknown serials are skipped).
+    async fn advance_renewal(
+        &self,
+        serials: &[String],
+        at: OffsetDateTime,
+        explanation_url: Option<&str>,
+    ) -> Result<u64, StoreError>;
 
     // --- customers, API credentials, EAB MAC keys (RFC 8555 §7.3.4) ---
     /// Inserts a customer. `Conflict` if the name is taken.
@@ -223,6 +252,13 @@ pub trait Store: Send + Sync + 'static {
     async fn customer_by_name(&self, name: &str) -> Result<Option<Customer>, StoreError>;
     /// Every customer, oldest first.
     async fn customers(&self) -> Result<Vec<Customer>, StoreError>;
+    /// Sets the profiles a customer's accounts may order (`None`: all). Returns whether the
+    /// customer exists.
+    async fn set_customer_profiles(
+        &self,
+        customer_id: &str,
+        profiles: Option<&[String]>,
+    ) -> Result<bool, StoreError>;
     /// Inserts an API credential. `Conflict` if the id is taken; `Backend` if the customer does
     /// not exist (foreign key).
     async fn insert_credential(&self, credential: &ApiCredential) -> Result<(), StoreError>;

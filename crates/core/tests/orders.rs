@@ -329,6 +329,8 @@ async fn identifiers_are_checked() {
                 identifiers: identifiers.clone(),
                 not_before: None,
                 not_after: None,
+                profile: None,
+                replaces: None,
             };
             let result = engine.ca.new_order(&client.account, request).await;
             match want {
@@ -495,6 +497,8 @@ async fn requested_validity_is_checked() {
                 identifiers: vec![dns("v.example.com")],
                 not_before: not_before.clone(),
                 not_after: not_after.clone(),
+                profile: None,
+                replaces: None,
             };
             let result = engine.ca.new_order(&client.account, request).await;
             match want {

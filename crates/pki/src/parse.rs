@@ -1,7 +1,7 @@
 //! [`parse_certificate`]: reading a certificate presented for revocation (RFC 8555 §7.6).
 
 use time::OffsetDateTime;
-use x509_parser::extensions::GeneralName;
+use x509_parser::extensions::{GeneralName, ParsedExtension};
 
 use crate::PkiError;
 use crate::serial::to_hex;
@@ -20,6 +20,12 @@ pub struct ParsedCertificate {
     pub issuer_der: Vec<u8>,
     /// notAfter.
     pub not_after: OffsetDateTime,
+    /// The authorityKeyIdentifier's keyIdentifier (RFC 5280 §4.2.1.1), if present: with the
+    /// serial, the certificate's RFC 9773 certID.
+    pub authority_key_id: Option<Vec<u8>>,
+    /// The subjectKeyIdentifier (RFC 5280 §4.2.1.2), if present: what certificates this one
+    /// issues carry as their authorityKeyIdentifier.
+    pub subject_key_id: Option<Vec<u8>>,
 }
 
 /// Parses one DER certificate (no trailing bytes).
@@ -48,11 +54,24 @@ pub fn parse_certificate(der: &[u8]) -> Result<ParsedCertificate, PkiError> {
                 .collect()
         })
         .unwrap_or_default();
+    let mut authority_key_id = None;
+    let mut subject_key_id = None;
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                authority_key_id = aki.key_identifier.as_ref().map(|k| k.0.to_vec());
+            }
+            ParsedExtension::SubjectKeyIdentifier(ski) => subject_key_id = Some(ski.0.to_vec()),
+            _ => {}
+        }
+    }
     Ok(ParsedCertificate {
         serial_hex: to_hex(cert.raw_serial()),
         spki_der: cert.public_key().raw.to_vec(),
         dns_names,
         issuer_der: cert.issuer().as_raw().to_vec(),
         not_after: cert.validity().not_after.to_datetime(),
+        authority_key_id,
+        subject_key_id,
     })
 }

@@ -60,6 +60,10 @@ pub struct Profile {
     /// before [`Profile::validate`].
     #[serde(default)]
     pub name: String,
+    /// What the profile is for, in a sentence for people: the ACME directory shows it beside
+    /// the name (`meta.profiles`). Empty: the directory describes the profile from its fields.
+    #[serde(default)]
+    pub description: String,
     /// The longest validity period of the profile's certificates, in seconds, both ends
     /// counted (`notAfter − notBefore + 1 s`, Baseline Requirements §6.3.2). Seconds, because
     /// the Baseline Requirements measure the short-lived limit in seconds (604,800) and a
@@ -370,6 +374,7 @@ impl Profile {
     pub fn tls_server() -> Profile {
         Profile {
             name: "tlsserver".to_owned(),
+            description: String::new(),
             validity_seconds: default_validity_seconds(),
             key_types: default_key_types(),
             key_usage: KeyUsages::default(),
@@ -380,6 +385,40 @@ impl Profile {
             issuer: default_issuer(),
             scope: Scope::Subscriber,
         }
+    }
+
+    /// `shortlived`: a Short-lived Subscriber Certificate (Baseline Requirements §1.6.1,
+    /// §7.1.2.11.2): [`Profile::tls_server`] for 6 days, without the CRL distribution point
+    /// (optional for certificates of at most 7 days), with AIA caIssuers. pkilint's CA/Browser
+    /// Forum rules report nothing; its Microsoft Root Program rule reports the missing
+    /// revocation information (`msft.end_entity.revocation_information_absent`), which the
+    /// Microsoft program asks of every end-entity certificate.
+    pub fn short_lived() -> Profile {
+        Profile {
+            name: "shortlived".to_owned(),
+            validity_seconds: 6 * 24 * 3600,
+            crl_distribution_point: false,
+            ..Profile::tls_server()
+        }
+    }
+
+    /// The description to show clients: [`Profile::description`], or one made from the
+    /// validity and whether certificates carry a CRL distribution point.
+    pub fn describe(&self) -> String {
+        if !self.description.is_empty() {
+            return self.description.clone();
+        }
+        let period = if self.validity_seconds.is_multiple_of(86_400) {
+            format!("{} days", self.validity_seconds / 86_400)
+        } else {
+            format!("{} hours", self.validity_seconds / 3_600)
+        };
+        let revocation = if self.crl_distribution_point {
+            "with a CRL distribution point"
+        } else {
+            "without a CRL distribution point"
+        };
+        format!("TLS server certificates valid for up to {period}, {revocation}")
     }
 
     /// `acme-listener`: the certificate of the ACME listener itself, [`Profile::tls_server`]
@@ -610,6 +649,7 @@ mod tests {
     #[test]
     fn the_constructors_are_valid() {
         Profile::tls_server().validate().unwrap();
+        Profile::short_lived().validate().unwrap();
         Profile::acme_listener().validate().unwrap();
     }
 

@@ -12,6 +12,9 @@ pub enum ProblemType {
     AccountDoesNotExist,
     /// The request specified a certificate to be revoked that has already been revoked.
     AlreadyRevoked,
+    /// The newOrder's `replaces` names a certificate another order already replaces (RFC 9773
+    /// §5).
+    AlreadyReplaced,
     /// The CSR is unacceptable (e.g., due to a short key).
     BadCsr,
     /// The client sent an unacceptable anti-replay nonce.
@@ -36,6 +39,9 @@ pub enum ProblemType {
     IncorrectResponse,
     /// A contact URL for an account was invalid.
     InvalidContact,
+    /// The newOrder names a profile the server does not offer, or not to this account
+    /// (draft-ietf-acme-profiles §5).
+    InvalidProfile,
     /// The request message was malformed.
     Malformed,
     /// The request attempted to finalize an order that is not ready to be finalized.
@@ -59,9 +65,10 @@ pub enum ProblemType {
 }
 
 impl ProblemType {
-    const ALL: [(Self, &'static str); 24] = [
+    const ALL: [(Self, &'static str); 26] = [
         (Self::AccountDoesNotExist, "accountDoesNotExist"),
         (Self::AlreadyRevoked, "alreadyRevoked"),
+        (Self::AlreadyReplaced, "alreadyReplaced"),
         (Self::BadCsr, "badCSR"),
         (Self::BadNonce, "badNonce"),
         (Self::BadPublicKey, "badPublicKey"),
@@ -74,6 +81,7 @@ impl ProblemType {
         (Self::ExternalAccountRequired, "externalAccountRequired"),
         (Self::IncorrectResponse, "incorrectResponse"),
         (Self::InvalidContact, "invalidContact"),
+        (Self::InvalidProfile, "invalidProfile"),
         (Self::Malformed, "malformed"),
         (Self::OrderNotReady, "orderNotReady"),
         (Self::RateLimited, "rateLimited"),
@@ -112,6 +120,8 @@ impl ProblemType {
             Self::Unauthorized => 403,
             Self::AccountDoesNotExist | Self::Caa | Self::RejectedIdentifier => 400,
             Self::OrderNotReady => 403,
+            // RFC 9773 §5: "it MUST return an HTTP 409 (Conflict)".
+            Self::AlreadyReplaced => 409,
             Self::RateLimited => 429,
             Self::ServerInternal => 500,
             Self::UserActionRequired => 403,

@@ -45,6 +45,13 @@ pub struct NewOrder {
     /// Requested notAfter (RFC 3339).
     #[serde(default)]
     pub not_after: Option<String>,
+    /// The certificate profile to issue under, one of the directory's `meta.profiles`
+    /// (draft-ietf-acme-profiles §4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The certificate this order replaces, as its RFC 9773 certID (RFC 9773 §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
 }
 
 /// Finalize payload (§7.4).

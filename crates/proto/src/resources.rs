@@ -20,6 +20,9 @@ pub struct Directory {
     pub revoke_cert: String,
     /// Key change URL.
     pub key_change: String,
+    /// Renewal information base URL (RFC 9773 §3): `{renewalInfo}/{certID}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewal_info: Option<String>,
     /// Metadata.
     pub meta: DirectoryMeta,
 }
@@ -38,6 +41,10 @@ pub struct DirectoryMeta {
     pub caa_identities: Vec<String>,
     /// Whether newAccount requires an external account binding (§7.3.4).
     pub external_account_required: bool,
+    /// The certificate profiles a newOrder may name, each with a description for people
+    /// (draft-ietf-acme-profiles §3).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub profiles: std::collections::BTreeMap<String, String>,
 }
 
 /// An account object (§7.1.2).
@@ -93,6 +100,36 @@ pub struct Order {
     /// Certificate URL, once issued.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<String>,
+    /// The profile the certificate is issued under (draft-ietf-acme-profiles §4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    /// The certID of the certificate this order replaces (RFC 9773 §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replaces: Option<String>,
+}
+
+/// A renewal information object (RFC 9773 §4.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RenewalInfo {
+    /// When the client should renew.
+    pub suggested_window: SuggestedWindow,
+    /// A page for people explaining why the window is where it is.
+    #[serde(
+        rename = "explanationURL",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub explanation_url: Option<String>,
+}
+
+/// The suggested renewal window (RFC 9773 §4.2): RFC 3339 times, `start` before `end`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuggestedWindow {
+    /// The window's start.
+    pub start: String,
+    /// The window's end.
+    pub end: String,
 }
 
 /// An authorization object (§7.1.4).

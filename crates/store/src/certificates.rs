@@ -1,13 +1,21 @@
 //! Issued certificates, revocation (RFC 8555 §7.6) and the CRL number (RFC 5280 §5.2.3).
 
 use ferrite_core::StoreError;
-use ferrite_core::model::Certificate;
+use ferrite_core::model::{Certificate, CertificateFilter, RenewalAdvance};
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
 use crate::codec::{from_json, from_micros, micros, reason_code, revocation, to_json};
 use crate::db::{at, col, execute, query_all, query_opt};
 use crate::open::SqliteStore;
+
+/// The columns [`decode`] reads, in its order.
+macro_rules! columns {
+    () => {
+        "serial, account_id, order_id, der, chain_pem, dns_names, not_before, not_after, \
+         revoked_at, revocation_reason, renewal_advanced_at, renewal_explanation_url"
+    };
+}
 
 // RFC 8555 §7.4: once the certificate is issued the order is "valid" and points to it. Both in
 // one write job, and only from "processing" under the lease `begin_finalize` granted: if the
@@ -53,8 +61,9 @@ pub(crate) fn insert_in(
     execute(
         conn,
         "INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
-         not_before, not_after, revoked_at, revocation_reason) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         not_before, not_after, revoked_at, revocation_reason, renewal_advanced_at, \
+         renewal_explanation_url) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             cert.serial,
             cert.account_id,
@@ -66,6 +75,10 @@ pub(crate) fn insert_in(
             micros(cert.not_after),
             cert.revoked.map(|(at, _)| micros(at)),
             cert.revoked.map(|(_, reason)| i64::from(reason)),
+            cert.renewal_advanced.as_ref().map(|a| micros(a.at)),
+            cert.renewal_advanced
+                .as_ref()
+                .and_then(|a| a.explanation_url.clone()),
         ],
     )
     .map(drop)
@@ -78,12 +91,85 @@ pub(crate) async fn by_serial(
     store.db.read(|conn| {
         query_opt(
             conn,
-            "SELECT serial, account_id, order_id, der, chain_pem, dns_names, not_before, \
-             not_after, revoked_at, revocation_reason FROM certificates WHERE serial = ?",
+            concat!("SELECT ", columns!(), " FROM certificates WHERE serial = ?"),
             [serial],
             decode,
         )
     })
+}
+
+// `ferrite ari advance`: the unexpired certificates of one serial, customer or DNS name.
+pub(crate) async fn matching(
+    store: &SqliteStore,
+    filter: &CertificateFilter,
+    now: OffsetDateTime,
+    limit: u32,
+) -> Result<Vec<Certificate>, StoreError> {
+    let (sql, key) = match filter {
+        CertificateFilter::Serial(serial) => (
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM certificates WHERE serial = ?1 AND not_after >= ?2 \
+                 ORDER BY not_before, serial LIMIT ?3"
+            ),
+            serial,
+        ),
+        CertificateFilter::Customer(customer) => (
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM certificates WHERE account_id IN \
+                 (SELECT id FROM accounts WHERE customer_id = ?1) AND not_after >= ?2 \
+                 ORDER BY not_before, serial LIMIT ?3"
+            ),
+            customer,
+        ),
+        CertificateFilter::Domain(name) => (
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM certificates WHERE not_after >= ?2 \
+                 AND EXISTS (SELECT 1 FROM json_each(certificates.dns_names) WHERE value = ?1) \
+                 ORDER BY not_before, serial LIMIT ?3"
+            ),
+            name,
+        ),
+    };
+    store.db.read(|conn| {
+        query_all(
+            conn,
+            sql,
+            params![key, micros(now), i64::from(limit)],
+            decode,
+        )
+    })
+}
+
+// RFC 9773 §4.2: the operator's mark that moves a certificate's renewal window into the past.
+pub(crate) async fn advance_renewal(
+    store: &SqliteStore,
+    serials: &[String],
+    at: OffsetDateTime,
+    explanation_url: Option<&str>,
+) -> Result<u64, StoreError> {
+    let serials = serials.to_vec();
+    let url = explanation_url.map(str::to_owned);
+    store
+        .db
+        .write(move |conn| {
+            let mut marked = 0u64;
+            for serial in &serials {
+                marked += execute(
+                    conn,
+                    "UPDATE certificates SET renewal_advanced_at = ?, \
+                     renewal_explanation_url = ? WHERE serial = ?",
+                    params![micros(at), url, serial],
+                )? as u64;
+            }
+            Ok(marked)
+        })
+        .await
 }
 
 // RFC 8555 §7.6: a certificate already revoked is refused with "alreadyRevoked"; the
@@ -160,6 +246,15 @@ pub(crate) async fn next_crl_number(store: &SqliteStore) -> Result<u64, StoreErr
 }
 
 fn decode(row: &Row<'_>) -> Result<Certificate, StoreError> {
+    let advanced_at: Option<i64> = at(row, 10, "renewal_advanced_at")?;
+    let renewal_advanced = advanced_at
+        .map(|t| {
+            Ok::<_, StoreError>(RenewalAdvance {
+                at: from_micros(t, "certificates.renewal_advanced_at")?,
+                explanation_url: at(row, 11, "renewal_explanation_url")?,
+            })
+        })
+        .transpose()?;
     let dns_names: String = at(row, 5, "dns_names")?;
     let revoked_at: Option<i64> = at(row, 8, "revoked_at")?;
     let reason: Option<i64> = at(row, 9, "revocation_reason")?;
@@ -174,5 +269,6 @@ fn decode(row: &Row<'_>) -> Result<Certificate, StoreError> {
         not_before: from_micros(at(row, 6, "not_before")?, "certificates.not_before")?,
         not_after: from_micros(at(row, 7, "not_after")?, "certificates.not_after")?,
         revoked,
+        renewal_advanced,
     })
 }

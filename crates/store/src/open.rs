@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0008_ca_certificates.sql"),
     ),
     (9, include_str!("../migrations/sqlite/0009_crl_state.sql")),
+    (
+        10,
+        include_str!("../migrations/sqlite/0010_ari_profiles.sql"),
+    ),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

@@ -48,8 +48,8 @@ pub(crate) fn insert_in(
     execute(
         conn,
         "INSERT INTO orders (id, account_id, status, identifiers, expires, not_before, \
-         not_after, error, certificate_serial, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         not_after, error, certificate_serial, created_at, profile, replaces) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             order.id,
             order.account_id,
@@ -61,6 +61,8 @@ pub(crate) fn insert_in(
             error,
             order.certificate_serial,
             micros(order.created_at),
+            order.profile,
+            order.replaces,
         ],
     )?;
     for (position, authz_id) in order.authorization_ids.iter().enumerate() {
@@ -78,12 +80,52 @@ pub(crate) fn insert_in(
     Ok(())
 }
 
+/// Whether a live order replaces the certificate `cert_id` at `now`: `valid` or `processing`,
+/// or `pending`, unexpired and with no failed or deactivated authorization (an order that
+/// can no longer be finalized frees the certificate for another).
+pub(crate) const LIVE_REPLACEMENT_SQL: &str = "SELECT EXISTS (SELECT 1 FROM orders o \
+     WHERE o.replaces = ?1 AND (o.status IN ('valid', 'processing') \
+       OR (o.status = 'pending' AND o.expires > ?2 \
+           AND NOT EXISTS (SELECT 1 FROM order_authorizations oa \
+               JOIN authorizations a ON a.id = oa.authorization_id \
+               WHERE oa.order_id = o.id AND a.status IN ('invalid', 'deactivated'))))) AS live";
+
+// RFC 9773 §5: an order replacing a certificate is inserted only while no live order replaces
+// it; the check and the insert are one write job (the writer runs one job at a time).
+pub(crate) async fn insert_replacing(
+    store: &SqliteStore,
+    order: &Order,
+    new_authorizations: &[Authorization],
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let order = order.clone();
+    let new_authorizations = new_authorizations.to_vec();
+    store
+        .db
+        .write(move |conn| {
+            let taken: bool = query_opt(
+                conn,
+                LIVE_REPLACEMENT_SQL,
+                params![order.replaces, micros(now)],
+                |row| at(row, 0, "live"),
+            )?
+            .unwrap_or(false);
+            if taken {
+                return Ok(false);
+            }
+            insert_in(conn, &order, &new_authorizations)?;
+            Ok(true)
+        })
+        .await
+}
+
 /// One order by id, with its authorization ids aggregated in a subquery (one statement, one
 /// snapshot).
 const SELECT_BY_ID: &str = "SELECT id, account_id, status, identifiers, expires, not_before, \
      not_after, error, certificate_serial, created_at, \
      (SELECT json_group_array(authorization_id ORDER BY position) \
-      FROM order_authorizations WHERE order_id = orders.id) AS authorization_ids \
+      FROM order_authorizations WHERE order_id = orders.id) AS authorization_ids, \
+     profile, replaces \
      FROM orders WHERE id = ?";
 
 pub(crate) async fn by_id(store: &SqliteStore, id: &str) -> Result<Option<Order>, StoreError> {
@@ -238,5 +280,7 @@ fn decode(row: &Row<'_>) -> Result<Order, StoreError> {
         error: from_json_opt(error.as_deref(), "orders.error")?,
         certificate_serial: at(row, 8, "certificate_serial")?,
         created_at: from_micros(at(row, 9, "created_at")?, "orders.created_at")?,
+        profile: at(row, 11, "profile")?,
+        replaces: at(row, 12, "replaces")?,
     })
 }

@@ -6,8 +6,8 @@
 use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
-    CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope, SharedCrl, StoredCrl,
-    ValidationOwner, ValidationResult,
+    CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope,
+    SharedCrl, StoredCrl, ValidationOwner, ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
@@ -104,6 +104,15 @@ macro_rules! store_impl {
                 authorizations: &[Authorization],
             ) -> Result<(), StoreError> {
                 orders::insert(self, order, authorizations).await
+            }
+
+            async fn insert_replacing_order(
+                &self,
+                order: &Order,
+                authorizations: &[Authorization],
+                now: OffsetDateTime,
+            ) -> Result<bool, StoreError> {
+                orders::insert_replacing(self, order, authorizations, now).await
             }
 
             async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {
@@ -223,6 +232,24 @@ macro_rules! store_impl {
                 certificates::next_crl_number(self).await
             }
 
+            async fn certificates_matching(
+                &self,
+                filter: &CertificateFilter,
+                now: OffsetDateTime,
+                limit: u32,
+            ) -> Result<Vec<Certificate>, StoreError> {
+                certificates::matching(self, filter, now, limit).await
+            }
+
+            async fn advance_renewal(
+                &self,
+                serials: &[String],
+                at: OffsetDateTime,
+                explanation_url: Option<&str>,
+            ) -> Result<u64, StoreError> {
+                certificates::advance_renewal(self, serials, at, explanation_url).await
+            }
+
             async fn insert_customer(&self, customer: &Customer) -> Result<(), StoreError> {
                 customers::insert(self, customer).await
             }
@@ -237,6 +264,14 @@ macro_rules! store_impl {
 
             async fn customers(&self) -> Result<Vec<Customer>, StoreError> {
                 customers::all(self).await
+            }
+
+            async fn set_customer_profiles(
+                &self,
+                customer_id: &str,
+                profiles: Option<&[String]>,
+            ) -> Result<bool, StoreError> {
+                customers::set_profiles(self, customer_id, profiles).await
             }
 
             async fn insert_credential(

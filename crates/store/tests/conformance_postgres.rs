@@ -76,6 +76,7 @@ async fn a_schema_newer_than_the_binary_is_refused() {
                 id: "c1".into(),
                 name: "kept".into(),
                 created_at: suite::T0,
+                allowed_profiles: None,
             })
             .await
             .unwrap();

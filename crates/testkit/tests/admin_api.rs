@@ -305,3 +305,38 @@ async fn accounts_bound_with_a_key_are_listed_for_its_customer() {
     let r = admin.call("GET", &path, Some(&theirs), "").await;
     assert_problem(&r, 404, "no API credential");
 }
+
+/// `GET /admin/v1/profiles`: the profiles offered with their descriptions, the default, and
+/// those the caller's customer may order, as the operator set them; read-only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profiles_show_what_the_customer_may_order() {
+    let admin = start().await;
+    let (_, bearer) = admin.customer("profiled").await;
+    let r = admin
+        .call("GET", "/admin/v1/profiles", Some(&bearer), "")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["default"], "tlsserver");
+    assert_eq!(r.body["allowed"], Value::Null);
+    let offered = r.body["offered"].as_object().unwrap();
+    assert!(offered.contains_key("tlsserver") && offered.contains_key("shortlived"));
+
+    admin
+        .ca
+        .ca
+        .eab()
+        .set_customer_profiles("profiled", Some(vec!["shortlived".to_owned()]))
+        .await
+        .unwrap();
+    let r = admin
+        .call("GET", "/admin/v1/profiles", Some(&bearer), "")
+        .await;
+    assert_eq!(r.body["allowed"], json!(["shortlived"]));
+
+    let r = admin
+        .call("POST", "/admin/v1/profiles", Some(&bearer), "{}")
+        .await;
+    assert_eq!(r.status, 405, "{}", r.text);
+    let r = admin.call("GET", "/admin/v1/profiles", None, "").await;
+    assert_eq!(r.status, 401);
+}

@@ -231,6 +231,8 @@ impl Generator {
             error: None,
             certificate_serial: Some(serial.clone()),
             created_at: created,
+            profile: None,
+            replaces: None,
         };
         rows.orders.push((order, vec![authorization]));
         rows.certificates.push((
@@ -245,6 +247,7 @@ impl Generator {
                 not_before: validated,
                 not_after: validated + Duration::days(90),
                 revoked: None,
+                renewal_advanced: None,
             },
         ));
         rows.domain_validations.push(DomainValidation {

@@ -1,8 +1,9 @@
-//! `ferrite customer create NAME | list`.
+//! `ferrite customer create NAME | list | set-profiles NAME P1,P2 | set-profiles NAME --all`.
 
 use ferrite_core::eab::Registry;
 
 use super::{operator_error, print_json, table};
+use ferrite_app::Config;
 
 pub(super) async fn create(registry: &Registry, name: &str, json: bool) -> anyhow::Result<()> {
     let customer = registry
@@ -27,8 +28,61 @@ pub(super) async fn list(registry: &Registry, json: bool) -> anyhow::Result<()> 
     }
     let rows: Vec<Vec<String>> = customers
         .iter()
-        .map(|c| vec![c.name.clone(), c.id.clone(), table::time(c.created_at)])
+        .map(|c| {
+            vec![
+                c.name.clone(),
+                c.id.clone(),
+                table::time(c.created_at),
+                profiles_text(c.allowed_profiles.as_deref()),
+            ]
+        })
         .collect();
-    table::print(&["NAME", "ID", "CREATED"], &rows);
+    table::print(&["NAME", "ID", "CREATED", "PROFILES"], &rows);
+    Ok(())
+}
+
+/// The profiles a customer may order, for a table: `all`, or the names.
+fn profiles_text(allowed: Option<&[String]>) -> String {
+    match allowed {
+        None => "all".to_owned(),
+        Some([]) => "none".to_owned(),
+        Some(names) => names.join(","),
+    }
+}
+
+pub(super) async fn set_profiles(
+    registry: &Registry,
+    config: &Config,
+    name: &str,
+    profiles: Option<Vec<String>>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let offered = config.offered_profiles()?;
+    if let Some(names) = &profiles {
+        for profile in names {
+            anyhow::ensure!(
+                offered.get(profile).is_some(),
+                "this CA offers no profile named {profile:?}; it offers {} (set in [profiles.NAME] tables)",
+                offered.names()
+            );
+        }
+    }
+    let mut profiles = profiles;
+    if let Some(names) = profiles.as_mut() {
+        names.sort();
+        names.dedup();
+    }
+    let customer = registry
+        .set_customer_profiles(name, profiles)
+        .await
+        .map_err(operator_error)?;
+    if json {
+        return print_json(&customer);
+    }
+    println!(
+        "Customer {} may order profiles: {}",
+        customer.name,
+        profiles_text(customer.allowed_profiles.as_deref())
+    );
     Ok(())
 }

@@ -9,9 +9,11 @@
 //! - `store`: `ferrite store copy`, a SQLite deployment moved to PostgreSQL.
 //! - `validation`: `ferrite validation list`, the domain validations kept for reuse.
 //! - `ca`: `ferrite ca init` (the key ceremony) and `ferrite ca show`.
+//! - `ari`: `ferrite ari advance`, renewal windows pulled forward (RFC 9773).
 //! - `instructions`: the kid/HMAC key lines and ready-to-paste client command lines, shared
 //!   with the first start of `ferrite serve`.
 
+mod ari;
 mod ca;
 mod credential;
 mod customer;
@@ -46,6 +48,22 @@ enum CustomerCommand {
     },
     /// List customers.
     List,
+    /// Limit the certificate profiles a customer's accounts may order (newOrder `profile`;
+    /// another is refused with invalidProfile), or lift the limit with --all.
+    SetProfiles {
+        /// The customer's name.
+        name: String,
+        /// Profile names, comma-separated (e.g. tlsserver,shortlived).
+        #[arg(
+            value_delimiter = ',',
+            required_unless_present = "all",
+            conflicts_with = "all"
+        )]
+        profiles: Vec<String>,
+        /// Every profile the CA offers (no limit).
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 /// `ferrite credential …`
@@ -207,6 +225,70 @@ pub(crate) async fn customer(config: &Config, args: CustomerArgs) -> anyhow::Res
     match args.command {
         CustomerCommand::Create { name } => customer::create(&registry, &name, args.json).await,
         CustomerCommand::List => customer::list(&registry, args.json).await,
+        CustomerCommand::SetProfiles {
+            name,
+            profiles,
+            all,
+        } => {
+            let profiles = if all { None } else { Some(profiles) };
+            customer::set_profiles(&registry, config, &name, profiles, args.json).await
+        }
+    }
+}
+
+/// `ferrite ari …`
+#[derive(Args, Debug)]
+pub(crate) struct AriArgs {
+    /// Print JSON (stable field names) instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: AriCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AriCommand {
+    /// Pull renewal windows forward (incident response): the renewal information of the
+    /// unexpired certificates selected shows a window in the past, so clients that check it
+    /// (certbot, lego, Caddy, …) renew them at once.
+    Advance {
+        /// One certificate, by serial (hex, as `openssl x509 -serial` prints it).
+        #[arg(long, group = "which")]
+        serial: Option<String>,
+        /// Every certificate of this customer's accounts (name).
+        #[arg(long, group = "which", allow_hyphen_values = true)]
+        customer: Option<String>,
+        /// Every certificate with this DNS name.
+        #[arg(long, group = "which")]
+        domain: Option<String>,
+        /// A page explaining why (renewal information's explanationURL).
+        #[arg(long, value_name = "URL")]
+        reason: Option<String>,
+        /// List what would be advanced; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub(crate) async fn ari(config: &Config, args: AriArgs) -> anyhow::Result<()> {
+    match args.command {
+        AriCommand::Advance {
+            serial,
+            customer,
+            domain,
+            reason,
+            dry_run,
+        } => {
+            let filter = match (serial, customer, domain) {
+                (Some(s), _, _) => ari::Filter::Serial(s),
+                (_, Some(c), _) => ari::Filter::Customer(c),
+                (_, _, Some(d)) => ari::Filter::Domain(d),
+                _ => anyhow::bail!(
+                    "say which certificates: --serial SERIAL, --customer NAME or --domain NAME"
+                ),
+            };
+            ari::advance(config, filter, reason.as_deref(), dry_run, args.json).await
+        }
     }
 }
 

@@ -46,7 +46,7 @@ impl Ca {
         check_csr_names(&csr, &order.identifiers)?;
         // The profile names the subscriber keys it certifies: another kind is the client's
         // to change, not an issuance failure.
-        let profile = &self.inner.config.profile;
+        let profile = self.issuing_profile(order.profile.as_deref())?;
         if !profile.allows_key(&csr.key) {
             return Err(CoreError::problem(
                 ProblemType::BadPublicKey,
@@ -105,9 +105,13 @@ impl Ca {
         let ca = self.clone();
         let owner = account.clone();
         let spki_der = csr.spki_der.clone();
+        let profile = profile.clone();
         let completed = tokio::spawn(
-            async move { ca.issue_order(&owner, order, spki_der, lease_until).await }
-                .in_current_span(),
+            async move {
+                ca.issue_order(&owner, order, &profile, spki_der, lease_until)
+                    .await
+            }
+            .in_current_span(),
         )
         .await
         .map_err(|e| CoreError::Internal(format!("issuance task failed: {e}")))??;
@@ -124,6 +128,7 @@ impl Ca {
         &self,
         account: &Account,
         mut order: Order,
+        profile: &ferrite_pki::Profile,
         spki_der: Vec<u8>,
         lease_until: OffsetDateTime,
     ) -> Result<Order, CoreError> {
@@ -138,7 +143,6 @@ impl Ca {
             .not_before
             .map_or(now, |nb| nb.max(now - Duration::hours(1)))
             .max(self.inner.issuer.not_before());
-        let profile = &self.inner.config.profile;
         // Baseline Requirements §6.3.2: the configured validity, never above the maximum for
         // the issuance date. The period counts both ends, hence the second off. A notAfter
         // accepted at newOrder is cut to the maximum if a new table came into force since.
@@ -192,6 +196,7 @@ impl Ca {
             not_before: issued.not_before,
             not_after: issued.not_after,
             revoked: None,
+            renewal_advanced: None,
         };
         if let Err(e) = self
             .inner

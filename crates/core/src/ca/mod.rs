@@ -12,13 +12,18 @@
 //! - `finalize`: CSR checks and issuance (§7.4).
 //! - `revoke`: revocation and CRLs (§7.6).
 //! - `slots`: each account's and customer's share of the validation slots.
+//! - `profiles`: the certificate profiles offered, and which one an order gets
+//!   (draft-ietf-acme-profiles).
+//! - `ari`: renewal information, `replaces`, and windows pulled forward (RFC 9773).
 
 mod accounts;
+pub mod ari;
 mod authorizations;
 mod caa;
 mod challenges;
 mod finalize;
 mod orders;
+mod profiles;
 mod reuse;
 mod revoke;
 mod slots;
@@ -39,6 +44,7 @@ pub use accounts::NewAccountOutcome;
 pub(crate) use accounts::{check_contacts, read_key_change};
 pub use authorizations::AuthorizationView;
 pub use orders::OrderView;
+pub use profiles::Profiles;
 pub use revoke::{CRL_LEASE, CRL_REFRESH, RevocationAuth};
 
 /// Engine settings. Defaults are what a production CA would choose.
@@ -56,11 +62,18 @@ pub struct CaConfig {
     /// Names refused at newOrder beyond syntax (public-suffix wildcards, IP reverse zones, the
     /// operator's `policy.blocked_domains`).
     pub identifier_policy: IdentifierPolicy,
-    /// The certificate profile every order is issued with: validity (both ends counted, cut
-    /// at issuance to the Baseline Requirements §6.3.2 maximum for the issuance date,
+    /// The certificate profiles orders may name (draft-ietf-acme-profiles), one of them the
+    /// default of orders that name none. Each says the validity (both ends counted, cut at
+    /// issuance to the Baseline Requirements §6.3.2 maximum for the issuance date,
     /// [`ferrite_pki::max_leaf_validity`]), key usages, policies, which subscriber keys it
     /// certifies. The lint before signing checks the same value.
-    pub profile: Profile,
+    pub profiles: Profiles,
+    /// How long a client should wait before asking for a certificate's renewal information
+    /// again (RFC 9773 §4.3, `Retry-After`).
+    pub renewal_info_retry_after: Duration,
+    /// The page renewal information points to when a certificate should be renewed early
+    /// (revoked, or marked by `ferrite ari advance` without a URL of its own).
+    pub renewal_explanation_url: Option<String>,
     /// What finalize accepts.
     pub csr_policy: CsrPolicy,
     /// Most validations one instance runs at once. Each is one outbound connection or a few
@@ -123,7 +136,9 @@ impl Default for CaConfig {
             pending_authorization_lifetime: Duration::days(7),
             reuse: ReusePolicy::default(),
             identifier_policy: IdentifierPolicy::default(),
-            profile: default_profile(),
+            profiles: Profiles::new(default_profile()),
+            renewal_info_retry_after: Duration::hours(6),
+            renewal_explanation_url: None,
             csr_policy: CsrPolicy::default(),
             validation_lease: Duration::minutes(2),
             finalize_lease: Duration::minutes(2),

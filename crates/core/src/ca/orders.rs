@@ -53,7 +53,14 @@ impl Ca {
             .check_order(request.identifiers, cfg.max_identifiers)?;
         let not_before = parse_time("notBefore", request.not_before.as_deref())?;
         let not_after = parse_time("notAfter", request.not_after.as_deref())?;
-        check_requested_validity(now, not_before, not_after, cfg.profile.validity())?;
+        let profile = self
+            .order_profile(account, request.profile.as_deref())
+            .await?;
+        check_requested_validity(now, not_before, not_after, profile.validity())?;
+        let replaces = match request.replaces.as_deref() {
+            Some(cert_id) => Some(self.check_replaces(account, cert_id, &identifiers).await?),
+            None => None,
+        };
 
         let owner = ValidationOwner::of(account);
         let mut expires = now + cfg.order_lifetime;
@@ -102,11 +109,31 @@ impl Ca {
             error: None,
             certificate_serial: None,
             created_at: now,
+            profile: Some(profile.name),
+            replaces,
         };
-        self.inner
-            .store
-            .insert_order(&order, &new_authorizations)
-            .await?;
+        if order.replaces.is_some() {
+            // RFC 9773 §5: "If the Server rejects the request because the identified
+            // certificate has already been marked as replaced, it MUST return an HTTP 409
+            // (Conflict) with a problem document of type "alreadyReplaced"". The check and the
+            // insert are one store transaction, so two orders racing cannot both replace it.
+            if !self
+                .inner
+                .store
+                .insert_replacing_order(&order, &new_authorizations, now)
+                .await?
+            {
+                return Err(CoreError::problem(
+                    ProblemType::AlreadyReplaced,
+                    "another order already replaces this certificate; finish that order (its URL is in your client's state), or leave replaces out",
+                ));
+            }
+        } else {
+            self.inner
+                .store
+                .insert_order(&order, &new_authorizations)
+                .await?;
+        }
         if new_authorizations.len() == order.authorization_ids.len() {
             // Every authorization was created just now, as inserted: no need to read them back.
             return Ok(OrderView::new(order, new_authorizations, now));

@@ -100,6 +100,7 @@ impl Registry {
             id: ids::random_id(),
             name: name.to_owned(),
             created_at: stored_precision(self.clock.now()),
+            allowed_profiles: None,
         };
         match self.store.insert_customer(&customer).await {
             Ok(()) => Ok(CustomerView::from(&customer)),
@@ -138,6 +139,41 @@ impl Registry {
                     "; list customers with `ferrite customer list` or create it with `ferrite customer create NAME`",
                 )
             })
+    }
+
+    /// Limits the certificate profiles the accounts of customer `name` may order to
+    /// `profiles` (`None`: every profile the CA offers). The caller checks the names against
+    /// the profiles offered. 404 if there is no such customer.
+    pub async fn set_customer_profiles(
+        &self,
+        name: &str,
+        profiles: Option<Vec<String>>,
+    ) -> Result<CustomerView, CoreError> {
+        let mut customer = self.store.customer_by_name(name).await?.ok_or_else(|| {
+            not_found(
+                "customer",
+                name,
+                "; list customers with `ferrite customer list`",
+            )
+        })?;
+        if !self
+            .store
+            .set_customer_profiles(&customer.id, profiles.as_deref())
+            .await?
+        {
+            return Err(not_found("customer", name, ""));
+        }
+        customer.allowed_profiles = profiles;
+        Ok(CustomerView::from(&customer))
+    }
+
+    /// The customer with id `id`; 404 if there is none.
+    pub async fn customer(&self, id: &str) -> Result<CustomerView, CoreError> {
+        self.store
+            .customer(id)
+            .await?
+            .map(|c| CustomerView::from(&c))
+            .ok_or_else(|| not_found("customer", id, ""))
     }
 
     /// Creates an API credential for a customer (by id). The secret is returned once and

@@ -18,6 +18,8 @@ pub struct CustomerView {
     /// Creation time (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The certificate profiles the customer's accounts may order; `null`: all offered.
+    pub allowed_profiles: Option<Vec<String>>,
 }
 
 impl From<&Customer> for CustomerView {
@@ -26,6 +28,7 @@ impl From<&Customer> for CustomerView {
             id: c.id.clone(),
             name: c.name.clone(),
             created_at: c.created_at,
+            allowed_profiles: c.allowed_profiles.clone(),
         }
     }
 }

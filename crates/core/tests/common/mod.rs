@@ -349,6 +349,8 @@ pub fn dns_order(names: &[&str]) -> NewOrder {
         identifiers: names.iter().map(|n| Identifier::dns(*n)).collect(),
         not_before: None,
         not_after: None,
+        profile: None,
+        replaces: None,
     }
 }
 

@@ -20,11 +20,21 @@ pub(super) async fn directory(State(state): State<AppState>) -> Response {
         new_order: format!("{base}{}", paths::NEW_ORDER),
         revoke_cert: format!("{base}{}", paths::REVOKE_CERT),
         key_change: format!("{base}{}", paths::KEY_CHANGE),
+        // RFC 9773 §3.
+        renewal_info: Some(format!("{base}{}", paths::RENEWAL_INFO)),
         meta: DirectoryMeta {
             terms_of_service: cfg.terms_of_service.clone(),
             website: cfg.website.clone(),
             caa_identities: state.ca.config().caa_identities.clone(),
             external_account_required: state.ca.config().eab_required,
+            // draft-ietf-acme-profiles §3: name → description.
+            profiles: state
+                .ca
+                .config()
+                .profiles
+                .iter()
+                .map(|p| (p.name.clone(), p.describe()))
+                .collect(),
         },
     })
     .into_response()

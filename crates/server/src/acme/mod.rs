@@ -8,6 +8,7 @@ mod extract;
 mod jws;
 mod order;
 mod render;
+mod renewal;
 
 pub(crate) use jws::AccountKeys;
 
@@ -36,13 +37,14 @@ pub(crate) mod paths {
     pub(crate) const CHALLENGE: &str = "/acme/chall/";
     pub(crate) const CERT: &str = "/acme/cert/";
     pub(crate) const ISSUER: &str = "/acme/issuer-cert";
+    pub(crate) const RENEWAL_INFO: &str = "/acme/renewal-info";
 }
 
 /// The routes and the methods each accepts (docs/architecture.md keeps the same table).
 /// Every resource a client fetches answers POST-as-GET (RFC 8555 §6.3); the directory,
-/// newNonce, the issuer certificate and the resources named by unguessable ids (orders,
-/// authorizations, challenges, certificates) answer plain GET too, because clients follow
-/// `Link` headers with GET. The account and its orders list are private and answer only
+/// newNonce, the issuer certificate, renewal information (RFC 9773 §4.1: fetched with GET)
+/// and the resources named by unguessable ids (orders, authorizations, challenges,
+/// certificates) answer plain GET too, because clients follow `Link` headers with GET. The account and its orders list are private and answer only
 /// signed POSTs.
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
@@ -80,6 +82,10 @@ pub(crate) fn router(state: AppState) -> Router {
             get(certificate::issuer).post(certificate::issuer_post),
         )
         .route(paths::REVOKE_CERT, post(certificate::revoke))
+        .route(
+            "/acme/renewal-info/{cert_id}",
+            get(renewal::renewal_info).post(renewal::renewal_info_post),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -64,6 +64,8 @@ pub(super) fn order(urls: &Urls<'_>, v: &OrderView) -> resources::Order {
             .collect(),
         finalize: format!("{}/finalize", urls.order(&o.id)),
         certificate: o.certificate_serial.as_deref().map(|s| urls.cert(s)),
+        profile: o.profile.clone(),
+        replaces: o.replaces.clone(),
     }
 }
 

@@ -110,6 +110,29 @@ pub(super) async fn list_accounts(
     Ok(Json(accounts).into_response())
 }
 
+/// `GET /profiles`: the certificate profiles the CA offers (name → description) and those the
+/// caller's customer may order (`null`: all offered). The operator sets the latter
+/// (`ferrite customer set-profiles`); a customer's credential cannot widen its own limit.
+pub(super) async fn list_profiles(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Response, ApiError> {
+    let customer = state.ca.eab().customer(caller.customer_id()).await?;
+    let offered: std::collections::BTreeMap<String, String> = state
+        .ca
+        .config()
+        .profiles
+        .iter()
+        .map(|p| (p.name.clone(), p.describe()))
+        .collect();
+    Ok(Json(serde_json::json!({
+        "offered": offered,
+        "default": state.ca.config().profiles.default_profile().name,
+        "allowed": customer.allowed_profiles,
+    }))
+    .into_response())
+}
+
 /// The caller's customer, or one of its credentials (404 if the credential is another
 /// customer's).
 async fn scope(

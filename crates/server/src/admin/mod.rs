@@ -12,6 +12,8 @@
 //! - `POST /mac-keys` (`{"credential": ID}`, default: the caller's): a new key; its `hmac_key`
 //!   is in this response only; the credential's previous key is disabled.
 //! - `GET  /accounts[?credential=ID]`: the ACME accounts bound to the customer.
+//! - `GET  /profiles`: the certificate profiles offered, the default, and those the customer
+//!   may order (set by the operator: `ferrite customer set-profiles`).
 //!
 //! # Layout
 //! - `auth`: the bearer credential extractor.
@@ -46,6 +48,7 @@ pub(crate) fn router(state: AppState) -> Router {
             get(handlers::list_mac_keys).post(handlers::create_mac_key),
         )
         .route("/accounts", get(handlers::list_accounts))
+        .route("/profiles", get(handlers::list_profiles))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
@@ -55,7 +58,7 @@ pub(crate) fn router(state: AppState) -> Router {
 async fn not_found() -> Response {
     ApiError::new(
         ProblemType::Malformed,
-        "no such admin resource; the admin API has /admin/v1/credentials, /admin/v1/mac-keys and /admin/v1/accounts",
+        "no such admin resource; the admin API has /admin/v1/credentials, /admin/v1/mac-keys, /admin/v1/accounts and /admin/v1/profiles",
     )
     .with_status(404)
     .into_response()

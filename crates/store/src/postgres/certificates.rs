@@ -1,12 +1,20 @@
 //! Issued certificates, revocation (RFC 8555 §7.6) and the CRL number (RFC 5280 §5.2.3).
 
 use ferrite_core::StoreError;
-use ferrite_core::model::Certificate;
+use ferrite_core::model::{Certificate, CertificateFilter, RenewalAdvance};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use super::{PostgresStore, at};
 use crate::codec::{from_json, from_micros, micros, reason_code, revocation, to_json};
+
+/// The columns [`decode`] reads, in its order.
+macro_rules! columns {
+    () => {
+        "serial, account_id, order_id, der, chain_pem, dns_names, not_before, not_after, \
+         revoked_at, revocation_reason, renewal_advanced_at, renewal_explanation_url"
+    };
+}
 
 // RFC 8555 §7.4: once the certificate is issued the order is "valid" and points to it. One
 // statement, and only from "processing" under the lease `begin_finalize` granted: if the order
@@ -23,6 +31,11 @@ pub(crate) async fn complete_order(
     let (not_before, not_after) = (micros(cert.not_before), micros(cert.not_after));
     let revoked_at = cert.revoked.map(|(at, _)| micros(at));
     let reason = cert.revoked.map(|(_, reason)| i64::from(reason));
+    let advanced_at = cert.renewal_advanced.as_ref().map(|a| micros(a.at));
+    let explanation_url = cert
+        .renewal_advanced
+        .as_ref()
+        .and_then(|a| a.explanation_url.as_deref());
     let done = store
         .execute(
             "WITH completed AS ( \
@@ -31,8 +44,9 @@ pub(crate) async fn complete_order(
                WHERE id = $2 AND status = 'processing' AND finalize_lease_until = $11 \
                RETURNING id) \
              INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
-               not_before, not_after, revoked_at, revocation_reason) \
-             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10 FROM completed",
+               not_before, not_after, revoked_at, revocation_reason, renewal_advanced_at, \
+               renewal_explanation_url) \
+             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10, $12, $13 FROM completed",
             &[
                 &cert.serial,
                 &order_id,
@@ -45,6 +59,8 @@ pub(crate) async fn complete_order(
                 &revoked_at,
                 &reason,
                 &micros(lease_until),
+                &advanced_at,
+                &explanation_url,
             ],
         )
         .await?;
@@ -63,14 +79,77 @@ pub(crate) async fn by_serial(
 ) -> Result<Option<Certificate>, StoreError> {
     store
         .query_opt(
-            "SELECT serial, account_id, order_id, der, chain_pem, dns_names, not_before, \
-             not_after, revoked_at, revocation_reason FROM certificates WHERE serial = $1",
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM certificates WHERE serial = $1"
+            ),
             &[&serial],
         )
         .await?
         .as_ref()
         .map(decode)
         .transpose()
+}
+
+// `ferrite ari advance`: the unexpired certificates of one serial, customer or DNS name.
+pub(crate) async fn matching(
+    store: &PostgresStore,
+    filter: &CertificateFilter,
+    now: OffsetDateTime,
+    limit: u32,
+) -> Result<Vec<Certificate>, StoreError> {
+    let (sql, key) = match filter {
+        CertificateFilter::Serial(serial) => (
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM certificates WHERE serial = $1 AND not_after >= $2 \
+                 ORDER BY not_before, serial LIMIT $3"
+            ),
+            serial,
+        ),
+        CertificateFilter::Customer(customer) => (
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM certificates WHERE account_id IN \
+                 (SELECT id FROM accounts WHERE customer_id = $1) AND not_after >= $2 \
+                 ORDER BY not_before, serial LIMIT $3"
+            ),
+            customer,
+        ),
+        CertificateFilter::Domain(name) => (
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM certificates WHERE not_after >= $2 AND dns_names::jsonb ? $1 \
+                 ORDER BY not_before, serial LIMIT $3"
+            ),
+            name,
+        ),
+    };
+    let rows = store
+        .query(sql, &[key, &micros(now), &i64::from(limit)])
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
+// RFC 9773 §4.2: the operator's mark that moves a certificate's renewal window into the past.
+// One statement for the whole list.
+pub(crate) async fn advance_renewal(
+    store: &PostgresStore,
+    serials: &[String],
+    at: OffsetDateTime,
+    explanation_url: Option<&str>,
+) -> Result<u64, StoreError> {
+    store
+        .execute(
+            "UPDATE certificates SET renewal_advanced_at = $1, renewal_explanation_url = $2 \
+             WHERE serial = ANY($3::text[])",
+            &[&micros(at), &explanation_url, &serials],
+        )
+        .await
 }
 
 // RFC 8555 §7.6: a certificate already revoked is refused with "alreadyRevoked"; the
@@ -139,6 +218,15 @@ pub(crate) async fn next_crl_number(store: &PostgresStore) -> Result<u64, StoreE
 }
 
 fn decode(row: &Row) -> Result<Certificate, StoreError> {
+    let advanced_at: Option<i64> = at(row, 10, "renewal_advanced_at")?;
+    let renewal_advanced = advanced_at
+        .map(|t| {
+            Ok::<_, StoreError>(RenewalAdvance {
+                at: from_micros(t, "certificates.renewal_advanced_at")?,
+                explanation_url: at(row, 11, "renewal_explanation_url")?,
+            })
+        })
+        .transpose()?;
     let dns_names: &str = at(row, 5, "dns_names")?;
     let revoked_at: Option<i64> = at(row, 8, "revoked_at")?;
     let reason: Option<i64> = at(row, 9, "revocation_reason")?;
@@ -153,5 +241,6 @@ fn decode(row: &Row) -> Result<Certificate, StoreError> {
         not_before: from_micros(at(row, 6, "not_before")?, "certificates.not_before")?,
         not_after: from_micros(at(row, 7, "not_after")?, "certificates.not_after")?,
         revoked,
+        renewal_advanced,
     })
 }

@@ -25,6 +25,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         4,
         include_str!("../../migrations/postgres/0004_crl_state.sql"),
     ),
+    (
+        5,
+        include_str!("../../migrations/postgres/0005_ari_profiles.sql"),
+    ),
 ];
 
 /// The schema version this Ferrite writes and reads.

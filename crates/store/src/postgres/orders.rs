@@ -7,9 +7,10 @@ use ferrite_core::model::{Authorization, Order};
 use ferrite_proto::{OrderStatus, Problem};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
 use super::authorizations::{authorization_columns, fold};
-use super::{PostgresStore, at, int};
+use super::{PostgresStore, at, db_error, int};
 use crate::codec::{
     from_json, from_json_opt, from_micros, from_micros_opt, identifier_type_str, micros,
     parse_wire, to_json,
@@ -31,8 +32,8 @@ const INSERT_SQL: &str = "WITH new_authorizations AS ( \
          $13::text[], $14::bigint[], $15::text[], $16::text[], $17::bigint[])), \
      new_order AS ( \
        INSERT INTO orders (id, account_id, status, identifiers, expires, not_before, not_after, \
-         error, certificate_serial, created_at) \
-       VALUES ($18, $19, $20, $21, $22, $23, $24, $25, $26, $27)) \
+         error, certificate_serial, created_at, profile, replaces) \
+       VALUES ($18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $29, $30)) \
      INSERT INTO order_authorizations (order_id, position, authorization_id) \
      SELECT $18, n - 1, authorization_id FROM unnest($28::text[]) WITH ORDINALITY AS t(authorization_id, n)";
 
@@ -41,57 +42,138 @@ pub(crate) async fn insert(
     order: &Order,
     new_authorizations: &[Authorization],
 ) -> Result<(), StoreError> {
-    let a = AuthorizationColumns::of(new_authorizations);
-    let c = ChallengeColumns::of(new_authorizations)?;
-    let identifiers = to_json(&order.identifiers, "identifiers")?;
-    let error = order
-        .error
-        .as_ref()
-        .map(|p| to_json(p, "error"))
-        .transpose()?;
-    let (expires, not_before, not_after, created_at) = (
-        micros(order.expires),
-        order.not_before.map(micros),
-        order.not_after.map(micros),
-        micros(order.created_at),
-    );
+    let columns = InsertColumns::of(order, new_authorizations)?;
     store
-        .execute(
-            INSERT_SQL,
-            &[
-                &a.id,
-                &a.account_id,
-                &a.identifier_type,
-                &a.identifier_value,
-                &a.wildcard,
-                &a.status,
-                &a.expires,
-                &c.id,
-                &c.authorization_id,
-                &c.position,
-                &c.kind,
-                &c.token,
-                &c.status,
-                &c.validated,
-                &c.error,
-                &c.record,
-                &c.lease_until,
-                &order.id,
-                &order.account_id,
-                &order.status.as_str(),
-                &identifiers,
-                &expires,
-                &not_before,
-                &not_after,
-                &error,
-                &order.certificate_serial,
-                &created_at,
-                &order.authorization_ids,
-            ],
-        )
+        .execute(INSERT_SQL, &columns.params(order))
         .await
         .map(drop)
 }
+
+// RFC 9773 §5: an order replacing a certificate is inserted only while no live order replaces
+// it (live: see `Store::insert_replacing_order`). One transaction that first locks the
+// replaced certificate's row: concurrent replacements of one certificate (on any instance)
+// queue there, and the check, a statement started after the previous one committed, sees
+// its order.
+pub(crate) async fn insert_replacing(
+    store: &PostgresStore,
+    order: &Order,
+    new_authorizations: &[Authorization],
+    now: OffsetDateTime,
+) -> Result<bool, StoreError> {
+    let columns = InsertColumns::of(order, new_authorizations)?;
+    let serial = order
+        .replaces
+        .as_deref()
+        .and_then(|id| ferrite_core::ca::ari::CertId::parse(id).ok())
+        .map(|id| id.serial_hex);
+    let mut conn = store.conn().await?;
+    let tx = conn.transaction().await.map_err(db_error)?;
+    let lock = tx
+        .prepare_cached("SELECT 1 FROM certificates WHERE serial = $1 FOR UPDATE")
+        .await
+        .map_err(db_error)?;
+    tx.query_opt(&lock, &[&serial]).await.map_err(db_error)?;
+    let live = tx
+        .prepare_cached(LIVE_REPLACEMENT_SQL)
+        .await
+        .map_err(db_error)?;
+    let taken: bool = tx
+        .query_one(&live, &[&order.replaces, &micros(now)])
+        .await
+        .map_err(db_error)?
+        .try_get(0)
+        .map_err(db_error)?;
+    if taken {
+        // Nothing was written; dropping the transaction rolls it back.
+        return Ok(false);
+    }
+    let insert = tx.prepare_cached(INSERT_SQL).await.map_err(db_error)?;
+    tx.execute(&insert, &columns.params(order))
+        .await
+        .map_err(db_error)?;
+    tx.commit().await.map_err(db_error)?;
+    Ok(true)
+}
+
+/// The parameters of [`INSERT_SQL`] that are computed from the order and its new
+/// authorizations.
+struct InsertColumns {
+    a: AuthorizationColumns,
+    c: ChallengeColumns,
+    identifiers: String,
+    error: Option<String>,
+    expires: i64,
+    not_before: Option<i64>,
+    not_after: Option<i64>,
+    created_at: i64,
+    status: &'static str,
+}
+
+impl InsertColumns {
+    fn of(order: &Order, new_authorizations: &[Authorization]) -> Result<Self, StoreError> {
+        Ok(Self {
+            a: AuthorizationColumns::of(new_authorizations),
+            c: ChallengeColumns::of(new_authorizations)?,
+            identifiers: to_json(&order.identifiers, "identifiers")?,
+            error: order
+                .error
+                .as_ref()
+                .map(|p| to_json(p, "error"))
+                .transpose()?,
+            expires: micros(order.expires),
+            not_before: order.not_before.map(micros),
+            not_after: order.not_after.map(micros),
+            created_at: micros(order.created_at),
+            status: order.status.as_str(),
+        })
+    }
+
+    /// `$1` to `$30` of [`INSERT_SQL`].
+    fn params<'a>(&'a self, order: &'a Order) -> [&'a (dyn ToSql + Sync); 30] {
+        let (a, c) = (&self.a, &self.c);
+        [
+            &a.id,
+            &a.account_id,
+            &a.identifier_type,
+            &a.identifier_value,
+            &a.wildcard,
+            &a.status,
+            &a.expires,
+            &c.id,
+            &c.authorization_id,
+            &c.position,
+            &c.kind,
+            &c.token,
+            &c.status,
+            &c.validated,
+            &c.error,
+            &c.record,
+            &c.lease_until,
+            &order.id,
+            &order.account_id,
+            &self.status,
+            &self.identifiers,
+            &self.expires,
+            &self.not_before,
+            &self.not_after,
+            &self.error,
+            &order.certificate_serial,
+            &self.created_at,
+            &order.authorization_ids,
+            &order.profile,
+            &order.replaces,
+        ]
+    }
+}
+
+/// Whether a live order replaces the certificate `$1` at `$2`: `valid` or `processing`, or
+/// `pending`, unexpired and with no failed or deactivated authorization.
+const LIVE_REPLACEMENT_SQL: &str = "SELECT EXISTS (SELECT 1 FROM orders o \
+     WHERE o.replaces = $1 AND (o.status IN ('valid', 'processing') \
+       OR (o.status = 'pending' AND o.expires > $2 \
+           AND NOT EXISTS (SELECT 1 FROM order_authorizations oa \
+               JOIN authorizations a ON a.id = oa.authorization_id \
+               WHERE oa.order_id = o.id AND a.status IN ('invalid', 'deactivated'))))) AS live";
 
 /// New authorizations as one array per column.
 #[derive(Default)]
@@ -165,18 +247,19 @@ impl ChallengeColumns {
     }
 }
 
-/// The order columns (`o.`) with its authorization ids in order, columns 0 to 10.
+/// The order columns (`o.`) with its authorization ids in order, columns 0 to 12.
 macro_rules! order_columns {
     () => {
         "o.id, o.account_id, o.status, o.identifiers, o.expires, o.not_before, o.not_after, \
          o.error, o.certificate_serial, o.created_at, \
          ARRAY(SELECT authorization_id FROM order_authorizations \
-               WHERE order_id = o.id ORDER BY position) AS authorization_ids"
+               WHERE order_id = o.id ORDER BY position) AS authorization_ids, \
+         o.profile, o.replaces"
     };
 }
 
 /// Where the authorization columns start in a row of [`WITH_AUTHORIZATIONS_SQL`].
-const AFTER_ORDER: usize = 11;
+const AFTER_ORDER: usize = 13;
 
 pub(crate) async fn by_id(store: &PostgresStore, id: &str) -> Result<Option<Order>, StoreError> {
     store
@@ -341,5 +424,7 @@ fn decode_order(row: &Row) -> Result<Order, StoreError> {
         error: from_json_opt(error, "orders.error")?,
         certificate_serial: at(row, 8, "certificate_serial")?,
         created_at: from_micros(at(row, 9, "created_at")?, "orders.created_at")?,
+        profile: at(row, 11, "profile")?,
+        replaces: at(row, 12, "replaces")?,
     })
 }

@@ -4,8 +4,8 @@
 use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
-    CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope, SharedCrl, StoredCrl,
-    ValidationOwner, ValidationResult,
+    CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope,
+    SharedCrl, StoredCrl, ValidationOwner, ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;

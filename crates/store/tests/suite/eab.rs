@@ -19,6 +19,7 @@ fn customer(id: &str) -> Customer {
         id: id.to_owned(),
         name: format!("name-{id}"),
         created_at: T0,
+        allowed_profiles: None,
     }
 }
 

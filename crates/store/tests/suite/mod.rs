@@ -4,10 +4,12 @@
 //!
 //! Times are whole microseconds so that they survive every backend's storage unchanged.
 
+mod ari;
 mod domain_validations;
 mod eab;
 
 // The binding-model and domain-validation functions, listed with the rest in `all!`.
+pub(crate) use ari::*;
 pub(crate) use domain_validations::*;
 pub(crate) use eab::*;
 
@@ -75,6 +77,12 @@ macro_rules! all {
             finish_validation_records_domain_validation,
             domain_validation_only_with_an_applied_success,
             reusable_validations_by_owner_age_and_authorization,
+            order_profile_and_replaces_round_trip,
+            replacing_order_needs_no_live_replacement,
+            concurrent_replacements_have_one_winner,
+            certificates_match_serial_customer_and_name,
+            renewal_advance_marks_certificates,
+            customer_profiles_round_trip,
         );
     };
 }
@@ -187,6 +195,8 @@ fn order(id: &str, account_id: &str, authzs: &[&Authorization]) -> Order {
         error: None,
         certificate_serial: None,
         created_at: T0,
+        profile: None,
+        replaces: None,
     }
 }
 
@@ -201,6 +211,7 @@ fn certificate(serial: &str, order: &Order, not_after: OffsetDateTime) -> Certif
         not_before: not_after - Duration::days(90),
         not_after,
         revoked: None,
+        renewal_advanced: None,
     }
 }
 
