@@ -20,7 +20,8 @@ log() { printf '\n==> %s\n' "$*"; }
 
 # --- Debian packages -------------------------------------------------------------------------
 # lego (client), pebble (ships pebble-challtestsrv, the mock DNS), caddy and apache2 (web servers
-# with ACME built in; apache2 brings mod_md), openssl and curl (checks and hooks), python3-venv
+# with ACME built in; apache2 brings mod_md), openssl and curl (checks and hooks), systemd (its
+# systemd-analyze checks dist/ferrite.service), python3-venv
 # (for certbot and pkilint), postgresql (the server the PostgreSQL tests run on), softhsm2 (a
 # PKCS#11 token in software, for the tests that keep the CA keys in a token) and opensc (its
 # pkcs11-tool reads what a token holds).
@@ -31,6 +32,7 @@ command -v caddy >/dev/null || need_pkgs+=(caddy)
 [ -x /usr/sbin/apache2 ] && [ -e /usr/lib/apache2/modules/mod_md.so ] || need_pkgs+=(apache2)
 command -v openssl >/dev/null || need_pkgs+=(openssl)
 command -v curl >/dev/null || need_pkgs+=(curl)
+command -v systemd-analyze >/dev/null || need_pkgs+=(systemd)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_pkgs+=(python3-venv)
 pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || need_pkgs+=(postgresql)

@@ -791,3 +791,30 @@ fn store_copy_moves_a_sqlite_deployment_to_postgresql() {
     assert!(err.contains("must be a PostgreSQL database"), "{err}");
     runtime.block_on(database.drop());
 }
+
+/// The systemd unit in `dist/` is one systemd accepts as written: `systemd-analyze verify`
+/// (with `ExecStart` pointing at the binary under test) exits 0 and reports nothing, not even
+/// an unknown or misspelled setting it would ignore.
+#[test]
+#[ignore = "needs systemd-analyze: run scripts/test.sh"]
+fn the_systemd_unit_passes_systemd_analyze_verify() {
+    let unit = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist/ferrite.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    let exec = "ExecStart=/usr/local/bin/ferrite ";
+    assert!(text.contains(exec), "{text}");
+    let tmp = tempfile::tempdir().unwrap();
+    let copy = tmp.path().join("ferrite.service");
+    std::fs::write(&copy, text.replace(exec, &format!("ExecStart={BIN} "))).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .expect("systemd-analyze (Debian package systemd) must be installed");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{report}");
+    assert!(report.trim().is_empty(), "{report}");
+}
