@@ -37,6 +37,8 @@ enum Command {
     Customer(commands::CustomerArgs),
     /// API credentials: `create --customer NAME`, `list`, `disable ID`, `accounts ID`.
     Credential(commands::CredentialArgs),
+    /// ACME accounts: `deactivate ID`.
+    Account(commands::AccountArgs),
     /// EAB MAC keys: `create --credential ID`, `list [--credential ID]`.
     MacKey(commands::MacKeyArgs),
     /// Domain validations kept for reuse, with their evidence: `list [--customer NAME]`.
@@ -78,6 +80,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Customer(args) => runtime.block_on(commands::customer(&config, args)),
         Command::Credential(args) => runtime.block_on(commands::credential(&config, args)),
+        Command::Account(args) => runtime.block_on(commands::account(&config, args)),
         Command::MacKey(args) => runtime.block_on(commands::mac_key(&config, args)),
         Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
         Command::Ari(args) => runtime.block_on(commands::ari(&config, args)),

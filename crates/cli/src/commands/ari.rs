@@ -22,12 +22,17 @@ pub(super) fn normalize_serial(serial: &str) -> anyhow::Result<String> {
         !hex.is_empty() && hex.len() <= 42 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
         "--serial {serial:?} is not a hexadecimal serial number such as 5E:2B:…:01 (as `openssl x509 -noout -serial` prints it)"
     );
-    let trimmed = hex.trim_start_matches('0');
-    Ok(if trimmed.is_empty() {
-        "00".to_owned()
+    // Whole octets, as the store keeps them: an odd digit count gets its leading zero back,
+    // then zero octets (a DER sign octet, or an operator's padding) are dropped.
+    let mut octets = if hex.len() % 2 == 1 {
+        format!("0{hex}")
     } else {
-        trimmed.to_owned()
-    })
+        hex
+    };
+    while octets.len() > 2 && octets.starts_with("00") {
+        octets.drain(..2);
+    }
+    Ok(octets)
 }
 
 pub(super) async fn advance(
@@ -122,6 +127,10 @@ mod tests {
     fn serials_are_read_as_openssl_prints_them() {
         assert_eq!(normalize_serial("5E:2B:0A").unwrap(), "5e2b0a");
         assert_eq!(normalize_serial("005e2b0a").unwrap(), "5e2b0a");
+        // A first octet below 0x10 keeps its zero digit: 0B56… is stored as "0b56…".
+        assert_eq!(normalize_serial("0B:56:A7").unwrap(), "0b56a7");
+        assert_eq!(normalize_serial("b56a7").unwrap(), "0b56a7");
+        assert_eq!(normalize_serial("00").unwrap(), "00");
         assert!(normalize_serial("xyz").is_err());
         assert!(normalize_serial("").is_err());
     }

@@ -1,5 +1,5 @@
-//! `ferrite credential create --customer NAME | list [--customer NAME] | disable ID |
-//! accounts ID`.
+//! `ferrite credential create --customer NAME | list [--customer NAME] | disable ID
+//! [--deactivate-accounts] | accounts ID`.
 
 use std::collections::HashMap;
 
@@ -80,18 +80,51 @@ pub(super) async fn list(
     Ok(())
 }
 
-pub(super) async fn disable(registry: &Registry, id: &str, json: bool) -> anyhow::Result<()> {
+/// Disables the credential and, with `deactivate_accounts`, every account bound through its
+/// MAC keys (after the credential, so no new binding slips in between).
+pub(super) async fn disable(
+    registry: &Registry,
+    id: &str,
+    deactivate_accounts: bool,
+    json: bool,
+) -> anyhow::Result<()> {
     let credential = registry
         .disable_credential(id, None)
         .await
         .map_err(operator_error)?;
+    let deactivated = if deactivate_accounts {
+        Some(
+            registry
+                .deactivate_accounts(&Scope::Credential(id.to_owned()))
+                .await
+                .map_err(operator_error)?,
+        )
+    } else {
+        None
+    };
     if json {
-        return print_json(&credential);
+        let mut value = serde_json::to_value(&credential)?;
+        if let Some(accounts) = &deactivated {
+            value["deactivated_accounts"] = serde_json::to_value(accounts)?;
+        }
+        return print_json(&value);
     }
-    println!(
-        "Disabled API credential {}: its MAC keys bind no new accounts (accounts already bound keep working).",
-        credential.id
-    );
+    match deactivated {
+        None => println!(
+            "Disabled API credential {}: its MAC keys bind no new accounts (accounts already bound keep working; add --deactivate-accounts to stop them too).",
+            credential.id
+        ),
+        Some(accounts) => {
+            println!(
+                "Disabled API credential {}: its MAC keys bind no new accounts, and {} account(s) bound through them are deactivated:",
+                credential.id,
+                accounts.len()
+            );
+            for account in accounts {
+                println!("  {}", account.id);
+            }
+        }
+    }
     Ok(())
 }
 

@@ -4,7 +4,8 @@
 //! prints a table or, with `--json`, JSON with stable field names.
 //!
 //! # Layout
-//! - `customer`, `credential`, `mac_key`: one module per noun.
+//! - `customer`, `credential`, `mac_key`: one module per noun; `ferrite account deactivate`
+//!   is small enough to live here.
 //! - `table`: aligned plain-text tables and time formatting.
 //! - `store`: `ferrite store copy`, a SQLite deployment moved to PostgreSQL.
 //! - `validation`: `ferrite validation list`, the domain validations kept for reuse.
@@ -94,10 +95,34 @@ enum CredentialCommand {
     Disable {
         /// The credential id.
         id: String,
+        /// Also deactivate every ACME account bound through its MAC keys (a leaked key
+        /// contained in one step: those accounts get `unauthorized` from then on).
+        #[arg(long)]
+        deactivate_accounts: bool,
     },
     /// List the ACME accounts bound through a credential's MAC keys.
     Accounts {
         /// The credential id.
+        id: String,
+    },
+}
+
+/// `ferrite account …`
+#[derive(Args, Debug)]
+pub(crate) struct AccountArgs {
+    /// Print JSON (stable field names) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: AccountCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AccountCommand {
+    /// Deactivate an ACME account (final, RFC 8555 §7.3.6): every later request it signs gets
+    /// `unauthorized`; its certificates stay valid.
+    Deactivate {
+        /// The account id (the last part of its URL).
         id: String,
     },
 }
@@ -301,8 +326,31 @@ pub(crate) async fn credential(config: &Config, args: CredentialArgs) -> anyhow:
         CredentialCommand::List { customer } => {
             credential::list(&registry, customer.as_deref(), args.json).await
         }
-        CredentialCommand::Disable { id } => credential::disable(&registry, &id, args.json).await,
+        CredentialCommand::Disable {
+            id,
+            deactivate_accounts,
+        } => credential::disable(&registry, &id, deactivate_accounts, args.json).await,
         CredentialCommand::Accounts { id } => credential::accounts(&registry, &id, args.json).await,
+    }
+}
+
+pub(crate) async fn account(config: &Config, args: AccountArgs) -> anyhow::Result<()> {
+    let registry = open(config).await?;
+    match args.command {
+        AccountCommand::Deactivate { id } => {
+            let account = registry
+                .deactivate_account(&id, None)
+                .await
+                .map_err(operator_error)?;
+            if args.json {
+                return print_json(&account);
+            }
+            println!(
+                "ACME account {} is {}: requests it signs get `unauthorized`; its certificates stay valid (revoke them to end them).",
+                account.id, account.status
+            );
+            Ok(())
+        }
     }
 }
 

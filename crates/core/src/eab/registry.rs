@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use ferrite_proto::{Problem, ProblemType};
+use ferrite_proto::{AccountStatus, Problem, ProblemType};
 
 use super::EabSettings;
 use super::kek::Kek;
@@ -13,7 +13,7 @@ use super::views::{
     AccountView, CredentialView, CustomerView, MacKeyView, NewCredential, NewMacKey,
 };
 use crate::model::stored_precision;
-use crate::model::{ApiCredential, CredentialStatus, Customer, MacKey, Scope};
+use crate::model::{Account, ApiCredential, CredentialStatus, Customer, MacKey, Scope};
 use crate::{Clock, CoreError, Store, StoreError, ids};
 
 /// Customers, credentials and MAC keys over a [`Store`]. Cheap to clone.
@@ -337,6 +337,71 @@ impl Registry {
             .iter()
             .map(|k| MacKeyView::at(k, now))
             .collect())
+    }
+
+    /// Deactivates the ACME account `id` (RFC 8555 §7.3.6: final) for the operator, or for a
+    /// credential of customer `within` (an account of another customer is "not found"). Every
+    /// later request signed by it gets `unauthorized`. An account already deactivated or
+    /// revoked is returned unchanged.
+    pub async fn deactivate_account(
+        &self,
+        id: &str,
+        within: Option<&str>,
+    ) -> Result<AccountView, CoreError> {
+        let account = self
+            .store
+            .account(id)
+            .await?
+            .filter(|a| within.is_none_or(|c| a.customer_id.as_deref() == Some(c)))
+            .ok_or_else(|| {
+                not_found(
+                    "ACME account",
+                    id,
+                    "; list a credential's accounts with `ferrite credential accounts ID`",
+                )
+            })?;
+        Ok(AccountView::from(&self.deactivate(account).await?))
+    }
+
+    /// Deactivates every valid ACME account bound through MAC keys in `scope` (a leaked MAC
+    /// key or credential contained in one step). Returns the accounts this call deactivated.
+    pub async fn deactivate_accounts(&self, scope: &Scope) -> Result<Vec<AccountView>, CoreError> {
+        let mut deactivated = Vec::new();
+        for account in self.store.accounts_in_scope(scope).await? {
+            if account.status == AccountStatus::Valid {
+                let account = self.deactivate(account).await?;
+                if account.status == AccountStatus::Deactivated {
+                    deactivated.push(AccountView::from(&account));
+                }
+            }
+        }
+        Ok(deactivated)
+    }
+
+    /// Sets a valid account `deactivated` (compare-and-set in the store: an account that left
+    /// `valid` meanwhile is read back as it is) and records it in the audit log target.
+    async fn deactivate(&self, mut account: Account) -> Result<Account, CoreError> {
+        if account.status != AccountStatus::Valid {
+            return Ok(account);
+        }
+        account.status = AccountStatus::Deactivated;
+        match self.store.update_account(&account).await {
+            Ok(()) => {
+                tracing::warn!(
+                    target: "ferrite::audit",
+                    event = "account_deactivated_by_operator",
+                    account = %account.id,
+                    customer = account.customer_id.as_deref().unwrap_or(""),
+                    eab_kid = account.eab_kid.as_deref().unwrap_or(""),
+                    "ACME account deactivated by the operator"
+                );
+                Ok(account)
+            }
+            Err(StoreError::Conflict(_)) => {
+                Ok(self.store.account(&account.id).await?.unwrap_or(account))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// ACME accounts bound through MAC keys in `scope`.
