@@ -71,6 +71,23 @@ pub fn load_bundle(config: &Config, opts: &CaOptions) -> anyhow::Result<(CaBundl
     Ok((bundle, created))
 }
 
+/// How long before its expiry an issuing intermediate is warned about at start (the ACME
+/// listener's certificate is warned about where it is loaded, in `ferrite_pki`).
+pub const INTERMEDIATE_WARNING: time::Duration = time::Duration::days(90);
+
+/// What `serve` says at start about an intermediate that expires within
+/// [`INTERMEDIATE_WARNING`]: time to hold a ceremony for the next one.
+pub fn intermediate_expiry_warning(
+    now: OffsetDateTime,
+    not_after: Option<OffsetDateTime>,
+) -> Option<String> {
+    let not_after = not_after.filter(|t| *t - now < INTERMEDIATE_WARNING)?;
+    Some(format!(
+        "the issuing intermediate expires in {} days ({not_after}); certificates are cut to its notAfter: make the next one now (`ferrite ca init --intermediate-from ROOT_CERT`, docs/ca-keys.md)",
+        (not_after - now).whole_days()
+    ))
+}
+
 /// The engine's issuer: a key that may wait on a device signs on blocking threads.
 pub fn engine_issuer(issuer: Issuer) -> Arc<dyn CertificateIssuer> {
     if issuer.key().may_block() {
@@ -357,4 +374,21 @@ pub fn intermediate_from(root_cert: &Path) -> anyhow::Result<Ceremony> {
         root_pem,
         root_path: root_cert.to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn start_warns_of_an_intermediate_within_90_days() {
+        let now = datetime!(2027-01-01 0:00 UTC);
+        let days = |d| Some(now + time::Duration::days(d));
+        assert_eq!(intermediate_expiry_warning(now, days(91)), None);
+        assert_eq!(intermediate_expiry_warning(now, None), None);
+        let w = intermediate_expiry_warning(now, days(89)).unwrap();
+        assert!(w.contains("intermediate expires in 89 days"), "{w}");
+        assert!(w.contains("ferrite ca init --intermediate-from"), "{w}");
+    }
 }

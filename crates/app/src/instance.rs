@@ -343,6 +343,11 @@ impl Ferrite {
             engine,
         );
         check_kek(ca.eab()).await?;
+        if let Some(warning) =
+            crate::ca::intermediate_expiry_warning(ca.now(), ca.issuer_not_after())
+        {
+            tracing::warn!("{warning}");
+        }
         Ok(Ferrite {
             state: AppState::new(ca.clone(), server_config),
             ca,
