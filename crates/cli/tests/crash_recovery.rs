@@ -18,9 +18,6 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ferrite_jose::Algorithm;
-use ferrite_jose::sign::SigningKey;
-use ferrite_testkit::eab::IssuedMacKey;
 use ferrite_testkit::responders::Http01Responder;
 use ferrite_testkit::{RawAccount, RawClient, challenge};
 use serde_json::{Value, json};
@@ -50,7 +47,8 @@ async fn orders_killed_mid_finalize_end_valid_or_are_finalized_again() {
     });
     let base = ferrite.directory.trim_end_matches("/directory").to_owned();
     let client = RawClient::new(&base, &std::fs::read_to_string(&ferrite.root).unwrap());
-    let account = std::sync::Arc::new(register(&client, &ferrite).await);
+    let account =
+        std::sync::Arc::new(RawAccount::register_bound(&client, &ferrite.first_mac_key()).await);
 
     // Every order made, with the key its CSR is signed with.
     let mut orders: BTreeMap<String, (String, Vec<u8>)> = BTreeMap::new();
@@ -152,31 +150,6 @@ async fn orders_killed_mid_finalize_end_valid_or_are_finalized_again() {
         "{} orders: {valid} valid through the crashes, {finalized_again} finalized again after their lease expired ({caught} seen processing after a restart)",
         orders.len()
     );
-}
-
-/// An account bound with the MAC key the first start printed.
-async fn register(client: &RawClient, ferrite: &Ferrite) -> RawAccount {
-    let key = SigningKey::generate(Algorithm::ES256).unwrap();
-    let mac = IssuedMacKey {
-        credential_id: String::new(),
-        kid: ferrite.eab_kid.clone(),
-        hmac: URL_SAFE_NO_PAD.decode(&ferrite.eab_hmac).unwrap(),
-    };
-    let url = client.url("/acme/new-account");
-    let r = client
-        .post(
-            &key,
-            None,
-            &url,
-            Some(&json!({
-                "termsOfServiceAgreed": true,
-                "externalAccountBinding": mac.binding(&url, &key),
-            })),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    let kid = r.header("location").unwrap();
-    RawAccount { key, kid }
 }
 
 /// A new order for `name`, validated over http-01: its URL and body, `ready`.

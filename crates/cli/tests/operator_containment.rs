@@ -39,18 +39,14 @@ async fn the_operator_deactivates_an_account_or_every_account_of_a_credential() 
     let client = RawClient::new(&base, &std::fs::read_to_string(&ferrite.root).unwrap());
 
     // Two accounts through the first start's MAC key, one through another customer's.
-    let first = IssuedMacKey {
-        credential_id: String::new(),
-        kid: ferrite.eab_kid.clone(),
-        hmac: URL_SAFE_NO_PAD.decode(&ferrite.eab_hmac).unwrap(),
-    };
-    let a = register(&client, &first).await;
-    let b = register(&client, &first).await;
+    let first = ferrite.first_mac_key();
+    let a = RawAccount::register_bound(&client, &first).await;
+    let b = RawAccount::register_bound(&client, &first).await;
     json(&["customer", "create", "other"]);
     let other_credential = json(&["credential", "create", "--customer", "other"]);
     let other_credential = other_credential["id"].as_str().unwrap();
     let other_key = json(&["mac-key", "create", "--credential", other_credential]);
-    let c = register(
+    let c = RawAccount::register_bound(
         &client,
         &IssuedMacKey {
             credential_id: other_credential.to_owned(),
@@ -129,26 +125,6 @@ async fn the_operator_deactivates_an_account_or_every_account_of_a_credential() 
         "{} {body}",
         refused.status
     );
-}
-
-/// An account bound with `mac`.
-async fn register(client: &RawClient, mac: &IssuedMacKey) -> RawAccount {
-    let key = SigningKey::generate(Algorithm::ES256).unwrap();
-    let url = client.url("/acme/new-account");
-    let r = client
-        .post(
-            &key,
-            None,
-            &url,
-            Some(&json!({
-                "termsOfServiceAgreed": true,
-                "externalAccountBinding": mac.binding(&url, &key),
-            })),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
-    let kid = r.header("location").unwrap();
-    RawAccount { key, kid }
 }
 
 /// The account id: the last segment of its URL.

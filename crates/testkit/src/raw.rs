@@ -232,14 +232,22 @@ impl RawClient {
 
     /// Registers an account for `key`; returns its URL (kid).
     pub async fn new_account(&self, key: &SigningKey) -> String {
-        let r = self
-            .post(
-                key,
-                None,
-                &self.url("/acme/new-account"),
-                Some(&serde_json::json!({"termsOfServiceAgreed": true})),
-            )
-            .await;
+        self.new_account_bound(key, None).await
+    }
+
+    /// Registers an account for `key`, bound to the customer of `mac` when given (RFC 8555
+    /// §7.3.4 external account binding); asserts a 201 and returns its URL (kid).
+    pub async fn new_account_bound(
+        &self,
+        key: &SigningKey,
+        mac: Option<&crate::eab::IssuedMacKey>,
+    ) -> String {
+        let url = self.url("/acme/new-account");
+        let mut payload = serde_json::json!({"termsOfServiceAgreed": true});
+        if let Some(mac) = mac {
+            payload["externalAccountBinding"] = mac.binding(&url, key);
+        }
+        let r = self.post(key, None, &url, Some(&payload)).await;
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
         r.header("location").expect("Location")
     }
@@ -331,6 +339,14 @@ impl RawAccount {
     pub async fn register(client: &RawClient, alg: ferrite_jose::Algorithm) -> RawAccount {
         let key = SigningKey::generate(alg).expect("generate key");
         let kid = client.new_account(&key).await;
+        RawAccount { key, kid }
+    }
+
+    /// Generates an ES256 key and registers it bound to `mac` (the MAC key an operator
+    /// handed out).
+    pub async fn register_bound(client: &RawClient, mac: &crate::eab::IssuedMacKey) -> RawAccount {
+        let key = SigningKey::generate(ferrite_jose::Algorithm::ES256).expect("generate key");
+        let kid = client.new_account_bound(&key, Some(mac)).await;
         RawAccount { key, kid }
     }
 

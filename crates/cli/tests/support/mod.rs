@@ -344,6 +344,18 @@ impl Ferrite {
         }
     }
 
+    /// The MAC key the first start printed, as the testkit's ACME helpers take it.
+    pub(crate) fn first_mac_key(&self) -> ferrite_testkit::eab::IssuedMacKey {
+        use base64::Engine as _;
+        ferrite_testkit::eab::IssuedMacKey {
+            credential_id: String::new(),
+            kid: self.eab_kid.clone(),
+            hmac: base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(&self.eab_hmac)
+                .expect("the printed HMAC key is base64url"),
+        }
+    }
+
     /// Kills `ferrite serve` with SIGKILL, as a crash would, and starts it again on the same
     /// configuration and data directory. The ACME and public listeners keep their ports (the
     /// first restart writes them into the configuration), so account and order URLs stay
