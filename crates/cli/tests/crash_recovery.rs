@@ -25,9 +25,16 @@ use support::{Challtestsrv, Ferrite, Setup};
 
 /// Orders finalized at once in each round.
 const ORDERS_PER_ROUND: usize = 8;
-/// Rounds: each kills the server at another moment after the finalizes start, from before
-/// the first request arrives to after the first certificates are recorded.
-const ROUNDS: usize = 8;
+/// Rounds at most: each kills the server at another moment after the finalizes start, from
+/// before the first request arrives to after the first certificates are recorded. The test
+/// runs at least [`MIN_ROUNDS`] and goes on until some round caught an order mid-finalize
+/// (timing on a loaded machine varies).
+const ROUNDS: usize = 24;
+/// Rounds always run.
+const MIN_ROUNDS: usize = 4;
+/// The finalize lease: longer than a restart takes, so that an order caught mid-finalize is
+/// still `processing` when the restarted server is asked.
+const LEASE_SECONDS: u64 = 5;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs pebble-challtestsrv: run scripts/test.sh"]
@@ -40,7 +47,7 @@ async fn orders_killed_mid_finalize_end_valid_or_are_finalized_again() {
             &Setup {
                 http01_port: http01.port(),
                 tlsalpn01_port: None,
-                extra_config: "[issuance]\nfinalize_lease_seconds = 1\n",
+                extra_config: &format!("[issuance]\nfinalize_lease_seconds = {LEASE_SECONDS}\n"),
                 hsm: None,
             },
         )
@@ -76,13 +83,13 @@ async fn orders_killed_mid_finalize_end_valid_or_are_finalized_again() {
         }
         // Kill at a different moment each round: from as the requests go out to well into
         // signing.
-        tokio::time::sleep(Duration::from_millis(2 + 6 * round as u64)).await;
+        tokio::time::sleep(Duration::from_millis(2 + (7 * round as u64) % 60)).await;
         tokio::task::block_in_place(|| ferrite.crash_and_restart());
         for f in finalizes {
             let _ = tokio::time::timeout(Duration::from_secs(30), f).await;
         }
-        // Restarted before the dead finalizes' leases (1 s) expired: what was caught mid-way
-        // is still `processing`.
+        // Restarted before the dead finalizes' leases expired: what was caught mid-way is
+        // still `processing`.
         for (url, _, _) in &ready {
             let order = client
                 .post_as_get(&account.key, &account.kid, url)
@@ -92,6 +99,9 @@ async fn orders_killed_mid_finalize_end_valid_or_are_finalized_again() {
                 caught += 1;
             }
         }
+        if caught > 0 && round + 1 >= MIN_ROUNDS {
+            break;
+        }
     }
     assert!(
         caught > 0,
@@ -99,7 +109,7 @@ async fn orders_killed_mid_finalize_end_valid_or_are_finalized_again() {
     );
 
     // The leases have expired; the start's housekeeping hands the caught orders back.
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    tokio::time::sleep(Duration::from_millis(LEASE_SECONDS * 1000 + 500)).await;
     tokio::task::block_in_place(|| ferrite.crash_and_restart());
     let (mut valid, mut finalized_again) = (0, 0);
     let mut serials = std::collections::BTreeSet::new();
