@@ -253,6 +253,56 @@ pub struct RawIssued {
 }
 
 impl TestCa {
+    /// Answers every pending authorization of an instant-acme `order` with `kind` through this
+    /// CA's fixtures, then
+    /// tells the CA. dns-01 records are all published before any challenge is started, because a
+    /// wildcard and its base name share one `_acme-challenge` name.
+    pub async fn answer(&self, order: &mut instant_acme::Order, kind: instant_acme::ChallengeType) {
+        let mut txt: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        let mut authzs = order.authorizations();
+        while let Some(authz) = authzs.next().await {
+            let mut authz = authz.unwrap();
+            if authz.status != instant_acme::AuthorizationStatus::Pending {
+                continue;
+            }
+            let challenge = authz
+                .challenge(kind.clone())
+                .unwrap_or_else(|| panic!("no {kind:?} challenge offered"));
+            let instant_acme::Identifier::Dns(name) = challenge.identifier().identifier else {
+                panic!("not a dns identifier");
+            };
+            let name = name.clone();
+            let ka = challenge.key_authorization();
+            match kind {
+                instant_acme::ChallengeType::Http01 => {
+                    self.http01.set(&challenge.token, ka.as_str())
+                }
+                instant_acme::ChallengeType::TlsAlpn01 => self.tlsalpn01.set(&name, ka.as_str()),
+                instant_acme::ChallengeType::Dns01 => txt
+                    .entry(format!("_acme-challenge.{name}."))
+                    .or_default()
+                    .push(ka.dns_value()),
+                _ => unreachable!(),
+            }
+        }
+        for (name, values) in txt {
+            self.dns.set_txt(&name, values);
+        }
+        let mut authzs = order.authorizations();
+        while let Some(authz) = authzs.next().await {
+            let mut authz = authz.unwrap();
+            if authz.status != instant_acme::AuthorizationStatus::Pending {
+                continue;
+            }
+            authz
+                .challenge(kind.clone())
+                .unwrap()
+                .set_ready()
+                .await
+                .unwrap();
+        }
+    }
+
     /// A [`RawClient`] for this CA.
     pub fn raw(&self) -> RawClient {
         RawClient::new(&self.base_url, &self.root_pem)

@@ -15,8 +15,8 @@ use ferrite_testkit::ca::pem_chain;
 use ferrite_testkit::raw::http_get;
 use ferrite_testkit::{RawAccount, TestCa};
 use instant_acme::{
-    Account, AuthorizationStatus, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus,
-    RetryPolicy, RevocationReason, RevocationRequest,
+    Account, ChallengeType, Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy,
+    RevocationReason, RevocationRequest,
 };
 use rustls_pki_types::CertificateDer;
 use serde_json::json;
@@ -30,59 +30,12 @@ fn retry() -> RetryPolicy {
         .timeout(Duration::from_secs(20))
 }
 
-/// Answers every pending authorization of `order` with `kind` through the CA's fixtures, then
-/// tells the CA. dns-01 records are all published before any challenge is started, because a
-/// wildcard and its base name share one `_acme-challenge` name.
-async fn answer(ca: &TestCa, order: &mut instant_acme::Order, kind: ChallengeType) {
-    let mut txt: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    let mut authzs = order.authorizations();
-    while let Some(authz) = authzs.next().await {
-        let mut authz = authz.unwrap();
-        if authz.status != AuthorizationStatus::Pending {
-            continue;
-        }
-        let challenge = authz
-            .challenge(kind.clone())
-            .unwrap_or_else(|| panic!("no {kind:?} challenge offered"));
-        let Identifier::Dns(name) = challenge.identifier().identifier else {
-            panic!("not a dns identifier");
-        };
-        let name = name.clone();
-        let ka = challenge.key_authorization();
-        match kind {
-            ChallengeType::Http01 => ca.http01.set(&challenge.token, ka.as_str()),
-            ChallengeType::TlsAlpn01 => ca.tlsalpn01.set(&name, ka.as_str()),
-            ChallengeType::Dns01 => txt
-                .entry(format!("_acme-challenge.{name}."))
-                .or_default()
-                .push(ka.dns_value()),
-            _ => unreachable!(),
-        }
-    }
-    for (name, values) in txt {
-        ca.dns.set_txt(&name, values);
-    }
-    let mut authzs = order.authorizations();
-    while let Some(authz) = authzs.next().await {
-        let mut authz = authz.unwrap();
-        if authz.status != AuthorizationStatus::Pending {
-            continue;
-        }
-        authz
-            .challenge(kind.clone())
-            .unwrap()
-            .set_ready()
-            .await
-            .unwrap();
-    }
-}
-
 /// Issues a certificate for `names` with `kind`; returns the chain PEM.
 async fn issue(ca: &TestCa, account: &Account, names: &[&str], kind: ChallengeType) -> String {
     let ids: Vec<Identifier> = names.iter().map(|n| Identifier::Dns((*n).into())).collect();
     let mut order = account.new_order(&NewOrder::new(&ids)).await.unwrap();
     assert_eq!(order.state().status, OrderStatus::Pending);
-    answer(ca, &mut order, kind).await;
+    ca.answer(&mut order, kind).await;
     assert_eq!(
         order.poll_ready(&retry()).await.unwrap(),
         OrderStatus::Ready

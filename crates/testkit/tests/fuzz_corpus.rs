@@ -25,9 +25,8 @@ use ferrite_testkit::raw::RawClient;
 use ferrite_testkit::{TestCa, TestCaOptions, bounded};
 use http_body_util::{BodyExt, Full};
 use instant_acme::{
-    AuthorizationStatus, BodyWrapper, BytesResponse, ChallengeType, ExternalAccountKey, HttpClient,
-    Identifier, NewAccount, NewOrder, OrderStatus, RetryPolicy, RevocationReason,
-    RevocationRequest,
+    BodyWrapper, BytesResponse, ChallengeType, ExternalAccountKey, HttpClient, Identifier,
+    NewAccount, NewOrder, OrderStatus, RetryPolicy, RevocationReason, RevocationRequest,
 };
 use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
@@ -349,50 +348,6 @@ fn fixture_seeds(corpus: &mut Corpus) {
     );
 }
 
-/// Answers every pending authorization of `order` with `kind` through the CA's fixtures, then
-/// tells the CA. dns-01 records are all published before any challenge is started, because a
-/// wildcard and its base name share one `_acme-challenge` name.
-async fn answer(ca: &TestCa, order: &mut instant_acme::Order, kind: ChallengeType) {
-    let mut txt: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let mut authzs = order.authorizations();
-    while let Some(authz) = authzs.next().await {
-        let mut authz = authz.unwrap();
-        if authz.status != AuthorizationStatus::Pending {
-            continue;
-        }
-        let challenge = authz.challenge(kind.clone()).unwrap();
-        let Identifier::Dns(name) = challenge.identifier().identifier.clone() else {
-            panic!("not a dns identifier");
-        };
-        let ka = challenge.key_authorization();
-        match kind {
-            ChallengeType::Http01 => ca.http01.set(&challenge.token, ka.as_str()),
-            ChallengeType::TlsAlpn01 => ca.tlsalpn01.set(&name, ka.as_str()),
-            ChallengeType::Dns01 => txt
-                .entry(format!("_acme-challenge.{name}."))
-                .or_default()
-                .push(ka.dns_value()),
-            _ => unreachable!(),
-        }
-    }
-    for (name, values) in txt {
-        ca.dns.set_txt(&name, values);
-    }
-    let mut authzs = order.authorizations();
-    while let Some(authz) = authzs.next().await {
-        let mut authz = authz.unwrap();
-        if authz.status != AuthorizationStatus::Pending {
-            continue;
-        }
-        authz
-            .challenge(kind.clone())
-            .unwrap()
-            .set_ready()
-            .await
-            .unwrap();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recorded_client_traffic_parses() {
     bounded(async {
@@ -430,7 +385,7 @@ async fn recorded_client_traffic_parses() {
         ] {
             let ids: Vec<Identifier> = names.iter().map(|n| Identifier::Dns((*n).into())).collect();
             let mut order = account.new_order(&NewOrder::new(&ids)).await.unwrap();
-            answer(&ca, &mut order, kind).await;
+            ca.answer(&mut order, kind).await;
             assert_eq!(
                 order.poll_ready(&retry()).await.unwrap(),
                 OrderStatus::Ready
