@@ -222,9 +222,15 @@ impl DatabaseUrl {
 impl std::fmt::Debug for DatabaseUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match url::Url::parse(&self.0) {
-            Ok(mut url) if url.password().is_some() => {
+            Ok(mut url) if url.password().is_some() || url.query().is_some() => {
                 // Only fails for URLs that cannot have a password, and this one has one.
-                let _ = url.set_password(Some("redacted"));
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("redacted"));
+                }
+                // libpq URLs may carry the password as `?password=…`: no parameter is shown.
+                if url.query().is_some() {
+                    url.set_query(Some("redacted"));
+                }
                 write!(f, "{:?}", url.as_str())
             }
             Ok(_) => write!(f, "{:?}", self.0),
@@ -1126,6 +1132,14 @@ mod tests {
             "{shown}"
         );
         assert_eq!(c.postgres_options().unwrap().max_connections, 8);
+        // libpq also takes the password as a query parameter.
+        let in_query =
+            DatabaseUrl("postgres://ferrite@db.internal/ferrite?password=q-secret-71".into());
+        let shown = format!("{in_query:?}");
+        assert!(
+            !shown.contains("q-secret-71") && shown.contains("db.internal"),
+            "{shown}"
+        );
 
         std::fs::write(
             &f,

@@ -10,7 +10,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::ceremony::{
     INTERMEDIATE_CERT, INTERMEDIATE_KEY_ALGORITHM, ROOT_CERT, ROOT_KEY_ALGORITHM,
-    make_intermediate, make_root, new_ca_id,
+    make_intermediate, make_root, new_ca_id, sha256_fingerprint,
 };
 use crate::issuer::{LeafRequest, certificate_pem, pem_certificates};
 use crate::params::{self, whole_seconds};
@@ -535,14 +535,4 @@ fn with_listener(dir: &Path, certs: CaCertificates, issuer: Issuer) -> Result<Ca
         tls_key,
         issuer,
     })
-}
-
-/// The SHA-256 of `der` as upper-case hex pairs separated by colons (openssl's form).
-pub(crate) fn sha256_fingerprint(der: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":")
 }

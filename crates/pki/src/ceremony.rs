@@ -208,7 +208,7 @@ fn record_key(role: &str, key: &Pkcs11Key, generated: bool) -> Result<RecordKey,
         token: key.token().label().to_owned(),
         generated,
         label: key.label().to_owned(),
-        id: to_hex(key.id()),
+        id: crate::weak_keys::hex(key.id()),
         algorithm: key.algorithm().to_string(),
         sensitive: protection.sensitive,
         extractable: protection.extractable,
@@ -376,6 +376,14 @@ fn write_certificate(path: &Path, der: &[u8]) -> Result<(), PkiError> {
         options.mode(0o644);
     }
     let mut f = options.open(path).map_err(io("create"))?;
+    // The mode set explicitly: Ferrite's umask (077) would cut the 0644 asked for at open,
+    // and clients and web servers must read the CA certificates.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        f.set_permissions(fs::Permissions::from_mode(0o644))
+            .map_err(io("chmod"))?;
+    }
     f.write_all(certificate_pem(der).as_bytes())
         .and_then(|()| f.sync_all())
         .map_err(io("write"))

@@ -87,6 +87,7 @@ pub use profile::{
     DEFAULT_ISSUER, ExtendedKeyUsage, KeyType, KeyUsage, KeyUsages, PolicyOid, Profile,
 };
 pub use secret::SecretPem;
+pub use serial::{from_hex as serial_from_hex, to_hex as serial_to_hex};
 pub use signature::SignatureAlgorithm;
 pub use signer::{CaKeyAlgorithm, CaSigner, FileKey, KeyLocation};
 pub use validity::{MAX_LEAF_VALIDITY, max_leaf_validity};

@@ -16,6 +16,7 @@
 //!
 //! The PIN ([`Pkcs11Pin`]) never reaches `Debug`, an error or a log line.
 
+use crate::weak_keys::hex;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -181,10 +182,6 @@ fn recovery(e: &CkError) -> Recovery {
         },
         _ => Recovery::None,
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Loads `module` and initializes it; an already initialized library (another token of the

@@ -19,7 +19,7 @@ pub(crate) fn random_serial() -> Result<[u8; 16], PkiError> {
 
 /// The lowercase hex of a positive integer's big-endian magnitude, without leading zero
 /// octets (so a DER INTEGER's sign octet is dropped).
-pub(crate) fn to_hex(bytes: &[u8]) -> String {
+pub fn to_hex(bytes: &[u8]) -> String {
     let mut b = bytes;
     while let [0, rest @ ..] = b {
         b = rest;
@@ -31,7 +31,7 @@ pub(crate) fn to_hex(bytes: &[u8]) -> String {
 }
 
 /// Parses the hex form back into magnitude octets (1 to 20 of them, RFC 5280 §4.1.2.2).
-pub(crate) fn from_hex(serial_hex: &str) -> Result<Vec<u8>, PkiError> {
+pub fn from_hex(serial_hex: &str) -> Result<Vec<u8>, PkiError> {
     let invalid = || PkiError::InvalidSerial {
         serial_hex: serial_hex.to_owned(),
     };

@@ -225,7 +225,8 @@ fn parse_hex32(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex of every octet (leading zero octets kept: key ids, digests).
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

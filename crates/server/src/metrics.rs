@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ferrite_core::metrics::{Histogram, HistogramSnapshot};
@@ -20,7 +20,7 @@ use ferrite_proto::ProblemType;
 use crate::AppState;
 
 /// A request's labels: listener, method, route, status.
-type RequestLabels = (&'static str, String, String, u16);
+type RequestLabels = (&'static str, &'static str, String, u16);
 
 /// Requests and problems, counted by the middleware of every router.
 #[derive(Debug, Default)]
@@ -54,7 +54,18 @@ pub(crate) async fn track(
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().as_str().to_owned();
+    // A fixed set: hyper accepts any token as a method, and a label per token would let a
+    // client grow this map (and the scrape) without end.
+    let method = match *req.method() {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    };
     let began = Instant::now();
     let response = next.run(req).await;
     let metrics = &state.metrics;

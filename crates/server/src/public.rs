@@ -84,9 +84,12 @@ async fn ready(State(state): State<AppState>) -> Response {
         Ok(()) => "ok".into_response(),
         Err(failing) => {
             tracing::warn!(%failing, "not ready");
+            // The part only: the error itself (a database host, a token's state) is for the
+            // operator's log, not for whoever asks this public endpoint.
+            let part = failing.split(':').next().unwrap_or("unknown");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                format!("not ready: {failing}\n"),
+                format!("not ready: {part} (the reason is in the server's log)\n"),
             )
                 .into_response()
         }

@@ -67,7 +67,7 @@ pub(super) async fn advance(
     let certificates =
         ferrite_core::ca::ari::advance_renewal(store.as_ref(), now, &filter, reason, dry_run)
             .await
-            .map_err(|e| anyhow::anyhow!(e.to_string()))?;
+            .map_err(super::operator_error)?;
     if json_out {
         let rows: Vec<serde_json::Value> = certificates
             .iter()

@@ -62,7 +62,7 @@ impl CertId {
         }
         Ok(CertId {
             key_id,
-            serial_hex: magnitude.iter().map(|b| format!("{b:02x}")).collect(),
+            serial_hex: ferrite_pki::serial_to_hex(&magnitude),
         })
     }
 
@@ -90,7 +90,8 @@ impl CertId {
     /// The canonical text: unpadded base64url, the serial in its shortest DER form (a zero
     /// octet first only when the top bit is set), as RFC 9773 §4.1 and its clients write it.
     pub fn encode(&self) -> String {
-        let mut serial = hex_octets(&self.serial_hex);
+        // Serials come from the store, which holds only valid ones.
+        let mut serial = ferrite_pki::serial_from_hex(&self.serial_hex).unwrap_or_default();
         if serial.first().is_some_and(|b| b & 0x80 != 0) {
             serial.insert(0, 0);
         }
@@ -100,24 +101,6 @@ impl CertId {
             URL_SAFE_NO_PAD.encode(serial)
         )
     }
-}
-
-/// The octets of a lower-case hex string (as the store writes serials).
-fn hex_octets(hex: &str) -> Vec<u8> {
-    let padded = if hex.len() % 2 == 1 {
-        format!("0{hex}")
-    } else {
-        hex.to_owned()
-    };
-    padded
-        .as_bytes()
-        .chunks(2)
-        .filter_map(|pair| {
-            std::str::from_utf8(pair)
-                .ok()
-                .and_then(|s| u8::from_str_radix(s, 16).ok())
-        })
-        .collect()
 }
 
 /// What a renewal information request answers (RFC 9773 §4.2).
@@ -160,10 +143,13 @@ fn past_window(since: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
 
 impl Ca {
     /// The key identifier certificates of this CA carry as their authorityKeyIdentifier.
-    fn issuer_key_id(&self) -> Result<Vec<u8>, CoreError> {
-        ferrite_pki::parse_certificate(self.inner.issuer.certificate_der())
-            .map_err(|e| CoreError::Internal(format!("the issuing certificate: {e}")))?
+    fn issuer_key_id(&self) -> Result<&[u8], CoreError> {
+        self.inner
+            .issuer_certificate
+            .as_ref()
+            .ok_or_else(|| CoreError::Internal("the issuing certificate does not parse".into()))?
             .subject_key_id
+            .as_deref()
             .ok_or_else(|| {
                 CoreError::Internal("the issuing certificate has no subjectKeyIdentifier".into())
             })

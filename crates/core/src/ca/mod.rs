@@ -211,6 +211,9 @@ struct Inner {
     validator: Arc<dyn Validator>,
     clock: Arc<dyn Clock>,
     issuer: Arc<dyn CertificateIssuer>,
+    /// The issuing certificate as parsed once at start (its subjectKeyIdentifier names this
+    /// CA in certIDs, its notAfter feeds the metrics); `None` if it does not parse.
+    issuer_certificate: Option<ferrite_pki::ParsedCertificate>,
     config: CaConfig,
     eab: Registry,
     /// The last CRL signed and when: relying parties fetch it often, and signing plus a CRL
@@ -258,12 +261,14 @@ impl Ca {
         let account_slots = slots::KeyedSlots::new(config.validations_per_account);
         let customer_slots = slots::KeyedSlots::new(config.validations_per_customer);
         let eab = Registry::new(store.clone(), clock.clone(), kek, config.eab.clone());
+        let issuer_certificate = ferrite_pki::parse_certificate(issuer.certificate_der()).ok();
         Self {
             inner: Arc::new(Inner {
                 store,
                 validator,
                 clock,
                 issuer,
+                issuer_certificate,
                 config,
                 eab,
                 crl: tokio::sync::Mutex::new(None),
@@ -305,9 +310,7 @@ impl Ca {
 
     /// The issuing CA certificate's notAfter, if its certificate parses.
     pub fn issuer_not_after(&self) -> Option<time::OffsetDateTime> {
-        ferrite_pki::parse_certificate(self.inner.issuer.certificate_der())
-            .ok()
-            .map(|c| c.not_after)
+        self.inner.issuer_certificate.as_ref().map(|c| c.not_after)
     }
 
     /// How old the CRL this instance serves is; `None` before it signed one.

@@ -161,7 +161,11 @@ impl Registry {
             .set_customer_profiles(&customer.id, profiles.as_deref())
             .await?
         {
-            return Err(not_found("customer", name, ""));
+            return Err(not_found(
+                "customer",
+                name,
+                "; list customers with `ferrite customer list`",
+            ));
         }
         customer.allowed_profiles = profiles;
         Ok(CustomerView::from(&customer))
@@ -173,7 +177,13 @@ impl Registry {
             .customer(id)
             .await?
             .map(|c| CustomerView::from(&c))
-            .ok_or_else(|| not_found("customer", id, ""))
+            .ok_or_else(|| {
+                not_found(
+                    "customer",
+                    id,
+                    "; list customers with `ferrite customer list`",
+                )
+            })
     }
 
     /// Creates an API credential for a customer (by id). The secret is returned once and
