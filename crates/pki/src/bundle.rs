@@ -14,6 +14,7 @@ use crate::ceremony::{
 };
 use crate::issuer::{LeafRequest, certificate_pem, pem_certificates};
 use crate::params::{self, whole_seconds};
+use crate::parse::signature_fault;
 use crate::pkcs11::Token;
 use crate::signer::{CaSigner, FileKey, PlaceholderKey};
 use crate::{CaOptions, Issuer, PkiError, Profile, SecretPem};
@@ -443,15 +444,16 @@ fn read_chain(dir: &Path, name: &str) -> Result<(String, Vec<Vec<u8>>), PkiError
 
 /// Checks that `child` is signed by `parent`'s key.
 fn check_signed_by(dir: &Path, name: &str, child: &[u8], parent: &[u8]) -> Result<(), PkiError> {
-    let parse = |der| {
-        x509_parser::parse_x509_certificate(der)
-            .map(|(_, c)| c)
-            .map_err(|e| invalid(dir, name, format!("does not parse: {e}")))
-    };
-    let (child, parent) = (parse(child)?, parse(parent)?);
-    child
-        .verify_signature(Some(parent.public_key()))
-        .map_err(|e| invalid(dir, name, format!("not signed by its issuer: {e}")))
+    let (_, parent) = x509_parser::parse_x509_certificate(parent)
+        .map_err(|e| invalid(dir, name, format!("its issuer does not parse: {e}")))?;
+    match signature_fault(child, parent.public_key().raw) {
+        None => Ok(()),
+        Some(fault) => Err(invalid(
+            dir,
+            name,
+            format!("not signed by its issuer: {fault}"),
+        )),
+    }
 }
 
 /// The root and intermediate certificates of `dir`, checked: one certificate each, the root

@@ -12,10 +12,10 @@ use rcgen::CertificateParams;
 use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use x509_parser::prelude::FromDer;
 
 use crate::issuer::{certificate_pem, pem_certificates};
 use crate::params::{self, whole_seconds};
+use crate::parse::signature_fault;
 use crate::pkcs11::{Pkcs11Key, Token};
 use crate::serial::{random_serial, to_hex};
 use crate::signer::{CaKeyAlgorithm, CaSigner, PlaceholderKey, raw_public_key, replace_signature};
@@ -94,16 +94,13 @@ pub(crate) fn make_intermediate(
 
 /// Checks that `der` (a certificate) verifies under the key `spki_der`.
 fn check_signature(der: &[u8], spki_der: &[u8], what: &'static str) -> Result<(), PkiError> {
-    let failed = |detail: String| PkiError::Signing {
-        action: "checking a new CA certificate",
-        detail: format!("{what}: {detail} (nothing was written)"),
-    };
-    let (_, cert) = x509_parser::parse_x509_certificate(der)
-        .map_err(|e| failed(format!("does not parse: {e}")))?;
-    let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der)
-        .map_err(|e| failed(format!("the key does not parse: {e}")))?;
-    cert.verify_signature(Some(&spki))
-        .map_err(|e| failed(format!("does not verify: {e}")))
+    match signature_fault(der, spki_der) {
+        None => Ok(()),
+        Some(fault) => Err(PkiError::Signing {
+            action: "checking a new CA certificate",
+            detail: format!("{what}: {fault} (nothing was written)"),
+        }),
+    }
 }
 
 /// What a key ceremony makes.
@@ -225,7 +222,7 @@ fn record_certificate(role: &str, file: &Path, der: &[u8]) -> Result<RecordCerti
         role: role.to_owned(),
         file: file.display().to_string(),
         subject: cert.subject().to_string(),
-        serial: cert.raw_serial_as_string().replace(':', ""),
+        serial: to_hex(cert.raw_serial()),
         not_before: rfc3339(cert.validity().not_before.to_datetime()),
         not_after: rfc3339(cert.validity().not_after.to_datetime()),
         sha256: sha256_fingerprint(der),

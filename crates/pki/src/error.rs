@@ -201,7 +201,9 @@ pub enum PkiError {
     },
 
     /// A PKCS#11 call failed (device, or operator: token full, session limit).
-    #[error("PKCS#11 token {token:?}: {action} failed: {detail}")]
+    #[error(
+        "PKCS#11 token {token:?}: {action} failed: {detail}; check that the token is present and not full (softhsm2-util --show-slots, or the HSM's own tools) and that ca.pkcs11_module is the module of that device"
+    )]
     Token {
         /// The token's label.
         token: String,

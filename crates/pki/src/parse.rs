@@ -3,6 +3,8 @@
 use time::OffsetDateTime;
 use x509_parser::extensions::{GeneralName, ParsedExtension};
 
+use x509_parser::prelude::FromDer;
+
 use crate::PkiError;
 use crate::serial::to_hex;
 
@@ -26,6 +28,22 @@ pub struct ParsedCertificate {
     /// The subjectKeyIdentifier (RFC 5280 §4.2.1.2), if present: what certificates this one
     /// issues carry as their authorityKeyIdentifier.
     pub subject_key_id: Option<Vec<u8>>,
+}
+
+/// Why the certificate `der` does not verify under the key `spki_der` (a DER
+/// SubjectPublicKeyInfo), or `None` when it does.
+pub(crate) fn signature_fault(der: &[u8], spki_der: &[u8]) -> Option<String> {
+    let (_, cert) = match x509_parser::parse_x509_certificate(der) {
+        Ok(parsed) => parsed,
+        Err(e) => return Some(format!("does not parse: {e}")),
+    };
+    let spki = match x509_parser::x509::SubjectPublicKeyInfo::from_der(spki_der) {
+        Ok((_, spki)) => spki,
+        Err(e) => return Some(format!("the key does not parse: {e}")),
+    };
+    cert.verify_signature(Some(&spki))
+        .err()
+        .map(|e| format!("does not verify: {e}"))
 }
 
 /// Parses one DER certificate (no trailing bytes).

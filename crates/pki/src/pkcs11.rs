@@ -920,6 +920,9 @@ impl CaSigner for Pkcs11Key {
             let Some((recovery, generation)) = failed.retry else {
                 return Err(failed.error);
             };
+            if matches!(recovery, Recovery::None) {
+                return Err(failed.error);
+            }
             tracing::warn!(token = %self.token.label(), key = %self.label, error = %failed.error, "a signature failed in the token; recovering");
             match recovery {
                 Recovery::Reset => {
