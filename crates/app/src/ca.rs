@@ -89,11 +89,11 @@ pub fn intermediate_expiry_warning(
 }
 
 /// The engine's issuer: a key that may wait on a device signs on blocking threads.
-pub fn engine_issuer(issuer: Issuer) -> Arc<dyn CertificateIssuer> {
+pub fn engine_issuer(issuer: Arc<Issuer>) -> Arc<dyn CertificateIssuer> {
     if issuer.key().may_block() {
-        Arc::new(ferrite_core::issuer::OnBlockingThreads(Arc::new(issuer)))
+        Arc::new(ferrite_core::issuer::OnBlockingThreads(issuer))
     } else {
-        Arc::new(issuer)
+        issuer
     }
 }
 

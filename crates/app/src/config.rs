@@ -10,10 +10,13 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-/// The host (with port) of an `https://host[:port][/path]` URL.
-fn url_host(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("https://")?;
-    Some(rest.split(['/', '?', '#']).next().unwrap_or(""))
+/// The host of an `https://` URL with a host, parsed as a URL; `None` for anything else.
+fn https_host(url: &str) -> Option<url::Host> {
+    let parsed = url::Url::parse(url).ok()?;
+    if parsed.scheme() != "https" {
+        return None;
+    }
+    parsed.host().map(|h| h.to_owned())
 }
 
 /// The environment variables (after `FERRITE_`, lower case) of secret settings, and their keys.
@@ -80,6 +83,47 @@ pub struct Config {
     /// ACME Renewal Information (RFC 9773).
     #[serde(default)]
     pub ari: Ari,
+    /// The ACME listener's certificate.
+    #[serde(default)]
+    pub tls: Tls,
+}
+
+/// `[tls]`: the certificate the ACME listener serves. Either Ferrite issues it (with its
+/// intermediate, for `names`) and issues it again before it expires, or it is the operator's
+/// (`cert_file`, `key_file`), read again whenever either file changes.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Tls {
+    /// DNS names and IP addresses of the certificate Ferrite issues its listener; empty:
+    /// `localhost`, `127.0.0.1`, `::1` and `base_url`'s host. Must cover `base_url`'s host.
+    pub names: Vec<String>,
+    /// The operator's certificate chain for the listener (PEM, leaf first), e.g. from
+    /// another CA that the clients already trust; with `key_file`, instead of Ferrite's own.
+    pub cert_file: String,
+    /// The private key of `cert_file` (PEM; readable by Ferrite's user only).
+    pub key_file: String,
+    /// Seconds between looks at `cert_file` and `key_file` for a change, or at Ferrite's own
+    /// certificate for its renewal; 0: the default, 30.
+    pub check_seconds: u64,
+}
+
+/// How often the listener certificate is looked at when `tls.check_seconds` is 0.
+const DEFAULT_TLS_CHECK_SECONDS: u64 = 30;
+
+impl Tls {
+    /// Whether the operator's files are served (rather than Ferrite's own certificate).
+    pub fn operator_files(&self) -> bool {
+        !self.cert_file.trim().is_empty()
+    }
+
+    /// How often the listener certificate is looked at.
+    pub fn check_every(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(if self.check_seconds == 0 {
+            DEFAULT_TLS_CHECK_SECONDS
+        } else {
+            self.check_seconds
+        })
+    }
 }
 
 /// `[ari]`: renewal information (RFC 9773).
@@ -433,6 +477,7 @@ impl Default for Config {
             },
             profiles: std::collections::BTreeMap::new(),
             ari: Ari::default(),
+            tls: Tls::default(),
         }
     }
 }
@@ -546,12 +591,11 @@ impl Config {
             "eab.max_bindings must be at least 1"
         );
         anyhow::ensure!(
-            config.base_url.is_empty()
-                || (config.base_url.starts_with("https://")
-                    && url_host(&config.base_url).is_some_and(|h| !h.is_empty())),
+            config.base_url.is_empty() || https_host(&config.base_url).is_some(),
             "base_url = {:?}: ACME is served over HTTPS only (RFC 8555 §6.1); give the https:// URL clients reach, e.g. \"https://acme.example.com\", or leave it empty for https://{{listen}}",
             config.base_url
         );
+        config.validate_tls()?;
         anyhow::ensure!(
             config.admin_listen.ip().is_loopback() || config.admin_trusted_network,
             "admin_listen = {} is not a loopback address, and the admin API is plain HTTP whose requests carry bearer secrets: keep admin_listen on loopback and reach it through an SSH tunnel or a TLS-terminating proxy, or set admin_trusted_network = true if the network between it and its callers is trusted",
@@ -680,6 +724,7 @@ impl Config {
 
     /// The CA's names and the listener's, with `urls` for what is issued.
     pub fn ca_options(&self, urls: ferrite_pki::IssuerUrls) -> ferrite_pki::CaOptions {
+        let (dns, ips) = self.listener_names();
         let optional = |s: &str| {
             let s = s.trim();
             (!s.is_empty()).then(|| s.to_owned())
@@ -689,8 +734,94 @@ impl Config {
             country: self.ca.country.clone(),
             root_common_name: optional(&self.ca.root_common_name),
             intermediate_common_name: optional(&self.ca.intermediate_common_name),
+            tls_dns_names: dns,
+            tls_ips: ips,
             ..ferrite_pki::CaOptions::new(urls)
         }
+    }
+
+    /// The DNS names and IP addresses of the certificate Ferrite issues its ACME listener:
+    /// `tls.names`, else `localhost`, `127.0.0.1`, `::1` and `base_url`'s host.
+    pub fn listener_names(&self) -> (Vec<String>, Vec<std::net::IpAddr>) {
+        use std::net::IpAddr;
+        let mut names: Vec<String> = self.tls.names.iter().map(|n| n.trim().to_owned()).collect();
+        if names.is_empty() {
+            names = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+            match https_host(&self.base_url) {
+                Some(url::Host::Domain(d)) => names.push(d),
+                Some(url::Host::Ipv4(ip)) => names.push(ip.to_string()),
+                Some(url::Host::Ipv6(ip)) => names.push(ip.to_string()),
+                None => {}
+            }
+        }
+        let (mut dns, mut ips) = (Vec::new(), Vec::<IpAddr>::new());
+        for name in names {
+            match name.parse::<IpAddr>() {
+                Ok(ip) if !ips.contains(&ip) => ips.push(ip),
+                Ok(_) => {}
+                Err(_) => {
+                    let name = name.to_ascii_lowercase();
+                    if !dns.contains(&name) {
+                        dns.push(name);
+                    }
+                }
+            }
+        }
+        (dns, ips)
+    }
+
+    /// `[tls]`: one source of the listener certificate, names that cover `base_url`.
+    fn validate_tls(&self) -> anyhow::Result<()> {
+        let tls = &self.tls;
+        anyhow::ensure!(
+            tls.cert_file.trim().is_empty() == tls.key_file.trim().is_empty(),
+            "tls.cert_file and tls.key_file go together: set both (the operator's certificate for the ACME listener) or neither (Ferrite issues it)"
+        );
+        anyhow::ensure!(
+            !tls.operator_files() || tls.names.is_empty(),
+            "tls.names is for the certificate Ferrite issues its listener, and tls.cert_file is set: the names are the file's; remove one of them"
+        );
+        anyhow::ensure!(
+            tls.check_seconds <= 86_400,
+            "tls.check_seconds must be at most 86400 (a day); 0 is the default, 30"
+        );
+        for name in &tls.names {
+            let n = name.trim();
+            anyhow::ensure!(
+                !n.is_empty()
+                    && n.len() <= 253
+                    && (n.parse::<std::net::IpAddr>().is_ok()
+                        || n.split('.').enumerate().all(|(i, label)| {
+                            (1..=63).contains(&label.len())
+                                && (label
+                                    .bytes()
+                                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                                    || (i == 0 && label == "*"))
+                        })),
+                "tls.names: {name:?} is neither a DNS name nor an IP address"
+            );
+        }
+        if !tls.names.is_empty()
+            && let Some(host) = https_host(&self.base_url)
+        {
+            let (dns, ips) = self.listener_names();
+            let covered = match &host {
+                url::Host::Domain(d) => dns.iter().any(|n| {
+                    n == d
+                        || n.strip_prefix("*.").is_some_and(|parent| {
+                            d.split_once('.').is_some_and(|(_, rest)| rest == parent)
+                        })
+                }),
+                url::Host::Ipv4(ip) => ips.contains(&std::net::IpAddr::V4(*ip)),
+                url::Host::Ipv6(ip) => ips.contains(&std::net::IpAddr::V6(*ip)),
+            };
+            anyhow::ensure!(
+                covered,
+                "tls.names = {:?} does not cover base_url's host {host}: clients would refuse the listener's certificate; add it to tls.names",
+                tls.names
+            );
+        }
+        Ok(())
     }
 
     /// How to reach the token (`ca.pkcs11_*`); reads the PIN file.
@@ -1254,6 +1385,93 @@ mod tests {
             };
             c.validate().unwrap();
         }
+    }
+
+    #[test]
+    fn the_listener_names_default_to_loopback_and_base_urls_host() {
+        let names = |base_url: &str, names: &[&str]| {
+            let mut c = Config {
+                base_url: base_url.to_owned(),
+                ..Config::default()
+            };
+            c.tls.names = names.iter().map(|n| (*n).to_owned()).collect();
+            c.listener_names()
+        };
+        let loopback: Vec<std::net::IpAddr> = vec![
+            std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::Ipv6Addr::LOCALHOST.into(),
+        ];
+        assert_eq!(
+            names("", &[]),
+            (vec!["localhost".to_owned()], loopback.clone())
+        );
+        assert_eq!(
+            names("https://ACME.example.com:8443/x", &[]),
+            (
+                vec!["localhost".to_owned(), "acme.example.com".to_owned()],
+                loopback.clone()
+            )
+        );
+        assert_eq!(
+            names("https://127.0.0.1:14000", &[]),
+            (vec!["localhost".to_owned()], loopback)
+        );
+        assert_eq!(
+            names(
+                "https://acme.example.com",
+                &["acme.example.com", "192.0.2.1"]
+            ),
+            (
+                vec!["acme.example.com".to_owned()],
+                vec![std::net::Ipv4Addr::new(192, 0, 2, 1).into()]
+            )
+        );
+    }
+
+    #[test]
+    fn tls_settings_name_one_source_that_covers_base_url() {
+        let check = |base_url: &str, f: &dyn Fn(&mut Tls)| {
+            let mut c = Config {
+                base_url: base_url.to_owned(),
+                ..Config::default()
+            };
+            f(&mut c.tls);
+            c.validate().map_err(|e| format!("{e:#}"))
+        };
+        let err = check("", &|t| t.cert_file = "/etc/acme.pem".into()).unwrap_err();
+        assert!(err.contains("go together"), "{err}");
+        let err = check("", &|t| {
+            t.cert_file = "/etc/acme.pem".into();
+            t.key_file = "/etc/acme.key".into();
+            t.names = vec!["acme.example.com".into()];
+        })
+        .unwrap_err();
+        assert!(err.contains("remove one"), "{err}");
+        let err = check("https://acme.example.com", &|t| {
+            t.names = vec!["other.example.com".into()]
+        })
+        .unwrap_err();
+        assert!(
+            err.contains("does not cover base_url's host acme.example.com"),
+            "{err}"
+        );
+        let err = check("", &|t| t.names = vec!["not a name".into()]).unwrap_err();
+        assert!(
+            err.contains("neither a DNS name nor an IP address"),
+            "{err}"
+        );
+        let err = check("", &|t| t.check_seconds = 100_000).unwrap_err();
+        assert!(err.contains("tls.check_seconds"), "{err}");
+        check("https://acme.example.com", &|t| {
+            t.names = vec!["*.example.com".into()]
+        })
+        .unwrap();
+        check("https://[::1]:8443", &|t| t.names = vec!["::1".into()]).unwrap();
+        check("https://acme.example.com", &|t| {
+            t.cert_file = "/etc/acme.pem".into();
+            t.key_file = "/etc/acme.key".into();
+        })
+        .unwrap();
     }
 
     #[test]

@@ -11,6 +11,7 @@ use ferrite_core::eab::Registry;
 use ferrite_core::model::{CaCertificates, CaRecord};
 use ferrite_core::{Ca, CaConfig, Clock, Store, SystemClock};
 use ferrite_pki::CaBundle;
+use ferrite_server::tls::ListenerCertificate;
 use ferrite_server::{AppState, ServerConfig};
 use ferrite_va::VaConfig;
 use tokio::net::TcpListener;
@@ -255,6 +256,13 @@ pub struct Ferrite {
     pub created_ca: bool,
     state: AppState,
     tls: Arc<rustls::ServerConfig>,
+    /// What keeps the ACME listener's certificate current, and how often it looks.
+    listener_watch: (
+        crate::listener_cert::Source,
+        Arc<ListenerCertificate>,
+        Arc<dyn Clock>,
+        Duration,
+    ),
     listeners: Listeners,
     /// The connection limits of the ACME, public and admin listeners.
     limits: [ferrite_server::listener::ConnectionLimits; 3],
@@ -308,17 +316,39 @@ impl Ferrite {
             "cannot set up validation (validation.dns_resolver, validation.dnssec_trust_anchor)",
         )?;
 
-        let listener_not_after = {
-            use rustls_pki_types::pem::PemObject;
-            rustls_pki_types::CertificateDer::pem_slice_iter(bundle.tls_chain_pem.as_bytes())
-                .next()
-                .and_then(Result::ok)
-                .and_then(|leaf| ferrite_pki::parse_certificate(&leaf).ok())
-                .map(|leaf| leaf.not_after)
+        let issuer = Arc::new(bundle.issuer);
+        let (listener, listener_source) = if config.tls.operator_files() {
+            let (cert, key) = (
+                PathBuf::from(config.tls.cert_file.trim()),
+                PathBuf::from(config.tls.key_file.trim()),
+            );
+            let (chain_pem, key_pem, not_after) = crate::listener_cert::read_files(&cert, &key)?;
+            let days_left = (not_after - hooks.clock.now()).whole_days();
+            if days_left < ferrite_pki::LISTENER_RENEW_BEFORE.whole_days() {
+                tracing::warn!(file = %cert.display(), %not_after, days_left, "the ACME listener certificate (tls.cert_file) expires soon or has expired: renew it; the new files are served without a restart");
+            }
+            (
+                ListenerCertificate::new(&chain_pem, key_pem.expose(), not_after)?,
+                crate::listener_cert::files_source(cert, key),
+            )
+        } else {
+            (
+                ListenerCertificate::new(
+                    &bundle.tls_chain_pem,
+                    bundle.tls_key.expose(),
+                    bundle.tls_not_after,
+                )
+                .context("cannot use the listener certificate in data_dir/ca")?,
+                crate::listener_cert::Source::Own {
+                    dir: ca_dir.clone(),
+                    issuer: issuer.clone(),
+                    opts: opts.clone(),
+                },
+            )
         };
         let server_config = ServerConfig {
             body_read_timeout: Duration::from_secs(config.limits.body_read_timeout_seconds),
-            listener_not_after,
+            listener: Some(listener.clone()),
             ..ServerConfig::new(base_url.clone(), bundle.root_pem.clone())
         };
         let mut engine = config.engine_config(
@@ -330,16 +360,17 @@ impl Ferrite {
         if let Some(change) = hooks.engine {
             change(&mut engine);
         }
-        let tls =
-            ferrite_server::tls::server_config(&bundle.tls_chain_pem, bundle.tls_key.expose())
-                .context("cannot use the listener certificate in data_dir/ca")?;
+        let tls = listener
+            .server_config()
+            .context("cannot serve the ACME listener's certificate")?;
         let root_path = CaBundle::root_path(&ca_dir);
         let root_path = std::fs::canonicalize(&root_path).unwrap_or(root_path);
+        let clock = hooks.clock;
         let ca = Ca::new(
             store,
             Arc::new(va),
-            hooks.clock,
-            crate::ca::engine_issuer(bundle.issuer),
+            clock.clone(),
+            crate::ca::engine_issuer(issuer),
             engine,
         );
         check_kek(ca.eab()).await?;
@@ -358,6 +389,7 @@ impl Ferrite {
             root_pem: bundle.root_pem,
             created_ca,
             tls,
+            listener_watch: (listener_source, listener, clock, config.tls.check_every()),
             listeners,
             limits: connection_limits(config, open_file_limit()),
         })
@@ -418,6 +450,10 @@ impl Ferrite {
                 )),
             ],
             housekeeping: ferrite_server::spawn_housekeeping(self.ca, HOUSEKEEPING_EVERY),
+            listener_watch: {
+                let (source, served, clock, every) = self.listener_watch;
+                crate::listener_cert::spawn_watch(source, served, clock, every)
+            },
         }
     }
 }
@@ -489,11 +525,13 @@ pub struct Running {
     stopping: tokio::sync::watch::Receiver<bool>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
     housekeeping: JoinHandle<()>,
+    listener_watch: JoinHandle<()>,
 }
 
 impl Running {
     /// Waits for the shutdown signal, then until the servers have stopped (at most
-    /// [`SHUTDOWN_GRACE`] for requests in flight), and stops housekeeping.
+    /// [`SHUTDOWN_GRACE`] for requests in flight), and stops housekeeping and the listener
+    /// certificate's watch.
     pub async fn stopped(mut self) {
         // A closed channel means the signal's task is gone: stop too.
         let _ = self.stopping.wait_for(|s| *s).await;
@@ -506,6 +544,7 @@ impl Running {
         })
         .await;
         self.housekeeping.abort();
+        self.listener_watch.abort();
     }
 }
 

@@ -24,6 +24,7 @@ pub mod config;
 pub mod data_dir;
 mod instance;
 pub mod kek;
+mod listener_cert;
 
 pub use config::Config;
 pub use instance::{

@@ -28,17 +28,14 @@ const TLS_KEY: &str = "private/tls.key";
 const PRIVATE_DIR: &str = "private";
 
 /// Files that must be present to load. `root.key` is not: it is only used at creation, so an
-/// operator may move it offline.
-const REQUIRED: [&str; 5] = [
-    ROOT_CERT,
-    INTERMEDIATE_CERT,
-    INTERMEDIATE_KEY,
-    TLS_CERT,
-    TLS_KEY,
-];
+/// operator may move it offline. Nor are the listener's `tls.pem` and `tls.key`: they are
+/// issued again whenever they are missing or unfit ([`listener_fault`]).
+const REQUIRED: [&str; 3] = [ROOT_CERT, INTERMEDIATE_CERT, INTERMEDIATE_KEY];
 
-/// Warn when the listener certificate has less than this left.
-const TLS_RENEW_WARNING: Duration = Duration::days(30);
+/// The self-issued listener certificate is issued again when it has less than this left
+/// (at start, and by the server's periodic check): a year-long certificate renewed a month
+/// before its end, so a failing renewal has weeks of warnings before clients see it.
+pub const LISTENER_RENEW_BEFORE: Duration = Duration::days(30);
 
 /// The CA's certificates and the keys the server needs: the intermediate (inside
 /// [`Issuer`]) and the ACME listener's TLS key. The root key is never loaded.
@@ -53,6 +50,8 @@ pub struct CaBundle {
     pub tls_chain_pem: String,
     /// The ACME listener's private key, PKCS#8 PEM.
     pub tls_key: SecretPem,
+    /// The ACME listener certificate's notAfter.
+    pub tls_not_after: OffsetDateTime,
     /// Signs subscriber certificates and CRLs.
     pub issuer: Issuer,
 }
@@ -84,8 +83,11 @@ impl CaBundle {
     /// running as another user, such as a web server's unprivileged worker, must read the
     /// root they trust), and `dir/private/` (0700) with the keys `root.key`,
     /// `intermediate.key` and `tls.key` (0600, PKCS#8 PEM). Later calls load the same files and
-    /// regenerate nothing; `opts.urls` is used for what is issued from now on, the other
-    /// options only at creation. Returns whether the files were created.
+    /// regenerate no CA; `opts.urls` is used for what is issued from now on, the listener
+    /// names (`opts.tls_dns_names`, `opts.tls_ips`) for the listener certificate, which is
+    /// issued again when it is missing, does not name exactly those, is not the
+    /// intermediate's, or expires within [`LISTENER_RENEW_BEFORE`]. The other options are
+    /// used only at creation. Returns whether the CA was created.
     ///
     /// A directory with some but not all files is an error ([`PkiError::IncompleteDataDir`]),
     /// never a reason to generate a new CA. Keys found directly in `dir` are moved into
@@ -113,7 +115,7 @@ impl CaBundle {
         }
         opts.validate()?;
         let files = generate(dir, opts)?;
-        write_new_files(dir, &files)?;
+        write_files(dir, &files, Placing::New)?;
         tracing::info!(dir = %dir.display(), "created a new CA");
         Ok((load(dir, opts)?, true))
     }
@@ -123,8 +125,9 @@ impl CaBundle {
     /// `intermediate.pem` from `dir`, the intermediate's key from the token (found by the
     /// certificate's subjectKeyIdentifier, and checked to sign for it). The root key is never
     /// looked for. The ACME listener's certificate and key (`tls.pem`, `private/tls.key`: a
-    /// file, since it is not a CA key) are issued by the intermediate when neither exists.
-    /// Returns whether the listener certificate was created.
+    /// file, since it is not a CA key) are issued by the intermediate when they are missing or
+    /// unfit, as [`CaBundle::load_or_create`] says. Returns whether the listener certificate
+    /// was issued.
     pub fn load_with_token(
         dir: &Path,
         opts: &CaOptions,
@@ -154,28 +157,8 @@ impl CaBundle {
         };
         let key = token.find_key(&spki, &dir.join(INTERMEDIATE_CERT).display().to_string())?;
         let issuer = issuer(dir, &certs, Arc::new(key), opts)?;
-        let mut missing = Vec::new();
-        for name in [TLS_CERT, TLS_KEY] {
-            let path = dir.join(name);
-            if !path.try_exists().map_err(io("inspect", &path))? {
-                missing.push(name.to_owned());
-            }
-        }
-        let created = match missing.len() {
-            0 => false,
-            2 => {
-                let files = listener_certificate(&issuer, opts, OffsetDateTime::now_utc())?;
-                write_new_files(dir, &files)?;
-                true
-            }
-            _ => {
-                return Err(PkiError::IncompleteDataDir {
-                    dir: dir.to_owned(),
-                    missing,
-                });
-            }
-        };
-        Ok((with_listener(dir, certs, issuer)?, created))
+        let (bundle, created) = with_listener(dir, certs, issuer, opts)?;
+        Ok((bundle, created))
     }
 }
 
@@ -254,15 +237,15 @@ fn listener_certificate(
         .iter()
         .map(|n| n.to_ascii_lowercase())
         .collect();
-    let profile = Profile::acme_listener();
+    let (not_before, not_after) = listener_validity(now);
     let tls = issuer.issue_leaf(
         &tls_key.subject_public_key_info(),
-        &profile,
+        &Profile::acme_listener(),
         &LeafRequest {
             dns_names: &tls_names,
             ips: &opts.tls_ips,
-            not_before: now,
-            not_after: now + profile.validity() - Duration::seconds(1),
+            not_before,
+            not_after,
         },
     )?;
     tracing::info!(
@@ -285,6 +268,15 @@ fn listener_certificate(
     ])
 }
 
+/// The validity of a listener certificate issued at `now` (whole seconds, as it is written).
+fn listener_validity(now: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
+    let not_before = whole_seconds(now);
+    (
+        not_before,
+        not_before + Profile::acme_listener().validity() - Duration::seconds(1),
+    )
+}
+
 fn io<'a>(action: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> PkiError + 'a {
     move |source| PkiError::Io {
         action,
@@ -293,9 +285,19 @@ fn io<'a>(action: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> Pk
     }
 }
 
-/// Writes each file under a temporary name, syncs it, then links it into place without
-/// overwriting (a concurrent creator makes this fail instead of mixing two CAs).
-fn write_new_files(dir: &Path, files: &[NewFile]) -> Result<(), PkiError> {
+/// How [`write_files`] puts a file into place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Placing {
+    /// Never over an existing file (a concurrent creator makes this fail instead of mixing
+    /// two CAs).
+    New,
+    /// Over the existing file, atomically (readers see the old or the new file, whole).
+    Replace,
+}
+
+/// Writes each file under a temporary name, syncs it, then links ([`Placing::New`]) or renames
+/// ([`Placing::Replace`]) it into place.
+fn write_files(dir: &Path, files: &[NewFile], how: Placing) -> Result<(), PkiError> {
     create_dir(dir, 0o755)?;
     let private = dir.join(PRIVATE_DIR);
     create_dir(&private, 0o700)?;
@@ -334,8 +336,13 @@ fn write_new_files(dir: &Path, files: &[NewFile]) -> Result<(), PkiError> {
             .and_then(|()| f.sync_all())
             .map_err(io("write", &tmp))?;
         drop(f);
-        fs::hard_link(&tmp, &path).map_err(io("create", &path))?;
-        fs::remove_file(&tmp).map_err(io("remove", &tmp))?;
+        match how {
+            Placing::New => {
+                fs::hard_link(&tmp, &path).map_err(io("create", &path))?;
+                fs::remove_file(&tmp).map_err(io("remove", &tmp))?;
+            }
+            Placing::Replace => fs::rename(&tmp, &path).map_err(io("replace", &path))?,
+        }
     }
     for d in [&private, dir] {
         if let Ok(d) = fs::File::open(d) {
@@ -506,35 +513,176 @@ fn load(dir: &Path, opts: &CaOptions) -> Result<CaBundle, PkiError> {
     let certs = read_ca_certificates(dir)?;
     let key = FileKey::from_pem(&read(dir, INTERMEDIATE_KEY)?, dir.join(INTERMEDIATE_KEY))?;
     let issuer = issuer(dir, &certs, Arc::new(key), opts)?;
-    with_listener(dir, certs, issuer)
+    Ok(with_listener(dir, certs, issuer, opts)?.0)
 }
 
-/// Completes a bundle with the ACME listener's certificate and key (`tls.pem`, `private/tls.key`),
-/// which must be the intermediate's.
-fn with_listener(dir: &Path, certs: CaCertificates, issuer: Issuer) -> Result<CaBundle, PkiError> {
-    let (tls_chain_pem, tls) = read_chain(dir, TLS_CERT)?;
-    let Some(tls_leaf) = tls.first() else {
-        return Err(invalid(dir, TLS_CERT, "no certificate"));
-    };
-    check_signed_by(dir, TLS_CERT, tls_leaf, &certs.intermediate_der)?;
-    let tls_key = SecretPem::new(read(dir, TLS_KEY)?);
-    let key = KeyPair::from_pem(tls_key.expose())
-        .map_err(|e| invalid(dir, TLS_KEY, format!("not a PKCS#8 key: {e}")))?;
-    let (_, leaf) = x509_parser::parse_x509_certificate(tls_leaf)
-        .map_err(|e| invalid(dir, TLS_CERT, format!("does not parse: {e}")))?;
-    if key.subject_public_key_info() != leaf.public_key().raw {
-        return Err(invalid(dir, TLS_KEY, "does not belong to tls.pem"));
-    }
-    let expires = leaf.validity().not_after.to_datetime();
-    if expires - OffsetDateTime::now_utc() < TLS_RENEW_WARNING {
-        tracing::warn!(%expires, path = %dir.join(TLS_CERT).display(), "the ACME listener certificate expires soon");
-    }
+/// The ACME listener's certificate chain (PEM: leaf, then the intermediate), its key and
+/// its notAfter, as served.
+#[derive(Debug)]
+pub struct ListenerCertificate {
+    /// Leaf, then the intermediate, PEM.
+    pub chain_pem: String,
+    /// PKCS#8 PEM.
+    pub key: SecretPem,
+    /// The leaf's notAfter.
+    pub not_after: OffsetDateTime,
+}
 
-    Ok(CaBundle {
-        root_pem: certs.root_pem,
-        intermediate_pem: certs.intermediate_pem,
-        tls_chain_pem,
-        tls_key,
-        issuer,
-    })
+/// Completes a bundle with the ACME listener's certificate and key (`tls.pem`,
+/// `private/tls.key`), issued again by the intermediate first when they are missing or unfit
+/// ([`listener_fault`]). Returns whether they were issued.
+fn with_listener(
+    dir: &Path,
+    certs: CaCertificates,
+    issuer: Issuer,
+    opts: &CaOptions,
+) -> Result<(CaBundle, bool), PkiError> {
+    let now = OffsetDateTime::now_utc();
+    let (listener, issued) = match current_listener(dir, &issuer, opts, now)? {
+        Ok(listener) => (listener, false),
+        Err(why) => {
+            tracing::info!(reason = %why, "issuing the ACME listener's certificate");
+            (renew_listener(dir, &issuer, opts, now)?, true)
+        }
+    };
+    Ok((
+        CaBundle {
+            root_pem: certs.root_pem,
+            intermediate_pem: certs.intermediate_pem,
+            tls_chain_pem: listener.chain_pem,
+            tls_key: listener.key,
+            tls_not_after: listener.not_after,
+            issuer,
+        },
+        issued,
+    ))
+}
+
+/// The listener certificate in `dir` if it may be served as it is at `now`, else why not
+/// (the outer error: the files could not be read).
+fn current_listener(
+    dir: &Path,
+    issuer: &Issuer,
+    opts: &CaOptions,
+    now: OffsetDateTime,
+) -> Result<Result<ListenerCertificate, String>, PkiError> {
+    let mut texts = Vec::with_capacity(2);
+    for name in [TLS_CERT, TLS_KEY] {
+        let path = dir.join(name);
+        if !path.try_exists().map_err(io("inspect", &path))? {
+            return Ok(Err(format!("{} does not exist", path.display())));
+        }
+        texts.push(read(dir, name)?);
+    }
+    let key = SecretPem::new(texts.pop().unwrap_or_default());
+    let chain_pem = texts.pop().unwrap_or_default();
+    Ok(
+        listener_fault(&chain_pem, &key, issuer, opts, now).map(|not_after| ListenerCertificate {
+            chain_pem,
+            key,
+            not_after,
+        }),
+    )
+}
+
+/// The listener certificate's notAfter when `chain_pem` and `key` may be served at `now`:
+/// the leaf is signed by `issuer`'s intermediate, `key` is its key, it names exactly
+/// `opts.tls_dns_names` and `opts.tls_ips`, it is valid at `now` and has more than
+/// [`LISTENER_RENEW_BEFORE`] left. Else why it must be issued again.
+pub fn listener_fault(
+    chain_pem: &str,
+    key: &SecretPem,
+    issuer: &Issuer,
+    opts: &CaOptions,
+    now: OffsetDateTime,
+) -> Result<OffsetDateTime, String> {
+    let leaf = pem_certificates(chain_pem)
+        .map_err(|e| format!("{TLS_CERT} does not parse: {e}"))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| format!("{TLS_CERT} holds no certificate"))?;
+    if let Some(fault) = signature_fault(&leaf, issuer.key().public_key_der()) {
+        return Err(format!("{TLS_CERT} is not the intermediate's: {fault}"));
+    }
+    let (_, cert) = x509_parser::parse_x509_certificate(&leaf)
+        .map_err(|e| format!("{TLS_CERT} does not parse: {e}"))?;
+    let pair = KeyPair::from_pem(key.expose()).map_err(|_| format!("{TLS_KEY} does not parse"))?;
+    if pair.subject_public_key_info() != cert.public_key().raw {
+        return Err(format!("{TLS_KEY} does not belong to {TLS_CERT}"));
+    }
+    let (mut dns, mut ips) = (Vec::new(), Vec::new());
+    if let Ok(Some(san)) = cert.subject_alternative_name() {
+        for name in &san.value.general_names {
+            match name {
+                x509_parser::extensions::GeneralName::DNSName(n) => {
+                    dns.push(n.to_ascii_lowercase());
+                }
+                x509_parser::extensions::GeneralName::IPAddress(octets) => {
+                    ips.push(octets.to_vec());
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut want_dns: Vec<String> = opts
+        .tls_dns_names
+        .iter()
+        .map(|n| n.to_ascii_lowercase())
+        .collect();
+    let mut want_ips: Vec<Vec<u8>> = opts
+        .tls_ips
+        .iter()
+        .map(|ip| match ip {
+            std::net::IpAddr::V4(v4) => v4.octets().to_vec(),
+            std::net::IpAddr::V6(v6) => v6.octets().to_vec(),
+        })
+        .collect();
+    for list in [&mut dns, &mut want_dns] {
+        list.sort();
+        list.dedup();
+    }
+    for list in [&mut ips, &mut want_ips] {
+        list.sort();
+        list.dedup();
+    }
+    if dns != want_dns || ips != want_ips {
+        return Err(format!(
+            "{TLS_CERT} names {dns:?} and {} addresses; the listener's names are {want_dns:?} and {:?}",
+            ips.len(),
+            opts.tls_ips
+        ));
+    }
+    let not_before = cert.validity().not_before.to_datetime();
+    if not_before > now + Duration::minutes(5) {
+        return Err(format!("{TLS_CERT} is valid only from {not_before}"));
+    }
+    let not_after = cert.validity().not_after.to_datetime();
+    if not_after - now < LISTENER_RENEW_BEFORE {
+        return Err(format!(
+            "{TLS_CERT} expires at {not_after}, within {} days",
+            LISTENER_RENEW_BEFORE.whole_days()
+        ));
+    }
+    Ok(not_after)
+}
+
+/// Issues the ACME listener a new certificate and key with `issuer` for `opts`'s listener
+/// names, and replaces `tls.pem` and `private/tls.key` in `dir` with them (each written
+/// aside, synced, then renamed into place: the key first, so a crash between the two leaves
+/// a pair that [`listener_fault`] sends to be issued again, never a half-written file).
+pub fn renew_listener(
+    dir: &Path,
+    issuer: &Issuer,
+    opts: &CaOptions,
+    now: OffsetDateTime,
+) -> Result<ListenerCertificate, PkiError> {
+    let [cert, key] = listener_certificate(issuer, opts, now)?;
+    let (_, not_after) = listener_validity(now);
+    let listener = ListenerCertificate {
+        chain_pem: cert.content.clone(),
+        key: SecretPem::new(key.content.clone()),
+        not_after,
+    };
+    write_files(dir, &[key, cert], Placing::Replace)?;
+    Ok(listener)
 }

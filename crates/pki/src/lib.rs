@@ -71,7 +71,9 @@ mod signer;
 mod validity;
 mod weak_keys;
 
-pub use bundle::CaBundle;
+pub use bundle::{
+    CaBundle, LISTENER_RENEW_BEFORE, ListenerCertificate, listener_fault, renew_listener,
+};
 pub use ceremony::{
     Ceremony, CeremonyRecord, INTERMEDIATE_KEY_ALGORITHM, ROOT_KEY_ALGORITHM, RecordCertificate,
     RecordKey, init_in_token, sha256_fingerprint,

@@ -645,6 +645,127 @@ fn the_listener_certificate_chains_to_the_root() {
     assert_eq!(key.subject_public_key_info(), cert.public_key().raw);
 }
 
+/// The leaf of a listener chain, parsed: (DNS names, IP addresses as octets, notAfter).
+fn listener_leaf(chain_pem: &str) -> (Vec<String>, Vec<Vec<u8>>, OffsetDateTime) {
+    let leaf = chain_pem
+        .split_inclusive("-----END CERTIFICATE-----\n")
+        .next()
+        .unwrap();
+    let der = pem_der(leaf);
+    let (_, cert) = parse_x509_certificate(&der).unwrap();
+    let (mut dns, mut ips) = (Vec::new(), Vec::new());
+    for name in &cert
+        .subject_alternative_name()
+        .unwrap()
+        .unwrap()
+        .value
+        .general_names
+    {
+        match name {
+            GeneralName::DNSName(n) => dns.push((*n).to_owned()),
+            GeneralName::IPAddress(o) => ips.push(o.to_vec()),
+            _ => {}
+        }
+    }
+    (dns, ips, cert.validity().not_after.to_datetime())
+}
+
+/// The listener certificate follows the configured names: other names at the next load get
+/// a new certificate and key (files replaced, the CA untouched); the same names keep it.
+#[test]
+fn the_listener_certificate_is_issued_again_for_other_names() {
+    let (_tmp, dir, first) = new_ca();
+    let mut opts = options();
+    opts.tls_dns_names = vec!["acme.example.com".into(), "localhost".into()];
+    opts.tls_ips = vec![std::net::Ipv4Addr::new(192, 0, 2, 7).into()];
+    let (second, created) = CaBundle::load_or_create(&dir, &opts).unwrap();
+    assert!(!created);
+    assert_ne!(second.tls_chain_pem, first.tls_chain_pem);
+    assert_ne!(second.tls_key, first.tls_key);
+    assert_eq!(second.root_pem, first.root_pem);
+    assert_eq!(second.intermediate_pem, first.intermediate_pem);
+    let (dns, ips, _) = listener_leaf(&second.tls_chain_pem);
+    assert_eq!(dns, ["acme.example.com", "localhost"]);
+    assert_eq!(ips, [vec![192, 0, 2, 7]]);
+    assert_eq!(
+        fs::read_to_string(dir.join("tls.pem")).unwrap(),
+        second.tls_chain_pem
+    );
+    assert_eq!(
+        fs::read_to_string(dir.join("private/tls.key")).unwrap(),
+        second.tls_key.expose()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &str| fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode("tls.pem"), 0o644);
+        assert_eq!(mode("private/tls.key"), 0o600);
+    }
+    let (third, _) = CaBundle::load_or_create(&dir, &opts).unwrap();
+    assert_eq!(third.tls_chain_pem, second.tls_chain_pem);
+    assert_eq!(third.tls_key, second.tls_key);
+}
+
+/// A listener certificate within 30 days of its end, or whose key file holds another key, or
+/// that is missing, is issued again at load; a fresh one is good for a year.
+#[test]
+fn an_expiring_mismatched_or_missing_listener_certificate_is_issued_again() {
+    let (_tmp, dir, first) = new_ca();
+    let opts = options();
+    let now = OffsetDateTime::now_utc();
+    let fault = |chain: &str, key: &ferrite_pki::SecretPem, at| {
+        ferrite_pki::listener_fault(chain, key, &first.issuer, &opts, at)
+    };
+    assert!(fault(&first.tls_chain_pem, &first.tls_key, now).is_ok());
+    // 370 days on, 27 are left: due.
+    let later = now + Duration::days(370);
+    let why = fault(&first.tls_chain_pem, &first.tls_key, later).unwrap_err();
+    assert!(why.contains("expires"), "{why}");
+    let renewed = ferrite_pki::renew_listener(&dir, &first.issuer, &opts, later).unwrap();
+    assert_eq!(
+        fault(&renewed.chain_pem, &renewed.key, later),
+        Ok(renewed.not_after)
+    );
+    let (_, _, not_after) = listener_leaf(&renewed.chain_pem);
+    assert_eq!(renewed.not_after, not_after);
+    assert!(not_after - later > Duration::days(390), "{not_after}");
+    assert_eq!(
+        fs::read_to_string(dir.join("tls.pem")).unwrap(),
+        renewed.chain_pem
+    );
+    // Valid only from 370 days on: issued again for today.
+    let why = fault(&renewed.chain_pem, &renewed.key, now).unwrap_err();
+    assert!(why.contains("valid only from"), "{why}");
+    let today = CaBundle::load_or_create(&dir, &opts).unwrap().0;
+    assert_ne!(today.tls_chain_pem, renewed.chain_pem);
+    assert_eq!(
+        fs::read_to_string(dir.join("tls.pem")).unwrap(),
+        today.tls_chain_pem
+    );
+    let renewed = today;
+
+    let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    fs::write(dir.join("private/tls.key"), other.serialize_pem()).unwrap();
+    let why = ferrite_pki::listener_fault(
+        &renewed.tls_chain_pem,
+        &ferrite_pki::SecretPem::new(other.serialize_pem()),
+        &first.issuer,
+        &opts,
+        now,
+    )
+    .unwrap_err();
+    assert!(why.contains("does not belong"), "{why}");
+    let (rekeyed, _) = CaBundle::load_or_create(&dir, &opts).unwrap();
+    assert_ne!(rekeyed.tls_chain_pem, renewed.tls_chain_pem);
+    assert_ne!(rekeyed.tls_key.expose(), other.serialize_pem());
+
+    fs::remove_file(dir.join("tls.pem")).unwrap();
+    let (again, _) = CaBundle::load_or_create(&dir, &opts).unwrap();
+    assert!(dir.join("tls.pem").exists());
+    assert_ne!(again.tls_chain_pem, rekeyed.tls_chain_pem);
+}
+
 /// Baseline Requirements §6.3.2 by date: the lint applies the table in force at notBefore.
 #[test]
 fn lint_applies_the_validity_table_of_the_issuance_date() {

@@ -17,8 +17,8 @@ pub struct ServerConfig {
     /// How long a handler waits for a whole request body, from the request's start (the
     /// request-body guard); a client trickling a body is answered and cut off then.
     pub body_read_timeout: std::time::Duration,
-    /// The ACME listener certificate's notAfter, shown in `/metrics`.
-    pub listener_not_after: Option<time::OffsetDateTime>,
+    /// The ACME listener's certificate (its notAfter is shown in `/metrics`).
+    pub listener: Option<std::sync::Arc<crate::tls::ListenerCertificate>>,
 }
 
 impl ServerConfig {
@@ -31,7 +31,7 @@ impl ServerConfig {
             root_pem: root_pem.into(),
             max_body_bytes: 64 * 1024,
             body_read_timeout: std::time::Duration::from_secs(30),
-            listener_not_after: None,
+            listener: None,
         }
     }
 

@@ -181,7 +181,10 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
     );
     for (which, not_after) in [
         ("issuer", state.ca.issuer_not_after()),
-        ("acme_listener", state.config.listener_not_after),
+        (
+            "acme_listener",
+            state.config.listener.as_ref().map(|l| l.not_after()),
+        ),
     ] {
         if let Some(not_after) = not_after {
             let _ = writeln!(

@@ -33,7 +33,7 @@
 //! - `dnssec`: [`TrustAnchor`], and why an answer is bogus.
 //! - `dial`: address filtering and connecting, IPv6 first.
 //! - `address`: the special-purpose address ranges that are refused.
-//! - `tls`: rustls client configs accepting any certificate.
+//! - `tls`: rustls client configs accepting any certificate ([`any_certificate_client_config`]).
 //! - `key_authorization`: the digests compared by dns-01 and tls-alpn-01.
 //! - `core_validator`: `impl ferrite_core::Validator for Va`.
 //! - `fuzzing` (only with `--cfg fuzzing`): entry points for the fuzz targets in `fuzz/`.
@@ -67,4 +67,5 @@ pub use key_authorization::{
     tlsalpn01_extension_value,
 };
 pub use record::{FailureKind, ValidationFailure, ValidationRecord};
+pub use tls::any_certificate_client_config;
 pub use va::Va;

@@ -149,7 +149,12 @@ fn der_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
 
-fn any_cert_config(alpn: &[u8]) -> Result<ClientConfig, rustls::Error> {
+/// A client config that accepts every server certificate and still verifies the handshake
+/// signature with the certificate's key, offering the single ALPN protocol `alpn`.
+///
+/// The VA's own clients use it (tls-alpn-01, https redirects); so do tests that look at what a
+/// server presents rather than whether a client would trust it.
+pub fn any_certificate_client_config(alpn: &[u8]) -> Result<ClientConfig, rustls::Error> {
     let provider = rustls::crypto::aws_lc_rs::default_provider();
     let verifier = Arc::new(AnyServerCert {
         algorithms: provider.signature_verification_algorithms,
@@ -165,12 +170,12 @@ fn any_cert_config(alpn: &[u8]) -> Result<ClientConfig, rustls::Error> {
 
 /// RFC 8737 §3: offer exactly the "acme-tls/1" protocol.
 pub(crate) fn tlsalpn01_config() -> Result<Arc<ClientConfig>, rustls::Error> {
-    any_cert_config(ACME_TLS_1_ALPN).map(Arc::new)
+    any_certificate_client_config(ACME_TLS_1_ALPN).map(Arc::new)
 }
 
 /// An https redirect target speaks HTTP/1.1 (the hyper client we drive).
 pub(crate) fn https_config() -> Result<Arc<ClientConfig>, rustls::Error> {
-    any_cert_config(b"http/1.1").map(Arc::new)
+    any_certificate_client_config(b"http/1.1").map(Arc::new)
 }
 
 #[cfg(test)]
