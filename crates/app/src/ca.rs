@@ -20,6 +20,17 @@ pub fn ca_dir(config: &Config) -> PathBuf {
     config.data_dir.join("ca")
 }
 
+/// The root certificate ACME clients must trust to reach the ACME listener, made absolute:
+/// Ferrite's own root while Ferrite issues the listener certificate, `None` when the operator's
+/// certificate (`tls.cert_file`) is served, which clients are expected to trust already.
+pub fn listener_trust_root(config: &Config) -> Option<PathBuf> {
+    if !config.tls.cert_file.is_empty() {
+        return None;
+    }
+    let root = CaBundle::root_path(&ca_dir(config));
+    Some(std::fs::canonicalize(&root).unwrap_or(root))
+}
+
 /// The URLs written into certificates under `public_base_url` (the AIA caIssuers of the
 /// intermediate, the CRL).
 pub fn issuer_urls(public_base_url: &str) -> IssuerUrls {

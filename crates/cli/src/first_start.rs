@@ -18,13 +18,15 @@ use crate::commands::instructions;
 pub(crate) const CREDENTIALS_FILE: &str = "first-start-credentials.txt";
 
 /// Creates and prints the default customer's credentials if there is no customer yet (or
-/// only a `default` customer left without credentials by an interrupted first start). Printed
+/// only a `default` customer left without credentials by an interrupted first start), with
+/// client commands naming `trust`, the root to trust (see [`instructions::eab_lines`]). Printed
 /// to a terminal, or to [`CREDENTIALS_FILE`] in `data_dir` (mode 0600), never logged. A second
 /// instance racing on the same database loses on the unique customer name and shows nothing.
 pub(crate) async fn bootstrap(
     registry: &Registry,
     directory_url: &str,
     data_dir: &Path,
+    trust: Option<&Path>,
 ) -> anyhow::Result<()> {
     let customers = registry.customers().await.map_err(anyhow_core)?;
     let customer = match customers.as_slice() {
@@ -59,7 +61,7 @@ pub(crate) async fn bootstrap(
         "API credential id: {}\nAPI credential secret: {}\n{}",
         credential.credential.id,
         credential.secret.expose(),
-        instructions::eab_lines(directory_url, &key.key.kid, key.hmac_key.expose())
+        instructions::eab_lines(directory_url, &key.key.kid, key.hmac_key.expose(), trust)
     );
     if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
         println!(

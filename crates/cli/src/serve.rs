@@ -19,7 +19,14 @@ pub(crate) async fn run(config: Config, validations: tokio::runtime::Handle) -> 
     )
     .await?;
     let directory_url = ferrite.directory_url();
-    crate::first_start::bootstrap(ferrite.ca.eab(), &directory_url, &config.data_dir).await?;
+    let trust = ferrite_app::ca::listener_trust_root(&config);
+    crate::first_start::bootstrap(
+        ferrite.ca.eab(),
+        &directory_url,
+        &config.data_dir,
+        trust.as_deref(),
+    )
+    .await?;
 
     // Printed (not logged) so scripts and people can read it whatever the log settings.
     println!("Ferrite ACME directory: {directory_url}");

@@ -14,7 +14,92 @@ mod support;
 
 use support::{
     Challtestsrv, Ferrite, certbot, certbot_dirs, free_port, lego_http01, openssl_verify, run,
+    run_failing,
 };
+
+/// The first start's command line for `client` (`certbot`, `lego`, `acme.sh`): its leading
+/// `NAME=value` environment assignments, then its words.
+fn first_start_command(ferrite: &Ferrite, client: &str) -> (Vec<(String, String)>, Vec<String>) {
+    let line = ferrite
+        .first_start
+        .iter()
+        .find(|l| {
+            l.split_whitespace()
+                .find(|w| !w.contains('='))
+                .is_some_and(|w| w == client)
+        })
+        .unwrap_or_else(|| panic!("no {client} command in {:#?}", ferrite.first_start));
+    let mut env = Vec::new();
+    let mut words = Vec::new();
+    for word in line.split_whitespace() {
+        match word.split_once('=') {
+            Some((name, value)) if words.is_empty() => {
+                env.push((name.to_owned(), value.to_owned()))
+            }
+            _ => words.push(word.to_owned()),
+        }
+    }
+    (env, words)
+}
+
+/// The commands the first start prints work when pasted: certbot registers and lego obtains a
+/// certificate (for the placeholder example.com, which the test DNS points at lego), trusting
+/// only the root the command names. lego without that root fails: the name is what makes the
+/// command work. The test adds only where each client keeps its files and lego's port.
+#[test]
+#[ignore = "needs lego, certbot, pebble-challtestsrv: run scripts/test.sh"]
+fn the_first_start_commands_work_when_pasted() {
+    let dns = Challtestsrv::start();
+    let http01 = free_port();
+    let ferrite = Ferrite::start(dns.dns_port, http01);
+    let tmp = tempfile::tempdir().unwrap();
+    let root = ferrite.root.to_string_lossy().into_owned();
+    let trust_vars = [
+        "REQUESTS_CA_BUNDLE",
+        "LEGO_CA_CERTIFICATES",
+        "SSL_CERT_FILE",
+    ];
+
+    let (env, words) = first_start_command(&ferrite, "certbot");
+    assert_eq!(env, [("REQUESTS_CA_BUNDLE".to_owned(), root.clone())]);
+    let mut c = certbot();
+    for var in trust_vars {
+        c.env_remove(var);
+    }
+    c.envs(env).args(&words[1..]).arg("--non-interactive");
+    certbot_dirs(&mut c, &tmp.path().join("certbot"));
+    let out = run(c);
+    assert!(out.contains("Account registered"), "{out}");
+
+    let (env, words) = first_start_command(&ferrite, "lego");
+    assert_eq!(env, [("LEGO_CA_CERTIFICATES".to_owned(), root.clone())]);
+    let (run_command, flags) = words[1..].split_last().unwrap();
+    let lego = |path: &str| {
+        let mut c = std::process::Command::new(&words[0]);
+        for var in trust_vars {
+            c.env_remove(var);
+        }
+        c.args(flags)
+            .args(["--http.port", &format!("127.0.0.1:{http01}")])
+            .arg("--path")
+            .arg(tmp.path().join(path))
+            .arg(run_command);
+        c
+    };
+    let out = run_failing(lego("untrusted"));
+    assert!(out.contains("certificate"), "{out}");
+    let mut c = lego("lego");
+    c.envs(env);
+    run(c);
+    openssl_verify(
+        &ferrite.root,
+        &tmp.path().join("lego/certificates/example.com.crt"),
+    );
+
+    let (env, words) = first_start_command(&ferrite, "acme.sh");
+    assert!(env.is_empty());
+    assert_eq!(words[words.len() - 2..], ["--ca-bundle".to_owned(), root]);
+}
 
 #[test]
 #[ignore = "needs lego, certbot, pebble-challtestsrv: run scripts/test.sh"]

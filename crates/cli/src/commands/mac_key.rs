@@ -23,6 +23,7 @@ pub(super) async fn create(
         &config.directory_url(),
         &created.key.kid,
         created.hmac_key.expose(),
+        ferrite_app::ca::listener_trust_root(config).as_deref(),
     );
     println!(
         "Valid until {} for at most {} accounts. Any previous MAC key of credential {} is now disabled.",

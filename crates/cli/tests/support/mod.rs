@@ -240,6 +240,8 @@ pub(crate) struct Ferrite {
     pub(crate) eab_hmac: String,
     pub(crate) root: PathBuf,
     pub(crate) public_url: String,
+    /// The lines of the first start's credentials file (the MAC key and client commands).
+    pub(crate) first_start: Vec<String>,
     /// The configuration file.
     pub(crate) config: PathBuf,
     /// The data directory.
@@ -307,6 +309,7 @@ impl Ferrite {
         let (child, rx) = spawn_serve(ferrite(setup.hsm), &config);
         let (mut directory, mut root, mut public_url) = (None, None, None);
         let (mut eab_kid, mut eab_hmac) = (None, None);
+        let mut first_start = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while directory.is_none() || root.is_none() || public_url.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -322,6 +325,7 @@ impl Ferrite {
                     } else if let Some(v) = line.strip_prefix("EAB HMAC key: ") {
                         eab_hmac = Some(v.trim().to_owned());
                     }
+                    first_start.push(line.to_owned());
                 }
             } else if let Some(v) = line.strip_prefix("Ferrite ACME directory: ") {
                 directory = Some(v.trim().to_owned());
@@ -337,6 +341,7 @@ impl Ferrite {
             directory: directory.unwrap(),
             root: root.unwrap(),
             public_url: public_url.unwrap(),
+            first_start,
             config,
             data_dir,
             _dir: dir,
