@@ -22,9 +22,10 @@ pub fn ca_dir(config: &Config) -> PathBuf {
 
 /// The root certificate ACME clients must trust to reach the ACME listener, made absolute:
 /// Ferrite's own root while Ferrite issues the listener certificate, `None` when the operator's
-/// certificate (`tls.cert_file`) is served, which clients are expected to trust already.
+/// certificate (`tls.cert_file`) or a proxy's (`tls.mode = "behind-proxy"`) is served, which
+/// clients are expected to trust already.
 pub fn listener_trust_root(config: &Config) -> Option<PathBuf> {
-    if !config.tls.cert_file.is_empty() {
+    if config.tls.operator_files() || config.tls.behind_proxy() {
         return None;
     }
     let root = CaBundle::root_path(&ca_dir(config));

@@ -88,12 +88,20 @@ pub struct Config {
     pub tls: Tls,
 }
 
-/// `[tls]`: the certificate the ACME listener serves. Either Ferrite issues it (with its
-/// intermediate, for `names`) and issues it again before it expires, or it is the operator's
-/// (`cert_file`, `key_file`), read again whenever either file changes.
+/// `[tls]`: how the ACME listener speaks HTTPS. Either it terminates TLS itself with a
+/// certificate Ferrite issues (with its intermediate, for `names`) and issues again before it
+/// expires, or with the operator's (`cert_file`, `key_file`), read again whenever either file
+/// changes; or a proxy in front of it terminates TLS (`mode = "behind-proxy"`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Tls {
+    /// `tls` (default): the listener terminates TLS. `behind-proxy`: it speaks plain HTTP to
+    /// the proxies in `trusted_proxies` only, which terminate TLS for `base_url`.
+    pub mode: TlsMode,
+    /// With `mode = "behind-proxy"`: the proxies' addresses or networks (`10.0.0.7`,
+    /// `10.0.0.0/8`, `::1`); requests from anywhere else are refused, and only these may tell
+    /// the client's address (`Forwarded`, `X-Forwarded-For`).
+    pub trusted_proxies: Vec<String>,
     /// DNS names and IP addresses of the certificate Ferrite issues its listener; empty:
     /// `localhost`, `127.0.0.1`, `::1` and `base_url`'s host. Must cover `base_url`'s host.
     pub names: Vec<String>,
@@ -107,6 +115,17 @@ pub struct Tls {
     pub check_seconds: u64,
 }
 
+/// `tls.mode`: who terminates TLS for the ACME listener.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TlsMode {
+    /// The listener itself.
+    #[default]
+    Tls,
+    /// A proxy in front of it (`tls.trusted_proxies`).
+    BehindProxy,
+}
+
 /// How often the listener certificate is looked at when `tls.check_seconds` is 0.
 const DEFAULT_TLS_CHECK_SECONDS: u64 = 30;
 
@@ -114,6 +133,11 @@ impl Tls {
     /// Whether the operator's files are served (rather than Ferrite's own certificate).
     pub fn operator_files(&self) -> bool {
         !self.cert_file.trim().is_empty()
+    }
+
+    /// Whether a proxy terminates TLS in front of the listener.
+    pub fn behind_proxy(&self) -> bool {
+        self.mode == TlsMode::BehindProxy
     }
 
     /// How often the listener certificate is looked at.
@@ -773,6 +797,27 @@ impl Config {
     /// `[tls]`: one source of the listener certificate, names that cover `base_url`.
     fn validate_tls(&self) -> anyhow::Result<()> {
         let tls = &self.tls;
+        if tls.behind_proxy() {
+            anyhow::ensure!(
+                !tls.trusted_proxies.is_empty(),
+                "tls.mode = \"behind-proxy\" needs tls.trusted_proxies: the addresses or networks of the proxies that terminate TLS in front of the ACME listener (only they are answered)"
+            );
+            ferrite_server::proxy::TrustedProxies::parse(&tls.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("tls.trusted_proxies: {e}"))?;
+            anyhow::ensure!(
+                !self.base_url.is_empty(),
+                "tls.mode = \"behind-proxy\" needs base_url: the https:// URL the proxy serves the ACME API at (the listener itself speaks plain HTTP)"
+            );
+            anyhow::ensure!(
+                tls.names.is_empty() && !tls.operator_files(),
+                "tls.mode = \"behind-proxy\": the proxy holds the certificate, so tls.names, tls.cert_file and tls.key_file have no use; remove them"
+            );
+            return Ok(());
+        }
+        anyhow::ensure!(
+            tls.trusted_proxies.is_empty(),
+            "tls.trusted_proxies is set but tls.mode is \"tls\" (the listener terminates TLS and takes requests from anyone): set tls.mode = \"behind-proxy\" or remove tls.trusted_proxies"
+        );
         anyhow::ensure!(
             tls.cert_file.trim().is_empty() == tls.key_file.trim().is_empty(),
             "tls.cert_file and tls.key_file go together: set both (the operator's certificate for the ACME listener) or neither (Ferrite issues it)"
@@ -1472,6 +1517,43 @@ mod tests {
             t.key_file = "/etc/acme.key".into();
         })
         .unwrap();
+    }
+
+    #[test]
+    fn behind_a_proxy_the_proxies_and_base_url_are_named() {
+        let check = |base_url: &str, toml_tls: &str| {
+            let mut c = Config {
+                base_url: base_url.to_owned(),
+                ..Config::default()
+            };
+            c.tls = Figment::from(Toml::string(toml_tls)).extract().unwrap();
+            c.validate().map_err(|e| format!("{e:#}"))
+        };
+        let proxied = "mode = \"behind-proxy\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\n";
+        check("https://acme.example.com", proxied).unwrap();
+        let err = check("", proxied).unwrap_err();
+        assert!(err.contains("needs base_url"), "{err}");
+        let err = check("https://acme.example.com", "mode = \"behind-proxy\"\n").unwrap_err();
+        assert!(err.contains("needs tls.trusted_proxies"), "{err}");
+        let err = check(
+            "https://acme.example.com",
+            "mode = \"behind-proxy\"\ntrusted_proxies = [\"lb.internal\"]\n",
+        )
+        .unwrap_err();
+        assert!(err.contains("\"lb.internal\""), "{err}");
+        let err = check(
+            "https://acme.example.com",
+            &format!("{proxied}names = [\"acme.example.com\"]\n"),
+        )
+        .unwrap_err();
+        assert!(err.contains("have no use"), "{err}");
+        let err = check("", "trusted_proxies = [\"10.0.0.1\"]\n").unwrap_err();
+        assert!(err.contains("set tls.mode = \"behind-proxy\""), "{err}");
+        assert!(
+            Figment::from(Toml::string("mode = \"proxy\"\n"))
+                .extract::<Tls>()
+                .is_err()
+        );
     }
 
     #[test]

@@ -237,6 +237,15 @@ async fn check_ca_certificates(
     }
 }
 
+/// What [`crate::listener_cert::spawn_watch`] takes: the certificate's source, the served
+/// certificate, the clock, and how often to look.
+type ListenerWatch = (
+    crate::listener_cert::Source,
+    Arc<ListenerCertificate>,
+    Arc<dyn Clock>,
+    Duration,
+);
+
 /// A Ferrite instance, built and ready to serve.
 pub struct Ferrite {
     /// The engine.
@@ -255,14 +264,11 @@ pub struct Ferrite {
     /// Whether this start created the CA (root, intermediate and listener certificate).
     pub created_ca: bool,
     state: AppState,
-    tls: Arc<rustls::ServerConfig>,
-    /// What keeps the ACME listener's certificate current, and how often it looks.
-    listener_watch: (
-        crate::listener_cert::Source,
-        Arc<ListenerCertificate>,
-        Arc<dyn Clock>,
-        Duration,
-    ),
+    /// The ACME listener's TLS; `None` behind a proxy that terminates TLS.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// What keeps the ACME listener's certificate current, and how often it looks; `None`
+    /// behind a proxy.
+    listener_watch: Option<ListenerWatch>,
     listeners: Listeners,
     /// The connection limits of the ACME, public and admin listeners.
     limits: [ferrite_server::listener::ConnectionLimits; 3],
@@ -317,7 +323,9 @@ impl Ferrite {
         )?;
 
         let issuer = Arc::new(bundle.issuer);
-        let (listener, listener_source) = if config.tls.operator_files() {
+        let (listener, listener_source) = if config.tls.behind_proxy() {
+            (None, None)
+        } else if config.tls.operator_files() {
             let (cert, key) = (
                 PathBuf::from(config.tls.cert_file.trim()),
                 PathBuf::from(config.tls.key_file.trim()),
@@ -328,27 +336,41 @@ impl Ferrite {
                 tracing::warn!(file = %cert.display(), %not_after, days_left, "the ACME listener certificate (tls.cert_file) expires soon or has expired: renew it; the new files are served without a restart");
             }
             (
-                ListenerCertificate::new(&chain_pem, key_pem.expose(), not_after)?,
-                crate::listener_cert::files_source(cert, key),
+                Some(ListenerCertificate::new(
+                    &chain_pem,
+                    key_pem.expose(),
+                    not_after,
+                )?),
+                Some(crate::listener_cert::files_source(cert, key)),
             )
         } else {
             (
-                ListenerCertificate::new(
-                    &bundle.tls_chain_pem,
-                    bundle.tls_key.expose(),
-                    bundle.tls_not_after,
-                )
-                .context("cannot use the listener certificate in data_dir/ca")?,
-                crate::listener_cert::Source::Own {
+                Some(
+                    ListenerCertificate::new(
+                        &bundle.tls_chain_pem,
+                        bundle.tls_key.expose(),
+                        bundle.tls_not_after,
+                    )
+                    .context("cannot use the listener certificate in data_dir/ca")?,
+                ),
+                Some(crate::listener_cert::Source::Own {
                     dir: ca_dir.clone(),
                     issuer: issuer.clone(),
                     opts: opts.clone(),
-                },
+                }),
             )
+        };
+        let trusted_proxies = if config.tls.behind_proxy() {
+            let proxies = ferrite_server::proxy::TrustedProxies::parse(&config.tls.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("tls.trusted_proxies: {e}"))?;
+            Some(Arc::new(proxies))
+        } else {
+            None
         };
         let server_config = ServerConfig {
             body_read_timeout: Duration::from_secs(config.limits.body_read_timeout_seconds),
-            listener: Some(listener.clone()),
+            listener: listener.clone(),
+            trusted_proxies,
             ..ServerConfig::new(base_url.clone(), bundle.root_pem.clone())
         };
         let mut engine = config.engine_config(
@@ -360,9 +382,14 @@ impl Ferrite {
         if let Some(change) = hooks.engine {
             change(&mut engine);
         }
-        let tls = listener
-            .server_config()
-            .context("cannot serve the ACME listener's certificate")?;
+        let tls = match &listener {
+            Some(listener) => Some(
+                listener
+                    .server_config()
+                    .context("cannot serve the ACME listener's certificate")?,
+            ),
+            None => None,
+        };
         let root_path = CaBundle::root_path(&ca_dir);
         let root_path = std::fs::canonicalize(&root_path).unwrap_or(root_path);
         let clock = hooks.clock;
@@ -389,7 +416,9 @@ impl Ferrite {
             root_pem: bundle.root_pem,
             created_ca,
             tls,
-            listener_watch: (listener_source, listener, clock, config.tls.check_every()),
+            listener_watch: listener_source
+                .zip(listener)
+                .map(|(source, served)| (source, served, clock, config.tls.check_every())),
             listeners,
             limits: connection_limits(config, open_file_limit()),
         })
@@ -429,7 +458,7 @@ impl Ferrite {
             servers: vec![
                 tokio::spawn(serve(
                     acme,
-                    Some(self.tls),
+                    self.tls,
                     ferrite_server::acme_router(self.state.clone()),
                     acme_limits,
                     stopped(stop_rx.clone()),
@@ -450,10 +479,9 @@ impl Ferrite {
                 )),
             ],
             housekeeping: ferrite_server::spawn_housekeeping(self.ca, HOUSEKEEPING_EVERY),
-            listener_watch: {
-                let (source, served, clock, every) = self.listener_watch;
+            listener_watch: self.listener_watch.map(|(source, served, clock, every)| {
                 crate::listener_cert::spawn_watch(source, served, clock, every)
-            },
+            }),
         }
     }
 }
@@ -489,7 +517,8 @@ fn open_file_limit() -> Option<u64> {
 /// The ACME, public and admin listeners' connection limits: the configured caps, cut in
 /// proportion (with a warning) when together with [`FILES_RESERVED`] they would pass the
 /// open-file limit `files`, so that a flood of connections fails at a listener's cap and never
-/// at `accept` for every listener at once.
+/// at `accept` for every listener at once. Behind a proxy, the ACME listener has no cap per
+/// address.
 fn connection_limits(
     config: &Config,
     files: Option<u64>,
@@ -516,7 +545,13 @@ fn connection_limits(
             );
         }
     }
-    caps.map(|cap| l.connections(cap))
+    let mut limits = caps.map(|cap| l.connections(cap));
+    if config.tls.behind_proxy() {
+        // Every connection to the ACME listener comes from a proxy: a per-address cap would
+        // cap the proxies, not the clients behind them (the proxy limits those).
+        limits[0].max_connections_per_address = limits[0].max_connections;
+    }
+    limits
 }
 
 /// A serving instance.
@@ -525,7 +560,7 @@ pub struct Running {
     stopping: tokio::sync::watch::Receiver<bool>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
     housekeeping: JoinHandle<()>,
-    listener_watch: JoinHandle<()>,
+    listener_watch: Option<JoinHandle<()>>,
 }
 
 impl Running {
@@ -544,7 +579,9 @@ impl Running {
         })
         .await;
         self.housekeeping.abort();
-        self.listener_watch.abort();
+        if let Some(watch) = &self.listener_watch {
+            watch.abort();
+        }
     }
 }
 

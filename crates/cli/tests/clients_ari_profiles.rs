@@ -135,6 +135,7 @@ fn certbot_renews_when_renewal_information_says_so() {
         &Setup {
             http01_port: http01,
             tlsalpn01_port: None,
+            top_config: "",
             extra_config: "[ari]\nretry_after_seconds = 1\n",
             hsm: None,
         },

@@ -104,6 +104,7 @@ fn lego_and_certbot_with_the_ca_keys_in_a_token() {
         &Setup {
             http01_port: http01,
             tlsalpn01_port: None,
+            top_config: "",
             extra_config: "",
             hsm: Some(&hsm),
         },

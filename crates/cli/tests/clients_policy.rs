@@ -213,6 +213,7 @@ fn allow_csr_extended_key_usage_accepts_acme_sh_s_own_csr() {
         &support::Setup {
             http01_port: http01,
             tlsalpn01_port: None,
+            top_config: "",
             extra_config: "[issuance]\nallow_csr_extended_key_usage = true\n",
             hsm: None,
         },

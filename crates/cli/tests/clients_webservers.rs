@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use support::{
     Challtestsrv, Ferrite, Killed, Setup, free_port, https_get, log_tail, openssl_verify,
-    revoke_with_certificate_key, run, served_chain, wait_until,
+    revoke_with_certificate_key, run, served_chain, spawn_caddy, wait_until,
 };
 
 /// How long a web server may take to obtain its certificate, or to serve it after a reload.
@@ -51,6 +51,7 @@ impl Stack {
             &Setup {
                 http01_port: http_port,
                 tlsalpn01_port: Some(https_port),
+                top_config: "",
                 extra_config: "",
                 hsm: None,
             },
@@ -143,22 +144,11 @@ impl Caddy {
         )
         .unwrap();
         let log = dir.path().join("caddy.log");
-        let out = std::fs::File::create(&log).unwrap();
-        let child = Command::new("caddy")
-            .args(["run", "--adapter", "caddyfile", "--config"])
-            .arg(&caddyfile)
-            .env("HOME", dir.path())
-            .env("XDG_DATA_HOME", dir.path().join("data"))
-            .env("XDG_CONFIG_HOME", dir.path().join("config"))
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out)
-            .spawn()
-            .expect("caddy (Debian package caddy) must be installed");
+        let child = spawn_caddy(dir.path(), &caddyfile, &log);
         Self {
             name,
             log,
-            _child: Killed(child),
+            _child: child,
             dir,
         }
     }

@@ -47,6 +47,7 @@ async fn orders_killed_mid_finalize_end_valid_or_are_finalized_again() {
             &Setup {
                 http01_port: http01.port(),
                 tlsalpn01_port: None,
+                top_config: "",
                 extra_config: &format!("[issuance]\nfinalize_lease_seconds = {LEASE_SECONDS}\n"),
                 hsm: None,
             },

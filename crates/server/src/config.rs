@@ -19,6 +19,9 @@ pub struct ServerConfig {
     pub body_read_timeout: std::time::Duration,
     /// The ACME listener's certificate (its notAfter is shown in `/metrics`).
     pub listener: Option<std::sync::Arc<crate::tls::ListenerCertificate>>,
+    /// Behind a TLS-terminating proxy: the proxies the ACME listener takes requests from (the
+    /// listener then speaks plain HTTP); `None`: the listener terminates TLS itself.
+    pub trusted_proxies: Option<std::sync::Arc<crate::proxy::TrustedProxies>>,
 }
 
 impl ServerConfig {
@@ -32,6 +35,7 @@ impl ServerConfig {
             max_body_bytes: 64 * 1024,
             body_read_timeout: std::time::Duration::from_secs(30),
             listener: None,
+            trusted_proxies: None,
         }
     }
 

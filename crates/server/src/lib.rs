@@ -20,6 +20,8 @@
 //! - [`admin`]: the admin API (customers' credentials, MAC keys, accounts) on `admin_listen`.
 //! - [`listener`]: the accept loop of every listener, with its connection limits.
 //! - [`tls`]: the ACME listener's TLS configuration.
+//! - [`proxy`]: the ACME listener behind a TLS-terminating proxy: requests only from the
+//!   trusted proxies, the client's address from what they forward.
 #![warn(missing_docs)]
 
 mod acme;
@@ -29,6 +31,7 @@ pub mod config;
 pub mod listener;
 mod metrics;
 mod problem;
+pub mod proxy;
 pub mod public;
 mod request_id;
 pub mod tls;
@@ -62,9 +65,14 @@ impl AppState {
     }
 }
 
-/// The ACME router (served over TLS by [`listener::serve`]).
+/// The ACME router (served over TLS by [`listener::serve`], or over plain HTTP behind the
+/// proxies of [`ServerConfig::trusted_proxies`], which [`proxy`] holds it to).
 pub fn acme_router(state: AppState) -> Router {
-    with_common_layers(acme::router(state.clone()), state, "acme")
+    let mut routes = acme::router(state.clone());
+    if let Some(proxies) = state.config.trusted_proxies.clone() {
+        routes = routes.layer(axum::middleware::from_fn_with_state(proxies, proxy::guard));
+    }
+    with_common_layers(routes, state, "acme")
 }
 
 /// The plain-HTTP router: `/ca/intermediate.der`, `/ca/intermediate.pem`, `/ca/root.pem`,

@@ -42,6 +42,10 @@ use tower::Service;
 /// one is told to close for being idle.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The address a request's connection comes from: a request extension on every listener.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer(pub SocketAddr);
+
 /// The bounds of one listener's connections.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionLimits {
@@ -214,6 +218,7 @@ impl Connection {
         let service = TowerToHyperService::new(Tracked {
             router: self.router.clone(),
             activity: Arc::clone(&activity),
+            peer: Peer(self.peer),
         });
         let mut builder = Builder::new(TokioExecutor::new());
         builder
@@ -311,11 +316,13 @@ impl Drop for InFlight {
     }
 }
 
-/// The router, counting the requests in flight on its connection.
+/// The router, counting the requests in flight on its connection and giving each the
+/// connection's [`Peer`].
 #[derive(Clone)]
 struct Tracked {
     router: Router,
     activity: Arc<Activity>,
+    peer: Peer,
 }
 
 impl Service<Request<Incoming>> for Tracked {
@@ -330,7 +337,9 @@ impl Service<Request<Incoming>> for Tracked {
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
         self.activity.in_flight.fetch_add(1, Ordering::AcqRel);
         let in_flight = InFlight(Arc::clone(&self.activity));
-        let response = self.router.call(req.map(Body::new));
+        let mut req = req.map(Body::new);
+        req.extensions_mut().insert(self.peer);
+        let response = self.router.call(req);
         Box::pin(async move {
             let response = response.await;
             drop(in_flight);

@@ -1,5 +1,6 @@
 //! Request ids: one per request, in the `X-Request-Id` response header, in every problem
-//! document and in every log line of the request (a tracing span around the handler).
+//! document and in every log line of the request (a tracing span around the handler, with the
+//! peer's address and, behind a proxy, the client's).
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
@@ -19,7 +20,19 @@ pub(crate) fn current() -> Option<String> {
 /// Assigns the id, opens the span, logs the outcome, sets the header.
 pub(crate) async fn middleware(req: Request, next: Next) -> Response {
     let id = ferrite_core::ids::random_id();
-    let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %req.method(),
+        path = %req.uri().path(),
+        peer = tracing::field::Empty,
+        client = tracing::field::Empty,
+    );
+    // The connection's peer; behind a proxy (the peer is the proxy), the proxy guard records the
+    // client the proxy forwarded for.
+    if let Some(peer) = req.extensions().get::<crate::listener::Peer>() {
+        span.record("peer", tracing::field::display(peer.0.ip()));
+    }
     let started = std::time::Instant::now();
     let mut response = REQUEST_ID
         .scope(id.clone(), next.run(req).instrument(span.clone()))

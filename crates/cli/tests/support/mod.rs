@@ -89,6 +89,24 @@ pub(crate) fn lego_http01(
     c
 }
 
+/// `caddy run` with `caddyfile`, its home and data under `dir` (nothing of the machine's), its
+/// output to `log`.
+pub(crate) fn spawn_caddy(dir: &Path, caddyfile: &Path, log: &Path) -> Killed {
+    let out = std::fs::File::create(log).unwrap();
+    let child = Command::new("caddy")
+        .args(["run", "--adapter", "caddyfile", "--config"])
+        .arg(caddyfile)
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env("XDG_CONFIG_HOME", dir.join("config"))
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .expect("caddy (Debian package caddy) must be installed");
+    Killed(child)
+}
+
 /// A child process, killed (and reaped) when dropped.
 pub(crate) struct Killed(pub(crate) Child);
 
@@ -224,6 +242,9 @@ pub(crate) struct Setup<'a> {
     pub(crate) http01_port: u16,
     /// The port tls-alpn-01 validation connects to; unset: Ferrite's default (443).
     pub(crate) tlsalpn01_port: Option<u16>,
+    /// Top-level TOML keys put before the tables (`base_url = …`); a `listen` key here replaces
+    /// the ACME listener's `127.0.0.1:0`.
+    pub(crate) top_config: &'a str,
     /// TOML appended to the configuration file, each table with its own `[header]`.
     pub(crate) extra_config: &'a str,
     /// Keep the CA keys in this SoftHSM store's first token: `ferrite ca init` runs before
@@ -258,6 +279,7 @@ impl Ferrite {
             &Setup {
                 http01_port,
                 tlsalpn01_port: None,
+                top_config: "",
                 extra_config: "",
                 hsm: None,
             },
@@ -283,6 +305,15 @@ impl Ferrite {
             Some(_) => format!("127.0.0.1:{}", free_port()),
             None => "127.0.0.1:0".to_owned(),
         };
+        let listen = if setup
+            .top_config
+            .lines()
+            .any(|l| l.trim_start().starts_with("listen "))
+        {
+            ""
+        } else {
+            "listen = \"127.0.0.1:0\"\n"
+        };
         let ca = setup
             .hsm
             .map(|hsm| hsm.ca_toml(&hsm.label))
@@ -290,10 +321,11 @@ impl Ferrite {
         std::fs::write(
             &config,
             format!(
-                "listen = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\npublic_listen = \"{public_listen}\"\ndata_dir = \"{}\"\n\n[validation]\ndns_resolver = \"127.0.0.1:{dns_port}\"\nhttp01_port = {}\n{tlsalpn01}allow_private_addresses = true\n# pebble-challtestsrv serves no DNSSEC signatures\ndnssec = false\n\n{ca}{}",
+                "{top}{listen}admin_listen = \"127.0.0.1:0\"\npublic_listen = \"{public_listen}\"\ndata_dir = \"{}\"\n\n[validation]\ndns_resolver = \"127.0.0.1:{dns_port}\"\nhttp01_port = {}\n{tlsalpn01}allow_private_addresses = true\n# pebble-challtestsrv serves no DNSSEC signatures\ndnssec = false\n\n{ca}{}",
                 data_dir.display(),
                 setup.http01_port,
                 setup.extra_config,
+                top = setup.top_config,
             ),
         )
         .unwrap();
