@@ -142,32 +142,14 @@ fn lego_dns01_wildcard() {
     let tmp = tempfile::tempdir().unwrap();
     let hook = dns.exec_hook(tmp.path());
     let path = tmp.path().join("lego");
-    let mut c = std::process::Command::new("lego");
-    c.env("LEGO_CA_CERTIFICATES", &ferrite.root)
-        .env("EXEC_PATH", &hook)
-        .env("EXEC_SEQUENCE_INTERVAL", "1")
-        .env("EXEC_POLLING_INTERVAL", "1")
-        .env("EXEC_PROPAGATION_TIMEOUT", "30")
-        .args([
-            "--server",
-            &ferrite.directory,
-            "--accept-tos",
-            "--email",
-            "a@example.com",
-        ])
-        .args(["--domains", "*.w.example.com", "--domains", "w.example.com"])
-        .args([
-            "--eab",
-            "--kid",
-            &ferrite.eab_kid,
-            "--hmac",
-            &ferrite.eab_hmac,
-        ])
-        .args(["--dns", "exec", "--dns.disable-cp", "--dns.resolvers"])
-        .arg(format!("127.0.0.1:{}", dns.dns_port))
-        .arg("--path")
-        .arg(&path)
-        .arg("run");
+    let mut c = support::lego_dns01(
+        &ferrite,
+        &dns,
+        &hook,
+        &path,
+        &["*.w.example.com", "w.example.com"],
+    );
+    c.arg("run");
     run(c);
     let cert = path.join("certificates/_.w.example.com.crt");
     openssl_verify(&ferrite.root, &cert);

@@ -138,6 +138,7 @@ fn certbot_renews_when_renewal_information_says_so() {
             top_config: "",
             extra_config: "[ari]\nretry_after_seconds = 1\n",
             hsm: None,
+            beside: None,
         },
     );
     let tmp = tempfile::tempdir().unwrap();

@@ -1,7 +1,11 @@
 //! Ferrite behind a proxy that terminates TLS (`[tls] mode = "behind-proxy"`), the proxy being
 //! Caddy (Debian `caddy`, `reverse_proxy`): lego obtains a certificate through the proxy at
 //! `base_url`, while the ACME listener itself answers plain HTTP to the proxy's address only,
-//! refuses any other peer, and refuses what the proxy says arrived over plain HTTP.
+//! refuses any other peer, and refuses what the proxy says arrived over plain HTTP. And two
+//! instances on one PostgreSQL database behind Caddy's round robin, one killed with SIGKILL in
+//! the middle of the load and started again: every client run finishes (retried as a cron job
+//! would), every certificate received is in the database and revocable, no serial repeats, and
+//! no authorization is left `processing`.
 //!
 //! Like clients.rs this needs the tools `scripts/test.sh` installs, so it is `#[ignore]`d for a
 //! plain `cargo test`. Everything listens on loopback (the refused peer is 127.0.0.2), every wait
@@ -11,13 +15,73 @@
 #[allow(dead_code)]
 mod support;
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::{
-    Challtestsrv, Ferrite, Setup, free_port, https_get, lego_http01, log_tail, openssl_verify, run,
-    spawn_caddy, wait_until,
+    Challtestsrv, Ferrite, Killed, Setup, free_port, https_get, lego_dns01, lego_http01, log_tail,
+    openssl_verify, run, serial_of, spawn_caddy, wait_until,
 };
+
+/// The `[tls]` table of an instance behind Caddy on 127.0.0.1.
+const BEHIND_CADDY: &str = "[tls]\nmode = \"behind-proxy\"\ntrusted_proxies = [\"127.0.0.1\"]\n";
+
+/// Caddy on 127.0.0.1:`proxy_port` for `https://localhost:PORT`, with the certificate Ferrite
+/// issued for its own names (localhost among them) under `ferrite`'s data directory, forwarding
+/// round robin to the ACME listeners on `upstreams` over plain HTTP (Caddy sets
+/// X-Forwarded-For and X-Forwarded-Proto for every upstream). A request whose upstream
+/// refuses the connection is tried on the next one for up to 10 s. Killed when dropped; its
+/// log is `dir/caddy.log`.
+fn start_caddy(dir: &Path, ferrite: &Ferrite, proxy_port: u16, upstreams: &[u16]) -> Killed {
+    let caddyfile = dir.join("Caddyfile");
+    let upstreams: Vec<String> = upstreams.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    std::fs::write(
+        &caddyfile,
+        format!(
+            "{{
+\tadmin off
+\thttp_port {http}
+\thttps_port {proxy_port}
+\tstorage file_system {{
+\t\troot {storage}
+\t}}
+\tskip_install_trust
+\tauto_https disable_redirects
+}}
+
+https://localhost:{proxy_port} {{
+\tbind 127.0.0.1
+\ttls {cert} {key}
+\treverse_proxy {upstreams} {{
+\t\tlb_policy round_robin
+\t\tlb_try_duration 10s
+\t\tlb_try_interval 250ms
+\t\tfail_duration 2s
+\t}}
+}}
+",
+            http = free_port(),
+            storage = dir.join("storage").display(),
+            cert = ferrite.data_dir.join("ca/tls.pem").display(),
+            key = ferrite.data_dir.join("ca/private/tls.key").display(),
+            upstreams = upstreams.join(" "),
+        ),
+    )
+    .unwrap();
+    let log = dir.join("caddy.log");
+    let caddy = spawn_caddy(dir, &caddyfile, &log);
+    wait_until(Duration::from_secs(30), || {
+        https_get(&ferrite.root, "localhost", proxy_port, "/directory")
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "no directory through Caddy within 30 s; its log ends:\n{}",
+            log_tail(&log, 40)
+        )
+    });
+    caddy
+}
 
 /// `curl` a plain-HTTP URL from `source` with `headers`: (status, body).
 fn curl(source: &str, url: &str, headers: &[&str]) -> (u16, String) {
@@ -47,8 +111,9 @@ fn lego_through_a_tls_terminating_proxy() {
             top_config: &format!(
                 "base_url = \"https://localhost:{proxy_port}\"\nlisten = \"127.0.0.1:{backend_port}\"\n"
             ),
-            extra_config: "[tls]\nmode = \"behind-proxy\"\ntrusted_proxies = [\"127.0.0.1\"]\n",
+            extra_config: BEHIND_CADDY,
             hsm: None,
+            beside: None,
         },
     );
     assert_eq!(
@@ -65,47 +130,9 @@ fn lego_through_a_tls_terminating_proxy() {
         ferrite.first_start
     );
 
-    // Caddy terminates TLS with the certificate Ferrite issued for its own names (localhost
-    // among them), and forwards to the ACME listener over plain HTTP, setting
-    // X-Forwarded-For and X-Forwarded-Proto as it does for every upstream.
     let dir = tempfile::tempdir().unwrap();
-    let caddyfile = dir.path().join("Caddyfile");
-    std::fs::write(
-        &caddyfile,
-        format!(
-            "{{
-\tadmin off
-\thttp_port {http}
-\thttps_port {proxy_port}
-\tstorage file_system {{
-\t\troot {storage}
-\t}}
-\tskip_install_trust
-\tauto_https disable_redirects
-}}
-
-https://localhost:{proxy_port} {{
-\tbind 127.0.0.1
-\ttls {cert} {key}
-\treverse_proxy 127.0.0.1:{backend_port}
-}}
-",
-            http = free_port(),
-            storage = dir.path().join("storage").display(),
-            cert = ferrite.data_dir.join("ca/tls.pem").display(),
-            key = ferrite.data_dir.join("ca/private/tls.key").display(),
-        ),
-    )
-    .unwrap();
-    let log = dir.path().join("caddy.log");
-    let _caddy = spawn_caddy(dir.path(), &caddyfile, &log);
-    let proxied_directory = || https_get(&ferrite.root, "localhost", proxy_port, "/directory");
-    let directory = wait_until(Duration::from_secs(30), proxied_directory).unwrap_or_else(|| {
-        panic!(
-            "no directory through Caddy within 30 s; its log ends:\n{}",
-            log_tail(&log, 40)
-        )
-    });
+    let _caddy = start_caddy(dir.path(), &ferrite, proxy_port, &[backend_port]);
+    let directory = https_get(&ferrite.root, "localhost", proxy_port, "/directory").unwrap();
     assert!(
         directory.contains(&format!(
             "\"https://localhost:{proxy_port}/acme/new-order\""
@@ -145,4 +172,188 @@ https://localhost:{proxy_port} {{
         body.contains("urn:ietf:params:acme:error:malformed") && body.contains("HTTPS only"),
         "{body}"
     );
+}
+
+/// Runs `command` until it succeeds, at most `attempts` times (as a cron job would run a
+/// client again); the attempts it took.
+fn run_retried(mut command: impl FnMut() -> Command, attempts: u32) -> u32 {
+    let mut last = String::new();
+    for attempt in 1..=attempts {
+        let out = command()
+            .stdin(Stdio::null())
+            .output()
+            .expect("lego (Debian package lego) must be installed");
+        if out.status.success() {
+            return attempt;
+        }
+        last = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    panic!("still failing after {attempts} attempts; the last said:\n{last}");
+}
+
+/// One SQL query's single value, with psql on the test's database.
+fn psql(url: &str, query: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-X", "-A", "-t", "-c", query, url])
+        .stdin(Stdio::null())
+        .output()
+        .expect("psql (Debian package postgresql-client) must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+#[test]
+#[ignore = "needs caddy, lego, pebble-challtestsrv and PostgreSQL: run scripts/test.sh"]
+fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
+    const CLIENTS: usize = 3;
+    const NAMES_EACH: usize = 3;
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let database = runtime.block_on(ferrite_store::testing::TestDatabase::create());
+    let url = database.url().to_owned();
+    let dns = Challtestsrv::start();
+    let proxy_port = free_port();
+    let (port_a, port_b) = (free_port(), free_port());
+    let top = |port: u16| {
+        format!(
+            "base_url = \"https://localhost:{proxy_port}\"\nlisten = \"127.0.0.1:{port}\"\ndatabase_url = {url:?}\n"
+        )
+    };
+    let extra = format!("{BEHIND_CADDY}[database]\nmax_connections = 4\n");
+    let a = Ferrite::start_with(
+        dns.dns_port,
+        &Setup {
+            http01_port: free_port(),
+            tlsalpn01_port: None,
+            top_config: &top(port_a),
+            extra_config: &extra,
+            hsm: None,
+            beside: None,
+        },
+    );
+    let mut b = Ferrite::start_with(
+        dns.dns_port,
+        &Setup {
+            http01_port: free_port(),
+            tlsalpn01_port: None,
+            top_config: &top(port_b),
+            extra_config: &extra,
+            hsm: None,
+            beside: Some(&a),
+        },
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let caddy = start_caddy(dir.path(), &a, proxy_port, &[port_a, port_b]);
+    let hook = dns.exec_hook(dir.path());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let jobs: Vec<(PathBuf, String)> = (0..CLIENTS)
+        .flat_map(|client| {
+            let path = tmp.path().join(format!("lego-{client}"));
+            (0..NAMES_EACH).map(move |n| (path.clone(), format!("c{client}-n{n}.example.com")))
+        })
+        .collect();
+    let attempts: Vec<u32> = std::thread::scope(|scope| {
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|client| {
+                let (a, dns, hook) = (&a, &dns, &hook);
+                let mine: Vec<_> = jobs
+                    .iter()
+                    .skip(client * NAMES_EACH)
+                    .take(NAMES_EACH)
+                    .collect();
+                scope.spawn(move || {
+                    mine.into_iter()
+                        .map(|(path, name)| {
+                            run_retried(
+                                || {
+                                    let mut c = lego_dns01(a, dns, hook, path, &[name]);
+                                    c.arg("run");
+                                    c
+                                },
+                                3,
+                            )
+                        })
+                        .collect::<Vec<u32>>()
+                })
+            })
+            .collect();
+        // In the middle of the load: once the first certificate has arrived.
+        let first = wait_until(Duration::from_secs(120), || {
+            jobs.iter()
+                .any(|(path, name)| path.join(format!("certificates/{name}.crt")).exists())
+                .then_some(())
+        });
+        assert!(first.is_some(), "no certificate within 120 s");
+        b.crash_and_restart();
+        clients
+            .into_iter()
+            .flat_map(|c| c.join().unwrap())
+            .collect()
+    });
+    let retried = attempts.iter().filter(|a| **a > 1).count();
+    eprintln!(
+        "{} lego runs over two instances, one killed and restarted: {retried} needed a second attempt",
+        attempts.len()
+    );
+
+    let mut serials = std::collections::BTreeSet::new();
+    for (path, name) in &jobs {
+        let cert = path.join(format!("certificates/{name}.crt"));
+        openssl_verify(&a.root, &cert);
+        let serial = serial_of(&cert).to_ascii_lowercase();
+        assert_eq!(
+            psql(
+                &url,
+                &format!("SELECT count(*) FROM certificates WHERE lower(serial) = '{serial}'")
+            ),
+            "1",
+            "{name}'s certificate {serial} is not in the database"
+        );
+        assert!(serials.insert(serial.clone()), "serial {serial} repeats");
+    }
+    let stuck = Instant::now() + Duration::from_secs(30);
+    loop {
+        let processing = psql(
+            &url,
+            "SELECT count(*) FROM authorizations WHERE status = 'processing'",
+        );
+        if processing == "0" {
+            break;
+        }
+        assert!(
+            Instant::now() < stuck,
+            "{processing} authorizations still processing after 30 s"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    // Revocable through either instance: each certificate is found in the shared database.
+    for (path, name) in &jobs {
+        run_retried(
+            || {
+                let mut c = lego_dns01(&a, &dns, &hook, path, &[name]);
+                c.arg("revoke");
+                c
+            },
+            1,
+        );
+    }
+    assert_eq!(
+        psql(
+            &url,
+            "SELECT count(*) FROM certificates WHERE revoked_at IS NOT NULL"
+        ),
+        jobs.len().to_string()
+    );
+    drop(caddy);
+    drop(b);
+    drop(a);
+    runtime.block_on(database.drop());
 }

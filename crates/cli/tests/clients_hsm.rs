@@ -107,6 +107,7 @@ fn lego_and_certbot_with_the_ca_keys_in_a_token() {
             top_config: "",
             extra_config: "",
             hsm: Some(&hsm),
+            beside: None,
         },
     );
     let ca_dir = ferrite_ca.data_dir.join("ca");

@@ -216,6 +216,7 @@ fn allow_csr_extended_key_usage_accepts_acme_sh_s_own_csr() {
             top_config: "",
             extra_config: "[issuance]\nallow_csr_extended_key_usage = true\n",
             hsm: None,
+            beside: None,
         },
     );
     let tmp = tempfile::tempdir().unwrap();

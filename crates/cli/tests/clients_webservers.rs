@@ -54,6 +54,7 @@ impl Stack {
                 top_config: "",
                 extra_config: "",
                 hsm: None,
+                beside: None,
             },
         );
         Self {

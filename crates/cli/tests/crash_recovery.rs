@@ -50,6 +50,7 @@ async fn orders_killed_mid_finalize_end_valid_or_are_finalized_again() {
                 top_config: "",
                 extra_config: &format!("[issuance]\nfinalize_lease_seconds = {LEASE_SECONDS}\n"),
                 hsm: None,
+                beside: None,
             },
         )
     });

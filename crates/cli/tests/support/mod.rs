@@ -56,6 +56,18 @@ pub(crate) fn run_failing(mut cmd: Command) -> String {
     text
 }
 
+/// `lego` against `ferrite` trusting its root, with its EAB key, for `domains`.
+fn lego(ferrite: &Ferrite, domains: &[&str]) -> Command {
+    let mut c = Command::new("lego");
+    c.env("LEGO_CA_CERTIFICATES", &ferrite.root)
+        .args(["--server", &ferrite.directory, "--accept-tos"])
+        .args(["--email", "a@example.com"])
+        .args(["--eab", "--kid", &ferrite.eab_kid])
+        .args(["--hmac", &ferrite.eab_hmac])
+        .args(domains.iter().flat_map(|d| ["--domains", d]));
+    c
+}
+
 /// `lego` against `ferrite` over http-01 (lego listens on 127.0.0.1:`http01`), storing in
 /// `path`, with EAB (lego 4.9 wants the EAB flags on every command when the directory requires
 /// EAB), for `domains` (none: the names of a `--csr` in `extra`), then `extra`, then `command`.
@@ -68,19 +80,8 @@ pub(crate) fn lego_http01(
     extra: &[&str],
     command: &str,
 ) -> Command {
-    let mut c = Command::new("lego");
-    c.env("LEGO_CA_CERTIFICATES", &ferrite.root)
-        .args(["--server", &ferrite.directory, "--accept-tos"])
-        .args(["--email", "a@example.com"])
-        .args([
-            "--eab",
-            "--kid",
-            &ferrite.eab_kid,
-            "--hmac",
-            &ferrite.eab_hmac,
-        ])
-        .args(domains.iter().flat_map(|d| ["--domains", d]))
-        .args(["--http", "--http.port"])
+    let mut c = lego(ferrite, domains);
+    c.args(["--http", "--http.port"])
         .arg(format!("127.0.0.1:{http01}"))
         .arg("--path")
         .arg(path)
@@ -105,6 +106,28 @@ pub(crate) fn spawn_caddy(dir: &Path, caddyfile: &Path, log: &Path) -> Killed {
         .spawn()
         .expect("caddy (Debian package caddy) must be installed");
     Killed(child)
+}
+
+/// `lego` against `ferrite` for `domains` over dns-01, the TXT records set through `dns`'s
+/// exec `hook` ([`Challtestsrv::exec_hook`]) and checked at `dns` itself, storing in `path`;
+/// the caller adds the command (`run`, `revoke`).
+pub(crate) fn lego_dns01(
+    ferrite: &Ferrite,
+    dns: &Challtestsrv,
+    hook: &Path,
+    path: &Path,
+    domains: &[&str],
+) -> Command {
+    let mut c = lego(ferrite, domains);
+    c.env("EXEC_PATH", hook)
+        .env("EXEC_SEQUENCE_INTERVAL", "1")
+        .env("EXEC_POLLING_INTERVAL", "1")
+        .env("EXEC_PROPAGATION_TIMEOUT", "30")
+        .args(["--dns", "exec", "--dns.disable-cp", "--dns.resolvers"])
+        .arg(format!("127.0.0.1:{}", dns.dns_port))
+        .arg("--path")
+        .arg(path);
+    c
 }
 
 /// A child process, killed (and reaped) when dropped.
@@ -251,6 +274,10 @@ pub(crate) struct Setup<'a> {
     /// `ferrite serve` (the public listener then gets a fixed port, which the intermediate
     /// names), and both get its `SOFTHSM2_CONF`.
     pub(crate) hsm: Option<&'a SoftHsm>,
+    /// Another instance of the same CA beside this one: its data directory is shared (as on a
+    /// shared mount: the same CA files and EAB key-encryption key) and its first start's MAC
+    /// key is this one's too. Give both the same `database_url` (PostgreSQL) in `top_config`.
+    pub(crate) beside: Option<&'a Ferrite>,
 }
 
 /// A `ferrite serve` process on ports chosen by the OS, with the EAB key its first start
@@ -282,6 +309,7 @@ impl Ferrite {
                 top_config: "",
                 extra_config: "",
                 hsm: None,
+                beside: None,
             },
         )
     }
@@ -300,7 +328,9 @@ impl Ferrite {
             .tlsalpn01_port
             .map(|p| format!("tlsalpn01_port = {p}\n"))
             .unwrap_or_default();
-        let data_dir = dir.path().join("data");
+        let data_dir = setup
+            .beside
+            .map_or_else(|| dir.path().join("data"), |other| other.data_dir.clone());
         let public_listen = match setup.hsm {
             Some(_) => format!("127.0.0.1:{}", free_port()),
             None => "127.0.0.1:0".to_owned(),
@@ -340,7 +370,10 @@ impl Ferrite {
         }
         let (child, rx) = spawn_serve(ferrite(setup.hsm), &config);
         let (mut directory, mut root, mut public_url) = (None, None, None);
-        let (mut eab_kid, mut eab_hmac) = (None, None);
+        let (mut eab_kid, mut eab_hmac) = (
+            setup.beside.map(|other| other.eab_kid.clone()),
+            setup.beside.map(|other| other.eab_hmac.clone()),
+        );
         let mut first_start = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(30);
         while directory.is_none() || root.is_none() || public_url.is_none() {
