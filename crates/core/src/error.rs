@@ -66,6 +66,13 @@ impl CoreError {
                 p.status = Some(409);
                 p
             }
+            Self::Store(StoreError::Unavailable(_)) => {
+                let mut p = Problem::internal(
+                    "the CA's database is unavailable for a moment; retry after the number of seconds in Retry-After",
+                );
+                p.status = Some(503);
+                p
+            }
             Self::Store(_) | Self::Internal(_) => Problem::internal(
                 "the CA could not complete the request; retry later and quote the request id to the operator if it persists",
             ),

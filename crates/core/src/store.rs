@@ -22,6 +22,11 @@ pub enum StoreError {
     /// details: log it, never show it to a client.
     #[error("database error: {0}")]
     Backend(String),
+    /// The database cannot be reached for now: no connection could be made or kept (refused,
+    /// lost, the server shutting down or starting up), or none was free within the pool's wait.
+    /// The request may succeed if retried later; clients get 503 with `Retry-After`.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
     /// Stored data could not be decoded (a bug or a manual edit).
     #[error("corrupt row: {0}")]
     Corrupt(String),

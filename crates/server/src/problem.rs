@@ -7,6 +7,10 @@ use ferrite_core::CoreError;
 use ferrite_jose::JoseError;
 use ferrite_proto::{Problem, ProblemType};
 
+/// Seconds a client is asked to wait (`Retry-After`) when a 503 answers: the database was
+/// unreachable, which a restart or a failover usually ends within seconds.
+const UNAVAILABLE_RETRY_AFTER: &str = "5";
+
 /// A failed request. Converted from the layers below in one `From` impl each.
 #[derive(Debug)]
 pub(crate) struct ApiError {
@@ -38,6 +42,9 @@ impl From<Problem> for ApiError {
 impl From<CoreError> for ApiError {
     fn from(e: CoreError) -> Self {
         match &e {
+            CoreError::Store(ferrite_core::StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "request refused for now: the database is unavailable");
+            }
             CoreError::Store(_) | CoreError::Internal(_) => {
                 tracing::error!(error = %e, "request failed inside the CA");
             }
@@ -75,6 +82,12 @@ impl IntoResponse for ApiError {
         );
         if let Some(loc) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             response.headers_mut().insert(header::LOCATION, loc);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),
+            );
         }
         response
     }

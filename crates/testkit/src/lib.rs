@@ -17,6 +17,8 @@
 //!   (`dnssec`: the signing key, NSEC denials, injected faults).
 //! - `responders`: [`responders::Http01Responder`] and
 //!   [`responders::TlsAlpn01Responder`], challenge servers a test fills in.
+//! - `postgres`: [`postgres::PgCluster`], a PostgreSQL cluster of a test's own, to stop and
+//!   start under load.
 //! - `softhsm`: [`softhsm::SoftHsm`], a throwaway SoftHSM token store with its own
 //!   `SOFTHSM2_CONF`, and [`softhsm::in_own_process`] for tests that load the module.
 #![warn(missing_docs)]
@@ -29,6 +31,7 @@ pub mod dns;
 mod dnssec;
 pub mod eab;
 pub mod keys;
+pub mod postgres;
 pub mod raw;
 pub mod responders;
 pub mod softhsm;

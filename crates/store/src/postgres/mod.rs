@@ -145,8 +145,11 @@ impl PostgresStore {
     pub(crate) async fn conn(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => {
-                StoreError::Backend(format!("cannot connect to the database: {}", describe(&e)))
+                StoreError::Unavailable(format!("cannot connect to the database: {}", describe(&e)))
             }
+            deadpool_postgres::PoolError::Timeout(_) => StoreError::Unavailable(format!(
+                "no database connection within {WAIT_FOR_CONNECTION:?}: {e}"
+            )),
             deadpool_postgres::PoolError::Closed => {
                 StoreError::Backend("the store is closed".to_owned())
             }
@@ -189,11 +192,20 @@ impl PostgresStore {
 }
 
 /// Maps a database error: a uniqueness violation is a [`StoreError::Conflict`] (a duplicate key
-/// or a lost race: the caller's concern); everything else is [`StoreError::Backend`] (the
-/// operator's concern). The message is the server's, which names constraints and keys, never
-/// the connection's password.
+/// or a lost race: the caller's concern); a lost connection, or the server shutting down or not
+/// yet accepting connections, is [`StoreError::Unavailable`] (retrying later may succeed);
+/// everything else is [`StoreError::Backend`] (the operator's concern). The message is the
+/// server's, which names constraints and keys, never the connection's password.
 pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
+    let lost =
+        e.is_closed() || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>());
+    if lost {
+        return StoreError::Unavailable(describe(&e));
+    }
     match e.as_db_error() {
+        Some(db) if unavailable(db.code()) => {
+            StoreError::Unavailable(format!("{}: {}", db.severity(), db.message()))
+        }
         Some(db) if *db.code() == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(format!(
             "{}{}",
             db.message(),
@@ -207,6 +219,15 @@ pub(crate) fn db_error(e: tokio_postgres::Error) -> StoreError {
         )),
         None => StoreError::Backend(describe(&e)),
     }
+}
+
+/// Class 08 (connection exception), and the server shutting down or starting
+/// (`admin_shutdown`, `crash_shutdown`, `cannot_connect_now`).
+fn unavailable(code: &SqlState) -> bool {
+    code.code().starts_with("08")
+        || *code == SqlState::ADMIN_SHUTDOWN
+        || *code == SqlState::CRASH_SHUTDOWN
+        || *code == SqlState::CANNOT_CONNECT_NOW
 }
 
 /// An error with its causes ("db error: ERROR: password authentication failed for user
