@@ -144,16 +144,12 @@ pub fn init(
         config.ca.keys == CaKeys::Pkcs11,
         "ferrite ca init makes the CA keys in a PKCS#11 token: set [ca] keys = \"pkcs11\" with pkcs11_module, pkcs11_token and pkcs11_pin_file (or FERRITE_CA__PKCS11_PIN). With keys = \"files\" the first `ferrite serve` creates the CA by itself"
     );
-    let public_base_url = if config.public_base_url.is_empty() {
-        if config.public_listen.port() == 0 {
-            tracing::warn!(
-                "public_listen has port 0: the intermediate's CRL and AIA URLs name port 0; set public_base_url to the URL relying parties use"
-            );
-        }
-        format!("http://{}", config.public_listen)
-    } else {
-        config.public_base_url.trim_end_matches('/').to_owned()
-    };
+    if config.public_base_url.is_empty() && config.public_listen.port() == 0 {
+        tracing::warn!(
+            "public_listen has port 0: the intermediate's CRL and AIA URLs name port 0; set public_base_url to the URL relying parties use"
+        );
+    }
+    let public_base_url = config.public_base_url(config.public_listen);
     let opts = config.ca_options(issuer_urls(&public_base_url));
     let token = open_token(config)?;
     let root_token = match root {

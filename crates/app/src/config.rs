@@ -1016,6 +1016,17 @@ impl Config {
         }
     }
 
+    /// The public listener's base URL as certificates name it (their CRL and AIA URLs):
+    /// `public_base_url`, else `http://{public}`, `public` being the address the listener is
+    /// bound to.
+    pub fn public_base_url(&self, public: SocketAddr) -> String {
+        if self.public_base_url.is_empty() {
+            format!("http://{public}")
+        } else {
+            self.public_base_url.trim_end_matches('/').to_owned()
+        }
+    }
+
     /// The ACME directory URL clients use (`base_url`, else `https://{listen}`).
     pub fn directory_url(&self) -> String {
         let base = if self.base_url.is_empty() {

@@ -293,11 +293,7 @@ impl Ferrite {
         } else {
             config.base_url.trim_end_matches('/').to_owned()
         };
-        let public_base_url = if config.public_base_url.is_empty() {
-            format!("http://{public_addr}")
-        } else {
-            config.public_base_url.trim_end_matches('/').to_owned()
-        };
+        let public_base_url = config.public_base_url(public_addr);
 
         crate::data_dir::prepare(&config.data_dir)?;
         let ca_dir = crate::ca::ca_dir(config);

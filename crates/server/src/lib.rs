@@ -51,12 +51,15 @@ pub struct AppState {
     account_keys: std::sync::Arc<acme::AccountKeys>,
     /// Requests and problems counted for `/metrics`.
     metrics: std::sync::Arc<metrics::HttpMetrics>,
+    /// The ACME directory's JSON, rendered once.
+    directory: bytes::Bytes,
 }
 
 impl AppState {
     /// The state of one instance's routers.
     pub fn new(ca: ferrite_core::Ca, config: ServerConfig) -> Self {
         Self {
+            directory: acme::directory::render(&ca, &config),
             ca,
             config: std::sync::Arc::new(config),
             account_keys: std::sync::Arc::default(),

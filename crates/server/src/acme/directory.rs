@@ -1,6 +1,5 @@
 //! Directory (§7.1.1) and newNonce (§7.2).
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -10,11 +9,24 @@ use super::jws::PostAsGet;
 use super::paths;
 use crate::AppState;
 
-/// §7.1.1: the directory, by GET.
+/// §7.1.1: the directory, by GET: rendered once per instance ([`render`]), since nothing in it
+/// changes while the instance runs.
 pub(super) async fn directory(State(state): State<AppState>) -> Response {
-    let base = &state.config.base_url;
-    let cfg = &state.config;
-    Json(Directory {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        state.directory.clone(),
+    )
+        .into_response()
+}
+
+/// The directory's JSON: every resource URL under the base URL, and the metadata of the
+/// configuration.
+pub(crate) fn render(ca: &ferrite_core::Ca, cfg: &crate::ServerConfig) -> bytes::Bytes {
+    let base = &cfg.base_url;
+    let directory = Directory {
         new_nonce: format!("{base}{}", paths::NEW_NONCE),
         new_account: format!("{base}{}", paths::NEW_ACCOUNT),
         new_order: format!("{base}{}", paths::NEW_ORDER),
@@ -25,19 +37,18 @@ pub(super) async fn directory(State(state): State<AppState>) -> Response {
         meta: DirectoryMeta {
             terms_of_service: cfg.terms_of_service.clone(),
             website: cfg.website.clone(),
-            caa_identities: state.ca.config().caa_identities.clone(),
-            external_account_required: state.ca.config().eab_required,
+            caa_identities: ca.config().caa_identities.clone(),
+            external_account_required: ca.config().eab_required,
             // draft-ietf-acme-profiles §3: name → description.
-            profiles: state
-                .ca
+            profiles: ca
                 .config()
                 .profiles
                 .iter()
                 .map(|p| (p.name.clone(), p.describe()))
                 .collect(),
         },
-    })
-    .into_response()
+    };
+    serde_json::to_vec(&directory).unwrap_or_default().into()
 }
 
 /// §6.3: "The server MUST allow GET requests for the directory and newNonce resources, in

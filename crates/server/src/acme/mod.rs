@@ -3,7 +3,7 @@
 
 mod account;
 mod certificate;
-mod directory;
+pub(crate) mod directory;
 mod extract;
 mod jws;
 mod order;
