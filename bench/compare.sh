@@ -10,8 +10,8 @@
 #
 # Usage: bench/compare.sh [--clients N] [--issuances M] [--duration S] [--runs R]
 #                         [--key-type p256|rsa2048] [--poll-interval-ms MS] [--skip-build]
-#                         [--lego N] [--ferrite-only] [--baseline PATH] [--hsm] [--dnssec]
-#                         [--out DIR]
+#                         [--lego N] [--ferrite-only] [--baseline PATH] [--hsm] [--postgres]
+#                         [--dnssec] [--out DIR]
 # Defaults: 10 clients, 100000 issuances, 30 s per run, 1 run each (alternating
 # Ferrite, Pebble when --runs > 1; each run against a freshly started server), P-256, 50 ms
 # polls. --lego N also times N runs of lego (one account + one certificate, http-01) against
@@ -29,7 +29,11 @@
 # the baseline. --hsm compares, the same way, this tree's Ferrite with its CA keys in files
 # (first column) and the same binary with its CA keys in a SoftHSM token (second column; each
 # run gets a new token in a store under the temp dir, its own SOFTHSM2_CONF, and `ferrite ca
-# init`; needs softhsm2). Throughput on a shared machine moves by ±15 % between runs: use
+# init`; needs softhsm2). --postgres compares, the same way, this tree's Ferrite on its embedded
+# SQLite (first column) and the same binary on PostgreSQL (second column: a throwaway cluster
+# started here with its durable defaults, a new database per run; needs postgresql and psql);
+# two more rows then give PostgreSQL's own CPU per issuance and Ferrite's and PostgreSQL's
+# together (the generator, PostgreSQL and Ferrite share the machine). Throughput on a shared machine moves by ±15 % between runs: use
 # --runs 4 or more, or bench/instructions.sh for differences of a few percent. Binaries are
 # taken from CARGO_TARGET_DIR (default: target/) in the release profile.
 set -euo pipefail
@@ -46,6 +50,7 @@ LEGO_RUNS=0
 PEBBLE=1
 BASELINE=""
 HSM=0
+POSTGRES=0
 DNSSEC=0
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -60,6 +65,7 @@ while [ $# -gt 0 ]; do
     --ferrite-only) PEBBLE=0; shift ;;
     --baseline) BASELINE=$2; PEBBLE=0; shift 2 ;;
     --hsm) HSM=1; PEBBLE=0; shift ;;
+    --postgres) POSTGRES=1; PEBBLE=0; shift ;;
     --dnssec) DNSSEC=1; shift ;;
     --out) OUT=$2; shift 2 ;;
     -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
@@ -78,10 +84,11 @@ require_tools openssl jq python3
 }
 [ "$DNSSEC" = 1 ] || require_tools pebble-challtestsrv
 [ "$HSM" = 0 ] || require_tools softhsm2-util
-[ "$HSM" = 0 ] || [ -z "$BASELINE" ] || {
-    echo "compare.sh: --hsm and --baseline each fill the second column: give one" >&2
+[ $((HSM + POSTGRES + (${#BASELINE} > 0))) -le 1 ] || {
+    echo "compare.sh: --hsm, --postgres and --baseline each fill the second column: give one" >&2
     exit 2
 }
+[ "$POSTGRES" = 0 ] || require_tools psql
 
 if [ "$BUILD" = 1 ]; then
     (cd "$ROOT" && cargo build --release -p ferrite -p ferrite-bench)
@@ -100,6 +107,11 @@ if [ "$HSM" = 1 ]; then
         "$TMP/softhsm-tokens" >"$SOFTHSM2_CONF"
     echo 20261204 >"$TMP/hsm-pin"
 fi
+if [ "$POSTGRES" = 1 ]; then
+    # The second column: the same binary, on PostgreSQL.
+    BASELINE=$FERRITE
+    start_postgres
+fi
 
 HTTP01_PORT=$(free_port)
 PEBBLE_PORT=$(free_port)
@@ -114,7 +126,11 @@ start_test_dns "$DNSSEC"
 start_ferrite() { # RUN [NAME BINARY] → FERRITE_PID FERRITE_DIR FERRITE_ROOT
     local name=${2:-ferrite} binary=${3:-$FERRITE}
     local out=$OUT/$name-$1.out
-    write_ferrite_config "$TMP/ferrite.toml" "$TMP/$name-data-$1"
+    local database=""
+    if [ "$name" = baseline ] && [ "$POSTGRES" = 1 ]; then
+        database=$(postgres_database "bench_$1")
+    fi
+    write_ferrite_config "$TMP/ferrite.toml" "$TMP/$name-data-$1" "$database"
     if [ "$name" = baseline ] && [ "$HSM" = 1 ]; then
         softhsm2-util --init-token --free --label "bench-$1" --so-pin 87654321 \
             --pin "$(cat "$TMP/hsm-pin")" >/dev/null
@@ -188,7 +204,15 @@ bench() { # NAME DIRECTORY CA PID RUN
 }
 ferrite_run() { # NAME BINARY RUN
     start_ferrite "$3" "$1" "$2"
+    local pg_before=0
+    [ "$POSTGRES" = 0 ] || pg_before=$(postgres_cpu_ms)
     bench "$1" "$FERRITE_DIR" "$FERRITE_ROOT" "$FERRITE_PID" "$3"
+    # PostgreSQL's CPU during the run (0 for the SQLite column: no cluster worked for it).
+    if [ "$POSTGRES" = 1 ] && [ "$1" = baseline ]; then
+        echo $(($(postgres_cpu_ms) - pg_before)) >"$OUT/$1-$3.pgcpu"
+    else
+        echo 0 >"$OUT/$1-$3.pgcpu"
+    fi
     stop "$FERRITE_PID"
 }
 for run in $(seq 1 "$RUNS"); do
@@ -249,31 +273,42 @@ if [ "$LEGO_RUNS" -gt 0 ]; then
 fi
 
 # --- Table: means over the runs ------------------------------------------------------------
-summary() { # NAME → "throughput cpu_ms worst_endpoint_p99 issuance_p99 rss_mb failed"
-    jq -s -r '
+summary() { # NAME → "throughput cpu_ms worst_endpoint_p99 issuance_p99 rss_mb failed pg_cpu_ms"
+    local pg_cpu=0
+    if ls "$OUT/$1"-*.pgcpu >/dev/null 2>&1; then
+        # PostgreSQL's CPU over all runs / the issuances of all runs.
+        pg_cpu=$(jq -s --argjson ms "$(cat "$OUT/$1"-*.pgcpu | awk '{ s += $1 } END { print s + 0 }')" \
+            '($ms / ([.[].issuances_completed] | add | if . > 0 then . else 1 end))' "$OUT/$1"-*.json)
+    fi
+    jq -s -r --argjson pg "$pg_cpu" '
       def mean(f): (map(f) | add) / length;
       [ mean(.issuances_per_second),
         mean(.server.cpu_ms_per_issuance // 0),
         mean([.latency_ms | to_entries[] | select(.key != "issuance") | .value.p99_ms] | max),
         mean(.latency_ms.issuance.p99_ms // 0),
         ([.[].server.peak_rss_kb] | max) / 1024,
-        mean(.issuances_failed + .issuances_cancelled) ] | @tsv' "$OUT/$1"-*.json
+        mean(.issuances_failed + .issuances_cancelled),
+        $pg ] | @tsv' "$OUT/$1"-*.json
 }
-read -r F_TPUT F_CPU F_P99 F_IP99 F_RSS F_FAIL < <(summary ferrite)
-P_TPUT=0 P_CPU=0 P_P99=0 P_IP99=0 P_RSS=0 P_FAIL=0
+read -r F_TPUT F_CPU F_P99 F_IP99 F_RSS F_FAIL F_PG < <(summary ferrite)
+P_TPUT=0 P_CPU=0 P_P99=0 P_IP99=0 P_RSS=0 P_FAIL=0 P_PG=0
 OTHER=Pebble
 if [ "$HSM" = 1 ]; then
     OTHER=SoftHSM
-    read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL < <(summary baseline)
+    read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL P_PG < <(summary baseline)
+elif [ "$POSTGRES" = 1 ]; then
+    OTHER=PostgreSQL
+    read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL P_PG < <(summary baseline)
 elif [ -n "$BASELINE" ]; then
     OTHER=Baseline
-    read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL < <(summary baseline)
+    read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL P_PG < <(summary baseline)
 elif [ "$PEBBLE" = 1 ]; then
-    read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL < <(summary pebble)
+    read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL P_PG < <(summary pebble)
 fi
 echo
-[ -z "$BASELINE" ] || [ "$HSM" = 1 ] || echo "Baseline: $BASELINE"
+[ -z "$BASELINE" ] || [ "$HSM" = 1 ] || [ "$POSTGRES" = 1 ] || echo "Baseline: $BASELINE"
 [ "$HSM" = 0 ] || echo "Ferrite: CA keys in files; SoftHSM: the same binary, CA keys in a SoftHSM token"
+[ "$POSTGRES" = 0 ] || echo "Ferrite: embedded SQLite; PostgreSQL: the same binary on $("$PG_BIN/postgres" --version) (same machine)"
 echo "Ferrite vs $OTHER: $CLIENTS clients, $KEY_TYPE keys, ≤$DURATION s per run, $RUNS run(s) each, $(nproc) cores (generator and servers share them)$([ "$DNSSEC" = 1 ] && echo ", Ferrite validating DNSSEC")"
 awk -v OFS='' -v other="$OTHER" '
   function row(name, f, p) {
@@ -287,6 +322,10 @@ awk -v OFS='' -v other="$OTHER" '
     row("whole issuance p99 ms", '"$F_IP99"', '"$P_IP99"')
     row("server peak RSS MB (VmHWM)", '"$F_RSS"', '"$P_RSS"')
     row("failed + cancelled issuances", '"$F_FAIL"', '"$P_FAIL"')
+    if ('"$POSTGRES"') {
+      row("PostgreSQL CPU ms per issuance", '"$F_PG"', '"$P_PG"')
+      row("Ferrite + PostgreSQL CPU ms/issuance", '"$F_CPU"' + '"$F_PG"', '"$P_CPU"' + '"$P_PG"')
+    }
   }'
 if [ "$LEGO_RUNS" -gt 0 ]; then
     if [ "$PEBBLE" = 1 ] || [ -n "$BASELINE" ]; then

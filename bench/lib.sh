@@ -25,6 +25,7 @@ PIDS=()
 cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    [ ! -f "$TMP/postgres/server.log" ] || cp "$TMP/postgres/server.log" "$OUT/postgres.log"
     rm -rf "$TMP"
     if [ "$KEEP_OUT" = 1 ]; then echo "reports and logs: $OUT" >&2; fi
 }
@@ -88,11 +89,69 @@ dnssec_trust_anchor = \"$ANCHOR\""
     fi
 }
 
-# write_ferrite_config FILE DATA_DIR: a `ferrite serve` configuration on loopback ports the
-# server picks, resolving through DNS_PORT, validating http-01 on HTTP01_PORT, DNSSEC as
-# DNSSEC_CONFIG says (default off), no EAB.
+# start_postgres → PG_URL PG_DIR: a throwaway PostgreSQL cluster (Debian's postgresql) in TMP,
+# on a free loopback port, with its durable defaults (fsync, synchronous_commit on: as the
+# embedded SQLite runs with synchronous=FULL), password login for user ferrite; PG_URL names
+# its maintenance database. As root the cluster runs as the postgres user. Stopped on exit.
+start_postgres() {
+    local bin
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -x "$bin/initdb" ] || { echo "$SCRIPT: PostgreSQL not found (apt-get install -y postgresql)" >&2; exit 1; }
+    PG_BIN=$bin
+    PG_DIR=$TMP/postgres
+    mkdir -p "$PG_DIR"
+    PG_AS=()
+    if [ "$(id -u)" = 0 ]; then
+        PG_AS=(runuser -u postgres --)
+        chown postgres "$PG_DIR"
+        # The postgres user must pass through TMP to its directory (not list it).
+        chmod 711 "$TMP"
+    fi
+    local password
+    password=$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+    printf '%s\n' "$password" >"$PG_DIR/password"
+    [ ${#PG_AS[@]} = 0 ] || chown postgres "$PG_DIR/password"
+    "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U ferrite --pwfile="$PG_DIR/password" \
+        --auth-local=scram-sha-256 --auth-host=scram-sha-256 --no-instructions >/dev/null
+    local port
+    port=$(free_port)
+    # The server's log goes to its own directory (the postgres user cannot write OUT); it is
+    # copied to OUT when the script ends.
+    "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$PG_DIR -c max_connections=200" \
+        start >/dev/null
+    # Stopped before TMP goes: the cleanup trap kills PIDS first.
+    PG_POSTMASTER=$(head -n 1 "$PG_DIR/data/postmaster.pid")
+    PIDS+=("$PG_POSTMASTER")
+    PG_URL="postgres://ferrite:$password@127.0.0.1:$port/postgres"
+}
+
+# postgres_database NAME → the URL of a new, empty database NAME on the cluster.
+postgres_database() {
+    psql -X -q "$PG_URL" -c "CREATE DATABASE $1" >/dev/null
+    echo "${PG_URL%/postgres}/$1"
+}
+
+# postgres_cpu_ms: the CPU time (user + system, ms) the cluster's processes have used so far:
+# the postmaster and its children alive now. Ferrite keeps its pooled connections for the whole
+# run, so the backends serving it are counted; a backend that ended mid-run is not.
+postgres_cpu_ms() {
+    local tck pids
+    tck=$(getconf CLK_TCK)
+    pids="$PG_POSTMASTER $(ps -o pid= --ppid "$PG_POSTMASTER" | tr '\n' ' ')"
+    for pid in $pids; do
+        # Fields 14 and 15 of /proc/PID/stat, counted after the ")" that ends the name.
+        sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+    done | awk -v tck="$tck" '{ s += $1 } END { printf "%.0f\n", s * 1000 / tck }'
+}
+
+# write_ferrite_config FILE DATA_DIR [DATABASE_URL]: a `ferrite serve` configuration on
+# loopback ports the server picks, resolving through DNS_PORT, validating http-01 on
+# HTTP01_PORT, DNSSEC as DNSSEC_CONFIG says (default off), no EAB; on DATABASE_URL when given
+# (else the embedded SQLite in DATA_DIR).
 write_ferrite_config() {
     cat >"$1" <<CONFIG
+database_url = "${3:-}"
 listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
 public_listen = "127.0.0.1:0"
