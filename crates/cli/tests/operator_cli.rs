@@ -818,3 +818,71 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
     assert!(out.status.success(), "{report}");
     assert!(report.trim().is_empty(), "{report}");
 }
+
+/// A refused request is logged once, with its request id (the one the client got), its problem
+/// type and detail, and the account and customer it was for — and no secret. A newOrder for an
+/// identifier type ACME has no validation for is refused by the engine, after the account is
+/// known.
+#[test]
+fn a_refused_request_is_logged_once_with_its_problem_account_and_customer() {
+    let env = Env::new();
+    let server = Server::start(&env);
+    let lines = server.until_ready();
+    let kid = value(&lines, "EAB key id: ").unwrap().to_owned();
+    let hmac = value(&lines, "EAB HMAC key: ").unwrap().to_owned();
+    let directory = value(&lines, "Ferrite ACME directory: ")
+        .unwrap()
+        .to_owned();
+    let root = value(&lines, "Root certificate clients must trust: ").unwrap();
+    let base = directory.trim_end_matches("/directory").to_owned();
+    let client =
+        ferrite_testkit::RawClient::new(&base, &std::fs::read_to_string(root.trim()).unwrap());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let mac = ferrite_testkit::eab::IssuedMacKey {
+        credential_id: String::new(),
+        kid,
+        hmac: decode_b64url(&hmac),
+    };
+    let account = runtime.block_on(ferrite_testkit::RawAccount::register_bound(&client, &mac));
+    let account_id = account.kid.rsplit('/').next().unwrap().to_owned();
+    let refused = runtime.block_on(client.post(
+        &account.key,
+        Some(&account.kid),
+        &format!("{base}/acme/new-order"),
+        Some(&serde_json::json!({"identifiers": [{"type": "email", "value": "a@example.com"}]})),
+    ));
+    assert_eq!(
+        refused.status,
+        400,
+        "{}",
+        String::from_utf8_lossy(&refused.body)
+    );
+    let problem = refused.problem_type();
+    let request_id = refused.header("x-request-id").unwrap();
+    let customer = env.json(&["customer", "list"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let stderr = server.stop();
+    let logged: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(&format!("request_id={request_id}")))
+        .collect();
+    let refusals: Vec<&&str> = logged
+        .iter()
+        .filter(|l| l.contains("request refused"))
+        .collect();
+    assert_eq!(refusals.len(), 1, "{logged:#?}");
+    let line = refusals[0];
+    for field in [
+        "status=400".to_owned(),
+        format!("problem=urn:ietf:params:acme:error:{problem}"),
+        "detail=".to_owned(),
+        format!("account={account_id}"),
+        format!("customer={customer}"),
+    ] {
+        assert!(line.contains(&field), "{field} missing: {line}");
+    }
+    assert!(!stderr.contains(&hmac), "the HMAC key reached the log");
+}

@@ -76,6 +76,9 @@ impl IntoResponse for ApiError {
         response
             .extensions_mut()
             .insert(crate::metrics::ProblemKind(problem.kind));
+        response
+            .extensions_mut()
+            .insert(crate::request_id::Refusal(problem.detail.clone()));
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),

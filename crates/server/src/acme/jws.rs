@@ -203,7 +203,11 @@ async fn verify(
                         format!("kid {kid:?} is not an account URL of this CA"),
                     )
                 })?;
+            crate::request_id::record_account(id);
             let account = state.ca.account_for_request(id).await?;
+            if let Some(customer) = &account.customer_id {
+                crate::request_id::record_customer(customer);
+            }
             let key = state
                 .account_keys
                 .get(&account.thumbprint, &account.jwk)
