@@ -43,6 +43,8 @@ enum Command {
     MacKey(commands::MacKeyArgs),
     /// Domain validations kept for reuse, with their evidence: `list [--customer NAME]`.
     Validation(commands::ValidationArgs),
+    /// The support trail: `show ID`, a refused request (kept 30 days) by its request id.
+    Request(commands::RequestArgs),
     /// Renewal information (RFC 9773): `advance --serial S | --customer C | --domain D
     /// [--reason URL] [--dry-run]`.
     Ari(commands::AriArgs),
@@ -84,6 +86,7 @@ fn main() -> anyhow::Result<()> {
         Command::MacKey(args) => runtime.block_on(commands::mac_key(&config, args)),
         Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
         Command::Ari(args) => runtime.block_on(commands::ari(&config, args)),
+        Command::Request(args) => runtime.block_on(commands::request(&config, args)),
         Command::Migrate => runtime.block_on(migrate(&config)),
         Command::Store(args) => runtime.block_on(commands::store(&config, args)),
         Command::Ca(args) => {

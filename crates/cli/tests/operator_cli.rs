@@ -820,11 +820,12 @@ fn the_systemd_unit_passes_systemd_analyze_verify() {
 }
 
 /// A refused request is logged once, with its request id (the one the client got), its problem
-/// type and detail, and the account and customer it was for — and no secret. A newOrder for an
+/// type and detail, and the account and customer it was for — and no secret — and is kept:
+/// `ferrite request show ID` shows the same while the server runs. A newOrder for an
 /// identifier type ACME has no validation for is refused by the engine, after the account is
 /// known.
 #[test]
-fn a_refused_request_is_logged_once_with_its_problem_account_and_customer() {
+fn a_refused_request_is_logged_once_and_kept_with_its_problem_account_and_customer() {
     let env = Env::new();
     let server = Server::start(&env);
     let lines = server.until_ready();
@@ -863,6 +864,43 @@ fn a_refused_request_is_logged_once_with_its_problem_account_and_customer() {
         .as_str()
         .unwrap()
         .to_owned();
+
+    // Kept by the server's support-trail writer, off the request path: within seconds.
+    let mut kept = None;
+    for _ in 0..50 {
+        let out = env.run(&["request", "show", &request_id, "--json"]);
+        if out.status.success() {
+            kept = Some(serde_json::from_slice::<Value>(&out.stdout).unwrap());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let kept = kept.expect("the refused request was not kept within 10 s");
+    assert_eq!(kept["request_id"], request_id.as_str(), "{kept}");
+    assert_eq!(kept["status"], 400, "{kept}");
+    assert_eq!(kept["listener"], "acme", "{kept}");
+    assert_eq!(kept["method"], "POST", "{kept}");
+    assert_eq!(kept["path"], "/acme/new-order", "{kept}");
+    assert_eq!(
+        kept["problem"],
+        format!("urn:ietf:params:acme:error:{problem}"),
+        "{kept}"
+    );
+    let sent: Value = serde_json::from_slice(&refused.body).unwrap();
+    assert_eq!(kept["detail"], sent["detail"], "{kept}");
+    assert_eq!(kept["account_id"], account_id.as_str(), "{kept}");
+    assert_eq!(kept["customer_id"], customer.as_str(), "{kept}");
+    assert_eq!(kept["customer"], "default", "{kept}");
+    assert_eq!(kept["client"], "127.0.0.1", "{kept}");
+    let shown = env.ok(&["request", "show", &request_id]);
+    assert!(shown.contains("POST /acme/new-order"), "{shown}");
+    assert!(shown.contains(&format!("default ({customer})")), "{shown}");
+    // An id that is not kept: a failure that says what is kept and where the id comes from.
+    let err = env.fails(&["request", "show", "nosuchrequest"]);
+    assert!(
+        err.contains("refused requests are kept for 30 days"),
+        "{err}"
+    );
 
     let stderr = server.stop();
     let logged: Vec<&str> = stderr

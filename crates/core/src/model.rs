@@ -213,6 +213,35 @@ pub struct StoredCrl {
     pub generation: u64,
 }
 
+/// A request an instance refused (any 4xx or 5xx answered with a problem document), kept for
+/// the support trail: a customer who quotes a request id gets the reason without anyone
+/// searching the logs. Never holds a secret: the detail is the one the client was sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefusedRequest {
+    /// The id in the response's `X-Request-Id` header and problem document.
+    pub request_id: String,
+    /// When it was answered.
+    pub at: OffsetDateTime,
+    /// Which listener answered it (`acme`, `admin`, `public`).
+    pub listener: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The request path (no query).
+    pub path: String,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The problem type's URN.
+    pub problem: String,
+    /// The problem's detail, as the client got it.
+    pub detail: String,
+    /// The account the request's `kid` named, when it named one.
+    pub account_id: Option<String>,
+    /// That account's customer, once the account was found.
+    pub customer_id: Option<String>,
+    /// The client's address (behind a proxy: the one the trusted proxy forwarded for).
+    pub client: Option<String>,
+}
+
 /// The outcome of a validation attempt, written back in one transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ValidationResult {

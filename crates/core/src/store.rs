@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use crate::model::{
     Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
-    CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope,
-    SharedCrl, StoredCrl, ValidationOwner, ValidationResult,
+    CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, RefusedRequest,
+    Scope, SharedCrl, StoredCrl, ValidationOwner, ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -50,6 +50,16 @@ pub trait Store: Send + Sync + 'static {
     -> Result<bool, StoreError>;
     /// Deletes the records of nonces that expired before `now`; returns how many.
     async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+
+    // --- the support trail ---
+    /// Keeps refused requests (written in batches, off the request path). A request id seen
+    /// before is kept as first written.
+    async fn record_refused_requests(&self, refused: &[RefusedRequest]) -> Result<(), StoreError>;
+    /// The refused request with this id, if it is kept.
+    async fn refused_request(&self, request_id: &str)
+    -> Result<Option<RefusedRequest>, StoreError>;
+    /// Deletes the refused requests answered before `before`; returns how many.
+    async fn purge_refused_requests(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
 
     // --- the deployment's CA ---
     /// Records the CA certificates an instance serves at `now` and says how they relate to

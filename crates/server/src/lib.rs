@@ -34,6 +34,7 @@ mod problem;
 pub mod proxy;
 pub mod public;
 mod request_id;
+mod support_trail;
 pub mod tls;
 
 use axum::Router;
@@ -53,6 +54,8 @@ pub struct AppState {
     metrics: std::sync::Arc<metrics::HttpMetrics>,
     /// The ACME directory's JSON, rendered once.
     directory: bytes::Bytes,
+    /// Refused requests on their way to the database.
+    support_trail: std::sync::Arc<support_trail::SupportTrail>,
 }
 
 impl AppState {
@@ -60,6 +63,9 @@ impl AppState {
     pub fn new(ca: ferrite_core::Ca, config: ServerConfig) -> Self {
         Self {
             directory: acme::directory::render(&ca, &config),
+            support_trail: std::sync::Arc::new(support_trail::SupportTrail::start(
+                ca.store().clone(),
+            )),
             ca,
             config: std::sync::Arc::new(config),
             account_keys: std::sync::Arc::default(),
@@ -107,10 +113,13 @@ fn with_common_layers(router: Router, state: AppState, listener: &'static str) -
             body_guard::guard,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            (state, listener),
+            (state.clone(), listener),
             metrics::track,
         ))
-        .layer(axum::middleware::from_fn(request_id::middleware))
+        .layer(axum::middleware::from_fn_with_state(
+            (state.support_trail, listener),
+            request_id::middleware,
+        ))
 }
 
 /// Runs engine housekeeping (nonce purge, stranded validations) every `every` until the

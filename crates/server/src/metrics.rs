@@ -125,6 +125,17 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
     for (kind, n) in lock(&m.problems).iter() {
         let _ = writeln!(out, "ferrite_problems_total{{type=\"{kind}\"}} {n}");
     }
+    help(
+        &mut out,
+        "ferrite_refused_requests_dropped_total",
+        "counter",
+        "Refused requests not kept in the support trail because its queue was full (still logged).",
+    );
+    let _ = writeln!(
+        out,
+        "ferrite_refused_requests_dropped_total {}",
+        state.support_trail.dropped()
+    );
 
     let engine = state.ca.metrics();
     help(

@@ -100,7 +100,7 @@ pub(crate) async fn guard(
         .into_response();
     }
     let client = proxies.client(req.headers()).unwrap_or(peer);
-    tracing::Span::current().record("client", tracing::field::display(client));
+    crate::request_id::record_client(client);
     req.extensions_mut().insert(ClientAddress(client));
     next.run(req).await
 }

@@ -37,6 +37,7 @@ const TABLES: &[(&str, &str)] = &[
     ("certificates", "serial"),
     ("domain_validations", "seq"),
     ("ca_certificates", "recorded_at, sha256"),
+    ("refused_requests", "rowid"),
 ];
 
 /// Rows read from SQLite ahead of the PostgreSQL writer.

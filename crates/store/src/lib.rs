@@ -83,6 +83,7 @@ mod nonces;
 mod open;
 mod orders;
 mod postgres;
+mod refused_requests;
 mod store_impl;
 #[cfg(feature = "testing")]
 pub mod testing;

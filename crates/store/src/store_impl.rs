@@ -6,8 +6,8 @@
 use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
-    CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, Scope,
-    SharedCrl, StoredCrl, ValidationOwner, ValidationResult,
+    CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, RefusedRequest,
+    Scope, SharedCrl, StoredCrl, ValidationOwner, ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 use crate::open::SqliteStore;
 use crate::{
     accounts, authorizations, ca_certificates, certificates, credentials, crl, customers,
-    domain_validations, mac_keys, nonces, orders, validations,
+    domain_validations, mac_keys, nonces, orders, refused_requests, validations,
 };
 
 /// `impl Store for $store`, each method calling the function of the same job in the module
@@ -67,6 +67,27 @@ macro_rules! store_impl {
 
             async fn purge_nonces(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
                 nonces::purge(self, now).await
+            }
+
+            async fn record_refused_requests(
+                &self,
+                refused: &[RefusedRequest],
+            ) -> Result<(), StoreError> {
+                refused_requests::record(self, refused).await
+            }
+
+            async fn refused_request(
+                &self,
+                request_id: &str,
+            ) -> Result<Option<RefusedRequest>, StoreError> {
+                refused_requests::get(self, request_id).await
+            }
+
+            async fn purge_refused_requests(
+                &self,
+                before: OffsetDateTime,
+            ) -> Result<u64, StoreError> {
+                refused_requests::purge(self, before).await
             }
 
             async fn insert_account(&self, account: &Account) -> Result<(), StoreError> {

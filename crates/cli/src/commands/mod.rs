@@ -9,6 +9,7 @@
 //! - `table`: aligned plain-text tables and time formatting.
 //! - `store`: `ferrite store copy`, a SQLite deployment moved to PostgreSQL.
 //! - `validation`: `ferrite validation list`, the domain validations kept for reuse.
+//! - `request`: `ferrite request show`, a refused request from the support trail.
 //! - `ca`: `ferrite ca init` (the key ceremony) and `ferrite ca show`.
 //! - `ari`: `ferrite ari advance`, renewal windows pulled forward (RFC 9773).
 //! - `instructions`: the kid/HMAC key lines and ready-to-paste client command lines, shared
@@ -20,6 +21,7 @@ mod credential;
 mod customer;
 pub(crate) mod instructions;
 mod mac_key;
+mod request;
 mod store;
 mod table;
 mod validation;
@@ -235,6 +237,32 @@ enum ValidationCommand {
         #[arg(long, allow_hyphen_values = true)]
         customer: Option<String>,
     },
+}
+
+/// `ferrite request …`
+#[derive(Args, Debug)]
+pub(crate) struct RequestArgs {
+    /// Print JSON (stable field names) instead of labelled lines.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: RequestCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum RequestCommand {
+    /// Show a refused request (kept 30 days): when, what, the problem and detail the client
+    /// got, its account and customer.
+    Show {
+        /// The request id (the response's X-Request-Id header, or the problem's requestId).
+        id: String,
+    },
+}
+
+pub(crate) async fn request(config: &Config, args: RequestArgs) -> anyhow::Result<()> {
+    match args.command {
+        RequestCommand::Show { id } => request::show(config, &id, args.json).await,
+    }
 }
 
 pub(crate) async fn validation(config: &Config, args: ValidationArgs) -> anyhow::Result<()> {

@@ -236,6 +236,10 @@ struct Inner {
     readiness: tokio::sync::Mutex<Option<(std::time::Instant, Result<(), String>)>>,
 }
 
+/// How long refused requests are kept for the support trail ([`crate::model::RefusedRequest`]);
+/// housekeeping deletes older ones.
+pub const REFUSED_REQUEST_RETENTION: Duration = Duration::days(30);
+
 /// How long a readiness check's answer is reused.
 const READINESS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -397,11 +401,16 @@ impl Ca {
             .await
     }
 
-    /// Background housekeeping: purges expired nonces and hands stranded validations and
-    /// finalizations (their instance died) back.
+    /// Background housekeeping: purges expired nonces and refused requests past
+    /// [`REFUSED_REQUEST_RETENTION`], and hands stranded validations and finalizations (their
+    /// instance died) back.
     pub async fn housekeeping(&self) -> Result<(), CoreError> {
         let now = self.now();
         self.inner.store.purge_nonces(now).await?;
+        self.inner
+            .store
+            .purge_refused_requests(now - REFUSED_REQUEST_RETENTION)
+            .await?;
         self.inner.store.reap_stale_validations(now).await?;
         let orders = self.inner.store.reap_stale_finalizations(now).await?;
         if orders > 0 {

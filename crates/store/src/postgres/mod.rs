@@ -43,6 +43,7 @@ mod mac_keys;
 mod migrate;
 mod nonces;
 mod orders;
+mod refused_requests;
 mod store_impl;
 mod validations;
 

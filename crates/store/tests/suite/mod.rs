@@ -7,11 +7,13 @@
 mod ari;
 mod domain_validations;
 mod eab;
+mod support_trail;
 
 // The binding-model and domain-validation functions, listed with the rest in `all!`.
 pub(crate) use ari::*;
 pub(crate) use domain_validations::*;
 pub(crate) use eab::*;
+pub(crate) use support_trail::*;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -83,6 +85,7 @@ macro_rules! all {
             certificates_match_serial_customer_and_name,
             renewal_advance_marks_certificates,
             customer_profiles_round_trip,
+            refused_requests_are_kept_found_and_purged,
         );
     };
 }
