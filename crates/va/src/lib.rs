@@ -37,7 +37,7 @@
 //! - `key_authorization`: the digests compared by dns-01 and tls-alpn-01.
 //! - `core_validator`: `impl ferrite_core::Validator for Va`.
 //! - `mpic`: multi-perspective corroboration: the remote perspectives' wire types, the
-//!   quorum, the agent and the primary's corroborating validator.
+//!   quorum, the agent and the primary's [`mpic::Corroborator`].
 //! - `fuzzing` (only with `--cfg fuzzing`): entry points for the fuzz targets in `fuzz/`.
 #![warn(missing_docs)]
 

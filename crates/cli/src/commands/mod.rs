@@ -11,6 +11,7 @@
 //! - `validation`: `ferrite validation list`, the domain validations kept for reuse.
 //! - `ca`: `ferrite ca init` (the key ceremony) and `ferrite ca show`.
 //! - `ari`: `ferrite ari advance`, renewal windows pulled forward (RFC 9773).
+//! - `va_agent`: `ferrite va-agent enroll | run`, remote perspectives (docs/mpic.md).
 //! - `instructions`: the kid/HMAC key lines and ready-to-paste client command lines, shared
 //!   with the first start of `ferrite serve`.
 
@@ -22,7 +23,10 @@ pub(crate) mod instructions;
 mod mac_key;
 mod store;
 mod table;
+mod va_agent;
 mod validation;
+
+pub(crate) use va_agent::{VaAgentArgs, va_agent};
 
 use clap::{Args, Subcommand};
 use ferrite_core::CoreError;

@@ -193,6 +193,11 @@ impl ResultVerifier {
         })
     }
 
+    /// The certificate's public key (uncompressed point).
+    pub fn public_key(&self) -> &[u8] {
+        &self.public_key
+    }
+
     /// The result in `signed`, if its signature verifies and it answers `request_id`, whose
     /// bytes hash to `request_sha256`, from `perspective`.
     pub fn verify(
