@@ -229,7 +229,6 @@ impl Corroborator {
     ) -> Problem {
         let dissenting: Vec<&PerspectiveAnswer> =
             c.answers.iter().filter(|a| a.outcome != "agreed").collect();
-        let agreed = c.answers.iter().filter(|a| a.agreed()).count();
         let names: Vec<String> = dissenting
             .iter()
             .filter(|a| a.outcome != "not-awaited")
@@ -238,7 +237,8 @@ impl Corroborator {
         let mut problem = Problem::new(
             kind,
             format!(
-                "{what} for {identifier} passed from this CA's primary network perspective but was not corroborated from enough remote perspectives: {agreed} of {} agreed, and at most {} may disagree or not answer (CA/Browser Forum Baseline Requirements §3.2.2.9). Not corroborated by: {}. Each subproblem says what that perspective saw; make sure your DNS and servers give the same answer to every network (no geo-DNS, anycast or firewall rules that differ by region), then try again",
+                "{what} for {identifier} passed from this CA's primary network perspective but was not corroborated from enough remote perspectives: {} of {} did not corroborate it, and at most {} may disagree or not answer (CA/Browser Forum Baseline Requirements §3.2.2.9). Not corroborated by: {}. Each subproblem says what that perspective saw; make sure your DNS and servers give the same answer to every network (no geo-DNS, anycast or firewall rules that differ by region), then try again",
+                names.len(),
                 c.perspectives,
                 c.allowed_non_corroborations,
                 names.join(", ")
