@@ -18,8 +18,7 @@ use std::time::Duration;
 use anyhow::Context;
 use ferrite_core::Validator;
 use ferrite_va::mpic::{
-    Agent, Corroborator, PerspectiveConfig, RemotePerspective, ResultSigner, ResultVerifier,
-    is_perspective_id, tls,
+    Agent, Corroborator, RemotePerspective, ResultSigner, ResultVerifier, is_perspective_id, tls,
 };
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -167,7 +166,7 @@ pub fn load_bundle(dir: &Path) -> anyhow::Result<AgentBundle> {
     })
 }
 
-pub use ferrite_va::mpic::serve as serve_agent;
+pub use ferrite_va::mpic::{MpicMode, PerspectiveConfig, serve as serve_agent};
 
 /// A remote perspective ready to serve: the bundle in `dir`, validating with the
 /// `[validation]` settings of `config` (its own resolver), changed by `change` (tests).
@@ -341,4 +340,129 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))?;
     file.write_all(bytes)
         .with_context(|| format!("cannot write {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+
+    fn config(dir: &Path) -> Config {
+        Config {
+            data_dir: dir.to_owned(),
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn enroll_writes_a_bundle_an_agent_loads_and_pins_its_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(&dir.path().join("data"));
+        let out = dir.path().join("agent-a");
+        let enrolled = enroll(&c, "a", "eu-west", &out).unwrap();
+        assert!(enrolled.created_ca);
+        let bundle = load_bundle(&out).unwrap();
+        assert_eq!(
+            (bundle.identity.id.as_str(), bundle.identity.region.as_str()),
+            ("a", "eu-west")
+        );
+        // The pinned certificate is the bundle's, and its key signs the agent's results.
+        assert_eq!(
+            std::fs::read(&enrolled.pinned).unwrap(),
+            std::fs::read(out.join("agent.pem")).unwrap()
+        );
+        let pinned = certificates(&std::fs::read(&enrolled.pinned).unwrap(), "pinned").unwrap();
+        let verifier = ResultVerifier::from_certificate(&pinned[0]).unwrap();
+        assert_eq!(verifier.public_key(), bundle.signer.public_key());
+        // The agent certificate is not the issuing CA's and carries serverAuth only.
+        let (_, cert) = x509_parser::parse_x509_certificate(&pinned[0]).unwrap();
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.server_auth && !eku.client_auth);
+        assert!(
+            cert.issuer()
+                .to_string()
+                .contains("Ferrite MPIC CA (agents only)")
+        );
+        // A second agent reuses the CA; the same bundle directory is not overwritten.
+        let second = enroll(&c, "b", "us-east", &dir.path().join("agent-b")).unwrap();
+        assert!(!second.created_ca);
+        let again = enroll(&c, "c", "ap-south", &out).unwrap_err();
+        assert!(again.to_string().contains("already holds"), "{again}");
+        let bad = enroll(&c, "../x", "eu", &dir.path().join("x")).unwrap_err();
+        assert!(bad.to_string().contains("--id"), "{bad}");
+    }
+
+    #[test]
+    fn agent_key_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = config(&dir.path().join("data"));
+        let out = dir.path().join("agent");
+        enroll(&c, "a", "eu", &out).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        for path in [
+            out.join("agent.key"),
+            dir.path().join("data/mpic/private/ca.key"),
+            dir.path().join("data/mpic/private/primary.key"),
+        ] {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{}", path.display());
+        }
+    }
+
+    #[test]
+    fn mpic_config_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("ferrite.toml");
+        let table = |second_region: &str| {
+            format!(
+                "[mpic]\nmode = \"enforce\"\ntimeout_ms = 2000\n\
+                 [[mpic.perspectives]]\nid = \"a\"\nregion = \"eu\"\nurl = \"https://127.0.0.1:9443\"\n\
+                 [[mpic.perspectives]]\nid = \"b\"\nregion = \"{second_region}\"\nurl = \"https://127.0.0.1:9444\"\n"
+            )
+        };
+        std::fs::write(&file, table("us")).unwrap();
+        let c = Config::load(Some(&file)).unwrap();
+        assert_eq!(c.mpic.mode, ferrite_va::mpic::MpicMode::Enforce);
+        assert_eq!(c.mpic.timeout_ms, 2000);
+        assert_eq!(c.mpic.perspectives.len(), 2);
+        std::fs::write(&file, table("eu")).unwrap();
+        let err = format!("{:#}", Config::load(Some(&file)).unwrap_err());
+        assert!(err.contains("both in region"), "{err}");
+        std::fs::write(&file, "[mpic]\nmode = \"sometimes\"\n").unwrap();
+        assert!(Config::load(Some(&file)).is_err());
+    }
+
+    #[test]
+    fn a_perspective_without_an_enrolled_certificate_stops_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = config(&dir.path().join("data"));
+        enroll(&c, "a", "eu", &dir.path().join("agent-a")).unwrap();
+        c.mpic.mode = ferrite_va::mpic::MpicMode::Enforce;
+        c.mpic.perspectives = vec![
+            PerspectiveConfig {
+                id: "a".into(),
+                region: "eu".into(),
+                url: "https://127.0.0.1:9443".into(),
+            },
+            PerspectiveConfig {
+                id: "never-enrolled".into(),
+                region: "us".into(),
+                url: "https://127.0.0.1:9444".into(),
+            },
+        ];
+        let va = ferrite_va::Va::new(ferrite_va::VaConfig {
+            dns_resolver: Some("127.0.0.1:53".parse().unwrap()),
+            ..ferrite_va::VaConfig::default()
+        })
+        .unwrap();
+        let err = match corroborated(&c, Arc::new(va)) {
+            Ok(_) => panic!("started without an enrolled certificate"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("never-enrolled") && err.contains("va-agent enroll"),
+            "{err}"
+        );
+    }
 }

@@ -465,3 +465,121 @@ async fn agents_refuse_replayed_and_expired_requests() {
     })
     .await;
 }
+
+/// Mutual TLS: an agent answers only a client holding the primary's MPIC certificate, and
+/// the primary accepts only the certificate it enrolled for the perspective.
+#[tokio::test]
+async fn only_the_enrolled_primary_and_agent_talk() {
+    bounded(async {
+        use ferrite_va::mpic::{AskError, RemotePerspective, ResultVerifier, tls};
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+        let dir = tempfile::tempdir().unwrap();
+        let primary = Config {
+            data_dir: dir.path().join("primary"),
+            ..Config::default()
+        };
+        let other_primary = Config {
+            data_dir: dir.path().join("other"),
+            ..Config::default()
+        };
+        let bundle = dir.path().join("bundle");
+        ferrite_app::mpic::enroll(&primary, "p0", "region-0", &bundle).unwrap();
+        // The same id enrolled by another primary: another MPIC CA, another certificate.
+        ferrite_app::mpic::enroll(&other_primary, "p0", "region-0", &dir.path().join("b2"))
+            .unwrap();
+        let dns = MockDns::start().await.unwrap();
+        let mut config = Config::default();
+        config.validation.dns_resolver = dns.addr().to_string();
+        config.validation.dnssec = false;
+        let (agent, server_tls) = ferrite_app::mpic::agent(&config, &bundle, None).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(ferrite_app::mpic::serve_agent(
+            listener,
+            agent,
+            server_tls,
+            async {
+                let _ = rx.await;
+            },
+        ));
+
+        let read = |dir: &std::path::Path, name: &str| std::fs::read(dir.join(name)).unwrap();
+        let cert = |pem: &[u8]| CertificateDer::from_pem_slice(pem).unwrap();
+        let key = |pem: &[u8]| PrivateKeyDer::from_pem_slice(pem).unwrap();
+        let mpic = primary.data_dir.join("mpic");
+        let other = other_primary.data_dir.join("mpic");
+        let perspective = PerspectiveConfig {
+            id: "p0".into(),
+            region: "region-0".into(),
+            url,
+        };
+        let ask = |client_cert: Vec<u8>, client_key: Vec<u8>, pinned: Vec<u8>| {
+            let perspective = perspective.clone();
+            async move {
+                let tls = tls::primary_client_config(
+                    vec![cert(&client_cert)],
+                    key(&client_key),
+                    cert(&pinned),
+                )
+                .unwrap();
+                let remote = RemotePerspective::new(
+                    &perspective,
+                    Arc::new(tls),
+                    ResultVerifier::from_certificate(&cert(&pinned)).unwrap(),
+                )
+                .unwrap();
+                let request = PerspectiveRequest {
+                    request_id: format!("{:?}", Instant::now()),
+                    identifier: DOMAIN.into(),
+                    check: Check::Caa {
+                        wildcard: false,
+                        account_uri: "https://ca.test/acme/acct/1".into(),
+                        method: None,
+                        issuer_domains: vec![],
+                    },
+                    expires: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs()
+                        + 30,
+                };
+                let body = serde_json::to_vec(&request).unwrap();
+                remote.ask(body.into(), &request.request_id).await
+            }
+        };
+        // The enrolled primary, pinning the enrolled certificate: answered.
+        let ok = ask(
+            read(&mpic, "primary.pem"),
+            read(&mpic, "private/primary.key"),
+            read(&mpic.join("agents"), "p0.pem"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ok.perspective, "p0");
+        // Another primary's client certificate: the agent refuses the handshake.
+        let refused = ask(
+            read(&other, "primary.pem"),
+            read(&other, "private/primary.key"),
+            read(&mpic.join("agents"), "p0.pem"),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(refused, AskError::Unreachable(_)), "{refused:?}");
+        // Pinning another certificate than the agent presents: the primary refuses it.
+        let refused = ask(
+            read(&mpic, "primary.pem"),
+            read(&mpic, "private/primary.key"),
+            read(&other.join("agents"), "p0.pem"),
+        )
+        .await
+        .unwrap_err();
+        let AskError::Unreachable(detail) = &refused else {
+            panic!("{refused:?}");
+        };
+        assert!(detail.contains("other than the one enrolled"), "{detail}");
+    })
+    .await;
+}
