@@ -568,6 +568,15 @@ async fn only_the_enrolled_primary_and_agent_talk() {
         .await
         .unwrap_err();
         assert!(matches!(refused, AskError::Unreachable(_)), "{refused:?}");
+        // An agent's certificate (serverAuth only) cannot pose as the primary.
+        let refused = ask(
+            read(&bundle, "agent.pem"),
+            read(&bundle, "agent.key"),
+            read(&mpic.join("agents"), "p0.pem"),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(refused, AskError::Unreachable(_)), "{refused:?}");
         // Pinning another certificate than the agent presents: the primary refuses it.
         let refused = ask(
             read(&mpic, "primary.pem"),

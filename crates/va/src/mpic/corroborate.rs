@@ -115,7 +115,8 @@ impl Corroborator {
             .enumerate()
             .map(|(i, p)| {
                 let request = PerspectiveRequest {
-                    request_id: random_id(),
+                    // Random per request and perspective: an agent answers an id once.
+                    request_id: ferrite_core::ids::random_id(),
                     identifier: identifier.to_owned(),
                     check: check.clone(),
                     expires,
@@ -198,10 +199,8 @@ impl Corroborator {
         identifier: &str,
         check: &Check,
     ) -> Result<(T, Corroboration), E> {
-        let primary = std::pin::pin!(primary);
-        let remote = std::pin::pin!(self.corroborate(identifier, check));
-        let mut primary = primary;
-        let mut remote = remote;
+        let mut primary = std::pin::pin!(primary);
+        let mut remote = std::pin::pin!(self.corroborate(identifier, check));
         let mut remote_done = None;
         loop {
             tokio::select! {
@@ -415,12 +414,4 @@ fn log_answer(identifier: &str, check: &Check, a: &PerspectiveAnswer) {
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
-}
-
-/// 128 random bits, base64url.
-fn random_id() -> String {
-    use base64::Engine;
-    let mut bytes = [0u8; 16];
-    let _filled = aws_lc_rs::rand::fill(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
