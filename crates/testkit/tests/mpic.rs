@@ -592,3 +592,64 @@ async fn only_the_enrolled_primary_and_agent_talk() {
     })
     .await;
 }
+
+/// The challenge POST's prompt answer (the head start) holds with five agents: the POST
+/// itself answers `valid`. Prints the median time from the POST to that answer with five
+/// agents and with none (docs/performance.md).
+#[tokio::test]
+async fn five_agents_keep_the_prompt_answer() {
+    bounded(async {
+        use ferrite_jose::Algorithm;
+        use ferrite_testkit::RawAccount;
+
+        const ROUNDS: usize = 15;
+        let mut medians = Vec::new();
+        for roles in [&[][..], &[Agrees; 5][..]] {
+            let mode = if roles.is_empty() {
+                MpicMode::Off
+            } else {
+                MpicMode::Enforce
+            };
+            let d = deploy(roles, mode, 3000).await;
+            let raw = d.ca.raw();
+            let account = RawAccount::register(&raw, Algorithm::ES256).await;
+            let mut took = Vec::with_capacity(ROUNDS);
+            for i in 0..ROUNDS {
+                let name = format!("n{i}.{DOMAIN}");
+                let (_, order) = d.ca.raw_new_order(&raw, &account, &[&name]).await;
+                let authz_url = order["authorizations"][0].as_str().unwrap();
+                let authz = raw
+                    .post_as_get(&account.key, &account.kid, authz_url)
+                    .await
+                    .json();
+                let challenge = ferrite_testkit::challenge(&authz, "http-01");
+                let token = challenge["token"].as_str().unwrap();
+                let ka = account.key_authorization(token);
+                d.ca.http01.set(token, &ka);
+                for agent in &d.agents {
+                    agent.http01.set(token, &ka);
+                }
+                let url = challenge["url"].as_str().unwrap();
+                let began = Instant::now();
+                let r = raw
+                    .post(
+                        &account.key,
+                        Some(&account.kid),
+                        url,
+                        Some(&serde_json::json!({})),
+                    )
+                    .await;
+                took.push(began.elapsed());
+                assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                assert_eq!(r.json()["status"], "valid", "{}", r.json());
+            }
+            took.sort();
+            medians.push(took[ROUNDS / 2]);
+        }
+        println!(
+            "challenge POST to valid, median of {ROUNDS}: no agents {:?}, five agents {:?}",
+            medians[0], medians[1]
+        );
+    })
+    .await;
+}
