@@ -374,14 +374,17 @@ fn classify(
             Some(Problem::new(ProblemType::ServerInternal, e.to_string())),
             None,
         ),
-        Err(e @ AskError::Refused { .. }) => (
+        Err(AskError::Refused { status, detail }) => (
             "refused",
-            Some(Problem::new(ProblemType::ServerInternal, e.to_string())),
+            Some(Problem::new(
+                ProblemType::ServerInternal,
+                format!("HTTP {status}: {detail}"),
+            )),
             None,
         ),
-        Err(e @ AskError::Unreachable(_)) => (
+        Err(AskError::Unreachable(why)) => (
             "unreachable",
-            Some(Problem::new(ProblemType::Connection, e.to_string())),
+            Some(Problem::new(ProblemType::Connection, why)),
             None,
         ),
     };
