@@ -86,6 +86,35 @@ pub struct Config {
     /// The ACME listener's certificate.
     #[serde(default)]
     pub tls: Tls,
+    /// Multi-perspective issuance corroboration (docs/mpic.md).
+    #[serde(default)]
+    pub mpic: Mpic,
+}
+
+/// `[mpic]`: every validation and CAA check corroborated from remote perspectives
+/// (`ferrite va-agent`), decided by the Baseline Requirements §3.2.2.9 quorum.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mpic {
+    /// `off` (default): the primary alone. `log`: ask every perspective and log, issue on the
+    /// primary's result (rollout). `enforce`: issue only when the quorum corroborates.
+    pub mode: ferrite_va::mpic::MpicMode,
+    /// Milliseconds every perspective has to answer one check; one that has not answered
+    /// counts as disagreeing.
+    pub timeout_ms: u64,
+    /// The remote perspectives, `[[mpic.perspectives]]` with `id`, `region` (distinct) and
+    /// `url` (`https://HOST:PORT`), each enrolled with `ferrite va-agent enroll`.
+    pub perspectives: Vec<ferrite_va::mpic::PerspectiveConfig>,
+}
+
+impl Default for Mpic {
+    fn default() -> Self {
+        Self {
+            mode: ferrite_va::mpic::MpicMode::Off,
+            timeout_ms: 5000,
+            perspectives: Vec::new(),
+        }
+    }
 }
 
 /// `[tls]`: how the ACME listener speaks HTTPS. Either it terminates TLS itself with a
@@ -502,6 +531,7 @@ impl Default for Config {
             profiles: std::collections::BTreeMap::new(),
             ari: Ari::default(),
             tls: Tls::default(),
+            mpic: Mpic::default(),
         }
     }
 }
@@ -676,6 +706,12 @@ impl Config {
             "ari.explanation_url must be an http:// or https:// URL, or empty"
         );
         self.validate_ca()?;
+        ferrite_va::mpic::check_perspectives(
+            self.mpic.mode,
+            &self.mpic.perspectives,
+            std::time::Duration::from_millis(self.mpic.timeout_ms),
+        )
+        .map_err(|e| anyhow::anyhow!(e))?;
         Ok(())
     }
 

@@ -389,9 +389,10 @@ impl Ferrite {
         let root_path = CaBundle::root_path(&ca_dir);
         let root_path = std::fs::canonicalize(&root_path).unwrap_or(root_path);
         let clock = hooks.clock;
+        let validator = crate::mpic::corroborated(config, Arc::new(va))?;
         let ca = Ca::new(
             store,
-            Arc::new(va),
+            validator,
             clock.clone(),
             crate::ca::engine_issuer(issuer),
             engine,

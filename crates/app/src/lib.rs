@@ -16,6 +16,8 @@
 //!   validation, and the engine settings derived from it.
 //! - [`kek`]: the EAB key-encryption key (`eab.kek` or `data_dir/eab.kek`).
 //! - [`data_dir`]: the data directory's permissions (private but for `ca/`).
+//! - [`mpic`]: multi-perspective corroboration: the MPIC CA in `data_dir/mpic`, agent
+//!   enrollment and bundles, the corroborated validator `[mpic]` describes.
 //! - `instance`: [`Listeners`], [`Hooks`], [`Ferrite`] and [`Running`]: build and serve.
 #![warn(missing_docs)]
 
@@ -25,6 +27,7 @@ pub mod data_dir;
 mod instance;
 pub mod kek;
 mod listener_cert;
+pub mod mpic;
 
 pub use config::Config;
 pub use instance::{

@@ -58,6 +58,9 @@ enum Command {
     /// The CA's keys and certificates: `init [--root-only | --intermediate-from ROOT_CERT]`
     /// (the key ceremony in a PKCS#11 token), `show`.
     Ca(commands::CaArgs),
+    /// Remote perspectives for multi-perspective corroboration (docs/mpic.md): `enroll --id ID
+    /// --region REGION --out DIR` on the primary, `run --bundle DIR --listen ADDR` on the agent.
+    VaAgent(commands::VaAgentArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -89,6 +92,7 @@ fn main() -> anyhow::Result<()> {
         Command::Request(args) => runtime.block_on(commands::request(&config, args)),
         Command::Migrate => runtime.block_on(migrate(&config)),
         Command::Store(args) => runtime.block_on(commands::store(&config, args)),
+        Command::VaAgent(args) => runtime.block_on(commands::va_agent(&config, args)),
         Command::Ca(args) => {
             serve::init_logging(&config.log_format);
             commands::ca(&config, args)

@@ -36,6 +36,8 @@
 //! - `tls`: rustls client configs accepting any certificate ([`any_certificate_client_config`]).
 //! - `key_authorization`: the digests compared by dns-01 and tls-alpn-01.
 //! - `core_validator`: `impl ferrite_core::Validator for Va`.
+//! - `mpic`: multi-perspective corroboration: the remote perspectives' wire types, the
+//!   quorum, the agent and the primary's [`mpic::Corroborator`].
 //! - `fuzzing` (only with `--cfg fuzzing`): entry points for the fuzz targets in `fuzz/`.
 #![warn(missing_docs)]
 
@@ -52,6 +54,7 @@ pub mod fuzzing;
 mod http01;
 mod key_authorization;
 mod key_cache;
+pub mod mpic;
 mod record;
 mod resolve;
 mod tls;

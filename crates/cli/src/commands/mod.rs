@@ -12,6 +12,7 @@
 //! - `request`: `ferrite request show`, a refused request from the support trail.
 //! - `ca`: `ferrite ca init` (the key ceremony) and `ferrite ca show`.
 //! - `ari`: `ferrite ari advance`, renewal windows pulled forward (RFC 9773).
+//! - `va_agent`: `ferrite va-agent enroll | run`, remote perspectives (docs/mpic.md).
 //! - `instructions`: the kid/HMAC key lines and ready-to-paste client command lines, shared
 //!   with the first start of `ferrite serve`.
 
@@ -24,7 +25,10 @@ mod mac_key;
 mod request;
 mod store;
 mod table;
+mod va_agent;
 mod validation;
+
+pub(crate) use va_agent::{VaAgentArgs, va_agent};
 
 use clap::{Args, Subcommand};
 use ferrite_core::CoreError;

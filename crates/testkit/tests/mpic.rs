@@ -1,0 +1,655 @@
+//! Multi-perspective issuance corroboration end to end: the whole CA with `[mpic]`, and
+//! remote perspectives (`ferrite va-agent`, built by `ferrite_app::mpic` as the command
+//! builds them) on loopback ports, each with its own mock DNS and http-01 responder, enrolled
+//! into the primary's data directory with its MPIC CA. Only 127.0.0.1 is contacted; every
+//! test is bounded in time.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrite_app::Config;
+use ferrite_app::config::Mpic;
+use ferrite_testkit::dns::MockDns;
+use ferrite_testkit::responders::Http01Responder;
+use ferrite_testkit::{TestCa, TestCaOptions, bounded};
+use ferrite_va::mpic::{
+    Agent, Check, MpicMode, PerspectiveConfig, PerspectiveRequest, ResultSigner,
+};
+use instant_acme::{ChallengeType, Identifier, NewOrder, OrderStatus, RetryPolicy};
+
+const DOMAIN: &str = "mpic.example.com";
+
+fn retry() -> RetryPolicy {
+    RetryPolicy::new()
+        .initial_delay(Duration::from_millis(100))
+        .backoff(1.5)
+        .timeout(Duration::from_secs(20))
+}
+
+/// How a perspective behaves in a test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    /// Its responder serves the right key authorization.
+    Agrees,
+    /// Its responder serves another value: it sees a different http-01 answer.
+    SeesOtherAnswer,
+    /// Its DNS has a CAA record naming another CA.
+    SeesForbiddingCaa,
+    /// Not running.
+    Down,
+    /// Its responder answers after 4 s, past the corroboration timeout.
+    Slow,
+    /// Signs its results with a key other than its enrolled certificate's.
+    Forges,
+}
+
+/// One remote perspective: its own DNS and http-01 responder, served until dropped.
+struct TestAgent {
+    id: String,
+    role: Role,
+    _dns: MockDns,
+    http01: Http01Responder,
+    _stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A primary with `[mpic]` and its agents.
+struct Deployment {
+    ca: TestCa,
+    agents: Vec<TestAgent>,
+    _primary_dir: tempfile::TempDir,
+    _bundles: tempfile::TempDir,
+}
+
+async fn deploy(roles: &[Role], mode: MpicMode, timeout_ms: u64) -> Deployment {
+    let primary_dir = tempfile::tempdir().unwrap();
+    let bundles = tempfile::tempdir().unwrap();
+    let primary = Config {
+        data_dir: primary_dir.path().to_owned(),
+        ..Config::default()
+    };
+    let mut perspectives = Vec::new();
+    let mut agents = Vec::new();
+    for (i, role) in roles.iter().enumerate() {
+        let id = format!("p{i}");
+        let region = format!("region-{i}");
+        let bundle = bundles.path().join(&id);
+        ferrite_app::mpic::enroll(&primary, &id, &region, &bundle).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        perspectives.push(PerspectiveConfig {
+            id: id.clone(),
+            region: region.clone(),
+            url: format!("https://{}", listener.local_addr().unwrap()),
+        });
+        let dns = MockDns::start().await.unwrap();
+        let http01 = Http01Responder::start().await.unwrap();
+        if *role == Role::SeesForbiddingCaa {
+            dns.add_caa(DOMAIN, 0, "issue", "other-ca.example");
+        }
+        if *role == Role::Slow {
+            http01.set_delay(Duration::from_secs(4));
+        }
+        let mut config = Config::default();
+        config.validation.dns_resolver = dns.addr().to_string();
+        config.validation.http01_port = http01.port();
+        config.validation.allow_private_addresses = true;
+        config.validation.dnssec = false;
+        let (agent, tls) = ferrite_app::mpic::agent(
+            &config,
+            &bundle,
+            Some(Box::new(|va: &mut ferrite_va::VaConfig| {
+                va.timeout = Duration::from_secs(8)
+            })),
+        )
+        .unwrap();
+        let agent = if *role == Role::Forges {
+            // The same TLS identity, but results signed with a key the primary never enrolled.
+            let other = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+            Arc::new(Agent::new(
+                id.clone(),
+                region.clone(),
+                Arc::new(ferrite_testkit::ca::test_va(&dns, http01.port(), 1, false)),
+                ResultSigner::from_pkcs8(&other.serialize_der()).unwrap(),
+            ))
+        } else {
+            agent
+        };
+        let stop = if *role == Role::Down {
+            drop(listener);
+            None
+        } else {
+            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+            tokio::spawn(ferrite_app::mpic::serve_agent(
+                listener,
+                agent,
+                tls,
+                async {
+                    let _ = rx.await;
+                },
+            ));
+            Some(tx)
+        };
+        agents.push(TestAgent {
+            id,
+            role: *role,
+            _dns: dns,
+            http01,
+            _stop: stop,
+        });
+    }
+    let mut opts = TestCaOptions::default();
+    opts.config.mpic = Mpic {
+        mode,
+        timeout_ms,
+        perspectives,
+    };
+    opts.data_dir = Some(primary_dir.path().to_owned());
+    let ca = TestCa::start_with(opts).await;
+    Deployment {
+        ca,
+        agents,
+        _primary_dir: primary_dir,
+        _bundles: bundles,
+    }
+}
+
+/// What a refused challenge carried.
+#[derive(Debug)]
+struct Refused {
+    kind: String,
+    detail: String,
+    /// (type, detail) of each subproblem.
+    subproblems: Vec<(String, String)>,
+}
+
+/// Orders `DOMAIN`, answers http-01 on the primary's responder and on each agent's as its
+/// role says, and returns the chain or the challenge's problem.
+async fn order(d: &Deployment) -> Result<String, Refused> {
+    let account = d.ca.new_account().await;
+    let ids = [Identifier::Dns(DOMAIN.into())];
+    let mut order = account.new_order(&NewOrder::new(&ids)).await.unwrap();
+    let mut authzs = order.authorizations();
+    let mut authz = authzs.next().await.unwrap().unwrap();
+    let mut challenge = authz.challenge(ChallengeType::Http01).unwrap();
+    let token = challenge.token.clone();
+    let ka = challenge.key_authorization();
+    d.ca.http01.set(&token, ka.as_str());
+    for agent in &d.agents {
+        match agent.role {
+            Role::SeesOtherAnswer => agent.http01.set(&token, "not.the-key-authorization"),
+            _ => agent.http01.set(&token, ka.as_str()),
+        }
+    }
+    // A validation that ends within the head start answers the challenge POST itself: a
+    // refusal comes back as its problem document.
+    if let Err(e) = challenge.set_ready().await {
+        let instant_acme::Error::Api(problem) = e else {
+            panic!("challenge POST failed: {e}");
+        };
+        return Err(refused(problem));
+    }
+    match order.poll_ready(&retry()).await.unwrap() {
+        OrderStatus::Ready => {
+            order.finalize().await.unwrap();
+            Ok(order.poll_certificate(&retry()).await.unwrap())
+        }
+        OrderStatus::Invalid => {
+            let mut authzs = order.authorizations();
+            let mut authz = authzs.next().await.unwrap().unwrap();
+            let state = authz.refresh().await.unwrap();
+            let problem = state
+                .challenges
+                .iter()
+                .find(|c| c.r#type == ChallengeType::Http01)
+                .and_then(|c| c.error.clone())
+                .expect("an invalid challenge carries its problem");
+            Err(refused(problem))
+        }
+        other => panic!("order ended {other:?}"),
+    }
+}
+
+fn refused(problem: instant_acme::Problem) -> Refused {
+    Refused {
+        kind: problem.r#type.unwrap_or_default(),
+        detail: problem.detail.unwrap_or_default(),
+        subproblems: problem
+            .subproblems
+            .into_iter()
+            .map(|s| (s.r#type.unwrap_or_default(), s.detail.unwrap_or_default()))
+            .collect(),
+    }
+}
+
+/// The subproblems name exactly `ids` (in some order), each with its region.
+fn assert_names(refused: &Refused, ids: &[&str]) {
+    assert_eq!(refused.subproblems.len(), ids.len(), "{refused:#?}");
+    for id in ids {
+        let i: usize = id[1..].parse().unwrap();
+        let named = format!("perspective {id} (region-{i})");
+        assert!(
+            refused
+                .subproblems
+                .iter()
+                .any(|(_, d)| d.starts_with(&named)),
+            "no subproblem names {id}: {refused:#?}"
+        );
+        assert!(
+            refused.detail.contains(&format!("{id} (region-{i})")),
+            "{refused:#?}"
+        );
+    }
+}
+
+use Role::*;
+
+#[tokio::test]
+async fn all_five_agree_and_the_certificate_is_issued() {
+    bounded(async {
+        let d = deploy(&[Agrees; 5], MpicMode::Enforce, 3000).await;
+        let chain = order(&d).await.unwrap();
+        assert!(chain.contains("BEGIN CERTIFICATE"));
+        // Every agent was asked: its responder saw the challenge.
+        for agent in &d.agents {
+            assert!(
+                !agent.http01.requests().is_empty(),
+                "{} never fetched the challenge",
+                agent.id
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_of_five_seeing_another_answer_is_tolerated() {
+    bounded(async {
+        let d = deploy(
+            &[Agrees, Agrees, SeesOtherAnswer, Agrees, Agrees],
+            MpicMode::Enforce,
+            3000,
+        )
+        .await;
+        order(&d).await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_of_five_seeing_another_answer_refuse_with_subproblems_naming_them() {
+    bounded(async {
+        let d = deploy(
+            &[Agrees, SeesOtherAnswer, Agrees, SeesOtherAnswer, Agrees],
+            MpicMode::Enforce,
+            3000,
+        )
+        .await;
+        let refused = order(&d).await.unwrap_err();
+        assert_eq!(refused.kind, "urn:ietf:params:acme:error:unauthorized");
+        assert!(refused.detail.contains("§3.2.2.9"), "{refused:#?}");
+        assert_names(&refused, &["p1", "p3"]);
+        for (kind, detail) in &refused.subproblems {
+            assert_eq!(kind, "urn:ietf:params:acme:error:incorrectResponse");
+            assert!(detail.contains("disagreed"), "{detail}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn caa_forbidding_issuance_from_two_perspectives_refuses() {
+    bounded(async {
+        let d = deploy(
+            &[Agrees, Agrees, SeesForbiddingCaa, Agrees, SeesForbiddingCaa],
+            MpicMode::Enforce,
+            3000,
+        )
+        .await;
+        let refused = order(&d).await.unwrap_err();
+        assert_eq!(refused.kind, "urn:ietf:params:acme:error:caa");
+        assert_names(&refused, &["p2", "p4"]);
+        for (kind, _) in &refused.subproblems {
+            assert_eq!(kind, "urn:ietf:params:acme:error:caa");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn agents_down_count_as_disagreeing() {
+    bounded(async {
+        let d = deploy(
+            &[Agrees, Down, Agrees, Agrees, Agrees],
+            MpicMode::Enforce,
+            3000,
+        )
+        .await;
+        order(&d).await.unwrap();
+        let d = deploy(
+            &[Down, Agrees, Agrees, Down, Agrees],
+            MpicMode::Enforce,
+            3000,
+        )
+        .await;
+        let refused = order(&d).await.unwrap_err();
+        assert_names(&refused, &["p0", "p3"]);
+        for (kind, detail) in &refused.subproblems {
+            assert_eq!(kind, "urn:ietf:params:acme:error:connection");
+            assert!(detail.contains("unreachable"), "{detail}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_slow_agent_is_not_waited_for_once_the_quorum_is_certain() {
+    bounded(async {
+        let d = deploy(
+            &[Agrees, Agrees, Slow, Agrees, Agrees],
+            MpicMode::Enforce,
+            2000,
+        )
+        .await;
+        let began = Instant::now();
+        order(&d).await.unwrap();
+        // Four agreeing answers decide; the slow one (4 s) is not awaited.
+        assert!(
+            began.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            began.elapsed()
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_agents_slower_than_the_timeout_refuse() {
+    bounded(async {
+        let d = deploy(
+            &[Slow, Agrees, Agrees, Agrees, Slow],
+            MpicMode::Enforce,
+            1500,
+        )
+        .await;
+        let refused = order(&d).await.unwrap_err();
+        assert_names(&refused, &["p0", "p4"]);
+        for (kind, detail) in &refused.subproblems {
+            assert_eq!(kind, "urn:ietf:params:acme:error:connection");
+            assert!(detail.contains("did not answer within 1500 ms"), "{detail}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn results_signed_with_another_key_are_refused() {
+    bounded(async {
+        let d = deploy(
+            &[Forges, Agrees, Agrees, Forges, Agrees],
+            MpicMode::Enforce,
+            3000,
+        )
+        .await;
+        let refused = order(&d).await.unwrap_err();
+        assert_names(&refused, &["p0", "p3"]);
+        for (kind, detail) in &refused.subproblems {
+            assert_eq!(kind, "urn:ietf:params:acme:error:serverInternal");
+            assert!(detail.contains("signature does not verify"), "{detail}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn mode_log_issues_on_the_primary_decision() {
+    bounded(async {
+        let d = deploy(
+            &[SeesOtherAnswer, SeesOtherAnswer, Down, Agrees, Agrees],
+            MpicMode::Log,
+            3000,
+        )
+        .await;
+        order(&d).await.unwrap();
+        // Still asked: the disagreeing perspectives fetched the challenge.
+        assert!(!d.agents[0].http01.requests().is_empty());
+        assert!(!d.agents[1].http01.requests().is_empty());
+    })
+    .await;
+}
+
+/// The agent itself, without the network: a request is answered once, and not after it
+/// expires or when it is valid for too long.
+#[tokio::test]
+async fn agents_refuse_replayed_and_expired_requests() {
+    bounded(async {
+        let dns = MockDns::start().await.unwrap();
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let agent = Agent::new(
+            "p0".into(),
+            "region-0".into(),
+            Arc::new(ferrite_testkit::ca::test_va(&dns, 1, 1, false)),
+            ResultSigner::from_pkcs8(&key.serialize_der()).unwrap(),
+        );
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let request = |id: &str, expires: u64| {
+            serde_json::to_vec(&PerspectiveRequest {
+                request_id: id.into(),
+                identifier: DOMAIN.into(),
+                check: Check::Caa {
+                    wildcard: false,
+                    account_uri: "https://ca.test/acme/acct/1".into(),
+                    method: None,
+                    issuer_domains: vec!["ca.test".into()],
+                },
+                expires,
+            })
+            .unwrap()
+        };
+        let once = request("r1", now + 30);
+        agent.check(&once).await.unwrap();
+        let again = agent.check(&once).await.unwrap_err();
+        assert_eq!(again.status.as_u16(), 409, "{again:?}");
+        let expired = agent.check(&request("r2", now - 5)).await.unwrap_err();
+        assert_eq!(expired.status.as_u16(), 400);
+        assert!(expired.detail.contains("expired"), "{expired:?}");
+        let too_long = agent.check(&request("r3", now + 3600)).await.unwrap_err();
+        assert_eq!(too_long.status.as_u16(), 400);
+        let not_a_name = agent
+            .check(&serde_json::to_vec(&serde_json::json!({"request_id": "r4"})).unwrap())
+            .await
+            .unwrap_err();
+        assert_eq!(not_a_name.status.as_u16(), 400);
+    })
+    .await;
+}
+
+/// Mutual TLS: an agent answers only a client holding the primary's MPIC certificate, and
+/// the primary accepts only the certificate it enrolled for the perspective.
+#[tokio::test]
+async fn only_the_enrolled_primary_and_agent_talk() {
+    bounded(async {
+        use ferrite_va::mpic::{AskError, RemotePerspective, ResultVerifier, tls};
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+        let dir = tempfile::tempdir().unwrap();
+        let primary = Config {
+            data_dir: dir.path().join("primary"),
+            ..Config::default()
+        };
+        let other_primary = Config {
+            data_dir: dir.path().join("other"),
+            ..Config::default()
+        };
+        let bundle = dir.path().join("bundle");
+        ferrite_app::mpic::enroll(&primary, "p0", "region-0", &bundle).unwrap();
+        // The same id enrolled by another primary: another MPIC CA, another certificate.
+        ferrite_app::mpic::enroll(&other_primary, "p0", "region-0", &dir.path().join("b2"))
+            .unwrap();
+        let dns = MockDns::start().await.unwrap();
+        let mut config = Config::default();
+        config.validation.dns_resolver = dns.addr().to_string();
+        config.validation.dnssec = false;
+        let (agent, server_tls) = ferrite_app::mpic::agent(&config, &bundle, None).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("https://{}", listener.local_addr().unwrap());
+        let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(ferrite_app::mpic::serve_agent(
+            listener,
+            agent,
+            server_tls,
+            async {
+                let _ = rx.await;
+            },
+        ));
+
+        let read = |dir: &std::path::Path, name: &str| std::fs::read(dir.join(name)).unwrap();
+        let cert = |pem: &[u8]| CertificateDer::from_pem_slice(pem).unwrap();
+        let key = |pem: &[u8]| PrivateKeyDer::from_pem_slice(pem).unwrap();
+        let mpic = primary.data_dir.join("mpic");
+        let other = other_primary.data_dir.join("mpic");
+        let perspective = PerspectiveConfig {
+            id: "p0".into(),
+            region: "region-0".into(),
+            url,
+        };
+        let ask = |client_cert: Vec<u8>, client_key: Vec<u8>, pinned: Vec<u8>| {
+            let perspective = perspective.clone();
+            async move {
+                let tls = tls::primary_client_config(
+                    vec![cert(&client_cert)],
+                    key(&client_key),
+                    cert(&pinned),
+                )
+                .unwrap();
+                let remote = RemotePerspective::new(
+                    &perspective,
+                    Arc::new(tls),
+                    ResultVerifier::from_certificate(&cert(&pinned)).unwrap(),
+                )
+                .unwrap();
+                let request = PerspectiveRequest {
+                    request_id: format!("{:?}", Instant::now()),
+                    identifier: DOMAIN.into(),
+                    check: Check::Caa {
+                        wildcard: false,
+                        account_uri: "https://ca.test/acme/acct/1".into(),
+                        method: None,
+                        issuer_domains: vec![],
+                    },
+                    expires: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs()
+                        + 30,
+                };
+                let body = serde_json::to_vec(&request).unwrap();
+                remote.ask(body.into(), &request.request_id).await
+            }
+        };
+        // The enrolled primary, pinning the enrolled certificate: answered.
+        let ok = ask(
+            read(&mpic, "primary.pem"),
+            read(&mpic, "private/primary.key"),
+            read(&mpic.join("agents"), "p0.pem"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(ok.perspective, "p0");
+        // Another primary's client certificate: the agent refuses the handshake.
+        let refused = ask(
+            read(&other, "primary.pem"),
+            read(&other, "private/primary.key"),
+            read(&mpic.join("agents"), "p0.pem"),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(refused, AskError::Unreachable(_)), "{refused:?}");
+        // An agent's certificate (serverAuth only) cannot pose as the primary.
+        let refused = ask(
+            read(&bundle, "agent.pem"),
+            read(&bundle, "agent.key"),
+            read(&mpic.join("agents"), "p0.pem"),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(refused, AskError::Unreachable(_)), "{refused:?}");
+        // Pinning another certificate than the agent presents: the primary refuses it.
+        let refused = ask(
+            read(&mpic, "primary.pem"),
+            read(&mpic, "private/primary.key"),
+            read(&other.join("agents"), "p0.pem"),
+        )
+        .await
+        .unwrap_err();
+        let AskError::Unreachable(detail) = &refused else {
+            panic!("{refused:?}");
+        };
+        assert!(detail.contains("other than the one enrolled"), "{detail}");
+    })
+    .await;
+}
+
+/// The challenge POST's prompt answer (the head start) holds with five agents: the POST
+/// itself answers `valid`. Prints the median time from the POST to that answer with five
+/// agents and with none (docs/performance.md).
+#[tokio::test]
+async fn five_agents_keep_the_prompt_answer() {
+    bounded(async {
+        use ferrite_jose::Algorithm;
+        use ferrite_testkit::RawAccount;
+
+        const ROUNDS: usize = 15;
+        let mut medians = Vec::new();
+        for roles in [&[][..], &[Agrees; 5][..]] {
+            let mode = if roles.is_empty() {
+                MpicMode::Off
+            } else {
+                MpicMode::Enforce
+            };
+            let d = deploy(roles, mode, 3000).await;
+            let raw = d.ca.raw();
+            let account = RawAccount::register(&raw, Algorithm::ES256).await;
+            let mut took = Vec::with_capacity(ROUNDS);
+            for i in 0..ROUNDS {
+                let name = format!("n{i}.{DOMAIN}");
+                let (_, order) = d.ca.raw_new_order(&raw, &account, &[&name]).await;
+                let authz_url = order["authorizations"][0].as_str().unwrap();
+                let authz = raw
+                    .post_as_get(&account.key, &account.kid, authz_url)
+                    .await
+                    .json();
+                let challenge = ferrite_testkit::challenge(&authz, "http-01");
+                let token = challenge["token"].as_str().unwrap();
+                let ka = account.key_authorization(token);
+                d.ca.http01.set(token, &ka);
+                for agent in &d.agents {
+                    agent.http01.set(token, &ka);
+                }
+                let url = challenge["url"].as_str().unwrap();
+                let began = Instant::now();
+                let r = raw
+                    .post(
+                        &account.key,
+                        Some(&account.kid),
+                        url,
+                        Some(&serde_json::json!({})),
+                    )
+                    .await;
+                took.push(began.elapsed());
+                assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+                assert_eq!(r.json()["status"], "valid", "{}", r.json());
+            }
+            took.sort();
+            medians.push(took[ROUNDS / 2]);
+        }
+        println!(
+            "challenge POST to valid, median of {ROUNDS}: no agents {:?}, five agents {:?}",
+            medians[0], medians[1]
+        );
+    })
+    .await;
+}
