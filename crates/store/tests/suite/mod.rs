@@ -83,6 +83,10 @@ macro_rules! all {
             certificates_match_serial_customer_and_name,
             renewal_advance_marks_certificates,
             customer_profiles_round_trip,
+            customer_suspension_round_trip,
+            account_with_customer_reads_the_suspension,
+            suspended_customer_binds_nothing,
+            disabled_mac_key_binds_nothing,
         );
     };
 }
