@@ -33,13 +33,16 @@ enum Command {
     /// Run the CA. The first start creates the data directory: database, root and intermediate
     /// CA, and the listener's TLS certificate.
     Serve,
-    /// Customer accounts: `create NAME`, `list`, `set-profiles NAME P1,P2 | --all`.
+    /// Customer accounts: `create NAME`, `list`, `set-profiles NAME P1,P2 | --all`,
+    /// `suspend NAME [--reason TEXT]`, `resume NAME`.
     Customer(commands::CustomerArgs),
-    /// API credentials: `create --customer NAME`, `list`, `disable ID`, `accounts ID`.
+    /// API credentials: `create --customer NAME`, `list`, `disable ID [--deactivate-accounts]`,
+    /// `accounts ID`.
     Credential(commands::CredentialArgs),
     /// ACME accounts: `deactivate ID`.
     Account(commands::AccountArgs),
-    /// EAB MAC keys: `create --credential ID`, `list [--credential ID]`.
+    /// EAB MAC keys: `create --credential ID`, `list [--credential ID]`, `show KID`,
+    /// `disable KID [--deactivate-accounts]`.
     MacKey(commands::MacKeyArgs),
     /// Domain validations kept for reuse, with their evidence: `list [--customer NAME]`.
     Validation(commands::ValidationArgs),
