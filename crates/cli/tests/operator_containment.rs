@@ -90,7 +90,22 @@ async fn the_operator_deactivates_an_account_or_every_account_of_a_credential() 
     );
     let unknown =
         tokio::task::block_in_place(|| run_failing(cli(&["account", "deactivate", "nope"])));
-    assert!(unknown.contains("nope"), "{unknown}");
+    assert!(
+        unknown.contains("nope") && unknown.contains("ferrite credential accounts"),
+        "{unknown}"
+    );
+    let unknown = tokio::task::block_in_place(|| {
+        run_failing(cli(&[
+            "credential",
+            "disable",
+            "nope",
+            "--deactivate-accounts",
+        ]))
+    });
+    assert!(
+        unknown.contains("nope") && unknown.contains("ferrite credential list"),
+        "{unknown}"
+    );
 
     // The first start's credential, with every account bound through it.
     let credentials = json(&["credential", "list"]);
@@ -102,8 +117,20 @@ async fn the_operator_deactivates_an_account_or_every_account_of_a_credential() 
         .find(|id| *id != other_credential)
         .unwrap()
         .to_owned();
-    let disabled = json(&["credential", "disable", &leaked, "--deactivate-accounts"]);
+    let (stdout, audit) = tokio::task::block_in_place(|| {
+        ok(cli(&[
+            "credential",
+            "disable",
+            &leaked,
+            "--deactivate-accounts",
+            "--json",
+        ]))
+    });
+    let disabled: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(disabled["status"], "disabled", "{disabled}");
+    for event in ["credential_disabled", "account_deactivated_by_operator"] {
+        assert!(audit.contains(event), "no {event} audit line: {audit}");
+    }
     let ids: Vec<&str> = disabled["deactivated_accounts"]
         .as_array()
         .unwrap()

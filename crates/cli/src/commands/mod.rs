@@ -111,7 +111,8 @@ enum CredentialCommand {
     },
     /// Disable an API credential: its MAC keys bind no more accounts.
     Disable {
-        /// The credential id.
+        /// The credential id (one made before ids stopped starting with '-' is taken as it is).
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Also deactivate every ACME account bound through its MAC keys (a leaked key
         /// contained in one step: those accounts get `unauthorized` from then on).
@@ -120,7 +121,8 @@ enum CredentialCommand {
     },
     /// List the ACME accounts bound through a credential's MAC keys.
     Accounts {
-        /// The credential id.
+        /// The credential id (one made before ids stopped starting with '-' is taken as it is).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }
@@ -140,7 +142,8 @@ enum AccountCommand {
     /// Deactivate an ACME account (final, RFC 8555 §7.3.6): every later request it signs gets
     /// `unauthorized`; its certificates stay valid.
     Deactivate {
-        /// The account id (the last part of its URL).
+        /// The account id (the last part of its URL; it may start with '-').
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }
@@ -174,12 +177,14 @@ enum MacKeyCommand {
     /// One MAC key: status (its credential's and customer's state included), expiry, uses
     /// left.
     Show {
-        /// The EAB key id.
+        /// The EAB key id (one made before ids stopped starting with '-' is taken as it is).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Disable a MAC key: it binds no more accounts (final).
     Disable {
-        /// The EAB key id.
+        /// The EAB key id (one made before ids stopped starting with '-' is taken as it is).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
         /// Also deactivate every ACME account bound through it (a leaked key contained in one
         /// step: those accounts get `unauthorized` from then on).
