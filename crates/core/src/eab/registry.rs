@@ -1,7 +1,7 @@
 //! [`Registry`]: the operator's side of the binding model — customers, API credentials, MAC
 //! keys — shared by `ferrite` subcommands, the admin API and newAccount.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use ferrite_proto::{AccountStatus, Problem, ProblemType};
@@ -529,13 +529,13 @@ impl Registry {
             Scope::Customer(id) => self.store.credentials(Some(id)).await?,
             Scope::Credential(id) => self.store.credential(id).await?.into_iter().collect(),
         };
-        let suspended: std::collections::HashSet<String> = match scope {
+        let suspended: HashSet<String> = match scope {
             Scope::Credential(_) | Scope::Customer(_) => {
                 let mut ids: Vec<&str> =
                     credentials.iter().map(|c| c.customer_id.as_str()).collect();
                 ids.sort_unstable();
                 ids.dedup();
-                let mut suspended = std::collections::HashSet::new();
+                let mut suspended = HashSet::new();
                 for id in ids {
                     if let Some(c) = self.store.customer(id).await?
                         && c.suspension.is_some()
