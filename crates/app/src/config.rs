@@ -89,6 +89,9 @@ pub struct Config {
     /// Multi-perspective issuance corroboration (docs/mpic.md).
     #[serde(default)]
     pub mpic: Mpic,
+    /// What suspended customers are told.
+    #[serde(default)]
+    pub customers: Customers,
 }
 
 /// `[mpic]`: every validation and CAA check corroborated from remote perspectives
@@ -115,6 +118,16 @@ impl Default for Mpic {
             perspectives: Vec::new(),
         }
     }
+}
+
+/// `[customers]`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Customers {
+    /// Whom a suspended customer's refusals (ACME `unauthorized`, admin API 403) tell it to
+    /// contact: an email address or a URL, e.g. `billing@ca.example` or
+    /// `https://ca.example/support`. Empty: "the operator of this certificate authority".
+    pub suspended_contact: String,
 }
 
 /// `[tls]`: how the ACME listener speaks HTTPS. Either it terminates TLS itself with a
@@ -532,6 +545,7 @@ impl Default for Config {
             ari: Ari::default(),
             tls: Tls::default(),
             mpic: Mpic::default(),
+            customers: Customers::default(),
         }
     }
 }
@@ -1044,11 +1058,14 @@ impl Config {
         ferrite_core::policy::IdentifierPolicy::new(&self.policy.blocked_domains)
     }
 
-    /// MAC key limits for the engine.
+    /// MAC key limits and the suspended customers' contact, for the engine.
     pub fn eab_settings(&self) -> ferrite_core::eab::EabSettings {
         ferrite_core::eab::EabSettings {
             mac_key_lifetime: time::Duration::days(i64::from(self.eab.mac_key_lifetime_days)),
             max_bindings: self.eab.max_bindings,
+            suspended_contact: Some(self.customers.suspended_contact.trim())
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned),
         }
     }
 
@@ -1335,6 +1352,26 @@ mod tests {
         let s = c.eab_settings();
         assert_eq!(s.mac_key_lifetime, time::Duration::days(30));
         assert_eq!(s.max_bindings, 1000);
+        assert_eq!(s.suspended_contact, None);
+    }
+
+    #[test]
+    fn the_suspended_contact_reaches_the_engine() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f.toml");
+        std::fs::write(
+            &f,
+            "[customers]\nsuspended_contact = \" billing@ca.example \"\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(
+            c.eab_settings().suspended_contact.as_deref(),
+            Some("billing@ca.example")
+        );
+        std::fs::write(&f, "[customers]\nsuspended_contac = \"x\"\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
+        assert!(err.contains("suspended_contac"), "{err}");
     }
     #[test]
     fn database_settings_load_and_the_password_stays_out_of_debug() {

@@ -33,13 +33,16 @@ enum Command {
     /// Run the CA. The first start creates the data directory: database, root and intermediate
     /// CA, and the listener's TLS certificate.
     Serve,
-    /// Customer accounts: `create NAME`, `list`, `set-profiles NAME P1,P2 | --all`.
+    /// Customer accounts: `create NAME`, `list`, `set-profiles NAME P1,P2 | --all`,
+    /// `suspend NAME [--reason TEXT]`, `resume NAME`.
     Customer(commands::CustomerArgs),
-    /// API credentials: `create --customer NAME`, `list`, `disable ID`, `accounts ID`.
+    /// API credentials: `create --customer NAME`, `list`, `disable ID [--deactivate-accounts]`,
+    /// `accounts ID`.
     Credential(commands::CredentialArgs),
     /// ACME accounts: `deactivate ID`.
     Account(commands::AccountArgs),
-    /// EAB MAC keys: `create --credential ID`, `list [--credential ID]`.
+    /// EAB MAC keys: `create --credential ID`, `list [--credential ID]`, `show KID`,
+    /// `disable KID [--deactivate-accounts]`.
     MacKey(commands::MacKeyArgs),
     /// Domain validations kept for reuse, with their evidence: `list [--customer NAME]`.
     Validation(commands::ValidationArgs),
@@ -116,8 +119,9 @@ mod tests {
 
     use super::Cli;
 
-    /// Ids made before `ids::random_arg_safe_id` may start with '-': the options that take an
-    /// id or a name take such a value as theirs, not as another option.
+    /// Ids made before `ids::random_arg_safe_id` may start with '-', and account ids may: the
+    /// options and arguments that take an id or a name take such a value as theirs, not as
+    /// another option, and the flags after it still count.
     #[test]
     fn option_values_may_start_with_a_hyphen() {
         for args in [
@@ -143,12 +147,49 @@ mod tests {
                 "--customer",
                 "-ZC8XKqBh71cM7NYY5ik-A",
             ],
+            &[
+                "ferrite",
+                "account",
+                "deactivate",
+                "-ZC8XKqBh71cM7NYY5ik-A",
+                "--json",
+            ],
+            &[
+                "ferrite",
+                "credential",
+                "disable",
+                "-ZC8XKqBh71cM7NYY5ik-A",
+                "--deactivate-accounts",
+            ],
+            &[
+                "ferrite",
+                "credential",
+                "accounts",
+                "-ZC8XKqBh71cM7NYY5ik-A",
+            ],
+            &[
+                "ferrite",
+                "mac-key",
+                "disable",
+                "-ZC8XKqBh71cM7NYY5ik-A",
+                "--deactivate-accounts",
+                "--json",
+            ],
+            &["ferrite", "mac-key", "show", "-ZC8XKqBh71cM7NYY5ik-A"],
         ] {
             let cli = Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
-            assert!(
-                format!("{cli:?}").contains("\"-ZC8XKqBh71cM7NYY5ik-A\""),
-                "{cli:?}"
-            );
+            let shown = format!("{cli:?}");
+            assert!(shown.contains("\"-ZC8XKqBh71cM7NYY5ik-A\""), "{shown}");
+            for (flag, field) in [
+                ("--json", "json: true"),
+                ("--deactivate-accounts", "deactivate_accounts: true"),
+            ] {
+                assert_eq!(
+                    args.contains(&flag),
+                    shown.contains(field),
+                    "{flag} after the id: {shown}"
+                );
+            }
         }
     }
 }

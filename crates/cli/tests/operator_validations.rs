@@ -30,6 +30,7 @@ async fn prepare(db: &Path) {
             name: "corp".into(),
             created_at: t0,
             allowed_profiles: None,
+            suspension: None,
         })
         .await
         .unwrap();

@@ -341,6 +341,20 @@ pub struct Customer {
     /// The certificate profiles the customer's accounts may order (`ferrite customer
     /// set-profiles`); `None`: every profile the CA offers.
     pub allowed_profiles: Option<Vec<String>>,
+    /// Set while the operator has the customer suspended (`ferrite customer suspend`): its
+    /// accounts get `unauthorized`, its MAC keys bind nothing, its API credentials are
+    /// refused. `None`: in service.
+    pub suspension: Option<Suspension>,
+}
+
+/// An operator's suspension of a customer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Suspension {
+    /// When the operator suspended the customer.
+    pub at: OffsetDateTime,
+    /// The operator's reason, for operators: never sent to the customer's clients, so an
+    /// internal note cannot leak.
+    pub reason: Option<String>,
 }
 
 /// Whether an API credential or MAC key may still be used, as stored. For MAC keys "expired"
@@ -404,7 +418,8 @@ pub struct MacKey {
     pub max_bindings: u32,
     /// Accounts bound so far (counted in the transaction that creates the account).
     pub bindings_used: u32,
-    /// Stored status (`Disabled` when a newer key was made for the credential).
+    /// Stored status (`Disabled` when a newer key was made for the credential, or the operator
+    /// disabled the key).
     pub status: CredentialStatus,
 }
 
@@ -413,7 +428,12 @@ pub struct MacKey {
 pub enum MacKeyStatus {
     /// Can bind accounts.
     Active,
-    /// Replaced by a newer key of the same credential.
+    /// The key's customer is suspended (`ferrite customer suspend`); it binds again once the
+    /// customer is resumed, if nothing else stops it.
+    CustomerSuspended,
+    /// The key's API credential is disabled: the key binds nothing, whatever its own state.
+    CredentialDisabled,
+    /// Replaced by a newer key of the same credential, or disabled by the operator.
     Disabled,
     /// Past `expires_at`.
     Expired,
@@ -426,6 +446,8 @@ impl MacKeyStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
+            Self::CustomerSuspended => "customer_suspended",
+            Self::CredentialDisabled => "credential_disabled",
             Self::Disabled => "disabled",
             Self::Expired => "expired",
             Self::Exhausted => "exhausted",
@@ -433,8 +455,17 @@ impl MacKeyStatus {
     }
 }
 
+/// What a MAC key's usability depends on above it: its credential and its customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyHolder {
+    /// The key's API credential's stored status.
+    pub credential: CredentialStatus,
+    /// Whether the credential's customer is suspended.
+    pub customer_suspended: bool,
+}
+
 impl MacKey {
-    /// The status at `now`: disabled beats expired beats exhausted.
+    /// The key's own status at `now`: disabled beats expired beats exhausted.
     pub fn status_at(&self, now: OffsetDateTime) -> MacKeyStatus {
         if self.status == CredentialStatus::Disabled {
             MacKeyStatus::Disabled
@@ -444,6 +475,19 @@ impl MacKey {
             MacKeyStatus::Exhausted
         } else {
             MacKeyStatus::Active
+        }
+    }
+
+    /// The status at `now` as a binding would meet it: a suspended customer beats a disabled
+    /// credential beats the key's own status ([`MacKey::status_at`]). The same order as the
+    /// store's binding refusals name the failed rule.
+    pub fn status_under(&self, holder: KeyHolder, now: OffsetDateTime) -> MacKeyStatus {
+        if holder.customer_suspended {
+            MacKeyStatus::CustomerSuspended
+        } else if holder.credential == CredentialStatus::Disabled {
+            MacKeyStatus::CredentialDisabled
+        } else {
+            self.status_at(now)
         }
     }
 
@@ -470,7 +514,8 @@ pub enum Scope {
 pub enum BindingRefusal {
     /// No MAC key with this kid.
     UnknownKid,
-    /// The key was disabled (a newer key was created for its credential).
+    /// The key was disabled (a newer key was created for its credential, or the operator
+    /// disabled it).
     KeyDisabled,
     /// The key is past its expiry.
     KeyExpired,
@@ -478,6 +523,8 @@ pub enum BindingRefusal {
     KeyExhausted,
     /// The key's API credential was disabled by the operator.
     CredentialDisabled,
+    /// The key's customer is suspended by the operator.
+    CustomerSuspended,
 }
 
 /// `t` as the store keeps times (UTC, microsecond precision), so a response built from what

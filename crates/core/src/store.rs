@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 use crate::model::{
     Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
     CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, RefusedRequest,
-    Scope, SharedCrl, StoredCrl, ValidationOwner, ValidationResult,
+    Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -79,6 +79,13 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_account(&self, account: &Account) -> Result<(), StoreError>;
     /// Looks an account up by id.
     async fn account(&self, id: &str) -> Result<Option<Account>, StoreError>;
+    /// Looks an account up by id together with its customer (`None` for an account bound
+    /// without EAB), in one query: what every request signed with a `kid` needs (the
+    /// customer's suspension is checked on each).
+    async fn account_with_customer(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Account, Option<Customer>)>, StoreError>;
     /// Looks an account up by key thumbprint.
     async fn account_by_thumbprint(&self, thumbprint: &str) -> Result<Option<Account>, StoreError>;
     /// Replaces contact and status of an account that is still `valid` (compare-and-set):
@@ -274,6 +281,13 @@ pub trait Store: Send + Sync + 'static {
         customer_id: &str,
         profiles: Option<&[String]>,
     ) -> Result<bool, StoreError>;
+    /// Suspends a customer (`Some`, replacing an earlier suspension's time and reason) or
+    /// resumes it (`None`). Returns whether the customer exists.
+    async fn set_customer_suspension(
+        &self,
+        customer_id: &str,
+        suspension: Option<&Suspension>,
+    ) -> Result<bool, StoreError>;
     /// Inserts an API credential. `Conflict` if the id is taken; `Backend` if the customer does
     /// not exist (foreign key).
     async fn insert_credential(&self, credential: &ApiCredential) -> Result<(), StoreError>;
@@ -294,12 +308,16 @@ pub trait Store: Send + Sync + 'static {
     /// ("a new MAC key disables the credential's previous key at once"). `Conflict` if the kid
     /// is taken.
     async fn insert_mac_key(&self, key: &MacKey) -> Result<(), StoreError>;
+    /// Disables the MAC key `kid` (final: a disabled key is never enabled again). Returns
+    /// whether the key exists.
+    async fn disable_mac_key(&self, kid: &str) -> Result<bool, StoreError>;
     /// Looks a MAC key up by kid.
     async fn mac_key(&self, kid: &str) -> Result<Option<MacKey>, StoreError>;
     /// MAC keys in `scope`, oldest first.
     async fn mac_keys(&self, scope: &Scope) -> Result<Vec<MacKey>, StoreError>;
     /// In ONE transaction: counts a binding on MAC key `kid` only if the key is active, not
-    /// expired at `now`, below its maximum and its credential is active, then inserts
+    /// expired at `now`, below its maximum, its credential is active and its customer is not
+    /// suspended, then inserts
     /// `account`. If any rule fails, returns which (`Ok(Err(..))`) and changes nothing; if the
     /// account insert fails (e.g. `Conflict` on the thumbprint) the count is rolled back. Among
     /// concurrent callers, exactly `max_bindings - bindings_used` succeed.

@@ -480,7 +480,7 @@ async fn external_account_binding_refusals() {
                 "a key replaced by a newer one",
                 Some(old.binding(NEW_ACCOUNT_URL, &key)),
                 unauthorized,
-                "is disabled: a newer MAC key was created",
+                "is disabled (a newer MAC key was created",
             ),
             (
                 "a key of a disabled credential",

@@ -1,11 +1,12 @@
 //! ACME accounts (RFC 8555 §7.3): one row per account, key thumbprint unique.
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{Account, Scope};
+use ferrite_core::model::{Account, Customer, Scope};
 use ferrite_proto::AccountStatus;
 use rusqlite::{Connection, Row, params};
 
 use crate::codec::{from_json, from_micros, micros, parse_wire, to_json};
+use crate::customers;
 use crate::db::{at, execute, query_all, query_opt};
 use crate::open::SqliteStore;
 
@@ -78,6 +79,34 @@ pub(crate) async fn by_id(store: &SqliteStore, id: &str) -> Result<Option<Accoun
     store
         .db
         .read(|conn| query_opt(conn, select_account!("WHERE id = ?"), [id], decode))
+}
+
+/// The account and its customer in one query (a LEFT JOIN: an account bound without EAB has
+/// none).
+pub(crate) async fn with_customer(
+    store: &SqliteStore,
+    id: &str,
+) -> Result<Option<(Account, Option<Customer>)>, StoreError> {
+    store.db.read(|conn| {
+        query_opt(
+            conn,
+            concat!(
+                "SELECT a.id, a.thumbprint, a.jwk, a.contact, a.status, \
+                 a.terms_of_service_agreed, a.eab_kid, a.customer_id, a.created_at, ",
+                customers::columns!("c."),
+                " FROM accounts a LEFT JOIN customers c ON c.id = a.customer_id WHERE a.id = ?"
+            ),
+            [id],
+            |row| {
+                let account = decode(row)?;
+                let customer = match at::<Option<String>>(row, 9, "id")? {
+                    Some(_) => Some(customers::decode_at(row, 9)?),
+                    None => None,
+                };
+                Ok((account, customer))
+            },
+        )
+    })
 }
 
 pub(crate) async fn by_thumbprint(

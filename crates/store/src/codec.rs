@@ -139,12 +139,14 @@ pub(crate) fn reason_code(reason: i64) -> Result<u8, StoreError> {
 /// if it fails none (the increment should have matched).
 pub(crate) fn binding_refusal(
     kid: &str,
-    (credential, key): (&str, &str),
+    (suspended, credential, key): (bool, &str, &str),
     (expires_at, used, max): (i64, i64, i64),
     now: OffsetDateTime,
 ) -> Result<ferrite_core::model::BindingRefusal, StoreError> {
     use ferrite_core::model::{BindingRefusal, CredentialStatus};
-    Ok(if credential != CredentialStatus::Active.as_str() {
+    Ok(if suspended {
+        BindingRefusal::CustomerSuspended
+    } else if credential != CredentialStatus::Active.as_str() {
         BindingRefusal::CredentialDisabled
     } else if key != CredentialStatus::Active.as_str() {
         BindingRefusal::KeyDisabled

@@ -56,6 +56,22 @@ pub(crate) async fn insert(store: &SqliteStore, key: &MacKey) -> Result<(), Stor
         .await
 }
 
+/// Disables one key (whatever its state: a disabled key stays disabled).
+pub(crate) async fn disable(store: &SqliteStore, kid: &str) -> Result<bool, StoreError> {
+    let kid = kid.to_owned();
+    store
+        .db
+        .write(move |conn| {
+            execute(
+                conn,
+                "UPDATE eab_mac_keys SET status = 'disabled' WHERE kid = ?",
+                [&kid],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+}
+
 pub(crate) async fn by_kid(store: &SqliteStore, kid: &str) -> Result<Option<MacKey>, StoreError> {
     store
         .db
@@ -103,7 +119,9 @@ pub(crate) async fn bind(
                  WHERE kid = ? AND status = 'active' AND expires_at > ? \
                    AND bindings_used < max_bindings \
                    AND EXISTS (SELECT 1 FROM api_credentials c \
-                               WHERE c.id = eab_mac_keys.credential_id AND c.status = 'active')",
+                               JOIN customers u ON u.id = c.customer_id \
+                               WHERE c.id = eab_mac_keys.credential_id AND c.status = 'active' \
+                                 AND u.suspended_at IS NULL)",
                 params![kid, micros(now)],
             )?;
             if counted != 1 {
@@ -117,8 +135,9 @@ pub(crate) async fn bind(
         .await
 }
 
-/// Which rule the guarded increment failed, read in the same transaction. The credential is
-/// named first: its fix (a new credential) is the one the customer needs.
+/// Which rule the guarded increment failed, read in the same transaction. The customer's
+/// suspension is named first, then the credential: their fixes (the operator resumes the
+/// customer; a new credential) are the ones the customer needs.
 fn why_refused(
     conn: &Connection,
     kid: &str,
@@ -127,11 +146,13 @@ fn why_refused(
     let row = query_opt(
         conn,
         "SELECT k.status AS key_status, k.expires_at, k.bindings_used, k.max_bindings, \
-                c.status AS credential_status \
-         FROM eab_mac_keys k JOIN api_credentials c ON c.id = k.credential_id WHERE k.kid = ?",
+                c.status AS credential_status, u.suspended_at IS NOT NULL AS suspended \
+         FROM eab_mac_keys k JOIN api_credentials c ON c.id = k.credential_id \
+         JOIN customers u ON u.id = c.customer_id WHERE k.kid = ?",
         [kid],
         |row| {
             Ok((
+                col::<bool>(row, "suspended")?,
                 col::<String>(row, "credential_status")?,
                 col::<String>(row, "key_status")?,
                 col::<i64>(row, "expires_at")?,
@@ -140,10 +161,15 @@ fn why_refused(
             ))
         },
     )?;
-    let Some((credential, key, expires_at, used, max)) = row else {
+    let Some((suspended, credential, key, expires_at, used, max)) = row else {
         return Ok(BindingRefusal::UnknownKid);
     };
-    binding_refusal(kid, (&credential, &key), (expires_at, used, max), now)
+    binding_refusal(
+        kid,
+        (suspended, &credential, &key),
+        (expires_at, used, max),
+        now,
+    )
 }
 
 fn count(row: &Row<'_>, column: &str) -> Result<u32, StoreError> {

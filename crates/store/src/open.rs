@@ -41,6 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/sqlite/0011_refused_requests.sql"),
     ),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_customer_suspension.sql"),
+    ),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

@@ -7,7 +7,7 @@ use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
     CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, RefusedRequest,
-    Scope, SharedCrl, StoredCrl, ValidationOwner, ValidationResult,
+    Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
@@ -96,6 +96,13 @@ macro_rules! store_impl {
 
             async fn account(&self, id: &str) -> Result<Option<Account>, StoreError> {
                 accounts::by_id(self, id).await
+            }
+
+            async fn account_with_customer(
+                &self,
+                id: &str,
+            ) -> Result<Option<(Account, Option<Customer>)>, StoreError> {
+                accounts::with_customer(self, id).await
             }
 
             async fn account_by_thumbprint(
@@ -295,6 +302,14 @@ macro_rules! store_impl {
                 customers::set_profiles(self, customer_id, profiles).await
             }
 
+            async fn set_customer_suspension(
+                &self,
+                customer_id: &str,
+                suspension: Option<&Suspension>,
+            ) -> Result<bool, StoreError> {
+                customers::set_suspension(self, customer_id, suspension).await
+            }
+
             async fn insert_credential(
                 &self,
                 credential: &ApiCredential,
@@ -323,6 +338,10 @@ macro_rules! store_impl {
 
             async fn insert_mac_key(&self, key: &MacKey) -> Result<(), StoreError> {
                 mac_keys::insert(self, key).await
+            }
+
+            async fn disable_mac_key(&self, kid: &str) -> Result<bool, StoreError> {
+                mac_keys::disable(self, kid).await
             }
 
             async fn mac_key(&self, kid: &str) -> Result<Option<MacKey>, StoreError> {

@@ -77,6 +77,7 @@ async fn a_schema_newer_than_the_binary_is_refused() {
                 name: "kept".into(),
                 created_at: suite::T0,
                 allowed_profiles: None,
+                suspension: None,
             })
             .await
             .unwrap();

@@ -306,6 +306,87 @@ async fn accounts_bound_with_a_key_are_listed_for_its_customer() {
     assert_problem(&r, 404, "no API credential");
 }
 
+/// A suspended customer's credentials get 403 `unauthorized` (a problem naming the
+/// suspension and whom to contact) on every route, once the secret is right; a wrong secret
+/// still gets the 401 that says nothing; another customer is untouched; a resume restores
+/// access. A MAC key shows what stops it: its customer suspended, its credential disabled,
+/// with no uses left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_customers_credentials_are_refused_until_it_is_resumed() {
+    let admin = start().await;
+    let (_, mine) = admin.customer("initech").await;
+    let (_, theirs) = admin.customer("globex").await;
+    let second = admin
+        .call("POST", "/admin/v1/credentials", Some(&mine), "")
+        .await;
+    let second = format!(
+        "{}:{}",
+        second.body["id"].as_str().unwrap(),
+        second.body["secret"].as_str().unwrap()
+    );
+    let key = admin
+        .call("POST", "/admin/v1/mac-keys", Some(&mine), "")
+        .await;
+    assert_eq!(key.status, 201, "{}", key.text);
+
+    let eab = admin.ca.ca.eab();
+    eab.suspend_customer("initech", Some("chargeback"))
+        .await
+        .unwrap();
+    for (method, path) in [
+        ("GET", "/admin/v1/credentials"),
+        ("POST", "/admin/v1/credentials"),
+        ("GET", "/admin/v1/mac-keys"),
+        ("POST", "/admin/v1/mac-keys"),
+        ("GET", "/admin/v1/accounts"),
+        ("GET", "/admin/v1/profiles"),
+    ] {
+        let r = admin.call(method, path, Some(&mine), "").await;
+        assert_problem(&r, 403, "customer \"initech\" is suspended");
+        assert_eq!(
+            r.body["type"], "urn:ietf:params:acme:error:unauthorized",
+            "{method} {path}: {}",
+            r.text
+        );
+        assert!(
+            r.text
+                .contains("contact the operator of this certificate authority")
+                && !r.text.contains("chargeback"),
+            "{method} {path}: {}",
+            r.text
+        );
+    }
+    let wrong = format!("{}:not-the-secret", id_of(&mine));
+    let r = admin
+        .call("GET", "/admin/v1/credentials", Some(&wrong), "")
+        .await;
+    assert_problem(&r, 401, "Bearer ID:SECRET");
+    assert!(!r.text.contains("suspended"), "{}", r.text);
+    let r = admin
+        .call("GET", "/admin/v1/credentials", Some(&theirs), "")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    eab.resume_customer("initech").await.unwrap();
+    let r = admin
+        .call("GET", "/admin/v1/mac-keys", Some(&mine), "")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body[0]["status"], "active");
+    assert_eq!(r.body[0]["bindings_remaining"], 1000);
+
+    // The first credential disabled (by the second): its key shows why it binds nothing.
+    let path = format!("/admin/v1/credentials/{}/disable", id_of(&mine));
+    let r = admin.call("POST", &path, Some(&second), "").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = admin
+        .call("GET", "/admin/v1/mac-keys", Some(&second), "")
+        .await;
+    assert_eq!(r.body[0]["kid"], key.body["kid"]);
+    assert_eq!(r.body[0]["status"], "credential_disabled", "{}", r.text);
+    assert_eq!(r.body[0]["bindings_remaining"], 0, "{}", r.text);
+}
+
 /// `GET /admin/v1/profiles`: the profiles offered with their descriptions, the default, and
 /// those the caller's customer may order, as the operator set them; read-only.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
-//! `ferrite customer create NAME | list | set-profiles NAME P1,P2 | set-profiles NAME --all`.
+//! `ferrite customer create NAME | list | set-profiles NAME P1,P2 | set-profiles NAME --all |
+//! suspend NAME [--reason TEXT] | resume NAME`.
 
-use ferrite_core::eab::Registry;
+use ferrite_core::eab::{CustomerView, Registry};
 
 use super::{operator_error, print_json, table};
 use ferrite_app::Config;
@@ -34,10 +35,65 @@ pub(super) async fn list(registry: &Registry, json: bool) -> anyhow::Result<()> 
                 c.id.clone(),
                 table::time(c.created_at),
                 profiles_text(c.allowed_profiles.as_deref()),
+                status_text(c),
             ]
         })
         .collect();
-    table::print(&["NAME", "ID", "CREATED", "PROFILES"], &rows);
+    table::print(&["NAME", "ID", "CREATED", "PROFILES", "STATUS"], &rows);
+    Ok(())
+}
+
+/// `active`, or `suspended since TIME (REASON)`.
+fn status_text(c: &CustomerView) -> String {
+    match (c.suspended_at, &c.suspended_reason) {
+        (None, _) => c.status.to_owned(),
+        (Some(at), None) => format!("{} since {}", c.status, table::time(at)),
+        (Some(at), Some(reason)) => {
+            format!("{} since {} ({reason})", c.status, table::time(at))
+        }
+    }
+}
+
+pub(super) async fn suspend(
+    registry: &Registry,
+    config: &Config,
+    name: &str,
+    reason: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let customer = registry
+        .suspend_customer(name, reason)
+        .await
+        .map_err(operator_error)?;
+    if json {
+        return print_json(&customer);
+    }
+    let contact = config.customers.suspended_contact.trim();
+    println!(
+        "Suspended customer {}: its ACME accounts get `unauthorized`, its MAC keys bind no accounts and its API credentials are refused, each told to contact {}. Lift it with `ferrite customer resume {}`.",
+        customer.name,
+        if contact.is_empty() {
+            "the operator (set [customers] suspended_contact to name whom)"
+        } else {
+            contact
+        },
+        customer.name
+    );
+    Ok(())
+}
+
+pub(super) async fn resume(registry: &Registry, name: &str, json: bool) -> anyhow::Result<()> {
+    let customer = registry
+        .resume_customer(name)
+        .await
+        .map_err(operator_error)?;
+    if json {
+        return print_json(&customer);
+    }
+    println!(
+        "Customer {} is active: its ACME accounts, MAC keys and API credentials work again.",
+        customer.name
+    );
     Ok(())
 }
 

@@ -1,6 +1,7 @@
-//! `ferrite mac-key create --credential ID | list [--credential ID]`.
+//! `ferrite mac-key create --credential ID | list [--credential ID] | show KID | disable KID
+//! [--deactivate-accounts]`.
 
-use ferrite_core::eab::Registry;
+use ferrite_core::eab::{MacKeyView, Registry};
 use ferrite_core::model::Scope;
 
 use super::{instructions, operator_error, print_json, table};
@@ -53,6 +54,72 @@ pub(super) async fn list(
     if json {
         return print_json(&keys);
     }
+    print_keys(&keys);
+    Ok(())
+}
+
+pub(super) async fn show(registry: &Registry, kid: &str, json: bool) -> anyhow::Result<()> {
+    let key = registry.mac_key(kid, None).await.map_err(operator_error)?;
+    if json {
+        return print_json(&key);
+    }
+    print_keys(std::slice::from_ref(&key));
+    Ok(())
+}
+
+/// Disables the key and, with `deactivate_accounts`, every account bound through it (after
+/// the key, so no new binding slips in between).
+pub(super) async fn disable(
+    registry: &Registry,
+    kid: &str,
+    deactivate_accounts: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let key = registry
+        .disable_mac_key(kid, None)
+        .await
+        .map_err(operator_error)?;
+    let deactivated = if deactivate_accounts {
+        Some(
+            registry
+                .deactivate_accounts_of_key(kid)
+                .await
+                .map_err(operator_error)?,
+        )
+    } else {
+        None
+    };
+    if json {
+        let mut value = serde_json::to_value(&key)?;
+        if let Some(accounts) = &deactivated {
+            value["deactivated_accounts"] = serde_json::to_value(accounts)?;
+        }
+        return print_json(&value);
+    }
+    match deactivated {
+        None => println!(
+            "Disabled EAB MAC key {}: it binds no new accounts (accounts already bound keep working; add --deactivate-accounts to stop them too).",
+            key.kid
+        ),
+        Some(accounts) => {
+            println!(
+                "Disabled EAB MAC key {}: it binds no new accounts, and {} account(s) bound through it are deactivated:",
+                key.kid,
+                accounts.len()
+            );
+            for account in accounts {
+                println!("  {}", account.id);
+            }
+        }
+    }
+    println!(
+        "Give the customer a new key: ferrite mac-key create --credential {}",
+        key.credential_id
+    );
+    Ok(())
+}
+
+fn print_keys(keys: &[MacKeyView]) {
     let rows: Vec<Vec<String>> = keys
         .iter()
         .map(|k| {
@@ -79,5 +146,4 @@ pub(super) async fn list(
         ],
         &rows,
     );
-    Ok(())
 }

@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //! - `customer`, `credential`, `mac_key`: one module per noun; `ferrite account deactivate`
-//!   is small enough to live here.
+//!   is small enough to live here. Commands that change state log their `ferrite::audit`
+//!   events to stderr (`audit_to_stderr`).
 //! - `table`: aligned plain-text tables and time formatting.
 //! - `store`: `ferrite store copy`, a SQLite deployment moved to PostgreSQL.
 //! - `validation`: `ferrite validation list`, the domain validations kept for reuse.
@@ -53,8 +54,25 @@ enum CustomerCommand {
         /// Unique name: letters, digits, '.', '_' or '-'.
         name: String,
     },
-    /// List customers.
+    /// List customers (with their status: active or suspended).
     List,
+    /// Suspend a customer: every ACME request signed by one of its accounts, every new
+    /// binding through its MAC keys and every admin API request with its credentials gets
+    /// `unauthorized`, naming whom to contact (`customers.suspended_contact`), until `resume`.
+    Suspend {
+        /// The customer's name.
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+        /// Why, for operators (shown by `customer list`, never to the customer's clients).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift a customer's suspension: its accounts, MAC keys and credentials work again.
+    Resume {
+        /// The customer's name.
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+    },
     /// Limit the certificate profiles a customer's accounts may order (newOrder `profile`;
     /// another is refused with invalidProfile), or lift the limit with --all.
     SetProfiles {
@@ -99,7 +117,8 @@ enum CredentialCommand {
     },
     /// Disable an API credential: its MAC keys bind no more accounts.
     Disable {
-        /// The credential id.
+        /// The credential id (one made before ids stopped starting with '-' is taken as it is).
+        #[arg(allow_hyphen_values = true)]
         id: String,
         /// Also deactivate every ACME account bound through its MAC keys (a leaked key
         /// contained in one step: those accounts get `unauthorized` from then on).
@@ -108,7 +127,8 @@ enum CredentialCommand {
     },
     /// List the ACME accounts bound through a credential's MAC keys.
     Accounts {
-        /// The credential id.
+        /// The credential id (one made before ids stopped starting with '-' is taken as it is).
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }
@@ -128,7 +148,8 @@ enum AccountCommand {
     /// Deactivate an ACME account (final, RFC 8555 §7.3.6): every later request it signs gets
     /// `unauthorized`; its certificates stay valid.
     Deactivate {
-        /// The account id (the last part of its URL).
+        /// The account id (the last part of its URL; it may start with '-').
+        #[arg(allow_hyphen_values = true)]
         id: String,
     },
 }
@@ -158,6 +179,23 @@ enum MacKeyCommand {
         /// Only this credential's keys.
         #[arg(long, allow_hyphen_values = true)]
         credential: Option<String>,
+    },
+    /// One MAC key: status (its credential's and customer's state included), expiry, uses
+    /// left.
+    Show {
+        /// The EAB key id (one made before ids stopped starting with '-' is taken as it is).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+    },
+    /// Disable a MAC key: it binds no more accounts (final).
+    Disable {
+        /// The EAB key id (one made before ids stopped starting with '-' is taken as it is).
+        #[arg(allow_hyphen_values = true)]
+        kid: String,
+        /// Also deactivate every ACME account bound through it (a leaked key contained in one
+        /// step: those accounts get `unauthorized` from then on).
+        #[arg(long)]
+        deactivate_accounts: bool,
     },
 }
 
@@ -278,10 +316,15 @@ pub(crate) async fn validation(config: &Config, args: ValidationArgs) -> anyhow:
 }
 
 pub(crate) async fn customer(config: &Config, args: CustomerArgs) -> anyhow::Result<()> {
+    audit_to_stderr(config);
     let registry = open(config).await?;
     match args.command {
         CustomerCommand::Create { name } => customer::create(&registry, &name, args.json).await,
         CustomerCommand::List => customer::list(&registry, args.json).await,
+        CustomerCommand::Suspend { name, reason } => {
+            customer::suspend(&registry, config, &name, reason.as_deref(), args.json).await
+        }
+        CustomerCommand::Resume { name } => customer::resume(&registry, &name, args.json).await,
         CustomerCommand::SetProfiles {
             name,
             profiles,
@@ -350,6 +393,7 @@ pub(crate) async fn ari(config: &Config, args: AriArgs) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn credential(config: &Config, args: CredentialArgs) -> anyhow::Result<()> {
+    audit_to_stderr(config);
     let registry = open(config).await?;
     match args.command {
         CredentialCommand::Create { customer } => {
@@ -367,6 +411,7 @@ pub(crate) async fn credential(config: &Config, args: CredentialArgs) -> anyhow:
 }
 
 pub(crate) async fn account(config: &Config, args: AccountArgs) -> anyhow::Result<()> {
+    audit_to_stderr(config);
     let registry = open(config).await?;
     match args.command {
         AccountCommand::Deactivate { id } => {
@@ -387,6 +432,7 @@ pub(crate) async fn account(config: &Config, args: AccountArgs) -> anyhow::Resul
 }
 
 pub(crate) async fn mac_key(config: &Config, args: MacKeyArgs) -> anyhow::Result<()> {
+    audit_to_stderr(config);
     let registry = open(config).await?;
     match args.command {
         MacKeyCommand::Create { credential } => {
@@ -395,7 +441,31 @@ pub(crate) async fn mac_key(config: &Config, args: MacKeyArgs) -> anyhow::Result
         MacKeyCommand::List { credential } => {
             mac_key::list(&registry, credential.as_deref(), args.json).await
         }
+        MacKeyCommand::Show { kid } => mac_key::show(&registry, &kid, args.json).await,
+        MacKeyCommand::Disable {
+            kid,
+            deactivate_accounts,
+        } => mac_key::disable(&registry, &kid, deactivate_accounts, args.json).await,
     }
+}
+
+/// The audit trail of the operator's changes: the `ferrite::audit` events of the command
+/// (customer suspended, credential or MAC key disabled, account deactivated: what, which,
+/// by whom) go to stderr in `log_format`, where the terminal, a script's log or the journal
+/// keeps them, as `ferrite serve` logs its own. Nothing else is logged, so stdout stays the
+/// table or JSON.
+fn audit_to_stderr(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::new("off,ferrite::audit=info");
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(std::io::stderr);
+    // A second call in one process (none today) keeps the first subscriber.
+    let _ = if config.log_format == "json" {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// The registry over the server's database and KEK.

@@ -288,6 +288,8 @@ pub(crate) struct Ferrite {
     pub(crate) eab_hmac: String,
     pub(crate) root: PathBuf,
     pub(crate) public_url: String,
+    /// The admin API's base URL (`http://127.0.0.1:PORT`).
+    pub(crate) admin_url: String,
     /// The lines of the first start's credentials file (the MAC key and client commands).
     pub(crate) first_start: Vec<String>,
     /// The configuration file.
@@ -370,6 +372,7 @@ impl Ferrite {
         }
         let (child, rx) = spawn_serve(ferrite(setup.hsm), &config);
         let (mut directory, mut root, mut public_url) = (None, None, None);
+        let mut admin_url = None;
         let (mut eab_kid, mut eab_hmac) = (
             setup.beside.map(|other| other.eab_kid.clone()),
             setup.beside.map(|other| other.eab_hmac.clone()),
@@ -396,6 +399,8 @@ impl Ferrite {
                 directory = Some(v.trim().to_owned());
             } else if let Some(v) = line.strip_prefix("Root certificate clients must trust: ") {
                 root = Some(PathBuf::from(v.trim()));
+            } else if let Some(v) = line.strip_prefix("Admin API: ") {
+                admin_url = Some(v.trim().to_owned());
             } else if let Some(v) = line.strip_prefix("CRL and issuer certificate: ") {
                 public_url = Some(v.trim().to_owned());
             }
@@ -406,6 +411,7 @@ impl Ferrite {
             directory: directory.unwrap(),
             root: root.unwrap(),
             public_url: public_url.unwrap(),
+            admin_url: admin_url.expect("ferrite serve printed no `Admin API:` line"),
             first_start,
             config,
             data_dir,

@@ -5,7 +5,7 @@ use ferrite_proto::requests::{AccountUpdate, KeyChange, NewAccount};
 use ferrite_proto::{AccountStatus, ProblemType};
 
 use super::Ca;
-use crate::eab::refusal_problem;
+use crate::eab::check_in_service;
 use crate::model::Account;
 use crate::{CoreError, StoreError, ids};
 
@@ -36,6 +36,11 @@ impl Ca {
         if let Some(account) = store.account_by_thumbprint(&thumbprint).await? {
             if account.status != AccountStatus::Valid {
                 return Err(account_not_valid(&account));
+            }
+            if let Some(customer_id) = &account.customer_id
+                && let Some(customer) = store.customer(customer_id).await?
+            {
+                check_in_service(&customer, &self.inner.config.eab)?;
             }
             return Ok(NewAccountOutcome {
                 account,
@@ -85,7 +90,7 @@ impl Ca {
                     self.inner.metrics.bound();
                     Ok(())
                 }
-                Ok(Err(refusal)) => return Err(refusal_problem(refusal, &b.key)),
+                Ok(Err(refusal)) => return Err(self.inner.eab.refusal_problem(refusal, b)),
                 Err(e) => Err(e),
             },
             None => store.insert_account(&account).await,
@@ -111,16 +116,26 @@ impl Ca {
     }
 
     /// Looks up the account behind a `kid`, refusing deactivated and revoked accounts
-    /// (§7.3.6: requests signed by a deactivated account are `unauthorized`).
+    /// (§7.3.6: requests signed by a deactivated account are `unauthorized`) and the accounts
+    /// of a suspended customer (`unauthorized`, naming whom to contact). The account and its
+    /// customer are read in one query.
     pub async fn account_for_request(&self, id: &str) -> Result<Account, CoreError> {
-        let account = self.inner.store.account(id).await?.ok_or_else(|| {
-            CoreError::problem(
-                ProblemType::AccountDoesNotExist,
-                "the account in the kid header does not exist; register a new account",
-            )
-        })?;
+        let (account, customer) = self
+            .inner
+            .store
+            .account_with_customer(id)
+            .await?
+            .ok_or_else(|| {
+                CoreError::problem(
+                    ProblemType::AccountDoesNotExist,
+                    "the account in the kid header does not exist; register a new account",
+                )
+            })?;
         if account.status != AccountStatus::Valid {
             return Err(account_not_valid(&account));
+        }
+        if let Some(customer) = &customer {
+            check_in_service(customer, &self.inner.config.eab)?;
         }
         Ok(account)
     }

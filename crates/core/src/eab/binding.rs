@@ -5,6 +5,7 @@ use ferrite_jose::eab::ExternalAccountBinding;
 use ferrite_proto::ProblemType;
 
 use super::registry::Registry;
+use super::suspension::{check_in_service, suspended_problem};
 use crate::CoreError;
 use crate::model::{BindingRefusal, MacKey};
 
@@ -18,6 +19,8 @@ pub(crate) struct VerifiedBinding {
     pub(crate) key: MacKey,
     /// The customer the account will belong to.
     pub(crate) customer_id: String,
+    /// That customer's name (a suspended customer's refusal names it).
+    pub(crate) customer_name: String,
 }
 
 impl Registry {
@@ -50,10 +53,36 @@ impl Registry {
             .ok_or_else(|| {
                 CoreError::Internal(format!("MAC key {:?} has no credential", key.kid))
             })?;
+        let customer = self
+            .store
+            .customer(&credential.customer_id)
+            .await?
+            .ok_or_else(|| {
+                CoreError::Internal(format!("credential {:?} has no customer", credential.id))
+            })?;
+        // Refused here already to spare the binding transaction; the store checks again in
+        // it, so a suspension that lands meanwhile still stops the binding.
+        check_in_service(&customer, &self.settings)?;
         Ok(VerifiedBinding {
             key,
-            customer_id: credential.customer_id,
+            customer_id: customer.id,
+            customer_name: customer.name,
         })
+    }
+
+    /// The `unauthorized` problem for a store refusal of `binding`, naming which rule failed
+    /// and what to do.
+    pub(crate) fn refusal_problem(
+        &self,
+        refusal: BindingRefusal,
+        binding: &VerifiedBinding,
+    ) -> CoreError {
+        match refusal {
+            BindingRefusal::CustomerSuspended => {
+                suspended_problem(&binding.customer_name, &self.settings)
+            }
+            other => refusal_problem(other, &binding.key),
+        }
     }
 }
 
@@ -69,13 +98,14 @@ fn unknown_kid(kid: &str) -> CoreError {
     )
 }
 
-/// The `unauthorized` problem for a store refusal, naming which rule failed and what to do.
-pub(crate) fn refusal_problem(refusal: BindingRefusal, key: &MacKey) -> CoreError {
+/// The `unauthorized` problem for a store refusal about `key` or its credential, naming which
+/// rule failed and what to do.
+fn refusal_problem(refusal: BindingRefusal, key: &MacKey) -> CoreError {
     let kid = &key.kid;
     let detail = match refusal {
         BindingRefusal::UnknownKid => return unknown_kid(kid),
         BindingRefusal::KeyDisabled => format!(
-            "EAB MAC key {kid:?} is disabled: a newer MAC key was created for its API credential; use the newest key, or {NEW_KEY_HINT}"
+            "EAB MAC key {kid:?} is disabled (a newer MAC key was created for its API credential, or the operator disabled it); use the newest key, or {NEW_KEY_HINT}"
         ),
         BindingRefusal::KeyExpired => {
             let when = key
@@ -90,6 +120,10 @@ pub(crate) fn refusal_problem(refusal: BindingRefusal, key: &MacKey) -> CoreErro
         ),
         BindingRefusal::CredentialDisabled => format!(
             "the API credential of EAB MAC key {kid:?} is disabled; ask the operator for a new credential and MAC key (`ferrite credential create --customer NAME`, then `ferrite mac-key create --credential ID`)"
+        ),
+        // Answered by `Registry::refusal_problem`, which knows the customer; kept generic here.
+        BindingRefusal::CustomerSuspended => format!(
+            "the customer of EAB MAC key {kid:?} is suspended; contact the operator of this certificate authority"
         ),
     };
     CoreError::problem(ProblemType::Unauthorized, detail)

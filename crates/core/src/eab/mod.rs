@@ -15,30 +15,36 @@
 //! - `kek`: [`Kek`], AES-256-GCM sealing of MAC keys.
 //! - `mac_key`: generating MAC keys and API secrets; argon2 hashing.
 //! - `secret`: [`SecretText`] (redacted `Debug`) and the CSPRNG.
+//! - `suspension`: refusing a suspended customer's accounts, bindings and credentials.
 
 mod binding;
 mod kek;
 mod mac_key;
 mod registry;
 pub(crate) mod secret;
+mod suspension;
 mod views;
 
 use time::Duration;
 
-pub(crate) use binding::refusal_problem;
 pub use kek::{KEK_LEN, Kek};
 pub use mac_key::MAC_KEY_LEN;
 pub use registry::Registry;
 pub use secret::SecretText;
+pub(crate) use suspension::check_in_service;
 pub use views::{AccountView, CredentialView, CustomerView, MacKeyView, NewCredential, NewMacKey};
 
-/// MAC key limits.
+/// MAC key limits, and what a suspended customer is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EabSettings {
     /// How long a new MAC key may bind accounts (default 30 days).
     pub mac_key_lifetime: Duration,
     /// How many accounts one MAC key may bind (default 1000).
     pub max_bindings: u32,
+    /// Whom a suspended customer's refusals tell it to contact (an email address or a URL,
+    /// `customers.suspended_contact`); `None` or blank: "the operator of this certificate
+    /// authority".
+    pub suspended_contact: Option<String>,
 }
 
 impl Default for EabSettings {
@@ -46,6 +52,7 @@ impl Default for EabSettings {
         Self {
             mac_key_lifetime: Duration::days(30),
             max_bindings: 1000,
+            suspended_contact: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! [`Registry`]: the operator's side of the binding model — customers, API credentials, MAC
 //! keys — shared by `ferrite` subcommands, the admin API and newAccount.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
 use ferrite_proto::{AccountStatus, Problem, ProblemType};
@@ -9,11 +10,14 @@ use super::EabSettings;
 use super::kek::Kek;
 use super::mac_key::{generate_api_secret, generate_mac_key, hash_secret, verify_secret};
 use super::secret::SecretText;
+use super::suspension::check_in_service;
 use super::views::{
     AccountView, CredentialView, CustomerView, MacKeyView, NewCredential, NewMacKey,
 };
 use crate::model::stored_precision;
-use crate::model::{Account, ApiCredential, CredentialStatus, Customer, MacKey, Scope};
+use crate::model::{
+    Account, ApiCredential, CredentialStatus, Customer, KeyHolder, MacKey, Scope, Suspension,
+};
 use crate::{Clock, CoreError, Store, StoreError, ids};
 
 /// Customers, credentials and MAC keys over a [`Store`]. Cheap to clone.
@@ -101,6 +105,7 @@ impl Registry {
             name: name.to_owned(),
             created_at: stored_precision(self.clock.now()),
             allowed_profiles: None,
+            suspension: None,
         };
         match self.store.insert_customer(&customer).await {
             Ok(()) => Ok(CustomerView::from(&customer)),
@@ -168,6 +173,79 @@ impl Registry {
             ));
         }
         customer.allowed_profiles = profiles;
+        Ok(CustomerView::from(&customer))
+    }
+
+    /// Suspends customer `name` (with the operator's `reason`, kept for operators): from
+    /// now on every ACME request signed by one of its accounts, every new binding through its
+    /// MAC keys and every admin API request with its credentials is refused with
+    /// `unauthorized`, naming whom to contact. Nothing else changes, so
+    /// [`Registry::resume_customer`] restores everything. Suspending a suspended customer
+    /// records the new time and reason. 404 if there is no such customer.
+    pub async fn suspend_customer(
+        &self,
+        name: &str,
+        reason: Option<&str>,
+    ) -> Result<CustomerView, CoreError> {
+        let suspension = Suspension {
+            at: stored_precision(self.clock.now()),
+            reason: reason
+                .map(str::trim)
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned),
+        };
+        let customer = self.set_suspension(name, Some(suspension)).await?;
+        tracing::warn!(
+            target: "ferrite::audit",
+            event = "customer_suspended",
+            customer = %customer.id,
+            name = %customer.name,
+            reason = customer.suspended_reason.as_deref().unwrap_or(""),
+            "customer suspended by the operator"
+        );
+        Ok(customer)
+    }
+
+    /// Lifts customer `name`'s suspension: its accounts, MAC keys and credentials work again
+    /// as they did before it. Resuming a customer in service changes nothing. 404 if there
+    /// is no such customer.
+    pub async fn resume_customer(&self, name: &str) -> Result<CustomerView, CoreError> {
+        let customer = self.set_suspension(name, None).await?;
+        tracing::warn!(
+            target: "ferrite::audit",
+            event = "customer_resumed",
+            customer = %customer.id,
+            name = %customer.name,
+            "customer resumed by the operator"
+        );
+        Ok(customer)
+    }
+
+    async fn set_suspension(
+        &self,
+        name: &str,
+        suspension: Option<Suspension>,
+    ) -> Result<CustomerView, CoreError> {
+        let unknown = || {
+            not_found(
+                "customer",
+                name,
+                "; list customers with `ferrite customer list`",
+            )
+        };
+        let mut customer = self
+            .store
+            .customer_by_name(name)
+            .await?
+            .ok_or_else(unknown)?;
+        if !self
+            .store
+            .set_customer_suspension(&customer.id, suspension.as_ref())
+            .await?
+        {
+            return Err(unknown());
+        }
+        customer.suspension = suspension;
         Ok(CustomerView::from(&customer))
     }
 
@@ -253,12 +331,21 @@ impl Registry {
         self.store
             .set_credential_status(id, CredentialStatus::Disabled)
             .await?;
+        tracing::warn!(
+            target: "ferrite::audit",
+            event = "credential_disabled",
+            credential = %credential.id,
+            customer = %credential.customer_id,
+            by = if within.is_some() { "customer" } else { "operator" },
+            "API credential disabled"
+        );
         credential.status = CredentialStatus::Disabled;
         Ok(CredentialView::from(&credential))
     }
 
     /// Checks `Authorization: Bearer id:secret`. Unknown id, wrong secret and disabled
-    /// credential all give the same 401, so nothing leaks about which.
+    /// credential all give the same 401, so nothing leaks about which. The right secret of a
+    /// suspended customer's credential gets 403 `unauthorized` naming whom to contact.
     pub async fn authenticate(&self, id: &str, secret: &str) -> Result<ApiCredential, CoreError> {
         let refused = || {
             problem(
@@ -281,10 +368,20 @@ impl Registry {
         let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
             .await
             .map_err(|e| CoreError::Internal(format!("verification task failed: {e}")))?;
-        match credential {
-            Some(c) if ok && c.status == CredentialStatus::Active => Ok(c),
-            _ => Err(refused()),
-        }
+        let credential = match credential {
+            Some(c) if ok && c.status == CredentialStatus::Active => c,
+            _ => return Err(refused()),
+        };
+        // Only a caller who proved the secret learns that the customer is suspended.
+        let customer = self
+            .store
+            .customer(&credential.customer_id)
+            .await?
+            .ok_or_else(|| {
+                CoreError::Internal(format!("credential {:?} has no customer", credential.id))
+            })?;
+        check_in_service(&customer, &self.settings)?;
+        Ok(credential)
     }
 
     /// Creates a MAC key for an active credential (with `within`, only one of that customer)
@@ -319,8 +416,16 @@ impl Registry {
             status: CredentialStatus::Active,
         };
         self.store.insert_mac_key(&key).await?;
+        let holder = KeyHolder {
+            credential: CredentialStatus::Active,
+            customer_suspended: self
+                .store
+                .customer(&credential.customer_id)
+                .await?
+                .is_some_and(|c| c.suspension.is_some()),
+        };
         Ok(NewMacKey {
-            key: MacKeyView::at(&key, now),
+            key: MacKeyView::at(&key, holder, now),
             hmac_key,
         })
     }
@@ -337,15 +442,127 @@ impl Registry {
         self.kek.open(&newest.kid, &newest.sealed_key).map(drop)
     }
 
-    /// MAC keys in `scope` as they stand now.
+    /// MAC keys in `scope` as they stand now: each key's status says whether it can bind, its
+    /// credential's and customer's state included.
     pub async fn mac_keys(&self, scope: &Scope) -> Result<Vec<MacKeyView>, CoreError> {
         let now = self.clock.now();
-        Ok(self
+        let keys = self.store.mac_keys(scope).await?;
+        let holders = self.holders(scope).await?;
+        keys.iter()
+            .map(|k| Ok(MacKeyView::at(k, holder_of(&holders, k)?, now)))
+            .collect()
+    }
+
+    /// The MAC key `kid` as it stands now (with `within`, only one of that customer: a key of
+    /// another customer is "not found").
+    pub async fn mac_key(&self, kid: &str, within: Option<&str>) -> Result<MacKeyView, CoreError> {
+        let key = self.key_within(kid, within).await?;
+        let holders = self
+            .holders(&Scope::Credential(key.credential_id.clone()))
+            .await?;
+        Ok(MacKeyView::at(
+            &key,
+            holder_of(&holders, &key)?,
+            self.clock.now(),
+        ))
+    }
+
+    /// Disables the MAC key `kid` (final): it binds no more accounts; accounts already bound
+    /// through it keep working (see [`Registry::deactivate_accounts_of_key`]). The credential
+    /// and its other keys are untouched. With `within`, only a key of that customer.
+    pub async fn disable_mac_key(
+        &self,
+        kid: &str,
+        within: Option<&str>,
+    ) -> Result<MacKeyView, CoreError> {
+        let key = self.key_within(kid, within).await?;
+        if !self.store.disable_mac_key(kid).await? {
+            return Err(unknown_key(kid));
+        }
+        tracing::warn!(
+            target: "ferrite::audit",
+            event = "mac_key_disabled",
+            eab_kid = %key.kid,
+            credential = %key.credential_id,
+            by = if within.is_some() { "customer" } else { "operator" },
+            "EAB MAC key disabled"
+        );
+        self.mac_key(kid, within).await
+    }
+
+    /// Deactivates every valid ACME account bound through the MAC key `kid` (a leaked key
+    /// contained). Returns the accounts this call deactivated.
+    pub async fn deactivate_accounts_of_key(
+        &self,
+        kid: &str,
+    ) -> Result<Vec<AccountView>, CoreError> {
+        let key = self.key_within(kid, None).await?;
+        let bound = self
             .store
-            .mac_keys(scope)
+            .accounts_in_scope(&Scope::Credential(key.credential_id))
             .await?
-            .iter()
-            .map(|k| MacKeyView::at(k, now))
+            .into_iter()
+            .filter(|a| a.eab_kid.as_deref() == Some(kid));
+        self.deactivate_each(bound).await
+    }
+
+    /// The stored key `kid`, if it exists and (with `within`) belongs to that customer.
+    async fn key_within(&self, kid: &str, within: Option<&str>) -> Result<MacKey, CoreError> {
+        let key = self
+            .store
+            .mac_key(kid)
+            .await?
+            .ok_or_else(|| unknown_key(kid))?;
+        if let Some(customer) = within {
+            self.credential(&key.credential_id, Some(customer))
+                .await
+                .map_err(|_| unknown_key(kid))?;
+        }
+        Ok(key)
+    }
+
+    /// The state of the credentials (and their customers) that hold the keys in `scope`, by
+    /// credential id.
+    async fn holders(&self, scope: &Scope) -> Result<HashMap<String, KeyHolder>, CoreError> {
+        let credentials = match scope {
+            Scope::All => self.store.credentials(None).await?,
+            Scope::Customer(id) => self.store.credentials(Some(id)).await?,
+            Scope::Credential(id) => self.store.credential(id).await?.into_iter().collect(),
+        };
+        let suspended: HashSet<String> = match scope {
+            Scope::Credential(_) | Scope::Customer(_) => {
+                let mut ids: Vec<&str> =
+                    credentials.iter().map(|c| c.customer_id.as_str()).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                let mut suspended = HashSet::new();
+                for id in ids {
+                    if let Some(c) = self.store.customer(id).await?
+                        && c.suspension.is_some()
+                    {
+                        suspended.insert(c.id);
+                    }
+                }
+                suspended
+            }
+            Scope::All => self
+                .store
+                .customers()
+                .await?
+                .into_iter()
+                .filter(|c| c.suspension.is_some())
+                .map(|c| c.id)
+                .collect(),
+        };
+        Ok(credentials
+            .into_iter()
+            .map(|c| {
+                let holder = KeyHolder {
+                    credential: c.status,
+                    customer_suspended: suspended.contains(&c.customer_id),
+                };
+                (c.id, holder)
+            })
             .collect())
     }
 
@@ -376,8 +593,17 @@ impl Registry {
     /// Deactivates every valid ACME account bound through MAC keys in `scope` (a leaked MAC
     /// key or credential contained in one step). Returns the accounts this call deactivated.
     pub async fn deactivate_accounts(&self, scope: &Scope) -> Result<Vec<AccountView>, CoreError> {
+        let accounts = self.store.accounts_in_scope(scope).await?;
+        self.deactivate_each(accounts).await
+    }
+
+    /// Deactivates each valid account of `accounts`; returns those this call deactivated.
+    async fn deactivate_each(
+        &self,
+        accounts: impl IntoIterator<Item = Account>,
+    ) -> Result<Vec<AccountView>, CoreError> {
         let mut deactivated = Vec::new();
-        for account in self.store.accounts_in_scope(scope).await? {
+        for account in accounts {
             if account.status == AccountStatus::Valid {
                 let account = self.deactivate(account).await?;
                 if account.status == AccountStatus::Deactivated {
@@ -424,4 +650,22 @@ impl Registry {
             .map(AccountView::from)
             .collect())
     }
+}
+
+/// The holder of `key` among `holders`; a key whose credential is missing is a broken row.
+fn holder_of(holders: &HashMap<String, KeyHolder>, key: &MacKey) -> Result<KeyHolder, CoreError> {
+    holders.get(&key.credential_id).copied().ok_or_else(|| {
+        CoreError::Internal(format!(
+            "MAC key {:?} has no credential {:?}",
+            key.kid, key.credential_id
+        ))
+    })
+}
+
+fn unknown_key(kid: &str) -> CoreError {
+    not_found(
+        "EAB MAC key",
+        kid,
+        "; list MAC keys with `ferrite mac-key list` (admin API: GET /admin/v1/mac-keys)",
+    )
 }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::secret::SecretText;
-use crate::model::{Account, ApiCredential, Customer, MacKey};
+use crate::model::{Account, ApiCredential, Customer, KeyHolder, MacKey, MacKeyStatus};
 
 /// A customer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -20,6 +20,13 @@ pub struct CustomerView {
     pub created_at: OffsetDateTime,
     /// The certificate profiles the customer's accounts may order; `null`: all offered.
     pub allowed_profiles: Option<Vec<String>>,
+    /// `active`, or `suspended` by the operator.
+    pub status: &'static str,
+    /// When the operator suspended the customer (RFC 3339); `null` unless suspended.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub suspended_at: Option<OffsetDateTime>,
+    /// The operator's reason for the suspension, if one was given.
+    pub suspended_reason: Option<String>,
 }
 
 impl From<&Customer> for CustomerView {
@@ -29,6 +36,13 @@ impl From<&Customer> for CustomerView {
             name: c.name.clone(),
             created_at: c.created_at,
             allowed_profiles: c.allowed_profiles.clone(),
+            status: if c.suspension.is_some() {
+                "suspended"
+            } else {
+                "active"
+            },
+            suspended_at: c.suspension.as_ref().map(|s| s.at),
+            suspended_reason: c.suspension.as_ref().and_then(|s| s.reason.clone()),
         }
     }
 }
@@ -84,7 +98,9 @@ pub struct MacKeyView {
     pub kid: String,
     /// The API credential it belongs to.
     pub credential_id: String,
-    /// `active`, `disabled`, `expired` or `exhausted`.
+    /// `active`, `customer_suspended` (its customer is suspended), `credential_disabled` (its
+    /// API credential is disabled), `disabled`, `expired` or `exhausted`: the first rule that
+    /// stops a binding, in the order a binding is checked.
     pub status: &'static str,
     /// Creation time (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
@@ -94,23 +110,29 @@ pub struct MacKeyView {
     pub expires_at: OffsetDateTime,
     /// Accounts bound so far.
     pub bindings_used: u32,
-    /// Accounts it may still bind.
+    /// Accounts it may still bind: 0 unless `status` is `active`.
     pub bindings_remaining: u32,
     /// Most accounts it may bind.
     pub max_bindings: u32,
 }
 
 impl MacKeyView {
-    /// The view of `key` at `now`.
-    pub fn at(key: &MacKey, now: OffsetDateTime) -> Self {
+    /// The view of `key`, held by a credential and customer in the state `holder` says, at
+    /// `now`.
+    pub fn at(key: &MacKey, holder: KeyHolder, now: OffsetDateTime) -> Self {
+        let status = key.status_under(holder, now);
         Self {
             kid: key.kid.clone(),
             credential_id: key.credential_id.clone(),
-            status: key.status_at(now).as_str(),
+            status: status.as_str(),
             created_at: key.created_at,
             expires_at: key.expires_at,
             bindings_used: key.bindings_used,
-            bindings_remaining: key.bindings_remaining(),
+            bindings_remaining: if status == MacKeyStatus::Active {
+                key.bindings_remaining()
+            } else {
+                0
+            },
             max_bindings: key.max_bindings,
         }
     }

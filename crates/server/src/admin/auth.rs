@@ -1,5 +1,6 @@
 //! `Authorization: Bearer ID:SECRET` → the caller's active API credential. A missing,
-//! malformed or wrong credential is 401 with one message, whichever part failed.
+//! malformed or wrong credential is 401 with one message, whichever part failed; the right
+//! secret of a suspended customer's credential is 403 `unauthorized` (`Registry::authenticate`).
 
 use axum::extract::FromRequestParts;
 use axum::http::header;

@@ -1,14 +1,18 @@
 //! The admin HTTP API (plain HTTP on `admin_listen`, loopback by default): JSON over the
 //! binding model, authenticated with an API credential (`Authorization: Bearer ID:SECRET`).
 //! A credential sees and changes only its own customer: anything else is "not found", so
-//! nothing leaks about other customers. Every error is a problem document whose detail says
-//! what to do.
+//! nothing leaks about other customers. The credentials of a customer the operator suspended
+//! (`ferrite customer suspend`) get 403 `unauthorized` on every route, naming the suspension
+//! and whom to contact, once the secret is verified. Every error is a problem document whose
+//! detail says what to do.
 //!
 //! Routes (under `/admin/v1`):
 //! - `GET  /credentials`: the customer's API credentials.
 //! - `POST /credentials`: a new credential; its `secret` is in this response only.
 //! - `POST /credentials/{id}/disable`: disable a credential.
-//! - `GET  /mac-keys[?credential=ID]`: MAC keys with status, expiry, uses left.
+//! - `GET  /mac-keys[?credential=ID]`: MAC keys with status (`active`, `customer_suspended`,
+//!   `credential_disabled`, `disabled`, `expired`, `exhausted`), expiry, uses left (0 unless
+//!   active).
 //! - `POST /mac-keys` (`{"credential": ID}`, default: the caller's): a new key; its `hmac_key`
 //!   is in this response only; the credential's previous key is disabled.
 //! - `GET  /accounts[?credential=ID]`: the ACME accounts bound to the customer.

@@ -1,11 +1,11 @@
 //! ACME accounts (RFC 8555 §7.3): one row per account, key thumbprint unique.
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{Account, Scope};
+use ferrite_core::model::{Account, Customer, Scope};
 use ferrite_proto::AccountStatus;
 use tokio_postgres::Row;
 
-use super::{PostgresStore, at};
+use super::{PostgresStore, at, customers};
 use crate::codec::{from_json, from_micros, micros, parse_wire, to_json};
 
 /// The account SELECT with the rest of the statement appended (literals only, so the SQL is
@@ -118,6 +118,34 @@ pub(crate) async fn by_id(store: &PostgresStore, id: &str) -> Result<Option<Acco
         .as_ref()
         .map(decode)
         .transpose()
+}
+
+/// The account and its customer in one query (a LEFT JOIN: an account bound without EAB has
+/// none).
+pub(crate) async fn with_customer(
+    store: &PostgresStore,
+    id: &str,
+) -> Result<Option<(Account, Option<Customer>)>, StoreError> {
+    let Some(row) = store
+        .query_opt(
+            concat!(
+                "SELECT a.id, a.thumbprint, a.jwk, a.contact, a.status, \
+                 a.terms_of_service_agreed, a.eab_kid, a.customer_id, a.created_at, ",
+                crate::customers::columns!("c."),
+                " FROM accounts a LEFT JOIN customers c ON c.id = a.customer_id WHERE a.id = $1"
+            ),
+            &[&id],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let account = decode(&row)?;
+    let customer = match at::<Option<&str>>(&row, 9, "id")? {
+        Some(_) => Some(customers::decode_at(&row, 9)?),
+        None => None,
+    };
+    Ok(Some((account, customer)))
 }
 
 pub(crate) async fn by_thumbprint(

@@ -1,7 +1,7 @@
 //! Customers: the operator's customers, name unique.
 
 use ferrite_core::StoreError;
-use ferrite_core::model::Customer;
+use ferrite_core::model::{Customer, Suspension};
 use tokio_postgres::Row;
 
 use super::{PostgresStore, at};
@@ -21,7 +21,9 @@ pub(crate) async fn insert(store: &PostgresStore, customer: &Customer) -> Result
 macro_rules! select_customer {
     ($condition:literal) => {
         concat!(
-            "SELECT id, name, created_at, allowed_profiles FROM customers ",
+            "SELECT ",
+            crate::customers::columns!(""),
+            " FROM customers ",
             $condition,
             " ORDER BY seq"
         )
@@ -72,12 +74,44 @@ pub(crate) async fn set_profiles(
         .map(|n| n == 1)
 }
 
+/// Suspends (`Some`) or resumes (`None`) a customer: both columns in one statement.
+pub(crate) async fn set_suspension(
+    store: &PostgresStore,
+    customer_id: &str,
+    suspension: Option<&Suspension>,
+) -> Result<bool, StoreError> {
+    let at = suspension.map(|s| micros(s.at));
+    let reason = suspension.and_then(|s| s.reason.as_deref());
+    store
+        .execute(
+            "UPDATE customers SET suspended_at = $1, suspended_reason = $2 WHERE id = $3",
+            &[&at, &reason, &customer_id],
+        )
+        .await
+        .map(|n| n == 1)
+}
+
 fn decode(row: &Row) -> Result<Customer, StoreError> {
-    let allowed: Option<&str> = at(row, 3, "allowed_profiles")?;
+    decode_at(row, 0)
+}
+
+/// The customer in the columns of `crate::customers::columns!` starting at column `first` of
+/// `row`.
+pub(crate) fn decode_at(row: &Row, first: usize) -> Result<Customer, StoreError> {
+    let allowed: Option<&str> = at(row, first + 3, "allowed_profiles")?;
+    let suspended_at: Option<i64> = at(row, first + 4, "suspended_at")?;
+    let suspension = match suspended_at {
+        Some(t) => Some(Suspension {
+            at: from_micros(t, "customers.suspended_at")?,
+            reason: at(row, first + 5, "suspended_reason")?,
+        }),
+        None => None,
+    };
     Ok(Customer {
-        id: at(row, 0, "id")?,
-        name: at(row, 1, "name")?,
-        created_at: from_micros(at(row, 2, "created_at")?, "customers.created_at")?,
+        id: at(row, first, "id")?,
+        name: at(row, first + 1, "name")?,
+        created_at: from_micros(at(row, first + 2, "created_at")?, "customers.created_at")?,
         allowed_profiles: from_json_opt(allowed, "customers.allowed_profiles")?,
+        suspension,
     })
 }

@@ -66,6 +66,17 @@ macro_rules! select_key {
     };
 }
 
+/// Disables one key (whatever its state: a disabled key stays disabled).
+pub(crate) async fn disable(store: &PostgresStore, kid: &str) -> Result<bool, StoreError> {
+    store
+        .execute(
+            "UPDATE eab_mac_keys SET status = 'disabled' WHERE kid = $1",
+            &[&kid],
+        )
+        .await
+        .map(|n| n == 1)
+}
+
 pub(crate) async fn by_kid(store: &PostgresStore, kid: &str) -> Result<Option<MacKey>, StoreError> {
     store
         .query_opt(select_key!("WHERE k.kid = $1"), &[&kid])
@@ -117,7 +128,9 @@ pub(crate) async fn bind(
                WHERE kid = $10 AND status = 'active' AND expires_at > $11 \
                  AND bindings_used < max_bindings \
                  AND EXISTS (SELECT 1 FROM api_credentials c \
-                             WHERE c.id = eab_mac_keys.credential_id AND c.status = 'active') \
+                             JOIN customers u ON u.id = c.customer_id \
+                             WHERE c.id = eab_mac_keys.credential_id AND c.status = 'active' \
+                               AND u.suspended_at IS NULL) \
                RETURNING kid) \
              INSERT INTO accounts (id, thumbprint, jwk, contact, status, \
                terms_of_service_agreed, eab_kid, customer_id, created_at) \
@@ -132,7 +145,8 @@ pub(crate) async fn bind(
 }
 
 /// Which rule the guarded increment failed (read after it; nothing was changed). The
-/// credential is named first: its fix (a new credential) is the one the customer needs.
+/// customer's suspension is named first, then the credential: their fixes (the operator
+/// resumes the customer; a new credential) are the ones the customer needs.
 async fn why_refused(
     store: &PostgresStore,
     kid: &str,
@@ -141,8 +155,9 @@ async fn why_refused(
     let Some(row) = store
         .query_opt(
             "SELECT c.status AS credential_status, k.status AS key_status, k.expires_at, \
-                    k.bindings_used, k.max_bindings \
+                    k.bindings_used, k.max_bindings, u.suspended_at IS NOT NULL AS suspended \
              FROM eab_mac_keys k JOIN api_credentials c ON c.id = k.credential_id \
+             JOIN customers u ON u.id = c.customer_id \
              WHERE k.kid = $1",
             &[&kid],
         )
@@ -155,7 +170,13 @@ async fn why_refused(
     let expires_at: i64 = at(&row, 2, "expires_at")?;
     let used: i64 = at(&row, 3, "bindings_used")?;
     let max: i64 = at(&row, 4, "max_bindings")?;
-    binding_refusal(kid, (credential, key), (expires_at, used, max), now)
+    let suspended: bool = at(&row, 5, "suspended")?;
+    binding_refusal(
+        kid,
+        (suspended, credential, key),
+        (expires_at, used, max),
+        now,
+    )
 }
 
 fn count(row: &Row, index: usize, column: &str) -> Result<u32, StoreError> {

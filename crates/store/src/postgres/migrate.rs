@@ -33,6 +33,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../../migrations/postgres/0006_refused_requests.sql"),
     ),
+    (
+        7,
+        include_str!("../../migrations/postgres/0007_customer_suspension.sql"),
+    ),
 ];
 
 /// The schema version this Ferrite writes and reads.

@@ -5,7 +5,7 @@ use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
     CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, RefusedRequest,
-    Scope, SharedCrl, StoredCrl, ValidationOwner, ValidationResult,
+    Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;

@@ -152,6 +152,7 @@ pub(crate) async fn certificates_match_serial_customer_and_name(store: &dyn Stor
             name: "cust".into(),
             created_at: T0,
             allowed_profiles: None,
+            suspension: None,
         })
         .await
         .unwrap();
@@ -304,6 +305,7 @@ pub(crate) async fn customer_profiles_round_trip(store: &dyn Store) {
             name: "cust".into(),
             created_at: T0,
             allowed_profiles: None,
+            suspension: None,
         })
         .await
         .unwrap();

@@ -18,6 +18,7 @@ fn customer(id: &str) -> Customer {
         name: format!("name-{id}"),
         created_at: T0,
         allowed_profiles: None,
+        suspension: None,
     }
 }
 

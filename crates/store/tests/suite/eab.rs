@@ -4,7 +4,7 @@
 use ferrite_core::Store;
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, ApiCredential, BindingRefusal, CredentialStatus, Customer, MacKey, Scope,
+    Account, ApiCredential, BindingRefusal, CredentialStatus, Customer, MacKey, Scope, Suspension,
 };
 use time::Duration;
 
@@ -20,6 +20,7 @@ fn customer(id: &str) -> Customer {
         name: format!("name-{id}"),
         created_at: T0,
         allowed_profiles: None,
+        suspension: None,
     }
 }
 
@@ -363,4 +364,174 @@ pub(crate) async fn concurrent_bindings_over_instances_stop_at_the_limit(stores:
             .len(),
         LIMIT as usize
     );
+}
+
+/// A suspension is stored with its time and reason, read back by id, name and in the list,
+/// replaced by a later one, and cleared by a resume; an unknown customer is `false`.
+pub(crate) async fn customer_suspension_round_trip(store: &dyn Store) {
+    store.insert_customer(&customer("c1")).await.unwrap();
+    store.insert_customer(&customer("c2")).await.unwrap();
+    let suspension = Suspension {
+        at: T0 + Duration::seconds(5),
+        reason: Some("invoice 42 unpaid".into()),
+    };
+    assert!(
+        store
+            .set_customer_suspension("c1", Some(&suspension))
+            .await
+            .unwrap()
+    );
+    let c1 = store.customer("c1").await.unwrap().unwrap();
+    assert_eq!(c1.suspension.as_ref(), Some(&suspension));
+    assert_eq!(
+        store
+            .customer_by_name("name-c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .suspension,
+        Some(suspension.clone())
+    );
+    let all = store.customers().await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(all[0].suspension.is_some() && all[1].suspension.is_none());
+    // Suspended again: the new time and reason (none) replace the old.
+    let again = Suspension {
+        at: T0 + Duration::seconds(9),
+        reason: None,
+    };
+    assert!(
+        store
+            .set_customer_suspension("c1", Some(&again))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.customer("c1").await.unwrap().unwrap().suspension,
+        Some(again)
+    );
+    assert!(store.set_customer_suspension("c1", None).await.unwrap());
+    assert_eq!(store.customer("c1").await.unwrap().unwrap(), customer("c1"));
+    assert!(
+        !store
+            .set_customer_suspension("nope", Some(&suspension))
+            .await
+            .unwrap()
+    );
+}
+
+/// `account_with_customer` returns the account with its customer as stored, suspension
+/// included; an account without a customer has none; an unknown id is `None`.
+pub(crate) async fn account_with_customer_reads_the_suspension(store: &dyn Store) {
+    one_key(store, "m1", 5).await;
+    store
+        .insert_account_with_binding(&bound_account("a1", "m1", "c1"), "m1", T0)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut unbound = account("a2");
+    unbound.eab_kid = None;
+    store.insert_account(&unbound).await.unwrap();
+
+    let (account, holder) = store.account_with_customer("a1").await.unwrap().unwrap();
+    assert_eq!(account, bound_account("a1", "m1", "c1"));
+    assert_eq!(holder, Some(customer("c1")));
+    let suspension = Suspension {
+        at: T0,
+        reason: Some("abuse report".into()),
+    };
+    store
+        .set_customer_suspension("c1", Some(&suspension))
+        .await
+        .unwrap();
+    let (_, holder) = store.account_with_customer("a1").await.unwrap().unwrap();
+    assert_eq!(holder.unwrap().suspension, Some(suspension));
+    assert_eq!(
+        store.account_with_customer("a2").await.unwrap(),
+        Some((unbound, None))
+    );
+    assert_eq!(store.account_with_customer("nope").await.unwrap(), None);
+}
+
+/// A suspended customer's active key binds nothing (the refusal names the suspension first,
+/// and counts nothing); resumed, it binds again.
+pub(crate) async fn suspended_customer_binds_nothing(store: &dyn Store) {
+    one_key(store, "m1", 5).await;
+    let suspension = Suspension {
+        at: T0,
+        reason: None,
+    };
+    store
+        .set_customer_suspension("c1", Some(&suspension))
+        .await
+        .unwrap();
+    let refused = store
+        .insert_account_with_binding(&bound_account("a1", "m1", "c1"), "m1", T0)
+        .await
+        .unwrap();
+    assert_eq!(refused, Err(BindingRefusal::CustomerSuspended));
+    assert_eq!(store.account("a1").await.unwrap(), None);
+    assert_eq!(used(store, "m1").await, 0);
+    // Named before a disabled credential.
+    store
+        .set_credential_status("k1", CredentialStatus::Disabled)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .insert_account_with_binding(&bound_account("a1", "m1", "c1"), "m1", T0)
+            .await
+            .unwrap(),
+        Err(BindingRefusal::CustomerSuspended)
+    );
+    store
+        .set_credential_status("k1", CredentialStatus::Active)
+        .await
+        .unwrap();
+    store.set_customer_suspension("c1", None).await.unwrap();
+    store
+        .insert_account_with_binding(&bound_account("a1", "m1", "c1"), "m1", T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used(store, "m1").await, 1);
+}
+
+/// `disable_mac_key` disables that key only (its credential's other keys and the credential
+/// stay as they are); the key binds nothing after; an unknown kid is `false`.
+pub(crate) async fn disabled_mac_key_binds_nothing(store: &dyn Store) {
+    one_key(store, "m1", 5).await;
+    store
+        .insert_credential(&credential("k2", "c1"))
+        .await
+        .unwrap();
+    store.insert_mac_key(&mac_key("m2", "k2", 5)).await.unwrap();
+    assert!(store.disable_mac_key("m1").await.unwrap());
+    assert!(
+        store.disable_mac_key("m1").await.unwrap(),
+        "again: unchanged"
+    );
+    assert!(!store.disable_mac_key("nope").await.unwrap());
+    let m1 = store.mac_key("m1").await.unwrap().unwrap();
+    assert_eq!(m1.status, CredentialStatus::Disabled);
+    assert_eq!(
+        store.mac_key("m2").await.unwrap().unwrap().status,
+        CredentialStatus::Active
+    );
+    assert_eq!(
+        store.credential("k1").await.unwrap().unwrap().status,
+        CredentialStatus::Active
+    );
+    assert_eq!(
+        store
+            .insert_account_with_binding(&bound_account("a1", "m1", "c1"), "m1", T0)
+            .await
+            .unwrap(),
+        Err(BindingRefusal::KeyDisabled)
+    );
+    store
+        .insert_account_with_binding(&bound_account("a2", "m2", "c1"), "m2", T0)
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -86,6 +86,10 @@ macro_rules! all {
             renewal_advance_marks_certificates,
             customer_profiles_round_trip,
             refused_requests_are_kept_found_and_purged,
+            customer_suspension_round_trip,
+            account_with_customer_reads_the_suspension,
+            suspended_customer_binds_nothing,
+            disabled_mac_key_binds_nothing,
         );
     };
 }
