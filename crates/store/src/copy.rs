@@ -37,6 +37,7 @@ const TABLES: &[(&str, &str)] = &[
     ("certificates", "serial"),
     ("domain_validations", "seq"),
     ("ca_certificates", "recorded_at, sha256"),
+    ("blocked_keys", "blocked_at, spki_sha256"),
 ];
 
 /// Rows read from SQLite ahead of the PostgreSQL writer.

@@ -37,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../migrations/sqlite/0010_ari_profiles.sql"),
     ),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_revocation_key_blocking.sql"),
+    ),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

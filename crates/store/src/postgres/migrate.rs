@@ -29,6 +29,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         include_str!("../../migrations/postgres/0005_ari_profiles.sql"),
     ),
+    (
+        6,
+        include_str!("../../migrations/postgres/0006_revocation_key_blocking.sql"),
+    ),
 ];
 
 /// The schema version this Ferrite writes and reads.

@@ -7,11 +7,13 @@
 mod ari;
 mod domain_validations;
 mod eab;
+mod revocation;
 
 // The binding-model and domain-validation functions, listed with the rest in `all!`.
 pub(crate) use ari::*;
 pub(crate) use domain_validations::*;
 pub(crate) use eab::*;
+pub(crate) use revocation::*;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -83,6 +85,10 @@ macro_rules! all {
             certificates_match_serial_customer_and_name,
             renewal_advance_marks_certificates,
             customer_profiles_round_trip,
+            certificates_page_filters_and_pages,
+            key_hash_is_recorded_at_issuance,
+            revocation_blocking_key_is_one_transaction,
+            blocked_keys_round_trip,
         );
     };
 }
