@@ -535,3 +535,178 @@ fn key_compromise_blocks_the_key_and_the_operator_blocks_and_unblocks_keys() {
         "{keys}"
     );
 }
+
+/// A data directory whose database holds customer `bulk` with `n` unexpired certificates
+/// (seeded in bulk, as after a long life), and a configuration pointing at it.
+async fn seeded(dir: &Path, n: usize) -> std::path::PathBuf {
+    use ferrite_core::Store;
+    use ferrite_core::model::{Account, Certificate, Customer, Order};
+    use ferrite_proto::{AccountStatus, Identifier, OrderStatus};
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let store = ferrite_store::SqliteStore::open(&data.join("ferrite.db"))
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc();
+    let now = now.replace_nanosecond(0).unwrap();
+    store
+        .insert_customer(&Customer {
+            id: "cust-bulk".into(),
+            name: "bulk".into(),
+            created_at: now,
+            allowed_profiles: None,
+        })
+        .await
+        .unwrap();
+    let account = Account {
+        id: "acct-bulk".into(),
+        thumbprint: "thumb-bulk".into(),
+        jwk: serde_json::json!({"kty": "EC", "crv": "P-256", "x": "x", "y": "y"}),
+        contact: vec![],
+        status: AccountStatus::Valid,
+        terms_of_service_agreed: true,
+        eab_kid: None,
+        customer_id: Some("cust-bulk".into()),
+        created_at: now,
+    };
+    let order = Order {
+        id: "order-bulk".into(),
+        account_id: account.id.clone(),
+        status: OrderStatus::Valid,
+        identifiers: vec![Identifier::dns("bulk.example.com")],
+        authorization_ids: vec![],
+        expires: now + time::Duration::days(7),
+        not_before: None,
+        not_after: None,
+        error: None,
+        certificate_serial: None,
+        created_at: now,
+        profile: None,
+        replaces: None,
+    };
+    let certificates = (0..n)
+        .map(|i| {
+            (
+                order.id.clone(),
+                Certificate {
+                    serial: format!("5e{i:08x}"),
+                    account_id: account.id.clone(),
+                    order_id: order.id.clone(),
+                    der: vec![0x30, 0x03, 0x02, 0x01, 0x01],
+                    chain_pem: String::new(),
+                    dns_names: vec![format!("h{i}.bulk.example.com")],
+                    not_before: now - time::Duration::days(1),
+                    not_after: now + time::Duration::days(60),
+                    revoked: None,
+                    renewal_advanced: None,
+                },
+            )
+        })
+        .collect();
+    store
+        .bulk_insert(ferrite_store::BulkRows {
+            accounts: vec![account],
+            orders: vec![(order, vec![])],
+            certificates,
+            domain_validations: vec![],
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    let config = dir.join("ferrite.toml");
+    std::fs::write(&config, format!("data_dir = {data:?}\n")).unwrap();
+    config
+}
+
+/// How many of the seeded certificates are revoked.
+async fn revoked_count(config_dir: &Path) -> u64 {
+    use ferrite_core::Store;
+    let store = ferrite_store::SqliteStore::open(&config_dir.join("data/ferrite.db"))
+        .await
+        .unwrap();
+    let n = store
+        .revoked_certificates(time::OffsetDateTime::now_utc())
+        .await
+        .unwrap()
+        .len() as u64;
+    store.close().await;
+    n
+}
+
+/// A bulk revocation killed (SIGKILL) partway leaves what it revoked revoked; the same
+/// command again revokes exactly the rest and counts the others as already revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bulk_revocation_killed_partway_is_finished_by_running_it_again() {
+    use std::io::BufRead;
+    const N: u64 = 20_000;
+    let tmp = tempfile::tempdir().unwrap();
+    let config = seeded(tmp.path(), N as usize).await;
+    let revoke = move |json: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferrite"));
+        c.arg("--config")
+            .arg(&config)
+            .args([
+                "cert",
+                "revoke",
+                "--customer",
+                "bulk",
+                "--reason",
+                "superseded",
+                "--yes",
+            ])
+            .env_remove("FERRITE_CONFIG")
+            .env("RUST_LOG", "warn,ferrite::audit=off")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if json {
+            c.arg("--json");
+        }
+        c
+    };
+    let mut child = revoke(false).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = tx.send(line);
+        }
+    });
+    // The first progress line: one page (500) revoked of 40. Then the crash.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx
+            .recv_timeout(left)
+            .expect("no progress line within 2 minutes");
+        if line.starts_with("revoking: ") {
+            break;
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let first = revoked_count(tmp.path()).await;
+    eprintln!("the killed run revoked {first} of {N}");
+    assert!(
+        (500..N).contains(&first),
+        "the killed run revoked {first} of {N}"
+    );
+
+    let mut again = revoke(true);
+    let out = tokio::task::spawn_blocking(move || again.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(done["examined"], N, "{done}");
+    assert_eq!(done["revoked"], N - first, "{done}");
+    assert_eq!(done["already_revoked"], first, "{done}");
+    assert_eq!(revoked_count(tmp.path()).await, N);
+}
