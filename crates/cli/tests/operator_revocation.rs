@@ -407,6 +407,55 @@ fn bulk_revocation_by_customer_dry_runs_confirms_and_resumes() {
     );
 }
 
+/// Two instances on one PostgreSQL database, each serving (and holding) its CRL: a revocation
+/// by the operator's command reaches both instances' `/crl` within a minute.
+#[test]
+#[ignore = "needs lego, pebble-challtestsrv, curl and PostgreSQL: run scripts/test.sh"]
+fn an_operator_revocation_reaches_every_instance_on_a_shared_database() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let database = runtime.block_on(ferrite_store::testing::TestDatabase::create());
+    let top = format!("database_url = {:?}\n", database.url());
+    let extra = "[database]\nmax_connections = 4\n";
+    let dns = Challtestsrv::start();
+    let http01 = free_port();
+    let setup = |beside| support::Setup {
+        http01_port: http01,
+        tlsalpn01_port: None,
+        top_config: &top,
+        extra_config: extra,
+        hsm: None,
+        beside,
+    };
+    let a = Ferrite::start_with(dns.dns_port, &setup(None));
+    let b = Ferrite::start_with(dns.dns_port, &setup(Some(&a)));
+    let tmp = tempfile::tempdir().unwrap();
+    let cert = obtain(
+        &a,
+        http01,
+        &tmp.path().join("lego"),
+        &["shared.example.com"],
+    );
+    let serial = serial_of(&cert);
+    // Both instances hold a CRL without it.
+    for instance in [&a, &b] {
+        assert!(
+            !served_crl(instance)
+                .iter()
+                .any(|(s, _)| *s == serial_octets(&serial))
+        );
+    }
+    ok(
+        &b,
+        &["cert", "revoke", &serial, "--reason", "privilegeWithdrawn"],
+    );
+    for instance in [&a, &b] {
+        // privilegeWithdrawn (9).
+        assert_eq!(wait_for_crl_entry(instance, &serial), 9);
+    }
+    drop((a, b));
+    runtime.block_on(database.drop());
+}
+
 /// The SHA-256 of the public key of the PEM private key `key`, as the docs tell operators to
 /// compute it.
 fn spki_sha256_of_key(key: &Path) -> String {
