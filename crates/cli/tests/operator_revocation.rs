@@ -759,3 +759,64 @@ async fn a_bulk_revocation_killed_partway_is_finished_by_running_it_again() {
     assert_eq!(done["already_revoked"], first, "{done}");
     assert_eq!(revoked_count(tmp.path()).await, N);
 }
+
+/// On a terminal, a bulk revocation says how many it would revoke and goes on only when the
+/// operator types `yes` (here through a pseudo-terminal made by `script`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_revocation_on_a_terminal_asks_for_yes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = seeded(tmp.path(), 3).await;
+    let on_terminal = move |answer: &str| {
+        let command = format!(
+            "{} --config {} cert revoke --customer bulk --reason superseded",
+            env!("CARGO_BIN_EXE_ferrite"),
+            config.display()
+        );
+        let mut child = Command::new("script")
+            .args(["-q", "-e", "-c", &command, "/dev/null"])
+            .env_remove("FERRITE_CONFIG")
+            .env("RUST_BACKTRACE", "0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("script (util-linux) must be installed");
+        {
+            use std::io::Write;
+            let mut stdin = child.stdin.take().unwrap();
+            writeln!(stdin, "{answer}").unwrap();
+        }
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no answer in 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (succeeded, text) = tokio::task::spawn_blocking({
+        let on_terminal = on_terminal.clone();
+        move || on_terminal("no")
+    })
+    .await
+    .unwrap();
+    assert!(!succeeded, "{text}");
+    assert!(
+        text.contains("Revoke 3 certificate(s) with reason superseded"),
+        "{text}"
+    );
+    assert!(text.contains("not confirmed; nothing revoked"), "{text}");
+    assert_eq!(revoked_count(tmp.path()).await, 0);
+    let (succeeded, text) = tokio::task::spawn_blocking(move || on_terminal("yes"))
+        .await
+        .unwrap();
+    assert!(succeeded, "{text}");
+    assert!(text.contains("Revoked 3 certificate(s)"), "{text}");
+    assert_eq!(revoked_count(tmp.path()).await, 3);
+}

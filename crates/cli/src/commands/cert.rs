@@ -304,6 +304,10 @@ pub(super) async fn revoke_bulk(
             "bulk revocation needs a confirmation: pass --yes (stdin is not a terminal to type it on), or run with --dry-run first to see what it would revoke"
         );
         let (to_revoke, already) = count(store, &query).await?;
+        if to_revoke + already == 0 {
+            println!("No unexpired certificate matched; nothing revoked");
+            return Ok(());
+        }
         eprint!(
             "Revoke {to_revoke} certificate(s) with reason {} ({already} selected are already revoked)? Type yes to go on: ",
             reason_name(reason)
