@@ -189,11 +189,14 @@ impl Ca {
     /// ([`Store::take_crl_lease`], [`CRL_LEASE`]) signs the next and stores it, and the
     /// others serve the stored one meanwhile. Each instance keeps what it served for up to
     /// [`CRL_REFRESH`] after it was signed, so fetching the CRL costs no signature and no
-    /// database write; a revocation through this instance drops it at once, one through
-    /// another instance reaches this one within [`CRL_REFRESH`], well inside the BR's 24 hours.
+    /// database write; a revocation through this instance drops it at once, and every
+    /// [`CRL_RECHECK`] the instance compares the revocation generation it lists with the
+    /// database's ([`Store::crl_generation`]), so a revocation through another instance or
+    /// by the operator's command reaches this one within a minute.
     ///
     /// [`Store::shared_crl`]: crate::Store::shared_crl
     /// [`Store::take_crl_lease`]: crate::Store::take_crl_lease
+    /// [`Store::crl_generation`]: crate::Store::crl_generation
     pub async fn crl(&self) -> Result<Vec<u8>, CoreError> {
         let mut cached = self.inner.crl.lock().await;
         let now = self.now();
