@@ -766,6 +766,39 @@ async fn a_bulk_revocation_killed_partway_is_finished_by_running_it_again() {
 async fn bulk_revocation_on_a_terminal_asks_for_yes() {
     let tmp = tempfile::tempdir().unwrap();
     let config = seeded(tmp.path(), 3).await;
+    // The dry run's table, written as it is read: a header, one line each, the counts.
+    let dry = Command::new(env!("CARGO_BIN_EXE_ferrite"))
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "cert",
+            "revoke",
+            "--customer",
+            "bulk",
+            "--reason",
+            "4",
+            "--dry-run",
+        ])
+        .env_remove("FERRITE_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&dry.stdout);
+    assert!(dry.status.success(), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    assert!(lines[0].starts_with("SERIAL"), "{text}");
+    assert!(
+        lines[1].starts_with("5e00000000") && lines[1].contains("valid"),
+        "{text}"
+    );
+    assert!(lines[1].ends_with("h0.bulk.example.com"), "{text}");
+    assert!(
+        lines[4].starts_with(
+            "Dry run: 3 certificate(s) would be revoked (superseded), 0 are already revoked"
+        ),
+        "{text}"
+    );
     let on_terminal = move |answer: &str| {
         let command = format!(
             "{} --config {} cert revoke --customer bulk --reason superseded",

@@ -374,6 +374,9 @@ async fn count(store: &dyn Store, query: &CertificateQuery) -> anyhow::Result<(u
     Ok((to_revoke, already))
 }
 
+/// The dry run: every selected certificate, written a page at a time as it is read (a mass
+/// incident may select millions), then the counts. JSON is one object whose `certificates`
+/// array is streamed, followed by `would_revoke` and `already_revoked`.
 async fn dry_run_list(
     store: &dyn Store,
     query: CertificateQuery,
@@ -381,38 +384,57 @@ async fn dry_run_list(
     now: OffsetDateTime,
     json_out: bool,
 ) -> anyhow::Result<()> {
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut pages = CertificatePages::new(store, query);
     let (mut to_revoke, mut already) = (0u64, 0u64);
-    let mut rows = Vec::new();
-    let mut json_rows = Vec::new();
+    if json_out {
+        write!(
+            out,
+            "{{\n  \"dry_run\": true,\n  \"reason\": {},\n  \"certificates\": [",
+            serde_json::to_string(&reason_name(reason))?
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{:<42}  {:<20}  {:<28}  NAMES",
+            HEADER[0], HEADER[2], HEADER[3]
+        )?;
+    }
     while let Some(page) = pages.next_page().await.map_err(operator_error)? {
         for cert in page {
+            let first = to_revoke + already == 0;
             if cert.revoked.is_some() {
                 already += 1;
             } else {
                 to_revoke += 1;
             }
             if json_out {
-                json_rows.push(json_row(&cert, now));
+                let sep = if first { "" } else { "," };
+                write!(out, "{sep}\n    {}", json_row(&cert, now))?;
             } else {
-                rows.push(table_row(&cert, now));
+                let row = table_row(&cert, now);
+                writeln!(
+                    out,
+                    "{:<42}  {:<20}  {:<28}  {}",
+                    row[0], row[2], row[3], row[1]
+                )?;
             }
         }
+        out.flush()?;
     }
     if json_out {
-        return print_json(&json!({
-            "dry_run": true,
-            "reason": reason_name(reason),
-            "would_revoke": to_revoke,
-            "already_revoked": already,
-            "certificates": json_rows,
-        }));
+        writeln!(
+            out,
+            "\n  ],\n  \"would_revoke\": {to_revoke},\n  \"already_revoked\": {already}\n}}"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "Dry run: {to_revoke} certificate(s) would be revoked ({}), {already} are already revoked; nothing changed",
+            reason_name(reason)
+        )?;
     }
-    table::print(&HEADER, &rows);
-    println!(
-        "Dry run: {to_revoke} certificate(s) would be revoked ({}), {already} are already revoked; nothing changed",
-        reason_name(reason)
-    );
+    out.flush()?;
     Ok(())
 }
 
