@@ -51,6 +51,13 @@ enum Command {
     /// Renewal information (RFC 9773): `advance --serial S | --customer C | --domain D
     /// [--reason URL] [--dry-run]`.
     Ari(commands::AriArgs),
+    /// Issued certificates: `list [--customer C] [--domain D] [--serial S] [--expiring DAYS]`,
+    /// `show SERIAL`, `revoke SERIAL --reason R`, and bulk `revoke --customer C | --domain D |
+    /// --issued-between A B | --key-spki HASH --reason R [--dry-run] [--yes]`.
+    Cert(commands::CertArgs),
+    /// Keys reported compromised (badPublicKey): `block --spki-sha256 H [--reason TEXT]`,
+    /// `list`, `unblock H`.
+    Key(commands::KeyArgs),
     /// Apply the database schema (`database_url`, else SQLite in `data_dir`) and exit.
     /// `ferrite serve` applies it too; run this first to upgrade the schema once, before
     /// starting several instances of a new version.
@@ -93,6 +100,15 @@ fn main() -> anyhow::Result<()> {
         Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
         Command::Ari(args) => runtime.block_on(commands::ari(&config, args)),
         Command::Request(args) => runtime.block_on(commands::request(&config, args)),
+        // Revocations and key blocks are audit events (`ferrite::audit`), logged to stderr.
+        Command::Cert(args) => {
+            serve::init_logging(&config.log_format);
+            runtime.block_on(commands::cert(&config, args))
+        }
+        Command::Key(args) => {
+            serve::init_logging(&config.log_format);
+            runtime.block_on(commands::key(&config, args))
+        }
         Command::Migrate => runtime.block_on(migrate(&config)),
         Command::Store(args) => runtime.block_on(commands::store(&config, args)),
         Command::VaAgent(args) => runtime.block_on(commands::va_agent(&config, args)),

@@ -155,6 +155,44 @@ pub enum CertificateFilter {
     Domain(String),
 }
 
+/// Which certificates an operator's listing or bulk revocation covers: every condition set
+/// must hold. Read page by page ([`crate::Store::certificates_page`]), ordered by serial.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CertificateQuery {
+    /// Only this certificate (lower-case hex serial, as stored).
+    pub serial: Option<String>,
+    /// Only certificates of the accounts of this customer (by id).
+    pub customer_id: Option<String>,
+    /// Only certificates with this DNS name among their names (exactly as issued).
+    pub domain: Option<String>,
+    /// Only certificates of this public key: the SHA-256 of its SubjectPublicKeyInfo, lower-case
+    /// hex. Certificates stored before the hash was recorded have none and are returned as
+    /// well: the caller checks their DER ([`crate::ca::key_block::certificate_spki_sha256`]).
+    pub spki_sha256: Option<String>,
+    /// Only certificates whose notBefore is at or after this.
+    pub issued_from: Option<OffsetDateTime>,
+    /// Only certificates whose notBefore is before this.
+    pub issued_before: Option<OffsetDateTime>,
+    /// Only certificates whose notAfter is at or after this (unexpired then).
+    pub not_after_from: Option<OffsetDateTime>,
+    /// Only certificates whose notAfter is at or before this (expiring by then).
+    pub not_after_until: Option<OffsetDateTime>,
+}
+
+/// A public key no certificate or account may use any more (its holder or the operator
+/// reported it compromised): RFC 8555 `badPublicKey` for CSRs and account keys with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockedKey {
+    /// SHA-256 of the key's DER SubjectPublicKeyInfo, lower-case hex (64 digits).
+    pub spki_sha256: String,
+    /// When it was blocked.
+    pub blocked_at: OffsetDateTime,
+    /// Why, for people: the operator's text, or the revocation that blocked it.
+    pub reason: String,
+    /// The certificate whose keyCompromise revocation blocked it, if one did.
+    pub serial: Option<String>,
+}
+
 /// The CA certificates an instance serves, by SHA-256 fingerprint (upper-case hex pairs
 /// separated by colons, as `openssl x509 -fingerprint -sha256` prints them), offered to the
 /// database at start ([`crate::Store::record_ca_certificates`]).

@@ -6,9 +6,10 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::model::{
-    Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
-    CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, RefusedRequest,
-    Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
+    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, Customer, DomainValidation,
+    MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner,
+    ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -233,6 +234,9 @@ pub trait Store: Send + Sync + 'static {
     /// The CRL the instances share: the last one stored and the revocation generation now
     /// (which [`Store::revoke_certificate`] bumps in the statement that revokes).
     async fn shared_crl(&self) -> Result<SharedCrl, StoreError>;
+    /// The revocation generation now ([`SharedCrl::generation`] without the stored CRL): what
+    /// an instance compares its CRL against.
+    async fn crl_generation(&self) -> Result<u64, StoreError>;
     /// Takes the lease to sign the next shared CRL for `holder` until `until`, if nobody
     /// holds it at `now` (or `holder` does). Returns the revocation generation the new CRL
     /// must list, or `None` while another holder's lease runs: one instance signs at a time.
@@ -264,6 +268,37 @@ pub trait Store: Send + Sync + 'static {
         at: OffsetDateTime,
         explanation_url: Option<&str>,
     ) -> Result<u64, StoreError>;
+
+    /// The certificates `query` selects whose serial sorts after `after` (all with `None`),
+    /// ordered by serial, at most `limit`: keyset paging, so an operator command walks millions
+    /// of certificates a page at a time.
+    async fn certificates_page(
+        &self,
+        query: &CertificateQuery,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Certificate>, StoreError>;
+    /// RFC 5280 keyCompromise: [`Store::revoke_certificate`] and, in the same transaction, the
+    /// certificate's key recorded in `block` (kept as it is if already blocked). The key is
+    /// blocked even when the certificate was already revoked; returns whether the certificate
+    /// changed.
+    async fn revoke_certificate_blocking_key(
+        &self,
+        serial: &str,
+        at: OffsetDateTime,
+        reason: u8,
+        block: &BlockedKey,
+    ) -> Result<bool, StoreError>;
+
+    // --- blocked keys (RFC 8555 §7.3, §7.4: badPublicKey) ---
+    /// Blocks a key. `false` (and the existing row kept) if it was blocked already.
+    async fn block_key(&self, key: &BlockedKey) -> Result<bool, StoreError>;
+    /// Lifts a block. `false` if the key was not blocked.
+    async fn unblock_key(&self, spki_sha256: &str) -> Result<bool, StoreError>;
+    /// The block on a key, if there is one.
+    async fn blocked_key(&self, spki_sha256: &str) -> Result<Option<BlockedKey>, StoreError>;
+    /// Every blocked key, oldest block first.
+    async fn blocked_keys(&self) -> Result<Vec<BlockedKey>, StoreError>;
 
     // --- customers, API credentials, EAB MAC keys (RFC 8555 §7.3.4) ---
     /// Inserts a customer. `Conflict` if the name is taken.

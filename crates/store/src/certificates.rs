@@ -1,7 +1,9 @@
 //! Issued certificates, revocation (RFC 8555 §7.6) and the CRL number (RFC 5280 §5.2.3).
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{Certificate, CertificateFilter, RenewalAdvance};
+use ferrite_core::model::{
+    BlockedKey, Certificate, CertificateFilter, CertificateQuery, RenewalAdvance,
+};
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
@@ -62,8 +64,8 @@ pub(crate) fn insert_in(
         conn,
         "INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
          not_before, not_after, revoked_at, revocation_reason, renewal_advanced_at, \
-         renewal_explanation_url) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         renewal_explanation_url, spki_sha256) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             cert.serial,
             cert.account_id,
@@ -79,6 +81,7 @@ pub(crate) fn insert_in(
             cert.renewal_advanced
                 .as_ref()
                 .and_then(|a| a.explanation_url.clone()),
+            spki_sha256(cert),
         ],
     )
     .map(drop)
@@ -146,6 +149,77 @@ pub(crate) async fn matching(
     })
 }
 
+/// The hash of a certificate's key, recorded so that `ferrite cert revoke --key-spki` finds
+/// its certificates; `None` for a DER that does not parse (then the caller checks the DER).
+pub(crate) fn spki_sha256(cert: &Certificate) -> Option<String> {
+    ferrite_core::ca::key_block::certificate_spki_sha256(&cert.der)
+}
+
+// `ferrite cert list | revoke`: one page of the certificates a query selects, after a serial.
+// One statement for every query (each condition is skipped when its parameter is NULL), walked
+// in primary-key order, so a page costs the rows it passes over and a whole walk the table once.
+pub(crate) async fn page(
+    store: &SqliteStore,
+    query: &CertificateQuery,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Certificate>, StoreError> {
+    store.db.read(|conn| {
+        query_all(
+            conn,
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM certificates WHERE serial > ?1 \
+                 AND (?2 IS NULL OR serial = ?2) \
+                 AND (?3 IS NULL OR account_id IN (SELECT id FROM accounts WHERE customer_id = ?3)) \
+                 AND (?4 IS NULL OR EXISTS \
+                   (SELECT 1 FROM json_each(certificates.dns_names) WHERE value = ?4)) \
+                 AND (?5 IS NULL OR spki_sha256 = ?5 OR spki_sha256 IS NULL) \
+                 AND (?6 IS NULL OR not_before >= ?6) \
+                 AND (?7 IS NULL OR not_before < ?7) \
+                 AND (?8 IS NULL OR not_after >= ?8) \
+                 AND (?9 IS NULL OR not_after <= ?9) \
+                 ORDER BY serial LIMIT ?10"
+            ),
+            params![
+                after.unwrap_or(""),
+                query.serial,
+                query.customer_id,
+                query.domain,
+                query.spki_sha256,
+                query.issued_from.map(micros),
+                query.issued_before.map(micros),
+                query.not_after_from.map(micros),
+                query.not_after_until.map(micros),
+                i64::from(limit),
+            ],
+            decode,
+        )
+    })
+}
+
+// RFC 5280 keyCompromise: the revocation's compare-and-set and the key's block in one write
+// job, so a crash never leaves one without the other.
+pub(crate) async fn revoke_blocking_key(
+    store: &SqliteStore,
+    serial: &str,
+    at: OffsetDateTime,
+    reason: u8,
+    block: &BlockedKey,
+) -> Result<bool, StoreError> {
+    let serial = serial.to_owned();
+    let block = block.clone();
+    store
+        .db
+        .write(move |conn| {
+            let revoked = revoke_in(conn, &serial, at, reason)?;
+            crate::blocked_keys::insert_in(conn, &block)?;
+            Ok(revoked)
+        })
+        .await
+}
+
 // RFC 9773 §4.2: the operator's mark that moves a certificate's renewal window into the past.
 pub(crate) async fn advance_renewal(
     store: &SqliteStore,
@@ -183,24 +257,32 @@ pub(crate) async fn revoke(
     let serial = serial.to_owned();
     store
         .db
-        .write(move |conn| {
-            let revoked = execute(
-                conn,
-                "UPDATE certificates SET revoked_at = ?, revocation_reason = ? \
-                 WHERE serial = ? AND revoked_at IS NULL",
-                params![micros(at), i64::from(reason), serial],
-            )? == 1;
-            // The stored CRL no longer lists every revocation (`crl_state`).
-            if revoked {
-                execute(
-                    conn,
-                    "UPDATE crl_state SET generation = generation + 1 WHERE id = 1",
-                    [],
-                )?;
-            }
-            Ok(revoked)
-        })
+        .write(move |conn| revoke_in(conn, &serial, at, reason))
         .await
+}
+
+/// The revocation compare-and-set inside the caller's write job.
+fn revoke_in(
+    conn: &Connection,
+    serial: &str,
+    at: OffsetDateTime,
+    reason: u8,
+) -> Result<bool, StoreError> {
+    let revoked = execute(
+        conn,
+        "UPDATE certificates SET revoked_at = ?, revocation_reason = ? \
+         WHERE serial = ? AND revoked_at IS NULL",
+        params![micros(at), i64::from(reason), serial],
+    )? == 1;
+    // The stored CRL no longer lists every revocation (`crl_state`).
+    if revoked {
+        execute(
+            conn,
+            "UPDATE crl_state SET generation = generation + 1 WHERE id = 1",
+            [],
+        )?;
+    }
+    Ok(revoked)
 }
 
 // RFC 5280 §3.3: a CRL lists revoked certificates until they expire. `notAfter` is inclusive

@@ -38,6 +38,7 @@ const TABLES: &[(&str, &str)] = &[
     ("domain_validations", "seq"),
     ("ca_certificates", "recorded_at, sha256"),
     ("refused_requests", "rowid"),
+    ("blocked_keys", "blocked_at, spki_sha256"),
 ];
 
 /// Rows read from SQLite ahead of the PostgreSQL writer.

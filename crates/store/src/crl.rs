@@ -38,6 +38,18 @@ pub(crate) async fn shared(store: &SqliteStore) -> Result<SharedCrl, StoreError>
     })
 }
 
+pub(crate) async fn generation(store: &SqliteStore) -> Result<u64, StoreError> {
+    store.db.read(|conn| {
+        query_opt(
+            conn,
+            "SELECT generation FROM crl_state WHERE id = 1",
+            [],
+            |row| at::<i64>(row, 0, "generation").map(counter),
+        )?
+        .ok_or_else(|| StoreError::Corrupt("crl_state has no row".to_owned()))
+    })
+}
+
 pub(crate) async fn take_lease(
     store: &SqliteStore,
     holder: &str,

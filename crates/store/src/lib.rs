@@ -67,6 +67,7 @@
 
 mod accounts;
 mod authorizations;
+mod blocked_keys;
 mod bulk;
 mod ca_certificates;
 mod certificates;

@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../migrations/sqlite/0012_customer_suspension.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_revocation_key_blocking.sql"),
+    ),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

@@ -5,17 +5,18 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
-    CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, RefusedRequest,
-    Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
+    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, Customer, DomainValidation,
+    MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner,
+    ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
 
 use crate::open::SqliteStore;
 use crate::{
-    accounts, authorizations, ca_certificates, certificates, credentials, crl, customers,
-    domain_validations, mac_keys, nonces, orders, refused_requests, validations,
+    accounts, authorizations, blocked_keys, ca_certificates, certificates, credentials, crl,
+    customers, domain_validations, mac_keys, nonces, orders, refused_requests, validations,
 };
 
 /// `impl Store for $store`, each method calling the function of the same job in the module
@@ -34,6 +35,10 @@ macro_rules! store_impl {
 
             async fn shared_crl(&self) -> Result<SharedCrl, StoreError> {
                 crl::shared(self).await
+            }
+
+            async fn crl_generation(&self) -> Result<u64, StoreError> {
+                crl::generation(self).await
             }
 
             async fn take_crl_lease(
@@ -276,6 +281,44 @@ macro_rules! store_impl {
                 explanation_url: Option<&str>,
             ) -> Result<u64, StoreError> {
                 certificates::advance_renewal(self, serials, at, explanation_url).await
+            }
+
+            async fn certificates_page(
+                &self,
+                query: &CertificateQuery,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<Certificate>, StoreError> {
+                certificates::page(self, query, after, limit).await
+            }
+
+            async fn revoke_certificate_blocking_key(
+                &self,
+                serial: &str,
+                at: OffsetDateTime,
+                reason: u8,
+                block: &BlockedKey,
+            ) -> Result<bool, StoreError> {
+                certificates::revoke_blocking_key(self, serial, at, reason, block).await
+            }
+
+            async fn block_key(&self, key: &BlockedKey) -> Result<bool, StoreError> {
+                blocked_keys::block(self, key).await
+            }
+
+            async fn unblock_key(&self, spki_sha256: &str) -> Result<bool, StoreError> {
+                blocked_keys::unblock(self, spki_sha256).await
+            }
+
+            async fn blocked_key(
+                &self,
+                spki_sha256: &str,
+            ) -> Result<Option<BlockedKey>, StoreError> {
+                blocked_keys::by_hash(self, spki_sha256).await
+            }
+
+            async fn blocked_keys(&self) -> Result<Vec<BlockedKey>, StoreError> {
+                blocked_keys::all(self).await
             }
 
             async fn insert_customer(&self, customer: &Customer) -> Result<(), StoreError> {

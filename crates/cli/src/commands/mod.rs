@@ -14,14 +14,18 @@
 //! - `ca`: `ferrite ca init` (the key ceremony) and `ferrite ca show`.
 //! - `ari`: `ferrite ari advance`, renewal windows pulled forward (RFC 9773).
 //! - `va_agent`: `ferrite va-agent enroll | run`, remote perspectives (docs/mpic.md).
+//! - `cert`: `ferrite cert list | show | revoke`, revocation by the operator, one or in bulk.
+//! - `key`: `ferrite key block | list | unblock`, keys reported compromised.
 //! - `instructions`: the kid/HMAC key lines and ready-to-paste client command lines, shared
 //!   with the first start of `ferrite serve`.
 
 mod ari;
 mod ca;
+mod cert;
 mod credential;
 mod customer;
 pub(crate) mod instructions;
+mod key;
 mod mac_key;
 mod request;
 mod store;
@@ -392,6 +396,176 @@ pub(crate) async fn ari(config: &Config, args: AriArgs) -> anyhow::Result<()> {
     }
 }
 
+/// `ferrite cert …`
+#[derive(Args, Debug)]
+pub(crate) struct CertArgs {
+    /// Print JSON (stable field names) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: CertCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum CertCommand {
+    /// List certificates (by serial; at most --limit): serial, names, notAfter, status.
+    List {
+        /// Only this customer's (name).
+        #[arg(long, allow_hyphen_values = true)]
+        customer: Option<String>,
+        /// Only certificates with this DNS name.
+        #[arg(long)]
+        domain: Option<String>,
+        /// Only this serial (hex, as `openssl x509 -serial` prints it).
+        #[arg(long)]
+        serial: Option<String>,
+        /// Only unexpired certificates that expire within DAYS days.
+        #[arg(long, value_name = "DAYS")]
+        expiring: Option<u32>,
+        /// Show at most this many.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+    },
+    /// One certificate: names, customer, account, order, validity, status, revocation, key
+    /// hash, and its PEM chain.
+    Show {
+        /// The serial (hex, as `openssl x509 -serial` prints it; case and colons ignored).
+        serial: String,
+    },
+    /// Revoke one certificate by serial, or in bulk (--customer, --domain, --issued-between,
+    /// --key-spki: unexpired certificates only, after a confirmation; --dry-run lists them).
+    /// keyCompromise also blocks the key. Each certificate is revoked in its own transaction:
+    /// run a bulk revocation again after an interruption to finish it.
+    Revoke {
+        /// The serial (hex, as `openssl x509 -serial` prints it; case and colons ignored).
+        #[arg(group = "which")]
+        serial: Option<String>,
+        /// RFC 5280 reason: unspecified, keyCompromise, affiliationChanged, superseded,
+        /// cessationOfOperation, privilegeWithdrawn, or its code (0, 1, 3, 4, 5, 9).
+        #[arg(long)]
+        reason: String,
+        /// Every unexpired certificate of this customer's accounts (name).
+        #[arg(long, group = "which", allow_hyphen_values = true)]
+        customer: Option<String>,
+        /// Every unexpired certificate with this DNS name.
+        #[arg(long, group = "which")]
+        domain: Option<String>,
+        /// Every unexpired certificate issued (notBefore) from A up to B (dates or RFC 3339
+        /// times; B excluded).
+        #[arg(long, group = "which", num_args = 2, value_names = ["A", "B"])]
+        issued_between: Option<Vec<String>>,
+        /// Every unexpired certificate of the key with this SubjectPublicKeyInfo SHA-256 (hex).
+        #[arg(long, group = "which", value_name = "HASH")]
+        key_spki: Option<String>,
+        /// Bulk: list what would be revoked; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Bulk: do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Runs a `ferrite cert` subcommand.
+pub(crate) async fn cert(config: &Config, args: CertArgs) -> anyhow::Result<()> {
+    match args.command {
+        CertCommand::List {
+            customer,
+            domain,
+            serial,
+            expiring,
+            limit,
+        } => {
+            let filter = cert::ListFilter {
+                customer,
+                domain,
+                serial,
+                expiring_days: expiring,
+                limit,
+            };
+            cert::list(config, filter, args.json).await
+        }
+        CertCommand::Show { serial } => cert::show(config, &serial, args.json).await,
+        CertCommand::Revoke {
+            serial,
+            reason,
+            customer,
+            domain,
+            issued_between,
+            key_spki,
+            dry_run,
+            yes,
+        } => {
+            let bulk = match (customer, domain, issued_between, key_spki) {
+                (Some(c), _, _, _) => cert::BulkFilter::Customer(c),
+                (_, Some(d), _, _) => cert::BulkFilter::Domain(d),
+                (_, _, Some(between), _) => match between.as_slice() {
+                    [a, b] => cert::BulkFilter::IssuedBetween(a.clone(), b.clone()),
+                    _ => anyhow::bail!("--issued-between takes two times: A B"),
+                },
+                (_, _, _, Some(h)) => cert::BulkFilter::KeySpki(h),
+                (None, None, None, None) => {
+                    let serial = serial.ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "say which certificates: SERIAL, --customer NAME, --domain NAME, --issued-between A B or --key-spki HASH"
+                        )
+                    })?;
+                    anyhow::ensure!(
+                        !dry_run,
+                        "--dry-run is for bulk revocation; `ferrite cert show {serial}` shows the certificate"
+                    );
+                    return cert::revoke_one(config, &serial, &reason, args.json).await;
+                }
+            };
+            cert::revoke_bulk(config, bulk, &reason, dry_run, yes, args.json).await
+        }
+    }
+}
+
+/// `ferrite key …`
+#[derive(Args, Debug)]
+pub(crate) struct KeyArgs {
+    /// Print JSON (stable field names) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: KeyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Block a public key: CSRs (finalize), new accounts and key changes with it get
+    /// badPublicKey.
+    Block {
+        /// SHA-256 of the key's DER SubjectPublicKeyInfo, hex (`openssl pkey -pubin
+        /// -outform DER | sha256sum`).
+        #[arg(long, value_name = "HASH")]
+        spki_sha256: String,
+        /// Why, for the record.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+    },
+    /// List blocked keys, oldest first.
+    List,
+    /// Lift a key's block.
+    Unblock {
+        /// SHA-256 of the key's DER SubjectPublicKeyInfo, hex.
+        spki_sha256: String,
+    },
+}
+
+/// Runs a `ferrite key` subcommand.
+pub(crate) async fn key(config: &Config, args: KeyArgs) -> anyhow::Result<()> {
+    match args.command {
+        KeyCommand::Block {
+            spki_sha256,
+            reason,
+        } => key::block(config, &spki_sha256, reason.as_deref(), args.json).await,
+        KeyCommand::List => key::list(config, args.json).await,
+        KeyCommand::Unblock { spki_sha256 } => key::unblock(config, &spki_sha256, args.json).await,
+    }
+}
+
 pub(crate) async fn credential(config: &Config, args: CredentialArgs) -> anyhow::Result<()> {
     audit_to_stderr(config);
     let registry = open(config).await?;
@@ -498,7 +672,8 @@ pub(crate) struct StoreArgs {
 enum StoreCommand {
     /// Copy a SQLite deployment's database into an empty PostgreSQL database: customers,
     /// credentials, MAC keys with their binding counts, accounts, orders, authorizations,
-    /// challenges, validations, certificates, revocations, the CA record and the CRL number.
+    /// challenges, validations, certificates, revocations, blocked keys, the CA record and the
+    /// CRL number.
     /// Stop every instance first; the CA material (data_dir/ca, eab.kek) is copied by hand.
     /// Exits non-zero unless every table counts the same on both sides.
     Copy {

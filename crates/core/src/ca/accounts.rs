@@ -29,6 +29,10 @@ impl Ca {
         url: &str,
     ) -> Result<NewAccountOutcome, CoreError> {
         let store = &self.inner.store;
+        // RFC 8555 §7.3: a key the server will not accept is `badPublicKey`; a key reported
+        // compromised registers nothing and finds nothing.
+        self.refuse_blocked_key(&jwk.to_spki_der(), "account key")
+            .await?;
         let thumbprint = jwk.thumbprint();
         // §7.3: "If the server already has an account registered with the provided account
         // key, then it MUST return a response with status code 200 (OK) and provide the URL of
@@ -213,6 +217,9 @@ impl Ca {
                 "oldKey in the key change request is not this account's current key",
             ));
         }
+        // RFC 8555 §7.3.5: a new key the server will not accept is refused like any other.
+        self.refuse_blocked_key(&new_key.to_spki_der(), "new account key")
+            .await?;
         let new_thumbprint = new_key.thumbprint();
         if new_thumbprint == account.thumbprint {
             return Err(CoreError::problem(

@@ -63,6 +63,9 @@ impl Ca {
                 ),
             ));
         }
+        // BR §6.1.1.3: a key the CA knows to be compromised is never certified again.
+        self.refuse_blocked_key(&csr.spki_der, "CSR's public key")
+            .await?;
         // A certificate for the account key would let whoever holds the certificate key act as
         // the account: refuse it.
         if let Ok(account_key) = Jwk::from_json(&account.jwk)

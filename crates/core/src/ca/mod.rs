@@ -15,6 +15,8 @@
 //! - `profiles`: the certificate profiles offered, and which one an order gets
 //!   (draft-ietf-acme-profiles).
 //! - `ari`: renewal information, `replaces`, and windows pulled forward (RFC 9773).
+//! - `operator_revoke`: `ferrite cert revoke`, one certificate or many, resumable.
+//! - `key_block`: keys reported compromised, refused as CSR and account keys.
 
 mod accounts;
 pub mod ari;
@@ -22,6 +24,8 @@ mod authorizations;
 mod caa;
 mod challenges;
 mod finalize;
+pub mod key_block;
+pub mod operator_revoke;
 mod orders;
 mod profiles;
 mod reuse;
@@ -45,7 +49,7 @@ pub(crate) use accounts::{check_contacts, read_key_change};
 pub use authorizations::AuthorizationView;
 pub use orders::OrderView;
 pub use profiles::Profiles;
-pub use revoke::{CRL_LEASE, CRL_REFRESH, RevocationAuth};
+pub use revoke::{CRL_LEASE, CRL_RECHECK, CRL_REFRESH, RevocationAuth};
 
 /// Engine settings. Defaults are what a production CA would choose.
 #[derive(Clone, Debug)]
@@ -216,9 +220,9 @@ struct Inner {
     issuer_certificate: Option<ferrite_pki::ParsedCertificate>,
     config: CaConfig,
     eab: Registry,
-    /// The last CRL signed and when: relying parties fetch it often, and signing plus a CRL
-    /// number per request would let anyone load the CA.
-    crl: tokio::sync::Mutex<Option<(time::OffsetDateTime, Vec<u8>)>>,
+    /// The last CRL signed, when, and the revocations it lists: relying parties fetch it
+    /// often, and signing plus a CRL number per request would let anyone load the CA.
+    crl: tokio::sync::Mutex<Option<revoke::HeldCrl>>,
     /// This instance's name as a holder of the lease to sign the shared CRL (random: two
     /// instances never share one).
     instance: String,
@@ -319,13 +323,7 @@ impl Ca {
 
     /// How old the CRL this instance serves is; `None` before it signed one.
     pub async fn crl_age(&self) -> Option<time::Duration> {
-        let made = self
-            .inner
-            .crl
-            .lock()
-            .await
-            .as_ref()
-            .map(|(made, _)| *made)?;
+        let made = self.inner.crl.lock().await.as_ref().map(|held| held.made)?;
         Some(self.now() - made)
     }
 

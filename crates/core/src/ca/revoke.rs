@@ -7,7 +7,7 @@ use time::Duration;
 use tracing::info;
 
 use super::Ca;
-use crate::model::{Account, StoredCrl, ValidationOwner};
+use crate::model::{Account, BlockedKey, StoredCrl, ValidationOwner};
 use crate::{CoreError, policy};
 
 /// Who signed a revocation request (§7.6).
@@ -21,6 +21,12 @@ pub enum RevocationAuth {
 
 /// How long a signed CRL is served before a fresh one is signed.
 pub const CRL_REFRESH: Duration = Duration::hours(1);
+
+/// How long an instance serves the CRL it holds before it asks the database whether a
+/// revocation made elsewhere (another instance, `ferrite cert revoke`) has made it out of date:
+/// one small read per interval, and a revocation reaches every instance's `/crl` within it
+/// (plus the time to sign).
+pub const CRL_RECHECK: Duration = Duration::seconds(20);
 
 /// How long the instance that takes the lease to sign the next CRL holds it: if it dies while
 /// signing, another takes over after this.
@@ -102,12 +108,35 @@ impl Ca {
                 "the certificate is already revoked",
             ));
         }
-        if !self
-            .inner
-            .store
-            .revoke_certificate(&stored.serial, self.now(), reason)
-            .await?
-        {
+        let now = crate::model::stored_precision(self.now());
+        // The holder of the certificate's key says it is compromised: block the key (in the
+        // revoking transaction), so no CSR or account uses it again.
+        let changed = match auth {
+            RevocationAuth::CertificateKey(_)
+                if reason == super::operator_revoke::KEY_COMPROMISE =>
+            {
+                let block = BlockedKey {
+                    spki_sha256: super::key_block::spki_sha256(&parsed.spki_der),
+                    blocked_at: now,
+                    reason: format!(
+                        "keyCompromise revocation of certificate {} signed with its key",
+                        stored.serial
+                    ),
+                    serial: Some(stored.serial.clone()),
+                };
+                self.inner
+                    .store
+                    .revoke_certificate_blocking_key(&stored.serial, now, reason, &block)
+                    .await?
+            }
+            _ => {
+                self.inner
+                    .store
+                    .revoke_certificate(&stored.serial, now, reason)
+                    .await?
+            }
+        };
+        if !changed {
             return Err(CoreError::problem(
                 ProblemType::AlreadyRevoked,
                 "the certificate is already revoked",
@@ -160,33 +189,48 @@ impl Ca {
     /// ([`Store::take_crl_lease`], [`CRL_LEASE`]) signs the next and stores it, and the
     /// others serve the stored one meanwhile. Each instance keeps what it served for up to
     /// [`CRL_REFRESH`] after it was signed, so fetching the CRL costs no signature and no
-    /// database write; a revocation through this instance drops it at once, one through
-    /// another instance reaches this one within [`CRL_REFRESH`], well inside the BR's 24 hours.
+    /// database write; a revocation through this instance drops it at once, and every
+    /// [`CRL_RECHECK`] the instance compares the revocation generation it lists with the
+    /// database's ([`Store::crl_generation`]), so a revocation through another instance or
+    /// by the operator's command reaches this one within a minute.
     ///
     /// [`Store::shared_crl`]: crate::Store::shared_crl
     /// [`Store::take_crl_lease`]: crate::Store::take_crl_lease
+    /// [`Store::crl_generation`]: crate::Store::crl_generation
     pub async fn crl(&self) -> Result<Vec<u8>, CoreError> {
         let mut cached = self.inner.crl.lock().await;
         let now = self.now();
-        if let Some((made, der)) = cached.as_ref()
-            && now - *made < CRL_REFRESH
-            && now >= *made
+        if let Some(held) = cached.as_mut()
+            && now - held.made < CRL_REFRESH
+            && now >= held.made
         {
-            return Ok(der.clone());
+            if now - held.checked < CRL_RECHECK && now >= held.checked {
+                return Ok(held.der.clone());
+            }
+            // Revocations through other instances or the operator's command bump the shared
+            // generation.
+            if self.inner.store.crl_generation().await? == held.generation {
+                held.checked = now;
+                return Ok(held.der.clone());
+            }
         }
-        let (made, der, current) = self.shared_crl(now).await?;
-        if current {
-            *cached = Some((made.min(now), der.clone()));
-        }
+        let (made, der, generation, current) = self.shared_crl(now).await?;
+        *cached = current.then(|| HeldCrl {
+            made: made.min(now),
+            checked: now,
+            der: der.clone(),
+            generation,
+        });
         Ok(der)
     }
 
-    /// The CRL to serve at `now`, when it was signed, and whether it is current (else it is
-    /// the last one stored, served while another instance signs the next, and not kept).
+    /// The CRL to serve at `now`, when it was signed, the revocation generation it lists, and
+    /// whether it is current (else it is the last one stored, served while another instance
+    /// signs the next, and not kept).
     async fn shared_crl(
         &self,
         now: time::OffsetDateTime,
-    ) -> Result<(time::OffsetDateTime, Vec<u8>, bool), CoreError> {
+    ) -> Result<(time::OffsetDateTime, Vec<u8>, u64, bool), CoreError> {
         let store = &self.inner.store;
         let holder = &self.inner.instance;
         for _ in 0..CRL_WAIT_ROUNDS {
@@ -195,7 +239,12 @@ impl Ca {
                 && stored.generation == shared.generation
                 && now - stored.signed_at < CRL_REFRESH
             {
-                return Ok((stored.signed_at, stored.der.clone(), true));
+                return Ok((
+                    stored.signed_at,
+                    stored.der.clone(),
+                    stored.generation,
+                    true,
+                ));
             }
             if let Some(generation) = store.take_crl_lease(holder, now, now + CRL_LEASE).await? {
                 let der = self.sign_crl(now).await?;
@@ -209,10 +258,10 @@ impl Ca {
                         "the CRL lease ran out while this instance signed; serving its CRL without storing it"
                     );
                 }
-                return Ok((now, crl.der, true));
+                return Ok((now, crl.der, generation, true));
             }
             if let Some(stored) = shared.stored {
-                return Ok((stored.signed_at, stored.der, false));
+                return Ok((stored.signed_at, stored.der, stored.generation, false));
             }
             // The very first CRL, being signed by another instance.
             tokio::time::sleep(CRL_WAIT).await;
@@ -242,4 +291,15 @@ impl Ca {
             .await
             .map_err(|e| CoreError::Internal(format!("CRL signing failed: {e}")))
     }
+}
+
+/// The CRL an instance serves without asking the database again.
+pub(crate) struct HeldCrl {
+    /// When it was signed (its thisUpdate).
+    pub(super) made: time::OffsetDateTime,
+    /// When this instance last found it listing every revocation.
+    checked: time::OffsetDateTime,
+    der: Vec<u8>,
+    /// The shared revocation generation it lists.
+    generation: u64,
 }

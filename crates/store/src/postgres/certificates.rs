@@ -1,7 +1,9 @@
 //! Issued certificates, revocation (RFC 8555 §7.6) and the CRL number (RFC 5280 §5.2.3).
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{Certificate, CertificateFilter, RenewalAdvance};
+use ferrite_core::model::{
+    BlockedKey, Certificate, CertificateFilter, CertificateQuery, RenewalAdvance,
+};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
@@ -36,6 +38,7 @@ pub(crate) async fn complete_order(
         .renewal_advanced
         .as_ref()
         .and_then(|a| a.explanation_url.as_deref());
+    let spki_sha256 = crate::certificates::spki_sha256(cert);
     let done = store
         .execute(
             "WITH completed AS ( \
@@ -45,8 +48,8 @@ pub(crate) async fn complete_order(
                RETURNING id) \
              INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
                not_before, not_after, revoked_at, revocation_reason, renewal_advanced_at, \
-               renewal_explanation_url) \
-             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10, $12, $13 FROM completed",
+               renewal_explanation_url, spki_sha256) \
+             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14 FROM completed",
             &[
                 &cert.serial,
                 &order_id,
@@ -61,6 +64,7 @@ pub(crate) async fn complete_order(
                 &micros(lease_until),
                 &advanced_at,
                 &explanation_url,
+                &spki_sha256,
             ],
         )
         .await?;
@@ -133,6 +137,86 @@ pub(crate) async fn matching(
         .query(sql, &[key, &micros(now), &i64::from(limit)])
         .await?;
     rows.iter().map(decode).collect()
+}
+
+// `ferrite cert list | revoke`: one page of the certificates a query selects, after a serial.
+// One statement for every query (each condition is skipped when its parameter is NULL), walked
+// in primary-key order.
+pub(crate) async fn page(
+    store: &PostgresStore,
+    query: &CertificateQuery,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<Certificate>, StoreError> {
+    let rows = store
+        .query(
+            concat!(
+                "SELECT ",
+                columns!(),
+                " FROM certificates WHERE serial > $1 \
+                 AND ($2::text IS NULL OR serial = $2) \
+                 AND ($3::text IS NULL OR account_id IN \
+                   (SELECT id FROM accounts WHERE customer_id = $3)) \
+                 AND ($4::text IS NULL OR dns_names::jsonb ? $4) \
+                 AND ($5::text IS NULL OR spki_sha256 = $5 OR spki_sha256 IS NULL) \
+                 AND ($6::bigint IS NULL OR not_before >= $6) \
+                 AND ($7::bigint IS NULL OR not_before < $7) \
+                 AND ($8::bigint IS NULL OR not_after >= $8) \
+                 AND ($9::bigint IS NULL OR not_after <= $9) \
+                 ORDER BY serial LIMIT $10"
+            ),
+            &[
+                &after.unwrap_or(""),
+                &query.serial,
+                &query.customer_id,
+                &query.domain,
+                &query.spki_sha256,
+                &query.issued_from.map(micros),
+                &query.issued_before.map(micros),
+                &query.not_after_from.map(micros),
+                &query.not_after_until.map(micros),
+                &i64::from(limit),
+            ],
+        )
+        .await?;
+    rows.iter().map(decode).collect()
+}
+
+// RFC 5280 keyCompromise: the revocation's compare-and-set, the CRL generation and the key's
+// block in one statement, so a crash never leaves one without the other.
+pub(crate) async fn revoke_blocking_key(
+    store: &PostgresStore,
+    serial: &str,
+    at: OffsetDateTime,
+    reason: u8,
+    block: &BlockedKey,
+) -> Result<bool, StoreError> {
+    let row = store
+        .query_opt(
+            "WITH revoked AS ( \
+               UPDATE certificates SET revoked_at = $1, revocation_reason = $2 \
+               WHERE serial = $3 AND revoked_at IS NULL RETURNING serial), \
+             bumped AS ( \
+               UPDATE crl_state SET generation = generation + 1 \
+               WHERE id = 1 AND EXISTS (SELECT 1 FROM revoked)), \
+             blocked AS ( \
+               INSERT INTO blocked_keys (spki_sha256, blocked_at, reason, serial) \
+               VALUES ($4, $5, $6, $7) ON CONFLICT (spki_sha256) DO NOTHING) \
+             SELECT count(*) FROM revoked",
+            &[
+                &micros(at),
+                &i64::from(reason),
+                &serial,
+                &block.spki_sha256,
+                &micros(block.blocked_at),
+                &block.reason,
+                &block.serial,
+            ],
+        )
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("the revocation returned no row".to_owned()))?;
+    let revoked: i64 = super::at(&row, 0, "count")?;
+    Ok(revoked == 1)
 }
 
 // RFC 9773 §4.2: the operator's mark that moves a certificate's renewal window into the past.

@@ -33,6 +33,14 @@ pub(crate) async fn shared(store: &PostgresStore) -> Result<SharedCrl, StoreErro
     })
 }
 
+pub(crate) async fn generation(store: &PostgresStore) -> Result<u64, StoreError> {
+    let row = store
+        .query_opt("SELECT generation FROM crl_state WHERE id = 1", &[])
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("crl_state has no row".to_owned()))?;
+    Ok(counter(at(&row, 0, "generation")?))
+}
+
 // One conditional UPDATE: of instances racing for the lease, the row lock orders them and
 // only the first finds it free.
 pub(crate) async fn take_lease(

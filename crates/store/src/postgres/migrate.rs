@@ -37,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         7,
         include_str!("../../migrations/postgres/0007_customer_suspension.sql"),
     ),
+    (
+        8,
+        include_str!("../../migrations/postgres/0008_revocation_key_blocking.sql"),
+    ),
 ];
 
 /// The schema version this Ferrite writes and reads.

@@ -32,6 +32,7 @@
 
 mod accounts;
 mod authorizations;
+mod blocked_keys;
 mod ca_certificates;
 mod certificates;
 pub(crate) mod connect;

@@ -3,16 +3,18 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, ApiCredential, Authorization, BindingRefusal, CaCertificates, CaRecord, Certificate,
-    CertificateFilter, CredentialStatus, Customer, DomainValidation, MacKey, Order, RefusedRequest,
-    Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
+    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, Customer, DomainValidation,
+    MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner,
+    ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
 
 use super::{
-    PostgresStore, accounts, authorizations, ca_certificates, certificates, credentials, crl,
-    customers, domain_validations, mac_keys, nonces, orders, refused_requests, validations,
+    PostgresStore, accounts, authorizations, blocked_keys, ca_certificates, certificates,
+    credentials, crl, customers, domain_validations, mac_keys, nonces, orders, refused_requests,
+    validations,
 };
 use crate::store_impl::store_impl;
 

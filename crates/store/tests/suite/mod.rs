@@ -7,12 +7,14 @@
 mod ari;
 mod domain_validations;
 mod eab;
+mod revocation;
 mod support_trail;
 
 // The binding-model and domain-validation functions, listed with the rest in `all!`.
 pub(crate) use ari::*;
 pub(crate) use domain_validations::*;
 pub(crate) use eab::*;
+pub(crate) use revocation::*;
 pub(crate) use support_trail::*;
 
 use std::future::Future;
@@ -90,6 +92,10 @@ macro_rules! all {
             account_with_customer_reads_the_suspension,
             suspended_customer_binds_nothing,
             disabled_mac_key_binds_nothing,
+            certificates_page_filters_and_pages,
+            key_hash_is_recorded_at_issuance,
+            revocation_blocking_key_is_one_transaction,
+            blocked_keys_round_trip,
         );
     };
 }
