@@ -895,6 +895,32 @@ fn a_refused_request_is_logged_once_and_kept_with_its_problem_account_and_custom
     let shown = env.ok(&["request", "show", &request_id]);
     assert!(shown.contains("POST /acme/new-order"), "{shown}");
     assert!(shown.contains(&format!("default ({customer})")), "{shown}");
+    // A refusal of the customer itself (suspended) still names the account's customer.
+    env.ok(&["customer", "suspend", "default"]);
+    let suspended = runtime.block_on(client.post(
+        &account.key,
+        Some(&account.kid),
+        &format!("{base}/acme/new-order"),
+        Some(&serde_json::json!({"identifiers": [{"type": "dns", "value": "a.example.com"}]})),
+    ));
+    assert_eq!(suspended.status, 403);
+    let suspended_id = suspended.header("x-request-id").unwrap();
+    let mut kept = None;
+    for _ in 0..50 {
+        let out = env.run(&["request", "show", &suspended_id, "--json"]);
+        if out.status.success() {
+            kept = Some(serde_json::from_slice::<Value>(&out.stdout).unwrap());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let kept = kept.expect("the suspended customer's refusal was not kept within 10 s");
+    assert_eq!(
+        kept["problem"], "urn:ietf:params:acme:error:unauthorized",
+        "{kept}"
+    );
+    assert_eq!(kept["account_id"], account_id.as_str(), "{kept}");
+    assert_eq!(kept["customer_id"], customer.as_str(), "{kept}");
     // An id that is not kept: a failure that says what is kept and where the id comes from.
     let err = env.fails(&["request", "show", "nosuchrequest"]);
     assert!(
@@ -912,6 +938,16 @@ fn a_refused_request_is_logged_once_and_kept_with_its_problem_account_and_custom
         .filter(|l| l.contains("request refused"))
         .collect();
     assert_eq!(refusals.len(), 1, "{logged:#?}");
+    let suspension_line = stderr
+        .lines()
+        .find(|l| {
+            l.contains(&format!("request_id={suspended_id}")) && l.contains("request refused")
+        })
+        .unwrap_or_else(|| panic!("no refusal logged for {suspended_id}: {stderr}"));
+    assert!(
+        suspension_line.contains(&format!("customer={customer}")),
+        "{suspension_line}"
+    );
     let line = refusals[0];
     for field in [
         "status=400".to_owned(),

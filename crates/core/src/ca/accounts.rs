@@ -124,6 +124,17 @@ impl Ca {
     /// of a suspended customer (`unauthorized`, naming whom to contact). The account and its
     /// customer are read in one query.
     pub async fn account_for_request(&self, id: &str) -> Result<Account, CoreError> {
+        self.account_for_request_noting(id, |_| {}).await
+    }
+
+    /// [`Ca::account_for_request`], calling `found` with the account once it is read and
+    /// before it is judged: a refusal of a deactivated account, or of a suspended customer's,
+    /// can still be logged with the account's customer.
+    pub async fn account_for_request_noting(
+        &self,
+        id: &str,
+        found: impl FnOnce(&Account),
+    ) -> Result<Account, CoreError> {
         let (account, customer) = self
             .inner
             .store
@@ -135,6 +146,7 @@ impl Ca {
                     "the account in the kid header does not exist; register a new account",
                 )
             })?;
+        found(&account);
         if account.status != AccountStatus::Valid {
             return Err(account_not_valid(&account));
         }

@@ -204,10 +204,16 @@ async fn verify(
                     )
                 })?;
             crate::request_id::record_account(id);
-            let account = state.ca.account_for_request(id).await?;
-            if let Some(customer) = &account.customer_id {
-                crate::request_id::record_customer(customer);
-            }
+            // The customer is recorded before the account is judged, so that the refusal of
+            // a deactivated account or a suspended customer's names the customer too.
+            let account = state
+                .ca
+                .account_for_request_noting(id, |account| {
+                    if let Some(customer) = &account.customer_id {
+                        crate::request_id::record_customer(customer);
+                    }
+                })
+                .await?;
             let key = state
                 .account_keys
                 .get(&account.thumbprint, &account.jwk)
