@@ -76,7 +76,8 @@ mod validity;
 mod weak_keys;
 
 pub use bundle::{
-    CaBundle, LISTENER_RENEW_BEFORE, ListenerCertificate, listener_fault, renew_listener,
+    CaBundle, ImportedKey, LISTENER_RENEW_BEFORE, ListenerCertificate, listener_fault,
+    renew_listener,
 };
 pub use ceremony::{
     Ceremony, CeremonyRecord, INTERMEDIATE_KEY_ALGORITHM, ROOT_KEY_ALGORITHM, RecordCertificate,
