@@ -18,12 +18,23 @@
 //! - `GET  /accounts[?credential=ID]`: the ACME accounts bound to the customer.
 //! - `GET  /profiles`: the certificate profiles offered, the default, and those the customer
 //!   may order (set by the operator: `ferrite customer set-profiles`).
+//! - `GET  /certificates[?domain=&serial=&expiring_days=&status=&limit=&after=]`: the
+//!   certificates of the customer's accounts, by serial, a page at a time (`next` in the body
+//!   and a `Link: rel="next"` header).
+//! - `GET  /certificates/{serial}`: one of them; `/certificates/{serial}/pem`: its chain
+//!   (`application/pem-certificate-chain`).
+//! - `POST /certificates/{serial}/revoke` (`{"reason": NAME}`): revokes it as `ferrite cert
+//!   revoke` does (the same CRL and audit effects); 409 `alreadyRevoked` if it was.
+//! - `GET  /validations[?domain=&limit=&after=]`: the customer's domain validations, newest
+//!   first, with their reuse expiry and the validator's evidence.
 //!
 //! # Layout
 //! - `auth`: the bearer credential extractor.
 //! - `handlers`: one thin handler per route (parse → `Registry` → JSON).
+//! - `certificates`: the certificate and validation routes, their filters and paging.
 
 mod auth;
+mod certificates;
 mod handlers;
 
 use axum::Router;
@@ -53,6 +64,20 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/accounts", get(handlers::list_accounts))
         .route("/profiles", get(handlers::list_profiles))
+        .route("/certificates", get(certificates::list_certificates))
+        .route(
+            "/certificates/{serial}",
+            get(certificates::show_certificate),
+        )
+        .route(
+            "/certificates/{serial}/pem",
+            get(certificates::download_certificate),
+        )
+        .route(
+            "/certificates/{serial}/revoke",
+            post(certificates::revoke_certificate),
+        )
+        .route("/validations", get(certificates::list_validations))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
@@ -62,7 +87,7 @@ pub(crate) fn router(state: AppState) -> Router {
 async fn not_found() -> Response {
     ApiError::new(
         ProblemType::Malformed,
-        "no such admin resource; the admin API has /admin/v1/credentials, /admin/v1/mac-keys, /admin/v1/accounts and /admin/v1/profiles",
+        "no such admin resource; the admin API has /admin/v1/credentials, /admin/v1/mac-keys, /admin/v1/accounts, /admin/v1/profiles, /admin/v1/certificates (with /{serial}, /{serial}/pem and /{serial}/revoke) and /admin/v1/validations",
     )
     .with_status(404)
     .into_response()
