@@ -1,6 +1,7 @@
 //! The admin API over real HTTP on 127.0.0.1:0 (hyper client): bearer API credentials, a
-//! credential confined to its own customer, problem documents that say what to do, and
-//! secrets that appear only in the response that creates them.
+//! credential confined to its own customer, problem documents that say what to do, secrets
+//! that appear only in the response that creates them, and a customer's certificates and
+//! domain validations issued through the real ACME flow.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
@@ -9,12 +10,16 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::{SigningKey, external_account_binding};
-use ferrite_testkit::{RawClient, TestCa};
+use ferrite_testkit::eab::IssuedMacKey;
+use ferrite_testkit::raw::http_get;
+use ferrite_testkit::{RawAccount, RawClient, TestCa, bounded};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::revocation_list::CertificateRevocationList;
 
 struct Admin {
     ca: TestCa,
@@ -25,6 +30,8 @@ struct Admin {
 struct Reply {
     status: u16,
     content_type: String,
+    /// The `Link` header, if any.
+    link: Option<String>,
     body: Value,
     text: String,
 }
@@ -60,12 +67,18 @@ impl Admin {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        let link = resp
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {
             status,
             content_type,
+            link,
             body,
             text,
         }
@@ -420,4 +433,469 @@ async fn profiles_show_what_the_customer_may_order() {
     assert_eq!(r.status, 405, "{}", r.text);
     let r = admin.call("GET", "/admin/v1/profiles", None, "").await;
     assert_eq!(r.status, 401);
+}
+
+/// A MAC key made through the admin API for the caller's credential, and an ACME account
+/// bound with it.
+async fn bound_account(admin: &Admin, bearer: &str) -> RawAccount {
+    let key = admin
+        .call("POST", "/admin/v1/mac-keys", Some(bearer), "")
+        .await;
+    assert_eq!(key.status, 201, "{}", key.text);
+    let mac = IssuedMacKey {
+        credential_id: id_of(bearer).to_owned(),
+        kid: key.body["kid"].as_str().unwrap().to_owned(),
+        hmac: URL_SAFE_NO_PAD
+            .decode(key.body["hmac_key"].as_str().unwrap())
+            .unwrap(),
+    };
+    RawAccount::register_bound(&admin.ca.raw(), &mac).await
+}
+
+/// A DER INTEGER's octets as the admin API shows a serial: lower-case hex without the sign
+/// octet.
+fn hex_serial(raw: &[u8]) -> String {
+    let start = raw.iter().position(|b| *b != 0).unwrap_or(raw.len() - 1);
+    raw[start..].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The serial of a DER certificate as the admin API shows it.
+fn serial_of(der: &[u8]) -> String {
+    let (_, cert) = X509Certificate::from_der(der).unwrap();
+    hex_serial(cert.raw_serial())
+}
+
+/// The serials of a certificate listing.
+fn serials(r: &Reply) -> Vec<String> {
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Two customers issue through ACME; one lists, searches, pages, downloads and revokes its
+/// certificates through the admin API and sees the revocation in the CRL and in ACME, while
+/// the other sees none of them and can touch none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
+    bounded(async {
+        let admin = start().await;
+        let (_, mine) = admin.customer("initech").await;
+        let (_, theirs) = admin.customer("globex").await;
+        let raw = admin.ca.raw();
+        let my_account = bound_account(&admin, &mine).await;
+        let their_account = bound_account(&admin, &theirs).await;
+        let names = [
+            "a.initech.example.com",
+            "b.initech.example.com",
+            "www.initech.example.com",
+        ];
+        let mut issued = Vec::new();
+        for name in names {
+            issued.push(admin.ca.raw_issue(&raw, &my_account, &[name]).await);
+        }
+        let theirs_issued = admin
+            .ca
+            .raw_issue(&raw, &their_account, &["a.globex.example.com"])
+            .await;
+        let mut my_serials: Vec<String> = issued.iter().map(|i| serial_of(&i.leaf_der)).collect();
+        my_serials.sort();
+        let their_serial = serial_of(&theirs_issued.leaf_der);
+
+        // The whole list: the customer's three, by serial, with what a person needs.
+        let r = admin
+            .call("GET", "/admin/v1/certificates", Some(&mine), "")
+            .await;
+        assert_eq!(serials(&r), my_serials);
+        assert_eq!(r.body["next"], Value::Null);
+        assert!(r.link.is_none());
+        let first = &r.body["certificates"][0];
+        assert_eq!(first["status"], "valid", "{first}");
+        assert_eq!(first["revocation"], Value::Null);
+        assert!(
+            my_account
+                .kid
+                .ends_with(first["account_id"].as_str().unwrap())
+        );
+        assert!(first["issuer"].as_str().unwrap().contains("CN="), "{first}");
+        assert!(first["not_before"].as_str().unwrap() < first["not_after"].as_str().unwrap());
+        assert_eq!(first["names"].as_array().unwrap().len(), 1);
+        let r = admin
+            .call("GET", "/admin/v1/certificates", Some(&theirs), "")
+            .await;
+        assert_eq!(serials(&r), [their_serial.clone()]);
+
+        // Search: one name, every name under a domain, a serial as openssl prints it,
+        // expiry and status.
+        let r = admin
+            .call(
+                "GET",
+                "/admin/v1/certificates?domain=WWW.initech.example.com",
+                Some(&mine),
+                "",
+            )
+            .await;
+        assert_eq!(serials(&r), [serial_of(&issued[2].leaf_der)]);
+        let r = admin
+            .call(
+                "GET",
+                "/admin/v1/certificates?domain=.initech.example.com",
+                Some(&mine),
+                "",
+            )
+            .await;
+        assert_eq!(serials(&r), my_serials);
+        for path in [
+            "/admin/v1/certificates?domain=.globex.example.com",
+            "/admin/v1/certificates?domain=a.globex.example.com",
+            &format!("/admin/v1/certificates?serial={their_serial}"),
+            "/admin/v1/certificates?expiring_days=1",
+        ] {
+            let r = admin.call("GET", path, Some(&mine), "").await;
+            assert!(serials(&r).is_empty(), "{path}: {}", r.text);
+        }
+        let openssl_form = serial_of(&issued[0].leaf_der)
+            .to_uppercase()
+            .as_bytes()
+            .chunks(2)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(":");
+        let r = admin
+            .call(
+                "GET",
+                &format!("/admin/v1/certificates?serial={openssl_form}"),
+                Some(&mine),
+                "",
+            )
+            .await;
+        assert_eq!(serials(&r), [serial_of(&issued[0].leaf_der)]);
+        let r = admin
+            .call(
+                "GET",
+                "/admin/v1/certificates?expiring_days=3650&status=valid",
+                Some(&mine),
+                "",
+            )
+            .await;
+        assert_eq!(serials(&r), my_serials);
+
+        // Paging: two, then the one after, following `next` (and the same URL in `Link`).
+        let r = admin
+            .call("GET", "/admin/v1/certificates?limit=2", Some(&mine), "")
+            .await;
+        assert_eq!(serials(&r), my_serials[..2]);
+        let next = r.body["next"].as_str().unwrap().to_owned();
+        assert_eq!(r.link.as_deref(), Some(&*format!("<{next}>; rel=\"next\"")));
+        let r = admin.call("GET", &next, Some(&mine), "").await;
+        assert_eq!(serials(&r), my_serials[2..]);
+        assert_eq!(r.body["next"], Value::Null);
+        // Another customer following the link gets its own certificates after that serial.
+        let r = admin.call("GET", &next, Some(&theirs), "").await;
+        assert!(!r.text.contains(&my_serials[2]), "{}", r.text);
+
+        // One certificate, and its chain as ACME served it.
+        let serial = serial_of(&issued[0].leaf_der);
+        let r = admin
+            .call(
+                "GET",
+                &format!("/admin/v1/certificates/{serial}"),
+                Some(&mine),
+                "",
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["serial"], serial);
+        assert_eq!(r.body["names"], json!(["a.initech.example.com"]));
+        let r = admin
+            .call(
+                "GET",
+                &format!("/admin/v1/certificates/{serial}/pem"),
+                Some(&mine),
+                "",
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.content_type, "application/pem-certificate-chain");
+        assert_eq!(r.text, issued[0].chain_pem);
+        assert!(
+            r.text.matches("BEGIN CERTIFICATE").count() >= 2,
+            "leaf and chain"
+        );
+
+        // The other customer: not found, whatever it tries, and nothing revoked.
+        for (method, path, body) in [
+            ("GET", format!("/admin/v1/certificates/{serial}"), ""),
+            ("GET", format!("/admin/v1/certificates/{serial}/pem"), ""),
+            (
+                "POST",
+                format!("/admin/v1/certificates/{serial}/revoke"),
+                "{\"reason\": \"keyCompromise\"}",
+            ),
+        ] {
+            let r = admin.call(method, &path, Some(&theirs), body).await;
+            assert_problem(&r, 404, "no certificate with serial");
+            assert!(!r.text.contains("initech"), "{}", r.text);
+        }
+        let r = admin
+            .call(
+                "GET",
+                &format!("/admin/v1/certificates/{their_serial}"),
+                Some(&mine),
+                "",
+            )
+            .await;
+        assert_problem(&r, 404, "no certificate with serial");
+
+        // Revocation: answered with the revoked certificate; a second time is 409.
+        let revoke = format!("/admin/v1/certificates/{serial}/revoke");
+        let r = admin
+            .call("POST", &revoke, Some(&mine), "{\"reason\": \"sometimes\"}")
+            .await;
+        assert_problem(&r, 400, "superseded (4)");
+        assert_eq!(
+            r.body["type"],
+            "urn:ietf:params:acme:error:badRevocationReason"
+        );
+        let r = admin.call("POST", &revoke, Some(&mine), "").await;
+        assert_problem(&r, 400, "{\"reason\": \"keyCompromise\"}");
+        let r = admin
+            .call("POST", &revoke, Some(&mine), "{\"reason\": \"superseded\"}")
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["status"], "revoked");
+        assert_eq!(r.body["revocation"]["reason"], "superseded");
+        assert!(r.body["revocation"]["revoked_at"].is_string());
+        let r = admin
+            .call("POST", &revoke, Some(&mine), "{\"reason\": \"superseded\"}")
+            .await;
+        assert_problem(&r, 409, "already revoked");
+        assert_eq!(r.body["type"], "urn:ietf:params:acme:error:alreadyRevoked");
+        let r = admin
+            .call(
+                "GET",
+                "/admin/v1/certificates?status=revoked",
+                Some(&mine),
+                "",
+            )
+            .await;
+        assert_eq!(serials(&r), [serial.clone()]);
+        assert_eq!(
+            r.body["certificates"][0]["revocation"]["reason"],
+            "superseded"
+        );
+        let r = admin
+            .call(
+                "GET",
+                "/admin/v1/certificates?status=valid",
+                Some(&mine),
+                "",
+            )
+            .await;
+        assert_eq!(serials(&r).len(), 2);
+        let r = admin
+            .call(
+                "GET",
+                "/admin/v1/certificates?status=revoked",
+                Some(&theirs),
+                "",
+            )
+            .await;
+        assert!(serials(&r).is_empty());
+
+        // A relying party sees it in the CRL, with its reason; ACME says it is revoked.
+        let crl = http_get(&format!("{}/crl", admin.ca.public_url)).await;
+        assert_eq!(crl.status, 200);
+        let (_, crl) = CertificateRevocationList::from_der(&crl.body).unwrap();
+        let listed: Vec<(String, Option<u8>)> = crl
+            .iter_revoked_certificates()
+            .map(|e| {
+                (
+                    hex_serial(e.raw_serial()),
+                    e.reason_code().map(|(_, c)| c.0),
+                )
+            })
+            .collect();
+        assert_eq!(listed, [(serial.clone(), Some(4))]);
+        let r = raw
+            .post(
+                &my_account.key,
+                Some(&my_account.kid),
+                &admin.ca.url("/acme/revoke-cert"),
+                Some(&json!({"certificate": URL_SAFE_NO_PAD.encode(&issued[0].leaf_der)})),
+            )
+            .await;
+        assert_eq!(
+            r.problem_type(),
+            "alreadyRevoked",
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+    })
+    .await;
+}
+
+/// Query values the API does not accept are 400 problems saying the accepted form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_certificate_and_validation_queries_say_what_is_accepted() {
+    let admin = start().await;
+    let (_, mine) = admin.customer("initech").await;
+    for (path, hint) in [
+        ("/admin/v1/certificates?limit=0", "from 1 to 1000"),
+        ("/admin/v1/certificates?limit=1001", "from 1 to 1000"),
+        ("/admin/v1/certificates?limit=ten", "from 1 to 1000"),
+        (
+            "/admin/v1/certificates?expiring_days=soon",
+            "number of days",
+        ),
+        (
+            "/admin/v1/certificates?status=gone",
+            "valid, revoked or expired",
+        ),
+        ("/admin/v1/certificates?domain=%25.com", "leading dot"),
+        ("/admin/v1/certificates?serial=xyz", "hexadecimal"),
+        ("/admin/v1/certificates?after=xyz", "query parameter after"),
+        (
+            "/admin/v1/certificates?colour=red",
+            "accepted parameters: domain",
+        ),
+        ("/admin/v1/certificates/not-a-serial", "hexadecimal"),
+        ("/admin/v1/validations?limit=-1", "from 1 to 1000"),
+        ("/admin/v1/validations?after=a%20b", "validation id"),
+        ("/admin/v1/validations?domain=a..b", "leading dot"),
+        (
+            "/admin/v1/validations?status=valid",
+            "accepted parameters: domain",
+        ),
+    ] {
+        let r = admin.call("GET", path, Some(&mine), "").await;
+        assert_problem(&r, 400, hint);
+        assert_eq!(
+            r.body["type"], "urn:ietf:params:acme:error:malformed",
+            "{path}: {}",
+            r.text
+        );
+    }
+    let r = admin.call("GET", "/admin/v1/certificates", None, "").await;
+    assert_eq!(r.status, 401);
+    let r = admin
+        .call("GET", "/admin/v1/no-such-thing", Some(&mine), "")
+        .await;
+    assert_problem(&r, 404, "/admin/v1/certificates");
+    assert_problem(&r, 404, "/admin/v1/validations");
+}
+
+/// A customer's domain validations: name, method, when, reuse until, account and evidence,
+/// filtered by name and paged; another customer's are not among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_lists_its_own_domain_validations() {
+    bounded(async {
+        let admin = start().await;
+        let (_, mine) = admin.customer("initech").await;
+        let (_, theirs) = admin.customer("globex").await;
+        let raw = admin.ca.raw();
+        let my_account = bound_account(&admin, &mine).await;
+        let their_account = bound_account(&admin, &theirs).await;
+        admin
+            .ca
+            .raw_ready_order(
+                &raw,
+                &my_account,
+                &["a.initech.example.com", "b.initech.example.com"],
+            )
+            .await;
+        admin
+            .ca
+            .raw_ready_order(&raw, &my_account, &["initech.example.com"])
+            .await;
+        admin
+            .ca
+            .raw_ready_order(&raw, &their_account, &["a.globex.example.com"])
+            .await;
+
+        let domains = |r: &Reply| -> Vec<String> {
+            assert_eq!(r.status, 200, "{}", r.text);
+            let mut d: Vec<String> = r.body["validations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["domain"].as_str().unwrap().to_owned())
+                .collect();
+            d.sort();
+            d
+        };
+        let r = admin
+            .call("GET", "/admin/v1/validations", Some(&mine), "")
+            .await;
+        assert_eq!(
+            domains(&r),
+            [
+                "a.initech.example.com",
+                "b.initech.example.com",
+                "initech.example.com"
+            ]
+        );
+        let v = &r.body["validations"][0];
+        assert_eq!(v["domain"], "initech.example.com", "newest first: {v}");
+        assert_eq!(v["method"], "http-01");
+        assert!(my_account.kid.ends_with(v["account_id"].as_str().unwrap()));
+        assert!(v["validated_at"].as_str().unwrap() < v["reuse_until"].as_str().unwrap());
+        assert!(v["evidence"].is_object(), "{v}");
+        assert!(!r.text.contains("globex"), "{}", r.text);
+
+        let r = admin
+            .call(
+                "GET",
+                "/admin/v1/validations?domain=.initech.example.com",
+                Some(&mine),
+                "",
+            )
+            .await;
+        assert_eq!(
+            domains(&r),
+            ["a.initech.example.com", "b.initech.example.com"]
+        );
+        let r = admin
+            .call(
+                "GET",
+                "/admin/v1/validations?domain=initech.example.com",
+                Some(&mine),
+                "",
+            )
+            .await;
+        assert_eq!(domains(&r), ["initech.example.com"]);
+
+        // One at a time, following `next` until there is none.
+        let mut path = "/admin/v1/validations?limit=1".to_owned();
+        let mut walked = Vec::new();
+        for _ in 0..10 {
+            let r = admin.call("GET", &path, Some(&mine), "").await;
+            walked.extend(domains(&r));
+            match r.body["next"].as_str() {
+                Some(next) => {
+                    assert!(r.link.as_deref().unwrap().contains(next));
+                    path = next.to_owned();
+                }
+                None => break,
+            }
+        }
+        walked.sort();
+        assert_eq!(
+            walked,
+            [
+                "a.initech.example.com",
+                "b.initech.example.com",
+                "initech.example.com"
+            ]
+        );
+
+        let r = admin
+            .call("GET", "/admin/v1/validations", Some(&theirs), "")
+            .await;
+        assert_eq!(domains(&r), ["a.globex.example.com"]);
+    })
+    .await;
 }
