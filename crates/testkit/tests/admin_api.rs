@@ -526,7 +526,7 @@ async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
         let r = admin
             .call("GET", "/admin/v1/certificates", Some(&theirs), "")
             .await;
-        assert_eq!(serials(&r), [their_serial.clone()]);
+        assert_eq!(serials(&r), [their_serial.as_str()]);
 
         // Search: one name, every name under a domain, a serial as openssl prints it,
         // expiry and status.
@@ -682,7 +682,7 @@ async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
                 "",
             )
             .await;
-        assert_eq!(serials(&r), [serial.clone()]);
+        assert_eq!(serials(&r), [serial.as_str()]);
         assert_eq!(
             r.body["certificates"][0]["revocation"]["reason"],
             "superseded"

@@ -23,7 +23,7 @@ pub fn parse_serial(text: &str) -> Result<String, CoreError> {
         return Err(CoreError::problem(
             ProblemType::Malformed,
             format!(
-                "{text:?} is not a certificate serial number: give it in hexadecimal, such as 5E:2B:…:01 or 5e2b…01 (as `openssl x509 -noout -serial` prints it)"
+                "{text:?} is not a hexadecimal serial number such as 5E:2B:…:01 or 5e2b…01 (as `openssl x509 -noout -serial` prints it)"
             ),
         ));
     }
