@@ -84,6 +84,11 @@ impl Admin {
         }
     }
 
+    /// `GET path` with `bearer`.
+    async fn get(&self, path: &str, bearer: &str) -> Reply {
+        self.call("GET", path, Some(bearer), "").await
+    }
+
     /// A customer with one credential; returns (customer id, "id:secret").
     async fn customer(&self, name: &str) -> (String, String) {
         let eab = self.ca.ca.eab();
@@ -459,6 +464,18 @@ fn hex_serial(raw: &[u8]) -> String {
     raw[start..].iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A CA with customers initech and globex, each with a credential ("id:secret") and an ACME
+/// account bound through a MAC key of it: (admin, initech's, globex's, initech's account,
+/// globex's account).
+async fn two_customers() -> (Admin, String, String, RawAccount, RawAccount) {
+    let admin = start().await;
+    let (_, mine) = admin.customer("initech").await;
+    let (_, theirs) = admin.customer("globex").await;
+    let my_account = bound_account(&admin, &mine).await;
+    let their_account = bound_account(&admin, &theirs).await;
+    (admin, mine, theirs, my_account, their_account)
+}
+
 /// The serial of a DER certificate as the admin API shows it.
 fn serial_of(der: &[u8]) -> String {
     let (_, cert) = X509Certificate::from_der(der).unwrap();
@@ -482,12 +499,8 @@ fn serials(r: &Reply) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
     bounded(async {
-        let admin = start().await;
-        let (_, mine) = admin.customer("initech").await;
-        let (_, theirs) = admin.customer("globex").await;
+        let (admin, mine, theirs, my_account, their_account) = two_customers().await;
         let raw = admin.ca.raw();
-        let my_account = bound_account(&admin, &mine).await;
-        let their_account = bound_account(&admin, &theirs).await;
         let names = [
             "a.initech.example.com",
             "b.initech.example.com",
@@ -506,9 +519,7 @@ async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
         let their_serial = serial_of(&theirs_issued.leaf_der);
 
         // The whole list: the customer's three, by serial, with what a person needs.
-        let r = admin
-            .call("GET", "/admin/v1/certificates", Some(&mine), "")
-            .await;
+        let r = admin.get("/admin/v1/certificates", &mine).await;
         assert_eq!(serials(&r), my_serials);
         assert_eq!(r.body["next"], Value::Null);
         assert!(r.link.is_none());
@@ -523,29 +534,20 @@ async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
         assert!(first["issuer"].as_str().unwrap().contains("CN="), "{first}");
         assert!(first["not_before"].as_str().unwrap() < first["not_after"].as_str().unwrap());
         assert_eq!(first["names"].as_array().unwrap().len(), 1);
-        let r = admin
-            .call("GET", "/admin/v1/certificates", Some(&theirs), "")
-            .await;
+        let r = admin.get("/admin/v1/certificates", &theirs).await;
         assert_eq!(serials(&r), [their_serial.as_str()]);
 
         // Search: one name, every name under a domain, a serial as openssl prints it,
         // expiry and status.
         let r = admin
-            .call(
-                "GET",
+            .get(
                 "/admin/v1/certificates?domain=WWW.initech.example.com",
-                Some(&mine),
-                "",
+                &mine,
             )
             .await;
         assert_eq!(serials(&r), [serial_of(&issued[2].leaf_der)]);
         let r = admin
-            .call(
-                "GET",
-                "/admin/v1/certificates?domain=.initech.example.com",
-                Some(&mine),
-                "",
-            )
+            .get("/admin/v1/certificates?domain=.initech.example.com", &mine)
             .await;
         assert_eq!(serials(&r), my_serials);
         for path in [
@@ -554,7 +556,7 @@ async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
             &format!("/admin/v1/certificates?serial={their_serial}"),
             "/admin/v1/certificates?expiring_days=1",
         ] {
-            let r = admin.call("GET", path, Some(&mine), "").await;
+            let r = admin.get(path, &mine).await;
             assert!(serials(&r).is_empty(), "{path}: {}", r.text);
         }
         let openssl_form = serial_of(&issued[0].leaf_der)
@@ -565,58 +567,42 @@ async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
             .collect::<Vec<_>>()
             .join(":");
         let r = admin
-            .call(
-                "GET",
+            .get(
                 &format!("/admin/v1/certificates?serial={openssl_form}"),
-                Some(&mine),
-                "",
+                &mine,
             )
             .await;
         assert_eq!(serials(&r), [serial_of(&issued[0].leaf_der)]);
         let r = admin
-            .call(
-                "GET",
+            .get(
                 "/admin/v1/certificates?expiring_days=3650&status=valid",
-                Some(&mine),
-                "",
+                &mine,
             )
             .await;
         assert_eq!(serials(&r), my_serials);
 
         // Paging: two, then the one after, following `next` (and the same URL in `Link`).
-        let r = admin
-            .call("GET", "/admin/v1/certificates?limit=2", Some(&mine), "")
-            .await;
+        let r = admin.get("/admin/v1/certificates?limit=2", &mine).await;
         assert_eq!(serials(&r), my_serials[..2]);
         let next = r.body["next"].as_str().unwrap().to_owned();
         assert_eq!(r.link.as_deref(), Some(&*format!("<{next}>; rel=\"next\"")));
-        let r = admin.call("GET", &next, Some(&mine), "").await;
+        let r = admin.get(&next, &mine).await;
         assert_eq!(serials(&r), my_serials[2..]);
         assert_eq!(r.body["next"], Value::Null);
         // Another customer following the link gets its own certificates after that serial.
-        let r = admin.call("GET", &next, Some(&theirs), "").await;
+        let r = admin.get(&next, &theirs).await;
         assert!(!r.text.contains(&my_serials[2]), "{}", r.text);
 
         // One certificate, and its chain as ACME served it.
         let serial = serial_of(&issued[0].leaf_der);
         let r = admin
-            .call(
-                "GET",
-                &format!("/admin/v1/certificates/{serial}"),
-                Some(&mine),
-                "",
-            )
+            .get(&format!("/admin/v1/certificates/{serial}"), &mine)
             .await;
         assert_eq!(r.status, 200, "{}", r.text);
         assert_eq!(r.body["serial"], serial);
         assert_eq!(r.body["names"], json!(["a.initech.example.com"]));
         let r = admin
-            .call(
-                "GET",
-                &format!("/admin/v1/certificates/{serial}/pem"),
-                Some(&mine),
-                "",
-            )
+            .get(&format!("/admin/v1/certificates/{serial}/pem"), &mine)
             .await;
         assert_eq!(r.status, 200);
         assert_eq!(r.content_type, "application/pem-certificate-chain");
@@ -641,12 +627,7 @@ async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
             assert!(!r.text.contains("initech"), "{}", r.text);
         }
         let r = admin
-            .call(
-                "GET",
-                &format!("/admin/v1/certificates/{their_serial}"),
-                Some(&mine),
-                "",
-            )
+            .get(&format!("/admin/v1/certificates/{their_serial}"), &mine)
             .await;
         assert_problem(&r, 404, "no certificate with serial");
 
@@ -675,12 +656,7 @@ async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
         assert_problem(&r, 409, "already revoked");
         assert_eq!(r.body["type"], "urn:ietf:params:acme:error:alreadyRevoked");
         let r = admin
-            .call(
-                "GET",
-                "/admin/v1/certificates?status=revoked",
-                Some(&mine),
-                "",
-            )
+            .get("/admin/v1/certificates?status=revoked", &mine)
             .await;
         assert_eq!(serials(&r), [serial.as_str()]);
         assert_eq!(
@@ -688,21 +664,11 @@ async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
             "superseded"
         );
         let r = admin
-            .call(
-                "GET",
-                "/admin/v1/certificates?status=valid",
-                Some(&mine),
-                "",
-            )
+            .get("/admin/v1/certificates?status=valid", &mine)
             .await;
         assert_eq!(serials(&r).len(), 2);
         let r = admin
-            .call(
-                "GET",
-                "/admin/v1/certificates?status=revoked",
-                Some(&theirs),
-                "",
-            )
+            .get("/admin/v1/certificates?status=revoked", &theirs)
             .await;
         assert!(serials(&r).is_empty());
 
@@ -771,7 +737,7 @@ async fn bad_certificate_and_validation_queries_say_what_is_accepted() {
             "accepted parameters: domain",
         ),
     ] {
-        let r = admin.call("GET", path, Some(&mine), "").await;
+        let r = admin.get(path, &mine).await;
         assert_problem(&r, 400, hint);
         assert_eq!(
             r.body["type"], "urn:ietf:params:acme:error:malformed",
@@ -781,9 +747,7 @@ async fn bad_certificate_and_validation_queries_say_what_is_accepted() {
     }
     let r = admin.call("GET", "/admin/v1/certificates", None, "").await;
     assert_eq!(r.status, 401);
-    let r = admin
-        .call("GET", "/admin/v1/no-such-thing", Some(&mine), "")
-        .await;
+    let r = admin.get("/admin/v1/no-such-thing", &mine).await;
     assert_problem(&r, 404, "/admin/v1/certificates");
     assert_problem(&r, 404, "/admin/v1/validations");
 }
@@ -793,12 +757,8 @@ async fn bad_certificate_and_validation_queries_say_what_is_accepted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_customer_lists_its_own_domain_validations() {
     bounded(async {
-        let admin = start().await;
-        let (_, mine) = admin.customer("initech").await;
-        let (_, theirs) = admin.customer("globex").await;
+        let (admin, mine, theirs, my_account, their_account) = two_customers().await;
         let raw = admin.ca.raw();
-        let my_account = bound_account(&admin, &mine).await;
-        let their_account = bound_account(&admin, &theirs).await;
         admin
             .ca
             .raw_ready_order(
@@ -827,9 +787,7 @@ async fn a_customer_lists_its_own_domain_validations() {
             d.sort();
             d
         };
-        let r = admin
-            .call("GET", "/admin/v1/validations", Some(&mine), "")
-            .await;
+        let r = admin.get("/admin/v1/validations", &mine).await;
         assert_eq!(
             domains(&r),
             [
@@ -847,24 +805,14 @@ async fn a_customer_lists_its_own_domain_validations() {
         assert!(!r.text.contains("globex"), "{}", r.text);
 
         let r = admin
-            .call(
-                "GET",
-                "/admin/v1/validations?domain=.initech.example.com",
-                Some(&mine),
-                "",
-            )
+            .get("/admin/v1/validations?domain=.initech.example.com", &mine)
             .await;
         assert_eq!(
             domains(&r),
             ["a.initech.example.com", "b.initech.example.com"]
         );
         let r = admin
-            .call(
-                "GET",
-                "/admin/v1/validations?domain=initech.example.com",
-                Some(&mine),
-                "",
-            )
+            .get("/admin/v1/validations?domain=initech.example.com", &mine)
             .await;
         assert_eq!(domains(&r), ["initech.example.com"]);
 
@@ -872,7 +820,7 @@ async fn a_customer_lists_its_own_domain_validations() {
         let mut path = "/admin/v1/validations?limit=1".to_owned();
         let mut walked = Vec::new();
         for _ in 0..10 {
-            let r = admin.call("GET", &path, Some(&mine), "").await;
+            let r = admin.get(&path, &mine).await;
             walked.extend(domains(&r));
             match r.body["next"].as_str() {
                 Some(next) => {
@@ -892,9 +840,7 @@ async fn a_customer_lists_its_own_domain_validations() {
             ]
         );
 
-        let r = admin
-            .call("GET", "/admin/v1/validations", Some(&theirs), "")
-            .await;
+        let r = admin.get("/admin/v1/validations", &theirs).await;
         assert_eq!(domains(&r), ["a.globex.example.com"]);
     })
     .await;

@@ -13,12 +13,7 @@ use crate::model::{Certificate, CertificateQuery};
 /// case and colons ignored, leading zero octets dropped. Returns it as stored (lower-case
 /// hex, whole octets); anything else is `malformed` saying what a serial looks like.
 pub fn parse_serial(text: &str) -> Result<String, CoreError> {
-    let hex: String = text
-        .trim()
-        .chars()
-        .filter(|c| *c != ':')
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let hex = typed_hex(text);
     if hex.is_empty() || hex.len() > 42 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(CoreError::problem(
             ProblemType::Malformed,
@@ -38,6 +33,16 @@ pub fn parse_serial(text: &str) -> Result<String, CoreError> {
         octets.drain(..2);
     }
     Ok(octets)
+}
+
+/// Hex as a person types or pastes it (`5E:2B:…`, surrounding spaces): trimmed, colons
+/// dropped, lower-cased. The caller checks the digits.
+pub(crate) fn typed_hex(text: &str) -> String {
+    text.trim()
+        .chars()
+        .filter(|c| *c != ':')
+        .collect::<String>()
+        .to_ascii_lowercase()
 }
 
 /// Which names a listing selects.

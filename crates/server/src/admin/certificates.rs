@@ -14,7 +14,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use ferrite_core::CoreError;
 use ferrite_core::ca::certificate_listing::{CertificateStatus, NameFilter, parse_serial};
-use ferrite_core::ca::customer_certificates::{CertificateView, ValidationView};
+use ferrite_core::ca::customer_certificates::{
+    CertificateView, CustomerCertificate, ValidationView,
+};
 use ferrite_core::ca::operator_revoke::parse_reason;
 use ferrite_core::model::{CertificateQuery, DomainValidationQuery};
 use ferrite_proto::ProblemType;
@@ -201,17 +203,26 @@ fn path_serial(serial: &str) -> Result<String, ApiError> {
     })
 }
 
+/// The caller's customer's certificate with the path's serial.
+async fn path_certificate(
+    state: &AppState,
+    caller: &Caller,
+    serial: &str,
+) -> Result<CustomerCertificate, ApiError> {
+    let serial = path_serial(serial)?;
+    Ok(state
+        .ca
+        .customer_certificate(caller.customer_id(), &serial)
+        .await?)
+}
+
 /// `GET /certificates/{serial}`.
 pub(super) async fn show_certificate(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
 ) -> Result<Response, ApiError> {
-    let serial = path_serial(&serial)?;
-    let found = state
-        .ca
-        .customer_certificate(caller.customer_id(), &serial)
-        .await?;
+    let found = path_certificate(&state, &caller, &serial).await?;
     Ok(Json(CertificateView::new(&found, state.ca.now())).into_response())
 }
 
@@ -221,11 +232,7 @@ pub(super) async fn download_certificate(
     caller: Caller,
     Path(serial): Path<String>,
 ) -> Result<Response, ApiError> {
-    let serial = path_serial(&serial)?;
-    let found = state
-        .ca
-        .customer_certificate(caller.customer_id(), &serial)
-        .await?;
+    let found = path_certificate(&state, &caller, &serial).await?;
     Ok((
         [(
             header::CONTENT_TYPE,
