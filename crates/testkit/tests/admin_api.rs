@@ -204,7 +204,7 @@ async fn a_credential_manages_its_own_customer_only() {
     let hmac = k1.body["hmac_key"].as_str().unwrap().to_owned();
     assert_eq!(URL_SAFE_NO_PAD.decode(&hmac).unwrap().len(), 32);
     assert_eq!(k1.body["bindings_remaining"], 1000);
-    let body = json!({"credential": id_of(&mine)}).to_string();
+    let body = json!({"credential_id": id_of(&mine)}).to_string();
     let k2 = admin
         .call("POST", "/admin/v1/mac-keys", Some(&second), &body)
         .await;
@@ -230,7 +230,7 @@ async fn a_credential_manages_its_own_customer_only() {
             "{\"credentail\": 1}",
         )
         .await;
-    assert_problem(&bad, 400, "{\"credential\": \"ID\"}");
+    assert_problem(&bad, 400, "{\"credential_id\": \"ID\"}");
 
     // The other customer sees none of it and can touch none of it.
     let r = admin
@@ -241,11 +241,17 @@ async fn a_credential_manages_its_own_customer_only() {
         .call("GET", "/admin/v1/credentials", Some(&theirs), "")
         .await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
-    let path = format!("/admin/v1/mac-keys?credential={}", id_of(&mine));
+    let path = format!("/admin/v1/mac-keys?credential_id={}", id_of(&mine));
     let r = admin.call("GET", &path, Some(&theirs), "").await;
     assert_problem(&r, 404, "no API credential");
     let r = admin
         .call("POST", "/admin/v1/mac-keys", Some(&theirs), &body)
+        .await;
+    assert_problem(&r, 404, "no API credential");
+    // The older name of the field is read as well.
+    let old_name = json!({"credential": id_of(&mine)}).to_string();
+    let r = admin
+        .call("POST", "/admin/v1/mac-keys", Some(&theirs), &old_name)
         .await;
     assert_problem(&r, 404, "no API credential");
     let path = format!("/admin/v1/credentials/{}/disable", id_of(&mine));

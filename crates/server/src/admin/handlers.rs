@@ -14,17 +14,19 @@ use super::auth::Caller;
 use crate::AppState;
 use crate::problem::ApiError;
 
-/// `?credential=ID` on listings.
+/// `?credential_id=ID` on listings (`credential` is read as well).
 #[derive(Deserialize)]
 pub(super) struct CredentialFilter {
-    credential: Option<String>,
+    #[serde(alias = "credential")]
+    credential_id: Option<String>,
 }
 
-/// `POST /mac-keys` body.
+/// `POST /mac-keys` body: the credential as listings name it (`credential` is read as well).
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct NewMacKeyRequest {
-    credential: Option<String>,
+    #[serde(alias = "credential")]
+    credential_id: Option<String>,
 }
 
 pub(super) async fn list_credentials(
@@ -69,7 +71,7 @@ pub(super) async fn list_mac_keys(
     caller: Caller,
     Query(filter): Query<CredentialFilter>,
 ) -> Result<Response, ApiError> {
-    let scope = scope(&state, &caller, filter.credential).await?;
+    let scope = scope(&state, &caller, filter.credential_id).await?;
     let keys = state.ca.eab().mac_keys(&scope).await?;
     Ok(Json(keys).into_response())
 }
@@ -86,12 +88,12 @@ pub(super) async fn create_mac_key(
             ApiError::new(
                 ProblemType::Malformed,
                 format!(
-                    "the body must be JSON like {{\"credential\": \"ID\"}} (or empty for the calling credential): {e}"
+                    "the body must be JSON like {{\"credential_id\": \"ID\"}} (or empty for the calling credential): {e}"
                 ),
             )
         })?
     };
-    let credential = request.credential.unwrap_or_else(|| caller.0.id.clone());
+    let credential = request.credential_id.unwrap_or_else(|| caller.0.id.clone());
     let created = state
         .ca
         .eab()
@@ -105,7 +107,7 @@ pub(super) async fn list_accounts(
     caller: Caller,
     Query(filter): Query<CredentialFilter>,
 ) -> Result<Response, ApiError> {
-    let scope = scope(&state, &caller, filter.credential).await?;
+    let scope = scope(&state, &caller, filter.credential_id).await?;
     let accounts = state.ca.eab().accounts(&scope).await?;
     Ok(Json(accounts).into_response())
 }

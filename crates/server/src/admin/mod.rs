@@ -10,12 +10,12 @@
 //! - `GET  /credentials`: the customer's API credentials.
 //! - `POST /credentials`: a new credential; its `secret` is in this response only.
 //! - `POST /credentials/{id}/disable`: disable a credential.
-//! - `GET  /mac-keys[?credential=ID]`: MAC keys with status (`active`, `customer_suspended`,
+//! - `GET  /mac-keys[?credential_id=ID]`: MAC keys with status (`active`, `customer_suspended`,
 //!   `credential_disabled`, `disabled`, `expired`, `exhausted`), expiry, uses left (0 unless
 //!   active).
-//! - `POST /mac-keys` (`{"credential": ID}`, default: the caller's): a new key; its `hmac_key`
+//! - `POST /mac-keys` (`{"credential_id": ID}`, default: the caller's): a new key; its `hmac_key`
 //!   is in this response only; the credential's previous key is disabled.
-//! - `GET  /accounts[?credential=ID]`: the ACME accounts bound to the customer.
+//! - `GET  /accounts[?credential_id=ID]`: the ACME accounts bound to the customer.
 //! - `GET  /profiles`: the certificate profiles offered, the default, and those the customer
 //!   may order (set by the operator: `ferrite customer set-profiles`).
 //! - `GET  /certificates[?domain=&serial=&expiring_days=&status=&limit=&after=]`: the
