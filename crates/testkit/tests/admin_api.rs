@@ -851,3 +851,139 @@ async fn a_customer_lists_its_own_domain_validations() {
     })
     .await;
 }
+
+/// The property names a schema of the OpenAPI document gives an object, following `$ref`,
+/// `allOf` and `oneOf` (an optional body is one of the object or null).
+fn schema_properties(doc: &Value, schema: &Value) -> Vec<String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap();
+        return schema_properties(doc, &doc["components"]["schemas"][name]);
+    }
+    let mut names: Vec<String> = schema["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    for part in ["allOf", "oneOf"]
+        .iter()
+        .flat_map(|k| schema[*k].as_array().into_iter().flatten())
+    {
+        names.extend(schema_properties(doc, part));
+    }
+    names.sort();
+    names
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+/// `GET /admin/v1/openapi.json` is an OpenAPI 3.1 document that lists every admin route
+/// (each path it names is routed, with every method it names), and its schemas name the
+/// fields the responses carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_every_route_and_its_fields() {
+    let admin = start().await;
+    let (_, mine) = admin.customer("initech").await;
+    let r = admin.call("GET", "/admin/v1/openapi.json", None, "").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.content_type, "application/json");
+    let doc = r.body.clone();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["servers"][0]["url"], "/admin/v1");
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
+    let paths = doc["paths"].as_object().unwrap();
+    let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "/accounts",
+            "/certificates",
+            "/certificates/{serial}",
+            "/certificates/{serial}/pem",
+            "/certificates/{serial}/revoke",
+            "/credentials",
+            "/credentials/{id}/disable",
+            "/mac-keys",
+            "/openapi.json",
+            "/profiles",
+            "/validations",
+        ]
+    );
+    // Every path and method the document names is routed: never the fallback's 404 or 405.
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let Some(method) = ["get", "post"].iter().find(|m| *m == method) else {
+                continue;
+            };
+            let url = format!(
+                "/admin/v1{}",
+                path.replace("{serial}", "0a0b").replace("{id}", "nobody")
+            );
+            let r = admin
+                .call(&method.to_uppercase(), &url, Some(&mine), "")
+                .await;
+            assert!(
+                r.status != 405 && !r.text.contains("no such admin resource"),
+                "{method} {url}: {} {}",
+                r.status,
+                r.text
+            );
+        }
+    }
+
+    // Request bodies and responses name fields alike, and the schemas name what is sent.
+    let schema = |path: &str, method: &str, status: &str| {
+        doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+            .clone()
+    };
+    let created = admin
+        .call("POST", "/admin/v1/credentials", Some(&mine), "")
+        .await;
+    assert_eq!(
+        keys(&created.body),
+        schema_properties(&doc, &schema("/credentials", "post", "201"))
+    );
+    let key = admin
+        .call("POST", "/admin/v1/mac-keys", Some(&mine), "")
+        .await;
+    assert_eq!(
+        keys(&key.body),
+        schema_properties(&doc, &schema("/mac-keys", "post", "201"))
+    );
+    let body =
+        &doc["paths"]["/mac-keys"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(
+        schema_properties(&doc, body).contains(&"credential_id".to_owned())
+            && keys(&key.body).contains(&"credential_id".to_owned()),
+        "{body}"
+    );
+    let profiles = admin.get("/admin/v1/profiles", &mine).await;
+    assert_eq!(
+        keys(&profiles.body),
+        schema_properties(&doc, &schema("/profiles", "get", "200"))
+    );
+    let revoke = &doc["paths"]["/certificates/{serial}/revoke"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(schema_properties(&doc, revoke), ["reason"]);
+    let cert = schema_properties(&doc, &doc["components"]["schemas"]["CertificateView"]);
+    for field in [
+        "serial",
+        "names",
+        "status",
+        "revocation",
+        "issuer",
+        "profile",
+        "account_id",
+    ] {
+        assert!(cert.contains(&field.to_owned()), "{field}: {cert:?}");
+    }
+}

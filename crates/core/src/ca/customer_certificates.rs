@@ -160,7 +160,7 @@ impl Ca {
 }
 
 /// A certificate as the admin API shows it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CertificateView {
     /// Lower-case hex, as stored (`openssl x509 -noout -serial` prints it upper-case).
     pub serial: String,
@@ -187,7 +187,7 @@ pub struct CertificateView {
 }
 
 /// A revocation as the admin API shows it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct RevocationView {
     /// The RFC 5280 reason name (`keyCompromise`, `superseded`, …).
     pub reason: String,
@@ -219,7 +219,7 @@ impl CertificateView {
 }
 
 /// A domain validation as the admin API shows it.
-#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct ValidationView {
     /// Id.
     pub id: String,
@@ -238,6 +238,7 @@ pub struct ValidationView {
     /// The authorization it made valid.
     pub authorization_id: String,
     /// The validator's evidence: addresses resolved and contacted, DNS answers.
+    #[schema(value_type = Object)]
     pub evidence: serde_json::Value,
 }
 

@@ -20,11 +20,12 @@ use ferrite_core::ca::customer_certificates::{
 use ferrite_core::ca::operator_revoke::parse_reason;
 use ferrite_core::model::{CertificateQuery, DomainValidationQuery};
 use ferrite_proto::ProblemType;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::PREFIX;
 use super::auth::Caller;
+use super::openapi::ProblemDocument;
 use crate::AppState;
 use crate::problem::ApiError;
 
@@ -35,13 +36,64 @@ const MAX_LIMIT: u32 = 1000;
 /// The longest `expiring_days` accepted (ten years).
 const MAX_EXPIRING_DAYS: u32 = 3650;
 
-/// The query string as (name, value) pairs, in order.
-type Params = Result<Query<Vec<(String, String)>>, QueryRejection>;
+/// `GET /certificates` query. Values are read as text and parsed here, so a bad one gets a
+/// problem naming the accepted form.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct CertificateParams {
+    /// One name (`www.example.com`, `*.example.com` for a wildcard), or every name under a
+    /// domain (`.example.com`).
+    domain: Option<String>,
+    /// A serial in hex, colons and case ignored (as `openssl x509 -noout -serial` prints it).
+    serial: Option<String>,
+    /// Only unexpired certificates whose notAfter is within this many days (1 to 3650).
+    #[param(value_type = Option<u32>)]
+    expiring_days: Option<String>,
+    /// `valid`, `revoked` or `expired`.
+    status: Option<String>,
+    /// Items per page, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>)]
+    limit: Option<String>,
+    /// The serial the previous page ended with (follow `next` rather than building it).
+    after: Option<String>,
+}
+
+/// `GET /validations` query.
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ValidationParams {
+    /// One name as validated (`*.` in front for a wildcard), or every name under a domain
+    /// (`.example.com`).
+    domain: Option<String>,
+    /// Items per page, 1 to 1000 (default 100).
+    #[param(value_type = Option<u32>)]
+    limit: Option<String>,
+    /// The id the previous page ended with (follow `next` rather than building it).
+    after: Option<String>,
+}
+
+/// A page of certificates.
+#[derive(Serialize, ToSchema)]
+pub(super) struct CertificateList {
+    certificates: Vec<CertificateView>,
+    /// The next page's URL (also in `Link: <…>; rel="next"`); `null` on the last page.
+    next: Option<String>,
+}
+
+/// A page of domain validations.
+#[derive(Serialize, ToSchema)]
+pub(super) struct ValidationList {
+    validations: Vec<ValidationView>,
+    /// The next page's URL (also in `Link: <…>; rel="next"`); `null` on the last page.
+    next: Option<String>,
+}
 
 /// `POST /certificates/{serial}/revoke` body.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RevokeRequest {
+pub(super) struct RevokeRequest {
     /// An RFC 5280 reason name (`keyCompromise`, `superseded`, …) or its code.
     reason: String,
 }
@@ -61,21 +113,15 @@ fn in_param(name: &str, e: CoreError) -> ApiError {
     e
 }
 
-fn params(query: Params, accepted: &str) -> Result<Vec<(String, String)>, ApiError> {
-    let Query(pairs) = query.map_err(|e| {
+/// The query, or a problem saying which parameters are accepted.
+fn params<T>(query: Result<Query<T>, QueryRejection>, accepted: &str) -> Result<T, ApiError> {
+    let Query(params) = query.map_err(|e| {
         ApiError::new(
             ProblemType::Malformed,
-            format!("the query string does not parse ({e}); accepted parameters: {accepted}"),
+            format!("the query string is not accepted ({e}); accepted parameters: {accepted}"),
         )
     })?;
-    Ok(pairs)
-}
-
-fn unknown_param(name: &str, accepted: &str) -> ApiError {
-    ApiError::new(
-        ProblemType::Malformed,
-        format!("unknown query parameter {name:?}; accepted parameters: {accepted}"),
-    )
+    Ok(params)
 }
 
 fn parse_limit(text: &str) -> Result<u32, ApiError> {
@@ -107,23 +153,21 @@ fn encode(value: &str) -> String {
         .collect()
 }
 
-/// The URL of the page after this one: `path` with the filters of `pairs` (without any
-/// `after` or `limit`), `limit` and `after`.
-fn next_url(path: &str, pairs: &[(String, String)], limit: u32, after: &str) -> String {
-    let mut query: Vec<String> = pairs
+/// The URL of the page after this one: `path` with the `filters` that are set, `limit` and
+/// `after`.
+fn next_url(path: &str, filters: &[(&str, &Option<String>)], limit: u32, after: &str) -> String {
+    let mut query: Vec<String> = filters
         .iter()
-        .filter(|(k, _)| k != "after" && k != "limit")
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", encode(v))))
         .collect();
     query.push(format!("limit={limit}"));
     query.push(format!("after={}", encode(after)));
     format!("{PREFIX}{path}?{}", query.join("&"))
 }
 
-/// A page's JSON: `{key: items, "next": url | null}`, with `Link: <url>; rel="next"` when
-/// there is a next page.
-fn page_response(key: &str, items: serde_json::Value, next: Option<String>) -> Response {
-    let mut response = Json(json!({ key: items, "next": next })).into_response();
+/// A page's JSON, with `Link: <next>; rel="next"` when there is a next page.
+fn page_response(page: impl Serialize, next: Option<&str>) -> Response {
+    let mut response = Json(page).into_response();
     if let Some(url) = next
         && let Ok(link) = HeaderValue::from_str(&format!("<{url}>; rel=\"next\""))
     {
@@ -134,65 +178,86 @@ fn page_response(key: &str, items: serde_json::Value, next: Option<String>) -> R
 
 const CERTIFICATE_PARAMS: &str = "domain (www.example.com, *.example.com, or .example.com for every name under it), serial (hex), expiring_days (1 to 3650), status (valid, revoked or expired), limit (1 to 1000), after (the serial a page ended with)";
 
-/// `GET /certificates`.
+/// `GET /certificates`: the certificates of the customer's accounts, by serial, a page at a
+/// time.
+#[utoipa::path(get, path = "/certificates", tag = "certificates",
+    params(CertificateParams),
+    responses(
+        (status = 200, description = "A page of certificates", body = CertificateList),
+        (status = 400, description = "A query value not accepted", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(super) async fn list_certificates(
     State(state): State<AppState>,
     caller: Caller,
-    query: Params,
+    query: Result<Query<CertificateParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let pairs = params(query, CERTIFICATE_PARAMS)?;
+    let p = params(query, CERTIFICATE_PARAMS)?;
     let now = state.ca.now();
     let mut filter = CertificateQuery::default();
-    let mut status = None;
-    let mut limit = DEFAULT_LIMIT;
-    let mut after = None;
-    for (name, value) in &pairs {
-        match name.as_str() {
-            "domain" => NameFilter::parse(value)
-                .map_err(|e| in_param(name, e))?
-                .apply(&mut filter),
-            "serial" => filter.serial = Some(parse_serial(value).map_err(|e| in_param(name, e))?),
-            "expiring_days" => {
-                let days = value
-                    .trim()
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|d| (1..=MAX_EXPIRING_DAYS).contains(d))
-                    .ok_or_else(|| {
-                        bad_param(
-                            name,
-                            format!(
-                                "{value:?} is not a number of days: give a whole number from 1 to {MAX_EXPIRING_DAYS} (unexpired certificates whose notAfter is within that many days)"
-                            ),
-                        )
-                    })?;
-                filter.not_after_from = Some(now);
-                filter.not_after_until = Some(now + time::Duration::days(i64::from(days)));
-            }
-            "status" => {
-                status = Some(CertificateStatus::parse(value).map_err(|e| in_param(name, e))?)
-            }
-            "limit" => limit = parse_limit(value)?,
-            "after" => after = Some(parse_serial(value).map_err(|e| in_param(name, e))?),
-            other => return Err(unknown_param(other, CERTIFICATE_PARAMS)),
-        }
+    if let Some(domain) = &p.domain {
+        NameFilter::parse(domain)
+            .map_err(|e| in_param("domain", e))?
+            .apply(&mut filter);
     }
-    if let Some(status) = status {
-        status.apply(&mut filter, now);
+    if let Some(serial) = &p.serial {
+        filter.serial = Some(parse_serial(serial).map_err(|e| in_param("serial", e))?);
     }
+    if let Some(days) = &p.expiring_days {
+        let days = days
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|d| (1..=MAX_EXPIRING_DAYS).contains(d))
+            .ok_or_else(|| {
+                bad_param(
+                    "expiring_days",
+                    format!(
+                        "{days:?} is not a number of days: give a whole number from 1 to {MAX_EXPIRING_DAYS} (unexpired certificates whose notAfter is within that many days)"
+                    ),
+                )
+            })?;
+        filter.not_after_from = Some(now);
+        filter.not_after_until = Some(now + time::Duration::days(i64::from(days)));
+    }
+    if let Some(status) = &p.status {
+        CertificateStatus::parse(status)
+            .map_err(|e| in_param("status", e))?
+            .apply(&mut filter, now);
+    }
+    let limit = p
+        .limit
+        .as_deref()
+        .map(parse_limit)
+        .transpose()?
+        .unwrap_or(DEFAULT_LIMIT);
+    let after = p
+        .after
+        .as_deref()
+        .map(|a| parse_serial(a).map_err(|e| in_param("after", e)))
+        .transpose()?;
     let page = state
         .ca
         .customer_certificates(caller.customer_id(), filter, after.as_deref(), limit)
         .await?;
-    let items: Vec<CertificateView> = page
-        .items
-        .iter()
-        .map(|c| CertificateView::new(c, now))
-        .collect();
+    let filters = [
+        ("domain", &p.domain),
+        ("serial", &p.serial),
+        ("expiring_days", &p.expiring_days),
+        ("status", &p.status),
+    ];
     let next = page
         .next
-        .map(|after| next_url("/certificates", &pairs, limit, &after));
-    Ok(page_response("certificates", json!(items), next))
+        .map(|after| next_url("/certificates", &filters, limit, &after));
+    let list = CertificateList {
+        certificates: page
+            .items
+            .iter()
+            .map(|c| CertificateView::new(c, now))
+            .collect(),
+        next: next.clone(),
+    };
+    Ok(page_response(list, next.as_deref()))
 }
 
 fn path_serial(serial: &str) -> Result<String, ApiError> {
@@ -216,7 +281,14 @@ async fn path_certificate(
         .await?)
 }
 
-/// `GET /certificates/{serial}`.
+/// `GET /certificates/{serial}`: one of the customer's certificates.
+#[utoipa::path(get, path = "/certificates/{serial}", tag = "certificates",
+    params(("serial" = String, Path, description = "The serial in hex (colons and case ignored)")),
+    responses(
+        (status = 200, description = "The certificate", body = CertificateView),
+        (status = 404, description = "None of the customer's accounts holds it", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(super) async fn show_certificate(
     State(state): State<AppState>,
     caller: Caller,
@@ -227,6 +299,13 @@ pub(super) async fn show_certificate(
 }
 
 /// `GET /certificates/{serial}/pem`: the leaf and its chain, as ACME serves them.
+#[utoipa::path(get, path = "/certificates/{serial}/pem", tag = "certificates",
+    params(("serial" = String, Path, description = "The serial in hex (colons and case ignored)")),
+    responses(
+        (status = 200, description = "The leaf and its chain", body = String, content_type = "application/pem-certificate-chain"),
+        (status = 404, description = "None of the customer's accounts holds it", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(super) async fn download_certificate(
     State(state): State<AppState>,
     caller: Caller,
@@ -243,7 +322,18 @@ pub(super) async fn download_certificate(
         .into_response())
 }
 
-/// `POST /certificates/{serial}/revoke` with `{"reason": NAME}`.
+/// `POST /certificates/{serial}/revoke` with `{"reason": NAME}`: revokes it as `ferrite cert
+/// revoke` does.
+#[utoipa::path(post, path = "/certificates/{serial}/revoke", tag = "certificates",
+    params(("serial" = String, Path, description = "The serial in hex (colons and case ignored)")),
+    request_body = RevokeRequest,
+    responses(
+        (status = 200, description = "The certificate, revoked", body = CertificateView),
+        (status = 400, description = "A body or reason not accepted", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 404, description = "None of the customer's accounts holds it", body = ProblemDocument, content_type = "application/problem+json"),
+        (status = 409, description = "Already revoked (alreadyRevoked)", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(super) async fn revoke_certificate(
     State(state): State<AppState>,
     caller: Caller,
@@ -269,52 +359,61 @@ pub(super) async fn revoke_certificate(
 
 const VALIDATION_PARAMS: &str = "domain (www.example.com, *.example.com, or .example.com for every name under it), limit (1 to 1000), after (the id a page ended with)";
 
-/// `GET /validations`.
+/// `GET /validations`: the customer's domain validations, newest first.
+#[utoipa::path(get, path = "/validations", tag = "validations",
+    params(ValidationParams),
+    responses(
+        (status = 200, description = "A page of domain validations", body = ValidationList),
+        (status = 400, description = "A query value not accepted", body = ProblemDocument, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])))]
 pub(super) async fn list_validations(
     State(state): State<AppState>,
     caller: Caller,
-    query: Params,
+    query: Result<Query<ValidationParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let pairs = params(query, VALIDATION_PARAMS)?;
+    let p = params(query, VALIDATION_PARAMS)?;
     let mut filter = DomainValidationQuery {
         customer_id: caller.customer_id().to_owned(),
         ..DomainValidationQuery::default()
     };
-    let mut limit = DEFAULT_LIMIT;
-    let mut after = None;
-    for (name, value) in &pairs {
-        match name.as_str() {
-            "domain" => match NameFilter::parse(value).map_err(|e| in_param(name, e))? {
-                NameFilter::Exact(n) => filter.domain = Some(n),
-                NameFilter::Suffix(s) => filter.domain_suffix = Some(s),
-            },
-            "limit" => limit = parse_limit(value)?,
-            "after" => {
-                let ok = !value.is_empty()
-                    && value.len() <= 64
-                    && value
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-                if !ok {
-                    return Err(bad_param(
-                        name,
-                        format!(
-                            "{value:?} is not a validation id: pass the `next` URL a page returned, or the id of the last validation on it"
-                        ),
-                    ));
-                }
-                after = Some(value.clone());
-            }
-            other => return Err(unknown_param(other, VALIDATION_PARAMS)),
+    if let Some(domain) = &p.domain {
+        match NameFilter::parse(domain).map_err(|e| in_param("domain", e))? {
+            NameFilter::Exact(n) => filter.domain = Some(n),
+            NameFilter::Suffix(s) => filter.domain_suffix = Some(s),
+        }
+    }
+    let limit = p
+        .limit
+        .as_deref()
+        .map(parse_limit)
+        .transpose()?
+        .unwrap_or(DEFAULT_LIMIT);
+    if let Some(after) = &p.after {
+        let ok = !after.is_empty()
+            && after.len() <= 64
+            && after
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !ok {
+            return Err(bad_param(
+                "after",
+                format!(
+                    "{after:?} is not a validation id: pass the `next` URL a page returned, or the id of the last validation on it"
+                ),
+            ));
         }
     }
     let page = state
         .ca
-        .customer_validations(&filter, after.as_deref(), limit)
+        .customer_validations(&filter, p.after.as_deref(), limit)
         .await?;
-    let items: Vec<ValidationView> = page.items.iter().map(ValidationView::from).collect();
     let next = page
         .next
-        .map(|after| next_url("/validations", &pairs, limit, &after));
-    Ok(page_response("validations", json!(items), next))
+        .map(|after| next_url("/validations", &[("domain", &p.domain)], limit, &after));
+    let list = ValidationList {
+        validations: page.items.iter().map(ValidationView::from).collect(),
+        next: next.clone(),
+    };
+    Ok(page_response(list, next.as_deref()))
 }

@@ -27,20 +27,26 @@
 //!   revoke` does (the same CRL and audit effects); 409 `alreadyRevoked` if it was.
 //! - `GET  /validations[?domain=&limit=&after=]`: the customer's domain validations, newest
 //!   first, with their reuse expiry and the validator's evidence.
+//! - `GET  /openapi.json`: the OpenAPI 3.1 document of these routes (no credential needed).
 //!
 //! # Layout
 //! - `auth`: the bearer credential extractor.
 //! - `handlers`: one thin handler per route (parse → `Registry` → JSON).
 //! - `certificates`: the certificate and validation routes, their filters and paging.
+//! - `openapi`: the OpenAPI 3.1 document (`GET /admin/v1/openapi.json`), built from the
+//!   handlers' descriptions and types as the routes are registered.
 
 mod auth;
 mod certificates;
 mod handlers;
+mod openapi;
 
 use axum::Router;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use ferrite_proto::ProblemType;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::AppState;
 use crate::problem::ApiError;
@@ -49,39 +55,38 @@ use crate::problem::ApiError;
 pub const PREFIX: &str = "/admin/v1";
 
 pub(crate) fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route(
-            "/credentials",
-            get(handlers::list_credentials).post(handlers::create_credential),
-        )
-        .route(
-            "/credentials/{id}/disable",
-            post(handlers::disable_credential),
-        )
-        .route(
-            "/mac-keys",
-            get(handlers::list_mac_keys).post(handlers::create_mac_key),
-        )
-        .route("/accounts", get(handlers::list_accounts))
-        .route("/profiles", get(handlers::list_profiles))
-        .route("/certificates", get(certificates::list_certificates))
-        .route(
-            "/certificates/{serial}",
-            get(certificates::show_certificate),
-        )
-        .route(
-            "/certificates/{serial}/pem",
-            get(certificates::download_certificate),
-        )
-        .route(
-            "/certificates/{serial}/revoke",
-            post(certificates::revoke_certificate),
-        )
-        .route("/validations", get(certificates::list_validations))
+    let (routes, doc) = described_routes().split_for_parts();
+    openapi::publish(&doc);
+    let routes = routes
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state);
     Router::new().nest(PREFIX, routes)
+}
+
+/// Every admin route with its description: `routes!` registers a handler and its
+/// `#[utoipa::path]` together, so the document lists exactly what is routed.
+fn described_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(
+            handlers::list_credentials,
+            handlers::create_credential
+        ))
+        .routes(routes!(handlers::disable_credential))
+        .routes(routes!(handlers::list_mac_keys, handlers::create_mac_key))
+        .routes(routes!(handlers::list_accounts))
+        .routes(routes!(handlers::list_profiles))
+        .routes(routes!(certificates::list_certificates))
+        .routes(routes!(certificates::show_certificate))
+        .routes(routes!(certificates::download_certificate))
+        .routes(routes!(certificates::revoke_certificate))
+        .routes(routes!(certificates::list_validations))
+        .routes(routes!(openapi::serve))
+}
+
+/// The admin API's OpenAPI document, as `GET /admin/v1/openapi.json` serves it.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    described_routes().split_for_parts().1
 }
 
 async fn not_found() -> Response {
