@@ -706,6 +706,32 @@ async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
             "{}",
             String::from_utf8_lossy(&r.body)
         );
+
+        // keyCompromise through the API blocks the key, as the operator's revocation does,
+        // naming the credential that asked.
+        let second = serial_of(&issued[1].leaf_der);
+        let r = admin
+            .call(
+                "POST",
+                &format!("/admin/v1/certificates/{second}/revoke"),
+                Some(&mine),
+                "{\"reason\": \"keyCompromise\"}",
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["revocation"]["reason"], "keyCompromise");
+        let hash =
+            ferrite_core::ca::key_block::certificate_spki_sha256(&issued[1].leaf_der).unwrap();
+        let block = admin
+            .ca
+            .ca
+            .store()
+            .blocked_key(&hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(block.serial.as_deref(), Some(second.as_str()));
+        assert!(block.reason.contains(id_of(&mine)), "{}", block.reason);
     })
     .await;
 }
