@@ -92,7 +92,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 async fn not_found() -> Response {
     ApiError::new(
         ProblemType::Malformed,
-        "no such admin resource; the admin API has /admin/v1/credentials, /admin/v1/mac-keys, /admin/v1/accounts, /admin/v1/profiles, /admin/v1/certificates (with /{serial}, /{serial}/pem and /{serial}/revoke) and /admin/v1/validations",
+        "no such admin resource; the admin API has /admin/v1/credentials, /admin/v1/mac-keys, /admin/v1/accounts, /admin/v1/profiles, /admin/v1/certificates (with /{serial}, /{serial}/pem and /{serial}/revoke) and /admin/v1/validations; /admin/v1/openapi.json describes them all",
     )
     .with_status(404)
     .into_response()
