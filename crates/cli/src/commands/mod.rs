@@ -441,7 +441,8 @@ enum CertCommand {
         /// Only this customer's (name).
         #[arg(long, allow_hyphen_values = true)]
         customer: Option<String>,
-        /// Only certificates with this DNS name.
+        /// Only certificates with this DNS name; with a leading dot (`.example.com`), every
+        /// name under that domain.
         #[arg(long)]
         domain: Option<String>,
         /// Only this serial (hex, as `openssl x509 -serial` prints it).
