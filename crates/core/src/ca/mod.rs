@@ -399,12 +399,14 @@ impl Ca {
             .await
     }
 
-    /// Background housekeeping: purges expired nonces and refused requests past
-    /// [`REFUSED_REQUEST_RETENTION`], and hands stranded validations and finalizations (their
+    /// Background housekeeping: purges expired nonces, spent-out rate limit rows and refused
+    /// requests past [`REFUSED_REQUEST_RETENTION`], and hands stranded validations and finalizations (their
     /// instance died) back.
     pub async fn housekeeping(&self) -> Result<(), CoreError> {
         let now = self.now();
         self.inner.store.purge_nonces(now).await?;
+        // A rate limit row whose time is past says nothing a missing row would not.
+        self.inner.store.purge_rate_limits(now).await?;
         self.inner
             .store
             .purge_refused_requests(now - REFUSED_REQUEST_RETENTION)
