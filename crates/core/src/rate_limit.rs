@@ -305,10 +305,13 @@ pub fn address_group(ip: IpAddr) -> String {
     }
 }
 
-/// The store key of `limit` counted for `parts` (an account id, an account id and a name, an
-/// address group): the limit's name first, so every key of a limit sorts together.
-pub fn key(limit: LimitName, parts: &[&str]) -> String {
-    let mut key = limit.as_str().to_owned();
+/// The store key of `limit` at `value` counted for `parts` (an account id, an account id and
+/// a name, an address group): the limit's name first, so every key of a limit sorts together.
+/// The value is part of the key because a theoretical arrival time is only meaningful at the
+/// increment it was spent with: a limit the operator raises or lowers (a customer's
+/// override, `[rate_limits]`) starts counting afresh at its new value.
+pub fn key(limit: LimitName, value: u32, parts: &[&str]) -> String {
+    let mut key = format!("{limit}:{value}");
     for part in parts {
         key.push(':');
         key.push_str(part);

@@ -17,6 +17,7 @@
 //! - `ari`: renewal information, `replaces`, and windows pulled forward (RFC 9773).
 //! - `operator_revoke`: `ferrite cert revoke`, one certificate or many, resumable.
 //! - `key_block`: keys reported compromised, refused as CSR and account keys.
+//! - `rate_limits`: the rate limits of newAccount, newOrder and failed validations.
 
 mod accounts;
 pub mod ari;
@@ -28,6 +29,7 @@ pub mod key_block;
 pub mod operator_revoke;
 mod orders;
 mod profiles;
+mod rate_limits;
 mod reuse;
 mod revoke;
 mod slots;
@@ -130,6 +132,9 @@ pub struct CaConfig {
     /// store's commits) are not each queued behind every client's request work — the way
     /// Boulder runs its VA as a service of its own.
     pub validation_runtime: Option<tokio::runtime::Handle>,
+    /// The rate limits every account is held to, unless its customer has its own values
+    /// ([`crate::rate_limit`]).
+    pub rate_limits: crate::rate_limit::RateLimits,
 }
 
 impl Default for CaConfig {
@@ -159,6 +164,7 @@ impl Default for CaConfig {
             validation_runtime: None,
             account_url_prefix: String::new(),
             caa_recheck_after: Duration::hours(8),
+            rate_limits: crate::rate_limit::RateLimits::default(),
         }
     }
 }

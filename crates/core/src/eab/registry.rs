@@ -12,12 +12,14 @@ use super::mac_key::{generate_api_secret, generate_mac_key, hash_secret, verify_
 use super::secret::SecretText;
 use super::suspension::check_in_service;
 use super::views::{
-    AccountView, CredentialView, CustomerView, MacKeyView, NewCredential, NewMacKey,
+    AccountView, CredentialView, CustomerLimitView, CustomerView, MacKeyView, NewCredential,
+    NewMacKey,
 };
 use crate::model::stored_precision;
 use crate::model::{
     Account, ApiCredential, CredentialStatus, Customer, KeyHolder, MacKey, Scope, Suspension,
 };
+use crate::rate_limit::{LimitName, RateLimits};
 use crate::{Clock, CoreError, Store, StoreError, ids};
 
 /// Customers, credentials and MAC keys over a [`Store`]. Cheap to clone.
@@ -57,6 +59,34 @@ fn not_found(what: &str, id: &str, hint: &str) -> CoreError {
         404,
         format!("there is no {what} {id:?}{hint}"),
     )
+}
+
+/// The limit named `name`, if a customer may have its own value of it.
+fn per_customer_limit(name: &str) -> Result<LimitName, CoreError> {
+    let names: Vec<&str> = LimitName::ALL
+        .into_iter()
+        .filter(|l| l.per_customer())
+        .map(LimitName::as_str)
+        .collect();
+    match LimitName::parse(name) {
+        Some(limit) if limit.per_customer() => Ok(limit),
+        Some(limit) => Err(problem(
+            ProblemType::Malformed,
+            400,
+            format!(
+                "{limit} is counted per client address before an account has a customer, so it has no per-customer value; set it in [rate_limits] (per customer: {})",
+                names.join(", ")
+            ),
+        )),
+        None => Err(problem(
+            ProblemType::Malformed,
+            400,
+            format!(
+                "there is no rate limit {name:?}; a customer may have its own value of {}",
+                names.join(", ")
+            ),
+        )),
+    }
 }
 
 /// Customer names: 1–64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit, so they are
@@ -204,6 +234,79 @@ impl Registry {
             "customer suspended by the operator"
         );
         Ok(customer)
+    }
+
+    /// Sets customer `name`'s own value of the rate limit `limit` for its accounts (`None`:
+    /// back to the configured value; 0: off for them), effective at once on every instance,
+    /// and logs it as an audit event. 404 if there is no such customer; 400 for a limit that
+    /// is not set per customer.
+    pub async fn set_rate_limit(
+        &self,
+        name: &str,
+        limit: &str,
+        value: Option<u32>,
+    ) -> Result<CustomerView, CoreError> {
+        let limit = per_customer_limit(limit)?;
+        let customer = self.store.customer_by_name(name).await?.ok_or_else(|| {
+            not_found(
+                "customer",
+                name,
+                "; list customers with `ferrite customer list`",
+            )
+        })?;
+        self.store
+            .set_rate_limit_override(&customer.id, limit.as_str(), value)
+            .await?;
+        tracing::warn!(
+            target: "ferrite::audit",
+            event = "rate_limit_set",
+            customer = %customer.id,
+            name = %customer.name,
+            limit = limit.as_str(),
+            value = value.map_or_else(|| "default".to_owned(), |v| v.to_string()),
+            "customer rate limit set by the operator"
+        );
+        Ok(CustomerView::from(&customer))
+    }
+
+    /// Every rate limit as it applies to customer `name`'s accounts: `configured` (the
+    /// deployment's `[rate_limits]`) with the customer's own values. 404 if there is no such
+    /// customer.
+    pub async fn customer_rate_limits(
+        &self,
+        name: &str,
+        configured: &RateLimits,
+    ) -> Result<Vec<CustomerLimitView>, CoreError> {
+        let customer = self.store.customer_by_name(name).await?.ok_or_else(|| {
+            not_found(
+                "customer",
+                name,
+                "; list customers with `ferrite customer list`",
+            )
+        })?;
+        let overrides = self.store.rate_limit_overrides(&customer.id).await?;
+        Ok(LimitName::ALL
+            .into_iter()
+            .map(|limit| {
+                let override_value = overrides
+                    .iter()
+                    .find(|(n, _)| limit.per_customer() && n == limit.as_str())
+                    .map(|(_, v)| *v);
+                let effective = override_value.unwrap_or_else(|| configured.get(limit));
+                CustomerLimitView {
+                    limit: limit.as_str(),
+                    configured: configured.get(limit),
+                    override_value,
+                    effective,
+                    describe: if effective == 0 {
+                        "off".to_owned()
+                    } else {
+                        limit.describe(effective)
+                    },
+                    per_customer: limit.per_customer(),
+                }
+            })
+            .collect())
     }
 
     /// Lifts customer `name`'s suspension: its accounts, MAC keys and credentials work again

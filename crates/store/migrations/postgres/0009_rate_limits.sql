@@ -1,7 +1,7 @@
 -- Ferrite PostgreSQL schema, version 9: rate limits shared by every instance.
 
--- One row per limited thing (a limit's name and what it is counted for, e.g.
--- `new_orders_per_account:ACCOUNT`): the GCRA theoretical arrival time `tat` (microseconds
+-- One row per limited thing (a limit's name, its value and what it is counted for, e.g.
+-- `new_orders_per_account:300:ACCOUNT`): the GCRA theoretical arrival time `tat` (microseconds
 -- since the epoch). A request is allowed while max(tat, now) + increment stays within the
 -- limit's tolerance of now, and then moves `tat` on by the increment in the same statement,
 -- so two instances can never both spend the last allowance. A row whose `tat` is past is

@@ -21,7 +21,7 @@ pub(crate) async fn rate_limit_spends_stop_at_the_allowance(store: &dyn Store) {
     let key = "new_orders_per_account:acct".to_owned();
     assert!(
         store
-            .rate_limit_tats(&[key.clone()])
+            .rate_limit_tats(std::slice::from_ref(&key))
             .await
             .unwrap()
             .is_empty()
@@ -39,7 +39,10 @@ pub(crate) async fn rate_limit_spends_stop_at_the_allowance(store: &dyn Store) {
         "the fourth at once is refused with the stored time"
     );
     assert_eq!(
-        store.rate_limit_tats(&[key.clone()]).await.unwrap(),
+        store
+            .rate_limit_tats(std::slice::from_ref(&key))
+            .await
+            .unwrap(),
         vec![(key.clone(), full)]
     );
     // Just before 20 minutes: still refused. At 20 minutes: one more, and only one.
@@ -237,7 +240,10 @@ pub(crate) async fn pending_authorizations_are_counted(store: &dyn Store) {
         .await
         .unwrap();
     store
-        .insert_order(&order("o3", "other", &[&foreign]), &[foreign.clone()])
+        .insert_order(
+            &order("o3", "other", &[&foreign]),
+            std::slice::from_ref(&foreign),
+        )
         .await
         .unwrap();
     assert!(
