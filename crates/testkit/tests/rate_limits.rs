@@ -97,6 +97,33 @@ async fn new_orders_past_the_limit_are_rate_limited_on_postgresql() {
     .await;
 }
 
+/// Orders `n{i}.example.com` for each `i` in `range`, each answered 201.
+async fn orders_allowed(
+    ca: &TestCa,
+    raw: &RawClient,
+    account: &RawAccount,
+    range: std::ops::Range<u32>,
+) {
+    for i in range {
+        let r = new_order(ca, raw, account, &[&format!("n{i}.example.com")]).await;
+        assert_eq!(
+            r.status,
+            201,
+            "order {i}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+}
+
+/// What `ferrite customer set-limit corp new_orders_per_account VALUE|--default` does.
+async fn set_orders_limit(ca: &TestCa, value: Option<u32>) {
+    ca.ca
+        .eab()
+        .set_rate_limit("corp", "new_orders_per_account", value)
+        .await
+        .unwrap();
+}
+
 /// Three orders per 3 hours: the fourth is refused and creates nothing; the customer's
 /// override of 5 applies at once and counts afresh (a limit's state belongs to its value),
 /// `--default` brings back 3 with its count as it was; 0 is off; another customer's account
@@ -105,15 +132,7 @@ async fn new_orders_per_account(options: TestCaOptions) {
     let ca = TestCa::start_with(options).await;
     let raw = ca.raw();
     let account = RawAccount::register_bound(&raw, &new_customer_key(&ca.ca, "corp").await).await;
-    for i in 0..3 {
-        let r = new_order(&ca, &raw, &account, &[&format!("n{i}.example.com")]).await;
-        assert_eq!(
-            r.status,
-            201,
-            "order {i}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
-    }
+    orders_allowed(&ca, &raw, &account, 0..3).await;
     let refused = new_order(&ca, &raw, &account, &["n3.example.com"]).await;
     // One more comes back every hour (3 per 3 hours).
     let detail = assert_rate_limited(
@@ -137,20 +156,8 @@ async fn new_orders_per_account(options: TestCaOptions) {
     assert_eq!(orders["orders"].as_array().unwrap().len(), 3, "{orders}");
 
     // The operator raises the customer's limit: applies at once, counted afresh.
-    ca.ca
-        .eab()
-        .set_rate_limit("corp", "new_orders_per_account", Some(5))
-        .await
-        .unwrap();
-    for i in 3..8 {
-        let r = new_order(&ca, &raw, &account, &[&format!("n{i}.example.com")]).await;
-        assert_eq!(
-            r.status,
-            201,
-            "order {i}: {}",
-            String::from_utf8_lossy(&r.body)
-        );
-    }
+    set_orders_limit(&ca, Some(5)).await;
+    orders_allowed(&ca, &raw, &account, 3..8).await;
     let refused = new_order(&ca, &raw, &account, &["n8.example.com"]).await;
     assert_rate_limited(
         "sixth order with the override",
@@ -160,11 +167,7 @@ async fn new_orders_per_account(options: TestCaOptions) {
         3 * 3600,
     );
     // Back to the configured value, whose allowance is still spent.
-    ca.ca
-        .eab()
-        .set_rate_limit("corp", "new_orders_per_account", None)
-        .await
-        .unwrap();
+    set_orders_limit(&ca, None).await;
     let refused = new_order(&ca, &raw, &account, &["n8.example.com"]).await;
     assert_rate_limited(
         "after --default",
@@ -175,11 +178,7 @@ async fn new_orders_per_account(options: TestCaOptions) {
     );
 
     // 0 turns the limit off for the customer.
-    ca.ca
-        .eab()
-        .set_rate_limit("corp", "new_orders_per_account", Some(0))
-        .await
-        .unwrap();
+    set_orders_limit(&ca, Some(0)).await;
     let r = new_order(&ca, &raw, &account, &["n9.example.com"]).await;
     assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
 

@@ -247,13 +247,7 @@ impl Registry {
         value: Option<u32>,
     ) -> Result<CustomerView, CoreError> {
         let limit = per_customer_limit(limit)?;
-        let customer = self.store.customer_by_name(name).await?.ok_or_else(|| {
-            not_found(
-                "customer",
-                name,
-                "; list customers with `ferrite customer list`",
-            )
-        })?;
+        let customer = self.stored_customer(name).await?;
         self.store
             .set_rate_limit_override(&customer.id, limit.as_str(), value)
             .await?;
@@ -269,6 +263,17 @@ impl Registry {
         Ok(CustomerView::from(&customer))
     }
 
+    /// The stored customer named `name`; 404 if there is none.
+    async fn stored_customer(&self, name: &str) -> Result<crate::model::Customer, CoreError> {
+        self.store.customer_by_name(name).await?.ok_or_else(|| {
+            not_found(
+                "customer",
+                name,
+                "; list customers with `ferrite customer list`",
+            )
+        })
+    }
+
     /// Every rate limit as it applies to customer `name`'s accounts: `configured` (the
     /// deployment's `[rate_limits]`) with the customer's own values. 404 if there is no such
     /// customer.
@@ -277,13 +282,7 @@ impl Registry {
         name: &str,
         configured: &RateLimits,
     ) -> Result<Vec<CustomerLimitView>, CoreError> {
-        let customer = self.store.customer_by_name(name).await?.ok_or_else(|| {
-            not_found(
-                "customer",
-                name,
-                "; list customers with `ferrite customer list`",
-            )
-        })?;
+        let customer = self.stored_customer(name).await?;
         let overrides = self.store.rate_limit_overrides(&customer.id).await?;
         Ok(LimitName::ALL
             .into_iter()
