@@ -96,8 +96,10 @@ pub struct Config {
     /// instance through the database; 0 turns a limit off. Defaults like Let's Encrypt's:
     /// `new_orders_per_account` 300 per 3 hours, `pending_authorizations_per_account` 1000
     /// at once, `failed_validations_per_account_and_name` 5 per hour,
-    /// `new_accounts_per_address` 10 per 3 hours (IPv6 by /64). `ferrite customer set-limit`
-    /// gives a customer's accounts other values.
+    /// `new_accounts_per_address` 10 per 3 hours (IPv6 by /64); and
+    /// `new_credentials_per_customer` 20 and `new_mac_keys_per_customer` 100 per day,
+    /// `failed_admin_authentications_per_address` 20 per hour. `ferrite customer set-limit`
+    /// gives a customer other values (not the limits per address).
     #[serde(default)]
     pub rate_limits: ferrite_core::rate_limit::RateLimits,
 }

@@ -20,6 +20,8 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
+use crate::{CoreError, Store};
+
 /// A limit an operator sets (`[rate_limits]`) and may replace per customer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum LimitName {
@@ -32,15 +34,25 @@ pub enum LimitName {
     FailedValidationsPerAccountAndName,
     /// New accounts registered from one client address (IPv6: its /64) per 3 hours.
     NewAccountsPerAddress,
+    /// New API credentials of one customer per day (admin API and CLI).
+    NewCredentialsPerCustomer,
+    /// New EAB MAC keys of one customer per day (admin API and CLI).
+    NewMacKeysPerCustomer,
+    /// Failed admin API authentications from one client address (IPv6: its /64) per hour;
+    /// then the address is refused before its secret is checked.
+    FailedAdminAuthenticationsPerAddress,
 }
 
 impl LimitName {
     /// Every limit, in the order operators see them.
-    pub const ALL: [LimitName; 4] = [
+    pub const ALL: [LimitName; 7] = [
         Self::NewOrdersPerAccount,
         Self::PendingAuthorizationsPerAccount,
         Self::FailedValidationsPerAccountAndName,
         Self::NewAccountsPerAddress,
+        Self::NewCredentialsPerCustomer,
+        Self::NewMacKeysPerCustomer,
+        Self::FailedAdminAuthenticationsPerAddress,
     ];
 
     /// The name in `[rate_limits]`, in refusals and on the command line.
@@ -50,6 +62,11 @@ impl LimitName {
             Self::PendingAuthorizationsPerAccount => "pending_authorizations_per_account",
             Self::FailedValidationsPerAccountAndName => "failed_validations_per_account_and_name",
             Self::NewAccountsPerAddress => "new_accounts_per_address",
+            Self::NewCredentialsPerCustomer => "new_credentials_per_customer",
+            Self::NewMacKeysPerCustomer => "new_mac_keys_per_customer",
+            Self::FailedAdminAuthenticationsPerAddress => {
+                "failed_admin_authentications_per_address"
+            }
         }
     }
 
@@ -62,15 +79,22 @@ impl LimitName {
     pub fn period(self) -> Option<Duration> {
         match self {
             Self::NewOrdersPerAccount | Self::NewAccountsPerAddress => Some(Duration::hours(3)),
-            Self::FailedValidationsPerAccountAndName => Some(Duration::hours(1)),
+            Self::FailedValidationsPerAccountAndName
+            | Self::FailedAdminAuthenticationsPerAddress => Some(Duration::hours(1)),
+            Self::NewCredentialsPerCustomer | Self::NewMacKeysPerCustomer => {
+                Some(Duration::days(1))
+            }
             Self::PendingAuthorizationsPerAccount => None,
         }
     }
 
-    /// Whether a customer's override applies. New accounts per address are counted before
-    /// the account, and so its customer, exists: only the configured value applies.
+    /// Whether a customer's override applies. The limits per client address are counted
+    /// before the customer is known: only the configured value applies.
     pub fn per_customer(self) -> bool {
-        self != Self::NewAccountsPerAddress
+        !matches!(
+            self,
+            Self::NewAccountsPerAddress | Self::FailedAdminAuthenticationsPerAddress
+        )
     }
 
     /// What is limited, for a refusal's detail ("new orders of this account").
@@ -82,6 +106,11 @@ impl LimitName {
                 "failed validations of this name by this account"
             }
             Self::NewAccountsPerAddress => "new accounts from this client address",
+            Self::NewCredentialsPerCustomer => "new API credentials of this customer",
+            Self::NewMacKeysPerCustomer => "new MAC keys of this customer",
+            Self::FailedAdminAuthenticationsPerAddress => {
+                "failed authentications from this client address"
+            }
         }
     }
 
@@ -89,6 +118,7 @@ impl LimitName {
     pub fn describe(self, value: u32) -> String {
         match self.period() {
             Some(period) if period.whole_hours() == 1 => format!("{value} per hour"),
+            Some(period) if period.whole_hours() == 24 => format!("{value} per day"),
             Some(period) => format!("{value} per {} hours", period.whole_hours()),
             None => format!("{value} at once"),
         }
@@ -116,6 +146,13 @@ pub struct RateLimits {
     pub failed_validations_per_account_and_name: u32,
     /// New accounts per client address per 3 hours (IPv6 addresses grouped by /64).
     pub new_accounts_per_address: u32,
+    /// New API credentials per customer per day (admin API and `ferrite credential create`).
+    pub new_credentials_per_customer: u32,
+    /// New MAC keys per customer per day (admin API and `ferrite mac-key create`).
+    pub new_mac_keys_per_customer: u32,
+    /// Failed admin API authentications per client address per hour (IPv6 by /64); then the
+    /// address is refused before its secret is checked.
+    pub failed_admin_authentications_per_address: u32,
 }
 
 impl Default for RateLimits {
@@ -125,6 +162,9 @@ impl Default for RateLimits {
             pending_authorizations_per_account: 1000,
             failed_validations_per_account_and_name: 5,
             new_accounts_per_address: 10,
+            new_credentials_per_customer: 20,
+            new_mac_keys_per_customer: 100,
+            failed_admin_authentications_per_address: 20,
         }
     }
 }
@@ -137,6 +177,9 @@ impl RateLimits {
             pending_authorizations_per_account: 0,
             failed_validations_per_account_and_name: 0,
             new_accounts_per_address: 0,
+            new_credentials_per_customer: 0,
+            new_mac_keys_per_customer: 0,
+            failed_admin_authentications_per_address: 0,
         }
     }
 
@@ -149,6 +192,11 @@ impl RateLimits {
                 self.failed_validations_per_account_and_name
             }
             LimitName::NewAccountsPerAddress => self.new_accounts_per_address,
+            LimitName::NewCredentialsPerCustomer => self.new_credentials_per_customer,
+            LimitName::NewMacKeysPerCustomer => self.new_mac_keys_per_customer,
+            LimitName::FailedAdminAuthenticationsPerAddress => {
+                self.failed_admin_authentications_per_address
+            }
         }
     }
 
@@ -165,7 +213,15 @@ impl RateLimits {
                 Some(LimitName::FailedValidationsPerAccountAndName) => {
                     &mut limits.failed_validations_per_account_and_name
                 }
-                Some(LimitName::NewAccountsPerAddress) | None => continue,
+                Some(LimitName::NewCredentialsPerCustomer) => {
+                    &mut limits.new_credentials_per_customer
+                }
+                Some(LimitName::NewMacKeysPerCustomer) => &mut limits.new_mac_keys_per_customer,
+                Some(
+                    LimitName::NewAccountsPerAddress
+                    | LimitName::FailedAdminAuthenticationsPerAddress,
+                )
+                | None => continue,
             };
             *slot = *value;
         }
@@ -291,6 +347,121 @@ impl RateLimited {
             fmt(self.resets_at),
         )
     }
+}
+
+/// The limits that apply to the accounts of `customer_id`: `configured`, with the customer's
+/// own values (none: `configured` as it is). One read.
+pub(crate) async fn limits_for(
+    store: &dyn Store,
+    configured: &RateLimits,
+    customer_id: Option<&str>,
+) -> Result<RateLimits, CoreError> {
+    match customer_id {
+        Some(id) => {
+            let overrides = store.rate_limit_overrides(id).await?;
+            Ok(configured.with_overrides(&overrides))
+        }
+        None => Ok(configured.clone()),
+    }
+}
+
+/// Spends one request of `limit` (at most `value` per its period; 0: off) for `key` at
+/// `now`. The stored time is read first, so a refusal writes nothing; an allowed request is
+/// spent by the store's one conditional UPSERT, which settles a race for the last one.
+/// `subject` narrows the refusal's detail (a name, an address).
+pub(crate) async fn spend(
+    store: &dyn Store,
+    now: OffsetDateTime,
+    limit: LimitName,
+    value: u32,
+    key: &str,
+    subject: Option<&str>,
+) -> Result<(), CoreError> {
+    let Some(gcra) = limit.period().and_then(|period| Gcra::new(value, period)) else {
+        return Ok(());
+    };
+    check_stored(store, now, limit, value, &gcra, key, subject).await?;
+    match store.spend_rate_limit(key, now, &gcra).await? {
+        Ok(_) => Ok(()),
+        // Another request (on any instance) spent the last one meanwhile.
+        Err(stored) => {
+            let exhausted = gcra.check(Some(stored), now).err().unwrap_or(Exhausted {
+                retry_at: now + gcra.increment,
+                resets_at: stored,
+            });
+            Err(refusal(limit, value, exhausted, subject, now))
+        }
+    }
+}
+
+/// Counts one of `limit` (at `value`) for `key` at `now` that has already happened (a
+/// failure): spent if the allowance has room, else nothing changes (it is spent already).
+pub(crate) async fn record(
+    store: &dyn Store,
+    now: OffsetDateTime,
+    limit: LimitName,
+    value: u32,
+    key: &str,
+) -> Result<(), CoreError> {
+    if let Some(gcra) = limit.period().and_then(|period| Gcra::new(value, period)) {
+        let _spent_or_full = store.spend_rate_limit(key, now, &gcra).await?;
+    }
+    Ok(())
+}
+
+/// Refuses when `limit`'s allowance for `key` is spent, reading only: for limits spent by
+/// what happens later (a failure), checked before the work.
+pub(crate) async fn check(
+    store: &dyn Store,
+    now: OffsetDateTime,
+    limit: LimitName,
+    value: u32,
+    key: &str,
+    subject: Option<&str>,
+) -> Result<(), CoreError> {
+    match limit.period().and_then(|period| Gcra::new(value, period)) {
+        Some(gcra) => check_stored(store, now, limit, value, &gcra, key, subject).await,
+        None => Ok(()),
+    }
+}
+
+async fn check_stored(
+    store: &dyn Store,
+    now: OffsetDateTime,
+    limit: LimitName,
+    value: u32,
+    gcra: &Gcra,
+    key: &str,
+    subject: Option<&str>,
+) -> Result<(), CoreError> {
+    let stored = store
+        .rate_limit_tats(&[key.to_owned()])
+        .await?
+        .into_iter()
+        .next()
+        .map(|(_, tat)| tat);
+    match gcra.check(stored, now) {
+        Ok(_) => Ok(()),
+        Err(exhausted) => Err(refusal(limit, value, exhausted, subject, now)),
+    }
+}
+
+/// The refusal of `limit` at `value`, exhausted as `exhausted` says.
+pub(crate) fn refusal(
+    limit: LimitName,
+    value: u32,
+    exhausted: Exhausted,
+    subject: Option<&str>,
+    now: OffsetDateTime,
+) -> CoreError {
+    CoreError::RateLimited(Box::new(RateLimited {
+        limit,
+        value,
+        retry_at: exhausted.retry_at,
+        resets_at: exhausted.resets_at,
+        subject: subject.map(str::to_owned),
+        now,
+    }))
 }
 
 /// The part of a client's address new accounts are counted for: the address itself for IPv4

@@ -84,8 +84,9 @@ enum CustomerCommand {
         /// The customer's name.
         #[arg(allow_hyphen_values = true)]
         name: String,
-        /// The limit: new_orders_per_account, pending_authorizations_per_account or
-        /// failed_validations_per_account_and_name.
+        /// The limit: new_orders_per_account, pending_authorizations_per_account,
+        /// failed_validations_per_account_and_name, new_credentials_per_customer or
+        /// new_mac_keys_per_customer.
         limit: String,
         /// The customer's value (0: off).
         #[arg(required_unless_present = "default", conflicts_with = "default")]

@@ -274,7 +274,8 @@ impl Ca {
         let validation_slots = tokio::sync::Semaphore::new(config.validations_at_once.max(1));
         let account_slots = slots::KeyedSlots::new(config.validations_per_account);
         let customer_slots = slots::KeyedSlots::new(config.validations_per_customer);
-        let eab = Registry::new(store.clone(), clock.clone(), kek, config.eab.clone());
+        let eab = Registry::new(store.clone(), clock.clone(), kek, config.eab.clone())
+            .with_rate_limits(config.rate_limits.clone());
         let issuer_certificate = ferrite_pki::parse_certificate(issuer.certificate_der()).ok();
         Self {
             inner: Arc::new(Inner {

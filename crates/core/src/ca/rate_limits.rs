@@ -14,12 +14,10 @@
 
 use std::net::IpAddr;
 
-use time::OffsetDateTime;
-
 use super::Ca;
 use crate::CoreError;
 use crate::model::Account;
-use crate::rate_limit::{self, Exhausted, Gcra, LimitName, RateLimited, RateLimits};
+use crate::rate_limit::{self, Gcra, LimitName, RateLimited, RateLimits};
 
 impl Ca {
     /// The limits that apply to the accounts of `customer_id` (none: the configured ones).
@@ -27,19 +25,15 @@ impl Ca {
         &self,
         customer_id: Option<&str>,
     ) -> Result<RateLimits, CoreError> {
-        let configured = &self.inner.config.rate_limits;
-        match customer_id {
-            Some(id) => {
-                let overrides = self.inner.store.rate_limit_overrides(id).await?;
-                Ok(configured.with_overrides(&overrides))
-            }
-            None => Ok(configured.clone()),
-        }
+        rate_limit::limits_for(
+            self.inner.store.as_ref(),
+            &self.inner.config.rate_limits,
+            customer_id,
+        )
+        .await
     }
 
-    /// Spends one request of `limit` (at most `value` per its period; 0: off) for `key`.
-    /// The stored time is read first, so a refusal writes nothing; an allowed request is
-    /// spent by the store's one conditional UPSERT, which settles a race for the last one.
+    /// [`rate_limit::spend`] on this engine's store and clock.
     async fn spend_limit(
         &self,
         limit: LimitName,
@@ -47,32 +41,15 @@ impl Ca {
         key: String,
         subject: Option<&str>,
     ) -> Result<(), CoreError> {
-        let Some(gcra) = limit.period().and_then(|period| Gcra::new(value, period)) else {
-            return Ok(());
-        };
-        let now = self.now();
-        let stored = self
-            .inner
-            .store
-            .rate_limit_tats(std::slice::from_ref(&key))
-            .await?
-            .into_iter()
-            .next()
-            .map(|(_, tat)| tat);
-        if let Err(exhausted) = gcra.check(stored, now) {
-            return Err(refusal(limit, value, exhausted, subject, now));
-        }
-        match self.inner.store.spend_rate_limit(&key, now, &gcra).await? {
-            Ok(_) => Ok(()),
-            // Another request (on any instance) spent the last one meanwhile.
-            Err(stored) => {
-                let exhausted = gcra.check(Some(stored), now).err().unwrap_or(Exhausted {
-                    retry_at: now + gcra.increment,
-                    resets_at: stored,
-                });
-                Err(refusal(limit, value, exhausted, subject, now))
-            }
-        }
+        rate_limit::spend(
+            self.inner.store.as_ref(),
+            self.now(),
+            limit,
+            value,
+            &key,
+            subject,
+        )
+        .await
     }
 
     /// newAccount's limit: one more account from `client`'s address (group).
@@ -134,7 +111,13 @@ impl Ca {
                         .zip(&keys)
                         .find(|(_, k)| **k == key)
                         .map(|(name, _)| *name);
-                    return Err(refusal(failed, failed_limit, exhausted, name, now));
+                    return Err(rate_limit::refusal(
+                        failed,
+                        failed_limit,
+                        exhausted,
+                        name,
+                        now,
+                    ));
                 }
             }
         }
@@ -161,37 +144,11 @@ impl Ca {
         let limit = LimitName::FailedValidationsPerAccountAndName;
         let counted = async {
             let value = self.limits_for(customer_id).await?.get(limit);
-            let Some(gcra) = limit.period().and_then(|p| Gcra::new(value, p)) else {
-                return Ok(());
-            };
             let key = rate_limit::key(limit, value, &[account_id, name]);
-            // Refused means the allowance is already spent: the name is refused either way.
-            let _spent_or_full = self
-                .inner
-                .store
-                .spend_rate_limit(&key, self.now(), &gcra)
-                .await?;
-            Ok::<_, CoreError>(())
+            rate_limit::record(self.inner.store.as_ref(), self.now(), limit, value, &key).await
         };
         if let Err(e) = counted.await {
             tracing::warn!(error = %e, domain = name, "could not count a failed validation against its rate limit");
         }
     }
-}
-
-fn refusal(
-    limit: LimitName,
-    value: u32,
-    exhausted: Exhausted,
-    subject: Option<&str>,
-    now: OffsetDateTime,
-) -> CoreError {
-    CoreError::RateLimited(Box::new(RateLimited {
-        limit,
-        value,
-        retry_at: exhausted.retry_at,
-        resets_at: exhausted.resets_at,
-        subject: subject.map(str::to_owned),
-        now,
-    }))
 }

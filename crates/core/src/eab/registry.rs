@@ -19,7 +19,7 @@ use crate::model::stored_precision;
 use crate::model::{
     Account, ApiCredential, CredentialStatus, Customer, KeyHolder, MacKey, Scope, Suspension,
 };
-use crate::rate_limit::{LimitName, RateLimits};
+use crate::rate_limit::{self, LimitName, RateLimits};
 use crate::{Clock, CoreError, Store, StoreError, ids};
 
 /// Customers, credentials and MAC keys over a [`Store`]. Cheap to clone.
@@ -33,6 +33,9 @@ pub struct Registry {
     /// each takes about 19 MiB and a core for a moment, so a stream of wrong secrets waits
     /// here instead of exhausting memory and the blocking thread pool.
     verify_slots: Arc<tokio::sync::Semaphore>,
+    /// The configured rate limits: new credentials and MAC keys per customer, failed
+    /// authentications per address (`crate::rate_limit`).
+    rate_limits: RateLimits,
 }
 
 /// Argon2 verifications one instance runs at once.
@@ -74,7 +77,7 @@ fn per_customer_limit(name: &str) -> Result<LimitName, CoreError> {
             ProblemType::Malformed,
             400,
             format!(
-                "{limit} is counted per client address before an account has a customer, so it has no per-customer value; set it in [rate_limits] (per customer: {})",
+                "{limit} is counted per client address, before the customer is known, so it has no per-customer value; set it in [rate_limits] (per customer: {})",
                 names.join(", ")
             ),
         )),
@@ -124,7 +127,37 @@ impl Registry {
             kek,
             settings,
             verify_slots: Arc::new(tokio::sync::Semaphore::new(VERIFY_SLOTS)),
+            rate_limits: RateLimits::default(),
         }
+    }
+
+    /// This registry holding customers to `limits` (default: [`RateLimits::default`]).
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// Spends one of `limit` for customer `customer_id` (its own value, else the configured
+    /// one): one new credential or MAC key, refused before it is made.
+    async fn spend_for_customer(
+        &self,
+        limit: LimitName,
+        customer_id: &str,
+    ) -> Result<(), CoreError> {
+        let value =
+            rate_limit::limits_for(self.store.as_ref(), &self.rate_limits, Some(customer_id))
+                .await?
+                .get(limit);
+        let key = rate_limit::key(limit, value, &[customer_id]);
+        rate_limit::spend(
+            self.store.as_ref(),
+            self.clock.now(),
+            limit,
+            value,
+            &key,
+            None,
+        )
+        .await
     }
 
     /// Creates a customer. 409 if the name is taken.
@@ -372,6 +405,10 @@ impl Registry {
         if self.store.customer(customer_id).await?.is_none() {
             return Err(not_found("customer with id", customer_id, ""));
         }
+        // RFC 8555 §6.7-style refusal (429 with Retry-After on the admin API), before the
+        // secret is made and hashed.
+        self.spend_for_customer(LimitName::NewCredentialsPerCustomer, customer_id)
+            .await?;
         let secret = generate_api_secret()?;
         let hash_input = secret.clone();
         let secret_hash = tokio::task::spawn_blocking(move || hash_secret(&hash_input))
@@ -449,6 +486,40 @@ impl Registry {
     /// credential all give the same 401, so nothing leaks about which. The right secret of a
     /// suspended customer's credential gets 403 `unauthorized` naming whom to contact.
     pub async fn authenticate(&self, id: &str, secret: &str) -> Result<ApiCredential, CoreError> {
+        self.authenticate_from(id, secret, None).await
+    }
+
+    /// [`Registry::authenticate`] of a request from `client`, whose address (IPv6: its /64)
+    /// is held to `failed_admin_authentications_per_address`: once its failures fill the
+    /// allowance, it is refused (429 `rateLimited`) before the credential is read or its
+    /// secret checked, so a stream of wrong secrets cannot keep the argon2 slots busy.
+    /// Each 401 from it counts one failure. `None`: not limited.
+    pub async fn authenticate_from(
+        &self,
+        id: &str,
+        secret: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<ApiCredential, CoreError> {
+        let limit = LimitName::FailedAdminAuthenticationsPerAddress;
+        let value = self.rate_limits.get(limit);
+        let Some(client) = client.filter(|_| value > 0) else {
+            return self.check_credential(id, secret).await;
+        };
+        let group = rate_limit::address_group(client);
+        let key = rate_limit::key(limit, value, &[&group]);
+        let store = self.store.as_ref();
+        rate_limit::check(store, self.clock.now(), limit, value, &key, Some(&group)).await?;
+        let checked = self.check_credential(id, secret).await;
+        if let Err(CoreError::Problem(p)) = &checked
+            && p.status == Some(401)
+        {
+            rate_limit::record(store, self.clock.now(), limit, value, &key).await?;
+        }
+        checked
+    }
+
+    /// The active credential `id` if `secret` is its secret (see [`Registry::authenticate`]).
+    async fn check_credential(&self, id: &str, secret: &str) -> Result<ApiCredential, CoreError> {
         let refused = || {
             problem(
                 ProblemType::Unauthorized,
@@ -504,6 +575,8 @@ impl Registry {
                 ),
             ));
         }
+        self.spend_for_customer(LimitName::NewMacKeysPerCustomer, &credential.customer_id)
+            .await?;
         let (raw, hmac_key) = generate_mac_key()?;
         let kid = ids::random_arg_safe_id();
         let now = stored_precision(self.clock.now());
