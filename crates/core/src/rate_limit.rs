@@ -88,6 +88,11 @@ impl LimitName {
         }
     }
 
+    /// The GCRA of this limit at `value`; `None` for a count, or when `value` is 0 (off).
+    pub fn gcra(self, value: u32) -> Option<Gcra> {
+        self.period().and_then(|period| Gcra::new(value, period))
+    }
+
     /// Whether a customer's override applies. The limits per client address are counted
     /// before the customer is known: only the configured value applies.
     pub fn per_customer(self) -> bool {
@@ -377,7 +382,7 @@ pub(crate) async fn spend(
     key: &str,
     subject: Option<&str>,
 ) -> Result<(), CoreError> {
-    let Some(gcra) = limit.period().and_then(|period| Gcra::new(value, period)) else {
+    let Some(gcra) = limit.gcra(value) else {
         return Ok(());
     };
     check_stored(store, now, limit, value, &gcra, key, subject).await?;
@@ -403,7 +408,7 @@ pub(crate) async fn record(
     value: u32,
     key: &str,
 ) -> Result<(), CoreError> {
-    if let Some(gcra) = limit.period().and_then(|period| Gcra::new(value, period)) {
+    if let Some(gcra) = limit.gcra(value) {
         let _spent_or_full = store.spend_rate_limit(key, now, &gcra).await?;
     }
     Ok(())
@@ -419,7 +424,7 @@ pub(crate) async fn check(
     key: &str,
     subject: Option<&str>,
 ) -> Result<(), CoreError> {
-    match limit.period().and_then(|period| Gcra::new(value, period)) {
+    match limit.gcra(value) {
         Some(gcra) => check_stored(store, now, limit, value, &gcra, key, subject).await,
         None => Ok(()),
     }

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use super::Ca;
 use crate::CoreError;
 use crate::model::Account;
-use crate::rate_limit::{self, Gcra, LimitName, RateLimited, RateLimits};
+use crate::rate_limit::{self, LimitName, RateLimited, RateLimits};
 
 impl Ca {
     /// The limits that apply to the accounts of `customer_id` (none: the configured ones).
@@ -97,7 +97,7 @@ impl Ca {
 
         let failed = LimitName::FailedValidationsPerAccountAndName;
         let failed_limit = limits.failed_validations_per_account_and_name;
-        if let Some(gcra) = failed.period().and_then(|p| Gcra::new(failed_limit, p)) {
+        if let Some(gcra) = failed.gcra(failed_limit) {
             let keys: Vec<String> = names
                 .iter()
                 .map(|name| rate_limit::key(failed, failed_limit, &[&account.id, name]))
