@@ -147,8 +147,8 @@ postgres_cpu_ms() {
 
 # write_ferrite_config FILE DATA_DIR [DATABASE_URL]: a `ferrite serve` configuration on
 # loopback ports the server picks, resolving through DNS_PORT, validating http-01 on
-# HTTP01_PORT, DNSSEC as DNSSEC_CONFIG says (default off), no EAB; on DATABASE_URL when given
-# (else the embedded SQLite in DATA_DIR).
+# HTTP01_PORT, DNSSEC as DNSSEC_CONFIG says (default off), no EAB, rate limits off; on
+# DATABASE_URL when given (else the embedded SQLite in DATA_DIR).
 write_ferrite_config() {
     cat >"$1" <<CONFIG
 database_url = "${3:-}"
@@ -165,5 +165,13 @@ ${DNSSEC_CONFIG:-dnssec = false}
 
 [eab]
 required = false
+
+# Off: the benchmark registers every client's account from 127.0.0.1 and orders far more
+# than a subscriber would, which is load, not abuse.
+[rate_limits]
+new_orders_per_account = 0
+pending_authorizations_per_account = 0
+failed_validations_per_account_and_name = 0
+new_accounts_per_address = 0
 CONFIG
 }

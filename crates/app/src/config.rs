@@ -92,6 +92,16 @@ pub struct Config {
     /// What suspended customers are told.
     #[serde(default)]
     pub customers: Customers,
+    /// `[rate_limits]`: how much one account or client address may ask for, shared by every
+    /// instance through the database; 0 turns a limit off. Defaults like Let's Encrypt's:
+    /// `new_orders_per_account` 300 per 3 hours, `pending_authorizations_per_account` 1000
+    /// at once, `failed_validations_per_account_and_name` 5 per hour,
+    /// `new_accounts_per_address` 10 per 3 hours (IPv6 by /64); and
+    /// `new_credentials_per_customer` 20 and `new_mac_keys_per_customer` 100 per day,
+    /// `failed_admin_authentications_per_address` 20 per hour. `ferrite customer set-limit`
+    /// gives a customer other values (not the limits per address).
+    #[serde(default)]
+    pub rate_limits: ferrite_core::rate_limit::RateLimits,
     /// Certificate Transparency logs.
     #[serde(default)]
     pub ct: Ct,
@@ -610,6 +620,7 @@ impl Default for Config {
             tls: Tls::default(),
             mpic: Mpic::default(),
             customers: Customers::default(),
+            rate_limits: ferrite_core::rate_limit::RateLimits::default(),
             ct: Ct::default(),
         }
     }
@@ -1229,6 +1240,7 @@ impl Config {
             finalize_lease: time::Duration::seconds(i64::from(
                 self.issuance.finalize_lease_seconds,
             )),
+            rate_limits: self.rate_limits.clone(),
             ..ferrite_core::CaConfig::default()
         })
     }
@@ -1246,6 +1258,25 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rate_limits_default_like_lets_encrypt_and_reject_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f.toml");
+        let c = Config::load(None).unwrap();
+        assert_eq!(
+            c.rate_limits,
+            ferrite_core::rate_limit::RateLimits::default()
+        );
+        assert_eq!(c.rate_limits.new_orders_per_account, 300);
+        std::fs::write(&f, "[rate_limits]\nnew_orders_per_account = 0\n").unwrap();
+        let c = Config::load(Some(&f)).unwrap();
+        assert_eq!(c.rate_limits.new_orders_per_account, 0);
+        assert_eq!(c.rate_limits.new_accounts_per_address, 10);
+        std::fs::write(&f, "[rate_limits]\nnew_orders_per_acount = 5\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&f)).unwrap_err());
+        assert!(err.contains("new_orders_per_acount"), "{err}");
+    }
 
     #[test]
     fn file_and_env_override_defaults_and_unknown_keys_fail() {

@@ -160,7 +160,8 @@ pub async fn open_existing_store(config: &Config) -> anyhow::Result<Arc<dyn Stor
 pub async fn open_registry(config: &Config) -> anyhow::Result<Registry> {
     let store = open_existing_store(config).await?;
     let kek = crate::kek::load_or_create(config)?;
-    let registry = Registry::new(store, Arc::new(SystemClock), kek, config.eab_settings());
+    let registry = Registry::new(store, Arc::new(SystemClock), kek, config.eab_settings())
+        .with_rate_limits(config.rate_limits.clone());
     check_kek(&registry).await?;
     Ok(registry)
 }

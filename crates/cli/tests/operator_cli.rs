@@ -136,6 +136,93 @@ fn decode_b64url(text: &str) -> Vec<u8> {
     out
 }
 
+/// `ferrite customer set-limit` gives a customer's accounts their own rate limit value and
+/// `--default` takes it back; `customer limits` shows configured, own and in-force values;
+/// each change is an audit line; a limit counted per address, an unknown limit and an unknown
+/// customer are refused with what to do.
+#[test]
+fn customer_rate_limits_from_the_command_line() {
+    let env = Env::new();
+    std::fs::create_dir(env.data()).unwrap();
+    env.ok(&["customer", "create", "acme-corp"]);
+    let limits = env.json(&[
+        "customer",
+        "set-limit",
+        "acme-corp",
+        "new_orders_per_account",
+        "3000",
+    ]);
+    let orders = limits
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["limit"] == "new_orders_per_account")
+        .unwrap()
+        .clone();
+    assert_eq!(orders["configured"], 300, "{limits}");
+    assert_eq!(orders["override"], 3000, "{limits}");
+    assert_eq!(orders["effective"], 3000, "{limits}");
+    assert_eq!(orders["describe"], "3000 per 3 hours", "{limits}");
+    let out = env.run(&[
+        "customer",
+        "set-limit",
+        "acme-corp",
+        "failed_validations_per_account_and_name",
+        "0",
+    ]);
+    assert!(out.status.success());
+    let audit = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        audit.contains("ferrite::audit") && audit.contains("rate_limit_set"),
+        "{audit}"
+    );
+    let table = env.ok(&["customer", "limits", "acme-corp"]);
+    assert!(table.contains("LIMIT"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("failed_validations_per_account_and_name") && l.contains("off")),
+        "{table}"
+    );
+    env.ok(&[
+        "customer",
+        "set-limit",
+        "acme-corp",
+        "new_orders_per_account",
+        "--default",
+    ]);
+    let limits = env.json(&["customer", "limits", "acme-corp"]);
+    let orders = &limits.as_array().unwrap()[0];
+    assert_eq!(orders["limit"], "new_orders_per_account", "{limits}");
+    assert_eq!(orders["override"], Value::Null, "{limits}");
+    assert_eq!(orders["effective"], 300, "{limits}");
+
+    let err = env.fails(&[
+        "customer",
+        "set-limit",
+        "acme-corp",
+        "new_accounts_per_address",
+        "50",
+    ]);
+    assert!(err.contains("[rate_limits]"), "{err}");
+    let err = env.fails(&["customer", "set-limit", "acme-corp", "orders", "5"]);
+    assert!(err.contains("no rate limit"), "{err}");
+    let err = env.fails(&[
+        "customer",
+        "set-limit",
+        "nobody",
+        "new_orders_per_account",
+        "5",
+    ]);
+    assert!(err.contains("customer list"), "{err}");
+    env.fails(&[
+        "customer",
+        "set-limit",
+        "acme-corp",
+        "new_orders_per_account",
+    ]);
+}
+
 #[test]
 fn customers_credentials_and_mac_keys_from_the_command_line() {
     let env = Env::new();

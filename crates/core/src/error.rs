@@ -8,6 +8,7 @@ use ferrite_pki::CsrError;
 use ferrite_proto::{Problem, ProblemType};
 
 use crate::StoreError;
+use crate::rate_limit::RateLimited;
 
 /// Why the engine refused or failed a request.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +27,11 @@ pub enum CoreError {
         /// The account that holds the key.
         account_id: String,
     },
+    /// RFC 8555 §6.7 `rateLimited`: a rate limit ([`crate::rate_limit`]) refused the request.
+    /// The client's doing (or its operator's limit): it retries after `Retry-After`, or asks
+    /// the CA operator for a higher limit. Refused before the request's work is done.
+    #[error("rate limited: {}", .0.detail())]
+    RateLimited(Box<RateLimited>),
     /// Something that should not happen (a bug, a signing failure). Logged, never shown.
     #[error("internal: {0}")]
     Internal(String),
@@ -49,11 +55,22 @@ impl CoreError {
         }
     }
 
+    /// For a rate limit's refusal, the seconds the client should wait (`Retry-After`).
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited(refusal) => Some(refusal.retry_after_seconds()),
+            _ => None,
+        }
+    }
+
     /// The problem document to send. Store and internal errors become a generic
     /// `serverInternal` that reveals nothing but tells the client what to do.
     pub fn to_problem(&self) -> Problem {
         match self {
             Self::Problem(p) => (**p).clone(),
+            // RFC 8555 §6.7: "rateLimited: The request exceeds a rate limit"; the server
+            // renders `Retry-After` from `retry_after_seconds`.
+            Self::RateLimited(refusal) => Problem::new(ProblemType::RateLimited, refusal.detail()),
             Self::Store(StoreError::Conflict(_)) => Problem::new(
                 ProblemType::Malformed,
                 "the request conflicts with a concurrent change; retry it",

@@ -16,6 +16,7 @@
 //! - [`status`]: derived statuses (order `ready`, expiry).
 //! - [`policy`]: identifier policy, validation reuse window and coverage (dns-01 parents).
 //! - [`ca`]: the engine and its configuration.
+//! - [`rate_limit`]: the rate limits, their values and the GCRA arithmetic.
 //! - [`eab`]: customers, API credentials, EAB MAC keys (the binding model, §7.3.4).
 //! - [`error`]: `CoreError`, mapped to problem documents.
 //! - [`metrics`]: what the engine counts for the operator's `/metrics`.
@@ -36,6 +37,7 @@ pub mod metrics;
 pub mod model;
 mod nonce;
 pub mod policy;
+pub mod rate_limit;
 pub mod status;
 pub mod store;
 pub mod validator;

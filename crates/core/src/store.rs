@@ -5,6 +5,8 @@
 use async_trait::async_trait;
 use time::OffsetDateTime;
 
+use crate::rate_limit::Gcra;
+
 use crate::model::{
     Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
     Certificate, CertificateFilter, CertificateQuery, CredentialStatus, Customer, DomainValidation,
@@ -61,6 +63,48 @@ pub trait Store: Send + Sync + 'static {
     -> Result<Option<RefusedRequest>, StoreError>;
     /// Deletes the refused requests answered before `before`; returns how many.
     async fn purge_refused_requests(&self, before: OffsetDateTime) -> Result<u64, StoreError>;
+
+    // --- rate limits (`core::rate_limit`) ---
+    /// The GCRA theoretical arrival times stored for `keys`; keys without a row are left out
+    /// (nothing spent). A read: what a refusal costs.
+    async fn rate_limit_tats(
+        &self,
+        keys: &[String],
+    ) -> Result<Vec<(String, OffsetDateTime)>, StoreError>;
+    /// One GCRA step for `key` at `now`, in one statement ([`Gcra::check`] in the database):
+    /// the stored time becomes max(stored, now) + increment if that is at most `tolerance`
+    /// ahead of `now` (a key without a row always is). `Ok(new time)` when allowed;
+    /// `Err(stored time)` when refused, nothing written. Of any number of concurrent callers
+    /// on one key (on any instance), exactly as many are allowed as the allowance holds.
+    async fn spend_rate_limit(
+        &self,
+        key: &str,
+        now: OffsetDateTime,
+        gcra: &Gcra,
+    ) -> Result<Result<OffsetDateTime, OffsetDateTime>, StoreError>;
+    /// Deletes the rate limit rows whose time is not after `now` (the same as no row);
+    /// returns how many.
+    async fn purge_rate_limits(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Sets customer `customer_id`'s own value of the limit named `limit` (`None`: back to
+    /// the configured one). `Backend` if the customer does not exist (foreign key).
+    async fn set_rate_limit_override(
+        &self,
+        customer_id: &str,
+        limit: &str,
+        value: Option<u32>,
+    ) -> Result<(), StoreError>;
+    /// Customer `customer_id`'s own limit values (limit name, value), by name.
+    async fn rate_limit_overrides(
+        &self,
+        customer_id: &str,
+    ) -> Result<Vec<(String, u32)>, StoreError>;
+    /// How many of account `account_id`'s authorizations are `pending` and unexpired at
+    /// `now`, and the earliest of their expiry times.
+    async fn pending_authorizations(
+        &self,
+        account_id: &str,
+        now: OffsetDateTime,
+    ) -> Result<(u64, Option<OffsetDateTime>), StoreError>;
 
     // --- the deployment's CA ---
     /// Records the CA certificates an instance serves at `now` and says how they relate to

@@ -17,6 +17,8 @@ pub(crate) struct ApiError {
     pub(crate) problem: Box<Problem>,
     /// Extra headers (e.g. `Location` for a key-change conflict).
     pub(crate) location: Option<String>,
+    /// Seconds for `Retry-After` (a rate limit's refusal, RFC 8555 §6.7).
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -35,6 +37,7 @@ impl From<Problem> for ApiError {
         Self {
             problem: Box::new(problem),
             location: None,
+            retry_after: None,
         }
     }
 }
@@ -48,11 +51,12 @@ impl From<CoreError> for ApiError {
             CoreError::Store(_) | CoreError::Internal(_) => {
                 tracing::error!(error = %e, "request failed inside the CA");
             }
-            CoreError::KeyInUse { .. } | CoreError::Problem(_) => {}
+            CoreError::KeyInUse { .. } | CoreError::Problem(_) | CoreError::RateLimited(_) => {}
         }
         Self {
             problem: Box::new(e.to_problem()),
             location: None,
+            retry_after: e.retry_after_seconds(),
         }
     }
 }
@@ -86,7 +90,12 @@ impl IntoResponse for ApiError {
         if let Some(loc) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
             response.headers_mut().insert(header::LOCATION, loc);
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        if let Some(seconds) = self.retry_after {
+            // RFC 8555 §6.7: a rateLimited refusal says when to retry.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        } else if status == StatusCode::SERVICE_UNAVAILABLE {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from_static(UNAVAILABLE_RETRY_AFTER),

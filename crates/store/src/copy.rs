@@ -39,6 +39,8 @@ const TABLES: &[(&str, &str)] = &[
     ("ca_certificates", "recorded_at, sha256"),
     ("refused_requests", "rowid"),
     ("blocked_keys", "blocked_at, spki_sha256"),
+    ("rate_limits", "key"),
+    ("rate_limit_overrides", "customer_id, limit_name"),
 ];
 
 /// Rows read from SQLite ahead of the PostgreSQL writer.

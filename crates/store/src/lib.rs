@@ -84,6 +84,7 @@ mod nonces;
 mod open;
 mod orders;
 mod postgres;
+mod rate_limits;
 mod refused_requests;
 mod store_impl;
 #[cfg(feature = "testing")]

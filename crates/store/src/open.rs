@@ -49,6 +49,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/sqlite/0013_revocation_key_blocking.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_rate_limits.sql"),
+    ),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

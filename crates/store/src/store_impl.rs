@@ -10,13 +10,15 @@ use ferrite_core::model::{
     DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension,
     ValidationOwner, ValidationResult,
 };
+use ferrite_core::rate_limit::Gcra;
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
 
 use crate::open::SqliteStore;
 use crate::{
     accounts, authorizations, blocked_keys, ca_certificates, certificates, credentials, crl,
-    customers, domain_validations, mac_keys, nonces, orders, refused_requests, validations,
+    customers, domain_validations, mac_keys, nonces, orders, rate_limits, refused_requests,
+    validations,
 };
 
 /// `impl Store for $store`, each method calling the function of the same job in the module
@@ -93,6 +95,50 @@ macro_rules! store_impl {
                 before: OffsetDateTime,
             ) -> Result<u64, StoreError> {
                 refused_requests::purge(self, before).await
+            }
+
+            async fn rate_limit_tats(
+                &self,
+                keys: &[String],
+            ) -> Result<Vec<(String, OffsetDateTime)>, StoreError> {
+                rate_limits::tats(self, keys).await
+            }
+
+            async fn spend_rate_limit(
+                &self,
+                key: &str,
+                now: OffsetDateTime,
+                gcra: &Gcra,
+            ) -> Result<Result<OffsetDateTime, OffsetDateTime>, StoreError> {
+                rate_limits::spend(self, key, now, gcra).await
+            }
+
+            async fn purge_rate_limits(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+                rate_limits::purge(self, now).await
+            }
+
+            async fn set_rate_limit_override(
+                &self,
+                customer_id: &str,
+                limit: &str,
+                value: Option<u32>,
+            ) -> Result<(), StoreError> {
+                rate_limits::set_override(self, customer_id, limit, value).await
+            }
+
+            async fn rate_limit_overrides(
+                &self,
+                customer_id: &str,
+            ) -> Result<Vec<(String, u32)>, StoreError> {
+                rate_limits::overrides(self, customer_id).await
+            }
+
+            async fn pending_authorizations(
+                &self,
+                account_id: &str,
+                now: OffsetDateTime,
+            ) -> Result<(u64, Option<OffsetDateTime>), StoreError> {
+                rate_limits::pending_authorizations(self, account_id, now).await
             }
 
             async fn insert_account(&self, account: &Account) -> Result<(), StoreError> {

@@ -111,6 +111,17 @@ async fn concurrent_bindings_over_two_stores_stop_at_the_limit() {
     suite::concurrent_bindings_over_instances_stop_at_the_limit(&[&a, &b]).await;
 }
 
+/// Concurrent spends of one rate limit from two stores on one file (two instances) allow
+/// exactly the allowance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_rate_limit_spends_over_two_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ferrite.db");
+    let a = SqliteStore::open(&path).await.unwrap();
+    let b = SqliteStore::open(&path).await.unwrap();
+    suite::concurrent_rate_limit_spends_over_instances(&[&a, &b]).await;
+}
+
 /// The in-memory store (one connection) passes the parts of the suite that race, too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_memory_store_conforms() {

@@ -150,6 +150,25 @@ async fn concurrent_bindings_over_two_instances_stop_at_the_limit() {
     .await;
 }
 
+/// Concurrent spends of one rate limit from two instances (two stores, each with its own
+/// pool) allow exactly the allowance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_rate_limit_spends_over_two_instances() {
+    with_database(|url| async move {
+        let a = PostgresStore::open(&url, &options()).await.unwrap();
+        let b = PostgresStore::open(&url, &options()).await.unwrap();
+        tokio::time::timeout(
+            std::time::Duration::from_secs(120),
+            suite::concurrent_rate_limit_spends_over_instances(&[&a, &b]),
+        )
+        .await
+        .expect("timed out");
+        a.close();
+        b.close();
+    })
+    .await;
+}
+
 /// The password may come from the URL, from `database.password_file` (`password`) or from
 /// the environment (`fallback_password`); a wrong one is refused with the server's word, and
 /// no error quotes it.

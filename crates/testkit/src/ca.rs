@@ -48,6 +48,10 @@ impl Default for TestCaOptions {
         config.eab.required = false;
         // Every simulated client connects from 127.0.0.1, some tests a thousand at once.
         config.limits.max_connections_per_address = config.limits.acme_max_connections;
+        // Every simulated client registers from 127.0.0.1, many tests dozens of accounts and
+        // orders on one server: the rate limits are off unless a test sets them
+        // (testkit/tests/rate_limits.rs).
+        config.rate_limits = ferrite_core::rate_limit::RateLimits::off();
         Self {
             config,
             engine: None,

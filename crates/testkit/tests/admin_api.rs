@@ -12,7 +12,7 @@ use ferrite_jose::Algorithm;
 use ferrite_jose::sign::{SigningKey, external_account_binding};
 use ferrite_testkit::eab::IssuedMacKey;
 use ferrite_testkit::raw::http_get;
-use ferrite_testkit::{RawAccount, RawClient, TestCa, bounded};
+use ferrite_testkit::{RawAccount, RawClient, TestCa, TestCaOptions, bounded};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
@@ -34,11 +34,17 @@ struct Reply {
     link: Option<String>,
     body: Value,
     text: String,
+    retry_after: Option<String>,
 }
 
 /// A CA with its admin API (on the admin listener it serves, as `ferrite serve` does).
 async fn start() -> Admin {
-    let ca = TestCa::start().await;
+    start_with(TestCaOptions::default()).await
+}
+
+/// [`start`] with `options`.
+async fn start_with(options: TestCaOptions) -> Admin {
+    let ca = TestCa::start_with(options).await;
     let base = ca.admin_url.clone();
     let client = Client::builder(TokioExecutor::new()).build_http();
     Admin { ca, base, client }
@@ -72,6 +78,11 @@ impl Admin {
             .get("link")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
@@ -81,6 +92,7 @@ impl Admin {
             link,
             body,
             text,
+            retry_after,
         }
     }
 
@@ -1012,4 +1024,90 @@ async fn the_openapi_document_describes_every_route_and_its_fields() {
     ] {
         assert!(cert.contains(&field.to_owned()), "{field}: {cert:?}");
     }
+}
+
+/// A rate limit's refusal on the admin API: 429 `rateLimited` with `Retry-After` and a detail
+/// naming the limit and its value.
+fn assert_rate_limited(r: &Reply, limit: &str, value_text: &str) {
+    assert_problem(r, 429, limit);
+    assert_eq!(
+        r.body["type"], "urn:ietf:params:acme:error:rateLimited",
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains(value_text), "{}", r.text);
+    let retry: u64 = r.retry_after.as_deref().unwrap().parse().unwrap();
+    assert!(retry >= 1, "{}", r.text);
+}
+
+/// New credentials and MAC keys per customer per day, and failed authentications per client
+/// address: the request past each limit is 429 `rateLimited`; a customer's own value raises
+/// its limit at once; once an address has failed too often, even a right secret from it is
+/// refused before it is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn credentials_mac_keys_and_failed_authentications_are_rate_limited() {
+    let mut options = TestCaOptions::default();
+    options.config.rate_limits.new_credentials_per_customer = 2;
+    options.config.rate_limits.new_mac_keys_per_customer = 2;
+    options
+        .config
+        .rate_limits
+        .failed_admin_authentications_per_address = 3;
+    let admin = start_with(options).await;
+    // The customer's first credential counts (made through the registry, as the CLI does).
+    let (_, mine) = admin.customer("initech").await;
+    let created = admin
+        .call("POST", "/admin/v1/credentials", Some(&mine), "")
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    let refused = admin
+        .call("POST", "/admin/v1/credentials", Some(&mine), "")
+        .await;
+    assert_rate_limited(&refused, "new_credentials_per_customer", "2 per day");
+    let listed = admin
+        .call("GET", "/admin/v1/credentials", Some(&mine), "")
+        .await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 2, "{}", listed.text);
+
+    for _ in 0..2 {
+        let k = admin
+            .call("POST", "/admin/v1/mac-keys", Some(&mine), "")
+            .await;
+        assert_eq!(k.status, 201, "{}", k.text);
+    }
+    let refused = admin
+        .call("POST", "/admin/v1/mac-keys", Some(&mine), "")
+        .await;
+    assert_rate_limited(&refused, "new_mac_keys_per_customer", "2 per day");
+    // The operator raises this customer's limit: a new value counts afresh.
+    admin
+        .ca
+        .ca
+        .eab()
+        .set_rate_limit("initech", "new_mac_keys_per_customer", Some(5))
+        .await
+        .unwrap();
+    let k = admin
+        .call("POST", "/admin/v1/mac-keys", Some(&mine), "")
+        .await;
+    assert_eq!(k.status, 201, "{}", k.text);
+
+    // Three wrong secrets from 127.0.0.1 are 401; then the address is refused, even with the
+    // right secret, without its secret being checked.
+    let wrong = format!("{}:not-the-secret", id_of(&mine));
+    for _ in 0..3 {
+        let r = admin
+            .call("GET", "/admin/v1/credentials", Some(&wrong), "")
+            .await;
+        assert_problem(&r, 401, "ID:SECRET");
+    }
+    let refused = admin
+        .call("GET", "/admin/v1/credentials", Some(&mine), "")
+        .await;
+    assert_rate_limited(
+        &refused,
+        "failed_admin_authentications_per_address",
+        "3 per hour",
+    );
+    assert!(refused.text.contains("127.0.0.1"), "{}", refused.text);
 }

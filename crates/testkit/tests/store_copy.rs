@@ -73,7 +73,7 @@ async fn orders(raw: &RawClient, account: &RawAccount) -> Vec<String> {
 /// URL serves the same deployment: each account key finds its account, its orders list is the
 /// same, its certificates download and revoke, the revoked one is `alreadyRevoked`, the CRL
 /// lists both revoked serials under a higher CRL number, and the MAC key's binding count
-/// carried over. A second copy into the now non-empty database is refused.
+/// carried over, and so did the rate limit rows and the customer's override. A second copy into the now non-empty database is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sqlite_deployment_copied_to_postgres_serves_the_same_accounts() {
     with_database(|url| async move {
@@ -81,15 +81,21 @@ async fn a_sqlite_deployment_copied_to_postgres_serves_the_same_accounts() {
             let dir = tempfile::tempdir().unwrap();
             let data_dir = dir.path().join("data");
             std::fs::create_dir(&data_dir).unwrap();
-            let a = TestCa::start_with(TestCaOptions {
+            let mut options = TestCaOptions {
                 data_dir: Some(data_dir.clone()),
                 ..TestCaOptions::default()
-            })
-            .await;
+            };
+            // Orders are counted, so each account's rate limit row is there to copy.
+            options.config.rate_limits.new_orders_per_account = 100;
+            let a = TestCa::start_with(options).await;
             let base_url = a.base_url.clone();
             let raw = a.raw();
 
             let mac = new_customer_key(&a.ca, "copied-customer").await;
+            a.ca.eab()
+                .set_rate_limit("copied-customer", "new_orders_per_account", Some(500))
+                .await
+                .unwrap();
             let key = SigningKey::generate(Algorithm::ES256).unwrap();
             let new_account = raw.url("/acme/new-account");
             let r = raw
@@ -144,6 +150,9 @@ async fn a_sqlite_deployment_copied_to_postgres_serves_the_same_accounts() {
             assert_eq!(count("customers"), (1, 1));
             assert_eq!(count("eab_mac_keys"), (1, 1));
             assert_eq!(count("ca_certificates"), (2, 2));
+            // One new-order row per account; the customer's own value of the limit.
+            assert_eq!(count("rate_limits"), (3, 3));
+            assert_eq!(count("rate_limit_overrides"), (1, 1));
             assert_eq!(count("crl_number"), (sqlite_crl_number, sqlite_crl_number));
             assert!(count("authorizations").0 >= 4);
             assert!(count("challenges").0 >= 4);

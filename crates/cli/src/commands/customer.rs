@@ -1,5 +1,6 @@
 //! `ferrite customer create NAME | list | set-profiles NAME P1,P2 | set-profiles NAME --all |
-//! suspend NAME [--reason TEXT] | resume NAME`.
+//! suspend NAME [--reason TEXT] | resume NAME | set-limit NAME LIMIT VALUE|--default |
+//! limits NAME`.
 
 use ferrite_core::eab::{CustomerView, Registry};
 
@@ -140,5 +141,71 @@ pub(super) async fn set_profiles(
         customer.name,
         profiles_text(customer.allowed_profiles.as_deref())
     );
+    Ok(())
+}
+
+pub(super) async fn set_limit(
+    registry: &Registry,
+    config: &Config,
+    name: &str,
+    limit: &str,
+    value: Option<u32>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let customer = registry
+        .set_rate_limit(name, limit, value)
+        .await
+        .map_err(operator_error)?;
+    let limits = registry
+        .customer_rate_limits(&customer.name, &config.rate_limits)
+        .await
+        .map_err(operator_error)?;
+    if json {
+        return print_json(&limits);
+    }
+    if let Some(shown) = limits.iter().find(|l| l.limit == limit) {
+        println!(
+            "Customer {}: {} is {} ({}), effective at once on every instance.",
+            customer.name,
+            shown.limit,
+            shown.describe,
+            match shown.override_value {
+                Some(_) => "its own value; back to the configured one with --default",
+                None => "the configured value",
+            }
+        );
+    }
+    Ok(())
+}
+
+pub(super) async fn limits(
+    registry: &Registry,
+    config: &Config,
+    name: &str,
+    json: bool,
+) -> anyhow::Result<()> {
+    let limits = registry
+        .customer_rate_limits(name, &config.rate_limits)
+        .await
+        .map_err(operator_error)?;
+    if json {
+        return print_json(&limits);
+    }
+    let rows: Vec<Vec<String>> = limits
+        .iter()
+        .map(|l| {
+            vec![
+                l.limit.to_owned(),
+                l.configured.to_string(),
+                match (l.per_customer, l.override_value) {
+                    (false, _) => "n/a".to_owned(),
+                    (true, None) => "-".to_owned(),
+                    (true, Some(v)) => v.to_string(),
+                },
+                l.describe.clone(),
+            ]
+        })
+        .collect();
+    table::print(&["LIMIT", "CONFIGURED", "CUSTOMER", "IN FORCE"], &rows);
     Ok(())
 }

@@ -77,6 +77,31 @@ enum CustomerCommand {
         #[arg(allow_hyphen_values = true)]
         name: String,
     },
+    /// Give a customer's accounts their own value of a rate limit (0: off for them), or back
+    /// to the configured `[rate_limits]` value with --default. Applies at once, on every
+    /// instance.
+    SetLimit {
+        /// The customer's name.
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+        /// The limit: new_orders_per_account, pending_authorizations_per_account,
+        /// failed_validations_per_account_and_name, new_credentials_per_customer or
+        /// new_mac_keys_per_customer.
+        limit: String,
+        /// The customer's value (0: off).
+        #[arg(required_unless_present = "default", conflicts_with = "default")]
+        value: Option<u32>,
+        /// Back to the configured value.
+        #[arg(long)]
+        default: bool,
+    },
+    /// Show the rate limits that apply to a customer's accounts: configured, the customer's
+    /// own value, and the one in force.
+    Limits {
+        /// The customer's name.
+        #[arg(allow_hyphen_values = true)]
+        name: String,
+    },
     /// Limit the certificate profiles a customer's accounts may order (newOrder `profile`;
     /// another is refused with invalidProfile), or lift the limit with --all.
     SetProfiles {
@@ -357,6 +382,15 @@ pub(crate) async fn customer(config: &Config, args: CustomerArgs) -> anyhow::Res
             customer::suspend(&registry, config, &name, reason.as_deref(), args.json).await
         }
         CustomerCommand::Resume { name } => customer::resume(&registry, &name, args.json).await,
+        CustomerCommand::SetLimit {
+            name,
+            limit,
+            value,
+            default: _,
+        } => customer::set_limit(&registry, config, &name, &limit, value, args.json).await,
+        CustomerCommand::Limits { name } => {
+            customer::limits(&registry, config, &name, args.json).await
+        }
         CustomerCommand::SetProfiles {
             name,
             profiles,
@@ -701,8 +735,8 @@ pub(crate) struct StoreArgs {
 enum StoreCommand {
     /// Copy a SQLite deployment's database into an empty PostgreSQL database: customers,
     /// credentials, MAC keys with their binding counts, accounts, orders, authorizations,
-    /// challenges, validations, certificates, revocations, blocked keys, the CA record and the
-    /// CRL number.
+    /// challenges, validations, certificates, revocations, blocked keys, rate limits and their
+    /// per-customer values, the CA record and the CRL number.
     /// Stop every instance first; the CA material (data_dir/ca, eab.kek) is copied by hand.
     /// Exits non-zero unless every table counts the same on both sides.
     Copy {

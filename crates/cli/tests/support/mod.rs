@@ -301,6 +301,13 @@ pub(crate) struct Ferrite {
     child: Option<Killed>,
 }
 
+/// The `[rate_limits]` of every `ferrite serve` these tests start: all off. The clients
+/// (lego, certbot, Caddy, …) each register their accounts and order from 127.0.0.1 on one
+/// server, more than `new_accounts_per_address` allows one address in 3 hours, and some fail
+/// validations of one name on purpose; the limits have tests of their own
+/// (crates/testkit/tests/rate_limits.rs).
+const RATE_LIMITS_OFF: &str = "[rate_limits]\nnew_orders_per_account = 0\npending_authorizations_per_account = 0\nfailed_validations_per_account_and_name = 0\nnew_accounts_per_address = 0\n\n";
+
 impl Ferrite {
     pub(crate) fn start(dns_port: u16, http01_port: u16) -> Self {
         Self::start_with(
@@ -353,7 +360,7 @@ impl Ferrite {
         std::fs::write(
             &config,
             format!(
-                "{top}{listen}admin_listen = \"127.0.0.1:0\"\npublic_listen = \"{public_listen}\"\ndata_dir = \"{}\"\n\n[validation]\ndns_resolver = \"127.0.0.1:{dns_port}\"\nhttp01_port = {}\n{tlsalpn01}allow_private_addresses = true\n# pebble-challtestsrv serves no DNSSEC signatures\ndnssec = false\n\n{ca}{}",
+                "{top}{listen}admin_listen = \"127.0.0.1:0\"\npublic_listen = \"{public_listen}\"\ndata_dir = \"{}\"\n\n[validation]\ndns_resolver = \"127.0.0.1:{dns_port}\"\nhttp01_port = {}\n{tlsalpn01}allow_private_addresses = true\n# pebble-challtestsrv serves no DNSSEC signatures\ndnssec = false\n\n{RATE_LIMITS_OFF}{ca}{}",
                 data_dir.display(),
                 setup.http01_port,
                 setup.extra_config,

@@ -28,6 +28,19 @@ impl Ca {
         payload: NewAccount,
         url: &str,
     ) -> Result<NewAccountOutcome, CoreError> {
+        self.new_account_from(jwk, payload, url, None).await
+    }
+
+    /// [`Ca::new_account`] from the client at `client`, whose address (IPv6: its /64) is
+    /// held to `rate_limits.new_accounts_per_address` (`None`: not known, not limited). Only
+    /// a new account counts, before its binding is verified or anything is stored.
+    pub async fn new_account_from(
+        &self,
+        jwk: &Jwk,
+        payload: NewAccount,
+        url: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<NewAccountOutcome, CoreError> {
         let store = &self.inner.store;
         // RFC 8555 §7.3: a key the server will not accept is `badPublicKey`; a key reported
         // compromised registers nothing and finds nothing.
@@ -66,6 +79,11 @@ impl Ca {
             ));
         }
         let contact = check_contacts(payload.contact.unwrap_or_default())?;
+        // RFC 8555 §6.7 rateLimited: counted before the binding's MAC is checked and the
+        // account stored, so a refused registration costs a read.
+        if let Some(client) = client {
+            self.spend_new_account(client).await?;
+        }
         // §7.3.4: "If the server requires an external account binding ... [it] MUST verify the
         // external account binding" — and we verify one whenever a client sends it.
         let binding = match &payload.external_account_binding {

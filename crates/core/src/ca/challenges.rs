@@ -202,6 +202,7 @@ impl Ca {
             .clone()
             .unwrap_or_else(|| subject.account_id.clone());
         let account_id = subject.account_id.clone();
+        let customer_id = subject.customer_id.clone();
         let validation = async {
             // Outbound validations (HTTP, DNS, TLS to addresses customers choose) are bounded
             // per instance, and within that per account and per customer (the account itself
@@ -309,7 +310,15 @@ impl Ca {
             record,
             domain_validation,
         };
+        let failed = result.outcome.is_err();
         let recorded = self.inner.store.finish_validation(&result).await;
+        // Counted before the client hears of the failure, so a newOrder it sends right after
+        // already sees it: newOrder refuses the name once its failures fill
+        // `failed_validations_per_account_and_name`.
+        if failed && matches!(recorded, Ok(true)) {
+            self.count_failed_validation(&account_id, customer_id.as_deref(), &request.domain)
+                .await;
+        }
         if let Err(e) = &recorded {
             // Claimed: the lease will expire and the reaper hands the challenge back to
             // pending. Unclaimed: it is still pending, and the client hears of the error.

@@ -20,6 +20,7 @@
 //!   API read them.
 //! - `customer_certificates`: a customer's own certificates and validations (admin API).
 //! - `key_block`: keys reported compromised, refused as CSR and account keys.
+//! - `rate_limits`: the rate limits of newAccount, newOrder and failed validations.
 
 mod accounts;
 pub mod ari;
@@ -33,6 +34,7 @@ pub mod key_block;
 pub mod operator_revoke;
 mod orders;
 mod profiles;
+mod rate_limits;
 mod reuse;
 mod revoke;
 mod slots;
@@ -135,6 +137,9 @@ pub struct CaConfig {
     /// store's commits) are not each queued behind every client's request work — the way
     /// Boulder runs its VA as a service of its own.
     pub validation_runtime: Option<tokio::runtime::Handle>,
+    /// The rate limits every account is held to, unless its customer has its own values
+    /// ([`crate::rate_limit`]).
+    pub rate_limits: crate::rate_limit::RateLimits,
 }
 
 impl Default for CaConfig {
@@ -164,6 +169,7 @@ impl Default for CaConfig {
             validation_runtime: None,
             account_url_prefix: String::new(),
             caa_recheck_after: Duration::hours(8),
+            rate_limits: crate::rate_limit::RateLimits::default(),
         }
     }
 }
@@ -273,7 +279,8 @@ impl Ca {
         let validation_slots = tokio::sync::Semaphore::new(config.validations_at_once.max(1));
         let account_slots = slots::KeyedSlots::new(config.validations_per_account);
         let customer_slots = slots::KeyedSlots::new(config.validations_per_customer);
-        let eab = Registry::new(store.clone(), clock.clone(), kek, config.eab.clone());
+        let eab = Registry::new(store.clone(), clock.clone(), kek, config.eab.clone())
+            .with_rate_limits(config.rate_limits.clone());
         let issuer_certificate = ferrite_pki::parse_certificate(issuer.certificate_der()).ok();
         Self {
             inner: Arc::new(Inner {
@@ -404,12 +411,14 @@ impl Ca {
             .await
     }
 
-    /// Background housekeeping: purges expired nonces and refused requests past
-    /// [`REFUSED_REQUEST_RETENTION`], and hands stranded validations and finalizations (their
+    /// Background housekeeping: purges expired nonces, spent-out rate limit rows and refused
+    /// requests past [`REFUSED_REQUEST_RETENTION`], and hands stranded validations and finalizations (their
     /// instance died) back.
     pub async fn housekeeping(&self) -> Result<(), CoreError> {
         let now = self.now();
         self.inner.store.purge_nonces(now).await?;
+        // A rate limit row whose time is past says nothing a missing row would not.
+        self.inner.store.purge_rate_limits(now).await?;
         self.inner
             .store
             .purge_refused_requests(now - REFUSED_REQUEST_RETENTION)

@@ -32,7 +32,10 @@ pub use mac_key::MAC_KEY_LEN;
 pub use registry::Registry;
 pub use secret::SecretText;
 pub(crate) use suspension::check_in_service;
-pub use views::{AccountView, CredentialView, CustomerView, MacKeyView, NewCredential, NewMacKey};
+pub use views::{
+    AccountView, CredentialView, CustomerLimitView, CustomerView, MacKeyView, NewCredential,
+    NewMacKey,
+};
 
 /// MAC key limits, and what a suspended customer is told.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,12 +12,14 @@ use super::mac_key::{generate_api_secret, generate_mac_key, hash_secret, verify_
 use super::secret::SecretText;
 use super::suspension::check_in_service;
 use super::views::{
-    AccountView, CredentialView, CustomerView, MacKeyView, NewCredential, NewMacKey,
+    AccountView, CredentialView, CustomerLimitView, CustomerView, MacKeyView, NewCredential,
+    NewMacKey,
 };
 use crate::model::stored_precision;
 use crate::model::{
     Account, ApiCredential, CredentialStatus, Customer, KeyHolder, MacKey, Scope, Suspension,
 };
+use crate::rate_limit::{self, LimitName, RateLimits};
 use crate::{Clock, CoreError, Store, StoreError, ids};
 
 /// Customers, credentials and MAC keys over a [`Store`]. Cheap to clone.
@@ -31,6 +33,9 @@ pub struct Registry {
     /// each takes about 19 MiB and a core for a moment, so a stream of wrong secrets waits
     /// here instead of exhausting memory and the blocking thread pool.
     verify_slots: Arc<tokio::sync::Semaphore>,
+    /// The configured rate limits: new credentials and MAC keys per customer, failed
+    /// authentications per address (`crate::rate_limit`).
+    rate_limits: RateLimits,
 }
 
 /// Argon2 verifications one instance runs at once.
@@ -57,6 +62,34 @@ fn not_found(what: &str, id: &str, hint: &str) -> CoreError {
         404,
         format!("there is no {what} {id:?}{hint}"),
     )
+}
+
+/// The limit named `name`, if a customer may have its own value of it.
+fn per_customer_limit(name: &str) -> Result<LimitName, CoreError> {
+    let names: Vec<&str> = LimitName::ALL
+        .into_iter()
+        .filter(|l| l.per_customer())
+        .map(LimitName::as_str)
+        .collect();
+    match LimitName::parse(name) {
+        Some(limit) if limit.per_customer() => Ok(limit),
+        Some(limit) => Err(problem(
+            ProblemType::Malformed,
+            400,
+            format!(
+                "{limit} is counted per client address, before the customer is known, so it has no per-customer value; set it in [rate_limits] (per customer: {})",
+                names.join(", ")
+            ),
+        )),
+        None => Err(problem(
+            ProblemType::Malformed,
+            400,
+            format!(
+                "there is no rate limit {name:?}; a customer may have its own value of {}",
+                names.join(", ")
+            ),
+        )),
+    }
 }
 
 /// Customer names: 1–64 of `A-Z a-z 0-9 . _ -`, starting with a letter or digit, so they are
@@ -94,7 +127,37 @@ impl Registry {
             kek,
             settings,
             verify_slots: Arc::new(tokio::sync::Semaphore::new(VERIFY_SLOTS)),
+            rate_limits: RateLimits::default(),
         }
+    }
+
+    /// This registry holding customers to `limits` (default: [`RateLimits::default`]).
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// Spends one of `limit` for customer `customer_id` (its own value, else the configured
+    /// one): one new credential or MAC key, refused before it is made.
+    async fn spend_for_customer(
+        &self,
+        limit: LimitName,
+        customer_id: &str,
+    ) -> Result<(), CoreError> {
+        let value =
+            rate_limit::limits_for(self.store.as_ref(), &self.rate_limits, Some(customer_id))
+                .await?
+                .get(limit);
+        let key = rate_limit::key(limit, value, &[customer_id]);
+        rate_limit::spend(
+            self.store.as_ref(),
+            self.clock.now(),
+            limit,
+            value,
+            &key,
+            None,
+        )
+        .await
     }
 
     /// Creates a customer. 409 if the name is taken.
@@ -206,6 +269,78 @@ impl Registry {
         Ok(customer)
     }
 
+    /// Sets customer `name`'s own value of the rate limit `limit` for its accounts (`None`:
+    /// back to the configured value; 0: off for them), effective at once on every instance,
+    /// and logs it as an audit event. 404 if there is no such customer; 400 for a limit that
+    /// is not set per customer.
+    pub async fn set_rate_limit(
+        &self,
+        name: &str,
+        limit: &str,
+        value: Option<u32>,
+    ) -> Result<CustomerView, CoreError> {
+        let limit = per_customer_limit(limit)?;
+        let customer = self.stored_customer(name).await?;
+        self.store
+            .set_rate_limit_override(&customer.id, limit.as_str(), value)
+            .await?;
+        tracing::warn!(
+            target: "ferrite::audit",
+            event = "rate_limit_set",
+            customer = %customer.id,
+            name = %customer.name,
+            limit = limit.as_str(),
+            value = value.map_or_else(|| "default".to_owned(), |v| v.to_string()),
+            "customer rate limit set by the operator"
+        );
+        Ok(CustomerView::from(&customer))
+    }
+
+    /// The stored customer named `name`; 404 if there is none.
+    async fn stored_customer(&self, name: &str) -> Result<crate::model::Customer, CoreError> {
+        self.store.customer_by_name(name).await?.ok_or_else(|| {
+            not_found(
+                "customer",
+                name,
+                "; list customers with `ferrite customer list`",
+            )
+        })
+    }
+
+    /// Every rate limit as it applies to customer `name`'s accounts: `configured` (the
+    /// deployment's `[rate_limits]`) with the customer's own values. 404 if there is no such
+    /// customer.
+    pub async fn customer_rate_limits(
+        &self,
+        name: &str,
+        configured: &RateLimits,
+    ) -> Result<Vec<CustomerLimitView>, CoreError> {
+        let customer = self.stored_customer(name).await?;
+        let overrides = self.store.rate_limit_overrides(&customer.id).await?;
+        Ok(LimitName::ALL
+            .into_iter()
+            .map(|limit| {
+                let override_value = overrides
+                    .iter()
+                    .find(|(n, _)| limit.per_customer() && n == limit.as_str())
+                    .map(|(_, v)| *v);
+                let effective = override_value.unwrap_or_else(|| configured.get(limit));
+                CustomerLimitView {
+                    limit: limit.as_str(),
+                    configured: configured.get(limit),
+                    override_value,
+                    effective,
+                    describe: if effective == 0 {
+                        "off".to_owned()
+                    } else {
+                        limit.describe(effective)
+                    },
+                    per_customer: limit.per_customer(),
+                }
+            })
+            .collect())
+    }
+
     /// Lifts customer `name`'s suspension: its accounts, MAC keys and credentials work again
     /// as they did before it. Resuming a customer in service changes nothing. 404 if there
     /// is no such customer.
@@ -270,6 +405,10 @@ impl Registry {
         if self.store.customer(customer_id).await?.is_none() {
             return Err(not_found("customer with id", customer_id, ""));
         }
+        // RFC 8555 §6.7-style refusal (429 with Retry-After on the admin API), before the
+        // secret is made and hashed.
+        self.spend_for_customer(LimitName::NewCredentialsPerCustomer, customer_id)
+            .await?;
         let secret = generate_api_secret()?;
         let hash_input = secret.clone();
         let secret_hash = tokio::task::spawn_blocking(move || hash_secret(&hash_input))
@@ -347,6 +486,40 @@ impl Registry {
     /// credential all give the same 401, so nothing leaks about which. The right secret of a
     /// suspended customer's credential gets 403 `unauthorized` naming whom to contact.
     pub async fn authenticate(&self, id: &str, secret: &str) -> Result<ApiCredential, CoreError> {
+        self.authenticate_from(id, secret, None).await
+    }
+
+    /// [`Registry::authenticate`] of a request from `client`, whose address (IPv6: its /64)
+    /// is held to `failed_admin_authentications_per_address`: once its failures fill the
+    /// allowance, it is refused (429 `rateLimited`) before the credential is read or its
+    /// secret checked, so a stream of wrong secrets cannot keep the argon2 slots busy.
+    /// Each 401 from it counts one failure. `None`: not limited.
+    pub async fn authenticate_from(
+        &self,
+        id: &str,
+        secret: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<ApiCredential, CoreError> {
+        let limit = LimitName::FailedAdminAuthenticationsPerAddress;
+        let value = self.rate_limits.get(limit);
+        let Some(client) = client.filter(|_| value > 0) else {
+            return self.check_credential(id, secret).await;
+        };
+        let group = rate_limit::address_group(client);
+        let key = rate_limit::key(limit, value, &[&group]);
+        let store = self.store.as_ref();
+        rate_limit::check(store, self.clock.now(), limit, value, &key, Some(&group)).await?;
+        let checked = self.check_credential(id, secret).await;
+        if let Err(CoreError::Problem(p)) = &checked
+            && p.status == Some(401)
+        {
+            rate_limit::record(store, self.clock.now(), limit, value, &key).await?;
+        }
+        checked
+    }
+
+    /// The active credential `id` if `secret` is its secret (see [`Registry::authenticate`]).
+    async fn check_credential(&self, id: &str, secret: &str) -> Result<ApiCredential, CoreError> {
         let refused = || {
             problem(
                 ProblemType::Unauthorized,
@@ -402,6 +575,8 @@ impl Registry {
                 ),
             ));
         }
+        self.spend_for_customer(LimitName::NewMacKeysPerCustomer, &credential.customer_id)
+            .await?;
         let (raw, hmac_key) = generate_mac_key()?;
         let kid = ids::random_arg_safe_id();
         let now = stored_precision(self.clock.now());

@@ -47,6 +47,25 @@ impl From<&Customer> for CustomerView {
     }
 }
 
+/// One rate limit as it applies to a customer's accounts (`ferrite customer limits`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct CustomerLimitView {
+    /// The limit's name (`[rate_limits]`).
+    pub limit: &'static str,
+    /// The configured value (0: off).
+    pub configured: u32,
+    /// The customer's own value, if the operator set one (0: off).
+    #[serde(rename = "override")]
+    pub override_value: Option<u32>,
+    /// The value in force: the override, else the configured value (0: off).
+    pub effective: u32,
+    /// The value in words ("300 per 3 hours", "off").
+    pub describe: String,
+    /// Whether an override applies (new accounts per address are counted before the account
+    /// has a customer: only the configured value applies).
+    pub per_customer: bool,
+}
+
 /// An API credential, without its secret (only a hash exists).
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CredentialView {

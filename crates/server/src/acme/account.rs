@@ -7,7 +7,7 @@ use ferrite_core::CoreError;
 use ferrite_proto::requests::{AccountUpdate, NewAccount};
 use ferrite_proto::resources::OrdersList;
 
-use super::extract::{AcmePath, AcmeQuery};
+use super::extract::{AcmePath, AcmeQuery, ClientIp};
 use super::jws::{Kid, NewKey, PostAsGet, Signed};
 use super::render::{self, Urls, json};
 use crate::AppState;
@@ -15,10 +15,14 @@ use crate::problem::ApiError;
 
 pub(super) async fn new_account(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     Signed(req, _): Signed<NewKey>,
 ) -> Result<Response, ApiError> {
     let payload: NewAccount = req.payload()?;
-    let outcome = state.ca.new_account(&req.key, payload, &req.url).await?;
+    let outcome = state
+        .ca
+        .new_account_from(&req.key, payload, &req.url, client)
+        .await?;
     let urls = Urls(&state.config.base_url);
     let location = urls.account(&outcome.account.id);
     let status = if outcome.created {

@@ -45,7 +45,13 @@ impl FromRequestParts<AppState> for Caller {
             return Err(missing());
         }
         let (id, secret) = token.trim().split_once(':').ok_or_else(missing)?;
-        let credential = state.ca.eab().authenticate(id, secret).await?;
+        // The client's address: failed authentications from it are limited
+        // (`rate_limits.failed_admin_authentications_per_address`).
+        let client = parts
+            .extensions
+            .get::<crate::listener::Peer>()
+            .map(|peer| peer.0.ip());
+        let credential = state.ca.eab().authenticate_from(id, secret, client).await?;
         Ok(Caller(credential))
     }
 }

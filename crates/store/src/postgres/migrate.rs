@@ -41,6 +41,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../../migrations/postgres/0008_revocation_key_blocking.sql"),
     ),
+    (
+        9,
+        include_str!("../../migrations/postgres/0009_rate_limits.sql"),
+    ),
 ];
 
 /// The schema version this Ferrite writes and reads.

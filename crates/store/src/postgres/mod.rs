@@ -44,6 +44,7 @@ mod mac_keys;
 mod migrate;
 mod nonces;
 mod orders;
+mod rate_limits;
 mod refused_requests;
 mod store_impl;
 mod validations;

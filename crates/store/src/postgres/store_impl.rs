@@ -8,13 +8,14 @@ use ferrite_core::model::{
     DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension,
     ValidationOwner, ValidationResult,
 };
+use ferrite_core::rate_limit::Gcra;
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
 
 use super::{
     PostgresStore, accounts, authorizations, blocked_keys, ca_certificates, certificates,
-    credentials, crl, customers, domain_validations, mac_keys, nonces, orders, refused_requests,
-    validations,
+    credentials, crl, customers, domain_validations, mac_keys, nonces, orders, rate_limits,
+    refused_requests, validations,
 };
 use crate::store_impl::store_impl;
 

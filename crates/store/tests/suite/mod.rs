@@ -7,6 +7,7 @@
 mod ari;
 mod domain_validations;
 mod eab;
+mod rate_limits;
 mod revocation;
 mod support_trail;
 
@@ -14,6 +15,7 @@ mod support_trail;
 pub(crate) use ari::*;
 pub(crate) use domain_validations::*;
 pub(crate) use eab::*;
+pub(crate) use rate_limits::*;
 pub(crate) use revocation::*;
 pub(crate) use support_trail::*;
 
@@ -98,6 +100,10 @@ macro_rules! all {
             blocked_keys_round_trip,
             certificates_page_by_name_suffix_revocation_and_profile,
             domain_validations_page_by_customer_name_and_cursor,
+            rate_limit_spends_stop_at_the_allowance,
+            concurrent_rate_limit_spends_allow_exactly_the_allowance,
+            rate_limit_overrides_round_trip,
+            pending_authorizations_are_counted,
         );
     };
 }

@@ -1,0 +1,154 @@
+//! Rate limits as the engine applies them ([`crate::rate_limit`]): each is checked before the
+//! request's work, and a refusal costs one or two reads and writes nothing.
+//!
+//! - newAccount: `new_accounts_per_address`, spent for the client's address (IPv6: its /64)
+//!   once the key is known to be new, before the binding is verified or anything is stored.
+//! - newOrder: `pending_authorizations_per_account` (a count), then
+//!   `failed_validations_per_account_and_name` for every name (read only), then
+//!   `new_orders_per_account` (spent), before any authorization is looked up or written.
+//! - A failed validation, once recorded, spends one of `failed_validations_per_account_and_name`
+//!   for its account and name.
+//!
+//! A customer's overrides (`ferrite customer set-limit`) replace the configured values for its
+//! accounts; they are read with every check, so a change applies at once on every instance.
+
+use std::net::IpAddr;
+
+use super::Ca;
+use crate::CoreError;
+use crate::model::Account;
+use crate::rate_limit::{self, LimitName, RateLimited, RateLimits};
+
+impl Ca {
+    /// The limits that apply to the accounts of `customer_id` (none: the configured ones).
+    pub(super) async fn limits_for(
+        &self,
+        customer_id: Option<&str>,
+    ) -> Result<RateLimits, CoreError> {
+        rate_limit::limits_for(
+            self.inner.store.as_ref(),
+            &self.inner.config.rate_limits,
+            customer_id,
+        )
+        .await
+    }
+
+    /// [`rate_limit::spend`] on this engine's store and clock.
+    async fn spend_limit(
+        &self,
+        limit: LimitName,
+        value: u32,
+        key: String,
+        subject: Option<&str>,
+    ) -> Result<(), CoreError> {
+        rate_limit::spend(
+            self.inner.store.as_ref(),
+            self.now(),
+            limit,
+            value,
+            &key,
+            subject,
+        )
+        .await
+    }
+
+    /// newAccount's limit: one more account from `client`'s address (group).
+    pub(super) async fn spend_new_account(&self, client: IpAddr) -> Result<(), CoreError> {
+        let limit = LimitName::NewAccountsPerAddress;
+        let group = rate_limit::address_group(client);
+        let value = self.inner.config.rate_limits.get(limit);
+        let key = rate_limit::key(limit, value, &[&group]);
+        self.spend_limit(limit, value, key, Some(&group)).await
+    }
+
+    /// newOrder's limits for `account` ordering `names` (base domains, as validated), checked
+    /// before the order's authorizations are looked up or written: the account's pending
+    /// authorizations with this order's added, failed validations of each name, and one new
+    /// order (spent).
+    pub(super) async fn check_order_limits(
+        &self,
+        account: &Account,
+        names: &[&str],
+    ) -> Result<(), CoreError> {
+        let limits = self.limits_for(account.customer_id.as_deref()).await?;
+        let store = &self.inner.store;
+
+        let pending_limit = limits.pending_authorizations_per_account;
+        if pending_limit > 0 {
+            let now = self.now();
+            let (pending, earliest) = store.pending_authorizations(&account.id, now).await?;
+            let adding = names.len() as u64;
+            if pending + adding > u64::from(pending_limit) {
+                // A count comes back as pending authorizations end: the earliest expiry is
+                // when one certainly has.
+                let back = earliest.unwrap_or(now).max(now);
+                return Err(CoreError::RateLimited(Box::new(RateLimited {
+                    limit: LimitName::PendingAuthorizationsPerAccount,
+                    value: pending_limit,
+                    retry_at: back,
+                    resets_at: back,
+                    subject: Some(format!(
+                        "{pending} pending, this order would add up to {adding}"
+                    )),
+                    now,
+                })));
+            }
+        }
+
+        let failed = LimitName::FailedValidationsPerAccountAndName;
+        let failed_limit = limits.failed_validations_per_account_and_name;
+        if let Some(gcra) = failed.gcra(failed_limit) {
+            let keys: Vec<String> = names
+                .iter()
+                .map(|name| rate_limit::key(failed, failed_limit, &[&account.id, name]))
+                .collect();
+            let stored = store.rate_limit_tats(&keys).await?;
+            let now = self.now();
+            for (key, tat) in stored {
+                if let Err(exhausted) = gcra.check(Some(tat), now) {
+                    let name = names
+                        .iter()
+                        .zip(&keys)
+                        .find(|(_, k)| **k == key)
+                        .map(|(name, _)| *name);
+                    return Err(rate_limit::refusal(
+                        failed,
+                        failed_limit,
+                        exhausted,
+                        name,
+                        now,
+                    ));
+                }
+            }
+        }
+
+        let orders = LimitName::NewOrdersPerAccount;
+        self.spend_limit(
+            orders,
+            limits.new_orders_per_account,
+            rate_limit::key(orders, limits.new_orders_per_account, &[&account.id]),
+            None,
+        )
+        .await
+    }
+
+    /// Counts a recorded failed validation of `name` by account `account_id` (of customer
+    /// `customer_id`) against `failed_validations_per_account_and_name`. Off the request's
+    /// path: a failure to count is logged.
+    pub(super) async fn count_failed_validation(
+        &self,
+        account_id: &str,
+        customer_id: Option<&str>,
+        name: &str,
+    ) {
+        let limit = LimitName::FailedValidationsPerAccountAndName;
+        let counted = async {
+            let value = self.limits_for(customer_id).await?.get(limit);
+            let key = rate_limit::key(limit, value, &[account_id, name]);
+            rate_limit::record(self.inner.store.as_ref(), self.now(), limit, value, &key).await
+        };
+        if let Err(e) = counted.await {
+            tracing::warn!(error = %e, domain = name, "could not count a failed validation against its rate limit");
+        }
+    }
+}

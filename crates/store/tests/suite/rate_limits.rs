@@ -1,0 +1,267 @@
+//! Conformance for rate limits: the GCRA step moves a key's time on only within the
+//! allowance (also under concurrent spends), past rows are purged, customers' overrides round
+//! trip, and an account's pending authorizations are counted.
+
+use ferrite_core::Store;
+use ferrite_core::model::Customer;
+use ferrite_core::rate_limit::Gcra;
+use ferrite_proto::AuthorizationStatus;
+use time::Duration;
+
+use super::{T0, account, authorization, join_all, order};
+
+/// How many spends race for an allowance of [`ALLOWANCE`].
+const SPENDERS: usize = 60;
+const ALLOWANCE: u32 = 25;
+
+/// Three per hour: the allowance at once, refused then, one back every 20 minutes, all of it
+/// back after the hour; the stored time reads back; purging drops only past rows.
+pub(crate) async fn rate_limit_spends_stop_at_the_allowance(store: &dyn Store) {
+    let gcra = Gcra::new(3, Duration::hours(1)).unwrap();
+    let key = "new_orders_per_account:acct".to_owned();
+    assert!(
+        store
+            .rate_limit_tats(std::slice::from_ref(&key))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    for i in 1..=3 {
+        assert_eq!(
+            store.spend_rate_limit(&key, T0, &gcra).await.unwrap(),
+            Ok(T0 + Duration::minutes(20 * i))
+        );
+    }
+    let full = T0 + Duration::hours(1);
+    assert_eq!(
+        store.spend_rate_limit(&key, T0, &gcra).await.unwrap(),
+        Err(full),
+        "the fourth at once is refused with the stored time"
+    );
+    assert_eq!(
+        store
+            .rate_limit_tats(std::slice::from_ref(&key))
+            .await
+            .unwrap(),
+        vec![(key.clone(), full)]
+    );
+    // Just before 20 minutes: still refused. At 20 minutes: one more, and only one.
+    let early = T0 + Duration::minutes(20) - Duration::microseconds(1);
+    assert!(
+        store
+            .spend_rate_limit(&key, early, &gcra)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    let later = T0 + Duration::minutes(20);
+    assert_eq!(
+        store.spend_rate_limit(&key, later, &gcra).await.unwrap(),
+        Ok(full + Duration::minutes(20))
+    );
+    assert!(
+        store
+            .spend_rate_limit(&key, later, &gcra)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    // Other keys are counted apart; several are read in one call.
+    let other = "new_orders_per_account:other".to_owned();
+    assert!(
+        store
+            .spend_rate_limit(&other, T0, &gcra)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    let mut both = store
+        .rate_limit_tats(&[key.clone(), other.clone(), "none".to_owned()])
+        .await
+        .unwrap();
+    both.sort();
+    assert_eq!(
+        both,
+        vec![
+            (key.clone(), full + Duration::minutes(20)),
+            (other.clone(), T0 + Duration::minutes(20)),
+        ]
+    );
+    // After the whole period the whole allowance is back: a past time counts as nothing.
+    let much_later = T0 + Duration::hours(3);
+    for _ in 0..3 {
+        assert!(
+            store
+                .spend_rate_limit(&other, much_later, &gcra)
+                .await
+                .unwrap()
+                .is_ok()
+        );
+    }
+    assert!(
+        store
+            .spend_rate_limit(&other, much_later, &gcra)
+            .await
+            .unwrap()
+            .is_err()
+    );
+    // Purging at T0 + 2h drops `key` (its time is past) and keeps `other`.
+    assert_eq!(
+        store
+            .purge_rate_limits(T0 + Duration::hours(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .rate_limit_tats(&[key.clone(), other.clone()])
+            .await
+            .unwrap(),
+        vec![(other, much_later + Duration::hours(1))]
+    );
+}
+
+/// Of many concurrent spends of one key, exactly the allowance is allowed.
+pub(crate) async fn concurrent_rate_limit_spends_allow_exactly_the_allowance(store: &dyn Store) {
+    concurrent_rate_limit_spends_over_instances(&[store]).await;
+}
+
+/// [`concurrent_rate_limit_spends_allow_exactly_the_allowance`] spread over `stores`, several
+/// instances on one database.
+pub(crate) async fn concurrent_rate_limit_spends_over_instances(stores: &[&dyn Store]) {
+    let gcra = Gcra::new(ALLOWANCE, Duration::hours(3)).unwrap();
+    let key = "new_accounts_per_address:192.0.2.1";
+    let results = join_all(
+        (0..SPENDERS)
+            .map(|i| stores[i % stores.len()].spend_rate_limit(key, T0, &gcra))
+            .collect(),
+    )
+    .await;
+    let allowed = results
+        .into_iter()
+        .map(|r| r.unwrap())
+        .filter(Result::is_ok)
+        .count();
+    assert_eq!(allowed, ALLOWANCE as usize);
+    assert_eq!(
+        stores[0].rate_limit_tats(&[key.to_owned()]).await.unwrap(),
+        vec![(key.to_owned(), T0 + gcra.tolerance)]
+    );
+}
+
+/// A customer's overrides are set, replaced, listed by name and removed; a customer that does
+/// not exist gets none.
+pub(crate) async fn rate_limit_overrides_round_trip(store: &dyn Store) {
+    store
+        .insert_customer(&Customer {
+            id: "c1".to_owned(),
+            name: "acme-corp".to_owned(),
+            created_at: T0,
+            allowed_profiles: None,
+            suspension: None,
+        })
+        .await
+        .unwrap();
+    assert!(store.rate_limit_overrides("c1").await.unwrap().is_empty());
+    store
+        .set_rate_limit_override("c1", "new_orders_per_account", Some(10))
+        .await
+        .unwrap();
+    store
+        .set_rate_limit_override("c1", "failed_validations_per_account_and_name", Some(0))
+        .await
+        .unwrap();
+    store
+        .set_rate_limit_override("c1", "new_orders_per_account", Some(5000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.rate_limit_overrides("c1").await.unwrap(),
+        vec![
+            ("failed_validations_per_account_and_name".to_owned(), 0),
+            ("new_orders_per_account".to_owned(), 5000),
+        ]
+    );
+    store
+        .set_rate_limit_override("c1", "new_orders_per_account", None)
+        .await
+        .unwrap();
+    // Removing what is not there changes nothing.
+    store
+        .set_rate_limit_override("c1", "new_orders_per_account", None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.rate_limit_overrides("c1").await.unwrap(),
+        vec![("failed_validations_per_account_and_name".to_owned(), 0)]
+    );
+    assert!(
+        store
+            .set_rate_limit_override("nosuch", "new_orders_per_account", Some(1))
+            .await
+            .is_err(),
+        "an override needs its customer"
+    );
+    assert!(
+        store
+            .rate_limit_overrides("nosuch")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Only the account's own pending, unexpired authorizations are counted, with the earliest
+/// expiry among them.
+pub(crate) async fn pending_authorizations_are_counted(store: &dyn Store) {
+    store.insert_account(&account("acct")).await.unwrap();
+    store.insert_account(&account("other")).await.unwrap();
+    assert_eq!(
+        store.pending_authorizations("acct", T0).await.unwrap(),
+        (0, None)
+    );
+    let a1 = authorization("a1", "acct", "one.example");
+    let mut a2 = authorization("a2", "acct", "two.example");
+    a2.expires = T0 + Duration::days(2);
+    let mut expired = authorization("a3", "acct", "three.example");
+    expired.expires = T0 - Duration::seconds(1);
+    let decided = authorization("a4", "acct", "four.example");
+    let foreign = authorization("a5", "other", "five.example");
+    store
+        .insert_order(&order("o1", "acct", &[&a1, &a2]), &[a1.clone(), a2.clone()])
+        .await
+        .unwrap();
+    store
+        .insert_order(
+            &order("o2", "acct", &[&expired, &decided]),
+            &[expired.clone(), decided.clone()],
+        )
+        .await
+        .unwrap();
+    store
+        .insert_order(
+            &order("o3", "other", &[&foreign]),
+            std::slice::from_ref(&foreign),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .set_authorization_status(
+                "a4",
+                AuthorizationStatus::Pending,
+                AuthorizationStatus::Deactivated
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.pending_authorizations("acct", T0).await.unwrap(),
+        (2, Some(T0 + Duration::days(2)))
+    );
+    assert_eq!(
+        store.pending_authorizations("other", T0).await.unwrap(),
+        (1, Some(T0 + Duration::days(7)))
+    );
+}

@@ -1,0 +1,357 @@
+//! Rate limits over ACME (RFC 8555 §6.7), request by request with `RawClient`, each with a
+//! small configured value: the request past the limit gets 429 `rateLimited` with
+//! `Retry-After` and a detail naming the limit, its value and when it resets, and the refused
+//! request leaves nothing behind; a customer's override (the operator's `set-limit`) raises
+//! the limit at once and `--default` restores it. New orders per account (SQLite and
+//! PostgreSQL), new accounts per client address, failed validations per account and name,
+//! pending authorizations per account. Only 127.0.0.1 is contacted; every test is bounded.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use ferrite_app::config::DatabaseUrl;
+use ferrite_core::rate_limit::RateLimits;
+use ferrite_jose::Algorithm;
+use ferrite_jose::sign::SigningKey;
+use ferrite_store::testing::with_database;
+use ferrite_testkit::eab::new_customer_key;
+use ferrite_testkit::{
+    RawAccount, RawClient, RawResponse, TestCa, TestCaOptions, assert_case_problem, bounded,
+    challenge,
+};
+use serde_json::json;
+
+/// Options with every limit off but the ones `set` turns on.
+fn options(set: impl FnOnce(&mut RateLimits)) -> TestCaOptions {
+    let mut options = TestCaOptions::default();
+    let mut limits = RateLimits::off();
+    set(&mut limits);
+    options.config.rate_limits = limits;
+    options
+}
+
+/// newOrder for `names`, answered as it comes.
+async fn new_order(
+    ca: &TestCa,
+    raw: &RawClient,
+    account: &RawAccount,
+    names: &[&str],
+) -> RawResponse {
+    let identifiers: Vec<_> = names
+        .iter()
+        .map(|n| json!({"type": "dns", "value": n}))
+        .collect();
+    raw.post(
+        &account.key,
+        Some(&account.kid),
+        &ca.url("/acme/new-order"),
+        Some(&json!({ "identifiers": identifiers })),
+    )
+    .await
+}
+
+/// Asserts `r` is the refusal of rate limit `limit` (429 `rateLimited`, a `Retry-After` of
+/// 1..=`max_retry` seconds, the detail naming the limit and `value_text`); returns the detail.
+fn assert_rate_limited(
+    case: &str,
+    r: &RawResponse,
+    limit: &str,
+    value_text: &str,
+    max_retry: u64,
+) -> String {
+    let detail = assert_case_problem(case, r, 429, "rateLimited");
+    let retry: u64 = r
+        .header("retry-after")
+        .unwrap_or_else(|| panic!("{case}: no Retry-After"))
+        .parse()
+        .unwrap_or_else(|e| panic!("{case}: Retry-After is not seconds: {e}"));
+    assert!(
+        (1..=max_retry).contains(&retry),
+        "{case}: Retry-After {retry}"
+    );
+    assert!(detail.contains(limit), "{case}: {detail}");
+    assert!(detail.contains(value_text), "{case}: {detail}");
+    assert!(detail.contains("retry after"), "{case}: {detail}");
+    assert!(
+        detail.contains("full allowance is back at"),
+        "{case}: {detail}"
+    );
+    detail
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_orders_past_the_limit_are_rate_limited_until_the_customer_is_raised() {
+    bounded(new_orders_per_account(options(|l| {
+        l.new_orders_per_account = 3
+    })))
+    .await;
+}
+
+/// The same on PostgreSQL (`FERRITE_TEST_DATABASE_URL`), where the limit's row is shared by
+/// every instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_orders_past_the_limit_are_rate_limited_on_postgresql() {
+    with_database(|url| async move {
+        let mut options = options(|l| l.new_orders_per_account = 3);
+        options.config.database_url = DatabaseUrl(url);
+        bounded(new_orders_per_account(options)).await;
+    })
+    .await;
+}
+
+/// Orders `n{i}.example.com` for each `i` in `range`, each answered 201.
+async fn orders_allowed(
+    ca: &TestCa,
+    raw: &RawClient,
+    account: &RawAccount,
+    range: std::ops::Range<u32>,
+) {
+    for i in range {
+        let r = new_order(ca, raw, account, &[&format!("n{i}.example.com")]).await;
+        assert_eq!(
+            r.status,
+            201,
+            "order {i}: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+}
+
+/// What `ferrite customer set-limit corp new_orders_per_account VALUE|--default` does.
+async fn set_orders_limit(ca: &TestCa, value: Option<u32>) {
+    ca.ca
+        .eab()
+        .set_rate_limit("corp", "new_orders_per_account", value)
+        .await
+        .unwrap();
+}
+
+/// Three orders per 3 hours: the fourth is refused and creates nothing; the customer's
+/// override of 5 applies at once and counts afresh (a limit's state belongs to its value),
+/// `--default` brings back 3 with its count as it was; 0 is off; another customer's account
+/// counts apart.
+async fn new_orders_per_account(options: TestCaOptions) {
+    let ca = TestCa::start_with(options).await;
+    let raw = ca.raw();
+    let account = RawAccount::register_bound(&raw, &new_customer_key(&ca.ca, "corp").await).await;
+    orders_allowed(&ca, &raw, &account, 0..3).await;
+    let refused = new_order(&ca, &raw, &account, &["n3.example.com"]).await;
+    // One more comes back every hour (3 per 3 hours).
+    let detail = assert_rate_limited(
+        "fourth order",
+        &refused,
+        "new_orders_per_account",
+        "3 per 3 hours",
+        3600,
+    );
+    assert!(detail.contains("new orders of this account"), "{detail}");
+    // The refusal created no order.
+    let kid = account.kid.clone();
+    let orders_url = raw.post_as_get(&account.key, &kid, &kid).await.json()["orders"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let orders = raw
+        .post_as_get(&account.key, &kid, &orders_url)
+        .await
+        .json();
+    assert_eq!(orders["orders"].as_array().unwrap().len(), 3, "{orders}");
+
+    // The operator raises the customer's limit: applies at once, counted afresh.
+    set_orders_limit(&ca, Some(5)).await;
+    orders_allowed(&ca, &raw, &account, 3..8).await;
+    let refused = new_order(&ca, &raw, &account, &["n8.example.com"]).await;
+    assert_rate_limited(
+        "sixth order with the override",
+        &refused,
+        "new_orders_per_account",
+        "5 per 3 hours",
+        3 * 3600,
+    );
+    // Back to the configured value, whose allowance is still spent.
+    set_orders_limit(&ca, None).await;
+    let refused = new_order(&ca, &raw, &account, &["n8.example.com"]).await;
+    assert_rate_limited(
+        "after --default",
+        &refused,
+        "new_orders_per_account",
+        "3 per 3 hours",
+        3 * 3600,
+    );
+
+    // 0 turns the limit off for the customer.
+    set_orders_limit(&ca, Some(0)).await;
+    let r = new_order(&ca, &raw, &account, &["n9.example.com"]).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+
+    // Another customer's account has its own allowance.
+    let other = RawAccount::register_bound(&raw, &new_customer_key(&ca.ca, "other").await).await;
+    let r = new_order(&ca, &raw, &other, &["o.example.com"]).await;
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+
+    // A limit counted per address has no per-customer value.
+    let err = ca
+        .ca
+        .eab()
+        .set_rate_limit("corp", "new_accounts_per_address", Some(50))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("[rate_limits]"), "{err}");
+}
+
+/// Two new accounts per address: the third key from 127.0.0.1 is refused before anything is
+/// stored; a key already registered is still found (200), which counts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_accounts_past_the_limit_per_address_are_rate_limited() {
+    bounded(async {
+        let ca = TestCa::start_with(options(|l| l.new_accounts_per_address = 2)).await;
+        let raw = ca.raw();
+        let first = RawAccount::register(&raw, Algorithm::ES256).await;
+        RawAccount::register(&raw, Algorithm::ES256).await;
+        let url = ca.url("/acme/new-account");
+        let third = SigningKey::generate(Algorithm::ES256).unwrap();
+        let payload = json!({"termsOfServiceAgreed": true});
+        let refused = raw.post(&third, None, &url, Some(&payload)).await;
+        let detail = assert_rate_limited(
+            "third account",
+            &refused,
+            "new_accounts_per_address",
+            "2 per 3 hours",
+            3 * 3600,
+        );
+        assert!(detail.contains("127.0.0.1"), "{detail}");
+        // Nothing was stored for the refused key.
+        let lookup = raw
+            .post(
+                &third,
+                None,
+                &url,
+                Some(&json!({"onlyReturnExisting": true})),
+            )
+            .await;
+        assert_case_problem("refused key", &lookup, 400, "accountDoesNotExist");
+        // An existing account is found again, as often as asked.
+        for _ in 0..3 {
+            let again = raw.post(&first.key, None, &url, Some(&payload)).await;
+            assert_eq!(
+                again.status,
+                200,
+                "{}",
+                String::from_utf8_lossy(&again.body)
+            );
+        }
+    })
+    .await;
+}
+
+/// Two failed validations of one name per hour: once both failed, newOrder refuses that name
+/// (and an order holding it) and names it; another name is still ordered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_validations_of_a_name_past_the_limit_are_rate_limited() {
+    bounded(async {
+        let ca = TestCa::start_with(options(|l| {
+            l.failed_validations_per_account_and_name = 2;
+        }))
+        .await;
+        let raw = ca.raw();
+        let account = RawAccount::register(&raw, Algorithm::ES256).await;
+        for attempt in 0..2 {
+            let r = new_order(&ca, &raw, &account, &["fails.example.com"]).await;
+            assert_eq!(
+                r.status,
+                201,
+                "attempt {attempt}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+            let authz_url = r.json()["authorizations"][0].as_str().unwrap().to_owned();
+            let authz = raw
+                .post_as_get(&account.key, &account.kid, &authz_url)
+                .await
+                .json();
+            // The http-01 responder has no key authorization for this token: it fails.
+            let url = challenge(&authz, "http-01")["url"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let started = raw
+                .post(&account.key, Some(&account.kid), &url, Some(&json!({})))
+                .await;
+            assert_eq!(
+                started.status,
+                200,
+                "{}",
+                String::from_utf8_lossy(&started.body)
+            );
+            let ended = raw
+                .poll(&account.key, &account.kid, &authz_url, |a| {
+                    a["status"] != "pending"
+                })
+                .await;
+            assert_eq!(ended["status"], "invalid", "{ended}");
+        }
+        let refused = new_order(
+            &ca,
+            &raw,
+            &account,
+            &["fine.example.com", "fails.example.com"],
+        )
+        .await;
+        let detail = assert_rate_limited(
+            "third order of the name",
+            &refused,
+            "failed_validations_per_account_and_name",
+            "2 per hour",
+            3600,
+        );
+        assert!(detail.contains("(fails.example.com)"), "{detail}");
+        let r = new_order(&ca, &raw, &account, &["fine.example.com"]).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        // Another account's failures are its own.
+        let other = RawAccount::register(&raw, Algorithm::ES256).await;
+        let r = new_order(&ca, &raw, &other, &["fails.example.com"]).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    })
+    .await;
+}
+
+/// Three pending authorizations per account: an order that would hold a fourth is refused,
+/// naming how many are pending; one that fits is taken; deactivating one makes room.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_past_the_pending_authorizations_limit_are_rate_limited() {
+    bounded(async {
+        let ca = TestCa::start_with(options(|l| l.pending_authorizations_per_account = 3)).await;
+        let raw = ca.raw();
+        let account = RawAccount::register(&raw, Algorithm::ES256).await;
+        let r = new_order(&ca, &raw, &account, &["a.example.com", "b.example.com"]).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let first_authz = r.json()["authorizations"][0].as_str().unwrap().to_owned();
+        let refused = new_order(&ca, &raw, &account, &["c.example.com", "d.example.com"]).await;
+        // The count comes back when the earliest pending authorization expires (7 days).
+        let detail = assert_rate_limited(
+            "a fourth pending authorization",
+            &refused,
+            "pending_authorizations_per_account",
+            "3 at once",
+            8 * 24 * 3600,
+        );
+        assert!(
+            detail.contains("2 pending, this order would add up to 2"),
+            "{detail}"
+        );
+        let r = new_order(&ca, &raw, &account, &["c.example.com"]).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let refused = new_order(&ca, &raw, &account, &["d.example.com"]).await;
+        assert_case_problem("full", &refused, 429, "rateLimited");
+        // §7.5.2: deactivating a pending authorization makes room for one more.
+        let r = raw
+            .post(
+                &account.key,
+                Some(&account.kid),
+                &first_authz,
+                Some(&json!({"status": "deactivated"})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let r = new_order(&ca, &raw, &account, &["d.example.com"]).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    })
+    .await;
+}
