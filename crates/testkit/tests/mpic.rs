@@ -57,6 +57,8 @@ struct TestAgent {
 struct Deployment {
     ca: TestCa,
     agents: Vec<TestAgent>,
+    /// As `[[mpic.perspectives]]` names them.
+    perspectives: Vec<PerspectiveConfig>,
     _primary_dir: tempfile::TempDir,
     _bundles: tempfile::TempDir,
 }
@@ -141,13 +143,15 @@ async fn deploy(roles: &[Role], mode: MpicMode, timeout_ms: u64) -> Deployment {
     opts.config.mpic = Mpic {
         mode,
         timeout_ms,
-        perspectives,
+        perspectives: perspectives.clone(),
+        ..Mpic::default()
     };
     opts.data_dir = Some(primary_dir.path().to_owned());
     let ca = TestCa::start_with(opts).await;
     Deployment {
         ca,
         agents,
+        perspectives,
         _primary_dir: primary_dir,
         _bundles: bundles,
     }
@@ -417,6 +421,125 @@ async fn mode_log_issues_on_the_primary_decision() {
     .await;
 }
 
+/// The value of the sample `series` (name and labels exactly as rendered) in `metrics`.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let (name, value) = line.rsplit_once(' ')?;
+        (name == series).then(|| value.parse().unwrap())
+    })
+}
+
+async fn metrics(d: &Deployment) -> String {
+    let r = ferrite_testkit::raw::http_get(&format!("{}/metrics", d.ca.admin_url)).await;
+    assert_eq!(r.status, 200);
+    String::from_utf8(r.body).unwrap()
+}
+
+/// `/metrics` shows each configured perspective's answers by outcome and latency, and the
+/// corroborations by result: a perspective that is down is counted unreachable, two down
+/// refuse by the quorum. Nothing the agents or the client sent becomes a label.
+#[tokio::test]
+async fn metrics_show_each_perspective_and_the_decisions() {
+    bounded(async {
+        let d = deploy(
+            &[Agrees, Agrees, Down, Agrees, Agrees],
+            MpicMode::Enforce,
+            3000,
+        )
+        .await;
+        order(&d).await.unwrap();
+        let text = metrics(&d).await;
+        let series = |name: &str, labels: &str| sample(&text, &format!("{name}{{{labels}}}"));
+        // The http-01 validation and the CAA check, each corroborated.
+        for check in ["http-01", "caa"] {
+            assert_eq!(
+                series(
+                    "ferrite_mpic_corroborations_total",
+                    &format!(r#"check="{check}",mode="enforce",result="corroborated""#)
+                ),
+                Some(1.0),
+                "{text}"
+            );
+        }
+        // The down perspective: unreachable (answered at once, before the quorum was
+        // certain), never agreeing.
+        let p2 = r#"perspective="p2",region="region-2""#;
+        assert!(
+            series(
+                "ferrite_mpic_perspective_requests_total",
+                &format!(r#"{p2},outcome="unreachable""#)
+            )
+            .unwrap()
+                >= 1.0,
+            "{text}"
+        );
+        assert_eq!(
+            series(
+                "ferrite_mpic_perspective_requests_total",
+                &format!(r#"{p2},outcome="agree""#)
+            ),
+            Some(0.0),
+            "{text}"
+        );
+        // The others agreed, and their latency is counted.
+        let mut agreed = 0.0;
+        for i in [0, 1, 3, 4] {
+            let p = format!(r#"perspective="p{i}",region="region-{i}""#);
+            agreed += series(
+                "ferrite_mpic_perspective_requests_total",
+                &format!(r#"{p},outcome="agree""#),
+            )
+            .unwrap();
+            assert_eq!(
+                series(
+                    "ferrite_mpic_perspective_requests_total",
+                    &format!(r#"{p},outcome="disagree""#)
+                ),
+                Some(0.0),
+                "{text}"
+            );
+            let answered = series("ferrite_mpic_perspective_latency_seconds_count", &p).unwrap();
+            assert!(answered >= 1.0, "{text}");
+            assert_eq!(
+                series(
+                    "ferrite_mpic_perspective_latency_seconds_bucket",
+                    &format!(r#"{p},le="+Inf""#)
+                ),
+                Some(answered),
+                "{text}"
+            );
+        }
+        // Two checks, four agreeing answers each decide them.
+        assert_eq!(agreed, 8.0, "{text}");
+        assert!(!text.contains(DOMAIN), "the identifier is in the metrics");
+
+        // Two down: the quorum refuses, counted as such.
+        let d = deploy(
+            &[Down, Agrees, Agrees, Down, Agrees],
+            MpicMode::Enforce,
+            3000,
+        )
+        .await;
+        order(&d).await.unwrap_err();
+        let text = metrics(&d).await;
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferrite_mpic_corroborations_total{check="http-01",mode="enforce",result="refused"}"#
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        for down in [0, 3] {
+            let unreachable = format!(
+                r#"ferrite_mpic_perspective_requests_total{{perspective="p{down}",region="region-{down}",outcome="unreachable"}}"#
+            );
+            assert!(sample(&text, &unreachable).unwrap() >= 1.0, "{text}");
+        }
+    })
+    .await;
+}
+
 /// The agent itself, without the network: a request is answered once, and not after it
 /// expires or when it is valid for too long.
 #[tokio::test]
@@ -650,6 +773,67 @@ async fn five_agents_keep_the_prompt_answer() {
             "challenge POST to valid, median of {ROUNDS}: no agents {:?}, five agents {:?}",
             medians[0], medians[1]
         );
+    })
+    .await;
+}
+
+/// Connection reuse: the median time of a corroborated CAA check with five agents, each
+/// request on a new connection (`mpic.pool_size = 0`) and on kept ones (the default),
+/// interleaved in one run (docs/performance.md). Both must corroborate every check.
+#[tokio::test]
+async fn kept_connections_shorten_corroboration() {
+    bounded(async {
+        use ferrite_core::CaaRequest;
+
+        const ROUNDS: usize = 40;
+        let d = deploy(&[Agrees; 5], MpicMode::Enforce, 3000).await;
+        let corroborator = |pool_size: usize| {
+            let config = Config {
+                data_dir: d.ca.data_dir().to_owned(),
+                mpic: Mpic {
+                    mode: MpicMode::Enforce,
+                    timeout_ms: 3000,
+                    perspectives: d.perspectives.clone(),
+                    pool_size,
+                    ..Mpic::default()
+                },
+                ..Config::default()
+            };
+            let primary = Arc::new(ferrite_testkit::ca::test_va(
+                &d.ca.dns,
+                d.ca.http01.port(),
+                1,
+                false,
+            ));
+            let c = ferrite_app::mpic::corroborated(&config, primary).unwrap();
+            (c.validator, c.metrics.unwrap())
+        };
+        let variants = [("new connection per request", 0), ("kept connections", 8)]
+            .map(|(name, pool_size)| (name, corroborator(pool_size)));
+        let request = CaaRequest {
+            domain: DOMAIN.into(),
+            wildcard: false,
+            account_uri: "https://ca.test/acme/acct/1".into(),
+            method: None,
+            issuer_domains: vec!["ca.test".into()],
+        };
+        let mut took: Vec<Vec<Duration>> = vec![Vec::with_capacity(ROUNDS); variants.len()];
+        for _ in 0..ROUNDS {
+            for (i, (_, (validator, _))) in variants.iter().enumerate() {
+                let began = Instant::now();
+                validator.check_caa(&request).await.unwrap();
+                took[i].push(began.elapsed());
+            }
+        }
+        let mut line = format!("corroborated CAA check, five agents, median of {ROUNDS}:");
+        for ((name, (_, metrics)), took) in variants.iter().zip(&mut took) {
+            took.sort();
+            line.push_str(&format!(" {name} {:?};", took[ROUNDS / 2]));
+            let agreed: u64 = metrics.perspectives().iter().map(|p| p.outcomes[0].1).sum();
+            // Four agreeing answers decide each check; a fifth may not be awaited.
+            assert!(agreed >= 4 * ROUNDS as u64, "{name}: {agreed} agreed");
+        }
+        println!("{line}");
     })
     .await;
 }
