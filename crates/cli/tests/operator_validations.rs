@@ -68,7 +68,14 @@ async fn prepare(db: &Path) {
         "mpic": {"mode": "enforce", "corroborated": true, "perspectives": 5,
                  "allowedNonCorroborations": 1,
                  "answers": [answer(0, "agreed"), answer(1, "agreed"), answer(2, "disagreed"),
-                             answer(3, "agreed"), answer(4, "agreed")]}});
+                             answer(3, "agreed"), answer(4, "agreed")]},
+        "caa": {"checked_at": "2026-06-01T13:00:00Z", "domain": "mpic.example.com",
+                "wildcard": false, "records": [],
+                "mpic": {"mode": "enforce", "corroborated": true, "perspectives": 5,
+                         "allowedNonCorroborations": 1,
+                         "answers": [answer(0, "agreed"), answer(1, "agreed"),
+                                     answer(2, "agreed"), answer(3, "agreed"),
+                                     answer(4, "timeout")]}}});
     validated(
         &store,
         2,
@@ -213,7 +220,9 @@ fn validation_list_shows_the_kept_validations_with_their_evidence() {
     // Newest first: the corroborated one names the perspective that disagreed.
     assert!(lines[1].starts_with("mpic.example.com"), "{table}");
     assert!(
-        lines[1].trim_end().ends_with("4/5 agree (p2 disagreed)"),
+        lines[1]
+            .trim_end()
+            .ends_with("4/5 agree (p2 disagreed); CAA 4/5 agree (p4 timeout)"),
         "{table}"
     );
     // Not corroborated (validated without [mpic]).
@@ -240,6 +249,8 @@ fn validation_list_shows_the_kept_validations_with_their_evidence() {
     assert_eq!(rows[1]["validated_at"], "2026-06-01T12:00:00Z");
     assert_eq!(rows[1]["record"]["dns_answers"][0], "txt-answer-seen");
     assert_eq!(rows[1]["perspectives"], json!([]));
+    assert_eq!(rows[1]["caa_perspectives"], json!([]));
+    assert_eq!(rows[0]["caa_perspectives"][4]["outcome"], "timeout");
     // Every perspective's answer, with what it saw.
     let answers = rows[0]["perspectives"].as_array().unwrap();
     assert_eq!(answers.len(), 5, "{out}");

@@ -261,6 +261,23 @@ async fn all_five_agree_and_the_certificate_is_issued() {
                 agent.id
             );
         }
+        // The domain validation kept for reuse carries every perspective's answer, for the
+        // validation and for its CAA check (`ferrite validation list` reads them).
+        let kept =
+            d.ca.ca
+                .store()
+                .domain_validations(&ferrite_core::model::Scope::All)
+                .await
+                .unwrap();
+        assert_eq!(kept.len(), 1);
+        for path in ["/mpic", "/caa/mpic"] {
+            let c = kept[0].record.pointer(path).unwrap();
+            assert_eq!(c["corroborated"], true, "{c}");
+            let answers = c["answers"].as_array().unwrap();
+            assert_eq!(answers.len(), 5, "{c}");
+            let agreed = answers.iter().filter(|a| a["outcome"] == "agreed").count();
+            assert!(agreed >= 4, "{c}");
+        }
     })
     .await;
 }

@@ -53,7 +53,8 @@ pub(super) async fn list(
                     "customer_id": v.customer_id,
                     "account_id": v.account_id,
                     "authorization_id": v.authorization_id,
-                    "perspectives": answers(&v.record),
+                    "perspectives": answers(v.record.get("mpic")),
+                    "caa_perspectives": answers(v.record.pointer("/caa/mpic")),
                     "record": v.record,
                 })
             })
@@ -96,24 +97,34 @@ pub(super) async fn list(
     Ok(())
 }
 
-/// Every remote perspective's answer kept with the validation (`record.mpic.answers`:
-/// perspective, region, outcome, latency, problem, evidence); empty when it was not
-/// corroborated.
-fn answers(record: &serde_json::Value) -> serde_json::Value {
-    record
-        .pointer("/mpic/answers")
+/// Every remote perspective's answer in a corroboration kept with the validation
+/// (`record.mpic` for the validation, `record.caa.mpic` for its CAA check): perspective,
+/// region, outcome, latency, problem, evidence; empty when it was not corroborated.
+fn answers(mpic: Option<&serde_json::Value>) -> serde_json::Value {
+    mpic.and_then(|m| m.get("answers"))
         .filter(|a| a.is_array())
         .cloned()
         .unwrap_or_else(|| json!([]))
 }
 
-/// The PERSPECTIVES cell: `5/5 agree`, or `3/5 agree (p1 disagreed, p3 timeout)` naming each
-/// perspective that did not agree and how; `-` for a validation not corroborated. A
-/// corroboration that failed under `mode = "log"` (issued on the primary's result) says so.
+/// The PERSPECTIVES cell: the validation's corroboration, then its CAA check's
+/// (`5/5 agree; CAA 5/5 agree`); `-` for a validation not corroborated.
 fn perspectives(record: &serde_json::Value) -> String {
     let Some(mpic) = record.get("mpic") else {
         return "-".to_owned();
     };
+    let mut cell = summary(mpic);
+    if let Some(caa) = record.pointer("/caa/mpic") {
+        cell.push_str("; CAA ");
+        cell.push_str(&summary(caa));
+    }
+    cell
+}
+
+/// One corroboration: `5/5 agree`, or `3/5 agree (p1 disagreed, p3 timeout)` naming each
+/// perspective that did not agree and how. One that failed under `mode = "log"` (issued on
+/// the primary's result) says so.
+fn summary(mpic: &serde_json::Value) -> String {
     let answers = mpic
         .get("answers")
         .and_then(|a| a.as_array())

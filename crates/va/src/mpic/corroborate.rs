@@ -352,10 +352,13 @@ impl Validator for Corroborator {
             method: request.method,
             issuer_domains: request.issuer_domains.clone(),
         };
-        let (evidence, c) = self
+        let (mut evidence, c) = self
             .both(self.primary.check_caa(request), &request.domain, &check)
             .await?;
         self.decided(&request.domain, &check, &c);
+        // Kept with the check in the validation record (`"caa"`), as the validation's own
+        // corroboration is (`"mpic"`).
+        evidence.mpic = serde_json::to_value(&c).ok();
         if !c.corroborated && self.mode == MpicMode::Enforce {
             return Err((
                 self.refusal(ProblemType::Caa, "The CAA check", &request.domain, &c),
