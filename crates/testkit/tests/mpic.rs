@@ -854,3 +854,159 @@ async fn kept_connections_shorten_corroboration() {
     })
     .await;
 }
+
+/// A TCP relay in front of an agent that counts the connections it accepts and can cut
+/// every one of them, as an agent closing idle connections or restarting would.
+struct Relay {
+    addr: std::net::SocketAddr,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    open: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(upstream: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let open = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let accept = tokio::spawn({
+            let accepted = accepted.clone();
+            let open = open.clone();
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let relay = tokio::spawn(async move {
+                        let mut agent = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut agent).await;
+                    });
+                    open.lock().unwrap().push(relay);
+                }
+            }
+        });
+        Relay {
+            addr,
+            accepted,
+            open,
+            accept,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Closes every relayed connection (both ends).
+    fn cut(&self) {
+        for relay in self.open.lock().unwrap().drain(..) {
+            relay.abort();
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+/// The primary keeps its connection to an agent: consecutive checks use one connection; one
+/// the agent side closed is replaced by a new one and the check still answers; with
+/// `pool_size = 0` every check opens its own.
+#[tokio::test]
+async fn a_kept_connection_is_reused_and_replaced_once_closed() {
+    bounded(async {
+        use ferrite_va::mpic::{ConnectionSettings, RemotePerspective, ResultVerifier, tls};
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+        let dir = tempfile::tempdir().unwrap();
+        let primary = Config {
+            data_dir: dir.path().join("primary"),
+            ..Config::default()
+        };
+        let bundle = dir.path().join("bundle");
+        ferrite_app::mpic::enroll(&primary, "p0", "region-0", &bundle).unwrap();
+        let dns = MockDns::start().await.unwrap();
+        let mut config = Config::default();
+        config.validation.dns_resolver = dns.addr().to_string();
+        config.validation.dnssec = false;
+        let (agent, server_tls) = ferrite_app::mpic::agent(&config, &bundle, None).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let relay = Relay::start(listener.local_addr().unwrap()).await;
+        let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(ferrite_app::mpic::serve_agent(
+            listener,
+            agent,
+            server_tls,
+            async {
+                let _ = rx.await;
+            },
+        ));
+
+        let mpic = primary.data_dir.join("mpic");
+        let read = |path: std::path::PathBuf| std::fs::read(path).unwrap();
+        let pinned = CertificateDer::from_pem_slice(&read(mpic.join("agents/p0.pem"))).unwrap();
+        let remote = |pool_size: usize| {
+            let tls = tls::primary_client_config(
+                vec![CertificateDer::from_pem_slice(&read(mpic.join("primary.pem"))).unwrap()],
+                PrivateKeyDer::from_pem_slice(&read(mpic.join("private/primary.key"))).unwrap(),
+                pinned.clone(),
+            )
+            .unwrap();
+            RemotePerspective::new(
+                &PerspectiveConfig {
+                    id: "p0".into(),
+                    region: "region-0".into(),
+                    url: format!("https://{}", relay.addr),
+                },
+                Arc::new(tls),
+                ResultVerifier::from_certificate(&pinned).unwrap(),
+            )
+            .unwrap()
+            .with_connections(ConnectionSettings {
+                pool_size,
+                ..ConnectionSettings::default()
+            })
+        };
+        let ask = |remote: RemotePerspective| async move {
+            let request = PerspectiveRequest {
+                request_id: ferrite_core::ids::random_id(),
+                identifier: DOMAIN.into(),
+                check: Check::Caa {
+                    wildcard: false,
+                    account_uri: "https://ca.test/acme/acct/1".into(),
+                    method: None,
+                    issuer_domains: vec![],
+                },
+                expires: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_secs()
+                    + 30,
+            };
+            let body = serde_json::to_vec(&request).unwrap();
+            let result = remote.ask(body.into(), &request.request_id).await.unwrap();
+            assert_eq!(result.perspective, "p0");
+        };
+
+        let kept = remote(8);
+        for _ in 0..3 {
+            ask(kept.clone()).await;
+        }
+        assert_eq!(relay.accepted(), 1, "three checks, one connection");
+        // The agent's side goes away; the next check opens a new connection.
+        relay.cut();
+        ask(kept.clone()).await;
+        ask(kept).await;
+        assert_eq!(relay.accepted(), 2);
+
+        let fresh = remote(0);
+        for _ in 0..3 {
+            ask(fresh.clone()).await;
+        }
+        assert_eq!(relay.accepted(), 5, "pool_size = 0: a connection per check");
+    })
+    .await;
+}

@@ -240,18 +240,16 @@ impl RemotePerspective {
     /// result. The caller bounds the time.
     pub async fn ask(&self, body: Bytes, request_id: &str) -> Result<PerspectiveResult, AskError> {
         let digest = request_digest(&body);
-        // A kept connection first. One the agent closed just as it was taken fails before
-        // the request is written (`is_canceled`): the request is then sent once on a new
-        // connection, so the agent never sees it twice.
+        // A kept connection first. One the agent closed just as it was taken (idle, or
+        // restarting) fails before any answer: the request is then sent again, once, on a
+        // new connection. An agent that did see it the first time refuses the repeat as a
+        // replay (counted as refused), so no request is ever answered twice.
         let mut sent = None;
         if let Some(mut sender) = self.pool.take(self.settings.pool_idle_timeout)
             && sender.ready().await.is_ok()
+            && let Ok(response) = sender.send_request(self.request(body.clone())?).await
         {
-            match sender.send_request(self.request(body.clone())?).await {
-                Ok(response) => sent = Some((sender, response)),
-                Err(e) if e.is_canceled() => {}
-                Err(e) => return Err(self.unreachable("no answer from", &e)),
-            }
+            sent = Some((sender, response));
         }
         let (sender, response) = match sent {
             Some(sent) => sent,
