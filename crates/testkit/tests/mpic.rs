@@ -606,6 +606,62 @@ async fn agents_refuse_replayed_and_expired_requests() {
     .await;
 }
 
+/// One agent enrolled as `p0` (region-0) from `bundle` by `primary`, with its own DNS, served
+/// on a loopback port until the returned sender is dropped.
+struct LoneAgent {
+    addr: std::net::SocketAddr,
+    _dns: MockDns,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn lone_agent(primary: &Config, bundle: &std::path::Path) -> LoneAgent {
+    ferrite_app::mpic::enroll(primary, "p0", "region-0", bundle).unwrap();
+    let dns = MockDns::start().await.unwrap();
+    let mut config = Config::default();
+    config.validation.dns_resolver = dns.addr().to_string();
+    config.validation.dnssec = false;
+    let (agent, server_tls) = ferrite_app::mpic::agent(&config, bundle, None).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ferrite_app::mpic::serve_agent(
+        listener,
+        agent,
+        server_tls,
+        async {
+            let _ = rx.await;
+        },
+    ));
+    LoneAgent {
+        addr,
+        _dns: dns,
+        _stop: stop,
+    }
+}
+
+/// Asks `remote` for a CAA check of `DOMAIN` with a new request id.
+async fn ask_caa(
+    remote: &ferrite_va::mpic::RemotePerspective,
+) -> Result<ferrite_va::mpic::PerspectiveResult, ferrite_va::mpic::AskError> {
+    let request = PerspectiveRequest {
+        request_id: ferrite_core::ids::random_id(),
+        identifier: DOMAIN.into(),
+        check: Check::Caa {
+            wildcard: false,
+            account_uri: "https://ca.test/acme/acct/1".into(),
+            method: None,
+            issuer_domains: vec![],
+        },
+        expires: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 30,
+    };
+    let body = serde_json::to_vec(&request).unwrap();
+    remote.ask(body.into(), &request.request_id).await
+}
+
 /// Mutual TLS: an agent answers only a client holding the primary's MPIC certificate, and
 /// the primary accepts only the certificate it enrolled for the perspective.
 #[tokio::test]
@@ -625,26 +681,11 @@ async fn only_the_enrolled_primary_and_agent_talk() {
             ..Config::default()
         };
         let bundle = dir.path().join("bundle");
-        ferrite_app::mpic::enroll(&primary, "p0", "region-0", &bundle).unwrap();
+        let agent = lone_agent(&primary, &bundle).await;
         // The same id enrolled by another primary: another MPIC CA, another certificate.
         ferrite_app::mpic::enroll(&other_primary, "p0", "region-0", &dir.path().join("b2"))
             .unwrap();
-        let dns = MockDns::start().await.unwrap();
-        let mut config = Config::default();
-        config.validation.dns_resolver = dns.addr().to_string();
-        config.validation.dnssec = false;
-        let (agent, server_tls) = ferrite_app::mpic::agent(&config, &bundle, None).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("https://{}", listener.local_addr().unwrap());
-        let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(ferrite_app::mpic::serve_agent(
-            listener,
-            agent,
-            server_tls,
-            async {
-                let _ = rx.await;
-            },
-        ));
+        let url = format!("https://{}", agent.addr);
 
         let read = |dir: &std::path::Path, name: &str| std::fs::read(dir.join(name)).unwrap();
         let cert = |pem: &[u8]| CertificateDer::from_pem_slice(pem).unwrap();
@@ -671,23 +712,7 @@ async fn only_the_enrolled_primary_and_agent_talk() {
                     ResultVerifier::from_certificate(&cert(&pinned)).unwrap(),
                 )
                 .unwrap();
-                let request = PerspectiveRequest {
-                    request_id: format!("{:?}", Instant::now()),
-                    identifier: DOMAIN.into(),
-                    check: Check::Caa {
-                        wildcard: false,
-                        account_uri: "https://ca.test/acme/acct/1".into(),
-                        method: None,
-                        issuer_domains: vec![],
-                    },
-                    expires: std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap()
-                        .as_secs()
-                        + 30,
-                };
-                let body = serde_json::to_vec(&request).unwrap();
-                remote.ask(body.into(), &request.request_id).await
+                ask_caa(&remote).await
             }
         };
         // The enrolled primary, pinning the enrolled certificate: answered.
@@ -926,24 +951,8 @@ async fn a_kept_connection_is_reused_and_replaced_once_closed() {
             data_dir: dir.path().join("primary"),
             ..Config::default()
         };
-        let bundle = dir.path().join("bundle");
-        ferrite_app::mpic::enroll(&primary, "p0", "region-0", &bundle).unwrap();
-        let dns = MockDns::start().await.unwrap();
-        let mut config = Config::default();
-        config.validation.dns_resolver = dns.addr().to_string();
-        config.validation.dnssec = false;
-        let (agent, server_tls) = ferrite_app::mpic::agent(&config, &bundle, None).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let relay = Relay::start(listener.local_addr().unwrap()).await;
-        let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(ferrite_app::mpic::serve_agent(
-            listener,
-            agent,
-            server_tls,
-            async {
-                let _ = rx.await;
-            },
-        ));
+        let agent = lone_agent(&primary, &dir.path().join("bundle")).await;
+        let relay = Relay::start(agent.addr).await;
 
         let mpic = primary.data_dir.join("mpic");
         let read = |path: std::path::PathBuf| std::fs::read(path).unwrap();
@@ -971,24 +980,7 @@ async fn a_kept_connection_is_reused_and_replaced_once_closed() {
             })
         };
         let ask = |remote: RemotePerspective| async move {
-            let request = PerspectiveRequest {
-                request_id: ferrite_core::ids::random_id(),
-                identifier: DOMAIN.into(),
-                check: Check::Caa {
-                    wildcard: false,
-                    account_uri: "https://ca.test/acme/acct/1".into(),
-                    method: None,
-                    issuer_domains: vec![],
-                },
-                expires: std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap()
-                    .as_secs()
-                    + 30,
-            };
-            let body = serde_json::to_vec(&request).unwrap();
-            let result = remote.ask(body.into(), &request.request_id).await.unwrap();
-            assert_eq!(result.perspective, "p0");
+            assert_eq!(ask_caa(&remote).await.unwrap().perspective, "p0");
         };
 
         let kept = remote(8);
