@@ -1,6 +1,7 @@
 //! The CA's keys and certificates as the configuration places them (`[ca]`): loading them for
-//! `serve` ([`load_bundle`]), the key ceremony of `ferrite ca init` ([`init`]) and the report of
-//! `ferrite ca show` ([`show`]).
+//! `serve` ([`load_bundle`]), the key ceremony of `ferrite ca init` ([`init`]), bringing in an
+//! existing hierarchy with `ferrite ca import` ([`import`]) and the report of `ferrite ca show`
+//! ([`show`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -194,6 +195,57 @@ pub fn init(
         record,
         record_path,
     })
+}
+
+/// `ferrite ca import`: brings an existing hierarchy into an empty `data_dir/ca` — the root
+/// certificate, the issuing intermediate's certificate and its key: with `ca.keys = "files"`
+/// the key's PKCS#8 PEM file `intermediate_key` (copied to `data_dir/ca/private`, 0600), with
+/// `"pkcs11"` the key already in `[ca]`'s token (imported there with the vendor's tools), so
+/// `intermediate_key` must be `None`. Everything is checked before anything is written (the
+/// chain, the intermediate's validity, the key signs for the certificate); the root key is
+/// never asked for. Returns what `ferrite ca show` reports afterwards.
+pub fn import(
+    config: &Config,
+    root: &Path,
+    intermediate: &Path,
+    intermediate_key: Option<&Path>,
+) -> anyhow::Result<CaReport> {
+    let read = |path: &Path, what: &str| {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the {what} {}", path.display()))
+    };
+    let root_pem = read(root, "root certificate")?;
+    let intermediate_pem = read(intermediate, "intermediate certificate")?;
+    let public_base_url = config.public_base_url(config.public_listen);
+    let opts = config.ca_options(issuer_urls(&public_base_url));
+    let dir = ca_dir(config);
+    let (key_pem, token);
+    let key = match (config.ca.keys, intermediate_key) {
+        (CaKeys::Files, Some(key_path)) => {
+            key_pem = ferrite_pki::SecretPem::new(read(key_path, "intermediate's key")?);
+            ferrite_pki::ImportedKey::File(&key_pem)
+        }
+        (CaKeys::Files, None) => anyhow::bail!(
+            "with [ca] keys = \"files\" give the intermediate's key: --intermediate-key FILE (PKCS#8 PEM)"
+        ),
+        (CaKeys::Pkcs11, Some(_)) => anyhow::bail!(
+            "with [ca] keys = \"pkcs11\" the intermediate's key must already be in the token (import it with the HSM vendor's tools, e.g. `softhsm2-util --import KEY --token LABEL --label intermediate --id ID --pin PIN`); leave out --intermediate-key"
+        ),
+        (CaKeys::Pkcs11, None) => {
+            token = open_token(config)?;
+            ferrite_pki::ImportedKey::Token(&token)
+        }
+    };
+    crate::data_dir::prepare(&config.data_dir)?;
+    CaBundle::import(&dir, &opts, &root_pem, &intermediate_pem, key).context(
+        "cannot import the CA (the intermediate's key must be its ECDSA P-256 key: a PKCS#8 PEM file with keys = \"files\", `openssl pkcs8 -topk8 -nocrypt -in KEY` converts an EC PRIVATE KEY; in [ca]'s token with \"pkcs11\")",
+    )?;
+    tracing::info!(
+        root = %root.display(),
+        intermediate = %intermediate.display(),
+        "imported an existing CA hierarchy"
+    );
+    show(config)
 }
 
 /// `ferrite ca show`: each certificate of `data_dir/ca` and where its key is.

@@ -92,6 +92,70 @@ pub struct Config {
     /// What suspended customers are told.
     #[serde(default)]
     pub customers: Customers,
+    /// Certificate Transparency logs.
+    #[serde(default)]
+    pub ct: Ct,
+}
+
+/// `[ct]`: Certificate Transparency (RFC 6962). With no logs (the default, as a private CA
+/// needs none) certificates carry no SCTs. With logs, every certificate is first signed as a
+/// precertificate and submitted to all of them in parallel; it is issued only with enough
+/// verified SCTs from distinct operators to meet the Chrome and Apple CT policies (two for a
+/// validity of up to 180 days, three beyond), and otherwise the order fails with
+/// `serverInternal` and a log line naming the logs.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Ct {
+    /// `[[ct.logs]]` with `url` (the log's base URL, e.g. `https://ct.example/2026h2/`),
+    /// `public_key` (the log's key, base64 DER SubjectPublicKeyInfo, as log lists publish it)
+    /// and `operator` (who runs it). At least two operators.
+    pub logs: Vec<CtLog>,
+    /// Seconds every log has to answer one submission.
+    pub timeout_seconds: u64,
+}
+
+impl Default for Ct {
+    fn default() -> Self {
+        Self {
+            logs: Vec::new(),
+            timeout_seconds: 10,
+        }
+    }
+}
+
+/// One `[[ct.logs]]` entry.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CtLog {
+    /// The log's base URL; `ct/v1/add-pre-chain` is below it.
+    pub url: String,
+    /// The log's public key: base64 of its DER SubjectPublicKeyInfo.
+    pub public_key: String,
+    /// Who runs the log.
+    pub operator: String,
+}
+
+impl Ct {
+    /// The logs to submit to, or `None` when none are configured.
+    pub fn logs(&self) -> anyhow::Result<Option<ferrite_ct::CtLogs>> {
+        if self.logs.is_empty() {
+            return Ok(None);
+        }
+        anyhow::ensure!(
+            (1..=60).contains(&self.timeout_seconds),
+            "ct.timeout_seconds must be between 1 and 60"
+        );
+        let logs = self
+            .logs
+            .iter()
+            .map(|log| ferrite_ct::Log::new(&log.url, &log.public_key, &log.operator))
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|e| anyhow::anyhow!("[[ct.logs]]: {e}"))?;
+        let logs =
+            ferrite_ct::CtLogs::new(logs, std::time::Duration::from_secs(self.timeout_seconds))
+                .map_err(|e| anyhow::anyhow!("[ct]: {e}"))?;
+        Ok(Some(logs))
+    }
 }
 
 /// `[mpic]`: every validation and CAA check corroborated from remote perspectives
@@ -571,6 +635,7 @@ impl Default for Config {
             tls: Tls::default(),
             mpic: Mpic::default(),
             customers: Customers::default(),
+            ct: Ct::default(),
         }
     }
 }
@@ -613,6 +678,7 @@ impl Config {
     /// the key and says what to set.
     pub fn validate(&self) -> anyhow::Result<()> {
         let config = self;
+        config.ct.logs()?;
         anyhow::ensure!(
             config.database_url.is_empty()
                 || ferrite_store::is_postgres_url(config.database_url.expose()),

@@ -397,13 +397,15 @@ impl Ferrite {
             mpic_metrics,
             ..server_config
         };
-        let ca = Ca::new(
-            store,
-            validator,
-            clock.clone(),
-            crate::ca::engine_issuer(issuer),
-            engine,
-        );
+        let mut engine_issuer = crate::ca::engine_issuer(issuer);
+        if let Some(logs) = config.ct.logs()? {
+            tracing::info!(
+                logs = ?logs.logs().iter().map(|l| l.url.as_str()).collect::<Vec<_>>(),
+                "Certificate Transparency: every certificate is logged before it is issued"
+            );
+            engine_issuer = Arc::new(ferrite_ct::LoggedIssuer::new(engine_issuer, logs));
+        }
+        let ca = Ca::new(store, validator, clock.clone(), engine_issuer, engine);
         check_kek(ca.eab()).await?;
         if let Some(warning) =
             crate::ca::intermediate_expiry_warning(ca.now(), ca.issuer_not_after())

@@ -110,16 +110,19 @@ async fn orders_killed_mid_finalize_end_valid_or_are_finalized_again() {
         "no order was caught mid-finalize in {ROUNDS} rounds: the test exercised nothing"
     );
 
-    // The leases have expired; the start's housekeeping hands the caught orders back.
+    // The leases have expired; the start's housekeeping hands the caught orders back. It runs
+    // beside the listeners, so an order may still read `processing` for a moment after the
+    // restarted server first answers: poll (bounded) until it is not.
     tokio::time::sleep(Duration::from_millis(LEASE_SECONDS * 1000 + 500)).await;
     tokio::task::block_in_place(|| ferrite.crash_and_restart());
     let (mut valid, mut finalized_again) = (0, 0);
     let mut serials = std::collections::BTreeSet::new();
     for (url, (name, csr)) in &orders {
         let mut order = client
-            .post_as_get(&account.key, &account.kid, url)
-            .await
-            .json();
+            .poll(&account.key, &account.kid, url, |o| {
+                o["status"] != "processing"
+            })
+            .await;
         match order["status"].as_str().unwrap() {
             "valid" => valid += 1,
             "ready" => {

@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use ferrite_pki::{IssueRequest, IssuedCertificate, PkiError, Profile, RevokedEntry};
+use ferrite_pki::{
+    IssueRequest, IssuedCertificate, PkiError, Precertificate, Profile, RevokedEntry, Sct,
+};
 use time::OffsetDateTime;
 
 /// Issues subscriber certificates and signs CRLs for one issuing CA.
@@ -21,6 +23,23 @@ pub trait CertificateIssuer: Send + Sync + 'static {
         &self,
         profile: &Profile,
         request: &IssueRequest,
+    ) -> Result<IssuedCertificate, PkiError>;
+
+    /// Signs the precertificate (RFC 6962 §3.1) of the certificate [`issue`] would sign for
+    /// `request`, for Certificate Transparency logs.
+    ///
+    /// [`issue`]: CertificateIssuer::issue
+    async fn issue_precertificate(
+        &self,
+        profile: &Profile,
+        request: &IssueRequest,
+    ) -> Result<Precertificate, PkiError>;
+
+    /// Signs the certificate of `precert` with the (verified) `scts` embedded.
+    async fn issue_with_scts(
+        &self,
+        precert: &Precertificate,
+        scts: &[Sct],
     ) -> Result<IssuedCertificate, PkiError>;
 
     /// Signs a full CRL of `revoked` with CRL number `number` (RFC 5280 §5).
@@ -51,6 +70,22 @@ impl CertificateIssuer for ferrite_pki::Issuer {
         request: &IssueRequest,
     ) -> Result<IssuedCertificate, PkiError> {
         self.issue_with(profile, request)
+    }
+
+    async fn issue_precertificate(
+        &self,
+        profile: &Profile,
+        request: &IssueRequest,
+    ) -> Result<Precertificate, PkiError> {
+        ferrite_pki::Issuer::issue_precertificate(self, profile, request)
+    }
+
+    async fn issue_with_scts(
+        &self,
+        precert: &Precertificate,
+        scts: &[Sct],
+    ) -> Result<IssuedCertificate, PkiError> {
+        ferrite_pki::Issuer::issue_with_scts(self, precert, scts)
     }
 
     async fn sign_crl(
@@ -109,6 +144,30 @@ impl CertificateIssuer for OnBlockingThreads {
         let (profile, request) = (profile.clone(), request.clone());
         self.run("signing a certificate", move |issuer| {
             issuer.issue_with(&profile, &request)
+        })
+        .await
+    }
+
+    async fn issue_precertificate(
+        &self,
+        profile: &Profile,
+        request: &IssueRequest,
+    ) -> Result<Precertificate, PkiError> {
+        let (profile, request) = (profile.clone(), request.clone());
+        self.run("signing a precertificate", move |issuer| {
+            issuer.issue_precertificate(&profile, &request)
+        })
+        .await
+    }
+
+    async fn issue_with_scts(
+        &self,
+        precert: &Precertificate,
+        scts: &[Sct],
+    ) -> Result<IssuedCertificate, PkiError> {
+        let (precert, scts) = (precert.clone(), scts.to_vec());
+        self.run("signing a certificate", move |issuer| {
+            issuer.issue_with_scts(&precert, &scts)
         })
         .await
     }

@@ -165,6 +165,12 @@ pub struct CertificateQuery {
     pub customer_id: Option<String>,
     /// Only certificates with this DNS name among their names (exactly as issued).
     pub domain: Option<String>,
+    /// Only certificates with a name ending in this (`.example.com`: every name under
+    /// example.com, `*.example.com` included). Begins with a dot, so `badexample.com` never
+    /// matches.
+    pub domain_suffix: Option<String>,
+    /// Only revoked certificates (`true`) or only those never revoked (`false`).
+    pub revoked: Option<bool>,
     /// Only certificates of this public key: the SHA-256 of its SubjectPublicKeyInfo, lower-case
     /// hex. Certificates stored before the hash was recorded have none and are returned as
     /// well: the caller checks their DER ([`crate::ca::key_block::certificate_spki_sha256`]).
@@ -363,6 +369,18 @@ impl DomainValidation {
             None => ValidationOwner::Account(self.account_id.clone()),
         }
     }
+}
+
+/// Which domain validations a customer's listing covers ([`crate::Store::domain_validations_page`]),
+/// newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DomainValidationQuery {
+    /// Only this customer's validations (by id).
+    pub customer_id: String,
+    /// Only validations of this name as shown (`*.` in front for a wildcard authorization).
+    pub domain: Option<String>,
+    /// Only validations of a name (as shown) ending in this, which begins with a dot.
+    pub domain_suffix: Option<String>,
 }
 
 // ---------------------------------------------------------------- customers and EAB

@@ -8,8 +8,8 @@ use time::OffsetDateTime;
 use crate::model::{
     Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
     Certificate, CertificateFilter, CertificateQuery, CredentialStatus, Customer, DomainValidation,
-    MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner,
-    ValidationResult,
+    DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension,
+    ValidationOwner, ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -378,4 +378,21 @@ pub trait Store: Send + Sync + 'static {
     /// Every domain validation in `scope` (operator view: what was validated, how, when, and
     /// the evidence), newest first.
     async fn domain_validations(&self, scope: &Scope) -> Result<Vec<DomainValidation>, StoreError>;
+
+    // --- the admin API: a customer's own certificates and validations ---
+    /// The profile each of `order_ids` was ordered under, as (order id, profile); `None`: the
+    /// default profile in force at finalize. Unknown ids are skipped; any order.
+    async fn order_profiles(
+        &self,
+        order_ids: &[String],
+    ) -> Result<Vec<(String, Option<String>)>, StoreError>;
+    /// The domain validations `query` selects, newest first, starting after the validation
+    /// `after` (an id a previous page returned; none if it is not among them), at most
+    /// `limit`: keyset paging for the customer's listing.
+    async fn domain_validations_page(
+        &self,
+        query: &DomainValidationQuery,
+        after: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<DomainValidation>, StoreError>;
 }

@@ -162,6 +162,145 @@ impl CaBundle {
     }
 }
 
+/// Where the intermediate's key of an imported hierarchy is ([`CaBundle::import`]).
+pub enum ImportedKey<'a> {
+    /// In a PKCS#8 PEM file's content (ECDSA P-256): written to `private/intermediate.key`
+    /// (0600), as a CA created by Ferrite keeps it.
+    File(&'a SecretPem),
+    /// In this token already (found by the intermediate certificate's public key, as
+    /// [`CaBundle::load_with_token`] finds it); nothing but the certificates is written.
+    Token(&'a Token),
+}
+
+impl CaBundle {
+    /// Imports an existing hierarchy into the empty CA directory `dir`: the root certificate
+    /// (`root_pem`, self-signed, a CA) and the issuing intermediate (`intermediate_pem`,
+    /// signed by that root, within its validity, an ECDSA P-256 CA certificate with a
+    /// subjectKeyIdentifier) whose key is `key`, checked to belong to it by signing with it.
+    /// Writes `root.pem` and `intermediate.pem` (and the key file for [`ImportedKey::File`])
+    /// as [`CaBundle::load_or_create`] would have, then loads the CA, issuing the ACME
+    /// listener's certificate. The root key is neither asked for nor written: it stays with
+    /// the operator, offline. Refuses a directory that already holds a CA.
+    pub fn import(
+        dir: &Path,
+        opts: &CaOptions,
+        root_pem: &str,
+        intermediate_pem: &str,
+        key: ImportedKey<'_>,
+    ) -> Result<CaBundle, PkiError> {
+        opts.urls.validate()?;
+        for name in REQUIRED.iter().chain([&ROOT_KEY]) {
+            let path = dir.join(name);
+            if path.try_exists().map_err(io("inspect", &path))? {
+                return Err(invalid(
+                    dir,
+                    name,
+                    "the CA directory already holds a CA; import into a data directory without one (move this one away first if it is to be replaced)",
+                ));
+            }
+        }
+        let one = |name: &str, pem: &str| -> Result<Vec<u8>, PkiError> {
+            match pem_certificates(pem)
+                .map_err(|e| invalid(dir, name, e))?
+                .as_slice()
+            {
+                [der] => Ok(der.clone()),
+                ders => Err(invalid(
+                    dir,
+                    name,
+                    format!(
+                        "{} certificates given; give exactly one (the root alone, the intermediate alone)",
+                        ders.len()
+                    ),
+                )),
+            }
+        };
+        let root = one(ROOT_CERT, root_pem)?;
+        let intermediate = one(INTERMEDIATE_CERT, intermediate_pem)?;
+        let (_, parsed_root) = x509_parser::parse_x509_certificate(&root)
+            .map_err(|e| invalid(dir, ROOT_CERT, format!("does not parse: {e}")))?;
+        if !parsed_root.is_ca() || parsed_root.subject() != parsed_root.issuer() {
+            return Err(invalid(
+                dir,
+                ROOT_CERT,
+                "not a self-issued CA certificate; give the root of the hierarchy",
+            ));
+        }
+        check_signed_by(dir, ROOT_CERT, &root, &root)?;
+        check_signed_by(dir, INTERMEDIATE_CERT, &intermediate, &root)?;
+        let (_, parsed) = x509_parser::parse_x509_certificate(&intermediate)
+            .map_err(|e| invalid(dir, INTERMEDIATE_CERT, format!("does not parse: {e}")))?;
+        let now = OffsetDateTime::now_utc();
+        let (not_before, not_after) = (
+            parsed.validity().not_before.to_datetime(),
+            parsed.validity().not_after.to_datetime(),
+        );
+        if now < not_before || now >= not_after {
+            return Err(invalid(
+                dir,
+                INTERMEDIATE_CERT,
+                format!(
+                    "valid from {not_before} to {not_after}, not now; import an intermediate that can issue today"
+                ),
+            ));
+        }
+        let intermediate_pem = certificate_pem(&intermediate);
+        let mut files = vec![
+            NewFile {
+                name: ROOT_CERT,
+                content: certificate_pem(&root),
+                secret: false,
+            },
+            NewFile {
+                name: INTERMEDIATE_CERT,
+                content: intermediate_pem.clone(),
+                secret: false,
+            },
+        ];
+        // The key is checked against the certificate (Issuer::with_signer signs with it and
+        // verifies) before anything is written.
+        match key {
+            ImportedKey::File(pem) => {
+                let file_key = FileKey::from_pem(pem.expose(), dir.join(INTERMEDIATE_KEY))?;
+                let content = file_key.serialize_pem();
+                issuer_check(dir, &intermediate_pem, Arc::new(file_key), opts)?;
+                files.push(NewFile {
+                    name: INTERMEDIATE_KEY,
+                    content,
+                    secret: true,
+                });
+            }
+            ImportedKey::Token(token) => {
+                let found = token.find_key(
+                    parsed.public_key().raw,
+                    &dir.join(INTERMEDIATE_CERT).display().to_string(),
+                )?;
+                issuer_check(dir, &intermediate_pem, Arc::new(found), opts)?;
+            }
+        }
+        write_files(dir, &files, Placing::New)?;
+        tracing::info!(dir = %dir.display(), "imported a CA");
+        Ok(match key {
+            ImportedKey::File(_) => CaBundle::load_or_create(dir, opts)?.0,
+            ImportedKey::Token(token) => CaBundle::load_with_token(dir, opts, token)?.0,
+        })
+    }
+}
+
+/// Builds the issuer of `intermediate_pem` with `key` to check that they belong together.
+fn issuer_check(
+    dir: &Path,
+    intermediate_pem: &str,
+    key: Arc<dyn CaSigner>,
+    opts: &CaOptions,
+) -> Result<(), PkiError> {
+    Issuer::with_signer(intermediate_pem, key, opts.urls.clone()).map_err(|e| match e {
+        PkiError::InvalidCaFile { reason, .. } => invalid(dir, INTERMEDIATE_CERT, reason),
+        other => other,
+    })?;
+    Ok(())
+}
+
 /// A file to write: name, content, whether it is a private key.
 struct NewFile {
     name: &'static str,

@@ -169,6 +169,56 @@ pub(crate) fn certificate_parts(der: &[u8]) -> Option<CertificateParts<'_>> {
     })
 }
 
+/// The tbsCertificate of the certificate `der` with the extension `extension_oid` taken out of
+/// its extensions, re-encoded (RFC 6962 §3.2: what a log signs for a precertificate is its TBS
+/// without the poison extension, and a final certificate's TBS without its SCT list must be
+/// that same TBS). `None` unless `der` is a certificate whose TBS ends with `[3]` extensions
+/// holding `extension_oid` exactly once.
+pub(crate) fn tbs_without_extension(der: &[u8], extension_oid: &[u64]) -> Option<Vec<u8>> {
+    const TAG_EXTENSIONS: u8 = 0xa3;
+    let parts = certificate_parts(der)?;
+    let tbs = element(parts.tbs).filter(|e| e.tag == TAG_SEQUENCE)?;
+    let wanted = oid(extension_oid);
+    // The TBS's fields up to the extensions, kept byte for byte.
+    let mut fields = Vec::new();
+    let mut rest = tbs.contents;
+    let mut extensions = None;
+    while !rest.is_empty() {
+        let field = element(rest)?;
+        rest = field.rest;
+        if field.tag == TAG_EXTENSIONS {
+            if !rest.is_empty() {
+                return None;
+            }
+            extensions = Some(field);
+        } else {
+            fields.extend_from_slice(field.whole);
+        }
+    }
+    let list =
+        element(extensions?.contents).filter(|e| e.tag == TAG_SEQUENCE && e.rest.is_empty())?;
+    let mut kept = Vec::with_capacity(list.contents.len());
+    let mut removed = 0;
+    let mut rest = list.contents;
+    while !rest.is_empty() {
+        let extension = element(rest).filter(|e| e.tag == TAG_SEQUENCE)?;
+        rest = extension.rest;
+        let id = element(extension.contents).filter(|e| e.tag == TAG_OID)?;
+        if id.whole == wanted.as_slice() {
+            removed += 1;
+        } else {
+            kept.extend_from_slice(extension.whole);
+        }
+    }
+    if removed != 1 {
+        return None;
+    }
+    if !kept.is_empty() {
+        fields.extend(tlv(TAG_EXTENSIONS, &tlv(TAG_SEQUENCE, &kept)));
+    }
+    Some(tlv(TAG_SEQUENCE, &fields))
+}
+
 /// One DER element: its tag, the whole element (header and contents), its contents, and
 /// what follows it in the input.
 struct Element<'a> {

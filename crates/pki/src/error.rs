@@ -221,6 +221,14 @@ pub enum PkiError {
         /// The library's message (never key material).
         detail: String,
     },
+
+    /// Too few Certificate Transparency logs returned a valid SCT for the precertificate
+    /// (internal: nothing was issued).
+    #[error("Certificate Transparency: {detail}")]
+    CertificateTransparency {
+        /// Which logs answered what, and what the policy needs.
+        detail: String,
+    },
 }
 
 /// "P-256, P-384 and RSA".

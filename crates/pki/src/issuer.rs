@@ -12,6 +12,7 @@ use x509_parser::extensions::ParsedExtension;
 use x509_parser::prelude::FromDer;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
+use crate::ct::{CtExtension, Precertificate, Sct};
 use crate::der::certificate_parts;
 use crate::lint::{self, Expected, IssuerFacts};
 use crate::params::{self, whole_seconds};
@@ -226,21 +227,7 @@ impl Issuer {
         profile: &Profile,
         req: &IssueRequest,
     ) -> Result<IssuedCertificate, PkiError> {
-        let mut names: Vec<String> = Vec::with_capacity(req.dns_names.len());
-        for name in &req.dns_names {
-            if !names.contains(name) {
-                names.push(name.clone());
-            }
-        }
-        if names.is_empty() || names.len() > MAX_NAMES_PER_CERTIFICATE {
-            return Err(PkiError::Lint {
-                check: "subjectAltName",
-                detail: format!(
-                    "{} names; a certificate carries 1 to {MAX_NAMES_PER_CERTIFICATE}",
-                    names.len()
-                ),
-            });
-        }
+        let names = checked_names(&req.dns_names)?;
         self.issue_leaf(
             &req.spki_der,
             profile,
@@ -253,6 +240,78 @@ impl Issuer {
         )
     }
 
+    /// Issues the precertificate (RFC 6962 §3.1) of the certificate [`Issuer::issue_with`]
+    /// would issue: the same checks and lint, with the critical poison extension, signed by
+    /// this issuer. Its logs' SCTs then make the certificate with
+    /// [`Issuer::issue_with_scts`].
+    pub fn issue_precertificate(
+        &self,
+        profile: &Profile,
+        req: &IssueRequest,
+    ) -> Result<Precertificate, PkiError> {
+        let names = checked_names(&req.dns_names)?;
+        let serial = random_serial()?;
+        let signed = self.sign_leaf(
+            &req.spki_der,
+            profile,
+            &LeafRequest {
+                dns_names: &names,
+                ips: &[],
+                not_before: req.not_before,
+                not_after: req.not_after,
+            },
+            &serial,
+            CtExtension::Poison,
+        )?;
+        Ok(Precertificate {
+            der: signed.der,
+            serial: serial.to_vec(),
+            profile: profile.clone(),
+            request: IssueRequest {
+                spki_der: req.spki_der.clone(),
+                dns_names: names,
+                not_before: signed.not_before,
+                not_after: signed.not_after,
+            },
+        })
+    }
+
+    /// Issues the certificate of `precert` with `scts` embedded (RFC 6962 §3.3): the same
+    /// serial, names, key, validity and profile, linted and signed as every certificate is,
+    /// and then checked to be the precertificate's TBS plus the SCT list and nothing else, so
+    /// the SCTs cover it. The caller has verified the SCTs.
+    pub fn issue_with_scts(
+        &self,
+        precert: &Precertificate,
+        scts: &[Sct],
+    ) -> Result<IssuedCertificate, PkiError> {
+        let list = crate::ct::sct_list(scts);
+        let request = &precert.request;
+        let issued = self.sign_leaf(
+            &request.spki_der,
+            &precert.profile,
+            &LeafRequest {
+                dns_names: &request.dns_names,
+                ips: &[],
+                not_before: request.not_before,
+                not_after: request.not_after,
+            },
+            &precert.serial,
+            CtExtension::SctList(&list),
+        )?;
+        let logged = crate::ct::precertificate_tbs(&precert.der);
+        if logged.is_none() || logged != crate::ct::final_certificate_tbs(&issued.der) {
+            return Err(PkiError::Lint {
+                check: "signedCertificateTimestampList",
+                detail: "the certificate is not its precertificate's TBS with the SCT list \
+                         added, so its SCTs would not cover it (nothing was issued); report \
+                         this as a bug"
+                    .into(),
+            });
+        }
+        Ok(issued)
+    }
+
     /// Issues a certificate of `profile` for `request` over `spki_der`: what
     /// [`Issuer::issue_with`] does once the names are checked, and what the ACME listener's
     /// own certificate is issued with ([`Profile::acme_listener`]).
@@ -261,6 +320,20 @@ impl Issuer {
         spki_der: &[u8],
         profile: &Profile,
         request: &LeafRequest<'_>,
+    ) -> Result<IssuedCertificate, PkiError> {
+        let serial = random_serial()?;
+        self.sign_leaf(spki_der, profile, request, &serial, CtExtension::None)
+    }
+
+    /// Builds, lints, signs and checks the certificate of `profile` for `request` over
+    /// `spki_der` with serial `serial`, carrying `ct` for Certificate Transparency.
+    fn sign_leaf(
+        &self,
+        spki_der: &[u8],
+        profile: &Profile,
+        request: &LeafRequest<'_>,
+        serial: &[u8],
+        ct: CtExtension<'_>,
     ) -> Result<IssuedCertificate, PkiError> {
         profile.validate()?;
         if profile.issuer != self.name() {
@@ -295,13 +368,13 @@ impl Issuer {
         let public_key = rcgen::SubjectPublicKeyInfo::from_der(spki_der)
             .map_err(|e| unsupported(format!("rcgen cannot encode it: {e}")))?;
 
-        let serial = random_serial()?;
         let request = LeafRequest {
             not_before: whole_seconds(request.not_before),
             not_after: whole_seconds(request.not_after),
             ..*request
         };
-        let params = params::leaf(profile, &request, &key, &serial, &self.urls)?;
+        let mut params = params::leaf(profile, &request, &key, serial, &self.urls)?;
+        params::add_ct_extension(&mut params, ct);
 
         // Lint before sign (Boulder's "linting signer"): same TBS, no real signature.
         let linted = params::sign(
@@ -315,10 +388,11 @@ impl Issuer {
             &Expected {
                 profile,
                 request: &request,
-                serial: &serial,
+                serial,
                 spki_der,
                 urls: &self.urls,
                 issuer: &self.facts,
+                ct,
             },
         )?;
 
@@ -328,8 +402,9 @@ impl Issuer {
         // order) once the certificate is recorded, or its "issued_not_recorded" audit event;
         // the bundle's for the listener certificate.
         tracing::debug!(
-            serial = %to_hex(&serial),
+            serial = %to_hex(serial),
             profile = %profile.name,
+            precertificate = matches!(ct, CtExtension::Poison),
             names = ?request.dns_names,
             not_after = %request.not_after,
             "signed certificate"
@@ -337,7 +412,7 @@ impl Issuer {
         Ok(IssuedCertificate {
             chain_pem: format!("{}{}", certificate_pem(&der), self.cert_pem),
             der,
-            serial_hex: to_hex(&serial),
+            serial_hex: to_hex(serial),
             not_before: request.not_before,
             not_after: request.not_after,
         })
@@ -371,6 +446,26 @@ impl Issuer {
     pub(crate) fn key_id(&self) -> &[u8] {
         &self.facts.key_id
     }
+}
+
+/// `dns_names` without duplicates, in order: 1 to [`MAX_NAMES_PER_CERTIFICATE`] of them.
+fn checked_names(dns_names: &[String]) -> Result<Vec<String>, PkiError> {
+    let mut names: Vec<String> = Vec::with_capacity(dns_names.len());
+    for name in dns_names {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    if names.is_empty() || names.len() > MAX_NAMES_PER_CERTIFICATE {
+        return Err(PkiError::Lint {
+            check: "subjectAltName",
+            detail: format!(
+                "{} names; a certificate carries 1 to {MAX_NAMES_PER_CERTIFICATE}",
+                names.len()
+            ),
+        });
+    }
+    Ok(names)
 }
 
 /// A certificate as PEM, ending with a newline.
@@ -466,6 +561,7 @@ mod tests {
                 spki_der: &spki,
                 urls: &issuer.urls,
                 issuer: &issuer.facts,
+                ct: CtExtension::None,
             },
         )
     }

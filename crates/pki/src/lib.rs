@@ -13,6 +13,9 @@
 //!   linting the to-be-signed certificate against the same profile first (Boulder's
 //!   lint-before-sign, with a placeholder signature instead of a throwaway key);
 //! - signs RFC 5280 CRLs with reason codes ([`Issuer::sign_crl`]);
+//! - for Certificate Transparency (RFC 6962), signs precertificates
+//!   ([`Issuer::issue_precertificate`]), verifies the logs' SCTs and embeds them
+//!   ([`Issuer::issue_with_scts`], [`ct`]);
 //! - parses certificates presented for revocation ([`parse_certificate`]).
 //!
 //! What it must never do:
@@ -52,6 +55,7 @@ mod bundle;
 mod ceremony;
 mod crl;
 mod csr;
+pub mod ct;
 mod der;
 mod error;
 #[cfg(fuzzing)]
@@ -72,7 +76,8 @@ mod validity;
 mod weak_keys;
 
 pub use bundle::{
-    CaBundle, LISTENER_RENEW_BEFORE, ListenerCertificate, listener_fault, renew_listener,
+    CaBundle, ImportedKey, LISTENER_RENEW_BEFORE, ListenerCertificate, listener_fault,
+    renew_listener,
 };
 pub use ceremony::{
     Ceremony, CeremonyRecord, INTERMEDIATE_KEY_ALGORITHM, ROOT_KEY_ALGORITHM, RecordCertificate,
@@ -80,6 +85,7 @@ pub use ceremony::{
 };
 pub use crl::{MAX_CRL_VALIDITY, RevokedEntry, is_subscriber_revocation_reason};
 pub use csr::{Csr, CsrPolicy};
+pub use ct::{Precertificate, Sct};
 pub use error::{CsrError, PkiError};
 pub use issuer::{IssueRequest, IssuedCertificate, Issuer, MAX_NAMES_PER_CERTIFICATE};
 pub use key::KeyKind;

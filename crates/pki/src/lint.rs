@@ -11,6 +11,7 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::x509::X509Version;
 
+use crate::ct::CtExtension;
 use crate::der;
 use crate::issuer::LeafRequest;
 use crate::profile::{ExtendedKeyUsage, KeyUsage};
@@ -40,6 +41,8 @@ pub(crate) struct Expected<'a> {
     pub(crate) spki_der: &'a [u8],
     pub(crate) urls: &'a IssuerUrls,
     pub(crate) issuer: &'a IssuerFacts,
+    /// The Certificate Transparency extension the certificate must carry.
+    pub(crate) ct: CtExtension<'a>,
 }
 
 fn fail(check: &'static str, detail: impl Into<String>) -> PkiError {
@@ -249,6 +252,27 @@ fn check_extensions(cert: &X509Certificate<'_>, want: &Expected<'_>) -> Result<(
         ensure(seen.insert(oid.clone()), "extensions", || {
             format!("extension {oid} appears twice")
         })?;
+        // RFC 6962 §3.1 and §3.3: the poison of a precertificate, critical NULL; the SCT
+        // list of a final certificate, non-critical, exactly the list it was built with.
+        if oid == oid_string(crate::ct::OID_CT_POISON) {
+            ensure(
+                matches!(want.ct, CtExtension::Poison)
+                    && ext.critical
+                    && ext.value == crate::ct::POISON_VALUE,
+                "precertificatePoison",
+                || "a poison extension where none is wanted, or not a critical NULL".into(),
+            )?;
+            continue;
+        }
+        if oid == oid_string(crate::ct::OID_SCT_LIST) {
+            ensure(
+                matches!(want.ct, CtExtension::SctList(list)
+                    if !ext.critical && der::octet_string_contents(ext.value) == Some(list)),
+                "signedCertificateTimestampList",
+                || "an SCT list where none is wanted, critical, or not the one given".into(),
+            )?;
+            continue;
+        }
         match ext.parsed_extension() {
             // RFC 5280 §4.2.1.1: keyIdentifier only, equal to the issuer's SKI.
             ParsedExtension::AuthorityKeyIdentifier(aki) => {
@@ -379,6 +403,16 @@ fn check_extensions(cert: &X509Certificate<'_>, want: &Expected<'_>) -> Result<(
         (OID_CRL_DISTRIBUTION_POINTS, profile.crl_distribution_point),
         (OID_AUTHORITY_INFO_ACCESS, profile.aia_ca_issuers),
     ];
+    let ct_required = match want.ct {
+        CtExtension::None => None,
+        CtExtension::Poison => Some(oid_string(crate::ct::OID_CT_POISON)),
+        CtExtension::SctList(_) => Some(oid_string(crate::ct::OID_SCT_LIST)),
+    };
+    if let Some(oid) = ct_required {
+        ensure(seen.contains(&oid), "extensions", || {
+            format!("extension {oid} is missing")
+        })?;
+    }
     for (oid, wanted) in required {
         ensure(!wanted || seen.contains(oid), "extensions", || {
             format!("extension {oid} is missing")
@@ -458,7 +492,7 @@ const OID_CERTIFICATE_POLICIES: &str = "2.5.29.32";
 const OID_CRL_DISTRIBUTION_POINTS: &str = "2.5.29.31";
 const OID_AUTHORITY_INFO_ACCESS: &str = "1.3.6.1.5.5.7.1.1";
 
-fn oid_string(arcs: &[u64]) -> String {
+pub(crate) fn oid_string(arcs: &[u64]) -> String {
     arcs.iter()
         .map(|a| a.to_string())
         .collect::<Vec<_>>()

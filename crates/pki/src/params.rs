@@ -10,6 +10,7 @@ use rcgen::{
 };
 use time::{Duration, OffsetDateTime};
 
+use crate::ct::CtExtension;
 use crate::der;
 use crate::issuer::LeafRequest;
 use crate::profile::{ExtendedKeyUsage, KeyUsage};
@@ -214,6 +215,25 @@ pub(crate) fn leaf(
         add_ca_issuers(&mut params, urls);
     }
     Ok(params)
+}
+
+/// Certificate Transparency (RFC 6962): the critical poison of a precertificate (§3.1), or
+/// the SCT list of a final certificate (§3.3), last among the extensions so that taking it
+/// out leaves the rest of the TBS as it is.
+pub(crate) fn add_ct_extension(params: &mut CertificateParams, ct: CtExtension<'_>) {
+    match ct {
+        CtExtension::None => {}
+        CtExtension::Poison => params.custom_extensions.push(extension(
+            crate::ct::OID_CT_POISON,
+            crate::ct::POISON_VALUE.to_vec(),
+            true,
+        )),
+        CtExtension::SctList(list) => params.custom_extensions.push(extension(
+            crate::ct::OID_SCT_LIST,
+            der::octet_string(list),
+            false,
+        )),
+    }
 }
 
 /// Signs `params` over `public_key` with `issuer`.

@@ -20,6 +20,8 @@ pub struct ParsedCertificate {
     pub dns_names: Vec<String>,
     /// DER issuer Name.
     pub issuer_der: Vec<u8>,
+    /// The issuer Name as an RFC 4514 string (`CN=…, O=…`), for people.
+    pub issuer: String,
     /// notAfter.
     pub not_after: OffsetDateTime,
     /// The authorityKeyIdentifier's keyIdentifier (RFC 5280 §4.2.1.1), if present: with the
@@ -88,6 +90,7 @@ pub fn parse_certificate(der: &[u8]) -> Result<ParsedCertificate, PkiError> {
         spki_der: cert.public_key().raw.to_vec(),
         dns_names,
         issuer_der: cert.issuer().as_raw().to_vec(),
+        issuer: cert.issuer().to_string(),
         not_after: cert.validity().not_after.to_datetime(),
         authority_key_id,
         subject_key_id,

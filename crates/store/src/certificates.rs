@@ -155,7 +155,8 @@ pub(crate) fn spki_sha256(cert: &Certificate) -> Option<String> {
     ferrite_core::ca::key_block::certificate_spki_sha256(&cert.der)
 }
 
-// `ferrite cert list | revoke`: one page of the certificates a query selects, after a serial.
+// `ferrite cert list | revoke` and the admin API's listing: one page of the certificates a
+// query selects, after a serial.
 // One statement for every query (each condition is skipped when its parameter is NULL), walked
 // in primary-key order, so a page costs the rows it passes over and a whole walk the table once.
 pub(crate) async fn page(
@@ -180,6 +181,9 @@ pub(crate) async fn page(
                  AND (?7 IS NULL OR not_before < ?7) \
                  AND (?8 IS NULL OR not_after >= ?8) \
                  AND (?9 IS NULL OR not_after <= ?9) \
+                 AND (?11 IS NULL OR EXISTS (SELECT 1 FROM json_each(certificates.dns_names) \
+                   WHERE substr(value, -length(?11)) = ?11)) \
+                 AND (?12 IS NULL OR (revoked_at IS NOT NULL) = ?12) \
                  ORDER BY serial LIMIT ?10"
             ),
             params![
@@ -193,6 +197,8 @@ pub(crate) async fn page(
                 query.not_after_from.map(micros),
                 query.not_after_until.map(micros),
                 i64::from(limit),
+                query.domain_suffix,
+                query.revoked,
             ],
             decode,
         )

@@ -3,7 +3,7 @@
 //! records the challenge result; this module inserts, looks up for reuse, and lists them.
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{DomainValidation, Scope, ValidationOwner};
+use ferrite_core::model::{DomainValidation, DomainValidationQuery, Scope, ValidationOwner};
 use ferrite_proto::ChallengeType;
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
@@ -114,6 +114,40 @@ pub(crate) async fn list(
             [id],
             decode,
         ),
+    })
+}
+
+// The admin API: a customer's validations, newest first by the never-reused `seq`, filtered
+// by the name as shown (`*.` in front for a wildcard); the cursor is the last id of the
+// previous page, and one unknown to the customer yields an empty page.
+pub(crate) async fn page(
+    store: &SqliteStore,
+    query: &DomainValidationQuery,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<DomainValidation>, StoreError> {
+    store.db.read(|conn| {
+        query_all(
+            conn,
+            select_validation!(
+                "WHERE dv.customer_id = ?1 \
+                 AND (?2 IS NULL OR (CASE WHEN dv.wildcard THEN '*.' || dv.domain \
+                   ELSE dv.domain END) = ?2) \
+                 AND (?3 IS NULL OR substr(CASE WHEN dv.wildcard THEN '*.' || dv.domain \
+                   ELSE dv.domain END, -length(?3)) = ?3) \
+                 AND (?4 IS NULL OR dv.seq < \
+                   (SELECT seq FROM domain_validations WHERE id = ?4 AND customer_id = ?1)) \
+                 ORDER BY dv.seq DESC LIMIT ?5"
+            ),
+            params![
+                query.customer_id,
+                query.domain,
+                query.domain_suffix,
+                after,
+                i64::from(limit)
+            ],
+            decode,
+        )
     })
 }
 

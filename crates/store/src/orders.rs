@@ -180,6 +180,23 @@ pub(crate) async fn ids_by_account(
     })
 }
 
+// The admin API's certificate listing: the profile each certificate's order named. The id
+// list is bound as one JSON array, so the SQL stays static whatever its length.
+pub(crate) async fn profiles(
+    store: &SqliteStore,
+    order_ids: &[String],
+) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    let ids = to_json(order_ids, "order_ids")?;
+    store.db.read(|conn| {
+        query_all(
+            conn,
+            "SELECT id, profile FROM orders WHERE id IN (SELECT value FROM json_each(?))",
+            [ids],
+            |row| Ok((at(row, 0, "id")?, at(row, 1, "profile")?)),
+        )
+    })
+}
+
 // RFC 8555 §7.4: "processing" once the server has accepted the finalize request; the single
 // UPDATE lets only one of several concurrent finalize calls through, and records its lease.
 pub(crate) async fn begin_finalize(

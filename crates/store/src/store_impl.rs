@@ -7,8 +7,8 @@ use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
     Certificate, CertificateFilter, CertificateQuery, CredentialStatus, Customer, DomainValidation,
-    MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner,
-    ValidationResult,
+    DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension,
+    ValidationOwner, ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
@@ -422,6 +422,22 @@ macro_rules! store_impl {
                 scope: &Scope,
             ) -> Result<Vec<DomainValidation>, StoreError> {
                 domain_validations::list(self, scope).await
+            }
+
+            async fn order_profiles(
+                &self,
+                order_ids: &[String],
+            ) -> Result<Vec<(String, Option<String>)>, StoreError> {
+                orders::profiles(self, order_ids).await
+            }
+
+            async fn domain_validations_page(
+                &self,
+                query: &DomainValidationQuery,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<DomainValidation>, StoreError> {
+                domain_validations::page(self, query, after, limit).await
             }
         }
     };

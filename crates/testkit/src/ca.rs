@@ -26,7 +26,8 @@ pub struct TestCaOptions {
     /// decide: `data_dir`, the three listeners, the resolver, the validation ports,
     /// `allow_private_addresses` and `dnssec`. With `ca.keys = "pkcs11"` the testkit holds
     /// the key ceremony in the configured token before the first start, as an operator runs
-    /// `ferrite ca init` before `ferrite serve`.
+    /// `ferrite ca init` before `ferrite serve` (unless the data directory already holds the
+    /// CA's certificates).
     pub config: Config,
     /// Engine settings the configuration file does not carry (page sizes, the validation head
     /// start), changed after the engine's settings are derived from `config`.
@@ -152,8 +153,11 @@ impl TestCa {
                 }
             })),
         };
-        if config.ca.keys == ferrite_app::config::CaKeys::Pkcs11 {
-            // Keys in a token: the operator holds the key ceremony before the first start.
+        let holds_a_ca = config.data_dir.join("ca/root.pem").exists();
+        if config.ca.keys == ferrite_app::config::CaKeys::Pkcs11 && !holds_a_ca {
+            // Keys in a token: the operator holds the key ceremony before the first start
+            // (a data directory that already holds the CA's certificates had its ceremony,
+            // or an import).
             ferrite_app::ca::init(&config, &ferrite_pki::Ceremony::RootAndIntermediate, None)
                 .expect("the key ceremony in the configured token");
         }

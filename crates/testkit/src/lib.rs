@@ -27,6 +27,7 @@
 
 pub mod ca;
 pub mod checks;
+pub mod ct_log;
 pub mod dns;
 mod dnssec;
 pub mod eab;

@@ -1,6 +1,7 @@
 //! The admin API over real HTTP on 127.0.0.1:0 (hyper client): bearer API credentials, a
-//! credential confined to its own customer, problem documents that say what to do, and
-//! secrets that appear only in the response that creates them.
+//! credential confined to its own customer, problem documents that say what to do, secrets
+//! that appear only in the response that creates them, and a customer's certificates and
+//! domain validations issued through the real ACME flow.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::time::Duration;
@@ -9,12 +10,16 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::{SigningKey, external_account_binding};
-use ferrite_testkit::{RawClient, TestCa};
+use ferrite_testkit::eab::IssuedMacKey;
+use ferrite_testkit::raw::http_get;
+use ferrite_testkit::{RawAccount, RawClient, TestCa, bounded};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{Value, json};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::revocation_list::CertificateRevocationList;
 
 struct Admin {
     ca: TestCa,
@@ -25,6 +30,8 @@ struct Admin {
 struct Reply {
     status: u16,
     content_type: String,
+    /// The `Link` header, if any.
+    link: Option<String>,
     body: Value,
     text: String,
 }
@@ -60,15 +67,26 @@ impl Admin {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
+        let link = resp
+            .headers()
+            .get("link")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         Reply {
             status,
             content_type,
+            link,
             body,
             text,
         }
+    }
+
+    /// `GET path` with `bearer`.
+    async fn get(&self, path: &str, bearer: &str) -> Reply {
+        self.call("GET", path, Some(bearer), "").await
     }
 
     /// A customer with one credential; returns (customer id, "id:secret").
@@ -186,7 +204,7 @@ async fn a_credential_manages_its_own_customer_only() {
     let hmac = k1.body["hmac_key"].as_str().unwrap().to_owned();
     assert_eq!(URL_SAFE_NO_PAD.decode(&hmac).unwrap().len(), 32);
     assert_eq!(k1.body["bindings_remaining"], 1000);
-    let body = json!({"credential": id_of(&mine)}).to_string();
+    let body = json!({"credential_id": id_of(&mine)}).to_string();
     let k2 = admin
         .call("POST", "/admin/v1/mac-keys", Some(&second), &body)
         .await;
@@ -212,7 +230,7 @@ async fn a_credential_manages_its_own_customer_only() {
             "{\"credentail\": 1}",
         )
         .await;
-    assert_problem(&bad, 400, "{\"credential\": \"ID\"}");
+    assert_problem(&bad, 400, "{\"credential_id\": \"ID\"}");
 
     // The other customer sees none of it and can touch none of it.
     let r = admin
@@ -223,11 +241,17 @@ async fn a_credential_manages_its_own_customer_only() {
         .call("GET", "/admin/v1/credentials", Some(&theirs), "")
         .await;
     assert_eq!(r.body.as_array().unwrap().len(), 1);
-    let path = format!("/admin/v1/mac-keys?credential={}", id_of(&mine));
+    let path = format!("/admin/v1/mac-keys?credential_id={}", id_of(&mine));
     let r = admin.call("GET", &path, Some(&theirs), "").await;
     assert_problem(&r, 404, "no API credential");
     let r = admin
         .call("POST", "/admin/v1/mac-keys", Some(&theirs), &body)
+        .await;
+    assert_problem(&r, 404, "no API credential");
+    // The older name of the field is read as well.
+    let old_name = json!({"credential": id_of(&mine)}).to_string();
+    let r = admin
+        .call("POST", "/admin/v1/mac-keys", Some(&theirs), &old_name)
         .await;
     assert_problem(&r, 404, "no API credential");
     let path = format!("/admin/v1/credentials/{}/disable", id_of(&mine));
@@ -420,4 +444,572 @@ async fn profiles_show_what_the_customer_may_order() {
     assert_eq!(r.status, 405, "{}", r.text);
     let r = admin.call("GET", "/admin/v1/profiles", None, "").await;
     assert_eq!(r.status, 401);
+}
+
+/// A MAC key made through the admin API for the caller's credential, and an ACME account
+/// bound with it.
+async fn bound_account(admin: &Admin, bearer: &str) -> RawAccount {
+    let key = admin
+        .call("POST", "/admin/v1/mac-keys", Some(bearer), "")
+        .await;
+    assert_eq!(key.status, 201, "{}", key.text);
+    let mac = IssuedMacKey {
+        credential_id: id_of(bearer).to_owned(),
+        kid: key.body["kid"].as_str().unwrap().to_owned(),
+        hmac: URL_SAFE_NO_PAD
+            .decode(key.body["hmac_key"].as_str().unwrap())
+            .unwrap(),
+    };
+    RawAccount::register_bound(&admin.ca.raw(), &mac).await
+}
+
+/// A DER INTEGER's octets as the admin API shows a serial: lower-case hex without the sign
+/// octet.
+fn hex_serial(raw: &[u8]) -> String {
+    let start = raw.iter().position(|b| *b != 0).unwrap_or(raw.len() - 1);
+    raw[start..].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A CA with customers initech and globex, each with a credential ("id:secret") and an ACME
+/// account bound through a MAC key of it: (admin, initech's, globex's, initech's account,
+/// globex's account).
+async fn two_customers() -> (Admin, String, String, RawAccount, RawAccount) {
+    let admin = start().await;
+    let (_, mine) = admin.customer("initech").await;
+    let (_, theirs) = admin.customer("globex").await;
+    let my_account = bound_account(&admin, &mine).await;
+    let their_account = bound_account(&admin, &theirs).await;
+    (admin, mine, theirs, my_account, their_account)
+}
+
+/// The serial of a DER certificate as the admin API shows it.
+fn serial_of(der: &[u8]) -> String {
+    let (_, cert) = X509Certificate::from_der(der).unwrap();
+    hex_serial(cert.raw_serial())
+}
+
+/// The serials of a certificate listing.
+fn serials(r: &Reply) -> Vec<String> {
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["certificates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["serial"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Two customers issue through ACME; one lists, searches, pages, downloads and revokes its
+/// certificates through the admin API and sees the revocation in the CRL and in ACME, while
+/// the other sees none of them and can touch none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
+    bounded(async {
+        let (admin, mine, theirs, my_account, their_account) = two_customers().await;
+        let raw = admin.ca.raw();
+        let names = [
+            "a.initech.example.com",
+            "b.initech.example.com",
+            "www.initech.example.com",
+        ];
+        let mut issued = Vec::new();
+        for name in names {
+            issued.push(admin.ca.raw_issue(&raw, &my_account, &[name]).await);
+        }
+        let theirs_issued = admin
+            .ca
+            .raw_issue(&raw, &their_account, &["a.globex.example.com"])
+            .await;
+        let mut my_serials: Vec<String> = issued.iter().map(|i| serial_of(&i.leaf_der)).collect();
+        my_serials.sort();
+        let their_serial = serial_of(&theirs_issued.leaf_der);
+
+        // The whole list: the customer's three, by serial, with what a person needs.
+        let r = admin.get("/admin/v1/certificates", &mine).await;
+        assert_eq!(serials(&r), my_serials);
+        assert_eq!(r.body["next"], Value::Null);
+        assert!(r.link.is_none());
+        let first = &r.body["certificates"][0];
+        assert_eq!(first["status"], "valid", "{first}");
+        assert_eq!(first["revocation"], Value::Null);
+        assert!(
+            my_account
+                .kid
+                .ends_with(first["account_id"].as_str().unwrap())
+        );
+        assert!(first["issuer"].as_str().unwrap().contains("CN="), "{first}");
+        assert!(first["not_before"].as_str().unwrap() < first["not_after"].as_str().unwrap());
+        assert_eq!(first["names"].as_array().unwrap().len(), 1);
+        let r = admin.get("/admin/v1/certificates", &theirs).await;
+        assert_eq!(serials(&r), [their_serial.as_str()]);
+
+        // Search: one name, every name under a domain, a serial as openssl prints it,
+        // expiry and status.
+        let r = admin
+            .get(
+                "/admin/v1/certificates?domain=WWW.initech.example.com",
+                &mine,
+            )
+            .await;
+        assert_eq!(serials(&r), [serial_of(&issued[2].leaf_der)]);
+        let r = admin
+            .get("/admin/v1/certificates?domain=.initech.example.com", &mine)
+            .await;
+        assert_eq!(serials(&r), my_serials);
+        for path in [
+            "/admin/v1/certificates?domain=.globex.example.com",
+            "/admin/v1/certificates?domain=a.globex.example.com",
+            &format!("/admin/v1/certificates?serial={their_serial}"),
+            "/admin/v1/certificates?expiring_days=1",
+        ] {
+            let r = admin.get(path, &mine).await;
+            assert!(serials(&r).is_empty(), "{path}: {}", r.text);
+        }
+        let openssl_form = serial_of(&issued[0].leaf_der)
+            .to_uppercase()
+            .as_bytes()
+            .chunks(2)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect::<Vec<_>>()
+            .join(":");
+        let r = admin
+            .get(
+                &format!("/admin/v1/certificates?serial={openssl_form}"),
+                &mine,
+            )
+            .await;
+        assert_eq!(serials(&r), [serial_of(&issued[0].leaf_der)]);
+        let r = admin
+            .get(
+                "/admin/v1/certificates?expiring_days=3650&status=valid",
+                &mine,
+            )
+            .await;
+        assert_eq!(serials(&r), my_serials);
+
+        // Paging: two, then the one after, following `next` (and the same URL in `Link`).
+        let r = admin.get("/admin/v1/certificates?limit=2", &mine).await;
+        assert_eq!(serials(&r), my_serials[..2]);
+        let next = r.body["next"].as_str().unwrap().to_owned();
+        assert_eq!(r.link.as_deref(), Some(&*format!("<{next}>; rel=\"next\"")));
+        let r = admin.get(&next, &mine).await;
+        assert_eq!(serials(&r), my_serials[2..]);
+        assert_eq!(r.body["next"], Value::Null);
+        // Another customer following the link gets its own certificates after that serial.
+        let r = admin.get(&next, &theirs).await;
+        assert!(!r.text.contains(&my_serials[2]), "{}", r.text);
+
+        // One certificate, and its chain as ACME served it.
+        let serial = serial_of(&issued[0].leaf_der);
+        let r = admin
+            .get(&format!("/admin/v1/certificates/{serial}"), &mine)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["serial"], serial);
+        assert_eq!(r.body["names"], json!(["a.initech.example.com"]));
+        let r = admin
+            .get(&format!("/admin/v1/certificates/{serial}/pem"), &mine)
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.content_type, "application/pem-certificate-chain");
+        assert_eq!(r.text, issued[0].chain_pem);
+        assert!(
+            r.text.matches("BEGIN CERTIFICATE").count() >= 2,
+            "leaf and chain"
+        );
+
+        // The other customer: not found, whatever it tries, and nothing revoked.
+        for (method, path, body) in [
+            ("GET", format!("/admin/v1/certificates/{serial}"), ""),
+            ("GET", format!("/admin/v1/certificates/{serial}/pem"), ""),
+            (
+                "POST",
+                format!("/admin/v1/certificates/{serial}/revoke"),
+                "{\"reason\": \"keyCompromise\"}",
+            ),
+        ] {
+            let r = admin.call(method, &path, Some(&theirs), body).await;
+            assert_problem(&r, 404, "no certificate with serial");
+            assert!(!r.text.contains("initech"), "{}", r.text);
+        }
+        let r = admin
+            .get(&format!("/admin/v1/certificates/{their_serial}"), &mine)
+            .await;
+        assert_problem(&r, 404, "no certificate with serial");
+
+        // Revocation: answered with the revoked certificate; a second time is 409.
+        let revoke = format!("/admin/v1/certificates/{serial}/revoke");
+        let r = admin
+            .call("POST", &revoke, Some(&mine), "{\"reason\": \"sometimes\"}")
+            .await;
+        assert_problem(&r, 400, "superseded (4)");
+        assert_eq!(
+            r.body["type"],
+            "urn:ietf:params:acme:error:badRevocationReason"
+        );
+        let r = admin.call("POST", &revoke, Some(&mine), "").await;
+        assert_problem(&r, 400, "{\"reason\": \"keyCompromise\"}");
+        let r = admin
+            .call("POST", &revoke, Some(&mine), "{\"reason\": \"superseded\"}")
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["status"], "revoked");
+        assert_eq!(r.body["revocation"]["reason"], "superseded");
+        assert!(r.body["revocation"]["revoked_at"].is_string());
+        let r = admin
+            .call("POST", &revoke, Some(&mine), "{\"reason\": \"superseded\"}")
+            .await;
+        assert_problem(&r, 409, "already revoked");
+        assert_eq!(r.body["type"], "urn:ietf:params:acme:error:alreadyRevoked");
+        let r = admin
+            .get("/admin/v1/certificates?status=revoked", &mine)
+            .await;
+        assert_eq!(serials(&r), [serial.as_str()]);
+        assert_eq!(
+            r.body["certificates"][0]["revocation"]["reason"],
+            "superseded"
+        );
+        let r = admin
+            .get("/admin/v1/certificates?status=valid", &mine)
+            .await;
+        assert_eq!(serials(&r).len(), 2);
+        let r = admin
+            .get("/admin/v1/certificates?status=revoked", &theirs)
+            .await;
+        assert!(serials(&r).is_empty());
+
+        // A relying party sees it in the CRL, with its reason; ACME says it is revoked.
+        let crl = http_get(&format!("{}/crl", admin.ca.public_url)).await;
+        assert_eq!(crl.status, 200);
+        let (_, crl) = CertificateRevocationList::from_der(&crl.body).unwrap();
+        let listed: Vec<(String, Option<u8>)> = crl
+            .iter_revoked_certificates()
+            .map(|e| {
+                (
+                    hex_serial(e.raw_serial()),
+                    e.reason_code().map(|(_, c)| c.0),
+                )
+            })
+            .collect();
+        assert_eq!(listed, [(serial.clone(), Some(4))]);
+        let r = raw
+            .post(
+                &my_account.key,
+                Some(&my_account.kid),
+                &admin.ca.url("/acme/revoke-cert"),
+                Some(&json!({"certificate": URL_SAFE_NO_PAD.encode(&issued[0].leaf_der)})),
+            )
+            .await;
+        assert_eq!(
+            r.problem_type(),
+            "alreadyRevoked",
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+
+        // keyCompromise through the API blocks the key, as the operator's revocation does,
+        // naming the credential that asked.
+        let second = serial_of(&issued[1].leaf_der);
+        let r = admin
+            .call(
+                "POST",
+                &format!("/admin/v1/certificates/{second}/revoke"),
+                Some(&mine),
+                "{\"reason\": \"keyCompromise\"}",
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["revocation"]["reason"], "keyCompromise");
+        let hash =
+            ferrite_core::ca::key_block::certificate_spki_sha256(&issued[1].leaf_der).unwrap();
+        let block = admin
+            .ca
+            .ca
+            .store()
+            .blocked_key(&hash)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(block.serial.as_deref(), Some(second.as_str()));
+        assert!(block.reason.contains(id_of(&mine)), "{}", block.reason);
+    })
+    .await;
+}
+
+/// Query values the API does not accept are 400 problems saying the accepted form.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_certificate_and_validation_queries_say_what_is_accepted() {
+    let admin = start().await;
+    let (_, mine) = admin.customer("initech").await;
+    for (path, hint) in [
+        ("/admin/v1/certificates?limit=0", "from 1 to 1000"),
+        ("/admin/v1/certificates?limit=1001", "from 1 to 1000"),
+        ("/admin/v1/certificates?limit=ten", "from 1 to 1000"),
+        (
+            "/admin/v1/certificates?expiring_days=soon",
+            "number of days",
+        ),
+        (
+            "/admin/v1/certificates?status=gone",
+            "valid, revoked or expired",
+        ),
+        ("/admin/v1/certificates?domain=%25.com", "leading dot"),
+        ("/admin/v1/certificates?serial=xyz", "hexadecimal"),
+        ("/admin/v1/certificates?after=xyz", "query parameter after"),
+        (
+            "/admin/v1/certificates?colour=red",
+            "accepted parameters: domain",
+        ),
+        ("/admin/v1/certificates/not-a-serial", "hexadecimal"),
+        ("/admin/v1/validations?limit=-1", "from 1 to 1000"),
+        ("/admin/v1/validations?after=a%20b", "validation id"),
+        ("/admin/v1/validations?domain=a..b", "leading dot"),
+        (
+            "/admin/v1/validations?status=valid",
+            "accepted parameters: domain",
+        ),
+    ] {
+        let r = admin.get(path, &mine).await;
+        assert_problem(&r, 400, hint);
+        assert_eq!(
+            r.body["type"], "urn:ietf:params:acme:error:malformed",
+            "{path}: {}",
+            r.text
+        );
+    }
+    let r = admin.call("GET", "/admin/v1/certificates", None, "").await;
+    assert_eq!(r.status, 401);
+    let r = admin.get("/admin/v1/no-such-thing", &mine).await;
+    assert_problem(&r, 404, "/admin/v1/certificates");
+    assert_problem(&r, 404, "/admin/v1/validations");
+}
+
+/// A customer's domain validations: name, method, when, reuse until, account and evidence,
+/// filtered by name and paged; another customer's are not among them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_lists_its_own_domain_validations() {
+    bounded(async {
+        let (admin, mine, theirs, my_account, their_account) = two_customers().await;
+        let raw = admin.ca.raw();
+        admin
+            .ca
+            .raw_ready_order(
+                &raw,
+                &my_account,
+                &["a.initech.example.com", "b.initech.example.com"],
+            )
+            .await;
+        admin
+            .ca
+            .raw_ready_order(&raw, &my_account, &["initech.example.com"])
+            .await;
+        admin
+            .ca
+            .raw_ready_order(&raw, &their_account, &["a.globex.example.com"])
+            .await;
+
+        let domains = |r: &Reply| -> Vec<String> {
+            assert_eq!(r.status, 200, "{}", r.text);
+            let mut d: Vec<String> = r.body["validations"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v["domain"].as_str().unwrap().to_owned())
+                .collect();
+            d.sort();
+            d
+        };
+        let r = admin.get("/admin/v1/validations", &mine).await;
+        assert_eq!(
+            domains(&r),
+            [
+                "a.initech.example.com",
+                "b.initech.example.com",
+                "initech.example.com"
+            ]
+        );
+        let v = &r.body["validations"][0];
+        assert_eq!(v["domain"], "initech.example.com", "newest first: {v}");
+        assert_eq!(v["method"], "http-01");
+        assert!(my_account.kid.ends_with(v["account_id"].as_str().unwrap()));
+        assert!(v["validated_at"].as_str().unwrap() < v["reuse_until"].as_str().unwrap());
+        assert!(v["evidence"].is_object(), "{v}");
+        assert!(!r.text.contains("globex"), "{}", r.text);
+
+        let r = admin
+            .get("/admin/v1/validations?domain=.initech.example.com", &mine)
+            .await;
+        assert_eq!(
+            domains(&r),
+            ["a.initech.example.com", "b.initech.example.com"]
+        );
+        let r = admin
+            .get("/admin/v1/validations?domain=initech.example.com", &mine)
+            .await;
+        assert_eq!(domains(&r), ["initech.example.com"]);
+
+        // One at a time, following `next` until there is none.
+        let mut path = "/admin/v1/validations?limit=1".to_owned();
+        let mut walked = Vec::new();
+        for _ in 0..10 {
+            let r = admin.get(&path, &mine).await;
+            walked.extend(domains(&r));
+            match r.body["next"].as_str() {
+                Some(next) => {
+                    assert!(r.link.as_deref().unwrap().contains(next));
+                    path = next.to_owned();
+                }
+                None => break,
+            }
+        }
+        walked.sort();
+        assert_eq!(
+            walked,
+            [
+                "a.initech.example.com",
+                "b.initech.example.com",
+                "initech.example.com"
+            ]
+        );
+
+        let r = admin.get("/admin/v1/validations", &theirs).await;
+        assert_eq!(domains(&r), ["a.globex.example.com"]);
+    })
+    .await;
+}
+
+/// The property names a schema of the OpenAPI document gives an object, following `$ref`,
+/// `allOf` and `oneOf` (an optional body is one of the object or null).
+fn schema_properties(doc: &Value, schema: &Value) -> Vec<String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.rsplit('/').next().unwrap();
+        return schema_properties(doc, &doc["components"]["schemas"][name]);
+    }
+    let mut names: Vec<String> = schema["properties"]
+        .as_object()
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default();
+    for part in ["allOf", "oneOf"]
+        .iter()
+        .flat_map(|k| schema[*k].as_array().into_iter().flatten())
+    {
+        names.extend(schema_properties(doc, part));
+    }
+    names.sort();
+    names
+}
+
+/// The keys of a JSON object, sorted.
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+    k.sort();
+    k
+}
+
+/// `GET /admin/v1/openapi.json` is an OpenAPI 3.1 document that lists every admin route
+/// (each path it names is routed, with every method it names), and its schemas name the
+/// fields the responses carry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_every_route_and_its_fields() {
+    let admin = start().await;
+    let (_, mine) = admin.customer("initech").await;
+    let r = admin.call("GET", "/admin/v1/openapi.json", None, "").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.content_type, "application/json");
+    let doc = r.body.clone();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(doc["servers"][0]["url"], "/admin/v1");
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+
+    let paths = doc["paths"].as_object().unwrap();
+    let mut listed: Vec<&str> = paths.keys().map(String::as_str).collect();
+    listed.sort();
+    assert_eq!(
+        listed,
+        [
+            "/accounts",
+            "/certificates",
+            "/certificates/{serial}",
+            "/certificates/{serial}/pem",
+            "/certificates/{serial}/revoke",
+            "/credentials",
+            "/credentials/{id}/disable",
+            "/mac-keys",
+            "/openapi.json",
+            "/profiles",
+            "/validations",
+        ]
+    );
+    // Every path and method the document names is routed: never the fallback's 404 or 405.
+    for (path, item) in paths {
+        for method in item.as_object().unwrap().keys() {
+            let Some(method) = ["get", "post"].iter().find(|m| *m == method) else {
+                continue;
+            };
+            let url = format!(
+                "/admin/v1{}",
+                path.replace("{serial}", "0a0b").replace("{id}", "nobody")
+            );
+            let r = admin
+                .call(&method.to_uppercase(), &url, Some(&mine), "")
+                .await;
+            assert!(
+                r.status != 405 && !r.text.contains("no such admin resource"),
+                "{method} {url}: {} {}",
+                r.status,
+                r.text
+            );
+        }
+    }
+
+    // Request bodies and responses name fields alike, and the schemas name what is sent.
+    let schema = |path: &str, method: &str, status: &str| {
+        doc["paths"][path][method]["responses"][status]["content"]["application/json"]["schema"]
+            .clone()
+    };
+    let created = admin
+        .call("POST", "/admin/v1/credentials", Some(&mine), "")
+        .await;
+    assert_eq!(
+        keys(&created.body),
+        schema_properties(&doc, &schema("/credentials", "post", "201"))
+    );
+    let key = admin
+        .call("POST", "/admin/v1/mac-keys", Some(&mine), "")
+        .await;
+    assert_eq!(
+        keys(&key.body),
+        schema_properties(&doc, &schema("/mac-keys", "post", "201"))
+    );
+    let body =
+        &doc["paths"]["/mac-keys"]["post"]["requestBody"]["content"]["application/json"]["schema"];
+    assert!(
+        schema_properties(&doc, body).contains(&"credential_id".to_owned())
+            && keys(&key.body).contains(&"credential_id".to_owned()),
+        "{body}"
+    );
+    let profiles = admin.get("/admin/v1/profiles", &mine).await;
+    assert_eq!(
+        keys(&profiles.body),
+        schema_properties(&doc, &schema("/profiles", "get", "200"))
+    );
+    let revoke = &doc["paths"]["/certificates/{serial}/revoke"]["post"]["requestBody"]["content"]["application/json"]
+        ["schema"];
+    assert_eq!(schema_properties(&doc, revoke), ["reason"]);
+    let cert = schema_properties(&doc, &doc["components"]["schemas"]["CertificateView"]);
+    for field in [
+        "serial",
+        "names",
+        "status",
+        "revocation",
+        "issuer",
+        "profile",
+        "account_id",
+    ] {
+        assert!(cert.contains(&field.to_owned()), "{field}: {cert:?}");
+    }
 }

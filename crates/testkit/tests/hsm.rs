@@ -321,3 +321,59 @@ async fn service_resumes_when_the_token_comes_back() {
     })
     .await;
 }
+
+/// `ferrite ca import` with `ca.keys = "pkcs11"`: the certificates of a hierarchy whose
+/// intermediate key is already in the token (here made by a ceremony on "another machine",
+/// another data directory) are imported into a new data directory; a key file is refused
+/// there, the intermediate's key is found in the token, and the CA issues under the imported
+/// intermediate.
+#[tokio::test]
+#[ignore = "needs softhsm2 and opensc: run scripts/test.sh"]
+async fn a_hierarchy_whose_key_is_in_the_token_is_imported() {
+    let Some(hsm) = softhsm::in_own_process("a_hierarchy_whose_key_is_in_the_token_is_imported")
+    else {
+        return;
+    };
+    bounded(async {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut old = ferrite_app::Config::default();
+        hsm.configure(&mut old);
+        old.data_dir = tmp.path().join("old");
+        ferrite_app::ca::init(&old, &ferrite_pki::Ceremony::RootAndIntermediate, None).unwrap();
+        let (root, intermediate) = (
+            old.data_dir.join("ca/root.pem"),
+            old.data_dir.join("ca/intermediate.pem"),
+        );
+        let mut new = old.clone();
+        new.data_dir = tmp.path().join("new");
+        let err = ferrite_app::ca::import(&new, &root, &intermediate, Some(&root)).unwrap_err();
+        assert!(
+            err.to_string().contains("already be in the token"),
+            "{err:#}"
+        );
+        let report = ferrite_app::ca::import(&new, &root, &intermediate, None).unwrap();
+        assert_eq!(report.keys, "pkcs11");
+        assert!(report.certificates[1].key_present, "{report:?}");
+        assert!(
+            softhsm::private_key_files(&new.data_dir.join("ca"))
+                .iter()
+                .all(|f| f.ends_with("tls.key"))
+        );
+
+        let mut opts = TestCaOptions::default();
+        hsm.configure(&mut opts.config);
+        opts.data_dir = Some(new.data_dir.clone());
+        let ca = TestCa::start_with(opts).await;
+        let raw = ca.raw();
+        let account = RawAccount::register(&raw, Algorithm::ES256).await;
+        let issued = ca
+            .raw_issue(&raw, &account, &["imported.hsm.example.com"])
+            .await;
+        let chain = pem_chain(&issued.chain_pem);
+        assert_eq!(
+            chain[1],
+            pem_chain(&std::fs::read_to_string(&intermediate).unwrap())[0]
+        );
+    })
+    .await;
+}

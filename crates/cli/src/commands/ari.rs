@@ -10,29 +10,10 @@ use time::format_description::well_known::Rfc3339;
 use super::{print_json, table};
 use ferrite_app::Config;
 
-/// The serial as `openssl x509 -serial` prints it, or as Ferrite stores it: hex, case and
-/// colons ignored, leading zero octets dropped.
+/// The serial as `openssl x509 -serial` prints it, or as Ferrite stores it
+/// ([`ferrite_core::ca::certificate_listing::parse_serial`]).
 pub(super) fn normalize_serial(serial: &str) -> anyhow::Result<String> {
-    let hex: String = serial
-        .chars()
-        .filter(|c| *c != ':')
-        .collect::<String>()
-        .to_ascii_lowercase();
-    anyhow::ensure!(
-        !hex.is_empty() && hex.len() <= 42 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
-        "--serial {serial:?} is not a hexadecimal serial number such as 5E:2B:…:01 (as `openssl x509 -noout -serial` prints it)"
-    );
-    // Whole octets, as the store keeps them: an odd digit count gets its leading zero back,
-    // then zero octets (a DER sign octet, or an operator's padding) are dropped.
-    let mut octets = if hex.len() % 2 == 1 {
-        format!("0{hex}")
-    } else {
-        hex
-    };
-    while octets.len() > 2 && octets.starts_with("00") {
-        octets.drain(..2);
-    }
-    Ok(octets)
+    ferrite_core::ca::certificate_listing::parse_serial(serial).map_err(super::operator_error)
 }
 
 pub(super) async fn advance(
@@ -117,21 +98,4 @@ pub(super) enum Filter {
     Serial(String),
     Customer(String),
     Domain(String),
-}
-
-#[cfg(test)]
-mod tests {
-    use super::normalize_serial;
-
-    #[test]
-    fn serials_are_read_as_openssl_prints_them() {
-        assert_eq!(normalize_serial("5E:2B:0A").unwrap(), "5e2b0a");
-        assert_eq!(normalize_serial("005e2b0a").unwrap(), "5e2b0a");
-        // A first octet below 0x10 keeps its zero digit: 0B56… is stored as "0b56…".
-        assert_eq!(normalize_serial("0B:56:A7").unwrap(), "0b56a7");
-        assert_eq!(normalize_serial("b56a7").unwrap(), "0b56a7");
-        assert_eq!(normalize_serial("00").unwrap(), "00");
-        assert!(normalize_serial("xyz").is_err());
-        assert!(normalize_serial("").is_err());
-    }
 }

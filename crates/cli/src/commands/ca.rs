@@ -1,6 +1,7 @@
 //! `ferrite ca init [--root-only | --intermediate-from ROOT_CERT [--root-token LABEL]]` (the
 //! key ceremony) and
-//! `ferrite ca show` (the chain, where each key is, fingerprints, validity).
+//! `ferrite ca show` (the chain, where each key is, fingerprints, validity) and
+//! `ferrite ca import --root R --intermediate I [--intermediate-key K]` (an existing hierarchy).
 
 use ferrite_app::Config;
 use ferrite_app::ca::{self, CaReport};
@@ -63,9 +64,29 @@ pub(super) fn init(
 }
 
 pub(super) fn show(config: &Config, json: bool) -> anyhow::Result<()> {
-    let report: CaReport = ca::show(config)?;
+    print_report(&ca::show(config)?, json)
+}
+
+pub(super) fn import(
+    config: &Config,
+    root: &std::path::Path,
+    intermediate: &std::path::Path,
+    intermediate_key: Option<&std::path::Path>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let report = ca::import(config, root, intermediate, intermediate_key)?;
+    if !json {
+        println!(
+            "Imported the CA into {}; `ferrite serve` with this configuration issues under it. Keep the root's key offline: Ferrite never needs it.",
+            ca::ca_dir(config).display()
+        );
+    }
+    print_report(&report, json)
+}
+
+fn print_report(report: &CaReport, json: bool) -> anyhow::Result<()> {
     if json {
-        return print_json(&report);
+        return print_json(report);
     }
     println!("CA keys: {}", report.keys);
     for c in &report.certificates {

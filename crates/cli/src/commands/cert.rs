@@ -8,6 +8,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use ferrite_core::Store;
+use ferrite_core::ca::certificate_listing::{CertificateStatus, NameFilter};
 use ferrite_core::ca::key_block::parse_spki_sha256;
 use ferrite_core::ca::operator_revoke::{
     self, BulkProgress, CertificatePages, parse_reason, reason_name,
@@ -41,8 +42,7 @@ pub(super) enum BulkFilter {
 fn status(cert: &Certificate, now: OffsetDateTime) -> String {
     match cert.revoked {
         Some((_, reason)) => format!("revoked ({})", reason_name(reason)),
-        None if cert.not_after < now => "expired".to_owned(),
-        None => "valid".to_owned(),
+        None => CertificateStatus::of(cert, now).as_str().to_owned(),
     }
 }
 
@@ -58,7 +58,7 @@ fn json_row(cert: &Certificate, now: OffsetDateTime) -> serde_json::Value {
         "order": cert.order_id,
         "not_before": rfc3339(cert.not_before),
         "not_after": rfc3339(cert.not_after),
-        "status": if cert.revoked.is_some() { "revoked" } else if cert.not_after < now { "expired" } else { "valid" },
+        "status": CertificateStatus::of(cert, now).as_str(),
         "revoked_at": cert.revoked.map(|(at, _)| rfc3339(at)),
         "revocation_reason": cert.revoked.map(|(_, r)| reason_name(r)),
     })
@@ -96,9 +96,13 @@ pub(super) async fn list(
     let now = OffsetDateTime::now_utc();
     let mut query = CertificateQuery {
         serial: filter.serial.as_deref().map(normalize_serial).transpose()?,
-        domain: filter.domain.map(|d| d.trim().to_ascii_lowercase()),
         ..CertificateQuery::default()
     };
+    if let Some(domain) = &filter.domain {
+        NameFilter::parse(domain)
+            .map_err(operator_error)?
+            .apply(&mut query);
+    }
     if let Some(name) = &filter.customer {
         query.customer_id = Some(customer_id(store.as_ref(), name).await?);
     }

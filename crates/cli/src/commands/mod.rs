@@ -240,6 +240,23 @@ enum CaCommand {
     /// The chain in data_dir/ca: subject, issuer, serial, SHA-256 fingerprint, validity and
     /// days left, and where each key is (a file, or token/label/id).
     Show,
+    /// Brings an existing hierarchy into an empty data_dir/ca: the root certificate, the
+    /// issuing intermediate's certificate (signed by it, ECDSA P-256) and its key — a PKCS#8
+    /// PEM file with [ca] keys = "files", or already in [ca]'s token with "pkcs11". Checks
+    /// the chain and that the key signs for the certificate before writing anything; never
+    /// asks for the root key. Prints what `ferrite ca show` prints.
+    Import {
+        /// The root certificate (PEM).
+        #[arg(long, value_name = "FILE")]
+        root: std::path::PathBuf,
+        /// The issuing intermediate's certificate (PEM).
+        #[arg(long, value_name = "FILE")]
+        intermediate: std::path::PathBuf,
+        /// With keys = "files": the intermediate's key (PKCS#8 PEM), copied to
+        /// data_dir/ca/private (0600).
+        #[arg(long, value_name = "FILE")]
+        intermediate_key: Option<std::path::PathBuf>,
+    },
 }
 
 pub(crate) fn ca(config: &Config, args: CaArgs) -> anyhow::Result<()> {
@@ -262,6 +279,17 @@ pub(crate) fn ca(config: &Config, args: CaArgs) -> anyhow::Result<()> {
             ca::init(config, &ceremony, root.as_ref(), args.json)
         }
         CaCommand::Show => ca::show(config, args.json),
+        CaCommand::Import {
+            root,
+            intermediate,
+            intermediate_key,
+        } => ca::import(
+            config,
+            &root,
+            &intermediate,
+            intermediate_key.as_deref(),
+            args.json,
+        ),
     }
 }
 
@@ -415,7 +443,8 @@ enum CertCommand {
         /// Only this customer's (name).
         #[arg(long, allow_hyphen_values = true)]
         customer: Option<String>,
-        /// Only certificates with this DNS name.
+        /// Only certificates with this DNS name; with a leading dot (`.example.com`), every
+        /// name under that domain.
         #[arg(long)]
         domain: Option<String>,
         /// Only this serial (hex, as `openssl x509 -serial` prints it).

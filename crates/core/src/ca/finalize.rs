@@ -166,6 +166,7 @@ impl Ca {
                 // which carries the request id (the client sees the same id in its problem).
                 let check = match &e {
                     PkiError::Lint { check, .. } => *check,
+                    PkiError::CertificateTransparency { .. } => "certificateTransparency",
                     _ => "signing",
                 };
                 warn!(

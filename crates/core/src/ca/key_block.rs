@@ -26,12 +26,7 @@ pub fn certificate_spki_sha256(der: &[u8]) -> Option<String> {
 
 /// Reads a key hash as an operator types it: 64 hex digits, case and colons ignored.
 pub fn parse_spki_sha256(text: &str) -> Result<String, CoreError> {
-    let hex: String = text
-        .trim()
-        .chars()
-        .filter(|c| *c != ':')
-        .collect::<String>()
-        .to_ascii_lowercase();
+    let hex = super::certificate_listing::typed_hex(text);
     if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(hex);
     }

@@ -16,13 +16,18 @@
 //!   (draft-ietf-acme-profiles).
 //! - `ari`: renewal information, `replaces`, and windows pulled forward (RFC 9773).
 //! - `operator_revoke`: `ferrite cert revoke`, one certificate or many, resumable.
+//! - `certificate_listing`: serials, name filters and statuses as `ferrite cert` and the admin
+//!   API read them.
+//! - `customer_certificates`: a customer's own certificates and validations (admin API).
 //! - `key_block`: keys reported compromised, refused as CSR and account keys.
 
 mod accounts;
 pub mod ari;
 mod authorizations;
 mod caa;
+pub mod certificate_listing;
 mod challenges;
+pub mod customer_certificates;
 mod finalize;
 pub mod key_block;
 pub mod operator_revoke;

@@ -125,14 +125,30 @@ impl<'a> CertificatePages<'a> {
     }
 }
 
+/// Who revokes a certificate outside ACME: named in the audit log and in the reason a
+/// blocked key is kept for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Revoker<'a> {
+    /// The operator, with `ferrite cert revoke`.
+    Operator,
+    /// A customer's API credential, through the admin API.
+    Customer {
+        /// The customer whose certificate it is.
+        customer_id: &'a str,
+        /// The API credential that asked.
+        credential_id: &'a str,
+    },
+}
+
 /// Revokes `cert` with `reason` at `now` in one transaction (with keyCompromise, its key is
 /// blocked in the same transaction, even if it was already revoked) and records it in the
-/// audit log. Returns whether it was revoked now (`false`: it already was).
+/// audit log as done `by`. Returns whether it was revoked now (`false`: it already was).
 pub async fn revoke_certificate(
     store: &dyn Store,
     cert: &Certificate,
     reason: u8,
     now: OffsetDateTime,
+    by: Revoker<'_>,
 ) -> Result<bool, CoreError> {
     let at = crate::model::stored_precision(now);
     let revoked = if reason == KEY_COMPROMISE {
@@ -145,10 +161,16 @@ pub async fn revoke_certificate(
         let block = BlockedKey {
             spki_sha256: hash,
             blocked_at: at,
-            reason: format!(
-                "keyCompromise revocation of certificate {} by the operator",
-                cert.serial
-            ),
+            reason: match by {
+                Revoker::Operator => format!(
+                    "keyCompromise revocation of certificate {} by the operator",
+                    cert.serial
+                ),
+                Revoker::Customer { credential_id, .. } => format!(
+                    "keyCompromise revocation of certificate {} by the customer's API credential {credential_id}",
+                    cert.serial
+                ),
+            },
             serial: Some(cert.serial.clone()),
         };
         store
@@ -157,15 +179,29 @@ pub async fn revoke_certificate(
     } else {
         store.revoke_certificate(&cert.serial, at, reason).await?
     };
-    if revoked {
-        tracing::warn!(
+    match by {
+        _ if !revoked => {}
+        Revoker::Operator => tracing::warn!(
             target: "ferrite::audit",
             event = "certificate_revoked_by_operator",
             serial = %cert.serial,
             reason = %reason_name(reason),
             names = %cert.dns_names.join(","),
             "certificate revoked by the operator"
-        );
+        ),
+        Revoker::Customer {
+            customer_id,
+            credential_id,
+        } => tracing::warn!(
+            target: "ferrite::audit",
+            event = "certificate_revoked_by_customer",
+            serial = %cert.serial,
+            reason = %reason_name(reason),
+            names = %cert.dns_names.join(","),
+            customer = %customer_id,
+            credential = %credential_id,
+            "certificate revoked by the customer through the admin API"
+        ),
     }
     Ok(revoked)
 }
@@ -187,7 +223,7 @@ pub async fn revoke_serial(
             ),
         )
     })?;
-    let revoked = revoke_certificate(store, &cert, reason, now).await?;
+    let revoked = revoke_certificate(store, &cert, reason, now, Revoker::Operator).await?;
     let cert = store.certificate(serial).await?.unwrap_or(cert);
     Ok((cert, revoked))
 }
@@ -226,7 +262,7 @@ pub async fn revoke_matching(
             let results = join_all(
                 chunk
                     .iter()
-                    .map(|cert| revoke_certificate(store, cert, reason, now))
+                    .map(|cert| revoke_certificate(store, cert, reason, now, Revoker::Operator))
                     .collect(),
             )
             .await;

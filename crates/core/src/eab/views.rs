@@ -48,7 +48,7 @@ impl From<&Customer> for CustomerView {
 }
 
 /// An API credential, without its secret (only a hash exists).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CredentialView {
     /// Public id.
     pub id: String,
@@ -92,7 +92,7 @@ impl NewCredential {
 }
 
 /// A MAC key's state at a moment.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct MacKeyView {
     /// The EAB key id.
     pub kid: String,
@@ -158,7 +158,7 @@ impl NewMacKey {
 }
 
 /// An ACME account as the operator sees it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct AccountView {
     /// Account id (the URL ends with it).
     pub id: String,

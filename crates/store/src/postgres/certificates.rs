@@ -163,6 +163,10 @@ pub(crate) async fn page(
                  AND ($7::bigint IS NULL OR not_before < $7) \
                  AND ($8::bigint IS NULL OR not_after >= $8) \
                  AND ($9::bigint IS NULL OR not_after <= $9) \
+                 AND ($11::text IS NULL OR EXISTS (SELECT 1 FROM \
+                   jsonb_array_elements_text(dns_names::jsonb) AS n(name) \
+                   WHERE right(n.name, length($11)) = $11)) \
+                 AND ($12::boolean IS NULL OR (revoked_at IS NOT NULL) = $12) \
                  ORDER BY serial LIMIT $10"
             ),
             &[
@@ -176,6 +180,8 @@ pub(crate) async fn page(
                 &query.not_after_from.map(micros),
                 &query.not_after_until.map(micros),
                 &i64::from(limit),
+                &query.domain_suffix,
+                &query.revoked,
             ],
         )
         .await?;

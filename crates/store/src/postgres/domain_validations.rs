@@ -3,7 +3,7 @@
 //! looks them up for reuse and lists them.
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{DomainValidation, Scope, ValidationOwner};
+use ferrite_core::model::{DomainValidation, DomainValidationQuery, Scope, ValidationOwner};
 use ferrite_proto::ChallengeType;
 use time::OffsetDateTime;
 use tokio_postgres::Row;
@@ -98,6 +98,39 @@ pub(crate) async fn list(
                 .await?
         }
     };
+    rows.iter().map(decode).collect()
+}
+
+// The admin API: a customer's validations, newest first by the never-reused `seq`, filtered
+// by the name as shown (`*.` in front for a wildcard); the cursor is the last id of the
+// previous page, and one unknown to the customer yields an empty page.
+pub(crate) async fn page(
+    store: &PostgresStore,
+    query: &DomainValidationQuery,
+    after: Option<&str>,
+    limit: u32,
+) -> Result<Vec<DomainValidation>, StoreError> {
+    let rows = store
+        .query(
+            select_validation!(
+                "WHERE dv.customer_id = $1 \
+                 AND ($2::text IS NULL OR (CASE WHEN dv.wildcard THEN '*.' || dv.domain \
+                   ELSE dv.domain END) = $2) \
+                 AND ($3::text IS NULL OR right(CASE WHEN dv.wildcard THEN '*.' || dv.domain \
+                   ELSE dv.domain END, length($3)) = $3) \
+                 AND ($4::text IS NULL OR dv.seq < \
+                   (SELECT seq FROM domain_validations WHERE id = $4 AND customer_id = $1)) \
+                 ORDER BY dv.seq DESC LIMIT $5"
+            ),
+            &[
+                &query.customer_id,
+                &query.domain,
+                &query.domain_suffix,
+                &after,
+                &i64::from(limit),
+            ],
+        )
+        .await?;
     rows.iter().map(decode).collect()
 }
 

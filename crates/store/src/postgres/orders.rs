@@ -340,6 +340,22 @@ pub(crate) async fn ids_by_account(
     rows.iter().map(|row| at(row, 0, "id")).collect()
 }
 
+// The admin API's certificate listing: the profile each certificate's order named.
+pub(crate) async fn profiles(
+    store: &PostgresStore,
+    order_ids: &[String],
+) -> Result<Vec<(String, Option<String>)>, StoreError> {
+    let rows = store
+        .query(
+            "SELECT id, profile FROM orders WHERE id = ANY($1)",
+            &[&order_ids],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| Ok((at(row, 0, "id")?, at(row, 1, "profile")?)))
+        .collect()
+}
+
 // RFC 8555 §7.4: "processing" once the server has accepted the finalize request, under the
 // finalize's lease. The readiness check and the move to `processing` are one statement, so a
 // deactivation or an expiry committed before it cannot slip in between; of concurrent callers

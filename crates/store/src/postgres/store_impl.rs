@@ -5,8 +5,8 @@ use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
     Certificate, CertificateFilter, CertificateQuery, CredentialStatus, Customer, DomainValidation,
-    MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner,
-    ValidationResult,
+    DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension,
+    ValidationOwner, ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;

@@ -4,7 +4,8 @@
 
 use ferrite_core::Store;
 use ferrite_core::model::{
-    Account, Authorization, Customer, DomainValidation, Scope, ValidationOwner, ValidationResult,
+    Account, Authorization, Customer, DomainValidation, DomainValidationQuery, Scope,
+    ValidationOwner, ValidationResult,
 };
 use ferrite_proto::{AuthorizationStatus, ChallengeType};
 use serde_json::json;
@@ -259,4 +260,83 @@ pub(crate) async fn reusable_validations_by_owner_age_and_authorization(store: &
         .await
         .unwrap();
     assert!(none.is_empty());
+}
+
+/// The admin API's listing: one customer's validations, newest first, by the name as shown
+/// (`*.` for a wildcard) or every name under a domain, a page at a time after an id; a cursor
+/// of another customer's validation yields nothing.
+pub(crate) async fn domain_validations_page_by_customer_name_and_cursor(store: &dyn Store) {
+    store.insert_customer(&customer("c1")).await.unwrap();
+    store.insert_customer(&customer("c2")).await.unwrap();
+    let a = customer_account("a", Some("c1"));
+    let b = customer_account("b", Some("c2"));
+    store.insert_account(&a).await.unwrap();
+    store.insert_account(&b).await.unwrap();
+    let z1 = pending_authz(store, "z1", "a", "example.org").await;
+    let z2 = pending_authz(store, "z2", "a", "www.example.org").await;
+    let z3 = pending_authz(store, "z3", "a", "*.example.org").await;
+    let z4 = pending_authz(store, "z4", "b", "example.org").await;
+    let z5 = pending_authz(store, "z5", "a", "notexample.org").await;
+    for (id, account, authz) in [
+        ("dv1", &a, &z1),
+        ("dv2", &a, &z2),
+        ("dv3", &a, &z3),
+        ("dv4", &b, &z4),
+        ("dv5", &a, &z5),
+    ] {
+        let v = validation(id, account, authz, ChallengeType::Dns01, T0);
+        succeed(store, authz, &v).await;
+    }
+    let page = |domain: Option<&str>, suffix: Option<&str>, customer: &str| DomainValidationQuery {
+        customer_id: customer.to_owned(),
+        domain: domain.map(str::to_owned),
+        domain_suffix: suffix.map(str::to_owned),
+    };
+    let list = |q: DomainValidationQuery, after: Option<&'static str>, limit: u32| async move {
+        store
+            .domain_validations_page(&q, after, limit)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|v| v.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        list(page(None, None, "c1"), None, 10).await,
+        ["dv5", "dv3", "dv2", "dv1"]
+    );
+    assert_eq!(list(page(None, None, "c2"), None, 10).await, ["dv4"]);
+    assert_eq!(
+        list(page(Some("example.org"), None, "c1"), None, 10).await,
+        ["dv1"]
+    );
+    assert_eq!(
+        list(page(Some("*.example.org"), None, "c1"), None, 10).await,
+        ["dv3"]
+    );
+    assert_eq!(
+        list(page(None, Some(".example.org"), "c1"), None, 10).await,
+        ["dv3", "dv2"]
+    );
+    // Keyset paging, newest first.
+    assert_eq!(list(page(None, None, "c1"), None, 2).await, ["dv5", "dv3"]);
+    assert_eq!(
+        list(page(None, None, "c1"), Some("dv3"), 2).await,
+        ["dv2", "dv1"]
+    );
+    assert!(
+        list(page(None, None, "c1"), Some("dv1"), 2)
+            .await
+            .is_empty()
+    );
+    assert!(
+        list(page(None, None, "c1"), Some("dv4"), 2)
+            .await
+            .is_empty()
+    );
+    assert!(
+        list(page(None, None, "c1"), Some("unknown"), 2)
+            .await
+            .is_empty()
+    );
 }

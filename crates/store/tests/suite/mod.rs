@@ -96,6 +96,8 @@ macro_rules! all {
             key_hash_is_recorded_at_issuance,
             revocation_blocking_key_is_one_transaction,
             blocked_keys_round_trip,
+            certificates_page_by_name_suffix_revocation_and_profile,
+            domain_validations_page_by_customer_name_and_cursor,
         );
     };
 }

@@ -320,3 +320,101 @@ pub(crate) async fn blocked_keys_round_trip(store: &dyn Store) {
     assert_eq!(store.blocked_key(&a.spki_sha256).await.unwrap(), None);
     assert_eq!(store.blocked_keys().await.unwrap(), vec![b]);
 }
+
+/// The admin API's conditions: names under a domain (a suffix that begins with a dot, so the
+/// domain itself and look-alikes are not under it), revoked or never revoked, each combined
+/// with the customer; and the profile each certificate's order named.
+pub(crate) async fn certificates_page_by_name_suffix_revocation_and_profile(store: &dyn Store) {
+    fleet(store).await;
+    issue(
+        store,
+        "owned",
+        "05",
+        "*.b.example",
+        T0 + Duration::days(60),
+        None,
+    )
+    .await;
+    issue(
+        store,
+        "owned",
+        "06",
+        "notb.example",
+        T0 + Duration::days(60),
+        None,
+    )
+    .await;
+    let q = |f: &dyn Fn(&mut CertificateQuery)| {
+        let mut q = CertificateQuery {
+            customer_id: Some("cust".into()),
+            ..CertificateQuery::default()
+        };
+        f(&mut q);
+        q
+    };
+    assert_eq!(
+        serials(store, &q(&|q| q.domain_suffix = Some(".b.example".into()))).await,
+        ["05"]
+    );
+    assert_eq!(
+        serials(store, &q(&|q| q.domain_suffix = Some(".example".into()))).await,
+        ["01", "02", "04", "05", "06"]
+    );
+    assert!(
+        serials(store, &q(&|q| q.domain_suffix = Some(".c.example".into())))
+            .await
+            .is_empty()
+    );
+    // Another customer's certificate of the same name is not the customer's.
+    let all_a = CertificateQuery {
+        domain_suffix: Some(".example".into()),
+        ..CertificateQuery::default()
+    };
+    assert_eq!(
+        serials(store, &all_a).await,
+        ["01", "02", "03", "04", "05", "06"]
+    );
+
+    assert!(store.revoke_certificate("04", T0, 4).await.unwrap());
+    assert_eq!(
+        serials(store, &q(&|q| q.revoked = Some(true))).await,
+        ["04"]
+    );
+    assert_eq!(
+        serials(store, &q(&|q| q.revoked = Some(false))).await,
+        ["01", "02", "05", "06"]
+    );
+    assert_eq!(
+        serials(
+            store,
+            &q(&|q| {
+                q.revoked = Some(false);
+                q.domain = Some("a.example".into());
+            })
+        )
+        .await,
+        ["01"]
+    );
+
+    // The order's profile, for the orders that exist.
+    let authz = super::authorization("authz-prof", "owned", "p.example");
+    let mut ord = order("o-prof", "owned", &[&authz]);
+    ord.profile = Some("shortlived".into());
+    store
+        .insert_order(&ord, std::slice::from_ref(&authz))
+        .await
+        .unwrap();
+    let mut profiles = store
+        .order_profiles(&["o-prof".into(), "o-01".into(), "o-missing".into()])
+        .await
+        .unwrap();
+    profiles.sort();
+    assert_eq!(
+        profiles,
+        [
+            ("o-01".to_owned(), None),
+            ("o-prof".to_owned(), Some("shortlived".to_owned()))
+        ]
+    );
+    assert!(store.order_profiles(&[]).await.unwrap().is_empty());
+}
