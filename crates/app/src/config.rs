@@ -182,14 +182,39 @@ pub struct Mpic {
     /// The remote perspectives, `[[mpic.perspectives]]` with `id`, `region` (distinct) and
     /// `url` (`https://HOST:PORT`), each enrolled with `ferrite va-agent enroll`.
     pub perspectives: Vec<ferrite_va::mpic::PerspectiveConfig>,
+    /// Milliseconds to open a new connection to a perspective (TCP and TLS); past it the
+    /// perspective counts as unreachable.
+    pub connect_timeout_ms: u64,
+    /// Idle connections kept per perspective for the next requests (0: a new connection
+    /// per request).
+    pub pool_size: usize,
+    /// Milliseconds an idle connection is kept; below the agents' 30 s idle limit.
+    pub pool_idle_timeout_ms: u64,
 }
 
 impl Default for Mpic {
     fn default() -> Self {
+        let connections = ferrite_va::mpic::ConnectionSettings::default();
         Self {
             mode: ferrite_va::mpic::MpicMode::Off,
             timeout_ms: 5000,
             perspectives: Vec::new(),
+            connect_timeout_ms: u64::try_from(connections.connect_timeout.as_millis())
+                .unwrap_or(u64::MAX),
+            pool_size: connections.pool_size,
+            pool_idle_timeout_ms: u64::try_from(connections.pool_idle_timeout.as_millis())
+                .unwrap_or(u64::MAX),
+        }
+    }
+}
+
+impl Mpic {
+    /// How the primary connects to each perspective.
+    pub fn connections(&self) -> ferrite_va::mpic::ConnectionSettings {
+        ferrite_va::mpic::ConnectionSettings {
+            connect_timeout: std::time::Duration::from_millis(self.connect_timeout_ms),
+            pool_size: self.pool_size,
+            pool_idle_timeout: std::time::Duration::from_millis(self.pool_idle_timeout_ms),
         }
     }
 }
@@ -803,6 +828,10 @@ impl Config {
             std::time::Duration::from_millis(self.mpic.timeout_ms),
         )
         .map_err(|e| anyhow::anyhow!(e))?;
+        self.mpic
+            .connections()
+            .check()
+            .map_err(|e| anyhow::anyhow!(e))?;
         Ok(())
     }
 

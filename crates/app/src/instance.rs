@@ -390,7 +390,14 @@ impl Ferrite {
         let root_path = CaBundle::root_path(&ca_dir);
         let root_path = std::fs::canonicalize(&root_path).unwrap_or(root_path);
         let clock = hooks.clock;
-        let validator = crate::mpic::corroborated(config, Arc::new(va))?;
+        let crate::mpic::Corroborated {
+            validator,
+            metrics: mpic_metrics,
+        } = crate::mpic::corroborated(config, Arc::new(va))?;
+        let server_config = ServerConfig {
+            mpic_metrics,
+            ..server_config
+        };
         let mut engine_issuer = crate::ca::engine_issuer(issuer);
         if let Some(logs) = config.ct.logs()? {
             tracing::info!(

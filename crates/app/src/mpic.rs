@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use ferrite_core::Validator;
+use ferrite_core::metrics::MpicMetrics;
 use ferrite_va::mpic::{
     Agent, Corroborator, RemotePerspective, ResultSigner, ResultVerifier, is_perspective_id, tls,
 };
@@ -192,15 +193,23 @@ pub fn agent(
     Ok((Arc::new(agent), bundle.tls))
 }
 
-/// The primary's validator wrapped in a [`Corroborator`] as `[mpic]` says, or `primary`
-/// itself when `mode = "off"`.
-pub fn corroborated(
-    config: &Config,
-    primary: Arc<dyn Validator>,
-) -> anyhow::Result<Arc<dyn Validator>> {
+/// The validator `[mpic]` describes.
+pub struct Corroborated {
+    /// The primary's validator, wrapped in a [`Corroborator`] unless `mode = "off"`.
+    pub validator: Arc<dyn Validator>,
+    /// The perspectives' series for `/metrics`; `None` when `mode = "off"`.
+    pub metrics: Option<Arc<MpicMetrics>>,
+}
+
+/// The primary's validator wrapped in a [`Corroborator`] as `[mpic]` says, with its
+/// per-perspective metrics; or `primary` itself, and no metrics, when `mode = "off"`.
+pub fn corroborated(config: &Config, primary: Arc<dyn Validator>) -> anyhow::Result<Corroborated> {
     let mpic = &config.mpic;
     if mpic.mode == ferrite_va::mpic::MpicMode::Off {
-        return Ok(primary);
+        return Ok(Corroborated {
+            validator: primary,
+            metrics: None,
+        });
     }
     let dir = mpic_dir(config);
     let cert_path = dir.join("primary.pem");
@@ -219,7 +228,7 @@ pub fn corroborated(
     let key = PrivateKeyDer::from_pem_slice(&key_pem).context("mpic/private/primary.key")?;
     let mut perspectives = Vec::with_capacity(mpic.perspectives.len());
     for p in &mpic.perspectives {
-        perspectives.push(remote(&dir, p, &chain, &key)?);
+        perspectives.push(remote(&dir, p, mpic.connections(), &chain, &key)?);
     }
     if mpic.mode == ferrite_va::mpic::MpicMode::Enforce && perspectives.len() < 5 {
         tracing::warn!(
@@ -228,17 +237,23 @@ pub fn corroborated(
         );
     }
     tracing::info!(target: "ferrite::mpic", mode = mpic.mode.as_str(), perspectives = perspectives.len(), timeout_ms = mpic.timeout_ms, "validations are corroborated from remote perspectives");
-    Ok(Arc::new(Corroborator::new(
+    let corroborator = Corroborator::new(
         primary,
         perspectives,
         mpic.mode,
         Duration::from_millis(mpic.timeout_ms),
-    )))
+    );
+    let metrics = corroborator.metrics();
+    Ok(Corroborated {
+        validator: Arc::new(corroborator),
+        metrics: Some(metrics),
+    })
 }
 
 fn remote(
     dir: &Path,
     p: &PerspectiveConfig,
+    connections: ferrite_va::mpic::ConnectionSettings,
     chain: &[CertificateDer<'static>],
     key: &PrivateKeyDer<'static>,
 ) -> anyhow::Result<RemotePerspective> {
@@ -261,7 +276,9 @@ fn remote(
     let verifier = ResultVerifier::from_certificate(&pinned).map_err(|e| anyhow::anyhow!(e))?;
     let tls = tls::primary_client_config(chain.to_vec(), key.clone_key(), pinned)
         .map_err(|e| anyhow::anyhow!(e))?;
-    RemotePerspective::new(p, Arc::new(tls), verifier).map_err(|e| anyhow::anyhow!(e))
+    Ok(RemotePerspective::new(p, Arc::new(tls), verifier)
+        .map_err(|e| anyhow::anyhow!(e))?
+        .with_connections(connections))
 }
 
 /// The MPIC CA as an rcgen issuer, its certificate PEM, and whether it was created now.
@@ -430,6 +447,26 @@ mod tests {
         let err = format!("{:#}", Config::load(Some(&file)).unwrap_err());
         assert!(err.contains("both in region"), "{err}");
         std::fs::write(&file, "[mpic]\nmode = \"sometimes\"\n").unwrap();
+        assert!(Config::load(Some(&file)).is_err());
+
+        // The connection settings: defaults, then set, then past the agents' idle limit.
+        let defaults = Config::default().mpic.connections();
+        assert_eq!(defaults, ferrite_va::mpic::ConnectionSettings::default());
+        assert_eq!(defaults.pool_size, 8);
+        std::fs::write(
+            &file,
+            "[mpic]\nconnect_timeout_ms = 500\npool_size = 0\npool_idle_timeout_ms = 10000\n",
+        )
+        .unwrap();
+        let c = Config::load(Some(&file)).unwrap().mpic.connections();
+        assert_eq!(
+            (c.connect_timeout, c.pool_size, c.pool_idle_timeout),
+            (Duration::from_millis(500), 0, Duration::from_secs(10))
+        );
+        std::fs::write(&file, "[mpic]\npool_idle_timeout_ms = 30000\n").unwrap();
+        let err = format!("{:#}", Config::load(Some(&file)).unwrap_err());
+        assert!(err.contains("mpic.pool_idle_timeout_ms"), "{err}");
+        std::fs::write(&file, "[mpic]\nconnect_timeout_ms = 0\n").unwrap();
         assert!(Config::load(Some(&file)).is_err());
     }
 

@@ -44,7 +44,8 @@ enum Command {
     /// EAB MAC keys: `create --credential ID`, `list [--credential ID]`, `show KID`,
     /// `disable KID [--deactivate-accounts]`.
     MacKey(commands::MacKeyArgs),
-    /// Domain validations kept for reuse, with their evidence: `list [--customer NAME]`.
+    /// Domain validations kept for reuse, with their evidence and remote perspectives:
+    /// `list [--customer NAME]`.
     Validation(commands::ValidationArgs),
     /// The support trail: `show ID`, a refused request (kept 30 days) by its request id.
     Request(commands::RequestArgs),

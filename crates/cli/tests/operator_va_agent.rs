@@ -131,6 +131,7 @@ async fn an_enrolled_agent_corroborates_and_its_absence_refuses() {
                 region: "eu-west".into(),
                 url,
             }],
+            ..Mpic::default()
         };
         opts.data_dir = Some(data.clone());
         let ca = TestCa::start_with(opts).await;

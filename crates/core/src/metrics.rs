@@ -1,6 +1,8 @@
 //! What the engine counts for the operator: validations by method and outcome with their
 //! duration, issuances with theirs, issuances refused by lint or the signer, accounts bound to
 //! a customer. One set per engine (per instance); the server renders it at `/metrics`.
+//! [`MpicMetrics`] counts what the remote perspectives of multi-perspective corroboration
+//! answered, per perspective, with labels fixed by the configuration.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -129,6 +131,164 @@ impl EngineMetrics {
     }
 }
 
+/// How one remote perspective's answer to one corroboration request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PerspectiveOutcome {
+    /// Its own check passed: it corroborates the primary.
+    Agree,
+    /// Its own check failed.
+    Disagree,
+    /// No connection, TLS refused, or the connection broke.
+    Unreachable,
+    /// No answer within the corroboration timeout.
+    Timeout,
+    /// It answered with an error status (expired, replayed or malformed request).
+    Refused,
+    /// Its result's signature or binding did not verify.
+    Invalid,
+    /// The quorum's outcome was certain before it answered; it was not waited for.
+    NotAwaited,
+}
+
+impl PerspectiveOutcome {
+    /// Every outcome, in the order they are rendered.
+    pub const ALL: [PerspectiveOutcome; 7] = [
+        PerspectiveOutcome::Agree,
+        PerspectiveOutcome::Disagree,
+        PerspectiveOutcome::Unreachable,
+        PerspectiveOutcome::Timeout,
+        PerspectiveOutcome::Refused,
+        PerspectiveOutcome::Invalid,
+        PerspectiveOutcome::NotAwaited,
+    ];
+
+    /// The `outcome` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            PerspectiveOutcome::Agree => "agree",
+            PerspectiveOutcome::Disagree => "disagree",
+            PerspectiveOutcome::Unreachable => "unreachable",
+            PerspectiveOutcome::Timeout => "timeout",
+            PerspectiveOutcome::Refused => "refused",
+            PerspectiveOutcome::Invalid => "invalid",
+            PerspectiveOutcome::NotAwaited => "not_awaited",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One configured perspective's series.
+#[derive(Debug)]
+struct PerspectiveSeries {
+    id: String,
+    region: String,
+    /// Time from sending the request to its answer (a timeout: the whole timeout).
+    latency: Histogram,
+    /// Requests by [`PerspectiveOutcome`] (indexed by it).
+    outcomes: [AtomicU64; PerspectiveOutcome::ALL.len()],
+}
+
+/// Multi-perspective corroboration, per remote perspective: answer latency and requests by
+/// outcome; and corroborations by check, mode and result. The perspectives (id, region) are
+/// fixed when it is made, from the configuration: nothing a remote party sends becomes a
+/// label.
+#[derive(Debug)]
+pub struct MpicMetrics {
+    perspectives: Vec<PerspectiveSeries>,
+    /// Corroborations by (check, mode, result).
+    corroborations: Mutex<BTreeMap<(&'static str, &'static str, &'static str), u64>>,
+}
+
+/// One perspective's series at one moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PerspectiveSnapshot {
+    /// Its configured id.
+    pub id: String,
+    /// Its configured region.
+    pub region: String,
+    /// Answer latency.
+    pub latency: HistogramSnapshot,
+    /// Requests by outcome, every outcome listed.
+    pub outcomes: Vec<(PerspectiveOutcome, u64)>,
+}
+
+impl MpicMetrics {
+    /// Series for `perspectives` (id, region), in configuration order; the index of each is
+    /// the one [`MpicMetrics::answer`] takes.
+    pub fn new(perspectives: impl IntoIterator<Item = (String, String)>) -> MpicMetrics {
+        MpicMetrics {
+            perspectives: perspectives
+                .into_iter()
+                .map(|(id, region)| PerspectiveSeries {
+                    id,
+                    region,
+                    latency: Histogram::default(),
+                    outcomes: Default::default(),
+                })
+                .collect(),
+            corroborations: Mutex::default(),
+        }
+    }
+
+    /// Perspective number `index` answered with `outcome` after `latency` (`None`: not
+    /// waited for, no latency to count).
+    pub fn answer(&self, index: usize, outcome: PerspectiveOutcome, latency: Option<Duration>) {
+        let Some(p) = self.perspectives.get(index) else {
+            return;
+        };
+        p.outcomes[outcome.index()].fetch_add(1, Ordering::Relaxed);
+        if let Some(latency) = latency {
+            p.latency.observe(latency);
+        }
+    }
+
+    /// One corroboration of `check` (`http-01`, `dns-01`, `tls-alpn-01`, `caa`) in `mode`
+    /// (`log`, `enforce`) decided: `corroborated`, or `refused` by the quorum (in `log` mode
+    /// the primary's result still decides).
+    pub fn decision(&self, check: &'static str, mode: &'static str, corroborated: bool) {
+        let result = if corroborated {
+            "corroborated"
+        } else {
+            "refused"
+        };
+        *self
+            .corroborations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry((check, mode, result))
+            .or_default() += 1;
+    }
+
+    /// Every perspective's series, in configuration order.
+    pub fn perspectives(&self) -> Vec<PerspectiveSnapshot> {
+        self.perspectives
+            .iter()
+            .map(|p| PerspectiveSnapshot {
+                id: p.id.clone(),
+                region: p.region.clone(),
+                latency: p.latency.snapshot(),
+                outcomes: PerspectiveOutcome::ALL
+                    .iter()
+                    .map(|o| (*o, p.outcomes[o.index()].load(Ordering::Relaxed)))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Corroborations by (check, mode, result).
+    pub fn corroborations(&self) -> Vec<(&'static str, &'static str, &'static str, u64)> {
+        self.corroborations
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .map(|((check, mode, result), n)| (*check, *mode, *result, *n))
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +305,32 @@ mod tests {
         assert_eq!(s.cumulative[3], (0.05, 2));
         assert_eq!(s.cumulative.last(), Some(&(30.0, 2)));
         assert!((s.sum_seconds - 60.033).abs() < 1e-9, "{}", s.sum_seconds);
+    }
+
+    #[test]
+    fn perspective_series_are_the_configured_ones_only() {
+        let m = MpicMetrics::new([("a".to_owned(), "eu".to_owned())]);
+        m.answer(
+            0,
+            PerspectiveOutcome::Agree,
+            Some(Duration::from_millis(20)),
+        );
+        m.answer(0, PerspectiveOutcome::NotAwaited, None);
+        // An index no perspective has is not a new series.
+        m.answer(
+            7,
+            PerspectiveOutcome::Agree,
+            Some(Duration::from_millis(20)),
+        );
+        m.decision("http-01", "enforce", true);
+        let s = m.perspectives();
+        assert_eq!(s.len(), 1);
+        assert_eq!(s[0].latency.count, 1);
+        assert_eq!(s[0].outcomes[0], (PerspectiveOutcome::Agree, 1));
+        assert_eq!(s[0].outcomes[6], (PerspectiveOutcome::NotAwaited, 1));
+        assert_eq!(
+            m.corroborations(),
+            vec![("http-01", "enforce", "corroborated", 1)]
+        );
     }
 }

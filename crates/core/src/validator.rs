@@ -55,6 +55,10 @@ pub struct CaaEvidence {
     pub found_at: Option<String>,
     /// The relevant RRset in presentation form (`0 issue "ca.example; accounturi=…"`).
     pub records: Vec<String>,
+    /// Multi-perspective corroboration of this check, when it was corroborated: the mode,
+    /// the decision and every remote perspective's answer (`mpic::Corroboration` of the VA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mpic: Option<serde_json::Value>,
 }
 
 /// Performs validations and CAA checks.

@@ -22,6 +22,9 @@ pub struct ServerConfig {
     /// Behind a TLS-terminating proxy: the proxies the ACME listener takes requests from (the
     /// listener then speaks plain HTTP); `None`: the listener terminates TLS itself.
     pub trusted_proxies: Option<std::sync::Arc<crate::proxy::TrustedProxies>>,
+    /// Multi-perspective corroboration's per-perspective series, shown in `/metrics`;
+    /// `None` when validations are not corroborated.
+    pub mpic_metrics: Option<std::sync::Arc<ferrite_core::metrics::MpicMetrics>>,
 }
 
 impl ServerConfig {
@@ -36,6 +39,7 @@ impl ServerConfig {
             body_read_timeout: std::time::Duration::from_secs(30),
             listener: None,
             trusted_proxies: None,
+            mpic_metrics: None,
         }
     }
 

@@ -1,9 +1,11 @@
 //! Metrics for the operator, in the Prometheus text format (version 0.0.4) at `/metrics` on the
 //! admin listener: requests by listener, route and status with their duration, problem
 //! documents by type, what the engine counts (validations by method and outcome, issuances,
-//! refused issuances, bindings), and the days left of the issuing CA's and the ACME listener's
-//! certificates and the CRL's age. One set per instance ([`crate::AppState`]); no metric
-//! carries a secret, an account or a name.
+//! refused issuances, bindings), the remote perspectives of multi-perspective corroboration
+//! (answer latency and requests by outcome per perspective, corroborations by result), and the
+//! days left of the issuing CA's and the ACME listener's certificates and the CRL's age. One
+//! set per instance ([`crate::AppState`]); no metric carries a secret, an account or a name,
+//! and perspective labels come from the configuration only.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -14,7 +16,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ferrite_core::metrics::{Histogram, HistogramSnapshot};
+use ferrite_core::metrics::{Histogram, HistogramSnapshot, MpicMetrics};
 use ferrite_proto::ProblemType;
 
 use crate::AppState;
@@ -183,6 +185,10 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
         engine.bindings_total()
     );
 
+    if let Some(mpic) = &state.config.mpic_metrics {
+        render_mpic(&mut out, mpic);
+    }
+
     let now = state.ca.now();
     help(
         &mut out,
@@ -221,6 +227,65 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     r
+}
+
+/// The remote perspectives' series: every configured perspective and outcome is listed, at
+/// zero until counted, so a perspective that never answers shows.
+fn render_mpic(out: &mut String, mpic: &MpicMetrics) {
+    let perspectives: Vec<_> = mpic
+        .perspectives()
+        .into_iter()
+        .map(|p| (perspective_labels(&p.id, &p.region), p))
+        .collect();
+    help(
+        out,
+        "ferrite_mpic_perspective_latency_seconds",
+        "histogram",
+        "Time from a corroboration request to a remote perspective's answer, by perspective and region (a timeout counts the whole timeout).",
+    );
+    for (labels, p) in &perspectives {
+        histogram(
+            out,
+            "ferrite_mpic_perspective_latency_seconds",
+            labels,
+            &p.latency,
+        );
+    }
+    help(
+        out,
+        "ferrite_mpic_perspective_requests_total",
+        "counter",
+        "Corroboration requests to a remote perspective, by perspective, region and outcome (agree, disagree, unreachable, timeout, refused, invalid, not_awaited).",
+    );
+    for (labels, p) in &perspectives {
+        for (outcome, n) in &p.outcomes {
+            let _ = writeln!(
+                out,
+                "ferrite_mpic_perspective_requests_total{{{labels},outcome=\"{}\"}} {n}",
+                outcome.label()
+            );
+        }
+    }
+    help(
+        out,
+        "ferrite_mpic_corroborations_total",
+        "counter",
+        "Corroborations decided, by check, mode and result (corroborated, or refused by the quorum; in mode log the primary's result still decides).",
+    );
+    for (check, mode, result, n) in mpic.corroborations() {
+        let _ = writeln!(
+            out,
+            "ferrite_mpic_corroborations_total{{check=\"{check}\",mode=\"{mode}\",result=\"{result}\"}} {n}"
+        );
+    }
+}
+
+fn perspective_labels(id: &str, region: &str) -> String {
+    format!(
+        "perspective=\"{}\",region=\"{}\"",
+        escape(id),
+        escape(region)
+    )
 }
 
 fn help(out: &mut String, name: &str, kind: &str, text: &str) {

@@ -57,6 +57,8 @@ struct TestAgent {
 struct Deployment {
     ca: TestCa,
     agents: Vec<TestAgent>,
+    /// As `[[mpic.perspectives]]` names them.
+    perspectives: Vec<PerspectiveConfig>,
     _primary_dir: tempfile::TempDir,
     _bundles: tempfile::TempDir,
 }
@@ -141,13 +143,15 @@ async fn deploy(roles: &[Role], mode: MpicMode, timeout_ms: u64) -> Deployment {
     opts.config.mpic = Mpic {
         mode,
         timeout_ms,
-        perspectives,
+        perspectives: perspectives.clone(),
+        ..Mpic::default()
     };
     opts.data_dir = Some(primary_dir.path().to_owned());
     let ca = TestCa::start_with(opts).await;
     Deployment {
         ca,
         agents,
+        perspectives,
         _primary_dir: primary_dir,
         _bundles: bundles,
     }
@@ -256,6 +260,23 @@ async fn all_five_agree_and_the_certificate_is_issued() {
                 "{} never fetched the challenge",
                 agent.id
             );
+        }
+        // The domain validation kept for reuse carries every perspective's answer, for the
+        // validation and for its CAA check (`ferrite validation list` reads them).
+        let kept =
+            d.ca.ca
+                .store()
+                .domain_validations(&ferrite_core::model::Scope::All)
+                .await
+                .unwrap();
+        assert_eq!(kept.len(), 1);
+        for path in ["/mpic", "/caa/mpic"] {
+            let c = kept[0].record.pointer(path).unwrap();
+            assert_eq!(c["corroborated"], true, "{c}");
+            let answers = c["answers"].as_array().unwrap();
+            assert_eq!(answers.len(), 5, "{c}");
+            let agreed = answers.iter().filter(|a| a["outcome"] == "agreed").count();
+            assert!(agreed >= 4, "{c}");
         }
     })
     .await;
@@ -417,6 +438,125 @@ async fn mode_log_issues_on_the_primary_decision() {
     .await;
 }
 
+/// The value of the sample `series` (name and labels exactly as rendered) in `metrics`.
+fn sample(metrics: &str, series: &str) -> Option<f64> {
+    metrics.lines().find_map(|line| {
+        let (name, value) = line.rsplit_once(' ')?;
+        (name == series).then(|| value.parse().unwrap())
+    })
+}
+
+async fn metrics(d: &Deployment) -> String {
+    let r = ferrite_testkit::raw::http_get(&format!("{}/metrics", d.ca.admin_url)).await;
+    assert_eq!(r.status, 200);
+    String::from_utf8(r.body).unwrap()
+}
+
+/// `/metrics` shows each configured perspective's answers by outcome and latency, and the
+/// corroborations by result: a perspective that is down is counted unreachable, two down
+/// refuse by the quorum. Nothing the agents or the client sent becomes a label.
+#[tokio::test]
+async fn metrics_show_each_perspective_and_the_decisions() {
+    bounded(async {
+        let d = deploy(
+            &[Agrees, Agrees, Down, Agrees, Agrees],
+            MpicMode::Enforce,
+            3000,
+        )
+        .await;
+        order(&d).await.unwrap();
+        let text = metrics(&d).await;
+        let series = |name: &str, labels: &str| sample(&text, &format!("{name}{{{labels}}}"));
+        // The http-01 validation and the CAA check, each corroborated.
+        for check in ["http-01", "caa"] {
+            assert_eq!(
+                series(
+                    "ferrite_mpic_corroborations_total",
+                    &format!(r#"check="{check}",mode="enforce",result="corroborated""#)
+                ),
+                Some(1.0),
+                "{text}"
+            );
+        }
+        // The down perspective: unreachable (answered at once, before the quorum was
+        // certain), never agreeing.
+        let p2 = r#"perspective="p2",region="region-2""#;
+        assert!(
+            series(
+                "ferrite_mpic_perspective_requests_total",
+                &format!(r#"{p2},outcome="unreachable""#)
+            )
+            .unwrap()
+                >= 1.0,
+            "{text}"
+        );
+        assert_eq!(
+            series(
+                "ferrite_mpic_perspective_requests_total",
+                &format!(r#"{p2},outcome="agree""#)
+            ),
+            Some(0.0),
+            "{text}"
+        );
+        // The others agreed, and their latency is counted.
+        let mut agreed = 0.0;
+        for i in [0, 1, 3, 4] {
+            let p = format!(r#"perspective="p{i}",region="region-{i}""#);
+            agreed += series(
+                "ferrite_mpic_perspective_requests_total",
+                &format!(r#"{p},outcome="agree""#),
+            )
+            .unwrap();
+            assert_eq!(
+                series(
+                    "ferrite_mpic_perspective_requests_total",
+                    &format!(r#"{p},outcome="disagree""#)
+                ),
+                Some(0.0),
+                "{text}"
+            );
+            let answered = series("ferrite_mpic_perspective_latency_seconds_count", &p).unwrap();
+            assert!(answered >= 1.0, "{text}");
+            assert_eq!(
+                series(
+                    "ferrite_mpic_perspective_latency_seconds_bucket",
+                    &format!(r#"{p},le="+Inf""#)
+                ),
+                Some(answered),
+                "{text}"
+            );
+        }
+        // Two checks, four agreeing answers each decide them.
+        assert_eq!(agreed, 8.0, "{text}");
+        assert!(!text.contains(DOMAIN), "the identifier is in the metrics");
+
+        // Two down: the quorum refuses, counted as such.
+        let d = deploy(
+            &[Down, Agrees, Agrees, Down, Agrees],
+            MpicMode::Enforce,
+            3000,
+        )
+        .await;
+        order(&d).await.unwrap_err();
+        let text = metrics(&d).await;
+        assert_eq!(
+            sample(
+                &text,
+                r#"ferrite_mpic_corroborations_total{check="http-01",mode="enforce",result="refused"}"#
+            ),
+            Some(1.0),
+            "{text}"
+        );
+        for down in [0, 3] {
+            let unreachable = format!(
+                r#"ferrite_mpic_perspective_requests_total{{perspective="p{down}",region="region-{down}",outcome="unreachable"}}"#
+            );
+            assert!(sample(&text, &unreachable).unwrap() >= 1.0, "{text}");
+        }
+    })
+    .await;
+}
+
 /// The agent itself, without the network: a request is answered once, and not after it
 /// expires or when it is valid for too long.
 #[tokio::test]
@@ -466,6 +606,62 @@ async fn agents_refuse_replayed_and_expired_requests() {
     .await;
 }
 
+/// One agent enrolled as `p0` (region-0) from `bundle` by `primary`, with its own DNS, served
+/// on a loopback port until the returned sender is dropped.
+struct LoneAgent {
+    addr: std::net::SocketAddr,
+    _dns: MockDns,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn lone_agent(primary: &Config, bundle: &std::path::Path) -> LoneAgent {
+    ferrite_app::mpic::enroll(primary, "p0", "region-0", bundle).unwrap();
+    let dns = MockDns::start().await.unwrap();
+    let mut config = Config::default();
+    config.validation.dns_resolver = dns.addr().to_string();
+    config.validation.dnssec = false;
+    let (agent, server_tls) = ferrite_app::mpic::agent(&config, bundle, None).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(ferrite_app::mpic::serve_agent(
+        listener,
+        agent,
+        server_tls,
+        async {
+            let _ = rx.await;
+        },
+    ));
+    LoneAgent {
+        addr,
+        _dns: dns,
+        _stop: stop,
+    }
+}
+
+/// Asks `remote` for a CAA check of `DOMAIN` with a new request id.
+async fn ask_caa(
+    remote: &ferrite_va::mpic::RemotePerspective,
+) -> Result<ferrite_va::mpic::PerspectiveResult, ferrite_va::mpic::AskError> {
+    let request = PerspectiveRequest {
+        request_id: ferrite_core::ids::random_id(),
+        identifier: DOMAIN.into(),
+        check: Check::Caa {
+            wildcard: false,
+            account_uri: "https://ca.test/acme/acct/1".into(),
+            method: None,
+            issuer_domains: vec![],
+        },
+        expires: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            + 30,
+    };
+    let body = serde_json::to_vec(&request).unwrap();
+    remote.ask(body.into(), &request.request_id).await
+}
+
 /// Mutual TLS: an agent answers only a client holding the primary's MPIC certificate, and
 /// the primary accepts only the certificate it enrolled for the perspective.
 #[tokio::test]
@@ -485,26 +681,11 @@ async fn only_the_enrolled_primary_and_agent_talk() {
             ..Config::default()
         };
         let bundle = dir.path().join("bundle");
-        ferrite_app::mpic::enroll(&primary, "p0", "region-0", &bundle).unwrap();
+        let agent = lone_agent(&primary, &bundle).await;
         // The same id enrolled by another primary: another MPIC CA, another certificate.
         ferrite_app::mpic::enroll(&other_primary, "p0", "region-0", &dir.path().join("b2"))
             .unwrap();
-        let dns = MockDns::start().await.unwrap();
-        let mut config = Config::default();
-        config.validation.dns_resolver = dns.addr().to_string();
-        config.validation.dnssec = false;
-        let (agent, server_tls) = ferrite_app::mpic::agent(&config, &bundle, None).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("https://{}", listener.local_addr().unwrap());
-        let (_stop, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(ferrite_app::mpic::serve_agent(
-            listener,
-            agent,
-            server_tls,
-            async {
-                let _ = rx.await;
-            },
-        ));
+        let url = format!("https://{}", agent.addr);
 
         let read = |dir: &std::path::Path, name: &str| std::fs::read(dir.join(name)).unwrap();
         let cert = |pem: &[u8]| CertificateDer::from_pem_slice(pem).unwrap();
@@ -531,23 +712,7 @@ async fn only_the_enrolled_primary_and_agent_talk() {
                     ResultVerifier::from_certificate(&cert(&pinned)).unwrap(),
                 )
                 .unwrap();
-                let request = PerspectiveRequest {
-                    request_id: format!("{:?}", Instant::now()),
-                    identifier: DOMAIN.into(),
-                    check: Check::Caa {
-                        wildcard: false,
-                        account_uri: "https://ca.test/acme/acct/1".into(),
-                        method: None,
-                        issuer_domains: vec![],
-                    },
-                    expires: std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .unwrap()
-                        .as_secs()
-                        + 30,
-                };
-                let body = serde_json::to_vec(&request).unwrap();
-                remote.ask(body.into(), &request.request_id).await
+                ask_caa(&remote).await
             }
         };
         // The enrolled primary, pinning the enrolled certificate: answered.
@@ -650,6 +815,190 @@ async fn five_agents_keep_the_prompt_answer() {
             "challenge POST to valid, median of {ROUNDS}: no agents {:?}, five agents {:?}",
             medians[0], medians[1]
         );
+    })
+    .await;
+}
+
+/// Connection reuse: the median time of a corroborated CAA check with five agents, each
+/// request on a new connection (`mpic.pool_size = 0`) and on kept ones (the default),
+/// interleaved in one run (docs/performance.md). Both must corroborate every check.
+#[tokio::test]
+async fn kept_connections_shorten_corroboration() {
+    bounded(async {
+        use ferrite_core::CaaRequest;
+
+        const ROUNDS: usize = 40;
+        let d = deploy(&[Agrees; 5], MpicMode::Enforce, 3000).await;
+        let corroborator = |pool_size: usize| {
+            let config = Config {
+                data_dir: d.ca.data_dir().to_owned(),
+                mpic: Mpic {
+                    mode: MpicMode::Enforce,
+                    timeout_ms: 3000,
+                    perspectives: d.perspectives.clone(),
+                    pool_size,
+                    ..Mpic::default()
+                },
+                ..Config::default()
+            };
+            let primary = Arc::new(ferrite_testkit::ca::test_va(
+                &d.ca.dns,
+                d.ca.http01.port(),
+                1,
+                false,
+            ));
+            let c = ferrite_app::mpic::corroborated(&config, primary).unwrap();
+            (c.validator, c.metrics.unwrap())
+        };
+        let variants = [("new connection per request", 0), ("kept connections", 8)]
+            .map(|(name, pool_size)| (name, corroborator(pool_size)));
+        let request = CaaRequest {
+            domain: DOMAIN.into(),
+            wildcard: false,
+            account_uri: "https://ca.test/acme/acct/1".into(),
+            method: None,
+            issuer_domains: vec!["ca.test".into()],
+        };
+        let mut took: Vec<Vec<Duration>> = vec![Vec::with_capacity(ROUNDS); variants.len()];
+        for _ in 0..ROUNDS {
+            for (i, (_, (validator, _))) in variants.iter().enumerate() {
+                let began = Instant::now();
+                validator.check_caa(&request).await.unwrap();
+                took[i].push(began.elapsed());
+            }
+        }
+        let mut line = format!("corroborated CAA check, five agents, median of {ROUNDS}:");
+        for ((name, (_, metrics)), took) in variants.iter().zip(&mut took) {
+            took.sort();
+            line.push_str(&format!(" {name} {:?};", took[ROUNDS / 2]));
+            let agreed: u64 = metrics.perspectives().iter().map(|p| p.outcomes[0].1).sum();
+            // Four agreeing answers decide each check; a fifth may not be awaited.
+            assert!(agreed >= 4 * ROUNDS as u64, "{name}: {agreed} agreed");
+        }
+        println!("{line}");
+    })
+    .await;
+}
+
+/// A TCP relay in front of an agent that counts the connections it accepts and can cut
+/// every one of them, as an agent closing idle connections or restarting would.
+struct Relay {
+    addr: std::net::SocketAddr,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
+    open: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accept: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start(upstream: std::net::SocketAddr) -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let open = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let accept = tokio::spawn({
+            let accepted = accepted.clone();
+            let open = open.clone();
+            async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let relay = tokio::spawn(async move {
+                        let mut agent = tokio::net::TcpStream::connect(upstream).await.unwrap();
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut agent).await;
+                    });
+                    open.lock().unwrap().push(relay);
+                }
+            }
+        });
+        Relay {
+            addr,
+            accepted,
+            open,
+            accept,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Closes every relayed connection (both ends).
+    fn cut(&self) {
+        for relay in self.open.lock().unwrap().drain(..) {
+            relay.abort();
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+        self.accept.abort();
+    }
+}
+
+/// The primary keeps its connection to an agent: consecutive checks use one connection; one
+/// the agent side closed is replaced by a new one and the check still answers; with
+/// `pool_size = 0` every check opens its own.
+#[tokio::test]
+async fn a_kept_connection_is_reused_and_replaced_once_closed() {
+    bounded(async {
+        use ferrite_va::mpic::{ConnectionSettings, RemotePerspective, ResultVerifier, tls};
+        use rustls_pki_types::pem::PemObject;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+        let dir = tempfile::tempdir().unwrap();
+        let primary = Config {
+            data_dir: dir.path().join("primary"),
+            ..Config::default()
+        };
+        let agent = lone_agent(&primary, &dir.path().join("bundle")).await;
+        let relay = Relay::start(agent.addr).await;
+
+        let mpic = primary.data_dir.join("mpic");
+        let read = |path: std::path::PathBuf| std::fs::read(path).unwrap();
+        let pinned = CertificateDer::from_pem_slice(&read(mpic.join("agents/p0.pem"))).unwrap();
+        let remote = |pool_size: usize| {
+            let tls = tls::primary_client_config(
+                vec![CertificateDer::from_pem_slice(&read(mpic.join("primary.pem"))).unwrap()],
+                PrivateKeyDer::from_pem_slice(&read(mpic.join("private/primary.key"))).unwrap(),
+                pinned.clone(),
+            )
+            .unwrap();
+            RemotePerspective::new(
+                &PerspectiveConfig {
+                    id: "p0".into(),
+                    region: "region-0".into(),
+                    url: format!("https://{}", relay.addr),
+                },
+                Arc::new(tls),
+                ResultVerifier::from_certificate(&pinned).unwrap(),
+            )
+            .unwrap()
+            .with_connections(ConnectionSettings {
+                pool_size,
+                ..ConnectionSettings::default()
+            })
+        };
+        let ask = |remote: RemotePerspective| async move {
+            assert_eq!(ask_caa(&remote).await.unwrap().perspective, "p0");
+        };
+
+        let kept = remote(8);
+        for _ in 0..3 {
+            ask(kept.clone()).await;
+        }
+        assert_eq!(relay.accepted(), 1, "three checks, one connection");
+        // The agent's side goes away; the next check opens a new connection.
+        relay.cut();
+        ask(kept.clone()).await;
+        ask(kept).await;
+        assert_eq!(relay.accepted(), 2);
+
+        let fresh = remote(0);
+        for _ in 0..3 {
+            ask(fresh.clone()).await;
+        }
+        assert_eq!(relay.accepted(), 5, "pool_size = 0: a connection per check");
     })
     .await;
 }

@@ -93,6 +93,7 @@ pub(crate) async fn check(
         method: request.method.map(|m| m.to_string()),
         found_at: None,
         records: Vec::new(),
+        mpic: None,
     };
     let found = match tokio::time::timeout(va.config.timeout, relevant_rrset(va, &domain)).await {
         Ok(Ok(found)) => found,

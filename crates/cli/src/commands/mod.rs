@@ -321,7 +321,8 @@ pub(crate) fn ca(config: &Config, args: CaArgs) -> anyhow::Result<()> {
 /// `ferrite validation …`
 #[derive(Args, Debug)]
 pub(crate) struct ValidationArgs {
-    /// Print JSON (stable field names, with the validator's evidence) instead of a table.
+    /// Print JSON (stable field names, with the validator's evidence and every remote
+    /// perspective's answer) instead of a table.
     #[arg(long, global = true)]
     json: bool,
     #[command(subcommand)]
@@ -330,7 +331,8 @@ pub(crate) struct ValidationArgs {
 
 #[derive(Subcommand, Debug)]
 enum ValidationCommand {
-    /// List domain validations kept for reuse, newest first (of one customer with --customer).
+    /// List domain validations kept for reuse, newest first (of one customer with --customer),
+    /// with what the remote perspectives answered (PERSPECTIVES).
     List {
         /// Only this customer's (name).
         #[arg(long, allow_hyphen_values = true)]

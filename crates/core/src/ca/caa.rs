@@ -158,6 +158,7 @@ mod tests {
                 method: Some("http-01".into()),
                 found_at: Some("example.com".into()),
                 records: vec!["0 issue \"ferrite.test\"".into()],
+                mpic: None,
             },
         };
         let record = with_caa(serde_json::json!({"method": "http-01"}), &check);

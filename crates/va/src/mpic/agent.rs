@@ -34,9 +34,12 @@ const MAX_REQUEST_BYTES: usize = 64 * 1024;
 /// are refused with 503 until some expire.
 const MAX_REMEMBERED: usize = 100_000;
 /// Most connections served at once.
-const MAX_CONNECTIONS: usize = 256;
+pub(crate) const MAX_CONNECTIONS: usize = 256;
 /// A TLS handshake must finish within this.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection with no request started for this long is closed (hyper's header read
+/// timeout runs while a kept-alive connection waits for its next request too).
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A remote perspective: its identity, validator and signing key, and the request ids it
 /// has answered.
@@ -300,7 +303,7 @@ pub async fn serve(
             });
             let _closed = hyper::server::conn::http1::Builder::new()
                 .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(Duration::from_secs(30))
+                .header_read_timeout(IDLE_TIMEOUT)
                 .serve_connection(TokioIo::new(tls), service)
                 .await;
         });

@@ -1,11 +1,15 @@
 //! The primary's side of one remote perspective: a POST over mutual TLS and the check of
-//! the signed answer.
+//! the signed answer, over a connection kept for the next request (a small pool per
+//! perspective), so that a corroboration costs no TCP and TLS handshake once the primary is
+//! warm.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use rustls::ClientConfig;
 use rustls_pki_types::ServerName;
@@ -38,6 +42,85 @@ pub enum AskError {
     Invalid(#[from] ResultError),
 }
 
+/// How the primary connects to a perspective and keeps its connections.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionSettings {
+    /// Bound on opening a new connection (TCP and the TLS handshake); past it the perspective
+    /// counts as unreachable. The corroboration's own timeout bounds the whole request too.
+    pub connect_timeout: Duration,
+    /// Idle connections kept per perspective for the next requests; 0: a new connection per
+    /// request.
+    pub pool_size: usize,
+    /// An idle connection older than this is closed rather than used (agents close
+    /// connections idle for 30 s).
+    pub pool_idle_timeout: Duration,
+}
+
+impl ConnectionSettings {
+    /// Checks the settings as `[mpic]` gives them (`connect_timeout_ms`, `pool_size`,
+    /// `pool_idle_timeout_ms`).
+    pub fn check(&self) -> Result<(), String> {
+        if self.connect_timeout.is_zero() || self.connect_timeout > Duration::from_secs(60) {
+            return Err("mpic.connect_timeout_ms must be between 1 and 60000".to_owned());
+        }
+        if self.pool_size > super::agent::MAX_CONNECTIONS {
+            return Err(format!(
+                "mpic.pool_size must be at most {} (the connections an agent serves at once); 0 opens a new connection per request",
+                super::agent::MAX_CONNECTIONS
+            ));
+        }
+        if self.pool_idle_timeout.is_zero() || self.pool_idle_timeout >= super::agent::IDLE_TIMEOUT
+        {
+            return Err(format!(
+                "mpic.pool_idle_timeout_ms must be between 1 and {} (agents close connections idle for {} s)",
+                super::agent::IDLE_TIMEOUT.as_millis() - 1,
+                super::agent::IDLE_TIMEOUT.as_secs()
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for ConnectionSettings {
+    fn default() -> Self {
+        ConnectionSettings {
+            connect_timeout: Duration::from_secs(3),
+            pool_size: 8,
+            pool_idle_timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// Idle connections to one perspective, the most recently used last.
+#[derive(Default)]
+struct Pool {
+    idle: Mutex<Vec<(SendRequest<Full<Bytes>>, Instant)>>,
+}
+
+impl Pool {
+    /// The most recently used idle connection still open and young enough; older ones are
+    /// closed (dropped).
+    fn take(&self, max_idle: Duration) -> Option<SendRequest<Full<Bytes>>> {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        idle.retain(|(sender, since)| !sender.is_closed() && since.elapsed() < max_idle);
+        idle.pop().map(|(sender, _)| sender)
+    }
+
+    /// Keeps `sender` for the next request, unless `size` are kept already.
+    fn put(&self, sender: SendRequest<Full<Bytes>>, size: usize) {
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if idle.len() < size && !sender.is_closed() {
+            idle.push((sender, Instant::now()));
+        }
+    }
+}
+
 /// One remote perspective the primary asks.
 #[derive(Clone)]
 pub struct RemotePerspective {
@@ -50,6 +133,8 @@ pub struct RemotePerspective {
     path: String,
     tls: TlsConnector,
     verifier: ResultVerifier,
+    settings: ConnectionSettings,
+    pool: Arc<Pool>,
 }
 
 impl std::fmt::Debug for RemotePerspective {
@@ -90,50 +175,101 @@ impl RemotePerspective {
             path,
             tls: TlsConnector::from(tls),
             verifier,
+            settings: ConnectionSettings::default(),
+            pool: Arc::default(),
         })
     }
 
-    /// Sends `body` (a serialized request with id `request_id`) and returns the verified
-    /// result. The caller bounds the time.
-    pub async fn ask(&self, body: Bytes, request_id: &str) -> Result<PerspectiveResult, AskError> {
-        let unreachable = |what: &str, e: &dyn std::fmt::Display| {
-            AskError::Unreachable(format!("{what} {}:{}: {e}", self.host, self.port))
+    /// The same perspective, connected as `settings` say.
+    pub fn with_connections(mut self, settings: ConnectionSettings) -> RemotePerspective {
+        self.settings = settings;
+        self
+    }
+
+    fn unreachable(&self, what: &str, e: &dyn std::fmt::Display) -> AskError {
+        AskError::Unreachable(format!("{what} {}:{}: {e}", self.host, self.port))
+    }
+
+    /// A new connection: TCP, mutual TLS, HTTP/1.1, within the connect timeout.
+    async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, AskError> {
+        let open = async {
+            let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+                .await
+                .map_err(|e| self.unreachable("cannot connect to", &e))?;
+            let name = ServerName::try_from(self.host.clone())
+                .map_err(|e| self.unreachable("not a server name:", &e))?;
+            let tls = self
+                .tls
+                .connect(name, tcp)
+                .await
+                .map_err(|e| self.unreachable("TLS with", &e))?;
+            let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+                .await
+                .map_err(|e| self.unreachable("HTTP with", &e))?;
+            // Ends when the connection closes: the agent closed it, or every sender is gone.
+            tokio::spawn(connection);
+            Ok(sender)
         };
-        let digest = request_digest(&body);
-        let tcp = tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+        tokio::time::timeout(self.settings.connect_timeout, open)
             .await
-            .map_err(|e| unreachable("cannot connect to", &e))?;
-        let name = ServerName::try_from(self.host.clone())
-            .map_err(|e| unreachable("not a server name:", &e))?;
-        let tls = self
-            .tls
-            .connect(name, tcp)
-            .await
-            .map_err(|e| unreachable("TLS with", &e))?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|e| unreachable("HTTP with", &e))?;
-        tokio::spawn(connection);
+            .unwrap_or_else(|_| {
+                Err(self.unreachable(
+                    &format!(
+                        "no connection within {} ms to",
+                        self.settings.connect_timeout.as_millis()
+                    ),
+                    &"connect timeout",
+                ))
+            })
+    }
+
+    fn request(&self, body: Bytes) -> Result<Request<Full<Bytes>>, AskError> {
         let authority = if self.host.contains(':') {
             format!("[{}]:{}", self.host, self.port)
         } else {
             format!("{}:{}", self.host, self.port)
         };
-        let request = Request::post(&self.path)
+        Request::post(&self.path)
             .header(http::header::HOST, authority)
             .header(http::header::CONTENT_TYPE, "application/json")
             .body(Full::new(body))
-            .map_err(|e| unreachable("cannot build the request for", &e))?;
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| unreachable("no answer from", &e))?;
+            .map_err(|e| self.unreachable("cannot build the request for", &e))
+    }
+
+    /// Sends `body` (a serialized request with id `request_id`) and returns the verified
+    /// result. The caller bounds the time.
+    pub async fn ask(&self, body: Bytes, request_id: &str) -> Result<PerspectiveResult, AskError> {
+        let digest = request_digest(&body);
+        // A kept connection first. One the agent closed just as it was taken (idle, or
+        // restarting) fails before any answer: the request is then sent again, once, on a
+        // new connection. An agent that did see it the first time refuses the repeat as a
+        // replay (counted as refused), so no request is ever answered twice.
+        let mut sent = None;
+        if let Some(mut sender) = self.pool.take(self.settings.pool_idle_timeout)
+            && sender.ready().await.is_ok()
+            && let Ok(response) = sender.send_request(self.request(body.clone())?).await
+        {
+            sent = Some((sender, response));
+        }
+        let (sender, response) = match sent {
+            Some(sent) => sent,
+            None => {
+                let mut sender = self.connect().await?;
+                let response = sender
+                    .send_request(self.request(body)?)
+                    .await
+                    .map_err(|e| self.unreachable("no answer from", &e))?;
+                (sender, response)
+            }
+        };
         let status = response.status();
         let bytes = Limited::new(response.into_body(), MAX_RESULT_BYTES)
             .collect()
             .await
-            .map_err(|e| unreachable("answer cut short from", &e))?
+            .map_err(|e| self.unreachable("answer cut short from", &e))?
             .to_bytes();
+        // The whole answer is read: the connection is free for the next request.
+        self.pool.put(sender, self.settings.pool_size);
         if status != StatusCode::OK {
             let detail = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()

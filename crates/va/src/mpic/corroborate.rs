@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use ferrite_core::metrics::{MpicMetrics, PerspectiveOutcome};
 use ferrite_core::{CaaEvidence, CaaRequest, ValidationRequest, Validator};
 use ferrite_proto::{Identifier, Problem, ProblemType};
 use futures::StreamExt;
@@ -48,6 +49,19 @@ impl PerspectiveAnswer {
     fn agreed(&self) -> bool {
         self.outcome == "agreed"
     }
+
+    /// The outcome as the metrics count it.
+    fn metric_outcome(&self) -> PerspectiveOutcome {
+        match self.outcome {
+            "agreed" => PerspectiveOutcome::Agree,
+            "disagreed" => PerspectiveOutcome::Disagree,
+            "unreachable" => PerspectiveOutcome::Unreachable,
+            "timeout" => PerspectiveOutcome::Timeout,
+            "refused" => PerspectiveOutcome::Refused,
+            "invalid" => PerspectiveOutcome::Invalid,
+            _ => PerspectiveOutcome::NotAwaited,
+        }
+    }
 }
 
 /// One corroboration's outcome.
@@ -72,6 +86,8 @@ pub struct Corroborator {
     perspectives: Vec<RemotePerspective>,
     mode: MpicMode,
     timeout: Duration,
+    /// Per perspective (configuration order) answers and latency; corroborations decided.
+    metrics: Arc<MpicMetrics>,
 }
 
 impl std::fmt::Debug for Corroborator {
@@ -93,12 +109,23 @@ impl Corroborator {
         mode: MpicMode,
         timeout: Duration,
     ) -> Corroborator {
+        let metrics = Arc::new(MpicMetrics::new(
+            perspectives
+                .iter()
+                .map(|p| (p.id.clone(), p.region.clone())),
+        ));
         Corroborator {
             primary,
             perspectives,
             mode,
             timeout,
+            metrics,
         }
+    }
+
+    /// What the perspectives answered so far, for `/metrics`.
+    pub fn metrics(&self) -> Arc<MpicMetrics> {
+        self.metrics.clone()
     }
 
     /// Asks every perspective to perform `check` on `identifier`, in parallel, and returns
@@ -137,6 +164,7 @@ impl Corroborator {
                         continue;
                     };
                     let answer = classify(p, answer, took);
+                    self.metrics.answer(i, answer.metric_outcome(), Some(took));
                     decision = tally.record(answer.agreed());
                     log_answer(identifier, check, &answer);
                     if let Some(slot) = answers.get_mut(i) {
@@ -154,7 +182,8 @@ impl Corroborator {
         let answers = answers
             .into_iter()
             .zip(&self.perspectives)
-            .map(|(answer, p)| {
+            .enumerate()
+            .map(|(i, (answer, p))| {
                 answer.unwrap_or_else(|| {
                     let answer = PerspectiveAnswer {
                         perspective: p.id.clone(),
@@ -177,6 +206,11 @@ impl Corroborator {
                     if timed_out {
                         log_answer(identifier, check, &answer);
                     }
+                    self.metrics.answer(
+                        i,
+                        answer.metric_outcome(),
+                        timed_out.then_some(self.timeout),
+                    );
                     answer
                 })
             })
@@ -264,7 +298,10 @@ impl Corroborator {
         problem
     }
 
-    fn summary_log(&self, identifier: &str, check: &Check, c: &Corroboration) {
+    /// Logs and counts a decided corroboration.
+    fn decided(&self, identifier: &str, check: &Check, c: &Corroboration) {
+        self.metrics
+            .decision(check_name(check), c.mode, c.corroborated);
         let agreed = c.answers.iter().filter(|a| a.agreed()).count();
         if c.corroborated {
             info!(target: "ferrite::mpic", identifier, check = check_name(check), agreed, perspectives = c.perspectives, mode = c.mode, "corroborated");
@@ -293,7 +330,7 @@ impl Validator for Corroborator {
         let (record, c) = self
             .both(self.primary.validate(request), &request.domain, &check)
             .await?;
-        self.summary_log(&request.domain, &check, &c);
+        self.decided(&request.domain, &check, &c);
         let record = with_corroboration(record, &c);
         if !c.corroborated && self.mode == MpicMode::Enforce {
             let what = format!("{} validation", request.kind);
@@ -315,10 +352,13 @@ impl Validator for Corroborator {
             method: request.method,
             issuer_domains: request.issuer_domains.clone(),
         };
-        let (evidence, c) = self
+        let (mut evidence, c) = self
             .both(self.primary.check_caa(request), &request.domain, &check)
             .await?;
-        self.summary_log(&request.domain, &check, &c);
+        self.decided(&request.domain, &check, &c);
+        // Kept with the check in the validation record (`"caa"`), as the validation's own
+        // corroboration is (`"mpic"`).
+        evidence.mpic = serde_json::to_value(&c).ok();
         if !c.corroborated && self.mode == MpicMode::Enforce {
             return Err((
                 self.refusal(ProblemType::Caa, "The CAA check", &request.domain, &c),

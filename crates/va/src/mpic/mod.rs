@@ -32,7 +32,7 @@ pub mod tls;
 mod wire;
 
 pub use agent::{Agent, Refusal, serve};
-pub use client::{AskError, RemotePerspective};
+pub use client::{AskError, ConnectionSettings, RemotePerspective};
 pub use corroborate::{Corroboration, Corroborator, PerspectiveAnswer};
 
 pub use config::{MpicMode, PerspectiveConfig, check_perspectives, is_perspective_id};
