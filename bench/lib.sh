@@ -173,5 +173,7 @@ new_orders_per_account = 0
 pending_authorizations_per_account = 0
 failed_validations_per_account_and_name = 0
 new_accounts_per_address = 0
+certificates_per_registered_domain = 0
+duplicate_certificates = 0
 CONFIG
 }

@@ -98,8 +98,10 @@ pub struct Config {
     /// at once, `failed_validations_per_account_and_name` 5 per hour,
     /// `new_accounts_per_address` 10 per 3 hours (IPv6 by /64); and
     /// `new_credentials_per_customer` 20 and `new_mac_keys_per_customer` 100 per day,
-    /// `failed_admin_authentications_per_address` 20 per hour. `ferrite customer set-limit`
-    /// gives a customer other values (not the limits per address).
+    /// `failed_admin_authentications_per_address` 20 per hour; per customer (or account
+    /// without one) `certificates_per_registered_domain` 50 and `duplicate_certificates` 5 per
+    /// week. `ferrite customer set-limit` gives a customer other values (not the limits per
+    /// address).
     #[serde(default)]
     pub rate_limits: ferrite_core::rate_limit::RateLimits,
     /// Certificate Transparency logs.

@@ -41,11 +41,18 @@ pub enum LimitName {
     /// Failed admin API authentications from one client address (IPv6: its /64) per hour;
     /// then the address is refused before its secret is checked.
     FailedAdminAuthenticationsPerAddress,
+    /// Certificates issued to one customer's accounts (an account without a customer: that
+    /// account) for names under one registered domain (the public suffix list's registrable
+    /// domain, `example.co.uk`) per week.
+    CertificatesPerRegisteredDomain,
+    /// Certificates issued to one customer's accounts for exactly the same set of names per
+    /// week.
+    DuplicateCertificates,
 }
 
 impl LimitName {
     /// Every limit, in the order operators see them.
-    pub const ALL: [LimitName; 7] = [
+    pub const ALL: [LimitName; 9] = [
         Self::NewOrdersPerAccount,
         Self::PendingAuthorizationsPerAccount,
         Self::FailedValidationsPerAccountAndName,
@@ -53,6 +60,8 @@ impl LimitName {
         Self::NewCredentialsPerCustomer,
         Self::NewMacKeysPerCustomer,
         Self::FailedAdminAuthenticationsPerAddress,
+        Self::CertificatesPerRegisteredDomain,
+        Self::DuplicateCertificates,
     ];
 
     /// The name in `[rate_limits]`, in refusals and on the command line.
@@ -67,6 +76,8 @@ impl LimitName {
             Self::FailedAdminAuthenticationsPerAddress => {
                 "failed_admin_authentications_per_address"
             }
+            Self::CertificatesPerRegisteredDomain => "certificates_per_registered_domain",
+            Self::DuplicateCertificates => "duplicate_certificates",
         }
     }
 
@@ -83,6 +94,9 @@ impl LimitName {
             | Self::FailedAdminAuthenticationsPerAddress => Some(Duration::hours(1)),
             Self::NewCredentialsPerCustomer | Self::NewMacKeysPerCustomer => {
                 Some(Duration::days(1))
+            }
+            Self::CertificatesPerRegisteredDomain | Self::DuplicateCertificates => {
+                Some(Duration::weeks(1))
             }
             Self::PendingAuthorizationsPerAccount => None,
         }
@@ -116,6 +130,10 @@ impl LimitName {
             Self::FailedAdminAuthenticationsPerAddress => {
                 "failed authentications from this client address"
             }
+            Self::CertificatesPerRegisteredDomain => {
+                "certificates for names under this registered domain"
+            }
+            Self::DuplicateCertificates => "certificates for exactly this set of names",
         }
     }
 
@@ -124,6 +142,7 @@ impl LimitName {
         match self.period() {
             Some(period) if period.whole_hours() == 1 => format!("{value} per hour"),
             Some(period) if period.whole_hours() == 24 => format!("{value} per day"),
+            Some(period) if period.whole_days() == 7 => format!("{value} per week"),
             Some(period) => format!("{value} per {} hours", period.whole_hours()),
             None => format!("{value} at once"),
         }
@@ -158,6 +177,12 @@ pub struct RateLimits {
     /// Failed admin API authentications per client address per hour (IPv6 by /64); then the
     /// address is refused before its secret is checked.
     pub failed_admin_authentications_per_address: u32,
+    /// Certificates per customer and registered domain per week (newOrder refuses an order
+    /// with a name under a domain whose allowance is spent; issuance spends it).
+    pub certificates_per_registered_domain: u32,
+    /// Certificates per customer for exactly one set of names per week (renewing more often
+    /// than this is refused at newOrder).
+    pub duplicate_certificates: u32,
 }
 
 impl Default for RateLimits {
@@ -170,6 +195,8 @@ impl Default for RateLimits {
             new_credentials_per_customer: 20,
             new_mac_keys_per_customer: 100,
             failed_admin_authentications_per_address: 20,
+            certificates_per_registered_domain: 50,
+            duplicate_certificates: 5,
         }
     }
 }
@@ -185,6 +212,8 @@ impl RateLimits {
             new_credentials_per_customer: 0,
             new_mac_keys_per_customer: 0,
             failed_admin_authentications_per_address: 0,
+            certificates_per_registered_domain: 0,
+            duplicate_certificates: 0,
         }
     }
 
@@ -202,6 +231,8 @@ impl RateLimits {
             LimitName::FailedAdminAuthenticationsPerAddress => {
                 self.failed_admin_authentications_per_address
             }
+            LimitName::CertificatesPerRegisteredDomain => self.certificates_per_registered_domain,
+            LimitName::DuplicateCertificates => self.duplicate_certificates,
         }
     }
 
@@ -222,6 +253,10 @@ impl RateLimits {
                     &mut limits.new_credentials_per_customer
                 }
                 Some(LimitName::NewMacKeysPerCustomer) => &mut limits.new_mac_keys_per_customer,
+                Some(LimitName::CertificatesPerRegisteredDomain) => {
+                    &mut limits.certificates_per_registered_domain
+                }
+                Some(LimitName::DuplicateCertificates) => &mut limits.duplicate_certificates,
                 Some(
                     LimitName::NewAccountsPerAddress
                     | LimitName::FailedAdminAuthenticationsPerAddress,
@@ -481,6 +516,23 @@ pub fn address_group(ip: IpAddr) -> String {
     }
 }
 
+/// The registered domain of `name` (lower case, no `*.`): the public suffix list's registrable
+/// domain — one label below the longest matching suffix, private section included, so each
+/// `github.io` site counts apart — or `name` itself when it has no label below a suffix.
+pub fn registered_domain(name: &str) -> &str {
+    psl::domain_str(name).unwrap_or(name)
+}
+
+/// What [`LimitName::DuplicateCertificates`] counts for: the set of `names` (sorted, without
+/// repeats), as a SHA-256 in hex so that a hundred long names make a short key.
+pub fn name_set(names: &[&str]) -> String {
+    let mut sorted: Vec<&str> = names.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, sorted.join(",").as_bytes());
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The store key of `limit` at `value` counted for `parts` (an account id, an account id and
 /// a name, an address group): the limit's name first, so every key of a limit sorts together.
 /// The value is part of the key because a theoretical arrival time is only meaningful at the
@@ -590,6 +642,25 @@ mod tests {
             ..refusal
         };
         assert_eq!(soon.retry_after_seconds(), 1);
+    }
+
+    #[test]
+    fn registered_domains_and_name_sets() {
+        assert_eq!(registered_domain("www.example.com"), "example.com");
+        assert_eq!(registered_domain("a.b.example.co.uk"), "example.co.uk");
+        assert_eq!(registered_domain("example.com"), "example.com");
+        // The private section: each site of a hosting suffix counts apart.
+        assert_eq!(registered_domain("www.alice.github.io"), "alice.github.io");
+        assert_eq!(registered_domain("com"), "com");
+        assert_eq!(
+            name_set(&["b.example", "a.example", "b.example"]),
+            name_set(&["a.example", "b.example"])
+        );
+        assert_ne!(
+            name_set(&["a.example"]),
+            name_set(&["a.example", "b.example"])
+        );
+        assert_eq!(name_set(&["a.example"]).len(), 64);
     }
 
     #[test]

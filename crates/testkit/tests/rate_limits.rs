@@ -355,3 +355,77 @@ async fn orders_past_the_pending_authorizations_limit_are_rate_limited() {
     })
     .await;
 }
+
+/// Two certificates per registered domain and one per set of names, per week: after
+/// `a.example.com`, an order for the same set is refused as a duplicate (a different set is
+/// not); after a second certificate under `example.com`, an order for another name under it
+/// is refused naming the domain, while `example.org` (one spent) and another customer's
+/// account (its own count) go through; the customer's override raises the limit at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_per_registered_domain_and_duplicates_are_rate_limited() {
+    bounded(async {
+        let ca = TestCa::start_with(options(|l| {
+            l.certificates_per_registered_domain = 2;
+            l.duplicate_certificates = 1;
+        }))
+        .await;
+        let raw = ca.raw();
+        let account =
+            RawAccount::register_bound(&raw, &new_customer_key(&ca.ca, "corp").await).await;
+        let week = 7 * 24 * 3600;
+        ca.raw_issue(&raw, &account, &["a.example.com"]).await;
+        let r = new_order(&ca, &raw, &account, &["a.example.com"]).await;
+        let detail = assert_rate_limited(
+            "duplicate",
+            &r,
+            "duplicate_certificates",
+            "1 per week",
+            week,
+        );
+        assert!(detail.contains("a.example.com"), "{detail}");
+
+        ca.raw_issue(&raw, &account, &["b.example.com", "c.example.org"])
+            .await;
+        let r = new_order(&ca, &raw, &account, &["d.example.com"]).await;
+        let detail = assert_rate_limited(
+            "per domain",
+            &r,
+            "certificates_per_registered_domain",
+            "2 per week",
+            week,
+        );
+        assert!(detail.contains("(example.com)"), "{detail}");
+        for (case, r) in [
+            (
+                "another registered domain",
+                new_order(&ca, &raw, &account, &["e.example.org"]).await,
+            ),
+            (
+                "another customer",
+                new_order(
+                    &ca,
+                    &raw,
+                    &RawAccount::register_bound(&raw, &new_customer_key(&ca.ca, "other").await)
+                        .await,
+                    &["d.example.com"],
+                )
+                .await,
+            ),
+        ] {
+            assert_eq!(
+                r.status,
+                201,
+                "{case}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+        }
+        ca.ca
+            .eab()
+            .set_rate_limit("corp", "certificates_per_registered_domain", Some(5))
+            .await
+            .unwrap();
+        let r = new_order(&ca, &raw, &account, &["d.example.com"]).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    })
+    .await;
+}

@@ -306,7 +306,7 @@ pub(crate) struct Ferrite {
 /// server, more than `new_accounts_per_address` allows one address in 3 hours, and some fail
 /// validations of one name on purpose; the limits have tests of their own
 /// (crates/testkit/tests/rate_limits.rs).
-const RATE_LIMITS_OFF: &str = "[rate_limits]\nnew_orders_per_account = 0\npending_authorizations_per_account = 0\nfailed_validations_per_account_and_name = 0\nnew_accounts_per_address = 0\n\n";
+const RATE_LIMITS_OFF: &str = "[rate_limits]\nnew_orders_per_account = 0\npending_authorizations_per_account = 0\nfailed_validations_per_account_and_name = 0\nnew_accounts_per_address = 0\ncertificates_per_registered_domain = 0\nduplicate_certificates = 0\n\n";
 
 impl Ferrite {
     pub(crate) fn start(dns_port: u16, http01_port: u16) -> Self {

@@ -235,6 +235,7 @@ impl Ca {
             return Err(e.into());
         }
         self.inner.metrics.issued(began.elapsed());
+        self.count_issuance(account, &certificate.dns_names).await;
         info!(
             order = %order.id,
             serial = %certificate.serial,

@@ -59,7 +59,8 @@ impl Ca {
         check_requested_validity(now, not_before, not_after, profile.validity())?;
         // RFC 8555 §6.7 rateLimited: before any authorization is looked up or written.
         let names: Vec<&str> = identifiers.iter().map(|i| i.base_domain()).collect();
-        self.check_order_limits(account, &names).await?;
+        let values: Vec<&str> = identifiers.iter().map(|i| i.value.as_str()).collect();
+        self.check_order_limits(account, &names, &values).await?;
         let replaces = match request.replaces.as_deref() {
             Some(cert_id) => Some(self.check_replaces(account, cert_id, &identifiers).await?),
             None => None,

@@ -6,6 +6,9 @@
 //! - newOrder: `pending_authorizations_per_account` (a count), then
 //!   `failed_validations_per_account_and_name` for every name (read only), then
 //!   `new_orders_per_account` (spent), before any authorization is looked up or written.
+//! - newOrder also reads `certificates_per_registered_domain` for each registered domain of
+//!   its names and `duplicate_certificates` for its set of names (both per customer, or per
+//!   account without one); an issued certificate spends both.
 //! - A failed validation, once recorded, spends one of `failed_validations_per_account_and_name`
 //!   for its account and name.
 //!
@@ -61,14 +64,16 @@ impl Ca {
         self.spend_limit(limit, value, key, Some(&group)).await
     }
 
-    /// newOrder's limits for `account` ordering `names` (base domains, as validated), checked
-    /// before the order's authorizations are looked up or written: the account's pending
-    /// authorizations with this order's added, failed validations of each name, and one new
-    /// order (spent).
+    /// newOrder's limits for `account` ordering `identifiers` (`names`: their base domains,
+    /// as validated), checked before the order's authorizations are looked up or written: the
+    /// account's pending authorizations with this order's added, failed validations of each
+    /// name, certificates per registered domain and of this set of names (read only), and one
+    /// new order (spent).
     pub(super) async fn check_order_limits(
         &self,
         account: &Account,
         names: &[&str],
+        identifiers: &[&str],
     ) -> Result<(), CoreError> {
         let limits = self.limits_for(account.customer_id.as_deref()).await?;
         let store = &self.inner.store;
@@ -122,6 +127,9 @@ impl Ca {
             }
         }
 
+        self.check_issuance_limits(account, &limits, names, identifiers)
+            .await?;
+
         let orders = LimitName::NewOrdersPerAccount;
         self.spend_limit(
             orders,
@@ -130,6 +138,75 @@ impl Ca {
             None,
         )
         .await
+    }
+
+    /// Refuses an order whose certificate would pass `certificates_per_registered_domain` for
+    /// one of the registered domains of `names`, or `duplicate_certificates` for the set of
+    /// `identifiers`. Reads only: issuance spends them ([`Ca::count_issuance`]).
+    async fn check_issuance_limits(
+        &self,
+        account: &Account,
+        limits: &RateLimits,
+        names: &[&str],
+        identifiers: &[&str],
+    ) -> Result<(), CoreError> {
+        let owner = issuance_owner(account);
+        let store = self.inner.store.as_ref();
+        let per_domain = LimitName::CertificatesPerRegisteredDomain;
+        let value = limits.certificates_per_registered_domain;
+        let mut domains: Vec<&str> = names
+            .iter()
+            .map(|n| rate_limit::registered_domain(n))
+            .collect();
+        domains.sort_unstable();
+        domains.dedup();
+        for domain in domains {
+            let key = rate_limit::key(per_domain, value, &[&owner, domain]);
+            rate_limit::check(store, self.now(), per_domain, value, &key, Some(domain)).await?;
+        }
+        let duplicate = LimitName::DuplicateCertificates;
+        let value = limits.duplicate_certificates;
+        let key = rate_limit::key(
+            duplicate,
+            value,
+            &[&owner, &rate_limit::name_set(identifiers)],
+        );
+        let subject = match identifiers {
+            [a, b, c, _, ..] => format!("{a}, {b}, {c} and {} more", identifiers.len() - 3),
+            _ => identifiers.join(", "),
+        };
+        rate_limit::check(store, self.now(), duplicate, value, &key, Some(&subject)).await
+    }
+
+    /// Counts a certificate issued to `account` for `dns_names` against
+    /// `certificates_per_registered_domain` (once per registered domain) and
+    /// `duplicate_certificates`. After the certificate is stored: a failure to count is logged.
+    pub(super) async fn count_issuance(&self, account: &Account, dns_names: &[String]) {
+        let counted = async {
+            let limits = self.limits_for(account.customer_id.as_deref()).await?;
+            let owner = issuance_owner(account);
+            let store = self.inner.store.as_ref();
+            let names: Vec<&str> = dns_names.iter().map(String::as_str).collect();
+            let per_domain = LimitName::CertificatesPerRegisteredDomain;
+            let value = limits.certificates_per_registered_domain;
+            let mut domains: Vec<&str> = names
+                .iter()
+                .map(|n| rate_limit::registered_domain(n.trim_start_matches("*.")))
+                .collect();
+            domains.sort_unstable();
+            domains.dedup();
+            for domain in domains {
+                let key = rate_limit::key(per_domain, value, &[&owner, domain]);
+                rate_limit::record(store, self.now(), per_domain, value, &key).await?;
+            }
+            let duplicate = LimitName::DuplicateCertificates;
+            let value = limits.duplicate_certificates;
+            let key = rate_limit::key(duplicate, value, &[&owner, &rate_limit::name_set(&names)]);
+            rate_limit::record(store, self.now(), duplicate, value, &key).await
+        };
+        if let Err(e) = counted.await {
+            tracing::warn!(error = %e, account = %account.id, "could not count an issued certificate against its rate limits");
+        }
     }
 
     /// Counts a recorded failed validation of `name` by account `account_id` (of customer
@@ -150,5 +227,13 @@ impl Ca {
         if let Err(e) = counted.await {
             tracing::warn!(error = %e, domain = name, "could not count a failed validation against its rate limit");
         }
+    }
+}
+
+/// Whom issuance limits count for: the account's customer, or the account when it has none.
+fn issuance_owner(account: &Account) -> String {
+    match &account.customer_id {
+        Some(customer) => format!("customer:{customer}"),
+        None => format!("account:{}", account.id),
     }
 }
