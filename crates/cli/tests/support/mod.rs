@@ -8,13 +8,26 @@ use std::time::{Duration, Instant};
 
 use ferrite_testkit::softhsm::SoftHsm;
 
-/// A port that was free a moment ago (for tools that cannot report the port they bound).
+/// A port that was free a moment ago (for tools that cannot report the port they bound),
+/// chosen at random below the kernel's ephemeral range: a server of the test that binds port 0
+/// (as `ferrite serve` does) gets a port from that range, so it can never be handed the same
+/// port between this check and the tool binding it.
 pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::hash::{BuildHasher, Hasher};
+    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_low.max(10_100));
+    for _ in 0..1000 {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u64(u64::from(std::process::id()));
+        let port = low + (hasher.finish() % u64::from(high - low)) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port below the ephemeral range ({low}..{high}) in 1000 tries")
 }
 
 /// Runs a command to completion (at most 3 minutes); its exit status and stdout + stderr.
