@@ -84,22 +84,7 @@ pub fn load_bundle(config: &Config, opts: &CaOptions) -> anyhow::Result<(CaBundl
     Ok((bundle, created))
 }
 
-/// How long before its expiry an issuing intermediate is warned about at start (the ACME
-/// listener's certificate is warned about where it is loaded, in `ferrite_pki`).
-pub const INTERMEDIATE_WARNING: time::Duration = time::Duration::days(90);
-
-/// What `serve` says at start about an intermediate that expires within
-/// [`INTERMEDIATE_WARNING`]: time to hold a ceremony for the next one.
-pub fn intermediate_expiry_warning(
-    now: OffsetDateTime,
-    not_after: Option<OffsetDateTime>,
-) -> Option<String> {
-    let not_after = not_after.filter(|t| *t - now < INTERMEDIATE_WARNING)?;
-    Some(format!(
-        "the issuing intermediate expires in {} days ({not_after}); certificates are cut to its notAfter: make the next one now (`ferrite ca init --intermediate-from ROOT_CERT`, docs/ca-keys.md)",
-        (not_after - now).whole_days()
-    ))
-}
+pub use ferrite_core::ca::{INTERMEDIATE_WARNING, intermediate_expiry_warning};
 
 /// The engine's issuer: a key that may wait on a device signs on blocking threads.
 pub fn engine_issuer(issuer: Arc<Issuer>) -> Arc<dyn CertificateIssuer> {

@@ -77,11 +77,43 @@ async fn live() -> &'static str {
     "ok"
 }
 
+/// How long before its expiry the ACME listener's certificate is warned about in
+/// `/health/ready` (Ferrite renews its own at this point; an operator's file must be replaced).
+const LISTENER_WARNING: time::Duration = time::Duration::days(30);
+
 /// 200 `ok` when the database takes a write transaction and the CA key signs; else 503 naming
-/// the part that fails, for a load balancer to take the instance out of rotation.
+/// the part that fails, for a load balancer to take the instance out of rotation. A ready
+/// instance whose issuing intermediate expires within 90 days, or whose ACME listener
+/// certificate within 30, still answers 200, with a `warning:` line for each after `ok` (both
+/// certificates are public, so saying so is too).
 async fn ready(State(state): State<AppState>) -> Response {
     match state.ca.ready().await {
-        Ok(()) => "ok".into_response(),
+        Ok(()) => {
+            let now = state.ca.now();
+            let mut body = String::from("ok");
+            let intermediate =
+                ferrite_core::ca::intermediate_expiry_warning(now, state.ca.issuer_not_after());
+            let listener = state
+                .config
+                .listener
+                .as_ref()
+                .map(|l| l.not_after())
+                .filter(|t| *t - now < LISTENER_WARNING)
+                .map(|t| {
+                    let when = match (t - now).whole_days() {
+                        days if t <= now => format!("expired {} days ago", -days),
+                        days => format!("expires in {days} days"),
+                    };
+                    format!(
+                        "the ACME listener's certificate {when} ({t}); Ferrite renews its own, an operator's tls.cert_file must be replaced"
+                    )
+                });
+            for warning in intermediate.into_iter().chain(listener) {
+                body.push_str("\nwarning: ");
+                body.push_str(&warning);
+            }
+            body.into_response()
+        }
         Err(failing) => {
             tracing::warn!(%failing, "not ready");
             // The part only: the error itself (a database host, a token's state) is for the

@@ -5,11 +5,12 @@
 //! Only 127.0.0.1 is contacted; every test is bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use ferrite_jose::Algorithm;
 use ferrite_testkit::raw::http_get;
-use ferrite_testkit::{RawAccount, TestCa, bounded};
+use ferrite_testkit::{RawAccount, TestCa, TestCaOptions, bounded};
 
 /// The value of the sample `series` (name and labels exactly as rendered).
 fn sample(metrics: &str, series: &str) -> Option<f64> {
@@ -164,6 +165,44 @@ async fn ready_only_while_the_database_takes_a_write() {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let r = http_get(&format!("{}/health/ready", ca.public_url)).await;
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    })
+    .await;
+}
+
+/// A ready instance whose issuing intermediate expires within 90 days (and whose ACME listener
+/// certificate within 30) still answers 200, with a warning line for each after `ok`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_warns_of_certificates_about_to_expire() {
+    bounded(async {
+        let clock = Arc::new(ferrite_core::TestClock::new(time::OffsetDateTime::now_utc()));
+        let opts = TestCaOptions {
+            clock: clock.clone(),
+            ..Default::default()
+        };
+        let ca = TestCa::start_with(opts).await;
+        let r = http_get(&format!("{}/health/ready", ca.public_url)).await;
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
+        let left = ca.ca.issuer_not_after().unwrap() - ca.ca.now();
+        clock.advance(left - time::Duration::days(40));
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        let r = http_get(&format!("{}/health/ready", ca.public_url)).await;
+        let body = String::from_utf8_lossy(&r.body).into_owned();
+        assert_eq!(r.status, 200, "{body}");
+        let lines: Vec<&str> = body.lines().collect();
+        assert_eq!(lines[0], "ok", "{body}");
+        assert!(
+            lines[1].starts_with("warning: the issuing intermediate expires in 40 days"),
+            "{body}"
+        );
+        assert!(
+            lines[1].contains("ferrite ca init --intermediate-from"),
+            "{body}"
+        );
+        assert!(
+            lines[2].starts_with("warning: the ACME listener's certificate expired"),
+            "{body}"
+        );
+        assert_eq!(lines.len(), 3, "{body}");
     })
     .await;
 }

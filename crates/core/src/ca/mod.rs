@@ -258,6 +258,23 @@ pub const REFUSED_REQUEST_RETENTION: Duration = Duration::days(30);
 /// How long a readiness check's answer is reused.
 const READINESS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// How long before its expiry an issuing intermediate is warned about (at start, and in
+/// `/health/ready`'s answer).
+pub const INTERMEDIATE_WARNING: Duration = Duration::days(90);
+
+/// What is said about an intermediate that expires within [`INTERMEDIATE_WARNING`] of `now`:
+/// time to hold a ceremony for the next one. `None` when it does not (or is unknown).
+pub fn intermediate_expiry_warning(
+    now: time::OffsetDateTime,
+    not_after: Option<time::OffsetDateTime>,
+) -> Option<String> {
+    let not_after = not_after.filter(|t| *t - now < INTERMEDIATE_WARNING)?;
+    Some(format!(
+        "the issuing intermediate expires in {} days ({not_after}); certificates are cut to its notAfter: make the next one now (`ferrite ca init --intermediate-from ROOT_CERT`, docs/ca-keys.md)",
+        (not_after - now).whole_days()
+    ))
+}
+
 impl Ca {
     /// Builds the engine.
     pub fn new(
