@@ -92,6 +92,9 @@ impl Engine {
 
     /// An engine with `config` and a clock showing `start`. Tests that issue certificates need
     /// a clock near the real time (the issuer is created now); the others may pick any date.
+    /// Rate limits are off whatever `config` says: these tests issue the same names many times
+    /// over to test other rules, and the limits have tests of their own (the store suite, the
+    /// testkit's `rate_limits`).
     pub async fn start_at(config: CaConfig, start: OffsetDateTime) -> Engine {
         let dir = tempfile::tempdir().expect("tempdir");
         let dns = MockDns::start().await.expect("mock DNS");
@@ -112,6 +115,7 @@ impl Engine {
         let clock = Arc::new(TestClock::new(start));
         let config = CaConfig {
             account_url_prefix: ACCOUNT_URL_PREFIX.to_owned(),
+            rate_limits: ferrite_core::rate_limit::RateLimits::off(),
             ..config
         };
         let ca = Ca::new(
