@@ -375,7 +375,7 @@ fn bulk_revocation_by_customer_dry_runs_confirms_and_resumes() {
     assert_eq!(done["revoked"], 2, "{done}");
     assert_eq!(done["already_revoked"], 1, "{done}");
     assert!(
-        progress.contains("revoking: 3 examined, 2 revoked, 1 already revoked"),
+        progress.contains("revoking: 3 examined of 3, 2 revoked, 1 already revoked"),
         "no progress line: {progress}"
     );
     // Once more: nothing left to do.

@@ -300,8 +300,10 @@ pub(super) async fn revoke_bulk(
     if dry_run {
         return dry_run_list(store, query, reason, now, json_out).await;
     }
+    // The progress line counts against the total selected (one count query, also with --yes).
     let total = if yes {
-        None
+        let (to_revoke, already) = count(store, &query).await?;
+        to_revoke + already
     } else {
         anyhow::ensure!(
             std::io::stdin().is_terminal(),
@@ -320,13 +322,12 @@ pub(super) async fn revoke_bulk(
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         anyhow::ensure!(answer.trim() == "yes", "not confirmed; nothing revoked");
-        Some(to_revoke + already)
+        to_revoke + already
     };
     let on_terminal = std::io::stderr().is_terminal();
     let mut report = |p: &BulkProgress| {
-        let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
         let line = format!(
-            "revoking: {} examined{of}, {} revoked, {} already revoked",
+            "revoking: {} examined of {total}, {} revoked, {} already revoked",
             p.examined, p.revoked, p.already_revoked
         );
         if on_terminal {
