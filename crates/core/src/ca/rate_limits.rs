@@ -127,7 +127,7 @@ impl Ca {
             }
         }
 
-        self.check_issuance_limits(account, &limits, names, identifiers)
+        self.check_issuance_limits(account, &limits, identifiers)
             .await?;
 
         let orders = LimitName::NewOrdersPerAccount;
@@ -140,42 +140,71 @@ impl Ca {
         .await
     }
 
-    /// Refuses an order whose certificate would pass `certificates_per_registered_domain` for
-    /// one of the registered domains of `names`, or `duplicate_certificates` for the set of
-    /// `identifiers`. Reads only: issuance spends them ([`Ca::count_issuance`]).
+    /// Refuses an order for `identifiers` (wildcards as `*.`) whose certificate would pass
+    /// `certificates_per_registered_domain` for one of their registered domains, or
+    /// `duplicate_certificates` for their set. One read of every row concerned, nothing
+    /// written: issuance spends them ([`Ca::count_issuance`]).
     async fn check_issuance_limits(
         &self,
         account: &Account,
         limits: &RateLimits,
-        names: &[&str],
         identifiers: &[&str],
     ) -> Result<(), CoreError> {
-        let owner = issuance_owner(account);
-        let store = self.inner.store.as_ref();
+        let keys = IssuanceKeys::of(account, limits, identifiers);
         let per_domain = LimitName::CertificatesPerRegisteredDomain;
-        let value = limits.certificates_per_registered_domain;
-        let mut domains: Vec<&str> = names
-            .iter()
-            .map(|n| rate_limit::registered_domain(n))
-            .collect();
-        domains.sort_unstable();
-        domains.dedup();
-        for domain in domains {
-            let key = rate_limit::key(per_domain, value, &[&owner, domain]);
-            rate_limit::check(store, self.now(), per_domain, value, &key, Some(domain)).await?;
-        }
         let duplicate = LimitName::DuplicateCertificates;
-        let value = limits.duplicate_certificates;
-        let key = rate_limit::key(
-            duplicate,
-            value,
-            &[&owner, &rate_limit::name_set(identifiers)],
+        let (domain_gcra, duplicate_gcra) = (
+            per_domain.gcra(limits.certificates_per_registered_domain),
+            duplicate.gcra(limits.duplicate_certificates),
         );
-        let subject = match identifiers {
-            [a, b, c, _, ..] => format!("{a}, {b}, {c} and {} more", identifiers.len() - 3),
-            _ => identifiers.join(", "),
-        };
-        rate_limit::check(store, self.now(), duplicate, value, &key, Some(&subject)).await
+        if domain_gcra.is_none() && duplicate_gcra.is_none() {
+            return Ok(());
+        }
+        let mut wanted: Vec<String> = keys.per_domain.iter().map(|(_, k)| k.clone()).collect();
+        wanted.push(keys.duplicate.clone());
+        let stored = self.inner.store.rate_limit_tats(&wanted).await?;
+        let now = self.now();
+        for (key, tat) in stored {
+            let (limit, value, gcra, subject) = if key == keys.duplicate {
+                let subject = match identifiers {
+                    [a, b, c, _, ..] => {
+                        format!("{a}, {b}, {c} and {} more", identifiers.len() - 3)
+                    }
+                    _ => identifiers.join(", "),
+                };
+                (
+                    duplicate,
+                    limits.duplicate_certificates,
+                    duplicate_gcra,
+                    subject,
+                )
+            } else {
+                let domain = keys
+                    .per_domain
+                    .iter()
+                    .find(|(_, k)| *k == key)
+                    .map(|(d, _)| d.clone())
+                    .unwrap_or_default();
+                (
+                    per_domain,
+                    limits.certificates_per_registered_domain,
+                    domain_gcra,
+                    domain,
+                )
+            };
+            if let Some(gcra) = gcra
+                && let Err(exhausted) = gcra.check(Some(tat), now)
+            {
+                return Err(rate_limit::refusal(
+                    limit,
+                    value,
+                    exhausted,
+                    Some(&subject),
+                    now,
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Counts a certificate issued to `account` for `dns_names` against
@@ -184,25 +213,17 @@ impl Ca {
     pub(super) async fn count_issuance(&self, account: &Account, dns_names: &[String]) {
         let counted = async {
             let limits = self.limits_for(account.customer_id.as_deref()).await?;
-            let owner = issuance_owner(account);
-            let store = self.inner.store.as_ref();
             let names: Vec<&str> = dns_names.iter().map(String::as_str).collect();
+            let keys = IssuanceKeys::of(account, &limits, &names);
+            let store = self.inner.store.as_ref();
             let per_domain = LimitName::CertificatesPerRegisteredDomain;
             let value = limits.certificates_per_registered_domain;
-            let mut domains: Vec<&str> = names
-                .iter()
-                .map(|n| rate_limit::registered_domain(n.trim_start_matches("*.")))
-                .collect();
-            domains.sort_unstable();
-            domains.dedup();
-            for domain in domains {
-                let key = rate_limit::key(per_domain, value, &[&owner, domain]);
-                rate_limit::record(store, self.now(), per_domain, value, &key).await?;
+            for (_, key) in &keys.per_domain {
+                rate_limit::record(store, self.now(), per_domain, value, key).await?;
             }
             let duplicate = LimitName::DuplicateCertificates;
             let value = limits.duplicate_certificates;
-            let key = rate_limit::key(duplicate, value, &[&owner, &rate_limit::name_set(&names)]);
-            rate_limit::record(store, self.now(), duplicate, value, &key).await
+            rate_limit::record(store, self.now(), duplicate, value, &keys.duplicate).await
         };
         if let Err(e) = counted.await {
             tracing::warn!(error = %e, account = %account.id, "could not count an issued certificate against its rate limits");
@@ -230,10 +251,45 @@ impl Ca {
     }
 }
 
-/// Whom issuance limits count for: the account's customer, or the account when it has none.
-fn issuance_owner(account: &Account) -> String {
-    match &account.customer_id {
-        Some(customer) => format!("customer:{customer}"),
-        None => format!("account:{}", account.id),
+/// The store keys of the issuance limits of one certificate: one per registered domain of its
+/// names (with the domain), and one for its set of names. Counted for the account's customer,
+/// or for the account when it has none.
+struct IssuanceKeys {
+    per_domain: Vec<(String, String)>,
+    duplicate: String,
+}
+
+impl IssuanceKeys {
+    /// The keys for a certificate of `names` (wildcards as `*.`) issued to `account`, at the
+    /// values of `limits`.
+    fn of(account: &Account, limits: &RateLimits, names: &[&str]) -> IssuanceKeys {
+        let owner = match &account.customer_id {
+            Some(customer) => format!("customer:{customer}"),
+            None => format!("account:{}", account.id),
+        };
+        let mut domains: Vec<&str> = names
+            .iter()
+            .map(|n| rate_limit::registered_domain(n.trim_start_matches("*.")))
+            .collect();
+        domains.sort_unstable();
+        domains.dedup();
+        let per_domain = LimitName::CertificatesPerRegisteredDomain;
+        let value = limits.certificates_per_registered_domain;
+        IssuanceKeys {
+            per_domain: domains
+                .into_iter()
+                .map(|d| {
+                    (
+                        d.to_owned(),
+                        rate_limit::key(per_domain, value, &[&owner, d]),
+                    )
+                })
+                .collect(),
+            duplicate: rate_limit::key(
+                LimitName::DuplicateCertificates,
+                limits.duplicate_certificates,
+                &[&owner, &rate_limit::name_set(names)],
+            ),
+        }
     }
 }
