@@ -34,14 +34,15 @@ pub fn listener_trust_root(config: &Config) -> Option<PathBuf> {
 }
 
 /// The URLs written into certificates under `public_base_url` (the AIA caIssuers of the
-/// intermediate, the CRL).
-pub fn issuer_urls(public_base_url: &str) -> IssuerUrls {
+/// intermediate, the CRLs), with `crl_shards` shards per issuer.
+pub fn issuer_urls(public_base_url: &str, crl_shards: u32) -> IssuerUrls {
     IssuerUrls {
         ca_issuers: format!(
             "{public_base_url}{}",
             ferrite_server::public::INTERMEDIATE_PATH
         ),
         crl: format!("{public_base_url}{}", ferrite_server::public::CRL_PATH),
+        crl_shards,
     }
 }
 
@@ -136,7 +137,7 @@ pub fn init(
         );
     }
     let public_base_url = config.public_base_url(config.public_listen);
-    let opts = config.ca_options(issuer_urls(&public_base_url));
+    let opts = config.ca_options(issuer_urls(&public_base_url, config.crl.shards));
     let token = open_token(config)?;
     let root_token = match root {
         Some(root) => {
@@ -202,7 +203,7 @@ pub fn import(
     let root_pem = read(root, "root certificate")?;
     let intermediate_pem = read(intermediate, "intermediate certificate")?;
     let public_base_url = config.public_base_url(config.public_listen);
-    let opts = config.ca_options(issuer_urls(&public_base_url));
+    let opts = config.ca_options(issuer_urls(&public_base_url, config.crl.shards));
     let dir = ca_dir(config);
     let (key_pem, token);
     let key = match (config.ca.keys, intermediate_key) {

@@ -107,6 +107,28 @@ pub struct Config {
     /// Certificate Transparency logs.
     #[serde(default)]
     pub ct: Ct,
+    /// CRLs.
+    #[serde(default)]
+    pub crl: Crl,
+}
+
+/// `[crl]`: how revocations are published. Each issuing intermediate's certificates are
+/// spread over `shards` CRLs, each certificate's shard fixed by its serial at issuance and
+/// written in its CRL distribution point (`{public_base_url}/crl/{issuer id}/{shard}.crl`), so
+/// that every CRL stays small however many certificates are revoked. A changed count applies
+/// to certificates issued from then on; the shards earlier certificates name keep being
+/// published.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Crl {
+    /// How many CRL shards (1 to 1024).
+    pub shards: u32,
+}
+
+impl Default for Crl {
+    fn default() -> Self {
+        Self { shards: 16 }
+    }
 }
 
 /// `[ct]`: Certificate Transparency (RFC 6962). With no logs (the default, as a private CA
@@ -649,6 +671,7 @@ impl Default for Config {
             customers: Customers::default(),
             rate_limits: ferrite_core::rate_limit::RateLimits::default(),
             ct: Ct::default(),
+            crl: Crl::default(),
         }
     }
 }
@@ -692,6 +715,11 @@ impl Config {
     pub fn validate(&self) -> anyhow::Result<()> {
         let config = self;
         config.ct.logs()?;
+        anyhow::ensure!(
+            (1..=ferrite_pki::MAX_CRL_SHARDS).contains(&config.crl.shards),
+            "crl.shards must be between 1 and {} (each shard is signed again every hour)",
+            ferrite_pki::MAX_CRL_SHARDS
+        );
         anyhow::ensure!(
             config.database_url.is_empty()
                 || ferrite_store::is_postgres_url(config.database_url.expose()),
@@ -874,6 +902,7 @@ impl Config {
         let placeholder = ferrite_pki::IssuerUrls {
             ca_issuers: "http://ca.invalid/i".to_owned(),
             crl: "http://ca.invalid/c".to_owned(),
+            crl_shards: 1,
         };
         self.ca_options(placeholder)
             .validate()
@@ -1790,6 +1819,7 @@ mod tests {
         let opts = c.ca_options(ferrite_pki::IssuerUrls {
             ca_issuers: "http://ca.example.com/i".into(),
             crl: "http://ca.example.com/c".into(),
+            crl_shards: 1,
         });
         assert_eq!(opts.root_common_name.as_deref(), Some("Example Root R1"));
         assert_eq!(opts.intermediate_common_name, None);

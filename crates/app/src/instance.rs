@@ -298,7 +298,7 @@ impl Ferrite {
 
         crate::data_dir::prepare(&config.data_dir)?;
         let ca_dir = crate::ca::ca_dir(config);
-        let opts = config.ca_options(crate::ca::issuer_urls(&public_base_url));
+        let opts = config.ca_options(crate::ca::issuer_urls(&public_base_url, config.crl.shards));
         let (bundle, created_ca) = crate::ca::load_bundle(config, &opts)?;
         if created_ca {
             tracing::info!(dir = %ca_dir.display(), "created a new root and intermediate CA");
@@ -485,6 +485,10 @@ impl Ferrite {
                     stopped(stop_rx),
                 )),
             ],
+            crl_refresh: ferrite_server::spawn_crl_refresh(
+                self.ca.clone(),
+                ferrite_core::ca::CRL_SCHEDULE,
+            ),
             housekeeping: ferrite_server::spawn_housekeeping(self.ca, HOUSEKEEPING_EVERY),
             listener_watch: self.listener_watch.map(|(source, served, clock, every)| {
                 crate::listener_cert::spawn_watch(source, served, clock, every)
@@ -567,6 +571,8 @@ pub struct Running {
     stopping: tokio::sync::watch::Receiver<bool>,
     servers: Vec<JoinHandle<std::io::Result<()>>>,
     housekeeping: JoinHandle<()>,
+    /// Keeps the issuer's CRLs fresh.
+    crl_refresh: JoinHandle<()>,
     listener_watch: Option<JoinHandle<()>>,
 }
 
@@ -586,6 +592,7 @@ impl Running {
         })
         .await;
         self.housekeeping.abort();
+        self.crl_refresh.abort();
         if let Some(watch) = &self.listener_watch {
             watch.abort();
         }

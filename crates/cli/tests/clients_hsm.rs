@@ -165,6 +165,7 @@ fn lego_and_certbot_with_the_ca_keys_in_a_token() {
     openssl_verify(&ferrite_ca.root, &lego_cert);
     // lego moves the certificate away when it revokes it.
     let lego_serial = support::serial_of(&lego_cert);
+    let lego_crl = support::crl_path_of(&lego_cert);
     run(lego("revoke"));
 
     // certbot: issue, revoke with the certificate's key (checks the CRL lists it).
@@ -179,7 +180,7 @@ fn lego_and_certbot_with_the_ca_keys_in_a_token() {
         &live.join("cert.pem"),
         &live.join("privkey.pem"),
     );
-    let crl = ferrite_ca.crl_text();
+    let crl = ferrite_ca.crl_text(&lego_crl);
     assert!(
         crl.to_uppercase().contains(&lego_serial.to_uppercase()),
         "{crl}"
@@ -214,7 +215,7 @@ fn lego_and_certbot_with_the_ca_keys_in_a_token() {
     );
     assert!(code.is_some() && findings(&out).is_empty(), "chain: {out}");
     let crl_der = tmp.path().join("crl.der");
-    ferrite_ca.download_crl(&crl_der);
+    ferrite_ca.download_crl(&lego_crl, &crl_der);
     let (code, out) = pkilint(
         "lint_crl",
         &["lint", "-t", "CRL", "-p", "BR", "-s", "WARNING"],

@@ -86,12 +86,13 @@ fn serial_octets(hex: &str) -> Vec<u8> {
     octets.into_iter().skip_while(|b| *b == 0).collect()
 }
 
-/// The CRL the public listener serves, parsed: each revoked serial's octets with its reason
-/// code (0 when the entry carries none, as RFC 5280 recommends for unspecified).
-fn served_crl(ferrite: &Ferrite) -> Vec<(Vec<u8>, u8)> {
+/// The CRL at `path` (a certificate's shard, `support::crl_path_of`) the public listener
+/// serves, parsed: each revoked serial's octets with its reason code (0 when the entry carries
+/// none, as RFC 5280 recommends for unspecified).
+fn served_crl(ferrite: &Ferrite, path: &str) -> Vec<(Vec<u8>, u8)> {
     let tmp = tempfile::tempdir().unwrap();
     let der_path = tmp.path().join("crl.der");
-    ferrite.download_crl(&der_path);
+    ferrite.download_crl(path, &der_path);
     let der = std::fs::read(&der_path).unwrap();
     let (_, crl) = x509_parser::parse_x509_crl(&der).expect("the served CRL parses");
     crl.iter_revoked_certificates()
@@ -108,12 +109,12 @@ fn served_crl(ferrite: &Ferrite) -> Vec<(Vec<u8>, u8)> {
         .collect()
 }
 
-/// Polls the served CRL (up to 70 s: an instance notices a revocation made elsewhere within
+/// Polls the CRL at `path` (up to 70 s: an instance notices a revocation made elsewhere within
 /// a minute) until it lists `serial`; returns its reason code.
-fn wait_for_crl_entry(ferrite: &Ferrite, serial: &str) -> u8 {
+fn wait_for_crl_entry(ferrite: &Ferrite, path: &str, serial: &str) -> u8 {
     let octets = serial_octets(serial);
     support::wait_until(Duration::from_secs(70), || {
-        served_crl(ferrite)
+        served_crl(ferrite, path)
             .into_iter()
             .find(|(s, _)| *s == octets)
             .map(|(_, reason)| reason)
@@ -156,10 +157,11 @@ fn an_operator_revocation_reaches_the_served_crl_and_bad_input_is_refused() {
         &["one.example.com"],
     );
     let serial = serial_of(&cert);
+    let crl = support::crl_path_of(&cert);
 
     // The server signs and holds a CRL before the revocation.
     assert!(
-        !served_crl(&ferrite)
+        !served_crl(&ferrite, &crl)
             .iter()
             .any(|(s, _)| *s == serial_octets(&serial))
     );
@@ -257,7 +259,7 @@ fn an_operator_revocation_reaches_the_served_crl_and_bad_input_is_refused() {
         "no audit line: {log}"
     );
     // RFC 5280 superseded (4), in the CRL the running server serves.
-    assert_eq!(wait_for_crl_entry(&ferrite, &serial), 4);
+    assert_eq!(wait_for_crl_entry(&ferrite, &crl, &serial), 4);
     let (shown, _) = ok(&ferrite, &["cert", "show", &serial]);
     assert!(shown.contains("revoked (superseded)"), "{shown}");
     // Again: already revoked, nothing changes.
@@ -301,14 +303,20 @@ fn bulk_revocation_by_customer_dry_runs_confirms_and_resumes() {
         .arg(tmp.path().join("other"))
         .arg("run");
     run(other);
-    let other_serial = serial_of(&tmp.path().join("other/certificates/other.example.com.crt"));
+    let other_cert = tmp.path().join("other/certificates/other.example.com.crt");
+    let other_serial = serial_of(&other_cert);
+    let other_crl = support::crl_path_of(&other_cert);
 
-    // Three certificates of customer `default`.
+    // Three certificates of customer `default`, each with the CRL shard it names.
     let lego = tmp.path().join("lego");
-    let serials: Vec<String> = ["a1.example.com", "a2.example.com", "a3.example.com"]
+    let issued: Vec<(String, String)> = ["a1.example.com", "a2.example.com", "a3.example.com"]
         .iter()
-        .map(|d| serial_of(&obtain(&ferrite, http01, &lego, &[d])))
+        .map(|d| {
+            let cert = obtain(&ferrite, http01, &lego, &[d]);
+            (serial_of(&cert), support::crl_path_of(&cert))
+        })
         .collect();
+    let serials: Vec<String> = issued.iter().map(|(s, _)| s.clone()).collect();
 
     let dry = json(
         &ferrite,
@@ -394,14 +402,14 @@ fn bulk_revocation_by_customer_dry_runs_confirms_and_resumes() {
     assert_eq!(again["revoked"], 0, "{again}");
     assert_eq!(again["already_revoked"], 3, "{again}");
 
-    for serial in &serials {
+    for (serial, crl) in &issued {
         // cessationOfOperation (5).
-        assert_eq!(wait_for_crl_entry(&ferrite, serial), 5);
+        assert_eq!(wait_for_crl_entry(&ferrite, crl, serial), 5);
     }
     let (shown, _) = ok(&ferrite, &["cert", "show", &other_serial]);
     assert!(shown.contains("Status:       valid"), "{shown}");
     assert!(
-        !served_crl(&ferrite)
+        !served_crl(&ferrite, &other_crl)
             .iter()
             .any(|(s, _)| *s == serial_octets(&other_serial))
     );
@@ -436,10 +444,11 @@ fn an_operator_revocation_reaches_every_instance_on_a_shared_database() {
         &["shared.example.com"],
     );
     let serial = serial_of(&cert);
-    // Both instances hold a CRL without it.
+    let crl = support::crl_path_of(&cert);
+    // Both instances hold its CRL without it.
     for instance in [&a, &b] {
         assert!(
-            !served_crl(instance)
+            !served_crl(instance, &crl)
                 .iter()
                 .any(|(s, _)| *s == serial_octets(&serial))
         );
@@ -450,7 +459,7 @@ fn an_operator_revocation_reaches_every_instance_on_a_shared_database() {
     );
     for instance in [&a, &b] {
         // privilegeWithdrawn (9).
-        assert_eq!(wait_for_crl_entry(instance, &serial), 9);
+        assert_eq!(wait_for_crl_entry(instance, &crl, &serial), 9);
     }
     drop((a, b));
     runtime.block_on(database.drop());
@@ -507,7 +516,9 @@ fn key_compromise_blocks_the_key_and_the_operator_blocks_and_unblocks_keys() {
         )
     };
     run(with_csr());
-    let serial = serial_of(&lego.join(format!("certificates/{domain}.crt")));
+    let cert = lego.join(format!("certificates/{domain}.crt"));
+    let serial = serial_of(&cert);
+    let crl = support::crl_path_of(&cert);
     let hash = spki_sha256_of_key(&key);
 
     let (out, log) = ok(
@@ -523,7 +534,7 @@ fn key_compromise_blocks_the_key_and_the_operator_blocks_and_unblocks_keys() {
         serial_octets(blocked["serial"].as_str().unwrap()),
         serial_octets(&serial)
     );
-    assert_eq!(wait_for_crl_entry(&ferrite, &serial), 1);
+    assert_eq!(wait_for_crl_entry(&ferrite, &crl, &serial), 1);
 
     // A new order finalized with the same key: badPublicKey, saying why and what to do.
     let out = run_failing(with_csr());
@@ -589,7 +600,7 @@ fn key_compromise_blocks_the_key_and_the_operator_blocks_and_unblocks_keys() {
 /// (seeded in bulk, as after a long life), and a configuration pointing at it.
 async fn seeded(dir: &Path, n: usize) -> std::path::PathBuf {
     use ferrite_core::Store;
-    use ferrite_core::model::{Account, Certificate, Customer, Order};
+    use ferrite_core::model::{Account, Certificate, CrlScope, Customer, Order};
     use ferrite_proto::{AccountStatus, Identifier, OrderStatus};
     let data = dir.join("data");
     std::fs::create_dir_all(&data).unwrap();
@@ -649,6 +660,7 @@ async fn seeded(dir: &Path, n: usize) -> std::path::PathBuf {
                     not_after: now + time::Duration::days(60),
                     revoked: None,
                     renewal_advanced: None,
+                    crl: CrlScope::Unsharded,
                 },
             )
         })
@@ -671,11 +683,12 @@ async fn seeded(dir: &Path, n: usize) -> std::path::PathBuf {
 /// How many of the seeded certificates are revoked.
 async fn revoked_count(config_dir: &Path) -> u64 {
     use ferrite_core::Store;
+    use ferrite_core::model::CrlScope;
     let store = ferrite_store::SqliteStore::open(&config_dir.join("data/ferrite.db"))
         .await
         .unwrap();
     let n = store
-        .revoked_certificates(time::OffsetDateTime::now_utc())
+        .revoked_certificates(&CrlScope::Unsharded, time::OffsetDateTime::now_utc())
         .await
         .unwrap()
         .len() as u64;

@@ -42,9 +42,12 @@ pub trait CertificateIssuer: Send + Sync + 'static {
         scts: &[Sct],
     ) -> Result<IssuedCertificate, PkiError>;
 
-    /// Signs a full CRL of `revoked` with CRL number `number` (RFC 5280 §5).
+    /// Signs a complete CRL of `revoked` with CRL number `number` (RFC 5280 §5) for CRL
+    /// shard `shard` of this issuer, or with `None` for the unsharded CRL (its issuing
+    /// distribution point names the shard's URL, as the shard's certificates do).
     async fn sign_crl(
         &self,
+        shard: Option<u32>,
         revoked: &[RevokedEntry],
         number: u64,
         this_update: OffsetDateTime,
@@ -59,6 +62,12 @@ pub trait CertificateIssuer: Send + Sync + 'static {
 
     /// The issuing CA's notBefore: no certificate it issues may start earlier.
     fn not_before(&self) -> OffsetDateTime;
+
+    /// The issuing CA's [`ferrite_pki::Issuer::id`]: what names its CRL shards.
+    fn issuer_id(&self) -> &str;
+
+    /// How many CRL shards the certificates this issuer signs are spread over now.
+    fn crl_shards(&self) -> u32;
 }
 
 /// Signs inline: with the key in memory a signature takes tens of microseconds.
@@ -90,12 +99,13 @@ impl CertificateIssuer for ferrite_pki::Issuer {
 
     async fn sign_crl(
         &self,
+        shard: Option<u32>,
         revoked: &[RevokedEntry],
         number: u64,
         this_update: OffsetDateTime,
         next_update: OffsetDateTime,
     ) -> Result<Vec<u8>, PkiError> {
-        ferrite_pki::Issuer::sign_crl(self, revoked, number, this_update, next_update)
+        ferrite_pki::Issuer::sign_crl(self, shard, revoked, number, this_update, next_update)
     }
 
     fn certificate_pem(&self) -> &str {
@@ -108,6 +118,14 @@ impl CertificateIssuer for ferrite_pki::Issuer {
 
     fn not_before(&self) -> OffsetDateTime {
         ferrite_pki::Issuer::not_before(self)
+    }
+
+    fn issuer_id(&self) -> &str {
+        self.id()
+    }
+
+    fn crl_shards(&self) -> u32 {
+        self.urls().crl_shards
     }
 }
 
@@ -174,6 +192,7 @@ impl CertificateIssuer for OnBlockingThreads {
 
     async fn sign_crl(
         &self,
+        shard: Option<u32>,
         revoked: &[RevokedEntry],
         number: u64,
         this_update: OffsetDateTime,
@@ -181,7 +200,7 @@ impl CertificateIssuer for OnBlockingThreads {
     ) -> Result<Vec<u8>, PkiError> {
         let revoked = revoked.to_vec();
         self.run("signing a CRL", move |issuer| {
-            issuer.sign_crl(&revoked, number, this_update, next_update)
+            issuer.sign_crl(shard, &revoked, number, this_update, next_update)
         })
         .await
     }
@@ -196,5 +215,13 @@ impl CertificateIssuer for OnBlockingThreads {
 
     fn not_before(&self) -> OffsetDateTime {
         self.0.not_before()
+    }
+
+    fn issuer_id(&self) -> &str {
+        self.0.id()
+    }
+
+    fn crl_shards(&self) -> u32 {
+        self.0.urls().crl_shards
     }
 }

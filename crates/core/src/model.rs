@@ -132,6 +132,34 @@ pub struct Certificate {
     /// advance`), and the page explaining why: renewal information then suggests renewing
     /// at once (RFC 9773 §4.2).
     pub renewal_advanced: Option<RenewalAdvance>,
+    /// The CRL that lists it once it is revoked, fixed at issuance.
+    pub crl: CrlScope,
+}
+
+/// Which CRL lists a certificate: one shard of its issuing intermediate's CRLs (the
+/// certificate's CRL distribution point), or the one unsharded CRL of the certificates issued
+/// before there were shards.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CrlScope {
+    /// The unsharded CRL (`/crl`).
+    Unsharded,
+    /// Shard `shard` of the intermediate whose [`ferrite_pki::Issuer::id`] is `issuer_id`.
+    Shard {
+        /// The issuing intermediate's id.
+        issuer_id: String,
+        /// The shard, below the shard count when the certificate was issued.
+        shard: u32,
+    },
+}
+
+impl CrlScope {
+    /// The shard of `issuer_id` numbered `shard`.
+    pub fn shard(issuer_id: &str, shard: u32) -> CrlScope {
+        CrlScope::Shard {
+            issuer_id: issuer_id.to_owned(),
+            shard,
+        }
+    }
 }
 
 /// The operator's mark that a certificate should be renewed now (RFC 9773 §4.2: a window in
@@ -236,11 +264,11 @@ pub enum CaRecord {
     },
 }
 
-/// The CRL the instances of a deployment share ([`crate::Store::shared_crl`]): the last one
-/// an instance signed and stored, and how many revocations there have been.
+/// One CRL the instances of a deployment share ([`crate::Store::shared_crl`]): the last one
+/// an instance signed and stored, and how many revocations there have been in its scope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SharedCrl {
-    /// Revocations so far: every revocation counts one.
+    /// Revocations in the scope so far: every revocation counts one.
     pub generation: u64,
     /// The last CRL stored, if any.
     pub stored: Option<StoredCrl>,

@@ -9,9 +9,9 @@ use crate::rate_limit::Gcra;
 
 use crate::model::{
     Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
-    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, Customer, DomainValidation,
-    DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension,
-    ValidationOwner, ValidationResult,
+    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, Customer,
+    DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl,
+    StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -269,30 +269,42 @@ pub trait Store: Send + Sync + 'static {
         at: OffsetDateTime,
         reason: u8,
     ) -> Result<bool, StoreError>;
-    /// Revoked certificates that have not expired at `now`, for the CRL: (serial, revoked at,
-    /// reason).
+    /// Revoked certificates of CRL `scope` that have not expired at `now`, for that CRL:
+    /// (serial, revoked at, reason).
     async fn revoked_certificates(
         &self,
+        scope: &CrlScope,
         now: OffsetDateTime,
     ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError>;
-    /// The CRL the instances share: the last one stored and the revocation generation now
-    /// (which [`Store::revoke_certificate`] bumps in the statement that revokes).
-    async fn shared_crl(&self) -> Result<SharedCrl, StoreError>;
-    /// The revocation generation now ([`SharedCrl::generation`] without the stored CRL): what
-    /// an instance compares its CRL against.
-    async fn crl_generation(&self) -> Result<u64, StoreError>;
-    /// Takes the lease to sign the next shared CRL for `holder` until `until`, if nobody
+    /// The CRL of `scope` the instances share: the last one stored and the scope's revocation
+    /// generation now (which [`Store::revoke_certificate`] bumps in the statement that
+    /// revokes). A scope nothing was revoked in or signed for has generation 0 and no CRL.
+    async fn shared_crl(&self, scope: &CrlScope) -> Result<SharedCrl, StoreError>;
+    /// The scope's revocation generation now ([`SharedCrl::generation`] without the stored
+    /// CRL): what an instance compares the CRL it holds against.
+    async fn crl_generation(&self, scope: &CrlScope) -> Result<u64, StoreError>;
+    /// The shards of intermediate `issuer_id` the database holds a CRL or a revocation count
+    /// for, ascending: with the shards the issuer writes now, the CRLs to keep fresh (a shard
+    /// count lowered later still leaves the higher shards' certificates a CRL).
+    async fn crl_shards(&self, issuer_id: &str) -> Result<Vec<u32>, StoreError>;
+    /// Takes the lease to sign the next CRL of `scope` for `holder` until `until`, if nobody
     /// holds it at `now` (or `holder` does). Returns the revocation generation the new CRL
     /// must list, or `None` while another holder's lease runs: one instance signs at a time.
     async fn take_crl_lease(
         &self,
+        scope: &CrlScope,
         holder: &str,
         now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<Option<u64>, StoreError>;
-    /// Stores the CRL `holder` signed under its lease and releases the lease. `false` (and
-    /// nothing stored) if the lease is no longer `holder`'s.
-    async fn store_crl(&self, holder: &str, crl: &StoredCrl) -> Result<bool, StoreError>;
+    /// Stores the CRL of `scope` `holder` signed under its lease and releases the lease.
+    /// `false` (and nothing stored) if the lease is no longer `holder`'s.
+    async fn store_crl(
+        &self,
+        scope: &CrlScope,
+        holder: &str,
+        crl: &StoredCrl,
+    ) -> Result<bool, StoreError>;
     /// Allocates the next CRL number (monotonic across instances).
     async fn next_crl_number(&self) -> Result<u64, StoreError>;
     /// Certificates `filter` covers that have not expired at `now` (notAfter ≥ now), oldest

@@ -12,15 +12,23 @@ use ferrite_jose::Algorithm;
 use ferrite_jose::sign::SigningKey;
 use ferrite_proto::ProblemType;
 
-/// The serials and reasons the store lists for the CRL now.
+/// The serials and reasons the store lists for the CRLs now, each in the shard of the
+/// certificate's CRL distribution point.
 async fn revoked(engine: &Engine) -> Vec<(String, u8)> {
-    let listed = engine
-        .ca
-        .store()
-        .revoked_certificates(engine.now())
-        .await
-        .unwrap();
-    listed.into_iter().map(|(s, _, r)| (s, r)).collect()
+    let store = engine.ca.store();
+    let mut all = Vec::new();
+    for scope in engine.crl_scopes() {
+        for (serial, _, reason) in store
+            .revoked_certificates(&scope, engine.now())
+            .await
+            .unwrap()
+        {
+            let stored = store.certificate(&serial).await.unwrap().unwrap();
+            assert_eq!(stored.crl, scope, "{serial} is listed in its own CRL only");
+            all.push((serial, reason));
+        }
+    }
+    all
 }
 
 #[tokio::test]

@@ -368,13 +368,14 @@ impl CertificateIssuer for LoggedIssuer {
 
     async fn sign_crl(
         &self,
+        shard: Option<u32>,
         revoked: &[RevokedEntry],
         number: u64,
         this_update: OffsetDateTime,
         next_update: OffsetDateTime,
     ) -> Result<Vec<u8>, PkiError> {
         self.inner
-            .sign_crl(revoked, number, this_update, next_update)
+            .sign_crl(shard, revoked, number, this_update, next_update)
             .await
     }
 
@@ -388,6 +389,14 @@ impl CertificateIssuer for LoggedIssuer {
 
     fn not_before(&self) -> OffsetDateTime {
         self.inner.not_before()
+    }
+
+    fn issuer_id(&self) -> &str {
+        self.inner.issuer_id()
+    }
+
+    fn crl_shards(&self) -> u32 {
+        self.inner.crl_shards()
     }
 }
 

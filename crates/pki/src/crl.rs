@@ -15,6 +15,16 @@ use crate::{Issuer, PkiError};
 /// thisUpdate.
 pub const MAX_CRL_VALIDITY: Duration = Duration::days(10);
 
+/// The CRL shard (of `shards`) a certificate with serial `serial` (magnitude octets) is
+/// listed in: its last eight octets, big-endian, modulo `shards`. Serials are random, so the
+/// shards fill evenly; the precertificate and the certificate of one serial fall in the same
+/// shard, and so does a certificate whose shard is computed again.
+pub fn crl_shard_of(serial: &[u8], shards: u32) -> u32 {
+    let tail = &serial[serial.len().saturating_sub(8)..];
+    let value = tail.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+    u32::try_from(value % u64::from(shards.max(1))).unwrap_or(0)
+}
+
 /// One revoked certificate in a CRL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevokedEntry {
@@ -56,12 +66,15 @@ fn reason_code(reason: u8) -> Result<Option<RevocationReason>, PkiError> {
 }
 
 impl Issuer {
-    /// Signs a full CRL (RFC 5280 §5) for every certificate this intermediate issued: CRL
-    /// number `number` (monotonically increasing: the caller's counter), AKI, an issuing
-    /// distribution point with `urls.crl` and onlyContainsUserCerts, and one entry with its
-    /// reason code per revoked certificate. Returns DER.
+    /// Signs a complete CRL (RFC 5280 §5) of one scope of this intermediate's certificates:
+    /// shard `shard` ([`Issuer::crl_url`]), or with `None` the unsharded CRL at `urls.crl`.
+    /// CRL number `number` (monotonically increasing: the caller's counter), AKI, an issuing
+    /// distribution point with that URL (what the certificates of the scope carry as their
+    /// CRL distribution point) and onlyContainsUserCerts, and one entry with its reason code
+    /// per revoked certificate. Returns DER.
     pub fn sign_crl(
         &self,
+        shard: Option<u32>,
         revoked: &[RevokedEntry],
         number: u64,
         this_update: OffsetDateTime,
@@ -101,7 +114,7 @@ impl Issuer {
             // RFC 5280 §5.2.5: scope of this CRL, matching the leaves' CRL DP.
             issuing_distribution_point: Some(CrlIssuingDistributionPoint {
                 distribution_point: CrlDistributionPoint {
-                    uris: vec![self.urls().crl.clone()],
+                    uris: vec![self.crl_url(shard)],
                 },
                 scope: Some(CrlScope::UserCertsOnly),
             }),
@@ -117,7 +130,7 @@ impl Issuer {
                 detail: e.to_string(),
             })?;
         let crl = replace_signature(placeholder.der(), self.key(), "signing a CRL")?;
-        tracing::info!(number, entries = revoked.len(), "signed CRL");
+        tracing::info!(number, ?shard, entries = revoked.len(), "signed CRL");
         Ok(crl)
     }
 }

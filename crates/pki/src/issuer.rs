@@ -52,6 +52,13 @@ pub struct IssuedCertificate {
     pub not_before: OffsetDateTime,
     /// notAfter as written in the certificate.
     pub not_after: OffsetDateTime,
+    /// The issuer's [`Issuer::id`].
+    pub issuer_id: String,
+    /// The CRL shard that lists the certificate once it is revoked ([`crl_shard_of`] of its
+    /// serial), whether or not the profile writes the distribution point into it.
+    ///
+    /// [`crl_shard_of`]: crate::crl_shard_of
+    pub crl_shard: u32,
 }
 
 /// The names and validity period of one certificate, after the caller's checks: what a
@@ -80,11 +87,14 @@ pub struct Issuer {
     verify_key: ParsedPublicKey,
     facts: IssuerFacts,
     urls: IssuerUrls,
+    /// [`Issuer::id`].
+    id: String,
 }
 
 impl fmt::Debug for Issuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Issuer")
+            .field("id", &self.id)
             .field("key_id", &to_hex(&self.facts.key_id))
             .field("not_after", &self.facts.not_after)
             .field("urls", &self.urls)
@@ -160,7 +170,13 @@ impl Issuer {
         .map_err(|e| invalid(format!("rcgen cannot use it: {e}")))?;
         let mut cert_pem = cert_pem.trim_end().to_owned();
         cert_pem.push('\n');
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &cert_der);
+        let id: String = digest.as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Ok(Issuer {
+            id,
             cert_der,
             cert_pem,
             key,
@@ -197,6 +213,22 @@ impl Issuer {
         &self.urls
     }
 
+    /// What names this intermediate in its CRL shards' URLs and in the database: the first
+    /// eight octets of the SHA-256 of its certificate, 16 lower-case hex digits. Two
+    /// intermediates (a roll, or one per key type) never share CRLs.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The CRL distribution point of shard `shard` of this issuer
+    /// ([`IssuerUrls::crl_shard_url`]), or with `None` the unsharded `urls.crl`.
+    pub fn crl_url(&self, shard: Option<u32>) -> String {
+        match shard {
+            Some(shard) => self.urls.crl_shard_url(&self.id, shard),
+            None => self.urls.crl.clone(),
+        }
+    }
+
     /// The issuer's name, what a [`Profile::issuer`] names: [`DEFAULT_ISSUER`].
     pub fn name(&self) -> &str {
         DEFAULT_ISSUER
@@ -211,8 +243,8 @@ impl Issuer {
     /// Issues a subscriber certificate of `profile` (see [`Profile`] for what it decides):
     /// empty subject, SAN (critical) = `dns_names`, basicConstraints critical CA:FALSE, AKI
     /// keyid, no SKI, random 128-bit serial, ecdsa-with-SHA256, and the profile's key usages,
-    /// extended key usages, policies, CRL DP = `urls.crl` and AIA caIssuers =
-    /// `urls.ca_issuers`.
+    /// extended key usages, policies, CRL DP = the serial's shard ([`Issuer::crl_url`]) and
+    /// AIA caIssuers = `urls.ca_issuers`.
     ///
     /// The profile is validated first ([`PkiError::InvalidProfile`]) and must name this
     /// issuer; the key must be of a kind it certifies ([`PkiError::KeyTypeNotInProfile`]).
@@ -373,7 +405,9 @@ impl Issuer {
             not_after: whole_seconds(request.not_after),
             ..*request
         };
-        let mut params = params::leaf(profile, &request, &key, serial, &self.urls)?;
+        let crl_shard = crate::crl_shard_of(serial, self.urls.crl_shards);
+        let crl_url = self.crl_url(Some(crl_shard));
+        let mut params = params::leaf(profile, &request, &key, serial, &self.urls, &crl_url)?;
         params::add_ct_extension(&mut params, ct);
 
         // Lint before sign (Boulder's "linting signer"): same TBS, no real signature.
@@ -391,6 +425,7 @@ impl Issuer {
                 serial,
                 spki_der,
                 urls: &self.urls,
+                crl_url: &crl_url,
                 issuer: &self.facts,
                 ct,
             },
@@ -415,6 +450,8 @@ impl Issuer {
             serial_hex: to_hex(serial),
             not_before: request.not_before,
             not_after: request.not_after,
+            issuer_id: self.id.clone(),
+            crl_shard,
         })
     }
 
@@ -508,6 +545,7 @@ mod tests {
         let opts = CaOptions::new(IssuerUrls {
             ca_issuers: "http://ca.example.com/i.der".into(),
             crl: "http://ca.example.com/0.crl".into(),
+            crl_shards: 16,
         });
         let (bundle, _) = CaBundle::load_or_create(&tmp.path().join("ca"), &opts).unwrap();
         (tmp, bundle)
@@ -549,7 +587,16 @@ mod tests {
         let spki = key.subject_public_key_info();
         let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki).unwrap();
         let serial = random_serial().unwrap();
-        let mut params = params::leaf(built, request, &kind(&spki), &serial, &issuer.urls).unwrap();
+        let crl_url = issuer.crl_url(Some(crate::crl_shard_of(&serial, 16)));
+        let mut params = params::leaf(
+            built,
+            request,
+            &kind(&spki),
+            &serial,
+            &issuer.urls,
+            &crl_url,
+        )
+        .unwrap();
         edit(&mut params);
         let cert = params.signed_by(&public_key, &issuer.lint_signer).unwrap();
         lint::check_leaf(
@@ -560,6 +607,7 @@ mod tests {
                 serial: &serial,
                 spki_der: &spki,
                 urls: &issuer.urls,
+                crl_url: &crl_url,
                 issuer: &issuer.facts,
                 ct: CtExtension::None,
             },
@@ -789,7 +837,16 @@ mod tests {
         };
         let profile = Profile::tls_server();
         let params = |serial: &[u8]| {
-            params::leaf(&profile, &request, &kind(&spki), serial, &issuer.urls).unwrap()
+            let crl_url = issuer.crl_url(Some(crate::crl_shard_of(serial, 16)));
+            params::leaf(
+                &profile,
+                &request,
+                &kind(&spki),
+                serial,
+                &issuer.urls,
+                &crl_url,
+            )
+            .unwrap()
         };
         let leaf = params(&random_serial().unwrap());
         let linted = leaf.signed_by(&public_key, &issuer.lint_signer).unwrap();

@@ -83,13 +83,13 @@ pub use ceremony::{
     Ceremony, CeremonyRecord, INTERMEDIATE_KEY_ALGORITHM, ROOT_KEY_ALGORITHM, RecordCertificate,
     RecordKey, init_in_token, sha256_fingerprint,
 };
-pub use crl::{MAX_CRL_VALIDITY, RevokedEntry, is_subscriber_revocation_reason};
+pub use crl::{MAX_CRL_VALIDITY, RevokedEntry, crl_shard_of, is_subscriber_revocation_reason};
 pub use csr::{Csr, CsrPolicy};
 pub use ct::{Precertificate, Sct};
 pub use error::{CsrError, PkiError};
 pub use issuer::{IssueRequest, IssuedCertificate, Issuer, MAX_NAMES_PER_CERTIFICATE};
 pub use key::KeyKind;
-pub use options::{CaOptions, IssuerUrls};
+pub use options::{CaOptions, IssuerUrls, MAX_CRL_SHARDS};
 pub use parse::{ParsedCertificate, parse_certificate};
 pub use profile::{
     DEFAULT_ISSUER, ExtendedKeyUsage, KeyType, KeyUsage, KeyUsages, PolicyOid, Profile,

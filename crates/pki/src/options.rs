@@ -4,18 +4,30 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::PkiError;
 
-/// Where relying parties fetch the issuer certificate and the CRL (both plain `http://` URLs;
+/// Where relying parties fetch the issuer certificate and the CRLs (plain `http://` URLs;
 /// chosen by the server).
 ///
-/// Both go into every leaf and into the intermediate: `ca_issuers` serves the intermediate
-/// certificate (DER), `crl` the intermediate's CRL.
+/// `ca_issuers` (the intermediate certificate, DER) goes into every leaf and into the
+/// intermediate. A leaf's CRL distribution point is one of its issuer's `crl_shards` CRL
+/// shards, [`IssuerUrls::crl_shard_url`]: the shard is fixed by the serial
+/// ([`crl_shard_of`](crate::crl_shard_of)), so each CRL stays small however many
+/// certificates are revoked. `crl` itself is the intermediate's distribution point and the
+/// one CRL of certificates issued before there were shards.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuerUrls {
     /// Authority Information Access `caIssuers` URL (RFC 5280 §4.2.2.1).
     pub ca_issuers: String,
-    /// CRL Distribution Point URL (RFC 5280 §4.2.1.13).
+    /// CRL Distribution Point URL (RFC 5280 §4.2.1.13) of the unsharded CRL, and the base of
+    /// the shards' URLs.
     pub crl: String,
+    /// How many CRL shards each issuer's certificates are spread over (1 to
+    /// [`MAX_CRL_SHARDS`]).
+    pub crl_shards: u32,
 }
+
+/// At most this many CRL shards per issuer: each is signed again every refresh, so the
+/// number bounds the CA's signing work however many certificates there are.
+pub const MAX_CRL_SHARDS: u32 = 1024;
 
 /// What the operator chooses about the CA. Only read when the CA is created, except `urls`,
 /// which every issuance uses.
@@ -104,8 +116,23 @@ impl CaOptions {
 }
 
 impl IssuerUrls {
+    /// The URL of CRL shard `shard` of the issuer whose [`Issuer::id`](crate::Issuer::id) is
+    /// `issuer_id`: `{crl}/{issuer_id}/{shard}.crl`.
+    pub fn crl_shard_url(&self, issuer_id: &str, shard: u32) -> String {
+        format!("{}/{issuer_id}/{shard}.crl", self.crl)
+    }
+
     /// Baseline Requirements §7.1.2.7.7 / §7.1.2.11.2: AIA and CRL DP are `http://` URLs.
     pub(crate) fn validate(&self) -> Result<(), PkiError> {
+        if !(1..=MAX_CRL_SHARDS).contains(&self.crl_shards) {
+            return Err(PkiError::InvalidOptions {
+                field: "urls.crl_shards",
+                reason: format!(
+                    "{} CRL shards: choose 1 to {MAX_CRL_SHARDS}",
+                    self.crl_shards
+                ),
+            });
+        }
         for (field, url) in [
             ("urls.ca_issuers", &self.ca_issuers),
             ("urls.crl", &self.crl),

@@ -117,16 +117,16 @@ pub(crate) fn intermediate(
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
     params.use_authority_key_identifier_extension = true;
     params.key_identifier_method = KeyIdMethod::PreSpecified(key_identifier(raw_public_key));
-    add_crl_distribution_point(&mut params, &opts.urls);
+    add_crl_distribution_point(&mut params, &opts.urls.crl);
     add_certificate_policies(&mut params, &[der::OID_BR_DOMAIN_VALIDATED]);
     add_ca_issuers(&mut params, &opts.urls);
     Ok(params)
 }
 
 /// RFC 5280 §4.2.1.13 / Baseline Requirements §7.1.2.11.2: one http fullName URI.
-fn add_crl_distribution_point(params: &mut CertificateParams, urls: &IssuerUrls) {
+fn add_crl_distribution_point(params: &mut CertificateParams, url: &str) {
     params.crl_distribution_points = vec![CrlDistributionPoint {
-        uris: vec![urls.crl.clone()],
+        uris: vec![url.to_owned()],
     }];
 }
 
@@ -158,6 +158,7 @@ pub(crate) fn leaf(
     key: &KeyKind,
     serial: &[u8],
     urls: &IssuerUrls,
+    crl_url: &str,
 ) -> Result<CertificateParams, PkiError> {
     let mut params = CertificateParams::default();
     // RFC 5280 §4.1.2.6: an empty subject makes rcgen mark the SAN extension critical.
@@ -203,7 +204,7 @@ pub(crate) fn leaf(
         true,
     ));
     if profile.crl_distribution_point {
-        add_crl_distribution_point(&mut params, urls);
+        add_crl_distribution_point(&mut params, crl_url);
     }
     let policies: Vec<&[u64]> = profile
         .certificate_policies

@@ -416,11 +416,16 @@ fn assert_leaf_profile(
                 assert_eq!(p[0].policy_id.to_id_string(), "2.23.140.1.2.1");
             }
             ParsedExtension::CRLDistributionPoints(dp) => {
+                // The serial's shard of the issuer's CRLs.
+                let shard = ferrite_pki::crl_shard_of(serial, 16);
+                assert_eq!(issued.crl_shard, shard);
+                assert_eq!(issued.issuer_id, bundle.issuer.id());
+                let url = format!("{CRL_URL}/{}/{shard}.crl", bundle.issuer.id());
                 assert_eq!(dp.points.len(), 1);
                 assert_eq!(
                     dp.points[0].distribution_point,
                     Some(DistributionPointName::FullName(vec![GeneralName::URI(
-                        CRL_URL
+                        &url
                     )]))
                 );
             }
@@ -970,7 +975,7 @@ fn crl_lists_entries_with_reasons() {
     ];
     let der = bundle
         .issuer
-        .sign_crl(&entries, 42, now, now + Duration::days(7))
+        .sign_crl(Some(3), &entries, 42, now, now + Duration::days(7))
         .unwrap();
 
     let (rest, crl) = parse_x509_crl(&der).unwrap();
@@ -1019,6 +1024,17 @@ fn crl_lists_entries_with_reasons() {
         })
         .unwrap();
     assert!(idp.only_contains_user_certs);
+    // The shard's URL, as its certificates' distribution point names it.
+    let shard_url = format!("{CRL_URL}/{}/3.crl", bundle.issuer.id());
+    assert_eq!(bundle.issuer.crl_url(Some(3)), shard_url);
+    assert!(
+        matches!(
+            &idp.distribution_point,
+            Some(DistributionPointName::FullName(names))
+                if names.as_slice() == [GeneralName::URI(shard_url.as_str())]
+        ),
+        "{idp:?}"
+    );
 
     // openssl agrees the CRL is signed by the intermediate.
     let crl_path = tmp.path().join("crl.der");
@@ -1035,7 +1051,7 @@ fn crl_lists_entries_with_reasons() {
     // An empty CRL is valid too.
     let empty = bundle
         .issuer
-        .sign_crl(&[], 43, now, now + Duration::days(1))
+        .sign_crl(None, &[], 43, now, now + Duration::days(1))
         .unwrap();
     assert_eq!(
         parse_x509_crl(&empty)
@@ -1056,7 +1072,7 @@ fn crl_refuses_bad_input() {
         revoked_at: now,
         reason,
     };
-    let sign = |e: &[RevokedEntry], next| bundle.issuer.sign_crl(e, 1, now, next);
+    let sign = |e: &[RevokedEntry], next| bundle.issuer.sign_crl(None, e, 1, now, next);
     assert!(matches!(
         sign(&[entry("0a", 7)], now + Duration::days(1)),
         Err(PkiError::InvalidRevocationReason { reason: 7 })

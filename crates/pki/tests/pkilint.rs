@@ -184,6 +184,7 @@ fn intermediate_root_chain_and_crl_are_pkilint_clean() {
     let crl = bundle
         .issuer
         .sign_crl(
+            Some(issued.crl_shard),
             &[ferrite_pki::RevokedEntry {
                 serial_hex: issued.serial_hex.clone(),
                 revoked_at: now,

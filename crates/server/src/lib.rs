@@ -122,6 +122,28 @@ fn with_common_layers(router: Router, state: AppState, listener: &'static str) -
         ))
 }
 
+/// Signs this instance's issuer's out-of-date CRLs ([`ferrite_core::Ca::refresh_crls`]) every
+/// `every`, the first time `every` after the start (a CRL fetched before then is signed on
+/// demand), until the returned task is aborted: every shard stays fresh and lists a
+/// revocation within a minute whether or not anyone fetches it.
+pub fn spawn_crl_refresh(
+    ca: ferrite_core::Ca,
+    every: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match ca.refresh_crls().await {
+                Ok(0) => {}
+                Ok(signed) => tracing::debug!(signed, "CRLs refreshed"),
+                Err(e) => tracing::warn!(error = %e, "refreshing the CRLs failed; retrying"),
+            }
+        }
+    })
+}
+
 /// Runs engine housekeeping (nonce purge, stranded validations) every `every` until the
 /// returned task is aborted.
 pub fn spawn_housekeeping(

@@ -3,7 +3,7 @@
 //! documents by type, what the engine counts (validations by method and outcome, issuances,
 //! refused issuances, bindings), the remote perspectives of multi-perspective corroboration
 //! (answer latency and requests by outcome per perspective, corroborations by result), and the
-//! days left of the issuing CA's and the ACME listener's certificates and the CRL's age. One
+//! days left of the issuing CA's and the ACME listener's certificates and the oldest CRL's age. One
 //! set per instance ([`crate::AppState`]); no metric carries a secret, an account or a name,
 //! and perspective labels come from the configuration only.
 
@@ -216,7 +216,7 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
             &mut out,
             "ferrite_crl_age_seconds",
             "gauge",
-            "Age of the CRL this instance serves.",
+            "Age of the oldest CRL of this instance's issuer (its shards and the unsharded CRL), as the last scheduled refresh found it.",
         );
         let _ = writeln!(out, "ferrite_crl_age_seconds {}", age.whole_seconds());
     }

@@ -1,11 +1,14 @@
 //! Plain-HTTP resources relying parties fetch: the issuer certificate (AIA caIssuers), the root
-//! and the CRL (CRL distribution point), and a health check.
+//! and the CRLs (CRL distribution points: each issuer's shards, and the unsharded CRL), and a
+//! health check.
 
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+
+use ferrite_core::model::CrlScope;
 
 use crate::AppState;
 
@@ -15,8 +18,13 @@ pub const INTERMEDIATE_PATH: &str = "/ca/intermediate.der";
 pub const INTERMEDIATE_PEM_PATH: &str = "/ca/intermediate.pem";
 /// The root clients must trust.
 pub const ROOT_PATH: &str = "/ca/root.pem";
-/// The CRL path.
+/// The unsharded CRL, and the base of the shards' paths: `{CRL_PATH}/{issuer id}/{shard}.crl`
+/// (`ferrite_pki::IssuerUrls::crl_shard_url`).
 pub const CRL_PATH: &str = "/crl";
+/// How long a cache may serve a CRL before asking again (`Cache-Control: max-age`): as long as
+/// an instance serves the CRL it holds before it looks for revocations made elsewhere, so a
+/// revocation reaches a relying party behind a cache within a minute.
+pub const CRL_MAX_AGE: u64 = 20;
 /// Liveness: the process answers.
 pub const LIVE_PATH: &str = "/health/live";
 /// Readiness: the instance can serve (the database takes a write, the signer signs).
@@ -27,7 +35,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(INTERMEDIATE_PATH, get(intermediate))
         .route(INTERMEDIATE_PEM_PATH, get(intermediate_pem))
         .route(ROOT_PATH, get(root))
-        .route(CRL_PATH, get(crl))
+        .route(CRL_PATH, get(unsharded_crl))
+        .route("/crl/{issuer}/{file}", get(crl_shard))
         .route(LIVE_PATH, get(live))
         .route("/healthz", get(live))
         .route(READY_PATH, get(ready))
@@ -59,18 +68,96 @@ async fn root(State(state): State<AppState>) -> Response {
     with_type(state.config.root_pem.clone(), "application/x-pem-file")
 }
 
-async fn crl(State(state): State<AppState>) -> Response {
-    match state.ca.crl().await {
-        Ok(der) => with_type(der, "application/pkix-crl"),
+async fn unsharded_crl(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    crl(&state, &CrlScope::Unsharded, &headers).await
+}
+
+/// `/crl/{issuer}/{shard}.crl`: the issuer id is 16 lower-case hex digits and the shard a
+/// decimal number, as `ferrite_pki::IssuerUrls::crl_shard_url` writes them; anything else is
+/// no CRL (404).
+async fn crl_shard(
+    State(state): State<AppState>,
+    Path((issuer, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let issuer_ok = issuer.len() == 16
+        && issuer
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let shard = file
+        .strip_suffix(".crl")
+        .filter(|n| !n.is_empty() && n.len() <= 4 && n.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|n| n.parse::<u32>().ok());
+    match shard {
+        Some(shard) if issuer_ok => crl(&state, &CrlScope::shard(&issuer, shard), &headers).await,
+        _ => no_such_crl(),
+    }
+}
+
+fn no_such_crl() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "no such CRL: a certificate's CRL distribution point names its CRL",
+    )
+        .into_response()
+}
+
+/// Serves the CRL of `scope` with `Last-Modified` (its thisUpdate), a strong `ETag` and
+/// `Cache-Control` ([`CRL_MAX_AGE`]); `304 Not Modified` to a request whose `If-None-Match`
+/// names the ETag or (without `If-None-Match`) whose `If-Modified-Since` is no older than the
+/// thisUpdate (RFC 9110 §13.1).
+async fn crl(state: &AppState, scope: &CrlScope, headers: &HeaderMap) -> Response {
+    let crl = match state.ca.crl(scope).await {
+        Ok(Some(crl)) => crl,
+        Ok(None) => return no_such_crl(),
         Err(e) => {
-            tracing::error!(error = %e, "CRL generation failed");
-            (
+            tracing::error!(error = %e, ?scope, "CRL generation failed");
+            return (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "CRL temporarily unavailable; retry",
             )
-                .into_response()
+                .into_response();
+        }
+    };
+    let this_update = std::time::SystemTime::from(crl.this_update);
+    let not_modified = match headers.get(header::IF_NONE_MATCH) {
+        Some(tags) => tags.to_str().is_ok_and(|tags| {
+            tags.split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == crl.etag)
+        }),
+        None => headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .is_some_and(|since| {
+                since
+                    >= this_update
+                        .checked_sub(std::time::Duration::from_nanos(u64::from(
+                            crl.this_update.nanosecond(),
+                        )))
+                        .unwrap_or(this_update)
+            }),
+    };
+    let mut response = if not_modified {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        with_type(crl.der, "application/pkix-crl")
+    };
+    let h = response.headers_mut();
+    for (name, value) in [
+        (header::LAST_MODIFIED, httpdate::fmt_http_date(this_update)),
+        (header::ETAG, crl.etag),
+        (
+            header::CACHE_CONTROL,
+            format!("public, max-age={CRL_MAX_AGE}"),
+        ),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            h.insert(name, value);
         }
     }
+    response
 }
 
 async fn live() -> &'static str {

@@ -2,7 +2,7 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    BlockedKey, Certificate, CertificateFilter, CertificateQuery, RenewalAdvance,
+    BlockedKey, Certificate, CertificateFilter, CertificateQuery, CrlScope, RenewalAdvance,
 };
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
@@ -15,7 +15,8 @@ use crate::open::SqliteStore;
 macro_rules! columns {
     () => {
         "serial, account_id, order_id, der, chain_pem, dns_names, not_before, not_after, \
-         revoked_at, revocation_reason, renewal_advanced_at, renewal_explanation_url"
+         revoked_at, revocation_reason, renewal_advanced_at, renewal_explanation_url, issuer_id, \
+         crl_shard"
     };
 }
 
@@ -64,8 +65,8 @@ pub(crate) fn insert_in(
         conn,
         "INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
          not_before, not_after, revoked_at, revocation_reason, renewal_advanced_at, \
-         renewal_explanation_url, spki_sha256) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         renewal_explanation_url, spki_sha256, issuer_id, crl_shard) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             cert.serial,
             cert.account_id,
@@ -82,6 +83,8 @@ pub(crate) fn insert_in(
                 .as_ref()
                 .and_then(|a| a.explanation_url.clone()),
             spki_sha256(cert),
+            crl_columns(&cert.crl).0,
+            crl_columns(&cert.crl).1,
         ],
     )
     .map(drop)
@@ -280,12 +283,15 @@ fn revoke_in(
          WHERE serial = ? AND revoked_at IS NULL",
         params![micros(at), i64::from(reason), serial],
     )? == 1;
-    // The stored CRL no longer lists every revocation (`crl_state`).
+    // The certificate's CRL no longer lists every revocation of its scope (`crl_shards`).
     if revoked {
         execute(
             conn,
-            "UPDATE crl_state SET generation = generation + 1 WHERE id = 1",
-            [],
+            "INSERT INTO crl_shards (issuer_id, shard, generation) \
+             SELECT coalesce(issuer_id, ''), coalesce(crl_shard, -1), 1 FROM certificates \
+             WHERE serial = ? \
+             ON CONFLICT (issuer_id, shard) DO UPDATE SET generation = crl_shards.generation + 1",
+            [serial],
         )?;
     }
     Ok(revoked)
@@ -295,14 +301,17 @@ fn revoke_in(
 // (RFC 5280 §4.1.2.5), so a certificate whose notAfter is `now` is still listed.
 pub(crate) async fn revoked(
     store: &SqliteStore,
+    scope: &CrlScope,
     now: OffsetDateTime,
 ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError> {
+    let (issuer_id, shard) = crl_columns(scope);
     store.db.read(|conn| {
         query_all(
             conn,
             "SELECT serial, revoked_at, revocation_reason FROM certificates \
-             WHERE revoked_at IS NOT NULL AND not_after >= ? ORDER BY revoked_at, serial",
-            [micros(now)],
+             WHERE issuer_id IS ?2 AND crl_shard IS ?3 \
+               AND revoked_at IS NOT NULL AND not_after >= ?1 ORDER BY revoked_at, serial",
+            params![micros(now), issuer_id, shard],
             |row| {
                 Ok((
                     col(row, "serial")?,
@@ -347,6 +356,7 @@ fn decode(row: &Row<'_>) -> Result<Certificate, StoreError> {
     let revoked_at: Option<i64> = at(row, 8, "revoked_at")?;
     let reason: Option<i64> = at(row, 9, "revocation_reason")?;
     let revoked = revocation(revoked_at, reason)?;
+    let crl = crl_scope(at(row, 12, "issuer_id")?, at(row, 13, "crl_shard")?)?;
     Ok(Certificate {
         serial: at(row, 0, "serial")?,
         account_id: at(row, 1, "account_id")?,
@@ -358,5 +368,33 @@ fn decode(row: &Row<'_>) -> Result<Certificate, StoreError> {
         not_after: from_micros(at(row, 7, "not_after")?, "certificates.not_after")?,
         revoked,
         renewal_advanced,
+        crl,
     })
+}
+
+/// The `issuer_id` and `crl_shard` columns of a certificate listed in `scope` (both NULL
+/// for the unsharded CRL).
+pub(crate) fn crl_columns(scope: &CrlScope) -> (Option<&str>, Option<i64>) {
+    match scope {
+        CrlScope::Unsharded => (None, None),
+        CrlScope::Shard { issuer_id, shard } => (Some(issuer_id), Some(i64::from(*shard))),
+    }
+}
+
+/// The scope the `issuer_id` and `crl_shard` columns name.
+pub(crate) fn crl_scope(
+    issuer_id: Option<String>,
+    shard: Option<i64>,
+) -> Result<CrlScope, StoreError> {
+    match (issuer_id, shard) {
+        (None, None) => Ok(CrlScope::Unsharded),
+        (Some(issuer_id), Some(shard)) => Ok(CrlScope::Shard {
+            issuer_id,
+            shard: u32::try_from(shard)
+                .map_err(|_| StoreError::Corrupt(format!("certificates.crl_shard is {shard}")))?,
+        }),
+        (issuer_id, shard) => Err(StoreError::Corrupt(format!(
+            "certificates.issuer_id {issuer_id:?} and crl_shard {shard:?}: both or neither"
+        ))),
+    }
 }

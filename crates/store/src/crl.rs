@@ -1,21 +1,31 @@
-//! The CRL the instances share (`crl_state`): the last one signed, the revocation generation
-//! it lists, and the lease of the one instance signing the next.
+//! The CRLs the instances share (`crl_shards`, one row per CRL): the last one signed, the
+//! revocation generation of its scope, and the lease of the one instance signing the next.
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{SharedCrl, StoredCrl};
+use ferrite_core::model::{CrlScope, SharedCrl, StoredCrl};
 use rusqlite::params;
 use time::OffsetDateTime;
 
 use crate::codec::{from_micros, micros};
-use crate::db::{at, execute, query_opt};
+use crate::db::{at, execute, query_all, query_opt};
 use crate::open::SqliteStore;
 
-pub(crate) async fn shared(store: &SqliteStore) -> Result<SharedCrl, StoreError> {
+/// The `crl_shards` key of `scope`: the unsharded CRL is ('', -1).
+pub(crate) fn key(scope: &CrlScope) -> (&str, i64) {
+    match scope {
+        CrlScope::Unsharded => ("", -1),
+        CrlScope::Shard { issuer_id, shard } => (issuer_id, i64::from(*shard)),
+    }
+}
+
+pub(crate) async fn shared(store: &SqliteStore, scope: &CrlScope) -> Result<SharedCrl, StoreError> {
+    let (issuer_id, shard) = key(scope);
     store.db.read(|conn| {
-        query_opt(
+        let found = query_opt(
             conn,
-            "SELECT generation, der, signed_at, der_generation FROM crl_state WHERE id = 1",
-            [],
+            "SELECT generation, der, signed_at, der_generation FROM crl_shards \
+             WHERE issuer_id = ? AND shard = ?",
+            params![issuer_id, shard],
             |row| {
                 let generation: i64 = at(row, 0, "generation")?;
                 let der: Option<Vec<u8>> = at(row, 1, "der")?;
@@ -26,46 +36,69 @@ pub(crate) async fn shared(store: &SqliteStore) -> Result<SharedCrl, StoreError>
                     stored: match (der, signed_at, der_generation) {
                         (Some(der), Some(signed_at), Some(g)) => Some(StoredCrl {
                             der,
-                            signed_at: from_micros(signed_at, "crl_state.signed_at")?,
+                            signed_at: from_micros(signed_at, "crl_shards.signed_at")?,
                             generation: counter(g),
                         }),
                         _ => None,
                     },
                 })
             },
-        )?
-        .ok_or_else(|| StoreError::Corrupt("crl_state has no row".to_owned()))
+        )?;
+        Ok(found.unwrap_or(SharedCrl {
+            generation: 0,
+            stored: None,
+        }))
     })
 }
 
-pub(crate) async fn generation(store: &SqliteStore) -> Result<u64, StoreError> {
+pub(crate) async fn generation(store: &SqliteStore, scope: &CrlScope) -> Result<u64, StoreError> {
+    let (issuer_id, shard) = key(scope);
     store.db.read(|conn| {
-        query_opt(
+        Ok(query_opt(
             conn,
-            "SELECT generation FROM crl_state WHERE id = 1",
-            [],
+            "SELECT generation FROM crl_shards WHERE issuer_id = ? AND shard = ?",
+            params![issuer_id, shard],
             |row| at::<i64>(row, 0, "generation").map(counter),
         )?
-        .ok_or_else(|| StoreError::Corrupt("crl_state has no row".to_owned()))
+        .unwrap_or(0))
     })
 }
 
+pub(crate) async fn shards(store: &SqliteStore, issuer_id: &str) -> Result<Vec<u32>, StoreError> {
+    store.db.read(|conn| {
+        query_all(
+            conn,
+            "SELECT shard FROM crl_shards WHERE issuer_id = ? AND shard >= 0 ORDER BY shard",
+            [issuer_id],
+            |row| at::<i64>(row, 0, "shard").map(|s| u32::try_from(s).unwrap_or(0)),
+        )
+    })
+}
+
+// One upsert: the row is made by the first lease or revocation of its scope, and of instances
+// racing for the lease the write lock orders them and only the first finds it free.
 pub(crate) async fn take_lease(
     store: &SqliteStore,
+    scope: &CrlScope,
     holder: &str,
     now: OffsetDateTime,
     until: OffsetDateTime,
 ) -> Result<Option<u64>, StoreError> {
-    let holder = holder.to_owned();
+    let (issuer_id, shard) = key(scope);
+    let (issuer_id, holder) = (issuer_id.to_owned(), holder.to_owned());
     store
         .db
         .write(move |conn| {
             query_opt(
                 conn,
-                "UPDATE crl_state SET lease_holder = ?1, lease_until = ?2 \
-                 WHERE id = 1 AND (lease_until IS NULL OR lease_until <= ?3 OR lease_holder = ?1) \
+                "INSERT INTO crl_shards (issuer_id, shard, generation, lease_holder, lease_until) \
+                 VALUES (?1, ?2, 0, ?3, ?4) \
+                 ON CONFLICT (issuer_id, shard) DO UPDATE \
+                   SET lease_holder = excluded.lease_holder, lease_until = excluded.lease_until \
+                   WHERE crl_shards.lease_until IS NULL OR crl_shards.lease_until <= ?5 \
+                     OR crl_shards.lease_holder = ?3 \
                  RETURNING generation",
-                params![holder, micros(until), micros(now)],
+                params![issuer_id, shard, holder, micros(until), micros(now)],
                 |row| at::<i64>(row, 0, "generation").map(counter),
             )
         })
@@ -74,23 +107,27 @@ pub(crate) async fn take_lease(
 
 pub(crate) async fn store(
     store: &SqliteStore,
+    scope: &CrlScope,
     holder: &str,
     crl: &StoredCrl,
 ) -> Result<bool, StoreError> {
-    let holder = holder.to_owned();
+    let (issuer_id, shard) = key(scope);
+    let (issuer_id, holder) = (issuer_id.to_owned(), holder.to_owned());
     let crl = crl.clone();
     store
         .db
         .write(move |conn| {
             execute(
                 conn,
-                "UPDATE crl_state SET der = ?, signed_at = ?, der_generation = ?, \
+                "UPDATE crl_shards SET der = ?, signed_at = ?, der_generation = ?, \
                    lease_holder = NULL, lease_until = NULL \
-                 WHERE id = 1 AND lease_holder = ?",
+                 WHERE issuer_id = ? AND shard = ? AND lease_holder = ?",
                 params![
                     crl.der,
                     micros(crl.signed_at),
                     i64::try_from(crl.generation).unwrap_or(i64::MAX),
+                    issuer_id,
+                    shard,
                     holder
                 ],
             )

@@ -6,9 +6,9 @@
 use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
-    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, Customer, DomainValidation,
-    DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension,
-    ValidationOwner, ValidationResult,
+    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, Customer,
+    DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl,
+    StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 use ferrite_core::rate_limit::Gcra;
 use ferrite_proto::{AuthorizationStatus, Problem};
@@ -35,29 +35,35 @@ macro_rules! store_impl {
                 ca_certificates::record(self, offered, now).await
             }
 
-            async fn shared_crl(&self) -> Result<SharedCrl, StoreError> {
-                crl::shared(self).await
+            async fn shared_crl(&self, scope: &CrlScope) -> Result<SharedCrl, StoreError> {
+                crl::shared(self, scope).await
             }
 
-            async fn crl_generation(&self) -> Result<u64, StoreError> {
-                crl::generation(self).await
+            async fn crl_generation(&self, scope: &CrlScope) -> Result<u64, StoreError> {
+                crl::generation(self, scope).await
+            }
+
+            async fn crl_shards(&self, issuer_id: &str) -> Result<Vec<u32>, StoreError> {
+                crl::shards(self, issuer_id).await
             }
 
             async fn take_crl_lease(
                 &self,
+                scope: &CrlScope,
                 holder: &str,
                 now: OffsetDateTime,
                 until: OffsetDateTime,
             ) -> Result<Option<u64>, StoreError> {
-                crl::take_lease(self, holder, now, until).await
+                crl::take_lease(self, scope, holder, now, until).await
             }
 
             async fn store_crl(
                 &self,
+                scope: &CrlScope,
                 holder: &str,
                 stored: &StoredCrl,
             ) -> Result<bool, StoreError> {
-                crl::store(self, holder, stored).await
+                crl::store(self, scope, holder, stored).await
             }
 
             async fn nonce_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -302,9 +308,10 @@ macro_rules! store_impl {
 
             async fn revoked_certificates(
                 &self,
+                scope: &CrlScope,
                 now: OffsetDateTime,
             ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError> {
-                certificates::revoked(self, now).await
+                certificates::revoked(self, scope, now).await
             }
 
             async fn next_crl_number(&self) -> Result<u64, StoreError> {

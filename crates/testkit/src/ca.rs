@@ -327,6 +327,31 @@ impl TestCa {
         format!("{}{path}", self.base_url)
     }
 
+    /// The URL of CRL shard `shard` of this CA's issuing intermediate (what the certificates
+    /// of that shard name as their CRL distribution point).
+    pub fn crl_shard_url(&self, shard: u32) -> String {
+        format!(
+            "{}/crl/{}/{shard}.crl",
+            self.public_url,
+            self.ca.issuer().issuer_id()
+        )
+    }
+
+    /// Every CRL this CA publishes now (DER, fetched over HTTP): each shard of its issuing
+    /// intermediate, then the unsharded CRL. Panics unless each answers 200.
+    pub async fn crls(&self) -> Vec<Vec<u8>> {
+        let urls = (0..self.ca.issuer().crl_shards())
+            .map(|s| self.crl_shard_url(s))
+            .chain([format!("{}/crl", self.public_url)]);
+        let mut crls = Vec::new();
+        for url in urls {
+            let r = crate::raw::http_get(&url).await;
+            assert_eq!(r.status, 200, "{url}: {}", String::from_utf8_lossy(&r.body));
+            crls.push(r.body);
+        }
+        crls
+    }
+
     /// newOrder for the dns `names`; panics unless it answers 201. Returns the order URL and
     /// the order.
     pub async fn raw_new_order(
@@ -485,6 +510,33 @@ pub fn csr_der_with(
     params.distinguished_name = rcgen::DistinguishedName::new();
     edit(&mut params);
     params.serialize_request(key).expect("CSR").der().to_vec()
+}
+
+/// The URL of the (one) CRL distribution point of the DER certificate `der`: its issuer's
+/// CRL shard, as a relying party finds it. Panics if there is none.
+pub fn crl_url(der: &[u8]) -> String {
+    use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
+    let (_, cert) = x509_parser::parse_x509_certificate(der).expect("a DER certificate");
+    cert.extensions()
+        .iter()
+        .find_map(|e| match e.parsed_extension() {
+            ParsedExtension::CRLDistributionPoints(points) => {
+                points
+                    .points
+                    .iter()
+                    .find_map(|p| match &p.distribution_point {
+                        Some(DistributionPointName::FullName(names)) => {
+                            names.iter().find_map(|n| match n {
+                                GeneralName::URI(uri) => Some((*uri).to_owned()),
+                                _ => None,
+                            })
+                        }
+                        _ => None,
+                    })
+            }
+            _ => None,
+        })
+        .expect("the certificate has a CRL distribution point")
 }
 
 /// The DER certificates of a PEM chain, in order.

@@ -131,7 +131,7 @@ impl RawClient {
             let connector = tokio_rustls::TlsConnector::from(tls);
             let name = ServerName::try_from("127.0.0.1").expect("name").to_owned();
             let stream = connector.connect(name, tcp).await.expect("tls");
-            exchange(stream, method, url, authority, content_type, body).await
+            exchange(stream, method, url, authority, content_type, &[], body).await
         })
         .await
     }
@@ -256,10 +256,15 @@ impl RawClient {
 /// A plain-HTTP GET of `url` (`http://127.0.0.1:PORT/...`, e.g. the CRL on
 /// [`crate::TestCa::public_url`]), bounded to 20 s.
 pub async fn http_get(url: &str) -> RawResponse {
+    http_get_with(url, &[]).await
+}
+
+/// [`http_get`] with extra request headers (`If-None-Match`, `If-Modified-Since`, …).
+pub async fn http_get_with(url: &str, headers: &[(&str, &str)]) -> RawResponse {
     let authority = loopback_authority(url, "http://");
     bounded_request(async move {
         let tcp = TcpStream::connect(authority).await.expect("connect");
-        exchange(tcp, "GET", url, authority, None, Vec::new()).await
+        exchange(tcp, "GET", url, authority, None, headers, Vec::new()).await
     })
     .await
 }
@@ -291,6 +296,7 @@ async fn exchange<S>(
     url: &str,
     authority: &str,
     content_type: Option<&str>,
+    headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> RawResponse
 where
@@ -307,6 +313,9 @@ where
         .header("host", authority);
     if let Some(ct) = content_type {
         req = req.header("content-type", ct);
+    }
+    for (name, value) in headers {
+        req = req.header(*name, *value);
     }
     let req = req.body(Full::new(Bytes::from(body))).expect("request");
     let resp = sender.send_request(req).await.expect("send");

@@ -166,7 +166,12 @@ async fn revoked_certificate_is_listed_in_the_crl() {
                 .map(|r| (r.raw_serial().to_vec(), r.reason_code().map(|(_, c)| c.0)))
                 .collect()
         };
-        let before = http_get(&format!("{}/crl", ca.public_url)).await;
+        let crl_url = ferrite_testkit::ca::crl_url(&leaf);
+        assert!(
+            crl_url.starts_with(&format!("{}/crl/", ca.public_url)),
+            "{crl_url}"
+        );
+        let before = http_get(&crl_url).await;
         assert_eq!(before.status, 200);
         assert!(crl_serials(&before.body).is_empty());
 
@@ -178,7 +183,7 @@ async fn revoked_certificate_is_listed_in_the_crl() {
             .await
             .unwrap();
 
-        let after = http_get(&format!("{}/crl", ca.public_url)).await;
+        let after = http_get(&crl_url).await;
         assert_eq!(after.status, 200);
         assert_eq!(
             after.header("content-type").as_deref(),

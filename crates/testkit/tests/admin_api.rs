@@ -691,7 +691,7 @@ async fn a_customer_lists_downloads_and_revokes_its_own_certificates_only() {
         assert!(serials(&r).is_empty());
 
         // A relying party sees it in the CRL, with its reason; ACME says it is revoked.
-        let crl = http_get(&format!("{}/crl", admin.ca.public_url)).await;
+        let crl = http_get(&ferrite_testkit::ca::crl_url(&issued[0].leaf_der)).await;
         assert_eq!(crl.status, 200);
         let (_, crl) = CertificateRevocationList::from_der(&crl.body).unwrap();
         let listed: Vec<(String, Option<u8>)> = crl

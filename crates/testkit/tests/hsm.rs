@@ -216,7 +216,7 @@ async fn issuance_and_revocation_with_the_ca_keys_in_a_token() {
             )
             .await;
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-        let r = http_get(&format!("{}/crl", ca.public_url)).await;
+        let r = http_get(&ferrite_testkit::ca::crl_url(&issued.leaf_der)).await;
         assert_eq!(r.status, 200);
         let (_, crl) = CertificateRevocationList::from_der(&r.body).unwrap();
         crl.verify_signature(intermediate.public_key())

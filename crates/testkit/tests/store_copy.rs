@@ -13,23 +13,25 @@ use ferrite_store::PostgresOptions;
 use ferrite_store::copy::{CopyProgress, sqlite_to_postgres};
 use ferrite_store::testing::with_database;
 use ferrite_testkit::eab::new_customer_key;
-use ferrite_testkit::raw::http_get;
 use ferrite_testkit::{RawAccount, RawClient, TestCa, TestCaOptions, assert_problem, bounded};
 use serde_json::json;
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::revocation_list::CertificateRevocationList;
 
-/// The serials and the CRL number of the CRL `ca` serves.
-async fn crl(public_url: &str) -> (Vec<Vec<u8>>, u64) {
-    let r = http_get(&format!("{public_url}/crl")).await;
-    assert_eq!(r.status, 200);
-    let (_, crl) = CertificateRevocationList::from_der(&r.body).unwrap();
-    let serials = crl
-        .iter_revoked_certificates()
-        .map(|e| e.raw_serial().to_vec())
-        .collect();
-    let number = crl.crl_number().unwrap().to_u64_digits();
-    (serials, number.first().copied().unwrap_or(0))
+/// The serials every CRL `ca` serves lists, and the highest CRL number among them.
+async fn crl(ca: &TestCa) -> (Vec<Vec<u8>>, u64) {
+    let mut serials = Vec::new();
+    let mut highest = 0;
+    for der in ca.crls().await {
+        let (_, crl) = CertificateRevocationList::from_der(&der).unwrap();
+        serials.extend(
+            crl.iter_revoked_certificates()
+                .map(|e| e.raw_serial().to_vec()),
+        );
+        let number = crl.crl_number().unwrap().to_u64_digits();
+        highest = highest.max(number.first().copied().unwrap_or(0));
+    }
+    (serials, highest)
 }
 
 fn serial(der: &[u8]) -> Vec<u8> {
@@ -123,7 +125,7 @@ async fn a_sqlite_deployment_copied_to_postgres_serves_the_same_accounts() {
             let fourth = a.raw_issue(&raw, &rsa, &["four.example.com"]).await;
             let r = revoke(&raw, &plain, &third.leaf_der).await;
             assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-            let (revoked, sqlite_crl_number) = crl(&a.public_url).await;
+            let (revoked, sqlite_crl_number) = crl(&a).await;
             assert_eq!(revoked, [serial(&third.leaf_der)]);
             let bound_orders = orders(&raw, &bound).await;
             assert_eq!(bound_orders.len(), 2);
@@ -200,7 +202,7 @@ async fn a_sqlite_deployment_copied_to_postgres_serves_the_same_accounts() {
             assert_problem(&r, 400, "alreadyRevoked");
             let r = revoke(&raw, &bound, &second.leaf_der).await;
             assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
-            let (mut revoked, number) = crl(&b.public_url).await;
+            let (mut revoked, number) = crl(&b).await;
             revoked.sort();
             let mut expected = vec![serial(&third.leaf_der), serial(&second.leaf_der)];
             expected.sort();

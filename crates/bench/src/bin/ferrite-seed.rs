@@ -18,7 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use clap::Parser;
 use ferrite_core::model::{
-    Account, Authorization, Certificate, Challenge, DomainValidation, Order,
+    Account, Authorization, Certificate, Challenge, CrlScope, DomainValidation, Order,
 };
 use ferrite_proto::{
     AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, IdentifierType,
@@ -248,6 +248,8 @@ impl Generator {
                 not_after: validated + Duration::days(90),
                 revoked: None,
                 renewal_advanced: None,
+                // Spread over 16 shards of one issuer, as `[crl] shards` does by default.
+                crl: CrlScope::shard("5eed5eed5eed5eed", (i % 16) as u32),
             },
         ));
         rows.domain_validations.push(DomainValidation {

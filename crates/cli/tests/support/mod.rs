@@ -496,20 +496,21 @@ impl Ferrite {
         }
     }
 
-    /// Downloads the CRL (DER) from the public listener to `to`.
-    pub(crate) fn download_crl(&self, to: &Path) {
+    /// Downloads the CRL at `path` (a certificate's, [`crl_path_of`]) (DER) from this
+    /// instance's public listener to `to`.
+    pub(crate) fn download_crl(&self, path: &str, to: &Path) {
         let mut c = Command::new("curl");
         c.args(["-sf", "-o"])
             .arg(to)
-            .arg(format!("{}/crl", self.public_url));
+            .arg(format!("{}{path}", self.public_url));
         run(c);
     }
 
-    /// The CRL as `openssl crl -text`.
-    pub(crate) fn crl_text(&self) -> String {
+    /// The CRL at `path` ([`crl_path_of`]) as `openssl crl -text`.
+    pub(crate) fn crl_text(&self, path: &str) -> String {
         let tmp = tempfile::tempdir().unwrap();
         let der = tmp.path().join("crl.der");
-        self.download_crl(&der);
+        self.download_crl(path, &der);
         let mut c = Command::new("openssl");
         c.args(["crl", "-inform", "DER", "-noout", "-text", "-in"])
             .arg(&der);
@@ -597,9 +598,36 @@ pub(crate) fn certbot_dirs(c: &mut Command, tmp: &Path) {
         .arg(tmp.join("logs"));
 }
 
+/// The path of the CRL distribution point of the certificate (PEM) `cert`: its issuer's CRL
+/// shard, `/crl/{16 hex digits}/{shard}.crl` on the public listener (checked).
+pub(crate) fn crl_path_of(cert: &Path) -> String {
+    let mut c = Command::new("openssl");
+    c.args(["x509", "-noout", "-ext", "crlDistributionPoints", "-in"])
+        .arg(cert);
+    let out = run(c);
+    let url = out
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("URI:"))
+        .unwrap_or_else(|| panic!("no CRL distribution point in {}:\n{out}", cert.display()));
+    let path = url
+        .strip_prefix("http://")
+        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_owned()))
+        .unwrap_or_else(|| panic!("{url} is not an http:// URL"));
+    let parts: Vec<&str> = path.split('/').collect();
+    assert!(
+        matches!(parts.as_slice(), ["", "crl", issuer, file]
+            if issuer.len() == 16
+                && issuer.bytes().all(|b| b.is_ascii_hexdigit())
+                && file.strip_suffix(".crl").is_some_and(|n| n.parse::<u32>().is_ok())),
+        "{url} is not a CRL shard's URL"
+    );
+    path
+}
+
 /// Revokes `cert` with certbot, signing with the certificate's own key (RFC 8555 §7.6), the way
-/// to revoke a certificate a client without a revoke command obtained; then checks the CRL
-/// lists it.
+/// to revoke a certificate a client without a revoke command obtained, with reason
+/// keyCompromise; then checks that the CRL shard its distribution point names lists it, fetched
+/// over HTTP at once.
 pub(crate) fn revoke_with_certificate_key(ferrite: &Ferrite, cert: &Path, key: &Path) {
     let tmp = tempfile::tempdir().unwrap();
     let mut c = certbot();
@@ -613,7 +641,7 @@ pub(crate) fn revoke_with_certificate_key(ferrite: &Ferrite, cert: &Path, key: &
         .args(["--reason", "keycompromise", "--no-delete-after-revoke"]);
     certbot_dirs(&mut c, tmp.path());
     run(c);
-    let crl = ferrite.crl_text();
+    let crl = ferrite.crl_text(&crl_path_of(cert));
     let serial = serial_of(cert);
     assert!(
         crl.to_uppercase().contains(&serial.to_uppercase()),

@@ -133,7 +133,7 @@ impl Ca {
         }
         // This instance's CRL lists it at its next request; the others notice the bumped
         // revocation generation within CRL_RECHECK.
-        *self.inner.crl.lock().await = None;
+        self.forget_crl(&found.certificate.crl).await;
         self.customer_certificate(customer_id, serial).await
     }
 

@@ -11,7 +11,7 @@ use tracing::{Instrument, error, info, warn};
 use super::Ca;
 use super::orders::OrderView;
 use crate::CoreError;
-use crate::model::{Account, Certificate, Order};
+use crate::model::{Account, Certificate, CrlScope, Order};
 
 impl Ca {
     /// RFC 8555 §7.4: finalizes a `ready` order with a DER CSR. A CSR that breaks a rule is
@@ -201,6 +201,7 @@ impl Ca {
             not_after: issued.not_after,
             revoked: None,
             renewal_advanced: None,
+            crl: CrlScope::shard(&issued.issuer_id, issued.crl_shard),
         };
         if let Err(e) = self
             .inner

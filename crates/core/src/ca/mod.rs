@@ -56,7 +56,15 @@ pub(crate) use accounts::{check_contacts, read_key_change};
 pub use authorizations::AuthorizationView;
 pub use orders::OrderView;
 pub use profiles::Profiles;
-pub use revoke::{CRL_LEASE, CRL_RECHECK, CRL_REFRESH, RevocationAuth};
+pub use revoke::{
+    CRL_LEASE, CRL_RECHECK, CRL_REFRESH, CRL_SCHEDULE, CRL_VALIDITY, RevocationAuth, ServedCrl,
+};
+
+/// Each CRL scope's slot for the CRL this instance holds.
+type CrlSlots = std::collections::HashMap<
+    crate::model::CrlScope,
+    Arc<tokio::sync::Mutex<Option<revoke::HeldCrl>>>,
+>;
 
 /// Engine settings. Defaults are what a production CA would choose.
 #[derive(Clone, Debug)]
@@ -231,9 +239,12 @@ struct Inner {
     issuer_certificate: Option<ferrite_pki::ParsedCertificate>,
     config: CaConfig,
     eab: Registry,
-    /// The last CRL signed, when, and the revocations it lists: relying parties fetch it
-    /// often, and signing plus a CRL number per request would let anyone load the CA.
-    crl: tokio::sync::Mutex<Option<revoke::HeldCrl>>,
+    /// Per CRL scope, the last CRL signed, when, and the revocations it lists: relying
+    /// parties fetch CRLs often, and signing plus a CRL number per request would let anyone
+    /// load the CA.
+    crl: std::sync::Mutex<CrlSlots>,
+    /// The thisUpdate of the oldest CRL of this issuer the last CRL refresh found.
+    crl_published: std::sync::Mutex<Option<time::OffsetDateTime>>,
     /// This instance's name as a holder of the lease to sign the shared CRL (random: two
     /// instances never share one).
     instance: String,
@@ -308,7 +319,8 @@ impl Ca {
                 issuer_certificate,
                 config,
                 eab,
-                crl: tokio::sync::Mutex::new(None),
+                crl: std::sync::Mutex::new(CrlSlots::new()),
+                crl_published: std::sync::Mutex::new(None),
                 instance: crate::ids::random_id(),
                 nonce_key: tokio::sync::OnceCell::new(),
                 validation_slots,
@@ -350,12 +362,6 @@ impl Ca {
         self.inner.issuer_certificate.as_ref().map(|c| c.not_after)
     }
 
-    /// How old the CRL this instance serves is; `None` before it signed one.
-    pub async fn crl_age(&self) -> Option<time::Duration> {
-        let made = self.inner.crl.lock().await.as_ref().map(|held| held.made)?;
-        Some(self.now() - made)
-    }
-
     /// Readiness, for load balancers: the store takes a write transaction and the issuer signs.
     /// The error names the failing part. Checked at most once a second ([`READINESS_TTL`]):
     /// the endpoint is public, and each check costs a transaction and a signature.
@@ -381,7 +387,7 @@ impl Ca {
         let now = self.now();
         self.inner
             .issuer
-            .sign_crl(&[], 0, now, now + Duration::hours(1))
+            .sign_crl(None, &[], 0, now, now + Duration::hours(1))
             .await
             .map_err(|e| format!("signer: {e}"))?;
         Ok(())

@@ -3,7 +3,8 @@
 //! certificate per transaction, so a run stopped halfway (a crash, Ctrl-C) leaves what it
 //! revoked revoked and a second run finishes the rest. A keyCompromise revocation also blocks
 //! the certificate's key ([`super::key_block`]). Every revocation bumps the shared CRL
-//! generation, which every instance's `/crl` notices within [`super::revoke::CRL_RECHECK`].
+//! generation of its CRL scope, which every instance's copy of that CRL notices within
+//! [`super::revoke::CRL_RECHECK`].
 
 use std::future::Future;
 use std::pin::Pin;

@@ -7,7 +7,7 @@ use time::Duration;
 use tracing::info;
 
 use super::Ca;
-use crate::model::{Account, BlockedKey, StoredCrl, ValidationOwner};
+use crate::model::{Account, BlockedKey, CrlScope, SharedCrl, StoredCrl, ValidationOwner};
 use crate::{CoreError, policy};
 
 /// Who signed a revocation request (§7.6).
@@ -32,7 +32,16 @@ pub const CRL_RECHECK: Duration = Duration::seconds(20);
 /// signing, another takes over after this.
 pub const CRL_LEASE: Duration = Duration::seconds(30);
 
-/// How often, and how many times, an instance looks for the first CRL while another signs it.
+/// How often `ferrite serve` has each instance look for out-of-date CRLs of its issuer and
+/// sign them ([`Ca::refresh_crls`]).
+pub const CRL_SCHEDULE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// A CRL's nextUpdate is this long after its thisUpdate (Baseline Requirements §4.9.7: at
+/// most 10 days), so a CRL outlives an outage of the signing instances by days.
+pub const CRL_VALIDITY: Duration = Duration::days(7);
+
+/// How often, and how many times, an instance looks for the CRL another instance is signing
+/// (the first of a scope, or one listing a new revocation) before it serves what is stored.
 const CRL_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 const CRL_WAIT_ROUNDS: u32 = 100;
 
@@ -143,8 +152,8 @@ impl Ca {
             ));
         }
         info!(serial = %stored.serial, reason, "certificate revoked");
-        // The next CRL request signs a new CRL that lists it.
-        *self.inner.crl.lock().await = None;
+        // The next request for its CRL signs a new one that lists it.
+        self.forget_crl(&stored.crl).await;
         Ok(())
     }
 
@@ -182,100 +191,222 @@ impl Ca {
         Ok(!names.is_empty())
     }
 
-    /// The current CRL (DER) listing every revoked, unexpired certificate, valid for seven
-    /// days (BR §4.9.7). The instances of a deployment share one ([`Store::shared_crl`]): the
-    /// stored CRL is served while it lists every revocation and is younger than
-    /// [`CRL_REFRESH`]; otherwise the one instance that takes the lease
-    /// ([`Store::take_crl_lease`], [`CRL_LEASE`]) signs the next and stores it, and the
-    /// others serve the stored one meanwhile. Each instance keeps what it served for up to
-    /// [`CRL_REFRESH`] after it was signed, so fetching the CRL costs no signature and no
-    /// database write; a revocation through this instance drops it at once, and every
-    /// [`CRL_RECHECK`] the instance compares the revocation generation it lists with the
+    /// The CRL of `scope` to serve (RFC 5280 §5): every revoked, unexpired certificate of the
+    /// scope, valid for [`CRL_VALIDITY`] (BR §4.9.7). `None` when there is no such CRL: a
+    /// shard of this instance's issuer above its shard count that never held a certificate,
+    /// or a shard of another intermediate that no instance of that intermediate has stored.
+    ///
+    /// The instances of a deployment share one CRL per scope ([`Store::shared_crl`]): the
+    /// stored one is served while it lists every revocation of its scope and is younger than
+    /// [`CRL_REFRESH`]; otherwise the one instance that takes the scope's lease
+    /// ([`Store::take_crl_lease`], [`CRL_LEASE`]) signs the next and stores it, and the others
+    /// serve the stored one meanwhile. Only an instance of the scope's issuer signs. Each
+    /// instance keeps what it served, so fetching a CRL costs no signature and no database
+    /// write; a revocation through this instance drops the scope's CRL at once, and every
+    /// [`CRL_RECHECK`] the instance compares the scope's revocation generation with the
     /// database's ([`Store::crl_generation`]), so a revocation through another instance or
     /// by the operator's command reaches this one within a minute.
     ///
     /// [`Store::shared_crl`]: crate::Store::shared_crl
     /// [`Store::take_crl_lease`]: crate::Store::take_crl_lease
     /// [`Store::crl_generation`]: crate::Store::crl_generation
-    pub async fn crl(&self) -> Result<Vec<u8>, CoreError> {
-        let mut cached = self.inner.crl.lock().await;
+    pub async fn crl(&self, scope: &CrlScope) -> Result<Option<ServedCrl>, CoreError> {
+        let slot = self.crl_slot(scope);
+        let mut held = slot.lock().await;
         let now = self.now();
-        if let Some(held) = cached.as_mut()
-            && now - held.made < CRL_REFRESH
-            && now >= held.made
+        if let Some(current) = held.as_mut()
+            && now - current.crl.this_update < CRL_REFRESH
+            && now >= current.crl.this_update
         {
-            if now - held.checked < CRL_RECHECK && now >= held.checked {
-                return Ok(held.der.clone());
+            if now - current.checked < CRL_RECHECK && now >= current.checked {
+                return Ok(Some(current.crl.clone()));
             }
-            // Revocations through other instances or the operator's command bump the shared
+            // Revocations through other instances or the operator's command bump the scope's
             // generation.
-            if self.inner.store.crl_generation().await? == held.generation {
-                held.checked = now;
-                return Ok(held.der.clone());
+            if self.inner.store.crl_generation(scope).await? == current.generation {
+                current.checked = now;
+                return Ok(Some(current.crl.clone()));
             }
         }
-        let (made, der, generation, current) = self.shared_crl(now).await?;
-        *cached = current.then(|| HeldCrl {
-            made: made.min(now),
+        let Some((crl, generation, current)) = self.shared_crl(scope, now).await? else {
+            return Ok(None);
+        };
+        *held = current.then(|| HeldCrl {
             checked: now,
-            der: der.clone(),
+            crl: crl.clone(),
             generation,
         });
-        Ok(der)
+        Ok(Some(crl))
     }
 
-    /// The CRL to serve at `now`, when it was signed, the revocation generation it lists, and
-    /// whether it is current (else it is the last one stored, served while another instance
-    /// signs the next, and not kept).
+    /// Signs every CRL of this instance's issuer that is out of date (a revocation it does not
+    /// list, or older than [`CRL_REFRESH`]) and that no other instance is signing: shards 0
+    /// to the shard count, any higher shard the database knows, and the unsharded CRL.
+    /// `ferrite serve` calls it every [`CRL_SCHEDULE`], so every CRL is fresh, and lists a
+    /// revocation within about a minute, whether or not anyone fetches it. Returns how many
+    /// it signed.
+    pub async fn refresh_crls(&self) -> Result<usize, CoreError> {
+        let issuer = &self.inner.issuer;
+        let issuer_id = issuer.issuer_id().to_owned();
+        let mut shards: Vec<u32> = (0..issuer.crl_shards()).collect();
+        for known in self.inner.store.crl_shards(&issuer_id).await? {
+            if !shards.contains(&known) {
+                shards.push(known);
+            }
+        }
+        let scopes = std::iter::once(CrlScope::Unsharded)
+            .chain(shards.into_iter().map(|s| CrlScope::shard(&issuer_id, s)));
+        let mut signed = 0;
+        // The thisUpdate of the oldest CRL this issuer publishes, for `crl_age`.
+        let mut oldest: Option<time::OffsetDateTime> = None;
+        let mut published = |at: time::OffsetDateTime| {
+            oldest = Some(oldest.map_or(at, |o| o.min(at)));
+        };
+        for scope in scopes {
+            let now = self.now();
+            let shared = self.inner.store.shared_crl(&scope).await?;
+            let stored_at = shared.stored.as_ref().map(|s| s.signed_at);
+            if is_current(&shared, now) {
+                if let Some(at) = stored_at {
+                    published(at);
+                }
+                continue;
+            }
+            let holder = &self.inner.instance;
+            let store = &self.inner.store;
+            let Some(generation) = store
+                .take_crl_lease(&scope, holder, now, now + CRL_LEASE)
+                .await?
+            else {
+                // Another instance is signing it.
+                if let Some(at) = stored_at {
+                    published(at);
+                }
+                continue;
+            };
+            let der = self.sign_crl(&scope, now).await?;
+            let stored = StoredCrl {
+                der,
+                signed_at: now,
+                generation,
+            };
+            if store.store_crl(&scope, holder, &stored).await? {
+                signed += 1;
+                published(now);
+            } else if let Some(at) = stored_at {
+                published(at);
+            }
+            // The next fetch here reads the new one.
+            *self.crl_slot(&scope).lock().await = None;
+        }
+        *self
+            .inner
+            .crl_published
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = oldest;
+        Ok(signed)
+    }
+
+    /// Drops this instance's copy of the CRL of `scope`: a revocation through this instance
+    /// is listed by the next fetch.
+    pub(crate) async fn forget_crl(&self, scope: &CrlScope) {
+        *self.crl_slot(scope).lock().await = None;
+    }
+
+    /// The slot holding this instance's copy of the CRL of `scope` (one lock per scope, so
+    /// signing one shard never holds up the others).
+    fn crl_slot(&self, scope: &CrlScope) -> std::sync::Arc<tokio::sync::Mutex<Option<HeldCrl>>> {
+        let mut slots = self
+            .inner
+            .crl
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::sync::Arc::clone(slots.entry(scope.clone()).or_default())
+    }
+
+    /// The CRL of `scope` to serve at `now`, the revocation generation it lists, and whether
+    /// it is current (else it is the last one stored, served while another instance signs
+    /// the next, and not kept). `None` when there is no such CRL (see [`Ca::crl`]).
     async fn shared_crl(
         &self,
+        scope: &CrlScope,
         now: time::OffsetDateTime,
-    ) -> Result<(time::OffsetDateTime, Vec<u8>, u64, bool), CoreError> {
+    ) -> Result<Option<(ServedCrl, u64, bool)>, CoreError> {
         let store = &self.inner.store;
         let holder = &self.inner.instance;
-        for _ in 0..CRL_WAIT_ROUNDS {
-            let shared = store.shared_crl().await?;
-            if let Some(stored) = &shared.stored
-                && stored.generation == shared.generation
-                && now - stored.signed_at < CRL_REFRESH
+        let issuer = &self.inner.issuer;
+        for round in 1..=CRL_WAIT_ROUNDS {
+            let shared = store.shared_crl(scope).await?;
+            if is_current(&shared, now)
+                && let Some(stored) = shared.stored
             {
-                return Ok((
-                    stored.signed_at,
-                    stored.der.clone(),
+                return Ok(Some((
+                    ServedCrl::of(stored.der, stored.signed_at),
                     stored.generation,
                     true,
-                ));
+                )));
             }
-            if let Some(generation) = store.take_crl_lease(holder, now, now + CRL_LEASE).await? {
-                let der = self.sign_crl(now).await?;
+            let signs = match scope {
+                CrlScope::Unsharded => true,
+                CrlScope::Shard { issuer_id, shard } => {
+                    issuer_id == issuer.issuer_id()
+                        && (*shard < issuer.crl_shards()
+                            || shared.generation > 0
+                            || shared.stored.is_some())
+                }
+            };
+            if !signs {
+                // Another intermediate's shard: its instances sign it; serve what they stored.
+                return Ok(shared
+                    .stored
+                    .map(|s| (ServedCrl::of(s.der, s.signed_at), s.generation, false)));
+            }
+            if let Some(generation) = store
+                .take_crl_lease(scope, holder, now, now + CRL_LEASE)
+                .await?
+            {
+                let der = self.sign_crl(scope, now).await?;
                 let crl = StoredCrl {
                     der,
                     signed_at: now,
                     generation,
                 };
-                if !store.store_crl(holder, &crl).await? {
+                if !store.store_crl(scope, holder, &crl).await? {
                     tracing::warn!(
+                        ?scope,
                         "the CRL lease ran out while this instance signed; serving its CRL without storing it"
                     );
                 }
-                return Ok((now, crl.der, generation, true));
+                return Ok(Some((ServedCrl::of(crl.der, now), generation, true)));
             }
-            if let Some(stored) = shared.stored {
-                return Ok((stored.signed_at, stored.der, stored.generation, false));
+            // Another instance is signing. A stored CRL that is only old is served meanwhile;
+            // one that misses a revocation only once the signer has had its time (it may have
+            // died holding the lease), so that a revocation is listed as soon as it is signed.
+            if let Some(stored) = shared.stored
+                && (stored.generation == shared.generation || round == CRL_WAIT_ROUNDS)
+            {
+                return Ok(Some((
+                    ServedCrl::of(stored.der, stored.signed_at),
+                    stored.generation,
+                    false,
+                )));
             }
-            // The very first CRL, being signed by another instance.
             tokio::time::sleep(CRL_WAIT).await;
         }
-        Err(CoreError::Internal(
-            "no CRL yet: another instance holds the lease to sign the first one and has not stored it".to_owned(),
-        ))
+        Err(CoreError::Internal(format!(
+            "no CRL for {scope:?} yet: another instance holds the lease to sign the first one and has not stored it"
+        )))
     }
 
-    async fn sign_crl(&self, now: time::OffsetDateTime) -> Result<Vec<u8>, CoreError> {
+    async fn sign_crl(
+        &self,
+        scope: &CrlScope,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<u8>, CoreError> {
         let entries: Vec<RevokedEntry> = self
             .inner
             .store
-            .revoked_certificates(now)
+            .revoked_certificates(scope, now)
             .await?
             .into_iter()
             .map(|(serial_hex, revoked_at, reason)| RevokedEntry {
@@ -285,21 +416,90 @@ impl Ca {
             })
             .collect();
         let number = self.inner.store.next_crl_number().await?;
+        let shard = match scope {
+            CrlScope::Unsharded => None,
+            CrlScope::Shard { shard, .. } => Some(*shard),
+        };
         self.inner
             .issuer
-            .sign_crl(&entries, number, now, now + Duration::days(7))
+            .sign_crl(shard, &entries, number, now, now + CRL_VALIDITY)
             .await
             .map_err(|e| CoreError::Internal(format!("CRL signing failed: {e}")))
     }
+
+    /// How old the oldest CRL of this instance's issuer is, as the last [`Ca::refresh_crls`]
+    /// that finished left them (a refresh that fails leaves the value, so the age grows);
+    /// before the first refresh, the oldest CRL this instance holds; `None` when it knows of
+    /// none.
+    pub async fn crl_age(&self) -> Option<time::Duration> {
+        let published = *self
+            .inner
+            .crl_published
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(oldest) = published {
+            return Some(self.now() - oldest);
+        }
+        let slots: Vec<_> = self
+            .inner
+            .crl
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        let mut oldest: Option<time::OffsetDateTime> = None;
+        for slot in slots {
+            if let Some(held) = slot.lock().await.as_ref() {
+                let made = held.crl.this_update;
+                oldest = Some(oldest.map_or(made, |o| o.min(made)));
+            }
+        }
+        oldest.map(|made| self.now() - made)
+    }
 }
 
-/// The CRL an instance serves without asking the database again.
+/// Whether the stored CRL lists every revocation of its scope and is younger than
+/// [`CRL_REFRESH`] at `now`.
+fn is_current(shared: &SharedCrl, now: time::OffsetDateTime) -> bool {
+    shared.stored.as_ref().is_some_and(|stored| {
+        stored.generation == shared.generation
+            && now - stored.signed_at < CRL_REFRESH
+            && now >= stored.signed_at
+    })
+}
+
+/// A CRL as served: its DER, its thisUpdate (`Last-Modified`) and an entity tag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServedCrl {
+    /// The CRL, DER.
+    pub der: Vec<u8>,
+    /// When it was signed: its thisUpdate.
+    pub this_update: time::OffsetDateTime,
+    /// A strong entity tag (quoted): the first 16 octets of the SHA-256 of the DER, hex.
+    pub etag: String,
+}
+
+impl ServedCrl {
+    fn of(der: Vec<u8>, this_update: time::OffsetDateTime) -> ServedCrl {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
+        let hex: String = digest.as_ref()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        ServedCrl {
+            der,
+            this_update,
+            etag: format!("\"{hex}\""),
+        }
+    }
+}
+
+/// The CRL of one scope an instance serves without asking the database again.
 pub(crate) struct HeldCrl {
-    /// When it was signed (its thisUpdate).
-    pub(super) made: time::OffsetDateTime,
-    /// When this instance last found it listing every revocation.
+    /// When this instance last found it listing every revocation of its scope.
     checked: time::OffsetDateTime,
-    der: Vec<u8>,
-    /// The shared revocation generation it lists.
+    crl: ServedCrl,
+    /// The scope's revocation generation it lists.
     generation: u64,
 }

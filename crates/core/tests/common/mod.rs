@@ -79,6 +79,24 @@ impl Client {
 }
 
 impl Engine {
+    /// Every CRL scope this engine's issuer publishes: its shards, then the unsharded CRL.
+    pub fn crl_scopes(&self) -> Vec<ferrite_core::model::CrlScope> {
+        let issuer = self.ca.issuer();
+        (0..issuer.crl_shards())
+            .map(|s| ferrite_core::model::CrlScope::shard(issuer.issuer_id(), s))
+            .chain([ferrite_core::model::CrlScope::Unsharded])
+            .collect()
+    }
+
+    /// The CRLs (DER) the engine serves now, one per [`Engine::crl_scopes`].
+    pub async fn crls(&self) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for scope in self.crl_scopes() {
+            out.push(self.ca.crl(&scope).await.unwrap().unwrap().der);
+        }
+        out
+    }
+
     /// An engine with the default configuration and a clock a minute ahead of the real one
     /// (the issuer's intermediate starts at the real now, and no certificate starts before it).
     pub async fn start() -> Engine {
@@ -105,6 +123,7 @@ impl Engine {
         let urls = IssuerUrls {
             ca_issuers: "http://ca.test/ca/intermediate.der".to_owned(),
             crl: "http://ca.test/crl".to_owned(),
+            crl_shards: 4,
         };
         let (bundle, _) =
             CaBundle::load_or_create(&dir.path().join("ca"), &CaOptions::new(urls)).expect("CA");

@@ -17,13 +17,14 @@ use rcgen::{CertificateParams, DistinguishedName, KeyPair, SanType};
 use time::{Duration, OffsetDateTime};
 
 /// Public-looking names: pkilint flags internal names such as 127.0.0.1 in these URLs.
-pub const CRL_URL: &str = "http://ca.ferrite.example.com/crl/0.crl";
+pub const CRL_URL: &str = "http://ca.ferrite.example.com/crl";
 pub const CA_ISSUERS_URL: &str = "http://ca.ferrite.example.com/intermediate.der";
 
 pub fn options() -> CaOptions {
     CaOptions::new(IssuerUrls {
         ca_issuers: CA_ISSUERS_URL.into(),
         crl: CRL_URL.into(),
+        crl_shards: 16,
     })
 }
 

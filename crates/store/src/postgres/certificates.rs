@@ -2,19 +2,21 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    BlockedKey, Certificate, CertificateFilter, CertificateQuery, RenewalAdvance,
+    BlockedKey, Certificate, CertificateFilter, CertificateQuery, CrlScope, RenewalAdvance,
 };
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
 use super::{PostgresStore, at};
+use crate::certificates::{crl_columns, crl_scope};
 use crate::codec::{from_json, from_micros, micros, reason_code, revocation, to_json};
 
 /// The columns [`decode`] reads, in its order.
 macro_rules! columns {
     () => {
         "serial, account_id, order_id, der, chain_pem, dns_names, not_before, not_after, \
-         revoked_at, revocation_reason, renewal_advanced_at, renewal_explanation_url"
+         revoked_at, revocation_reason, renewal_advanced_at, renewal_explanation_url, issuer_id, \
+         crl_shard"
     };
 }
 
@@ -39,6 +41,7 @@ pub(crate) async fn complete_order(
         .as_ref()
         .and_then(|a| a.explanation_url.as_deref());
     let spki_sha256 = crate::certificates::spki_sha256(cert);
+    let (issuer_id, crl_shard) = crl_columns(&cert.crl);
     let done = store
         .execute(
             "WITH completed AS ( \
@@ -48,8 +51,9 @@ pub(crate) async fn complete_order(
                RETURNING id) \
              INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
                not_before, not_after, revoked_at, revocation_reason, renewal_advanced_at, \
-               renewal_explanation_url, spki_sha256) \
-             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14 FROM completed",
+               renewal_explanation_url, spki_sha256, issuer_id, crl_shard) \
+             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15, $16 \
+             FROM completed",
             &[
                 &cert.serial,
                 &order_id,
@@ -65,6 +69,8 @@ pub(crate) async fn complete_order(
                 &advanced_at,
                 &explanation_url,
                 &spki_sha256,
+                &issuer_id,
+                &crl_shard,
             ],
         )
         .await?;
@@ -201,10 +207,13 @@ pub(crate) async fn revoke_blocking_key(
         .query_opt(
             "WITH revoked AS ( \
                UPDATE certificates SET revoked_at = $1, revocation_reason = $2 \
-               WHERE serial = $3 AND revoked_at IS NULL RETURNING serial), \
+               WHERE serial = $3 AND revoked_at IS NULL \
+               RETURNING serial, issuer_id, crl_shard), \
              bumped AS ( \
-               UPDATE crl_state SET generation = generation + 1 \
-               WHERE id = 1 AND EXISTS (SELECT 1 FROM revoked)), \
+               INSERT INTO crl_shards (issuer_id, shard, generation) \
+               SELECT coalesce(issuer_id, ''), coalesce(crl_shard, -1), 1 FROM revoked \
+               ON CONFLICT (issuer_id, shard) \
+               DO UPDATE SET generation = crl_shards.generation + 1), \
              blocked AS ( \
                INSERT INTO blocked_keys (spki_sha256, blocked_at, reason, serial) \
                VALUES ($4, $5, $6, $7) ON CONFLICT (spki_sha256) DO NOTHING) \
@@ -250,15 +259,18 @@ pub(crate) async fn revoke(
     at: OffsetDateTime,
     reason: u8,
 ) -> Result<bool, StoreError> {
-    // The same statement marks the stored CRL out of date (`crl_state.generation`).
+    // The same statement marks the certificate's CRL out of date (`crl_shards.generation`).
     let row = store
         .query_opt(
             "WITH revoked AS ( \
                UPDATE certificates SET revoked_at = $1, revocation_reason = $2 \
-               WHERE serial = $3 AND revoked_at IS NULL RETURNING serial), \
+               WHERE serial = $3 AND revoked_at IS NULL \
+               RETURNING serial, issuer_id, crl_shard), \
              bumped AS ( \
-               UPDATE crl_state SET generation = generation + 1 \
-               WHERE id = 1 AND EXISTS (SELECT 1 FROM revoked)) \
+               INSERT INTO crl_shards (issuer_id, shard, generation) \
+               SELECT coalesce(issuer_id, ''), coalesce(crl_shard, -1), 1 FROM revoked \
+               ON CONFLICT (issuer_id, shard) \
+               DO UPDATE SET generation = crl_shards.generation + 1) \
              SELECT count(*) FROM revoked",
             &[&micros(at), &i64::from(reason), &serial],
         )
@@ -272,15 +284,33 @@ pub(crate) async fn revoke(
 // (RFC 5280 §4.1.2.5), so a certificate whose notAfter is `now` is still listed.
 pub(crate) async fn revoked(
     store: &PostgresStore,
+    scope: &CrlScope,
     now: OffsetDateTime,
 ) -> Result<Vec<(String, OffsetDateTime, u8)>, StoreError> {
-    let rows = store
-        .query(
-            "SELECT serial, revoked_at, revocation_reason FROM certificates \
-             WHERE revoked_at IS NOT NULL AND not_after >= $1 ORDER BY revoked_at, serial",
-            &[&micros(now)],
-        )
-        .await?;
+    let rows = match crl_columns(scope) {
+        (Some(issuer_id), Some(shard)) => {
+            store
+                .query(
+                    "SELECT serial, revoked_at, revocation_reason FROM certificates \
+                     WHERE issuer_id = $2 AND crl_shard = $3 \
+                       AND revoked_at IS NOT NULL AND not_after >= $1 \
+                     ORDER BY revoked_at, serial",
+                    &[&micros(now), &issuer_id, &shard],
+                )
+                .await?
+        }
+        _ => {
+            store
+                .query(
+                    "SELECT serial, revoked_at, revocation_reason FROM certificates \
+                     WHERE issuer_id IS NULL AND crl_shard IS NULL \
+                       AND revoked_at IS NOT NULL AND not_after >= $1 \
+                     ORDER BY revoked_at, serial",
+                    &[&micros(now)],
+                )
+                .await?
+        }
+    };
     rows.iter()
         .map(|row| {
             Ok((
@@ -321,6 +351,7 @@ fn decode(row: &Row) -> Result<Certificate, StoreError> {
     let revoked_at: Option<i64> = at(row, 8, "revoked_at")?;
     let reason: Option<i64> = at(row, 9, "revocation_reason")?;
     let revoked = revocation(revoked_at, reason)?;
+    let crl = crl_scope(at(row, 12, "issuer_id")?, at(row, 13, "crl_shard")?)?;
     Ok(Certificate {
         serial: at(row, 0, "serial")?,
         account_id: at(row, 1, "account_id")?,
@@ -332,5 +363,6 @@ fn decode(row: &Row) -> Result<Certificate, StoreError> {
         not_after: from_micros(at(row, 7, "not_after")?, "certificates.not_after")?,
         revoked,
         renewal_advanced,
+        crl,
     })
 }

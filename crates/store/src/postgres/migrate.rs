@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         9,
         include_str!("../../migrations/postgres/0009_rate_limits.sql"),
     ),
+    (
+        10,
+        include_str!("../../migrations/postgres/0010_crl_shards.sql"),
+    ),
 ];
 
 /// The schema version this Ferrite writes and reads.

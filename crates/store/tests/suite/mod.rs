@@ -26,8 +26,8 @@ use std::task::Poll;
 use ferrite_core::Store;
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, Authorization, CaCertificates, CaRecord, Certificate, Challenge, Order, SharedCrl,
-    StoredCrl, ValidationResult,
+    Account, Authorization, CaCertificates, CaRecord, Certificate, Challenge, CrlScope, Order,
+    SharedCrl, StoredCrl, ValidationResult,
 };
 use ferrite_proto::{
     AccountStatus, AuthorizationStatus, ChallengeStatus, ChallengeType, Identifier, OrderStatus,
@@ -221,6 +221,14 @@ fn order(id: &str, account_id: &str, authzs: &[&Authorization]) -> Order {
     }
 }
 
+/// The issuer id the suite's certificates name.
+const ISSUER: &str = "00000000000000aa";
+
+/// Shard 0 of [`ISSUER`]: the CRL of the suite's certificates.
+fn shard0() -> CrlScope {
+    CrlScope::shard(ISSUER, 0)
+}
+
 fn certificate(serial: &str, order: &Order, not_after: OffsetDateTime) -> Certificate {
     Certificate {
         serial: serial.to_owned(),
@@ -233,6 +241,7 @@ fn certificate(serial: &str, order: &Order, not_after: OffsetDateTime) -> Certif
         not_after,
         revoked: None,
         renewal_advanced: None,
+        crl: shard0(),
     }
 }
 
@@ -1383,7 +1392,24 @@ pub(crate) async fn revocation_is_compare_and_set(store: &dyn Store) {
 /// it), until it stores its CRL or the lease runs out; a CRL is stored only by the lease's
 /// holder; every revocation, and only a revocation that happened, bumps the generation.
 pub(crate) async fn the_crl_lease_has_one_holder(store: &dyn Store) {
-    let empty = store.shared_crl().await.unwrap();
+    let scope = shard0();
+    // Another CRL (shard 3, and the unsharded one) has a lease and a generation of its own.
+    let elsewhere = CrlScope::shard(ISSUER, 3);
+    assert_eq!(
+        store
+            .take_crl_lease(&elsewhere, "elsewhere", T0, LEASE)
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    assert_eq!(
+        store
+            .take_crl_lease(&CrlScope::Unsharded, "elsewhere", T0, LEASE)
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    let empty = store.shared_crl(&scope).await.unwrap();
     assert_eq!(
         empty,
         SharedCrl {
@@ -1395,7 +1421,7 @@ pub(crate) async fn the_crl_lease_has_one_holder(store: &dyn Store) {
     let taken = join_all(
         holders
             .iter()
-            .map(|h| store.take_crl_lease(h, T0, LEASE))
+            .map(|h| store.take_crl_lease(&scope, h, T0, LEASE))
             .collect(),
     )
     .await;
@@ -1405,35 +1431,56 @@ pub(crate) async fn the_crl_lease_has_one_holder(store: &dyn Store) {
     assert_eq!(winners.len(), 1, "{taken:?}");
     let (winner, other) = (&holders[winners[0]], &holders[(winners[0] + 1) % RACERS]);
     assert_eq!(
-        store.take_crl_lease(winner, T0, LEASE).await.unwrap(),
+        store
+            .take_crl_lease(&scope, winner, T0, LEASE)
+            .await
+            .unwrap(),
         Some(0)
     );
-    assert_eq!(store.take_crl_lease(other, T0, LEASE).await.unwrap(), None);
+    assert_eq!(
+        store
+            .take_crl_lease(&scope, other, T0, LEASE)
+            .await
+            .unwrap(),
+        None
+    );
 
     let crl = |der: u8, generation: u64| StoredCrl {
         der: vec![der; 3],
         signed_at: T0,
         generation,
     };
-    assert!(!store.store_crl(other, &crl(1, 0)).await.unwrap());
-    assert!(store.store_crl(winner, &crl(2, 0)).await.unwrap());
-    assert_eq!(store.shared_crl().await.unwrap().stored, Some(crl(2, 0)));
-    // Stored: the lease is free again, and storing again without it does nothing.
-    assert!(!store.store_crl(winner, &crl(3, 0)).await.unwrap());
+    assert!(!store.store_crl(&scope, other, &crl(1, 0)).await.unwrap());
+    assert!(store.store_crl(&scope, winner, &crl(2, 0)).await.unwrap());
     assert_eq!(
-        store.take_crl_lease(other, T0, LEASE).await.unwrap(),
-        Some(0)
+        store.shared_crl(&scope).await.unwrap().stored,
+        Some(crl(2, 0))
     );
-    // A lease that ran out (its holder died while signing) is taken over.
-    assert_eq!(store.take_crl_lease(winner, T0, LEASE).await.unwrap(), None);
+    // Stored: the lease is free again, and storing again without it does nothing.
+    assert!(!store.store_crl(&scope, winner, &crl(3, 0)).await.unwrap());
     assert_eq!(
         store
-            .take_crl_lease(winner, LEASE, LEASE + Duration::minutes(1))
+            .take_crl_lease(&scope, other, T0, LEASE)
             .await
             .unwrap(),
         Some(0)
     );
-    assert!(!store.store_crl(other, &crl(4, 0)).await.unwrap());
+    // A lease that ran out (its holder died while signing) is taken over.
+    assert_eq!(
+        store
+            .take_crl_lease(&scope, winner, T0, LEASE)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_crl_lease(&scope, winner, LEASE, LEASE + Duration::minutes(1))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    assert!(!store.store_crl(&scope, other, &crl(4, 0)).await.unwrap());
 
     let ord = processing_order(store).await;
     store
@@ -1447,7 +1494,7 @@ pub(crate) async fn the_crl_lease_has_one_holder(store: &dyn Store) {
     assert!(store.revoke_certificate("cc", T0, 1).await.unwrap());
     assert!(!store.revoke_certificate("cc", T0, 1).await.unwrap());
     assert!(!store.revoke_certificate("missing", T0, 1).await.unwrap());
-    let shared = store.shared_crl().await.unwrap();
+    let shared = store.shared_crl(&scope).await.unwrap();
     assert_eq!(shared.generation, 1);
     assert_eq!(
         shared.stored,
@@ -1456,15 +1503,36 @@ pub(crate) async fn the_crl_lease_has_one_holder(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .take_crl_lease(winner, LEASE, LEASE + Duration::minutes(1))
+            .take_crl_lease(&scope, winner, LEASE, LEASE + Duration::minutes(1))
             .await
             .unwrap(),
         Some(1)
     );
-    assert!(store.store_crl(winner, &crl(5, 1)).await.unwrap());
-    let shared = store.shared_crl().await.unwrap();
+    assert!(store.store_crl(&scope, winner, &crl(5, 1)).await.unwrap());
+    let shared = store.shared_crl(&scope).await.unwrap();
     assert_eq!(shared.stored, Some(crl(5, 1)));
     assert_eq!(shared.generation, 1);
+    // The revocation was in shard 0 only; the shards the database knows are listed.
+    assert_eq!(store.crl_generation(&elsewhere).await.unwrap(), 0);
+    assert_eq!(store.crl_generation(&CrlScope::Unsharded).await.unwrap(), 0);
+    assert_eq!(store.crl_shards(ISSUER).await.unwrap(), [0, 3]);
+    assert!(
+        store
+            .crl_shards("00000000000000bb")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .store_crl(&elsewhere, "elsewhere", &crl(6, 0))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.shared_crl(&scope).await.unwrap().stored,
+        Some(crl(5, 1))
+    );
 }
 
 /// The CRL lists revoked certificates until (and including) their notAfter.
@@ -1495,20 +1563,52 @@ pub(crate) async fn revoked_certificates_for_crl(store: &dyn Store) {
             .unwrap();
         serials.push(serial);
     }
-    assert!(store.revoked_certificates(T0).await.unwrap().is_empty());
+    // Two more in other CRLs: shard 1 of the issuer, and the unsharded CRL.
+    for (serial, scope) in [
+        ("10", CrlScope::shard(ISSUER, 1)),
+        ("11", CrlScope::Unsharded),
+    ] {
+        let authz = authorization(&format!("a{serial}"), "acct", "example.org");
+        let ord = order(&format!("o{serial}"), "acct", &[&authz]);
+        store.insert_order(&ord, &[authz]).await.unwrap();
+        assert!(begin_finalize(store, &ord.id).await);
+        let mut cert = certificate(serial, &ord, T0 + Duration::days(1));
+        cert.crl = scope.clone();
+        store
+            .complete_order(&ord.id, &cert, FINALIZE_LEASE)
+            .await
+            .unwrap();
+        assert_eq!(store.certificate(serial).await.unwrap().unwrap().crl, scope);
+        assert!(store.revoke_certificate(serial, T0, 5).await.unwrap());
+        assert_eq!(
+            store.revoked_certificates(&scope, T0).await.unwrap(),
+            [(serial.to_owned(), T0, 5)]
+        );
+        assert_eq!(store.crl_generation(&scope).await.unwrap(), 1);
+    }
+    let scope = shard0();
+    assert!(
+        store
+            .revoked_certificates(&scope, T0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.crl_generation(&scope).await.unwrap(), 0);
     let r = |h| T0 - Duration::hours(h);
     // Revoked: expired one, one expiring now, one valid; the last stays unrevoked.
     assert!(store.revoke_certificate("00", r(3), 1).await.unwrap());
     assert!(store.revoke_certificate("02", r(2), 4).await.unwrap());
     assert!(store.revoke_certificate("01", r(1), 0).await.unwrap());
-    let mut list = store.revoked_certificates(T0).await.unwrap();
+    assert_eq!(store.crl_generation(&scope).await.unwrap(), 3);
+    let mut list = store.revoked_certificates(&scope, T0).await.unwrap();
     list.sort();
     assert_eq!(
         list,
         vec![("01".to_owned(), r(1), 0), ("02".to_owned(), r(2), 4)]
     );
     let later = store
-        .revoked_certificates(T0 + Duration::days(1) + Duration::seconds(1))
+        .revoked_certificates(&scope, T0 + Duration::days(1) + Duration::seconds(1))
         .await
         .unwrap();
     assert!(later.is_empty());

@@ -234,8 +234,11 @@ fn blocked(hash: &str, reason: &str, serial: Option<&str>) -> BlockedKey {
 /// key and changes nothing else; an earlier block is kept as it was.
 pub(crate) async fn revocation_blocking_key_is_one_transaction(store: &dyn Store) {
     fleet(store).await;
-    let g0 = store.crl_generation().await.unwrap();
-    assert_eq!(g0, store.shared_crl().await.unwrap().generation);
+    let g0 = store.crl_generation(&super::shard0()).await.unwrap();
+    assert_eq!(
+        g0,
+        store.shared_crl(&super::shard0()).await.unwrap().generation
+    );
     let at = T0 + Duration::hours(1);
     let first = blocked(&"aa".repeat(32), "first", Some("01"));
     assert!(
@@ -252,7 +255,10 @@ pub(crate) async fn revocation_blocking_key_is_one_transaction(store: &dyn Store
         store.blocked_key(&first.spki_sha256).await.unwrap(),
         Some(first.clone())
     );
-    assert_eq!(store.crl_generation().await.unwrap(), g0 + 1);
+    assert_eq!(
+        store.crl_generation(&super::shard0()).await.unwrap(),
+        g0 + 1
+    );
     // Again, with another reason text: nothing changes, the first block stays.
     assert!(
         !store
@@ -269,10 +275,16 @@ pub(crate) async fn revocation_blocking_key_is_one_transaction(store: &dyn Store
         store.blocked_key(&first.spki_sha256).await.unwrap(),
         Some(first)
     );
-    assert_eq!(store.crl_generation().await.unwrap(), g0 + 1);
+    assert_eq!(
+        store.crl_generation(&super::shard0()).await.unwrap(),
+        g0 + 1
+    );
     // A certificate revoked earlier for another reason: its key is blocked all the same.
     assert!(store.revoke_certificate("02", at, 4).await.unwrap());
-    assert_eq!(store.crl_generation().await.unwrap(), g0 + 2);
+    assert_eq!(
+        store.crl_generation(&super::shard0()).await.unwrap(),
+        g0 + 2
+    );
     let later = blocked(&"bb".repeat(32), "later", Some("02"));
     assert!(
         !store
@@ -288,7 +300,10 @@ pub(crate) async fn revocation_blocking_key_is_one_transaction(store: &dyn Store
         store.blocked_key(&later.spki_sha256).await.unwrap(),
         Some(later)
     );
-    assert_eq!(store.crl_generation().await.unwrap(), g0 + 2);
+    assert_eq!(
+        store.crl_generation(&super::shard0()).await.unwrap(),
+        g0 + 2
+    );
 }
 
 /// Blocked keys: a second block of a key is refused and keeps the first; listed oldest first;

@@ -1,0 +1,30 @@
+-- CRL shards (RFC 5280 §5): each issuing intermediate's certificates are spread over a fixed
+-- number of CRLs, each certificate's shard fixed at issuance and written in its CRL
+-- distribution point. `issuer_id` is the intermediate's id (the first eight octets of its
+-- certificate's SHA-256, hex); both columns NULL for certificates issued before shards, which
+-- the unsharded CRL (`/crl`) keeps listing.
+ALTER TABLE certificates ADD COLUMN issuer_id TEXT;
+ALTER TABLE certificates ADD COLUMN crl_shard BIGINT;
+-- A shard's CRL reads only its own revoked certificates.
+CREATE INDEX certificate_crl_shard ON certificates (issuer_id, crl_shard, not_after)
+    WHERE revoked_at IS NOT NULL;
+
+-- One row per CRL the instances share: the last one an instance signed, the revocation
+-- generation of its scope (bumped by the statement that revokes one of its certificates; the
+-- stored CRL is current while `der_generation` equals it) and the lease of the one instance
+-- signing the next. The unsharded CRL is issuer_id '' and shard -1. Times: microseconds since
+-- the Unix epoch.
+CREATE TABLE crl_shards (
+    issuer_id      TEXT    NOT NULL,
+    shard          BIGINT  NOT NULL,
+    generation     BIGINT  NOT NULL,
+    der            BYTEA,
+    signed_at      BIGINT,
+    der_generation BIGINT,
+    lease_holder   TEXT,
+    lease_until    BIGINT,
+    PRIMARY KEY (issuer_id, shard)
+);
+INSERT INTO crl_shards (issuer_id, shard, generation, der, signed_at, der_generation)
+    SELECT '', -1, generation, der, signed_at, der_generation FROM crl_state;
+DROP TABLE crl_state;
