@@ -185,6 +185,21 @@ fn an_operator_revocation_reaches_the_served_crl_and_bad_input_is_refused() {
     let (shown, _) = ok(&ferrite, &["cert", "show", &serial]);
     assert!(shown.contains("one.example.com"), "{shown}");
     assert!(shown.contains("Customer:     default"), "{shown}");
+    // The validation it was issued on, and the CRL shard that will list it.
+    assert!(
+        shown.contains("Validations:  one.example.com by http-01 at "),
+        "{shown}"
+    );
+    assert!(shown.contains(&format!("({crl})")), "{shown}");
+    assert!(!shown.contains("Precertificate"), "no CT logs: {shown}");
+    let detail = json(&ferrite, &["cert", "show", &serial]);
+    assert_eq!(
+        detail["validations"][0]["name"], "one.example.com",
+        "{detail}"
+    );
+    assert_eq!(detail["validations"][0]["method"], "http-01", "{detail}");
+    assert!(detail["validations"][0]["reused"].is_null(), "{detail}");
+    assert!(detail["precertificate_pem"].is_null(), "{detail}");
     assert!(shown.contains("Status:       valid"), "{shown}");
     assert!(shown.contains("-----BEGIN CERTIFICATE-----"), "{shown}");
 
@@ -661,6 +676,7 @@ async fn seeded(dir: &Path, n: usize) -> std::path::PathBuf {
                     revoked: None,
                     renewal_advanced: None,
                     crl: CrlScope::Unsharded,
+                    precertificate: None,
                 },
             )
         })

@@ -134,6 +134,9 @@ pub struct Certificate {
     pub renewal_advanced: Option<RenewalAdvance>,
     /// The CRL that lists it once it is revoked, fixed at issuance.
     pub crl: CrlScope,
+    /// The precertificate (DER) submitted to Certificate Transparency logs for it, when
+    /// `[ct]` logs were configured at its issuance.
+    pub precertificate: Option<Vec<u8>>,
 }
 
 /// Which CRL lists a certificate: one shard of its issuing intermediate's CRLs (the

@@ -347,7 +347,10 @@ impl CertificateIssuer for LoggedIssuer {
         let logs: Vec<&str> = chosen.iter().map(|(l, _)| l.url.as_str()).collect();
         info!(%serial, ?logs, "precertificate logged");
         let scts: Vec<Sct> = chosen.into_iter().map(|(_, sct)| sct).collect();
-        self.inner.issue_with_scts(&precert, &scts).await
+        let mut issued = self.inner.issue_with_scts(&precert, &scts).await?;
+        // Kept with the certificate: what the logs hold, for audits and disputes.
+        issued.precertificate_der = Some(precert.der);
+        Ok(issued)
     }
 
     async fn issue_precertificate(

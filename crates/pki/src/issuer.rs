@@ -59,6 +59,9 @@ pub struct IssuedCertificate {
     ///
     /// [`crl_shard_of`]: crate::crl_shard_of
     pub crl_shard: u32,
+    /// The precertificate (DER) logged in Certificate Transparency for it, when it was
+    /// (set by the caller that logged it: this issuer signs both but does not log).
+    pub precertificate_der: Option<Vec<u8>>,
 }
 
 /// The names and validity period of one certificate, after the caller's checks: what a
@@ -452,6 +455,7 @@ impl Issuer {
             not_after: request.not_after,
             issuer_id: self.id.clone(),
             crl_shard,
+            precertificate_der: None,
         })
     }
 
@@ -506,7 +510,7 @@ fn checked_names(dns_names: &[String]) -> Result<Vec<String>, PkiError> {
 }
 
 /// A certificate as PEM, ending with a newline.
-pub(crate) fn certificate_pem(der: &[u8]) -> String {
+pub fn certificate_pem(der: &[u8]) -> String {
     let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der);
     let mut pem = String::with_capacity(b64.len() + b64.len() / 64 + 60);
     pem.push_str("-----BEGIN CERTIFICATE-----\n");

@@ -87,7 +87,9 @@ pub use crl::{MAX_CRL_VALIDITY, RevokedEntry, crl_shard_of, is_subscriber_revoca
 pub use csr::{Csr, CsrPolicy};
 pub use ct::{Precertificate, Sct};
 pub use error::{CsrError, PkiError};
-pub use issuer::{IssueRequest, IssuedCertificate, Issuer, MAX_NAMES_PER_CERTIFICATE};
+pub use issuer::{
+    IssueRequest, IssuedCertificate, Issuer, MAX_NAMES_PER_CERTIFICATE, certificate_pem,
+};
 pub use key::KeyKind;
 pub use options::{CaOptions, IssuerUrls, MAX_CRL_SHARDS};
 pub use parse::{ParsedCertificate, parse_certificate};

@@ -104,8 +104,7 @@ fn no_such_crl() -> Response {
 
 /// Serves the CRL of `scope` with `Last-Modified` (its thisUpdate), a strong `ETag` and
 /// `Cache-Control` ([`CRL_MAX_AGE`]); `304 Not Modified` to a request whose `If-None-Match`
-/// names the ETag or (without `If-None-Match`) whose `If-Modified-Since` is no older than the
-/// thisUpdate (RFC 9110 §13.1).
+/// names the ETag (RFC 9110 §13.1.2).
 async fn crl(state: &AppState, scope: &CrlScope, headers: &HeaderMap) -> Response {
     let crl = match state.ca.crl(scope).await {
         Ok(Some(crl)) => crl,
@@ -120,25 +119,16 @@ async fn crl(state: &AppState, scope: &CrlScope, headers: &HeaderMap) -> Respons
         }
     };
     let this_update = std::time::SystemTime::from(crl.this_update);
-    let not_modified = match headers.get(header::IF_NONE_MATCH) {
-        Some(tags) => tags.to_str().is_ok_and(|tags| {
+    // If-Modified-Since is not used: a CRL signed again within the second of the last one
+    // (a revocation right after a refresh) has the same Last-Modified.
+    let not_modified = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|tags| tags.to_str().ok())
+        .is_some_and(|tags| {
             tags.split(',')
                 .map(str::trim)
                 .any(|tag| tag == "*" || tag.trim_start_matches("W/") == crl.etag)
-        }),
-        None => headers
-            .get(header::IF_MODIFIED_SINCE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| httpdate::parse_http_date(v).ok())
-            .is_some_and(|since| {
-                since
-                    >= this_update
-                        .checked_sub(std::time::Duration::from_nanos(u64::from(
-                            crl.this_update.nanosecond(),
-                        )))
-                        .unwrap_or(this_update)
-            }),
-    };
+        });
     let mut response = if not_modified {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

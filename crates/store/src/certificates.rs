@@ -16,7 +16,7 @@ macro_rules! columns {
     () => {
         "serial, account_id, order_id, der, chain_pem, dns_names, not_before, not_after, \
          revoked_at, revocation_reason, renewal_advanced_at, renewal_explanation_url, issuer_id, \
-         crl_shard"
+         crl_shard, precertificate"
     };
 }
 
@@ -65,8 +65,8 @@ pub(crate) fn insert_in(
         conn,
         "INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
          not_before, not_after, revoked_at, revocation_reason, renewal_advanced_at, \
-         renewal_explanation_url, spki_sha256, issuer_id, crl_shard) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         renewal_explanation_url, spki_sha256, issuer_id, crl_shard, precertificate) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             cert.serial,
             cert.account_id,
@@ -85,6 +85,7 @@ pub(crate) fn insert_in(
             spki_sha256(cert),
             crl_columns(&cert.crl).0,
             crl_columns(&cert.crl).1,
+            cert.precertificate,
         ],
     )
     .map(drop)
@@ -369,6 +370,7 @@ fn decode(row: &Row<'_>) -> Result<Certificate, StoreError> {
         revoked,
         renewal_advanced,
         crl,
+        precertificate: at(row, 14, "precertificate")?,
     })
 }
 

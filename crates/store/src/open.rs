@@ -53,7 +53,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/sqlite/0014_rate_limits.sql"),
     ),
-    (15, include_str!("../migrations/sqlite/0015_crl_shards.sql")),
+    (
+        15,
+        include_str!("../migrations/sqlite/0015_crl_shards_precertificates.sql"),
+    ),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

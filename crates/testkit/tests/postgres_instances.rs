@@ -305,8 +305,19 @@ async fn the_crl_is_signed_by_one_instance_at_a_time() {
                 "{:?}",
                 waited.elapsed()
             );
-            let left =
-                lease_end - time::OffsetDateTime::now_utc() + time::Duration::milliseconds(200);
+            // B serves that one, without waiting again, for as long as it waited; after
+            // that, and once the lease has run out, it signs the next.
+            let again = std::time::Instant::now();
+            let (served, _, _) = served_crl(&b).await;
+            assert_eq!(served, after);
+            assert!(
+                again.elapsed() < Duration::from_secs(2),
+                "{:?}",
+                again.elapsed()
+            );
+            let hold_end = time::OffsetDateTime::now_utc() + time::Duration::seconds(5);
+            let left = lease_end.max(hold_end) - time::OffsetDateTime::now_utc()
+                + time::Duration::milliseconds(300);
             tokio::time::sleep(left.try_into().unwrap_or_default()).await;
             let (_, number_last, mut listed) = served_crl(&b).await;
             listed.sort();

@@ -250,6 +250,7 @@ impl Generator {
                 renewal_advanced: None,
                 // Spread over 16 shards of one issuer, as `[crl] shards` does by default.
                 crl: CrlScope::shard("5eed5eed5eed5eed", (i % 16) as u32),
+                precertificate: None,
             },
         ));
         rows.domain_validations.push(DomainValidation {

@@ -8,12 +8,13 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::Context;
 use ferrite_core::Store;
+use ferrite_core::ca::certificate_listing::validations_used;
 use ferrite_core::ca::certificate_listing::{CertificateStatus, NameFilter};
 use ferrite_core::ca::key_block::parse_spki_sha256;
 use ferrite_core::ca::operator_revoke::{
     self, BulkProgress, CertificatePages, parse_reason, reason_name,
 };
-use ferrite_core::model::{Certificate, CertificateQuery};
+use ferrite_core::model::{Certificate, CertificateQuery, CrlScope};
 use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -167,10 +168,26 @@ pub(super) async fn show(config: &Config, serial: &str, json_out: bool) -> anyho
     };
     let now = OffsetDateTime::now_utc();
     let spki = ferrite_core::ca::key_block::certificate_spki_sha256(&cert.der);
+    let validations = validations_used(store.as_ref(), &cert)
+        .await
+        .map_err(operator_error)?;
+    let crl = match &cert.crl {
+        CrlScope::Unsharded => "the unsharded CRL (/crl)".to_owned(),
+        CrlScope::Shard { issuer_id, shard } => {
+            format!("shard {shard} of issuer {issuer_id} (/crl/{issuer_id}/{shard}.crl)")
+        }
+    };
+    let precertificate = cert
+        .precertificate
+        .as_deref()
+        .map(ferrite_pki::certificate_pem);
     if json_out {
         let mut row = json_row(&cert, now);
         row["customer"] = json!(customer);
         row["key_spki_sha256"] = json!(spki);
+        row["validations"] = json!(validations);
+        row["crl"] = json!(crl);
+        row["precertificate_pem"] = json!(precertificate);
         row["pem"] = json!(cert.chain_pem);
         return print_json(&row);
     }
@@ -193,6 +210,30 @@ pub(super) async fn show(config: &Config, serial: &str, json_out: bool) -> anyho
         "Key SHA-256:  {}",
         spki.as_deref().unwrap_or("(unreadable)")
     );
+    println!("CRL:          {crl}");
+    if validations.is_empty() {
+        println!("Validations:  (none recorded)");
+    }
+    for (i, v) in validations.iter().enumerate() {
+        let label = if i == 0 { "Validations:" } else { "" };
+        let reused = v.reused.as_ref().map_or(String::new(), |r| {
+            format!(
+                ", reusing validation {} of {} by account {}",
+                r.id, r.domain, r.account
+            )
+        });
+        println!(
+            "{label:<13} {} by {} at {} (authorization {}{reused})",
+            v.name,
+            v.method,
+            table::time(v.validated_at),
+            v.authorization
+        );
+    }
+    if let Some(pem) = &precertificate {
+        println!("Precertificate (logged in Certificate Transparency):");
+        print!("{pem}");
+    }
     print!("{}", cert.chain_pem);
     Ok(())
 }

@@ -238,3 +238,81 @@ mod tests {
         );
     }
 }
+
+/// One domain validation a certificate was issued on: an authorization of its order, the
+/// challenge that made it valid, and the earlier validation it reused, if it did (RFC 8555
+/// §7.1.4; Baseline Requirements §4.2.1).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UsedValidation {
+    /// The name authorized (`*.` for a wildcard).
+    pub name: String,
+    /// The method (`http-01`, `dns-01`, `tls-alpn-01`).
+    pub method: String,
+    /// When the name was validated.
+    #[serde(with = "time::serde::rfc3339")]
+    pub validated_at: OffsetDateTime,
+    /// The order's authorization.
+    pub authorization: String,
+    /// The validation reused instead of a new one: its id, the domain it validated (a parent
+    /// for dns-01) and the account that validated it.
+    pub reused: Option<ReusedValidation>,
+}
+
+/// The earlier validation an authorization reused.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ReusedValidation {
+    /// The domain validation's id.
+    pub id: String,
+    /// The domain it validated.
+    pub domain: String,
+    /// The account that validated it.
+    pub account: String,
+}
+
+/// The validations `cert` was issued on, in its order's authorization order: for each
+/// authorization, its valid challenge and what it reused. An authorization that is gone or has
+/// no valid challenge (which issuance never leaves) is left out.
+pub async fn validations_used(
+    store: &dyn crate::Store,
+    cert: &Certificate,
+) -> Result<Vec<UsedValidation>, CoreError> {
+    let Some(order) = store.order(&cert.order_id).await? else {
+        return Ok(Vec::new());
+    };
+    let mut authorizations = store.authorizations(&order.authorization_ids).await?;
+    authorizations.sort_by_key(|a| {
+        order
+            .authorization_ids
+            .iter()
+            .position(|id| *id == a.id)
+            .unwrap_or(usize::MAX)
+    });
+    Ok(authorizations
+        .into_iter()
+        .filter_map(|authz| {
+            let challenge = authz
+                .challenges
+                .iter()
+                .find(|c| c.status == ferrite_proto::ChallengeStatus::Valid)?;
+            let reused = challenge
+                .record
+                .as_ref()
+                .and_then(|r| r.get("reusedValidation"))
+                .and_then(|v| {
+                    Some(ReusedValidation {
+                        id: v.get("id")?.as_str()?.to_owned(),
+                        domain: v.get("domain")?.as_str()?.to_owned(),
+                        account: v.get("account")?.as_str()?.to_owned(),
+                    })
+                });
+            let prefix = if authz.wildcard { "*." } else { "" };
+            Some(UsedValidation {
+                name: format!("{prefix}{}", authz.identifier.value),
+                method: challenge.kind.as_str().to_owned(),
+                validated_at: challenge.validated?,
+                authorization: authz.id.clone(),
+                reused,
+            })
+        })
+        .collect())
+}

@@ -202,6 +202,7 @@ impl Ca {
             revoked: None,
             renewal_advanced: None,
             crl: CrlScope::shard(&issued.issuer_id, issued.crl_shard),
+            precertificate: issued.precertificate_der,
         };
         if let Err(e) = self
             .inner

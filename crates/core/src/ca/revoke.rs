@@ -44,6 +44,8 @@ pub const CRL_VALIDITY: Duration = Duration::days(7);
 /// (the first of a scope, or one listing a new revocation) before it serves what is stored.
 const CRL_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
 const CRL_WAIT_ROUNDS: u32 = 100;
+/// The whole of that wait.
+const CRL_WAIT_TOTAL: Duration = Duration::milliseconds(50 * CRL_WAIT_ROUNDS as i64);
 
 /// RFC 5280 §5.3.1 reasons the Baseline Requirements (§7.2.2) allow for subscriber
 /// certificates: unspecified (0), keyCompromise (1), affiliationChanged (3), superseded (4),
@@ -211,6 +213,21 @@ impl Ca {
     /// [`Store::take_crl_lease`]: crate::Store::take_crl_lease
     /// [`Store::crl_generation`]: crate::Store::crl_generation
     pub async fn crl(&self, scope: &CrlScope) -> Result<Option<ServedCrl>, CoreError> {
+        // Only the CRLs this instance signs in the normal course are kept (a bounded set: the
+        // shard count plus the unsharded CRL); another intermediate's shard, or one above the
+        // count, is read from the database each time, so that requests for made-up shards
+        // leave nothing behind.
+        let ours = match scope {
+            CrlScope::Unsharded => true,
+            CrlScope::Shard { issuer_id, shard } => {
+                *issuer_id == self.inner.issuer.issuer_id()
+                    && *shard < self.inner.issuer.crl_shards()
+            }
+        };
+        if !ours {
+            let now = self.now();
+            return Ok(self.shared_crl(scope, now).await?.map(|(crl, _, _)| crl));
+        }
         let slot = self.crl_slot(scope);
         let mut held = slot.lock().await;
         let now = self.now();
@@ -218,7 +235,7 @@ impl Ca {
             && now - current.crl.this_update < CRL_REFRESH
             && now >= current.crl.this_update
         {
-            if now - current.checked < CRL_RECHECK && now >= current.checked {
+            if now - current.checked < current.hold && now >= current.checked {
                 return Ok(Some(current.crl.clone()));
             }
             // Revocations through other instances or the operator's command bump the scope's
@@ -228,11 +245,14 @@ impl Ca {
                 return Ok(Some(current.crl.clone()));
             }
         }
-        let Some((crl, generation, current)) = self.shared_crl(scope, now).await? else {
+        let Some((crl, generation, keep)) = self.shared_crl(scope, now).await? else {
             return Ok(None);
         };
-        *held = current.then(|| HeldCrl {
-            checked: now,
+        // Held from when the answer came (a wait for another signer may have taken seconds).
+        let answered = self.now();
+        *held = keep.map(|hold| HeldCrl {
+            checked: answered,
+            hold,
             crl: crl.clone(),
             generation,
         });
@@ -259,52 +279,72 @@ impl Ca {
         let mut signed = 0;
         // The thisUpdate of the oldest CRL this issuer publishes, for `crl_age`.
         let mut oldest: Option<time::OffsetDateTime> = None;
+        let mut failed = false;
         let mut published = |at: time::OffsetDateTime| {
             oldest = Some(oldest.map_or(at, |o| o.min(at)));
         };
         for scope in scopes {
-            let now = self.now();
-            let shared = self.inner.store.shared_crl(&scope).await?;
-            let stored_at = shared.stored.as_ref().map(|s| s.signed_at);
-            if is_current(&shared, now) {
-                if let Some(at) = stored_at {
+            // Under the scope's slot lock, so that this instance never signs one scope twice
+            // at once (a fetch signing it waits, then finds it current).
+            let slot = self.crl_slot(&scope);
+            let mut held = slot.lock().await;
+            match self.refresh_crl(&scope).await {
+                Ok(Refreshed::Current(at) | Refreshed::SignedElsewhere(Some(at))) => published(at),
+                Ok(Refreshed::SignedElsewhere(None)) => {}
+                Ok(Refreshed::Signed(at)) => {
+                    signed += 1;
                     published(at);
+                    // The next fetch here reads the new one.
+                    *held = None;
                 }
-                continue;
-            }
-            let holder = &self.inner.instance;
-            let store = &self.inner.store;
-            let Some(generation) = store
-                .take_crl_lease(&scope, holder, now, now + CRL_LEASE)
-                .await?
-            else {
-                // Another instance is signing it.
-                if let Some(at) = stored_at {
-                    published(at);
+                // One CRL failing (a database error, the signer) leaves the others to do; its
+                // lease runs out and the next round tries again.
+                Err(e) => {
+                    failed = true;
+                    tracing::warn!(?scope, error = %e, "refreshing a CRL failed");
                 }
-                continue;
-            };
-            let der = self.sign_crl(&scope, now).await?;
-            let stored = StoredCrl {
-                der,
-                signed_at: now,
-                generation,
-            };
-            if store.store_crl(&scope, holder, &stored).await? {
-                signed += 1;
-                published(now);
-            } else if let Some(at) = stored_at {
-                published(at);
             }
-            // The next fetch here reads the new one.
-            *self.crl_slot(&scope).lock().await = None;
         }
-        *self
-            .inner
-            .crl_published
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = oldest;
+        // After a failure the age of the last complete round stays, and grows.
+        if !failed {
+            *self
+                .inner
+                .crl_published
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = oldest;
+        }
         Ok(signed)
+    }
+
+    /// Signs and stores the CRL of `scope` if it is out of date and nobody else is signing it.
+    async fn refresh_crl(&self, scope: &CrlScope) -> Result<Refreshed, CoreError> {
+        let store = &self.inner.store;
+        let holder = &self.inner.instance;
+        let now = self.now();
+        let shared = store.shared_crl(scope).await?;
+        let stored_at = shared.stored.as_ref().map(|s| s.signed_at);
+        if is_current(&shared, now)
+            && let Some(at) = stored_at
+        {
+            return Ok(Refreshed::Current(at));
+        }
+        let Some(generation) = store
+            .take_crl_lease(scope, holder, now, now + CRL_LEASE)
+            .await?
+        else {
+            return Ok(Refreshed::SignedElsewhere(stored_at));
+        };
+        let der = self.sign_crl(scope, now).await?;
+        let crl = StoredCrl {
+            der,
+            signed_at: now,
+            generation,
+        };
+        Ok(if store.store_crl(scope, holder, &crl).await? {
+            Refreshed::Signed(now)
+        } else {
+            Refreshed::SignedElsewhere(stored_at)
+        })
     }
 
     /// Drops this instance's copy of the CRL of `scope`: a revocation through this instance
@@ -324,14 +364,16 @@ impl Ca {
         std::sync::Arc::clone(slots.entry(scope.clone()).or_default())
     }
 
-    /// The CRL of `scope` to serve at `now`, the revocation generation it lists, and whether
-    /// it is current (else it is the last one stored, served while another instance signs
-    /// the next, and not kept). `None` when there is no such CRL (see [`Ca::crl`]).
+    /// The CRL of `scope` to serve at `now`, the revocation generation it lists, and how long
+    /// to keep it before asking the database again: a current one [`CRL_RECHECK`]; the last
+    /// one stored, when another instance's signing of the next did not finish within the
+    /// wait, as long as that wait (so the requests queued behind this one do not each wait
+    /// again); else not at all. `None` when there is no such CRL (see [`Ca::crl`]).
     async fn shared_crl(
         &self,
         scope: &CrlScope,
         now: time::OffsetDateTime,
-    ) -> Result<Option<(ServedCrl, u64, bool)>, CoreError> {
+    ) -> Result<Option<(ServedCrl, u64, Option<Duration>)>, CoreError> {
         let store = &self.inner.store;
         let holder = &self.inner.instance;
         let issuer = &self.inner.issuer;
@@ -343,7 +385,7 @@ impl Ca {
                 return Ok(Some((
                     ServedCrl::of(stored.der, stored.signed_at),
                     stored.generation,
-                    true,
+                    Some(CRL_RECHECK),
                 )));
             }
             let signs = match scope {
@@ -359,7 +401,7 @@ impl Ca {
                 // Another intermediate's shard: its instances sign it; serve what they stored.
                 return Ok(shared
                     .stored
-                    .map(|s| (ServedCrl::of(s.der, s.signed_at), s.generation, false)));
+                    .map(|s| (ServedCrl::of(s.der, s.signed_at), s.generation, None)));
             }
             if let Some(generation) = store
                 .take_crl_lease(scope, holder, now, now + CRL_LEASE)
@@ -377,18 +419,24 @@ impl Ca {
                         "the CRL lease ran out while this instance signed; serving its CRL without storing it"
                     );
                 }
-                return Ok(Some((ServedCrl::of(crl.der, now), generation, true)));
+                return Ok(Some((
+                    ServedCrl::of(crl.der, now),
+                    generation,
+                    Some(CRL_RECHECK),
+                )));
             }
             // Another instance is signing. A stored CRL that is only old is served meanwhile;
             // one that misses a revocation only once the signer has had its time (it may have
             // died holding the lease), so that a revocation is listed as soon as it is signed.
+            // That one is then kept as long as the wait, so the requests queued behind this
+            // one do not each wait again.
             if let Some(stored) = shared.stored
                 && (stored.generation == shared.generation || round == CRL_WAIT_ROUNDS)
             {
                 return Ok(Some((
                     ServedCrl::of(stored.der, stored.signed_at),
                     stored.generation,
-                    false,
+                    (round == CRL_WAIT_ROUNDS).then_some(CRL_WAIT_TOTAL),
                 )));
             }
             tokio::time::sleep(CRL_WAIT).await;
@@ -459,6 +507,16 @@ impl Ca {
     }
 }
 
+/// What [`Ca::refresh_crl`] found or did, with the thisUpdate of the CRL published after it.
+enum Refreshed {
+    /// The stored CRL is current.
+    Current(time::OffsetDateTime),
+    /// This instance signed and stored a new one.
+    Signed(time::OffsetDateTime),
+    /// Another instance holds the lease (or took it over): what is stored, if anything.
+    SignedElsewhere(Option<time::OffsetDateTime>),
+}
+
 /// Whether the stored CRL lists every revocation of its scope and is younger than
 /// [`CRL_REFRESH`] at `now`.
 fn is_current(shared: &SharedCrl, now: time::OffsetDateTime) -> bool {
@@ -497,8 +555,10 @@ impl ServedCrl {
 
 /// The CRL of one scope an instance serves without asking the database again.
 pub(crate) struct HeldCrl {
-    /// When this instance last found it listing every revocation of its scope.
+    /// When this instance last read the scope's revocation generation.
     checked: time::OffsetDateTime,
+    /// How long after `checked` it is served without reading it again.
+    hold: Duration,
     crl: ServedCrl,
     /// The scope's revocation generation it lists.
     generation: u64,

@@ -16,7 +16,7 @@ macro_rules! columns {
     () => {
         "serial, account_id, order_id, der, chain_pem, dns_names, not_before, not_after, \
          revoked_at, revocation_reason, renewal_advanced_at, renewal_explanation_url, issuer_id, \
-         crl_shard"
+         crl_shard, precertificate"
     };
 }
 
@@ -51,8 +51,8 @@ pub(crate) async fn complete_order(
                RETURNING id) \
              INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
                not_before, not_after, revoked_at, revocation_reason, renewal_advanced_at, \
-               renewal_explanation_url, spki_sha256, issuer_id, crl_shard) \
-             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15, $16 \
+               renewal_explanation_url, spki_sha256, issuer_id, crl_shard, precertificate) \
+             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15, $16, $17 \
              FROM completed",
             &[
                 &cert.serial,
@@ -71,6 +71,7 @@ pub(crate) async fn complete_order(
                 &spki_sha256,
                 &issuer_id,
                 &crl_shard,
+                &cert.precertificate,
             ],
         )
         .await?;
@@ -364,5 +365,6 @@ fn decode(row: &Row) -> Result<Certificate, StoreError> {
         revoked,
         renewal_advanced,
         crl,
+        precertificate: at(row, 14, "precertificate")?,
     })
 }

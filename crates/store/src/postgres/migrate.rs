@@ -47,7 +47,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (
         10,
-        include_str!("../../migrations/postgres/0010_crl_shards.sql"),
+        include_str!("../../migrations/postgres/0010_crl_shards_precertificates.sql"),
     ),
 ];
 

@@ -242,6 +242,7 @@ fn certificate(serial: &str, order: &Order, not_after: OffsetDateTime) -> Certif
         revoked: None,
         renewal_advanced: None,
         crl: shard0(),
+        precertificate: None,
     }
 }
 
@@ -1535,7 +1536,8 @@ pub(crate) async fn the_crl_lease_has_one_holder(store: &dyn Store) {
     );
 }
 
-/// The CRL lists revoked certificates until (and including) their notAfter.
+/// Each CRL lists the revoked certificates of its own scope until (and including) their
+/// notAfter; a certificate reads back with its scope and precertificate.
 pub(crate) async fn revoked_certificates_for_crl(store: &dyn Store) {
     store.insert_account(&account("acct")).await.unwrap();
     let mut serials = Vec::new();
@@ -1574,11 +1576,13 @@ pub(crate) async fn revoked_certificates_for_crl(store: &dyn Store) {
         assert!(begin_finalize(store, &ord.id).await);
         let mut cert = certificate(serial, &ord, T0 + Duration::days(1));
         cert.crl = scope.clone();
+        // A certificate logged in CT keeps its precertificate.
+        cert.precertificate = Some(vec![0x30, 0x03, 0x02, 0x01, serial.len() as u8]);
         store
             .complete_order(&ord.id, &cert, FINALIZE_LEASE)
             .await
             .unwrap();
-        assert_eq!(store.certificate(serial).await.unwrap().unwrap().crl, scope);
+        assert_eq!(store.certificate(serial).await.unwrap().unwrap(), cert);
         assert!(store.revoke_certificate(serial, T0, 5).await.unwrap());
         assert_eq!(
             store.revoked_certificates(&scope, T0).await.unwrap(),

@@ -4,7 +4,10 @@
 -- certificate's SHA-256, hex); both columns NULL for certificates issued before shards, which
 -- the unsharded CRL (`/crl`) keeps listing.
 ALTER TABLE certificates ADD COLUMN issuer_id TEXT;
-ALTER TABLE certificates ADD COLUMN crl_shard BIGINT;
+ALTER TABLE certificates ADD COLUMN crl_shard INTEGER;
+-- The precertificate submitted to Certificate Transparency logs for the certificate (RFC 6962
+-- §3.1), kept beside it when `[ct]` logs were configured at issuance.
+ALTER TABLE certificates ADD COLUMN precertificate BLOB;
 -- A shard's CRL reads only its own revoked certificates.
 CREATE INDEX certificate_crl_shard ON certificates (issuer_id, crl_shard, not_after)
     WHERE revoked_at IS NOT NULL;
@@ -16,15 +19,16 @@ CREATE INDEX certificate_crl_shard ON certificates (issuer_id, crl_shard, not_af
 -- the Unix epoch.
 CREATE TABLE crl_shards (
     issuer_id      TEXT    NOT NULL,
-    shard          BIGINT  NOT NULL,
-    generation     BIGINT  NOT NULL,
-    der            BYTEA,
-    signed_at      BIGINT,
-    der_generation BIGINT,
+    shard          INTEGER NOT NULL,
+    generation     INTEGER NOT NULL,
+    der            BLOB,
+    signed_at      INTEGER,
+    der_generation INTEGER,
     lease_holder   TEXT,
-    lease_until    BIGINT,
+    lease_until    INTEGER,
     PRIMARY KEY (issuer_id, shard)
-);
+) WITHOUT ROWID;
 INSERT INTO crl_shards (issuer_id, shard, generation, der, signed_at, der_generation)
     SELECT '', -1, generation, der, signed_at, der_generation FROM crl_state;
-DROP TABLE crl_state;
+-- `crl_state` is no longer read or written; it stays so that instances of the previous
+-- version, still running between `ferrite migrate` and their replacement, keep revoking.
