@@ -394,18 +394,22 @@ impl Ferrite {
             validator,
             metrics: mpic_metrics,
         } = crate::mpic::corroborated(config, Arc::new(va))?;
-        let server_config = ServerConfig {
-            mpic_metrics,
-            ..server_config
-        };
         let mut engine_issuer = crate::ca::engine_issuer(issuer);
+        let mut ct_metrics = None;
         if let Some(logs) = config.ct.logs()? {
             tracing::info!(
                 logs = ?logs.logs().iter().map(|l| l.url.as_str()).collect::<Vec<_>>(),
                 "Certificate Transparency: every certificate is logged before it is issued"
             );
-            engine_issuer = Arc::new(ferrite_ct::LoggedIssuer::new(engine_issuer, logs));
+            let logged = ferrite_ct::LoggedIssuer::new(engine_issuer, logs);
+            ct_metrics = Some(logged.metrics());
+            engine_issuer = Arc::new(logged);
         }
+        let server_config = ServerConfig {
+            mpic_metrics,
+            ct_metrics,
+            ..server_config
+        };
         let ca = Ca::new(store, validator, clock.clone(), engine_issuer, engine);
         check_kek(ca.eab()).await?;
         if let Some(warning) =

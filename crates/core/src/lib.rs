@@ -21,6 +21,7 @@
 //! - [`error`]: `CoreError`, mapped to problem documents.
 //! - [`metrics`]: what the engine counts for the operator's `/metrics`.
 //! - [`ids`]: random identifiers and tokens.
+//! - [`pool`]: connections kept open between requests to one peer.
 //! - `nonce`: anti-replay nonces that carry their expiry and a MAC (RFC 8555 §6.5).
 //! - `fuzzing` (only with `--cfg fuzzing`): entry points for the fuzz targets in `fuzz/`.
 #![warn(missing_docs)]
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod model;
 mod nonce;
 pub mod policy;
+pub mod pool;
 pub mod rate_limit;
 pub mod status;
 pub mod store;

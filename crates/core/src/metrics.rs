@@ -289,6 +289,136 @@ impl MpicMetrics {
     }
 }
 
+/// What one Certificate Transparency log did with one precertificate submission.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CtOutcome {
+    /// It answered with an SCT whose signature verified.
+    Logged,
+    /// It answered, but the SCT did not parse or verify.
+    Invalid,
+    /// It answered with an HTTP error.
+    Refused,
+    /// No connection, TLS or HTTP exchange could be made.
+    Unreachable,
+    /// No answer within `[ct] timeout_seconds`.
+    Timeout,
+}
+
+impl CtOutcome {
+    /// Every outcome, in the order they are rendered.
+    pub const ALL: [CtOutcome; 5] = [
+        CtOutcome::Logged,
+        CtOutcome::Invalid,
+        CtOutcome::Refused,
+        CtOutcome::Unreachable,
+        CtOutcome::Timeout,
+    ];
+
+    /// The `outcome` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            CtOutcome::Logged => "logged",
+            CtOutcome::Invalid => "invalid",
+            CtOutcome::Refused => "refused",
+            CtOutcome::Unreachable => "unreachable",
+            CtOutcome::Timeout => "timeout",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One configured log's series.
+#[derive(Debug)]
+struct CtLogSeries {
+    url: String,
+    operator: String,
+    latency: Histogram,
+    outcomes: [AtomicU64; CtOutcome::ALL.len()],
+}
+
+/// Certificate Transparency, per configured log: submission latency and submissions by
+/// outcome; and certificates by whether enough logs logged them. The logs (URL, operator) are
+/// fixed when it is made, from the configuration.
+#[derive(Debug)]
+pub struct CtMetrics {
+    logs: Vec<CtLogSeries>,
+    /// Certificates issued with enough SCTs, and refused for too few.
+    certificates: [AtomicU64; 2],
+}
+
+/// One log's series at one moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CtLogSnapshot {
+    /// Its configured URL.
+    pub url: String,
+    /// Who runs it.
+    pub operator: String,
+    /// Submission latency.
+    pub latency: HistogramSnapshot,
+    /// Submissions by outcome, every outcome listed.
+    pub outcomes: Vec<(CtOutcome, u64)>,
+}
+
+impl CtMetrics {
+    /// Series for `logs` (URL, operator), in configuration order; the index of each is the
+    /// one [`CtMetrics::submission`] takes.
+    pub fn new(logs: impl IntoIterator<Item = (String, String)>) -> CtMetrics {
+        CtMetrics {
+            logs: logs
+                .into_iter()
+                .map(|(url, operator)| CtLogSeries {
+                    url,
+                    operator,
+                    latency: Histogram::default(),
+                    outcomes: Default::default(),
+                })
+                .collect(),
+            certificates: Default::default(),
+        }
+    }
+
+    /// Log number `index` answered a submission with `outcome` after `latency`.
+    pub fn submission(&self, index: usize, outcome: CtOutcome, latency: Duration) {
+        let Some(log) = self.logs.get(index) else {
+            return;
+        };
+        log.outcomes[outcome.index()].fetch_add(1, Ordering::Relaxed);
+        log.latency.observe(latency);
+    }
+
+    /// A certificate was issued with enough SCTs (`true`), or refused for too few.
+    pub fn certificate(&self, logged: bool) {
+        self.certificates[usize::from(!logged)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every log's series, in configuration order.
+    pub fn logs(&self) -> Vec<CtLogSnapshot> {
+        self.logs
+            .iter()
+            .map(|l| CtLogSnapshot {
+                url: l.url.clone(),
+                operator: l.operator.clone(),
+                latency: l.latency.snapshot(),
+                outcomes: CtOutcome::ALL
+                    .iter()
+                    .map(|o| (*o, l.outcomes[o.index()].load(Ordering::Relaxed)))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Certificates issued with enough SCTs, and refused for too few.
+    pub fn certificates(&self) -> (u64, u64) {
+        (
+            self.certificates[0].load(Ordering::Relaxed),
+            self.certificates[1].load(Ordering::Relaxed),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

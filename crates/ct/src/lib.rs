@@ -18,11 +18,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
 use ferrite_core::CertificateIssuer;
+use ferrite_core::metrics::{CtMetrics, CtOutcome};
+use ferrite_core::pool::IdlePool;
 use ferrite_pki::ct::{self as pki_ct, Sct};
 use ferrite_pki::{
     IssueRequest, IssuedCertificate, PkiError, Precertificate, Profile, RevokedEntry,
 };
 use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use time::OffsetDateTime;
 use tokio::net::TcpStream;
@@ -74,12 +77,61 @@ impl Log {
     }
 }
 
+/// Connections kept open to each log between submissions.
+const POOL_SIZE: usize = 8;
+
+/// How long a kept connection may sit idle before it is closed rather than used (below the
+/// idle timeouts logs are seen to apply).
+const POOL_IDLE: Duration = Duration::from_secs(30);
+
+/// Why a log's answer gave no SCT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer within the timeout.
+    Timeout(Duration),
+    /// No connection, TLS or HTTP exchange.
+    Unreachable(String),
+    /// An HTTP error status.
+    Refused(String),
+    /// An answer that is not an SCT (or, once checked, whose signature does not verify).
+    Invalid(String),
+}
+
+impl Failure {
+    /// The metrics' outcome of this failure.
+    pub fn outcome(&self) -> CtOutcome {
+        match self {
+            Failure::Timeout(_) => CtOutcome::Timeout,
+            Failure::Unreachable(_) => CtOutcome::Unreachable,
+            Failure::Refused(_) => CtOutcome::Refused,
+            Failure::Invalid(_) => CtOutcome::Invalid,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Timeout(after) => write!(f, "no answer within {after:?}"),
+            Failure::Unreachable(e) | Failure::Refused(e) | Failure::Invalid(e) => f.write_str(e),
+        }
+    }
+}
+
+/// One log's answer to a submission, and how long it took.
+pub type Answer = (Result<Sct, Failure>, Duration);
+
+/// A kept HTTP/1.1 connection to a log.
+type Connection = SendRequest<Full<Bytes>>;
+
 /// The logs and how to reach them.
 #[derive(Clone)]
 pub struct CtLogs {
     logs: Arc<[Log]>,
     timeout: Duration,
     tls: Option<tokio_rustls::TlsConnector>,
+    /// Kept connections, one pool per log (in `logs` order).
+    pools: Arc<[IdlePool<Connection>]>,
 }
 
 impl std::fmt::Debug for CtLogs {
@@ -124,10 +176,12 @@ impl CtLogs {
         } else {
             None
         };
+        let pools = logs.iter().map(|_| IdlePool::default()).collect();
         Ok(CtLogs {
             logs: logs.into(),
             timeout,
             tls,
+            pools,
         })
     }
 
@@ -137,43 +191,100 @@ impl CtLogs {
     }
 
     /// Submits `chain` (the precertificate, then its issuer) to every log in parallel; one
-    /// answer per log, in the configured order.
-    pub async fn submit(&self, chain: &[&[u8]]) -> Vec<Result<Sct, String>> {
+    /// answer per log, in the configured order, with the time it took.
+    pub async fn submit(&self, chain: &[&[u8]]) -> Vec<Answer> {
         let body = serde_json::json!({
             "chain": chain.iter().map(|der| BASE64.encode(der)).collect::<Vec<_>>(),
         })
         .to_string();
         let body = Bytes::from(body);
-        futures::future::join_all(self.logs.iter().map(|log| {
+        futures::future::join_all(self.logs.iter().zip(self.pools.iter()).map(|(log, pool)| {
             let body = body.clone();
             async move {
-                match tokio::time::timeout(self.timeout, self.add_pre_chain(log, body)).await {
-                    Ok(answer) => answer,
-                    Err(_) => Err(format!("no answer within {:?}", self.timeout)),
-                }
+                let started = std::time::Instant::now();
+                let answer =
+                    match tokio::time::timeout(self.timeout, self.add_pre_chain(log, pool, body))
+                        .await
+                    {
+                        Ok(answer) => answer,
+                        Err(_) => Err(Failure::Timeout(self.timeout)),
+                    };
+                (answer, started.elapsed())
             }
         }))
         .await
     }
 
-    /// One `add-pre-chain` request (RFC 6962 §4.1) over a connection of its own.
-    async fn add_pre_chain(&self, log: &Log, body: Bytes) -> Result<Sct, String> {
+    /// One `add-pre-chain` request (RFC 6962 §4.1), over a kept connection when one is open,
+    /// else a new one (kept afterwards). A kept connection the log closed just as it was
+    /// taken fails before any answer; the request then goes once more on a new connection
+    /// (a log answers the same chain again with the same SCT).
+    async fn add_pre_chain(
+        &self,
+        log: &Log,
+        pool: &IdlePool<Connection>,
+        body: Bytes,
+    ) -> Result<Sct, Failure> {
+        let unreachable = |e: String| Failure::Unreachable(e);
         let url = log
             .url
             .join("ct/v1/add-pre-chain")
-            .map_err(|e| e.to_string())?;
-        let host = url.host_str().ok_or("no host")?.to_owned();
-        let port = url.port_or_known_default().ok_or("no port")?;
+            .map_err(|e| unreachable(e.to_string()))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| unreachable("no host".into()))?
+            .to_owned();
         let authority = match url.port() {
             Some(port) => format!("{host}:{port}"),
             None => host.clone(),
         };
-        let request = http::Request::post(url.as_str())
-            .header(http::header::HOST, authority)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .header(http::header::USER_AGENT, "ferrite-ct")
-            .body(Full::new(body))
-            .map_err(|e| e.to_string())?;
+        let request = || {
+            http::Request::post(url.as_str())
+                .header(http::header::HOST, authority.as_str())
+                .header(http::header::CONTENT_TYPE, "application/json")
+                .header(http::header::USER_AGENT, "ferrite-ct")
+                .body(Full::new(body.clone()))
+                .map_err(|e| unreachable(e.to_string()))
+        };
+        let mut sent = None;
+        if let Some(mut sender) = pool.take(POOL_IDLE, |s| !s.is_closed())
+            && sender.ready().await.is_ok()
+            && let Ok(response) = sender.send_request(request()?).await
+        {
+            sent = Some((sender, response));
+        }
+        let (sender, response) = match sent {
+            Some(sent) => sent,
+            None => {
+                let mut sender = self.connect(&url, &host).await?;
+                let response = sender
+                    .send_request(request()?)
+                    .await
+                    .map_err(|e| unreachable(format!("HTTP: {e}")))?;
+                (sender, response)
+            }
+        };
+        let status = response.status();
+        let bytes = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
+            .collect()
+            .await
+            .map_err(|e| unreachable(format!("reading the answer: {e}")))?
+            .to_bytes();
+        // The whole answer is read: the connection is free for the next submission.
+        pool.put(sender, POOL_SIZE, |s| !s.is_closed());
+        if !status.is_success() {
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+            return Err(Failure::Refused(format!("HTTP {status}: {text}")));
+        }
+        parse_answer(&bytes).map_err(Failure::Invalid)
+    }
+
+    /// A new HTTP/1.1 connection to the log of `url` (TLS for `https`).
+    async fn connect(&self, url: &url::Url, host: &str) -> Result<Connection, Failure> {
+        let unreachable = |e: String| Failure::Unreachable(e);
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| unreachable("no port".into()))?;
         // IPv6 literals come bracketed in URLs; the socket address wants them bare.
         let connect_host = host
             .trim_start_matches('[')
@@ -181,55 +292,42 @@ impl CtLogs {
             .to_owned();
         let tcp = TcpStream::connect((connect_host.as_str(), port))
             .await
-            .map_err(|e| format!("connect: {e}"))?;
-        let response = if url.scheme() == "https" {
-            let tls = self.tls.as_ref().ok_or("no TLS configuration")?;
+            .map_err(|e| unreachable(format!("connect: {e}")))?;
+        if url.scheme() == "https" {
+            let tls = self
+                .tls
+                .as_ref()
+                .ok_or_else(|| unreachable("no TLS configuration".into()))?;
             let name = rustls_pki_types::ServerName::try_from(connect_host)
-                .map_err(|e| format!("server name: {e}"))?;
+                .map_err(|e| unreachable(format!("server name: {e}")))?;
             let stream = tls
                 .connect(name, tcp)
                 .await
-                .map_err(|e| format!("TLS: {e}"))?;
-            send(TokioIo::new(stream), request).await?
+                .map_err(|e| unreachable(format!("TLS: {e}")))?;
+            handshake(TokioIo::new(stream)).await
         } else {
-            send(TokioIo::new(tcp), request).await?
-        };
-        let status = response.status();
-        let bytes = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|e| format!("reading the answer: {e}"))?
-            .to_bytes();
-        if !status.is_success() {
-            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
-            return Err(format!("HTTP {status}: {text}"));
+            handshake(TokioIo::new(tcp)).await
         }
-        parse_answer(&bytes)
     }
 }
 
-async fn send<S>(
-    io: TokioIo<S>,
-    request: http::Request<Full<Bytes>>,
-) -> Result<http::Response<hyper::body::Incoming>, String>
+/// The HTTP/1.1 handshake over `io`; the connection's task runs until it closes.
+async fn handshake<S>(io: TokioIo<S>) -> Result<Connection, Failure>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(io)
+    let (sender, connection) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| format!("HTTP: {e}"))?;
+        .map_err(|e| Failure::Unreachable(format!("HTTP: {e}")))?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
-    sender
-        .send_request(request)
-        .await
-        .map_err(|e| format!("HTTP: {e}"))
+    Ok(sender)
 }
 
 /// The `add-pre-chain` answer (RFC 6962 §4.1).
 #[derive(serde::Deserialize)]
-struct Answer {
+struct AddChainResponse {
     sct_version: u8,
     id: String,
     timestamp: u64,
@@ -239,7 +337,7 @@ struct Answer {
 }
 
 fn parse_answer(bytes: &[u8]) -> Result<Sct, String> {
-    let answer: Answer =
+    let answer: AddChainResponse =
         serde_json::from_slice(bytes).map_err(|e| format!("not an add-pre-chain answer: {e}"))?;
     if answer.sct_version != 0 {
         return Err(format!(
@@ -289,12 +387,28 @@ fn choose<'a>(verified: &[(&'a Log, Sct)], needed: usize) -> Option<Vec<(&'a Log
 pub struct LoggedIssuer {
     inner: Arc<dyn CertificateIssuer>,
     logs: CtLogs,
+    metrics: Arc<CtMetrics>,
 }
 
 impl LoggedIssuer {
     /// `inner`'s certificates, logged in `logs` before they are issued.
     pub fn new(inner: Arc<dyn CertificateIssuer>, logs: CtLogs) -> LoggedIssuer {
-        LoggedIssuer { inner, logs }
+        let metrics = Arc::new(CtMetrics::new(
+            logs.logs()
+                .iter()
+                .map(|l| (l.url.to_string(), l.operator.clone())),
+        ));
+        LoggedIssuer {
+            inner,
+            logs,
+            metrics,
+        }
+    }
+
+    /// What it counted: each log's submissions by outcome and their latency, and the
+    /// certificates logged or refused, for `/metrics`.
+    pub fn metrics(&self) -> Arc<CtMetrics> {
+        Arc::clone(&self.metrics)
     }
 }
 
@@ -315,11 +429,17 @@ impl CertificateIssuer for LoggedIssuer {
         let answers = self.logs.submit(&[&precert.der, issuer_der]).await;
         let mut verified = Vec::new();
         let mut refused = Vec::new();
-        for (log, answer) in self.logs.logs().iter().zip(answers) {
+        for (index, (log, (answer, latency))) in self.logs.logs().iter().zip(answers).enumerate() {
             let checked = answer.and_then(|sct| {
                 sct.verify_precertificate(&log.public_key, &key_hash, &tbs)
                     .map(|()| sct)
+                    .map_err(|e| Failure::Invalid(e.to_string()))
             });
+            let outcome = match &checked {
+                Ok(_) => CtOutcome::Logged,
+                Err(failure) => failure.outcome(),
+            };
+            self.metrics.submission(index, outcome, latency);
             match checked {
                 Ok(sct) => verified.push((log, sct)),
                 Err(e) => refused.push(format!("{} ({}): {e}", log.url, log.operator)),
@@ -339,6 +459,7 @@ impl CertificateIssuer for LoggedIssuer {
                 }
             );
             warn!(%serial, logs_refused = ?refused, "too few CT logs logged the precertificate; nothing issued");
+            self.metrics.certificate(false);
             return Err(ct_error(detail));
         };
         if !refused.is_empty() {
@@ -348,6 +469,7 @@ impl CertificateIssuer for LoggedIssuer {
         info!(%serial, ?logs, "precertificate logged");
         let scts: Vec<Sct> = chosen.into_iter().map(|(_, sct)| sct).collect();
         let mut issued = self.inner.issue_with_scts(&precert, &scts).await?;
+        self.metrics.certificate(true);
         // Kept with the certificate: what the logs hold, for audits and disputes.
         issued.precertificate_der = Some(precert.der);
         Ok(issued)

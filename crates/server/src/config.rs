@@ -25,6 +25,9 @@ pub struct ServerConfig {
     /// Multi-perspective corroboration's per-perspective series, shown in `/metrics`;
     /// `None` when validations are not corroborated.
     pub mpic_metrics: Option<std::sync::Arc<ferrite_core::metrics::MpicMetrics>>,
+    /// Certificate Transparency's per-log series, shown in `/metrics`; `None` without `[ct]`
+    /// logs.
+    pub ct_metrics: Option<std::sync::Arc<ferrite_core::metrics::CtMetrics>>,
 }
 
 impl ServerConfig {
@@ -40,6 +43,7 @@ impl ServerConfig {
             listener: None,
             trusted_proxies: None,
             mpic_metrics: None,
+            ct_metrics: None,
         }
     }
 

@@ -2,7 +2,9 @@
 //! admin listener: requests by listener, route and status with their duration, problem
 //! documents by type, what the engine counts (validations by method and outcome, issuances,
 //! refused issuances, bindings), the remote perspectives of multi-perspective corroboration
-//! (answer latency and requests by outcome per perspective, corroborations by result), and the
+//! (answer latency and requests by outcome per perspective, corroborations by result),
+//! Certificate Transparency (submission latency and outcome per log, certificates logged or
+//! refused), and the
 //! days left of the issuing CA's and the ACME listener's certificates and the oldest CRL's age. One
 //! set per instance ([`crate::AppState`]); no metric carries a secret, an account or a name,
 //! and perspective labels come from the configuration only.
@@ -16,7 +18,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ferrite_core::metrics::{Histogram, HistogramSnapshot, MpicMetrics};
+use ferrite_core::metrics::{CtMetrics, Histogram, HistogramSnapshot, MpicMetrics};
 use ferrite_proto::ProblemType;
 
 use crate::AppState;
@@ -188,6 +190,9 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
     if let Some(mpic) = &state.config.mpic_metrics {
         render_mpic(&mut out, mpic);
     }
+    if let Some(ct) = &state.config.ct_metrics {
+        render_ct(&mut out, ct);
+    }
 
     let now = state.ca.now();
     help(
@@ -278,6 +283,67 @@ fn render_mpic(out: &mut String, mpic: &MpicMetrics) {
             "ferrite_mpic_corroborations_total{{check=\"{check}\",mode=\"{mode}\",result=\"{result}\"}} {n}"
         );
     }
+}
+
+/// Certificate Transparency's series: every configured log and outcome is listed, at zero
+/// until counted, so a log that never answers shows.
+fn render_ct(out: &mut String, ct: &CtMetrics) {
+    let logs: Vec<_> = ct
+        .logs()
+        .into_iter()
+        .map(|l| {
+            let labels = format!(
+                "log=\"{}\",operator=\"{}\"",
+                escape(&l.url),
+                escape(&l.operator)
+            );
+            (labels, l)
+        })
+        .collect();
+    help(
+        out,
+        "ferrite_ct_submission_latency_seconds",
+        "histogram",
+        "Time from submitting a precertificate to a CT log to its answer, by log and operator (a timeout counts the whole timeout).",
+    );
+    for (labels, l) in &logs {
+        histogram(
+            out,
+            "ferrite_ct_submission_latency_seconds",
+            labels,
+            &l.latency,
+        );
+    }
+    help(
+        out,
+        "ferrite_ct_submissions_total",
+        "counter",
+        "Precertificate submissions to a CT log, by log, operator and outcome (logged: a verified SCT; invalid, refused, unreachable, timeout).",
+    );
+    for (labels, l) in &logs {
+        for (outcome, n) in &l.outcomes {
+            let _ = writeln!(
+                out,
+                "ferrite_ct_submissions_total{{{labels},outcome=\"{}\"}} {n}",
+                outcome.label()
+            );
+        }
+    }
+    let (logged, refused) = ct.certificates();
+    help(
+        out,
+        "ferrite_ct_certificates_total",
+        "counter",
+        "Certificates issued with the SCTs the CT policies need (result logged), and issuances refused for too few (result too_few_scts).",
+    );
+    let _ = writeln!(
+        out,
+        "ferrite_ct_certificates_total{{result=\"logged\"}} {logged}"
+    );
+    let _ = writeln!(
+        out,
+        "ferrite_ct_certificates_total{{result=\"too_few_scts\"}} {refused}"
+    );
 }
 
 fn perspective_labels(id: &str, region: &str) -> String {

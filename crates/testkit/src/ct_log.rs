@@ -5,6 +5,7 @@
 //! chain it was sent. It stops when dropped.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ferrite_pki::ct as pki_ct;
@@ -37,6 +39,8 @@ struct Inner {
     key: KeyPair,
     behaviour: LogBehaviour,
     chains: Mutex<Vec<Vec<Vec<u8>>>>,
+    /// TCP connections accepted.
+    connections: AtomicUsize,
 }
 
 /// A running test log.
@@ -60,6 +64,7 @@ impl CtLog {
             key: KeyPair::generate().expect("log key"),
             behaviour,
             chains: Mutex::new(Vec::new()),
+            connections: AtomicUsize::new(0),
         });
         let app = axum::Router::new()
             .route("/ct/v1/add-pre-chain", post(add_pre_chain))
@@ -69,6 +74,10 @@ impl CtLog {
             .await
             .expect("bind the CT log");
         let addr: SocketAddr = listener.local_addr().expect("addr");
+        let counted = Arc::clone(&inner);
+        let listener = listener.tap_io(move |_| {
+            counted.connections.fetch_add(1, Ordering::Relaxed);
+        });
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -91,6 +100,11 @@ impl CtLog {
             public_key: BASE64.encode(self.public_key_der()),
             operator: operator.to_owned(),
         }
+    }
+
+    /// How many TCP connections the log accepted so far.
+    pub fn connections(&self) -> usize {
+        self.inner.connections.load(Ordering::Relaxed)
     }
 
     /// Every chain submitted so far (DER certificates, the precertificate first).

@@ -11,6 +11,29 @@ use ferrite_testkit::ct_log::{CtLog, LogBehaviour};
 use ferrite_testkit::{RawAccount, TestCa, TestCaOptions, bounded};
 use serde_json::Value;
 
+/// The lines of `/metrics` that start with `prefix`.
+async fn metrics(ca: &TestCa, prefix: &str) -> Vec<String> {
+    let r = ferrite_testkit::raw::http_get(&format!("{}/metrics", ca.admin_url)).await;
+    assert_eq!(r.status, 200);
+    String::from_utf8(r.body)
+        .unwrap()
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The `ferrite_ct_submissions_total` count of `log` with `outcome`.
+async fn submissions(ca: &TestCa, log: &CtLog, operator: &str, outcome: &str) -> u64 {
+    let series = format!(
+        "ferrite_ct_submissions_total{{log=\"{}\",operator=\"{operator}\",outcome=\"{outcome}\"}} ",
+        log.url
+    );
+    let lines = metrics(ca, &series).await;
+    assert_eq!(lines.len(), 1, "{series}");
+    lines[0][series.len()..].parse().unwrap()
+}
+
 async fn ca_with_logs(logs: &[(&CtLog, &str)]) -> TestCa {
     let mut opts = TestCaOptions::default();
     opts.config.ct.logs = logs.iter().map(|(log, op)| log.config(op)).collect();
@@ -76,6 +99,22 @@ async fn issued_certificates_carry_verified_scts_of_two_operators() {
                 ct::final_certificate_tbs(&issued.leaf_der).unwrap()
             );
         }
+        // A second certificate goes over the connections kept from the first.
+        ca.raw_issue(&raw, &account, &["again.ct.example.com"])
+            .await;
+        for (log, operator) in [(&a, "Operator A"), (&b, "Operator B")] {
+            assert_eq!(log.chains().len(), 2);
+            assert_eq!(log.connections(), 1, "{} got a new connection", log.url);
+            assert_eq!(submissions(&ca, log, operator, "logged").await, 2);
+            assert_eq!(submissions(&ca, log, operator, "timeout").await, 0);
+        }
+        assert_eq!(
+            metrics(&ca, "ferrite_ct_certificates_total").await,
+            [
+                "ferrite_ct_certificates_total{result=\"logged\"} 2",
+                "ferrite_ct_certificates_total{result=\"too_few_scts\"} 0"
+            ]
+        );
     })
     .await;
 }
@@ -110,6 +149,21 @@ async fn a_log_with_bad_signatures_or_down_is_left_out() {
         assert_eq!(logs, [good_a.url.as_str(), good_b.url.as_str()]);
         for log in [&forger, &down, &slow] {
             assert_eq!(log.chains().len(), 1, "{} was asked", log.url);
+        }
+        // Each log's answer, as /metrics counts it.
+        for (log, operator, outcome) in [
+            (&good_a, "Operator A", "logged"),
+            (&good_b, "Operator B", "logged"),
+            (&forger, "Operator F", "invalid"),
+            (&down, "Operator D", "refused"),
+            (&slow, "Operator S", "timeout"),
+        ] {
+            assert_eq!(
+                submissions(&ca, log, operator, outcome).await,
+                1,
+                "{}",
+                log.url
+            );
         }
     })
     .await;
@@ -155,6 +209,13 @@ async fn too_few_logs_issue_nothing() {
         };
         assert_eq!(order["status"], "invalid", "{order}");
         assert!(order.get("certificate").is_none(), "{order}");
+        assert_eq!(
+            metrics(&ca, "ferrite_ct_certificates_total").await,
+            [
+                "ferrite_ct_certificates_total{result=\"logged\"} 0",
+                "ferrite_ct_certificates_total{result=\"too_few_scts\"} 1"
+            ]
+        );
         assert_eq!(
             order["error"]["type"], "urn:ietf:params:acme:error:serverInternal",
             "{order}"

@@ -3,10 +3,11 @@
 //! perspective), so that a corroboration costs no TCP and TLS handshake once the primary is
 //! warm.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
+use ferrite_core::pool::IdlePool;
 use http::{Request, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http1::SendRequest;
@@ -91,36 +92,6 @@ impl Default for ConnectionSettings {
     }
 }
 
-/// Idle connections to one perspective, the most recently used last.
-#[derive(Default)]
-struct Pool {
-    idle: Mutex<Vec<(SendRequest<Full<Bytes>>, Instant)>>,
-}
-
-impl Pool {
-    /// The most recently used idle connection still open and young enough; older ones are
-    /// closed (dropped).
-    fn take(&self, max_idle: Duration) -> Option<SendRequest<Full<Bytes>>> {
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        idle.retain(|(sender, since)| !sender.is_closed() && since.elapsed() < max_idle);
-        idle.pop().map(|(sender, _)| sender)
-    }
-
-    /// Keeps `sender` for the next request, unless `size` are kept already.
-    fn put(&self, sender: SendRequest<Full<Bytes>>, size: usize) {
-        let mut idle = self
-            .idle
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if idle.len() < size && !sender.is_closed() {
-            idle.push((sender, Instant::now()));
-        }
-    }
-}
-
 /// One remote perspective the primary asks.
 #[derive(Clone)]
 pub struct RemotePerspective {
@@ -134,7 +105,7 @@ pub struct RemotePerspective {
     tls: TlsConnector,
     verifier: ResultVerifier,
     settings: ConnectionSettings,
-    pool: Arc<Pool>,
+    pool: Arc<IdlePool<SendRequest<Full<Bytes>>>>,
 }
 
 impl std::fmt::Debug for RemotePerspective {
@@ -245,7 +216,9 @@ impl RemotePerspective {
         // new connection. An agent that did see it the first time refuses the repeat as a
         // replay (counted as refused), so no request is ever answered twice.
         let mut sent = None;
-        if let Some(mut sender) = self.pool.take(self.settings.pool_idle_timeout)
+        if let Some(mut sender) = self
+            .pool
+            .take(self.settings.pool_idle_timeout, |s| !s.is_closed())
             && sender.ready().await.is_ok()
             && let Ok(response) = sender.send_request(self.request(body.clone())?).await
         {
@@ -269,7 +242,8 @@ impl RemotePerspective {
             .map_err(|e| self.unreachable("answer cut short from", &e))?
             .to_bytes();
         // The whole answer is read: the connection is free for the next request.
-        self.pool.put(sender, self.settings.pool_size);
+        self.pool
+            .put(sender, self.settings.pool_size, |s| !s.is_closed());
         if status != StatusCode::OK {
             let detail = serde_json::from_slice::<serde_json::Value>(&bytes)
                 .ok()
