@@ -17,7 +17,7 @@ use ferrite_va::VaConfig;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::config::Config;
+use crate::config::{CaKeys, Config};
 
 /// How often the engine's housekeeping runs (expired nonces, stranded validations).
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
@@ -412,6 +412,28 @@ impl Ferrite {
         };
         let ca = Ca::new(store, validator, clock.clone(), engine_issuer, engine);
         check_kek(ca.eab()).await?;
+        // Each start is an audit entry, with the settings an auditor asks about (no secret).
+        let started = serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "database": if config.database_url.is_empty() { "sqlite" } else { "postgresql" },
+            "ca_keys": match config.ca.keys {
+                CaKeys::Files => "files",
+                CaKeys::Pkcs11 => "pkcs11",
+            },
+            "public_base_url": public_base_url,
+            "crl_shards": config.crl.shards,
+            "ct_logs": config.ct.logs.iter().map(|l| l.url.as_str()).collect::<Vec<_>>(),
+            "mpic_perspectives": config.mpic.perspectives.len(),
+        });
+        ca.store()
+            .append_audit(
+                ca.now(),
+                "instance_started",
+                ca.issuer().issuer_id(),
+                &started.to_string(),
+            )
+            .await
+            .context("cannot write the audit log")?;
         if let Some(warning) =
             crate::ca::intermediate_expiry_warning(ca.now(), ca.issuer_not_after())
         {

@@ -49,6 +49,9 @@ enum Command {
     Validation(commands::ValidationArgs),
     /// The support trail: `show ID`, a refused request (kept 30 days) by its request id.
     Request(commands::RequestArgs),
+    /// The tamper-evident audit log: `verify` (seal the new entries, then check the hash
+    /// chain), `export [--since T]` (JSON lines).
+    Audit(commands::AuditArgs),
     /// Renewal information (RFC 9773): `advance --serial S | --customer C | --domain D
     /// [--reason URL] [--dry-run]`.
     Ari(commands::AriArgs),
@@ -82,6 +85,20 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // An operator command that can change what the CA holds is an audit entry of its own
+    // (what it changes is audited with the change); `serve` audits its start itself.
+    if matches!(
+        cli.command,
+        Command::Customer(_)
+            | Command::Credential(_)
+            | Command::Account(_)
+            | Command::MacKey(_)
+            | Command::Ari(_)
+            | Command::Cert(_)
+            | Command::Key(_)
+    ) {
+        runtime.block_on(commands::audit::record_command(&config));
+    }
     match cli.command {
         Command::Serve => {
             // Validations run on a runtime of their own (`CaConfig::validation_runtime`),
@@ -101,6 +118,7 @@ fn main() -> anyhow::Result<()> {
         Command::Validation(args) => runtime.block_on(commands::validation(&config, args)),
         Command::Ari(args) => runtime.block_on(commands::ari(&config, args)),
         Command::Request(args) => runtime.block_on(commands::request(&config, args)),
+        Command::Audit(args) => runtime.block_on(commands::audit(&config, args)),
         // Revocations and key blocks are audit events (`ferrite::audit`), logged to stderr.
         Command::Cert(args) => {
             serve::init_logging(&config.log_format);

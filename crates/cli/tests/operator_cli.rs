@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ferrite");
 
@@ -140,6 +140,128 @@ fn decode_b64url(text: &str) -> Vec<u8> {
 /// `--default` takes it back; `customer limits` shows configured, own and in-force values;
 /// each change is an audit line; a limit counted per address, an unknown limit and an unknown
 /// customer are refused with what to do.
+/// Operator commands and the changes they make land in the audit log, which `audit verify`
+/// checks and `audit export` writes as JSON lines; an entry edited, deleted or moved in the
+/// database (as someone with write access to it would) makes `verify` fail naming the first
+/// broken entry, and putting it back makes it pass again.
+#[test]
+fn the_audit_log_records_changes_and_verify_finds_tampering() {
+    let env = Env::new();
+    std::fs::create_dir(env.data()).unwrap();
+    env.ok(&["customer", "create", "audited"]);
+    let cred = env.json(&["credential", "create", "--customer", "audited"]);
+    let credential = cred["id"].as_str().unwrap().to_owned();
+    env.ok(&["mac-key", "create", "--credential", &credential]);
+    let verified = env.json(&["audit", "verify"]);
+    assert_eq!(verified["verified"], true, "{verified}");
+    let sealed = verified["entries_verified"].as_u64().unwrap();
+    assert!(sealed >= 6, "{verified}");
+    assert_eq!(verified["unsealed"], 0, "{verified}");
+
+    let exported: Vec<Value> = env
+        .ok(&["audit", "export"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<(&str, &str)> = exported
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap(), e["subject"].as_str().unwrap()))
+        .collect();
+    for wanted in [
+        ("operator_command", "customer create"),
+        ("customer_created", ""),
+        ("operator_command", "credential create"),
+        ("credential_created", credential.as_str()),
+        ("operator_command", "mac-key create"),
+        ("mac_key_created", ""),
+    ] {
+        assert!(
+            events
+                .iter()
+                .any(|(e, s)| *e == wanted.0 && (wanted.1.is_empty() || *s == wanted.1)),
+            "{wanted:?} not in {events:?}"
+        );
+    }
+    let command = exported
+        .iter()
+        .find(|e| e["event"] == "operator_command")
+        .unwrap();
+    assert!(command["details"]["user"].is_string(), "{command}");
+    let argv = command["details"]["argv"].as_array().unwrap();
+    assert!(
+        argv.ends_with(&[json!("customer"), json!("create"), json!("audited")]),
+        "{command}"
+    );
+    assert!(exported.iter().all(|e| e["hash"].is_string()), "all sealed");
+    let later = env.ok(&["audit", "export", "--since", "2999-01-01T00:00:00Z"]);
+    assert!(later.is_empty(), "{later}");
+    assert!(
+        env.fails(&["audit", "export", "--since", "yesterday"])
+            .contains("RFC 3339")
+    );
+
+    let db = rusqlite::Connection::open(env.data().join("ferrite.db")).unwrap();
+    let details = |chain: i64| -> String {
+        db.query_row(
+            "SELECT details FROM audit_log WHERE chain = ?",
+            [chain],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    // An edit.
+    let original = details(2);
+    db.execute("UPDATE audit_log SET details = '{}' WHERE chain = 2", [])
+        .unwrap();
+    let err = env.fails(&["audit", "verify"]);
+    assert!(err.contains("broken at chain entry 2"), "{err}");
+    assert!(err.contains("1 entries before it verify"), "{err}");
+    db.execute(
+        "UPDATE audit_log SET details = ? WHERE chain = 2",
+        [&original],
+    )
+    .unwrap();
+    assert_eq!(env.json(&["audit", "verify"])["verified"], true);
+    // A deletion, then the row put back as it was.
+    let row: (i64, i64, String, String, String, String) = db
+        .query_row(
+            "SELECT seq, at, event, subject, details, hash FROM audit_log WHERE chain = 3",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            },
+        )
+        .unwrap();
+    db.execute("DELETE FROM audit_log WHERE chain = 3", [])
+        .unwrap();
+    let err = env.fails(&["audit", "verify"]);
+    assert!(err.contains("broken at chain entry 3"), "{err}");
+    assert!(err.contains("missing"), "{err}");
+    db.execute(
+        "INSERT INTO audit_log (seq, at, event, subject, details, chain, hash) \
+         VALUES (?, ?, ?, ?, ?, 3, ?)",
+        rusqlite::params![row.0, row.1, row.2, row.3, row.4, row.5],
+    )
+    .unwrap();
+    assert_eq!(env.json(&["audit", "verify"])["verified"], true);
+    // Two entries swapped.
+    db.execute_batch(
+        "UPDATE audit_log SET chain = -1 WHERE chain = 1; \
+         UPDATE audit_log SET chain = 1 WHERE chain = 2; \
+         UPDATE audit_log SET chain = 2 WHERE chain = -1;",
+    )
+    .unwrap();
+    let err = env.fails(&["audit", "verify"]);
+    assert!(err.contains("broken at chain entry 1"), "{err}");
+}
+
 #[test]
 fn customer_rate_limits_from_the_command_line() {
     let env = Env::new();

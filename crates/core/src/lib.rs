@@ -16,6 +16,7 @@
 //! - [`status`]: derived statuses (order `ready`, expiry).
 //! - [`policy`]: identifier policy, validation reuse window and coverage (dns-01 parents).
 //! - [`ca`]: the engine and its configuration.
+//! - [`audit`]: the tamper-evident audit log's entries and hash chain.
 //! - [`rate_limit`]: the rate limits, their values and the GCRA arithmetic.
 //! - [`eab`]: customers, API credentials, EAB MAC keys (the binding model, §7.3.4).
 //! - [`error`]: `CoreError`, mapped to problem documents.
@@ -26,6 +27,7 @@
 //! - `fuzzing` (only with `--cfg fuzzing`): entry points for the fuzz targets in `fuzz/`.
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod ca;
 pub mod clock;
 pub mod eab;

@@ -305,6 +305,35 @@ pub trait Store: Send + Sync + 'static {
         holder: &str,
         crl: &StoredCrl,
     ) -> Result<bool, StoreError>;
+    /// Appends an entry to the audit log in a transaction of its own: the operator's commands
+    /// and each start, which change nothing else in the database (every other change is
+    /// appended by the store in its own transaction). `details` is a JSON object.
+    async fn append_audit(
+        &self,
+        at: OffsetDateTime,
+        event: &str,
+        subject: &str,
+        details: &str,
+    ) -> Result<(), StoreError>;
+    /// Seals up to `limit` of the oldest unsealed audit entries into the hash chain
+    /// ([`crate::audit`]), one sealer at a time across instances. Returns how many.
+    async fn seal_audit_log(&self, limit: u32) -> Result<u64, StoreError>;
+    /// Sealed audit entries after place `after_chain`, in chain order, at most `limit`.
+    async fn audit_chain(
+        &self,
+        after_chain: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::audit::AuditEntry>, StoreError>;
+    /// Audit entries made at or after `since` with a `seq` above `after_seq`, in `seq` order,
+    /// at most `limit` (sealed or not).
+    async fn audit_entries(
+        &self,
+        since: OffsetDateTime,
+        after_seq: i64,
+        limit: u32,
+    ) -> Result<Vec<crate::audit::AuditEntry>, StoreError>;
+    /// How many audit entries are not sealed yet.
+    async fn audit_unsealed(&self) -> Result<u64, StoreError>;
     /// Allocates the next CRL number (monotonic across instances).
     async fn next_crl_number(&self) -> Result<u64, StoreError>;
     /// Certificates `filter` covers that have not expired at `now` (notAfter ≥ now), oldest

@@ -41,6 +41,9 @@ const TABLES: &[(&str, &str)] = &[
     ("blocked_keys", "blocked_at, spki_sha256"),
     ("rate_limits", "key"),
     ("rate_limit_overrides", "customer_id, limit_name"),
+    // Its entries keep their chain places and hashes (which do not cover `seq`), so the
+    // copied chain verifies as the source's did.
+    ("audit_log", "seq"),
 ];
 
 /// Rows read from SQLite ahead of the PostgreSQL writer.
@@ -130,6 +133,13 @@ async fn copy_into(
     .await
     .map_err(db_error)?;
     refuse_non_empty(&tx).await?;
+    // The audit triggers stay off while rows are copied: the source's own audit entries are
+    // copied, and the copy itself is no change to audit.
+    for table in &all {
+        tx.batch_execute(&format!("ALTER TABLE {table} DISABLE TRIGGER USER"))
+            .await
+            .map_err(db_error)?;
+    }
 
     let (rows, mut received) = tokio::sync::mpsc::channel(ROWS_AHEAD);
     let plan: Vec<(String, String)> = TABLES
@@ -201,6 +211,11 @@ async fn copy_into(
             done: true,
         });
         source_counts.push((*table, total));
+    }
+    for table in &all {
+        tx.batch_execute(&format!("ALTER TABLE {table} ENABLE TRIGGER USER"))
+            .await
+            .map_err(db_error)?;
     }
     let crl_number = match received.recv().await {
         Some(Read::CrlNumber(value)) => value,

@@ -66,6 +66,7 @@
 #![warn(missing_docs)]
 
 mod accounts;
+mod audit;
 mod authorizations;
 mod blocked_keys;
 mod bulk;

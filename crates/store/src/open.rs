@@ -57,6 +57,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         15,
         include_str!("../migrations/sqlite/0015_crl_shards_precertificates.sql"),
     ),
+    (16, include_str!("../migrations/sqlite/0016_audit_log.sql")),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

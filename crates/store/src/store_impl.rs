@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::open::SqliteStore;
 use crate::{
-    accounts, authorizations, blocked_keys, ca_certificates, certificates, credentials, crl,
+    accounts, audit, authorizations, blocked_keys, ca_certificates, certificates, credentials, crl,
     customers, domain_validations, mac_keys, nonces, orders, rate_limits, refused_requests,
     validations,
 };
@@ -64,6 +64,41 @@ macro_rules! store_impl {
                 stored: &StoredCrl,
             ) -> Result<bool, StoreError> {
                 crl::store(self, scope, holder, stored).await
+            }
+
+            async fn append_audit(
+                &self,
+                at: OffsetDateTime,
+                event: &str,
+                subject: &str,
+                details: &str,
+            ) -> Result<(), StoreError> {
+                audit::append(self, at, event, subject, details).await
+            }
+
+            async fn seal_audit_log(&self, limit: u32) -> Result<u64, StoreError> {
+                audit::seal(self, limit).await
+            }
+
+            async fn audit_chain(
+                &self,
+                after_chain: i64,
+                limit: u32,
+            ) -> Result<Vec<ferrite_core::audit::AuditEntry>, StoreError> {
+                audit::chain(self, after_chain, limit).await
+            }
+
+            async fn audit_entries(
+                &self,
+                since: OffsetDateTime,
+                after_seq: i64,
+                limit: u32,
+            ) -> Result<Vec<ferrite_core::audit::AuditEntry>, StoreError> {
+                audit::entries(self, since, after_seq, limit).await
+            }
+
+            async fn audit_unsealed(&self) -> Result<u64, StoreError> {
+                audit::unsealed(self).await
             }
 
             async fn nonce_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {

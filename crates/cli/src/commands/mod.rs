@@ -20,6 +20,7 @@
 //!   with the first start of `ferrite serve`.
 
 mod ari;
+pub(crate) mod audit;
 mod ca;
 mod cert;
 mod credential;
@@ -358,6 +359,38 @@ enum RequestCommand {
         /// The request id (the response's X-Request-Id header, or the problem's requestId).
         id: String,
     },
+}
+
+/// `ferrite audit …`
+#[derive(Args, Debug)]
+pub(crate) struct AuditArgs {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum AuditCommand {
+    /// Seal the entries appended since the last seal, then check the whole hash chain: exits
+    /// non-zero naming the first entry that was edited, deleted or moved; prints the chain's
+    /// head (keep it elsewhere: a later run that finds an older head saw entries deleted).
+    Verify {
+        /// Print JSON instead of a sentence.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the entries made since a time as JSON lines, oldest first.
+    Export {
+        /// RFC 3339 time (`2026-12-01T00:00:00Z`); default: every entry.
+        #[arg(long)]
+        since: Option<String>,
+    },
+}
+
+pub(crate) async fn audit(config: &Config, args: AuditArgs) -> anyhow::Result<()> {
+    match args.command {
+        AuditCommand::Verify { json } => audit::verify(config, json).await,
+        AuditCommand::Export { since } => audit::export(config, since.as_deref()).await,
+    }
 }
 
 pub(crate) async fn request(config: &Config, args: RequestArgs) -> anyhow::Result<()> {

@@ -266,6 +266,10 @@ struct Inner {
 /// housekeeping deletes older ones.
 pub const REFUSED_REQUEST_RETENTION: Duration = Duration::days(30);
 
+/// How many audit entries housekeeping seals per store call (it calls again while a whole
+/// batch was sealed).
+const AUDIT_SEAL_BATCH: u32 = 1000;
+
 /// How long a readiness check's answer is reused.
 const READINESS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -446,6 +450,13 @@ impl Ca {
             .store
             .purge_refused_requests(now - REFUSED_REQUEST_RETENTION)
             .await?;
+        // The audit entries appended since the last round join the hash chain.
+        loop {
+            let sealed = self.inner.store.seal_audit_log(AUDIT_SEAL_BATCH).await?;
+            if sealed < u64::from(AUDIT_SEAL_BATCH) {
+                break;
+            }
+        }
         self.inner.store.reap_stale_validations(now).await?;
         let orders = self.inner.store.reap_stale_finalizations(now).await?;
         if orders > 0 {

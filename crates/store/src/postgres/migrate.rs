@@ -49,6 +49,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/postgres/0010_crl_shards_precertificates.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/postgres/0011_audit_log.sql"),
+    ),
 ];
 
 /// The schema version this Ferrite writes and reads.

@@ -31,6 +31,7 @@
 //!   `crl` (the shared CRL and its lease).
 
 mod accounts;
+mod audit;
 mod authorizations;
 mod blocked_keys;
 mod ca_certificates;

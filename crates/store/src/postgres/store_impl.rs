@@ -13,7 +13,7 @@ use ferrite_proto::{AuthorizationStatus, Problem};
 use time::OffsetDateTime;
 
 use super::{
-    PostgresStore, accounts, authorizations, blocked_keys, ca_certificates, certificates,
+    PostgresStore, accounts, audit, authorizations, blocked_keys, ca_certificates, certificates,
     credentials, crl, customers, domain_validations, mac_keys, nonces, orders, rate_limits,
     refused_requests, validations,
 };

@@ -72,6 +72,7 @@ macro_rules! all {
             stale_finalizations_are_handed_back,
             revocation_is_compare_and_set,
             revoked_certificates_for_crl,
+            the_audit_log_follows_changes_and_seals_a_chain,
             crl_numbers_are_monotonic,
             customers_round_trip_with_unique_names,
             credentials_round_trip_scoped_and_disabled,
@@ -1616,6 +1617,101 @@ pub(crate) async fn revoked_certificates_for_crl(store: &dyn Store) {
         .await
         .unwrap();
     assert!(later.is_empty());
+}
+
+/// Changes append audit entries in their own transaction (a change that fails appends
+/// none), with what an auditor asks about; sealing, by concurrent sealers in small batches,
+/// puts every entry once in a hash chain that verifies, and later entries continue it.
+pub(crate) async fn the_audit_log_follows_changes_and_seals_a_chain(store: &dyn Store) {
+    use ferrite_core::audit::{self, ChainHead};
+    let ord = processing_order(store).await;
+    // Not under the finalize's lease: refused, and nothing of it is in the audit log.
+    assert!(
+        store
+            .complete_order(
+                &ord.id,
+                &certificate("dd", &ord, T0 + Duration::days(90)),
+                T0
+            )
+            .await
+            .is_err()
+    );
+    store
+        .complete_order(
+            &ord.id,
+            &certificate("cc", &ord, T0 + Duration::days(90)),
+            FINALIZE_LEASE,
+        )
+        .await
+        .unwrap();
+    assert!(store.revoke_certificate("cc", T0, 4).await.unwrap());
+    assert!(!store.revoke_certificate("cc", T0, 4).await.unwrap());
+    store
+        .append_audit(T0, "operator_command", "cert revoke", "{\"argv\":[]}")
+        .await
+        .unwrap();
+    let entries = store
+        .audit_entries(OffsetDateTime::UNIX_EPOCH, 0, 100)
+        .await
+        .unwrap();
+    let events: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e.event.as_str(), e.subject.as_str()))
+        .collect();
+    assert_eq!(
+        events,
+        [
+            // The suite's account was bound with an EAB MAC key.
+            ("account_bound", "acct"),
+            ("certificate_issued", "cc"),
+            ("certificate_revoked", "cc"),
+            ("operator_command", "cert revoke"),
+        ]
+    );
+    let issued: serde_json::Value = serde_json::from_str(&entries[1].details).unwrap();
+    assert_eq!(
+        issued["names"],
+        serde_json::json!(["example.org"]),
+        "{issued}"
+    );
+    assert_eq!(issued["account"], "acct", "{issued}");
+    assert_eq!(issued["issuer"], ISSUER, "{issued}");
+    let revoked: serde_json::Value = serde_json::from_str(&entries[2].details).unwrap();
+    assert_eq!(revoked["reason"], 4, "{revoked}");
+    assert_eq!(entries[3].at, T0);
+    assert!(entries.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert!(entries.iter().all(|e| e.sealed.is_none()));
+    assert_eq!(store.audit_unsealed().await.unwrap(), 4);
+
+    let sealed: u64 = join_all((0..RACERS).map(|_| store.seal_audit_log(1)).collect())
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .sum();
+    assert_eq!(sealed, 4, "each entry sealed once");
+    assert_eq!(store.seal_audit_log(10).await.unwrap(), 0);
+    assert_eq!(store.audit_unsealed().await.unwrap(), 0);
+    let chain = store.audit_chain(0, 100).await.unwrap();
+    let mut head = ChainHead::start();
+    audit::verify(&mut head, &chain).unwrap();
+    assert_eq!((head.entries, head.chain), (4, 4));
+    let in_order: Vec<i64> = chain.iter().map(|e| e.seq).collect();
+    assert_eq!(in_order, entries.iter().map(|e| e.seq).collect::<Vec<_>>());
+
+    // Later entries continue the chain from its head, read a page at a time.
+    store
+        .append_audit(T0, "operator_command", "key block", "{}")
+        .await
+        .unwrap();
+    assert_eq!(store.seal_audit_log(10).await.unwrap(), 1);
+    let rest = store.audit_chain(head.chain, 100).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    audit::verify(&mut head, &rest).unwrap();
+    assert_eq!(head.chain, 5);
+    let first_two = store.audit_chain(0, 2).await.unwrap();
+    assert_eq!(first_two.len(), 2);
+    let since = store.audit_entries(T0, 0, 100).await.unwrap();
+    assert!(since.iter().all(|e| e.at >= T0));
 }
 
 /// CRL numbers strictly increase, and concurrent callers never get the same one.

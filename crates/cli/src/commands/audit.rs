@@ -1,0 +1,251 @@
+//! `ferrite audit verify | export`: the tamper-evident audit log. Every change an auditor asks
+//! about is appended by the store in the change's own transaction and sealed into a hash
+//! chain (`ferrite_core::audit`); `verify` checks the chain from its first entry, `export`
+//! writes the entries as JSON lines.
+
+use std::io::Write;
+
+use anyhow::Context;
+use ferrite_core::audit::{self, AuditEntry, ChainHead};
+use serde_json::json;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use super::print_json;
+use ferrite_app::Config;
+
+/// Entries read per store call.
+const PAGE: u32 = 1000;
+
+pub(super) async fn verify(config: &Config, json_out: bool) -> anyhow::Result<()> {
+    let store = ferrite_app::open_existing_store(config).await?;
+    let failed = |e: ferrite_core::StoreError| anyhow::anyhow!("the audit log: {e}");
+    // What housekeeping would seal next is sealed now, so the check covers every entry
+    // committed before it started.
+    while store.seal_audit_log(PAGE).await.map_err(failed)? == u64::from(PAGE) {}
+    let mut head = ChainHead::start();
+    loop {
+        let page = store.audit_chain(head.chain, PAGE).await.map_err(failed)?;
+        if let Err(broken) = audit::verify(&mut head, &page) {
+            if json_out {
+                print_json(&json!({
+                    "verified": false,
+                    "entries_verified": head.entries,
+                    "broken_at_chain": broken.chain,
+                    "broken_at_seq": broken.seq,
+                    "event": broken.event,
+                    "reason": broken.reason,
+                }))?;
+            }
+            anyhow::bail!(
+                "{broken}; the {} entries before it verify (restore the audit log from a backup, and find out who could write to the database)",
+                head.entries
+            );
+        }
+        if page.len() < PAGE as usize {
+            break;
+        }
+    }
+    let unsealed = store.audit_unsealed().await.map_err(failed)?;
+    if json_out {
+        return print_json(&json!({
+            "verified": true,
+            "entries_verified": head.entries,
+            "head_chain": head.chain,
+            "head_hash": head.hash,
+            "unsealed": unsealed,
+        }));
+    }
+    println!(
+        "The audit log verifies: {} entries, head {} with hash {}{}.",
+        head.entries,
+        head.chain,
+        head.hash,
+        if unsealed > 0 {
+            format!(" ({unsealed} entries appended since are not sealed yet)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(())
+}
+
+pub(super) async fn export(config: &Config, since: Option<&str>) -> anyhow::Result<()> {
+    let since = match since {
+        Some(text) => OffsetDateTime::parse(text.trim(), &Rfc3339).with_context(|| {
+            format!("--since {text:?} is not an RFC 3339 time such as 2026-12-01T00:00:00Z")
+        })?,
+        None => OffsetDateTime::UNIX_EPOCH,
+    };
+    let store = ferrite_app::open_existing_store(config).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut after = 0;
+    loop {
+        let page = store
+            .audit_entries(since, after, PAGE)
+            .await
+            .map_err(|e| anyhow::anyhow!("the audit log: {e}"))?;
+        for entry in &page {
+            writeln!(out, "{}", line(entry))?;
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE as usize => after = last.seq,
+            _ => break,
+        }
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Appends `operator_command` to the audit log: the command line (the value of any option
+/// whose name speaks of a PIN, secret, password or token masked) and the operating system
+/// user who ran it. Nothing when there is no database yet; a failure is a warning on stderr,
+/// and the command still runs (what it changes is audited in its own transaction).
+pub(crate) async fn record_command(config: &Config) {
+    let Ok(store) = ferrite_app::open_existing_store(config).await else {
+        return;
+    };
+    let argv = masked_argv(std::env::args().skip(1));
+    // The login name, else the process's user id.
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| {
+            use std::os::unix::fs::MetadataExt as _;
+            std::fs::metadata("/proc/self")
+                .map_or_else(|_| "unknown".to_owned(), |m| format!("uid {}", m.uid()))
+        });
+    let subject = command_name(&argv);
+    let details = json!({ "argv": argv, "user": user }).to_string();
+    if let Err(e) = store
+        .append_audit(
+            OffsetDateTime::now_utc(),
+            "operator_command",
+            &subject,
+            &details,
+        )
+        .await
+    {
+        eprintln!("warning: the audit log did not take this command: {e}");
+    }
+}
+
+/// The command and its subcommand (`cert revoke`): the first two words after the global
+/// options (`--config FILE`) that come before them.
+fn command_name(argv: &[String]) -> String {
+    let mut words = Vec::new();
+    let mut args = argv.iter();
+    while let Some(arg) = args.next() {
+        if arg.starts_with('-') {
+            if !words.is_empty() {
+                break;
+            }
+            if !arg.contains('=') {
+                args.next();
+            }
+        } else {
+            words.push(arg.as_str());
+            if words.len() == 2 {
+                break;
+            }
+        }
+    }
+    words.join(" ")
+}
+
+/// The arguments with the value of every secret-looking option replaced by `***`.
+fn masked_argv(args: impl Iterator<Item = String>) -> Vec<String> {
+    let secret = |name: &str| {
+        let name = name.to_ascii_lowercase();
+        ["pin", "secret", "password", "token"]
+            .iter()
+            .any(|s| name.contains(s))
+    };
+    let mut out = Vec::new();
+    let mut mask_next = false;
+    for arg in args {
+        if mask_next {
+            out.push("***".to_owned());
+            mask_next = false;
+        } else if let Some((name, _)) = arg.split_once('=')
+            && name.starts_with("--")
+            && secret(name)
+        {
+            out.push(format!("{name}=***"));
+        } else {
+            mask_next = arg.starts_with("--") && secret(&arg);
+            out.push(arg);
+        }
+    }
+    out
+}
+
+/// One entry as a JSON object (its details parsed back into JSON).
+fn line(entry: &AuditEntry) -> serde_json::Value {
+    let details: serde_json::Value =
+        serde_json::from_str(&entry.details).unwrap_or_else(|_| json!(entry.details));
+    json!({
+        "seq": entry.seq,
+        "at": entry.at.format(&Rfc3339).unwrap_or_default(),
+        "event": entry.event,
+        "subject": entry.subject,
+        "details": details,
+        "chain": entry.sealed.as_ref().map(|(chain, _)| chain),
+        "hash": entry.sealed.as_ref().map(|(_, hash)| hash),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_name_skips_global_options() {
+        let argv = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert_eq!(
+            command_name(&argv(&[
+                "--config", "f.toml", "cert", "revoke", "ab", "--yes"
+            ])),
+            "cert revoke"
+        );
+        assert_eq!(
+            command_name(&argv(&["--config=f.toml", "key", "list"])),
+            "key list"
+        );
+        assert_eq!(
+            command_name(&argv(&["customer", "--json", "list"])),
+            "customer"
+        );
+    }
+
+    #[test]
+    fn secret_looking_options_are_masked() {
+        let args = [
+            "cert",
+            "revoke",
+            "ab:cd",
+            "--reason",
+            "keyCompromise",
+            "--pin",
+            "1234",
+            "--api-secret=s3cret",
+            "--token-label",
+            "ferrite",
+        ];
+        let masked = masked_argv(args.iter().map(|a| (*a).to_owned()));
+        assert_eq!(
+            masked,
+            [
+                "cert",
+                "revoke",
+                "ab:cd",
+                "--reason",
+                "keyCompromise",
+                "--pin",
+                "***",
+                "--api-secret=***",
+                "--token-label",
+                "***"
+            ]
+        );
+    }
+}
