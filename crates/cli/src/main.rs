@@ -86,7 +86,8 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     // An operator command that can change what the CA holds is an audit entry of its own
-    // (what it changes is audited with the change); `serve` audits its start itself.
+    // (what it changes in the database is audited with the change, by the schema's
+    // triggers); `serve` audits its start itself.
     if matches!(
         cli.command,
         Command::Customer(_)

@@ -260,6 +260,107 @@ fn the_audit_log_records_changes_and_verify_finds_tampering() {
     .unwrap();
     let err = env.fails(&["audit", "verify"]);
     assert!(err.contains("broken at chain entry 1"), "{err}");
+    db.execute_batch(
+        "UPDATE audit_log SET chain = -1 WHERE chain = 1; \
+         UPDATE audit_log SET chain = 1 WHERE chain = 2; \
+         UPDATE audit_log SET chain = 2 WHERE chain = -1;",
+    )
+    .unwrap();
+    let first = env.json(&["audit", "verify"]);
+    let head = |v: &Value| {
+        format!(
+            "{}:{}",
+            v["head_chain"].as_i64().unwrap(),
+            v["head_hash"].as_str().unwrap()
+        )
+    };
+    let first_head = head(&first);
+
+    // Reading is not recorded; a changed limit is, with the command that changed it.
+    env.ok(&["customer", "list"]);
+    env.ok(&[
+        "customer",
+        "set-limit",
+        "audited",
+        "new_orders_per_account",
+        "500",
+    ]);
+    let second = env.json(&["audit", "verify", "--head", &first_head]);
+    assert_eq!(second["verified"], true, "{second}");
+    let after: Vec<Value> = env
+        .ok(&[
+            "audit",
+            "export",
+            "--after-chain",
+            &first["head_chain"].to_string(),
+        ])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let events: Vec<(&str, &str)> = after
+        .iter()
+        .map(|e| (e["event"].as_str().unwrap(), e["subject"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        events[0],
+        ("operator_command", "customer set-limit"),
+        "{events:?}"
+    );
+    assert!(
+        events.iter().any(|e| e.0 == "customer_limit_set"),
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| e.1 == "customer list"), "{events:?}");
+
+    // The newest entries deleted: a valid shorter chain, which the recorded head catches.
+    let second_head = head(&second);
+    db.execute(
+        "DELETE FROM audit_log WHERE chain > ?",
+        [first["head_chain"].as_i64().unwrap()],
+    )
+    .unwrap();
+    assert_eq!(env.json(&["audit", "verify"])["verified"], true);
+    let err = env.fails(&["audit", "verify", "--head", &second_head]);
+    assert!(err.contains("the newest entries were deleted"), "{err}");
+
+    // An entry edited and every hash after it computed again: only the head kept outside
+    // the database shows it.
+    db.execute("UPDATE audit_log SET details = '{}' WHERE chain = 2", [])
+        .unwrap();
+    let rows: Vec<(i64, i64, String, String, String)> = db
+        .prepare("SELECT chain, at, event, subject, details FROM audit_log ORDER BY chain")
+        .unwrap()
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut previous = ferrite_core::audit::GENESIS.to_owned();
+    for (chain, at, event, subject, details) in rows {
+        let entry = ferrite_core::audit::AuditEntry {
+            seq: 0,
+            at: time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at) * 1000).unwrap(),
+            event,
+            subject,
+            details,
+            sealed: None,
+        };
+        let hash = ferrite_core::audit::entry_hash(&previous, chain, &entry);
+        db.execute(
+            "UPDATE audit_log SET hash = ? WHERE chain = ?",
+            rusqlite::params![hash, chain],
+        )
+        .unwrap();
+        previous = hash;
+    }
+    assert_eq!(env.json(&["audit", "verify"])["verified"], true);
+    let err = env.fails(&["audit", "verify", "--head", &first_head]);
+    assert!(err.contains("no longer has the hash recorded"), "{err}");
+    assert!(
+        env.fails(&["audit", "verify", "--head", "x"])
+            .contains("PLACE:HASH")
+    );
 }
 
 #[test]

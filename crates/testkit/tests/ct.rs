@@ -115,6 +115,25 @@ async fn issued_certificates_carry_verified_scts_of_two_operators() {
                 "ferrite_ct_certificates_total{result=\"too_few_scts\"} 0"
             ]
         );
+        // Every CT metric the Grafana dashboard in docs/ queries is exported.
+        let dashboard = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../docs/grafana-dashboard.json"),
+        )
+        .unwrap();
+        let types = metrics(&ca, "# TYPE ferrite_ct_").await.join("\n");
+        let mut queried = 0;
+        for word in dashboard.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.starts_with("ferrite_ct_") {
+                let base = word.trim_end_matches("_bucket");
+                assert!(
+                    types.contains(&format!("# TYPE {base} ")),
+                    "the dashboard queries {word}, which /metrics does not export"
+                );
+                queried += 1;
+            }
+        }
+        assert!(queried >= 2, "the dashboard has CT panels");
     })
     .await;
 }

@@ -17,16 +17,45 @@ use ferrite_app::Config;
 /// Entries read per store call.
 const PAGE: u32 = 1000;
 
-pub(super) async fn verify(config: &Config, json_out: bool) -> anyhow::Result<()> {
+pub(super) async fn verify(
+    config: &Config,
+    json_out: bool,
+    known_head: Option<&str>,
+) -> anyhow::Result<()> {
+    let known_head = known_head.map(parse_head).transpose()?;
     let store = ferrite_app::open_existing_store(config).await?;
     let failed = |e: ferrite_core::StoreError| anyhow::anyhow!("the audit log: {e}");
     // What housekeeping would seal next is sealed now, so the check covers every entry
-    // committed before it started.
-    while store.seal_audit_log(PAGE).await.map_err(failed)? == u64::from(PAGE) {}
+    // committed before it started. A failure to seal is reported, and the chain checked all
+    // the same.
+    loop {
+        match store.seal_audit_log(PAGE).await {
+            Ok(sealed) if sealed == u64::from(PAGE) => {}
+            Ok(_) => break,
+            Err(e) => {
+                eprintln!("warning: the new audit entries could not be sealed: {e}");
+                break;
+            }
+        }
+    }
     let mut head = ChainHead::start();
+    let mut known_seen = false;
     loop {
         let page = store.audit_chain(head.chain, PAGE).await.map_err(failed)?;
-        if let Err(broken) = audit::verify(&mut head, &page) {
+        let result = audit::verify(&mut head, &page);
+        if let Some((chain, hash)) = &known_head
+            && let Some(entry) = page
+                .iter()
+                .find(|e| e.sealed.as_ref().is_some_and(|(c, _)| c == chain))
+        {
+            known_seen = true;
+            if entry.sealed.as_ref().map(|(_, h)| h) != Some(hash) {
+                anyhow::bail!(
+                    "chain entry {chain} no longer has the hash recorded for it ({hash}): the audit log was rewritten from there on (restore it from a backup, and find out who could write to the database)"
+                );
+            }
+        }
+        if let Err(broken) = result {
             if json_out {
                 print_json(&json!({
                     "verified": false,
@@ -46,6 +75,14 @@ pub(super) async fn verify(config: &Config, json_out: bool) -> anyhow::Result<()
             break;
         }
     }
+    if let Some((chain, _)) = &known_head
+        && !known_seen
+    {
+        anyhow::bail!(
+            "the chain ends at entry {} before entry {chain}, whose hash was recorded: the newest entries were deleted (restore the audit log from a backup)",
+            head.chain
+        );
+    }
     let unsealed = store.audit_unsealed().await.map_err(failed)?;
     if json_out {
         return print_json(&json!({
@@ -57,7 +94,7 @@ pub(super) async fn verify(config: &Config, json_out: bool) -> anyhow::Result<()
         }));
     }
     println!(
-        "The audit log verifies: {} entries, head {} with hash {}{}.",
+        "The audit log verifies: {} entries, head {}:{}{}. Keep the head outside the database: `ferrite audit verify --head {}:{}` later fails if the log was rewritten or cut back from there.",
         head.entries,
         head.chain,
         head.hash,
@@ -65,8 +102,49 @@ pub(super) async fn verify(config: &Config, json_out: bool) -> anyhow::Result<()
             format!(" ({unsealed} entries appended since are not sealed yet)")
         } else {
             String::new()
-        }
+        },
+        head.chain,
+        head.hash
     );
+    Ok(())
+}
+
+/// A head as `verify` prints it and `--head` takes it: `PLACE:HASH`.
+fn parse_head(text: &str) -> anyhow::Result<(i64, String)> {
+    let bad = || {
+        anyhow::anyhow!(
+            "--head {text:?} is not PLACE:HASH as `ferrite audit verify` prints it (e.g. 42:3f…)"
+        )
+    };
+    let (chain, hash) = text.trim().split_once(':').ok_or_else(bad)?;
+    let chain: i64 = chain.parse().map_err(|_| bad())?;
+    let hash = hash.to_ascii_lowercase();
+    if chain < 1 || hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    Ok((chain, hash))
+}
+
+/// `export --after-chain N`: the sealed entries after place N, in chain order (an incremental
+/// feed: every entry exactly once, whenever its transaction committed).
+pub(super) async fn export_after_chain(config: &Config, after: i64) -> anyhow::Result<()> {
+    let store = ferrite_app::open_existing_store(config).await?;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut after = after;
+    loop {
+        let page = store
+            .audit_chain(after, PAGE)
+            .await
+            .map_err(|e| anyhow::anyhow!("the audit log: {e}"))?;
+        for entry in &page {
+            writeln!(out, "{}", line(entry))?;
+        }
+        match page.last().and_then(|e| e.sealed.as_ref()) {
+            Some((chain, _)) if page.len() == PAGE as usize => after = *chain,
+            _ => break,
+        }
+    }
+    out.flush()?;
     Ok(())
 }
 
@@ -105,7 +183,11 @@ pub(crate) async fn record_command(config: &Config) {
     let Ok(store) = ferrite_app::open_existing_store(config).await else {
         return;
     };
-    let argv = masked_argv(std::env::args().skip(1));
+    let argv = masked_argv(
+        std::env::args_os()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned()),
+    );
     // The login name, else the process's user id.
     let user = std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
@@ -115,6 +197,15 @@ pub(crate) async fn record_command(config: &Config) {
                 .map_or_else(|_| "unknown".to_owned(), |m| format!("uid {}", m.uid()))
         });
     let subject = command_name(&argv);
+    // Reading is not recorded: only what can change what the CA holds.
+    let reads = ["list", "show", "limits", "accounts"];
+    if subject
+        .split(' ')
+        .nth(1)
+        .is_some_and(|sub| reads.contains(&sub))
+    {
+        return;
+    }
     let details = json!({ "argv": argv, "user": user }).to_string();
     if let Err(e) = store
         .append_audit(

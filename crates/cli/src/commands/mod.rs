@@ -377,19 +377,33 @@ enum AuditCommand {
         /// Print JSON instead of a sentence.
         #[arg(long)]
         json: bool,
+        /// A head an earlier run printed (`PLACE:HASH`), kept outside the database: fail
+        /// unless that entry still has that hash (a log rewritten with fresh hashes, or cut
+        /// back, fails here).
+        #[arg(long)]
+        head: Option<String>,
     },
-    /// Write the entries made since a time as JSON lines, oldest first.
+    /// Write entries as JSON lines: made since a time (in the order they were appended), or
+    /// sealed after a place of the chain (in chain order: an incremental feed that gives
+    /// every entry once).
     Export {
         /// RFC 3339 time (`2026-12-01T00:00:00Z`); default: every entry.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "after_chain")]
         since: Option<String>,
+        /// The last place of the chain exported before (the `chain` of its last line).
+        #[arg(long)]
+        after_chain: Option<i64>,
     },
 }
 
 pub(crate) async fn audit(config: &Config, args: AuditArgs) -> anyhow::Result<()> {
     match args.command {
-        AuditCommand::Verify { json } => audit::verify(config, json).await,
-        AuditCommand::Export { since } => audit::export(config, since.as_deref()).await,
+        AuditCommand::Verify { json, head } => audit::verify(config, json, head.as_deref()).await,
+        AuditCommand::Export {
+            after_chain: Some(after),
+            ..
+        } => audit::export_after_chain(config, after).await,
+        AuditCommand::Export { since, .. } => audit::export(config, since.as_deref()).await,
     }
 }
 

@@ -450,13 +450,6 @@ impl Ca {
             .store
             .purge_refused_requests(now - REFUSED_REQUEST_RETENTION)
             .await?;
-        // The audit entries appended since the last round join the hash chain.
-        loop {
-            let sealed = self.inner.store.seal_audit_log(AUDIT_SEAL_BATCH).await?;
-            if sealed < u64::from(AUDIT_SEAL_BATCH) {
-                break;
-            }
-        }
         self.inner.store.reap_stale_validations(now).await?;
         let orders = self.inner.store.reap_stale_finalizations(now).await?;
         if orders > 0 {
@@ -464,6 +457,18 @@ impl Ca {
                 orders,
                 "orders left processing by a finalize that did not finish within its lease are ready to finalize again"
             );
+        }
+        // The audit entries appended since the last round join the hash chain. Last, and a
+        // failure only logged: the jobs above never wait on the audit table.
+        loop {
+            match self.inner.store.seal_audit_log(AUDIT_SEAL_BATCH).await {
+                Ok(sealed) if sealed == u64::from(AUDIT_SEAL_BATCH) => {}
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "sealing the audit log failed; run `ferrite audit verify`");
+                    break;
+                }
+            }
         }
         Ok(())
     }

@@ -108,14 +108,34 @@ BEGIN
                               'order', NEW.order_id, 'issuer', NEW.issuer_id,
                               'profile', (SELECT profile FROM orders WHERE id = NEW.order_id),
                               'not_after', NEW.not_after));
-    ELSIF OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL THEN
-        PERFORM audit_append('certificate_revoked', NEW.serial,
-            json_build_object('reason', NEW.revocation_reason, 'account', NEW.account_id));
+    ELSE
+        IF OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL THEN
+            PERFORM audit_append('certificate_revoked', NEW.serial,
+                json_build_object('reason', NEW.revocation_reason, 'account', NEW.account_id));
+        END IF;
+        IF NEW.renewal_advanced_at IS DISTINCT FROM OLD.renewal_advanced_at THEN
+            PERFORM audit_append('certificate_renewal_advanced', NEW.serial,
+                json_build_object('explanation_url', NEW.renewal_explanation_url));
+        END IF;
     END IF;
     RETURN NULL;
 END $$;
 CREATE TRIGGER audit_certificates AFTER INSERT OR UPDATE ON certificates
     FOR EACH ROW EXECUTE FUNCTION audit_certificates();
+
+CREATE FUNCTION audit_rate_limit_overrides() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        PERFORM audit_append('customer_limit_removed', OLD.customer_id,
+            json_build_object('limit', OLD.limit_name));
+    ELSIF TG_OP = 'INSERT' OR NEW.value IS DISTINCT FROM OLD.value THEN
+        PERFORM audit_append('customer_limit_set', NEW.customer_id,
+            json_build_object('limit', NEW.limit_name, 'value', NEW.value));
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER audit_rate_limit_overrides AFTER INSERT OR UPDATE OR DELETE
+    ON rate_limit_overrides FOR EACH ROW EXECUTE FUNCTION audit_rate_limit_overrides();
 
 CREATE FUNCTION audit_blocked_keys() RETURNS TRIGGER LANGUAGE plpgsql AS $$
 BEGIN

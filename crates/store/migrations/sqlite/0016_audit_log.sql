@@ -93,6 +93,28 @@ WHEN OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL BEGIN
     VALUES (CAST(unixepoch('subsec') * 1000000 AS INTEGER), 'certificate_revoked', NEW.serial,
             json_object('reason', NEW.revocation_reason, 'account', NEW.account_id));
 END;
+CREATE TRIGGER audit_certificate_renewal AFTER UPDATE OF renewal_advanced_at ON certificates
+WHEN NEW.renewal_advanced_at IS NOT OLD.renewal_advanced_at BEGIN
+    INSERT INTO audit_log (at, event, subject, details)
+    VALUES (CAST(unixepoch('subsec') * 1000000 AS INTEGER), 'certificate_renewal_advanced',
+            NEW.serial, json_object('explanation_url', NEW.renewal_explanation_url));
+END;
+CREATE TRIGGER audit_limit_set AFTER INSERT ON rate_limit_overrides BEGIN
+    INSERT INTO audit_log (at, event, subject, details)
+    VALUES (CAST(unixepoch('subsec') * 1000000 AS INTEGER), 'customer_limit_set', NEW.customer_id,
+            json_object('limit', NEW.limit_name, 'value', NEW.value));
+END;
+CREATE TRIGGER audit_limit_changed AFTER UPDATE ON rate_limit_overrides
+WHEN NEW.value IS NOT OLD.value BEGIN
+    INSERT INTO audit_log (at, event, subject, details)
+    VALUES (CAST(unixepoch('subsec') * 1000000 AS INTEGER), 'customer_limit_set', NEW.customer_id,
+            json_object('limit', NEW.limit_name, 'value', NEW.value));
+END;
+CREATE TRIGGER audit_limit_removed AFTER DELETE ON rate_limit_overrides BEGIN
+    INSERT INTO audit_log (at, event, subject, details)
+    VALUES (CAST(unixepoch('subsec') * 1000000 AS INTEGER), 'customer_limit_removed',
+            OLD.customer_id, json_object('limit', OLD.limit_name));
+END;
 CREATE TRIGGER audit_key_blocked AFTER INSERT ON blocked_keys BEGIN
     INSERT INTO audit_log (at, event, subject, details)
     VALUES (CAST(unixepoch('subsec') * 1000000 AS INTEGER), 'key_blocked', NEW.spki_sha256,

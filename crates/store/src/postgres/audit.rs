@@ -63,18 +63,24 @@ pub(crate) async fn seal(store: &PostgresStore, limit: u32) -> Result<u64, Store
         .await
         .map_err(db_error)?;
     let unsealed = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
-    let update = tx
-        .prepare("UPDATE audit_log SET chain = $1, hash = $2 WHERE seq = $3")
-        .await
-        .map_err(db_error)?;
+    let (mut seqs, mut chains, mut hashes) = (Vec::new(), Vec::new(), Vec::new());
     for entry in &unsealed {
         chain += 1;
         let hash = entry_hash(&previous, chain, entry);
-        tx.execute(&update, &[&chain, &hash, &entry.seq])
-            .await
-            .map_err(db_error)?;
+        seqs.push(entry.seq);
+        chains.push(chain);
+        hashes.push(hash.clone());
         previous = hash;
     }
+    // One statement for the batch.
+    tx.execute(
+        "UPDATE audit_log SET chain = sealed.chain, hash = sealed.hash \
+         FROM unnest($1::BIGINT[], $2::BIGINT[], $3::TEXT[]) AS sealed (seq, chain, hash) \
+         WHERE audit_log.seq = sealed.seq",
+        &[&seqs, &chains, &hashes],
+    )
+    .await
+    .map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
     Ok(unsealed.len() as u64)
 }
