@@ -213,10 +213,11 @@ impl Ca {
     /// [`Store::take_crl_lease`]: crate::Store::take_crl_lease
     /// [`Store::crl_generation`]: crate::Store::crl_generation
     pub async fn crl(&self, scope: &CrlScope) -> Result<Option<ServedCrl>, CoreError> {
-        // Only the CRLs this instance signs in the normal course are kept (a bounded set: the
-        // shard count plus the unsharded CRL); another intermediate's shard, or one above the
-        // count, is read from the database each time, so that requests for made-up shards
-        // leave nothing behind.
+        // Only the CRLs this instance signs on demand are kept (a bounded set: the shard count
+        // plus the unsharded CRL). Another intermediate's shard, or one of this intermediate
+        // above the count (left by a count lowered since), is served as stored, read from the
+        // database each time, so that requests for made-up shards leave nothing behind;
+        // `refresh_crls` keeps this intermediate's such shards fresh, under their locks.
         let ours = match scope {
             CrlScope::Unsharded => true,
             CrlScope::Shard { issuer_id, shard } => {
@@ -225,8 +226,8 @@ impl Ca {
             }
         };
         if !ours {
-            let now = self.now();
-            return Ok(self.shared_crl(scope, now).await?.map(|(crl, _, _)| crl));
+            let stored = self.inner.store.shared_crl(scope).await?.stored;
+            return Ok(stored.map(|s| ServedCrl::of(s.der, s.signed_at)));
         }
         let slot = self.crl_slot(scope);
         let mut held = slot.lock().await;
@@ -245,9 +246,7 @@ impl Ca {
                 return Ok(Some(current.crl.clone()));
             }
         }
-        let Some((crl, generation, keep)) = self.shared_crl(scope, now).await? else {
-            return Ok(None);
-        };
+        let (crl, generation, keep) = self.shared_crl(scope, now).await?;
         // Held from when the answer came (a wait for another signer may have taken seconds).
         let answered = self.now();
         *held = keep.map(|hold| HeldCrl {
@@ -368,40 +367,24 @@ impl Ca {
     /// to keep it before asking the database again: a current one [`CRL_RECHECK`]; the last
     /// one stored, when another instance's signing of the next did not finish within the
     /// wait, as long as that wait (so the requests queued behind this one do not each wait
-    /// again); else not at all. `None` when there is no such CRL (see [`Ca::crl`]).
+    /// again); else not at all. Only for the CRLs this instance signs (see [`Ca::crl`]).
     async fn shared_crl(
         &self,
         scope: &CrlScope,
         now: time::OffsetDateTime,
-    ) -> Result<Option<(ServedCrl, u64, Option<Duration>)>, CoreError> {
+    ) -> Result<(ServedCrl, u64, Option<Duration>), CoreError> {
         let store = &self.inner.store;
         let holder = &self.inner.instance;
-        let issuer = &self.inner.issuer;
         for round in 1..=CRL_WAIT_ROUNDS {
             let shared = store.shared_crl(scope).await?;
             if is_current(&shared, now)
                 && let Some(stored) = shared.stored
             {
-                return Ok(Some((
+                return Ok((
                     ServedCrl::of(stored.der, stored.signed_at),
                     stored.generation,
                     Some(CRL_RECHECK),
-                )));
-            }
-            let signs = match scope {
-                CrlScope::Unsharded => true,
-                CrlScope::Shard { issuer_id, shard } => {
-                    issuer_id == issuer.issuer_id()
-                        && (*shard < issuer.crl_shards()
-                            || shared.generation > 0
-                            || shared.stored.is_some())
-                }
-            };
-            if !signs {
-                // Another intermediate's shard: its instances sign it; serve what they stored.
-                return Ok(shared
-                    .stored
-                    .map(|s| (ServedCrl::of(s.der, s.signed_at), s.generation, None)));
+                ));
             }
             if let Some(generation) = store
                 .take_crl_lease(scope, holder, now, now + CRL_LEASE)
@@ -419,11 +402,7 @@ impl Ca {
                         "the CRL lease ran out while this instance signed; serving its CRL without storing it"
                     );
                 }
-                return Ok(Some((
-                    ServedCrl::of(crl.der, now),
-                    generation,
-                    Some(CRL_RECHECK),
-                )));
+                return Ok((ServedCrl::of(crl.der, now), generation, Some(CRL_RECHECK)));
             }
             // Another instance is signing. A stored CRL that is only old is served meanwhile;
             // one that misses a revocation only once the signer has had its time (it may have
@@ -433,11 +412,11 @@ impl Ca {
             if let Some(stored) = shared.stored
                 && (stored.generation == shared.generation || round == CRL_WAIT_ROUNDS)
             {
-                return Ok(Some((
+                return Ok((
                     ServedCrl::of(stored.der, stored.signed_at),
                     stored.generation,
                     (round == CRL_WAIT_ROUNDS).then_some(CRL_WAIT_TOTAL),
-                )));
+                ));
             }
             tokio::time::sleep(CRL_WAIT).await;
         }
