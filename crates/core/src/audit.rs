@@ -42,11 +42,23 @@ pub fn entry_hash(previous: &str, chain: i64, entry: &AuditEntry) -> String {
         "{previous}\n{chain}\n{at}\n{}\n{}\n{}",
         entry.event, entry.subject, entry.details
     );
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes())
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::ids::sha256_hex(text.as_bytes())
+}
+
+/// How many entries one [`Store::seal_audit_log`](crate::Store::seal_audit_log) call seals
+/// at most.
+pub const SEAL_BATCH: u32 = 1000;
+
+/// Seals every entry appended so far, a batch at a time; returns how many.
+pub async fn seal_pending(store: &dyn crate::Store) -> Result<u64, crate::StoreError> {
+    let mut total = 0;
+    loop {
+        let sealed = store.seal_audit_log(SEAL_BATCH).await?;
+        total += sealed;
+        if sealed < u64::from(SEAL_BATCH) {
+            return Ok(total);
+        }
+    }
 }
 
 /// Where the chain holds: how many entries verified and the last one's place and hash.

@@ -33,6 +33,13 @@ pub fn random_arg_safe_id() -> String {
     id
 }
 
+/// The SHA-256 of `data`, lower-case hex: how the engine names what it hashes (blocked keys,
+/// name sets, audit entries, CRL entity tags).
+pub fn sha256_hex(data: &[u8]) -> String {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
+    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

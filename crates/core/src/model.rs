@@ -277,6 +277,25 @@ pub struct SharedCrl {
     pub stored: Option<StoredCrl>,
 }
 
+impl SharedCrl {
+    /// The same without the DER.
+    pub fn status(&self) -> CrlStatus {
+        CrlStatus {
+            generation: self.generation,
+            stored: self.stored.as_ref().map(|s| (s.signed_at, s.generation)),
+        }
+    }
+}
+
+/// What the database holds of one CRL, without its DER ([`crate::Store::crl_statuses`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CrlStatus {
+    /// Revocations in the scope so far ([`SharedCrl::generation`]).
+    pub generation: u64,
+    /// The stored CRL's thisUpdate and the generation it lists, once one is stored.
+    pub stored: Option<(OffsetDateTime, u64)>,
+}
+
 /// A CRL an instance signed and stored for the others to serve.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredCrl {

@@ -529,8 +529,7 @@ pub fn name_set(names: &[&str]) -> String {
     let mut sorted: Vec<&str> = names.to_vec();
     sorted.sort_unstable();
     sorted.dedup();
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, sorted.join(",").as_bytes());
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::ids::sha256_hex(sorted.join(",").as_bytes())
 }
 
 /// The store key of `limit` at `value` counted for `parts` (an account id, an account id and

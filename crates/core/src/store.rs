@@ -9,9 +9,9 @@ use crate::rate_limit::Gcra;
 
 use crate::model::{
     Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
-    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, Customer,
-    DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl,
-    StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, CrlStatus,
+    Customer, DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope,
+    SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -283,10 +283,12 @@ pub trait Store: Send + Sync + 'static {
     /// The scope's revocation generation now ([`SharedCrl::generation`] without the stored
     /// CRL): what an instance compares the CRL it holds against.
     async fn crl_generation(&self, scope: &CrlScope) -> Result<u64, StoreError>;
-    /// The shards of intermediate `issuer_id` the database holds a CRL or a revocation count
-    /// for, ascending: with the shards the issuer writes now, the CRLs to keep fresh (a shard
-    /// count lowered later still leaves the higher shards' certificates a CRL).
-    async fn crl_shards(&self, issuer_id: &str) -> Result<Vec<u32>, StoreError>;
+    /// Every CRL of intermediate `issuer_id` the database holds a CRL or a revocation count
+    /// for (shards ascending), and the unsharded CRL's if it has one, without their DER: with
+    /// the shards the issuer writes now, the CRLs to keep fresh (a shard count lowered later
+    /// still leaves the higher shards' certificates a CRL), read in one query.
+    async fn crl_statuses(&self, issuer_id: &str)
+    -> Result<Vec<(CrlScope, CrlStatus)>, StoreError>;
     /// Takes the lease to sign the next CRL of `scope` for `holder` until `until`, if nobody
     /// holds it at `now` (or `holder` does). Returns the revocation generation the new CRL
     /// must list, or `None` while another holder's lease runs: one instance signs at a time.

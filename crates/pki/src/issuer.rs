@@ -174,10 +174,7 @@ impl Issuer {
         let mut cert_pem = cert_pem.trim_end().to_owned();
         cert_pem.push('\n');
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &cert_der);
-        let id: String = digest.as_ref()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let id = crate::weak_keys::hex(&digest.as_ref()[..8]);
         Ok(Issuer {
             id,
             cert_der,

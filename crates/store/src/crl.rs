@@ -2,7 +2,7 @@
 //! revocation generation of its scope, and the lease of the one instance signing the next.
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{CrlScope, SharedCrl, StoredCrl};
+use ferrite_core::model::{CrlScope, CrlStatus, SharedCrl, StoredCrl};
 use rusqlite::params;
 use time::OffsetDateTime;
 
@@ -64,15 +64,53 @@ pub(crate) async fn generation(store: &SqliteStore, scope: &CrlScope) -> Result<
     })
 }
 
-pub(crate) async fn shards(store: &SqliteStore, issuer_id: &str) -> Result<Vec<u32>, StoreError> {
+// The issuer's rows and the unsharded CRL's ('', -1), metadata only.
+pub(crate) async fn statuses(
+    store: &SqliteStore,
+    issuer_id: &str,
+) -> Result<Vec<(CrlScope, CrlStatus)>, StoreError> {
     store.db.read(|conn| {
         query_all(
             conn,
-            "SELECT shard FROM crl_shards WHERE issuer_id = ? AND shard >= 0 ORDER BY shard",
+            "SELECT issuer_id, shard, generation, signed_at, der_generation FROM crl_shards \
+             WHERE issuer_id = ?1 OR (issuer_id = '' AND shard = -1) ORDER BY shard",
             [issuer_id],
-            |row| at::<i64>(row, 0, "shard").map(|s| u32::try_from(s).unwrap_or(0)),
+            |row| {
+                status_of(
+                    at(row, 0, "issuer_id")?,
+                    at(row, 1, "shard")?,
+                    at(row, 2, "generation")?,
+                    at(row, 3, "signed_at")?,
+                    at(row, 4, "der_generation")?,
+                )
+            },
         )
     })
+}
+
+/// A `crl_shards` row's scope and status.
+pub(crate) fn status_of(
+    issuer_id: String,
+    shard: i64,
+    generation: i64,
+    signed_at: Option<i64>,
+    der_generation: Option<i64>,
+) -> Result<(CrlScope, CrlStatus), StoreError> {
+    let scope = match u32::try_from(shard) {
+        Ok(shard) if !issuer_id.is_empty() => CrlScope::Shard { issuer_id, shard },
+        _ => CrlScope::Unsharded,
+    };
+    let stored = match (signed_at, der_generation) {
+        (Some(at), Some(g)) => Some((from_micros(at, "crl_shards.signed_at")?, counter(g))),
+        _ => None,
+    };
+    Ok((
+        scope,
+        CrlStatus {
+            generation: counter(generation),
+            stored,
+        },
+    ))
 }
 
 // One upsert: the row is made by the first lease or revocation of its scope, and of instances
@@ -137,6 +175,6 @@ pub(crate) async fn store(
 }
 
 /// A generation as stored (never negative).
-fn counter(n: i64) -> u64 {
+pub(crate) fn counter(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }

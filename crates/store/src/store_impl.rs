@@ -6,9 +6,9 @@
 use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
-    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, Customer,
-    DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl,
-    StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, CrlStatus,
+    Customer, DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope,
+    SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 use ferrite_core::rate_limit::Gcra;
 use ferrite_proto::{AuthorizationStatus, Problem};
@@ -43,8 +43,11 @@ macro_rules! store_impl {
                 crl::generation(self, scope).await
             }
 
-            async fn crl_shards(&self, issuer_id: &str) -> Result<Vec<u32>, StoreError> {
-                crl::shards(self, issuer_id).await
+            async fn crl_statuses(
+                &self,
+                issuer_id: &str,
+            ) -> Result<Vec<(CrlScope, CrlStatus)>, StoreError> {
+                crl::statuses(self, issuer_id).await
             }
 
             async fn take_crl_lease(

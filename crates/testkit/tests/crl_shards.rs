@@ -37,10 +37,6 @@ fn serial_octets(der: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-fn hex(octets: &[u8]) -> String {
-    octets.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Revokes `issued` through ACME with `reason`, signed by the ordering account.
 async fn revoke(ca: &TestCa, account: &RawAccount, issued: &RawIssued, reason: u8) {
     let r = ca
@@ -136,7 +132,7 @@ async fn each_shard_lists_the_revocations_of_its_own_certificates() {
             let stored = ca
                 .ca
                 .store()
-                .certificate(&hex(&serial))
+                .certificate(&ferrite_pki::serial_to_hex(&serial))
                 .await
                 .unwrap()
                 .unwrap();
@@ -267,10 +263,14 @@ async fn the_scheduled_refresh_keeps_every_shard_current() {
             assert_eq!(stored.generation, shared.generation);
         }
 
-        let (_, revoked) =
-            operator_revoke::revoke_serial(store.as_ref(), &hex(&serial), 4, ca.ca.now())
-                .await
-                .unwrap();
+        let (_, revoked) = operator_revoke::revoke_serial(
+            store.as_ref(),
+            &ferrite_pki::serial_to_hex(&serial),
+            4,
+            ca.ca.now(),
+        )
+        .await
+        .unwrap();
         assert!(revoked);
         assert_eq!(ca.ca.refresh_crls().await.unwrap(), 1, "only its shard");
         let scope = CrlScope::shard(&issuer_id, shard);

@@ -80,12 +80,7 @@ async fn issued_certificates_carry_verified_scts_of_two_operators() {
         // followed by the issuer.
         let (_, leaf) = x509_parser::parse_x509_certificate(&issued.leaf_der).unwrap();
         // The precertificate the logs hold is kept with the certificate.
-        let serial: String = leaf
-            .raw_serial()
-            .iter()
-            .skip_while(|b| **b == 0)
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let serial = ferrite_pki::serial_to_hex(leaf.raw_serial());
         let stored = ca.ca.store().certificate(&serial).await.unwrap().unwrap();
         assert_eq!(stored.precertificate.as_ref(), Some(&a.chains()[0][0]));
         for log in [&a, &b] {

@@ -28,15 +28,8 @@ pub(super) async fn verify(
     // What housekeeping would seal next is sealed now, so the check covers every entry
     // committed before it started. A failure to seal is reported, and the chain checked all
     // the same.
-    loop {
-        match store.seal_audit_log(PAGE).await {
-            Ok(sealed) if sealed == u64::from(PAGE) => {}
-            Ok(_) => break,
-            Err(e) => {
-                eprintln!("warning: the new audit entries could not be sealed: {e}");
-                break;
-            }
-        }
+    if let Err(e) = audit::seal_pending(store.as_ref()).await {
+        eprintln!("warning: the new audit entries could not be sealed: {e}");
     }
     let mut head = ChainHead::start();
     let mut known_seen = false;
@@ -125,51 +118,47 @@ fn parse_head(text: &str) -> anyhow::Result<(i64, String)> {
     Ok((chain, hash))
 }
 
-/// `export --after-chain N`: the sealed entries after place N, in chain order (an incremental
-/// feed: every entry exactly once, whenever its transaction committed).
-pub(super) async fn export_after_chain(config: &Config, after: i64) -> anyhow::Result<()> {
-    let store = ferrite_app::open_existing_store(config).await?;
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut after = after;
-    loop {
-        let page = store
-            .audit_chain(after, PAGE)
-            .await
-            .map_err(|e| anyhow::anyhow!("the audit log: {e}"))?;
-        for entry in &page {
-            writeln!(out, "{}", line(entry))?;
-        }
-        match page.last().and_then(|e| e.sealed.as_ref()) {
-            Some((chain, _)) if page.len() == PAGE as usize => after = *chain,
-            _ => break,
-        }
-    }
-    out.flush()?;
-    Ok(())
+/// Which entries `export` writes.
+pub(super) enum ExportFrom {
+    /// `--since T` (RFC 3339; `None`: every entry): those appended at or after T, in the order
+    /// they were appended.
+    Since(Option<String>),
+    /// `--after-chain N`: the sealed entries after place N, in chain order (an incremental
+    /// feed: every entry exactly once, whenever its transaction committed).
+    AfterChain(i64),
 }
 
-pub(super) async fn export(config: &Config, since: Option<&str>) -> anyhow::Result<()> {
-    let since = match since {
-        Some(text) => OffsetDateTime::parse(text.trim(), &Rfc3339).with_context(|| {
-            format!("--since {text:?} is not an RFC 3339 time such as 2026-12-01T00:00:00Z")
-        })?,
-        None => OffsetDateTime::UNIX_EPOCH,
+pub(super) async fn export(config: &Config, from: ExportFrom) -> anyhow::Result<()> {
+    let since = match &from {
+        ExportFrom::Since(Some(text)) => OffsetDateTime::parse(text.trim(), &Rfc3339)
+            .with_context(|| {
+                format!("--since {text:?} is not an RFC 3339 time such as 2026-12-01T00:00:00Z")
+            })?,
+        _ => OffsetDateTime::UNIX_EPOCH,
     };
     let store = ferrite_app::open_existing_store(config).await?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    let mut after = 0;
+    // The last `seq` (by time) or chain place (by chain) written.
+    let mut after = match from {
+        ExportFrom::AfterChain(after) => after,
+        ExportFrom::Since(_) => 0,
+    };
     loop {
-        let page = store
-            .audit_entries(since, after, PAGE)
-            .await
-            .map_err(|e| anyhow::anyhow!("the audit log: {e}"))?;
+        let page = match from {
+            ExportFrom::Since(_) => store.audit_entries(since, after, PAGE).await,
+            ExportFrom::AfterChain(_) => store.audit_chain(after, PAGE).await,
+        }
+        .map_err(|e| anyhow::anyhow!("the audit log: {e}"))?;
         for entry in &page {
             writeln!(out, "{}", line(entry))?;
         }
-        match page.last() {
-            Some(last) if page.len() == PAGE as usize => after = last.seq,
-            _ => break,
-        }
+        let Some(last) = page.last().filter(|_| page.len() == PAGE as usize) else {
+            break;
+        };
+        after = match from {
+            ExportFrom::Since(_) => last.seq,
+            ExportFrom::AfterChain(_) => last.sealed.as_ref().map_or(after, |(chain, _)| *chain),
+        };
     }
     out.flush()?;
     Ok(())

@@ -402,8 +402,10 @@ pub(crate) async fn audit(config: &Config, args: AuditArgs) -> anyhow::Result<()
         AuditCommand::Export {
             after_chain: Some(after),
             ..
-        } => audit::export_after_chain(config, after).await,
-        AuditCommand::Export { since, .. } => audit::export(config, since.as_deref()).await,
+        } => audit::export(config, audit::ExportFrom::AfterChain(after)).await,
+        AuditCommand::Export { since, .. } => {
+            audit::export(config, audit::ExportFrom::Since(since)).await
+        }
     }
 }
 

@@ -13,8 +13,7 @@ use crate::{CoreError, Store};
 
 /// The SHA-256 of a DER SubjectPublicKeyInfo, lower-case hex: how blocked keys are named.
 pub fn spki_sha256(spki_der: &[u8]) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, spki_der);
-    digest.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::ids::sha256_hex(spki_der)
 }
 
 /// The [`spki_sha256`] of a DER certificate's public key, or `None` if it does not parse.

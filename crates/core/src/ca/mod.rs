@@ -266,10 +266,6 @@ struct Inner {
 /// housekeeping deletes older ones.
 pub const REFUSED_REQUEST_RETENTION: Duration = Duration::days(30);
 
-/// How many audit entries housekeeping seals per store call (it calls again while a whole
-/// batch was sealed).
-const AUDIT_SEAL_BATCH: u32 = 1000;
-
 /// How long a readiness check's answer is reused.
 const READINESS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -460,15 +456,8 @@ impl Ca {
         }
         // The audit entries appended since the last round join the hash chain. Last, and a
         // failure only logged: the jobs above never wait on the audit table.
-        loop {
-            match self.inner.store.seal_audit_log(AUDIT_SEAL_BATCH).await {
-                Ok(sealed) if sealed == u64::from(AUDIT_SEAL_BATCH) => {}
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, "sealing the audit log failed; run `ferrite audit verify`");
-                    break;
-                }
-            }
+        if let Err(e) = crate::audit::seal_pending(self.inner.store.as_ref()).await {
+            tracing::error!(error = %e, "sealing the audit log failed; run `ferrite audit verify`");
         }
         Ok(())
     }

@@ -7,7 +7,7 @@ use time::Duration;
 use tracing::info;
 
 use super::Ca;
-use crate::model::{Account, BlockedKey, CrlScope, SharedCrl, StoredCrl, ValidationOwner};
+use crate::model::{Account, BlockedKey, CrlScope, CrlStatus, StoredCrl, ValidationOwner};
 use crate::{CoreError, policy};
 
 /// Who signed a revocation request (§7.6).
@@ -267,14 +267,23 @@ impl Ca {
     pub async fn refresh_crls(&self) -> Result<usize, CoreError> {
         let issuer = &self.inner.issuer;
         let issuer_id = issuer.issuer_id().to_owned();
-        let mut shards: Vec<u32> = (0..issuer.crl_shards()).collect();
-        for known in self.inner.store.crl_shards(&issuer_id).await? {
-            if !shards.contains(&known) {
-                shards.push(known);
+        // One read of every CRL's state; only the out-of-date ones are read whole, locked and
+        // signed.
+        let statuses: std::collections::HashMap<CrlScope, CrlStatus> = self
+            .inner
+            .store
+            .crl_statuses(&issuer_id)
+            .await?
+            .into_iter()
+            .collect();
+        let mut scopes: Vec<CrlScope> = std::iter::once(CrlScope::Unsharded)
+            .chain((0..issuer.crl_shards()).map(|s| CrlScope::shard(&issuer_id, s)))
+            .collect();
+        for known in statuses.keys() {
+            if !scopes.contains(known) {
+                scopes.push(known.clone());
             }
         }
-        let scopes = std::iter::once(CrlScope::Unsharded)
-            .chain(shards.into_iter().map(|s| CrlScope::shard(&issuer_id, s)));
         let mut signed = 0;
         // The thisUpdate of the oldest CRL this issuer publishes, for `crl_age`.
         let mut oldest: Option<time::OffsetDateTime> = None;
@@ -283,6 +292,13 @@ impl Ca {
             oldest = Some(oldest.map_or(at, |o| o.min(at)));
         };
         for scope in scopes {
+            if let Some(status) = statuses.get(&scope)
+                && is_current(status, self.now())
+                && let Some((at, _)) = status.stored
+            {
+                published(at);
+                continue;
+            }
             // Under the scope's slot lock, so that this instance never signs one scope twice
             // at once (a fetch signing it waits, then finds it current).
             let slot = self.crl_slot(&scope);
@@ -317,33 +333,50 @@ impl Ca {
 
     /// Signs and stores the CRL of `scope` if it is out of date and nobody else is signing it.
     async fn refresh_crl(&self, scope: &CrlScope) -> Result<Refreshed, CoreError> {
-        let store = &self.inner.store;
-        let holder = &self.inner.instance;
         let now = self.now();
-        let shared = store.shared_crl(scope).await?;
-        let stored_at = shared.stored.as_ref().map(|s| s.signed_at);
-        if is_current(&shared, now)
+        let status = self.inner.store.shared_crl(scope).await?.status();
+        let stored_at = status.stored.map(|(at, _)| at);
+        if is_current(&status, now)
             && let Some(at) = stored_at
         {
             return Ok(Refreshed::Current(at));
         }
+        Ok(match self.sign_under_lease(scope, now).await? {
+            Some((_, true)) => Refreshed::Signed(now),
+            Some((_, false)) | None => Refreshed::SignedElsewhere(stored_at),
+        })
+    }
+
+    /// Takes the lease to sign the CRL of `scope` and, if this instance got it, signs the
+    /// next CRL at `now` and stores it, releasing the lease. `None` while another instance
+    /// holds the lease; with the CRL, whether it was stored (not when the lease ran out while
+    /// this instance signed: it is then logged, and served by this instance only).
+    async fn sign_under_lease(
+        &self,
+        scope: &CrlScope,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<(StoredCrl, bool)>, CoreError> {
+        let store = &self.inner.store;
+        let holder = &self.inner.instance;
         let Some(generation) = store
             .take_crl_lease(scope, holder, now, now + CRL_LEASE)
             .await?
         else {
-            return Ok(Refreshed::SignedElsewhere(stored_at));
+            return Ok(None);
         };
-        let der = self.sign_crl(scope, now).await?;
         let crl = StoredCrl {
-            der,
+            der: self.sign_crl(scope, now).await?,
             signed_at: now,
             generation,
         };
-        Ok(if store.store_crl(scope, holder, &crl).await? {
-            Refreshed::Signed(now)
-        } else {
-            Refreshed::SignedElsewhere(stored_at)
-        })
+        let stored = store.store_crl(scope, holder, &crl).await?;
+        if !stored {
+            tracing::warn!(
+                ?scope,
+                "the CRL lease ran out while this instance signed; serving its CRL without storing it"
+            );
+        }
+        Ok(Some((crl, stored)))
     }
 
     /// Drops this instance's copy of the CRL of `scope`: a revocation through this instance
@@ -374,10 +407,9 @@ impl Ca {
         now: time::OffsetDateTime,
     ) -> Result<(ServedCrl, u64, Option<Duration>), CoreError> {
         let store = &self.inner.store;
-        let holder = &self.inner.instance;
         for round in 1..=CRL_WAIT_ROUNDS {
             let shared = store.shared_crl(scope).await?;
-            if is_current(&shared, now)
+            if is_current(&shared.status(), now)
                 && let Some(stored) = shared.stored
             {
                 return Ok((
@@ -386,23 +418,12 @@ impl Ca {
                     Some(CRL_RECHECK),
                 ));
             }
-            if let Some(generation) = store
-                .take_crl_lease(scope, holder, now, now + CRL_LEASE)
-                .await?
-            {
-                let der = self.sign_crl(scope, now).await?;
-                let crl = StoredCrl {
-                    der,
-                    signed_at: now,
-                    generation,
-                };
-                if !store.store_crl(scope, holder, &crl).await? {
-                    tracing::warn!(
-                        ?scope,
-                        "the CRL lease ran out while this instance signed; serving its CRL without storing it"
-                    );
-                }
-                return Ok((ServedCrl::of(crl.der, now), generation, Some(CRL_RECHECK)));
+            if let Some((crl, _)) = self.sign_under_lease(scope, now).await? {
+                return Ok((
+                    ServedCrl::of(crl.der, now),
+                    crl.generation,
+                    Some(CRL_RECHECK),
+                ));
             }
             // Another instance is signing. A stored CRL that is only old is served meanwhile;
             // one that misses a revocation only once the signer has had its time (it may have
@@ -498,11 +519,9 @@ enum Refreshed {
 
 /// Whether the stored CRL lists every revocation of its scope and is younger than
 /// [`CRL_REFRESH`] at `now`.
-fn is_current(shared: &SharedCrl, now: time::OffsetDateTime) -> bool {
-    shared.stored.as_ref().is_some_and(|stored| {
-        stored.generation == shared.generation
-            && now - stored.signed_at < CRL_REFRESH
-            && now >= stored.signed_at
+fn is_current(status: &CrlStatus, now: time::OffsetDateTime) -> bool {
+    status.stored.is_some_and(|(signed_at, generation)| {
+        generation == status.generation && now - signed_at < CRL_REFRESH && now >= signed_at
     })
 }
 
@@ -519,15 +538,11 @@ pub struct ServedCrl {
 
 impl ServedCrl {
     fn of(der: Vec<u8>, this_update: time::OffsetDateTime) -> ServedCrl {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &der);
-        let hex: String = digest.as_ref()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hash = crate::ids::sha256_hex(&der);
         ServedCrl {
+            etag: format!("\"{}\"", &hash[..32]),
             der,
             this_update,
-            etag: format!("\"{hex}\""),
         }
     }
 }

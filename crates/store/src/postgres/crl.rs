@@ -2,12 +2,12 @@
 //! revocation generation of its scope, and the lease of the one instance signing the next.
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{CrlScope, SharedCrl, StoredCrl};
+use ferrite_core::model::{CrlScope, CrlStatus, SharedCrl, StoredCrl};
 use time::OffsetDateTime;
 
 use super::{PostgresStore, at};
 use crate::codec::{from_micros, micros};
-use crate::crl::key;
+use crate::crl::{counter, key, status_of};
 
 pub(crate) async fn shared(
     store: &PostgresStore,
@@ -57,15 +57,28 @@ pub(crate) async fn generation(store: &PostgresStore, scope: &CrlScope) -> Resul
         .map(|g| g.unwrap_or(0))
 }
 
-pub(crate) async fn shards(store: &PostgresStore, issuer_id: &str) -> Result<Vec<u32>, StoreError> {
+// The issuer's rows and the unsharded CRL's ('', -1), metadata only.
+pub(crate) async fn statuses(
+    store: &PostgresStore,
+    issuer_id: &str,
+) -> Result<Vec<(CrlScope, CrlStatus)>, StoreError> {
     let rows = store
         .query(
-            "SELECT shard FROM crl_shards WHERE issuer_id = $1 AND shard >= 0 ORDER BY shard",
+            "SELECT issuer_id, shard, generation, signed_at, der_generation FROM crl_shards \
+             WHERE issuer_id = $1 OR (issuer_id = '' AND shard = -1) ORDER BY shard",
             &[&issuer_id],
         )
         .await?;
     rows.iter()
-        .map(|row| at::<i64>(row, 0, "shard").map(|s| u32::try_from(s).unwrap_or(0)))
+        .map(|row| {
+            status_of(
+                at(row, 0, "issuer_id")?,
+                at(row, 1, "shard")?,
+                at(row, 2, "generation")?,
+                at(row, 3, "signed_at")?,
+                at(row, 4, "der_generation")?,
+            )
+        })
         .collect()
 }
 
@@ -118,9 +131,4 @@ pub(crate) async fn store(
         )
         .await
         .map(|n| n == 1)
-}
-
-/// A generation as stored (never negative).
-fn counter(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
 }

@@ -4,9 +4,9 @@
 use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
-    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, Customer,
-    DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope, SharedCrl,
-    StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, CrlStatus,
+    Customer, DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope,
+    SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 use ferrite_core::rate_limit::Gcra;
 use ferrite_proto::{AuthorizationStatus, Problem};

@@ -1517,13 +1517,27 @@ pub(crate) async fn the_crl_lease_has_one_holder(store: &dyn Store) {
     // The revocation was in shard 0 only; the shards the database knows are listed.
     assert_eq!(store.crl_generation(&elsewhere).await.unwrap(), 0);
     assert_eq!(store.crl_generation(&CrlScope::Unsharded).await.unwrap(), 0);
-    assert_eq!(store.crl_shards(ISSUER).await.unwrap(), [0, 3]);
-    assert!(
-        store
-            .crl_shards("00000000000000bb")
-            .await
-            .unwrap()
-            .is_empty()
+    let statuses = store.crl_statuses(ISSUER).await.unwrap();
+    let scopes: Vec<&CrlScope> = statuses.iter().map(|(scope, _)| scope).collect();
+    assert_eq!(
+        scopes,
+        [&CrlScope::Unsharded, &scope, &elsewhere],
+        "the unsharded CRL, then shards 0 and 3"
+    );
+    assert_eq!(
+        statuses[1].1,
+        store.shared_crl(&scope).await.unwrap().status()
+    );
+    assert_eq!(
+        statuses[1].1.stored,
+        Some((T0, 1)),
+        "metadata of the stored CRL, not its DER"
+    );
+    let others = store.crl_statuses("00000000000000bb").await.unwrap();
+    assert_eq!(
+        others.iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(),
+        [CrlScope::Unsharded],
+        "no shard of another issuer"
     );
     assert!(
         store
