@@ -23,8 +23,9 @@ log() { printf '\n==> %s\n' "$*"; }
 # with ACME built in; apache2 brings mod_md), openssl and curl (checks and hooks), systemd (its
 # systemd-analyze checks dist/ferrite.service), python3-venv
 # (for certbot and pkilint), postgresql (the server the PostgreSQL tests run on), softhsm2 (a
-# PKCS#11 token in software, for the tests that keep the CA keys in a token) and opensc (its
-# pkcs11-tool reads what a token holds).
+# PKCS#11 token in software, for the tests that keep the CA keys in a token), opensc (its
+# pkcs11-tool reads what a token holds), and chromium with chromium-driver (the customer
+# portal's browser test drives headless Chromium through chromedriver).
 need_pkgs=()
 command -v lego >/dev/null || need_pkgs+=(lego)
 command -v pebble-challtestsrv >/dev/null || need_pkgs+=(pebble)
@@ -38,6 +39,8 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
 [ -n "$(pg_bin)" ] && [ -x "$(pg_bin)/initdb" ] || need_pkgs+=(postgresql)
 { command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ]; } || need_pkgs+=(softhsm2)
 command -v pkcs11-tool >/dev/null || need_pkgs+=(opensc)
+command -v chromium >/dev/null || need_pkgs+=(chromium)
+command -v chromedriver >/dev/null || need_pkgs+=(chromium-driver)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   log "installing Debian packages: ${need_pkgs[*]}"
   SUDO=""

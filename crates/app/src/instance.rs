@@ -368,6 +368,7 @@ impl Ferrite {
             body_read_timeout: Duration::from_secs(config.limits.body_read_timeout_seconds),
             listener: listener.clone(),
             trusted_proxies,
+            clients_need_root: crate::ca::listener_trust_root(config).is_some(),
             ..ServerConfig::new(base_url.clone(), bundle.root_pem.clone())
         };
         let mut engine = config.engine_config(

@@ -336,6 +336,44 @@ pub struct RefusedRequest {
     pub client: Option<String>,
 }
 
+/// A customer portal sign-in: found by the SHA-256 (hex) of the token in the browser's
+/// cookie, never by the token itself. The CSRF token goes into every form the session is
+/// shown and must come back with each POST.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PortalSession {
+    /// SHA-256 of the cookie token, lower-case hex.
+    pub token_hash: String,
+    /// The API credential that signed in.
+    pub credential_id: String,
+    /// The session's CSRF token (random, base64url).
+    pub csrf_token: String,
+    /// When it was made.
+    pub created_at: OffsetDateTime,
+    /// When it ends, whatever the browser does with the cookie.
+    pub expires_at: OffsetDateTime,
+}
+
+impl std::fmt::Debug for PortalSession {
+    /// Leaves the CSRF token out: it protects the session's forms.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PortalSession")
+            .field("credential_id", &self.credential_id)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the portal's charts draw for one customer (or every customer) since a time.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Activity {
+    /// Certificates issued per UTC day (days since the Unix epoch), ascending; days with
+    /// none are left out.
+    pub issued_per_day: Vec<(i64, u64)>,
+    /// Failed challenges by problem type (the URN), most first.
+    pub failures_by_type: Vec<(String, u64)>,
+}
+
 /// The outcome of a validation attempt, written back in one transaction.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ValidationResult {

@@ -8,10 +8,10 @@ use time::OffsetDateTime;
 use crate::rate_limit::Gcra;
 
 use crate::model::{
-    Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
-    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, CrlStatus,
-    Customer, DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope,
-    SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    Account, Activity, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates,
+    CaRecord, Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope,
+    CrlStatus, Customer, DomainValidation, DomainValidationQuery, MacKey, Order, PortalSession,
+    RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -482,4 +482,25 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: u32,
     ) -> Result<Vec<DomainValidation>, StoreError>;
+
+    // --- the customer portal ---
+    /// Keeps a new portal session. `Conflict` if its token hash is taken.
+    async fn insert_portal_session(&self, session: &PortalSession) -> Result<(), StoreError>;
+    /// The session whose token hashes to `token_hash`, if it has not expired at `now`.
+    async fn portal_session(
+        &self,
+        token_hash: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<PortalSession>, StoreError>;
+    /// Ends a session (signing out). Returns whether it existed.
+    async fn delete_portal_session(&self, token_hash: &str) -> Result<bool, StoreError>;
+    /// Deletes the sessions that expired before `now`; returns how many.
+    async fn purge_portal_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// Certificates issued per day (by notBefore) and challenges failed by problem type, of
+    /// `customer_id`'s accounts (every account with `None`), since `since`.
+    async fn activity(
+        &self,
+        customer_id: Option<&str>,
+        since: OffsetDateTime,
+    ) -> Result<Activity, StoreError>;
 }

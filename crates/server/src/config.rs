@@ -12,6 +12,10 @@ pub struct ServerConfig {
     pub website: Option<String>,
     /// The root certificate PEM served at `/ca/root.pem`.
     pub root_pem: String,
+    /// Whether ACME clients must be told to trust [`ServerConfig::root_pem`] to reach the ACME
+    /// listener (Ferrite issued the listener's certificate); `false` when the operator's or a
+    /// proxy's certificate is served. The portal's client commands then name no root.
+    pub clients_need_root: bool,
     /// Largest accepted request body in bytes.
     pub max_body_bytes: usize,
     /// How long a handler waits for a whole request body, from the request's start (the
@@ -38,6 +42,7 @@ impl ServerConfig {
             terms_of_service: None,
             website: None,
             root_pem: root_pem.into(),
+            clients_need_root: true,
             max_body_bytes: 64 * 1024,
             body_read_timeout: std::time::Duration::from_secs(30),
             listener: None,

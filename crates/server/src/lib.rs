@@ -18,6 +18,8 @@
 //! - `public`: issuer certificate, root, CRL and health over plain HTTP.
 //! - `metrics`: requests, problems and the engine's counters in the Prometheus text format.
 //! - [`admin`]: the admin API (customers' credentials, MAC keys, accounts) on `admin_listen`.
+//! - `portal`: the customer portal (server-rendered pages, sessions) on `admin_listen`.
+//! - [`client_commands`]: the ACME client commands shown with a new MAC key.
 //! - [`listener`]: the accept loop of every listener, with its connection limits.
 //! - [`tls`]: the ACME listener's TLS configuration.
 //! - [`proxy`]: the ACME listener behind a TLS-terminating proxy: requests only from the
@@ -27,9 +29,11 @@
 mod acme;
 pub mod admin;
 mod body_guard;
+pub mod client_commands;
 pub mod config;
 pub mod listener;
 mod metrics;
+mod portal;
 mod problem;
 pub mod proxy;
 pub mod public;
@@ -90,12 +94,15 @@ pub fn public_router(state: AppState) -> Router {
     with_common_layers(public::router(state.clone()), state, "public")
 }
 
-/// The admin listener's router: the admin API (`/admin/v1/…`) and `/metrics`.
+/// The admin listener's router: the admin API (`/admin/v1/…`), `/metrics` and the customer
+/// portal (every other path).
 pub fn admin_router(state: AppState) -> Router {
-    let routes = admin::router(state.clone()).route(
-        "/metrics",
-        axum::routing::get(metrics::render).with_state(state.clone()),
-    );
+    let routes = admin::router(state.clone())
+        .route(
+            "/metrics",
+            axum::routing::get(metrics::render).with_state(state.clone()),
+        )
+        .merge(portal::router(state.clone()));
     with_common_layers(routes, state, "admin")
 }
 

@@ -84,6 +84,7 @@ mod mac_keys;
 mod nonces;
 mod open;
 mod orders;
+mod portal;
 mod postgres;
 mod rate_limits;
 mod refused_requests;

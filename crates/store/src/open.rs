@@ -58,6 +58,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0015_crl_shards_precertificates.sql"),
     ),
     (16, include_str!("../migrations/sqlite/0016_audit_log.sql")),
+    (18, include_str!("../migrations/sqlite/0018_portal.sql")),
 ];
 
 /// The schema version a migrated database is at (`PRAGMA user_version`).

@@ -5,10 +5,10 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
-    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, CrlStatus,
-    Customer, DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope,
-    SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    Account, Activity, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates,
+    CaRecord, Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope,
+    CrlStatus, Customer, DomainValidation, DomainValidationQuery, MacKey, Order, PortalSession,
+    RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 use ferrite_core::rate_limit::Gcra;
 use ferrite_proto::{AuthorizationStatus, Problem};
@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use crate::open::SqliteStore;
 use crate::{
     accounts, audit, authorizations, blocked_keys, ca_certificates, certificates, credentials, crl,
-    customers, domain_validations, mac_keys, nonces, orders, rate_limits, refused_requests,
+    customers, domain_validations, mac_keys, nonces, orders, portal, rate_limits, refused_requests,
     validations,
 };
 
@@ -529,6 +529,37 @@ macro_rules! store_impl {
                 limit: u32,
             ) -> Result<Vec<DomainValidation>, StoreError> {
                 domain_validations::page(self, query, after, limit).await
+            }
+
+            async fn insert_portal_session(
+                &self,
+                session: &PortalSession,
+            ) -> Result<(), StoreError> {
+                portal::insert(self, session).await
+            }
+
+            async fn portal_session(
+                &self,
+                token_hash: &str,
+                now: OffsetDateTime,
+            ) -> Result<Option<PortalSession>, StoreError> {
+                portal::get(self, token_hash, now).await
+            }
+
+            async fn delete_portal_session(&self, token_hash: &str) -> Result<bool, StoreError> {
+                portal::delete(self, token_hash).await
+            }
+
+            async fn purge_portal_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+                portal::purge(self, now).await
+            }
+
+            async fn activity(
+                &self,
+                customer_id: Option<&str>,
+                since: OffsetDateTime,
+            ) -> Result<Activity, StoreError> {
+                portal::activity(self, customer_id, since).await
             }
         }
     };

@@ -434,9 +434,9 @@ impl Ca {
             .await
     }
 
-    /// Background housekeeping: purges expired nonces, spent-out rate limit rows and refused
-    /// requests past [`REFUSED_REQUEST_RETENTION`], and hands stranded validations and finalizations (their
-    /// instance died) back.
+    /// Background housekeeping: purges expired nonces, spent-out rate limit rows, refused
+    /// requests past [`REFUSED_REQUEST_RETENTION`] and expired portal sessions, and hands
+    /// stranded validations and finalizations (their instance died) back.
     pub async fn housekeeping(&self) -> Result<(), CoreError> {
         let now = self.now();
         self.inner.store.purge_nonces(now).await?;
@@ -446,6 +446,7 @@ impl Ca {
             .store
             .purge_refused_requests(now - REFUSED_REQUEST_RETENTION)
             .await?;
+        self.inner.store.purge_portal_sessions(now).await?;
         self.inner.store.reap_stale_validations(now).await?;
         let orders = self.inner.store.reap_stale_finalizations(now).await?;
         if orders > 0 {

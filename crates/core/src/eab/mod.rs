@@ -15,6 +15,7 @@
 //! - `kek`: [`Kek`], AES-256-GCM sealing of MAC keys.
 //! - `mac_key`: generating MAC keys and API secrets; argon2 hashing.
 //! - `secret`: [`SecretText`] (redacted `Debug`) and the CSPRNG.
+//! - `sessions`: customer portal sign-ins ([`Registry::sign_in`]).
 //! - `suspension`: refusing a suspended customer's accounts, bindings and credentials.
 
 mod binding;
@@ -22,6 +23,7 @@ mod kek;
 mod mac_key;
 mod registry;
 pub(crate) mod secret;
+mod sessions;
 mod suspension;
 mod views;
 
@@ -31,6 +33,7 @@ pub use kek::{KEK_LEN, Kek};
 pub use mac_key::MAC_KEY_LEN;
 pub use registry::Registry;
 pub use secret::SecretText;
+pub use sessions::{NewSession, PORTAL_SESSION_LIFETIME};
 pub(crate) use suspension::check_in_service;
 pub use views::{
     AccountView, CredentialView, CustomerLimitView, CustomerView, MacKeyView, NewCredential,

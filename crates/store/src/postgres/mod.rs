@@ -45,6 +45,7 @@ mod mac_keys;
 mod migrate;
 mod nonces;
 mod orders;
+mod portal;
 mod rate_limits;
 mod refused_requests;
 mod store_impl;

@@ -3,10 +3,10 @@
 
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
-    Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, CrlStatus,
-    Customer, DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope,
-    SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    Account, Activity, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates,
+    CaRecord, Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope,
+    CrlStatus, Customer, DomainValidation, DomainValidationQuery, MacKey, Order, PortalSession,
+    RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 use ferrite_core::rate_limit::Gcra;
 use ferrite_proto::{AuthorizationStatus, Problem};
@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 
 use super::{
     PostgresStore, accounts, audit, authorizations, blocked_keys, ca_certificates, certificates,
-    credentials, crl, customers, domain_validations, mac_keys, nonces, orders, rate_limits,
+    credentials, crl, customers, domain_validations, mac_keys, nonces, orders, portal, rate_limits,
     refused_requests, validations,
 };
 use crate::store_impl::store_impl;

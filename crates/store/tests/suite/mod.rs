@@ -7,6 +7,7 @@
 mod ari;
 mod domain_validations;
 mod eab;
+mod portal;
 mod rate_limits;
 mod revocation;
 mod support_trail;
@@ -15,6 +16,7 @@ mod support_trail;
 pub(crate) use ari::*;
 pub(crate) use domain_validations::*;
 pub(crate) use eab::*;
+pub(crate) use portal::*;
 pub(crate) use rate_limits::*;
 pub(crate) use revocation::*;
 pub(crate) use support_trail::*;
@@ -105,6 +107,8 @@ macro_rules! all {
             concurrent_rate_limit_spends_allow_exactly_the_allowance,
             rate_limit_overrides_round_trip,
             pending_authorizations_are_counted,
+            portal_sessions_expire_end_and_are_purged,
+            activity_counts_issuance_per_day_and_failures_by_type,
         );
     };
 }

@@ -11,7 +11,7 @@ use time::Duration;
 use super::{FINALIZE_LEASE, T0, account, authorization, begin_finalize, certificate, order};
 
 /// Stores a certificate `serial` for `name` of account `acct_id`, valid until `not_after`.
-async fn issue(
+pub(crate) async fn issue(
     store: &dyn Store,
     acct_id: &str,
     serial: &str,
@@ -40,7 +40,7 @@ async fn issue(
 /// Customer `cust` with account `owned`, and account `other` without a customer; certificates
 /// 01 (owned, a.example, 10 days), 02 (owned, b.example, 80 days), 03 (other, a.example,
 /// expired), 04 (owned, a.example, 30 days).
-async fn fleet(store: &dyn Store) {
+pub(crate) async fn fleet(store: &dyn Store) {
     store
         .insert_customer(&Customer {
             id: "cust".into(),

@@ -1,0 +1,101 @@
+//! Customer portal sign-ins: an API credential's id and secret, checked once (argon2, the
+//! failed-authentication limit per address, as the admin API checks them), buy a session
+//! token for a cookie. The token is 256 random bits; the store keeps only its SHA-256, so a
+//! copy of the database signs nobody in. Every page load checks that the session has not
+//! expired and that its credential is still active and its customer in service: disabling the
+//! credential or suspending the customer ends its sessions at once, on every instance.
+
+use time::Duration;
+
+use super::Registry;
+use super::secret::{SecretText, random_bytes};
+use super::suspension::check_in_service;
+use crate::CoreError;
+use crate::ids::sha256_hex;
+use crate::model::{ApiCredential, CredentialStatus, PortalSession};
+
+/// How long a portal session lasts from sign-in, whatever the browser keeps.
+pub const PORTAL_SESSION_LIFETIME: Duration = Duration::hours(8);
+
+/// A session just made: the token for the cookie (shown to this browser only) and the row.
+pub struct NewSession {
+    /// The cookie's value. Never log it.
+    pub token: SecretText,
+    /// The session as stored.
+    pub session: PortalSession,
+}
+
+/// The store key of a cookie token.
+fn token_hash(token: &str) -> String {
+    sha256_hex(token.as_bytes())
+}
+
+/// 256 random bits as unpadded base64url.
+fn random_token() -> Result<String, CoreError> {
+    use base64::Engine;
+    let bytes = random_bytes::<32>()?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+impl Registry {
+    /// Signs API credential `id` in with `secret` from `client` (see
+    /// [`Registry::authenticate_from`] for what is refused and how), and keeps a new session
+    /// for it.
+    pub async fn sign_in(
+        &self,
+        id: &str,
+        secret: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(NewSession, ApiCredential), CoreError> {
+        let credential = self.authenticate_from(id, secret, client).await?;
+        let token = random_token()?;
+        let now = crate::model::stored_precision(self.clock.now());
+        let session = PortalSession {
+            token_hash: token_hash(&token),
+            credential_id: credential.id.clone(),
+            csrf_token: random_token()?,
+            created_at: now,
+            expires_at: now + PORTAL_SESSION_LIFETIME,
+        };
+        self.store.insert_portal_session(&session).await?;
+        Ok((
+            NewSession {
+                token: SecretText::new(token),
+                session,
+            },
+            credential,
+        ))
+    }
+
+    /// The session of cookie token `token` and its credential, if the session has not expired
+    /// and the credential is still active. `Ok(None)`: sign in again. A suspended customer's
+    /// session gets the suspension's `unauthorized` problem.
+    pub async fn portal_session(
+        &self,
+        token: &str,
+    ) -> Result<Option<(PortalSession, ApiCredential)>, CoreError> {
+        let now = self.clock.now();
+        let Some(session) = self.store.portal_session(&token_hash(token), now).await? else {
+            return Ok(None);
+        };
+        let credential = match self.store.credential(&session.credential_id).await? {
+            Some(c) if c.status == CredentialStatus::Active => c,
+            _ => return Ok(None),
+        };
+        let customer = self
+            .store
+            .customer(&credential.customer_id)
+            .await?
+            .ok_or_else(|| {
+                CoreError::Internal(format!("credential {:?} has no customer", credential.id))
+            })?;
+        check_in_service(&customer, &self.settings)?;
+        Ok(Some((session, credential)))
+    }
+
+    /// Ends the session of cookie token `token` (signing out); nothing if there is none.
+    pub async fn sign_out(&self, token: &str) -> Result<(), CoreError> {
+        self.store.delete_portal_session(&token_hash(token)).await?;
+        Ok(())
+    }
+}

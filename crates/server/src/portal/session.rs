@@ -1,0 +1,278 @@
+//! The portal's session cookie, the signed-in extractor, CSRF and cross-site checks, and the
+//! HTML page a refusal is rendered as.
+
+use std::collections::HashMap;
+
+use axum::extract::{Form, FromRequest, FromRequestParts, Query, Request};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use ferrite_core::CoreError;
+use ferrite_core::model::{ApiCredential, PortalSession};
+use ferrite_proto::{Problem, ProblemType};
+
+use super::PORTAL_SESSION_LIFETIME;
+use super::html::{self, esc};
+use crate::AppState;
+
+/// The session cookie's name.
+const COOKIE: &str = "ferrite_portal";
+
+/// A signed-in request: its session, credential and customer name.
+pub(super) struct SignedIn {
+    pub(super) session: PortalSession,
+    pub(super) credential: ApiCredential,
+    pub(super) customer: String,
+}
+
+impl SignedIn {
+    /// The page frame for a page at `current`.
+    pub(super) fn frame<'a>(&'a self, current: &'a str) -> html::Frame<'a> {
+        html::Frame {
+            customer: &self.customer,
+            credential: &self.credential.id,
+            csrf: &self.session.csrf_token,
+            current,
+        }
+    }
+
+    /// The customer's id.
+    pub(super) fn customer_id(&self) -> &str {
+        &self.credential.customer_id
+    }
+
+    /// Refuses a form whose `csrf` field is not this session's token (compared in constant
+    /// time).
+    pub(super) fn check_csrf(&self, sent: Option<&str>) -> Result<(), PortalError> {
+        let expected = self.session.csrf_token.as_bytes();
+        let ok = sent.is_some_and(|sent| {
+            aws_lc_rs::constant_time::verify_slices_are_equal(sent.as_bytes(), expected).is_ok()
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(PortalError::problem(
+                ProblemType::Unauthorized,
+                403,
+                "the form's security token is missing or belongs to another session; reload the page and send the form again",
+            ))
+        }
+    }
+}
+
+/// The session token in the request's cookies, if any.
+pub(super) fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE)
+        .map(|(_, value)| value.trim().to_owned())
+        .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// `Set-Cookie` for a new session's token.
+pub(super) fn session_cookie(token: &str) -> HeaderValue {
+    let value = format!(
+        "{COOKIE}={token}; Path=/; Max-Age={}; Secure; HttpOnly; SameSite=Strict",
+        PORTAL_SESSION_LIFETIME.whole_seconds()
+    );
+    HeaderValue::from_str(&value).unwrap_or_else(|_| cleared_cookie())
+}
+
+/// `Set-Cookie` that removes the session cookie.
+pub(super) fn cleared_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "ferrite_portal=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict",
+    )
+}
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = PortalError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = cookie_token(&parts.headers).ok_or(PortalError::SignIn)?;
+        let (session, credential) = state
+            .ca
+            .eab()
+            .portal_session(&token)
+            .await?
+            .ok_or(PortalError::SignIn)?;
+        crate::request_id::record_customer(&credential.customer_id);
+        let customer = state.ca.eab().customer(&credential.customer_id).await?.name;
+        Ok(SignedIn {
+            session,
+            credential,
+            customer,
+        })
+    }
+}
+
+/// Refuses a POST another site's page sent (`Sec-Fetch-Site: cross-site` or `same-site`),
+/// before its handler runs: the session cookie is `SameSite=Strict` already, and this also
+/// covers the sign-in form, which has no session yet.
+pub(super) async fn refuse_cross_site(request: Request, next: Next) -> Response {
+    let cross_site = request.method() == Method::POST
+        && request
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|site| !matches!(site, "same-origin" | "none"));
+    if cross_site {
+        return PortalError::problem(
+            ProblemType::Unauthorized,
+            403,
+            "this form was sent from another site; open the portal itself and send it from there",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// Why a portal request was not answered with its page.
+#[derive(Debug)]
+pub(super) enum PortalError {
+    /// No session, or it ended: to the sign-in page.
+    SignIn,
+    /// A refusal, shown as a page.
+    Problem {
+        problem: Box<Problem>,
+        retry_after: Option<u64>,
+    },
+}
+
+impl PortalError {
+    pub(super) fn problem(kind: ProblemType, status: u16, detail: impl Into<String>) -> Self {
+        let mut problem = Problem::new(kind, detail);
+        problem.status = Some(status);
+        PortalError::Problem {
+            problem: Box::new(problem),
+            retry_after: None,
+        }
+    }
+
+    /// The refusal's status, detail and request id as an HTML notice (for a form shown again
+    /// with what went wrong), and the response's status; `None` for [`PortalError::SignIn`].
+    pub(super) fn notice(&self) -> Option<(StatusCode, String)> {
+        match self {
+            PortalError::SignIn => None,
+            PortalError::Problem { problem, .. } => Some((
+                status_of(problem),
+                html::notice("error", &describe(problem)),
+            )),
+        }
+    }
+
+    /// Marks `response` as this refusal for the metrics and the support trail.
+    pub(super) fn mark(&self, response: &mut Response) {
+        if let PortalError::Problem {
+            problem,
+            retry_after,
+        } = self
+        {
+            response
+                .extensions_mut()
+                .insert(crate::metrics::ProblemKind(problem.kind));
+            response
+                .extensions_mut()
+                .insert(crate::request_id::Refusal(problem.detail.clone()));
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+        }
+    }
+}
+
+fn status_of(problem: &Problem) -> StatusCode {
+    StatusCode::from_u16(problem.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// A problem as a paragraph: what went wrong, its type and the request id to quote.
+fn describe(problem: &Problem) -> String {
+    let request = crate::request_id::current()
+        .map(|id| format!(" Request id <code>{}</code>.", esc(&id)))
+        .unwrap_or_default();
+    format!(
+        "<p>{}</p><p class=\"meta\">{} ({}).{request}</p>",
+        esc(&problem.detail),
+        esc(&problem.kind.urn()),
+        problem.http_status()
+    )
+}
+
+impl From<CoreError> for PortalError {
+    fn from(e: CoreError) -> Self {
+        let api = crate::problem::ApiError::from(e);
+        PortalError::Problem {
+            problem: api.problem,
+            retry_after: api.retry_after,
+        }
+    }
+}
+
+impl IntoResponse for PortalError {
+    fn into_response(self) -> Response {
+        let Some((status, notice)) = self.notice() else {
+            let mut response = Redirect::to("/sign-in").into_response();
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, cleared_cookie());
+            return response;
+        };
+        let body = format!("{notice}<p><a href=\"/\">Back to the portal</a></p>\n");
+        let mut response = (
+            status,
+            axum::response::Html(html::page("Not done", None, &body)),
+        )
+            .into_response();
+        self.mark(&mut response);
+        response
+    }
+}
+
+/// A form's fields as sent (unknown fields ignored: each handler reads what it needs); a body
+/// that is not a form is a 400 page.
+pub(super) struct Fields(pub(super) HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequest<S> for Fields {
+    type Rejection = PortalError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Form::<HashMap<String, String>>::from_request(request, state).await {
+            Ok(Form(fields)) => Ok(Fields(fields)),
+            Err(e) => Err(PortalError::problem(
+                ProblemType::Malformed,
+                400,
+                format!("the form could not be read ({e}); send it from the portal's own page"),
+            )),
+        }
+    }
+}
+
+/// A page's query parameters; a query that does not decode is a 400 page.
+pub(super) struct QueryFields(pub(super) HashMap<String, String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for QueryFields {
+    type Rejection = PortalError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<HashMap<String, String>>::from_request_parts(parts, state).await {
+            Ok(Query(fields)) => Ok(QueryFields(fields)),
+            Err(e) => Err(PortalError::problem(
+                ProblemType::Malformed,
+                400,
+                format!(
+                    "the address's query could not be read ({e}); use the portal's links and forms"
+                ),
+            )),
+        }
+    }
+}
