@@ -16,6 +16,7 @@
 //! - `mac_key`: generating MAC keys and API secrets; argon2 hashing.
 //! - `secret`: [`SecretText`] (redacted `Debug`) and the CSPRNG.
 //! - `suspension`: refusing a suspended customer's accounts, bindings and credentials.
+//! - `usage`: a customer's usage against its rate limits and its MAC keys' bindings.
 
 mod binding;
 mod kek;
@@ -23,15 +24,17 @@ mod mac_key;
 mod registry;
 pub(crate) mod secret;
 mod suspension;
+mod usage;
 mod views;
 
 use time::Duration;
 
 pub use kek::{KEK_LEN, Kek};
 pub use mac_key::MAC_KEY_LEN;
-pub use registry::Registry;
+pub use registry::{Principal, Registry};
 pub use secret::SecretText;
 pub(crate) use suspension::check_in_service;
+pub use usage::{LimitUsage, MacKeyUsage, UsageView};
 pub use views::{
     AccountView, CredentialView, CustomerLimitView, CustomerView, MacKeyView, NewCredential,
     NewMacKey,

@@ -53,6 +53,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../../migrations/postgres/0011_audit_log.sql"),
     ),
+    (
+        12,
+        include_str!("../../migrations/postgres/0012_operator_credentials.sql"),
+    ),
 ];
 
 /// The schema version this Ferrite writes and reads.

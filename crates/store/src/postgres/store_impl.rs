@@ -5,8 +5,8 @@ use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates, CaRecord,
     Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope, CrlStatus,
-    Customer, DomainValidation, DomainValidationQuery, MacKey, Order, RefusedRequest, Scope,
-    SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    Customer, DomainValidation, DomainValidationQuery, MacKey, OperatorCredential, Order,
+    RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
 };
 use ferrite_core::rate_limit::Gcra;
 use ferrite_proto::{AuthorizationStatus, Problem};
