@@ -1270,3 +1270,125 @@ fn a_refused_request_is_logged_once_and_kept_with_its_problem_account_and_custom
     }
     assert!(!stderr.contains(&hmac), "the HMAC key reached the log");
 }
+
+/// `ferrite credential create --operator`: an operator credential, shown once like a
+/// customer's, listed (marked as the operator's) by `credential list`, holding no MAC key,
+/// disabled by `credential disable`; its creation and disabling are in the audit log.
+#[test]
+fn operator_credentials_from_the_command_line() {
+    let env = Env::new();
+    std::fs::create_dir(env.data()).unwrap();
+    env.json(&["customer", "create", "acme-corp"]);
+    let customer_cred = env.json(&["credential", "create", "--customer", "acme-corp"]);
+    assert_eq!(customer_cred["role"], "customer");
+
+    let operator = env.json(&["credential", "create", "--operator"]);
+    let id = operator["id"].as_str().unwrap().to_owned();
+    let secret = operator["secret"].as_str().unwrap().to_owned();
+    assert_eq!(operator["role"], "operator");
+    assert!(operator["customer_id"].is_null(), "{operator}");
+    assert_eq!(operator["status"], "active");
+    assert!(secret.len() >= 43, "{secret}");
+    assert!(!contains(&env.database_bytes(), secret.as_bytes()));
+    let text = env.ok(&["credential", "create", "--operator"]);
+    let second = value(
+        &text.lines().map(str::to_owned).collect::<Vec<_>>(),
+        "Operator credential id: ",
+    )
+    .unwrap()
+    .to_owned();
+    assert!(text.contains("Operator credential secret: "), "{text}");
+    assert!(text.contains("holds no MAC keys"), "{text}");
+
+    // One of --customer and --operator.
+    assert!(env.fails(&["credential", "create"]).contains("--customer"));
+    assert!(
+        env.fails(&[
+            "credential",
+            "create",
+            "--operator",
+            "--customer",
+            "acme-corp"
+        ])
+        .contains("cannot be used with")
+    );
+
+    // Listed with the customers' credentials, marked; not under a customer.
+    let all = env.json(&["credential", "list"]);
+    let roles: Vec<(&str, &str)> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["id"].as_str().unwrap(), c["role"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            (customer_cred["id"].as_str().unwrap(), "customer"),
+            (id.as_str(), "operator"),
+            (second.as_str(), "operator"),
+        ]
+    );
+    assert!(
+        all.as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c.get("secret").is_none())
+    );
+    let table = env.ok(&["credential", "list"]);
+    let row = table.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(
+        row.contains("(operator)") && row.contains("operator"),
+        "{table}"
+    );
+    assert_eq!(
+        env.json(&["credential", "list", "--customer", "acme-corp"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // No MAC key for it.
+    assert!(
+        env.fails(&["mac-key", "create", "--credential", &id])
+            .contains("MAC keys belong to a customer's credential")
+    );
+
+    let disabled = env.json(&["credential", "disable", &id]);
+    assert_eq!(
+        (disabled["status"].as_str(), disabled["role"].as_str()),
+        (Some("disabled"), Some("operator"))
+    );
+    let all = env.json(&["credential", "list"]);
+    let listed = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(listed["status"], "disabled");
+
+    let export = env.ok(&["audit", "export"]);
+    let events: Vec<(String, String)> = export
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|e| {
+            (
+                e["event"].as_str().unwrap().to_owned(),
+                e["subject"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (event, subject) in [
+        ("operator_credential_created", &id),
+        ("operator_credential_created", &second),
+        ("operator_credential_disabled", &id),
+    ] {
+        assert!(
+            events.iter().any(|(e, s)| e == event && s == subject),
+            "{event} {subject}: {events:?}"
+        );
+    }
+    assert!(!export.contains(&secret));
+}

@@ -19,6 +19,7 @@
 //! - [`audit`]: the tamper-evident audit log's entries and hash chain.
 //! - [`rate_limit`]: the rate limits, their values and the GCRA arithmetic.
 //! - [`eab`]: customers, API credentials, EAB MAC keys (the binding model, §7.3.4).
+//! - [`support_trail`]: a refused request as the operator (and its customer) looks it up.
 //! - [`error`]: `CoreError`, mapped to problem documents.
 //! - [`metrics`]: what the engine counts for the operator's `/metrics`.
 //! - [`ids`]: random identifiers and tokens.
@@ -44,6 +45,7 @@ pub mod pool;
 pub mod rate_limit;
 pub mod status;
 pub mod store;
+pub mod support_trail;
 pub mod validator;
 
 pub use ca::{Ca, CaConfig, Reader, RevocationAuth};

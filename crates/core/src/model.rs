@@ -545,6 +545,21 @@ pub struct ApiCredential {
     pub created_at: OffsetDateTime,
 }
 
+/// An operator credential: an API credential of the CA's operator, tied to no customer. It
+/// may do over the admin API what the operator's commands do, for any customer; it holds no
+/// MAC keys (those belong to a customer's credential) and so binds no ACME account.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OperatorCredential {
+    /// Public id (the bearer user part, `id:secret`); never the id of a customer's credential.
+    pub id: String,
+    /// PHC-format argon2 hash of the secret. Not secret itself, but never shown.
+    pub secret_hash: String,
+    /// Stored status.
+    pub status: CredentialStatus,
+    /// Creation time.
+    pub created_at: OffsetDateTime,
+}
+
 /// An EAB MAC key (RFC 8555 §7.3.4) as stored: the key itself only sealed under the KEK.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MacKey {

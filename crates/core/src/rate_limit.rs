@@ -304,6 +304,17 @@ impl Gcra {
         })
     }
 
+    /// How much of the allowance is spent at `now` given the stored theoretical arrival time
+    /// (`None`: nothing spent): the increments the TAT is ahead of now, rounded up, at most
+    /// the limit.
+    pub fn used(&self, tat: Option<OffsetDateTime>, now: OffsetDateTime) -> u32 {
+        let ahead = tat.map_or(0, |tat| (tat - now).whole_microseconds().max(0));
+        let increment = self.increment.whole_microseconds().max(1);
+        let limit = self.tolerance.whole_microseconds() / increment;
+        let used = ((ahead + increment - 1) / increment).min(limit);
+        u32::try_from(used).unwrap_or(u32::MAX)
+    }
+
     /// Decides a request at `now` given the stored theoretical arrival time (`None`: no
     /// row, nothing spent). `Ok` with the new theoretical arrival time to store, or the
     /// refusal. The store's conditional UPSERT computes the same.
@@ -554,6 +565,21 @@ mod tests {
     use time::macros::datetime;
 
     const NOW: OffsetDateTime = datetime!(2026-06-01 12:00:00 UTC);
+
+    #[test]
+    fn used_counts_what_is_spent_and_comes_back() {
+        let gcra = Gcra::new(4, Duration::hours(4)).unwrap();
+        let mut tat = None;
+        assert_eq!(gcra.used(tat, NOW), 0);
+        assert_eq!(spend(&gcra, &mut tat, NOW, 3), 3);
+        assert_eq!(gcra.used(tat, NOW), 3);
+        // One increment (an hour) later, one has come back; half an hour more is not a whole.
+        assert_eq!(gcra.used(tat, NOW + Duration::hours(1)), 2);
+        assert_eq!(gcra.used(tat, NOW + Duration::minutes(90)), 2);
+        assert_eq!(gcra.used(tat, NOW + Duration::hours(5)), 0);
+        assert_eq!(spend(&gcra, &mut tat, NOW, 9), 1);
+        assert_eq!(gcra.used(tat, NOW), 4);
+    }
 
     /// Spends `n` requests at `now`, storing each new TAT as the store would.
     fn spend(gcra: &Gcra, tat: &mut Option<OffsetDateTime>, now: OffsetDateTime, n: u32) -> u32 {

@@ -10,8 +10,9 @@ use crate::rate_limit::Gcra;
 use crate::model::{
     Account, Activity, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates,
     CaRecord, Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope,
-    CrlStatus, Customer, DomainValidation, DomainValidationQuery, MacKey, Order, PortalSession,
-    RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    CrlStatus, Customer, DomainValidation, DomainValidationQuery, MacKey, OperatorCredential,
+    Order, PortalSession, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner,
+    ValidationResult,
 };
 
 /// Errors a store reports. The engine maps them to problems at one boundary.
@@ -422,6 +423,22 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<ApiCredential>, StoreError>;
     /// Sets a credential's status. Returns whether the credential exists.
     async fn set_credential_status(
+        &self,
+        id: &str,
+        status: CredentialStatus,
+    ) -> Result<bool, StoreError>;
+    /// Inserts an operator credential. `Conflict` if the id is taken.
+    async fn insert_operator_credential(
+        &self,
+        credential: &OperatorCredential,
+    ) -> Result<(), StoreError>;
+    /// Looks an operator credential up by id.
+    async fn operator_credential(&self, id: &str)
+    -> Result<Option<OperatorCredential>, StoreError>;
+    /// Every operator credential, oldest first.
+    async fn operator_credentials(&self) -> Result<Vec<OperatorCredential>, StoreError>;
+    /// Sets an operator credential's status. Returns whether the credential exists.
+    async fn set_operator_credential_status(
         &self,
         id: &str,
         status: CredentialStatus,

@@ -28,6 +28,7 @@ use crate::{SQLITE_FILE, SqliteStore};
 const TABLES: &[(&str, &str)] = &[
     ("customers", "seq"),
     ("api_credentials", "seq"),
+    ("operator_credentials", "seq"),
     ("eab_mac_keys", "seq"),
     ("accounts", "rowid"),
     ("authorizations", "seq"),

@@ -1,7 +1,8 @@
-//! API credentials: id, owning customer, argon2 hash of the secret, status.
+//! API credentials: id, owning customer, argon2 hash of the secret, status; and operator
+//! credentials (`operator_credentials`: the same without a customer).
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{ApiCredential, CredentialStatus};
+use ferrite_core::model::{ApiCredential, CredentialStatus, OperatorCredential};
 use rusqlite::{Row, params};
 
 use crate::codec::{from_micros, micros, parse_wire};
@@ -90,5 +91,82 @@ fn decode(row: &Row<'_>) -> Result<ApiCredential, StoreError> {
         secret_hash: col(row, "secret_hash")?,
         status: parse_wire(&status, "api_credentials.status", CredentialStatus::parse)?,
         created_at: from_micros(col(row, "created_at")?, "api_credentials.created_at")?,
+    })
+}
+
+pub(crate) async fn insert_operator(
+    store: &SqliteStore,
+    credential: &OperatorCredential,
+) -> Result<(), StoreError> {
+    let c = credential.clone();
+    store
+        .db
+        .write(move |conn| {
+            execute(
+                conn,
+                "INSERT INTO operator_credentials (id, secret_hash, status, created_at) \
+                 VALUES (?, ?, ?, ?)",
+                params![c.id, c.secret_hash, c.status.as_str(), micros(c.created_at)],
+            )
+            .map(drop)
+        })
+        .await
+}
+
+pub(crate) async fn operator_by_id(
+    store: &SqliteStore,
+    id: &str,
+) -> Result<Option<OperatorCredential>, StoreError> {
+    store.db.read(|conn| {
+        query_opt(
+            conn,
+            "SELECT id, secret_hash, status, created_at FROM operator_credentials WHERE id = ?",
+            [id],
+            decode_operator,
+        )
+    })
+}
+
+pub(crate) async fn operators(store: &SqliteStore) -> Result<Vec<OperatorCredential>, StoreError> {
+    store.db.read(|conn| {
+        query_all(
+            conn,
+            "SELECT id, secret_hash, status, created_at FROM operator_credentials ORDER BY seq",
+            [],
+            decode_operator,
+        )
+    })
+}
+
+pub(crate) async fn set_operator_status(
+    store: &SqliteStore,
+    id: &str,
+    status: CredentialStatus,
+) -> Result<bool, StoreError> {
+    let id = id.to_owned();
+    store
+        .db
+        .write(move |conn| {
+            execute(
+                conn,
+                "UPDATE operator_credentials SET status = ? WHERE id = ?",
+                params![status.as_str(), id],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+}
+
+fn decode_operator(row: &Row<'_>) -> Result<OperatorCredential, StoreError> {
+    let status: String = col(row, "status")?;
+    Ok(OperatorCredential {
+        id: col(row, "id")?,
+        secret_hash: col(row, "secret_hash")?,
+        status: parse_wire(
+            &status,
+            "operator_credentials.status",
+            CredentialStatus::parse,
+        )?,
+        created_at: from_micros(col(row, "created_at")?, "operator_credentials.created_at")?,
     })
 }

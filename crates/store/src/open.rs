@@ -58,6 +58,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0015_crl_shards_precertificates.sql"),
     ),
     (16, include_str!("../migrations/sqlite/0016_audit_log.sql")),
+    (
+        17,
+        include_str!("../migrations/sqlite/0017_operator_credentials.sql"),
+    ),
     (18, include_str!("../migrations/sqlite/0018_portal.sql")),
 ];
 

@@ -7,8 +7,9 @@ use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, Activity, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates,
     CaRecord, Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope,
-    CrlStatus, Customer, DomainValidation, DomainValidationQuery, MacKey, Order, PortalSession,
-    RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    CrlStatus, Customer, DomainValidation, DomainValidationQuery, MacKey, OperatorCredential,
+    Order, PortalSession, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner,
+    ValidationResult,
 };
 use ferrite_core::rate_limit::Gcra;
 use ferrite_proto::{AuthorizationStatus, Problem};
@@ -468,6 +469,32 @@ macro_rules! store_impl {
                 status: CredentialStatus,
             ) -> Result<bool, StoreError> {
                 credentials::set_status(self, id, status).await
+            }
+
+            async fn insert_operator_credential(
+                &self,
+                credential: &OperatorCredential,
+            ) -> Result<(), StoreError> {
+                credentials::insert_operator(self, credential).await
+            }
+
+            async fn operator_credential(
+                &self,
+                id: &str,
+            ) -> Result<Option<OperatorCredential>, StoreError> {
+                credentials::operator_by_id(self, id).await
+            }
+
+            async fn operator_credentials(&self) -> Result<Vec<OperatorCredential>, StoreError> {
+                credentials::operators(self).await
+            }
+
+            async fn set_operator_credential_status(
+                &self,
+                id: &str,
+                status: CredentialStatus,
+            ) -> Result<bool, StoreError> {
+                credentials::set_operator_status(self, id, status).await
             }
 
             async fn insert_mac_key(&self, key: &MacKey) -> Result<(), StoreError> {

@@ -113,6 +113,15 @@ impl Admin {
     }
 }
 
+impl Admin {
+    /// An operator credential ("id:secret"), made as `ferrite credential create --operator`
+    /// makes it.
+    async fn operator(&self) -> String {
+        let created = self.ca.ca.eab().create_operator_credential().await.unwrap();
+        format!("{}:{}", created.credential.id, created.secret.expose())
+    }
+}
+
 fn id_of(bearer: &str) -> &str {
     bearer.split_once(':').unwrap().0
 }
@@ -944,27 +953,42 @@ async fn the_openapi_document_describes_every_route_and_its_fields() {
         listed,
         [
             "/accounts",
+            "/accounts/{id}/deactivate",
             "/certificates",
             "/certificates/{serial}",
             "/certificates/{serial}/pem",
             "/certificates/{serial}/revoke",
             "/credentials",
             "/credentials/{id}/disable",
+            "/customers",
+            "/customers/{name}",
+            "/customers/{name}/limits",
+            "/customers/{name}/limits/{limit}",
+            "/customers/{name}/profiles",
+            "/customers/{name}/resume",
+            "/customers/{name}/suspend",
             "/mac-keys",
+            "/mac-keys/{kid}/disable",
             "/openapi.json",
             "/profiles",
+            "/requests/{id}",
+            "/usage",
             "/validations",
         ]
     );
     // Every path and method the document names is routed: never the fallback's 404 or 405.
     for (path, item) in paths {
         for method in item.as_object().unwrap().keys() {
-            let Some(method) = ["get", "post"].iter().find(|m| *m == method) else {
+            let Some(method) = ["get", "post", "put"].iter().find(|m| *m == method) else {
                 continue;
             };
             let url = format!(
                 "/admin/v1{}",
-                path.replace("{serial}", "0a0b").replace("{id}", "nobody")
+                path.replace("{serial}", "0a0b")
+                    .replace("{id}", "nobody")
+                    .replace("{kid}", "nobody")
+                    .replace("{name}", "initech")
+                    .replace("{limit}", "new_orders_per_account")
             );
             let r = admin
                 .call(&method.to_uppercase(), &url, Some(&mine), "")
@@ -1110,4 +1134,601 @@ async fn credentials_mac_keys_and_failed_authentications_are_rate_limited() {
         "3 per hour",
     );
     assert!(refused.text.contains("127.0.0.1"), "{}", refused.text);
+}
+
+/// The operator's routes and the new changes are described with the bearer scheme and their
+/// bodies, and an operator credential's usage answer has the fields its schema names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_describes_the_operator_routes() {
+    let admin = start().await;
+    admin.customer("initech").await;
+    let operator = admin.operator().await;
+    let doc = admin
+        .call("GET", "/admin/v1/openapi.json", None, "")
+        .await
+        .body;
+    for (path, method) in [
+        ("/customers", "get"),
+        ("/customers", "post"),
+        ("/customers/{name}/suspend", "post"),
+        ("/customers/{name}/limits/{limit}", "put"),
+        ("/customers/{name}/profiles", "put"),
+        ("/usage", "get"),
+        ("/requests/{id}", "get"),
+        ("/mac-keys/{kid}/disable", "post"),
+        ("/accounts/{id}/deactivate", "post"),
+    ] {
+        let op = &doc["paths"][path][method];
+        assert_eq!(op["security"], json!([{"bearer": []}]), "{method} {path}");
+    }
+    let body = |path: &str, method: &str| {
+        schema_properties(
+            &doc,
+            &doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"],
+        )
+    };
+    assert_eq!(body("/customers", "post"), ["name"]);
+    assert_eq!(
+        body("/customers/{name}/limits/{limit}", "put"),
+        ["default", "value"]
+    );
+    assert_eq!(
+        body("/customers/{name}/profiles", "put"),
+        ["all", "profiles"]
+    );
+    assert_eq!(
+        body("/mac-keys/{kid}/disable", "post"),
+        ["deactivate_accounts"]
+    );
+    assert_eq!(
+        body("/credentials/{id}/disable", "post"),
+        ["deactivate_accounts"]
+    );
+    let usage = admin
+        .get("/admin/v1/usage?customer=initech", &operator)
+        .await;
+    assert_eq!(usage.status, 200, "{}", usage.text);
+    let schema =
+        &doc["paths"]["/usage"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+    assert_eq!(keys(&usage.body), schema_properties(&doc, schema));
+    let credentials = admin.get("/admin/v1/credentials", &operator).await;
+    let view = schema_properties(&doc, &doc["components"]["schemas"]["CredentialView"]);
+    for c in credentials.body.as_array().unwrap() {
+        assert_eq!(keys(c), view, "{c}");
+    }
+}
+
+/// The limit named `name` in a `GET /usage` answer.
+fn usage_of<'a>(usage: &'a Value, name: &str) -> &'a Value {
+    usage["limits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["limit"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {usage}"))
+}
+
+/// An operator credential does over HTTP what `ferrite customer | credential | mac-key |
+/// account` do: creates a customer, a credential and a MAC key for it (never one for itself),
+/// suspends and resumes the customer, sets its limits and profiles and reads them back in
+/// `/usage`, deactivates an account. Each change is in the audit log, naming the operator
+/// credential.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_credential_manages_any_customer() {
+    bounded(async {
+        let mut options = TestCaOptions::default();
+        let limits = &mut options.config.rate_limits;
+        limits.new_credentials_per_customer = 20;
+        limits.new_mac_keys_per_customer = 100;
+        limits.new_orders_per_account = 300;
+        let admin = start_with(options).await;
+        let op = admin.operator().await;
+
+        // Customers.
+        let r = admin
+            .call(
+                "POST",
+                "/admin/v1/customers",
+                Some(&op),
+                r#"{"name": "initech"}"#,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(
+            (r.body["name"].as_str(), r.body["status"].as_str()),
+            (Some("initech"), Some("active"))
+        );
+        let r = admin
+            .call(
+                "POST",
+                "/admin/v1/customers",
+                Some(&op),
+                r#"{"name": "initech"}"#,
+            )
+            .await;
+        assert_problem(&r, 409, "already exists");
+        let r = admin
+            .call("POST", "/admin/v1/customers", Some(&op), r#"{"nom": "x"}"#)
+            .await;
+        assert_problem(&r, 400, r#"{"name": "example-corp"}"#);
+        let r = admin
+            .call(
+                "POST",
+                "/admin/v1/customers",
+                Some(&op),
+                r#"{"name": "-bad"}"#,
+            )
+            .await;
+        assert_problem(&r, 400, "starting with a letter or digit");
+        let r = admin.get("/admin/v1/customers", &op).await;
+        assert_eq!(r.body.as_array().unwrap().len(), 1, "{}", r.text);
+        let r = admin.get("/admin/v1/customers/initech", &op).await;
+        assert_eq!(r.body["name"], "initech", "{}", r.text);
+        let r = admin.get("/admin/v1/customers/nobody", &op).await;
+        assert_problem(&r, 404, "nobody");
+
+        // A credential of the customer: it must be named; body and query both do.
+        let r = admin
+            .call("POST", "/admin/v1/credentials", Some(&op), "")
+            .await;
+        assert_problem(&r, 400, "?customer=NAME");
+        let r = admin
+            .call(
+                "POST",
+                "/admin/v1/credentials?customer=initech",
+                Some(&op),
+                "",
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["role"], "customer");
+        let customer_id = r.body["customer_id"].as_str().unwrap().to_owned();
+        let cred = format!(
+            "{}:{}",
+            r.body["id"].as_str().unwrap(),
+            r.body["secret"].as_str().unwrap()
+        );
+        let r = admin
+            .call(
+                "POST",
+                "/admin/v1/credentials",
+                Some(&op),
+                r#"{"customer": "initech"}"#,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        assert_eq!(r.body["customer_id"], customer_id.as_str());
+        let r = admin.get("/admin/v1/credentials", &op).await;
+        let roles: Vec<&str> = r
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["role"].as_str().unwrap())
+            .collect();
+        assert_eq!(roles, ["customer", "customer", "operator"], "{}", r.text);
+
+        // MAC keys belong to a customer's credential: never the operator's.
+        for body in ["", &format!(r#"{{"credential_id": "{}"}}"#, id_of(&op))] {
+            let r = admin
+                .call("POST", "/admin/v1/mac-keys", Some(&op), body)
+                .await;
+            assert_problem(&r, 400, "MAC keys belong to a customer's credential");
+            assert_eq!(r.body["type"], "urn:ietf:params:acme:error:malformed");
+        }
+        let body = format!(r#"{{"credential_id": "{}"}}"#, id_of(&cred));
+        let key = admin
+            .call("POST", "/admin/v1/mac-keys", Some(&op), &body)
+            .await;
+        assert_eq!(key.status, 201, "{}", key.text);
+        let mac = IssuedMacKey {
+            credential_id: id_of(&cred).to_owned(),
+            kid: key.body["kid"].as_str().unwrap().to_owned(),
+            hmac: URL_SAFE_NO_PAD
+                .decode(key.body["hmac_key"].as_str().unwrap())
+                .unwrap(),
+        };
+        let raw = admin.ca.raw();
+        let account = RawAccount::register_bound(&raw, &mac).await;
+
+        // Suspended: the customer's credential gets 403; resumed: it works again.
+        let r = admin
+            .call(
+                "POST",
+                "/admin/v1/customers/initech/suspend",
+                Some(&op),
+                r#"{"reason": "invoice 42"}"#,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.body["status"].as_str()),
+            (200, Some("suspended")),
+            "{}",
+            r.text
+        );
+        assert_eq!(r.body["suspended_reason"], "invoice 42");
+        let r = admin.get("/admin/v1/credentials", &cred).await;
+        assert_problem(&r, 403, "customer \"initech\" is suspended");
+        let r = admin
+            .call("POST", "/admin/v1/customers/initech/resume", Some(&op), "")
+            .await;
+        assert_eq!(
+            (r.status, r.body["status"].as_str()),
+            (200, Some("active")),
+            "{}",
+            r.text
+        );
+        let r = admin.get("/admin/v1/credentials", &cred).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+
+        // Limits: set, read back in /customers/{name}/limits and /usage, back to default.
+        let path = "/admin/v1/customers/initech/limits/new_mac_keys_per_customer";
+        let r = admin.call("PUT", path, Some(&op), r#"{"value": 7}"#).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let set = r
+            .body
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["limit"] == "new_mac_keys_per_customer")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (set["override"].as_u64(), set["effective"].as_u64()),
+            (Some(7), Some(7)),
+            "{set}"
+        );
+        let r = admin
+            .call("PUT", path, Some(&op), r#"{"value": 7, "default": true}"#)
+            .await;
+        assert_problem(&r, 400, "either a value or default");
+        let r = admin
+            .call(
+                "PUT",
+                "/admin/v1/customers/initech/limits/new_accounts_per_address",
+                Some(&op),
+                r#"{"value": 1}"#,
+            )
+            .await;
+        assert_problem(&r, 400, "per client address");
+        let r = admin.get("/admin/v1/customers/initech/limits", &op).await;
+        assert_eq!(r.body.as_array().unwrap().len(), 9, "{}", r.text);
+        let key2 = admin
+            .call("POST", "/admin/v1/mac-keys", Some(&cred), "")
+            .await;
+        assert_eq!(key2.status, 201, "{}", key2.text);
+        let usage = admin.get("/admin/v1/usage?customer=initech", &op).await;
+        assert_eq!(usage.status, 200, "{}", usage.text);
+        assert_eq!(usage.body["customer"], "initech");
+        let keys_limit = usage_of(&usage.body, "new_mac_keys_per_customer");
+        assert_eq!(keys_limit["value"], 7, "{keys_limit}");
+        assert_eq!(keys_limit["used"], 1, "{keys_limit}");
+        assert_eq!(keys_limit["window_seconds"], 86_400, "{keys_limit}");
+        assert_eq!(keys_limit["counted_per"], "customer", "{keys_limit}");
+        let creds_limit = usage_of(&usage.body, "new_credentials_per_customer");
+        assert_eq!(
+            (creds_limit["value"].as_u64(), creds_limit["used"].as_u64()),
+            (Some(20), Some(2)),
+            "{creds_limit}"
+        );
+        let orders = usage_of(&usage.body, "new_orders_per_account");
+        assert_eq!(
+            (orders["value"].as_u64(), orders["used"].as_u64()),
+            (Some(300), Some(0)),
+            "{orders}"
+        );
+        let pending = usage_of(&usage.body, "pending_authorizations_per_account");
+        assert!(
+            pending["used"].is_null() && pending["window_seconds"].is_null(),
+            "{pending}"
+        );
+        // The first key was replaced by the second (disabled): only the second is shown.
+        let keys_shown = usage.body["mac_keys"].as_array().unwrap();
+        assert_eq!(keys_shown.len(), 1, "{}", usage.text);
+        assert_eq!(keys_shown[0]["kid"], key2.body["kid"]);
+        assert_eq!(
+            (
+                keys_shown[0]["bindings_used"].as_u64(),
+                keys_shown[0]["max_bindings"].as_u64()
+            ),
+            (Some(0), Some(1000))
+        );
+        assert!(keys_shown[0]["expires_at"].is_string());
+        // The customer's own credential reads the same; the operator must name a customer.
+        let own = admin.get("/admin/v1/usage", &cred).await;
+        assert_eq!(
+            usage_of(&own.body, "new_mac_keys_per_customer")["value"],
+            7,
+            "{}",
+            own.text
+        );
+        let r = admin.get("/admin/v1/usage", &op).await;
+        assert_problem(&r, 400, "?customer=NAME");
+        let r = admin
+            .call("PUT", path, Some(&op), r#"{"default": true}"#)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let usage = admin.get("/admin/v1/usage?customer=initech", &op).await;
+        assert_eq!(
+            usage_of(&usage.body, "new_mac_keys_per_customer")["value"],
+            100
+        );
+
+        // Profiles.
+        let path = "/admin/v1/customers/initech/profiles";
+        let r = admin
+            .call("PUT", path, Some(&op), r#"{"profiles": ["nope"]}"#)
+            .await;
+        assert_problem(&r, 400, "offers no profile named \"nope\"");
+        let r = admin
+            .call(
+                "PUT",
+                path,
+                Some(&op),
+                r#"{"profiles": ["shortlived", "shortlived"]}"#,
+            )
+            .await;
+        assert_eq!(
+            r.body["allowed_profiles"],
+            json!(["shortlived"]),
+            "{}",
+            r.text
+        );
+        let r = admin.get("/admin/v1/profiles?customer=initech", &op).await;
+        assert_eq!(r.body["allowed"], json!(["shortlived"]), "{}", r.text);
+        let r = admin.call("PUT", path, Some(&op), r#"{"all": true}"#).await;
+        assert!(r.body["allowed_profiles"].is_null(), "{}", r.text);
+
+        // Accounts: listed across customers, deactivated; ACME then refuses the account.
+        let r = admin.get("/admin/v1/accounts", &op).await;
+        let accounts = r.body.as_array().unwrap();
+        assert_eq!(accounts.len(), 1, "{}", r.text);
+        assert!(account.kid.ends_with(accounts[0]["id"].as_str().unwrap()));
+        let path = format!(
+            "/admin/v1/accounts/{}/deactivate",
+            accounts[0]["id"].as_str().unwrap()
+        );
+        let r = admin.call("POST", &path, Some(&op), "").await;
+        assert_eq!(
+            (r.status, r.body["status"].as_str()),
+            (200, Some("deactivated")),
+            "{}",
+            r.text
+        );
+        let r = raw
+            .post_as_get(&account.key, &account.kid, &account.kid)
+            .await;
+        assert_eq!(r.problem_type(), "unauthorized");
+
+        // Every change is in the audit log, as the CLI's commands are, naming the credential.
+        let entries = admin
+            .ca
+            .ca
+            .store()
+            .audit_entries(time::OffsetDateTime::UNIX_EPOCH, 0, 1000)
+            .await
+            .unwrap();
+        let commands: Vec<&str> = entries
+            .iter()
+            .filter(|e| e.event == "operator_command")
+            .map(|e| e.subject.as_str())
+            .collect();
+        for command in [
+            "customer create",
+            "credential create",
+            "mac-key create",
+            "customer suspend",
+            "customer resume",
+            "customer set-limit",
+            "customer set-profiles",
+            "account deactivate",
+        ] {
+            assert!(commands.contains(&command), "{command}: {commands:?}");
+        }
+        let suspend = entries
+            .iter()
+            .find(|e| e.event == "operator_command" && e.subject == "customer suspend")
+            .unwrap();
+        let details: Value = serde_json::from_str(&suspend.details).unwrap();
+        assert_eq!(details["operator_credential"], id_of(&op), "{details}");
+        assert_eq!(
+            details["request"], "POST /admin/v1/customers/initech/suspend",
+            "{details}"
+        );
+        assert!(!suspend.details.contains(op.split_once(':').unwrap().1));
+        for event in [
+            "customer_suspended",
+            "customer_resumed",
+            "customer_limit_set",
+            "account_deactivated",
+        ] {
+            assert!(entries.iter().any(|e| e.event == event), "{event}");
+        }
+    })
+    .await;
+}
+
+/// A leaked MAC key contained through the API: the operator disables it with
+/// `deactivate_accounts` (the account bound through it then gets `unauthorized` from ACME),
+/// then the credential the same way; an operator credential disabled gets 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_contains_a_leaked_key_and_disables_a_credential() {
+    bounded(async {
+        let admin = start().await;
+        let (_, mine) = admin.customer("initech").await;
+        let (_, theirs) = admin.customer("globex").await;
+        let op = admin.operator().await;
+        let spare = admin.operator().await;
+        let account = bound_account(&admin, &mine).await;
+        let their_account = bound_account(&admin, &theirs).await;
+        let raw = admin.ca.raw();
+
+        let r = admin.get("/admin/v1/mac-keys", &op).await;
+        assert_eq!(r.body.as_array().unwrap().len(), 2, "{}", r.text);
+        let r = admin.get("/admin/v1/mac-keys?customer=initech", &op).await;
+        let keys = r.body.as_array().unwrap();
+        assert_eq!(keys.len(), 1, "{}", r.text);
+        let kid = keys[0]["kid"].as_str().unwrap();
+
+        let path = format!("/admin/v1/mac-keys/{kid}/disable");
+        let r = admin
+            .call("POST", &path, Some(&op), r#"{"deactivate": true}"#)
+            .await;
+        assert_problem(&r, 400, "deactivate_accounts");
+        let r = admin
+            .call("POST", &path, Some(&op), r#"{"deactivate_accounts": true}"#)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["status"], "disabled");
+        let gone = r.body["deactivated_accounts"].as_array().unwrap();
+        assert_eq!(gone.len(), 1, "{}", r.text);
+        assert!(account.kid.ends_with(gone[0]["id"].as_str().unwrap()));
+        let r = raw
+            .post_as_get(&account.key, &account.kid, &account.kid)
+            .await;
+        assert_eq!(r.problem_type(), "unauthorized");
+        // The other customer's account is untouched.
+        let r = raw
+            .post_as_get(&their_account.key, &their_account.kid, &their_account.kid)
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+        // The credential disabled with its accounts (none left valid), without a body a
+        // plain disable.
+        let path = format!("/admin/v1/credentials/{}/disable", id_of(&mine));
+        let r = admin
+            .call("POST", &path, Some(&op), r#"{"deactivate_accounts": true}"#)
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            (
+                r.body["status"].as_str(),
+                r.body["deactivated_accounts"].clone()
+            ),
+            (Some("disabled"), json!([]))
+        );
+        let r = admin.get("/admin/v1/credentials", &mine).await;
+        assert_problem(&r, 401, "Bearer");
+
+        // An operator credential disabled (by another) no longer authenticates.
+        let path = format!("/admin/v1/credentials/{}/disable", id_of(&spare));
+        let r = admin.call("POST", &path, Some(&theirs), "").await;
+        assert_problem(&r, 404, "no API credential");
+        let r = admin.call("POST", &path, Some(&op), "").await;
+        assert_eq!(
+            (r.status, r.body["role"].as_str()),
+            (200, Some("operator")),
+            "{}",
+            r.text
+        );
+        assert!(r.body.get("deactivated_accounts").is_none(), "{}", r.text);
+        let r = admin.get("/admin/v1/customers", &spare).await;
+        assert_problem(&r, 401, "Bearer");
+    })
+    .await;
+}
+
+/// A customer's credential gets 403 on the operator's routes and 404 for another customer's
+/// `customer=`; its own name is accepted. It looks up its own refused requests, not
+/// another's; the operator looks up any.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_customer_credential_stays_confined_beside_the_operator_routes() {
+    bounded(async {
+        let admin = start().await;
+        let (_, mine) = admin.customer("initech").await;
+        let (_, theirs) = admin.customer("globex").await;
+        let op = admin.operator().await;
+
+        for (method, path, body) in [
+            ("GET", "/admin/v1/customers", ""),
+            ("POST", "/admin/v1/customers", r#"{"name": "mine"}"#),
+            ("GET", "/admin/v1/customers/initech", ""),
+            ("POST", "/admin/v1/customers/globex/suspend", ""),
+            ("POST", "/admin/v1/customers/initech/resume", ""),
+            ("GET", "/admin/v1/customers/initech/limits", ""),
+            (
+                "PUT",
+                "/admin/v1/customers/initech/limits/new_orders_per_account",
+                r#"{"value": 9}"#,
+            ),
+            (
+                "PUT",
+                "/admin/v1/customers/initech/profiles",
+                r#"{"all": true}"#,
+            ),
+        ] {
+            let r = admin.call(method, path, Some(&mine), body).await;
+            assert_problem(
+                &r,
+                403,
+                "needs an operator credential (`ferrite credential create --operator`)",
+            );
+            assert_eq!(
+                r.body["type"], "urn:ietf:params:acme:error:unauthorized",
+                "{method} {path}"
+            );
+        }
+        let r = admin.get("/admin/v1/customers/globex", &op).await;
+        assert_eq!(
+            r.body["status"], "active",
+            "globex was not suspended: {}",
+            r.text
+        );
+
+        for path in [
+            "/admin/v1/credentials?customer=globex",
+            "/admin/v1/mac-keys?customer=globex",
+            "/admin/v1/accounts?customer=globex",
+            "/admin/v1/usage?customer=globex",
+            "/admin/v1/certificates?customer=globex",
+            "/admin/v1/validations?customer=globex",
+            "/admin/v1/profiles?customer=globex",
+        ] {
+            let r = admin.get(path, &mine).await;
+            assert_problem(&r, 404, "no customer \"globex\"");
+            let unknown = admin.get(&path.replace("globex", "nobody"), &mine).await;
+            assert_eq!(
+                unknown.body["detail"]
+                    .as_str()
+                    .unwrap()
+                    .replace("nobody", "globex"),
+                r.body["detail"].as_str().unwrap()
+            );
+            let own = admin.get(&path.replace("globex", "initech"), &mine).await;
+            assert_eq!(own.status, 200, "{path}: {}", own.text);
+        }
+        let r = admin
+            .call(
+                "POST",
+                "/admin/v1/credentials",
+                Some(&mine),
+                r#"{"customer": "globex"}"#,
+            )
+            .await;
+        assert_problem(&r, 404, "globex");
+
+        // The support trail: a refused request of initech's credential.
+        let refused = admin.get("/admin/v1/customers", &mine).await;
+        let id = refused.body["requestId"].as_str().unwrap().to_owned();
+        let path = format!("/admin/v1/requests/{id}");
+        let mut found = None;
+        for _ in 0..100 {
+            let r = admin.get(&path, &mine).await;
+            if r.status == 200 {
+                found = Some(r);
+                break;
+            }
+            assert_problem(&r, 404, "no refused request");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let found = found.expect("the refused request is kept within 10 s");
+        assert_eq!(found.body["customer"], "initech", "{}", found.text);
+        assert_eq!(found.body["status"], 403);
+        assert_eq!(found.body["path"], "/admin/v1/customers");
+        let r = admin.get(&path, &theirs).await;
+        assert_problem(&r, 404, "no refused request");
+        let r = admin.get(&path, &op).await;
+        assert_eq!(r.body["request_id"], id.as_str(), "{}", r.text);
+    })
+    .await;
 }

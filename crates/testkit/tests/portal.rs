@@ -447,3 +447,84 @@ async fn a_customer_sees_only_its_own_certificates_and_refusals_with_data_escape
         .await;
     assert!(!other.text.contains("id=\"refusal\""), "{}", other.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_sees_every_customer_and_suspends_and_resumes_one() {
+    let portal = Portal::start().await;
+    let (_, credential, secret) = portal.customer("initech").await;
+    let (globex, _, _) = portal.customer("globex").await;
+    let eab = portal.ca.ca.eab();
+    let operator = eab.create_operator_credential().await.unwrap();
+    let op = portal
+        .sign_in(&operator.credential.id, operator.secret.expose())
+        .await;
+    let customer = portal.sign_in(&credential, &secret).await;
+
+    // The operator's pages are the operator's; one customer's own pages are the customer's.
+    assert_eq!(portal.get("/customers", Some(&customer)).await.status, 403);
+    let keys = portal.get("/keys", Some(&op)).await;
+    assert_eq!(keys.status, 403, "{}", keys.text);
+    let list = portal.get("/customers", Some(&op)).await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert!(list.text.contains("initech") && list.text.contains("globex"));
+    assert!(list.text.contains("Operator"));
+    assert_eq!(portal.get("/", Some(&op)).await.status, 200);
+    assert_eq!(portal.get("/certificates", Some(&op)).await.status, 200);
+    let unknown = portal.get("/certificates?customer=nosuch", Some(&op)).await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+
+    // Suspending needs the session's token, then stops the customer's session at once.
+    let csrf = list.csrf();
+    let refused = portal
+        .post(
+            "/customers/initech/suspend",
+            Some(&op),
+            &[("reason", "unpaid")],
+        )
+        .await;
+    assert_eq!(refused.status, 403);
+    assert!(
+        eab.customer_by_name("initech")
+            .await
+            .unwrap()
+            .suspended_at
+            .is_none()
+    );
+    let done = portal
+        .post(
+            "/customers/initech/suspend",
+            Some(&op),
+            &[("reason", "unpaid"), ("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert!(done.text.contains("unpaid"), "the operator sees the reason");
+    assert_eq!(
+        eab.customer_by_name("initech")
+            .await
+            .unwrap()
+            .suspended_reason
+            .as_deref(),
+        Some("unpaid")
+    );
+    assert_eq!(portal.get("/keys", Some(&customer)).await.status, 403);
+    assert!(eab.customer(&globex).await.unwrap().suspended_at.is_none());
+    let resumed = portal
+        .post("/customers/initech/resume", Some(&op), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.text);
+    assert_eq!(portal.get("/keys", Some(&customer)).await.status, 200);
+    // Each change is in the audit log as the operator credential's request.
+    let entries = portal
+        .ca
+        .ca
+        .store()
+        .audit_entries(time::OffsetDateTime::UNIX_EPOCH, 0, 1000)
+        .await
+        .unwrap();
+    let by_operator = entries
+        .iter()
+        .filter(|e| e.event == "operator_command" && e.details.contains(&operator.credential.id))
+        .count();
+    assert_eq!(by_operator, 2, "{entries:#?}");
+}

@@ -1,5 +1,5 @@
-//! `ferrite credential create --customer NAME | list [--customer NAME] | disable ID
-//! [--deactivate-accounts] | accounts ID`.
+//! `ferrite credential create --customer NAME | create --operator | list [--customer NAME] |
+//! disable ID [--deactivate-accounts] | accounts ID`.
 
 use std::collections::HashMap;
 
@@ -8,20 +8,49 @@ use ferrite_core::model::Scope;
 
 use super::{operator_error, print_json, table};
 
-pub(super) async fn create(registry: &Registry, customer: &str, json: bool) -> anyhow::Result<()> {
-    let customer = registry
-        .customer_by_name(customer)
-        .await
-        .map_err(operator_error)?;
-    let created = registry
-        .create_credential(&customer.id)
-        .await
-        .map_err(operator_error)?;
+pub(super) async fn create(
+    registry: &Registry,
+    customer: Option<&str>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let created = match customer {
+        Some(name) => {
+            let customer = registry
+                .customer_by_name(name)
+                .await
+                .map_err(operator_error)?;
+            registry
+                .create_credential(&customer.id)
+                .await
+                .map_err(operator_error)?
+        }
+        None => registry
+            .create_operator_credential()
+            .await
+            .map_err(operator_error)?,
+    };
     if json {
         return print_json(&created.to_json_exposing_secret());
     }
-    println!("API credential id: {}", created.credential.id);
-    println!("API credential secret: {}", created.secret.expose());
+    let operator = created.credential.role == "operator";
+    println!(
+        "{} id: {}",
+        if operator {
+            "Operator credential"
+        } else {
+            "API credential"
+        },
+        created.credential.id
+    );
+    println!(
+        "{} secret: {}",
+        if operator {
+            "Operator credential"
+        } else {
+            "API credential"
+        },
+        created.secret.expose()
+    );
     println!(
         "The secret is shown once and stored only as a hash: keep it now. A lost secret cannot be recovered; create a new credential instead."
     );
@@ -29,10 +58,17 @@ pub(super) async fn create(registry: &Registry, customer: &str, json: bool) -> a
         "Admin API: Authorization: Bearer {}:<secret>",
         created.credential.id
     );
-    println!(
-        "Next: ferrite mac-key create --credential {}",
-        created.credential.id
-    );
+    if operator {
+        println!(
+            "It acts for any customer, as these commands do (name one with ?customer=NAME); it holds no MAC keys. Disable it with: ferrite credential disable {}",
+            created.credential.id
+        );
+    } else {
+        println!(
+            "Next: ferrite mac-key create --credential {}",
+            created.credential.id
+        );
+    }
     Ok(())
 }
 
@@ -51,10 +87,18 @@ pub(super) async fn list(
         ),
         None => None,
     };
-    let credentials = registry
+    let mut credentials = registry
         .credentials(customer_id.as_deref())
         .await
         .map_err(operator_error)?;
+    if customer_id.is_none() {
+        credentials.extend(
+            registry
+                .operator_credentials()
+                .await
+                .map_err(operator_error)?,
+        );
+    }
     if json {
         return print_json(&credentials);
     }
@@ -70,13 +114,17 @@ pub(super) async fn list(
         .map(|c| {
             vec![
                 c.id.clone(),
-                names.get(&c.customer_id).cloned().unwrap_or_default(),
+                match &c.customer_id {
+                    Some(id) => names.get(id).cloned().unwrap_or_default(),
+                    None => "(operator)".to_owned(),
+                },
+                c.role.to_owned(),
                 c.status.to_owned(),
                 table::time(c.created_at),
             ]
         })
         .collect();
-    table::print(&["ID", "CUSTOMER", "STATUS", "CREATED"], &rows);
+    table::print(&["ID", "CUSTOMER", "ROLE", "STATUS", "CREATED"], &rows);
     Ok(())
 }
 
@@ -88,20 +136,10 @@ pub(super) async fn disable(
     deactivate_accounts: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let credential = registry
-        .disable_credential(id, None)
+    let (credential, deactivated) = registry
+        .disable_credential_and_accounts(id, None, deactivate_accounts)
         .await
         .map_err(operator_error)?;
-    let deactivated = if deactivate_accounts {
-        Some(
-            registry
-                .deactivate_accounts(&Scope::Credential(id.to_owned()))
-                .await
-                .map_err(operator_error)?,
-        )
-    } else {
-        None
-    };
     if json {
         let mut value = serde_json::to_value(&credential)?;
         if let Some(accounts) = &deactivated {

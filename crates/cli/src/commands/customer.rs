@@ -115,22 +115,8 @@ pub(super) async fn set_profiles(
     json: bool,
 ) -> anyhow::Result<()> {
     let offered = config.offered_profiles()?;
-    if let Some(names) = &profiles {
-        for profile in names {
-            anyhow::ensure!(
-                offered.get(profile).is_some(),
-                "this CA offers no profile named {profile:?}; it offers {} (set in [profiles.NAME] tables)",
-                offered.names()
-            );
-        }
-    }
-    let mut profiles = profiles;
-    if let Some(names) = profiles.as_mut() {
-        names.sort();
-        names.dedup();
-    }
     let customer = registry
-        .set_customer_profiles(name, profiles)
+        .set_offered_customer_profiles(name, profiles, &offered)
         .await
         .map_err(operator_error)?;
     if json {

@@ -75,20 +75,10 @@ pub(super) async fn disable(
     deactivate_accounts: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let key = registry
-        .disable_mac_key(kid, None)
+    let (key, deactivated) = registry
+        .disable_mac_key_and_accounts(kid, None, deactivate_accounts)
         .await
         .map_err(operator_error)?;
-    let deactivated = if deactivate_accounts {
-        Some(
-            registry
-                .deactivate_accounts_of_key(kid)
-                .await
-                .map_err(operator_error)?,
-        )
-    } else {
-        None
-    };
     if json {
         let mut value = serde_json::to_value(&key)?;
         if let Some(accounts) = &deactivated {

@@ -133,19 +133,31 @@ pub(crate) struct CredentialArgs {
 
 #[derive(Subcommand, Debug)]
 enum CredentialCommand {
-    /// Create an API credential for a customer; prints its id and secret once.
+    /// Create an API credential for a customer, or with --operator an operator credential
+    /// (the admin API for any customer, as these commands; no MAC keys); prints its id and
+    /// secret once.
     Create {
         /// The customer's name.
-        #[arg(long, allow_hyphen_values = true)]
-        customer: String,
+        #[arg(
+            long,
+            allow_hyphen_values = true,
+            required_unless_present = "operator",
+            conflicts_with = "operator"
+        )]
+        customer: Option<String>,
+        /// An operator credential, tied to no customer.
+        #[arg(long)]
+        operator: bool,
     },
-    /// List API credentials (of one customer with --customer).
+    /// List API credentials (of one customer with --customer; without it, operator
+    /// credentials too, marked `operator`).
     List {
         /// Only this customer's (name).
         #[arg(long, allow_hyphen_values = true)]
         customer: Option<String>,
     },
-    /// Disable an API credential: its MAC keys bind no more accounts.
+    /// Disable an API credential: its MAC keys bind no more accounts (an operator
+    /// credential: it authenticates no more).
     Disable {
         /// The credential id (one made before ids stopped starting with '-' is taken as it is).
         #[arg(allow_hyphen_values = true)]
@@ -684,9 +696,10 @@ pub(crate) async fn credential(config: &Config, args: CredentialArgs) -> anyhow:
     audit_to_stderr(config);
     let registry = open(config).await?;
     match args.command {
-        CredentialCommand::Create { customer } => {
-            credential::create(&registry, &customer, args.json).await
-        }
+        CredentialCommand::Create {
+            customer,
+            operator: _,
+        } => credential::create(&registry, customer.as_deref(), args.json).await,
         CredentialCommand::List { customer } => {
             credential::list(&registry, customer.as_deref(), args.json).await
         }

@@ -3,7 +3,8 @@
 //! the store query itself, so another customer's certificate is "not found" and nothing says
 //! whether it exists. Revocation goes through the operator's path
 //! ([`operator_revoke::revoke_certificate`]): the same transaction, key block, CRL generation
-//! bump and audit line, naming the customer and credential instead of the operator.
+//! bump and audit line, naming the credential that asked. An operator credential sees every
+//! customer's (`None` for the customer).
 
 use ferrite_proto::{Problem, ProblemType};
 use time::OffsetDateTime;
@@ -46,16 +47,17 @@ fn no_such_certificate(serial: &str) -> CoreError {
 }
 
 impl Ca {
-    /// The certificates of `customer_id`'s accounts that `query` selects (its `customer_id`
-    /// is set here), ordered by serial, after the serial `after`, at most `limit`.
+    /// The certificates of `customer_id`'s accounts (`None`: every customer's, for an
+    /// operator credential) that `query` selects (its `customer_id` is set here), ordered by
+    /// serial, after the serial `after`, at most `limit`.
     pub async fn customer_certificates(
         &self,
-        customer_id: &str,
+        customer_id: Option<&str>,
         mut query: CertificateQuery,
         after: Option<&str>,
         limit: u32,
     ) -> Result<Page<CustomerCertificate>, CoreError> {
-        query.customer_id = Some(customer_id.to_owned());
+        query.customer_id = customer_id.map(str::to_owned);
         let store = self.store();
         let mut certs = store
             .certificates_page(&query, after, limit.saturating_add(1))
@@ -81,10 +83,10 @@ impl Ca {
 
     /// The certificate with serial `serial` (as stored: see
     /// [`super::certificate_listing::parse_serial`]) if one of `customer_id`'s accounts holds
-    /// it; 404 otherwise.
+    /// it (`None`: any account); 404 otherwise.
     pub async fn customer_certificate(
         &self,
-        customer_id: &str,
+        customer_id: Option<&str>,
         serial: &str,
     ) -> Result<CustomerCertificate, CoreError> {
         let query = CertificateQuery {
@@ -98,14 +100,15 @@ impl Ca {
             .ok_or_else(|| no_such_certificate(serial))
     }
 
-    /// Revokes the customer's certificate `serial` with `reason` (an RFC 5280 code that
-    /// [`operator_revoke::parse_reason`] accepted) as the operator's `ferrite cert revoke`
-    /// does, on behalf of the API credential `credential_id`, and returns it as it is now.
-    /// 404 if it is not the customer's; 409 `alreadyRevoked` if it was revoked before.
+    /// Revokes the certificate `serial` of `customer_id`'s accounts (`None`: any account)
+    /// with `reason` (an RFC 5280 code that [`operator_revoke::parse_reason`] accepted) as the
+    /// operator's `ferrite cert revoke` does, on behalf of `by` (a customer's API credential or
+    /// an operator credential), and returns it as it is now. 404 if it is not the customer's;
+    /// 409 `alreadyRevoked` if it was revoked before.
     pub async fn revoke_customer_certificate(
         &self,
-        customer_id: &str,
-        credential_id: &str,
+        customer_id: Option<&str>,
+        by: Revoker<'_>,
         serial: &str,
         reason: u8,
     ) -> Result<CustomerCertificate, CoreError> {
@@ -115,10 +118,7 @@ impl Ca {
             &found.certificate,
             reason,
             self.now(),
-            Revoker::Customer {
-                customer_id,
-                credential_id,
-            },
+            by,
         )
         .await?;
         if !revoked {

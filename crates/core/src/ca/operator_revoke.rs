@@ -132,6 +132,11 @@ impl<'a> CertificatePages<'a> {
 pub enum Revoker<'a> {
     /// The operator, with `ferrite cert revoke`.
     Operator,
+    /// An operator credential, through the admin API.
+    OperatorCredential {
+        /// The operator credential that asked.
+        credential_id: &'a str,
+    },
     /// A customer's API credential, through the admin API.
     Customer {
         /// The customer whose certificate it is.
@@ -167,6 +172,10 @@ pub async fn revoke_certificate(
                     "keyCompromise revocation of certificate {} by the operator",
                     cert.serial
                 ),
+                Revoker::OperatorCredential { credential_id } => format!(
+                    "keyCompromise revocation of certificate {} by the operator credential {credential_id}",
+                    cert.serial
+                ),
                 Revoker::Customer { credential_id, .. } => format!(
                     "keyCompromise revocation of certificate {} by the customer's API credential {credential_id}",
                     cert.serial
@@ -189,6 +198,15 @@ pub async fn revoke_certificate(
             reason = %reason_name(reason),
             names = %cert.dns_names.join(","),
             "certificate revoked by the operator"
+        ),
+        Revoker::OperatorCredential { credential_id } => tracing::warn!(
+            target: "ferrite::audit",
+            event = "certificate_revoked_by_operator",
+            serial = %cert.serial,
+            reason = %reason_name(reason),
+            names = %cert.dns_names.join(","),
+            credential = %credential_id,
+            "certificate revoked by the operator through the admin API"
         ),
         Revoker::Customer {
             customer_id,

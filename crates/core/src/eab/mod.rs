@@ -17,6 +17,7 @@
 //! - `secret`: [`SecretText`] (redacted `Debug`) and the CSPRNG.
 //! - `sessions`: customer portal sign-ins ([`Registry::sign_in`]).
 //! - `suspension`: refusing a suspended customer's accounts, bindings and credentials.
+//! - `usage`: a customer's usage against its rate limits and its MAC keys' bindings.
 
 mod binding;
 mod kek;
@@ -25,16 +26,18 @@ mod registry;
 pub(crate) mod secret;
 mod sessions;
 mod suspension;
+mod usage;
 mod views;
 
 use time::Duration;
 
 pub use kek::{KEK_LEN, Kek};
 pub use mac_key::MAC_KEY_LEN;
-pub use registry::Registry;
+pub use registry::{Principal, Registry};
 pub use secret::SecretText;
 pub use sessions::{NewSession, PORTAL_SESSION_LIFETIME};
 pub(crate) use suspension::check_in_service;
+pub use usage::{LimitUsage, MacKeyUsage, UsageView};
 pub use views::{
     AccountView, CredentialView, CustomerLimitView, CustomerView, MacKeyView, NewCredential,
     NewMacKey,

@@ -17,7 +17,8 @@ use super::views::{
 };
 use crate::model::stored_precision;
 use crate::model::{
-    Account, ApiCredential, CredentialStatus, Customer, KeyHolder, MacKey, Scope, Suspension,
+    Account, ApiCredential, CredentialStatus, Customer, KeyHolder, MacKey, OperatorCredential,
+    Scope, Suspension,
 };
 use crate::rate_limit::{self, LimitName, RateLimits};
 use crate::{Clock, CoreError, Store, StoreError, ids};
@@ -35,7 +36,27 @@ pub struct Registry {
     verify_slots: Arc<tokio::sync::Semaphore>,
     /// The configured rate limits: new credentials and MAC keys per customer, failed
     /// authentications per address (`crate::rate_limit`).
-    rate_limits: RateLimits,
+    pub(super) rate_limits: RateLimits,
+}
+
+/// Who an admin API request authenticated as: a customer's credential (confined to its
+/// customer) or an operator credential (any customer, as the operator's commands).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Principal {
+    /// A customer's API credential.
+    Customer(ApiCredential),
+    /// An operator credential (`ferrite credential create --operator`).
+    Operator(OperatorCredential),
+}
+
+impl Principal {
+    /// The credential's id.
+    pub fn credential_id(&self) -> &str {
+        match self {
+            Self::Customer(c) => &c.id,
+            Self::Operator(o) => &o.id,
+        }
+    }
 }
 
 /// Argon2 verifications one instance runs at once.
@@ -239,6 +260,64 @@ impl Registry {
         Ok(CustomerView::from(&customer))
     }
 
+    /// [`Registry::set_customer_profiles`] for `profiles` named by the operator: each must be
+    /// one the CA offers (400 naming those offered otherwise); sorted, duplicates dropped.
+    pub async fn set_offered_customer_profiles(
+        &self,
+        name: &str,
+        profiles: Option<Vec<String>>,
+        offered: &crate::ca::Profiles,
+    ) -> Result<CustomerView, CoreError> {
+        let mut profiles = profiles;
+        if let Some(names) = profiles.as_mut() {
+            if let Some(unknown) = names.iter().find(|p| offered.get(p).is_none()) {
+                return Err(problem(
+                    ProblemType::Malformed,
+                    400,
+                    format!(
+                        "this CA offers no profile named {unknown:?}; it offers {} (set in [profiles.NAME] tables)",
+                        offered.names()
+                    ),
+                ));
+            }
+            names.sort();
+            names.dedup();
+        }
+        self.set_customer_profiles(name, profiles).await
+    }
+
+    /// Appends `operator_command` to the audit log for a change the operator credential
+    /// `credential_id` asks for through the admin API, as `ferrite` records each command that
+    /// can change state: `command` names the equivalent command (`customer suspend`),
+    /// `request` the method and path. Like the CLI's, it is appended before the change, in a
+    /// transaction of its own (the change is audited in its own); a failure is logged and the
+    /// request goes on.
+    pub async fn record_operator_request(&self, credential_id: &str, command: &str, request: &str) {
+        let details = serde_json::json!({
+            "operator_credential": credential_id,
+            "request": request,
+            "via": "admin_api",
+        })
+        .to_string();
+        if let Err(e) = self
+            .store
+            .append_audit(self.clock.now(), "operator_command", command, &details)
+            .await
+        {
+            tracing::warn!(error = %e, command, "the audit log did not take an operator request");
+        }
+    }
+
+    /// The refused request `request_id` from the support trail (with `within`, only one of
+    /// that customer): [`crate::support_trail::refused_request`].
+    pub async fn refused_request(
+        &self,
+        request_id: &str,
+        within: Option<&str>,
+    ) -> Result<crate::support_trail::RefusedRequestView, CoreError> {
+        crate::support_trail::refused_request(self.store.as_ref(), request_id, within).await
+    }
+
     /// Suspends customer `name` (with the operator's `reason`, kept for operators): from
     /// now on every ACME request signed by one of its accounts, every new binding through its
     /// MAC keys and every admin API request with its credentials is refused with
@@ -297,7 +376,10 @@ impl Registry {
     }
 
     /// The stored customer named `name`; 404 if there is none.
-    async fn stored_customer(&self, name: &str) -> Result<crate::model::Customer, CoreError> {
+    pub(super) async fn stored_customer(
+        &self,
+        name: &str,
+    ) -> Result<crate::model::Customer, CoreError> {
         self.store.customer_by_name(name).await?.ok_or_else(|| {
             not_found(
                 "customer",
@@ -409,11 +491,7 @@ impl Registry {
         // secret is made and hashed.
         self.spend_for_customer(LimitName::NewCredentialsPerCustomer, customer_id)
             .await?;
-        let secret = generate_api_secret()?;
-        let hash_input = secret.clone();
-        let secret_hash = tokio::task::spawn_blocking(move || hash_secret(&hash_input))
-            .await
-            .map_err(|e| CoreError::Internal(format!("hashing task failed: {e}")))??;
+        let (secret, secret_hash) = new_secret().await?;
         let credential = ApiCredential {
             id: ids::random_arg_safe_id(),
             customer_id: customer_id.to_owned(),
@@ -428,7 +506,36 @@ impl Registry {
         })
     }
 
-    /// Credentials of one customer, or of all.
+    /// Creates an operator credential: tied to no customer, it may do over the admin API what
+    /// the operator's commands do, for any customer; it holds no MAC keys. The secret is
+    /// returned once and stored only as an argon2 hash.
+    pub async fn create_operator_credential(&self) -> Result<NewCredential, CoreError> {
+        let (secret, secret_hash) = new_secret().await?;
+        let credential = OperatorCredential {
+            id: ids::random_arg_safe_id(),
+            secret_hash,
+            status: CredentialStatus::Active,
+            created_at: stored_precision(self.clock.now()),
+        };
+        self.store.insert_operator_credential(&credential).await?;
+        Ok(NewCredential {
+            credential: CredentialView::from(&credential),
+            secret,
+        })
+    }
+
+    /// Every operator credential, oldest first.
+    pub async fn operator_credentials(&self) -> Result<Vec<CredentialView>, CoreError> {
+        Ok(self
+            .store
+            .operator_credentials()
+            .await?
+            .iter()
+            .map(CredentialView::from)
+            .collect())
+    }
+
+    /// Credentials of one customer, or of all customers.
     pub async fn credentials(
         &self,
         customer_id: Option<&str>,
@@ -460,12 +567,28 @@ impl Registry {
     }
 
     /// Disables a credential: its MAC keys bind no more accounts. Accounts already bound keep
-    /// working.
+    /// working. Without `within` (the operator), an operator credential is disabled too: it
+    /// authenticates no more.
     pub async fn disable_credential(
         &self,
         id: &str,
         within: Option<&str>,
     ) -> Result<CredentialView, CoreError> {
+        if within.is_none()
+            && let Some(mut operator) = self.store.operator_credential(id).await?
+        {
+            self.store
+                .set_operator_credential_status(id, CredentialStatus::Disabled)
+                .await?;
+            tracing::warn!(
+                target: "ferrite::audit",
+                event = "operator_credential_disabled",
+                credential = %operator.id,
+                "operator credential disabled"
+            );
+            operator.status = CredentialStatus::Disabled;
+            return Ok(CredentialView::from(&operator));
+        }
         let mut credential = self.credential(id, within).await?;
         self.store
             .set_credential_status(id, CredentialStatus::Disabled)
@@ -482,10 +605,32 @@ impl Registry {
         Ok(CredentialView::from(&credential))
     }
 
+    /// [`Registry::disable_credential`] and, with `deactivate_accounts`, then every valid
+    /// account bound through its MAC keys (after the credential, so no new binding slips in
+    /// between): a leaked credential contained in one step, as `ferrite credential disable ID
+    /// --deactivate-accounts` and the admin API do it. The accounts are `Some` when asked for.
+    pub async fn disable_credential_and_accounts(
+        &self,
+        id: &str,
+        within: Option<&str>,
+        deactivate_accounts: bool,
+    ) -> Result<(CredentialView, Option<Vec<AccountView>>), CoreError> {
+        let credential = self.disable_credential(id, within).await?;
+        let deactivated = if deactivate_accounts {
+            Some(
+                self.deactivate_accounts(&Scope::Credential(id.to_owned()))
+                    .await?,
+            )
+        } else {
+            None
+        };
+        Ok((credential, deactivated))
+    }
+
     /// Checks `Authorization: Bearer id:secret`. Unknown id, wrong secret and disabled
     /// credential all give the same 401, so nothing leaks about which. The right secret of a
     /// suspended customer's credential gets 403 `unauthorized` naming whom to contact.
-    pub async fn authenticate(&self, id: &str, secret: &str) -> Result<ApiCredential, CoreError> {
+    pub async fn authenticate(&self, id: &str, secret: &str) -> Result<Principal, CoreError> {
         self.authenticate_from(id, secret, None).await
     }
 
@@ -499,7 +644,7 @@ impl Registry {
         id: &str,
         secret: &str,
         client: Option<std::net::IpAddr>,
-    ) -> Result<ApiCredential, CoreError> {
+    ) -> Result<Principal, CoreError> {
         let limit = LimitName::FailedAdminAuthenticationsPerAddress;
         let value = self.rate_limits.get(limit);
         let Some(client) = client.filter(|_| value > 0) else {
@@ -518,8 +663,9 @@ impl Registry {
         checked
     }
 
-    /// The active credential `id` if `secret` is its secret (see [`Registry::authenticate`]).
-    async fn check_credential(&self, id: &str, secret: &str) -> Result<ApiCredential, CoreError> {
+    /// The active credential `id` (a customer's, else an operator's) if `secret` is its secret
+    /// (see [`Registry::authenticate`]). Either kind costs one argon2 verification.
+    async fn check_credential(&self, id: &str, secret: &str) -> Result<Principal, CoreError> {
         let refused = || {
             problem(
                 ProblemType::Unauthorized,
@@ -527,10 +673,21 @@ impl Registry {
                 "the API credential is unknown or disabled, or the secret is wrong; send \"Authorization: Bearer ID:SECRET\" with an active credential (a lost secret cannot be recovered: ask the operator for a new one, `ferrite credential create --customer NAME`)".to_owned(),
             )
         };
-        let credential = self.store.credential(id).await?;
-        let hash = match &credential {
-            Some(c) => c.secret_hash.clone(),
-            None => unknown_credential_hash().unwrap_or_default().to_owned(),
+        let credential = match self.store.credential(id).await? {
+            Some(c) => Some(Principal::Customer(c)),
+            None => self
+                .store
+                .operator_credential(id)
+                .await?
+                .map(Principal::Operator),
+        };
+        let (hash, status) = match &credential {
+            Some(Principal::Customer(c)) => (c.secret_hash.clone(), c.status),
+            Some(Principal::Operator(o)) => (o.secret_hash.clone(), o.status),
+            None => (
+                unknown_credential_hash().unwrap_or_default().to_owned(),
+                CredentialStatus::Disabled,
+            ),
         };
         let _slot = self
             .verify_slots
@@ -542,7 +699,10 @@ impl Registry {
             .await
             .map_err(|e| CoreError::Internal(format!("verification task failed: {e}")))?;
         let credential = match credential {
-            Some(c) if ok && c.status == CredentialStatus::Active => c,
+            Some(Principal::Customer(c)) if ok && status == CredentialStatus::Active => c,
+            Some(operator @ Principal::Operator(_)) if ok && status == CredentialStatus::Active => {
+                return Ok(operator);
+            }
             _ => return Err(refused()),
         };
         // Only a caller who proved the secret learns that the customer is suspended.
@@ -554,7 +714,7 @@ impl Registry {
                 CoreError::Internal(format!("credential {:?} has no customer", credential.id))
             })?;
         check_in_service(&customer, &self.settings)?;
-        Ok(credential)
+        Ok(Principal::Customer(credential))
     }
 
     /// Creates a MAC key for an active credential (with `within`, only one of that customer)
@@ -565,6 +725,21 @@ impl Registry {
         credential_id: &str,
         within: Option<&str>,
     ) -> Result<NewMacKey, CoreError> {
+        if within.is_none()
+            && self
+                .store
+                .operator_credential(credential_id)
+                .await?
+                .is_some()
+        {
+            return Err(problem(
+                ProblemType::Malformed,
+                400,
+                format!(
+                    "{credential_id:?} is an operator credential: MAC keys belong to a customer's credential, which binds ACME accounts to that customer; create one for the customer (`ferrite credential create --customer NAME`, admin API: POST /admin/v1/credentials?customer=NAME) and a MAC key for it"
+                ),
+            ));
+        }
         let credential = self.credential(credential_id, within).await?;
         if credential.status != CredentialStatus::Active {
             return Err(problem(
@@ -663,6 +838,25 @@ impl Registry {
             "EAB MAC key disabled"
         );
         self.mac_key(kid, within).await
+    }
+
+    /// [`Registry::disable_mac_key`] and, with `deactivate_accounts`, then
+    /// [`Registry::deactivate_accounts_of_key`] (after the key, so no new binding slips in
+    /// between): a leaked key contained in one step, as `ferrite mac-key disable KID
+    /// --deactivate-accounts` and the admin API do it. The accounts are `Some` when asked for.
+    pub async fn disable_mac_key_and_accounts(
+        &self,
+        kid: &str,
+        within: Option<&str>,
+        deactivate_accounts: bool,
+    ) -> Result<(MacKeyView, Option<Vec<AccountView>>), CoreError> {
+        let key = self.disable_mac_key(kid, within).await?;
+        let deactivated = if deactivate_accounts {
+            Some(self.deactivate_accounts_of_key(kid).await?)
+        } else {
+            None
+        };
+        Ok((key, deactivated))
     }
 
     /// Deactivates every valid ACME account bound through the MAC key `kid` (a leaked key
@@ -825,6 +1019,16 @@ impl Registry {
             .map(AccountView::from)
             .collect())
     }
+}
+
+/// A new API secret and its argon2 hash (hashed on a blocking thread).
+async fn new_secret() -> Result<(SecretText, String), CoreError> {
+    let secret = generate_api_secret()?;
+    let hash_input = secret.clone();
+    let secret_hash = tokio::task::spawn_blocking(move || hash_secret(&hash_input))
+        .await
+        .map_err(|e| CoreError::Internal(format!("hashing task failed: {e}")))??;
+    Ok((secret, secret_hash))
 }
 
 /// The holder of `key` among `holders`; a key whose credential is missing is a broken row.

@@ -1,6 +1,6 @@
-//! Customer portal sign-ins: an API credential's id and secret, checked once (argon2, the
-//! failed-authentication limit per address, as the admin API checks them), buy a session
-//! token for a cookie. The token is 256 random bits; the store keeps only its SHA-256, so a
+//! Customer portal sign-ins: an API credential's id and secret (a customer's, or an
+//! operator credential's), checked once (argon2, the failed-authentication limit per address,
+//! as the admin API checks them), buy a session token for a cookie. The token is 256 random bits; the store keeps only its SHA-256, so a
 //! copy of the database signs nobody in. Every page load checks that the session has not
 //! expired and that its credential is still active and its customer in service: disabling the
 //! credential or suspending the customer ends its sessions at once, on every instance.
@@ -8,11 +8,12 @@
 use time::Duration;
 
 use super::Registry;
+use super::registry::Principal;
 use super::secret::{SecretText, random_bytes};
 use super::suspension::check_in_service;
 use crate::CoreError;
 use crate::ids::sha256_hex;
-use crate::model::{ApiCredential, CredentialStatus, PortalSession};
+use crate::model::{CredentialStatus, PortalSession};
 
 /// How long a portal session lasts from sign-in, whatever the browser keeps.
 pub const PORTAL_SESSION_LIFETIME: Duration = Duration::hours(8);
@@ -46,13 +47,13 @@ impl Registry {
         id: &str,
         secret: &str,
         client: Option<std::net::IpAddr>,
-    ) -> Result<(NewSession, ApiCredential), CoreError> {
-        let credential = self.authenticate_from(id, secret, client).await?;
+    ) -> Result<(NewSession, Principal), CoreError> {
+        let principal = self.authenticate_from(id, secret, client).await?;
         let token = random_token()?;
         let now = crate::model::stored_precision(self.clock.now());
         let session = PortalSession {
             token_hash: token_hash(&token),
-            credential_id: credential.id.clone(),
+            credential_id: principal.credential_id().to_owned(),
             csrf_token: random_token()?,
             created_at: now,
             expires_at: now + PORTAL_SESSION_LIFETIME,
@@ -63,34 +64,38 @@ impl Registry {
                 token: SecretText::new(token),
                 session,
             },
-            credential,
+            principal,
         ))
     }
 
-    /// The session of cookie token `token` and its credential, if the session has not expired
+    /// The session of cookie token `token` and who signed in, if the session has not expired
     /// and the credential is still active. `Ok(None)`: sign in again. A suspended customer's
     /// session gets the suspension's `unauthorized` problem.
     pub async fn portal_session(
         &self,
         token: &str,
-    ) -> Result<Option<(PortalSession, ApiCredential)>, CoreError> {
+    ) -> Result<Option<(PortalSession, Principal)>, CoreError> {
         let now = self.clock.now();
         let Some(session) = self.store.portal_session(&token_hash(token), now).await? else {
             return Ok(None);
         };
-        let credential = match self.store.credential(&session.credential_id).await? {
-            Some(c) if c.status == CredentialStatus::Active => c,
-            _ => return Ok(None),
-        };
-        let customer = self
-            .store
-            .customer(&credential.customer_id)
-            .await?
-            .ok_or_else(|| {
-                CoreError::Internal(format!("credential {:?} has no customer", credential.id))
+        let id = &session.credential_id;
+        if let Some(c) = self.store.credential(id).await? {
+            if c.status != CredentialStatus::Active {
+                return Ok(None);
+            }
+            let customer = self.store.customer(&c.customer_id).await?.ok_or_else(|| {
+                CoreError::Internal(format!("credential {:?} has no customer", c.id))
             })?;
-        check_in_service(&customer, &self.settings)?;
-        Ok(Some((session, credential)))
+            check_in_service(&customer, &self.settings)?;
+            return Ok(Some((session, Principal::Customer(c))));
+        }
+        Ok(match self.store.operator_credential(id).await? {
+            Some(o) if o.status == CredentialStatus::Active => {
+                Some((session, Principal::Operator(o)))
+            }
+            _ => None,
+        })
     }
 
     /// Ends the session of cookie token `token` (signing out); nothing if there is none.

@@ -6,10 +6,12 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::secret::SecretText;
-use crate::model::{Account, ApiCredential, Customer, KeyHolder, MacKey, MacKeyStatus};
+use crate::model::{
+    Account, ApiCredential, Customer, KeyHolder, MacKey, MacKeyStatus, OperatorCredential,
+};
 
 /// A customer.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CustomerView {
     /// Id.
     pub id: String,
@@ -48,7 +50,7 @@ impl From<&Customer> for CustomerView {
 }
 
 /// One rate limit as it applies to a customer's accounts (`ferrite customer limits`).
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CustomerLimitView {
     /// The limit's name (`[rate_limits]`).
     pub limit: &'static str,
@@ -66,13 +68,17 @@ pub struct CustomerLimitView {
     pub per_customer: bool,
 }
 
-/// An API credential, without its secret (only a hash exists).
+/// An API credential, without its secret (only a hash exists): a customer's, or the
+/// operator's (`role` says which).
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CredentialView {
     /// Public id.
     pub id: String,
-    /// Owning customer.
-    pub customer_id: String,
+    /// Owning customer; `null` for an operator credential.
+    pub customer_id: Option<String>,
+    /// `customer` (confined to its customer, holds MAC keys) or `operator` (any customer,
+    /// no MAC keys).
+    pub role: &'static str,
     /// `active` or `disabled`.
     pub status: &'static str,
     /// Creation time (RFC 3339).
@@ -84,7 +90,20 @@ impl From<&ApiCredential> for CredentialView {
     fn from(c: &ApiCredential) -> Self {
         Self {
             id: c.id.clone(),
-            customer_id: c.customer_id.clone(),
+            customer_id: Some(c.customer_id.clone()),
+            role: "customer",
+            status: c.status.as_str(),
+            created_at: c.created_at,
+        }
+    }
+}
+
+impl From<&OperatorCredential> for CredentialView {
+    fn from(c: &OperatorCredential) -> Self {
+        Self {
+            id: c.id.clone(),
+            customer_id: None,
+            role: "operator",
             status: c.status.as_str(),
             created_at: c.created_at,
         }
@@ -101,7 +120,8 @@ pub struct NewCredential {
 }
 
 impl NewCredential {
-    /// JSON with the secret exposed (`id`, `secret`, `customer_id`, `status`, `created_at`):
+    /// JSON with the secret exposed (`id`, `secret`, `customer_id`, `role`, `status`,
+    /// `created_at`):
     /// only for the response that shows it once.
     pub fn to_json_exposing_secret(&self) -> Value {
         let mut v = serde_json::to_value(&self.credential).unwrap_or_else(|_| json!({}));

@@ -1,6 +1,7 @@
 //! The customer's certificates and domain validations: list (filtered, paged), show, download,
 //! revoke. Each handler parses the query or body (a bad value is 400 `malformed` saying the
-//! accepted form), calls the engine scoped to the caller's customer and renders JSON.
+//! accepted form), calls the engine scoped to the caller's customer (an operator credential:
+//! the customer `customer=` names, or every customer's certificates) and renders JSON.
 //!
 //! Listings are paged by a cursor: `limit` (1–1000, default 100) items after `after`; when
 //! more follow, the body's `next` and a `Link: <…>; rel="next"` header give the next page's
@@ -17,7 +18,8 @@ use ferrite_core::ca::certificate_listing::{CertificateStatus, NameFilter, parse
 use ferrite_core::ca::customer_certificates::{
     CertificateView, CustomerCertificate, ValidationView,
 };
-use ferrite_core::ca::operator_revoke::parse_reason;
+use ferrite_core::ca::operator_revoke::{Revoker, parse_reason};
+use ferrite_core::eab::Principal;
 use ferrite_core::model::{CertificateQuery, DomainValidationQuery};
 use ferrite_proto::ProblemType;
 use serde::{Deserialize, Serialize};
@@ -25,6 +27,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::PREFIX;
 use super::auth::Caller;
+use super::handlers::CustomerParam;
 use super::openapi::ProblemDocument;
 use crate::AppState;
 use crate::problem::ApiError;
@@ -57,6 +60,8 @@ pub(super) struct CertificateParams {
     limit: Option<String>,
     /// The serial the previous page ended with (follow `next` rather than building it).
     after: Option<String>,
+    /// The customer (by name) an operator credential searches; every customer without it.
+    customer: Option<String>,
 }
 
 /// `GET /validations` query.
@@ -72,6 +77,8 @@ pub(super) struct ValidationParams {
     limit: Option<String>,
     /// The id the previous page ended with (follow `next` rather than building it).
     after: Option<String>,
+    /// The customer (by name) an operator credential lists (required for it).
+    customer: Option<String>,
 }
 
 /// A page of certificates.
@@ -176,7 +183,7 @@ fn page_response(page: impl Serialize, next: Option<&str>) -> Response {
     response
 }
 
-const CERTIFICATE_PARAMS: &str = "domain (www.example.com, *.example.com, or .example.com for every name under it), serial (hex), expiring_days (1 to 3650), status (valid, revoked or expired), limit (1 to 1000), after (the serial a page ended with)";
+const CERTIFICATE_PARAMS: &str = "domain (www.example.com, *.example.com, or .example.com for every name under it), serial (hex), expiring_days (1 to 3650), status (valid, revoked or expired), limit (1 to 1000), after (the serial a page ended with), customer (a name; an operator credential's search)";
 
 /// `GET /certificates`: the certificates of the customer's accounts, by serial, a page at a
 /// time.
@@ -236,11 +243,13 @@ pub(super) async fn list_certificates(
         .as_deref()
         .map(|a| parse_serial(a).map_err(|e| in_param("after", e)))
         .transpose()?;
+    let within = caller.within(&state, p.customer.as_deref()).await?;
     let page = state
         .ca
-        .customer_certificates(caller.customer_id(), filter, after.as_deref(), limit)
+        .customer_certificates(within.as_deref(), filter, after.as_deref(), limit)
         .await?;
     let filters = [
+        ("customer", &p.customer),
         ("domain", &p.domain),
         ("serial", &p.serial),
         ("expiring_days", &p.expiring_days),
@@ -268,22 +277,25 @@ fn path_serial(serial: &str) -> Result<String, ApiError> {
     })
 }
 
-/// The caller's customer's certificate with the path's serial.
+/// The caller's customer's certificate with the path's serial (an operator credential: any
+/// customer's, or the one `customer` names).
 async fn path_certificate(
     state: &AppState,
     caller: &Caller,
+    customer: Option<&str>,
     serial: &str,
 ) -> Result<CustomerCertificate, ApiError> {
     let serial = path_serial(serial)?;
+    let within = caller.within(state, customer).await?;
     Ok(state
         .ca
-        .customer_certificate(caller.customer_id(), &serial)
+        .customer_certificate(within.as_deref(), &serial)
         .await?)
 }
 
 /// `GET /certificates/{serial}`: one of the customer's certificates.
 #[utoipa::path(get, path = "/certificates/{serial}", tag = "certificates",
-    params(("serial" = String, Path, description = "The serial in hex (colons and case ignored)")),
+    params(("serial" = String, Path, description = "The serial in hex (colons and case ignored)"), CustomerParam),
     responses(
         (status = 200, description = "The certificate", body = CertificateView),
         (status = 404, description = "None of the customer's accounts holds it", body = ProblemDocument, content_type = "application/problem+json"),
@@ -293,14 +305,15 @@ pub(super) async fn show_certificate(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
+    Query(param): Query<CustomerParam>,
 ) -> Result<Response, ApiError> {
-    let found = path_certificate(&state, &caller, &serial).await?;
+    let found = path_certificate(&state, &caller, param.customer.as_deref(), &serial).await?;
     Ok(Json(CertificateView::new(&found, state.ca.now())).into_response())
 }
 
 /// `GET /certificates/{serial}/pem`: the leaf and its chain, as ACME serves them.
 #[utoipa::path(get, path = "/certificates/{serial}/pem", tag = "certificates",
-    params(("serial" = String, Path, description = "The serial in hex (colons and case ignored)")),
+    params(("serial" = String, Path, description = "The serial in hex (colons and case ignored)"), CustomerParam),
     responses(
         (status = 200, description = "The leaf and its chain", body = String, content_type = "application/pem-certificate-chain"),
         (status = 404, description = "None of the customer's accounts holds it", body = ProblemDocument, content_type = "application/problem+json"),
@@ -310,8 +323,9 @@ pub(super) async fn download_certificate(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
+    Query(param): Query<CustomerParam>,
 ) -> Result<Response, ApiError> {
-    let found = path_certificate(&state, &caller, &serial).await?;
+    let found = path_certificate(&state, &caller, param.customer.as_deref(), &serial).await?;
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -325,7 +339,7 @@ pub(super) async fn download_certificate(
 /// `POST /certificates/{serial}/revoke` with `{"reason": NAME}`: revokes it as `ferrite cert
 /// revoke` does.
 #[utoipa::path(post, path = "/certificates/{serial}/revoke", tag = "certificates",
-    params(("serial" = String, Path, description = "The serial in hex (colons and case ignored)")),
+    params(("serial" = String, Path, description = "The serial in hex (colons and case ignored)"), CustomerParam),
     request_body = RevokeRequest,
     responses(
         (status = 200, description = "The certificate, revoked", body = CertificateView),
@@ -338,6 +352,7 @@ pub(super) async fn revoke_certificate(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
+    Query(param): Query<CustomerParam>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let serial = path_serial(&serial)?;
@@ -350,14 +365,25 @@ pub(super) async fn revoke_certificate(
         )
     })?;
     let reason = parse_reason(&request.reason)?;
+    let within = caller.within(&state, param.customer.as_deref()).await?;
+    let by = match &caller.principal {
+        Principal::Customer(c) => Revoker::Customer {
+            customer_id: &c.customer_id,
+            credential_id: &c.id,
+        },
+        Principal::Operator(o) => Revoker::OperatorCredential {
+            credential_id: &o.id,
+        },
+    };
+    caller.record(&state, "cert revoke").await;
     let revoked = state
         .ca
-        .revoke_customer_certificate(caller.customer_id(), &caller.0.id, &serial, reason)
+        .revoke_customer_certificate(within.as_deref(), by, &serial, reason)
         .await?;
     Ok(Json(CertificateView::new(&revoked, state.ca.now())).into_response())
 }
 
-const VALIDATION_PARAMS: &str = "domain (www.example.com, *.example.com, or .example.com for every name under it), limit (1 to 1000), after (the id a page ended with)";
+const VALIDATION_PARAMS: &str = "domain (www.example.com, *.example.com, or .example.com for every name under it), limit (1 to 1000), after (the id a page ended with), customer (a name; required for an operator credential)";
 
 /// `GET /validations`: the customer's domain validations, newest first.
 #[utoipa::path(get, path = "/validations", tag = "validations",
@@ -373,8 +399,9 @@ pub(super) async fn list_validations(
     query: Result<Query<ValidationParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let p = params(query, VALIDATION_PARAMS)?;
+    let customer = caller.one_customer(&state, p.customer.as_deref()).await?;
     let mut filter = DomainValidationQuery {
-        customer_id: caller.customer_id().to_owned(),
+        customer_id: customer.id,
         ..DomainValidationQuery::default()
     };
     if let Some(domain) = &p.domain {
@@ -408,9 +435,10 @@ pub(super) async fn list_validations(
         .ca
         .customer_validations(&filter, p.after.as_deref(), limit)
         .await?;
-    let next = page
-        .next
-        .map(|after| next_url("/validations", &[("domain", &p.domain)], limit, &after));
+    let next = page.next.map(|after| {
+        let filters = [("customer", &p.customer), ("domain", &p.domain)];
+        next_url("/validations", &filters, limit, &after)
+    });
     let list = ValidationList {
         validations: page.items.iter().map(ValidationView::from).collect(),
         next: next.clone(),

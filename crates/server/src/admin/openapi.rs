@@ -32,7 +32,7 @@ pub(super) struct ProblemDocument {
 #[openapi(
     info(
         title = "Ferrite admin API",
-        description = "A customer's API credentials, EAB MAC keys, ACME accounts, certificate profiles, certificates and domain validations. Authenticate with `Authorization: Bearer ID:SECRET` (an API credential); a credential sees and changes only its own customer's data. Errors are problem documents."
+        description = "A customer's API credentials, EAB MAC keys, ACME accounts, certificate profiles, certificates, domain validations and usage against its limits; for an operator credential, customers and the support trail too. Authenticate with `Authorization: Bearer ID:SECRET`: a customer's credential sees and changes only its own customer's data; an operator credential (`ferrite credential create --operator`) acts for any customer (`?customer=NAME`) and reaches the operator-only routes. Errors are problem documents."
     ),
     servers((url = "/admin/v1")),
     components(schemas(ProblemDocument)),

@@ -37,7 +37,7 @@ pub(super) fn columns(id: &str, title: &str, bars: &[(String, u64)], label_every
             "<rect class=\"bar\" x=\"{x}\" y=\"{y}\" width=\"{bar_w}\" height=\"{h}\"><title>{}: {value}</title></rect>",
             esc(label)
         );
-        if label_every > 0 && (i as usize) % label_every == 0 {
+        if label_every > 0 && (i as usize).is_multiple_of(label_every) {
             let _ = write!(
                 svg,
                 "<text class=\"label\" x=\"{x}\" y=\"{}\">{}</text>",

@@ -46,7 +46,15 @@ pub(super) fn when(t: time::OffsetDateTime) -> String {
     )
 }
 
-/// The signed-in frame's navigation entries: (path, label).
+/// An operator's navigation entries: (path, label).
+const OPERATOR_NAV: &[(&str, &str)] = &[
+    ("/", "Overview"),
+    ("/customers", "Customers"),
+    ("/certificates", "Certificates"),
+    ("/support", "Support"),
+];
+
+/// A customer's navigation entries: (path, label).
 const NAV: &[(&str, &str)] = &[
     ("/", "Overview"),
     ("/keys", "Credentials and MAC keys"),
@@ -58,8 +66,8 @@ const NAV: &[(&str, &str)] = &[
 
 /// Who is signed in, for the frame.
 pub(super) struct Frame<'a> {
-    /// The customer's name.
-    pub(super) customer: &'a str,
+    /// The customer's name; `None`: an operator credential.
+    pub(super) customer: Option<&'a str>,
     /// The credential that signed in.
     pub(super) credential: &'a str,
     /// The session's CSRF token, for the sign-out form.
@@ -82,7 +90,12 @@ pub(super) fn page(title: &str, frame: Option<&Frame<'_>>, body: &str) -> String
     );
     if let Some(f) = frame {
         out.push_str("<nav aria-label=\"Portal\">\n<ul>\n");
-        for (path, label) in NAV {
+        let nav = if f.customer.is_some() {
+            NAV
+        } else {
+            OPERATOR_NAV
+        };
+        for (path, label) in nav {
             let current = if *path == f.current {
                 " aria-current=\"page\""
             } else {
@@ -95,7 +108,7 @@ pub(super) fn page(title: &str, frame: Option<&Frame<'_>>, body: &str) -> String
             "</ul>\n</nav>\n<form class=\"signout\" method=\"post\" action=\"/sign-out\">\
              <span>{} · credential <code>{}</code></span> {}\
              <button type=\"submit\">Sign out</button></form>\n",
-            esc(f.customer),
+            f.customer.map_or_else(|| "Operator".to_owned(), esc),
             esc(f.credential),
             csrf_field(f.csrf)
         );
@@ -185,7 +198,7 @@ mod tests {
     #[test]
     fn a_page_marks_its_navigation_entry_and_carries_the_csrf_token() {
         let frame = Frame {
-            customer: "acme<",
+            customer: Some("acme<"),
             credential: "c1",
             csrf: "tok",
             current: "/keys",

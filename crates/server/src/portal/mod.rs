@@ -18,6 +18,12 @@
 //! `/accounts`, `/certificates` (search by name; `/certificates/{serial}` with download and
 //! revoke), `/validations`, `/support` (a refused request by its id).
 //!
+//! An operator credential (`ferrite credential create --operator`) signs in to a view over
+//! every customer: the overview and certificates of all of them, `/customers` (suspend,
+//! resume; each recorded in the audit log as the operator credential's), and any refused
+//! request on `/support`. The pages of one customer's own keys, accounts and validations are
+//! the customer's.
+//!
 //! # Layout
 //! - `session`: the cookie, the signed-in extractor, CSRF and origin checks, error pages.
 //! - `pages`: one handler per page.
@@ -59,6 +65,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/certificates/{serial}/revoke", post(pages::revoke))
         .route("/validations", get(pages::validations))
         .route("/support", get(pages::support))
+        .route("/customers", get(pages::customers))
+        .route("/customers/{name}/{action}", post(pages::suspend_or_resume))
         .route("/root.pem", get(pages::root_pem))
         .route("/assets/portal.css", get(pages::stylesheet))
         .route("/assets/portal.js", get(pages::script))

@@ -10,7 +10,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use ferrite_core::ca::certificate_listing::{NameFilter, parse_serial};
 use ferrite_core::ca::customer_certificates::{CertificateView, ValidationView};
-use ferrite_core::ca::operator_revoke::parse_reason;
+use ferrite_core::ca::operator_revoke::{Revoker, parse_reason};
+use ferrite_core::eab::Principal;
 use ferrite_core::model::{CertificateQuery, DomainValidationQuery, Scope};
 use time::Duration;
 
@@ -62,9 +63,11 @@ pub(super) async fn sign_in(
     let secret = fields.get("secret").map(|s| s.trim()).unwrap_or("");
     let client = peer.map(|p| p.0.0.ip());
     match state.ca.eab().sign_in(id, secret, client).await {
-        Ok((new, credential)) => {
-            crate::request_id::record_customer(&credential.customer_id);
-            tracing::info!(credential = %credential.id, "portal sign-in");
+        Ok((new, principal)) => {
+            if let Principal::Customer(c) = &principal {
+                crate::request_id::record_customer(&c.customer_id);
+            }
+            tracing::info!(credential = %principal.credential_id(), "portal sign-in");
             let mut response = Redirect::to("/").into_response();
             response
                 .headers_mut()
@@ -102,22 +105,24 @@ pub(super) async fn sign_out(
     Ok(response)
 }
 
-/// `GET /`: the customer's figures and the two charts.
+/// `GET /`: the customer's figures and the two charts (an operator's: every customer's).
 pub(super) async fn overview(
     State(state): State<AppState>,
     signed: SignedIn,
 ) -> Result<Response, PortalError> {
     let eab = state.ca.eab();
-    let customer = Scope::Customer(signed.customer_id().to_owned());
-    let keys = eab.mac_keys(&customer).await?;
-    let accounts = eab.accounts(&customer).await?;
+    let scope = signed
+        .customer_id()
+        .map_or(Scope::All, |c| Scope::Customer(c.to_owned()));
+    let keys = eab.mac_keys(&scope).await?;
+    let accounts = eab.accounts(&scope).await?;
     let now = state.ca.now();
     let since = now - Duration::days(ACTIVITY_DAYS - 1);
     let since_day = since.date().midnight().assume_utc();
     let activity = state
         .ca
         .store()
-        .activity(Some(signed.customer_id()), since_day)
+        .activity(signed.customer_id(), since_day)
         .await
         .map_err(ferrite_core::CoreError::from)?;
     let first_day = since_day.unix_timestamp().div_euclid(86_400);
@@ -185,10 +190,9 @@ pub(super) async fn keys(
 
 async fn keys_body(state: &AppState, signed: &SignedIn, top: &str) -> Result<String, PortalError> {
     let eab = state.ca.eab();
-    let credentials = eab.credentials(Some(signed.customer_id())).await?;
-    let keys = eab
-        .mac_keys(&Scope::Customer(signed.customer_id().to_owned()))
-        .await?;
+    let customer = signed.customer()?;
+    let credentials = eab.credentials(Some(customer)).await?;
+    let keys = eab.mac_keys(&Scope::Customer(customer.to_owned())).await?;
     let credential_rows: Vec<Vec<String>> = credentials
         .iter()
         .map(|c| {
@@ -219,7 +223,7 @@ async fn keys_body(state: &AppState, signed: &SignedIn, top: &str) -> Result<Str
         .iter()
         .filter(|c| c.status == "active")
         .map(|c| {
-            let selected = if c.id == signed.credential.id {
+            let selected = if c.id == signed.principal.credential_id() {
                 " selected"
             } else {
                 ""
@@ -272,11 +276,7 @@ pub(super) async fn create_credential(
     Fields(fields): Fields,
 ) -> Result<Response, PortalError> {
     signed.check_csrf(fields.get("csrf").map(String::as_str))?;
-    let created = state
-        .ca
-        .eab()
-        .create_credential(signed.customer_id())
-        .await?;
+    let created = state.ca.eab().create_credential(signed.customer()?).await?;
     let top = notice(
         "ok",
         &format!(
@@ -310,14 +310,15 @@ pub(super) async fn create_mac_key(
     Fields(fields): Fields,
 ) -> Result<Response, PortalError> {
     signed.check_csrf(fields.get("csrf").map(String::as_str))?;
+    let customer = signed.customer()?;
     let credential = fields
         .get("credential")
         .map(String::as_str)
-        .unwrap_or(&signed.credential.id);
+        .unwrap_or(signed.principal.credential_id());
     let created = state
         .ca
         .eab()
-        .create_mac_key(credential, Some(signed.customer_id()))
+        .create_mac_key(credential, Some(customer))
         .await?;
     let directory = state.config.directory_url();
     let kid = &created.key.kid;
@@ -342,11 +343,11 @@ pub(super) async fn create_mac_key(
         esc(&directory)
     );
     if trust.is_some() {
-        let _ = write!(
+        let _ = writeln!(
             body,
             "<p>Clients must trust this CA's root certificate: <a href=\"/root.pem\" \
              download=\"{ROOT_FILE}\" id=\"root-download\">download {ROOT_FILE}</a> into the \
-             directory you run the command in.</p>\n"
+             directory you run the command in.</p>"
         );
     }
     for c in client_commands(&directory, kid, hmac, trust) {
@@ -374,12 +375,13 @@ pub(super) async fn accounts(
     QueryFields(q): QueryFields,
 ) -> Result<Response, PortalError> {
     let eab = state.ca.eab();
+    let customer = signed.customer()?;
     let scope = match q.get("credential").filter(|c| !c.is_empty()) {
         Some(id) => {
-            eab.credential(id, Some(signed.customer_id())).await?;
+            eab.credential(id, Some(customer)).await?;
             Scope::Credential(id.clone())
         }
-        None => Scope::Customer(signed.customer_id().to_owned()),
+        None => Scope::Customer(customer.to_owned()),
     };
     let accounts = eab.accounts(&scope).await?;
     let rows: Vec<Vec<String>> = accounts
@@ -412,13 +414,25 @@ pub(super) async fn accounts(
     Ok(ok_page("Accounts", &signed, "/accounts", &body))
 }
 
-/// `GET /certificates[?domain=&after=]`: the customer's certificates, by serial.
+/// `GET /certificates[?domain=&after=]`: the customer's certificates (an operator's: every
+/// customer's), by serial.
 pub(super) async fn certificates(
     State(state): State<AppState>,
     signed: SignedIn,
     QueryFields(q): QueryFields,
 ) -> Result<Response, PortalError> {
     let domain = q.get("domain").map(|d| d.trim()).filter(|d| !d.is_empty());
+    // An operator may narrow the list to one customer (`?customer=NAME`); a customer's
+    // credential always sees its own.
+    let chosen = q
+        .get("customer")
+        .map(|c| c.trim())
+        .filter(|c| !c.is_empty() && signed.customer_id().is_none());
+    let within = match (signed.customer_id(), chosen) {
+        (Some(own), _) => Some(own.to_owned()),
+        (None, Some(name)) => Some(state.ca.eab().customer_by_name(name).await?.id),
+        (None, None) => None,
+    };
     let mut filter = CertificateQuery::default();
     if let Some(d) = domain {
         NameFilter::parse(d)?.apply(&mut filter);
@@ -430,7 +444,7 @@ pub(super) async fn certificates(
         .transpose()?;
     let page_ = state
         .ca
-        .customer_certificates(signed.customer_id(), filter, after.as_deref(), PAGE_SIZE)
+        .customer_certificates(within.as_deref(), filter, after.as_deref(), PAGE_SIZE)
         .await?;
     let now = state.ca.now();
     let rows: Vec<Vec<String>> = page_
@@ -454,8 +468,16 @@ pub(super) async fn certificates(
         "<form method=\"get\" action=\"/certificates\" role=\"search\">\
          <label for=\"domain\">Name</label> \
          <input id=\"domain\" name=\"domain\" value=\"{}\" placeholder=\"www.example.com or .example.com\"> \
-         <button type=\"submit\">Search</button></form>\n{}",
+         {}<button type=\"submit\">Search</button></form>\n{}",
         esc(domain.unwrap_or("")),
+        if signed.customer_id().is_none() {
+            format!(
+                "<label for=\"customer\">Customer</label> <input id=\"customer\" name=\"customer\" value=\"{}\"> ",
+                esc(chosen.unwrap_or(""))
+            )
+        } else {
+            String::new()
+        },
         table(
             "Certificates, by serial",
             &["Serial", "Names", "Expires", "Status"],
@@ -468,10 +490,11 @@ pub(super) async fn certificates(
         )
     );
     if let Some(next) = page_.next {
-        let _ = write!(
+        let _ = writeln!(
             body,
-            "<p><a href=\"/certificates?domain={}&amp;after={}\">Next page</a></p>\n",
+            "<p><a href=\"/certificates?domain={}&amp;customer={}&amp;after={}\">Next page</a></p>",
             url(domain.unwrap_or("")),
+            url(chosen.unwrap_or("")),
             url(&next)
         );
     }
@@ -595,9 +618,29 @@ pub(super) async fn revoke(
     signed.check_csrf(fields.get("csrf").map(String::as_str))?;
     let serial = parse_serial(&serial)?;
     let reason = parse_reason(fields.get("reason").map(String::as_str).unwrap_or(""))?;
+    let by = match &signed.principal {
+        Principal::Customer(c) => Revoker::Customer {
+            customer_id: &c.customer_id,
+            credential_id: &c.id,
+        },
+        Principal::Operator(o) => {
+            state
+                .ca
+                .eab()
+                .record_operator_request(
+                    &o.id,
+                    "cert revoke",
+                    &format!("POST /certificates/{serial}/revoke (portal)"),
+                )
+                .await;
+            Revoker::OperatorCredential {
+                credential_id: &o.id,
+            }
+        }
+    };
     let revoked = state
         .ca
-        .revoke_customer_certificate(signed.customer_id(), &signed.credential.id, &serial, reason)
+        .revoke_customer_certificate(signed.customer_id(), by, &serial, reason)
         .await?;
     let v = CertificateView::new(&revoked, state.ca.now());
     let top = notice("ok", "<p>Revoked. Its CRL lists it within a minute.</p>");
@@ -617,7 +660,7 @@ pub(super) async fn validations(
 ) -> Result<Response, PortalError> {
     let domain = q.get("domain").map(|d| d.trim()).filter(|d| !d.is_empty());
     let mut filter = DomainValidationQuery {
-        customer_id: signed.customer_id().to_owned(),
+        customer_id: signed.customer()?.to_owned(),
         ..DomainValidationQuery::default()
     };
     if let Some(d) = domain {
@@ -672,9 +715,9 @@ pub(super) async fn validations(
         )
     );
     if let Some(next) = page_.next {
-        let _ = write!(
+        let _ = writeln!(
             body,
-            "<p><a href=\"/validations?domain={}&amp;after={}\">Next page</a></p>\n",
+            "<p><a href=\"/validations?domain={}&amp;after={}\">Next page</a></p>",
             url(domain.unwrap_or("")),
             url(&next)
         );
@@ -698,26 +741,24 @@ pub(super) async fn support(
          <button type=\"submit\">Find</button></form>\n",
         esc(id.unwrap_or(""))
     );
-    if let Some(id) = id {
-        let found = if id.len() <= 128 {
-            state
-                .ca
-                .store()
-                .refused_request(id)
-                .await
-                .map_err(ferrite_core::CoreError::from)?
-                .filter(|r| r.customer_id.as_deref() == Some(signed.customer_id()))
-        } else {
-            None
-        };
-        match found {
-            Some(r) => {
-                let _ = write!(
+    if let Some(id) = id.filter(|id| id.len() <= 128) {
+        match state
+            .ca
+            .eab()
+            .refused_request(id, signed.customer_id())
+            .await
+        {
+            Ok(r) => {
+                let customer = match (&r.customer, signed.customer_id()) {
+                    (Some(name), None) => format!("<dt>Customer</dt><dd>{}</dd>", esc(name)),
+                    _ => String::new(),
+                };
+                let _ = writeln!(
                     body,
                     "<dl class=\"facts\" id=\"refusal\"><dt>When</dt><dd>{}</dd>\
                      <dt>Request</dt><dd><code>{} {}</code> ({} listener)</dd>\
                      <dt>Answer</dt><dd>{} <code>{}</code></dd>\
-                     <dt>Detail</dt><dd>{}</dd><dt>Account</dt><dd><code>{}</code></dd></dl>\n",
+                     <dt>Detail</dt><dd>{}</dd>{customer}<dt>Account</dt><dd><code>{}</code></dd></dl>",
                     when(r.at),
                     esc(&r.method),
                     esc(&r.path),
@@ -728,12 +769,15 @@ pub(super) async fn support(
                     esc(r.account_id.as_deref().unwrap_or("none")),
                 );
             }
-            None => body.push_str(&notice(
-                "error",
-                "<p>No refused request of yours has that id in the last 30 days. Check the id \
-                 (it is in the response's <code>X-Request-Id</code> header); a request that \
-                 succeeded is not kept.</p>",
-            )),
+            Err(ferrite_core::CoreError::Problem(p)) if p.status == Some(404) => {
+                body.push_str(&notice(
+                    "error",
+                    "<p>No refused request of yours has that id in the last 30 days. Check the id \
+                     (it is in the response's <code>X-Request-Id</code> header); a request that \
+                     succeeded is not kept.</p>",
+                ));
+            }
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(ok_page("Support", &signed, "/support", &body))
@@ -782,4 +826,111 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+/// `GET /customers`: every customer with its status, and the forms that suspend or resume it
+/// (an operator credential's page).
+pub(super) async fn customers(
+    State(state): State<AppState>,
+    signed: SignedIn,
+) -> Result<Response, PortalError> {
+    signed.operator()?;
+    let body = customers_body(&state, &signed, "").await?;
+    Ok(ok_page("Customers", &signed, "/customers", &body))
+}
+
+async fn customers_body(
+    state: &AppState,
+    signed: &SignedIn,
+    top: &str,
+) -> Result<String, PortalError> {
+    let csrf = csrf_field(&signed.session.csrf_token);
+    let rows: Vec<Vec<String>> = state
+        .ca
+        .eab()
+        .customers()
+        .await?
+        .iter()
+        .map(|c| {
+            let action = if c.suspended_at.is_some() {
+                format!(
+                    "<form class=\"inline\" method=\"post\" action=\"/customers/{}/resume\">{csrf}\
+                     <button type=\"submit\" id=\"resume-{}\">Resume</button></form>",
+                    url(&c.name),
+                    esc(&c.name)
+                )
+            } else {
+                format!(
+                    "<form class=\"inline\" method=\"post\" action=\"/customers/{}/suspend\">{csrf}\
+                     <label for=\"reason-{n}\">Reason</label> <input id=\"reason-{n}\" name=\"reason\"> \
+                     <button type=\"submit\" class=\"danger\" id=\"suspend-{n}\">Suspend</button></form>",
+                    url(&c.name),
+                    n = esc(&c.name)
+                )
+            };
+            vec![
+                esc(&c.name),
+                badge(c.status),
+                when(c.created_at),
+                esc(c.suspended_reason.as_deref().unwrap_or("")),
+                format!(
+                    "<a href=\"/certificates?customer={}\">certificates</a>",
+                    url(&c.name)
+                ),
+                action,
+            ]
+        })
+        .collect();
+    Ok(format!(
+        "{top}<p>A suspended customer's ACME accounts, MAC keys and credentials are refused with \
+         <code>unauthorized</code> until it is resumed; nothing else changes.</p>\n{}",
+        table(
+            "Customers",
+            &["Name", "Status", "Created", "Suspended because", "", ""],
+            &rows,
+            "No customers yet (`ferrite customer create NAME`).",
+        )
+    ))
+}
+
+/// `POST /customers/{name}/suspend` (`reason`) and `/resume`: as `ferrite customer suspend`
+/// and `resume`, recorded in the audit log as the operator credential's.
+pub(super) async fn suspend_or_resume(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    Path((name, action)): Path<(String, String)>,
+    Fields(fields): Fields,
+) -> Result<Response, PortalError> {
+    let operator = signed.operator()?.to_owned();
+    signed.check_csrf(fields.get("csrf").map(String::as_str))?;
+    let eab = state.ca.eab();
+    let request = format!("POST /customers/{name}/{action} (portal)");
+    let done = match action.as_str() {
+        "suspend" => {
+            eab.record_operator_request(&operator, "customer suspend", &request)
+                .await;
+            let reason = fields
+                .get("reason")
+                .map(|r| r.trim())
+                .filter(|r| !r.is_empty());
+            eab.suspend_customer(&name, reason).await?;
+            "suspended"
+        }
+        "resume" => {
+            eab.record_operator_request(&operator, "customer resume", &request)
+                .await;
+            eab.resume_customer(&name).await?;
+            "resumed"
+        }
+        _ => {
+            return Err(PortalError::problem(
+                ferrite_proto::ProblemType::Malformed,
+                404,
+                "a customer is suspended with /customers/NAME/suspend or resumed with /customers/NAME/resume",
+            ));
+        }
+    };
+    let top = notice("ok", &format!("<p>Customer {} is {done}.</p>", esc(&name)));
+    let body = customers_body(&state, &signed, &top).await?;
+    Ok(ok_page("Customers", &signed, "/customers", &body))
 }

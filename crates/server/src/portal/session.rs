@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use ferrite_core::CoreError;
-use ferrite_core::model::{ApiCredential, PortalSession};
+use ferrite_core::eab::Principal;
+use ferrite_core::model::PortalSession;
 use ferrite_proto::{Problem, ProblemType};
 
 use super::PORTAL_SESSION_LIFETIME;
@@ -19,27 +20,54 @@ use crate::AppState;
 /// The session cookie's name.
 const COOKIE: &str = "ferrite_portal";
 
-/// A signed-in request: its session, credential and customer name.
+/// A signed-in request: its session, who signed in, and (for a customer's credential) the
+/// customer's id and name.
 pub(super) struct SignedIn {
     pub(super) session: PortalSession,
-    pub(super) credential: ApiCredential,
-    pub(super) customer: String,
+    pub(super) principal: Principal,
+    customer: Option<(String, String)>,
 }
 
 impl SignedIn {
     /// The page frame for a page at `current`.
     pub(super) fn frame<'a>(&'a self, current: &'a str) -> html::Frame<'a> {
         html::Frame {
-            customer: &self.customer,
-            credential: &self.credential.id,
+            customer: self.customer.as_ref().map(|(_, name)| name.as_str()),
+            credential: self.principal.credential_id(),
             csrf: &self.session.csrf_token,
             current,
         }
     }
 
-    /// The customer's id.
-    pub(super) fn customer_id(&self) -> &str {
-        &self.credential.customer_id
+    /// The signed-in customer's id; `None` for an operator credential, which sees every
+    /// customer.
+    pub(super) fn customer_id(&self) -> Option<&str> {
+        self.customer.as_ref().map(|(id, _)| id.as_str())
+    }
+
+    /// The customer's id, for a page that shows one customer's own things: an operator
+    /// credential is sent to the pages it has.
+    pub(super) fn customer(&self) -> Result<&str, PortalError> {
+        self.customer_id().ok_or_else(|| {
+            PortalError::problem(
+                ProblemType::Unauthorized,
+                403,
+                "this page shows one customer's own keys, accounts and validations: sign in with that customer's API credential (an operator credential sees Customers, Certificates and Support)",
+            )
+        })
+    }
+
+    /// The operator credential's id, for an operator's page; a customer's credential is
+    /// refused.
+    pub(super) fn operator(&self) -> Result<&str, PortalError> {
+        match &self.principal {
+            Principal::Operator(o) => Ok(&o.id),
+            Principal::Customer(_) => Err(PortalError::problem(
+                ProblemType::Unauthorized,
+                403,
+                "this page is the operator's: sign in with an operator credential (`ferrite credential create --operator`)",
+            )),
+        }
     }
 
     /// Refuses a form whose `csrf` field is not this session's token (compared in constant
@@ -98,17 +126,23 @@ impl FromRequestParts<AppState> for SignedIn {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = cookie_token(&parts.headers).ok_or(PortalError::SignIn)?;
-        let (session, credential) = state
+        let (session, principal) = state
             .ca
             .eab()
             .portal_session(&token)
             .await?
             .ok_or(PortalError::SignIn)?;
-        crate::request_id::record_customer(&credential.customer_id);
-        let customer = state.ca.eab().customer(&credential.customer_id).await?.name;
+        let customer = match &principal {
+            Principal::Customer(c) => {
+                crate::request_id::record_customer(&c.customer_id);
+                let name = state.ca.eab().customer(&c.customer_id).await?.name;
+                Some((c.customer_id.clone(), name))
+            }
+            Principal::Operator(_) => None,
+        };
         Ok(SignedIn {
             session,
-            credential,
+            principal,
             customer,
         })
     }

@@ -54,6 +54,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/postgres/0011_audit_log.sql"),
     ),
     (
+        12,
+        include_str!("../../migrations/postgres/0012_operator_credentials.sql"),
+    ),
+    (
         13,
         include_str!("../../migrations/postgres/0013_portal.sql"),
     ),

@@ -5,8 +5,9 @@ use ferrite_core::StoreError;
 use ferrite_core::model::{
     Account, Activity, ApiCredential, Authorization, BindingRefusal, BlockedKey, CaCertificates,
     CaRecord, Certificate, CertificateFilter, CertificateQuery, CredentialStatus, CrlScope,
-    CrlStatus, Customer, DomainValidation, DomainValidationQuery, MacKey, Order, PortalSession,
-    RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner, ValidationResult,
+    CrlStatus, Customer, DomainValidation, DomainValidationQuery, MacKey, OperatorCredential,
+    Order, PortalSession, RefusedRequest, Scope, SharedCrl, StoredCrl, Suspension, ValidationOwner,
+    ValidationResult,
 };
 use ferrite_core::rate_limit::Gcra;
 use ferrite_proto::{AuthorizationStatus, Problem};

@@ -4,7 +4,8 @@
 use ferrite_core::Store;
 use ferrite_core::StoreError;
 use ferrite_core::model::{
-    Account, ApiCredential, BindingRefusal, CredentialStatus, Customer, MacKey, Scope, Suspension,
+    Account, ApiCredential, BindingRefusal, CredentialStatus, Customer, MacKey, OperatorCredential,
+    Scope, Suspension,
 };
 use time::Duration;
 
@@ -138,6 +139,100 @@ pub(crate) async fn credentials_round_trip_scoped_and_disabled(store: &dyn Store
         store.credential("k3").await.unwrap().unwrap().status,
         CredentialStatus::Active
     );
+}
+
+/// Operator credentials round-trip apart from customers' credentials (an id of one is not
+/// found as the other), are unique by id, list oldest first, and their creation and status
+/// changes are in the audit log.
+pub(crate) async fn operator_credentials_round_trip_and_are_audited(store: &dyn Store) {
+    store.insert_customer(&customer("c1")).await.unwrap();
+    store
+        .insert_credential(&credential("k1", "c1"))
+        .await
+        .unwrap();
+    let operator = |id: &str| OperatorCredential {
+        id: id.to_owned(),
+        secret_hash: format!("$argon2id$v=19$hash-of-{id}"),
+        status: CredentialStatus::Active,
+        created_at: T0,
+    };
+    let (o1, o2) = (operator("o1"), operator("o2"));
+    store.insert_operator_credential(&o1).await.unwrap();
+    store.insert_operator_credential(&o2).await.unwrap();
+    let err = store.insert_operator_credential(&o1).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+
+    assert_eq!(
+        store.operator_credential("o1").await.unwrap(),
+        Some(o1.clone())
+    );
+    assert_eq!(store.operator_credential("k1").await.unwrap(), None);
+    assert_eq!(store.credential("o1").await.unwrap(), None);
+    assert_eq!(
+        store.operator_credentials().await.unwrap(),
+        vec![o1.clone(), o2.clone()]
+    );
+    assert_eq!(store.credentials(None).await.unwrap().len(), 1);
+
+    assert!(
+        store
+            .set_operator_credential_status("o1", CredentialStatus::Disabled)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_operator_credential_status("k1", CredentialStatus::Disabled)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .operator_credential("o1")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        CredentialStatus::Disabled
+    );
+    assert_eq!(
+        store.credential("k1").await.unwrap().unwrap().status,
+        CredentialStatus::Active
+    );
+    // An operator credential holds no MAC key: the key's credential must be a customer's.
+    assert!(
+        store
+            .insert_mac_key(&mac_key("kid-o", "o2", 5))
+            .await
+            .is_err()
+    );
+
+    let entries = store
+        .audit_entries(time::OffsetDateTime::UNIX_EPOCH, 0, 100)
+        .await
+        .unwrap();
+    let operator_events: Vec<(&str, &str)> = entries
+        .iter()
+        .filter(|e| e.event.starts_with("operator_credential"))
+        .map(|e| (e.event.as_str(), e.subject.as_str()))
+        .collect();
+    assert_eq!(
+        operator_events,
+        [
+            ("operator_credential_created", "o1"),
+            ("operator_credential_created", "o2"),
+            ("operator_credential_disabled", "o1"),
+        ]
+    );
+    let details: serde_json::Value = serde_json::from_str(
+        &entries
+            .iter()
+            .find(|e| e.event == "operator_credential_disabled")
+            .unwrap()
+            .details,
+    )
+    .unwrap();
+    assert_eq!(details["role"], "operator", "{details}");
 }
 
 /// A new MAC key disables the credential's previous key (only that credential's), in the same

@@ -78,6 +78,7 @@ macro_rules! all {
             crl_numbers_are_monotonic,
             customers_round_trip_with_unique_names,
             credentials_round_trip_scoped_and_disabled,
+            operator_credentials_round_trip_and_are_audited,
             new_mac_key_disables_previous_key,
             binding_counts_and_inserts_the_account,
             binding_refusals_name_the_rule,
