@@ -39,12 +39,19 @@ pub struct Config {
     /// Plain HTTP for relying parties: issuer certificate, root, CRL, health. Certificates
     /// point here (`public_base_url`), so in production it is reachable from everywhere.
     pub public_listen: SocketAddr,
-    /// Plain HTTP admin API (bearer credentials): keep it on loopback.
+    /// The admin API, `/metrics` and the customer portal: plain HTTP (keep it on loopback), or
+    /// HTTPS with `admin_cert_file` and `admin_key_file`.
     pub admin_listen: SocketAddr,
-    /// `admin_listen` may be an address other than loopback only when this says the network
-    /// between the admin listener and its callers is trusted: the admin API is plain HTTP, and
-    /// its requests carry bearer secrets.
+    /// `admin_listen` may be an address other than loopback without its own certificate only
+    /// when this says the network between the admin listener and its callers is trusted: plain
+    /// HTTP admin requests carry bearer secrets and session cookies.
     pub admin_trusted_network: bool,
+    /// The admin listener's certificate chain (PEM, leaf first), from a CA the operator's and
+    /// customers' browsers trust: with `admin_key_file`, the admin listener serves HTTPS (read
+    /// again whenever either file changes). Empty: plain HTTP.
+    pub admin_cert_file: String,
+    /// The private key of `admin_cert_file` (PEM; readable by Ferrite's user only).
+    pub admin_key_file: String,
     /// CA keys and certificates, the SQLite database, the listener's TLS certificate.
     pub data_dir: PathBuf,
     /// Empty: SQLite in `data_dir`. Or a PostgreSQL URL
@@ -611,6 +618,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 14000)),
             admin_listen: SocketAddr::from(([127, 0, 0, 1], 14001)),
             admin_trusted_network: false,
+            admin_cert_file: String::new(),
+            admin_key_file: String::new(),
             public_listen: SocketAddr::from(([127, 0, 0, 1], 14002)),
             data_dir: PathBuf::from("./ferrite-data"),
             database_url: DatabaseUrl::default(),
@@ -677,6 +686,11 @@ impl Default for Config {
 }
 
 impl Config {
+    /// Whether the admin listener serves HTTPS (`admin_cert_file` and `admin_key_file`).
+    pub fn admin_tls(&self) -> bool {
+        !self.admin_cert_file.trim().is_empty()
+    }
+
     /// Defaults ← file (if given) ← environment.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
@@ -797,8 +811,14 @@ impl Config {
         );
         config.validate_tls()?;
         anyhow::ensure!(
-            config.admin_listen.ip().is_loopback() || config.admin_trusted_network,
-            "admin_listen = {} is not a loopback address, and the admin API is plain HTTP whose requests carry bearer secrets: keep admin_listen on loopback and reach it through an SSH tunnel or a TLS-terminating proxy, or set admin_trusted_network = true if the network between it and its callers is trusted",
+            config.admin_cert_file.trim().is_empty() == config.admin_key_file.trim().is_empty(),
+            "admin_cert_file and admin_key_file go together: set both (the admin listener then serves HTTPS) or neither (plain HTTP)"
+        );
+        anyhow::ensure!(
+            config.admin_listen.ip().is_loopback()
+                || config.admin_trusted_network
+                || config.admin_tls(),
+            "admin_listen = {} is not a loopback address, and the admin listener is plain HTTP whose requests carry bearer secrets and session cookies: give it a certificate (admin_cert_file and admin_key_file), keep admin_listen on loopback and reach it through an SSH tunnel or a TLS-terminating proxy, or set admin_trusted_network = true if the network between it and its callers is trusted",
             config.admin_listen
         );
         let v = &config.validation;
@@ -1646,6 +1666,13 @@ mod tests {
         c.validate().unwrap();
         c.admin_listen = "[::1]:14001".parse().unwrap();
         c.admin_trusted_network = false;
+        c.validate().unwrap();
+        // With its own certificate it may listen beyond loopback; the two files go together.
+        c.admin_listen = "0.0.0.0:14001".parse().unwrap();
+        c.admin_cert_file = "/etc/ferrite/admin.pem".into();
+        let err = format!("{:#}", c.validate().unwrap_err());
+        assert!(err.contains("go together"), "{err}");
+        c.admin_key_file = "/etc/ferrite/admin.key".into();
         c.validate().unwrap();
     }
 

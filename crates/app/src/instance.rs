@@ -42,8 +42,9 @@ pub struct Listeners {
 }
 
 impl Listeners {
-    /// Binds `listen`, `public_listen` and `admin_listen`. The admin API carries bearer
-    /// secrets over plain HTTP, so an address other than loopback is warned about.
+    /// Binds `listen`, `public_listen` and `admin_listen`. A plain-HTTP admin listener carries
+    /// bearer secrets and session cookies in the clear, so an address other than loopback
+    /// without `admin_cert_file` is warned about.
     pub async fn bind(config: &Config) -> anyhow::Result<Listeners> {
         let bind = |addr, key: &'static str| async move {
             TcpListener::bind(addr)
@@ -55,7 +56,7 @@ impl Listeners {
         // API must not be: two listeners.
         let public = bind(config.public_listen, "public_listen").await?;
         let admin = bind(config.admin_listen, "admin_listen").await?;
-        if !config.admin_listen.ip().is_loopback() {
+        if !config.admin_listen.ip().is_loopback() && !config.admin_tls() {
             // Allowed only with admin_trusted_network (Config::validate).
             tracing::warn!(
                 admin_listen = %config.admin_listen,
@@ -256,7 +257,8 @@ pub struct Ferrite {
     /// The base URL of the public listener as written into certificates (`public_base_url`,
     /// else `http://{public_listen}` as bound).
     pub public_base_url: String,
-    /// The admin API's URL, `http://{admin_listen}` as bound.
+    /// The admin listener's URL, `http://{admin_listen}` as bound (`https://` with
+    /// `admin_cert_file`).
     pub admin_url: String,
     /// The root certificate file clients must trust.
     pub root_path: PathBuf,
@@ -270,6 +272,10 @@ pub struct Ferrite {
     /// What keeps the ACME listener's certificate current, and how often it looks; `None`
     /// behind a proxy.
     listener_watch: Option<ListenerWatch>,
+    /// The admin listener's TLS; `None`: plain HTTP.
+    admin_tls: Option<Arc<rustls::ServerConfig>>,
+    /// What keeps the admin listener's certificate current (the operator's files).
+    admin_watch: Option<ListenerWatch>,
     listeners: Listeners,
     /// The connection limits of the ACME, public and admin listeners.
     limits: [ferrite_server::listener::ConnectionLimits; 3],
@@ -327,7 +333,8 @@ impl Ferrite {
                 PathBuf::from(config.tls.cert_file.trim()),
                 PathBuf::from(config.tls.key_file.trim()),
             );
-            let (chain_pem, key_pem, not_after) = crate::listener_cert::read_files(&cert, &key)?;
+            let (chain_pem, key_pem, not_after) =
+                crate::listener_cert::read_files(&cert, &key, crate::listener_cert::ACME_FILES)?;
             let days_left = (not_after - hooks.clock.now()).whole_days();
             if days_left < ferrite_pki::LISTENER_RENEW_BEFORE.whole_days() {
                 tracing::warn!(file = %cert.display(), %not_after, days_left, "the ACME listener certificate (tls.cert_file) expires soon or has expired: renew it; the new files are served without a restart");
@@ -338,7 +345,11 @@ impl Ferrite {
                     key_pem.expose(),
                     not_after,
                 )?),
-                Some(crate::listener_cert::files_source(cert, key)),
+                Some(crate::listener_cert::files_source(
+                    cert,
+                    key,
+                    crate::listener_cert::ACME_FILES,
+                )),
             )
         } else {
             (
@@ -356,6 +367,33 @@ impl Ferrite {
                     opts: opts.clone(),
                 }),
             )
+        };
+        // The admin listener's own certificate, when the operator gives it one: HTTPS for the
+        // admin API and the portal, read again whenever the files change.
+        let admin_certificate = if config.admin_tls() {
+            let (cert, key) = (
+                PathBuf::from(config.admin_cert_file.trim()),
+                PathBuf::from(config.admin_key_file.trim()),
+            );
+            let files = crate::listener_cert::ADMIN_FILES;
+            let (chain_pem, key_pem, not_after) =
+                crate::listener_cert::read_files(&cert, &key, files)?;
+            let days_left = (not_after - hooks.clock.now()).whole_days();
+            if days_left < ferrite_pki::LISTENER_RENEW_BEFORE.whole_days() {
+                tracing::warn!(file = %cert.display(), %not_after, days_left, "the admin listener certificate (admin_cert_file) expires soon or has expired: renew it; the new files are served without a restart");
+            }
+            let served = ListenerCertificate::new(&chain_pem, key_pem.expose(), not_after)?;
+            Some((crate::listener_cert::files_source(cert, key, files), served))
+        } else {
+            None
+        };
+        let admin_tls = match &admin_certificate {
+            Some((_, served)) => Some(
+                served
+                    .server_config()
+                    .context("cannot serve the admin listener's certificate")?,
+            ),
+            None => None,
         };
         let trusted_proxies = if config.tls.behind_proxy() {
             let proxies = ferrite_server::proxy::TrustedProxies::parse(&config.tls.trusted_proxies)
@@ -445,13 +483,19 @@ impl Ferrite {
             ca,
             base_url,
             public_base_url,
-            admin_url: format!("http://{admin_addr}"),
+            admin_url: format!(
+                "{}://{admin_addr}",
+                if admin_tls.is_some() { "https" } else { "http" }
+            ),
             root_path,
             root_pem: bundle.root_pem,
             created_ca,
             tls,
             listener_watch: listener_source
                 .zip(listener)
+                .map(|(source, served)| (source, served, clock.clone(), config.tls.check_every())),
+            admin_tls,
+            admin_watch: admin_certificate
                 .map(|(source, served)| (source, served, clock, config.tls.check_every())),
             listeners,
             limits: connection_limits(config, open_file_limit()),
@@ -506,7 +550,7 @@ impl Ferrite {
                 )),
                 tokio::spawn(serve(
                     admin,
-                    None,
+                    self.admin_tls,
                     ferrite_server::admin_router(self.state),
                     admin_limits,
                     stopped(stop_rx),
@@ -518,6 +562,9 @@ impl Ferrite {
             ),
             housekeeping: ferrite_server::spawn_housekeeping(self.ca, HOUSEKEEPING_EVERY),
             listener_watch: self.listener_watch.map(|(source, served, clock, every)| {
+                crate::listener_cert::spawn_watch(source, served, clock, every)
+            }),
+            admin_watch: self.admin_watch.map(|(source, served, clock, every)| {
                 crate::listener_cert::spawn_watch(source, served, clock, every)
             }),
         }
@@ -601,12 +648,13 @@ pub struct Running {
     /// Keeps the issuer's CRLs fresh.
     crl_refresh: JoinHandle<()>,
     listener_watch: Option<JoinHandle<()>>,
+    admin_watch: Option<JoinHandle<()>>,
 }
 
 impl Running {
     /// Waits for the shutdown signal, then until the servers have stopped (at most
     /// [`SHUTDOWN_GRACE`] for requests in flight), and stops housekeeping and the listener
-    /// certificate's watch.
+    /// certificates' watches.
     pub async fn stopped(mut self) {
         // A closed channel means the signal's task is gone: stop too.
         let _ = self.stopping.wait_for(|s| *s).await;
@@ -620,7 +668,10 @@ impl Running {
         .await;
         self.housekeeping.abort();
         self.crl_refresh.abort();
-        if let Some(watch) = &self.listener_watch {
+        for watch in [&self.listener_watch, &self.admin_watch]
+            .into_iter()
+            .flatten()
+        {
             watch.abort();
         }
     }

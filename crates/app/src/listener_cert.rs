@@ -1,7 +1,8 @@
-//! The ACME listener's certificate while the instance serves: Ferrite's own (issued by the
-//! intermediate into `data_dir/ca`, issued again [`LISTENER_RENEW_BEFORE`] before it
-//! expires) or the operator's `tls.cert_file` and `tls.key_file` (read again whenever either
-//! changes). Either way the new certificate is served from the next handshake on, without a
+//! A TLS listener's certificate while the instance serves: the ACME listener's is Ferrite's
+//! own (issued by the intermediate into `data_dir/ca`, issued again [`LISTENER_RENEW_BEFORE`]
+//! before it expires) or the operator's `tls.cert_file` and `tls.key_file`; the admin
+//! listener's, when it has one, is the operator's `admin_cert_file` and `admin_key_file`.
+//! Operator files are read again whenever either changes. Either way the new certificate is served from the next handshake on, without a
 //! restart; a renewal or a file that fails leaves the current certificate served and says why
 //! in the log.
 
@@ -33,8 +34,34 @@ pub(crate) enum Source {
         cert: PathBuf,
         key: PathBuf,
         seen: Option<Stamp>,
+        keys: FileKeys,
     },
 }
+
+/// Which listener's files these are: the configuration keys that name them, for messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileKeys {
+    /// The certificate chain's key (`tls.cert_file`).
+    pub(crate) cert: &'static str,
+    /// The private key's key (`tls.key_file`).
+    pub(crate) key: &'static str,
+    /// The listener, as log lines name it.
+    pub(crate) listener: &'static str,
+}
+
+/// The ACME listener's files.
+pub(crate) const ACME_FILES: FileKeys = FileKeys {
+    cert: "tls.cert_file",
+    key: "tls.key_file",
+    listener: "ACME listener",
+};
+
+/// The admin listener's files.
+pub(crate) const ADMIN_FILES: FileKeys = FileKeys {
+    cert: "admin_cert_file",
+    key: "admin_key_file",
+    listener: "admin listener",
+};
 
 /// The modification times and sizes of the certificate and key files: a change in either
 /// is a reason to read them again.
@@ -57,12 +84,13 @@ impl Stamp {
 pub(crate) fn read_files(
     cert: &Path,
     key: &Path,
+    keys: FileKeys,
 ) -> anyhow::Result<(String, SecretPem, OffsetDateTime)> {
     let chain_pem = std::fs::read_to_string(cert)
-        .with_context(|| format!("tls.cert_file: cannot read {}", cert.display()))?;
+        .with_context(|| format!("{}: cannot read {}", keys.cert, cert.display()))?;
     let key_pem = SecretPem::new(
         std::fs::read_to_string(key)
-            .with_context(|| format!("tls.key_file: cannot read {}", key.display()))?,
+            .with_context(|| format!("{}: cannot read {}", keys.key, key.display()))?,
     );
     let leaf = {
         use rustls_pki_types::pem::PemObject;
@@ -71,14 +99,16 @@ pub(crate) fn read_files(
             .and_then(Result::ok)
             .with_context(|| {
                 format!(
-                    "tls.cert_file: {} holds no PEM certificate; give the chain, leaf first",
+                    "{}: {} holds no PEM certificate; give the chain, leaf first",
+                    keys.cert,
                     cert.display()
                 )
             })?
     };
     let parsed = ferrite_pki::parse_certificate(&leaf).map_err(|e| {
         anyhow::anyhow!(
-            "tls.cert_file: the first certificate of {} does not parse: {e}",
+            "{}: the first certificate of {} does not parse: {e}",
+            keys.cert,
             cert.display()
         )
     })?;
@@ -86,7 +116,9 @@ pub(crate) fn read_files(
     ListenerCertificate::new(&chain_pem, key_pem.expose(), parsed.not_after).with_context(
         || {
             format!(
-                "tls.cert_file and tls.key_file: {} and {} are not a certificate chain and its key",
+                "{} and {}: {} and {} are not a certificate chain and its key",
+                keys.cert,
+                keys.key,
                 cert.display(),
                 key.display()
             )
@@ -156,13 +188,18 @@ pub(crate) async fn check(
                 }
             }
         }
-        Source::Files { cert, key, seen } => {
+        Source::Files {
+            cert,
+            key,
+            seen,
+            keys,
+        } => {
             let now_seen = Stamp::of(cert, key);
             if now_seen == *seen {
                 return true;
             }
             *seen = now_seen;
-            let loaded = read_files(cert, key).and_then(|(chain, key_pem, not_after)| {
+            let loaded = read_files(cert, key, *keys).and_then(|(chain, key_pem, not_after)| {
                 served
                     .replace(&chain, key_pem.expose(), not_after)
                     .map(|()| not_after)
@@ -170,12 +207,12 @@ pub(crate) async fn check(
             });
             match loaded {
                 Ok(not_after) => {
-                    tracing::info!(file = %cert.display(), %not_after, "read the ACME listener's certificate again after a change; new connections get it");
+                    tracing::info!(file = %cert.display(), %not_after, listener = keys.listener, "read the listener's certificate again after a change; new connections get it");
                 }
                 // A pair caught mid-replacement (new certificate, old key) is read again
                 // at the next change.
                 Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "the changed tls.cert_file / tls.key_file cannot be served; the previous certificate still is");
+                    tracing::error!(error = %format!("{e:#}"), files = %format!("{} / {}", keys.cert, keys.key), "the changed certificate files cannot be served; the previous certificate still is");
                 }
             }
             true
@@ -184,7 +221,12 @@ pub(crate) async fn check(
 }
 
 /// The operator's files as a [`Source`] with what they look like now.
-pub(crate) fn files_source(cert: PathBuf, key: PathBuf) -> Source {
+pub(crate) fn files_source(cert: PathBuf, key: PathBuf, keys: FileKeys) -> Source {
     let seen = Stamp::of(&cert, &key);
-    Source::Files { cert, key, seen }
+    Source::Files {
+        cert,
+        key,
+        seen,
+        keys,
+    }
 }

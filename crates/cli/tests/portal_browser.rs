@@ -1,9 +1,11 @@
 //! The customer portal in a real browser: headless Chromium (Debian `chromium`), driven over
 //! WebDriver (`chromedriver`), walks what a customer's administrator does: sign in with the
 //! first start's API credential → create a MAC key (the HMAC key and the client commands shown
-//! once, the copy buttons working under the portal's Content-Security-Policy) → bind lego with
+//! once; its copy button, which the portal's script shows under its Content-Security-Policy,
+//! copies or selects the key) → bind lego with
 //! that key and get a certificate → see the account and the certificate → revoke it from its
-//! page → see it revoked, and the overview count it and a failed validation by its cause.
+//! page → see it revoked, and the overview count it and a failed validation by
+//! its cause.
 //! Signing out ends the session.
 //!
 //! A screenshot of each page is written to `$CARGO_TARGET_TMPDIR/portal-screenshots/` for a
@@ -216,6 +218,25 @@ async fn a_customer_signs_in_makes_a_mac_key_binds_lego_and_revokes_its_certific
     assert!(
         copy.is_displayed().await.unwrap(),
         "the copy button stays hidden"
+    );
+    // Clicked, it copies the key (the button says so) or, where the browser keeps the
+    // clipboard to itself, selects it for the user to copy.
+    copy.click().await.unwrap();
+    let copied = browser
+        .wait()
+        .at_most(Duration::from_secs(5))
+        .for_element(Locator::XPath(
+            "//button[@data-copy='hmac' and text()='Copied']",
+        ))
+        .await
+        .is_ok();
+    let selected = browser
+        .execute("return window.getSelection().toString();", vec![])
+        .await
+        .unwrap();
+    assert!(
+        copied || selected.as_str() == Some(hmac.as_str()),
+        "the copy button neither copied nor selected the key (selection {selected})"
     );
     shots.take(&browser, "new-mac-key").await;
     // The key replaced the first start's: that one is disabled now.

@@ -511,6 +511,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<PortalSession>, StoreError>;
     /// Ends a session (signing out). Returns whether it existed.
     async fn delete_portal_session(&self, token_hash: &str) -> Result<bool, StoreError>;
+    /// Ends every session of the credentials in `scope` (a customer's, one credential's; an
+    /// operator credential is a [`Scope::Credential`]); returns how many.
+    async fn end_portal_sessions(&self, scope: &Scope) -> Result<u64, StoreError>;
     /// Deletes the sessions that expired before `now`; returns how many.
     async fn purge_portal_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
     /// Certificates issued per day (by notBefore) and challenges failed by problem type, of

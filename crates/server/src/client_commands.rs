@@ -8,6 +8,8 @@
 pub struct ClientCommand {
     /// The client, as its users name it (`certbot`, `lego`, `acme.sh`, `win-acme`).
     pub client: &'static str,
+    /// Whether the command is for Windows PowerShell (win-acme) rather than a POSIX shell.
+    pub windows: bool,
     /// The command line.
     pub command: String,
 }
@@ -16,7 +18,8 @@ pub struct ClientCommand {
 /// `hmac_key`. `trust`: the root certificate file clients must trust (a path, or the name the
 /// portal's download saves it under): certbot takes it through `REQUESTS_CA_BUNDLE`, lego
 /// through `LEGO_CA_CERTIFICATES`, acme.sh through `--ca-bundle`, and win-acme from the
-/// Windows certificate store, where `certutil -addstore Root` puts it first. `None` when the
+/// Windows certificate store, where PowerShell's `Import-Certificate` puts it first (the
+/// win-acme line is PowerShell: quoted for it, `;` between its two commands). `None` when the
 /// listener's certificate is one clients already trust.
 pub fn client_commands(
     directory_url: &str,
@@ -26,12 +29,15 @@ pub fn client_commands(
 ) -> Vec<ClientCommand> {
     let (certbot_env, lego_env, acme_sh_flag, windows_store) = match trust {
         Some(root) => {
-            let root = shell_word(root);
+            let posix = shell_word(root);
             (
-                format!("REQUESTS_CA_BUNDLE={root} "),
-                format!("LEGO_CA_CERTIFICATES={root} "),
-                format!(" --ca-bundle {root}"),
-                format!("certutil -addstore Root {root}; "),
+                format!("REQUESTS_CA_BUNDLE={posix} "),
+                format!("LEGO_CA_CERTIFICATES={posix} "),
+                format!(" --ca-bundle {posix}"),
+                format!(
+                    "Import-Certificate -FilePath {} -CertStoreLocation Cert:\\LocalMachine\\Root; ",
+                    powershell_word(root)
+                ),
             )
         }
         None => Default::default(),
@@ -39,24 +45,28 @@ pub fn client_commands(
     vec![
         ClientCommand {
             client: "certbot",
+            windows: false,
             command: format!(
                 "{certbot_env}certbot register --server {directory_url} --eab-kid {kid} --eab-hmac-key {hmac_key} --agree-tos --no-eff-email -m you@example.com"
             ),
         },
         ClientCommand {
             client: "lego",
+            windows: false,
             command: format!(
                 "{lego_env}lego --server {directory_url} --eab --kid {kid} --hmac {hmac_key} --email you@example.com --accept-tos --domains example.com --http run"
             ),
         },
         ClientCommand {
             client: "acme.sh",
+            windows: false,
             command: format!(
                 "acme.sh --register-account --server {directory_url} --eab-kid {kid} --eab-hmac-key {hmac_key}{acme_sh_flag}"
             ),
         },
         ClientCommand {
             client: "win-acme",
+            windows: true,
             command: format!(
                 "{windows_store}wacs.exe --baseuri {directory_url} --eab-key-identifier {kid} --eab-key {hmac_key} --accepttos --emailaddress you@example.com --source manual --host example.com"
             ),
@@ -95,6 +105,11 @@ pub fn cert_manager_issuer(
          \x20   solvers:\n      - http01:\n          ingress: {{}}\n\
          EOF\n"
     )
+}
+
+/// `text` as one PowerShell word: in single quotes (a quote inside doubled).
+fn powershell_word(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
 }
 
 /// `text` as one POSIX shell word: as it is when it holds only characters no shell treats
@@ -141,7 +156,9 @@ mod tests {
             by("acme.sh")
                 .ends_with("--eab-hmac-key hmac1 --ca-bundle /var/lib/ferrite/ca/root.pem")
         );
-        assert!(by("win-acme").starts_with("certutil -addstore Root /var/lib/ferrite/ca/root.pem; wacs.exe --baseuri https://ca.test/directory --eab-key-identifier kid1 --eab-key hmac1"));
+        assert!(by("win-acme").starts_with(
+            "Import-Certificate -FilePath '/var/lib/ferrite/ca/root.pem' -CertStoreLocation Cert:\\LocalMachine\\Root; wacs.exe --baseuri https://ca.test/directory --eab-key-identifier kid1 --eab-key hmac1"
+        ));
 
         let plain = client_commands("https://ca.test/directory", "kid1", "hmac1", None);
         assert!(

@@ -69,17 +69,26 @@ pub(crate) async fn set_status(
     id: &str,
     status: CredentialStatus,
 ) -> Result<bool, StoreError> {
+    set_status_by(
+        store,
+        "UPDATE api_credentials SET status = ? WHERE id = ?",
+        id,
+        status,
+    )
+    .await
+}
+
+/// Runs `sql` (an UPDATE of one credential table's `status`, by `id`); whether a row changed.
+async fn set_status_by(
+    store: &SqliteStore,
+    sql: &'static str,
+    id: &str,
+    status: CredentialStatus,
+) -> Result<bool, StoreError> {
     let id = id.to_owned();
     store
         .db
-        .write(move |conn| {
-            execute(
-                conn,
-                "UPDATE api_credentials SET status = ? WHERE id = ?",
-                params![status.as_str(), id],
-            )
-            .map(|n| n == 1)
-        })
+        .write(move |conn| execute(conn, sql, params![status.as_str(), id]).map(|n| n == 1))
         .await
 }
 
@@ -143,18 +152,13 @@ pub(crate) async fn set_operator_status(
     id: &str,
     status: CredentialStatus,
 ) -> Result<bool, StoreError> {
-    let id = id.to_owned();
-    store
-        .db
-        .write(move |conn| {
-            execute(
-                conn,
-                "UPDATE operator_credentials SET status = ? WHERE id = ?",
-                params![status.as_str(), id],
-            )
-            .map(|n| n == 1)
-        })
-        .await
+    set_status_by(
+        store,
+        "UPDATE operator_credentials SET status = ? WHERE id = ?",
+        id,
+        status,
+    )
+    .await
 }
 
 fn decode_operator(row: &Row<'_>) -> Result<OperatorCredential, StoreError> {

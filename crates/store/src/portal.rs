@@ -2,7 +2,7 @@
 //! draw (certificates per day, failed challenges by problem type).
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{Activity, PortalSession};
+use ferrite_core::model::{Activity, PortalSession, Scope};
 use rusqlite::{Row, params};
 use time::OffsetDateTime;
 
@@ -62,6 +62,30 @@ pub(crate) async fn delete(store: &SqliteStore, token_hash: &str) -> Result<bool
                 [token_hash],
             )
             .map(|n| n > 0)
+        })
+        .await
+}
+
+pub(crate) async fn end(store: &SqliteStore, scope: &Scope) -> Result<u64, StoreError> {
+    let scope = scope.clone();
+    store
+        .db
+        .write(move |conn| {
+            let n = match &scope {
+                Scope::All => execute(conn, "DELETE FROM portal_sessions", [])?,
+                Scope::Customer(customer) => execute(
+                    conn,
+                    "DELETE FROM portal_sessions WHERE credential_id IN \
+                     (SELECT id FROM api_credentials WHERE customer_id = ?)",
+                    [customer],
+                )?,
+                Scope::Credential(credential) => execute(
+                    conn,
+                    "DELETE FROM portal_sessions WHERE credential_id = ?",
+                    [credential],
+                )?,
+            };
+            Ok(n as u64)
         })
         .await
 }

@@ -577,6 +577,10 @@ macro_rules! store_impl {
                 portal::delete(self, token_hash).await
             }
 
+            async fn end_portal_sessions(&self, scope: &Scope) -> Result<u64, StoreError> {
+                portal::end(self, scope).await
+            }
+
             async fn purge_portal_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
                 portal::purge(self, now).await
             }

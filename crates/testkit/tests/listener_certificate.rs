@@ -17,36 +17,40 @@ use x509_parser::extensions::GeneralName;
 /// The leaf the ACME listener serves now, and the directory's HTTP status line over that
 /// connection (the listener answers with the certificate it presents).
 async fn served(ca: &TestCa) -> (Vec<u8>, String) {
+    served_at(ca.addr, "/directory").await
+}
+
+/// The leaf the TLS listener at `addr` serves now, and `GET path`'s whole answer (status
+/// line first).
+async fn served_at(addr: std::net::SocketAddr, path: &str) -> (Vec<u8>, String) {
     // Any certificate: these tests look at what is served (some of it valid only in the test
     // clock's future), not whether a client trusts it.
     let config = ferrite_va::any_certificate_client_config(b"http/1.1").unwrap();
-    let tcp = TcpStream::connect(ca.addr).await.unwrap();
+    let tcp = TcpStream::connect(addr).await.unwrap();
     let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("127.0.0.1").unwrap(), tcp)
         .await
         .unwrap();
     let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
-    tls.write_all(b"GET /directory HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    tls.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await
+    .unwrap();
     let mut answer = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut answer))
         .await
         .unwrap()
         .ok();
-    let status = String::from_utf8_lossy(&answer)
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    (leaf, status)
+    (leaf, String::from_utf8_lossy(&answer).into_owned())
 }
 
-/// Polls (every 200 ms, at most `within`) until the served leaf is not `old`; returns it.
-async fn served_other_than(ca: &TestCa, old: &[u8], within: Duration) -> Vec<u8> {
+/// Polls (every 200 ms, at most `within`) until the leaf served at `addr` is not `old`;
+/// returns it.
+async fn served_other_than(addr: std::net::SocketAddr, old: &[u8], within: Duration) -> Vec<u8> {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let (leaf, _) = served(ca).await;
+        let (leaf, _) = served_at(addr, "/").await;
         if leaf != old {
             return leaf;
         }
@@ -111,13 +115,13 @@ async fn the_operators_files_are_served_and_read_again_when_they_change() {
     let ca = TestCa::start_with(options).await;
     let (leaf, status) = served(&ca).await;
     assert_eq!(leaf, first, "the operator's certificate is served");
-    assert!(status.contains("200"), "{status}");
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
 
     // The operator renews: key first, then the certificate, as a renewal hook would.
     let (chain, key, second) = operator_leaf(&operator_ca, &["acme.test", "127.0.0.1"]);
     std::fs::write(&key_path, key).unwrap();
     std::fs::write(&cert_path, chain).unwrap();
-    let leaf = served_other_than(&ca, &first, Duration::from_secs(15)).await;
+    let leaf = served_other_than(ca.addr, &first, Duration::from_secs(15)).await;
     assert_eq!(
         leaf, second,
         "the changed files are served without a restart"
@@ -128,14 +132,14 @@ async fn the_operators_files_are_served_and_read_again_when_they_change() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (leaf, status) = served(&ca).await;
     assert_eq!(leaf, second);
-    assert!(status.contains("200"), "{status}");
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
 
     // Mended: served again.
     let (chain, key, third) = operator_leaf(&operator_ca, &["acme.test", "127.0.0.1"]);
     std::fs::write(&key_path, key).unwrap();
     std::fs::write(&cert_path, chain).unwrap();
     assert_eq!(
-        served_other_than(&ca, &second, Duration::from_secs(15)).await,
+        served_other_than(ca.addr, &second, Duration::from_secs(15)).await,
         third
     );
 }
@@ -187,7 +191,7 @@ async fn ferrites_own_certificate_names_tls_names_and_is_renewed_while_serving()
     options.config.tls.check_seconds = 1;
     let ca = TestCa::start_with(options).await;
     let (first, status) = served(&ca).await;
-    assert!(status.contains("200"), "{status}");
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
     assert_eq!(san(&first), ["acme.test", "127.0.0.1"]);
     let on_disk = |ca: &TestCa| {
         let pem = std::fs::read_to_string(ca.data_dir().join("ca/tls.pem")).unwrap();
@@ -204,7 +208,7 @@ async fn ferrites_own_certificate_names_tls_names_and_is_renewed_while_serving()
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(served(&ca).await.0, first, "not renewed early");
     clock.advance(time::Duration::days(370));
-    let renewed = served_other_than(&ca, &first, Duration::from_secs(15)).await;
+    let renewed = served_other_than(ca.addr, &first, Duration::from_secs(15)).await;
     assert_eq!(san(&renewed), ["acme.test", "127.0.0.1"]);
     let (_, cert) = x509_parser::parse_x509_certificate(&renewed).unwrap();
     let not_before = cert.validity().not_before.to_datetime();
@@ -222,4 +226,62 @@ async fn ferrites_own_certificate_names_tls_names_and_is_renewed_while_serving()
 fn clock_now(clock: &TestClock) -> time::OffsetDateTime {
     use ferrite_core::Clock;
     clock.now()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_listener_serves_https_with_the_operators_files() {
+    let files = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (
+        files.path().join("admin.pem"),
+        files.path().join("admin.key"),
+    );
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params.self_signed(&ca_key).unwrap();
+    let operator_ca = rcgen::Issuer::new(ca_params, ca_key);
+    let (chain, key, first) = operator_leaf(&operator_ca, &["admin.test", "127.0.0.1"]);
+    std::fs::write(&cert_path, chain).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+
+    let mut options = TestCaOptions::default();
+    options.config.admin_cert_file = cert_path.display().to_string();
+    options.config.admin_key_file = key_path.display().to_string();
+    options.config.tls.check_seconds = 1;
+    let ca = TestCa::start_with(options).await;
+    let admin: std::net::SocketAddr = ca
+        .admin_url
+        .strip_prefix("https://")
+        .unwrap_or_else(|| panic!("the admin URL is not https: {}", ca.admin_url))
+        .parse()
+        .unwrap();
+
+    // The portal and the admin API answer over TLS with the operator's certificate.
+    let (leaf, answer) = served_at(admin, "/sign-in").await;
+    assert_eq!(leaf, first, "the operator's certificate is served");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.contains("content-security-policy:"), "{answer}");
+    let (_, answer) = served_at(admin, "/admin/v1/credentials").await;
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    // Plain HTTP on that port gets no page.
+    let mut plain = TcpStream::connect(admin).await.unwrap();
+    plain
+        .write_all(b"GET /sign-in HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), plain.read_to_end(&mut answer)).await;
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("<form"),
+        "plain HTTP got a page"
+    );
+
+    // Renewed files are served without a restart.
+    let (chain, key, second) = operator_leaf(&operator_ca, &["admin.test", "127.0.0.1"]);
+    std::fs::write(&key_path, key).unwrap();
+    std::fs::write(&cert_path, chain).unwrap();
+    assert_eq!(
+        served_other_than(admin, &first, Duration::from_secs(15)).await,
+        second
+    );
 }

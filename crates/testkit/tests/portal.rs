@@ -41,11 +41,17 @@ impl Page {
 
     /// The value of the hidden `csrf` field of the page's forms.
     fn csrf(&self) -> String {
+        self.field("csrf")
+    }
+
+    /// The value of the page's (first) hidden field `name`.
+    fn field(&self, name: &str) -> String {
+        let marker = format!("name=\"{name}\" value=\"");
         let at = self
             .text
-            .find("name=\"csrf\" value=\"")
-            .unwrap_or_else(|| panic!("no CSRF field in {}", self.text))
-            + "name=\"csrf\" value=\"".len();
+            .find(&marker)
+            .unwrap_or_else(|| panic!("no {name} field in {}", self.text))
+            + marker.len();
         self.text[at..].split('"').next().unwrap().to_owned()
     }
 }
@@ -121,18 +127,45 @@ impl Portal {
         )
     }
 
+    /// `POST /sign-in` as the form sends it: the form's token, fetched with the form, and
+    /// its cookie.
+    async fn post_sign_in(&self, credential: &str, secret: &str) -> Page {
+        let form = self.get("/sign-in", None).await;
+        let token = form.field("signin");
+        let set = form.header("set-cookie").to_owned();
+        assert!(
+            set.starts_with(&format!("ferrite_portal_signin={token};"))
+                && set.contains("SameSite=Strict")
+                && set.contains("HttpOnly"),
+            "{set}"
+        );
+        self.request(
+            "POST",
+            "/sign-in",
+            None,
+            &[
+                ("credential", credential),
+                ("secret", secret),
+                ("signin", &token),
+            ],
+            &[("cookie", &format!("ferrite_portal_signin={token}"))],
+        )
+        .await
+    }
+
     /// Signs in; returns the session cookie's value.
     async fn sign_in(&self, credential: &str, secret: &str) -> String {
-        let page = self
-            .post(
-                "/sign-in",
-                None,
-                &[("credential", credential), ("secret", secret)],
-            )
-            .await;
+        let page = self.post_sign_in(credential, secret).await;
         assert_eq!(page.status, 303, "{}", page.text);
         assert_eq!(page.header("location"), "/");
-        let cookie = page.header("set-cookie").to_owned();
+        let cookie = page
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with("ferrite_portal="))
+            .expect("a session cookie")
+            .to_owned();
         for attribute in [
             "Secure",
             "HttpOnly",
@@ -148,6 +181,18 @@ impl Portal {
             .unwrap()
             .to_owned()
     }
+}
+
+/// How many API credentials customer `customer` has.
+async fn eab_credentials(portal: &Portal, customer: &str) -> usize {
+    portal
+        .ca
+        .ca
+        .eab()
+        .credentials(Some(customer))
+        .await
+        .unwrap()
+        .len()
 }
 
 fn enc(text: &str) -> String {
@@ -192,21 +237,61 @@ async fn sessions_are_cookies_a_script_cannot_read_and_pages_allow_no_inline_cod
     assert_eq!(form.header("cache-control"), "no-store");
     assert!(!form.text.contains("<script>") && !form.text.contains(" style="));
 
-    // A wrong secret: the form again, 401, with the request id to quote; no cookie.
-    let refused = portal
+    // A wrong secret: the form again, 401, with the request id to quote; no session.
+    let refused = portal.post_sign_in(&credential, "wrong-Secret-7Q2X").await;
+    assert_eq!(refused.status, 401, "{}", refused.text);
+    assert!(!refused.header("set-cookie").starts_with("ferrite_portal="));
+    let request_id = refused.header("x-request-id").to_owned();
+    assert!(refused.text.contains(&request_id), "{}", refused.text);
+    assert!(!refused.text.contains("7Q2X"), "the secret is not echoed");
+    // The right secret without the form's token (or with another browser's), or from
+    // another origin, signs nobody in.
+    let no_token = portal
         .post(
             "/sign-in",
             None,
-            &[("credential", &credential), ("secret", "wrong")],
+            &[("credential", &credential), ("secret", &secret)],
         )
         .await;
-    assert_eq!(refused.status, 401, "{}", refused.text);
-    assert!(refused.header("set-cookie").is_empty());
-    let request_id = refused.header("x-request-id").to_owned();
-    assert!(refused.text.contains(&request_id), "{}", refused.text);
+    assert_eq!(no_token.status, 403, "{}", no_token.text);
+    assert!(no_token.text.contains("sign-in form"), "{}", no_token.text);
+    let mismatched = portal
+        .request(
+            "POST",
+            "/sign-in",
+            None,
+            &[
+                ("credential", &credential),
+                ("secret", &secret),
+                ("signin", "abc"),
+            ],
+            &[("cookie", "ferrite_portal_signin=xyz")],
+        )
+        .await;
+    assert_eq!(mismatched.status, 403, "{}", mismatched.text);
+    let form = portal.get("/sign-in", None).await;
+    let token = form.field("signin");
+    let elsewhere = portal
+        .request(
+            "POST",
+            "/sign-in",
+            None,
+            &[
+                ("credential", &credential),
+                ("secret", &secret),
+                ("signin", &token),
+            ],
+            &[
+                ("cookie", &format!("ferrite_portal_signin={token}")),
+                ("origin", "https://evil.example"),
+            ],
+        )
+        .await;
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.text);
     assert!(
-        !refused.text.contains("wrong\""),
-        "the secret is not echoed"
+        elsewhere.text.contains("another site"),
+        "{}",
+        elsewhere.text
     );
 
     let cookie = portal.sign_in(&credential, &secret).await;
@@ -282,6 +367,38 @@ async fn a_form_without_the_sessions_token_or_from_another_site_changes_nothing(
     assert_eq!(cross_site.status, 403, "{}", cross_site.text);
     assert!(cross_site.text.contains("another site"));
     assert_eq!(count().await, 0, "a refused form made a key");
+    let other_origin = portal
+        .request(
+            "POST",
+            "/mac-keys",
+            Some(&cookie),
+            &[("credential", &credential), ("csrf", &csrf)],
+            &[("origin", "http://127.0.0.1:1")],
+        )
+        .await;
+    assert_eq!(other_origin.status, 403, "{}", other_origin.text);
+    // Every form of a session needs its token.
+    for path in [
+        "/credentials",
+        "/certificates/0a/revoke",
+        "/sign-out",
+        "/mac-keys",
+    ] {
+        let refused = portal
+            .post(path, Some(&cookie), &[("reason", "superseded")])
+            .await;
+        assert_eq!(refused.status, 403, "{path}: {}", refused.text);
+        assert!(
+            refused.text.contains("security token"),
+            "{path}: {}",
+            refused.text
+        );
+    }
+    assert_eq!(
+        eab_credentials(&portal, &customer).await,
+        1,
+        "a refused form made a credential"
+    );
 
     // With the token: a key, its HMAC key shown once, and not cached.
     let made = portal
@@ -310,16 +427,18 @@ async fn a_form_without_the_sessions_token_or_from_another_site_changes_nothing(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_session_ends_with_its_credential_and_shows_its_customers_suspension() {
+async fn a_session_ends_with_its_credential_or_its_customers_suspension() {
     let portal = Portal::start().await;
     let (_, credential, secret) = portal.customer("initech").await;
     let cookie = portal.sign_in(&credential, &secret).await;
     let eab = portal.ca.ca.eab();
 
+    // Suspension ends the session for good: a resume does not bring it back.
     eab.suspend_customer("initech", Some("unpaid"))
         .await
         .unwrap();
-    let suspended = portal.get("/keys", Some(&cookie)).await;
+    assert_sign_in_redirect(&portal.get("/keys", Some(&cookie)).await);
+    let suspended = portal.post_sign_in(&credential, &secret).await;
     assert_eq!(suspended.status, 403, "{}", suspended.text);
     assert!(suspended.text.contains("suspended"), "{}", suspended.text);
     assert!(
@@ -327,17 +446,13 @@ async fn a_session_ends_with_its_credential_and_shows_its_customers_suspension()
         "the operator's reason stays private"
     );
     eab.resume_customer("initech").await.unwrap();
+    assert_sign_in_redirect(&portal.get("/keys", Some(&cookie)).await);
+    let cookie = portal.sign_in(&credential, &secret).await;
     assert_eq!(portal.get("/keys", Some(&cookie)).await.status, 200);
 
     eab.disable_credential(&credential, None).await.unwrap();
     assert_sign_in_redirect(&portal.get("/keys", Some(&cookie)).await);
-    let again = portal
-        .post(
-            "/sign-in",
-            None,
-            &[("credential", &credential), ("secret", &secret)],
-        )
-        .await;
+    let again = portal.post_sign_in(&credential, &secret).await;
     assert_eq!(again.status, 401);
 }
 
@@ -407,14 +522,27 @@ async fn a_customer_sees_only_its_own_certificates_and_refusals_with_data_escape
         .await;
     assert_eq!(revoke.status, 404, "{}", revoke.text);
 
-    // Markup in a search is shown as text.
+    // Markup in a search is shown as text, on the refusal page and in the search box.
     let search = portal
         .get(
             "/certificates?domain=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
             Some(&cookie),
         )
         .await;
+    assert_eq!(search.status, 400, "{}", search.text);
     assert!(!search.text.contains("<script>alert"), "{}", search.text);
+    assert!(
+        search.text.contains("&lt;script&gt;alert"),
+        "{}",
+        search.text
+    );
+    let search = portal
+        .get(
+            "/certificates?domain=.a%22%3E%3Cb%3E.example",
+            Some(&cookie),
+        )
+        .await;
+    assert!(!search.text.contains("\"><b>"), "{}", search.text);
 
     // A refused ACME request of each customer: each finds its own by id, not the other's.
     let url = portal.ca.url("/acme/order/no-such-order");
@@ -442,6 +570,21 @@ async fn a_customer_sees_only_its_own_certificates_and_refusals_with_data_escape
         "{}",
         found.text
     );
+    // Kept (the support trail writes in the background), yet not shown to initech.
+    ferrite_testkit::bounded(async {
+        while portal
+            .ca
+            .ca
+            .store()
+            .refused_request(&their_refusal)
+            .await
+            .unwrap()
+            .is_none()
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
     let other = portal
         .get(&format!("/support?request={their_refusal}"), Some(&cookie))
         .await;
@@ -472,6 +615,18 @@ async fn an_operator_sees_every_customer_and_suspends_and_resumes_one() {
     assert_eq!(portal.get("/certificates", Some(&op)).await.status, 200);
     let unknown = portal.get("/certificates?customer=nosuch", Some(&op)).await;
     assert_eq!(unknown.status, 404, "{}", unknown.text);
+
+    // A customer's session cannot use the operator's forms, token or not.
+    let own = portal.get("/", Some(&customer)).await;
+    let not_theirs = portal
+        .post(
+            "/customers/globex/suspend",
+            Some(&customer),
+            &[("csrf", &own.csrf())],
+        )
+        .await;
+    assert_eq!(not_theirs.status, 403, "{}", not_theirs.text);
+    assert!(eab.customer(&globex).await.unwrap().suspended_at.is_none());
 
     // Suspending needs the session's token, then stops the customer's session at once.
     let csrf = list.csrf();
@@ -507,13 +662,50 @@ async fn an_operator_sees_every_customer_and_suspends_and_resumes_one() {
             .as_deref(),
         Some("unpaid")
     );
-    assert_eq!(portal.get("/keys", Some(&customer)).await.status, 403);
+    assert_sign_in_redirect(&portal.get("/keys", Some(&customer)).await);
     assert!(eab.customer(&globex).await.unwrap().suspended_at.is_none());
     let resumed = portal
         .post("/customers/initech/resume", Some(&op), &[("csrf", &csrf)])
         .await;
     assert_eq!(resumed.status, 200, "{}", resumed.text);
+    let customer = portal.sign_in(&credential, &secret).await;
     assert_eq!(portal.get("/keys", Some(&customer)).await.status, 200);
+    // The operator revokes any customer's certificate from its page.
+    let raw = portal.ca.raw();
+    let key = eab.create_mac_key(&credential, None).await.unwrap();
+    let account = RawAccount::register_bound(
+        &raw,
+        &IssuedMacKey {
+            credential_id: credential.clone(),
+            kid: key.key.kid.clone(),
+            hmac: URL_SAFE_NO_PAD.decode(key.hmac_key.expose()).unwrap(),
+        },
+    )
+    .await;
+    let issued = portal
+        .ca
+        .raw_issue(&raw, &account, &["www.initech.example"])
+        .await;
+    let serial = {
+        use x509_parser::prelude::FromDer;
+        let (_, cert) =
+            x509_parser::certificate::X509Certificate::from_der(&issued.leaf_der).unwrap();
+        ferrite_pki::serial_to_hex(cert.raw_serial())
+    };
+    let shown = portal
+        .get(&format!("/certificates/{serial}"), Some(&op))
+        .await;
+    assert_eq!(shown.status, 200, "{}", shown.text);
+    let revoked = portal
+        .post(
+            &format!("/certificates/{serial}/revoke"),
+            Some(&op),
+            &[("reason", "keyCompromise"), ("csrf", &shown.csrf())],
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert!(revoked.text.contains("id=\"revoked\""), "{}", revoked.text);
+
     // Each change is in the audit log as the operator credential's request.
     let entries = portal
         .ca
@@ -526,5 +718,11 @@ async fn an_operator_sees_every_customer_and_suspends_and_resumes_one() {
         .iter()
         .filter(|e| e.event == "operator_command" && e.details.contains(&operator.credential.id))
         .count();
-    assert_eq!(by_operator, 2, "{entries:#?}");
+    assert_eq!(by_operator, 3, "{entries:#?}");
+    // Each sign-in is audited too.
+    assert!(
+        entries
+            .iter()
+            .any(|e| e.event == "portal_signed_in" && e.subject == operator.credential.id)
+    );
 }

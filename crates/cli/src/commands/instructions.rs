@@ -5,7 +5,7 @@ use std::path::Path;
 
 use ferrite_server::client_commands::client_commands;
 
-/// Prints the EAB lines and the certbot, lego, acme.sh and win-acme command lines to stdout (never to the
+/// Prints the EAB lines and the certbot, lego and acme.sh command lines to stdout (never to the
 /// log: the HMAC key is a secret shown once).
 pub(crate) fn print_eab(directory_url: &str, kid: &str, hmac_key: &str, trust: Option<&Path>) {
     print!("{}", eab_lines(directory_url, kid, hmac_key, trust));
@@ -29,7 +29,11 @@ pub(crate) fn eab_lines(
          EAB HMAC key: {hmac_key}\n\
          Register an ACME client with it (shown once; the key is base64url):\n"
     );
-    for c in client_commands(directory_url, kid, hmac_key, trust.as_deref()) {
+    // The server's root path means nothing on a Windows client: the POSIX clients only.
+    for c in client_commands(directory_url, kid, hmac_key, trust.as_deref())
+        .into_iter()
+        .filter(|c| !c.windows)
+    {
         lines.push_str("  ");
         lines.push_str(&c.command);
         lines.push('\n');

@@ -50,6 +50,20 @@ pub enum Principal {
 }
 
 impl Principal {
+    /// Who a revocation this credential asks for is by (the audit line names it).
+    pub fn revoker(&self) -> crate::ca::operator_revoke::Revoker<'_> {
+        use crate::ca::operator_revoke::Revoker;
+        match self {
+            Self::Customer(c) => Revoker::Customer {
+                customer_id: &c.customer_id,
+                credential_id: &c.id,
+            },
+            Self::Operator(o) => Revoker::OperatorCredential {
+                credential_id: &o.id,
+            },
+        }
+    }
+
     /// The credential's id.
     pub fn credential_id(&self) -> &str {
         match self {
@@ -289,14 +303,20 @@ impl Registry {
     /// Appends `operator_command` to the audit log for a change the operator credential
     /// `credential_id` asks for through the admin API, as `ferrite` records each command that
     /// can change state: `command` names the equivalent command (`customer suspend`),
-    /// `request` the method and path. Like the CLI's, it is appended before the change, in a
-    /// transaction of its own (the change is audited in its own); a failure is logged and the
-    /// request goes on.
-    pub async fn record_operator_request(&self, credential_id: &str, command: &str, request: &str) {
+    /// `request` the method and path, `via` where it came from (`admin_api`, `portal`). Like
+    /// the CLI's, it is appended before the change, in a transaction of its own (the change is
+    /// audited in its own); a failure is logged and the request goes on.
+    pub async fn record_operator_request(
+        &self,
+        credential_id: &str,
+        command: &str,
+        request: &str,
+        via: &str,
+    ) {
         let details = serde_json::json!({
             "operator_credential": credential_id,
             "request": request,
-            "via": "admin_api",
+            "via": via,
         })
         .to_string();
         if let Err(e) = self
@@ -321,8 +341,9 @@ impl Registry {
     /// Suspends customer `name` (with the operator's `reason`, kept for operators): from
     /// now on every ACME request signed by one of its accounts, every new binding through its
     /// MAC keys and every admin API request with its credentials is refused with
-    /// `unauthorized`, naming whom to contact. Nothing else changes, so
-    /// [`Registry::resume_customer`] restores everything. Suspending a suspended customer
+    /// `unauthorized`, naming whom to contact, and its portal sessions end (its
+    /// administrators sign in again after a resume). Nothing else changes, so
+    /// [`Registry::resume_customer`] restores everything else. Suspending a suspended customer
     /// records the new time and reason. 404 if there is no such customer.
     pub async fn suspend_customer(
         &self,
@@ -337,6 +358,10 @@ impl Registry {
                 .map(str::to_owned),
         };
         let customer = self.set_suspension(name, Some(suspension)).await?;
+        // Its portal sessions end now: a resume does not bring them back.
+        self.store
+            .end_portal_sessions(&Scope::Customer(customer.id.clone()))
+            .await?;
         tracing::warn!(
             target: "ferrite::audit",
             event = "customer_suspended",
@@ -566,9 +591,9 @@ impl Registry {
         }
     }
 
-    /// Disables a credential: its MAC keys bind no more accounts. Accounts already bound keep
-    /// working. Without `within` (the operator), an operator credential is disabled too: it
-    /// authenticates no more.
+    /// Disables a credential: its MAC keys bind no more accounts and its portal sessions end.
+    /// Accounts already bound keep working. Without `within` (the operator), an operator
+    /// credential is disabled too: it authenticates no more.
     pub async fn disable_credential(
         &self,
         id: &str,
@@ -579,6 +604,9 @@ impl Registry {
         {
             self.store
                 .set_operator_credential_status(id, CredentialStatus::Disabled)
+                .await?;
+            self.store
+                .end_portal_sessions(&Scope::Credential(id.to_owned()))
                 .await?;
             tracing::warn!(
                 target: "ferrite::audit",
@@ -593,12 +621,14 @@ impl Registry {
         self.store
             .set_credential_status(id, CredentialStatus::Disabled)
             .await?;
+        self.store
+            .end_portal_sessions(&Scope::Credential(id.to_owned()))
+            .await?;
         tracing::warn!(
             target: "ferrite::audit",
             event = "credential_disabled",
             credential = %credential.id,
             customer = %credential.customer_id,
-            by = if within.is_some() { "customer" } else { "operator" },
             "API credential disabled"
         );
         credential.status = CredentialStatus::Disabled;
@@ -834,7 +864,6 @@ impl Registry {
             event = "mac_key_disabled",
             eab_kid = %key.kid,
             credential = %key.credential_id,
-            by = if within.is_some() { "customer" } else { "operator" },
             "EAB MAC key disabled"
         );
         self.mac_key(kid, within).await

@@ -1,9 +1,11 @@
 //! Customer portal sign-ins: an API credential's id and secret (a customer's, or an
 //! operator credential's), checked once (argon2, the failed-authentication limit per address,
-//! as the admin API checks them), buy a session token for a cookie. The token is 256 random bits; the store keeps only its SHA-256, so a
-//! copy of the database signs nobody in. Every page load checks that the session has not
-//! expired and that its credential is still active and its customer in service: disabling the
-//! credential or suspending the customer ends its sessions at once, on every instance.
+//! as the admin API checks them), buy a session token for a cookie. The token is 256 random
+//! bits; the store keeps only its SHA-256, so a copy of the database signs nobody in. Every
+//! page load checks that the session has not expired and that its credential is still active and its customer in service; disabling the
+//! credential or suspending the customer also deletes its sessions
+//! ([`crate::Store::end_portal_sessions`]), so they end at once on every instance and a resume
+//! does not bring them back.
 
 use time::Duration;
 

@@ -115,7 +115,7 @@ impl Caller {
             state
                 .ca
                 .eab()
-                .record_operator_request(&o.id, command, &self.request)
+                .record_operator_request(&o.id, command, &self.request, "admin_api")
                 .await;
         }
     }

@@ -18,8 +18,7 @@ use ferrite_core::ca::certificate_listing::{CertificateStatus, NameFilter, parse
 use ferrite_core::ca::customer_certificates::{
     CertificateView, CustomerCertificate, ValidationView,
 };
-use ferrite_core::ca::operator_revoke::{Revoker, parse_reason};
-use ferrite_core::eab::Principal;
+use ferrite_core::ca::operator_revoke::parse_reason;
 use ferrite_core::model::{CertificateQuery, DomainValidationQuery};
 use ferrite_proto::ProblemType;
 use serde::{Deserialize, Serialize};
@@ -27,7 +26,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::PREFIX;
 use super::auth::Caller;
-use super::handlers::CustomerParam;
+use super::handlers::{CustomerParam, ProblemQuery};
 use super::openapi::ProblemDocument;
 use crate::AppState;
 use crate::problem::ApiError;
@@ -305,7 +304,7 @@ pub(super) async fn show_certificate(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
-    Query(param): Query<CustomerParam>,
+    ProblemQuery(param): ProblemQuery<CustomerParam>,
 ) -> Result<Response, ApiError> {
     let found = path_certificate(&state, &caller, param.customer.as_deref(), &serial).await?;
     Ok(Json(CertificateView::new(&found, state.ca.now())).into_response())
@@ -323,7 +322,7 @@ pub(super) async fn download_certificate(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
-    Query(param): Query<CustomerParam>,
+    ProblemQuery(param): ProblemQuery<CustomerParam>,
 ) -> Result<Response, ApiError> {
     let found = path_certificate(&state, &caller, param.customer.as_deref(), &serial).await?;
     Ok((
@@ -352,7 +351,7 @@ pub(super) async fn revoke_certificate(
     State(state): State<AppState>,
     caller: Caller,
     Path(serial): Path<String>,
-    Query(param): Query<CustomerParam>,
+    ProblemQuery(param): ProblemQuery<CustomerParam>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let serial = path_serial(&serial)?;
@@ -366,15 +365,7 @@ pub(super) async fn revoke_certificate(
     })?;
     let reason = parse_reason(&request.reason)?;
     let within = caller.within(&state, param.customer.as_deref()).await?;
-    let by = match &caller.principal {
-        Principal::Customer(c) => Revoker::Customer {
-            customer_id: &c.customer_id,
-            credential_id: &c.id,
-        },
-        Principal::Operator(o) => Revoker::OperatorCredential {
-            credential_id: &o.id,
-        },
-    };
+    let by = caller.principal.revoker();
     caller.record(&state, "cert revoke").await;
     let revoked = state
         .ca

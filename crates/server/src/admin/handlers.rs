@@ -29,6 +29,33 @@ pub(super) struct CustomerParam {
     pub(super) customer: Option<String>,
 }
 
+/// A query string read as `T`; one that does not decode is a 400 problem document naming the
+/// parameters the route takes (axum's own rejection is plain text).
+pub(super) struct ProblemQuery<T>(pub(super) T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ProblemQuery<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(value)) => Ok(ProblemQuery(value)),
+            Err(e) => Err(ApiError::new(
+                ProblemType::Malformed,
+                format!(
+                    "the query string is not accepted ({e}); this route takes customer=NAME (an operator credential's customer), and listings credential_id=ID"
+                ),
+            )),
+        }
+    }
+}
+
 /// `?credential_id=ID` on listings (`credential` is read as well), and `?customer=NAME`.
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -146,7 +173,7 @@ pub(super) fn optional_body<T: DeserializeOwned + Default>(
 pub(super) async fn list_credentials(
     State(state): State<AppState>,
     caller: Caller,
-    Query(param): Query<CustomerParam>,
+    ProblemQuery(param): ProblemQuery<CustomerParam>,
 ) -> Result<Response, ApiError> {
     let within = caller.within(&state, param.customer.as_deref()).await?;
     let eab = state.ca.eab();
@@ -168,7 +195,7 @@ pub(super) async fn list_credentials(
 pub(super) async fn create_credential(
     State(state): State<AppState>,
     caller: Caller,
-    Query(param): Query<CustomerParam>,
+    ProblemQuery(param): ProblemQuery<CustomerParam>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: NewCredentialRequest = optional_body(&body, r#"{"customer": "NAME"}"#)?;
@@ -192,7 +219,7 @@ pub(super) async fn disable_credential(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(param): Query<CustomerParam>,
+    ProblemQuery(param): ProblemQuery<CustomerParam>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: DisableRequest = optional_body(&body, r#"{"deactivate_accounts": true}"#)?;
@@ -219,7 +246,7 @@ pub(super) async fn disable_credential(
 pub(super) async fn list_mac_keys(
     State(state): State<AppState>,
     caller: Caller,
-    Query(filter): Query<CredentialFilter>,
+    ProblemQuery(filter): ProblemQuery<CredentialFilter>,
 ) -> Result<Response, ApiError> {
     let scope = scope(&state, &caller, filter).await?;
     let keys = state.ca.eab().mac_keys(&scope).await?;
@@ -237,7 +264,7 @@ pub(super) async fn list_mac_keys(
 pub(super) async fn create_mac_key(
     State(state): State<AppState>,
     caller: Caller,
-    Query(param): Query<CustomerParam>,
+    ProblemQuery(param): ProblemQuery<CustomerParam>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: NewMacKeyRequest = optional_body(&body, r#"{"credential_id": "ID"}"#)?;
@@ -272,7 +299,7 @@ pub(super) async fn disable_mac_key(
     State(state): State<AppState>,
     caller: Caller,
     Path(kid): Path<String>,
-    Query(param): Query<CustomerParam>,
+    ProblemQuery(param): ProblemQuery<CustomerParam>,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let request: DisableRequest = optional_body(&body, r#"{"deactivate_accounts": true}"#)?;
@@ -299,7 +326,7 @@ pub(super) async fn disable_mac_key(
 pub(super) async fn list_accounts(
     State(state): State<AppState>,
     caller: Caller,
-    Query(filter): Query<CredentialFilter>,
+    ProblemQuery(filter): ProblemQuery<CredentialFilter>,
 ) -> Result<Response, ApiError> {
     let scope = scope(&state, &caller, filter).await?;
     let accounts = state.ca.eab().accounts(&scope).await?;
@@ -316,7 +343,7 @@ pub(super) async fn deactivate_account(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(param): Query<CustomerParam>,
+    ProblemQuery(param): ProblemQuery<CustomerParam>,
 ) -> Result<Response, ApiError> {
     let within = caller.within(&state, param.customer.as_deref()).await?;
     caller.record(&state, "account deactivate").await;
@@ -339,7 +366,7 @@ pub(super) async fn deactivate_account(
 pub(super) async fn list_profiles(
     State(state): State<AppState>,
     caller: Caller,
-    Query(param): Query<CustomerParam>,
+    ProblemQuery(param): ProblemQuery<CustomerParam>,
 ) -> Result<Response, ApiError> {
     let customer = caller
         .one_customer(&state, param.customer.as_deref())

@@ -3,13 +3,13 @@
 //! an operator credential any customer's.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use ferrite_core::eab::UsageView;
 use ferrite_core::support_trail::RefusedRequestView;
 
 use super::auth::Caller;
-use super::handlers::CustomerParam;
+use super::handlers::{CustomerParam, ProblemQuery};
 use super::openapi::ProblemDocument;
 use crate::AppState;
 use crate::problem::ApiError;
@@ -25,7 +25,7 @@ use crate::problem::ApiError;
 pub(super) async fn usage(
     State(state): State<AppState>,
     caller: Caller,
-    Query(param): Query<CustomerParam>,
+    ProblemQuery(param): ProblemQuery<CustomerParam>,
 ) -> Result<Response, ApiError> {
     let customer = caller
         .one_customer(&state, param.customer.as_deref())

@@ -2,13 +2,18 @@
 //! administrator, usable without JavaScript. Signing in with an API credential's id and secret
 //! (`POST /sign-in`, checked as the admin API checks a bearer credential) sets a session
 //! cookie (`Secure`, `HttpOnly`, `SameSite=Strict`, 8 hours: [`PORTAL_SESSION_LIFETIME`]);
-//! every page then reads the customer's data through the same engine calls the admin API
-//! makes, confined to the signed-in credential's customer.
+//! every page then reads the customer's data through the engine and registry calls the admin
+//! API makes (the overview's counts through `Store::activity`), confined to the signed-in
+//! credential's customer.
 //!
 //! Protections: every POST form carries the session's CSRF token and is refused without it;
-//! a POST whose `Sec-Fetch-Site` says another site sent it is refused before anything else;
-//! every response has a Content-Security-Policy that allows only this origin's stylesheet and
-//! script (no inline script or style), cannot be framed, is not cached and sends no referrer.
+//! the sign-in form, which has no session yet, carries a token that must match its own
+//! `SameSite=Strict` cookie; a POST whose `Sec-Fetch-Site` says another site sent it, or whose
+//! `Origin` is not this listener, is refused before anything else; every response (an unknown
+//! path's 404 page too) has a Content-Security-Policy that allows only this origin's stylesheet
+//! and script (no inline script or style), cannot be framed and sends no referrer to other sites (`same-origin`: a form
+//! posted here still carries its `Origin`, which `no-referrer` would blank); pages are
+//! not cached (the stylesheet and script are, for an hour).
 //! A refusal is an HTML page with the problem's type, detail and request id (the support
 //! trail keeps it, as it keeps the API's).
 //!
@@ -19,7 +24,8 @@
 //! revoke), `/validations`, `/support` (a refused request by its id).
 //!
 //! An operator credential (`ferrite credential create --operator`) signs in to a view over
-//! every customer: the overview and certificates of all of them, `/customers` (suspend,
+//! every customer: the overview and certificates of all of them (`/certificates?customer=NAME`
+//! narrows to one), `/customers` (suspend,
 //! resume; each recorded in the audit log as the operator credential's), and any refused
 //! request on `/support`. The pages of one customer's own keys, accounts and validations are
 //! the customer's.
@@ -70,6 +76,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/root.pem", get(pages::root_pem))
         .route("/assets/portal.css", get(pages::stylesheet))
         .route("/assets/portal.js", get(pages::script))
+        .fallback(pages::not_found)
         .layer(axum::middleware::from_fn(session::refuse_cross_site))
         .layer(axum::middleware::from_fn(security_headers))
         .with_state(state)
@@ -90,7 +97,7 @@ async fn security_headers(request: Request, next: Next) -> Response {
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -10,7 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use ferrite_core::ca::certificate_listing::{NameFilter, parse_serial};
 use ferrite_core::ca::customer_certificates::{CertificateView, ValidationView};
-use ferrite_core::ca::operator_revoke::{Revoker, parse_reason};
+use ferrite_core::ca::operator_revoke::parse_reason;
 use ferrite_core::eab::Principal;
 use ferrite_core::model::{CertificateQuery, DomainValidationQuery, Scope};
 use time::Duration;
@@ -18,7 +18,8 @@ use time::Duration;
 use super::charts;
 use super::html::{badge, copyable, csrf_field, esc, notice, page, table, url, when};
 use super::session::{
-    Fields, PortalError, QueryFields, SignedIn, cleared_cookie, cookie_token, session_cookie,
+    Fields, PortalError, QueryFields, SignedIn, check_signin_token, cleared_cookie,
+    cleared_signin_cookie, cookie_token, session_cookie, signin_cookie, signin_token,
 };
 use crate::AppState;
 use crate::client_commands::{cert_manager_issuer, client_commands};
@@ -36,29 +37,43 @@ fn ok_page(title: &str, signed: &SignedIn, current: &str, body: &str) -> Respons
 
 /// `GET /sign-in`.
 pub(super) async fn sign_in_form() -> Response {
-    Html(page("Sign in", None, &sign_in_body(""))).into_response()
+    sign_in_page(StatusCode::OK, "")
 }
 
-fn sign_in_body(error: &str) -> String {
-    format!(
+/// The sign-in form with `error` above it, and a fresh sign-in token: in a cookie and in the
+/// form, which `POST /sign-in` needs to match (the form has no session's CSRF token yet).
+fn sign_in_page(status: StatusCode, error: &str) -> Response {
+    let token = signin_token();
+    let body = format!(
         "{error}<p>Sign in with one of your organisation's API credentials: its id and secret \
          (the operator gives you the first one; you can make more here).</p>\n\
          <form class=\"stack\" method=\"post\" action=\"/sign-in\">\n\
+         <input type=\"hidden\" name=\"signin\" value=\"{}\">\
          <label for=\"credential\">Credential id</label>\
          <input id=\"credential\" name=\"credential\" autocomplete=\"username\" required>\n\
          <label for=\"secret\">Secret</label>\
          <input id=\"secret\" name=\"secret\" type=\"password\" autocomplete=\"current-password\" required>\n\
-         <button type=\"submit\">Sign in</button>\n</form>\n"
-    )
+         <button type=\"submit\">Sign in</button>\n</form>\n",
+        esc(&token)
+    );
+    let mut response = (status, Html(page("Sign in", None, &body))).into_response();
+    response
+        .headers_mut()
+        .append(header::SET_COOKIE, signin_cookie(&token));
+    response
 }
 
-/// `POST /sign-in` (`credential`, `secret`): a session cookie and on to the overview, or the
-/// form again with why not.
+/// `POST /sign-in` (`credential`, `secret`, `signin`): a session cookie and on to the
+/// overview, or the form again with why not.
 pub(super) async fn sign_in(
     State(state): State<AppState>,
     peer: Option<axum::Extension<crate::listener::Peer>>,
+    headers: axum::http::HeaderMap,
     Fields(fields): Fields,
 ) -> Response {
+    if let Err(refused) = check_signin_token(&headers, fields.get("signin").map(String::as_str)) {
+        return refused_sign_in(refused);
+    }
     let id = fields.get("credential").map(|s| s.trim()).unwrap_or("");
     let secret = fields.get("secret").map(|s| s.trim()).unwrap_or("");
     let client = peer.map(|p| p.0.0.ip());
@@ -69,22 +84,23 @@ pub(super) async fn sign_in(
             }
             tracing::info!(credential = %principal.credential_id(), "portal sign-in");
             let mut response = Redirect::to("/").into_response();
-            response
-                .headers_mut()
-                .insert(header::SET_COOKIE, session_cookie(new.token.expose()));
-            response
-        }
-        Err(e) => {
-            let refused = PortalError::from(e);
-            let Some((status, error)) = refused.notice() else {
-                return refused.into_response();
-            };
-            let mut response =
-                (status, Html(page("Sign in", None, &sign_in_body(&error)))).into_response();
-            refused.mark(&mut response);
+            let cookies = response.headers_mut();
+            cookies.append(header::SET_COOKIE, session_cookie(new.token.expose()));
+            cookies.append(header::SET_COOKIE, cleared_signin_cookie());
             response
         }
+        Err(e) => refused_sign_in(PortalError::from(e)),
     }
+}
+
+/// The sign-in form again, with why it was refused, marked as the refusal.
+fn refused_sign_in(refused: PortalError) -> Response {
+    let Some((status, error)) = refused.notice() else {
+        return refused.into_response();
+    };
+    let mut response = sign_in_page(status, &error);
+    refused.mark(&mut response);
+    response
 }
 
 /// `POST /sign-out`: ends the session here and in the store.
@@ -111,11 +127,6 @@ pub(super) async fn overview(
     signed: SignedIn,
 ) -> Result<Response, PortalError> {
     let eab = state.ca.eab();
-    let scope = signed
-        .customer_id()
-        .map_or(Scope::All, |c| Scope::Customer(c.to_owned()));
-    let keys = eab.mac_keys(&scope).await?;
-    let accounts = eab.accounts(&scope).await?;
     let now = state.ca.now();
     let since = now - Duration::days(ACTIVITY_DAYS - 1);
     let since_day = since.date().midnight().assume_utc();
@@ -148,21 +159,49 @@ pub(super) async fn overview(
         })
         .collect();
     let failed: u64 = failures.iter().map(|(_, n)| n).sum();
-    let active_keys = keys.iter().filter(|k| k.status == "active").count();
+    // A customer's own keys and accounts are counted; an operator sees how many customers
+    // there are instead of every account of every customer.
+    let first_figures = match signed.customer_id() {
+        Some(customer) => {
+            let scope = Scope::Customer(customer.to_owned());
+            let active_keys = eab
+                .mac_keys(&scope)
+                .await?
+                .iter()
+                .filter(|k| k.status == "active")
+                .count();
+            let accounts = eab.accounts(&scope).await?.len();
+            format!(
+                "<li><strong id=\"active-keys\">{active_keys}</strong> active MAC keys</li>\
+                 <li><strong id=\"account-count\">{accounts}</strong> ACME accounts</li>"
+            )
+        }
+        None => {
+            let customers = eab.customers().await?;
+            let suspended = customers
+                .iter()
+                .filter(|c| c.suspended_at.is_some())
+                .count();
+            format!(
+                "<li><strong id=\"customer-count\">{}</strong> customers</li>\
+                 <li><strong id=\"suspended-count\">{suspended}</strong> suspended</li>",
+                customers.len()
+            )
+        }
+    };
     let mut body = String::new();
     let _ = write!(
         body,
-        "<ul class=\"figures\">\
-         <li><strong id=\"active-keys\">{active_keys}</strong> active MAC keys</li>\
-         <li><strong id=\"account-count\">{}</strong> ACME accounts</li>\
+        "<ul class=\"figures\">{first_figures}\
          <li><strong id=\"issued-30d\">{issued}</strong> certificates issued in {ACTIVITY_DAYS} days</li>\
          <li><strong id=\"failed-30d\">{failed}</strong> failed validations in {ACTIVITY_DAYS} days</li></ul>\n\
          <h2>Certificates issued per day</h2>\n{}\
          <h2>Validation failures by cause</h2>\n{}",
-        accounts.len(),
         charts::columns(
             "issued",
-            &format!("Certificates issued per day, last {ACTIVITY_DAYS} days (UTC)"),
+            &format!(
+                "Certificates issued per day (by the day their validity starts), last {ACTIVITY_DAYS} days (UTC)"
+            ),
             &days,
             7
         ),
@@ -618,26 +657,19 @@ pub(super) async fn revoke(
     signed.check_csrf(fields.get("csrf").map(String::as_str))?;
     let serial = parse_serial(&serial)?;
     let reason = parse_reason(fields.get("reason").map(String::as_str).unwrap_or(""))?;
-    let by = match &signed.principal {
-        Principal::Customer(c) => Revoker::Customer {
-            customer_id: &c.customer_id,
-            credential_id: &c.id,
-        },
-        Principal::Operator(o) => {
-            state
-                .ca
-                .eab()
-                .record_operator_request(
-                    &o.id,
-                    "cert revoke",
-                    &format!("POST /certificates/{serial}/revoke (portal)"),
-                )
-                .await;
-            Revoker::OperatorCredential {
-                credential_id: &o.id,
-            }
-        }
-    };
+    if let Principal::Operator(o) = &signed.principal {
+        state
+            .ca
+            .eab()
+            .record_operator_request(
+                &o.id,
+                "cert revoke",
+                &format!("POST /certificates/{serial}/revoke"),
+                "portal",
+            )
+            .await;
+    }
+    let by = signed.principal.revoker();
     let revoked = state
         .ca
         .revoke_customer_certificate(signed.customer_id(), by, &serial, reason)
@@ -801,6 +833,16 @@ pub(super) async fn root_pem(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// Any other path: a 404 page (with the portal's headers), pointing at the portal's pages.
+pub(super) async fn not_found() -> Response {
+    let body = notice(
+        "error",
+        "<p>There is no such page. The portal's pages are in its navigation once you sign in; \
+         the admin API is under <code>/admin/v1</code>.</p>",
+    ) + "<p><a href=\"/\">To the portal</a></p>\n";
+    (StatusCode::NOT_FOUND, Html(page("Not found", None, &body))).into_response()
+}
+
 /// `GET /assets/portal.css`.
 pub(super) async fn stylesheet() -> Response {
     asset("text/css; charset=utf-8", include_str!("assets/portal.css"))
@@ -904,10 +946,10 @@ pub(super) async fn suspend_or_resume(
     let operator = signed.operator()?.to_owned();
     signed.check_csrf(fields.get("csrf").map(String::as_str))?;
     let eab = state.ca.eab();
-    let request = format!("POST /customers/{name}/{action} (portal)");
+    let request = format!("POST /customers/{name}/{action}");
     let done = match action.as_str() {
         "suspend" => {
-            eab.record_operator_request(&operator, "customer suspend", &request)
+            eab.record_operator_request(&operator, "customer suspend", &request, "portal")
                 .await;
             let reason = fields
                 .get("reason")
@@ -917,7 +959,7 @@ pub(super) async fn suspend_or_resume(
             "suspended"
         }
         "resume" => {
-            eab.record_operator_request(&operator, "customer resume", &request)
+            eab.record_operator_request(&operator, "customer resume", &request, "portal")
                 .await;
             eab.resume_customer(&name).await?;
             "resumed"

@@ -19,6 +19,11 @@ use crate::AppState;
 
 /// The session cookie's name.
 const COOKIE: &str = "ferrite_portal";
+/// The sign-in form's token cookie: the form carries the same value, so a sign-in posted from
+/// anywhere but the form this browser was served is refused (the form has no session yet).
+const SIGNIN_COOKIE: &str = "ferrite_portal_signin";
+/// How long a sign-in form may be left open before it is sent.
+const SIGNIN_MAX_AGE: u32 = 3600;
 
 /// A signed-in request: its session, who signed in, and (for a customer's credential) the
 /// customer's id and name.
@@ -91,15 +96,73 @@ impl SignedIn {
 
 /// The session token in the request's cookies, if any.
 pub(super) fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, COOKIE)
+}
+
+/// The cookie `name`'s value in the request, if any (at most 128 bytes).
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(n, _)| *n == name)
         .map(|(_, value)| value.trim().to_owned())
         .filter(|v| !v.is_empty() && v.len() <= 128)
+}
+
+/// A new sign-in form token: 128 random bits, base64url.
+pub(super) fn signin_token() -> String {
+    use aws_lc_rs::rand::SecureRandom;
+    use base64::Engine;
+    let mut bytes = [0u8; 16];
+    // The system RNG does not fail on Linux; were it to, the all-zero token is refused below
+    // like a missing one, and the form says to try again.
+    let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut bytes);
+    if bytes == [0; 16] {
+        return String::new();
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `Set-Cookie` for the sign-in form's token (sent back only to `/sign-in`).
+pub(super) fn signin_cookie(token: &str) -> HeaderValue {
+    HeaderValue::from_str(&format!(
+        "{SIGNIN_COOKIE}={token}; Path=/sign-in; Max-Age={SIGNIN_MAX_AGE}; Secure; HttpOnly; SameSite=Strict"
+    ))
+    .unwrap_or_else(|_| cleared_signin_cookie())
+}
+
+/// `Set-Cookie` that removes the sign-in form's token.
+pub(super) fn cleared_signin_cookie() -> HeaderValue {
+    HeaderValue::from_static(
+        "ferrite_portal_signin=; Path=/sign-in; Max-Age=0; Secure; HttpOnly; SameSite=Strict",
+    )
+}
+
+/// Refuses a sign-in whose form token (`sent`) is not the one in this browser's sign-in
+/// cookie (compared in constant time).
+pub(super) fn check_signin_token(
+    headers: &HeaderMap,
+    sent: Option<&str>,
+) -> Result<(), PortalError> {
+    let ok = match (cookie(headers, SIGNIN_COOKIE), sent) {
+        (Some(kept), Some(sent)) if !sent.is_empty() => {
+            aws_lc_rs::constant_time::verify_slices_are_equal(kept.as_bytes(), sent.as_bytes())
+                .is_ok()
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(PortalError::problem(
+            ProblemType::Unauthorized,
+            403,
+            "the sign-in form expired or was not sent from this portal's page; sign in again with the form below",
+        ))
+    }
 }
 
 /// `Set-Cookie` for a new session's token.
@@ -148,16 +211,22 @@ impl FromRequestParts<AppState> for SignedIn {
     }
 }
 
-/// Refuses a POST another site's page sent (`Sec-Fetch-Site: cross-site` or `same-site`),
-/// before its handler runs: the session cookie is `SameSite=Strict` already, and this also
-/// covers the sign-in form, which has no session yet.
+/// Refuses a POST another site's page sent, before its handler runs: one whose
+/// `Sec-Fetch-Site` is `cross-site` or `same-site`, or whose `Origin` is not this listener's
+/// (`Host`). Browsers that send neither header still meet the session's CSRF token (or the
+/// sign-in form's) and the `SameSite=Strict` cookies.
 pub(super) async fn refuse_cross_site(request: Request, next: Next) -> Response {
-    let cross_site = request.method() == Method::POST
-        && request
-            .headers()
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|site| !matches!(site, "same-origin" | "none"));
+    let headers = request.headers();
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let other_site =
+        text("sec-fetch-site").is_some_and(|site| !matches!(site, "same-origin" | "none"));
+    let other_origin = text("origin").is_some_and(|origin| {
+        let authority = origin.split_once("://").map(|(_, rest)| rest).unwrap_or("");
+        // HTTP/2 carries the host in the URI's authority rather than a Host header.
+        let host = text("host").or_else(|| request.uri().authority().map(|a| a.as_str()));
+        Some(authority) != host
+    });
+    let cross_site = request.method() == Method::POST && (other_site || other_origin);
     if cross_site {
         return PortalError::problem(
             ProblemType::Unauthorized,

@@ -1,7 +1,7 @@
 //! The customer portal's tables on PostgreSQL, as the SQLite module.
 
 use ferrite_core::StoreError;
-use ferrite_core::model::{Activity, PortalSession};
+use ferrite_core::model::{Activity, PortalSession, Scope};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 
@@ -55,6 +55,29 @@ pub(crate) async fn delete(store: &PostgresStore, token_hash: &str) -> Result<bo
         )
         .await
         .map(|n| n > 0)
+}
+
+pub(crate) async fn end(store: &PostgresStore, scope: &Scope) -> Result<u64, StoreError> {
+    match scope {
+        Scope::All => store.execute("DELETE FROM portal_sessions", &[]).await,
+        Scope::Customer(customer) => {
+            store
+                .execute(
+                    "DELETE FROM portal_sessions WHERE credential_id IN \
+                     (SELECT id FROM api_credentials WHERE customer_id = $1)",
+                    &[customer],
+                )
+                .await
+        }
+        Scope::Credential(credential) => {
+            store
+                .execute(
+                    "DELETE FROM portal_sessions WHERE credential_id = $1",
+                    &[credential],
+                )
+                .await
+        }
+    }
 }
 
 pub(crate) async fn purge(store: &PostgresStore, now: OffsetDateTime) -> Result<u64, StoreError> {

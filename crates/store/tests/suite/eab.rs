@@ -15,7 +15,7 @@ use super::{T0, account, join_all};
 const RACERS: usize = 1_100;
 const LIMIT: u32 = 1_000;
 
-fn customer(id: &str) -> Customer {
+pub(crate) fn customer(id: &str) -> Customer {
     Customer {
         id: id.to_owned(),
         name: format!("name-{id}"),
@@ -25,7 +25,7 @@ fn customer(id: &str) -> Customer {
     }
 }
 
-fn credential(id: &str, customer_id: &str) -> ApiCredential {
+pub(crate) fn credential(id: &str, customer_id: &str) -> ApiCredential {
     ApiCredential {
         id: id.to_owned(),
         customer_id: customer_id.to_owned(),

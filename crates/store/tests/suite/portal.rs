@@ -4,17 +4,22 @@
 
 use ferrite_core::Store;
 use ferrite_core::StoreError;
-use ferrite_core::model::{PortalSession, ValidationResult};
+use ferrite_core::model::{PortalSession, Scope, ValidationResult};
 use serde_json::json;
 use time::Duration;
 
+use super::eab::{credential, customer};
 use super::revocation::fleet;
 use super::{LEASE, T0, authorization, order, problem, start_and_finish};
 
 fn session(hash: &str, expires: time::OffsetDateTime) -> PortalSession {
+    session_of(hash, "cred", expires)
+}
+
+fn session_of(hash: &str, credential: &str, expires: time::OffsetDateTime) -> PortalSession {
     PortalSession {
         token_hash: hash.to_owned(),
-        credential_id: "cred".to_owned(),
+        credential_id: credential.to_owned(),
         csrf_token: format!("csrf-{hash}"),
         created_at: T0,
         expires_at: expires,
@@ -44,6 +49,41 @@ pub(crate) async fn portal_sessions_expire_end_and_are_purged(store: &dyn Store)
     assert!(store.delete_portal_session("aa").await.unwrap());
     assert!(!store.delete_portal_session("aa").await.unwrap());
     assert_eq!(store.portal_session("aa", T0).await.unwrap(), None);
+
+    // Ended together: a customer's (through its credentials), or one credential's.
+    store.insert_customer(&customer("c1")).await.unwrap();
+    store
+        .insert_credential(&credential("k1", "c1"))
+        .await
+        .unwrap();
+    store
+        .insert_credential(&credential("k2", "c1"))
+        .await
+        .unwrap();
+    let later = T0 + Duration::hours(8);
+    for (hash, cred) in [("s1", "k1"), ("s2", "k2"), ("s3", "op"), ("s4", "op")] {
+        store
+            .insert_portal_session(&session_of(hash, cred, later))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store
+            .end_portal_sessions(&Scope::Customer("c1".into()))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.portal_session("s1", T0).await.unwrap(), None);
+    assert!(store.portal_session("s3", T0).await.unwrap().is_some());
+    assert_eq!(
+        store
+            .end_portal_sessions(&Scope::Credential("op".into()))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.portal_session("s4", T0).await.unwrap(), None);
 }
 
 pub(crate) async fn activity_counts_issuance_per_day_and_failures_by_type(store: &dyn Store) {
