@@ -429,3 +429,102 @@ async fn certificates_per_registered_domain_and_duplicates_are_rate_limited() {
     })
     .await;
 }
+
+/// An ARI renewal (RFC 9773 `replaces`) inside its certificate's suggested window is exempt
+/// from the issuance limits and not counted by them; before the window it is an ordinary
+/// order. With 1 duplicate and 2 certificates of `example.com` a week: after
+/// `a.example.com`, its renewal is refused as a duplicate until the operator pulls the
+/// window forward, then issued; and it left the second certificate of `example.com` free for
+/// `b.example.com`, after which `c.example.com` is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_inside_its_window_is_exempt_from_the_issuance_limits() {
+    bounded(async {
+        let ca = TestCa::start_with(options(|l| {
+            l.certificates_per_registered_domain = 2;
+            l.duplicate_certificates = 1;
+            l.new_orders_per_account = 3;
+        }))
+        .await;
+        let raw = ca.raw();
+        let account =
+            RawAccount::register_bound(&raw, &new_customer_key(&ca.ca, "corp").await).await;
+        let week = 7 * 24 * 3600;
+        let issued = ca.raw_issue(&raw, &account, &["a.example.com"]).await;
+        let cert_id = ferrite_core::ca::ari::CertId::of_certificate(&issued.leaf_der)
+            .unwrap()
+            .encode();
+        let renew = || async {
+            raw.post(
+                &account.key,
+                Some(&account.kid),
+                &ca.url("/acme/new-order"),
+                Some(&json!({
+                    "identifiers": [{"type": "dns", "value": "a.example.com"}],
+                    "replaces": cert_id,
+                })),
+            )
+            .await
+        };
+        let early = renew().await;
+        assert_rate_limited(
+            "renewal before its window",
+            &early,
+            "duplicate_certificates",
+            "1 per week",
+            week,
+        );
+
+        // The operator pulls the window forward (`ferrite ari advance`): the renewal is due.
+        let serial = ferrite_pki::serial_to_hex(
+            x509_parser::parse_x509_certificate(&issued.leaf_der)
+                .unwrap()
+                .1
+                .raw_serial(),
+        );
+        ferrite_core::ca::ari::advance_renewal(
+            ca.ca.store().as_ref(),
+            ca.ca.now(),
+            &ferrite_core::model::CertificateFilter::Serial(serial),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+        let r = renew().await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let order = r.json();
+        assert_eq!(
+            order["status"], "ready",
+            "the validation is reused: {order}"
+        );
+        let key = rcgen::KeyPair::generate().unwrap();
+        let f = ca
+            .raw_finalize(
+                &raw,
+                &account,
+                &order,
+                &ferrite_testkit::ca::csr_der(&["a.example.com"], &key),
+            )
+            .await;
+        assert_eq!(f.status, 200, "{}", String::from_utf8_lossy(&f.body));
+        let order_url = r.header("location").unwrap();
+        let done = raw
+            .poll(&account.key, &account.kid, &order_url, |o| {
+                o["status"] != "processing"
+            })
+            .await;
+        assert_eq!(done["status"], "valid", "{done}");
+
+        // The renewal did not spend the domain's second certificate.
+        ca.raw_issue(&raw, &account, &["b.example.com"]).await;
+        let r = new_order(&ca, &raw, &account, &["c.example.com"]).await;
+        assert_rate_limited(
+            "third certificate",
+            &r,
+            "certificates_per_registered_domain",
+            "2 per week",
+            week,
+        );
+    })
+    .await;
+}

@@ -173,6 +173,47 @@ impl Ca {
             .map(|c| (id, c)))
     }
 
+    /// The suggested renewal window of `cert` (start, end) and the page explaining it: in the
+    /// past once it was revoked or the operator advanced it, else [`default_window`].
+    fn window_of(&self, cert: &Certificate) -> (OffsetDateTime, OffsetDateTime, Option<String>) {
+        let revoked = cert.revoked.map(|(at, _)| at);
+        let advanced = cert.renewal_advanced.as_ref().map(|a| a.at);
+        let early = match (revoked, advanced) {
+            (Some(r), Some(a)) => Some(r.min(a)),
+            (r, a) => r.or(a),
+        };
+        match early {
+            Some(since) => {
+                let (start, end) = past_window(since);
+                let url = cert
+                    .renewal_advanced
+                    .as_ref()
+                    .and_then(|a| a.explanation_url.clone())
+                    .or_else(|| self.inner.config.renewal_explanation_url.clone());
+                (start, end, url)
+            }
+            None => {
+                let (start, end) = default_window(cert);
+                (start, end, None)
+            }
+        }
+    }
+
+    /// Whether an order made at `at` that replaces the certificate `cert_id` (as
+    /// [`Ca::check_replaces`] accepted it) came inside that certificate's suggested renewal
+    /// window, or after it: such a renewal is exempt from the issuance rate limits
+    /// ([`super::rate_limits`]). An unknown certificate is not.
+    pub(super) async fn replaces_in_window(
+        &self,
+        cert_id: &str,
+        at: OffsetDateTime,
+    ) -> Result<bool, CoreError> {
+        Ok(match self.certificate_by_cert_id(cert_id).await? {
+            Some((_, cert)) => at >= self.window_of(&cert).0,
+            None => false,
+        })
+    }
+
     /// RFC 9773 §4.2: the renewal information of the certificate `cert_id` names. Unknown
     /// (another issuer's, or no such serial): `404 malformed`.
     pub async fn renewal_info(&self, cert_id: &str) -> Result<RenewalInfoView, CoreError> {
@@ -189,28 +230,8 @@ impl Ca {
                 p.status = Some(404);
                 CoreError::from(p)
             })?;
+        let (start, end, explanation_url) = self.window_of(&cert);
         let cfg = &self.inner.config;
-        let revoked = cert.revoked.map(|(at, _)| at);
-        let advanced = cert.renewal_advanced.as_ref().map(|a| a.at);
-        let early = match (revoked, advanced) {
-            (Some(r), Some(a)) => Some(r.min(a)),
-            (r, a) => r.or(a),
-        };
-        let (start, end, explanation_url) = match early {
-            Some(since) => {
-                let (start, end) = past_window(since);
-                let url = cert
-                    .renewal_advanced
-                    .as_ref()
-                    .and_then(|a| a.explanation_url.clone())
-                    .or_else(|| cfg.renewal_explanation_url.clone());
-                (start, end, url)
-            }
-            None => {
-                let (start, end) = default_window(&cert);
-                (start, end, None)
-            }
-        };
         Ok(RenewalInfoView {
             start,
             end,

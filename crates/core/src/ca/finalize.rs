@@ -237,7 +237,13 @@ impl Ca {
             return Err(e.into());
         }
         self.inner.metrics.issued(began.elapsed());
-        self.count_issuance(account, &certificate.dns_names).await;
+        self.count_issuance(
+            account,
+            &certificate.dns_names,
+            order.replaces.as_deref(),
+            order.created_at,
+        )
+        .await;
         info!(
             order = %order.id,
             serial = %certificate.serial,

@@ -60,11 +60,13 @@ impl Ca {
         // RFC 8555 §6.7 rateLimited: before any authorization is looked up or written.
         let names: Vec<&str> = identifiers.iter().map(|i| i.base_domain()).collect();
         let values: Vec<&str> = identifiers.iter().map(|i| i.value.as_str()).collect();
-        self.check_order_limits(account, &names, &values).await?;
         let replaces = match request.replaces.as_deref() {
             Some(cert_id) => Some(self.check_replaces(account, cert_id, &identifiers).await?),
             None => None,
         };
+        let renewal = self.renewal_kind(replaces.as_deref(), now).await?;
+        self.check_order_limits(account, &names, &values, renewal)
+            .await?;
 
         let owner = ValidationOwner::of(account);
         let mut expires = now + cfg.order_lifetime;

@@ -9,6 +9,14 @@
 //! - newOrder also reads `certificates_per_registered_domain` for each registered domain of
 //!   its names and `duplicate_certificates` for its set of names (both per customer, or per
 //!   account without one); an issued certificate spends both.
+//! - Renewals ([`Renewal`]), as Let's Encrypt treats ARI renewals: an order that replaces
+//!   (RFC 9773 `replaces`) a certificate of the same account or customer inside or after its
+//!   suggested renewal window is exempt from `new_orders_per_account` and both issuance
+//!   limits, and its certificate is not counted by them. A window starts a third of a
+//!   lifetime after issuance at the earliest, so renewing the renewal again at once is an
+//!   ordinary order. A renewal without `replaces` is an ordinary order: recognising one by its
+//!   set of names would need a lookup of certificates by name set on every newOrder, which the
+//!   schema has no index for.
 //! - A failed validation, once recorded, spends one of `failed_validations_per_account_and_name`
 //!   for its account and name.
 //!
@@ -17,12 +25,39 @@
 
 use std::net::IpAddr;
 
+use time::OffsetDateTime;
+
 use super::Ca;
 use crate::CoreError;
 use crate::model::Account;
 use crate::rate_limit::{self, LimitName, RateLimited, RateLimits};
 
+/// Whether an order renews a certificate, for the rate limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Renewal {
+    /// Not a renewal inside its window: every limit applies.
+    New,
+    /// Replaces a certificate (RFC 9773) inside or after its suggested window: exempt from
+    /// `new_orders_per_account`, `certificates_per_registered_domain` and
+    /// `duplicate_certificates`.
+    InWindow,
+}
+
 impl Ca {
+    /// Whether an order replacing `replaces` (a certID [`Ca::check_replaces`] accepted; none:
+    /// not a renewal), made at `at`, is a [`Renewal::InWindow`]. One read of the replaced
+    /// certificate, only for an order that names one.
+    pub(super) async fn renewal_kind(
+        &self,
+        replaces: Option<&str>,
+        at: OffsetDateTime,
+    ) -> Result<Renewal, CoreError> {
+        Ok(match replaces {
+            Some(cert_id) if self.replaces_in_window(cert_id, at).await? => Renewal::InWindow,
+            _ => Renewal::New,
+        })
+    }
+
     /// The limits that apply to the accounts of `customer_id` (none: the configured ones).
     pub(super) async fn limits_for(
         &self,
@@ -74,6 +109,7 @@ impl Ca {
         account: &Account,
         names: &[&str],
         identifiers: &[&str],
+        renewal: Renewal,
     ) -> Result<(), CoreError> {
         let limits = self.limits_for(account.customer_id.as_deref()).await?;
         let store = &self.inner.store;
@@ -127,6 +163,9 @@ impl Ca {
             }
         }
 
+        if renewal == Renewal::InWindow {
+            return Ok(());
+        }
         self.check_issuance_limits(account, &limits, identifiers)
             .await?;
 
@@ -207,11 +246,21 @@ impl Ca {
         Ok(())
     }
 
-    /// Counts a certificate issued to `account` for `dns_names` against
-    /// `certificates_per_registered_domain` (once per registered domain) and
-    /// `duplicate_certificates`. After the certificate is stored: a failure to count is logged.
-    pub(super) async fn count_issuance(&self, account: &Account, dns_names: &[String]) {
+    /// Counts a certificate issued to `account` for `dns_names` on an order made at `ordered`
+    /// (replacing `replaces`) against `certificates_per_registered_domain` (once per
+    /// registered domain) and `duplicate_certificates`, unless the order was a
+    /// [`Renewal::InWindow`]. After the certificate is stored: a failure to count is logged.
+    pub(super) async fn count_issuance(
+        &self,
+        account: &Account,
+        dns_names: &[String],
+        replaces: Option<&str>,
+        ordered: OffsetDateTime,
+    ) {
         let counted = async {
+            if self.renewal_kind(replaces, ordered).await? == Renewal::InWindow {
+                return Ok(());
+            }
             let limits = self.limits_for(account.customer_id.as_deref()).await?;
             let names: Vec<&str> = dns_names.iter().map(String::as_str).collect();
             let keys = IssuanceKeys::of(account, &limits, &names);
