@@ -36,6 +36,38 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// What [`Store::insert_order_checked`] checks in the transaction that inserts an order, so
+/// that of concurrent orders (on any instance) none gets past a check another one's insert
+/// would have failed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OrderChecks {
+    /// RFC 9773 §5: refuse the order when another live order replaces the certificate its
+    /// `replaces` names (live at this time: `valid` or `processing`, or `pending`, unexpired
+    /// and with no `invalid` or `deactivated` authorization).
+    pub replacement_at: Option<OffsetDateTime>,
+    /// `pending_authorizations_per_account`: refuse the order when the account's pending
+    /// authorizations unexpired at `.1`, with the order's new pending ones added, would be
+    /// more than `.0`.
+    pub max_pending: Option<(u64, OffsetDateTime)>,
+}
+
+/// The outcome of [`Store::insert_order_checked`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderInsert {
+    /// The order and its new authorizations are stored.
+    Inserted,
+    /// Another live order replaces the same certificate: nothing stored.
+    AlreadyReplaced,
+    /// The account has `pending` pending authorizations (the earliest ending at
+    /// `earliest`), too many to add the order's: nothing stored.
+    TooManyPending {
+        /// The account's pending authorizations.
+        pending: u64,
+        /// When the first of them expires.
+        earliest: Option<OffsetDateTime>,
+    },
+}
+
 /// Persistence for the ACME engine. Implementations must be safe to use from several
 /// `ferrite serve` instances at once (every check-and-set is done inside the database).
 #[async_trait]
@@ -151,25 +183,44 @@ pub trait Store: Send + Sync + 'static {
 
     // --- orders and authorizations (§7.4, §7.5) ---
     /// Inserts an order together with its new authorizations (and their challenges) in one
-    /// transaction. `authorizations` may be fewer than `order.authorization_ids` when some ids
-    /// refer to existing authorizations that are reused.
+    /// transaction, after the `checks` in that same transaction; when one refuses, nothing is
+    /// written and the outcome says which. `authorizations` may be fewer than
+    /// `order.authorization_ids` when some ids refer to existing authorizations that are
+    /// reused.
+    async fn insert_order_checked(
+        &self,
+        order: &Order,
+        authorizations: &[Authorization],
+        checks: OrderChecks,
+    ) -> Result<OrderInsert, StoreError>;
+    /// [`Store::insert_order_checked`] with no checks.
     async fn insert_order(
         &self,
         order: &Order,
         authorizations: &[Authorization],
-    ) -> Result<(), StoreError>;
-    /// [`Store::insert_order`] for an order that replaces a certificate (`order.replaces`,
-    /// RFC 9773 §5): in the same transaction, only if no other live order replaces the same
-    /// certificate. Live: `valid` or `processing`, or `pending`, unexpired at `now` and with
-    /// no `invalid` or `deactivated` authorization. Returns false, inserting nothing, when
-    /// one does; of concurrent callers (on any instance) for one certificate, at most one
-    /// gets true.
+    ) -> Result<(), StoreError> {
+        self.insert_order_checked(order, authorizations, OrderChecks::default())
+            .await
+            .map(drop)
+    }
+    /// [`Store::insert_order_checked`] for an order that replaces a certificate
+    /// (`order.replaces`, RFC 9773 §5), checking [`OrderChecks::replacement_at`] `now`.
+    /// Returns false, inserting nothing, when another live order replaces it.
     async fn insert_replacing_order(
         &self,
         order: &Order,
         authorizations: &[Authorization],
         now: OffsetDateTime,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let checks = OrderChecks {
+            replacement_at: Some(now),
+            ..OrderChecks::default()
+        };
+        Ok(self
+            .insert_order_checked(order, authorizations, checks)
+            .await?
+            == OrderInsert::Inserted)
+    }
     /// Looks an order up by id.
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
     /// Looks an order up by id together with its authorizations (with challenges, in the

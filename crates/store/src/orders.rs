@@ -1,32 +1,60 @@
 //! Orders (RFC 8555 §7.1.3, §7.4): creation with their authorizations, listing, finalize CAS.
 
-use ferrite_core::StoreError;
 use ferrite_core::model::{Authorization, Order};
-use ferrite_proto::{Identifier, OrderStatus, Problem};
+use ferrite_core::{OrderChecks, OrderInsert, StoreError};
+use ferrite_proto::{AuthorizationStatus, Identifier, OrderStatus, Problem};
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
-use crate::authorizations;
 use crate::codec::{
     from_json, from_json_opt, from_micros, from_micros_opt, micros, parse_wire, to_json,
 };
 use crate::db::{at, col, execute, query_all, query_opt};
 use crate::error::db_error;
 use crate::open::SqliteStore;
+use crate::{authorizations, rate_limits};
 
 // RFC 8555 §7.4: the order and every authorization it creates appear together or not at all
-// (one write job). Authorizations first (the order's links reference them), then the order,
-// then its links in identifier order.
+// (one write job), after the checks (pending authorizations; RFC 9773 §5: no other live order
+// replacing the same certificate) in that job. Authorizations first (the order's links
+// reference them), then the order, then its links in identifier order.
 pub(crate) async fn insert(
     store: &SqliteStore,
     order: &Order,
     new_authorizations: &[Authorization],
-) -> Result<(), StoreError> {
+    checks: OrderChecks,
+) -> Result<OrderInsert, StoreError> {
     let order = order.clone();
     let new_authorizations = new_authorizations.to_vec();
     store
         .db
-        .write(move |conn| insert_in(conn, &order, &new_authorizations))
+        .write(move |conn| {
+            // The writer is the only one: what is checked here cannot change before the insert.
+            if let Some((max, now)) = checks.max_pending {
+                let (pending, earliest) = rate_limits::pending_in(conn, &order.account_id, now)?;
+                let adding = new_authorizations
+                    .iter()
+                    .filter(|a| a.status == AuthorizationStatus::Pending)
+                    .count() as u64;
+                if pending + adding > max {
+                    return Ok(OrderInsert::TooManyPending { pending, earliest });
+                }
+            }
+            if let Some(now) = checks.replacement_at {
+                let taken: bool = query_opt(
+                    conn,
+                    LIVE_REPLACEMENT_SQL,
+                    params![order.replaces, micros(now)],
+                    |row| at(row, 0, "live"),
+                )?
+                .unwrap_or(false);
+                if taken {
+                    return Ok(OrderInsert::AlreadyReplaced);
+                }
+            }
+            insert_in(conn, &order, &new_authorizations)?;
+            Ok(OrderInsert::Inserted)
+        })
         .await
 }
 
@@ -92,33 +120,6 @@ pub(crate) const LIVE_REPLACEMENT_SQL: &str = "SELECT EXISTS (SELECT 1 FROM orde
 
 // RFC 9773 §5: an order replacing a certificate is inserted only while no live order replaces
 // it; the check and the insert are one write job (the writer runs one job at a time).
-pub(crate) async fn insert_replacing(
-    store: &SqliteStore,
-    order: &Order,
-    new_authorizations: &[Authorization],
-    now: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let order = order.clone();
-    let new_authorizations = new_authorizations.to_vec();
-    store
-        .db
-        .write(move |conn| {
-            let taken: bool = query_opt(
-                conn,
-                LIVE_REPLACEMENT_SQL,
-                params![order.replaces, micros(now)],
-                |row| at(row, 0, "live"),
-            )?
-            .unwrap_or(false);
-            if taken {
-                return Ok(false);
-            }
-            insert_in(conn, &order, &new_authorizations)?;
-            Ok(true)
-        })
-        .await
-}
-
 /// One order by id, with its authorization ids aggregated in a subquery (one statement, one
 /// snapshot).
 const SELECT_BY_ID: &str = "SELECT id, account_id, status, identifiers, expires, not_before, \

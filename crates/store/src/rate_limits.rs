@@ -165,23 +165,30 @@ pub(crate) async fn pending_authorizations(
     account_id: &str,
     now: OffsetDateTime,
 ) -> Result<(u64, Option<OffsetDateTime>), StoreError> {
-    store.db.read(|conn| {
-        let (count, earliest) = query_opt(
-            conn,
-            "SELECT count(*) AS pending, min(expires) AS earliest FROM authorizations \
-             WHERE account_id = ? AND status = 'pending' AND expires > ?",
-            params![account_id, micros(now)],
-            |row| {
-                Ok((
-                    at::<i64>(row, 0, "pending")?,
-                    at::<Option<i64>>(row, 1, "earliest")?,
-                ))
-            },
-        )?
-        .unwrap_or((0, None));
-        Ok((
-            u64::try_from(count).unwrap_or(0),
-            from_micros_opt(earliest, "authorizations.expires")?,
-        ))
-    })
+    store.db.read(|conn| pending_in(conn, account_id, now))
+}
+
+/// [`pending_authorizations`] on `conn` (a write job's, to check and insert in one).
+pub(crate) fn pending_in(
+    conn: &rusqlite::Connection,
+    account_id: &str,
+    now: OffsetDateTime,
+) -> Result<(u64, Option<OffsetDateTime>), StoreError> {
+    let (count, earliest) = query_opt(
+        conn,
+        "SELECT count(*) AS pending, min(expires) AS earliest FROM authorizations \
+         WHERE account_id = ? AND status = 'pending' AND expires > ?",
+        params![account_id, micros(now)],
+        |row| {
+            Ok((
+                at::<i64>(row, 0, "pending")?,
+                at::<Option<i64>>(row, 1, "earliest")?,
+            ))
+        },
+    )?
+    .unwrap_or((0, None));
+    Ok((
+        u64::try_from(count).unwrap_or(0),
+        from_micros_opt(earliest, "authorizations.expires")?,
+    ))
 }

@@ -222,21 +222,13 @@ macro_rules! store_impl {
                 accounts::change_key(self, id, old_thumbprint, new_thumbprint, new_jwk).await
             }
 
-            async fn insert_order(
+            async fn insert_order_checked(
                 &self,
                 order: &Order,
                 authorizations: &[Authorization],
-            ) -> Result<(), StoreError> {
-                orders::insert(self, order, authorizations).await
-            }
-
-            async fn insert_replacing_order(
-                &self,
-                order: &Order,
-                authorizations: &[Authorization],
-                now: OffsetDateTime,
-            ) -> Result<bool, StoreError> {
-                orders::insert_replacing(self, order, authorizations, now).await
+                checks: ferrite_core::OrderChecks,
+            ) -> Result<ferrite_core::OrderInsert, StoreError> {
+                orders::insert(self, order, authorizations, checks).await
             }
 
             async fn order(&self, id: &str) -> Result<Option<Order>, StoreError> {

@@ -2,7 +2,7 @@
 //! notBefore/notAfter a client may request.
 
 use ferrite_proto::requests::NewOrder;
-use ferrite_proto::{OrderStatus, ProblemType};
+use ferrite_proto::{AuthorizationStatus, OrderStatus, ProblemType};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -10,7 +10,7 @@ use super::authorizations::new_authorization;
 use super::reuse::reused_authorization;
 use super::{Ca, Reader, not_found};
 use crate::model::{Account, Authorization, Order, ValidationOwner};
-use crate::{CoreError, ids, status};
+use crate::{CoreError, OrderChecks, OrderInsert, ids, status};
 
 /// An order as the client sees it: stored fields plus the status derived at read time.
 #[derive(Clone, Debug)]
@@ -65,7 +65,8 @@ impl Ca {
             None => None,
         };
         let renewal = self.renewal_kind(replaces.as_deref(), now).await?;
-        self.check_order_limits(account, &names, &values, renewal)
+        let max_pending = self
+            .check_order_limits(account, &names, &values, renewal)
             .await?;
 
         let owner = ValidationOwner::of(account);
@@ -118,27 +119,42 @@ impl Ca {
             profile: Some(profile.name),
             replaces,
         };
-        if order.replaces.is_some() {
-            // RFC 9773 §5: "If the Server rejects the request because the identified
-            // certificate has already been marked as replaced, it MUST return an HTTP 409
-            // (Conflict) with a problem document of type "alreadyReplaced"". The check and the
-            // insert are one store transaction, so two orders racing cannot both replace it.
-            if !self
-                .inner
-                .store
-                .insert_replacing_order(&order, &new_authorizations, now)
-                .await?
-            {
+        // RFC 9773 §5 (one live replacement per certificate) and the account's pending
+        // authorizations are checked again in the transaction that inserts the order, so two
+        // orders racing cannot both pass them.
+        let checks = OrderChecks {
+            replacement_at: order.replaces.is_some().then_some(now),
+            max_pending: (max_pending > 0).then_some((u64::from(max_pending), now)),
+        };
+        match self
+            .inner
+            .store
+            .insert_order_checked(&order, &new_authorizations, checks)
+            .await?
+        {
+            OrderInsert::Inserted => {}
+            // "If the Server rejects the request because the identified certificate has
+            // already been marked as replaced, it MUST return an HTTP 409 (Conflict) with a
+            // problem document of type "alreadyReplaced"".
+            OrderInsert::AlreadyReplaced => {
                 return Err(CoreError::problem(
                     ProblemType::AlreadyReplaced,
                     "another order already replaces this certificate; finish that order (its URL is in your client's state), or leave replaces out",
                 ));
             }
-        } else {
-            self.inner
-                .store
-                .insert_order(&order, &new_authorizations)
-                .await?;
+            OrderInsert::TooManyPending { pending, earliest } => {
+                let adding = new_authorizations
+                    .iter()
+                    .filter(|a| a.status == AuthorizationStatus::Pending)
+                    .count() as u64;
+                return Err(super::rate_limits::pending_refusal(
+                    max_pending,
+                    pending,
+                    adding,
+                    earliest,
+                    now,
+                ));
+            }
         }
         if new_authorizations.len() == order.authorization_ids.len() {
             // Every authorization was created just now, as inserted: no need to read them back.

@@ -3,7 +3,8 @@
 //!
 //! - newAccount: `new_accounts_per_address`, spent for the client's address (IPv6: its /64)
 //!   once the key is known to be new, before the binding is verified or anything is stored.
-//! - newOrder: `pending_authorizations_per_account` (a count), then
+//! - newOrder: `pending_authorizations_per_account` (a count, taken again in the
+//!   transaction that inserts the order: [`crate::OrderChecks::max_pending`]), then
 //!   `failed_validations_per_account_and_name` for every name (read only), then
 //!   `new_orders_per_account` (spent), before any authorization is looked up or written.
 //! - newOrder also reads `certificates_per_registered_domain` for each registered domain of
@@ -103,14 +104,16 @@ impl Ca {
     /// as validated), checked before the order's authorizations are looked up or written: the
     /// account's pending authorizations with this order's added, failed validations of each
     /// name, certificates per registered domain and of this set of names (read only), and one
-    /// new order (spent).
+    /// new order (spent). Returns the account's `pending_authorizations_per_account` (0: off):
+    /// the count read here is checked again in the transaction that inserts the order
+    /// ([`crate::OrderChecks::max_pending`]), so concurrent orders cannot pass it together.
     pub(super) async fn check_order_limits(
         &self,
         account: &Account,
         names: &[&str],
         identifiers: &[&str],
         renewal: Renewal,
-    ) -> Result<(), CoreError> {
+    ) -> Result<u32, CoreError> {
         let limits = self.limits_for(account.customer_id.as_deref()).await?;
         let store = &self.inner.store;
 
@@ -120,19 +123,13 @@ impl Ca {
             let (pending, earliest) = store.pending_authorizations(&account.id, now).await?;
             let adding = names.len() as u64;
             if pending + adding > u64::from(pending_limit) {
-                // A count comes back as pending authorizations end: the earliest expiry is
-                // when one certainly has.
-                let back = earliest.unwrap_or(now).max(now);
-                return Err(CoreError::RateLimited(Box::new(RateLimited {
-                    limit: LimitName::PendingAuthorizationsPerAccount,
-                    value: pending_limit,
-                    retry_at: back,
-                    resets_at: back,
-                    subject: Some(format!(
-                        "{pending} pending, this order would add up to {adding}"
-                    )),
+                return Err(pending_refusal(
+                    pending_limit,
+                    pending,
+                    adding,
+                    earliest,
                     now,
-                })));
+                ));
             }
         }
 
@@ -164,7 +161,7 @@ impl Ca {
         }
 
         if renewal == Renewal::InWindow {
-            return Ok(());
+            return Ok(pending_limit);
         }
         self.check_issuance_limits(account, &limits, identifiers)
             .await?;
@@ -176,7 +173,8 @@ impl Ca {
             rate_limit::key(orders, limits.new_orders_per_account, &[&account.id]),
             None,
         )
-        .await
+        .await?;
+        Ok(pending_limit)
     }
 
     /// Refuses an order for `identifiers` (wildcards as `*.`) whose certificate would pass
@@ -298,6 +296,30 @@ impl Ca {
             tracing::warn!(error = %e, domain = name, "could not count a failed validation against its rate limit");
         }
     }
+}
+
+/// The refusal of an order that would take the account's `pending` pending authorizations
+/// (the first of them expiring at `earliest`) past `limit` by adding `adding`.
+pub(super) fn pending_refusal(
+    limit: u32,
+    pending: u64,
+    adding: u64,
+    earliest: Option<OffsetDateTime>,
+    now: OffsetDateTime,
+) -> CoreError {
+    // A count comes back as pending authorizations end: the earliest expiry is when one
+    // certainly has.
+    let back = earliest.unwrap_or(now).max(now);
+    CoreError::RateLimited(Box::new(RateLimited {
+        limit: LimitName::PendingAuthorizationsPerAccount,
+        value: limit,
+        retry_at: back,
+        resets_at: back,
+        subject: Some(format!(
+            "{pending} pending, this order would add up to {adding}"
+        )),
+        now,
+    }))
 }
 
 /// The store keys of the issuance limits of one certificate: one per registered domain of its

@@ -2,9 +2,9 @@
 //! creation in one statement, reading in one statement, listing, and the compare-and-sets of
 //! finalize and deactivation.
 
-use ferrite_core::StoreError;
 use ferrite_core::model::{Authorization, Order};
-use ferrite_proto::{OrderStatus, Problem};
+use ferrite_core::{OrderChecks, OrderInsert, StoreError};
+use ferrite_proto::{AuthorizationStatus, OrderStatus, Problem};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
@@ -37,62 +37,84 @@ const INSERT_SQL: &str = "WITH new_authorizations AS ( \
      INSERT INTO order_authorizations (order_id, position, authorization_id) \
      SELECT $18, n - 1, authorization_id FROM unnest($28::text[]) WITH ORDINALITY AS t(authorization_id, n)";
 
+/// The pending authorizations of an account unexpired at a time, and the earliest expiry
+/// (`pending_authorizations_per_account`).
+pub(crate) const PENDING_SQL: &str = "SELECT count(*) AS pending, min(expires) AS earliest \
+     FROM authorizations WHERE account_id = $1 AND status = 'pending' AND expires > $2";
+
+// Without checks: the one statement. With checks: one transaction that first takes the locks
+// the checks need — the account's row for its pending authorizations (concurrent orders of one
+// account, on any instance, queue there), the replaced certificate's row for RFC 9773 §5 (one
+// live replacement) — so that each check, a statement started after the previous holder
+// committed, sees the orders inserted before it.
 pub(crate) async fn insert(
     store: &PostgresStore,
     order: &Order,
     new_authorizations: &[Authorization],
-) -> Result<(), StoreError> {
+    checks: OrderChecks,
+) -> Result<OrderInsert, StoreError> {
     let columns = InsertColumns::of(order, new_authorizations)?;
-    store
-        .execute(INSERT_SQL, &columns.params(order))
-        .await
-        .map(drop)
-}
-
-// RFC 9773 §5: an order replacing a certificate is inserted only while no live order replaces
-// it (live: see `Store::insert_replacing_order`). One transaction that first locks the
-// replaced certificate's row: concurrent replacements of one certificate (on any instance)
-// queue there, and the check, a statement started after the previous one committed, sees
-// its order.
-pub(crate) async fn insert_replacing(
-    store: &PostgresStore,
-    order: &Order,
-    new_authorizations: &[Authorization],
-    now: OffsetDateTime,
-) -> Result<bool, StoreError> {
-    let columns = InsertColumns::of(order, new_authorizations)?;
-    let serial = order
-        .replaces
-        .as_deref()
-        .and_then(|id| ferrite_core::ca::ari::CertId::parse(id).ok())
-        .map(|id| id.serial_hex);
+    if checks == OrderChecks::default() {
+        store.execute(INSERT_SQL, &columns.params(order)).await?;
+        return Ok(OrderInsert::Inserted);
+    }
     let mut conn = store.conn().await?;
     let tx = conn.transaction().await.map_err(db_error)?;
-    let lock = tx
-        .prepare_cached("SELECT 1 FROM certificates WHERE serial = $1 FOR UPDATE")
-        .await
-        .map_err(db_error)?;
-    tx.query_opt(&lock, &[&serial]).await.map_err(db_error)?;
-    let live = tx
-        .prepare_cached(LIVE_REPLACEMENT_SQL)
-        .await
-        .map_err(db_error)?;
-    let taken: bool = tx
-        .query_one(&live, &[&order.replaces, &micros(now)])
-        .await
-        .map_err(db_error)?
-        .try_get(0)
-        .map_err(db_error)?;
-    if taken {
-        // Nothing was written; dropping the transaction rolls it back.
-        return Ok(false);
+    if let Some((max, now)) = checks.max_pending {
+        let lock = tx
+            .prepare_cached("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+            .await
+            .map_err(db_error)?;
+        tx.query_opt(&lock, &[&order.account_id])
+            .await
+            .map_err(db_error)?;
+        let count = tx.prepare_cached(PENDING_SQL).await.map_err(db_error)?;
+        let row = tx
+            .query_one(&count, &[&order.account_id, &micros(now)])
+            .await
+            .map_err(db_error)?;
+        let pending = u64::try_from(at::<i64>(&row, 0, "pending")?).unwrap_or(0);
+        let earliest = from_micros_opt(at(&row, 1, "earliest")?, "authorizations.expires")?;
+        let adding = new_authorizations
+            .iter()
+            .filter(|a| a.status == AuthorizationStatus::Pending)
+            .count() as u64;
+        if pending + adding > max {
+            // Nothing was written; dropping the transaction rolls it back.
+            return Ok(OrderInsert::TooManyPending { pending, earliest });
+        }
+    }
+    if let Some(now) = checks.replacement_at {
+        let serial = order
+            .replaces
+            .as_deref()
+            .and_then(|id| ferrite_core::ca::ari::CertId::parse(id).ok())
+            .map(|id| id.serial_hex);
+        let lock = tx
+            .prepare_cached("SELECT 1 FROM certificates WHERE serial = $1 FOR UPDATE")
+            .await
+            .map_err(db_error)?;
+        tx.query_opt(&lock, &[&serial]).await.map_err(db_error)?;
+        let live = tx
+            .prepare_cached(LIVE_REPLACEMENT_SQL)
+            .await
+            .map_err(db_error)?;
+        let taken: bool = tx
+            .query_one(&live, &[&order.replaces, &micros(now)])
+            .await
+            .map_err(db_error)?
+            .try_get(0)
+            .map_err(db_error)?;
+        if taken {
+            return Ok(OrderInsert::AlreadyReplaced);
+        }
     }
     let insert = tx.prepare_cached(INSERT_SQL).await.map_err(db_error)?;
     tx.execute(&insert, &columns.params(order))
         .await
         .map_err(db_error)?;
     tx.commit().await.map_err(db_error)?;
-    Ok(true)
+    Ok(OrderInsert::Inserted)
 }
 
 /// The parameters of [`INSERT_SQL`] that are computed from the order and its new

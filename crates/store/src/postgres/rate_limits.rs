@@ -125,11 +125,7 @@ pub(crate) async fn pending_authorizations(
     now: OffsetDateTime,
 ) -> Result<(u64, Option<OffsetDateTime>), StoreError> {
     let row = store
-        .query_opt(
-            "SELECT count(*) AS pending, min(expires) AS earliest FROM authorizations \
-             WHERE account_id = $1 AND status = 'pending' AND expires > $2",
-            &[&account_id, &micros(now)],
-        )
+        .query_opt(super::orders::PENDING_SQL, &[&account_id, &micros(now)])
         .await?;
     let Some(row) = row else {
         return Ok((0, None));

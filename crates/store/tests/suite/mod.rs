@@ -108,6 +108,7 @@ macro_rules! all {
             concurrent_rate_limit_spends_allow_exactly_the_allowance,
             rate_limit_overrides_round_trip,
             pending_authorizations_are_counted,
+            orders_stop_at_the_pending_cap_even_when_racing,
             portal_sessions_expire_end_and_are_purged,
             activity_counts_issuance_per_day_and_failures_by_type,
         );

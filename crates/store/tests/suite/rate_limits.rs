@@ -2,9 +2,9 @@
 //! allowance (also under concurrent spends), past rows are purged, customers' overrides round
 //! trip, and an account's pending authorizations are counted.
 
-use ferrite_core::Store;
 use ferrite_core::model::Customer;
 use ferrite_core::rate_limit::Gcra;
+use ferrite_core::{OrderChecks, OrderInsert, Store};
 use ferrite_proto::AuthorizationStatus;
 use time::Duration;
 
@@ -264,4 +264,56 @@ pub(crate) async fn pending_authorizations_are_counted(store: &dyn Store) {
         store.pending_authorizations("other", T0).await.unwrap(),
         (1, Some(T0 + Duration::days(7)))
     );
+}
+
+/// `OrderChecks::max_pending`: an order whose new pending authorizations would take the
+/// account past the cap is refused with the count, storing nothing; of orders racing for the
+/// last places (on any number of connections), exactly as many as fit are stored.
+pub(crate) async fn orders_stop_at_the_pending_cap_even_when_racing(store: &dyn Store) {
+    store.insert_account(&account("acct")).await.unwrap();
+    let cap = |max: u64| OrderChecks {
+        max_pending: Some((max, T0)),
+        ..OrderChecks::default()
+    };
+    let one = |i: usize| {
+        let authz = authorization(&format!("az{i}"), "acct", &format!("n{i}.example"));
+        (order(&format!("o{i}"), "acct", &[&authz]), authz)
+    };
+    let (o0, a0) = one(0);
+    assert_eq!(
+        store
+            .insert_order_checked(&o0, std::slice::from_ref(&a0), cap(1))
+            .await
+            .unwrap(),
+        OrderInsert::Inserted
+    );
+    let (o1, a1) = one(1);
+    assert_eq!(
+        store
+            .insert_order_checked(&o1, std::slice::from_ref(&a1), cap(1))
+            .await
+            .unwrap(),
+        OrderInsert::TooManyPending {
+            pending: 1,
+            earliest: Some(a0.expires)
+        }
+    );
+    assert_eq!(store.order("o1").await.unwrap(), None);
+    assert_eq!(store.authorization("az1").await.unwrap(), None);
+
+    // 20 orders of one authorization each race for the 4 places left under a cap of 5.
+    let racers: Vec<_> = (10..30).map(one).collect();
+    let results = join_all(
+        racers
+            .iter()
+            .map(|(o, a)| store.insert_order_checked(o, std::slice::from_ref(a), cap(5)))
+            .collect(),
+    )
+    .await;
+    let stored = results
+        .iter()
+        .filter(|r| *r.as_ref().unwrap() == OrderInsert::Inserted)
+        .count();
+    assert_eq!(stored, 4, "{results:?}");
+    assert_eq!(store.pending_authorizations("acct", T0).await.unwrap().0, 5);
 }
