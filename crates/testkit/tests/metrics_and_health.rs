@@ -92,7 +92,8 @@ async fn metrics_count_requests_problems_validations_and_issuances() {
             assert!(!text.contains(id), "{id} in the metrics");
         }
         // Every metric the Grafana dashboard in docs/ queries is one Ferrite exports (those of
-        // Certificate Transparency only with `[ct]` logs: tests/ct.rs checks them).
+        // Certificate Transparency only with `[ct]` logs, those of remote perspectives only
+        // with `[mpic]`: tests/ct.rs and tests/mpic.rs check them).
         let dashboard = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/grafana-dashboard.json"),
         )
@@ -101,6 +102,7 @@ async fn metrics_count_requests_problems_validations_and_issuances() {
         for word in dashboard.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
             if let Some(name) = word.strip_prefix("ferrite_")
                 && !name.starts_with("ct_")
+                && !name.starts_with("mpic_")
             {
                 let name = format!("ferrite_{name}");
                 let base = name

@@ -529,6 +529,24 @@ async fn metrics_show_each_perspective_and_the_decisions() {
         // Two checks, four agreeing answers each decide them.
         assert_eq!(agreed, 8.0, "{text}");
         assert!(!text.contains(DOMAIN), "the identifier is in the metrics");
+        // Every MPIC series the Grafana dashboard in docs/ queries is exported.
+        let dashboard = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../docs/grafana-dashboard.json"),
+        )
+        .unwrap();
+        let mut queried = 0;
+        for word in dashboard.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.starts_with("ferrite_mpic_") {
+                let base = word.trim_end_matches("_bucket");
+                assert!(
+                    text.contains(&format!("# TYPE {base} ")),
+                    "the dashboard queries {word}, which /metrics does not export"
+                );
+                queried += 1;
+            }
+        }
+        assert!(queried >= 3, "the dashboard has the perspectives' panels");
 
         // Two down: the quorum refuses, counted as such.
         let d = deploy(
