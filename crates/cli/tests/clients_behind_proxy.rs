@@ -3,9 +3,9 @@
 //! `base_url`, while the ACME listener itself answers plain HTTP to the proxy's address only,
 //! refuses any other peer, and refuses what the proxy says arrived over plain HTTP. And two
 //! instances on one PostgreSQL database behind Caddy's round robin, one killed with SIGKILL in
-//! the middle of the load and started again: every client run finishes (retried as a cron job
-//! would), every certificate received is in the database and revocable, no serial repeats, and
-//! no authorization is left `processing`.
+//! the middle of lego's and certbot's load and started again: every client run finishes
+//! (retried as a cron job would), every certificate received is in the database and revocable
+//! (by the client that got it), no serial repeats, and no authorization is left `processing`.
 //!
 //! Like clients.rs this needs the tools `scripts/test.sh` installs, so it is `#[ignore]`d for a
 //! plain `cargo test`. Everything listens on loopback (the refused peer is 127.0.0.2), every wait
@@ -20,8 +20,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{
-    Challtestsrv, Ferrite, Killed, Setup, free_port, https_get, lego_dns01, lego_http01, log_tail,
-    openssl_verify, run, serial_of, spawn_caddy, wait_until,
+    Challtestsrv, Ferrite, Killed, Setup, certbot, certbot_dirs, free_port, https_get, lego_dns01,
+    lego_http01, log_tail, openssl_verify, run, serial_of, spawn_caddy, wait_until,
 };
 
 /// The `[tls]` table of an instance behind Caddy on 127.0.0.1.
@@ -182,7 +182,7 @@ fn run_retried(mut command: impl FnMut() -> Command, attempts: u32) -> u32 {
         let out = command()
             .stdin(Stdio::null())
             .output()
-            .expect("lego (Debian package lego) must be installed");
+            .expect("the client must be installed (scripts/test.sh installs lego and certbot)");
         if out.status.success() {
             return attempt;
         }
@@ -193,6 +193,37 @@ fn run_retried(mut command: impl FnMut() -> Command, attempts: u32) -> u32 {
         );
     }
     panic!("still failing after {attempts} attempts; the last said:\n{last}");
+}
+
+/// `certbot` against `ferrite` (its directory, root and first start's EAB key) with its
+/// configuration under `dir`, answering dns-01 through `dns`'s hooks; the caller adds the
+/// subcommand's arguments after `subcommand`.
+fn certbot_through(ferrite: &Ferrite, dns: &Challtestsrv, dir: &Path, subcommand: &str) -> Command {
+    let (auth, cleanup) = dns.certbot_hooks(dir);
+    let mut c = certbot();
+    c.env("REQUESTS_CA_BUNDLE", &ferrite.root)
+        .args([
+            subcommand,
+            "--non-interactive",
+            "--server",
+            &ferrite.directory,
+        ])
+        .args(["--agree-tos", "--register-unsafely-without-email"])
+        .args([
+            "--eab-kid",
+            &ferrite.eab_kid,
+            "--eab-hmac-key",
+            &ferrite.eab_hmac,
+        ]);
+    if subcommand == "certonly" {
+        c.args(["--manual", "--preferred-challenges", "dns-01"])
+            .arg("--manual-auth-hook")
+            .arg(auth)
+            .arg("--manual-cleanup-hook")
+            .arg(cleanup);
+    }
+    certbot_dirs(&mut c, dir);
+    c
 }
 
 /// One SQL query's single value, with psql on the test's database.
@@ -260,6 +291,10 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
             (0..NAMES_EACH).map(move |n| (path.clone(), format!("c{client}-n{n}.example.com")))
         })
         .collect();
+    let certbot_dir = tempfile::tempdir().unwrap();
+    let certbot_names: Vec<String> = (0..NAMES_EACH)
+        .map(|n| format!("certbot-n{n}.example.com"))
+        .collect();
     let attempts: Vec<u32> = std::thread::scope(|scope| {
         let clients: Vec<_> = (0..CLIENTS)
             .map(|client| {
@@ -285,6 +320,25 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
                 })
             })
             .collect();
+        // certbot beside the lego clients: one account, a certificate per name, in turn.
+        let certbot_client = {
+            let (a, dns, names, dir) = (&a, &dns, &certbot_names, certbot_dir.path());
+            scope.spawn(move || {
+                names
+                    .iter()
+                    .map(|name| {
+                        run_retried(
+                            || {
+                                let mut c = certbot_through(a, dns, dir, "certonly");
+                                c.args(["-d", name]);
+                                c
+                            },
+                            3,
+                        )
+                    })
+                    .collect::<Vec<u32>>()
+            })
+        };
         // In the middle of the load: once the first certificate has arrived.
         let first = wait_until(Duration::from_secs(120), || {
             jobs.iter()
@@ -295,12 +349,13 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
         b.crash_and_restart();
         clients
             .into_iter()
+            .chain(std::iter::once(certbot_client))
             .flat_map(|c| c.join().unwrap())
             .collect()
     });
     let retried = attempts.iter().filter(|a| **a > 1).count();
     eprintln!(
-        "{} lego runs over two instances, one killed and restarted: {retried} needed a second attempt",
+        "{} lego and certbot runs over two instances, one killed and restarted: {retried} needed a second attempt",
         attempts.len()
     );
 
@@ -316,6 +371,27 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
             ),
             "1",
             "{name}'s certificate {serial} is not in the database"
+        );
+        assert!(serials.insert(serial.clone()), "serial {serial} repeats");
+    }
+    let certbot_certs: Vec<PathBuf> = certbot_names
+        .iter()
+        .map(|name| {
+            certbot_dir
+                .path()
+                .join(format!("config/live/{name}/cert.pem"))
+        })
+        .collect();
+    for cert in &certbot_certs {
+        openssl_verify(&a.root, &cert.with_file_name("fullchain.pem"));
+        let serial = serial_of(cert).to_ascii_lowercase();
+        assert_eq!(
+            psql(
+                &url,
+                &format!("SELECT count(*) FROM certificates WHERE lower(serial) = '{serial}'")
+            ),
+            "1",
+            "certbot's certificate {serial} is not in the database"
         );
         assert!(serials.insert(serial.clone()), "serial {serial} repeats");
     }
@@ -345,12 +421,24 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
             1,
         );
     }
+    for cert in &certbot_certs {
+        run_retried(
+            || {
+                let mut c = certbot_through(&a, &dns, certbot_dir.path(), "revoke");
+                c.arg("--cert-path")
+                    .arg(cert)
+                    .arg("--no-delete-after-revoke");
+                c
+            },
+            1,
+        );
+    }
     assert_eq!(
         psql(
             &url,
             "SELECT count(*) FROM certificates WHERE revoked_at IS NOT NULL"
         ),
-        jobs.len().to_string()
+        (jobs.len() + certbot_certs.len()).to_string()
     );
     drop(caddy);
     drop(b);
