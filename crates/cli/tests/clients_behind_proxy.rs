@@ -3,9 +3,10 @@
 //! `base_url`, while the ACME listener itself answers plain HTTP to the proxy's address only,
 //! refuses any other peer, and refuses what the proxy says arrived over plain HTTP. And two
 //! instances on one PostgreSQL database behind Caddy's round robin, one killed with SIGKILL in
-//! the middle of lego's and certbot's load and started again: every client run finishes
-//! (retried as a cron job would), every certificate received is in the database and revocable
-//! (by the client that got it), no serial repeats, and no authorization is left `processing`.
+//! the middle of the load of lego, certbot and `ferrite-bench` and started again: every client
+//! run finishes (retried as a cron job would; the generator's issuances each end, completed or
+//! failed, within its bounds), every certificate received is in the database and revocable (by
+//! the client that got it), no serial repeats, and no authorization is left `processing`.
 //!
 //! Like clients.rs this needs the tools `scripts/test.sh` installs, so it is `#[ignore]`d for a
 //! plain `cargo test`. Everything listens on loopback (the refused peer is 127.0.0.2), every wait
@@ -252,6 +253,9 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
     let dns = Challtestsrv::start();
     let proxy_port = free_port();
     let (port_a, port_b) = (free_port(), free_port());
+    // Both instances validate http-01 at the load generator's responder (lego and certbot
+    // answer dns-01).
+    let bench_http01 = free_port();
     let top = |port: u16| {
         format!(
             "base_url = \"https://localhost:{proxy_port}\"\nlisten = \"127.0.0.1:{port}\"\ndatabase_url = {url:?}\n"
@@ -261,7 +265,7 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
     let a = Ferrite::start_with(
         dns.dns_port,
         &Setup {
-            http01_port: free_port(),
+            http01_port: bench_http01,
             tlsalpn01_port: None,
             top_config: &top(port_a),
             extra_config: &extra,
@@ -272,7 +276,7 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
     let mut b = Ferrite::start_with(
         dns.dns_port,
         &Setup {
-            http01_port: free_port(),
+            http01_port: bench_http01,
             tlsalpn01_port: None,
             top_config: &top(port_b),
             extra_config: &extra,
@@ -295,7 +299,7 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
     let certbot_names: Vec<String> = (0..NAMES_EACH)
         .map(|n| format!("certbot-n{n}.example.com"))
         .collect();
-    let attempts: Vec<u32> = std::thread::scope(|scope| {
+    let (attempts, generated): (Vec<u32>, ferrite_bench::Report) = std::thread::scope(|scope| {
         let clients: Vec<_> = (0..CLIENTS)
             .map(|client| {
                 let (a, dns, hook) = (&a, &dns, &hook);
@@ -339,6 +343,40 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
                     .collect::<Vec<u32>>()
             })
         };
+        // ferrite-bench beside them: 2 clients, 30 full http-01 issuances (an account each),
+        // through the proxy.
+        let generator = {
+            let (a, runtime) = (&a, &runtime);
+            scope.spawn(move || {
+                runtime.block_on(async {
+                    use base64::Engine as _;
+                    let mut config =
+                        ferrite_bench::BenchConfig::new(a.directory.clone(), a.root.clone());
+                    config.clients = 2;
+                    config.issuances = 30;
+                    config.duration = Duration::from_secs(120);
+                    config.request_timeout = Duration::from_secs(30);
+                    config.domain = "bench.example.com".into();
+                    config.progress = false;
+                    config.eab = Some(ferrite_bench::config::Eab {
+                        kid: a.eab_kid.clone(),
+                        mac_key: ferrite_bench::config::MacKey(
+                            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                                .decode(&a.eab_hmac)
+                                .unwrap(),
+                        ),
+                    });
+                    let responder = ferrite_bench::responder::Http01Server::start(
+                        std::net::SocketAddr::from(([127, 0, 0, 1], bench_http01)),
+                    )
+                    .await
+                    .unwrap();
+                    ferrite_bench::run(config, std::sync::Arc::new(responder))
+                        .await
+                        .unwrap()
+                })
+            })
+        };
         // In the middle of the load: once the first certificate has arrived.
         let first = wait_until(Duration::from_secs(120), || {
             jobs.iter()
@@ -347,11 +385,12 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
         });
         assert!(first.is_some(), "no certificate within 120 s");
         b.crash_and_restart();
-        clients
+        let attempts = clients
             .into_iter()
             .chain(std::iter::once(certbot_client))
             .flat_map(|c| c.join().unwrap())
-            .collect()
+            .collect();
+        (attempts, generator.join().unwrap())
     });
     let retried = attempts.iter().filter(|a| **a > 1).count();
     eprintln!(
@@ -374,6 +413,24 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
         );
         assert!(serials.insert(serial.clone()), "serial {serial} repeats");
     }
+    // The generator's issuances all ended within its bounds; those the kill cut off failed
+    // (a generator does not retry), and most completed.
+    eprintln!(
+        "ferrite-bench: {} completed, {} failed, errors {:?}",
+        generated.issuances_completed, generated.issuances_failed, generated.errors
+    );
+    assert_eq!(generated.issuances_cancelled, 0, "{:?}", generated.errors);
+    assert_eq!(
+        generated.issuances_completed + generated.issuances_failed,
+        30,
+        "{:?}",
+        generated.errors
+    );
+    assert!(
+        generated.issuances_completed >= 15,
+        "{:?}",
+        generated.errors
+    );
     let certbot_certs: Vec<PathBuf> = certbot_names
         .iter()
         .map(|name| {
@@ -440,6 +497,13 @@ fn two_instances_behind_caddy_lose_nothing_when_one_is_killed() {
         ),
         (jobs.len() + certbot_certs.len()).to_string()
     );
+    // Every certificate the generator downloaded is stored too (one it lost to the kill
+    // after the server stored it may be there as well).
+    let stored: u64 = psql(&url, "SELECT count(*) FROM certificates")
+        .parse()
+        .unwrap();
+    let received = (jobs.len() + certbot_certs.len()) as u64 + generated.issuances_completed;
+    assert!(stored >= received, "{stored} stored, {received} received");
     drop(caddy);
     drop(b);
     drop(a);
