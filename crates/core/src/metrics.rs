@@ -63,6 +63,67 @@ pub struct HistogramSnapshot {
     pub sum_seconds: f64,
 }
 
+/// What the store measures the time of ([`StoreMetrics`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreOp {
+    /// SQLite: one read, on a connection, inline.
+    Read,
+    /// SQLite: one write, from its hand-off to the writer thread to its durable commit (the
+    /// wait for the group commit included).
+    Write,
+    /// PostgreSQL: one use of a pooled connection, from asking the pool (the wait for a free
+    /// connection included) to giving it back.
+    Connection,
+}
+
+impl StoreOp {
+    /// The `kind` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            StoreOp::Read => "read",
+            StoreOp::Write => "write",
+            StoreOp::Connection => "connection",
+        }
+    }
+}
+
+/// Time spent on the database, per [`StoreOp`], as a store measures it.
+#[derive(Debug)]
+pub struct StoreMetrics {
+    backend: &'static str,
+    ops: &'static [StoreOp],
+    histograms: [Histogram; 3],
+}
+
+impl StoreMetrics {
+    /// The metrics of a store of `backend` (`sqlite`, `postgresql`) that measures `ops`.
+    pub fn new(backend: &'static str, ops: &'static [StoreOp]) -> StoreMetrics {
+        StoreMetrics {
+            backend,
+            ops,
+            histograms: Default::default(),
+        }
+    }
+
+    /// One `op` that took `duration`.
+    pub fn observe(&self, op: StoreOp, duration: Duration) {
+        self.histograms[op as usize].observe(duration);
+    }
+
+    /// The backend's name.
+    pub fn backend(&self) -> &'static str {
+        self.backend
+    }
+
+    /// Each measured op with its histogram.
+    pub fn snapshot(&self) -> Vec<(&'static str, HistogramSnapshot)> {
+        self.ops
+            .iter()
+            .map(|op| (op.label(), self.histograms[*op as usize].snapshot()))
+            .collect()
+    }
+}
+
 /// The engine's counters.
 #[derive(Debug, Default)]
 pub struct EngineMetrics {

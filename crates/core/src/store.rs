@@ -72,6 +72,12 @@ pub enum OrderInsert {
 /// `ferrite serve` instances at once (every check-and-set is done inside the database).
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The time this store spends on the database, for `/metrics`; `None` if it does not
+    /// measure it.
+    fn metrics(&self) -> Option<&crate::metrics::StoreMetrics> {
+        None
+    }
+
     // --- nonces (RFC 8555 §6.5; issued and checked by `core::nonce`) ---
     /// The key every instance authenticates nonces with: the stored one, or `candidate` if
     /// none is stored yet (then stored; of several instances racing, one candidate wins and all

@@ -1,6 +1,7 @@
 //! Metrics for the operator, in the Prometheus text format (version 0.0.4) at `/metrics` on the
 //! admin listener: requests by listener, route and status with their duration, problem
-//! documents by type, what the engine counts (validations by method and outcome, issuances,
+//! documents by type, rate-limit refusals by limit, time spent on the database, what the
+//! engine counts (validations by method and outcome, issuances,
 //! refused issuances, bindings), the remote perspectives of multi-perspective corroboration
 //! (answer latency and requests by outcome per perspective, corroborations by result),
 //! Certificate Transparency (submission latency and outcome per log, certificates logged or
@@ -35,12 +36,19 @@ pub(crate) struct HttpMetrics {
     durations: Mutex<BTreeMap<(&'static str, String), Histogram>>,
     /// Problem documents by type.
     problems: Mutex<BTreeMap<&'static str, u64>>,
+    /// `rateLimited` refusals by the limit that refused.
+    rate_limited: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// The problem type of a response that carries a problem document, set where the document is
 /// made (`problem::ApiError`) so the metrics need not parse the body.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct ProblemKind(pub(crate) ProblemType);
+
+/// The rate limit that refused a request (a `rateLimited` problem's), set with
+/// [`ProblemKind`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RateLimitKind(pub(crate) ferrite_core::rate_limit::LimitName);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -82,6 +90,11 @@ pub(crate) async fn track(
         .observe(began.elapsed());
     if let Some(ProblemKind(kind)) = response.extensions().get::<ProblemKind>() {
         *lock(&metrics.problems).entry(kind.name()).or_default() += 1;
+    }
+    if let Some(RateLimitKind(limit)) = response.extensions().get::<RateLimitKind>() {
+        *lock(&metrics.rate_limited)
+            .entry(limit.as_str())
+            .or_default() += 1;
     }
     response
 }
@@ -128,6 +141,39 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
     );
     for (kind, n) in lock(&m.problems).iter() {
         let _ = writeln!(out, "ferrite_problems_total{{type=\"{kind}\"}} {n}");
+    }
+    help(
+        &mut out,
+        "ferrite_rate_limit_refusals_total",
+        "counter",
+        "Requests refused with rateLimited, by the limit that refused them (every limit listed, at 0 until one refuses).",
+    );
+    {
+        let refused = lock(&m.rate_limited);
+        for limit in ferrite_core::rate_limit::LimitName::ALL {
+            let name = limit.as_str();
+            let _ = writeln!(
+                out,
+                "ferrite_rate_limit_refusals_total{{limit=\"{name}\"}} {}",
+                refused.get(name).copied().unwrap_or(0)
+            );
+        }
+    }
+    if let Some(store) = state.ca.store().metrics() {
+        help(
+            &mut out,
+            "ferrite_database_seconds",
+            "histogram",
+            "Time spent on the database, by backend and kind: SQLite reads and writes (a write until its commit is durable), PostgreSQL uses of a pooled connection (the wait for one included).",
+        );
+        for (kind, h) in store.snapshot() {
+            histogram(
+                &mut out,
+                "ferrite_database_seconds",
+                &format!("backend=\"{}\",kind=\"{kind}\"", store.backend()),
+                &h,
+            );
+        }
     }
     help(
         &mut out,

@@ -19,6 +19,8 @@ pub(crate) struct ApiError {
     pub(crate) location: Option<String>,
     /// Seconds for `Retry-After` (a rate limit's refusal, RFC 8555 §6.7).
     pub(crate) retry_after: Option<u64>,
+    /// The rate limit that refused the request, for the metrics.
+    pub(crate) rate_limit: Option<ferrite_core::rate_limit::LimitName>,
 }
 
 impl ApiError {
@@ -38,6 +40,7 @@ impl From<Problem> for ApiError {
             problem: Box::new(problem),
             location: None,
             retry_after: None,
+            rate_limit: None,
         }
     }
 }
@@ -53,10 +56,15 @@ impl From<CoreError> for ApiError {
             }
             CoreError::KeyInUse { .. } | CoreError::Problem(_) | CoreError::RateLimited(_) => {}
         }
+        let rate_limit = match &e {
+            CoreError::RateLimited(r) => Some(r.limit),
+            _ => None,
+        };
         Self {
             problem: Box::new(e.to_problem()),
             location: None,
             retry_after: e.retry_after_seconds(),
+            rate_limit,
         }
     }
 }
@@ -80,6 +88,11 @@ impl IntoResponse for ApiError {
         response
             .extensions_mut()
             .insert(crate::metrics::ProblemKind(problem.kind));
+        if let Some(limit) = self.rate_limit {
+            response
+                .extensions_mut()
+                .insert(crate::metrics::RateLimitKind(limit));
+        }
         response
             .extensions_mut()
             .insert(crate::request_id::Refusal(problem.detail.clone()));

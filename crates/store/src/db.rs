@@ -85,6 +85,8 @@ pub(crate) struct Db {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     closed: AtomicBool,
+    /// The time of each read and write, for `/metrics`.
+    pub(crate) metrics: ferrite_core::metrics::StoreMetrics,
 }
 
 impl std::fmt::Debug for Db {
@@ -118,6 +120,13 @@ impl Db {
             jobs: Mutex::new(Some(jobs)),
             writer: Mutex::new(Some(handle)),
             closed: AtomicBool::new(false),
+            metrics: ferrite_core::metrics::StoreMetrics::new(
+                "sqlite",
+                &[
+                    ferrite_core::metrics::StoreOp::Read,
+                    ferrite_core::metrics::StoreOp::Write,
+                ],
+            ),
         })
     }
 
@@ -133,6 +142,18 @@ impl Db {
     /// the reader that served the first, the second usually finds the cache still valid; on
     /// another reader, last used before the latest commit, it would not.
     pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let began = std::time::Instant::now();
+        let result = self.read_inline(f);
+        self.metrics
+            .observe(ferrite_core::metrics::StoreOp::Read, began.elapsed());
+        result
+    }
+
+    /// [`Db::read`] without its measurement.
+    fn read_inline<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -177,6 +198,7 @@ impl Db {
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.check_open()?;
+        let began = std::time::Instant::now();
         let (answer, answered) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |conn, alone| {
             let result = match conn {
@@ -202,9 +224,12 @@ impl Db {
             };
             jobs.send(job).map_err(|_| closed())?;
         }
-        answered.await.map_err(|_| {
+        let result = answered.await.map_err(|_| {
             StoreError::Backend("the database writer stopped before answering".to_owned())
-        })?
+        })?;
+        self.metrics
+            .observe(ferrite_core::metrics::StoreOp::Write, began.elapsed());
+        result
     }
 
     /// Stops taking work, lets the writer thread finish what it has and waits for it. Later
@@ -231,8 +256,16 @@ impl Db {
 
 impl Drop for Db {
     fn drop(&mut self) {
-        // Dropping the sender ends the writer thread once it has drained its queue.
+        // Dropping the sender ends the writer thread once it has drained its queue; waiting
+        // for it closes the writer's connection before the drop returns, so a store opened
+        // next on the same file (an operator command after the one that recorded it) never
+        // races SQLite's last-connection cleanup of the WAL files. The queue is empty but for
+        // jobs whose callers are gone, and no job waits on anything outside the thread.
         lock(&self.jobs).take();
+        let handle = lock(&self.writer).take();
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
     }
 }
 

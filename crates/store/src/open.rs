@@ -75,6 +75,11 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The time of this store's reads and writes.
+    pub(crate) fn store_metrics(&self) -> &ferrite_core::metrics::StoreMetrics {
+        &self.db.metrics
+    }
+
     /// Opens (creating if missing) the database file at `path` and brings its schema up to
     /// date.
     ///

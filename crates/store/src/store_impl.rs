@@ -28,6 +28,10 @@ macro_rules! store_impl {
     ($store:ty) => {
         #[async_trait::async_trait]
         impl ferrite_core::Store for $store {
+            fn metrics(&self) -> Option<&ferrite_core::metrics::StoreMetrics> {
+                Some(self.store_metrics())
+            }
+
             async fn record_ca_certificates(
                 &self,
                 offered: &CaCertificates,

@@ -68,6 +68,20 @@ async fn metrics_count_requests_problems_validations_and_issuances() {
             ("ferrite_issuance_duration_seconds_count", 1.0),
             ("ferrite_eab_bindings_total", 0.0),
             ("ferrite_issuance_refused_total", 0.0),
+            // Time on the database: the requests above read and wrote.
+            (
+                r#"ferrite_database_seconds_count{backend="sqlite",kind="read"}"#,
+                1.0,
+            ),
+            (
+                r#"ferrite_database_seconds_count{backend="sqlite",kind="write"}"#,
+                1.0,
+            ),
+            // Every rate limit is listed; none refused here.
+            (
+                r#"ferrite_rate_limit_refusals_total{limit="new_orders_per_account"}"#,
+                0.0,
+            ),
         ] {
             let value = sample(&text, series).unwrap_or_else(|| panic!("no {series} in:\n{text}"));
             assert!(value >= at_least, "{series} = {value}");

@@ -177,6 +177,15 @@ async fn new_orders_per_account(options: TestCaOptions) {
         3 * 3600,
     );
 
+    // Each refusal is counted under its limit in /metrics (three so far).
+    let metrics = ferrite_testkit::raw::http_get(&format!("{}/metrics", ca.admin_url)).await;
+    let text = String::from_utf8(metrics.body).unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l == r#"ferrite_rate_limit_refusals_total{limit="new_orders_per_account"} 3"#),
+        "{text}"
+    );
+
     // 0 turns the limit off for the customer.
     set_orders_limit(&ca, Some(0)).await;
     let r = new_order(&ca, &raw, &account, &["n9.example.com"]).await;

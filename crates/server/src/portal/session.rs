@@ -247,6 +247,7 @@ pub(super) enum PortalError {
     Problem {
         problem: Box<Problem>,
         retry_after: Option<u64>,
+        rate_limit: Option<ferrite_core::rate_limit::LimitName>,
     },
 }
 
@@ -257,6 +258,7 @@ impl PortalError {
         PortalError::Problem {
             problem: Box::new(problem),
             retry_after: None,
+            rate_limit: None,
         }
     }
 
@@ -277,8 +279,14 @@ impl PortalError {
         if let PortalError::Problem {
             problem,
             retry_after,
+            rate_limit,
         } = self
         {
+            if let Some(limit) = rate_limit {
+                response
+                    .extensions_mut()
+                    .insert(crate::metrics::RateLimitKind(*limit));
+            }
             response
                 .extensions_mut()
                 .insert(crate::metrics::ProblemKind(problem.kind));
@@ -317,6 +325,7 @@ impl From<CoreError> for PortalError {
         PortalError::Problem {
             problem: api.problem,
             retry_after: api.retry_after,
+            rate_limit: api.rate_limit,
         }
     }
 }

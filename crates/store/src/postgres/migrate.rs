@@ -127,7 +127,7 @@ pub(crate) async fn applied_version(store: &PostgresStore) -> Result<i64, StoreE
     if !exists {
         return Ok(0);
     }
-    version_in(&**conn).await
+    version_in(&***conn).await
 }
 
 async fn version_in(conn: &impl tokio_postgres::GenericClient) -> Result<i64, StoreError> {

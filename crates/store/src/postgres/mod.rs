@@ -76,6 +76,8 @@ pub(crate) type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// The time of each use of a pooled connection, for `/metrics`.
+    metrics: std::sync::Arc<ferrite_core::metrics::StoreMetrics>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -132,7 +134,13 @@ impl PostgresStore {
             })
             .build()
             .map_err(|e| StoreError::Backend(format!("cannot set up the connection pool: {e}")))?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            pool,
+            metrics: std::sync::Arc::new(ferrite_core::metrics::StoreMetrics::new(
+                "postgresql",
+                &[ferrite_core::metrics::StoreOp::Connection],
+            )),
+        })
     }
 
     /// The schema version the database is at (how many migrations it has).
@@ -146,8 +154,23 @@ impl PostgresStore {
         self.pool.close();
     }
 
-    /// A pooled connection for one operation.
-    pub(crate) async fn conn(&self) -> Result<Object, StoreError> {
+    /// The time of this store's uses of pooled connections.
+    pub(crate) fn store_metrics(&self) -> &ferrite_core::metrics::StoreMetrics {
+        &self.metrics
+    }
+
+    /// A pooled connection for one operation, timed from now until it is dropped.
+    pub(crate) async fn conn(&self) -> Result<Timed, StoreError> {
+        let began = std::time::Instant::now();
+        let object = self.pooled().await?;
+        Ok(Timed {
+            object,
+            began,
+            metrics: self.metrics.clone(),
+        })
+    }
+
+    async fn pooled(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => {
                 StoreError::Unavailable(format!("cannot connect to the database: {}", describe(&e)))
@@ -193,6 +216,37 @@ impl PostgresStore {
         let conn = self.conn().await?;
         let statement = conn.prepare_cached(sql).await.map_err(db_error)?;
         conn.execute(&statement, params).await.map_err(db_error)
+    }
+}
+
+/// A pooled connection that records, when dropped, how long it was held (with the wait for
+/// it) in the store's metrics.
+pub(crate) struct Timed {
+    object: Object,
+    began: std::time::Instant,
+    metrics: std::sync::Arc<ferrite_core::metrics::StoreMetrics>,
+}
+
+impl std::ops::Deref for Timed {
+    type Target = Object;
+
+    fn deref(&self) -> &Object {
+        &self.object
+    }
+}
+
+impl std::ops::DerefMut for Timed {
+    fn deref_mut(&mut self) -> &mut Object {
+        &mut self.object
+    }
+}
+
+impl Drop for Timed {
+    fn drop(&mut self) {
+        self.metrics.observe(
+            ferrite_core::metrics::StoreOp::Connection,
+            self.began.elapsed(),
+        );
     }
 }
 
