@@ -1732,3 +1732,32 @@ async fn a_customer_credential_stays_confined_beside_the_operator_routes() {
     })
     .await;
 }
+
+/// A burst of concurrent wrong secrets from one address passes
+/// `failed_admin_authentications_per_address` by less than the verification slots (two): the
+/// allowance is checked again once a slot is held, and each failure is counted before the slot
+/// is let go. With 3 allowed, 30 at once: 3 or 4 get 401, the rest 429 before any argon2.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_of_wrong_secrets_is_held_to_the_failed_authentication_limit() {
+    let mut options = TestCaOptions::default();
+    options
+        .config
+        .rate_limits
+        .failed_admin_authentications_per_address = 3;
+    let admin = start_with(options).await;
+    let (_, mine) = admin.customer("initech").await;
+    let wrong = format!("{}:not-the-secret", id_of(&mine));
+    let replies = bounded(futures::future::join_all(
+        (0..30).map(|_| admin.get("/admin/v1/credentials", &wrong)),
+    ))
+    .await;
+    let unauthorized = replies.iter().filter(|r| r.status == 401).count();
+    let limited = replies.iter().filter(|r| r.status == 429).count();
+    assert_eq!(unauthorized + limited, 30, "other statuses");
+    assert!(
+        (3..=4).contains(&unauthorized),
+        "{unauthorized} wrong secrets were verified, {limited} refused"
+    );
+    // The right secret from that address is refused too, until the allowance comes back.
+    assert_eq!(admin.get("/admin/v1/credentials", &mine).await.status, 429);
+}

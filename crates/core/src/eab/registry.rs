@@ -148,6 +148,40 @@ fn check_customer_name(name: &str) -> Result<(), CoreError> {
     }
 }
 
+/// `failed_admin_authentications_per_address` for one client address group.
+struct FailureGate {
+    value: u32,
+    key: String,
+    group: String,
+}
+
+impl FailureGate {
+    /// Refuses (429) when the group's failures fill the allowance.
+    async fn check(&self, registry: &Registry) -> Result<(), CoreError> {
+        rate_limit::check(
+            registry.store.as_ref(),
+            registry.clock.now(),
+            LimitName::FailedAdminAuthenticationsPerAddress,
+            self.value,
+            &self.key,
+            Some(&self.group),
+        )
+        .await
+    }
+
+    /// Counts one failure.
+    async fn record(&self, registry: &Registry) -> Result<(), CoreError> {
+        rate_limit::record(
+            registry.store.as_ref(),
+            registry.clock.now(),
+            LimitName::FailedAdminAuthenticationsPerAddress,
+            self.value,
+            &self.key,
+        )
+        .await
+    }
+}
+
 impl Registry {
     /// A registry sealing MAC keys under `kek`.
     pub fn new(
@@ -666,9 +700,11 @@ impl Registry {
 
     /// [`Registry::authenticate`] of a request from `client`, whose address (IPv6: its /64)
     /// is held to `failed_admin_authentications_per_address`: once its failures fill the
-    /// allowance, it is refused (429 `rateLimited`) before the credential is read or its
-    /// secret checked, so a stream of wrong secrets cannot keep the argon2 slots busy.
-    /// Each 401 from it counts one failure. `None`: not limited.
+    /// allowance, it is refused (429 `rateLimited`) before its secret is checked, so a stream
+    /// of wrong secrets cannot keep the argon2 slots busy. Each 401 from it counts one
+    /// failure. The allowance is checked again once a verification slot is held, and a failure
+    /// is counted before the slot is let go: a burst of concurrent wrong secrets gets past the
+    /// allowance by fewer than the slots (two), not by its size. `None`: not limited.
     pub async fn authenticate_from(
         &self,
         id: &str,
@@ -678,24 +714,29 @@ impl Registry {
         let limit = LimitName::FailedAdminAuthenticationsPerAddress;
         let value = self.rate_limits.get(limit);
         let Some(client) = client.filter(|_| value > 0) else {
-            return self.check_credential(id, secret).await;
+            return self.check_credential(id, secret, None).await;
         };
         let group = rate_limit::address_group(client);
-        let key = rate_limit::key(limit, value, &[&group]);
-        let store = self.store.as_ref();
-        rate_limit::check(store, self.clock.now(), limit, value, &key, Some(&group)).await?;
-        let checked = self.check_credential(id, secret).await;
-        if let Err(CoreError::Problem(p)) = &checked
-            && p.status == Some(401)
-        {
-            rate_limit::record(store, self.clock.now(), limit, value, &key).await?;
-        }
-        checked
+        let gate = FailureGate {
+            value,
+            key: rate_limit::key(limit, value, &[&group]),
+            group,
+        };
+        // Refused at once when the allowance is already spent: no wait for a slot.
+        gate.check(self).await?;
+        self.check_credential(id, secret, Some(&gate)).await
     }
 
     /// The active credential `id` (a customer's, else an operator's) if `secret` is its secret
-    /// (see [`Registry::authenticate`]). Either kind costs one argon2 verification.
-    async fn check_credential(&self, id: &str, secret: &str) -> Result<Principal, CoreError> {
+    /// (see [`Registry::authenticate`]). Either kind costs one argon2 verification, under a
+    /// verification slot; with a `gate`, its allowance is checked once the slot is held and a
+    /// 401 is counted before it is let go.
+    async fn check_credential(
+        &self,
+        id: &str,
+        secret: &str,
+        gate: Option<&FailureGate>,
+    ) -> Result<Principal, CoreError> {
         let refused = || {
             problem(
                 ProblemType::Unauthorized,
@@ -719,11 +760,14 @@ impl Registry {
                 CredentialStatus::Disabled,
             ),
         };
-        let _slot = self
+        let slot = self
             .verify_slots
             .acquire()
             .await
             .map_err(|e| CoreError::Internal(format!("verification slots closed: {e}")))?;
+        if let Some(gate) = gate {
+            gate.check(self).await?;
+        }
         let secret = secret.to_owned();
         let ok = tokio::task::spawn_blocking(move || verify_secret(&secret, &hash))
             .await
@@ -733,8 +777,14 @@ impl Registry {
             Some(operator @ Principal::Operator(_)) if ok && status == CredentialStatus::Active => {
                 return Ok(operator);
             }
-            _ => return Err(refused()),
+            _ => {
+                if let Some(gate) = gate {
+                    gate.record(self).await?;
+                }
+                return Err(refused());
+            }
         };
+        drop(slot);
         // Only a caller who proved the secret learns that the customer is suspended.
         let customer = self
             .store
