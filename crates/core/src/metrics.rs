@@ -14,40 +14,66 @@ pub const DURATION_BUCKETS: [f64; 12] = [
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
 ];
 
-/// A duration histogram with [`DURATION_BUCKETS`].
-#[derive(Debug, Default)]
+/// Upper bounds, in seconds, of the buckets of database times ([`StoreMetrics`]): a SQLite
+/// read takes microseconds, a write a group commit's fsync, a PostgreSQL statement a round
+/// trip.
+pub const DATABASE_BUCKETS: [f64; 16] = [
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0,
+];
+
+/// A duration histogram with [`DURATION_BUCKETS`] (or the bounds of
+/// [`Histogram::with_bounds`]).
+#[derive(Debug)]
 pub struct Histogram {
+    bounds: &'static [f64],
     /// Observations at most each bucket's bound (not cumulative), then the rest.
-    buckets: [AtomicU64; DURATION_BUCKETS.len() + 1],
-    sum_micros: AtomicU64,
+    buckets: Box<[AtomicU64]>,
+    sum_nanos: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram::with_bounds(&DURATION_BUCKETS)
+    }
 }
 
 impl Histogram {
+    /// A histogram whose buckets end at `bounds` (seconds, ascending).
+    pub fn with_bounds(bounds: &'static [f64]) -> Histogram {
+        Histogram {
+            bounds,
+            buckets: (0..=bounds.len()).map(|_| AtomicU64::new(0)).collect(),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+
     /// Records one observation.
     pub fn observe(&self, duration: Duration) {
         let seconds = duration.as_secs_f64();
-        let i = DURATION_BUCKETS
+        let i = self
+            .bounds
             .iter()
             .position(|bound| seconds <= *bound)
-            .unwrap_or(DURATION_BUCKETS.len());
+            .unwrap_or(self.bounds.len());
         self.buckets[i].fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
-        self.sum_micros.fetch_add(micros, Ordering::Relaxed);
+        let nanos = u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
     }
 
     /// The counts so far.
     pub fn snapshot(&self) -> HistogramSnapshot {
-        let mut cumulative = Vec::with_capacity(DURATION_BUCKETS.len());
+        let mut cumulative = Vec::with_capacity(self.bounds.len());
         let mut total = 0;
-        for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+        for (i, bound) in self.bounds.iter().enumerate() {
             total += self.buckets[i].load(Ordering::Relaxed);
             cumulative.push((*bound, total));
         }
-        total += self.buckets[DURATION_BUCKETS.len()].load(Ordering::Relaxed);
+        total += self.buckets[self.bounds.len()].load(Ordering::Relaxed);
         HistogramSnapshot {
             cumulative,
             count: total,
-            sum_seconds: self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6,
+            sum_seconds: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
         }
     }
 }
@@ -101,7 +127,7 @@ impl StoreMetrics {
         StoreMetrics {
             backend,
             ops,
-            histograms: Default::default(),
+            histograms: std::array::from_fn(|_| Histogram::with_bounds(&DATABASE_BUCKETS)),
         }
     }
 

@@ -19,7 +19,8 @@ pub struct ClientCommand {
 /// portal's download saves it under): certbot takes it through `REQUESTS_CA_BUNDLE`, lego
 /// through `LEGO_CA_CERTIFICATES`, acme.sh through `--ca-bundle`, and win-acme from the
 /// Windows certificate store, where PowerShell's `Import-Certificate` puts it first (the
-/// win-acme line is PowerShell: quoted for it, `;` between its two commands). `None` when the
+/// win-acme line is PowerShell, run in win-acme's folder: quoted for it, `;` between its two
+/// commands, `.\wacs.exe`). `None` when the
 /// listener's certificate is one clients already trust.
 pub fn client_commands(
     directory_url: &str,
@@ -68,7 +69,7 @@ pub fn client_commands(
             client: "win-acme",
             windows: true,
             command: format!(
-                "{windows_store}wacs.exe --baseuri {directory_url} --eab-key-identifier {kid} --eab-key {hmac_key} --accepttos --emailaddress you@example.com --source manual --host example.com"
+                "{windows_store}.\\wacs.exe --baseuri {directory_url} --eab-key-identifier {kid} --eab-key {hmac_key} --accepttos --emailaddress you@example.com --source manual --host example.com"
             ),
         },
     ]
@@ -157,7 +158,7 @@ mod tests {
                 .ends_with("--eab-hmac-key hmac1 --ca-bundle /var/lib/ferrite/ca/root.pem")
         );
         assert!(by("win-acme").starts_with(
-            "Import-Certificate -FilePath '/var/lib/ferrite/ca/root.pem' -CertStoreLocation Cert:\\LocalMachine\\Root; wacs.exe --baseuri https://ca.test/directory --eab-key-identifier kid1 --eab-key hmac1"
+            "Import-Certificate -FilePath '/var/lib/ferrite/ca/root.pem' -CertStoreLocation Cert:\\LocalMachine\\Root; .\\wacs.exe --baseuri https://ca.test/directory --eab-key-identifier kid1 --eab-key hmac1"
         ));
 
         let plain = client_commands("https://ca.test/directory", "kid1", "hmac1", None);

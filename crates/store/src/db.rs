@@ -259,8 +259,10 @@ impl Drop for Db {
         // Dropping the sender ends the writer thread once it has drained its queue; waiting
         // for it closes the writer's connection before the drop returns, so a store opened
         // next on the same file (an operator command after the one that recorded it) never
-        // races SQLite's last-connection cleanup of the WAL files. The queue is empty but for
-        // jobs whose callers are gone, and no job waits on anything outside the thread.
+        // races SQLite's last-connection cleanup of the WAL files. The last handle goes when
+        // nothing awaits a write any more, so the queue holds at most jobs whose callers went
+        // away; each may wait for another process's write lock (`BUSY_TIMEOUT`), never for the
+        // runtime this drop may block.
         lock(&self.jobs).take();
         let handle = lock(&self.writer).take();
         if let Some(handle) = handle {

@@ -534,6 +534,65 @@ async fn a_renewal_inside_its_window_is_exempt_from_the_issuance_limits() {
             "2 per week",
             week,
         );
+
+        // A chain of replacements is no unlimited source: the renewal's own certificate,
+        // replaced at once (its window a third of its lifetime away), is an ordinary order.
+        let renewed = raw
+            .post_as_get(
+                &account.key,
+                &account.kid,
+                done["certificate"].as_str().unwrap(),
+            )
+            .await;
+        let renewed_der =
+            ferrite_testkit::ca::pem_chain(&String::from_utf8(renewed.body).unwrap()).remove(0);
+        let renewed_id = ferrite_core::ca::ari::CertId::of_certificate(&renewed_der)
+            .unwrap()
+            .encode();
+        let replace = |names: &[&str]| {
+            let identifiers: Vec<_> = names
+                .iter()
+                .map(|n| json!({"type": "dns", "value": n}))
+                .collect();
+            let body = json!({"identifiers": identifiers, "replaces": renewed_id});
+            let (raw, account, url) = (&raw, &account, ca.url("/acme/new-order"));
+            async move {
+                raw.post(&account.key, Some(&account.kid), &url, Some(&body))
+                    .await
+            }
+        };
+        assert_case_problem(
+            "replacing the renewal at once",
+            &replace(&["a.example.com"]).await,
+            429,
+            "rateLimited",
+        );
+        // Due (the operator advanced it), but asking for a name it lacks: not exempt, and
+        // `example.com` has no certificate left this week.
+        let serial = ferrite_pki::serial_to_hex(
+            x509_parser::parse_x509_certificate(&renewed_der)
+                .unwrap()
+                .1
+                .raw_serial(),
+        );
+        ferrite_core::ca::ari::advance_renewal(
+            ca.ca.store().as_ref(),
+            ca.ca.now(),
+            &ferrite_core::model::CertificateFilter::Serial(serial),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+        assert_rate_limited(
+            "a renewal adding a name",
+            &replace(&["a.example.com", "x.example.com"]).await,
+            "certificates_per_registered_domain",
+            "2 per week",
+            week,
+        );
+        let r = replace(&["a.example.com"]).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
     })
     .await;
 }

@@ -135,6 +135,11 @@ pub fn default_window(cert: &Certificate) -> (OffsetDateTime, OffsetDateTime) {
     (start, start + third - slack)
 }
 
+/// How long after its notBefore a certificate's renewal can be exempt from the issuance rate
+/// limits at the earliest (unless the operator advanced it): one exempt renewal a day per
+/// chain of replacements, whatever validity the client asked for.
+pub const RENEWAL_EXEMPT_AFTER: Duration = Duration::days(1);
+
 /// A window that has already passed at `since` (RFC 9773 §4.2: "a window in the past" tells
 /// clients to renew at once).
 fn past_window(since: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
@@ -199,19 +204,33 @@ impl Ca {
         }
     }
 
-    /// Whether an order made at `at` that replaces the certificate `cert_id` (as
-    /// [`Ca::check_replaces`] accepted it) came inside that certificate's suggested renewal
-    /// window, or after it: such a renewal is exempt from the issuance rate limits
-    /// ([`super::rate_limits`]). An unknown certificate is not.
-    pub(super) async fn replaces_in_window(
+    /// Whether an order for `names`, made at `at`, that replaces the certificate `cert_id` (as
+    /// [`Ca::check_replaces`] accepted it) is a renewal exempt from the issuance rate limits
+    /// ([`super::rate_limits`]). It is when it asks for no name the certificate lacks, and
+    /// either the operator advanced the certificate's renewal (`ferrite ari advance`) before
+    /// `at`, or the certificate is unrevoked, `at` is inside or after its default window and at
+    /// least [`RENEWAL_EXEMPT_AFTER`] after its notBefore. So neither a short validity the
+    /// client asked for, nor revoking its own certificate, nor adding names makes a chain of
+    /// replacements an unlimited source of certificates; and the answer depends only on what
+    /// was so at `at`, so finalize gets the one newOrder got. An unknown certificate is not.
+    pub(super) async fn renewal_exempt(
         &self,
         cert_id: &str,
+        names: &[&str],
         at: OffsetDateTime,
     ) -> Result<bool, CoreError> {
-        Ok(match self.certificate_by_cert_id(cert_id).await? {
-            Some((_, cert)) => at >= self.window_of(&cert).0,
-            None => false,
-        })
+        let Some((_, cert)) = self.certificate_by_cert_id(cert_id).await? else {
+            return Ok(false);
+        };
+        if !names.iter().all(|n| cert.dns_names.iter().any(|d| d == n)) {
+            return Ok(false);
+        }
+        if cert.renewal_advanced.as_ref().is_some_and(|a| a.at <= at) {
+            return Ok(true);
+        }
+        Ok(cert.revoked.is_none()
+            && at >= default_window(&cert).0
+            && at - cert.not_before >= RENEWAL_EXEMPT_AFTER)
     }
 
     /// RFC 9773 §4.2: the renewal information of the certificate `cert_id` names. Unknown

@@ -64,7 +64,7 @@ impl Ca {
             Some(cert_id) => Some(self.check_replaces(account, cert_id, &identifiers).await?),
             None => None,
         };
-        let renewal = self.renewal_kind(replaces.as_deref(), now).await?;
+        let renewal = self.renewal_kind(&values, replaces.as_deref(), now).await?;
         let max_pending = self
             .check_order_limits(account, &names, &values, renewal)
             .await?;

@@ -11,15 +11,14 @@
 //!   its names and `duplicate_certificates` for its set of names (both per customer, or per
 //!   account without one); an issued certificate spends both.
 //! - Renewals ([`Renewal`]), as Let's Encrypt treats ARI renewals: an order that replaces
-//!   (RFC 9773 `replaces`) a certificate of the same account or customer inside or after its
-//!   suggested renewal window is exempt from `new_orders_per_account` and both issuance
-//!   limits, and its certificate is not counted by them. A window starts a third of a
-//!   lifetime after issuance at the earliest, so renewing the renewal again at once is an
-//!   ordinary order. A renewal without `replaces` is an ordinary order: recognising one by its
-//!   set of names would need a lookup of certificates by name set on every newOrder, which the
-//!   schema has no index for.
-//! - A failed validation, once recorded, spends one of `failed_validations_per_account_and_name`
-//!   for its account and name.
+//!   (RFC 9773 `replaces`) a certificate of the same account or customer, for none of names
+//!   the certificate lacks, inside or after the certificate's suggested renewal window and at
+//!   least a day after its notBefore (or after the operator advanced its renewal), is exempt
+//!   from `new_orders_per_account` and both issuance limits, and its certificate is not counted
+//!   by them ([`Ca::renewal_exempt`]). A certificate the subscriber revoked is not renewed
+//!   exempt. A renewal without `replaces` is an ordinary order: recognising one by its set of
+//!   names would need a lookup of certificates by name set on every newOrder, which the schema
+//!   has no index for.
 //!
 //! A customer's overrides (`ferrite customer set-limit`) replace the configured values for its
 //! accounts; they are read with every check, so a change applies at once on every instance.
@@ -36,25 +35,26 @@ use crate::rate_limit::{self, LimitName, RateLimited, RateLimits};
 /// Whether an order renews a certificate, for the rate limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Renewal {
-    /// Not a renewal inside its window: every limit applies.
+    /// Not an exempt renewal: every limit applies.
     New,
-    /// Replaces a certificate (RFC 9773) inside or after its suggested window: exempt from
-    /// `new_orders_per_account`, `certificates_per_registered_domain` and
-    /// `duplicate_certificates`.
+    /// Replaces a certificate (RFC 9773) inside or after its suggested window
+    /// ([`Ca::renewal_exempt`]): exempt from `new_orders_per_account`,
+    /// `certificates_per_registered_domain` and `duplicate_certificates`.
     InWindow,
 }
 
 impl Ca {
-    /// Whether an order replacing `replaces` (a certID [`Ca::check_replaces`] accepted; none:
-    /// not a renewal), made at `at`, is a [`Renewal::InWindow`]. One read of the replaced
-    /// certificate, only for an order that names one.
+    /// Whether an order for `names` replacing `replaces` (a certID [`Ca::check_replaces`]
+    /// accepted; none: not a renewal), made at `at`, is a [`Renewal::InWindow`]. One read of
+    /// the replaced certificate, only for an order that names one.
     pub(super) async fn renewal_kind(
         &self,
+        names: &[&str],
         replaces: Option<&str>,
         at: OffsetDateTime,
     ) -> Result<Renewal, CoreError> {
         Ok(match replaces {
-            Some(cert_id) if self.replaces_in_window(cert_id, at).await? => Renewal::InWindow,
+            Some(cert_id) if self.renewal_exempt(cert_id, names, at).await? => Renewal::InWindow,
             _ => Renewal::New,
         })
     }
@@ -256,11 +256,11 @@ impl Ca {
         ordered: OffsetDateTime,
     ) {
         let counted = async {
-            if self.renewal_kind(replaces, ordered).await? == Renewal::InWindow {
+            let names: Vec<&str> = dns_names.iter().map(String::as_str).collect();
+            if self.renewal_kind(&names, replaces, ordered).await? == Renewal::InWindow {
                 return Ok(());
             }
             let limits = self.limits_for(account.customer_id.as_deref()).await?;
-            let names: Vec<&str> = dns_names.iter().map(String::as_str).collect();
             let keys = IssuanceKeys::of(account, &limits, &names);
             let store = self.inner.store.as_ref();
             let per_domain = LimitName::CertificatesPerRegisteredDomain;

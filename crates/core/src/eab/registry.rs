@@ -487,6 +487,11 @@ impl Registry {
     /// is no such customer.
     pub async fn resume_customer(&self, name: &str) -> Result<CustomerView, CoreError> {
         let customer = self.set_suspension(name, None).await?;
+        // A sign-in that was checked just before the suspension may have stored its session
+        // after the suspension deleted the others: it does not come back either.
+        self.store
+            .end_portal_sessions(&Scope::Customer(customer.id.clone()))
+            .await?;
         tracing::warn!(
             target: "ferrite::audit",
             event = "customer_resumed",

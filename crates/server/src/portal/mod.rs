@@ -3,7 +3,7 @@
 //! (`POST /sign-in`, checked as the admin API checks a bearer credential) sets a session
 //! cookie (`Secure`, `HttpOnly`, `SameSite=Strict`, 8 hours: [`PORTAL_SESSION_LIFETIME`]);
 //! every page then reads the customer's data through the engine and registry calls the admin
-//! API makes (the overview's counts through `Store::activity`), confined to the signed-in
+//! API makes (the overview's charts through `Store::activity`), confined to the signed-in
 //! credential's customer.
 //!
 //! Protections: every POST form carries the session's CSRF token and is refused without it;

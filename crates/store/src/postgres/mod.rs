@@ -162,7 +162,16 @@ impl PostgresStore {
     /// A pooled connection for one operation, timed from now until it is dropped.
     pub(crate) async fn conn(&self) -> Result<Timed, StoreError> {
         let began = std::time::Instant::now();
-        let object = self.pooled().await?;
+        let object = match self.pooled().await {
+            Ok(object) => object,
+            Err(e) => {
+                // The wait for a connection that did not come counts too: it is the time an
+                // exhausted pool costs.
+                self.metrics
+                    .observe(ferrite_core::metrics::StoreOp::Connection, began.elapsed());
+                return Err(e);
+            }
+        };
         Ok(Timed {
             object,
             began,

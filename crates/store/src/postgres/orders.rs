@@ -43,10 +43,12 @@ pub(crate) const PENDING_SQL: &str = "SELECT count(*) AS pending, min(expires) A
      FROM authorizations WHERE account_id = $1 AND status = 'pending' AND expires > $2";
 
 // Without checks: the one statement. With checks: one transaction that first takes the locks
-// the checks need — the account's row for its pending authorizations (concurrent orders of one
-// account, on any instance, queue there), the replaced certificate's row for RFC 9773 §5 (one
-// live replacement) — so that each check, a statement started after the previous holder
-// committed, sees the orders inserted before it.
+// the checks need — the account's row for its pending authorizations (`FOR NO KEY UPDATE`:
+// concurrent orders of one account, on any instance, queue there, while inserts that only
+// reference the account, its certificates and authorizations, do not wait), then the replaced
+// certificate's row for RFC 9773 §5 (one live replacement) — so that each check, a statement
+// started after the previous holder committed, sees the orders inserted before it. Nothing
+// else locks a certificate row and then an account row, so the two never deadlock.
 pub(crate) async fn insert(
     store: &PostgresStore,
     order: &Order,
@@ -62,7 +64,7 @@ pub(crate) async fn insert(
     let tx = conn.transaction().await.map_err(db_error)?;
     if let Some((max, now)) = checks.max_pending {
         let lock = tx
-            .prepare_cached("SELECT 1 FROM accounts WHERE id = $1 FOR UPDATE")
+            .prepare_cached("SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE")
             .await
             .map_err(db_error)?;
         tx.query_opt(&lock, &[&order.account_id])
