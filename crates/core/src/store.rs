@@ -209,24 +209,6 @@ pub trait Store: Send + Sync + 'static {
             .await
             .map(drop)
     }
-    /// [`Store::insert_order_checked`] for an order that replaces a certificate
-    /// (`order.replaces`, RFC 9773 §5), checking [`OrderChecks::replacement_at`] `now`.
-    /// Returns false, inserting nothing, when another live order replaces it.
-    async fn insert_replacing_order(
-        &self,
-        order: &Order,
-        authorizations: &[Authorization],
-        now: OffsetDateTime,
-    ) -> Result<bool, StoreError> {
-        let checks = OrderChecks {
-            replacement_at: Some(now),
-            ..OrderChecks::default()
-        };
-        Ok(self
-            .insert_order_checked(order, authorizations, checks)
-            .await?
-            == OrderInsert::Inserted)
-    }
     /// Looks an order up by id.
     async fn order(&self, id: &str) -> Result<Option<Order>, StoreError>;
     /// Looks an order up by id together with its authorizations (with challenges, in the

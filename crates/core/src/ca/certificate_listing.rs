@@ -7,7 +7,7 @@ use ferrite_proto::ProblemType;
 use time::OffsetDateTime;
 
 use crate::CoreError;
-use crate::model::{Certificate, CertificateQuery};
+use crate::model::{Certificate, CertificateQuery, DomainValidationQuery};
 
 /// Reads a serial as `openssl x509 -noout -serial` prints it, or as Ferrite stores it: hex,
 /// case and colons ignored, leading zero octets dropped. Returns it as stored (lower-case
@@ -88,6 +88,14 @@ impl NameFilter {
 
     /// Sets the query's name condition to this filter.
     pub fn apply(self, query: &mut CertificateQuery) {
+        match self {
+            NameFilter::Exact(name) => query.domain = Some(name),
+            NameFilter::Suffix(suffix) => query.domain_suffix = Some(suffix),
+        }
+    }
+
+    /// Sets a domain validation query's name condition to this filter.
+    pub fn apply_to_validations(self, query: &mut DomainValidationQuery) {
         match self {
             NameFilter::Exact(name) => query.domain = Some(name),
             NameFilter::Suffix(suffix) => query.domain_suffix = Some(suffix),

@@ -159,6 +159,26 @@ impl Ca {
     }
 }
 
+/// Checks a validation listing's cursor (`after`: the id of the last validation a page
+/// showed); anything that cannot be an id is `malformed` saying what to pass.
+pub fn parse_validation_id(text: &str) -> Result<&str, CoreError> {
+    let ok = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(text)
+    } else {
+        Err(CoreError::problem(
+            ProblemType::Malformed,
+            format!(
+                "{text:?} is not a validation id: pass the `next` URL a page returned, or the id of the last validation on it"
+            ),
+        ))
+    }
+}
+
 /// A certificate as the admin API shows it.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, utoipa::ToSchema)]
 pub struct CertificateView {

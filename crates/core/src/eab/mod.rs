@@ -35,7 +35,7 @@ pub use kek::{KEK_LEN, Kek};
 pub use mac_key::MAC_KEY_LEN;
 pub use registry::{Principal, Registry};
 pub use secret::SecretText;
-pub use sessions::{NewSession, PORTAL_SESSION_LIFETIME};
+pub use sessions::{NewSession, PORTAL_SESSION_LIFETIME, SignedInSession};
 pub(crate) use suspension::check_in_service;
 pub use usage::{LimitUsage, MacKeyUsage, UsageView};
 pub use views::{

@@ -28,6 +28,17 @@ pub struct NewSession {
     pub session: PortalSession,
 }
 
+/// A live portal session: the row, who signed in, and for a customer's credential its
+/// customer's name (read with the suspension check, for the page frame).
+pub struct SignedInSession {
+    /// The session as stored.
+    pub session: PortalSession,
+    /// The credential that signed in.
+    pub principal: Principal,
+    /// The customer's name; `None` for an operator credential.
+    pub customer_name: Option<String>,
+}
+
 /// The store key of a cookie token.
 fn token_hash(token: &str) -> String {
     sha256_hex(token.as_bytes())
@@ -73,10 +84,7 @@ impl Registry {
     /// The session of cookie token `token` and who signed in, if the session has not expired
     /// and the credential is still active. `Ok(None)`: sign in again. A suspended customer's
     /// session gets the suspension's `unauthorized` problem.
-    pub async fn portal_session(
-        &self,
-        token: &str,
-    ) -> Result<Option<(PortalSession, Principal)>, CoreError> {
+    pub async fn portal_session(&self, token: &str) -> Result<Option<SignedInSession>, CoreError> {
         let now = self.clock.now();
         let Some(session) = self.store.portal_session(&token_hash(token), now).await? else {
             return Ok(None);
@@ -90,12 +98,18 @@ impl Registry {
                 CoreError::Internal(format!("credential {:?} has no customer", c.id))
             })?;
             check_in_service(&customer, &self.settings)?;
-            return Ok(Some((session, Principal::Customer(c))));
+            return Ok(Some(SignedInSession {
+                session,
+                principal: Principal::Customer(c),
+                customer_name: Some(customer.name),
+            }));
         }
         Ok(match self.store.operator_credential(id).await? {
-            Some(o) if o.status == CredentialStatus::Active => {
-                Some((session, Principal::Operator(o)))
-            }
+            Some(o) if o.status == CredentialStatus::Active => Some(SignedInSession {
+                session,
+                principal: Principal::Operator(o),
+                customer_name: None,
+            }),
             _ => None,
         })
     }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use ferrite_core::CoreError;
 use ferrite_core::ca::certificate_listing::{CertificateStatus, NameFilter, parse_serial};
 use ferrite_core::ca::customer_certificates::{
-    CertificateView, CustomerCertificate, ValidationView,
+    CertificateView, CustomerCertificate, ValidationView, parse_validation_id,
 };
 use ferrite_core::ca::operator_revoke::parse_reason;
 use ferrite_core::model::{CertificateQuery, DomainValidationQuery};
@@ -396,10 +396,9 @@ pub(super) async fn list_validations(
         ..DomainValidationQuery::default()
     };
     if let Some(domain) = &p.domain {
-        match NameFilter::parse(domain).map_err(|e| in_param("domain", e))? {
-            NameFilter::Exact(n) => filter.domain = Some(n),
-            NameFilter::Suffix(s) => filter.domain_suffix = Some(s),
-        }
+        NameFilter::parse(domain)
+            .map_err(|e| in_param("domain", e))?
+            .apply_to_validations(&mut filter);
     }
     let limit = p
         .limit
@@ -407,25 +406,12 @@ pub(super) async fn list_validations(
         .map(parse_limit)
         .transpose()?
         .unwrap_or(DEFAULT_LIMIT);
-    if let Some(after) = &p.after {
-        let ok = !after.is_empty()
-            && after.len() <= 64
-            && after
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !ok {
-            return Err(bad_param(
-                "after",
-                format!(
-                    "{after:?} is not a validation id: pass the `next` URL a page returned, or the id of the last validation on it"
-                ),
-            ));
-        }
-    }
-    let page = state
-        .ca
-        .customer_validations(&filter, p.after.as_deref(), limit)
-        .await?;
+    let after = p
+        .after
+        .as_deref()
+        .map(|a| parse_validation_id(a).map_err(|e| in_param("after", e)))
+        .transpose()?;
+    let page = state.ca.customer_validations(&filter, after, limit).await?;
     let next = page.next.map(|after| {
         let filters = [("customer", &p.customer), ("domain", &p.domain)];
         next_url("/validations", &filters, limit, &after)

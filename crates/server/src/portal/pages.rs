@@ -9,7 +9,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use ferrite_core::ca::certificate_listing::{NameFilter, parse_serial};
-use ferrite_core::ca::customer_certificates::{CertificateView, ValidationView};
+use ferrite_core::ca::customer_certificates::{
+    CertificateView, ValidationView, parse_validation_id,
+};
 use ferrite_core::ca::operator_revoke::parse_reason;
 use ferrite_core::eab::Principal;
 use ferrite_core::model::{CertificateQuery, DomainValidationQuery, Scope};
@@ -19,7 +21,7 @@ use super::charts;
 use super::html::{badge, copyable, csrf_field, esc, notice, page, table, url, when};
 use super::session::{
     Fields, PortalError, QueryFields, SignedIn, check_signin_token, cleared_cookie,
-    cleared_signin_cookie, cookie_token, session_cookie, signin_cookie, signin_token,
+    cleared_signin_cookie, cookie_token, session_cookie, signin_cookie,
 };
 use crate::AppState;
 use crate::client_commands::{cert_manager_issuer, client_commands};
@@ -40,10 +42,11 @@ pub(super) async fn sign_in_form() -> Response {
     sign_in_page(StatusCode::OK, "")
 }
 
-/// The sign-in form with `error` above it, and a fresh sign-in token: in a cookie and in the
-/// form, which `POST /sign-in` needs to match (the form has no session's CSRF token yet).
+/// The sign-in form with `error` above it, and a fresh sign-in token (128 random bits): in a
+/// cookie and in the form, which `POST /sign-in` needs to match (the form has no session's
+/// CSRF token yet).
 fn sign_in_page(status: StatusCode, error: &str) -> Response {
-    let token = signin_token();
+    let token = ferrite_core::ids::random_id();
     let body = format!(
         "{error}<p>Sign in with one of your organisation's API credentials: its id and secret \
          (the operator gives you the first one; you can make more here).</p>\n\
@@ -696,20 +699,16 @@ pub(super) async fn validations(
         ..DomainValidationQuery::default()
     };
     if let Some(d) = domain {
-        match NameFilter::parse(d)? {
-            NameFilter::Exact(n) => filter.domain = Some(n),
-            NameFilter::Suffix(s) => filter.domain_suffix = Some(s),
-        }
+        NameFilter::parse(d)?.apply_to_validations(&mut filter);
     }
-    let after = q.get("after").filter(|a| {
-        !a.is_empty()
-            && a.len() <= 64
-            && a.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    });
+    let after = q
+        .get("after")
+        .filter(|a| !a.is_empty())
+        .map(|a| parse_validation_id(a))
+        .transpose()?;
     let page_ = state
         .ca
-        .customer_validations(&filter, after.map(String::as_str), PAGE_SIZE)
+        .customer_validations(&filter, after, PAGE_SIZE)
         .await?;
     let now = state.ca.now();
     let rows: Vec<Vec<String>> = page_

@@ -112,20 +112,6 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
-/// A new sign-in form token: 128 random bits, base64url.
-pub(super) fn signin_token() -> String {
-    use aws_lc_rs::rand::SecureRandom;
-    use base64::Engine;
-    let mut bytes = [0u8; 16];
-    // The system RNG does not fail on Linux; were it to, the all-zero token is refused below
-    // like a missing one, and the form says to try again.
-    let _ = aws_lc_rs::rand::SystemRandom::new().fill(&mut bytes);
-    if bytes == [0; 16] {
-        return String::new();
-    }
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// `Set-Cookie` for the sign-in form's token (sent back only to `/sign-in`).
 pub(super) fn signin_cookie(token: &str) -> HeaderValue {
     HeaderValue::from_str(&format!(
@@ -189,23 +175,22 @@ impl FromRequestParts<AppState> for SignedIn {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let token = cookie_token(&parts.headers).ok_or(PortalError::SignIn)?;
-        let (session, principal) = state
+        let signed = state
             .ca
             .eab()
             .portal_session(&token)
             .await?
             .ok_or(PortalError::SignIn)?;
-        let customer = match &principal {
-            Principal::Customer(c) => {
+        let customer = match (&signed.principal, signed.customer_name) {
+            (Principal::Customer(c), Some(name)) => {
                 crate::request_id::record_customer(&c.customer_id);
-                let name = state.ca.eab().customer(&c.customer_id).await?.name;
                 Some((c.customer_id.clone(), name))
             }
-            Principal::Operator(_) => None,
+            _ => None,
         };
         Ok(SignedIn {
-            session,
-            principal,
+            session: signed.session,
+            principal: signed.principal,
             customer,
         })
     }

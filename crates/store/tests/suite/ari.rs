@@ -3,9 +3,9 @@
 //! certificates by serial, customer and name, the operator's renewal mark, and a customer's
 //! profile limit.
 
-use ferrite_core::Store;
 use ferrite_core::ca::ari::CertId;
 use ferrite_core::model::{CertificateFilter, Customer, Order, RenewalAdvance};
+use ferrite_core::{OrderChecks, OrderInsert, Store};
 use ferrite_proto::{AuthorizationStatus, OrderStatus};
 use time::Duration;
 
@@ -65,6 +65,14 @@ pub(crate) async fn order_profile_and_replaces_round_trip(store: &dyn Store) {
     assert_eq!(store.order("order").await.unwrap().unwrap().replaces, None);
 }
 
+/// The check of an order replacing a certificate at `now`: no other live replacement.
+fn replacing_at(now: time::OffsetDateTime) -> OrderChecks {
+    OrderChecks {
+        replacement_at: Some(now),
+        ..OrderChecks::default()
+    }
+}
+
 /// RFC 9773 §5: while one order replacing a certificate is live, another is refused and
 /// nothing of it is stored; once that order can no longer be finalized (failed, expired, an
 /// authorization invalid), another may replace the certificate.
@@ -73,9 +81,10 @@ pub(crate) async fn replacing_order_needs_no_live_replacement(store: &dyn Store)
     let day = Duration::days(1);
     let insert = |ord: Order, authz: ferrite_core::model::Authorization, now| async move {
         store
-            .insert_replacing_order(&ord, std::slice::from_ref(&authz), now)
+            .insert_order_checked(&ord, std::slice::from_ref(&authz), replacing_at(now))
             .await
             .unwrap()
+            == OrderInsert::Inserted
     };
     // r1 expires at T0 + 7 days (the fixture's order lifetime).
     let (r1, a1) = replacing("r1", &id);
@@ -135,11 +144,16 @@ pub(crate) async fn concurrent_replacements_have_one_winner(store: &dyn Store) {
     let results = join_all(
         orders
             .iter()
-            .map(|(ord, authz)| store.insert_replacing_order(ord, std::slice::from_ref(authz), T0))
+            .map(|(ord, authz)| {
+                store.insert_order_checked(ord, std::slice::from_ref(authz), replacing_at(T0))
+            })
             .collect(),
     )
     .await;
-    let won = results.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    let won = results
+        .into_iter()
+        .filter(|r| *r.as_ref().unwrap() == OrderInsert::Inserted)
+        .count();
     assert_eq!(won, 1);
 }
 
