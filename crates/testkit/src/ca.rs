@@ -322,6 +322,22 @@ impl TestCa {
         &self.data_dir
     }
 
+    /// The audit log's `event` entries, oldest first: (subject, details).
+    pub async fn audit_events(&self, event: &str) -> Vec<(String, Value)> {
+        self.ca
+            .store()
+            .audit_entries(time::OffsetDateTime::UNIX_EPOCH, 0, 10_000)
+            .await
+            .expect("audit log")
+            .into_iter()
+            .filter(|e| e.event == event)
+            .map(|e| {
+                let details = serde_json::from_str(&e.details).expect("audit details are JSON");
+                (e.subject, details)
+            })
+            .collect()
+    }
+
     /// A URL under the ACME base URL.
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base_url)

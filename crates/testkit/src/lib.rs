@@ -1,9 +1,9 @@
 //! ferrite-testkit: dev-only fixtures for Ferrite's tests. Everything here
-//! listens on 127.0.0.1 port 0 and stops when dropped; nothing contacts
-//! another host.
+//! listens on 127.0.0.1 port 0 (or, in a namespace a test made with `netns`, on the
+//! addresses the test gave it) and stops when dropped; nothing contacts another host.
 //!
 //! What it must never do: be a dependency of a shipped crate, or reach any
-//! address outside loopback.
+//! address outside loopback and the test's own namespaces.
 //!
 //! # Layout
 //! - `ca`: [`ca::TestCa`], the whole CA in-process on 127.0.0.1:0 with the fixtures below.
@@ -17,6 +17,8 @@
 //!   (`dnssec`: the signing key, NSEC denials, injected faults).
 //! - `responders`: [`responders::Http01Responder`] and
 //!   [`responders::TlsAlpn01Responder`], challenge servers a test fills in.
+//! - `netns`: [`netns::Netns`], network namespaces a test makes and links with veth pairs,
+//!   with runtimes whose sockets live inside them (separate network perspectives).
 //! - `postgres`: [`postgres::PgCluster`], a PostgreSQL cluster of a test's own, to stop and
 //!   start under load.
 //! - `softhsm`: [`softhsm::SoftHsm`], a throwaway SoftHSM token store with its own
@@ -32,6 +34,7 @@ pub mod dns;
 mod dnssec;
 pub mod eab;
 pub mod keys;
+pub mod netns;
 pub mod postgres;
 pub mod raw;
 pub mod responders;

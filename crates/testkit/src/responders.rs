@@ -6,12 +6,13 @@
 //! - [`TlsAlpn01Responder`] answers ALPN "acme-tls/1" handshakes with the
 //!   RFC 8737 certificate built per SNI, or with a deliberately faulty one.
 //!
-//! Both listen on 127.0.0.1 port 0 and stop when dropped.
+//! Both listen on 127.0.0.1 port 0 (the http-01 one on a given address if asked) and stop
+//! when dropped.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -87,6 +88,8 @@ pub struct SeenRequest {
     pub host: Option<String>,
     /// The path and query.
     pub path: String,
+    /// The address the request came from.
+    pub peer: Option<IpAddr>,
 }
 
 #[derive(Default)]
@@ -117,7 +120,13 @@ impl std::fmt::Debug for HttpState {
 impl Http01Responder {
     /// Starts a plain-HTTP responder on 127.0.0.1:0.
     pub async fn start() -> io::Result<Self> {
-        Self::start_with(None).await
+        Self::start_with(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), None).await
+    }
+
+    /// Starts a plain-HTTP responder on `addr` (an address of a network namespace the test
+    /// made, where it stands for a domain's web server).
+    pub async fn start_on(addr: SocketAddr) -> io::Result<Self> {
+        Self::start_with(addr, None).await
     }
 
     /// Starts an HTTPS responder on 127.0.0.1:0 with a self-signed
@@ -139,25 +148,30 @@ impl Http01Responder {
             )
             .map_err(other)?;
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        Self::start_with(Some(TlsAcceptor::from(Arc::new(config)))).await
+        Self::start_with(
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            Some(TlsAcceptor::from(Arc::new(config))),
+        )
+        .await
     }
 
-    async fn start_with(tls: Option<TlsAcceptor>) -> io::Result<Self> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+    async fn start_with(addr: SocketAddr, tls: Option<TlsAcceptor>) -> io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
         let port = listener.local_addr()?.port();
         let state = Arc::new(Mutex::new(HttpState::default()));
         let shared = state.clone();
         let task = accept_loop(listener, move |tcp| {
             let state = shared.clone();
             let tls = tls.clone();
+            let peer = tcp.peer_addr().ok().map(|a| a.ip());
             async move {
                 match tls {
                     Some(acceptor) => {
                         if let Ok(stream) = acceptor.accept(tcp).await {
-                            serve_http(stream, state).await;
+                            serve_http(stream, peer, state).await;
                         }
                     }
-                    None => serve_http(tcp, state).await,
+                    None => serve_http(tcp, peer, state).await,
                 }
             }
         });
@@ -209,12 +223,12 @@ impl Http01Responder {
     }
 }
 
-async fn serve_http<IO>(io: IO, state: Arc<Mutex<HttpState>>)
+async fn serve_http<IO>(io: IO, peer: Option<IpAddr>, state: Arc<Mutex<HttpState>>)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request: Request<Incoming>| {
-        let response = respond(&state, &request);
+        let response = respond(&state, peer, &request);
         let delay = lock(&state).delay;
         async move {
             tokio::time::sleep(delay).await;
@@ -226,7 +240,11 @@ where
         .await;
 }
 
-fn respond(state: &Mutex<HttpState>, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn respond(
+    state: &Mutex<HttpState>,
+    peer: Option<IpAddr>,
+    request: &Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let path = request.uri().path_and_query().map_or_else(
         || request.uri().path().to_owned(),
         |pq| pq.as_str().to_owned(),
@@ -240,6 +258,7 @@ fn respond(state: &Mutex<HttpState>, request: &Request<Incoming>) -> Response<Fu
     state.requests.push(SeenRequest {
         host,
         path: path.clone(),
+        peer,
     });
     let token = path.strip_prefix(CHALLENGE_PREFIX).unwrap_or_default();
     let mut response = Response::new(Full::new(Bytes::new()));

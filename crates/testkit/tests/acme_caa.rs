@@ -335,6 +335,26 @@ async fn finalize_rechecks_caa_older_than_8_hours() {
         ca.dns.add_caa("example.com", 0, "issue", CAA_IDENTITY);
         let r = finalize(&ca, &raw, &a, &order).await;
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+        // Both checks are in the audit log, with what they saw, under the order.
+        let rechecks = ca.audit_events("caa_rechecked").await;
+        assert_eq!(rechecks.len(), 2, "{rechecks:?}");
+        for (subject, _) in &rechecks {
+            assert!(order_url.ends_with(&format!("/{subject}")), "{subject}");
+        }
+        let (refused, allowed) = (&rechecks[0].1, &rechecks[1].1);
+        assert_eq!(refused["outcome"], "refused", "{refused}");
+        assert_eq!(refused["problem"]["type"], "urn:ietf:params:acme:error:caa");
+        assert_eq!(refused["caa"]["domain"], "www.example.com", "{refused}");
+        assert_eq!(refused["caa"]["found_at"], "example.com", "{refused}");
+        assert!(
+            refused["caa"]["records"]
+                .to_string()
+                .contains("other-ca.example")
+        );
+        assert_eq!(allowed["outcome"], "allowed", "{allowed}");
+        assert!(allowed["problem"].is_null(), "{allowed}");
+        assert!(allowed["caa"]["records"].to_string().contains(CAA_IDENTITY));
     })
     .await;
 }
@@ -352,6 +372,7 @@ async fn finalize_within_8_hours_uses_the_check_made_at_validation() {
         let r = finalize(&ca, &raw, &a, &order).await;
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         assert_eq!(caa_queries(&ca), before, "no CAA lookup within 8 hours");
+        assert!(ca.audit_events("caa_rechecked").await.is_empty());
         assert_eq!(order_status(&raw, &a, &order_url).await["status"], "valid");
     })
     .await;

@@ -1,16 +1,30 @@
 //! Multi-perspective issuance corroboration end to end: the whole CA with `[mpic]`, and
 //! remote perspectives (`ferrite va-agent`, built by `ferrite_app::mpic` as the command
-//! builds them) on loopback ports, each with its own mock DNS and http-01 responder, enrolled
-//! into the primary's data directory with its MPIC CA. Only 127.0.0.1 is contacted; every
-//! test is bounded in time.
+//! builds them), enrolled into the primary's data directory with its MPIC CA.
+//!
+//! The quorum cases run twice:
+//! - on loopback ports, each agent with its own mock DNS and http-01 responder (they run
+//!   anywhere);
+//! - in network namespaces the test makes ([`Namespaces`]): the primary, its ACME client and
+//!   the domain's one web server in a hub namespace, each agent in its own namespace behind a
+//!   veth link, with its own DNS server inside it. A perspective whose route to the web
+//!   server is hijacked reaches an impostor at the same address inside its namespace; a
+//!   perspective whose link is cut is unreachable. Where namespaces cannot be made (not
+//!   root), these print why and skip.
+//!
+//! Only 127.0.0.1 and the namespaces' own private addresses are contacted; every test is
+//! bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferrite_app::Config;
 use ferrite_app::config::Mpic;
 use ferrite_testkit::dns::MockDns;
+use ferrite_testkit::netns::{NamespaceRuntime, Netns, link};
 use ferrite_testkit::responders::Http01Responder;
 use ferrite_testkit::{TestCa, TestCaOptions, bounded};
 use ferrite_va::mpic::{
@@ -30,13 +44,14 @@ fn retry() -> RetryPolicy {
 /// How a perspective behaves in a test.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Role {
-    /// Its responder serves the right key authorization.
+    /// It sees the right key authorization.
     Agrees,
-    /// Its responder serves another value: it sees a different http-01 answer.
+    /// It sees another value: its own responder serves one (loopback), or its route to the
+    /// web server's address leads to an impostor inside its namespace.
     SeesOtherAnswer,
     /// Its DNS has a CAA record naming another CA.
     SeesForbiddingCaa,
-    /// Not running.
+    /// Not running (loopback), or its namespace's link is cut.
     Down,
     /// Its responder answers after 4 s, past the corroboration timeout.
     Slow,
@@ -44,12 +59,103 @@ enum Role {
     Forges,
 }
 
+/// The address of the domain's web server, on the hub's loopback interface (and, for a
+/// hijacked route, on the perspective's own).
+const WEB: Ipv4Addr = Ipv4Addr::new(10, 204, 0, 10);
+
+/// The test's network: a hub namespace (the primary, its ACME client, the web server at
+/// [`WEB`]) and one namespace per perspective, linked to the hub by a veth pair: hub side
+/// `p{i}` 10.203.i.1/24, perspective side `uplink` 10.203.i.2/24 with its default route
+/// through the hub. Deleted when dropped.
+struct Namespaces {
+    hub: Netns,
+    /// Each perspective's namespace and a runtime whose sockets live in it.
+    perspectives: Vec<(Netns, NamespaceRuntime)>,
+}
+
+impl Namespaces {
+    fn create(count: u8) -> std::io::Result<Namespaces> {
+        let hub = Netns::create("hub")?;
+        hub.ip(&["addr", "add", &format!("{WEB}/32"), "dev", "lo"])?;
+        let mut perspectives = Vec::new();
+        for i in 0..count {
+            let ns = Netns::create(&format!("p{i}"))?;
+            link(
+                &hub,
+                &format!("p{i}"),
+                &format!("10.203.{i}.1/24"),
+                &ns,
+                "uplink",
+                &format!("10.203.{i}.2/24"),
+            )?;
+            ns.ip(&["route", "add", "default", "via", &format!("10.203.{i}.1")])?;
+            let runtime = ns.runtime(1)?;
+            perspectives.push((ns, runtime));
+        }
+        Ok(Namespaces { hub, perspectives })
+    }
+
+    /// Undoes what a deployment changed: every link up, no route hijacked.
+    fn reset(&self) {
+        for (i, (ns, _)) in self.perspectives.iter().enumerate() {
+            self.hub
+                .ip(&["link", "set", "dev", &format!("p{i}"), "up"])
+                .unwrap();
+            // Absent unless a deployment hijacked this perspective's route.
+            let _ = ns.ip(&["addr", "del", &format!("{WEB}/32"), "dev", "lo"]);
+        }
+    }
+
+    /// The address perspective `i` has on its link to the hub.
+    fn address(i: usize) -> Ipv4Addr {
+        Ipv4Addr::new(10, 203, u8::try_from(i).unwrap(), 2)
+    }
+}
+
+/// Where the perspectives run.
+#[derive(Clone)]
+enum Net {
+    /// Each agent on a loopback port of the test's runtime, with its own DNS and responder.
+    Loopback,
+    /// Each agent in its own namespace; the test runs in the hub.
+    Namespaces(Arc<Namespaces>),
+}
+
+/// Runs `case` in the hub of five perspectives' namespaces (on a runtime of the hub), or
+/// prints why it cannot and returns.
+fn in_namespaces<F, Fut>(case: F)
+where
+    F: FnOnce(Net) -> Fut + Send,
+    Fut: Future<Output = ()>,
+{
+    if let Some(reason) = Netns::unavailable() {
+        eprintln!("skipped: {reason}");
+        return;
+    }
+    let nets = Arc::new(Namespaces::create(5).unwrap());
+    let net = Net::Namespaces(nets.clone());
+    nets.hub
+        .run(move || {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(bounded(case(net)))
+        })
+        .unwrap();
+}
+
 /// One remote perspective: its own DNS and http-01 responder, served until dropped.
 struct TestAgent {
     id: String,
     role: Role,
-    _dns: MockDns,
-    http01: Http01Responder,
+    dns: MockDns,
+    /// Where it fetches http-01 answers: its own responder, or (in namespaces, unhijacked)
+    /// the web server every perspective shares.
+    http01: Arc<Http01Responder>,
+    /// Its address on the link to the hub (in namespaces).
+    uplink: Option<IpAddr>,
     _stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -57,6 +163,9 @@ struct TestAgent {
 struct Deployment {
     ca: TestCa,
     agents: Vec<TestAgent>,
+    /// The domain's web server the primary and the unhijacked perspectives reach (in
+    /// namespaces).
+    web: Option<Arc<Http01Responder>>,
     /// As `[[mpic.perspectives]]` names them.
     perspectives: Vec<PerspectiveConfig>,
     _primary_dir: tempfile::TempDir,
@@ -64,36 +173,125 @@ struct Deployment {
 }
 
 async fn deploy(roles: &[Role], mode: MpicMode, timeout_ms: u64) -> Deployment {
+    deploy_on(Net::Loopback, roles, mode, timeout_ms).await
+}
+
+/// Runs `future` where perspective `i`'s sockets belong: on its namespace's runtime, or here.
+async fn on<F>(net: &Net, i: usize, future: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match net {
+        Net::Loopback => future.await,
+        Net::Namespaces(nets) => nets.perspectives[i].1.run(future).await,
+    }
+}
+
+async fn deploy_on(net: Net, roles: &[Role], mode: MpicMode, timeout_ms: u64) -> Deployment {
+    deploy_with(net, roles, mode, timeout_ms, TestCaOptions::default()).await
+}
+
+/// [`deploy_on`] with the primary started from `opts` (its `[mpic]` and data directory are
+/// set here).
+async fn deploy_with(
+    net: Net,
+    roles: &[Role],
+    mode: MpicMode,
+    timeout_ms: u64,
+    mut opts: TestCaOptions,
+) -> Deployment {
     let primary_dir = tempfile::tempdir().unwrap();
     let bundles = tempfile::tempdir().unwrap();
     let primary = Config {
         data_dir: primary_dir.path().to_owned(),
         ..Config::default()
     };
+    // Each perspective's enrollment and listener first: the primary's configuration names
+    // their addresses.
+    if let Net::Namespaces(nets) = &net {
+        nets.reset();
+    }
     let mut perspectives = Vec::new();
-    let mut agents = Vec::new();
-    for (i, role) in roles.iter().enumerate() {
+    let mut listeners = Vec::new();
+    for i in 0..roles.len() {
         let id = format!("p{i}");
         let region = format!("region-{i}");
-        let bundle = bundles.path().join(&id);
-        ferrite_app::mpic::enroll(&primary, &id, &region, &bundle).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        ferrite_app::mpic::enroll(&primary, &id, &region, &bundles.path().join(&id)).unwrap();
+        let bind: SocketAddr = match net {
+            Net::Loopback => (Ipv4Addr::LOCALHOST, 0).into(),
+            Net::Namespaces(_) => (Namespaces::address(i), 0).into(),
+        };
+        let listener = on(&net, i, async move {
+            tokio::net::TcpListener::bind(bind).await.unwrap()
+        })
+        .await;
         perspectives.push(PerspectiveConfig {
-            id: id.clone(),
-            region: region.clone(),
+            id,
+            region,
             url: format!("https://{}", listener.local_addr().unwrap()),
         });
-        let dns = MockDns::start().await.unwrap();
-        let http01 = Http01Responder::start().await.unwrap();
+        listeners.push(listener);
+    }
+    opts.config.mpic = Mpic {
+        mode,
+        timeout_ms,
+        perspectives: perspectives.clone(),
+        ..Mpic::default()
+    };
+    opts.data_dir = Some(primary_dir.path().to_owned());
+    let ca = TestCa::start_with(opts).await;
+    // In namespaces the primary validates at the web server too, on the port it validates.
+    let web = match net {
+        Net::Loopback => None,
+        Net::Namespaces(_) => {
+            ca.dns.set_a(DOMAIN, vec![IpAddr::V4(WEB)]);
+            let web = Http01Responder::start_on((WEB, ca.http01.port()).into())
+                .await
+                .unwrap();
+            Some(Arc::new(web))
+        }
+    };
+    let mut agents = Vec::new();
+    for ((i, role), listener) in roles.iter().enumerate().zip(listeners) {
+        let id = perspectives[i].id.clone();
+        let region = perspectives[i].region.clone();
+        let bundle = bundles.path().join(&id);
+        let dns = on(&net, i, async { MockDns::start().await.unwrap() }).await;
         if *role == Role::SeesForbiddingCaa {
             dns.add_caa(DOMAIN, 0, "issue", "other-ca.example");
         }
+        let (http01, http01_port, uplink) = match (&net, &web) {
+            (Net::Namespaces(nets), Some(web)) => {
+                dns.set_a(DOMAIN, vec![IpAddr::V4(WEB)]);
+                let port = ca.http01.port();
+                let http01 = if matches!(role, Role::SeesOtherAnswer | Role::Slow) {
+                    // The route to the web server's address ends inside the namespace.
+                    let ns = &nets.perspectives[i].0;
+                    ns.ip(&["addr", "add", &format!("{WEB}/32"), "dev", "lo"])
+                        .unwrap();
+                    let local = on(&net, i, async move {
+                        Http01Responder::start_on((WEB, port).into()).await.unwrap()
+                    })
+                    .await;
+                    Arc::new(local)
+                } else {
+                    web.clone()
+                };
+                (http01, port, Some(IpAddr::V4(Namespaces::address(i))))
+            }
+            _ => {
+                let http01 = Http01Responder::start().await.unwrap();
+                let port = http01.port();
+                (Arc::new(http01), port, None)
+            }
+        };
         if *role == Role::Slow {
             http01.set_delay(Duration::from_secs(4));
         }
         let mut config = Config::default();
         config.validation.dns_resolver = dns.addr().to_string();
-        config.validation.http01_port = http01.port();
+        config.validation.http01_port = http01_port;
         config.validation.allow_private_addresses = true;
         config.validation.dnssec = false;
         let (agent, tls) = ferrite_app::mpic::agent(
@@ -110,47 +308,48 @@ async fn deploy(roles: &[Role], mode: MpicMode, timeout_ms: u64) -> Deployment {
             Arc::new(Agent::new(
                 id.clone(),
                 region.clone(),
-                Arc::new(ferrite_testkit::ca::test_va(&dns, http01.port(), 1, false)),
+                Arc::new(ferrite_testkit::ca::test_va(&dns, http01_port, 1, false)),
                 ResultSigner::from_pkcs8(&other.serialize_der()).unwrap(),
             ))
         } else {
             agent
         };
-        let stop = if *role == Role::Down {
-            drop(listener);
-            None
-        } else {
-            let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-            tokio::spawn(ferrite_app::mpic::serve_agent(
-                listener,
-                agent,
-                tls,
-                async {
+        let stop = match (&net, role) {
+            (Net::Loopback, Role::Down) => {
+                drop(listener);
+                None
+            }
+            _ => {
+                let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+                let serve = ferrite_app::mpic::serve_agent(listener, agent, tls, async {
                     let _ = rx.await;
-                },
-            ));
-            Some(tx)
+                });
+                match &net {
+                    Net::Loopback => drop(tokio::spawn(serve)),
+                    Net::Namespaces(nets) => drop(nets.perspectives[i].1.spawn(serve)),
+                }
+                Some(tx)
+            }
         };
+        if let (Net::Namespaces(nets), Role::Down) = (&net, role) {
+            // The agent runs, but nothing reaches its namespace.
+            nets.hub
+                .ip(&["link", "set", "dev", &format!("p{i}"), "down"])
+                .unwrap();
+        }
         agents.push(TestAgent {
             id,
             role: *role,
-            _dns: dns,
+            dns,
             http01,
+            uplink,
             _stop: stop,
         });
     }
-    let mut opts = TestCaOptions::default();
-    opts.config.mpic = Mpic {
-        mode,
-        timeout_ms,
-        perspectives: perspectives.clone(),
-        ..Mpic::default()
-    };
-    opts.data_dir = Some(primary_dir.path().to_owned());
-    let ca = TestCa::start_with(opts).await;
     Deployment {
         ca,
         agents,
+        web,
         perspectives,
         _primary_dir: primary_dir,
         _bundles: bundles,
@@ -178,6 +377,9 @@ async fn order(d: &Deployment) -> Result<String, Refused> {
     let token = challenge.token.clone();
     let ka = challenge.key_authorization();
     d.ca.http01.set(&token, ka.as_str());
+    if let Some(web) = &d.web {
+        web.set(&token, ka.as_str());
+    }
     for agent in &d.agents {
         match agent.role {
             Role::SeesOtherAnswer => agent.http01.set(&token, "not.the-key-authorization"),
@@ -247,59 +449,133 @@ fn assert_names(refused: &Refused, ids: &[&str]) {
 
 use Role::*;
 
-#[tokio::test]
-async fn all_five_agree_and_the_certificate_is_issued() {
-    bounded(async {
-        let d = deploy(&[Agrees; 5], MpicMode::Enforce, 3000).await;
-        let chain = order(&d).await.unwrap();
-        assert!(chain.contains("BEGIN CERTIFICATE"));
-        // Every agent was asked: its responder saw the challenge.
-        for agent in &d.agents {
+/// The ids of the agents that fetched the challenge. In namespaces, also checks the routes:
+/// the web server saw only the primary and agents whose route is intact, each through its
+/// own link; a hijacked agent fetched from the impostor inside its namespace.
+fn fetched(d: &Deployment) -> Vec<&str> {
+    let mut ids = Vec::new();
+    for agent in &d.agents {
+        let at_web = d.web.as_ref().filter(|w| Arc::ptr_eq(w, &agent.http01));
+        let from = at_web.and(agent.uplink);
+        if agent
+            .http01
+            .requests()
+            .iter()
+            .any(|r| from.is_none() || r.peer == from)
+        {
+            ids.push(agent.id.as_str());
+        }
+    }
+    if let Some(web) = &d.web {
+        let intact: Vec<Option<IpAddr>> = d
+            .agents
+            .iter()
+            .filter(|a| Arc::ptr_eq(web, &a.http01))
+            .map(|a| a.uplink)
+            .collect();
+        for r in web.requests() {
             assert!(
-                !agent.http01.requests().is_empty(),
-                "{} never fetched the challenge",
-                agent.id
+                r.peer == Some(IpAddr::V4(WEB)) || intact.contains(&r.peer),
+                "the web server was reached from {:?}, which is neither the primary nor an agent whose route is intact",
+                r.peer
             );
         }
+    }
+    ids
+}
+
+/// The corroboration kept with the domain validation (for reuse) at `path` (`/mpic` or
+/// `/caa/mpic`).
+async fn kept_corroboration(d: &Deployment, path: &str) -> serde_json::Value {
+    let kept =
+        d.ca.ca
+            .store()
+            .domain_validations(&ferrite_core::model::Scope::All)
+            .await
+            .unwrap();
+    assert_eq!(kept.len(), 1);
+    kept[0].record.pointer(path).unwrap().clone()
+}
+
+/// Declares a quorum case `$case(net: Net)` as two tests: on loopback ports, and in
+/// network namespaces (`<name>_in_namespaces`).
+macro_rules! both_networks {
+    ($case:ident, $in_namespaces:ident) => {
+        #[tokio::test]
+        async fn $case() {
+            bounded(cases::$case(Net::Loopback)).await;
+        }
+
+        #[test]
+        fn $in_namespaces() {
+            in_namespaces(cases::$case);
+        }
+    };
+}
+
+both_networks!(
+    all_five_agree_and_the_certificate_is_issued,
+    all_five_agree_and_the_certificate_is_issued_in_namespaces
+);
+both_networks!(
+    one_of_five_seeing_another_answer_is_tolerated,
+    one_of_five_seeing_another_answer_is_tolerated_in_namespaces
+);
+both_networks!(
+    two_of_five_seeing_another_answer_refuse_with_subproblems_naming_them,
+    two_of_five_seeing_another_answer_refuse_with_subproblems_naming_them_in_namespaces
+);
+both_networks!(
+    caa_forbidding_issuance_from_two_perspectives_refuses,
+    caa_forbidding_issuance_from_two_perspectives_refuses_in_namespaces
+);
+both_networks!(
+    agents_down_count_as_disagreeing,
+    agents_down_count_as_disagreeing_in_namespaces
+);
+both_networks!(
+    mode_log_issues_on_the_primary_decision_and_records_the_rest,
+    mode_log_issues_on_the_primary_decision_and_records_the_rest_in_namespaces
+);
+
+/// The quorum cases, each on the network it is given.
+mod cases {
+    use super::*;
+
+    pub(super) async fn all_five_agree_and_the_certificate_is_issued(net: Net) {
+        let d = deploy_on(net, &[Agrees; 5], MpicMode::Enforce, 3000).await;
+        let chain = order(&d).await.unwrap();
+        assert!(chain.contains("BEGIN CERTIFICATE"));
+        // Four agreeing answers decide; the fifth may not have been awaited.
+        assert!(fetched(&d).len() >= 4, "{:?}", fetched(&d));
         // The domain validation kept for reuse carries every perspective's answer, for the
         // validation and for its CAA check (`ferrite validation list` reads them).
-        let kept =
-            d.ca.ca
-                .store()
-                .domain_validations(&ferrite_core::model::Scope::All)
-                .await
-                .unwrap();
-        assert_eq!(kept.len(), 1);
         for path in ["/mpic", "/caa/mpic"] {
-            let c = kept[0].record.pointer(path).unwrap();
+            let c = kept_corroboration(&d, path).await;
             assert_eq!(c["corroborated"], true, "{c}");
             let answers = c["answers"].as_array().unwrap();
             assert_eq!(answers.len(), 5, "{c}");
             let agreed = answers.iter().filter(|a| a["outcome"] == "agreed").count();
             assert!(agreed >= 4, "{c}");
         }
-    })
-    .await;
-}
+    }
 
-#[tokio::test]
-async fn one_of_five_seeing_another_answer_is_tolerated() {
-    bounded(async {
-        let d = deploy(
+    pub(super) async fn one_of_five_seeing_another_answer_is_tolerated(net: Net) {
+        let d = deploy_on(
+            net,
             &[Agrees, Agrees, SeesOtherAnswer, Agrees, Agrees],
             MpicMode::Enforce,
             3000,
         )
         .await;
         order(&d).await.unwrap();
-    })
-    .await;
-}
+    }
 
-#[tokio::test]
-async fn two_of_five_seeing_another_answer_refuse_with_subproblems_naming_them() {
-    bounded(async {
-        let d = deploy(
+    pub(super) async fn two_of_five_seeing_another_answer_refuse_with_subproblems_naming_them(
+        net: Net,
+    ) {
+        let d = deploy_on(
+            net,
             &[Agrees, SeesOtherAnswer, Agrees, SeesOtherAnswer, Agrees],
             MpicMode::Enforce,
             3000,
@@ -313,14 +589,16 @@ async fn two_of_five_seeing_another_answer_refuse_with_subproblems_naming_them()
             assert_eq!(kind, "urn:ietf:params:acme:error:incorrectResponse");
             assert!(detail.contains("disagreed"), "{detail}");
         }
-    })
-    .await;
-}
+        let fetched = fetched(&d);
+        assert!(
+            fetched.contains(&"p1") && fetched.contains(&"p3"),
+            "{fetched:?}"
+        );
+    }
 
-#[tokio::test]
-async fn caa_forbidding_issuance_from_two_perspectives_refuses() {
-    bounded(async {
-        let d = deploy(
+    pub(super) async fn caa_forbidding_issuance_from_two_perspectives_refuses(net: Net) {
+        let d = deploy_on(
+            net,
             &[Agrees, Agrees, SeesForbiddingCaa, Agrees, SeesForbiddingCaa],
             MpicMode::Enforce,
             3000,
@@ -332,21 +610,20 @@ async fn caa_forbidding_issuance_from_two_perspectives_refuses() {
         for (kind, _) in &refused.subproblems {
             assert_eq!(kind, "urn:ietf:params:acme:error:caa");
         }
-    })
-    .await;
-}
+    }
 
-#[tokio::test]
-async fn agents_down_count_as_disagreeing() {
-    bounded(async {
-        let d = deploy(
+    pub(super) async fn agents_down_count_as_disagreeing(net: Net) {
+        let d = deploy_on(
+            net.clone(),
             &[Agrees, Down, Agrees, Agrees, Agrees],
             MpicMode::Enforce,
             3000,
         )
         .await;
         order(&d).await.unwrap();
-        let d = deploy(
+        drop(d);
+        let d = deploy_on(
+            net,
             &[Down, Agrees, Agrees, Down, Agrees],
             MpicMode::Enforce,
             3000,
@@ -358,8 +635,28 @@ async fn agents_down_count_as_disagreeing() {
             assert_eq!(kind, "urn:ietf:params:acme:error:connection");
             assert!(detail.contains("unreachable"), "{detail}");
         }
-    })
-    .await;
+    }
+
+    pub(super) async fn mode_log_issues_on_the_primary_decision_and_records_the_rest(net: Net) {
+        let d = deploy_on(
+            net,
+            &[SeesOtherAnswer, SeesOtherAnswer, Down, Agrees, Agrees],
+            MpicMode::Log,
+            3000,
+        )
+        .await;
+        order(&d).await.unwrap();
+        // Every perspective that is up was asked and awaited.
+        assert_eq!(fetched(&d), ["p0", "p1", "p3", "p4"]);
+        // What the quorum would have decided is kept with the validation.
+        let c = kept_corroboration(&d, "/mpic").await;
+        assert_eq!(c["mode"], "log", "{c}");
+        assert_eq!(c["corroborated"], false, "{c}");
+        let outcome = |i: usize| c["answers"][i]["outcome"].as_str().unwrap().to_owned();
+        assert_eq!(outcome(0), "disagreed", "{c}");
+        assert_eq!(outcome(1), "disagreed", "{c}");
+        assert_eq!(outcome(2), "unreachable", "{c}");
+    }
 }
 
 #[tokio::test]
@@ -421,19 +718,72 @@ async fn results_signed_with_another_key_are_refused() {
     .await;
 }
 
+/// The CAA check finalize repeats is corroborated too, and kept in the audit log with every
+/// perspective's answer, whether it allows issuance or, once two perspectives see records
+/// forbidding it, refuses with subproblems naming them.
 #[tokio::test]
-async fn mode_log_issues_on_the_primary_decision() {
+async fn finalize_corroborates_its_caa_recheck_and_audits_every_answer() {
     bounded(async {
-        let d = deploy(
-            &[SeesOtherAnswer, SeesOtherAnswer, Down, Agrees, Agrees],
-            MpicMode::Log,
-            3000,
-        )
-        .await;
+        // Every finalize repeats the check.
+        let opts =
+            TestCaOptions::default().with_engine(|c| c.caa_recheck_after = time::Duration::ZERO);
+        let d = deploy_with(Net::Loopback, &[Agrees; 5], MpicMode::Enforce, 3000, opts).await;
         order(&d).await.unwrap();
-        // Still asked: the disagreeing perspectives fetched the challenge.
-        assert!(!d.agents[0].http01.requests().is_empty());
-        assert!(!d.agents[1].http01.requests().is_empty());
+
+        // A second order: validated while CAA allows it, finalized once two perspectives'
+        // DNS says another CA.
+        let account = d.ca.new_account().await;
+        let ids = [Identifier::Dns(DOMAIN.into())];
+        let mut next = account.new_order(&NewOrder::new(&ids)).await.unwrap();
+        let mut authzs = next.authorizations();
+        let mut authz = authzs.next().await.unwrap().unwrap();
+        let mut challenge = authz.challenge(ChallengeType::Http01).unwrap();
+        let token = challenge.token.clone();
+        let ka = challenge.key_authorization();
+        d.ca.http01.set(&token, ka.as_str());
+        for agent in &d.agents {
+            agent.http01.set(&token, ka.as_str());
+        }
+        challenge.set_ready().await.unwrap();
+        assert_eq!(next.poll_ready(&retry()).await.unwrap(), OrderStatus::Ready);
+        for i in [1, 3] {
+            d.agents[i]
+                .dns
+                .add_caa(DOMAIN, 0, "issue", "other-ca.example");
+        }
+        let instant_acme::Error::Api(problem) = next.finalize().await.unwrap_err() else {
+            panic!("finalize failed otherwise");
+        };
+        let refused = refused(problem);
+        assert_eq!(
+            refused.kind, "urn:ietf:params:acme:error:caa",
+            "{refused:#?}"
+        );
+        assert_names(&refused, &["p1", "p3"]);
+
+        let rechecks = d.ca.audit_events("caa_rechecked").await;
+        assert_eq!(rechecks.len(), 2, "{rechecks:?}");
+        let (allowed, forbidden) = (&rechecks[0].1, &rechecks[1].1);
+        assert_eq!(allowed["outcome"], "allowed", "{allowed}");
+        assert_eq!(allowed["caa"]["mpic"]["corroborated"], true, "{allowed}");
+        assert_eq!(
+            allowed["caa"]["mpic"]["answers"].as_array().unwrap().len(),
+            5,
+            "{allowed}"
+        );
+        assert_eq!(forbidden["outcome"], "refused", "{forbidden}");
+        assert_eq!(
+            forbidden["caa"]["mpic"]["corroborated"], false,
+            "{forbidden}"
+        );
+        let subproblems = forbidden["problem"]["subproblems"].as_array().unwrap();
+        assert_eq!(subproblems.len(), 2, "{forbidden}");
+        for i in [1, 3] {
+            assert_eq!(
+                forbidden["caa"]["mpic"]["answers"][i]["outcome"], "disagreed",
+                "{forbidden}"
+            );
+        }
     })
     .await;
 }

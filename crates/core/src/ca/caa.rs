@@ -4,7 +4,9 @@
 //!
 //! The check's time and what it saw are kept in the challenge's validation record under
 //! `"caa"` (a [`CaaCheck`]), so no extra column is needed and the evidence stays with the
-//! authorization.
+//! authorization. A check finalize repeats is kept in the audit log (`caa_rechecked`, subject
+//! the order): what it saw, every remote perspective's answer when corroborated, and the
+//! refusal if it refused (BR §3.2.2.8 asks a CA to document issuance CAA prevented).
 
 use ferrite_proto::{ChallengeStatus, Problem};
 use serde::{Deserialize, Serialize};
@@ -119,13 +121,50 @@ impl Ca {
             {
                 continue;
             }
-            if let Err((problem, _)) = self.inner.validator.check_caa(&request).await {
+            let (seen, refusal) = match self.inner.validator.check_caa(&request).await {
+                Ok(seen) => (seen, None),
+                Err((problem, seen)) => (seen, Some(problem)),
+            };
+            self.record_recheck(order, authorization, seen, refusal.as_ref())
+                .await?;
+            if let Some(problem) = refusal {
                 info!(order = %order.id, domain = %request.domain, problem = %problem, "CAA recheck at finalize refused issuance");
                 return Err(problem
                     .with_identifier(authorization.identifier.clone())
                     .into());
             }
         }
+        Ok(())
+    }
+
+    /// Appends finalize's CAA check of `authorization` to the audit log, before the order
+    /// moves on: a certificate is never issued on a check that left no record.
+    async fn record_recheck(
+        &self,
+        order: &Order,
+        authorization: &Authorization,
+        seen: CaaEvidence,
+        refusal: Option<&Problem>,
+    ) -> Result<(), CoreError> {
+        let check = CaaCheck {
+            checked_at: self.now(),
+            record: seen,
+        };
+        let details = serde_json::json!({
+            "authorization": authorization.id,
+            "outcome": if refusal.is_some() { "refused" } else { "allowed" },
+            "caa": check,
+            "problem": refusal,
+        });
+        self.inner
+            .store
+            .append_audit(
+                check.checked_at,
+                "caa_rechecked",
+                &order.id,
+                &details.to_string(),
+            )
+            .await?;
         Ok(())
     }
 }

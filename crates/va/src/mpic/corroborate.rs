@@ -129,7 +129,10 @@ impl Corroborator {
     }
 
     /// Asks every perspective to perform `check` on `identifier`, in parallel, and returns
-    /// as soon as the quorum's outcome is certain (or the timeout passes).
+    /// as soon as the quorum's outcome is certain (or the timeout passes). In `log` mode it
+    /// waits for every answer (up to the timeout) instead: nothing is decided by the quorum
+    /// there, and the record is what an operator reads to learn what each perspective would
+    /// have decided before enforcing.
     pub async fn corroborate(&self, identifier: &str, check: &Check) -> Corroboration {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.timeout;
@@ -156,8 +159,9 @@ impl Corroborator {
                 }
             })
             .collect();
+        let await_all = self.mode == MpicMode::Log;
         let mut decision = tally.decision();
-        while decision == Decision::Pending {
+        while decision == Decision::Pending || (await_all && !pending.is_empty()) {
             match tokio::time::timeout_at(deadline, pending.next()).await {
                 Ok(Some((i, answer, took))) => {
                     let Some(p) = self.perspectives.get(i) else {
@@ -173,7 +177,9 @@ impl Corroborator {
                 }
                 Ok(None) => break,
                 Err(_) => {
-                    decision = tally.give_up();
+                    if decision == Decision::Pending {
+                        decision = tally.give_up();
+                    }
                     break;
                 }
             }
