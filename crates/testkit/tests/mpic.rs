@@ -53,7 +53,8 @@ enum Role {
     SeesForbiddingCaa,
     /// Not running (loopback), or its namespace's link is cut.
     Down,
-    /// Its responder answers after 4 s, past the corroboration timeout.
+    /// Its http-01 answer comes after 4 s, past the corroboration timeout (in namespaces:
+    /// from a slow server its route leads to).
     Slow,
     /// Signs its results with a key other than its enrolled certificate's.
     Forges,
@@ -538,9 +539,72 @@ both_networks!(
     mode_log_issues_on_the_primary_decision_and_records_the_rest_in_namespaces
 );
 
+both_networks!(
+    a_slow_agent_is_not_waited_for_once_the_quorum_is_certain,
+    a_slow_agent_is_not_waited_for_once_the_quorum_is_certain_in_namespaces
+);
+both_networks!(
+    two_agents_slower_than_the_timeout_refuse,
+    two_agents_slower_than_the_timeout_refuse_in_namespaces
+);
+both_networks!(
+    results_signed_with_another_key_are_refused,
+    results_signed_with_another_key_are_refused_in_namespaces
+);
+
 /// The quorum cases, each on the network it is given.
 mod cases {
     use super::*;
+
+    pub(super) async fn a_slow_agent_is_not_waited_for_once_the_quorum_is_certain(net: Net) {
+        let d = deploy_on(
+            net,
+            &[Agrees, Agrees, Slow, Agrees, Agrees],
+            MpicMode::Enforce,
+            2000,
+        )
+        .await;
+        let began = Instant::now();
+        order(&d).await.unwrap();
+        // Four agreeing answers decide; the slow one (4 s) is not awaited.
+        assert!(
+            began.elapsed() < Duration::from_secs(4),
+            "{:?}",
+            began.elapsed()
+        );
+    }
+
+    pub(super) async fn two_agents_slower_than_the_timeout_refuse(net: Net) {
+        let d = deploy_on(
+            net,
+            &[Slow, Agrees, Agrees, Agrees, Slow],
+            MpicMode::Enforce,
+            1500,
+        )
+        .await;
+        let refused = order(&d).await.unwrap_err();
+        assert_names(&refused, &["p0", "p4"]);
+        for (kind, detail) in &refused.subproblems {
+            assert_eq!(kind, "urn:ietf:params:acme:error:connection");
+            assert!(detail.contains("did not answer within 1500 ms"), "{detail}");
+        }
+    }
+
+    pub(super) async fn results_signed_with_another_key_are_refused(net: Net) {
+        let d = deploy_on(
+            net,
+            &[Forges, Agrees, Agrees, Forges, Agrees],
+            MpicMode::Enforce,
+            3000,
+        )
+        .await;
+        let refused = order(&d).await.unwrap_err();
+        assert_names(&refused, &["p0", "p3"]);
+        for (kind, detail) in &refused.subproblems {
+            assert_eq!(kind, "urn:ietf:params:acme:error:serverInternal");
+            assert!(detail.contains("signature does not verify"), "{detail}");
+        }
+    }
 
     pub(super) async fn all_five_agree_and_the_certificate_is_issued(net: Net) {
         let d = deploy_on(net, &[Agrees; 5], MpicMode::Enforce, 3000).await;
@@ -657,65 +721,6 @@ mod cases {
         assert_eq!(outcome(1), "disagreed", "{c}");
         assert_eq!(outcome(2), "unreachable", "{c}");
     }
-}
-
-#[tokio::test]
-async fn a_slow_agent_is_not_waited_for_once_the_quorum_is_certain() {
-    bounded(async {
-        let d = deploy(
-            &[Agrees, Agrees, Slow, Agrees, Agrees],
-            MpicMode::Enforce,
-            2000,
-        )
-        .await;
-        let began = Instant::now();
-        order(&d).await.unwrap();
-        // Four agreeing answers decide; the slow one (4 s) is not awaited.
-        assert!(
-            began.elapsed() < Duration::from_secs(4),
-            "{:?}",
-            began.elapsed()
-        );
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn two_agents_slower_than_the_timeout_refuse() {
-    bounded(async {
-        let d = deploy(
-            &[Slow, Agrees, Agrees, Agrees, Slow],
-            MpicMode::Enforce,
-            1500,
-        )
-        .await;
-        let refused = order(&d).await.unwrap_err();
-        assert_names(&refused, &["p0", "p4"]);
-        for (kind, detail) in &refused.subproblems {
-            assert_eq!(kind, "urn:ietf:params:acme:error:connection");
-            assert!(detail.contains("did not answer within 1500 ms"), "{detail}");
-        }
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn results_signed_with_another_key_are_refused() {
-    bounded(async {
-        let d = deploy(
-            &[Forges, Agrees, Agrees, Forges, Agrees],
-            MpicMode::Enforce,
-            3000,
-        )
-        .await;
-        let refused = order(&d).await.unwrap_err();
-        assert_names(&refused, &["p0", "p3"]);
-        for (kind, detail) in &refused.subproblems {
-            assert_eq!(kind, "urn:ietf:params:acme:error:serverInternal");
-            assert!(detail.contains("signature does not verify"), "{detail}");
-        }
-    })
-    .await;
 }
 
 /// The CAA check finalize repeats is corroborated too, and kept in the audit log with every
