@@ -52,5 +52,5 @@ pub use ca::{Ca, CaConfig, Reader, RevocationAuth};
 pub use clock::{Clock, SystemClock, TestClock};
 pub use error::CoreError;
 pub use issuer::CertificateIssuer;
-pub use store::{OrderChecks, OrderInsert, Store, StoreError};
+pub use store::{OrderChecks, OrderInsert, RateStep, Store, StoreError};
 pub use validator::{CaaEvidence, CaaRequest, ValidationRequest, Validator};

@@ -20,7 +20,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
-use crate::{CoreError, Store};
+use crate::{CoreError, RateStep, Store};
 
 /// A limit an operator sets (`[rate_limits]`) and may replace per customer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -435,14 +435,37 @@ pub(crate) async fn spend(
     match store.spend_rate_limit(key, now, &gcra).await? {
         Ok(_) => Ok(()),
         // Another request (on any instance) spent the last one meanwhile.
-        Err(stored) => {
-            let exhausted = gcra.check(Some(stored), now).err().unwrap_or(Exhausted {
-                retry_at: now + gcra.increment,
-                resets_at: stored,
-            });
-            Err(refusal(limit, value, exhausted, subject, now))
-        }
+        Err(stored) => Err(refused_at(limit, value, &gcra, stored, subject, now)),
     }
+}
+
+/// The step of `limit` (at most `value` per its period; 0: off, `None`) for `key` at `now`,
+/// for a store to take inside the transaction of the change it limits or counts.
+pub(crate) fn step(
+    limit: LimitName,
+    value: u32,
+    key: String,
+    now: OffsetDateTime,
+) -> Option<RateStep> {
+    limit.gcra(value).map(|gcra| RateStep { key, gcra, now })
+}
+
+/// The refusal of a step of `limit` at `value` (parameters `gcra`) at `now` that the store
+/// refused, its row holding `stored`.
+pub(crate) fn refused_at(
+    limit: LimitName,
+    value: u32,
+    gcra: &Gcra,
+    stored: OffsetDateTime,
+    subject: Option<&str>,
+    now: OffsetDateTime,
+) -> CoreError {
+    // The stored time moved on since the caller looked: whatever it is now, it refused.
+    let exhausted = gcra.check(Some(stored), now).err().unwrap_or(Exhausted {
+        retry_at: now + gcra.increment,
+        resets_at: stored,
+    });
+    refusal(limit, value, exhausted, subject, now)
 }
 
 /// Counts one of `limit` (at `value`) for `key` at `now` that has already happened (a

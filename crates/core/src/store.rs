@@ -36,10 +36,23 @@ pub enum StoreError {
     Corrupt(String),
 }
 
+/// One GCRA step ([`Gcra::check`]) of the rate limit row `key` at `now`, taken by a store
+/// inside the transaction of the change it limits or counts, so that the change and its
+/// count are stored together or not at all.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RateStep {
+    /// The rate limit row (`core::rate_limit::key`).
+    pub key: String,
+    /// The limit's parameters.
+    pub gcra: Gcra,
+    /// The time of the step.
+    pub now: OffsetDateTime,
+}
+
 /// What [`Store::insert_order_checked`] checks in the transaction that inserts an order, so
 /// that of concurrent orders (on any instance) none gets past a check another one's insert
 /// would have failed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrderChecks {
     /// RFC 9773 §5: refuse the order when another live order replaces the certificate its
     /// `replaces` names (live at this time: `valid` or `processing`, or `pending`, unexpired
@@ -49,6 +62,9 @@ pub struct OrderChecks {
     /// authorizations unexpired at `.1`, with the order's new pending ones added, would be
     /// more than `.0`.
     pub max_pending: Option<(u64, OffsetDateTime)>,
+    /// `new_orders_per_account`: spend this step after the other checks pass, and refuse the
+    /// order (storing nothing) when the allowance has no room.
+    pub spend: Option<RateStep>,
 }
 
 /// The outcome of [`Store::insert_order_checked`].
@@ -65,6 +81,12 @@ pub enum OrderInsert {
         pending: u64,
         /// When the first of them expires.
         earliest: Option<OffsetDateTime>,
+    },
+    /// The allowance of [`OrderChecks::spend`] is used up (its row holds `tat`): nothing
+    /// stored.
+    RateLimited {
+        /// The stored theoretical arrival time.
+        tat: OffsetDateTime,
     },
 }
 
@@ -278,14 +300,16 @@ pub trait Store: Send + Sync + 'static {
         now: OffsetDateTime,
         lease_until: OffsetDateTime,
     ) -> Result<bool, StoreError>;
-    /// In one transaction: inserts the certificate and sets the order `valid` with its serial,
-    /// only while the order is `processing` under the lease `lease_until` (else `Conflict`,
-    /// and nothing is written).
+    /// In one transaction: inserts the certificate, sets the order `valid` with its serial and
+    /// takes each step of `counts` whose allowance has room (the issuance is counted against
+    /// its limits; an allowance already full stays full), only while the order is
+    /// `processing` under the lease `lease_until` (else `Conflict`, and nothing is written).
     async fn complete_order(
         &self,
         order_id: &str,
         cert: &Certificate,
         lease_until: OffsetDateTime,
+        counts: &[RateStep],
     ) -> Result<(), StoreError>;
     /// Sets an order `invalid` with `error`, only while it is `processing` under the lease
     /// `lease_until`: a finalize whose lease was taken over fails nobody else's.

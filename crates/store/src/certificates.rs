@@ -1,9 +1,9 @@
 //! Issued certificates, revocation (RFC 8555 §7.6) and the CRL number (RFC 5280 §5.2.3).
 
-use ferrite_core::StoreError;
 use ferrite_core::model::{
     BlockedKey, Certificate, CertificateFilter, CertificateQuery, CrlScope, RenewalAdvance,
 };
+use ferrite_core::{RateStep, StoreError};
 use rusqlite::{Connection, Row, params};
 use time::OffsetDateTime;
 
@@ -21,17 +21,19 @@ macro_rules! columns {
 }
 
 // RFC 8555 §7.4: once the certificate is issued the order is "valid" and points to it. Both in
-// one write job, and only from "processing" under the lease `begin_finalize` granted: if the
-// order left it (or housekeeping handed it to another finalize), nothing is written and the
-// caller gets `Conflict`.
+// one write job with the issuance's rate limit counts, and only from "processing" under the
+// lease `begin_finalize` granted: if the order left it (or housekeeping handed it to another
+// finalize), nothing is written and the caller gets `Conflict`.
 pub(crate) async fn complete_order(
     store: &SqliteStore,
     order_id: &str,
     cert: &Certificate,
     lease_until: OffsetDateTime,
+    counts: &[RateStep],
 ) -> Result<(), StoreError> {
     let cert = cert.clone();
     let order_id = order_id.to_owned();
+    let counts = counts.to_vec();
     store
         .db
         .write(move |conn| {
@@ -49,6 +51,10 @@ pub(crate) async fn complete_order(
                     "order {order_id:?} is not processing under this finalize's lease; certificate {} not recorded",
                     cert.serial
                 )));
+            }
+            for step in &counts {
+                // Spent if the allowance has room; a full one stays as it is.
+                let _spent_or_full = crate::rate_limits::spend_in(conn, step)?;
             }
             Ok(())
         })

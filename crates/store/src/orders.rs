@@ -16,7 +16,8 @@ use crate::{authorizations, rate_limits};
 
 // RFC 8555 §7.4: the order and every authorization it creates appear together or not at all
 // (one write job), after the checks (pending authorizations; RFC 9773 §5: no other live order
-// replacing the same certificate) in that job. Authorizations first (the order's links
+// replacing the same certificate; the new order's rate limit step, last, so that a refused
+// order spends nothing) in that job. Authorizations first (the order's links
 // reference them), then the order, then its links in identifier order.
 pub(crate) async fn insert(
     store: &SqliteStore,
@@ -51,6 +52,11 @@ pub(crate) async fn insert(
                 if taken {
                     return Ok(OrderInsert::AlreadyReplaced);
                 }
+            }
+            if let Some(step) = &checks.spend
+                && let Err(tat) = rate_limits::spend_in(conn, step)?
+            {
+                return Ok(OrderInsert::RateLimited { tat });
             }
             insert_in(conn, &order, &new_authorizations)?;
             Ok(OrderInsert::Inserted)

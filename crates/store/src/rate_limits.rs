@@ -3,9 +3,9 @@
 //! values the operator set per customer. Also the count of an account's pending
 //! authorizations, which newOrder limits.
 
-use ferrite_core::StoreError;
 use ferrite_core::rate_limit::Gcra;
-use rusqlite::params;
+use ferrite_core::{RateStep, StoreError};
+use rusqlite::{Connection, params};
 use time::OffsetDateTime;
 
 use crate::codec::{from_micros, from_micros_opt, micros};
@@ -57,35 +57,45 @@ pub(crate) async fn spend(
     now: OffsetDateTime,
     gcra: &Gcra,
 ) -> Result<Result<OffsetDateTime, OffsetDateTime>, StoreError> {
-    let key = key.to_owned();
-    let now = micros(now);
-    let increment = micros_of(gcra.increment);
-    let tolerance = micros_of(gcra.tolerance);
-    store
-        .db
-        .write(move |conn| {
-            let spent = query_opt(
-                conn,
-                "INSERT INTO rate_limits (key, tat) VALUES (?1, ?2 + ?3) \
-                 ON CONFLICT (key) DO UPDATE SET tat = max(tat, ?2) + ?3 \
-                   WHERE max(tat, ?2) + ?3 <= ?2 + ?4 \
-                 RETURNING tat",
-                params![key, now, increment, tolerance],
-                |row| at::<i64>(row, 0, "tat"),
-            )?;
-            if let Some(tat) = spent {
-                return Ok(Ok(from_micros(tat, "rate_limits.tat")?));
-            }
-            let stored = query_opt(
-                conn,
-                "SELECT tat FROM rate_limits WHERE key = ?",
-                [&key],
-                |row| at::<i64>(row, 0, "tat"),
-            )?
-            .unwrap_or(now);
-            Ok(Err(from_micros(stored, "rate_limits.tat")?))
-        })
-        .await
+    let step = RateStep {
+        key: key.to_owned(),
+        gcra: *gcra,
+        now,
+    };
+    store.db.write(move |conn| spend_in(conn, &step)).await
+}
+
+/// [`spend`] inside the caller's write job.
+pub(crate) fn spend_in(
+    conn: &Connection,
+    step: &RateStep,
+) -> Result<Result<OffsetDateTime, OffsetDateTime>, StoreError> {
+    let now = micros(step.now);
+    let spent = query_opt(
+        conn,
+        "INSERT INTO rate_limits (key, tat) VALUES (?1, ?2 + ?3) \
+         ON CONFLICT (key) DO UPDATE SET tat = max(tat, ?2) + ?3 \
+           WHERE max(tat, ?2) + ?3 <= ?2 + ?4 \
+         RETURNING tat",
+        params![
+            step.key,
+            now,
+            micros_of(step.gcra.increment),
+            micros_of(step.gcra.tolerance)
+        ],
+        |row| at::<i64>(row, 0, "tat"),
+    )?;
+    if let Some(tat) = spent {
+        return Ok(Ok(from_micros(tat, "rate_limits.tat")?));
+    }
+    let stored = query_opt(
+        conn,
+        "SELECT tat FROM rate_limits WHERE key = ?",
+        [&step.key],
+        |row| at::<i64>(row, 0, "tat"),
+    )?
+    .unwrap_or(now);
+    Ok(Err(from_micros(stored, "rate_limits.tat")?))
 }
 
 pub(crate) fn micros_of(d: time::Duration) -> i64 {

@@ -308,8 +308,9 @@ macro_rules! store_impl {
                 order_id: &str,
                 cert: &Certificate,
                 lease_until: OffsetDateTime,
+                counts: &[ferrite_core::RateStep],
             ) -> Result<(), StoreError> {
-                certificates::complete_order(self, order_id, cert, lease_until).await
+                certificates::complete_order(self, order_id, cert, lease_until, counts).await
             }
 
             async fn fail_finalize(

@@ -74,6 +74,10 @@ pub struct RawClient {
     /// Where every request goes (`127.0.0.1:PORT`) whatever its URL says, as a load balancer
     /// in front of several instances of one CA would send it; `None`: the URL's own address.
     connect_to: Option<String>,
+    /// The client address a TLS-terminating proxy in front of the listener forwards
+    /// (`X-Forwarded-For`, with `X-Forwarded-Proto: https`); set, requests go to `connect_to`
+    /// over plain HTTP, as that proxy sends them.
+    forwarded_for: Option<String>,
 }
 
 impl RawClient {
@@ -93,6 +97,7 @@ impl RawClient {
             base_url: base_url.trim_end_matches('/').to_owned(),
             tls: Arc::new(tls),
             connect_to: None,
+            forwarded_for: None,
         }
     }
 
@@ -103,6 +108,19 @@ impl RawClient {
         assert!(addr.ip().is_loopback(), "tests only talk to loopback");
         RawClient {
             connect_to: Some(addr.to_string()),
+            ..self.clone()
+        }
+    }
+
+    /// This client as a TLS-terminating proxy on loopback relays it to the plain-HTTP
+    /// listener at `addr` (`tls.mode = "behind-proxy"`): every request goes there over plain
+    /// HTTP with `X-Forwarded-For: forwarded_for` (the client chain the proxy passes on, its
+    /// own hop last) and `X-Forwarded-Proto: https`; the URLs it signs stay under the base URL.
+    pub fn proxied(&self, addr: std::net::SocketAddr, forwarded_for: &str) -> RawClient {
+        assert!(addr.ip().is_loopback(), "tests only talk to loopback");
+        RawClient {
+            connect_to: Some(addr.to_string()),
+            forwarded_for: Some(forwarded_for.to_owned()),
             ..self.clone()
         }
     }
@@ -126,6 +144,17 @@ impl RawClient {
             .clone()
             .unwrap_or_else(|| authority.to_owned());
         let tls = self.tls.clone();
+        if let Some(client) = self.forwarded_for.clone() {
+            return bounded_request(async move {
+                let tcp = TcpStream::connect(target).await.expect("connect");
+                let headers = [
+                    ("x-forwarded-for", client.as_str()),
+                    ("x-forwarded-proto", "https"),
+                ];
+                exchange(tcp, method, url, authority, content_type, &headers, body).await
+            })
+            .await;
+        }
         bounded_request(async move {
             let tcp = TcpStream::connect(target).await.expect("connect");
             let connector = tokio_rustls::TlsConnector::from(tls);

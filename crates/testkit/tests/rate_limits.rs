@@ -3,11 +3,12 @@
 //! `Retry-After` and a detail naming the limit, its value and when it resets, and the refused
 //! request leaves nothing behind; a customer's override (the operator's `set-limit`) raises
 //! the limit at once and `--default` restores it. New orders per account (SQLite and
-//! PostgreSQL), new accounts per client address, failed validations per account and name,
-//! pending authorizations per account. Only 127.0.0.1 is contacted; every test is bounded.
+//! PostgreSQL), new accounts per client address (also the clients behind a proxy), failed validations per account and name,
+//! pending authorizations per account (an order it refuses spends no new order), and the
+//! issuance limits. Only 127.0.0.1 is contacted; every test is bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use ferrite_app::config::DatabaseUrl;
+use ferrite_app::config::{DatabaseUrl, TlsMode};
 use ferrite_core::rate_limit::RateLimits;
 use ferrite_jose::Algorithm;
 use ferrite_jose::sign::SigningKey;
@@ -46,6 +47,19 @@ async fn new_order(
         Some(&json!({ "identifiers": identifiers })),
     )
     .await
+}
+
+/// Deactivates the authorization at `url` (RFC 8555 §7.5.2) and asserts a 200.
+async fn deactivate(raw: &RawClient, account: &RawAccount, url: &str) {
+    let r = raw
+        .post(
+            &account.key,
+            Some(&account.kid),
+            url,
+            Some(&json!({"status": "deactivated"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 }
 
 /// Asserts `r` is the refusal of rate limit `limit` (429 `rateLimited`, a `Retry-After` of
@@ -251,6 +265,65 @@ async fn new_accounts_past_the_limit_per_address_are_rate_limited() {
     .await;
 }
 
+/// Behind a TLS-terminating proxy (`tls.mode = "behind-proxy"`, the proxy 127.0.0.1), the
+/// limit counts the clients the proxy forwards, not the proxy: two accounts from 198.51.100.7,
+/// then the third refused naming that address, while 198.51.100.8 behind the same proxy
+/// still registers; a client that writes its own `X-Forwarded-For` in front of the hop the
+/// proxy appends is counted by that hop; IPv6 clients count by /64.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_accounts_per_address_count_the_clients_behind_a_proxy() {
+    bounded(async {
+        let mut opts = options(|l| l.new_accounts_per_address = 2);
+        opts.config.base_url = "https://127.0.0.1:8443".to_owned();
+        opts.config.tls.mode = TlsMode::BehindProxy;
+        opts.config.tls.trusted_proxies = vec!["127.0.0.1".to_owned()];
+        let ca = TestCa::start_with(opts).await;
+        let url = &ca.url("/acme/new-account");
+        let payload = &json!({"termsOfServiceAgreed": true});
+        let register = |client: &'static str| {
+            let raw = ca.raw().proxied(ca.addr, client);
+            async move {
+                let key = SigningKey::generate(Algorithm::ES256).unwrap();
+                raw.post(&key, None, url, Some(payload)).await
+            }
+        };
+        for (client, expected) in [
+            ("198.51.100.7", 201),
+            ("198.51.100.7", 201),
+            ("198.51.100.8", 201),
+            ("2001:db8:0:1::1", 201),
+            ("2001:db8:0:1::2", 201),
+        ] {
+            let r = register(client).await;
+            assert_eq!(
+                r.status,
+                expected,
+                "{client}: {}",
+                String::from_utf8_lossy(&r.body)
+            );
+        }
+        for (client, subject) in [
+            ("198.51.100.7", "198.51.100.7"),
+            // A forged first hop: the proxy's hop (the client it saw) is the one counted.
+            ("203.0.113.9, 198.51.100.7", "198.51.100.7"),
+            ("2001:db8:0:1::3", "2001:db8:0:1::/64"),
+        ] {
+            let refused = register(client).await;
+            let detail = assert_rate_limited(
+                client,
+                &refused,
+                "new_accounts_per_address",
+                "2 per 3 hours",
+                3 * 3600,
+            );
+            assert!(detail.contains(subject), "{client}: {detail}");
+        }
+        let r = register("198.51.100.8").await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    })
+    .await;
+}
+
 /// Two failed validations of one name per hour: once both failed, newOrder refuses that name
 /// (and an order holding it) and names it; another name is still ordered.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -350,17 +423,56 @@ async fn orders_past_the_pending_authorizations_limit_are_rate_limited() {
         let refused = new_order(&ca, &raw, &account, &["d.example.com"]).await;
         assert_case_problem("full", &refused, 429, "rateLimited");
         // §7.5.2: deactivating a pending authorization makes room for one more.
-        let r = raw
-            .post(
-                &account.key,
-                Some(&account.kid),
-                &first_authz,
-                Some(&json!({"status": "deactivated"})),
-            )
-            .await;
-        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        deactivate(&raw, &account, &first_authz).await;
         let r = new_order(&ca, &raw, &account, &["d.example.com"]).await;
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    })
+    .await;
+}
+
+/// An order refused by another limit spends none of `new_orders_per_account`: with two new
+/// orders per 3 hours and one pending authorization, three orders refused for the pending
+/// authorization leave the second new order free, taken once the first authorization is
+/// deactivated; only then is the third refused as a new order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_refused_for_pending_authorizations_spends_no_new_order() {
+    bounded(async {
+        let ca = TestCa::start_with(options(|l| {
+            l.new_orders_per_account = 2;
+            l.pending_authorizations_per_account = 1;
+        }))
+        .await;
+        let raw = ca.raw();
+        let account = RawAccount::register(&raw, Algorithm::ES256).await;
+        let r = new_order(&ca, &raw, &account, &["a.example.com"]).await;
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+        let first_authz = r.json()["authorizations"][0].as_str().unwrap().to_owned();
+        for attempt in 0..3 {
+            let refused = new_order(&ca, &raw, &account, &["b.example.com"]).await;
+            assert_rate_limited(
+                &format!("pending, attempt {attempt}"),
+                &refused,
+                "pending_authorizations_per_account",
+                "1 at once",
+                8 * 24 * 3600,
+            );
+        }
+        deactivate(&raw, &account, &first_authz).await;
+        let r = new_order(&ca, &raw, &account, &["b.example.com"]).await;
+        assert_eq!(
+            r.status,
+            201,
+            "the refused orders spent nothing: {}",
+            String::from_utf8_lossy(&r.body)
+        );
+        let refused = new_order(&ca, &raw, &account, &["c.example.com"]).await;
+        assert_rate_limited(
+            "a third new order",
+            &refused,
+            "new_orders_per_account",
+            "2 per 3 hours",
+            3 * 3600,
+        );
     })
     .await;
 }

@@ -10,8 +10,8 @@ use tracing::{Instrument, error, info, warn};
 
 use super::Ca;
 use super::orders::OrderView;
-use crate::CoreError;
 use crate::model::{Account, Certificate, CrlScope, Order};
+use crate::{CoreError, RateStep};
 
 impl Ca {
     /// RFC 8555 §7.4: finalizes a `ready` order with a DER CSR. A CSR that breaks a rule is
@@ -81,6 +81,18 @@ impl Ca {
         // RFC 8659 §3 / BR §3.2.2.8: CAA no older than 8 hours at issuance; a refusal leaves
         // the order ready so the client can finalize again once the records allow it.
         self.recheck_caa(account, &order, &authorizations).await?;
+        // What the certificate counts against the issuance limits, decided now (reads) so that
+        // the transaction recording it only writes, and a failure here leaves the order ready.
+        let dns_names: Vec<String> = order.identifiers.iter().map(|i| i.value.clone()).collect();
+        let counts = self
+            .issuance_counts(
+                account,
+                &dns_names,
+                order.replaces.as_deref(),
+                order.created_at,
+                self.now(),
+            )
+            .await?;
         // The readiness check and the move to `processing` are one store statement: an
         // authorization deactivated or expired during the CAA recheck stops issuance. The
         // lease bounds how long the order stays `processing` if this instance dies now.
@@ -111,7 +123,7 @@ impl Ca {
         let profile = profile.clone();
         let completed = tokio::spawn(
             async move {
-                ca.issue_order(&owner, order, &profile, spki_der, lease_until)
+                ca.issue_order(&owner, order, &profile, spki_der, lease_until, &counts)
                     .await
             }
             .in_current_span(),
@@ -124,9 +136,9 @@ impl Ca {
         Ok(OrderView::new(completed, authorizations, self.now()))
     }
 
-    /// Signs the certificate of an order `processing` under `lease_until` and records it,
-    /// returning the order as recorded (`valid`, with its certificate's serial), or marks the
-    /// order `invalid`.
+    /// Signs the certificate of an order `processing` under `lease_until` and records it with
+    /// its rate limit `counts`, returning the order as recorded (`valid`, with its
+    /// certificate's serial), or marks the order `invalid`.
     async fn issue_order(
         &self,
         account: &Account,
@@ -134,6 +146,7 @@ impl Ca {
         profile: &ferrite_pki::Profile,
         spki_der: Vec<u8>,
         lease_until: OffsetDateTime,
+        counts: &[RateStep],
     ) -> Result<Order, CoreError> {
         let began = std::time::Instant::now();
         let now = self.now();
@@ -207,7 +220,7 @@ impl Ca {
         if let Err(e) = self
             .inner
             .store
-            .complete_order(&order.id, &certificate, lease_until)
+            .complete_order(&order.id, &certificate, lease_until, counts)
             .await
         {
             // Signed but not recorded: say so where the operator looks, and release the order
@@ -237,13 +250,6 @@ impl Ca {
             return Err(e.into());
         }
         self.inner.metrics.issued(began.elapsed());
-        self.count_issuance(
-            account,
-            &certificate.dns_names,
-            order.replaces.as_deref(),
-            order.created_at,
-        )
-        .await;
         info!(
             order = %order.id,
             serial = %certificate.serial,

@@ -57,7 +57,8 @@ impl Ca {
             .order_profile(account, request.profile.as_deref())
             .await?;
         check_requested_validity(now, not_before, not_after, profile.validity())?;
-        // RFC 8555 §6.7 rateLimited: before any authorization is looked up or written.
+        // RFC 8555 §6.7 rateLimited: the limits that need no authorization are read before any
+        // is looked up or written.
         let names: Vec<&str> = identifiers.iter().map(|i| i.base_domain()).collect();
         let values: Vec<&str> = identifiers.iter().map(|i| i.value.as_str()).collect();
         let replaces = match request.replaces.as_deref() {
@@ -65,7 +66,7 @@ impl Ca {
             None => None,
         };
         let renewal = self.renewal_kind(&values, replaces.as_deref(), now).await?;
-        let max_pending = self
+        let limits = self
             .check_order_limits(account, &names, &values, renewal)
             .await?;
 
@@ -119,12 +120,21 @@ impl Ca {
             profile: Some(profile.name),
             replaces,
         };
+        let adding = new_authorizations
+            .iter()
+            .filter(|a| a.status == AuthorizationStatus::Pending)
+            .count() as u64;
+        self.check_pending(account, limits.max_pending, adding)
+            .await?;
         // RFC 9773 §5 (one live replacement per certificate) and the account's pending
         // authorizations are checked again in the transaction that inserts the order, so two
-        // orders racing cannot both pass them.
+        // orders racing cannot both pass them, and the new order is spent there, so an order
+        // refused is not spent.
+        let max_pending = limits.max_pending;
         let checks = OrderChecks {
             replacement_at: order.replaces.is_some().then_some(now),
             max_pending: (max_pending > 0).then_some((u64::from(max_pending), now)),
+            spend: limits.spend.clone(),
         };
         match self
             .inner
@@ -143,15 +153,28 @@ impl Ca {
                 ));
             }
             OrderInsert::TooManyPending { pending, earliest } => {
-                let adding = new_authorizations
-                    .iter()
-                    .filter(|a| a.status == AuthorizationStatus::Pending)
-                    .count() as u64;
                 return Err(super::rate_limits::pending_refusal(
                     max_pending,
                     pending,
                     adding,
                     earliest,
+                    now,
+                ));
+            }
+            // Another order of the account (on any instance) spent the last one meanwhile.
+            OrderInsert::RateLimited { tat } => {
+                let limit = crate::rate_limit::LimitName::NewOrdersPerAccount;
+                let gcra = limits.spend.as_ref().map(|s| s.gcra).ok_or_else(|| {
+                    CoreError::Internal(
+                        "the store refused a new order it was not asked to spend".into(),
+                    )
+                })?;
+                return Err(crate::rate_limit::refused_at(
+                    limit,
+                    limits.new_orders,
+                    &gcra,
+                    tat,
+                    None,
                     now,
                 ));
             }

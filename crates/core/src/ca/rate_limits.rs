@@ -1,15 +1,22 @@
 //! Rate limits as the engine applies them ([`crate::rate_limit`]): each is checked before the
-//! request's work, and a refusal costs one or two reads and writes nothing.
+//! request's work, and a refusal costs a few reads and writes nothing. What a request spends
+//! or counts is written in the transaction of its change, so a refused change has spent
+//! nothing and a stored one is always counted.
 //!
 //! - newAccount: `new_accounts_per_address`, spent for the client's address (IPv6: its /64)
 //!   once the key is known to be new, before the binding is verified or anything is stored.
-//! - newOrder: `pending_authorizations_per_account` (a count, taken again in the
-//!   transaction that inserts the order: [`crate::OrderChecks::max_pending`]), then
-//!   `failed_validations_per_account_and_name` for every name (read only), then
-//!   `new_orders_per_account` (spent), before any authorization is looked up or written.
-//! - newOrder also reads `certificates_per_registered_domain` for each registered domain of
-//!   its names and `duplicate_certificates` for its set of names (both per customer, or per
-//!   account without one); an issued certificate spends both.
+//! - newOrder, before any authorization is looked up or written: `failed_validations_per_
+//!   account_and_name` for every name, `certificates_per_registered_domain` and
+//!   `duplicate_certificates` (below) and `new_orders_per_account` (all read only). Then,
+//!   with the order's authorizations known, `pending_authorizations_per_account` (a count of
+//!   the account's pending authorizations with the order's new pending ones, read only). The
+//!   transaction that inserts the order checks the pending count again and spends one new
+//!   order ([`crate::OrderChecks`]), so concurrent orders cannot pass either together and a
+//!   refused order spends nothing.
+//! - `certificates_per_registered_domain` is per registered domain of the order's names and
+//!   `duplicate_certificates` per set of names (both per customer, or per account without
+//!   one). newOrder reads them; the transaction that stores an issued certificate counts it
+//!   against both (its steps are computed before signing: [`Ca::issuance_counts`]).
 //! - Renewals ([`Renewal`]), as Let's Encrypt treats ARI renewals: an order that replaces
 //!   (RFC 9773 `replaces`) a certificate of the same account or customer, for none of names
 //!   the certificate lacks, inside or after the certificate's suggested renewal window and at
@@ -28,9 +35,9 @@ use std::net::IpAddr;
 use time::OffsetDateTime;
 
 use super::Ca;
-use crate::CoreError;
 use crate::model::Account;
 use crate::rate_limit::{self, LimitName, RateLimited, RateLimits};
+use crate::{CoreError, RateStep};
 
 /// Whether an order renews a certificate, for the rate limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,37 +108,20 @@ impl Ca {
     }
 
     /// newOrder's limits for `account` ordering `identifiers` (`names`: their base domains,
-    /// as validated), checked before the order's authorizations are looked up or written: the
-    /// account's pending authorizations with this order's added, failed validations of each
-    /// name, certificates per registered domain and of this set of names (read only), and one
-    /// new order (spent). Returns the account's `pending_authorizations_per_account` (0: off):
-    /// the count read here is checked again in the transaction that inserts the order
-    /// ([`crate::OrderChecks::max_pending`]), so concurrent orders cannot pass it together.
+    /// as validated), read before the order's authorizations are looked up or written: failed
+    /// validations of each name, certificates per registered domain and of this set of names,
+    /// and new orders. Returns what the order's insert checks and spends in its transaction
+    /// ([`OrderLimits`]).
     pub(super) async fn check_order_limits(
         &self,
         account: &Account,
         names: &[&str],
         identifiers: &[&str],
         renewal: Renewal,
-    ) -> Result<u32, CoreError> {
+    ) -> Result<OrderLimits, CoreError> {
         let limits = self.limits_for(account.customer_id.as_deref()).await?;
         let store = &self.inner.store;
-
-        let pending_limit = limits.pending_authorizations_per_account;
-        if pending_limit > 0 {
-            let now = self.now();
-            let (pending, earliest) = store.pending_authorizations(&account.id, now).await?;
-            let adding = names.len() as u64;
-            if pending + adding > u64::from(pending_limit) {
-                return Err(pending_refusal(
-                    pending_limit,
-                    pending,
-                    adding,
-                    earliest,
-                    now,
-                ));
-            }
-        }
+        let now = self.now();
 
         let failed = LimitName::FailedValidationsPerAccountAndName;
         let failed_limit = limits.failed_validations_per_account_and_name;
@@ -141,7 +131,6 @@ impl Ca {
                 .map(|name| rate_limit::key(failed, failed_limit, &[&account.id, name]))
                 .collect();
             let stored = store.rate_limit_tats(&keys).await?;
-            let now = self.now();
             for (key, tat) in stored {
                 if let Err(exhausted) = gcra.check(Some(tat), now) {
                     let name = names
@@ -160,27 +149,52 @@ impl Ca {
             }
         }
 
+        let mut checked = OrderLimits {
+            max_pending: limits.pending_authorizations_per_account,
+            new_orders: limits.new_orders_per_account,
+            spend: None,
+        };
         if renewal == Renewal::InWindow {
-            return Ok(pending_limit);
+            return Ok(checked);
         }
         self.check_issuance_limits(account, &limits, identifiers)
             .await?;
 
         let orders = LimitName::NewOrdersPerAccount;
-        self.spend_limit(
-            orders,
-            limits.new_orders_per_account,
-            rate_limit::key(orders, limits.new_orders_per_account, &[&account.id]),
-            None,
-        )
-        .await?;
-        Ok(pending_limit)
+        let key = rate_limit::key(orders, checked.new_orders, &[&account.id]);
+        rate_limit::check(store.as_ref(), now, orders, checked.new_orders, &key, None).await?;
+        checked.spend = rate_limit::step(orders, checked.new_orders, key, now);
+        Ok(checked)
+    }
+
+    /// Refuses an order of `account` that would take its pending authorizations past `limit`
+    /// (0: off) by adding `adding` new pending ones. A read: the order's insert counts again in
+    /// its transaction ([`crate::OrderChecks::max_pending`]).
+    pub(super) async fn check_pending(
+        &self,
+        account: &Account,
+        limit: u32,
+        adding: u64,
+    ) -> Result<(), CoreError> {
+        if limit == 0 {
+            return Ok(());
+        }
+        let now = self.now();
+        let (pending, earliest) = self
+            .inner
+            .store
+            .pending_authorizations(&account.id, now)
+            .await?;
+        if pending + adding > u64::from(limit) {
+            return Err(pending_refusal(limit, pending, adding, earliest, now));
+        }
+        Ok(())
     }
 
     /// Refuses an order for `identifiers` (wildcards as `*.`) whose certificate would pass
     /// `certificates_per_registered_domain` for one of their registered domains, or
     /// `duplicate_certificates` for their set. One read of every row concerned, nothing
-    /// written: issuance spends them ([`Ca::count_issuance`]).
+    /// written: an issued certificate is counted by the steps of [`Ca::issuance_counts`].
     async fn check_issuance_limits(
         &self,
         account: &Account,
@@ -244,37 +258,39 @@ impl Ca {
         Ok(())
     }
 
-    /// Counts a certificate issued to `account` for `dns_names` on an order made at `ordered`
-    /// (replacing `replaces`) against `certificates_per_registered_domain` (once per
-    /// registered domain) and `duplicate_certificates`, unless the order was a
-    /// [`Renewal::InWindow`]. After the certificate is stored: a failure to count is logged.
-    pub(super) async fn count_issuance(
+    /// The steps that count a certificate for `dns_names` issued to `account` on an order
+    /// made at `ordered` (replacing `replaces`) against `certificates_per_registered_domain`
+    /// (once per registered domain) and `duplicate_certificates`, at `now`: none for a
+    /// [`Renewal::InWindow`] or a limit that is off. The store takes them in the transaction
+    /// that records the certificate ([`crate::Store::complete_order`]).
+    pub(super) async fn issuance_counts(
         &self,
         account: &Account,
         dns_names: &[String],
         replaces: Option<&str>,
         ordered: OffsetDateTime,
-    ) {
-        let counted = async {
-            let names: Vec<&str> = dns_names.iter().map(String::as_str).collect();
-            if self.renewal_kind(&names, replaces, ordered).await? == Renewal::InWindow {
-                return Ok(());
-            }
-            let limits = self.limits_for(account.customer_id.as_deref()).await?;
-            let keys = IssuanceKeys::of(account, &limits, &names);
-            let store = self.inner.store.as_ref();
-            let per_domain = LimitName::CertificatesPerRegisteredDomain;
-            let value = limits.certificates_per_registered_domain;
-            for (_, key) in &keys.per_domain {
-                rate_limit::record(store, self.now(), per_domain, value, key).await?;
-            }
-            let duplicate = LimitName::DuplicateCertificates;
-            let value = limits.duplicate_certificates;
-            rate_limit::record(store, self.now(), duplicate, value, &keys.duplicate).await
-        };
-        if let Err(e) = counted.await {
-            tracing::warn!(error = %e, account = %account.id, "could not count an issued certificate against its rate limits");
+        now: OffsetDateTime,
+    ) -> Result<Vec<RateStep>, CoreError> {
+        let names: Vec<&str> = dns_names.iter().map(String::as_str).collect();
+        if self.renewal_kind(&names, replaces, ordered).await? == Renewal::InWindow {
+            return Ok(Vec::new());
         }
+        let limits = self.limits_for(account.customer_id.as_deref()).await?;
+        let keys = IssuanceKeys::of(account, &limits, &names);
+        let per_domain = LimitName::CertificatesPerRegisteredDomain;
+        let value = limits.certificates_per_registered_domain;
+        let mut steps: Vec<RateStep> = keys
+            .per_domain
+            .into_iter()
+            .filter_map(|(_, key)| rate_limit::step(per_domain, value, key, now))
+            .collect();
+        steps.extend(rate_limit::step(
+            LimitName::DuplicateCertificates,
+            limits.duplicate_certificates,
+            keys.duplicate,
+            now,
+        ));
+        Ok(steps)
     }
 
     /// Counts a recorded failed validation of `name` by account `account_id` (of customer
@@ -296,6 +312,18 @@ impl Ca {
             tracing::warn!(error = %e, domain = name, "could not count a failed validation against its rate limit");
         }
     }
+}
+
+/// What newOrder's insert checks and spends in its transaction, from
+/// [`Ca::check_order_limits`].
+pub(super) struct OrderLimits {
+    /// The account's `pending_authorizations_per_account` (0: off).
+    pub(super) max_pending: u32,
+    /// The account's `new_orders_per_account`.
+    pub(super) new_orders: u32,
+    /// One new order, spent with the insert; none for an exempt renewal or when the limit
+    /// is off.
+    pub(super) spend: Option<RateStep>,
 }
 
 /// The refusal of an order that would take the account's `pending` pending authorizations

@@ -1,13 +1,14 @@
 //! Issued certificates, revocation (RFC 8555 §7.6) and the CRL number (RFC 5280 §5.2.3).
 
-use ferrite_core::StoreError;
 use ferrite_core::model::{
     BlockedKey, Certificate, CertificateFilter, CertificateQuery, CrlScope, RenewalAdvance,
 };
+use ferrite_core::{RateStep, StoreError};
 use time::OffsetDateTime;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 
-use super::{PostgresStore, at};
+use super::{PostgresStore, at, db_error};
 use crate::certificates::{crl_columns, crl_scope};
 use crate::codec::{from_json, from_micros, micros, reason_code, revocation, to_json};
 
@@ -21,15 +22,17 @@ macro_rules! columns {
 }
 
 // RFC 8555 §7.4: once the certificate is issued the order is "valid" and points to it. One
-// statement, and only from "processing" under the lease `begin_finalize` granted: if the order
-// left it (or housekeeping handed it to another finalize), nothing is written and the caller
-// gets `Conflict`; a serial already stored (the primary key) fails the whole statement, order
+// statement (in one transaction with the issuance's rate limit counts, when it has any), and
+// only from "processing" under the lease `begin_finalize` granted: if the order left it (or
+// housekeeping handed it to another finalize), nothing is written and the caller gets
+// `Conflict`; a serial already stored (the primary key) fails the whole statement, order
 // included.
 pub(crate) async fn complete_order(
     store: &PostgresStore,
     order_id: &str,
     cert: &Certificate,
     lease_until: OffsetDateTime,
+    counts: &[RateStep],
 ) -> Result<(), StoreError> {
     let dns_names = to_json(&cert.dns_names, "dns_names")?;
     let (not_before, not_after) = (micros(cert.not_before), micros(cert.not_after));
@@ -42,39 +45,45 @@ pub(crate) async fn complete_order(
         .and_then(|a| a.explanation_url.as_deref());
     let spki_sha256 = crate::certificates::spki_sha256(cert);
     let (issuer_id, crl_shard) = crl_columns(&cert.crl);
-    let done = store
-        .execute(
-            "WITH completed AS ( \
-               UPDATE orders SET status = 'valid', certificate_serial = $1, \
-                 finalize_lease_until = NULL \
-               WHERE id = $2 AND status = 'processing' AND finalize_lease_until = $11 \
-               RETURNING id) \
-             INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
-               not_before, not_after, revoked_at, revocation_reason, renewal_advanced_at, \
-               renewal_explanation_url, spki_sha256, issuer_id, crl_shard, precertificate) \
-             SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15, $16, $17 \
-             FROM completed",
-            &[
-                &cert.serial,
-                &order_id,
-                &cert.account_id,
-                &cert.der,
-                &cert.chain_pem,
-                &dns_names,
-                &not_before,
-                &not_after,
-                &revoked_at,
-                &reason,
-                &micros(lease_until),
-                &advanced_at,
-                &explanation_url,
-                &spki_sha256,
-                &issuer_id,
-                &crl_shard,
-                &cert.precertificate,
-            ],
-        )
-        .await?;
+    let lease = micros(lease_until);
+    let params: [&(dyn ToSql + Sync); 17] = [
+        &cert.serial,
+        &order_id,
+        &cert.account_id,
+        &cert.der,
+        &cert.chain_pem,
+        &dns_names,
+        &not_before,
+        &not_after,
+        &revoked_at,
+        &reason,
+        &lease,
+        &advanced_at,
+        &explanation_url,
+        &spki_sha256,
+        &issuer_id,
+        &crl_shard,
+        &cert.precertificate,
+    ];
+    let done = if counts.is_empty() {
+        store.execute(COMPLETE_SQL, &params).await?
+    } else {
+        let mut conn = store.conn().await?;
+        let tx = conn.transaction().await.map_err(db_error)?;
+        let complete = tx.prepare_cached(COMPLETE_SQL).await.map_err(db_error)?;
+        let done = tx.execute(&complete, &params).await.map_err(db_error)?;
+        if done == 1 {
+            // In key order, so two completions counting the same rows lock them in one order.
+            let mut steps: Vec<&RateStep> = counts.iter().collect();
+            steps.sort_by(|a, b| a.key.cmp(&b.key));
+            for step in steps {
+                // Spent if the allowance has room; a full one stays as it is.
+                let _spent_or_full = super::rate_limits::spend_on(&tx, step).await?;
+            }
+            tx.commit().await.map_err(db_error)?;
+        }
+        done
+    };
     if done != 1 {
         return Err(StoreError::Conflict(format!(
             "order {order_id:?} is not processing under this finalize's lease; certificate {} not recorded",
@@ -83,6 +92,18 @@ pub(crate) async fn complete_order(
     }
     Ok(())
 }
+
+/// Completes an order: `$1` serial, `$2` order id, `$11` the finalize's lease, the other
+/// parameters the certificate's columns.
+const COMPLETE_SQL: &str = "WITH completed AS ( \
+       UPDATE orders SET status = 'valid', certificate_serial = $1, finalize_lease_until = NULL \
+       WHERE id = $2 AND status = 'processing' AND finalize_lease_until = $11 \
+       RETURNING id) \
+     INSERT INTO certificates (serial, account_id, order_id, der, chain_pem, dns_names, \
+       not_before, not_after, revoked_at, revocation_reason, renewal_advanced_at, \
+       renewal_explanation_url, spki_sha256, issuer_id, crl_shard, precertificate) \
+     SELECT $1, $3, id, $4, $5, $6, $7, $8, $9, $10, $12, $13, $14, $15, $16, $17 \
+     FROM completed";
 
 pub(crate) async fn by_serial(
     store: &PostgresStore,

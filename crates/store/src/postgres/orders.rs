@@ -48,7 +48,10 @@ pub(crate) const PENDING_SQL: &str = "SELECT count(*) AS pending, min(expires) A
 // reference the account, its certificates and authorizations, do not wait), then the replaced
 // certificate's row for RFC 9773 §5 (one live replacement) — so that each check, a statement
 // started after the previous holder committed, sees the orders inserted before it. Nothing
-// else locks a certificate row and then an account row, so the two never deadlock.
+// else locks a certificate row and then an account row, so the two never deadlock. Last, the
+// new order's rate limit step (its row stays locked to the commit; no transaction holds
+// another rate limit row while taking an account or certificate row): a refused order
+// rolls back and spends nothing, an inserted one has spent.
 pub(crate) async fn insert(
     store: &PostgresStore,
     order: &Order,
@@ -110,6 +113,11 @@ pub(crate) async fn insert(
         if taken {
             return Ok(OrderInsert::AlreadyReplaced);
         }
+    }
+    if let Some(step) = &checks.spend
+        && let Err(tat) = super::rate_limits::spend_on(&tx, step).await?
+    {
+        return Ok(OrderInsert::RateLimited { tat });
     }
     let insert = tx.prepare_cached(INSERT_SQL).await.map_err(db_error)?;
     tx.execute(&insert, &columns.params(order))

@@ -2,11 +2,12 @@
 //! `INSERT … ON CONFLICT DO UPDATE … WHERE`, which locks the row, so concurrent steps on one
 //! key (from any instance) apply one after another.
 
-use ferrite_core::StoreError;
+use deadpool_postgres::GenericClient;
 use ferrite_core::rate_limit::Gcra;
+use ferrite_core::{RateStep, StoreError};
 use time::OffsetDateTime;
 
-use super::{PostgresStore, at};
+use super::{PostgresStore, at, db_error};
 use crate::codec::{from_micros, from_micros_opt, micros};
 use crate::rate_limits::{micros_of, override_value};
 
@@ -33,31 +34,53 @@ pub(crate) async fn tats(
         .collect()
 }
 
+/// The GCRA step ([`crate::rate_limits::spend`]): `$1` key, `$2` now, `$3` increment, `$4`
+/// tolerance; returns the new time when allowed, no row when refused.
+const SPEND_SQL: &str = "INSERT INTO rate_limits (key, tat) VALUES ($1, $2::bigint + $3::bigint) \
+     ON CONFLICT (key) DO UPDATE \
+       SET tat = GREATEST(rate_limits.tat, $2::bigint) + $3::bigint \
+       WHERE GREATEST(rate_limits.tat, $2::bigint) + $3::bigint <= $2::bigint + $4::bigint \
+     RETURNING tat";
+
+const TAT_SQL: &str = "SELECT tat FROM rate_limits WHERE key = $1";
+
 pub(crate) async fn spend(
     store: &PostgresStore,
     key: &str,
     now: OffsetDateTime,
     gcra: &Gcra,
 ) -> Result<Result<OffsetDateTime, OffsetDateTime>, StoreError> {
-    let now = micros(now);
-    let increment = micros_of(gcra.increment);
-    let tolerance = micros_of(gcra.tolerance);
-    let spent = store
-        .query_opt(
-            "INSERT INTO rate_limits (key, tat) VALUES ($1, $2::bigint + $3::bigint) \
-             ON CONFLICT (key) DO UPDATE \
-               SET tat = GREATEST(rate_limits.tat, $2::bigint) + $3::bigint \
-               WHERE GREATEST(rate_limits.tat, $2::bigint) + $3::bigint <= $2::bigint + $4::bigint \
-             RETURNING tat",
-            &[&key, &now, &increment, &tolerance],
-        )
-        .await?;
+    let conn = store.conn().await?;
+    let step = RateStep {
+        key: key.to_owned(),
+        gcra: *gcra,
+        now,
+    };
+    spend_on(&*conn, &step).await
+}
+
+/// [`spend`] on `client`: a pooled connection, or a transaction the step is part of (the
+/// UPSERT keeps the row locked until it ends).
+pub(crate) async fn spend_on(
+    client: &impl GenericClient,
+    step: &RateStep,
+) -> Result<Result<OffsetDateTime, OffsetDateTime>, StoreError> {
+    let now = micros(step.now);
+    let increment = micros_of(step.gcra.increment);
+    let tolerance = micros_of(step.gcra.tolerance);
+    let statement = client.prepare_cached(SPEND_SQL).await.map_err(db_error)?;
+    let spent = client
+        .query_opt(&statement, &[&step.key, &now, &increment, &tolerance])
+        .await
+        .map_err(db_error)?;
     if let Some(row) = spent {
         return Ok(Ok(from_micros(at(&row, 0, "tat")?, "rate_limits.tat")?));
     }
-    let stored: i64 = match store
-        .query_opt("SELECT tat FROM rate_limits WHERE key = $1", &[&key])
-        .await?
+    let statement = client.prepare_cached(TAT_SQL).await.map_err(db_error)?;
+    let stored: i64 = match client
+        .query_opt(&statement, &[&step.key])
+        .await
+        .map_err(db_error)?
     {
         Some(row) => at(&row, 0, "tat")?,
         None => now,

@@ -28,7 +28,7 @@ async fn issued(store: &dyn Store) -> String {
     let ord = processing_order(store).await;
     let cert = certificate("0a1b2c", &ord, T0 + Duration::days(90));
     store
-        .complete_order(&ord.id, &cert, FINALIZE_LEASE)
+        .complete_order(&ord.id, &cert, FINALIZE_LEASE, &[])
         .await
         .unwrap();
     cert_id("0a1b2c")
@@ -124,7 +124,7 @@ pub(crate) async fn replacing_order_needs_no_live_replacement(store: &dyn Store)
     assert!(begin_finalize(store, "r4").await);
     let cert = certificate("0d0e0f", &r4, T0 + Duration::days(90));
     store
-        .complete_order("r4", &cert, FINALIZE_LEASE)
+        .complete_order("r4", &cert, FINALIZE_LEASE, &[])
         .await
         .unwrap();
     assert_eq!(
@@ -192,6 +192,7 @@ pub(crate) async fn certificates_match_serial_customer_and_name(store: &dyn Stor
                 &ord.id,
                 &certificate(serial, &ord, not_after),
                 FINALIZE_LEASE,
+                &[],
             )
             .await
             .unwrap();

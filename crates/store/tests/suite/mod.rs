@@ -109,6 +109,8 @@ macro_rules! all {
             rate_limit_overrides_round_trip,
             pending_authorizations_are_counted,
             orders_stop_at_the_pending_cap_even_when_racing,
+            orders_spend_their_step_only_when_stored,
+            complete_order_counts_only_what_it_records,
             portal_sessions_expire_end_and_are_purged,
             activity_counts_issuance_per_day_and_failures_by_type,
         );
@@ -1172,7 +1174,7 @@ pub(crate) async fn complete_order_stores_certificate(store: &dyn Store) {
     let ord = processing_order(store).await;
     let cert = certificate("0a1b2c", &ord, T0 + Duration::days(90));
     store
-        .complete_order(&ord.id, &cert, FINALIZE_LEASE)
+        .complete_order(&ord.id, &cert, FINALIZE_LEASE, &[])
         .await
         .unwrap();
     let stored = store.order(&ord.id).await.unwrap().unwrap();
@@ -1187,7 +1189,7 @@ pub(crate) async fn complete_order_stores_certificate(store: &dyn Store) {
     let again = certificate("0d0e0f", &ord, T0 + Duration::days(90));
     assert!(
         store
-            .complete_order(&ord.id, &again, FINALIZE_LEASE)
+            .complete_order(&ord.id, &again, FINALIZE_LEASE, &[])
             .await
             .is_err()
     );
@@ -1210,7 +1212,7 @@ pub(crate) async fn complete_order_requires_processing_and_unique_serial(store: 
     let cert = certificate("01", &ord, T0 + Duration::days(90));
     assert!(
         store
-            .complete_order(&ord.id, &cert, FINALIZE_LEASE)
+            .complete_order(&ord.id, &cert, FINALIZE_LEASE, &[])
             .await
             .is_err()
     );
@@ -1222,7 +1224,7 @@ pub(crate) async fn complete_order_requires_processing_and_unique_serial(store: 
 
     assert!(begin_finalize(store, &ord.id).await);
     store
-        .complete_order(&ord.id, &cert, FINALIZE_LEASE)
+        .complete_order(&ord.id, &cert, FINALIZE_LEASE, &[])
         .await
         .unwrap();
     let authz = authorization("a2", "acct", "two.example.org");
@@ -1234,6 +1236,7 @@ pub(crate) async fn complete_order_requires_processing_and_unique_serial(store: 
             "o2",
             &certificate("01", &second, T0 + Duration::days(90)),
             FINALIZE_LEASE,
+            &[],
         )
         .await
         .unwrap_err();
@@ -1298,6 +1301,7 @@ pub(crate) async fn fail_finalize_needs_the_lease(store: &dyn Store) {
             "o3",
             &certificate("03", &o3, T0 + Duration::days(1)),
             FINALIZE_LEASE,
+            &[],
         )
         .await
         .unwrap();
@@ -1335,7 +1339,9 @@ pub(crate) async fn stale_finalizations_are_handed_back(store: &dyn Store) {
     );
     let late = certificate("0d", &ord, T0 + Duration::days(1));
     assert!(matches!(
-        store.complete_order(&ord.id, &late, FINALIZE_LEASE).await,
+        store
+            .complete_order(&ord.id, &late, FINALIZE_LEASE, &[])
+            .await,
         Err(StoreError::Conflict(_))
     ));
     assert!(store.certificate("0d").await.unwrap().is_none());
@@ -1343,11 +1349,16 @@ pub(crate) async fn stale_finalizations_are_handed_back(store: &dyn Store) {
     let second = after + Duration::minutes(2);
     assert!(store.begin_finalize(&ord.id, T0, second).await.unwrap());
     assert!(matches!(
-        store.complete_order(&ord.id, &late, FINALIZE_LEASE).await,
+        store
+            .complete_order(&ord.id, &late, FINALIZE_LEASE, &[])
+            .await,
         Err(StoreError::Conflict(_))
     ));
     let cert = certificate("0e", &ord, T0 + Duration::days(1));
-    store.complete_order(&ord.id, &cert, second).await.unwrap();
+    store
+        .complete_order(&ord.id, &cert, second, &[])
+        .await
+        .unwrap();
     assert_eq!(
         store
             .reap_stale_finalizations(second + Duration::hours(1))
@@ -1370,6 +1381,7 @@ pub(crate) async fn revocation_is_compare_and_set(store: &dyn Store) {
             &ord.id,
             &certificate("aa", &ord, T0 + Duration::days(90)),
             FINALIZE_LEASE,
+            &[],
         )
         .await
         .unwrap();
@@ -1496,6 +1508,7 @@ pub(crate) async fn the_crl_lease_has_one_holder(store: &dyn Store) {
             &ord.id,
             &certificate("cc", &ord, T0 + Duration::days(90)),
             FINALIZE_LEASE,
+            &[],
         )
         .await
         .unwrap();
@@ -1581,6 +1594,7 @@ pub(crate) async fn revoked_certificates_for_crl(store: &dyn Store) {
                 &ord.id,
                 &certificate(&serial, &ord, not_after),
                 FINALIZE_LEASE,
+                &[],
             )
             .await
             .unwrap();
@@ -1600,7 +1614,7 @@ pub(crate) async fn revoked_certificates_for_crl(store: &dyn Store) {
         // A certificate logged in CT keeps its precertificate.
         cert.precertificate = Some(vec![0x30, 0x03, 0x02, 0x01, serial.len() as u8]);
         store
-            .complete_order(&ord.id, &cert, FINALIZE_LEASE)
+            .complete_order(&ord.id, &cert, FINALIZE_LEASE, &[])
             .await
             .unwrap();
         assert_eq!(store.certificate(serial).await.unwrap().unwrap(), cert);
@@ -1651,7 +1665,8 @@ pub(crate) async fn the_audit_log_follows_changes_and_seals_a_chain(store: &dyn 
             .complete_order(
                 &ord.id,
                 &certificate("dd", &ord, T0 + Duration::days(90)),
-                T0
+                T0,
+                &[]
             )
             .await
             .is_err()
@@ -1661,6 +1676,7 @@ pub(crate) async fn the_audit_log_follows_changes_and_seals_a_chain(store: &dyn 
             &ord.id,
             &certificate("cc", &ord, T0 + Duration::days(90)),
             FINALIZE_LEASE,
+            &[],
         )
         .await
         .unwrap();

@@ -1,14 +1,17 @@
 //! Conformance for rate limits: the GCRA step moves a key's time on only within the
 //! allowance (also under concurrent spends), past rows are purged, customers' overrides round
-//! trip, and an account's pending authorizations are counted.
+//! trip, an account's pending authorizations are counted, and the steps taken with an order's
+//! insert or a certificate's record are taken only when the change is stored.
 
-use ferrite_core::model::Customer;
+use ferrite_core::model::{Authorization, Customer, Order};
 use ferrite_core::rate_limit::Gcra;
-use ferrite_core::{OrderChecks, OrderInsert, Store};
+use ferrite_core::{OrderChecks, OrderInsert, RateStep, Store};
 use ferrite_proto::AuthorizationStatus;
 use time::Duration;
 
-use super::{T0, account, authorization, join_all, order};
+use super::{
+    FINALIZE_LEASE, T0, account, authorization, certificate, join_all, order, processing_order,
+};
 
 /// How many spends race for an allowance of [`ALLOWANCE`].
 const SPENDERS: usize = 60;
@@ -275,11 +278,7 @@ pub(crate) async fn orders_stop_at_the_pending_cap_even_when_racing(store: &dyn 
         max_pending: Some((max, T0)),
         ..OrderChecks::default()
     };
-    let one = |i: usize| {
-        let authz = authorization(&format!("az{i}"), "acct", &format!("n{i}.example"));
-        (order(&format!("o{i}"), "acct", &[&authz]), authz)
-    };
-    let (o0, a0) = one(0);
+    let (o0, a0) = one_name_order(0);
     assert_eq!(
         store
             .insert_order_checked(&o0, std::slice::from_ref(&a0), cap(1))
@@ -287,7 +286,7 @@ pub(crate) async fn orders_stop_at_the_pending_cap_even_when_racing(store: &dyn 
             .unwrap(),
         OrderInsert::Inserted
     );
-    let (o1, a1) = one(1);
+    let (o1, a1) = one_name_order(1);
     assert_eq!(
         store
             .insert_order_checked(&o1, std::slice::from_ref(&a1), cap(1))
@@ -302,7 +301,7 @@ pub(crate) async fn orders_stop_at_the_pending_cap_even_when_racing(store: &dyn 
     assert_eq!(store.authorization("az1").await.unwrap(), None);
 
     // 20 orders of one authorization each race for the 4 places left under a cap of 5.
-    let racers: Vec<_> = (10..30).map(one).collect();
+    let racers: Vec<_> = (10..30).map(one_name_order).collect();
     let results = join_all(
         racers
             .iter()
@@ -316,4 +315,142 @@ pub(crate) async fn orders_stop_at_the_pending_cap_even_when_racing(store: &dyn 
         .count();
     assert_eq!(stored, 4, "{results:?}");
     assert_eq!(store.pending_authorizations("acct", T0).await.unwrap().0, 5);
+}
+
+/// A step of `allowance` per hour for `key` at [`T0`].
+fn step(key: &str, allowance: u32) -> RateStep {
+    RateStep {
+        key: key.to_owned(),
+        gcra: Gcra::new(allowance, Duration::hours(1)).unwrap(),
+        now: T0,
+    }
+}
+
+/// `OrderChecks::spend`: an order stored has spent its step; one refused by another check
+/// (the pending cap) has not; one whose allowance is used up is refused with the stored time
+/// and nothing of it is stored; of orders racing for the allowance, exactly as many are
+/// stored as it allows.
+pub(crate) async fn orders_spend_their_step_only_when_stored(store: &dyn Store) {
+    store.insert_account(&account("acct")).await.unwrap();
+    let key = "new_orders_per_account:acct";
+    let checks = |max_pending: Option<u64>| OrderChecks {
+        max_pending: max_pending.map(|max| (max, T0)),
+        spend: Some(step(key, 2)),
+        ..OrderChecks::default()
+    };
+    let insert = |i: usize, checks: OrderChecks| async move {
+        let (o, a) = one_name_order(i);
+        store
+            .insert_order_checked(&o, std::slice::from_ref(&a), checks)
+            .await
+            .unwrap()
+    };
+    let tat = || async move { store.rate_limit_tats(&[key.to_owned()]).await.unwrap() };
+
+    assert_eq!(insert(0, checks(None)).await, OrderInsert::Inserted);
+    assert_eq!(
+        tat().await,
+        vec![(key.to_owned(), T0 + Duration::minutes(30))]
+    );
+
+    // Refused by the pending cap: the step is not taken.
+    assert!(matches!(
+        insert(1, checks(Some(1))).await,
+        OrderInsert::TooManyPending { .. }
+    ));
+    assert_eq!(
+        tat().await,
+        vec![(key.to_owned(), T0 + Duration::minutes(30))]
+    );
+
+    assert_eq!(insert(2, checks(None)).await, OrderInsert::Inserted);
+    let full = T0 + Duration::hours(1);
+    assert_eq!(
+        insert(3, checks(None)).await,
+        OrderInsert::RateLimited { tat: full }
+    );
+    assert_eq!(store.order("o3").await.unwrap(), None);
+    assert_eq!(store.authorization("az3").await.unwrap(), None);
+    assert_eq!(tat().await, vec![(key.to_owned(), full)]);
+
+    // 20 orders race for a fresh allowance of 5 (another key).
+    let racing = OrderChecks {
+        spend: Some(step("new_orders_per_account:racing", 5)),
+        ..OrderChecks::default()
+    };
+    let racers: Vec<_> = (10..30).map(one_name_order).collect();
+    let results = join_all(
+        racers
+            .iter()
+            .map(|(o, a)| store.insert_order_checked(o, std::slice::from_ref(a), racing.clone()))
+            .collect(),
+    )
+    .await;
+    let stored: Vec<&str> = racers
+        .iter()
+        .zip(&results)
+        .filter(|(_, r)| *r.as_ref().unwrap() == OrderInsert::Inserted)
+        .map(|((o, _), _)| o.id.as_str())
+        .collect();
+    assert_eq!(stored.len(), 5, "{results:?}");
+    for ((o, _), r) in racers.iter().zip(&results) {
+        let inserted = *r.as_ref().unwrap() == OrderInsert::Inserted;
+        assert_eq!(store.order(&o.id).await.unwrap().is_some(), inserted);
+    }
+}
+
+/// `complete_order`'s counts: taken with the certificate, each only if its allowance has
+/// room (a full one stays full and does not fail the completion), and none when the
+/// completion is refused.
+pub(crate) async fn complete_order_counts_only_what_it_records(store: &dyn Store) {
+    let ord = processing_order(store).await;
+    let domain = "certificates_per_registered_domain:customer:c1:example.org";
+    let duplicate = "duplicate_certificates:customer:c1:example.org";
+    // The duplicate allowance (one per hour) is used up already.
+    let full = step(duplicate, 1);
+    assert!(
+        store
+            .spend_rate_limit(duplicate, T0, &full.gcra)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    let counts = [step(domain, 50), full];
+    let keys = &[domain.to_owned(), duplicate.to_owned()];
+    let tats = || async move {
+        let mut tats = store.rate_limit_tats(keys).await.unwrap();
+        tats.sort();
+        tats
+    };
+    let before = tats().await;
+    assert_eq!(
+        before,
+        vec![(duplicate.to_owned(), T0 + Duration::hours(1))]
+    );
+
+    // Not under the finalize's lease: refused, nothing counted.
+    let cert = certificate("0c", &ord, T0 + Duration::days(90));
+    assert!(
+        store
+            .complete_order(&ord.id, &cert, T0, &counts)
+            .await
+            .is_err()
+    );
+    assert_eq!(tats().await, before);
+
+    store
+        .complete_order(&ord.id, &cert, FINALIZE_LEASE, &counts)
+        .await
+        .unwrap();
+    assert_eq!(store.certificate("0c").await.unwrap(), Some(cert));
+    let mut counted = before;
+    counted.push((domain.to_owned(), T0 + Duration::hours(1) / 50));
+    counted.sort();
+    assert_eq!(tats().await, counted);
+}
+
+/// Order `o{i}` of account `acct` for `n{i}.example`, with its one new authorization `az{i}`.
+fn one_name_order(i: usize) -> (Order, Authorization) {
+    let authz = authorization(&format!("az{i}"), "acct", &format!("n{i}.example"));
+    (order(&format!("o{i}"), "acct", &[&authz]), authz)
 }

@@ -31,7 +31,7 @@ pub(crate) async fn issue(
         cert.der = der;
     }
     store
-        .complete_order(&ord.id, &cert, FINALIZE_LEASE)
+        .complete_order(&ord.id, &cert, FINALIZE_LEASE, &[])
         .await
         .unwrap();
     cert
