@@ -11,7 +11,7 @@
 # Usage: bench/compare.sh [--clients N] [--issuances M] [--duration S] [--runs R]
 #                         [--key-type p256|rsa2048] [--poll-interval-ms MS] [--skip-build]
 #                         [--lego N] [--ferrite-only] [--baseline PATH] [--hsm] [--postgres]
-#                         [--dnssec] [--out DIR]
+#                         [--instances N] [--dnssec] [--out DIR]
 # Defaults: 10 clients, 100000 issuances, 30 s per run, 1 run each (alternating
 # Ferrite, Pebble when --runs > 1; each run against a freshly started server), P-256, 50 ms
 # polls. --lego N also times N runs of lego (one account + one certificate, http-01) against
@@ -33,7 +33,11 @@
 # SQLite (first column) and the same binary on PostgreSQL (second column: a throwaway cluster
 # started here with its durable defaults, a new database per run; needs postgresql and psql);
 # two more rows then give PostgreSQL's own CPU per issuance and Ferrite's and PostgreSQL's
-# together (the generator, PostgreSQL and Ferrite share the machine). Throughput on a shared machine moves by ±15 % between runs: use
+# together (the generator, PostgreSQL and Ferrite share the machine); with --instances N the
+# PostgreSQL column is N instances of one CA on that database (one data directory, one
+# base_url, each its own ACME listener), the generator's clients spread over their listeners
+# round robin as a load balancer would (ferrite-bench --connect), their CPU and memory summed.
+# Throughput on a shared machine moves by ±15 % between runs: use
 # --runs 4 or more, or bench/instructions.sh for differences of a few percent. Binaries are
 # taken from CARGO_TARGET_DIR (default: target/) in the release profile.
 set -euo pipefail
@@ -52,6 +56,7 @@ BASELINE=""
 HSM=0
 POSTGRES=0
 DNSSEC=0
+INSTANCES=1
 while [ $# -gt 0 ]; do
     case "$1" in
     --clients) CLIENTS=$2; shift 2 ;;
@@ -66,6 +71,7 @@ while [ $# -gt 0 ]; do
     --baseline) BASELINE=$2; PEBBLE=0; shift 2 ;;
     --hsm) HSM=1; PEBBLE=0; shift ;;
     --postgres) POSTGRES=1; PEBBLE=0; shift ;;
+    --instances) INSTANCES=$2; shift 2 ;;
     --dnssec) DNSSEC=1; shift ;;
     --out) OUT=$2; shift 2 ;;
     -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
@@ -89,6 +95,10 @@ require_tools openssl jq python3
     exit 2
 }
 [ "$POSTGRES" = 0 ] || require_tools psql
+[ "$INSTANCES" = 1 ] || [ "$POSTGRES" = 1 ] || {
+    echo "compare.sh: --instances needs --postgres (instances of one CA share its database)" >&2
+    exit 2
+}
 
 if [ "$BUILD" = 1 ]; then
     (cd "$ROOT" && cargo build --release -p ferrite -p ferrite-bench)
@@ -123,14 +133,16 @@ start_test_dns "$DNSSEC"
 
 # --- Servers: each run gets a fresh one (a fresh database; state left by a cancelled run,
 # such as validations still in flight, cannot leak into the next) -----------------------------
-start_ferrite() { # RUN [NAME BINARY] → FERRITE_PID FERRITE_DIR FERRITE_ROOT
+start_ferrite() { # RUN [NAME BINARY] → FERRITE_PID FERRITE_DIR FERRITE_ROOT SERVER_ARGS
     local name=${2:-ferrite} binary=${3:-$FERRITE}
     local out=$OUT/$name-$1.out
-    local database=""
+    local database="" listen=""
+    INSTANCE_PIDS=()
     if [ "$name" = baseline ] && [ "$POSTGRES" = 1 ]; then
         database=$(postgres_database "bench_$1")
+        [ "$INSTANCES" = 1 ] || listen=127.0.0.1:$(free_port)
     fi
-    write_ferrite_config "$TMP/ferrite.toml" "$TMP/$name-data-$1" "$database"
+    write_ferrite_config "$TMP/ferrite.toml" "$TMP/$name-data-$1" "$database" "$listen"
     if [ "$name" = baseline ] && [ "$HSM" = 1 ]; then
         softhsm2-util --init-token --free --label "bench-$1" --so-pin 87654321 \
             --pin "$(cat "$TMP/hsm-pin")" >/dev/null
@@ -150,6 +162,24 @@ CA
     wait_for "ferrite serve" grep -q "^Root certificate clients must trust: " "$out"
     FERRITE_DIR=$(sed -n 's/^Ferrite ACME directory: //p' "$out")
     FERRITE_ROOT=$(sed -n 's/^Root certificate clients must trust: //p' "$out")
+    SERVER_ARGS=(--server-pid "$FERRITE_PID")
+    [ -n "$listen" ] || return 0
+    # More instances of the same CA: the same database, data directory and base_url, each
+    # with its own ACME listener; the clients are spread over the listeners.
+    SERVER_ARGS+=(--connect "$listen")
+    local i
+    for i in $(seq 2 "$INSTANCES"); do
+        local more=127.0.0.1:$(free_port)
+        write_ferrite_config "$TMP/ferrite-$i.toml" "$TMP/$name-data-$1" "$database" "$more" \
+            "${FERRITE_DIR%/directory}"
+        "$binary" serve --config "$TMP/ferrite-$i.toml" >"$OUT/$name-$1.$i.out" \
+            2>"$OUT/$name-$1.$i.log" &
+        PIDS+=($!)
+        INSTANCE_PIDS+=($!)
+        SERVER_ARGS+=(--server-pid "$!" --connect "$more")
+        wait_for "ferrite serve (instance $i)" grep -q "^Root certificate clients must trust: " \
+            "$OUT/$name-$1.$i.out"
+    done
 }
 
 # Pebble needs a TLS certificate: a throwaway CA and a leaf for localhost and 127.0.0.1.
@@ -190,30 +220,36 @@ stop() { # PID
     kill "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
 }
+stop_ferrite() { # the instances start_ferrite started
+    local pid
+    for pid in "${INSTANCE_PIDS[@]}" "$FERRITE_PID"; do stop "$pid"; done
+}
 
 # --- Runs ---------------------------------------------------------------------------------
-bench() { # NAME DIRECTORY CA PID RUN
-    echo "== $1, run $5: $CLIENTS clients, ≤$ISSUANCES issuances, ≤$DURATION s" >&2
+bench() { # NAME DIRECTORY CA RUN SERVER_ARGS...
+    local name=$1 directory=$2 ca=$3 run=$4
+    shift 4
+    echo "== $name, run $run: $CLIENTS clients, ≤$ISSUANCES issuances, ≤$DURATION s" >&2
     # A run in which nothing completes still writes its report; the table shows it.
-    timeout $((DURATION + 60)) "$BENCH" --directory "$2" --ca-cert "$3" --server-pid "$4" \
+    timeout $((DURATION + 60)) "$BENCH" --directory "$directory" --ca-cert "$ca" "$@" \
         --clients "$CLIENTS" --issuances "$ISSUANCES" --duration "$DURATION" \
         --key-type "$KEY_TYPE" --poll-interval-ms "$POLL_MS" \
-        --http01-listen "127.0.0.1:$HTTP01_PORT" --json "$OUT/$1-$5.json" \
-        | tee "$OUT/$1-$5.txt" >&2 || true
-    [ -s "$OUT/$1-$5.json" ] || { echo "compare.sh: $1 run $5 wrote no report" >&2; exit 1; }
+        --http01-listen "127.0.0.1:$HTTP01_PORT" --json "$OUT/$name-$run.json" \
+        | tee "$OUT/$name-$run.txt" >&2 || true
+    [ -s "$OUT/$name-$run.json" ] || { echo "compare.sh: $name run $run wrote no report" >&2; exit 1; }
 }
 ferrite_run() { # NAME BINARY RUN
     start_ferrite "$3" "$1" "$2"
     local pg_before=0
     [ "$POSTGRES" = 0 ] || pg_before=$(postgres_cpu_ms)
-    bench "$1" "$FERRITE_DIR" "$FERRITE_ROOT" "$FERRITE_PID" "$3"
+    bench "$1" "$FERRITE_DIR" "$FERRITE_ROOT" "$3" "${SERVER_ARGS[@]}"
     # PostgreSQL's CPU during the run (0 for the SQLite column: no cluster worked for it).
     if [ "$POSTGRES" = 1 ] && [ "$1" = baseline ]; then
         echo $(($(postgres_cpu_ms) - pg_before)) >"$OUT/$1-$3.pgcpu"
     else
         echo 0 >"$OUT/$1-$3.pgcpu"
     fi
-    stop "$FERRITE_PID"
+    stop_ferrite
 }
 for run in $(seq 1 "$RUNS"); do
     if [ -n "$BASELINE" ]; then
@@ -229,7 +265,7 @@ for run in $(seq 1 "$RUNS"); do
     ferrite_run ferrite "$FERRITE" "$run"
     [ "$PEBBLE" = 1 ] || continue
     start_pebble "$run"
-    bench pebble "$PEBBLE_DIR" "$TMP/pebble-ca.pem" "$PEBBLE_PID" "$run"
+    bench pebble "$PEBBLE_DIR" "$TMP/pebble-ca.pem" "$run" --server-pid "$PEBBLE_PID"
     stop "$PEBBLE_PID"
 done
 
@@ -259,12 +295,12 @@ if [ "$LEGO_RUNS" -gt 0 ]; then
     echo "== lego, $LEGO_RUNS runs per server" >&2
     start_ferrite lego
     read -r FL_MEAN FL_SD FL_MIN FL_MAX < <(lego_time ferrite "$FERRITE_DIR" "$FERRITE_ROOT")
-    stop "$FERRITE_PID"
+    stop_ferrite
     PL_MEAN=0 PL_MIN=0 PL_MAX=0
     if [ -n "$BASELINE" ]; then
         start_ferrite lego baseline "$BASELINE"
         read -r PL_MEAN PL_SD PL_MIN PL_MAX < <(lego_time baseline "$FERRITE_DIR" "$FERRITE_ROOT")
-        stop "$FERRITE_PID"
+        stop_ferrite
     elif [ "$PEBBLE" = 1 ]; then
         start_pebble lego
         read -r PL_MEAN PL_SD PL_MIN PL_MAX < <(lego_time pebble "$PEBBLE_DIR" "$TMP/pebble-ca.pem")
@@ -298,6 +334,7 @@ if [ "$HSM" = 1 ]; then
     read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL P_PG < <(summary baseline)
 elif [ "$POSTGRES" = 1 ]; then
     OTHER=PostgreSQL
+    [ "$INSTANCES" = 1 ] || OTHER="PostgreSQL x$INSTANCES"
     read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL P_PG < <(summary baseline)
 elif [ -n "$BASELINE" ]; then
     OTHER=Baseline
@@ -308,7 +345,7 @@ fi
 echo
 [ -z "$BASELINE" ] || [ "$HSM" = 1 ] || [ "$POSTGRES" = 1 ] || echo "Baseline: $BASELINE"
 [ "$HSM" = 0 ] || echo "Ferrite: CA keys in files; SoftHSM: the same binary, CA keys in a SoftHSM token"
-[ "$POSTGRES" = 0 ] || echo "Ferrite: embedded SQLite; PostgreSQL: the same binary on $("$PG_BIN/postgres" --version) (same machine)"
+[ "$POSTGRES" = 0 ] || echo "Ferrite: embedded SQLite; $OTHER: the same binary on $("$PG_BIN/postgres" --version) (same machine)$([ "$INSTANCES" = 1 ] || echo ", $INSTANCES instances of one CA, the clients spread over them")"
 echo "Ferrite vs $OTHER: $CLIENTS clients, $KEY_TYPE keys, ≤$DURATION s per run, $RUNS run(s) each, $(nproc) cores (generator and servers share them)$([ "$DNSSEC" = 1 ] && echo ", Ferrite validating DNSSEC")"
 awk -v OFS='' -v other="$OTHER" '
   function row(name, f, p) {

@@ -145,14 +145,16 @@ postgres_cpu_ms() {
     done | awk -v tck="$tck" '{ s += $1 } END { printf "%.0f\n", s * 1000 / tck }'
 }
 
-# write_ferrite_config FILE DATA_DIR [DATABASE_URL]: a `ferrite serve` configuration on
-# loopback ports the server picks, resolving through DNS_PORT, validating http-01 on
-# HTTP01_PORT, DNSSEC as DNSSEC_CONFIG says (default off), no EAB, rate limits off; on
-# DATABASE_URL when given (else the embedded SQLite in DATA_DIR).
+# write_ferrite_config FILE DATA_DIR [DATABASE_URL [LISTEN [BASE_URL]]]: a `ferrite serve`
+# configuration on loopback ports the server picks (the ACME listener on LISTEN when given),
+# resolving through DNS_PORT, validating http-01 on HTTP01_PORT, DNSSEC as DNSSEC_CONFIG says
+# (default off), no EAB, rate limits off; on DATABASE_URL when given (else the embedded SQLite
+# in DATA_DIR); BASE_URL when given (another instance's, for instances of one CA).
 write_ferrite_config() {
     cat >"$1" <<CONFIG
 database_url = "${3:-}"
-listen = "127.0.0.1:0"
+listen = "${4:-127.0.0.1:0}"
+base_url = "${5:-}"
 admin_listen = "127.0.0.1:0"
 public_listen = "127.0.0.1:0"
 data_dir = "$2"

@@ -76,8 +76,14 @@ pub struct BenchConfig {
     pub account_per_client: bool,
     /// EAB credentials, when the CA requires them.
     pub eab: Option<Eab>,
-    /// The server's PID, to read its CPU time and RSS from `/proc`.
-    pub server_pid: Option<u32>,
+    /// The servers' PIDs (one per instance of the CA), to read their CPU time and RSS from
+    /// `/proc`; the report gives their sums.
+    pub server_pids: Vec<u32>,
+    /// Where the clients connect, spread round robin (client `i` to `connect[i % len]`, its
+    /// requests' URLs staying the directory's), as a load balancer in front of several
+    /// instances of one CA spreads them; each must be on loopback. Empty: the directory
+    /// URL's own address.
+    pub connect: Vec<SocketAddr>,
     /// Draw a progress bar on stderr.
     pub progress: bool,
 }
@@ -98,7 +104,8 @@ impl BenchConfig {
             domain: "bench.example".into(),
             account_per_client: false,
             eab: None,
-            server_pid: None,
+            server_pids: Vec::new(),
+            connect: Vec::new(),
             progress: false,
         }
     }

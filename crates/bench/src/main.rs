@@ -74,9 +74,16 @@ struct Args {
         hide_env_values = true
     )]
     eab_hmac: Option<String>,
-    /// The server's PID: report its CPU seconds and peak RSS over the run from /proc.
+    /// The server's PID: report its CPU seconds and peak RSS over the run from /proc. Given
+    /// once per instance of a CA with several, the report gives their sums.
     #[arg(long)]
-    server_pid: Option<u32>,
+    server_pid: Vec<u32>,
+    /// Connect to this address (loopback) instead of the directory URL's, the URLs staying
+    /// the directory's. Given several times, the clients are spread over them round robin,
+    /// as a load balancer in front of several instances of one CA (same base_url) spreads
+    /// its clients.
+    #[arg(long)]
+    connect: Vec<SocketAddr>,
     /// Write the report as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -135,7 +142,8 @@ async fn bench(args: Args) -> anyhow::Result<ExitCode> {
         domain: args.domain.clone(),
         account_per_client: args.account_per_client,
         eab: eab(&args)?,
-        server_pid: args.server_pid,
+        server_pids: args.server_pid.clone(),
+        connect: args.connect.clone(),
         progress: !args.quiet,
         ..BenchConfig::new(args.directory.clone(), args.ca_cert.clone())
     };

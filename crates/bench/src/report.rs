@@ -29,18 +29,20 @@ pub struct Settings {
     pub eab: bool,
 }
 
-/// The server's resource use over the run, from `/proc`.
+/// The server's resource use over the run, from `/proc`: with several instances, the sums
+/// over their processes.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct ServerUsage {
-    /// The PID measured.
-    pub pid: u32,
+    /// The PIDs measured.
+    pub pids: Vec<u32>,
     /// User + system CPU seconds between the start and the end of the run.
     pub cpu_seconds: f64,
     /// `cpu_seconds` × 1000 / completed issuances (`null` with none).
     pub cpu_ms_per_issuance: Option<f64>,
-    /// VmHWM at the end: the process's peak resident set over its life, kB.
+    /// VmHWM at the end: each process's peak resident set over its life, summed, kB.
     pub peak_rss_kb: u64,
-    /// The largest VmRSS sampled during the run (every 100 ms), kB.
+    /// The largest VmRSS sampled during the run (every 100 ms; summed over the processes
+    /// at each sample), kB.
     pub max_sampled_rss_kb: u64,
 }
 
@@ -71,7 +73,7 @@ pub struct Report {
     /// The longest time, seconds, in which no issuance completed (start and end of the run
     /// included): a server that wedges for a while shows up here.
     pub longest_stall_s: f64,
-    /// The server's CPU and memory, with `--server-pid`.
+    /// The server's CPU and memory (all instances'), with `--server-pid`.
     pub server: Option<ServerUsage>,
     /// The generator's own CPU seconds over the run.
     pub generator_cpu_seconds: f64,
@@ -115,7 +117,11 @@ impl Report {
                 out,
                 "server        pid {}: {:.2} CPU s = {} CPU ms/issuance; peak RSS {:.1} MB \
                  (VmHWM), max sampled {:.1} MB",
-                srv.pid,
+                srv.pids
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join("+"),
                 srv.cpu_seconds,
                 per,
                 srv.peak_rss_kb as f64 / 1024.0,

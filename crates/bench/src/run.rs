@@ -92,13 +92,25 @@ pub async fn run(config: BenchConfig, sink: Arc<dyn Http01Sink>) -> Result<Repor
     let pem = std::fs::read(&config.ca_cert).map_err(|e| ca_err(e.to_string()))?;
     let tls = tls_config(&pem).map_err(ca_err)?;
     let hz = procfs::clock_ticks_per_second();
-    let server_before = match config.server_pid {
-        Some(pid) => Some((
-            pid,
-            procfs::sample(pid).ok_or(BenchError::ServerPid { pid })?,
-        )),
-        None => None,
+    let connect = if config.connect.is_empty() {
+        vec![addr]
+    } else {
+        config.connect.clone()
     };
+    if let Some(other) = connect.iter().find(|a| !a.ip().is_loopback()) {
+        return Err(BenchError::Settings(format!(
+            "--connect {other} is not on loopback: the generator only talks to this machine"
+        )));
+    }
+    let server_before = config
+        .server_pids
+        .iter()
+        .map(|&pid| {
+            procfs::sample(pid)
+                .map(|s| (pid, s))
+                .ok_or(BenchError::ServerPid { pid })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let me = std::process::id();
     let me_before = procfs::sample(me).map_or(0, |s| s.cpu_ticks);
 
@@ -111,15 +123,22 @@ pub async fn run(config: BenchConfig, sink: Arc<dyn Http01Sink>) -> Result<Repor
     // VmHWM is the peak over the server's whole life; sampling VmRSS gives the peak during
     // the run as well.
     let max_rss = Arc::new(AtomicU64::new(0));
-    let sampler = server_before.map(|(pid, first)| {
+    let sampler = (!server_before.is_empty()).then(|| {
         let max_rss = max_rss.clone();
-        max_rss.store(first.rss_kb, Ordering::Relaxed);
+        let pids: Vec<u32> = server_before.iter().map(|(pid, _)| *pid).collect();
+        max_rss.store(
+            server_before.iter().map(|(_, s)| s.rss_kb).sum(),
+            Ordering::Relaxed,
+        );
         tokio::spawn(async move {
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;
-                if let Some(s) = procfs::sample(pid) {
-                    max_rss.fetch_max(s.rss_kb, Ordering::Relaxed);
-                }
+                let rss: u64 = pids
+                    .iter()
+                    .filter_map(|&pid| procfs::sample(pid))
+                    .map(|s| s.rss_kb)
+                    .sum();
+                max_rss.fetch_max(rss, Ordering::Relaxed);
             }
         })
     });
@@ -128,9 +147,14 @@ pub async fn run(config: BenchConfig, sink: Arc<dyn Http01Sink>) -> Result<Repor
         .then(|| progress::spawn(counters.clone(), config.issuances, config.duration, started));
 
     let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..config.clients {
-        let http = Https::new(&directory, addr, tls.clone(), config.request_timeout)
-            .map_err(BenchError::Settings)?;
+    for i in 0..config.clients {
+        let http = Https::new(
+            &directory,
+            connect[i % connect.len()],
+            tls.clone(),
+            config.request_timeout,
+        )
+        .map_err(BenchError::Settings)?;
         let mut client = Client::new(config.clone(), http, sink.clone());
         let tickets = tickets.clone();
         let counters = counters.clone();
@@ -190,16 +214,21 @@ pub async fn run(config: BenchConfig, sink: Arc<dyn Http01Sink>) -> Result<Repor
 
     let completed = counters.completed.load(Ordering::Relaxed);
     let failed = counters.failed.load(Ordering::Relaxed);
-    let server = server_before.map(|(pid, before)| {
-        let after = procfs::sample(pid).unwrap_or(before);
-        let cpu = procfs::ticks_to_duration(after.cpu_ticks.saturating_sub(before.cpu_ticks), hz)
-            .as_secs_f64();
-        max_rss.fetch_max(after.rss_kb, Ordering::Relaxed);
+    let server = (!server_before.is_empty()).then(|| {
+        let (mut ticks, mut peak_rss_kb, mut rss_kb) = (0, 0, 0);
+        for (pid, before) in &server_before {
+            let after = procfs::sample(*pid).unwrap_or(*before);
+            ticks += after.cpu_ticks.saturating_sub(before.cpu_ticks);
+            peak_rss_kb += after.peak_rss_kb;
+            rss_kb += after.rss_kb;
+        }
+        let cpu = procfs::ticks_to_duration(ticks, hz).as_secs_f64();
+        max_rss.fetch_max(rss_kb, Ordering::Relaxed);
         ServerUsage {
-            pid,
+            pids: server_before.iter().map(|(pid, _)| *pid).collect(),
             cpu_seconds: cpu,
             cpu_ms_per_issuance: (completed > 0).then(|| cpu * 1000.0 / completed as f64),
-            peak_rss_kb: after.peak_rss_kb,
+            peak_rss_kb,
             max_sampled_rss_kb: max_rss.load(Ordering::Relaxed),
         }
     });

@@ -1,5 +1,6 @@
 //! The generator, as a library, against the whole CA in-process (`ferrite_testkit::TestCa`):
 //! real TLS, real JWS, real http-01 validation through the testkit's responder and mock DNS.
+//! Two instances of one CA on PostgreSQL take the clients spread over them.
 //! These tests check counts and report fields, never timings (performance is measured by
 //! running the tool, not asserted in tests).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -9,9 +10,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferrite_app::config::DatabaseUrl;
 use ferrite_bench::config::{Eab, MacKey};
 use ferrite_bench::responder::Http01Sink;
 use ferrite_bench::{BenchConfig, BenchError, KeyType, Report, endpoint_order, run};
+use ferrite_store::testing::with_database;
 use ferrite_testkit::{TestCa, TestCaOptions};
 
 /// Hands key authorizations to the TestCa's own http-01 responder (the port its validator is
@@ -24,6 +27,23 @@ impl Http01Sink for TestCaSink {
     }
     fn withdraw(&self, token: &str) {
         self.0.http01.remove(token);
+    }
+}
+
+/// Hands key authorizations to the http-01 responders of several instances of one CA (each
+/// validates through its own).
+struct InstancesSink(Vec<Arc<TestCa>>);
+
+impl Http01Sink for InstancesSink {
+    fn publish(&self, token: &str, key_authorization: &str) {
+        for ca in &self.0 {
+            ca.http01.set(token, key_authorization);
+        }
+    }
+    fn withdraw(&self, token: &str) {
+        for ca in &self.0 {
+            ca.http01.remove(token);
+        }
     }
 }
 
@@ -56,7 +76,7 @@ async fn full_issuances_are_counted_and_reported() {
     c.clients = 3;
     c.issuances = 6;
     // The CA runs in this process, so this process's /proc entry is the server's.
-    c.server_pid = Some(std::process::id());
+    c.server_pids = vec![std::process::id()];
     let report = run(c, Arc::new(TestCaSink(ca.clone()))).await.unwrap();
     let table = report.table(&endpoint_order());
 
@@ -101,7 +121,7 @@ async fn full_issuances_are_counted_and_reported() {
         );
     }
     let server = &json["server"];
-    assert_eq!(server["pid"], std::process::id());
+    assert_eq!(server["pids"], serde_json::json!([std::process::id()]));
     assert!(server["cpu_seconds"].as_f64().unwrap() > 0.0, "{json:#}");
     assert!(
         server["cpu_ms_per_issuance"].as_f64().unwrap() > 0.0,
@@ -114,6 +134,55 @@ async fn full_issuances_are_counted_and_reported() {
     );
     assert!(table.contains("6 ok, 0 failed, 0 cancelled"), "{table}");
     assert!(table.contains("CPU ms/issuance"), "{table}");
+}
+
+/// Two instances of one CA on one PostgreSQL database (the same data directory and base URL,
+/// as behind a load balancer), the clients spread over them with `connect`: each instance
+/// issues its clients' certificates, and the server usage sums both processes (here both are
+/// this process, so its PID is listed twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_spread_over_two_instances() {
+    with_database(|url| async move {
+        let mut a = TestCaOptions::default();
+        a.config.database_url = DatabaseUrl(url.clone());
+        let a = Arc::new(TestCa::start_with(a).await);
+        let mut b = TestCaOptions::default();
+        b.config.database_url = DatabaseUrl(url);
+        b.config.base_url = a.base_url.clone();
+        b.data_dir = Some(a.data_dir().to_owned());
+        let b = Arc::new(TestCa::start_with(b).await);
+
+        let mut c = config(&a);
+        c.clients = 2;
+        c.issuances = 6;
+        c.connect = vec![a.addr, b.addr];
+        let me = std::process::id();
+        c.server_pids = vec![me, me];
+        let report = run(c, Arc::new(InstancesSink(vec![a.clone(), b.clone()])))
+            .await
+            .unwrap();
+        let table = report.table(&endpoint_order());
+        assert_eq!(report.issuances_completed, 6, "{table}");
+        let issued = |ca: &TestCa| ca.ca.metrics().issuance().count;
+        assert_eq!(issued(&a) + issued(&b), 6, "{table}");
+        assert!(issued(&a) > 0 && issued(&b) > 0, "{table}");
+        assert_eq!(report.server.as_ref().unwrap().pids, vec![me, me]);
+        assert!(table.contains(&format!("pid {me}+{me}:")), "{table}");
+    })
+    .await;
+}
+
+/// `connect` takes loopback addresses only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connect_is_loopback_only() {
+    let ca = Arc::new(TestCa::start().await);
+    let mut c = config(&ca);
+    c.connect = vec![ca.addr, "192.0.2.1:443".parse().unwrap()];
+    let err = run(c, Arc::new(TestCaSink(ca.clone()))).await.unwrap_err();
+    assert!(
+        matches!(&err, BenchError::Settings(m) if m.contains("192.0.2.1:443")),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
