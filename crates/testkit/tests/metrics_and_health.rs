@@ -155,15 +155,18 @@ async fn ready_only_while_the_database_takes_a_write() {
             let r = http_get(&format!("{}{path}", ca.public_url)).await;
             assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]), "{path}");
         }
-        // Another connection holds the database's write lock longer than the store waits for
-        // it (5 s): the instance is alive but not ready, and says which part fails.
+        // Another connection holds the database's write lock, until the checks below are done
+        // (longer than the store waits for it, 5 s): the instance is alive but not ready, and
+        // says which part fails.
         let db = ca.data_dir().join("ferrite.db");
         let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
         let holder = std::thread::spawn(move || {
             let conn = rusqlite::Connection::open(db).unwrap();
             conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
             locked_tx.send(()).unwrap();
-            std::thread::sleep(Duration::from_secs(7));
+            // Released when the test says so, or when it is gone (bounded either way).
+            let _ = release_rx.recv_timeout(Duration::from_secs(60));
             conn.execute_batch("ROLLBACK").unwrap();
         });
         locked_rx.recv().unwrap();
@@ -178,6 +181,7 @@ async fn ready_only_while_the_database_takes_a_write() {
         );
         let r = http_get(&format!("{}/health/live", ca.public_url)).await;
         assert_eq!(r.status, 200);
+        release_tx.send(()).unwrap();
         tokio::task::spawn_blocking(move || holder.join().unwrap())
             .await
             .unwrap();
