@@ -139,6 +139,20 @@ impl Portal {
                 && set.contains("HttpOnly"),
             "{set}"
         );
+        self.sign_in_with(credential, secret, &token, &[]).await
+    }
+
+    /// `POST /sign-in` with the form's token `token`, its cookie, and `extra` headers.
+    async fn sign_in_with(
+        &self,
+        credential: &str,
+        secret: &str,
+        token: &str,
+        extra: &[(&str, &str)],
+    ) -> Page {
+        let cookie = format!("ferrite_portal_signin={token}");
+        let mut headers = vec![("cookie", cookie.as_str())];
+        headers.extend_from_slice(extra);
         self.request(
             "POST",
             "/sign-in",
@@ -146,9 +160,9 @@ impl Portal {
             &[
                 ("credential", credential),
                 ("secret", secret),
-                ("signin", &token),
+                ("signin", token),
             ],
-            &[("cookie", &format!("ferrite_portal_signin={token}"))],
+            &headers,
         )
         .await
     }
@@ -272,19 +286,11 @@ async fn sessions_are_cookies_a_script_cannot_read_and_pages_allow_no_inline_cod
     let form = portal.get("/sign-in", None).await;
     let token = form.field("signin");
     let elsewhere = portal
-        .request(
-            "POST",
-            "/sign-in",
-            None,
-            &[
-                ("credential", &credential),
-                ("secret", &secret),
-                ("signin", &token),
-            ],
-            &[
-                ("cookie", &format!("ferrite_portal_signin={token}")),
-                ("origin", "https://evil.example"),
-            ],
+        .sign_in_with(
+            &credential,
+            &secret,
+            &token,
+            &[("origin", "https://evil.example")],
         )
         .await;
     assert_eq!(elsewhere.status, 403, "{}", elsewhere.text);
@@ -322,6 +328,43 @@ async fn sessions_are_cookies_a_script_cannot_read_and_pages_allow_no_inline_cod
     assert_sign_in_redirect(&out);
     assert!(out.header("set-cookie").contains("Max-Age=0"));
     assert_sign_in_redirect(&portal.get("/", Some(&cookie)).await);
+}
+
+/// Sign-in forms opened in two tabs of one browser carry the token its cookie holds, so the
+/// first tab's form still signs in after the second was opened; a cookie that is not a token
+/// is replaced by a fresh one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_forms_in_two_tabs_both_sign_in() {
+    let portal = Portal::start().await;
+    let (_, credential, secret) = portal.customer("initech").await;
+    let first = portal.get("/sign-in", None).await;
+    let token = first.field("signin");
+    let cookie = format!("ferrite_portal_signin={token}");
+    let second = portal
+        .request("GET", "/sign-in", None, &[], &[("cookie", &cookie)])
+        .await;
+    assert_eq!(second.field("signin"), token);
+    assert!(
+        second
+            .header("set-cookie")
+            .starts_with(&format!("{cookie};")),
+        "{}",
+        second.header("set-cookie")
+    );
+    let signed_in = portal.sign_in_with(&credential, &secret, &token, &[]).await;
+    assert_eq!(signed_in.status, 303, "{}", signed_in.text);
+    let replaced = portal
+        .request(
+            "GET",
+            "/sign-in",
+            None,
+            &[],
+            &[("cookie", "ferrite_portal_signin=<b>not-a-token</b>")],
+        )
+        .await;
+    let fresh = replaced.field("signin");
+    assert_eq!(fresh.len(), 22, "{fresh}");
+    assert_ne!(fresh, token);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

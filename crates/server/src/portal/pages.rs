@@ -21,7 +21,7 @@ use super::charts;
 use super::html::{badge, copyable, csrf_field, esc, notice, page, table, url, when};
 use super::session::{
     Fields, PortalError, QueryFields, SignedIn, check_signin_token, cleared_cookie,
-    cleared_signin_cookie, cookie_token, session_cookie, signin_cookie,
+    cleared_signin_cookie, cookie_token, held_signin_token, session_cookie, signin_cookie,
 };
 use crate::AppState;
 use crate::client_commands::{cert_manager_issuer, client_commands};
@@ -38,15 +38,16 @@ fn ok_page(title: &str, signed: &SignedIn, current: &str, body: &str) -> Respons
 }
 
 /// `GET /sign-in`.
-pub(super) async fn sign_in_form() -> Response {
-    sign_in_page(StatusCode::OK, "")
+pub(super) async fn sign_in_form(headers: axum::http::HeaderMap) -> Response {
+    sign_in_page(StatusCode::OK, "", &headers)
 }
 
-/// The sign-in form with `error` above it, and a fresh sign-in token (128 random bits): in a
-/// cookie and in the form, which `POST /sign-in` needs to match (the form has no session's
-/// CSRF token yet).
-fn sign_in_page(status: StatusCode, error: &str) -> Response {
-    let token = ferrite_core::ids::random_id();
+/// The sign-in form with `error` above it, and its sign-in token: the one the browser's cookie
+/// holds ([`held_signin_token`]) or a fresh one (128 random bits), in the cookie (its
+/// lifetime renewed) and in the form, which `POST /sign-in` needs to match (the form has no
+/// session's CSRF token yet).
+fn sign_in_page(status: StatusCode, error: &str, headers: &axum::http::HeaderMap) -> Response {
+    let token = held_signin_token(headers).unwrap_or_else(ferrite_core::ids::random_id);
     let body = format!(
         "{error}<p>Sign in with one of your organisation's API credentials: its id and secret \
          (the operator gives you the first one; you can make more here).</p>\n\
@@ -75,7 +76,7 @@ pub(super) async fn sign_in(
     Fields(fields): Fields,
 ) -> Response {
     if let Err(refused) = check_signin_token(&headers, fields.get("signin").map(String::as_str)) {
-        return refused_sign_in(refused);
+        return refused_sign_in(refused, &headers);
     }
     let id = fields.get("credential").map(|s| s.trim()).unwrap_or("");
     let secret = fields.get("secret").map(|s| s.trim()).unwrap_or("");
@@ -92,16 +93,16 @@ pub(super) async fn sign_in(
             cookies.append(header::SET_COOKIE, cleared_signin_cookie());
             response
         }
-        Err(e) => refused_sign_in(PortalError::from(e)),
+        Err(e) => refused_sign_in(PortalError::from(e), &headers),
     }
 }
 
 /// The sign-in form again, with why it was refused, marked as the refusal.
-fn refused_sign_in(refused: PortalError) -> Response {
+fn refused_sign_in(refused: PortalError, headers: &axum::http::HeaderMap) -> Response {
     let Some((status, error)) = refused.notice() else {
         return refused.into_response();
     };
-    let mut response = sign_in_page(status, &error);
+    let mut response = sign_in_page(status, &error, headers);
     refused.mark(&mut response);
     response
 }

@@ -112,6 +112,18 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty() && v.len() <= 128)
 }
 
+/// The sign-in form's token this browser already holds (its cookie), if it has the form of
+/// one ([`ferrite_core::ids::random_id`]: 22 base64url characters). Every sign-in form the
+/// browser opens while the cookie lasts carries it, so forms open in several tabs all match.
+pub(super) fn held_signin_token(headers: &HeaderMap) -> Option<String> {
+    cookie(headers, SIGNIN_COOKIE).filter(|token| {
+        token.len() == 22
+            && token
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    })
+}
+
 /// `Set-Cookie` for the sign-in form's token (sent back only to `/sign-in`).
 pub(super) fn signin_cookie(token: &str) -> HeaderValue {
     HeaderValue::from_str(&format!(
