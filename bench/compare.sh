@@ -95,6 +95,10 @@ require_tools openssl jq python3
     exit 2
 }
 [ "$POSTGRES" = 0 ] || require_tools psql
+[[ $INSTANCES =~ ^[1-9][0-9]*$ ]] || {
+    echo "compare.sh: --instances takes a number of instances, 1 or more (not $INSTANCES)" >&2
+    exit 2
+}
 [ "$INSTANCES" = 1 ] || [ "$POSTGRES" = 1 ] || {
     echo "compare.sh: --instances needs --postgres (instances of one CA share its database)" >&2
     exit 2

@@ -169,6 +169,56 @@ async fn concurrent_rate_limit_spends_over_two_instances() {
     .await;
 }
 
+/// Housekeeping's purge of past rate limit rows skips a row another transaction holds (a
+/// certificate's completion locks several, in key order) instead of waiting for it, so the
+/// two cannot deadlock; the row goes with the next purge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rate_limit_purge_skips_rows_a_transaction_holds() {
+    with_database(|url| async move {
+        let store = PostgresStore::open(&url, &options()).await.unwrap();
+        let gcra = ferrite_core::rate_limit::Gcra::new(10, time::Duration::hours(1)).unwrap();
+        for key in ["held", "free"] {
+            assert!(
+                store
+                    .spend_rate_limit(key, suite::T0, &gcra)
+                    .await
+                    .unwrap()
+                    .is_ok()
+            );
+        }
+        let (holder, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        let driver = tokio::spawn(connection);
+        holder
+            .batch_execute("BEGIN; SELECT 1 FROM rate_limits WHERE key = 'held' FOR UPDATE")
+            .await
+            .unwrap();
+        let later = suite::T0 + time::Duration::hours(2);
+        let purged = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            store.purge_rate_limits(later),
+        )
+        .await
+        .expect("the purge waited for the held row")
+        .unwrap();
+        assert_eq!(purged, 1);
+        holder.batch_execute("COMMIT").await.unwrap();
+        assert_eq!(store.purge_rate_limits(later).await.unwrap(), 1);
+        assert!(
+            store
+                .rate_limit_tats(&["held".to_owned(), "free".to_owned()])
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        drop(holder);
+        let _ = driver.await;
+        store.close();
+    })
+    .await;
+}
+
 /// The password may come from the URL, from `database.password_file` (`password`) or from
 /// the environment (`fallback_password`); a wrong one is refused with the server's word, and
 /// no error quotes it.

@@ -3,9 +3,10 @@
 //! `Retry-After` and a detail naming the limit, its value and when it resets, and the refused
 //! request leaves nothing behind; a customer's override (the operator's `set-limit`) raises
 //! the limit at once and `--default` restores it. New orders per account (SQLite and
-//! PostgreSQL), new accounts per client address (also the clients behind a proxy), failed validations per account and name,
-//! pending authorizations per account (an order it refuses spends no new order), and the
-//! issuance limits. Only 127.0.0.1 is contacted; every test is bounded.
+//! PostgreSQL), new accounts per client address (also the clients behind a proxy), failed
+//! validations per account and name, pending authorizations per account (an order it refuses
+//! spends no new order), and the issuance limits. Only 127.0.0.1 is contacted; every test is
+//! bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use ferrite_app::config::{DatabaseUrl, TlsMode};
@@ -547,6 +548,51 @@ async fn certificates_per_registered_domain_and_duplicates_are_rate_limited() {
             .unwrap();
         let r = new_order(&ca, &raw, &account, &["d.example.com"]).await;
         assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    })
+    .await;
+}
+
+/// A certificate is stored even when the database refuses its issuance counts: on
+/// PostgreSQL with a trigger that fails every write of `rate_limits`, an order is issued and
+/// its certificate served (the counts are lost, and logged), where dropping the signed
+/// certificate for its count would fail the subscriber.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certificate_is_stored_when_its_counts_cannot_be() {
+    with_database(|url| async move {
+        bounded(async {
+            let mut options = options(|l| {
+                l.certificates_per_registered_domain = 50;
+                l.duplicate_certificates = 5;
+            });
+            options.config.database_url = DatabaseUrl(url.clone());
+            let ca = TestCa::start_with(options).await;
+            let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            let driver = tokio::spawn(connection);
+            client
+                .batch_execute(
+                    "CREATE FUNCTION refuse() RETURNS TRIGGER LANGUAGE plpgsql AS \
+                     $$ BEGIN RAISE EXCEPTION 'rate_limits refused by the test'; END $$; \
+                     CREATE TRIGGER refuse BEFORE INSERT OR UPDATE ON rate_limits \
+                     FOR EACH ROW EXECUTE FUNCTION refuse();",
+                )
+                .await
+                .unwrap();
+            let raw = ca.raw();
+            let account = RawAccount::register(&raw, Algorithm::ES256).await;
+            // Valid, and the certificate served from the database.
+            let issued = ca.raw_issue(&raw, &account, &["counted.example.com"]).await;
+            assert!(!issued.leaf_der.is_empty());
+            let rows = client
+                .query_one("SELECT count(*) FROM rate_limits", &[])
+                .await
+                .unwrap();
+            assert_eq!(rows.get::<_, i64>(0), 0);
+            drop(client);
+            let _ = driver.await;
+        })
+        .await;
     })
     .await;
 }

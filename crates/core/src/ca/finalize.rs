@@ -11,7 +11,7 @@ use tracing::{Instrument, error, info, warn};
 use super::Ca;
 use super::orders::OrderView;
 use crate::model::{Account, Certificate, CrlScope, Order};
-use crate::{CoreError, RateStep};
+use crate::{CoreError, RateStep, StoreError};
 
 impl Ca {
     /// RFC 8555 §7.4: finalizes a `ready` order with a DER CSR. A CSR that breaks a rule is
@@ -217,12 +217,26 @@ impl Ca {
             crl: CrlScope::shard(&issued.issuer_id, issued.crl_shard),
             precertificate: issued.precertificate_der,
         };
-        if let Err(e) = self
-            .inner
-            .store
+        let store = &self.inner.store;
+        let mut recorded = store
             .complete_order(&order.id, &certificate, lease_until, counts)
-            .await
+            .await;
+        if let Err(StoreError::Backend(e)) = &recorded
+            && !counts.is_empty()
         {
+            // The certificate matters more than its count: a database error in the counts
+            // (a lock timeout on a busy customer's row) stores it without them, and says so.
+            warn!(
+                order = %order.id,
+                serial = %certificate.serial,
+                error = %e,
+                "the issuance could not be counted against the issuance rate limits; storing the certificate without the counts"
+            );
+            recorded = store
+                .complete_order(&order.id, &certificate, lease_until, &[])
+                .await;
+        }
+        if let Err(e) = recorded {
             // Signed but not recorded: say so where the operator looks, and release the order
             // so the client is not left polling a `processing` order forever.
             warn!(

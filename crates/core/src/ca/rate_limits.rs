@@ -1,22 +1,24 @@
 //! Rate limits as the engine applies them ([`crate::rate_limit`]): each is checked before the
-//! request's work, and a refusal costs a few reads and writes nothing. What a request spends
-//! or counts is written in the transaction of its change, so a refused change has spent
-//! nothing and a stored one is always counted.
+//! request writes anything, and a refusal costs reads and writes nothing. What a request
+//! spends or counts is written in the transaction of its change, so a refused change has
+//! spent nothing and a stored one is counted.
 //!
 //! - newAccount: `new_accounts_per_address`, spent for the client's address (IPv6: its /64)
 //!   once the key is known to be new, before the binding is verified or anything is stored.
 //! - newOrder, before any authorization is looked up or written: `failed_validations_per_
 //!   account_and_name` for every name, `certificates_per_registered_domain` and
 //!   `duplicate_certificates` (below) and `new_orders_per_account` (all read only). Then,
-//!   with the order's authorizations known, `pending_authorizations_per_account` (a count of
-//!   the account's pending authorizations with the order's new pending ones, read only). The
+//!   with the order's authorizations known (after the reads that look for ones to reuse),
+//!   `pending_authorizations_per_account` (a count of the account's pending authorizations
+//!   with the order's new pending ones, read only). The
 //!   transaction that inserts the order checks the pending count again and spends one new
 //!   order ([`crate::OrderChecks`]), so concurrent orders cannot pass either together and a
 //!   refused order spends nothing.
 //! - `certificates_per_registered_domain` is per registered domain of the order's names and
 //!   `duplicate_certificates` per set of names (both per customer, or per account without
 //!   one). newOrder reads them; the transaction that stores an issued certificate counts it
-//!   against both (its steps are computed before signing: [`Ca::issuance_counts`]).
+//!   against both (its steps are computed before signing: [`Ca::issuance_counts`]; a
+//!   database error in the counts stores the certificate without them, logged).
 //! - Renewals ([`Renewal`]), as Let's Encrypt treats ARI renewals: an order that replaces
 //!   (RFC 9773 `replaces`) a certificate of the same account or customer, for none of names
 //!   the certificate lacks, inside or after the certificate's suggested renewal window and at

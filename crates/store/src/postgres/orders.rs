@@ -49,9 +49,10 @@ pub(crate) const PENDING_SQL: &str = "SELECT count(*) AS pending, min(expires) A
 // certificate's row for RFC 9773 §5 (one live replacement) — so that each check, a statement
 // started after the previous holder committed, sees the orders inserted before it. Nothing
 // else locks a certificate row and then an account row, so the two never deadlock. Last, the
-// new order's rate limit step (its row stays locked to the commit; no transaction holds
-// another rate limit row while taking an account or certificate row): a refused order
-// rolls back and spends nothing, an inserted one has spent.
+// new order's rate limit step (its row stays locked to the commit): a refused order rolls
+// back and spends nothing, an inserted one has spent. Rate limit rows are locked after any
+// account or certificate row, by one row per transaction here and in key order by
+// `complete_order`; housekeeping's purge skips rows another transaction holds.
 pub(crate) async fn insert(
     store: &PostgresStore,
     order: &Order,
