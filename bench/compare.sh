@@ -144,7 +144,8 @@ start_ferrite() { # RUN [NAME BINARY] → FERRITE_PID FERRITE_DIR FERRITE_ROOT S
     INSTANCE_PIDS=()
     if [ "$name" = baseline ] && [ "$POSTGRES" = 1 ]; then
         database=$(postgres_database "bench_$1")
-        [ "$INSTANCES" = 1 ] || listen=127.0.0.1:$(free_port)
+        # lego's timing talks to one instance: the others start only for the runs.
+        [ "$INSTANCES" = 1 ] || [ "$1" = lego ] || listen=127.0.0.1:$(free_port)
     fi
     write_ferrite_config "$TMP/ferrite.toml" "$TMP/$name-data-$1" "$database" "$listen"
     if [ "$name" = baseline ] && [ "$HSM" = 1 ]; then
