@@ -52,6 +52,12 @@ pub struct Config {
     pub admin_cert_file: String,
     /// The private key of `admin_cert_file` (PEM; readable by Ferrite's user only).
     pub admin_key_file: String,
+    /// The proxies in front of the admin listener (addresses or networks: `10.0.0.7`,
+    /// `10.0.0.0/8`, `::1`), whose `Forwarded` / `X-Forwarded-For` client addresses are
+    /// believed, so that `rate_limits.failed_admin_authentications_per_address` counts each
+    /// client behind them rather than the proxy. Other callers still reach the listener
+    /// directly, as themselves. Empty: every caller is its connection's peer.
+    pub admin_trusted_proxies: Vec<String>,
     /// CA keys and certificates, the SQLite database, the listener's TLS certificate.
     pub data_dir: PathBuf,
     /// Empty: SQLite in `data_dir`. Or a PostgreSQL URL
@@ -620,6 +626,7 @@ impl Default for Config {
             admin_trusted_network: false,
             admin_cert_file: String::new(),
             admin_key_file: String::new(),
+            admin_trusted_proxies: Vec::new(),
             public_listen: SocketAddr::from(([127, 0, 0, 1], 14002)),
             data_dir: PathBuf::from("./ferrite-data"),
             database_url: DatabaseUrl::default(),
@@ -814,6 +821,8 @@ impl Config {
             config.admin_cert_file.trim().is_empty() == config.admin_key_file.trim().is_empty(),
             "admin_cert_file and admin_key_file go together: set both (the admin listener then serves HTTPS) or neither (plain HTTP)"
         );
+        ferrite_server::proxy::TrustedProxies::parse(&config.admin_trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("admin_trusted_proxies: {e}"))?;
         anyhow::ensure!(
             config.admin_listen.ip().is_loopback()
                 || config.admin_trusted_network
@@ -1674,6 +1683,21 @@ mod tests {
         assert!(err.contains("go together"), "{err}");
         c.admin_key_file = "/etc/ferrite/admin.key".into();
         c.validate().unwrap();
+    }
+
+    #[test]
+    fn admin_trusted_proxies_are_addresses_or_networks() {
+        let mut c = Config {
+            admin_trusted_proxies: vec!["10.0.0.0/8".into(), "::1".into()],
+            ..Config::default()
+        };
+        c.validate().unwrap();
+        c.admin_trusted_proxies.push("proxy.internal".into());
+        let err = format!("{:#}", c.validate().unwrap_err());
+        assert!(
+            err.contains("admin_trusted_proxies") && err.contains("proxy.internal"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -396,16 +396,26 @@ impl Ferrite {
             None => None,
         };
         let trusted_proxies = if config.tls.behind_proxy() {
-            let proxies = ferrite_server::proxy::TrustedProxies::parse(&config.tls.trusted_proxies)
-                .map_err(|e| anyhow::anyhow!("tls.trusted_proxies: {e}"))?;
-            Some(Arc::new(proxies))
+            Some(parse_proxies(
+                &config.tls.trusted_proxies,
+                "tls.trusted_proxies",
+            )?)
         } else {
             None
+        };
+        let admin_trusted_proxies = if config.admin_trusted_proxies.is_empty() {
+            None
+        } else {
+            Some(parse_proxies(
+                &config.admin_trusted_proxies,
+                "admin_trusted_proxies",
+            )?)
         };
         let server_config = ServerConfig {
             body_read_timeout: Duration::from_secs(config.limits.body_read_timeout_seconds),
             listener: listener.clone(),
             trusted_proxies,
+            admin_trusted_proxies,
             clients_need_root: crate::ca::listener_trust_root(config).is_some(),
             ..ServerConfig::new(base_url.clone(), bundle.root_pem.clone())
         };
@@ -637,6 +647,16 @@ fn connection_limits(
         limits[0].max_connections_per_address = limits[0].max_connections;
     }
     limits
+}
+
+/// The proxies `entries` (the configuration key `key`) name.
+fn parse_proxies(
+    entries: &[String],
+    key: &str,
+) -> anyhow::Result<Arc<ferrite_server::proxy::TrustedProxies>> {
+    ferrite_server::proxy::TrustedProxies::parse(entries)
+        .map(Arc::new)
+        .map_err(|e| anyhow::anyhow!("{key}: {e}"))
 }
 
 /// A serving instance.

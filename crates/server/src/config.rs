@@ -26,6 +26,10 @@ pub struct ServerConfig {
     /// Behind a TLS-terminating proxy: the proxies the ACME listener takes requests from (the
     /// listener then speaks plain HTTP); `None`: the listener terminates TLS itself.
     pub trusted_proxies: Option<std::sync::Arc<crate::proxy::TrustedProxies>>,
+    /// The proxies in front of the admin listener whose forwarded client addresses are
+    /// believed (the failed-authentication limit counts those clients); other callers still
+    /// reach it directly. `None`: every caller is its connection's peer.
+    pub admin_trusted_proxies: Option<std::sync::Arc<crate::proxy::TrustedProxies>>,
     /// Multi-perspective corroboration's per-perspective series, shown in `/metrics`;
     /// `None` when validations are not corroborated.
     pub mpic_metrics: Option<std::sync::Arc<ferrite_core::metrics::MpicMetrics>>,
@@ -47,6 +51,7 @@ impl ServerConfig {
             body_read_timeout: std::time::Duration::from_secs(30),
             listener: None,
             trusted_proxies: None,
+            admin_trusted_proxies: None,
             mpic_metrics: None,
             ct_metrics: None,
         }

@@ -103,6 +103,13 @@ pub fn admin_router(state: AppState) -> Router {
             axum::routing::get(metrics::render).with_state(state.clone()),
         )
         .merge(portal::router(state.clone()));
+    let routes = match state.config.admin_trusted_proxies.clone() {
+        Some(proxies) => routes.layer(axum::middleware::from_fn_with_state(
+            proxies,
+            proxy::forwarded_client,
+        )),
+        None => routes,
+    };
     with_common_layers(routes, state, "admin")
 }
 

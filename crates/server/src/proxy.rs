@@ -11,8 +11,9 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ferrite_proto::ProblemType;
@@ -70,9 +71,31 @@ impl TrustedProxies {
 }
 
 /// The address a request came from: the client's as the trusted proxies forwarded it, or the
-/// connection's peer. A request extension on the ACME listener behind a proxy.
+/// connection's peer. A request extension on the ACME listener behind a proxy, and on the
+/// admin listener with `admin_trusted_proxies`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
+
+/// Records the client's address on a listener that proxies may front without being the only
+/// way in (the admin listener, `admin_trusted_proxies`): for a request from one of the proxies,
+/// the client they forwarded (the proxy itself when they forwarded none); for any other, its
+/// peer.
+pub(crate) async fn forwarded_client(
+    State(proxies): State<Arc<TrustedProxies>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(peer) = req.extensions().get::<Peer>().map(|p| p.0.ip()) {
+        let client = if proxies.contains(peer) {
+            proxies.client(req.headers()).unwrap_or(peer)
+        } else {
+            peer
+        };
+        crate::request_id::record_client(client);
+        req.extensions_mut().insert(ClientAddress(client));
+    }
+    next.run(req).await
+}
 
 /// Refuses what did not come through a trusted proxy over HTTPS; records the client's address.
 pub(crate) async fn guard(
@@ -103,6 +126,31 @@ pub(crate) async fn guard(
     crate::request_id::record_client(client);
     req.extensions_mut().insert(ClientAddress(client));
     next.run(req).await
+}
+
+/// The address the request came from: the client's as the trusted proxies forwarded it
+/// ([`crate::proxy::ClientAddress`]), else the connection's peer; `None` if neither is known
+/// (a router served without the listener). What `new_accounts_per_address` and
+/// `failed_admin_authentications_per_address` count.
+pub(crate) struct ClientIp(pub(crate) Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Self, std::convert::Infallible> {
+        Ok(ClientIp(client_ip(&parts.extensions)))
+    }
+}
+
+/// [`ClientIp`] from a request's extensions.
+pub(crate) fn client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<ClientAddress>()
+        .map(|c| c.0)
+        .or_else(|| extensions.get::<Peer>().map(|p| p.0.ip()))
 }
 
 /// The `for` addresses of the forwarding chain, client first: from `Forwarded` when the request

@@ -52,9 +52,24 @@ async fn start_with(options: TestCaOptions) -> Admin {
 
 impl Admin {
     async fn call(&self, method: &str, path: &str, bearer: Option<&str>, body: &str) -> Reply {
+        self.call_with(method, path, bearer, body, &[]).await
+    }
+
+    /// [`Admin::call`] with `extra` request headers.
+    async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: &str,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let mut req = http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base));
+        for (name, value) in extra {
+            req = req.header(*name, *value);
+        }
         if let Some(b) = bearer {
             req = req.header("authorization", format!("Bearer {b}"));
         }
@@ -1134,6 +1149,59 @@ async fn credentials_mac_keys_and_failed_authentications_are_rate_limited() {
         "3 per hour",
     );
     assert!(refused.text.contains("127.0.0.1"), "{}", refused.text);
+}
+
+/// Behind a proxy the operator names (`admin_trusted_proxies`, here 127.0.0.1),
+/// `failed_admin_authentications_per_address` counts each client the proxy forwards: two
+/// wrong secrets from 198.51.100.7 and its address is refused, while 198.51.100.8 behind the
+/// same proxy still gets its secret checked; a forged first `X-Forwarded-For` hop does not
+/// escape the count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_authentications_behind_a_trusted_proxy_count_each_client() {
+    let mut options = TestCaOptions::default();
+    options
+        .config
+        .rate_limits
+        .failed_admin_authentications_per_address = 2;
+    options.config.admin_trusted_proxies = vec!["127.0.0.1".to_owned()];
+    let admin = start_with(options).await;
+    let (_, mine) = admin.customer("initech").await;
+    let wrong = format!("{}:not-the-secret", id_of(&mine));
+    let from = |client: &'static str, bearer: &str| {
+        let bearer = bearer.to_owned();
+        let admin = &admin;
+        async move {
+            admin
+                .call_with(
+                    "GET",
+                    "/admin/v1/credentials",
+                    Some(&bearer),
+                    "",
+                    &[("x-forwarded-for", client)],
+                )
+                .await
+        }
+    };
+    for _ in 0..2 {
+        assert_problem(&from("198.51.100.7", &wrong).await, 401, "ID:SECRET");
+    }
+    for client in ["198.51.100.7", "203.0.113.9, 198.51.100.7"] {
+        let refused = from(client, &mine).await;
+        assert_rate_limited(
+            &refused,
+            "failed_admin_authentications_per_address",
+            "2 per hour",
+        );
+        assert!(refused.text.contains("198.51.100.7"), "{}", refused.text);
+    }
+    let other = from("198.51.100.8", &mine).await;
+    assert_eq!(other.status, 200, "{}", other.text);
+    // The proxy's own address was never counted: a caller reaching the listener directly
+    // still authenticates.
+    let direct = admin
+        .call("GET", "/admin/v1/credentials", Some(&mine), "")
+        .await;
+    assert_eq!(direct.status, 200, "{}", direct.text);
 }
 
 /// The operator's routes and the new changes are described with the bearer scheme and their

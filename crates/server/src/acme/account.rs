@@ -7,11 +7,12 @@ use ferrite_core::CoreError;
 use ferrite_proto::requests::{AccountUpdate, NewAccount};
 use ferrite_proto::resources::OrdersList;
 
-use super::extract::{AcmePath, AcmeQuery, ClientIp};
+use super::extract::{AcmePath, AcmeQuery};
 use super::jws::{Kid, NewKey, PostAsGet, Signed};
 use super::render::{self, Urls, json};
 use crate::AppState;
 use crate::problem::ApiError;
+use crate::proxy::ClientIp;
 
 pub(super) async fn new_account(
     State(state): State<AppState>,

@@ -57,29 +57,3 @@ where
         }
     }
 }
-
-/// The address the request came from: the client's as the trusted proxies forwarded it
-/// ([`crate::proxy::ClientAddress`]), else the connection's peer; `None` if neither is known
-/// (a router served without the listener). What `new_accounts_per_address` counts.
-pub(super) struct ClientIp(pub(super) Option<std::net::IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        _state: &S,
-    ) -> Result<Self, std::convert::Infallible> {
-        let forwarded = parts
-            .extensions
-            .get::<crate::proxy::ClientAddress>()
-            .map(|c| c.0);
-        let peer = || {
-            parts
-                .extensions
-                .get::<crate::listener::Peer>()
-                .map(|p| p.0.ip())
-        };
-        Ok(ClientIp(forwarded.or_else(peer)))
-    }
-}

@@ -145,12 +145,10 @@ impl FromRequestParts<AppState> for Caller {
             return Err(missing());
         }
         let (id, secret) = token.trim().split_once(':').ok_or_else(missing)?;
-        // The client's address: failed authentications from it are limited
+        // The client's address (behind `admin_trusted_proxies`, the one they forwarded):
+        // failed authentications from it are limited
         // (`rate_limits.failed_admin_authentications_per_address`).
-        let client = parts
-            .extensions
-            .get::<crate::listener::Peer>()
-            .map(|peer| peer.0.ip());
+        let client = crate::proxy::client_ip(&parts.extensions);
         let principal = state.ca.eab().authenticate_from(id, secret, client).await?;
         if let Principal::Customer(c) = &principal {
             // A refusal from here on is kept in the support trail under this customer, which

@@ -71,7 +71,7 @@ fn sign_in_page(status: StatusCode, error: &str, headers: &axum::http::HeaderMap
 /// overview, or the form again with why not.
 pub(super) async fn sign_in(
     State(state): State<AppState>,
-    peer: Option<axum::Extension<crate::listener::Peer>>,
+    crate::proxy::ClientIp(client): crate::proxy::ClientIp,
     headers: axum::http::HeaderMap,
     Fields(fields): Fields,
 ) -> Response {
@@ -80,7 +80,6 @@ pub(super) async fn sign_in(
     }
     let id = fields.get("credential").map(|s| s.trim()).unwrap_or("");
     let secret = fields.get("secret").map(|s| s.trim()).unwrap_or("");
-    let client = peer.map(|p| p.0.0.ip());
     match state.ca.eab().sign_in(id, secret, client).await {
         Ok((new, principal)) => {
             if let Principal::Customer(c) = &principal {
