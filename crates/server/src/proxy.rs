@@ -7,6 +7,10 @@
 //! what the proxies forward (RFC 7239 `Forwarded`, else `X-Forwarded-For`) and only from them:
 //! walking the chain from the nearest hop, the first address that is not a trusted proxy is the
 //! client. Anyone can write those headers; only the hops the proxies appended can be believed.
+//!
+//! The admin listener may have proxies in front of it too (`admin_trusted_proxies`), without
+//! being reachable only through them: `forwarded_client` reads the client a proxy forwarded
+//! and takes any other caller as its peer. `ClientIp` is the address either listener counts.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
