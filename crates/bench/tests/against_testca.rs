@@ -17,24 +17,11 @@ use ferrite_bench::{BenchConfig, BenchError, KeyType, Report, endpoint_order, ru
 use ferrite_store::testing::with_database;
 use ferrite_testkit::{TestCa, TestCaOptions};
 
-/// Hands key authorizations to the TestCa's own http-01 responder (the port its validator is
-/// configured for).
-struct TestCaSink(Arc<TestCa>);
+/// Hands key authorizations to the http-01 responders of one or more instances of a CA (the
+/// port each one's validator is configured for).
+struct TestCaSink(Vec<Arc<TestCa>>);
 
 impl Http01Sink for TestCaSink {
-    fn publish(&self, token: &str, key_authorization: &str) {
-        self.0.http01.set(token, key_authorization);
-    }
-    fn withdraw(&self, token: &str) {
-        self.0.http01.remove(token);
-    }
-}
-
-/// Hands key authorizations to the http-01 responders of several instances of one CA (each
-/// validates through its own).
-struct InstancesSink(Vec<Arc<TestCa>>);
-
-impl Http01Sink for InstancesSink {
     fn publish(&self, token: &str, key_authorization: &str) {
         for ca in &self.0 {
             ca.http01.set(token, key_authorization);
@@ -77,7 +64,9 @@ async fn full_issuances_are_counted_and_reported() {
     c.issuances = 6;
     // The CA runs in this process, so this process's /proc entry is the server's.
     c.server_pids = vec![std::process::id()];
-    let report = run(c, Arc::new(TestCaSink(ca.clone()))).await.unwrap();
+    let report = run(c, Arc::new(TestCaSink(vec![ca.clone()])))
+        .await
+        .unwrap();
     let table = report.table(&endpoint_order());
 
     assert_eq!(report.issuances_completed, 6, "{table}");
@@ -158,7 +147,7 @@ async fn clients_spread_over_two_instances() {
         c.connect = vec![a.addr, b.addr];
         let me = std::process::id();
         c.server_pids = vec![me, me];
-        let report = run(c, Arc::new(InstancesSink(vec![a.clone(), b.clone()])))
+        let report = run(c, Arc::new(TestCaSink(vec![a.clone(), b.clone()])))
             .await
             .unwrap();
         let table = report.table(&endpoint_order());
@@ -178,7 +167,9 @@ async fn connect_is_loopback_only() {
     let ca = Arc::new(TestCa::start().await);
     let mut c = config(&ca);
     c.connect = vec![ca.addr, "192.0.2.1:443".parse().unwrap()];
-    let err = run(c, Arc::new(TestCaSink(ca.clone()))).await.unwrap_err();
+    let err = run(c, Arc::new(TestCaSink(vec![ca.clone()])))
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, BenchError::Settings(m) if m.contains("192.0.2.1:443")),
         "{err}"
@@ -193,7 +184,9 @@ async fn one_account_per_client_with_rsa_keys() {
     c.issuances = 2;
     c.account_per_client = true;
     c.key_type = KeyType::Rsa2048;
-    let report = run(c, Arc::new(TestCaSink(ca.clone()))).await.unwrap();
+    let report = run(c, Arc::new(TestCaSink(vec![ca.clone()])))
+        .await
+        .unwrap();
     let table = report.table(&endpoint_order());
     assert_eq!(report.issuances_completed, 2, "{table}");
     assert_eq!(count(&report, "new-account"), 1, "{table}");
@@ -239,7 +232,7 @@ async fn accounts_bind_with_eab_when_the_ca_requires_it() {
     let mut c = config(&ca);
     c.clients = 1;
     c.issuances = 1;
-    let report = run(c.clone(), Arc::new(TestCaSink(ca.clone())))
+    let report = run(c.clone(), Arc::new(TestCaSink(vec![ca.clone()])))
         .await
         .unwrap();
     let table = report.table(&endpoint_order());
@@ -256,7 +249,9 @@ async fn accounts_bind_with_eab_when_the_ca_requires_it() {
         kid: key.key.kid.clone(),
         mac_key: MacKey(URL_SAFE_NO_PAD.decode(key.hmac_key.expose()).unwrap()),
     });
-    let report = run(c, Arc::new(TestCaSink(ca.clone()))).await.unwrap();
+    let report = run(c, Arc::new(TestCaSink(vec![ca.clone()])))
+        .await
+        .unwrap();
     let table = report.table(&endpoint_order());
     assert_eq!(report.issuances_completed, 3, "{table}");
     assert_eq!(count(&report, "new-account"), 3, "{table}");

@@ -144,23 +144,25 @@ impl RawClient {
             .clone()
             .unwrap_or_else(|| authority.to_owned());
         let tls = self.tls.clone();
-        if let Some(client) = self.forwarded_for.clone() {
-            return bounded_request(async move {
-                let tcp = TcpStream::connect(target).await.expect("connect");
-                let headers = [
-                    ("x-forwarded-for", client.as_str()),
-                    ("x-forwarded-proto", "https"),
-                ];
-                exchange(tcp, method, url, authority, content_type, &headers, body).await
-            })
-            .await;
-        }
+        let forwarded_for = self.forwarded_for.clone();
         bounded_request(async move {
             let tcp = TcpStream::connect(target).await.expect("connect");
-            let connector = tokio_rustls::TlsConnector::from(tls);
-            let name = ServerName::try_from("127.0.0.1").expect("name").to_owned();
-            let stream = connector.connect(name, tcp).await.expect("tls");
-            exchange(stream, method, url, authority, content_type, &[], body).await
+            match forwarded_for {
+                // Plain HTTP, as a TLS-terminating proxy relays it.
+                Some(client) => {
+                    let headers = [
+                        ("x-forwarded-for", client.as_str()),
+                        ("x-forwarded-proto", "https"),
+                    ];
+                    exchange(tcp, method, url, authority, content_type, &headers, body).await
+                }
+                None => {
+                    let connector = tokio_rustls::TlsConnector::from(tls);
+                    let name = ServerName::try_from("127.0.0.1").expect("name").to_owned();
+                    let stream = connector.connect(name, tcp).await.expect("tls");
+                    exchange(stream, method, url, authority, content_type, &[], body).await
+                }
+            }
         })
         .await
     }

@@ -301,19 +301,7 @@ pub(crate) async fn orders_stop_at_the_pending_cap_even_when_racing(store: &dyn 
     assert_eq!(store.authorization("az1").await.unwrap(), None);
 
     // 20 orders of one authorization each race for the 4 places left under a cap of 5.
-    let racers: Vec<_> = (10..30).map(one_name_order).collect();
-    let results = join_all(
-        racers
-            .iter()
-            .map(|(o, a)| store.insert_order_checked(o, std::slice::from_ref(a), cap(5)))
-            .collect(),
-    )
-    .await;
-    let stored = results
-        .iter()
-        .filter(|r| *r.as_ref().unwrap() == OrderInsert::Inserted)
-        .count();
-    assert_eq!(stored, 4, "{results:?}");
+    assert_eq!(race_twenty_orders(store, cap(5)).await, 4);
     assert_eq!(store.pending_authorizations("acct", T0).await.unwrap().0, 5);
 }
 
@@ -378,25 +366,33 @@ pub(crate) async fn orders_spend_their_step_only_when_stored(store: &dyn Store) 
         spend: Some(step("new_orders_per_account:racing", 5)),
         ..OrderChecks::default()
     };
+    assert_eq!(race_twenty_orders(store, racing).await, 5);
+}
+
+/// Orders `o10`…`o29` of account `acct` (one new authorization each) inserted at once, each
+/// with `checks`: how many were stored. Each order is in the store exactly when its insert
+/// said `Inserted`.
+async fn race_twenty_orders(store: &dyn Store, checks: OrderChecks) -> usize {
     let racers: Vec<_> = (10..30).map(one_name_order).collect();
     let results = join_all(
         racers
             .iter()
-            .map(|(o, a)| store.insert_order_checked(o, std::slice::from_ref(a), racing.clone()))
+            .map(|(o, a)| store.insert_order_checked(o, std::slice::from_ref(a), checks.clone()))
             .collect(),
     )
     .await;
-    let stored: Vec<&str> = racers
-        .iter()
-        .zip(&results)
-        .filter(|(_, r)| *r.as_ref().unwrap() == OrderInsert::Inserted)
-        .map(|((o, _), _)| o.id.as_str())
-        .collect();
-    assert_eq!(stored.len(), 5, "{results:?}");
     for ((o, _), r) in racers.iter().zip(&results) {
         let inserted = *r.as_ref().unwrap() == OrderInsert::Inserted;
-        assert_eq!(store.order(&o.id).await.unwrap().is_some(), inserted);
+        assert_eq!(
+            store.order(&o.id).await.unwrap().is_some(),
+            inserted,
+            "{results:?}"
+        );
     }
+    results
+        .iter()
+        .filter(|r| *r.as_ref().unwrap() == OrderInsert::Inserted)
+        .count()
 }
 
 /// `complete_order`'s counts: taken with the certificate, each only if its allowance has
