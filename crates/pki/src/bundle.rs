@@ -9,14 +9,14 @@ use rcgen::{KeyPair, PublicKeyData};
 use time::{Duration, OffsetDateTime};
 
 use crate::ceremony::{
-    INTERMEDIATE_CERT, INTERMEDIATE_KEY_ALGORITHM, ROOT_CERT, ROOT_KEY_ALGORITHM,
-    make_intermediate, make_root, new_ca_id, sha256_fingerprint,
+    INTERMEDIATE_CERT, INTERMEDIATE_KEY_TYPE, ROOT_CERT, ROOT_KEY_TYPE, make_intermediate,
+    make_root, new_ca_id, sha256_fingerprint,
 };
 use crate::issuer::{LeafRequest, certificate_pem, pem_certificates};
 use crate::params::{self, whole_seconds};
 use crate::parse::signature_fault;
 use crate::pkcs11::Token;
-use crate::signer::{CaSigner, FileKey, PlaceholderKey};
+use crate::signer::{CaKeyType, CaSigner, FileKey, PlaceholderKey, generate_file_key};
 use crate::{CaOptions, Issuer, PkiError, Profile, SecretPem};
 
 const ROOT_KEY: &str = "private/root.key";
@@ -114,10 +114,23 @@ impl CaBundle {
             });
         }
         opts.validate()?;
-        let files = generate(dir, opts)?;
+        let files = generate(dir, opts, INTERMEDIATE_KEY_TYPE)?;
         write_files(dir, &files, Placing::New)?;
         tracing::info!(dir = %dir.display(), "created a new CA");
         Ok((load(dir, opts)?, true))
+    }
+
+    /// Creates a CA in the empty `dir` as [`CaBundle::load_or_create`] does, but with an
+    /// issuing intermediate key of `intermediate` (an RSA intermediate for the tests).
+    #[cfg(test)]
+    pub(crate) fn create_with_intermediate(
+        dir: &Path,
+        opts: &CaOptions,
+        intermediate: CaKeyType,
+    ) -> Result<CaBundle, PkiError> {
+        let files = generate(dir, opts, intermediate)?;
+        write_files(dir, &files, Placing::New)?;
+        load(dir, opts)
     }
 
     /// Loads a CA whose keys are in `token` (made by a key ceremony,
@@ -164,8 +177,8 @@ impl CaBundle {
 
 /// Where the intermediate's key of an imported hierarchy is ([`CaBundle::import`]).
 pub enum ImportedKey<'a> {
-    /// In a PKCS#8 PEM file's content (ECDSA P-256): written to `private/intermediate.key`
-    /// (0600), as a CA created by Ferrite keeps it.
+    /// In a PKCS#8 PEM file's content (ECDSA P-256 or P-384, or RSA of 2048 to 4096 bits):
+    /// written to `private/intermediate.key` (0600), as a CA created by Ferrite keeps it.
     File(&'a SecretPem),
     /// In this token already (found by the intermediate certificate's public key, as
     /// [`CaBundle::load_with_token`] finds it); nothing but the certificates is written.
@@ -175,9 +188,9 @@ pub enum ImportedKey<'a> {
 impl CaBundle {
     /// Imports an existing hierarchy into the empty CA directory `dir`: the root certificate
     /// (`root_pem`, self-signed, a CA) and the issuing intermediate (`intermediate_pem`,
-    /// signed by that root, within its validity, an ECDSA P-256 CA certificate with a
-    /// subjectKeyIdentifier) whose key is `key`, checked to belong to it by signing with it.
-    /// Writes `root.pem` and `intermediate.pem` (and the key file for [`ImportedKey::File`])
+    /// signed by that root, within its validity, a CA certificate with a subjectKeyIdentifier
+    /// and an ECDSA P-256/P-384 or RSA 2048–4096 key) whose key is `key`, checked to belong to
+    /// it by signing with it. Writes `root.pem` and `intermediate.pem` (and the key file for [`ImportedKey::File`])
     /// as [`CaBundle::load_or_create`] would have, then loads the CA, issuing the ACME
     /// listener's certificate. The root key is neither asked for nor written: it stays with
     /// the operator, offline. Refuses a directory that already holds a CA.
@@ -262,7 +275,7 @@ impl CaBundle {
         match key {
             ImportedKey::File(pem) => {
                 let file_key = FileKey::from_pem(pem.expose(), dir.join(INTERMEDIATE_KEY))?;
-                let content = file_key.serialize_pem();
+                let content = file_key.to_pem().expose().to_owned();
                 issuer_check(dir, &intermediate_pem, Arc::new(file_key), opts)?;
                 files.push(NewFile {
                     name: INTERMEDIATE_KEY,
@@ -308,21 +321,21 @@ struct NewFile {
     secret: bool,
 }
 
-fn generate(dir: &Path, opts: &CaOptions) -> Result<Vec<NewFile>, PkiError> {
+/// The files of a new CA: an ECDSA P-384 root and an issuing intermediate whose key is of
+/// `intermediate`, both keys in files.
+fn generate(
+    dir: &Path,
+    opts: &CaOptions,
+    intermediate: CaKeyType,
+) -> Result<Vec<NewFile>, PkiError> {
     let now = whole_seconds(OffsetDateTime::now_utc());
     let ca_id = new_ca_id()?;
 
-    let root_key = FileKey::from_key_pair(
-        params::generate_key(ROOT_KEY_ALGORITHM.rcgen())?,
-        dir.join(ROOT_KEY),
-    )?;
+    let root_key = generate_file_key(ROOT_KEY_TYPE, dir.join(ROOT_KEY))?;
     let root = make_root(opts, &root_key, &ca_id, now)?;
     let root_issuer = rcgen::Issuer::new(root.params, PlaceholderKey::of(&root_key)?);
 
-    let intermediate_key = Arc::new(FileKey::from_key_pair(
-        params::generate_key(INTERMEDIATE_KEY_ALGORITHM.rcgen())?,
-        dir.join(INTERMEDIATE_KEY),
-    )?);
+    let intermediate_key = Arc::new(generate_file_key(intermediate, dir.join(INTERMEDIATE_KEY))?);
     let intermediate = make_intermediate(
         opts,
         &*intermediate_key,
@@ -332,14 +345,14 @@ fn generate(dir: &Path, opts: &CaOptions) -> Result<Vec<NewFile>, PkiError> {
         now,
     )?;
     let intermediate_pem = certificate_pem(&intermediate.der);
-    let intermediate_key_pem = intermediate_key.serialize_pem();
+    let intermediate_key_pem = intermediate_key.to_pem().expose().to_owned();
     let issuer = Issuer::with_signer(&intermediate_pem, intermediate_key, opts.urls.clone())?;
     let [tls_cert, tls_key] = listener_certificate(&issuer, opts, now)?;
 
     Ok(vec![
         NewFile {
             name: ROOT_KEY,
-            content: root_key.serialize_pem(),
+            content: root_key.to_pem().expose().to_owned(),
             secret: true,
         },
         NewFile {

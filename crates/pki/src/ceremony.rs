@@ -18,7 +18,9 @@ use crate::params::{self, whole_seconds};
 use crate::parse::signature_fault;
 use crate::pkcs11::{Pkcs11Key, Token};
 use crate::serial::{random_serial, to_hex};
-use crate::signer::{CaKeyAlgorithm, CaSigner, PlaceholderKey, raw_public_key, replace_signature};
+use crate::signer::{
+    CaKeyAlgorithm, CaKeyType, CaSigner, PlaceholderKey, raw_public_key, replace_signature,
+};
 use crate::{CaOptions, PkiError};
 
 /// The root certificate's file name in the CA directory.
@@ -26,10 +28,19 @@ pub(crate) const ROOT_CERT: &str = "root.pem";
 /// The intermediate certificate's file name in the CA directory.
 pub(crate) const INTERMEDIATE_CERT: &str = "intermediate.pem";
 
-/// The root key's algorithm: ECDSA P-384, as Let's Encrypt's ISRG Root X2.
-pub const ROOT_KEY_ALGORITHM: CaKeyAlgorithm = CaKeyAlgorithm::EcdsaP384Sha384;
-/// The issuing intermediate key's algorithm: ECDSA P-256 (ecdsa-with-SHA256 leaves).
-pub const INTERMEDIATE_KEY_ALGORITHM: CaKeyAlgorithm = CaKeyAlgorithm::EcdsaP256Sha256;
+/// The root key's type: ECDSA P-384, as Let's Encrypt's ISRG Root X2.
+pub const ROOT_KEY_TYPE: CaKeyType = CaKeyType::EcdsaP384;
+/// The issuing intermediate key's type when a CA is created or a ceremony held: ECDSA P-256
+/// (ecdsa-with-SHA256 leaves).
+pub const INTERMEDIATE_KEY_TYPE: CaKeyType = CaKeyType::EcdsaP256;
+/// The type of an RSA issuing intermediate's key: RSA 2048 (sha256WithRSAEncryption leaves),
+/// for relying parties that cannot validate an ECDSA chain. It sits under the ECDSA P-384
+/// root like the ECDSA intermediate.
+pub const RSA_INTERMEDIATE_KEY_TYPE: CaKeyType = CaKeyType::Rsa2048;
+/// The root key's algorithm, [`ROOT_KEY_TYPE`]'s.
+pub const ROOT_KEY_ALGORITHM: CaKeyAlgorithm = ROOT_KEY_TYPE.algorithm();
+/// The issuing intermediate key's algorithm, [`INTERMEDIATE_KEY_TYPE`]'s.
+pub const INTERMEDIATE_KEY_ALGORITHM: CaKeyAlgorithm = INTERMEDIATE_KEY_TYPE.algorithm();
 
 /// A CA certificate made by [`make_root`] or [`make_intermediate`], with the parameters it
 /// was built from (to sign under it).
@@ -155,7 +166,8 @@ pub struct RecordKey {
     pub label: String,
     /// The key object's CKA_ID, hex (the certificate's subjectKeyIdentifier).
     pub id: String,
-    /// "ECDSA P-384 with SHA-384", "ECDSA P-256 with SHA-256".
+    /// "ECDSA P-384 with SHA-384", "ECDSA P-256 with SHA-256" or "RSA with SHA-256"
+    /// ([`CaKeyAlgorithm`]'s display).
     pub algorithm: String,
     /// CKA_SENSITIVE.
     pub sensitive: bool,
@@ -270,7 +282,7 @@ pub fn init_in_token(
 
     let (root_key, root_issuer) = match ceremony {
         Ceremony::RootAndIntermediate | Ceremony::RootOnly => {
-            let key = token.generate_key(ROOT_KEY_ALGORITHM, &format!("ferrite-root-{ca_id}"))?;
+            let key = token.generate_key(ROOT_KEY_TYPE, &format!("ferrite-root-{ca_id}"))?;
             let root = make_root(opts, &key, &ca_id, now)?;
             keys.push(record_key("root", &key, true)?);
             let issuer = rcgen::Issuer::new(root.params, PlaceholderKey::of(&key)?);
@@ -326,7 +338,7 @@ pub fn init_in_token(
     };
     if *ceremony != Ceremony::RootOnly {
         let key = token.generate_key(
-            INTERMEDIATE_KEY_ALGORITHM,
+            INTERMEDIATE_KEY_TYPE,
             &format!("ferrite-intermediate-{ca_id}"),
         )?;
         let intermediate = make_intermediate(opts, &key, &root_issuer, &root_key, &ca_id, now)?;

@@ -71,7 +71,8 @@ impl Issuer {
     /// CRL number `number` (monotonically increasing: the caller's counter), AKI, an issuing
     /// distribution point with that URL (what the certificates of the scope carry as their
     /// CRL distribution point) and onlyContainsUserCerts, and one entry with its reason code
-    /// per revoked certificate. Returns DER.
+    /// per revoked certificate, signed with the intermediate key's signature algorithm and
+    /// verified under the intermediate's public key before it is returned. Returns DER.
     pub fn sign_crl(
         &self,
         shard: Option<u32>,
@@ -130,6 +131,7 @@ impl Issuer {
                 detail: e.to_string(),
             })?;
         let crl = replace_signature(placeholder.der(), self.key(), "signing a CRL")?;
+        self.check_signature(&crl, "verifying a signed CRL")?;
         tracing::info!(number, ?shard, entries = revoked.len(), "signed CRL");
         Ok(crl)
     }

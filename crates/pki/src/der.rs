@@ -1,8 +1,9 @@
 //! The few DER encodings rcgen does not write for us: the contents of the basicConstraints
 //! (CA:FALSE), certificatePolicies and authorityInfoAccess extensions, a signed certificate or
-//! CRL put together from its parts ([`signed`]), an ECDSA-Sig-Value's integers and an EC
-//! SubjectPublicKeyInfo; and the DER readings that need no full parse: a certificate's three
-//! parts ([`certificate_parts`]) and an OCTET STRING's contents ([`octet_string_contents`]).
+//! CRL put together from its parts ([`signed`]), an ECDSA-Sig-Value's integers, and EC and RSA
+//! SubjectPublicKeyInfos; and the DER readings that need no full parse: a certificate's three
+//! parts ([`certificate_parts`]), the signature algorithm inside its TBS
+//! ([`tbs_signature_algorithm`]) and an OCTET STRING's contents ([`octet_string_contents`]).
 
 /// `id-ce-basicConstraints` (RFC 5280 §4.2.1.9).
 pub(crate) const OID_BASIC_CONSTRAINTS: &[u64] = &[2, 5, 29, 19];
@@ -17,12 +18,15 @@ pub(crate) const OID_BR_DOMAIN_VALIDATED: &[u64] = &[2, 23, 140, 1, 2, 1];
 
 /// `id-ecPublicKey` (RFC 5480 §2.1.1).
 const OID_EC_PUBLIC_KEY: &[u64] = &[1, 2, 840, 10045, 2, 1];
+/// `rsaEncryption` (RFC 8017 Appendix A.1, RFC 3279 §2.3.1).
+const OID_RSA_ENCRYPTION: &[u64] = &[1, 2, 840, 113549, 1, 1, 1];
 
 const TAG_SEQUENCE: u8 = 0x30;
 const TAG_OID: u8 = 0x06;
 const TAG_BIT_STRING: u8 = 0x03;
 const TAG_INTEGER: u8 = 0x02;
 const TAG_OCTET_STRING: u8 = 0x04;
+const TAG_NULL: u8 = 0x05;
 /// `[6] IMPLICIT IA5String`: the uniformResourceIdentifier choice of GeneralName.
 const TAG_GENERAL_NAME_URI: u8 = 0x86;
 
@@ -131,6 +135,33 @@ pub(crate) fn ec_subject_public_key_info(curve_oid_der: &[u8], point: &[u8]) -> 
     )
 }
 
+/// `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }` (RFC 8017
+/// Appendix A.1.1) from the big-endian magnitudes PKCS#11's CKA_MODULUS and
+/// CKA_PUBLIC_EXPONENT hold: an RSA SubjectPublicKeyInfo's subjectPublicKey.
+pub(crate) fn rsa_public_key(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
+    tlv(
+        TAG_SEQUENCE,
+        &[unsigned_integer(modulus), unsigned_integer(exponent)].concat(),
+    )
+}
+
+/// An RSA SubjectPublicKeyInfo (RFC 3279 §2.3.1): rsaEncryption with NULL parameters and the
+/// [`rsa_public_key`] of `modulus` and `exponent`.
+pub(crate) fn rsa_subject_public_key_info(modulus: &[u8], exponent: &[u8]) -> Vec<u8> {
+    let algorithm = tlv(
+        TAG_SEQUENCE,
+        &[oid(OID_RSA_ENCRYPTION), tlv(TAG_NULL, &[])].concat(),
+    );
+    let key = rsa_public_key(modulus, exponent);
+    let mut bits = Vec::with_capacity(key.len() + 1);
+    bits.push(0);
+    bits.extend_from_slice(&key);
+    tlv(
+        TAG_SEQUENCE,
+        &[algorithm, tlv(TAG_BIT_STRING, &bits)].concat(),
+    )
+}
+
 /// A DER OCTET STRING of `contents`.
 pub(crate) fn octet_string(contents: &[u8]) -> Vec<u8> {
     tlv(TAG_OCTET_STRING, contents)
@@ -167,6 +198,24 @@ pub(crate) fn certificate_parts(der: &[u8]) -> Option<CertificateParts<'_>> {
         signature_algorithm: algorithm.whole,
         signature,
     })
+}
+
+/// The `signature` AlgorithmIdentifier inside the TBSCertificate `tbs` (RFC 5280 §4.1.2.3),
+/// as its whole DER element: after the optional `[0]` version and the serial number. `None`
+/// unless `tbs` has that shape.
+pub(crate) fn tbs_signature_algorithm(tbs: &[u8]) -> Option<&[u8]> {
+    const TAG_VERSION: u8 = 0xa0;
+    let tbs = element(tbs).filter(|e| e.tag == TAG_SEQUENCE)?;
+    let mut field = element(tbs.contents)?;
+    if field.tag == TAG_VERSION {
+        field = element(field.rest)?;
+    }
+    if field.tag != TAG_INTEGER {
+        return None;
+    }
+    element(field.rest)
+        .filter(|e| e.tag == TAG_SEQUENCE)
+        .map(|e| e.whole)
 }
 
 /// The tbsCertificate of the certificate `der` with the extension `extension_oid` taken out of
@@ -353,6 +402,28 @@ mod tests {
             Some(&[9u8, 9][..])
         );
         assert_eq!(octet_string_contents(&[0x04, 0x02, 9]), None);
+    }
+
+    /// An RSA SubjectPublicKeyInfo built from a modulus and exponent, as a token gives them
+    /// (with or without a leading zero octet), is byte for byte the one rcgen writes for the
+    /// same key, and its BIT STRING holds the RSAPublicKey.
+    #[test]
+    fn rsa_public_keys_match_rcgen() {
+        use rcgen::PublicKeyData;
+        use x509_parser::prelude::FromDer;
+        use x509_parser::public_key::PublicKey;
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let spki_der = key.subject_public_key_info();
+        let (_, spki) = x509_parser::x509::SubjectPublicKeyInfo::from_der(&spki_der).unwrap();
+        let Ok(PublicKey::RSA(rsa)) = spki.parsed() else {
+            panic!("not RSA")
+        };
+        // x509-parser keeps the DER INTEGER's sign octet; PKCS#11 tokens do not.
+        assert_eq!(rsa.modulus[0], 0);
+        for modulus in [rsa.modulus, &rsa.modulus[1..]] {
+            assert_eq!(rsa_subject_public_key_info(modulus, rsa.exponent), spki_der);
+            assert_eq!(rsa_public_key(modulus, &[1, 0, 1]), key.der_bytes());
+        }
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::der::certificate_parts;
 use crate::lint::{self, Expected, IssuerFacts};
 use crate::params::{self, whole_seconds};
 use crate::serial::{random_serial, to_hex};
-use crate::signer::{CaKeyAlgorithm, CaSigner, FileKey, PlaceholderKey, replace_signature};
+use crate::signer::{CaSigner, FileKey, PlaceholderKey, replace_signature};
 use crate::{DEFAULT_ISSUER, IssuerUrls, KeyKind, PkiError, Profile};
 
 /// At most this many names in one certificate (Let's Encrypt's limit).
@@ -77,7 +77,8 @@ pub(crate) struct LeafRequest<'a> {
 }
 
 /// The intermediate CA: signs subscriber certificates and CRLs with the intermediate's key, a
-/// [`CaSigner`] (a file or a token); `Debug` shows where the key is, never the key.
+/// [`CaSigner`] (a file or a token; ECDSA P-256 or P-384, or RSA of 2048 to 4096 bits, which
+/// signs with sha256WithRSAEncryption); `Debug` shows where the key is, never the key.
 pub struct Issuer {
     cert_der: Vec<u8>,
     cert_pem: String,
@@ -108,15 +109,16 @@ impl fmt::Debug for Issuer {
 
 impl Issuer {
     /// Builds an issuer from the intermediate certificate and its key in a file (PKCS#8 PEM).
-    /// Fails if the key is not the certificate's or the certificate is not a P-256 CA with an
-    /// SKI.
+    /// Fails if the key is not the certificate's, is not of a kind a CA key may be
+    /// ([`FileKey::from_pem`]), or the certificate is not a CA with an SKI.
     pub fn new(cert_pem: &str, key_pem: &str, urls: IssuerUrls) -> Result<Issuer, PkiError> {
         let key = FileKey::from_pem(key_pem, "intermediate.key".into())?;
         Issuer::with_signer(cert_pem, Arc::new(key), urls)
     }
 
     /// Builds an issuer from the intermediate certificate and its key wherever it is. Fails if
-    /// the key is not the certificate's or the certificate is not a P-256 CA with an SKI.
+    /// the key is not the certificate's or the certificate is not a CA with an SKI. What it
+    /// signs carries the key's signature algorithm ([`CaSigner::algorithm`]).
     pub fn with_signer(
         cert_pem: &str,
         key: Arc<dyn CaSigner>,
@@ -144,13 +146,6 @@ impl Issuer {
         if !cert.is_ca() {
             return Err(invalid("not a CA certificate".into()));
         }
-        // The lint and the profiles sign subscriber certificates with ecdsa-with-SHA256.
-        if key.algorithm() != CaKeyAlgorithm::EcdsaP256Sha256 {
-            return Err(invalid(format!(
-                "the intermediate key is {}, not ECDSA P-256",
-                key.algorithm()
-            )));
-        }
         if key.public_key_der() != cert.public_key().raw {
             return Err(invalid(format!(
                 "the key ({}) does not belong to this certificate",
@@ -165,6 +160,7 @@ impl Issuer {
             key_id,
             not_before: cert.validity().not_before.to_datetime(),
             not_after: cert.validity().not_after.to_datetime(),
+            algorithm: key.algorithm(),
         };
         let lint_signer = rcgen::Issuer::from_ca_cert_der(
             &cert_der.as_slice().into(),
@@ -242,7 +238,9 @@ impl Issuer {
 
     /// Issues a subscriber certificate of `profile` (see [`Profile`] for what it decides):
     /// empty subject, SAN (critical) = `dns_names`, basicConstraints critical CA:FALSE, AKI
-    /// keyid, no SKI, random 128-bit serial, ecdsa-with-SHA256, and the profile's key usages,
+    /// keyid, no SKI, random 128-bit serial, the intermediate key's signature algorithm
+    /// (ecdsa-with-SHA256 for Ferrite's P-256 intermediate, sha256WithRSAEncryption for an RSA
+    /// one), and the profile's key usages,
     /// extended key usages, policies, CRL DP = the serial's shard ([`Issuer::crl_url`]) and
     /// AIA caIssuers = `urls.ca_issuers`.
     ///
@@ -432,7 +430,7 @@ impl Issuer {
         )?;
 
         let der = replace_signature(linted.der(), &*self.key, "signing a certificate")?;
-        self.check_signature(&der)?;
+        self.check_signature(&der, "verifying a signed certificate")?;
         // The operator's info line is the caller's: core's "certificate issued" (with the
         // order) once the certificate is recorded, or its "issued_not_recorded" audit event;
         // the bundle's for the listener certificate.
@@ -456,20 +454,25 @@ impl Issuer {
         })
     }
 
-    /// The signed certificate must verify under the intermediate: a faulty signer (a token
-    /// returning a wrong or corrupted signature) issues nothing. The TBS is the linted one by
-    /// construction ([`replace_signature`] keeps it and only swaps the signature).
-    fn check_signature(&self, signed: &[u8]) -> Result<(), PkiError> {
+    /// The signed certificate or CRL must verify under the intermediate: a faulty signer (a
+    /// token returning a wrong or corrupted signature) issues nothing. The TBS is the linted
+    /// one by construction ([`replace_signature`] keeps it and only swaps the signature).
+    /// `action` says what was signed, for the error.
+    pub(crate) fn check_signature(
+        &self,
+        signed: &[u8],
+        action: &'static str,
+    ) -> Result<(), PkiError> {
         let parts = certificate_parts(signed).ok_or_else(|| PkiError::Signing {
-            action: "re-reading a signed certificate",
-            detail: "the signed certificate is not a DER Certificate of three parts (nothing \
-                     was issued); report this as a bug"
+            action,
+            detail: "what was signed is not a DER SEQUENCE of three parts (nothing was \
+                     issued); report this as a bug"
                 .into(),
         })?;
         self.verify_key
             .verify_sig(parts.tbs, parts.signature)
             .map_err(|_| PkiError::Signing {
-                action: "verifying a signed certificate",
+                action,
                 detail: "the signature does not verify under the intermediate certificate's key; \
                          check that intermediate.key belongs to intermediate.pem and that the \
                          signer works (nothing was issued)"
@@ -539,18 +542,43 @@ mod tests {
 
     use super::*;
     use crate::der;
-    use crate::{CaBundle, CaOptions};
+    use crate::signer::{CaKeyAlgorithm, CaKeyType};
+    use crate::{
+        CaBundle, CaOptions, INTERMEDIATE_KEY_TYPE, RSA_INTERMEDIATE_KEY_TYPE, RevokedEntry,
+    };
 
-    fn ca() -> (tempfile::TempDir, CaBundle) {
-        let tmp = tempfile::tempdir().unwrap();
-        let opts = CaOptions::new(IssuerUrls {
+    fn options() -> CaOptions {
+        CaOptions::new(IssuerUrls {
             ca_issuers: "http://ca.example.com/i.der".into(),
             crl: "http://ca.example.com/0.crl".into(),
             crl_shards: 16,
-        });
-        let (bundle, _) = CaBundle::load_or_create(&tmp.path().join("ca"), &opts).unwrap();
+        })
+    }
+
+    fn ca() -> (tempfile::TempDir, CaBundle) {
+        let tmp = tempfile::tempdir().unwrap();
+        let (bundle, _) = CaBundle::load_or_create(&tmp.path().join("ca"), &options()).unwrap();
         (tmp, bundle)
     }
+
+    /// A CA whose issuing intermediate has a key of `intermediate`, under the ECDSA P-384 root
+    /// as every CA Ferrite creates.
+    fn ca_with(intermediate: CaKeyType) -> (tempfile::TempDir, CaBundle) {
+        if intermediate == INTERMEDIATE_KEY_TYPE {
+            return ca();
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let bundle =
+            CaBundle::create_with_intermediate(&tmp.path().join("ca"), &options(), intermediate)
+                .unwrap();
+        (tmp, bundle)
+    }
+
+    /// The Baseline Requirements §7.1.3.2.1 encoding of sha256WithRSAEncryption: the OID
+    /// 1.2.840.113549.1.1.11 with NULL parameters.
+    const SHA256_WITH_RSA_NULL: [u8; 15] = [
+        0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x0b, 0x05, 0x00,
+    ];
 
     /// A profile of `tests/profiles.toml`, named by its table's key: data only, read the way
     /// the operator's configuration is.
@@ -621,8 +649,14 @@ mod tests {
     /// profile sets apart.
     #[test]
     fn lint_catches_every_profile_deviation() {
-        let (_tmp, bundle) = ca();
-        let issuer = &bundle.issuer;
+        for intermediate in [INTERMEDIATE_KEY_TYPE, RSA_INTERMEDIATE_KEY_TYPE] {
+            let (_tmp, bundle) = ca_with(intermediate);
+            lint_catches_every_profile_deviation_of(&bundle.issuer);
+        }
+    }
+
+    /// [`lint_catches_every_profile_deviation`] for the intermediate `issuer`.
+    fn lint_catches_every_profile_deviation_of(issuer: &Issuer) {
         let names = vec!["a.example.com".to_string()];
         let now = whole_seconds(OffsetDateTime::now_utc());
         let request_for = |profile: &Profile| LeafRequest {
@@ -644,9 +678,10 @@ mod tests {
             let request = request_for(profile);
             for key in &keys {
                 let case = format!(
-                    "{} / {}",
+                    "{} / {} / issuer {}",
                     profile.name,
-                    kind(&key.subject_public_key_info())
+                    kind(&key.subject_public_key_info()),
+                    issuer.key().algorithm()
                 );
                 let lint_with = |edit: &dyn Fn(&mut rcgen::CertificateParams)| {
                     build_and_lint(issuer, profile, profile, &request, key, edit)
@@ -823,8 +858,14 @@ mod tests {
     /// signed by another key, do not.
     #[test]
     fn a_signed_certificate_must_verify_under_the_intermediate() {
-        let (_tmp, bundle) = ca();
-        let issuer = &bundle.issuer;
+        for intermediate in [INTERMEDIATE_KEY_TYPE, RSA_INTERMEDIATE_KEY_TYPE] {
+            let (_tmp, bundle) = ca_with(intermediate);
+            a_signed_certificate_must_verify_under(&bundle.issuer);
+        }
+    }
+
+    /// [`a_signed_certificate_must_verify_under_the_intermediate`] for `issuer`.
+    fn a_signed_certificate_must_verify_under(issuer: &Issuer) {
         let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let spki = key.subject_public_key_info();
         let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki).unwrap();
@@ -855,14 +896,15 @@ mod tests {
             replace_signature(placeholder.der(), issuer.key(), "test").unwrap()
         };
         let signed = sign(&linted);
-        let check = |signed: &[u8]| issuer.check_signature(signed);
+        let check = |signed: &[u8]| issuer.check_signature(signed, "test");
         check(&signed).unwrap();
 
         let unsigned = check(linted.der()).unwrap_err();
         assert!(matches!(unsigned, PkiError::Signing { .. }), "{unsigned:?}");
+        // Another key of the same kind, under the intermediate's name.
         let stranger = rcgen::Issuer::from_ca_cert_der(
             &issuer.intermediate_der().into(),
-            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap(),
+            params::generate_key(issuer.key().algorithm().rcgen()).unwrap(),
         )
         .unwrap();
         let forged = leaf.signed_by(&public_key, &stranger).unwrap();
@@ -882,5 +924,285 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, PkiError::InvalidCaFile { .. }), "{err:?}");
         assert!(!format!("{err:?} {err}").contains("PRIVATE KEY"));
+    }
+
+    /// A leaf of a profile over `key` for `names`, valid for 90 days from now.
+    fn request(key: &rcgen::KeyPair, names: &[&str]) -> IssueRequest {
+        let now = OffsetDateTime::now_utc();
+        IssueRequest {
+            spki_der: key.subject_public_key_info(),
+            dns_names: names.iter().map(|n| (*n).to_owned()).collect(),
+            not_before: now,
+            not_after: now + Duration::days(90),
+        }
+    }
+
+    /// The lint holds a leaf to the intermediate key's signature algorithm, encoded as the
+    /// Baseline Requirements §7.1.3.2.1 list it: a leaf signed with another algorithm, or
+    /// sha256WithRSAEncryption without its NULL parameters, is refused before anything is
+    /// signed.
+    #[test]
+    fn the_lint_wants_the_intermediate_keys_signature_algorithm() {
+        let (_ecdsa_tmp, ecdsa) = ca_with(INTERMEDIATE_KEY_TYPE);
+        let (_rsa_tmp, rsa) = ca_with(RSA_INTERMEDIATE_KEY_TYPE);
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let spki = key.subject_public_key_info();
+        let public_key = rcgen::SubjectPublicKeyInfo::from_der(&spki).unwrap();
+        let names = vec!["a.example.com".to_string()];
+        let now = whole_seconds(OffsetDateTime::now_utc());
+        let request = LeafRequest {
+            dns_names: &names,
+            ips: &[],
+            not_before: now,
+            not_after: now + Duration::days(90),
+        };
+        let profile = Profile::tls_server();
+        let serial = random_serial().unwrap();
+        let lint = |issuer: &Issuer, der: &[u8]| {
+            let crl_url = issuer.crl_url(Some(crate::crl_shard_of(&serial, 16)));
+            lint::check_leaf(
+                der,
+                &Expected {
+                    profile: &profile,
+                    request: &request,
+                    serial: &serial,
+                    spki_der: &spki,
+                    urls: &issuer.urls,
+                    crl_url: &crl_url,
+                    issuer: &issuer.facts,
+                    ct: CtExtension::None,
+                },
+            )
+        };
+        let built = |issuer: &Issuer, signer: &dyn Fn(&rcgen::CertificateParams) -> Vec<u8>| {
+            let crl_url = issuer.crl_url(Some(crate::crl_shard_of(&serial, 16)));
+            let params = params::leaf(
+                &profile,
+                &request,
+                &kind(&spki),
+                &serial,
+                &issuer.urls,
+                &crl_url,
+            )
+            .unwrap();
+            signer(&params)
+        };
+        for (issuer, other) in [(&ecdsa.issuer, &rsa.issuer), (&rsa.issuer, &ecdsa.issuer)] {
+            let own = built(issuer, &|p| {
+                p.signed_by(&public_key, &issuer.lint_signer)
+                    .unwrap()
+                    .der()
+                    .to_vec()
+            });
+            lint(issuer, &own).unwrap();
+            // The same certificate, but built with the other intermediate key's algorithm.
+            let stranger = rcgen::Issuer::from_ca_cert_der(
+                &issuer.intermediate_der().into(),
+                params::generate_key(other.key().algorithm().rcgen()).unwrap(),
+            )
+            .unwrap();
+            let foreign = built(issuer, &|p| {
+                p.signed_by(&public_key, &stranger).unwrap().der().to_vec()
+            });
+            let err = lint(issuer, &foreign).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    PkiError::Lint {
+                        check: "signature",
+                        ..
+                    }
+                ),
+                "{}: {err:?}",
+                issuer.key().algorithm()
+            );
+        }
+
+        // sha256WithRSAEncryption with its parameters left out, in the TBS and outside.
+        let own = built(&rsa.issuer, &|p| {
+            p.signed_by(&public_key, &rsa.issuer.lint_signer)
+                .unwrap()
+                .der()
+                .to_vec()
+        });
+        let parts = certificate_parts(&own).unwrap();
+        assert_eq!(parts.signature_algorithm, SHA256_WITH_RSA_NULL);
+        let without_null = der::sequence(&SHA256_WITH_RSA_NULL[2..13]);
+        let tbs = parts.tbs;
+        // A TBS of 256 to 65535 octets: a four-octet header, then the fields.
+        assert_eq!(tbs[..2], [0x30, 0x82]);
+        let at = tbs
+            .windows(SHA256_WITH_RSA_NULL.len())
+            .position(|w| w == SHA256_WITH_RSA_NULL)
+            .unwrap();
+        let fields = [&tbs[4..at], &without_null[..], &tbs[at + 15..]].concat();
+        let bare = der::signed(&der::sequence(&fields), &without_null, parts.signature);
+        let err = lint(&rsa.issuer, &bare).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PkiError::Lint {
+                    check: "signature",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+    }
+
+    /// An intermediate with an RSA 2048 key, under the ECDSA P-384 root: the CA directory
+    /// loads again with it; its subscriber certificates, precertificates, the ACME listener's
+    /// certificate and CRLs carry sha256WithRSAEncryption with NULL parameters and verify under
+    /// it (aws-lc-rs, x509-parser, and `openssl verify`, which also finds the revoked leaf in
+    /// the CRL).
+    #[test]
+    fn an_rsa_intermediate_signs_certificates_precertificates_and_crls() {
+        let (tmp, bundle) = ca_with(RSA_INTERMEDIATE_KEY_TYPE);
+        let issuer = &bundle.issuer;
+        assert_eq!(issuer.key().algorithm(), CaKeyAlgorithm::RsaSha256);
+        let (_, intermediate) =
+            x509_parser::parse_x509_certificate(issuer.intermediate_der()).unwrap();
+        assert_eq!(
+            kind(intermediate.public_key().raw),
+            KeyKind::Rsa {
+                bits: 2048,
+                exponent_is_65537: true
+            }
+        );
+        // The root's signature over it: ecdsa-with-SHA384.
+        assert_eq!(
+            intermediate.signature_algorithm.algorithm.to_id_string(),
+            "1.2.840.10045.4.3.3"
+        );
+        let intermediate_key = intermediate.public_key().subject_public_key.data.to_vec();
+        let verifier = aws_lc_rs::signature::UnparsedPublicKey::new(
+            &aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256,
+            &intermediate_key,
+        );
+        let signed_by_intermediate = |der: &[u8], what: &str| {
+            let parts = certificate_parts(der).unwrap();
+            assert_eq!(parts.signature_algorithm, SHA256_WITH_RSA_NULL, "{what}");
+            assert_eq!(
+                der::tbs_signature_algorithm(parts.tbs),
+                Some(&SHA256_WITH_RSA_NULL[..]),
+                "{what}"
+            );
+            verifier
+                .verify(parts.tbs, parts.signature)
+                .unwrap_or_else(|_| panic!("{what}: the signature does not verify"));
+        };
+
+        // Loaded again from its files: the RSA key is read back from private/intermediate.key.
+        let (again, created) =
+            CaBundle::load_or_create(&tmp.path().join("ca"), &options()).unwrap();
+        assert!(!created);
+        assert_eq!(again.intermediate_pem, bundle.intermediate_pem);
+        assert_eq!(again.issuer.key().algorithm(), CaKeyAlgorithm::RsaSha256);
+
+        let listener = pem_certificates(&bundle.tls_chain_pem).unwrap();
+        signed_by_intermediate(&listener[0], "the listener's certificate");
+
+        let ecdsa_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let rsa_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).unwrap();
+        let mut issued = Vec::new();
+        for (key, name) in [
+            (&ecdsa_key, "ec.example.com"),
+            (&rsa_key, "rsa.example.com"),
+        ] {
+            let leaf = issuer.issue(&request(key, &[name])).unwrap();
+            signed_by_intermediate(&leaf.der, name);
+            let (_, cert) = x509_parser::parse_x509_certificate(&leaf.der).unwrap();
+            assert_eq!(
+                cert.signature_algorithm.algorithm.to_id_string(),
+                "1.2.840.113549.1.1.11"
+            );
+            assert!(
+                cert.signature_algorithm
+                    .parameters
+                    .as_ref()
+                    .is_some_and(|p| p.tag() == x509_parser::der_parser::asn1_rs::Tag::Null
+                        && p.data.is_empty()),
+                "{:?}",
+                cert.signature_algorithm.parameters
+            );
+            assert_eq!(
+                crate::parse::signature_fault(&leaf.der, intermediate.public_key().raw),
+                None
+            );
+            issued.push(leaf);
+        }
+
+        let precert = issuer
+            .issue_precertificate(
+                &Profile::tls_server(),
+                &request(&ecdsa_key, &["ct.example.com"]),
+            )
+            .unwrap();
+        signed_by_intermediate(&precert.der, "the precertificate");
+
+        let now = whole_seconds(OffsetDateTime::now_utc());
+        let revoked = &issued[0];
+        let crl = issuer
+            .sign_crl(
+                Some(revoked.crl_shard),
+                &[RevokedEntry {
+                    serial_hex: revoked.serial_hex.clone(),
+                    revoked_at: now,
+                    reason: 1,
+                }],
+                7,
+                now,
+                now + Duration::days(1),
+            )
+            .unwrap();
+        signed_by_intermediate(&crl, "the CRL");
+        let (_, parsed) =
+            x509_parser::revocation_list::CertificateRevocationList::from_der(&crl).unwrap();
+        parsed.verify_signature(intermediate.public_key()).unwrap();
+        assert_eq!(parsed.iter_revoked_certificates().count(), 1);
+
+        // openssl: the chain verifies up to the root, and with the CRL the leaf is revoked.
+        let scratch = tmp.path();
+        let write = |name: &str, content: &str| {
+            let path = scratch.join(name);
+            std::fs::write(&path, content).unwrap();
+            path
+        };
+        let root = write("root.pem", &bundle.root_pem);
+        let untrusted = write("intermediate.pem", &bundle.intermediate_pem);
+        let crl_pem = write(
+            "crl.pem",
+            &format!(
+                "-----BEGIN X509 CRL-----\n{}\n-----END X509 CRL-----\n",
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &crl)
+            ),
+        );
+        let openssl_verify = |leaf: &IssuedCertificate, crl: bool| {
+            let leaf_path = write("leaf.pem", &certificate_pem(&leaf.der));
+            let mut command = std::process::Command::new("openssl");
+            command
+                .args(["verify", "-purpose", "sslserver", "-CAfile"])
+                .arg(&root)
+                .arg("-untrusted")
+                .arg(&untrusted);
+            if crl {
+                command.args(["-crl_check", "-CRLfile"]).arg(&crl_pem);
+            }
+            let out = command.arg(&leaf_path).output().expect("openssl");
+            (
+                out.status.success(),
+                format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                ),
+            )
+        };
+        for leaf in &issued {
+            let (ok, out) = openssl_verify(leaf, false);
+            assert!(ok && out.contains(": OK"), "{out}");
+        }
+        let (ok, out) = openssl_verify(revoked, true);
+        assert!(!ok && out.contains("certificate revoked"), "{out}");
     }
 }

@@ -7,6 +7,10 @@
 //!   without regenerating anything ([`CaBundle::load_or_create`]);
 //! - parses and checks RFC 8555 §7.4 finalize CSRs ([`Csr::parse`], [`CsrPolicy::check`]),
 //!   including weak and known-compromised keys;
+//! - signs with the issuing intermediate's key in a file or in a PKCS#11 token ([`CaSigner`],
+//!   [`pkcs11`]): ECDSA P-256 as Ferrite creates it, or ECDSA P-384, or RSA of 2048 to 4096
+//!   bits ([`CaKeyType`] names the kinds a key is generated as); certificates and CRLs carry
+//!   that key's signature algorithm (sha256WithRSAEncryption for RSA);
 //! - issues Baseline Requirements subscriber certificates from the CSR's exact
 //!   SubjectPublicKeyInfo bytes ([`Issuer::issue_with`]), shaped by a [`Profile`] (a data
 //!   value the operator can configure; [`Profile::tls_server`] by default, [`Issuer::issue`]),
@@ -80,8 +84,9 @@ pub use bundle::{
     renew_listener,
 };
 pub use ceremony::{
-    Ceremony, CeremonyRecord, INTERMEDIATE_KEY_ALGORITHM, ROOT_KEY_ALGORITHM, RecordCertificate,
-    RecordKey, init_in_token, sha256_fingerprint,
+    Ceremony, CeremonyRecord, INTERMEDIATE_KEY_ALGORITHM, INTERMEDIATE_KEY_TYPE,
+    ROOT_KEY_ALGORITHM, ROOT_KEY_TYPE, RSA_INTERMEDIATE_KEY_TYPE, RecordCertificate, RecordKey,
+    init_in_token, sha256_fingerprint,
 };
 pub use crl::{MAX_CRL_VALIDITY, RevokedEntry, crl_shard_of, is_subscriber_revocation_reason};
 pub use csr::{Csr, CsrPolicy};
@@ -99,6 +104,6 @@ pub use profile::{
 pub use secret::SecretPem;
 pub use serial::{from_hex as serial_from_hex, to_hex as serial_to_hex};
 pub use signature::SignatureAlgorithm;
-pub use signer::{CaKeyAlgorithm, CaSigner, FileKey, KeyLocation};
+pub use signer::{CaKeyAlgorithm, CaKeyType, CaSigner, FileKey, KeyLocation, generate_file_key};
 pub use validity::{MAX_LEAF_VALIDITY, max_leaf_validity};
 pub use weak_keys::{DEFAULT_FERMAT_ROUNDS, KeyBlocklist, SMALL_PRIME_BOUND, spki_sha256};

@@ -15,10 +15,10 @@ use crate::ct::CtExtension;
 use crate::der;
 use crate::issuer::LeafRequest;
 use crate::profile::{ExtendedKeyUsage, KeyUsage};
+use crate::signer::CaKeyAlgorithm;
 use crate::validity::SHORT_LIVED_MAX_VALIDITY;
+use crate::weak_keys::hex;
 use crate::{IssuerUrls, KeyKind, PkiError, Profile};
-
-const OID_ECDSA_SHA256: &str = "1.2.840.10045.4.3.2";
 
 /// What the lint knows about the issuing intermediate.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub(crate) struct IssuerFacts {
     pub(crate) key_id: Vec<u8>,
     pub(crate) not_before: OffsetDateTime,
     pub(crate) not_after: OffsetDateTime,
+    /// The algorithm the intermediate's key signs with: the leaf's signature algorithm.
+    pub(crate) algorithm: CaKeyAlgorithm,
 }
 
 /// What the certificate must say: the profile's shape around the request's names, key and
@@ -146,12 +148,26 @@ pub(crate) fn check_leaf(der: &[u8], want: &Expected<'_>) -> Result<(), PkiError
         || "serial differs from the generated one".into(),
     )?;
 
-    // RFC 5280 §4.1.1.2: the two algorithm fields are equal; the intermediate is P-256.
-    let sig_oid = cert.signature_algorithm.algorithm.to_id_string();
+    // RFC 5280 §4.1.1.2: the two algorithm fields are equal, and the algorithm is the one the
+    // intermediate's key signs with. Baseline Requirements §7.1.3.2.1: its encoding is byte
+    // for byte the one listed there (ECDSA without parameters, sha256WithRSAEncryption with
+    // NULL parameters).
+    let algorithm = want.issuer.algorithm;
+    let wanted = algorithm.algorithm_identifier_der();
+    let parts = der::certificate_parts(der);
+    let outer = parts.as_ref().map(|p| p.signature_algorithm);
+    let inner = parts.and_then(|p| der::tbs_signature_algorithm(p.tbs));
     ensure(
-        sig_oid == OID_ECDSA_SHA256 && tbs.signature.algorithm.to_id_string() == sig_oid,
+        outer == Some(wanted) && inner == Some(wanted),
         "signature",
-        || format!("signature algorithm {sig_oid}, want ecdsa-with-SHA256"),
+        || {
+            format!(
+                "signature algorithm {} (TBS: {}), want {algorithm} encoded as {}",
+                outer.map(hex).unwrap_or_default(),
+                inner.map(hex).unwrap_or_default(),
+                hex(wanted)
+            )
+        },
     )?;
 
     // RFC 5280 §4.1.2.4: issuer is the intermediate's subject, byte for byte.

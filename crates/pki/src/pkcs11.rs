@@ -10,9 +10,12 @@
 //! request that met the error retries once and later requests work as soon as the token is
 //! back. A wrong or locked PIN is never retried (a token locks after a few wrong PINs).
 //!
-//! Keys made here ([`Token::generate_key`]) are token objects that are private, sensitive and
-//! never extractable; a key is found by its CKA_ID, which is the certificate's
-//! subjectKeyIdentifier (RFC 7093 method 1), or else through its public key object's point.
+//! Keys made here ([`Token::generate_key`]: ECDSA P-256 or P-384, or RSA of 2048 to 4096 bits)
+//! are token objects that are private, sensitive and never extractable; a key is found by its
+//! CKA_ID, which is the certificate's subjectKeyIdentifier (RFC 7093 method 1), or else through
+//! its public key object's point (EC) or modulus and public exponent (RSA). ECDSA keys sign
+//! with CKM_ECDSA over a digest computed here, RSA keys with CKM_SHA256_RSA_PKCS over the
+//! message.
 //!
 //! The PIN ([`Pkcs11Pin`]) never reaches `Debug`, an error or a log line.
 
@@ -28,12 +31,15 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, SessionState, UserType};
 use cryptoki::slot::Slot;
-use cryptoki::types::AuthPin;
+use cryptoki::types::{AuthPin, Ulong};
 use x509_parser::prelude::FromDer;
+use x509_parser::public_key::PublicKey;
 use x509_parser::x509::SubjectPublicKeyInfo;
 
 use crate::der;
-use crate::signer::{CaKeyAlgorithm, CaSigner, KeyLocation, ecdsa_raw_to_der, key_identifier};
+use crate::signer::{
+    CaKeyAlgorithm, CaKeyType, CaSigner, KeyLocation, ecdsa_raw_to_der, key_identifier,
+};
 use crate::{KeyKind, PkiError};
 
 /// How long a signature waits for a free session when all [`TokenSettings::max_sessions`]
@@ -464,17 +470,19 @@ impl Token {
         Ok(())
     }
 
-    /// The private key whose public key is `spki_der` (a CA certificate's), found by CKA_ID =
-    /// the RFC 7093 key identifier, or else through a public key object with the same point;
-    /// then checked by signing a test message and verifying it with `spki_der`. `certificate`
-    /// names the certificate in errors.
+    /// The private key whose public key is `spki_der` (a CA certificate's: ECDSA P-256 or
+    /// P-384, or RSA of 2048 to 4096 bits), found by CKA_ID = the RFC 7093 key identifier, or
+    /// else through a public key object with the same point (EC) or modulus and exponent
+    /// (RSA); then checked by signing a test message and verifying it with `spki_der`.
+    /// `certificate` names the certificate in errors.
     pub fn find_key(&self, spki_der: &[u8], certificate: &str) -> Result<Pkcs11Key, PkiError> {
-        let (algorithm, point) = ec_public_key(spki_der)?;
+        let public = ca_public_key(spki_der)?;
+        let algorithm = public.algorithm;
         let session = self.session()?;
-        let Some(found) = self.locate(session.get(), &point)? else {
+        let Some(found) = self.locate(session.get(), &public)? else {
             return Err(PkiError::TokenKeyNotFound {
                 token: self.inner.settings.token.clone(),
-                id_hex: hex(&key_identifier(&point)),
+                id_hex: hex(&key_identifier(&public.raw)),
                 certificate: certificate.to_owned(),
             });
         };
@@ -495,9 +503,9 @@ impl Token {
     /// The private key object of the key whose public key is `spki_der`, if the token holds
     /// it: its label, id and protection. Nothing is signed.
     pub fn key_info(&self, spki_der: &[u8]) -> Result<Option<TokenKeyInfo>, PkiError> {
-        let (_, point) = ec_public_key(spki_der)?;
+        let public = ca_public_key(spki_der)?;
         let session = self.session()?;
-        let Some(found) = self.locate(session.get(), &point)? else {
+        let Some(found) = self.locate(session.get(), &public)? else {
             return Ok(None);
         };
         Ok(Some(TokenKeyInfo {
@@ -508,8 +516,8 @@ impl Token {
         }))
     }
 
-    /// Finds the private key of the EC public key `point`.
-    fn locate(&self, s: &Session, point: &[u8]) -> Result<Option<Located>, PkiError> {
+    /// Finds the private key of the public key `public`.
+    fn locate(&self, s: &Session, public: &CaPublicKey) -> Result<Option<Located>, PkiError> {
         let failed = |e| self.token_error("finding a key", e);
         let private_with = |id: &[u8]| {
             s.find_objects(&[
@@ -518,23 +526,18 @@ impl Token {
             ])
             .map_err(failed)
         };
-        let mut id = key_identifier(point);
+        let mut id = key_identifier(&public.raw);
         let mut found = private_with(&id)?;
         if found.is_empty() {
-            // A key made elsewhere: its public key object has the point, and the same id.
-            for point_value in [der::octet_string(point), point.to_vec()] {
-                let public = s
-                    .find_objects(&[
-                        Attribute::Class(ObjectClass::PUBLIC_KEY),
-                        Attribute::EcPoint(point_value),
-                    ])
-                    .map_err(failed)?;
-                if let Some(handle) = public.first()
-                    && let Some(other) = attribute_bytes(s, *handle, AttributeType::Id)
-                {
+            // A key made elsewhere: its public key object has the same public key, and the
+            // same id as the private key.
+            for handle in self.public_key_objects(s, &public.parts)? {
+                if let Some(other) = attribute_bytes(s, handle, AttributeType::Id) {
                     found = private_with(&other)?;
                     id = other;
-                    break;
+                    if !found.is_empty() {
+                        break;
+                    }
                 }
             }
         }
@@ -547,14 +550,57 @@ impl Token {
         }))
     }
 
-    /// Generates a key pair of `algorithm` in the token, labelled `label`: the private key
-    /// private, sensitive, never extractable, for signing only; both objects get CKA_ID = the
-    /// RFC 7093 key identifier of the public key.
-    pub fn generate_key(
+    /// The public key objects holding `parts`: for EC the point, DER-wrapped in an OCTET
+    /// STRING as PKCS#11 specifies it or bare as some tokens keep it; for RSA the modulus
+    /// (with or without a leading zero octet) and the same public exponent.
+    fn public_key_objects(
         &self,
-        algorithm: CaKeyAlgorithm,
-        label: &str,
-    ) -> Result<Pkcs11Key, PkiError> {
+        s: &Session,
+        parts: &PublicParts,
+    ) -> Result<Vec<ObjectHandle>, PkiError> {
+        let failed = |e| self.token_error("finding a key", e);
+        let mut handles = Vec::new();
+        match parts {
+            PublicParts::Ec { point } => {
+                for point_value in [der::octet_string(point), point.clone()] {
+                    handles.extend(
+                        s.find_objects(&[
+                            Attribute::Class(ObjectClass::PUBLIC_KEY),
+                            Attribute::EcPoint(point_value),
+                        ])
+                        .map_err(failed)?,
+                    );
+                }
+            }
+            PublicParts::Rsa { modulus, exponent } => {
+                for modulus_value in [modulus.clone(), [&[0], &modulus[..]].concat()] {
+                    for handle in s
+                        .find_objects(&[
+                            Attribute::Class(ObjectClass::PUBLIC_KEY),
+                            Attribute::KeyType(KeyType::RSA),
+                            Attribute::Modulus(modulus_value),
+                        ])
+                        .map_err(failed)?
+                    {
+                        let same_exponent =
+                            attribute_bytes(s, handle, AttributeType::PublicExponent)
+                                .is_some_and(|e| magnitude(&e) == &exponent[..]);
+                        if same_exponent {
+                            handles.push(handle);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(handles)
+    }
+
+    /// Generates a key pair of `key_type` in the token, labelled `label`: the private key
+    /// private, sensitive, never extractable, for signing only (an RSA key neither decrypts nor
+    /// unwraps); both objects get CKA_ID = the RFC 7093 key identifier of the public key. An
+    /// RSA key has the public exponent 65537.
+    pub fn generate_key(&self, key_type: CaKeyType, label: &str) -> Result<Pkcs11Key, PkiError> {
+        let algorithm = key_type.algorithm();
         let (ctx, slot) = {
             let state = self.lock();
             (state.ctx.clone(), state.slot)
@@ -568,17 +614,35 @@ impl Token {
         aws_lc_rs::rand::fill(&mut temporary_id[..])
             .map_err(|_| self.token_error("generating a key", "the random generator failed"))?;
         let label_bytes = label.as_bytes().to_vec();
-        let public_template = [
+        let mut public_template = vec![
             Attribute::Token(true),
             Attribute::Private(false),
             Attribute::Verify(true),
             Attribute::Encrypt(false),
             Attribute::Wrap(false),
             Attribute::Derive(false),
-            Attribute::EcParams(algorithm.curve_oid_der()),
             Attribute::Label(label_bytes.clone()),
             Attribute::Id(temporary_id.to_vec()),
         ];
+        let mechanism = match (key_type.rsa_bits(), algorithm.curve_oid_der()) {
+            (Some(bits), _) => {
+                let bits = Ulong::try_from(bits)
+                    .map_err(|e| self.token_error("generating a key pair", e))?;
+                public_template.push(Attribute::ModulusBits(bits));
+                public_template.push(Attribute::PublicExponent(RSA_PUBLIC_EXPONENT.to_vec()));
+                Mechanism::RsaPkcsKeyPairGen
+            }
+            (None, Some(curve)) => {
+                public_template.push(Attribute::EcParams(curve));
+                Mechanism::EccKeyPairGen
+            }
+            (None, None) => {
+                return Err(self.token_error(
+                    "generating a key pair",
+                    format!("{key_type} is neither RSA nor on a named curve"),
+                ));
+            }
+        };
         let private_template = [
             Attribute::Token(true),
             Attribute::Private(true),
@@ -592,18 +656,32 @@ impl Token {
             Attribute::Id(temporary_id.to_vec()),
         ];
         let (public, private) = session
-            .generate_key_pair(
-                &Mechanism::EccKeyPairGen,
-                &public_template,
-                &private_template,
-            )
+            .generate_key_pair(&mechanism, &public_template, &private_template)
             .map_err(|e| self.token_error("generating a key pair", e))?;
-        let point = attribute_bytes(&session, public, AttributeType::EcPoint)
-            .ok_or_else(|| self.token_error("reading the new public key", "no CKA_EC_POINT"))?;
-        let point = der::octet_string_contents(&point)
-            .map(<[u8]>::to_vec)
-            .unwrap_or(point);
-        let id = key_identifier(&point);
+        let read = |kind: AttributeType, name: &str| {
+            attribute_bytes(&session, public, kind)
+                .ok_or_else(|| self.token_error("reading the new public key", format!("no {name}")))
+        };
+        // The subjectPublicKey BIT STRING's contents: an EC point, or a DER RSAPublicKey.
+        let (raw, spki) = match algorithm.curve_oid_der() {
+            Some(curve) => {
+                let point = read(AttributeType::EcPoint, "CKA_EC_POINT")?;
+                let point = der::octet_string_contents(&point)
+                    .map(<[u8]>::to_vec)
+                    .unwrap_or(point);
+                let spki = der::ec_subject_public_key_info(&curve, &point);
+                (point, spki)
+            }
+            None => {
+                let modulus = read(AttributeType::Modulus, "CKA_MODULUS")?;
+                let exponent = read(AttributeType::PublicExponent, "CKA_PUBLIC_EXPONENT")?;
+                (
+                    der::rsa_public_key(&modulus, &exponent),
+                    der::rsa_subject_public_key_info(&modulus, &exponent),
+                )
+            }
+        };
+        let id = key_identifier(&raw);
         let mut key_id = temporary_id.to_vec();
         let set_id = [Attribute::Id(id.clone())];
         if session.update_attributes(public, &set_id).is_ok()
@@ -613,7 +691,6 @@ impl Token {
         } else {
             tracing::warn!(token = %self.label(), label, "the token does not let CKA_ID be set; the key keeps a random id and is found by its public key");
         }
-        let spki = der::ec_subject_public_key_info(&algorithm.curve_oid_der(), &point);
         drop(session);
         Ok(Pkcs11Key {
             token: self.clone(),
@@ -705,9 +782,23 @@ fn attribute_bytes(
 ) -> Option<Vec<u8>> {
     let attributes = session.get_attributes(handle, &[kind]).ok()?;
     attributes.into_iter().find_map(|a| match a {
-        Attribute::Id(v) | Attribute::Label(v) | Attribute::EcPoint(v) => Some(v),
+        Attribute::Id(v)
+        | Attribute::Label(v)
+        | Attribute::EcPoint(v)
+        | Attribute::Modulus(v)
+        | Attribute::PublicExponent(v) => Some(v),
         _ => None,
     })
+}
+
+/// The public exponent of the RSA keys made here: 65537 (F4), big-endian.
+const RSA_PUBLIC_EXPONENT: [u8; 3] = [0x01, 0x00, 0x01];
+
+/// A big-endian unsigned integer without its leading zero octets (tokens and DER differ in
+/// whether they keep one).
+fn magnitude(bytes: &[u8]) -> &[u8] {
+    let zeros = bytes.iter().take_while(|b| **b == 0).count();
+    &bytes[zeros..]
 }
 
 fn protection(session: &Session, handle: ObjectHandle) -> Result<KeyProtection, CkError> {
@@ -739,24 +830,56 @@ fn protection(session: &Session, handle: ObjectHandle) -> Result<KeyProtection, 
     Ok(p)
 }
 
-/// The algorithm a CA key with this SubjectPublicKeyInfo signs with, and its point.
-fn ec_public_key(spki_der: &[u8]) -> Result<(CaKeyAlgorithm, Vec<u8>), PkiError> {
+/// A CA certificate's public key, as what finds its key in a token.
+struct CaPublicKey {
+    /// The algorithm the key signs with.
+    algorithm: CaKeyAlgorithm,
+    /// The subjectPublicKey BIT STRING's contents, whose RFC 7093 key identifier is the key's
+    /// CKA_ID.
+    raw: Vec<u8>,
+    /// What the token's public key object holds.
+    parts: PublicParts,
+}
+
+/// A public key as a token's public key object holds it.
+enum PublicParts {
+    /// CKA_EC_POINT: the uncompressed point.
+    Ec { point: Vec<u8> },
+    /// CKA_MODULUS and CKA_PUBLIC_EXPONENT, big-endian without leading zero octets.
+    Rsa { modulus: Vec<u8>, exponent: Vec<u8> },
+}
+
+/// The public key of a CA certificate, `spki_der`: ECDSA P-256 or P-384, or RSA of 2048 to
+/// 4096 bits.
+fn ca_public_key(spki_der: &[u8]) -> Result<CaPublicKey, PkiError> {
     let unsupported = |reason: String| PkiError::UnsupportedPublicKey { reason };
     let (_, spki) = SubjectPublicKeyInfo::from_der(spki_der)
         .map_err(|e| unsupported(format!("the CA certificate's key does not parse: {e}")))?;
-    let algorithm = match KeyKind::of(&spki).map_err(unsupported)? {
-        KeyKind::EcP256 => CaKeyAlgorithm::EcdsaP256Sha256,
-        KeyKind::EcP384 => CaKeyAlgorithm::EcdsaP384Sha384,
-        other => {
-            return Err(unsupported(format!(
-                "a CA key in a token must be ECDSA P-256 or P-384, not {other}"
-            )));
+    let kind = KeyKind::of(&spki).map_err(unsupported)?;
+    let algorithm = CaKeyAlgorithm::of_key(&kind)
+        .map_err(|reason| unsupported(format!("a CA key in a token: {reason}")))?;
+    let raw = spki.subject_public_key.data.to_vec();
+    let parts = if algorithm.is_rsa() {
+        let Ok(PublicKey::RSA(rsa)) = spki.parsed() else {
+            return Err(unsupported("the RSA public key does not parse".into()));
+        };
+        PublicParts::Rsa {
+            modulus: magnitude(rsa.modulus).to_vec(),
+            exponent: magnitude(rsa.exponent).to_vec(),
         }
+    } else {
+        PublicParts::Ec { point: raw.clone() }
     };
-    Ok((algorithm, spki.subject_public_key.data.to_vec()))
+    Ok(CaPublicKey {
+        algorithm,
+        raw,
+        parts,
+    })
 }
 
-/// A CA private key in a token. Signs with CKM_ECDSA over a digest computed here.
+/// A CA private key in a token. ECDSA keys sign with CKM_ECDSA over a digest computed here
+/// (the token's r ‖ s turned into a DER ECDSA-Sig-Value), RSA keys with CKM_SHA256_RSA_PKCS
+/// over the message (the token's signature is the signatureValue as it is).
 pub struct Pkcs11Key {
     token: Token,
     id: Vec<u8>,
@@ -813,11 +936,16 @@ impl Pkcs11Key {
         {
             return Ok(handle);
         }
+        let key_type = if self.algorithm.is_rsa() {
+            KeyType::RSA
+        } else {
+            KeyType::EC
+        };
         let found = session
             .get()
             .find_objects(&[
                 Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::KeyType(KeyType::EC),
+                Attribute::KeyType(key_type),
                 Attribute::Id(self.id.clone()),
             ])
             .map_err(|e| self.token.token_error("finding the key again", e))?;
@@ -837,14 +965,14 @@ impl Pkcs11Key {
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
-    /// One attempt: a session, the handle, C_Sign. A failure the pool can recover from has
-    /// already been partly handled here (logged in again, session dropped); the rest is the
-    /// caller's ([`Failed::retry`]).
-    fn try_sign(&self, digest: &[u8]) -> Result<Vec<u8>, Box<Failed>> {
+    /// One attempt: a session, the handle, C_Sign of `data` with `mechanism`. A failure the
+    /// pool can recover from has already been partly handled here (logged in again, session
+    /// dropped); the rest is the caller's ([`Failed::retry`]).
+    fn try_sign(&self, mechanism: &Mechanism<'_>, data: &[u8]) -> Result<Vec<u8>, Box<Failed>> {
         let fatal = |error| Box::new(Failed { error, retry: None });
         let session = self.token.session().map_err(fatal)?;
         let handle = self.handle(&session).map_err(fatal)?;
-        match session.get().sign(&Mechanism::Ecdsa, handle, digest) {
+        match session.get().sign(mechanism, handle, data) {
             Ok(raw) => Ok(raw),
             Err(e) => {
                 let generation = session.generation;
@@ -900,15 +1028,28 @@ impl CaSigner for Pkcs11Key {
     /// Signs in the token; after a token error, recovers (log in, new session, key found
     /// again, or the whole pool started over) and tries once more.
     fn sign(&self, message: &[u8]) -> Result<Vec<u8>, PkiError> {
-        let digest = aws_lc_rs::digest::digest(self.algorithm.digest(), message);
+        // ECDSA: CKM_ECDSA signs a digest computed here; the token returns r ‖ s. RSA:
+        // CKM_SHA256_RSA_PKCS hashes and pads in the token and returns the RSASSA-PKCS1-v1_5
+        // signature, which is the signatureValue as it is.
+        let digest;
+        let (mechanism, data) = match self.algorithm.scalar_len() {
+            Some(_) => {
+                digest = aws_lc_rs::digest::digest(self.algorithm.digest(), message);
+                (Mechanism::Ecdsa, digest.as_ref())
+            }
+            None => (Mechanism::Sha256RsaPkcs, message),
+        };
         let mut last = None;
         for attempt in 0..2 {
-            let failed = match self.try_sign(digest.as_ref()) {
+            let failed = match self.try_sign(&mechanism, data) {
                 Ok(raw) => {
                     if attempt > 0 {
                         tracing::info!(token = %self.token.label(), key = %self.label, "signing works again after a token error");
                     }
-                    return ecdsa_raw_to_der(&raw, self.algorithm.scalar_len()).ok_or_else(|| {
+                    let Some(scalar_len) = self.algorithm.scalar_len() else {
+                        return Ok(raw);
+                    };
+                    return ecdsa_raw_to_der(&raw, scalar_len).ok_or_else(|| {
                         self.token.token_error(
                             "signing",
                             format!("the token returned a {}-byte ECDSA signature", raw.len()),

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use ferrite_jose::Algorithm;
 use ferrite_pki::pkcs11::{Pkcs11Pin, Token, TokenSettings};
-use ferrite_pki::{CaKeyAlgorithm, CaSigner};
+use ferrite_pki::{CaKeyType, CaSigner};
 use ferrite_testkit::ca::pem_chain;
 use ferrite_testkit::raw::http_get;
 use ferrite_testkit::softhsm::{self, SoftHsm};
@@ -94,7 +94,7 @@ fn the_session_pool_signs_in_parallel_and_recovers_from_token_errors() {
     let token = Token::open(settings).unwrap();
     let key = Arc::new(
         token
-            .generate_key(CaKeyAlgorithm::EcdsaP256Sha256, "pool-test")
+            .generate_key(CaKeyType::EcdsaP256, "pool-test")
             .unwrap(),
     );
     assert!(key.protection().unwrap().is_locked_in());
