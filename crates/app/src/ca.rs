@@ -76,13 +76,62 @@ pub fn load_bundle(config: &Config, opts: &CaOptions) -> anyhow::Result<(CaBundl
             (bundle, false)
         }
     };
-    tracing::info!(
-        key = %bundle.issuer.key().location(),
-        algorithm = %bundle.issuer.key().algorithm(),
-        intermediate = %subject(bundle.issuer.intermediate_der()),
-        "this key of the intermediate signs certificates and CRLs"
-    );
+    for issuer in std::iter::once(&bundle.issuer).chain(&bundle.others) {
+        let active = is_active(config, issuer.name());
+        tracing::info!(
+            name = issuer.name(),
+            key = %issuer.key().location(),
+            algorithm = %issuer.key().algorithm(),
+            intermediate = %subject(issuer.intermediate_der()),
+            not_after = %issuer.not_after(),
+            "{}",
+            if active {
+                "this intermediate's key signs certificates and CRLs"
+            } else {
+                "this intermediate is retired (not in ca.active): its key signs only its CRLs"
+            }
+        );
+    }
     Ok((bundle, created))
+}
+
+/// Whether intermediate `name` issues: named in `ca.active`, or every one when it is empty.
+fn is_active(config: &Config, name: &str) -> bool {
+    config.ca.active.is_empty() || config.ca.active.iter().any(|n| n == name)
+}
+
+/// The engine's intermediates: the primary and `others` (a key that may wait on a device signs
+/// on blocking threads), each passed through `wrap` (Certificate Transparency logging), active
+/// as `ca.active` says. Fails when `ca.active` names an intermediate `data_dir/ca` does not
+/// hold, or none is active.
+pub fn engine_issuers(
+    config: &Config,
+    primary: Arc<Issuer>,
+    others: Vec<Arc<Issuer>>,
+    mut wrap: impl FnMut(Arc<dyn CertificateIssuer>) -> Arc<dyn CertificateIssuer>,
+) -> anyhow::Result<ferrite_core::issuer::Issuers> {
+    let all: Vec<Arc<Issuer>> = std::iter::once(primary).chain(others).collect();
+    let names: Vec<&str> = all.iter().map(|i| i.name()).collect();
+    if let Some(missing) = config
+        .ca
+        .active
+        .iter()
+        .find(|n| !names.contains(&n.as_str()))
+    {
+        anyhow::bail!(
+            "ca.active names {missing:?}, but {} holds the intermediates {names:?}; name those (`ferrite ca show`), or add it with `ferrite ca init --intermediate-from ROOT_CERT`",
+            ca_dir(config).display()
+        );
+    }
+    let entries = all
+        .iter()
+        .map(|issuer| ferrite_core::issuer::IssuerEntry {
+            active: is_active(config, issuer.name()),
+            issuer: wrap(engine_issuer(Arc::clone(issuer))),
+        })
+        .collect();
+    ferrite_core::issuer::Issuers::new(entries)
+        .context("ca.active names no intermediate: at least one must issue")
 }
 
 pub use ferrite_core::ca::{INTERMEDIATE_WARNING, intermediate_expiry_warning};
@@ -120,12 +169,14 @@ pub struct RootToken {
 }
 
 /// `ferrite ca init`: holds `ceremony` in the token `[ca]` names (the root key of
-/// `--intermediate-from` in `root` when given), writes the certificates to `data_dir/ca` and
-/// the ceremony record, as JSON, to `data_dir/ca/ceremonies/`.
+/// `--intermediate-from` in `root` when given), making `intermediates` (unless it makes the
+/// root only), writes the certificates to `data_dir/ca` and the ceremony record, as JSON, to
+/// `data_dir/ca/ceremonies/`.
 pub fn init(
     config: &Config,
     ceremony: &Ceremony,
     root: Option<&RootToken>,
+    intermediates: &[ferrite_pki::NewIntermediate],
 ) -> anyhow::Result<Initialized> {
     anyhow::ensure!(
         config.ca.keys == CaKeys::Pkcs11,
@@ -157,8 +208,23 @@ pub fn init(
     };
     crate::data_dir::prepare(&config.data_dir)?;
     let dir = ca_dir(config);
-    let record = ferrite_pki::init_in_token(&dir, &opts, &token, root_token.as_ref(), ceremony)
-        .context("the key ceremony failed")?;
+    for new in intermediates {
+        anyhow::ensure!(
+            new.name == ferrite_pki::PRIMARY_ISSUER_NAME
+                || ferrite_pki::is_intermediate_name(&new.name),
+            "--name {:?}: an intermediate's name is \"intermediate-\" followed by 1 to 32 lower-case letters, digits and '-' (e.g. intermediate-2027)",
+            new.name
+        );
+    }
+    let record = ferrite_pki::init_in_token(
+        &dir,
+        &opts,
+        &token,
+        root_token.as_ref(),
+        ceremony,
+        intermediates,
+    )
+    .context("the key ceremony failed")?;
     let records = dir.join("ceremonies");
     std::fs::create_dir_all(&records)
         .with_context(|| format!("cannot create {}", records.display()))?;
@@ -224,7 +290,7 @@ pub fn import(
     };
     crate::data_dir::prepare(&config.data_dir)?;
     CaBundle::import(&dir, &opts, &root_pem, &intermediate_pem, key).context(
-        "cannot import the CA (the intermediate's key must be its ECDSA P-256 key: a PKCS#8 PEM file with keys = \"files\", `openssl pkcs8 -topk8 -nocrypt -in KEY` converts an EC PRIVATE KEY; in [ca]'s token with \"pkcs11\")",
+        "cannot import the CA (the intermediate's key must be its ECDSA P-256/P-384 or RSA 2048-4096 key: a PKCS#8 PEM file with keys = \"files\", `openssl pkcs8 -topk8 -nocrypt -in KEY` converts an EC PRIVATE KEY; in [ca]'s token with \"pkcs11\")",
     )?;
     tracing::info!(
         root = %root.display(),
@@ -248,6 +314,15 @@ pub struct CaReport {
 pub struct CertificateReport {
     /// `root`, `intermediate` or `listener`.
     pub role: String,
+    /// An intermediate's name (`intermediate`, `intermediate-rsa`, …): what `ca.active` and
+    /// a profile's `issuer` name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Whether an intermediate issues (`ca.active`), or is retired and signs only its CRLs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub active: Option<bool>,
+    /// Its public key: `ECDSA P-256`, `RSA 2048`, …
+    pub key_algorithm: String,
     /// Its file.
     pub file: String,
     /// Its subject.
@@ -306,16 +381,45 @@ pub fn show(config: &Config) -> anyhow::Result<CaReport> {
         CaKeys::Files => None,
     };
     let mut certificates = Vec::new();
-    for (role, file, key_file) in [
-        ("root", "root.pem", "private/root.key"),
+    let mut files: Vec<(&str, String, String)> = vec![
+        ("root", "root.pem".into(), "private/root.key".into()),
         (
             "intermediate",
-            "intermediate.pem",
-            "private/intermediate.key",
+            "intermediate.pem".into(),
+            "private/intermediate.key".into(),
         ),
-        ("listener", "tls.pem", "private/tls.key"),
-    ] {
-        let path = dir.join(file);
+    ];
+    let mut others: Vec<String> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| {
+                    let file = e.file_name().to_string_lossy().into_owned();
+                    file.strip_suffix(".pem")
+                        .filter(|n| ferrite_pki::is_intermediate_name(n))
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    others.sort();
+    for name in others {
+        files.push((
+            "intermediate",
+            ferrite_pki::intermediate_file(&name),
+            format!("private/{name}.key"),
+        ));
+    }
+    files.push(("listener", "tls.pem".into(), "private/tls.key".into()));
+    for (role, file, key_file) in files {
+        let name = match role {
+            "intermediate" => file.strip_suffix(".pem").map(|n| {
+                let active = config.ca.active.is_empty() || config.ca.active.iter().any(|a| a == n);
+                (n.to_owned(), active)
+            }),
+            _ => None,
+        };
+        let path = dir.join(&file);
         if !path.exists() {
             continue;
         }
@@ -326,7 +430,7 @@ pub fn show(config: &Config) -> anyhow::Result<CaReport> {
         let (_, cert) = x509_parser::parse_x509_certificate(&der)
             .map_err(|e| anyhow::anyhow!("{} does not parse: {e}", path.display()))?;
         let not_after = cert.validity().not_after.to_datetime();
-        let key_path = dir.join(key_file);
+        let key_path = dir.join(&key_file);
         let (key, key_present, protection) = match (&token, role) {
             (Some(token), "root" | "intermediate") => {
                 match token.key_info(cert.public_key().raw)? {
@@ -372,6 +476,9 @@ pub fn show(config: &Config) -> anyhow::Result<CaReport> {
         };
         certificates.push(CertificateReport {
             role: role.to_owned(),
+            name: name.as_ref().map(|(n, _)| n.clone()),
+            active: name.map(|(_, active)| active),
+            key_algorithm: public_key_algorithm(&cert),
             file: path.display().to_string(),
             subject: cert.subject().to_string(),
             issuer: cert.issuer().to_string(),
@@ -399,6 +506,24 @@ pub fn show(config: &Config) -> anyhow::Result<CaReport> {
         .to_owned(),
         certificates,
     })
+}
+
+/// A certificate's public key as `ca show` says it: `ECDSA P-256`, `RSA 2048`, ….
+fn public_key_algorithm(cert: &x509_parser::certificate::X509Certificate<'_>) -> String {
+    use x509_parser::public_key::PublicKey;
+    match cert.public_key().parsed() {
+        Ok(PublicKey::RSA(rsa)) => format!("RSA {}", rsa.key_size()),
+        Ok(PublicKey::EC(point)) => format!(
+            "ECDSA {}",
+            match point.key_size() {
+                256 => "P-256",
+                384 => "P-384",
+                521 => "P-521",
+                _ => "(other curve)",
+            }
+        ),
+        _ => "other".to_owned(),
+    }
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {
@@ -431,10 +556,16 @@ mod tests {
     fn start_warns_of_an_intermediate_within_90_days() {
         let now = datetime!(2027-01-01 0:00 UTC);
         let days = |d| Some(now + time::Duration::days(d));
-        assert_eq!(intermediate_expiry_warning(now, days(91)), None);
-        assert_eq!(intermediate_expiry_warning(now, None), None);
-        let w = intermediate_expiry_warning(now, days(89)).unwrap();
-        assert!(w.contains("intermediate expires in 89 days"), "{w}");
+        assert_eq!(
+            intermediate_expiry_warning(now, "intermediate", days(91)),
+            None
+        );
+        assert_eq!(intermediate_expiry_warning(now, "intermediate", None), None);
+        let w = intermediate_expiry_warning(now, "intermediate-rsa", days(89)).unwrap();
+        assert!(
+            w.contains("intermediate \"intermediate-rsa\" expires in 89 days"),
+            "{w}"
+        );
         assert!(w.contains("ferrite ca init --intermediate-from"), "{w}");
     }
 }

@@ -547,6 +547,11 @@ pub struct CaSection {
     pub root_common_name: String,
     /// The intermediate's commonName; empty: "{organization} Issuing CA {random id}".
     pub intermediate_common_name: String,
+    /// The intermediates that issue certificates, by name (`intermediate`,
+    /// `intermediate-rsa`, … as `ferrite ca show` lists them). Empty: every intermediate in
+    /// `data_dir/ca`. The others are retired: they sign only the CRLs of the certificates
+    /// they issued, until their own notAfter.
+    pub active: Vec<String>,
 }
 
 /// `[policy]`.
@@ -679,6 +684,7 @@ impl Default for Config {
                 country: "US".to_owned(),
                 root_common_name: String::new(),
                 intermediate_common_name: String::new(),
+                active: Vec::new(),
             },
             profiles: std::collections::BTreeMap::new(),
             ari: Ari::default(),
@@ -937,6 +943,13 @@ impl Config {
             .validate()
             .map_err(|e| anyhow::anyhow!("[ca]: {e}"))?;
         let ca = &self.ca;
+        if let Some(bad) = ca.active.iter().find(|n| {
+            n.as_str() != ferrite_pki::PRIMARY_ISSUER_NAME && !ferrite_pki::is_intermediate_name(n)
+        }) {
+            anyhow::bail!(
+                "ca.active: {bad:?} is not an intermediate's name; name them as `ferrite ca show` lists them: \"intermediate\" (intermediate.pem) or \"intermediate-NAME\" (intermediate-NAME.pem)"
+            );
+        }
         if ca.keys == CaKeys::Pkcs11 {
             anyhow::ensure!(
                 !ca.pkcs11_module.trim().is_empty(),

@@ -190,53 +190,103 @@ async fn check_ca_certificates(
     config: &Config,
     now: time::OffsetDateTime,
 ) -> anyhow::Result<()> {
-    let (root_sha256, intermediate_sha256) = bundle
+    let (root_sha256, _) = bundle
         .fingerprints()
         .context("cannot read the CA certificates in data_dir/ca")?;
-    let ours = CaCertificates {
-        root_sha256,
-        intermediate_sha256,
-    };
-    let record = store
-        .record_ca_certificates(&ours, now)
-        .await
-        .with_context(|| database_context(config))?;
-    match record {
-        CaRecord::Known => Ok(()),
-        CaRecord::Recorded => {
-            tracing::info!(
-                root_sha256 = %ours.root_sha256,
-                intermediate_sha256 = %ours.intermediate_sha256,
-                "recorded this deployment's CA certificates in the database"
-            );
-            Ok(())
-        }
-        CaRecord::NewIntermediate { earlier } => {
-            tracing::warn!(
-                intermediate_sha256 = %ours.intermediate_sha256,
-                earlier = %earlier.join(", "),
-                "this instance serves an intermediate the database had not seen, under the recorded root; recorded it. Instances serving an earlier intermediate keep issuing under theirs until they get this CA material"
-            );
-            Ok(())
-        }
-        CaRecord::OtherRoot {
-            root_sha256,
-            intermediates,
-        } => {
-            let database = if config.database_url.is_empty() {
-                format!("the SQLite database in {}", config.data_dir.display())
-            } else {
-                "the PostgreSQL database (database_url)".to_owned()
-            };
-            anyhow::bail!(
-                "this instance's CA root differs from the one {database} recorded: the database has root SHA-256 {root_sha256} (intermediates {}); {} holds root SHA-256 {} and intermediate SHA-256 {}. Every instance of one deployment must serve under the same root: copy data_dir/ca (root.pem, intermediate.pem, tls.pem and private/) from an instance already serving this database (compare with `openssl x509 -noout -fingerprint -sha256 -in data_dir/ca/root.pem`), or point database_url at this CA's own database",
-                intermediates.join(", "),
-                config.data_dir.join("ca").display(),
-                ours.root_sha256,
-                ours.intermediate_sha256,
-            )
+    // The primary intermediate first: on a new database it records the deployment, and the
+    // others join it as intermediates under the same root.
+    let mut recorded_now = false;
+    for issuer in std::iter::once(&bundle.issuer).chain(&bundle.others) {
+        let ours = CaCertificates {
+            root_sha256: root_sha256.clone(),
+            intermediate_sha256: ferrite_pki::sha256_fingerprint(issuer.intermediate_der()),
+        };
+        let record = store
+            .record_ca_certificates(&ours, now)
+            .await
+            .with_context(|| database_context(config))?;
+        match record {
+            CaRecord::Known => {}
+            CaRecord::Recorded => {
+                recorded_now = true;
+                tracing::info!(
+                    root_sha256 = %ours.root_sha256,
+                    intermediate = issuer.name(),
+                    intermediate_sha256 = %ours.intermediate_sha256,
+                    "recorded this deployment's CA certificates in the database"
+                );
+            }
+            CaRecord::NewIntermediate { .. } if recorded_now => {
+                tracing::info!(
+                    intermediate = issuer.name(),
+                    intermediate_sha256 = %ours.intermediate_sha256,
+                    "recorded this deployment's intermediate in the database"
+                );
+            }
+            CaRecord::NewIntermediate { earlier } => {
+                tracing::warn!(
+                    intermediate = issuer.name(),
+                    intermediate_sha256 = %ours.intermediate_sha256,
+                    earlier = %earlier.join(", "),
+                    "this instance serves an intermediate the database had not seen, under the recorded root; recorded it. Instances without it keep issuing under the intermediates they have until they get this CA material"
+                );
+            }
+            CaRecord::OtherRoot {
+                root_sha256: theirs,
+                intermediates,
+            } => return Err(other_root(config, &theirs, &intermediates, &ours)),
         }
     }
+    Ok(())
+}
+
+/// The error of an instance whose root differs from the one the database recorded.
+fn other_root(
+    config: &Config,
+    root_sha256: &str,
+    intermediates: &[String],
+    ours: &CaCertificates,
+) -> anyhow::Error {
+    let database = if config.database_url.is_empty() {
+        format!("the SQLite database in {}", config.data_dir.display())
+    } else {
+        "the PostgreSQL database (database_url)".to_owned()
+    };
+    anyhow::anyhow!(
+        "this instance's CA root differs from the one {database} recorded: the database has root SHA-256 {root_sha256} (intermediates {}); {} holds root SHA-256 {} and intermediate SHA-256 {}. Every instance of one deployment must serve under the same root: copy data_dir/ca (root.pem, the intermediate*.pem files, tls.pem and private/) from an instance already serving this database (compare with `openssl x509 -noout -fingerprint -sha256 -in data_dir/ca/root.pem`), or point database_url at this CA's own database",
+        intermediates.join(", "),
+        config.data_dir.join("ca").display(),
+        ours.root_sha256,
+        ours.intermediate_sha256,
+    )
+}
+
+/// Checks that every profile clients may order has an active intermediate to sign it at
+/// `now` ([`ferrite_core::issuer::Issuers::for_issuance`]): a profile naming an intermediate
+/// that is retired or not there would fail every finalize.
+fn check_profile_issuers(
+    engine: &ferrite_core::ca::CaConfig,
+    issuers: &ferrite_core::issuer::Issuers,
+    now: time::OffsetDateTime,
+) -> anyhow::Result<()> {
+    for profile in engine.profiles.iter() {
+        let signs = [false, true]
+            .into_iter()
+            .any(|rsa| issuers.for_issuance(&profile.issuer, rsa, now).is_some());
+        if !signs {
+            let active: Vec<&str> = issuers
+                .all()
+                .filter(|e| e.active)
+                .map(|e| e.issuer.name())
+                .collect();
+            anyhow::bail!(
+                "profile {:?} has issuer = {:?}, but no active intermediate valid now matches it (active: {active:?}); write \"default\", \"ecdsa\", \"rsa\" or one of those names, or add the intermediate to ca.active",
+                profile.name,
+                profile.issuer
+            );
+        }
+    }
+    Ok(())
 }
 
 /// What [`crate::listener_cert::spawn_watch`] takes: the certificate's source, the served
@@ -326,6 +376,8 @@ impl Ferrite {
         )?;
 
         let issuer = Arc::new(bundle.issuer);
+        let other_issuers: Vec<Arc<ferrite_pki::Issuer>> =
+            bundle.others.into_iter().map(Arc::new).collect();
         let (listener, listener_source) = if config.tls.behind_proxy() {
             (None, None)
         } else if config.tls.operator_files() {
@@ -443,23 +495,35 @@ impl Ferrite {
             validator,
             metrics: mpic_metrics,
         } = crate::mpic::corroborated(config, Arc::new(va))?;
-        let mut engine_issuer = crate::ca::engine_issuer(issuer);
+        let ct_logs = config.ct.logs()?;
         let mut ct_metrics = None;
-        if let Some(logs) = config.ct.logs()? {
+        if let Some(logs) = &ct_logs {
             tracing::info!(
                 logs = ?logs.logs().iter().map(|l| l.url.as_str()).collect::<Vec<_>>(),
                 "Certificate Transparency: every certificate is logged before it is issued"
             );
-            let logged = ferrite_ct::LoggedIssuer::new(engine_issuer, logs);
-            ct_metrics = Some(logged.metrics());
-            engine_issuer = Arc::new(logged);
         }
+        // Every intermediate's certificates are logged, counted in one set of CT metrics.
+        let issuers = crate::ca::engine_issuers(config, issuer, other_issuers, |inner| {
+            let Some(logs) = &ct_logs else {
+                return inner;
+            };
+            let logged = match &ct_metrics {
+                Some(metrics) => {
+                    ferrite_ct::LoggedIssuer::sharing(inner, logs.clone(), Arc::clone(metrics))
+                }
+                None => ferrite_ct::LoggedIssuer::new(inner, logs.clone()),
+            };
+            ct_metrics.get_or_insert_with(|| logged.metrics());
+            Arc::new(logged)
+        })?;
+        check_profile_issuers(&engine, &issuers, clock.now())?;
         let server_config = ServerConfig {
             mpic_metrics,
             ct_metrics,
             ..server_config
         };
-        let ca = Ca::new(store, validator, clock.clone(), engine_issuer, engine);
+        let ca = Ca::new(store, validator, clock.clone(), issuers, engine);
         check_kek(ca.eab()).await?;
         // Each start is an audit entry, with the settings an auditor asks about (no secret).
         let started = serde_json::json!({
@@ -483,9 +547,7 @@ impl Ferrite {
             )
             .await
             .context("cannot write the audit log")?;
-        if let Some(warning) =
-            crate::ca::intermediate_expiry_warning(ca.now(), ca.issuer_not_after())
-        {
+        for warning in ca.intermediate_warnings() {
             tracing::warn!("{warning}");
         }
         Ok(Ferrite {

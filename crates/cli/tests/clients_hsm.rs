@@ -86,8 +86,9 @@ fn ceremony_record(data_dir: &Path) -> serde_json::Value {
 }
 
 /// lego and certbot against `ferrite serve` whose keys are in a token: the ceremony's
-/// record matches the certificates (openssl's fingerprints); `ca show` places both keys in
-/// the token, sensitive and never extractable; lego issues over http-01 and revokes, certbot
+/// record matches the certificates (openssl's fingerprints); `ca show` places every key in
+/// the token, sensitive and never extractable; lego issues over http-01 (an ECDSA and an RSA
+/// key, each getting its intermediate's chain) and revokes, certbot
 /// issues and revokes with the certificate's key, and the CRL signed in the token lists
 /// both; every chain verifies with `openssl verify`; pkilint is clean on the root, the
 /// intermediate, the chain, a leaf and the CRL (but for the loopback address in their URLs); `pkcs11-tool` shows both private keys
@@ -122,23 +123,28 @@ fn lego_and_certbot_with_the_ca_keys_in_a_token() {
         assert_eq!(key["never_extractable"], true, "{record}");
     }
     let certificates = record["certificates"].as_array().unwrap();
-    assert_eq!(certificates.len(), 2, "{record}");
+    // The root, and the ECDSA and RSA intermediates.
+    assert_eq!(certificates.len(), 3, "{record}");
     for cert in certificates {
         let file = Path::new(cert["file"].as_str().unwrap());
         assert_eq!(cert["sha256"], openssl_fingerprint(file), "{record}");
     }
 
-    // ferrite ca show: the chain, and both keys in the token.
+    // ferrite ca show: the chain, and the three keys in the token.
     let show = run(ferrite(&hsm, &["ca", "show"], &ferrite_ca.config));
     assert!(show.contains("CA keys: pkcs11"), "{show}");
     assert_eq!(
         show.matches("key       token \"ferrite\"").count(),
-        2,
+        3,
         "{show}"
     );
     assert_eq!(
         show.matches("sensitive and never extractable").count(),
-        2,
+        3,
+        "{show}"
+    );
+    assert!(
+        show.contains("intermediate intermediate-rsa (") && show.contains("key type  RSA 2048"),
         "{show}"
     );
     assert!(show.contains("days left"), "{show}");
@@ -167,6 +173,26 @@ fn lego_and_certbot_with_the_ca_keys_in_a_token() {
     let lego_serial = support::serial_of(&lego_cert);
     let lego_crl = support::crl_path_of(&lego_cert);
     run(lego("revoke"));
+
+    // lego with an RSA key: the RSA intermediate's chain, signed in the token.
+    let rsa_path = tmp.path().join("lego-rsa");
+    run(lego_http01(
+        &ferrite_ca,
+        http01,
+        &rsa_path,
+        &["hsm-rsa.example.com"],
+        &["--key-type", "rsa2048"],
+        "run",
+    ));
+    let rsa_cert = rsa_path.join("certificates/hsm-rsa.example.com.crt");
+    openssl_verify(&ferrite_ca.root, &rsa_cert);
+    let rsa_text = support::cert_text(&rsa_cert);
+    assert!(
+        rsa_text.contains("Signature Algorithm: sha256WithRSAEncryption")
+            && rsa_text.contains("Issuing CA")
+            && rsa_text.contains(" RSA\n"),
+        "{rsa_text}"
+    );
 
     // certbot: issue, revoke with the certificate's key (checks the CRL lists it).
     let mut c = support::certbot_certonly_http01(&ferrite_ca, http01);
@@ -208,6 +234,25 @@ fn lego_and_certbot_with_the_ca_keys_in_a_token() {
         &[&live.join("cert.pem")],
     );
     assert!(code.is_some() && findings(&out).is_empty(), "leaf: {out}");
+    // The RSA chain: its intermediate and lego's RSA leaf (the leaf first in lego's file).
+    let (code, out) = pkilint(
+        "lint_cabf_serverauth_cert",
+        &["lint", "-d", "-s", "NOTICE"],
+        &[&ca_dir.join("intermediate-rsa.pem")],
+    );
+    assert!(
+        code.is_some() && findings(&out).is_empty(),
+        "RSA intermediate: {out}"
+    );
+    let (code, out) = pkilint(
+        "lint_cabf_serverauth_cert",
+        &["lint", "-t", "DV-FINAL-CERTIFICATE", "-s", "WARNING"],
+        &[&rsa_cert],
+    );
+    assert!(
+        code.is_some() && findings(&out).is_empty(),
+        "RSA leaf: {out}"
+    );
     let (code, out) = pkilint(
         "lint_pkix_signer_signee_cert_chain",
         &["lint", "-s", "WARNING"],
@@ -223,7 +268,7 @@ fn lego_and_certbot_with_the_ca_keys_in_a_token() {
     );
     assert!(code.is_some() && findings(&out).is_empty(), "CRL: {out}");
 
-    softhsm::assert_private_keys_locked_in(&hsm, "ferrite", 2);
+    softhsm::assert_private_keys_locked_in(&hsm, "ferrite", 3);
     assert_eq!(
         softhsm::private_key_files(&ferrite_ca.data_dir),
         [ca_dir.join("private/tls.key")],
@@ -412,7 +457,8 @@ fn root_only_then_intermediate_from_the_root_certificate() {
     assert!(out.contains("exists already"), "{out}");
     let out = run_failing(ferrite(&hsm, &["ca", "init"], &root_config));
     assert!(out.contains("exists already"), "{out}");
-    softhsm::assert_private_keys_locked_in(&hsm, "ferrite", 2);
+    // The root's, and the two intermediates' of the one ceremony that made them.
+    softhsm::assert_private_keys_locked_in(&hsm, "ferrite", 3);
 }
 
 /// Runs `ferrite serve` until it prints its directory URL (at most 30 s), then stops it;
@@ -460,7 +506,12 @@ fn a_quick_start_ca_moves_its_intermediate_key_into_a_token() {
     // With keys in files, ca show names the files, and ca init is not the way.
     let show = run(ferrite(&hsm, &["ca", "show"], &files));
     assert!(show.contains("CA keys: files"), "{show}");
-    for key in ["root.key", "intermediate.key", "tls.key"] {
+    for key in [
+        "root.key",
+        "intermediate.key",
+        "intermediate-rsa.key",
+        "tls.key",
+    ] {
         assert!(
             show.contains(&format!(
                 "key       file {}",
@@ -476,29 +527,35 @@ fn a_quick_start_ca_moves_its_intermediate_key_into_a_token() {
         "{out}"
     );
 
-    let mut c = Command::new("openssl");
-    c.args(["x509", "-noout", "-ext", "subjectKeyIdentifier", "-in"])
-        .arg(ca_dir.join("intermediate.pem"));
-    // "X509v3 Subject Key Identifier:" then "    BB:43:…".
-    let ski: String = run(c)
-        .lines()
-        .map(str::trim)
-        .find(|l| l.len() == 59 && l.chars().all(|c| c == ':' || c.is_ascii_hexdigit()))
-        .unwrap()
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .collect();
-    assert_eq!(ski.len(), 40, "{ski}");
-    let mut import = hsm.command("softhsm2-util");
-    import
-        .arg("--import")
-        .arg(ca_dir.join("private/intermediate.key"))
-        .args(["--token", "ferrite", "--label", "ferrite-intermediate"])
-        .args(["--id", &ski, "--pin", softhsm::PIN]);
-    run(import);
+    // Each intermediate's key into the token, with its certificate's key identifier as id.
+    let mut skis = Vec::new();
+    for name in ["intermediate", "intermediate-rsa"] {
+        let mut c = Command::new("openssl");
+        c.args(["x509", "-noout", "-ext", "subjectKeyIdentifier", "-in"])
+            .arg(ca_dir.join(format!("{name}.pem")));
+        // "X509v3 Subject Key Identifier:" then "    BB:43:…".
+        let ski: String = run(c)
+            .lines()
+            .map(str::trim)
+            .find(|l| l.len() == 59 && l.chars().all(|c| c == ':' || c.is_ascii_hexdigit()))
+            .unwrap()
+            .chars()
+            .filter(char::is_ascii_hexdigit)
+            .collect();
+        assert_eq!(ski.len(), 40, "{ski}");
+        let mut import = hsm.command("softhsm2-util");
+        import
+            .arg("--import")
+            .arg(ca_dir.join(format!("private/{name}.key")))
+            .args(["--token", "ferrite", "--label", &format!("ferrite-{name}")])
+            .args(["--id", &ski, "--pin", softhsm::PIN]);
+        run(import);
+        skis.push(ski);
+    }
+    let ski = &skis[0];
     let offline = tmp.path().join("offline");
     std::fs::create_dir(&offline).unwrap();
-    for key in ["root.key", "intermediate.key"] {
+    for key in ["root.key", "intermediate.key", "intermediate-rsa.key"] {
         std::fs::rename(ca_dir.join("private").join(key), offline.join(key)).unwrap();
     }
 
@@ -508,6 +565,13 @@ fn a_quick_start_ca_moves_its_intermediate_key_into_a_token() {
         started.contains(&format!(
             "key=token \"ferrite\", key label \"ferrite-intermediate\", id {}",
             ski.to_lowercase()
+        )),
+        "{started}"
+    );
+    assert!(
+        started.contains(&format!(
+            "key=token \"ferrite\", key label \"ferrite-intermediate-rsa\", id {}",
+            skis[1].to_lowercase()
         )),
         "{started}"
     );
@@ -568,15 +632,20 @@ fn the_root_key_stays_in_a_token_of_its_own() {
         "{out}"
     );
     assert!(
-        out.contains("intermediate key: generated in token \"online\""),
+        out.contains("intermediate key: generated in token \"online\"")
+            && out.contains("intermediate-rsa key: generated in token \"online\""),
         "{out}"
     );
     let record = ceremony_record(&online);
     assert_eq!(record["keys"][0]["token"], "root", "{record}");
     assert_eq!(record["keys"][1]["token"], "online", "{record}");
+    assert_eq!(record["keys"][2]["token"], "online", "{record}");
     softhsm::assert_private_keys_locked_in(&hsm, "root", 1);
-    let listing = softhsm::assert_private_keys_locked_in(&hsm, "online", 1);
-    assert!(listing.contains("ferrite-intermediate-"), "{listing}");
+    let listing = softhsm::assert_private_keys_locked_in(&hsm, "online", 2);
+    assert!(
+        listing.contains("ferrite-intermediate-") && listing.contains("ferrite-intermediate-rsa-"),
+        "{listing}"
+    );
 
     let started = serve_until_ready(ferrite(&hsm, &["serve"], &online_config));
     assert!(started.contains("key=token \"online\""), "{started}");

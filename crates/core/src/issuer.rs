@@ -68,6 +68,16 @@ pub trait CertificateIssuer: Send + Sync + 'static {
 
     /// How many CRL shards the certificates this issuer signs are spread over now.
     fn crl_shards(&self) -> u32;
+
+    /// The intermediate's name (`intermediate`, `intermediate-rsa`, …): what the
+    /// configuration's `ca.active` and a profile's `issuer` name.
+    fn name(&self) -> &str;
+
+    /// Whether the intermediate's key is RSA (else ECDSA): subscriber RSA keys get its chain.
+    fn key_is_rsa(&self) -> bool;
+
+    /// The issuing CA's notAfter: it issues nothing after it, and its CRLs are signed until it.
+    fn not_after(&self) -> OffsetDateTime;
 }
 
 /// Signs inline: with the key in memory a signature takes tens of microseconds.
@@ -126,6 +136,18 @@ impl CertificateIssuer for ferrite_pki::Issuer {
 
     fn crl_shards(&self) -> u32 {
         self.urls().crl_shards
+    }
+
+    fn name(&self) -> &str {
+        ferrite_pki::Issuer::name(self)
+    }
+
+    fn key_is_rsa(&self) -> bool {
+        ferrite_pki::Issuer::key_is_rsa(self)
+    }
+
+    fn not_after(&self) -> OffsetDateTime {
+        ferrite_pki::Issuer::not_after(self)
     }
 }
 
@@ -223,5 +245,129 @@ impl CertificateIssuer for OnBlockingThreads {
 
     fn crl_shards(&self) -> u32 {
         self.0.urls().crl_shards
+    }
+
+    fn name(&self) -> &str {
+        self.0.name()
+    }
+
+    fn key_is_rsa(&self) -> bool {
+        self.0.key_is_rsa()
+    }
+
+    fn not_after(&self) -> OffsetDateTime {
+        self.0.not_after()
+    }
+}
+
+/// The CA's issuing intermediates: the ones that issue (`ca.active`) and the retired ones,
+/// which only sign the CRLs of the certificates they issued until their own notAfter (by then
+/// every one of those has expired: a certificate never outlives its issuer). The first is the
+/// primary intermediate (`intermediate.pem`): it signs the unsharded CRL and is what
+/// `/ca/intermediate.der` serves.
+#[derive(Clone)]
+pub struct Issuers {
+    entries: Vec<IssuerEntry>,
+}
+
+/// One intermediate of [`Issuers`].
+#[derive(Clone)]
+pub struct IssuerEntry {
+    /// Signs for it.
+    pub issuer: Arc<dyn CertificateIssuer>,
+    /// Whether it issues certificates (else it only signs its CRLs).
+    pub active: bool,
+}
+
+impl From<Arc<dyn CertificateIssuer>> for Issuers {
+    /// One intermediate, active.
+    fn from(issuer: Arc<dyn CertificateIssuer>) -> Issuers {
+        Issuers {
+            entries: vec![IssuerEntry {
+                issuer,
+                active: true,
+            }],
+        }
+    }
+}
+
+impl<T: CertificateIssuer> From<Arc<T>> for Issuers {
+    /// One intermediate, active.
+    fn from(issuer: Arc<T>) -> Issuers {
+        let issuer: Arc<dyn CertificateIssuer> = issuer;
+        Issuers::from(issuer)
+    }
+}
+
+impl Issuers {
+    /// The intermediates, the primary first. `None` when `entries` is empty or none is
+    /// active.
+    pub fn new(entries: Vec<IssuerEntry>) -> Option<Issuers> {
+        entries
+            .iter()
+            .any(|e| e.active)
+            .then_some(Issuers { entries })
+    }
+
+    /// The primary intermediate (`intermediate.pem`).
+    pub fn primary(&self) -> &Arc<dyn CertificateIssuer> {
+        &self.entries[0].issuer
+    }
+
+    /// Every intermediate, the primary first.
+    pub fn all(&self) -> impl Iterator<Item = &IssuerEntry> {
+        self.entries.iter()
+    }
+
+    /// The intermediate whose [`CertificateIssuer::issuer_id`] is `id`.
+    pub fn by_id(&self, id: &str) -> Option<&Arc<dyn CertificateIssuer>> {
+        self.entries
+            .iter()
+            .map(|e| &e.issuer)
+            .find(|i| i.issuer_id() == id)
+    }
+
+    /// The intermediate that signs a certificate of a profile whose `issuer` is `selector`
+    /// ([`ferrite_pki::issuer_selected`]) for a subscriber key that is RSA or not, at `now`:
+    /// among the active intermediates the selector allows that have not expired at `now`, one
+    /// of the key's family if there is one, else any; of those the newest (latest notBefore),
+    /// so an intermediate added by a ceremony takes over from the one it replaces. `None`: no
+    /// active intermediate fits. (A certificate never starts before its intermediate:
+    /// finalize moves its notBefore up.)
+    pub fn for_issuance(
+        &self,
+        selector: &str,
+        subscriber_rsa: bool,
+        now: OffsetDateTime,
+    ) -> Option<&Arc<dyn CertificateIssuer>> {
+        let candidates: Vec<&Arc<dyn CertificateIssuer>> = self
+            .entries
+            .iter()
+            .filter(|e| e.active)
+            .map(|e| &e.issuer)
+            .filter(|i| {
+                ferrite_pki::issuer_selected(selector, i.name(), i.key_is_rsa())
+                    && now < i.not_after()
+            })
+            .collect();
+        let same_family = candidates
+            .iter()
+            .filter(|i| i.key_is_rsa() == subscriber_rsa)
+            .max_by_key(|i| i.not_before());
+        same_family
+            .or_else(|| candidates.iter().max_by_key(|i| i.not_before()))
+            .copied()
+    }
+
+    /// The intermediates that sign CRLs at `now`: every one whose notAfter has not passed
+    /// (a retired one included: its certificates may still be revoked).
+    pub fn signing_crls(
+        &self,
+        now: OffsetDateTime,
+    ) -> impl Iterator<Item = &Arc<dyn CertificateIssuer>> {
+        self.entries
+            .iter()
+            .map(|e| &e.issuer)
+            .filter(move |i| now < i.not_after())
     }
 }

@@ -405,6 +405,20 @@ impl LoggedIssuer {
         }
     }
 
+    /// `inner`'s certificates, logged in `logs`, counted in the `metrics` of another
+    /// [`LoggedIssuer`] of the same logs: one count for every intermediate of the CA.
+    pub fn sharing(
+        inner: Arc<dyn CertificateIssuer>,
+        logs: CtLogs,
+        metrics: Arc<CtMetrics>,
+    ) -> LoggedIssuer {
+        LoggedIssuer {
+            inner,
+            logs,
+            metrics,
+        }
+    }
+
     /// What it counted: each log's submissions by outcome and their latency, and the
     /// certificates logged or refused, for `/metrics`.
     pub fn metrics(&self) -> Arc<CtMetrics> {
@@ -522,6 +536,18 @@ impl CertificateIssuer for LoggedIssuer {
 
     fn crl_shards(&self) -> u32 {
         self.inner.crl_shards()
+    }
+
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn key_is_rsa(&self) -> bool {
+        self.inner.key_is_rsa()
+    }
+
+    fn not_after(&self) -> OffsetDateTime {
+        self.inner.not_after()
     }
 }
 

@@ -9,14 +9,14 @@ use rcgen::{KeyPair, PublicKeyData};
 use time::{Duration, OffsetDateTime};
 
 use crate::ceremony::{
-    INTERMEDIATE_CERT, INTERMEDIATE_KEY_TYPE, ROOT_CERT, ROOT_KEY_TYPE, make_intermediate,
-    make_root, new_ca_id, sha256_fingerprint,
+    INTERMEDIATE_CERT, NewIntermediate, ROOT_CERT, ROOT_KEY_TYPE, make_intermediate, make_root,
+    new_ca_id, sha256_fingerprint,
 };
 use crate::issuer::{LeafRequest, certificate_pem, pem_certificates};
 use crate::params::{self, whole_seconds};
 use crate::parse::signature_fault;
 use crate::pkcs11::Token;
-use crate::signer::{CaKeyType, CaSigner, FileKey, PlaceholderKey, generate_file_key};
+use crate::signer::{CaSigner, FileKey, PlaceholderKey, generate_file_key};
 use crate::{CaOptions, Issuer, PkiError, Profile, SecretPem};
 
 const ROOT_KEY: &str = "private/root.key";
@@ -52,8 +52,128 @@ pub struct CaBundle {
     pub tls_key: SecretPem,
     /// The ACME listener certificate's notAfter.
     pub tls_not_after: OffsetDateTime,
-    /// Signs subscriber certificates and CRLs.
+    /// The primary intermediate (`intermediate.pem`): signs subscriber certificates and
+    /// CRLs, and the ACME listener's certificate.
     pub issuer: Issuer,
+    /// The other intermediates of the directory (`intermediate-NAME.pem`, by name): another
+    /// key type (the RSA one), or a newer intermediate of a rotation. Which of them issue is
+    /// the server's choice (`ca.active`).
+    pub others: Vec<Issuer>,
+}
+
+/// The file of intermediate `name` other than the primary: `intermediate-NAME.pem`, its key
+/// (with `ca.keys = "files"`) `private/intermediate-NAME.key`.
+pub fn intermediate_file(name: &str) -> String {
+    format!("{name}.pem")
+}
+
+/// Whether `name` may name an intermediate besides the primary: `intermediate-` followed by 1
+/// to 32 lower-case letters, digits and `-`.
+pub fn is_intermediate_name(name: &str) -> bool {
+    name.strip_prefix("intermediate-").is_some_and(|rest| {
+        (1..=32).contains(&rest.len())
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    })
+}
+
+/// The names of the intermediates in `dir` besides the primary (`intermediate-NAME.pem`),
+/// sorted.
+fn other_intermediates(dir: &Path) -> Result<Vec<String>, PkiError> {
+    let mut names = Vec::new();
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(names),
+        Err(e) => return Err(io("list", dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(io("list", dir))?;
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if let Some(name) = file.strip_suffix(".pem")
+            && is_intermediate_name(name)
+        {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The AIA caIssuers URL of intermediate `name`: beside the primary's (`…/intermediate.der`
+/// becomes `…/NAME.der`).
+fn sibling_url(primary: &str, name: &str) -> String {
+    match primary.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}.der"),
+        None => format!("{name}.der"),
+    }
+}
+
+/// Where the key of intermediate `name` is for [`load_others`].
+enum OtherKeys<'a> {
+    /// `private/NAME.key` in the CA directory.
+    Files,
+    /// In this token, found by the certificate's public key.
+    Token(&'a Token),
+}
+
+/// The intermediates of `dir` besides the primary, each checked to be signed by the root
+/// `root_der` and to have its key, with its AIA URL beside the primary's.
+fn load_others(
+    dir: &Path,
+    root_der: &[u8],
+    keys: OtherKeys<'_>,
+    opts: &CaOptions,
+) -> Result<Vec<Issuer>, PkiError> {
+    let mut issuers = Vec::new();
+    for name in other_intermediates(dir)? {
+        let file = intermediate_file(&name);
+        let (pem, ders) = read_chain(dir, &file)?;
+        let [der] = &ders[..] else {
+            return Err(invalid(dir, &file, "must hold exactly one certificate"));
+        };
+        check_signed_by(dir, &file, der, root_der)?;
+        let key: Arc<dyn CaSigner> = match keys {
+            OtherKeys::Files => {
+                let key_file = format!("{PRIVATE_DIR}/{name}.key");
+                let path = dir.join(&key_file);
+                if !path.try_exists().map_err(io("inspect", &path))? {
+                    return Err(invalid(
+                        dir,
+                        &file,
+                        format!(
+                            "its key {} is missing; put it there, or move {file} out of {} if this intermediate is no longer used",
+                            path.display(),
+                            dir.display()
+                        ),
+                    ));
+                }
+                Arc::new(FileKey::from_pem(&read(dir, &key_file)?, path)?)
+            }
+            OtherKeys::Token(token) => {
+                let stray = dir.join(format!("{PRIVATE_DIR}/{name}.key"));
+                if stray.try_exists().unwrap_or(false) {
+                    tracing::warn!(path = %stray.display(), "a CA key file lies in the data directory but the keys are in the token (ca.keys = \"pkcs11\"); it is not used: move it offline or destroy it");
+                }
+                let (_, cert) = x509_parser::parse_x509_certificate(der)
+                    .map_err(|e| invalid(dir, &file, format!("does not parse: {e}")))?;
+                Arc::new(token.find_key(
+                    cert.public_key().raw,
+                    &dir.join(&file).display().to_string(),
+                )?)
+            }
+        };
+        let mut urls = opts.urls.clone();
+        urls.ca_issuers = sibling_url(&opts.urls.ca_issuers, &name);
+        let issuer = Issuer::with_signer(&pem, key, urls)
+            .map_err(|e| match e {
+                PkiError::InvalidCaFile { reason, .. } => invalid(dir, &file, reason),
+                other => other,
+            })?
+            .with_name(&name);
+        issuers.push(issuer);
+    }
+    Ok(issuers)
 }
 
 impl CaBundle {
@@ -114,7 +234,7 @@ impl CaBundle {
             });
         }
         opts.validate()?;
-        let files = generate(dir, opts, INTERMEDIATE_KEY_TYPE)?;
+        let files = generate(dir, opts, &NewIntermediate::defaults())?;
         write_files(dir, &files, Placing::New)?;
         tracing::info!(dir = %dir.display(), "created a new CA");
         Ok((load(dir, opts)?, true))
@@ -126,9 +246,16 @@ impl CaBundle {
     pub(crate) fn create_with_intermediate(
         dir: &Path,
         opts: &CaOptions,
-        intermediate: CaKeyType,
+        intermediate: crate::CaKeyType,
     ) -> Result<CaBundle, PkiError> {
-        let files = generate(dir, opts, intermediate)?;
+        let files = generate(
+            dir,
+            opts,
+            &[NewIntermediate {
+                name: crate::PRIMARY_ISSUER_NAME.to_owned(),
+                key_type: intermediate,
+            }],
+        )?;
         write_files(dir, &files, Placing::New)?;
         load(dir, opts)
     }
@@ -170,7 +297,8 @@ impl CaBundle {
         };
         let key = token.find_key(&spki, &dir.join(INTERMEDIATE_CERT).display().to_string())?;
         let issuer = issuer(dir, &certs, Arc::new(key), opts)?;
-        let (bundle, created) = with_listener(dir, certs, issuer, opts)?;
+        let others = load_others(dir, &certs.root_der, OtherKeys::Token(token), opts)?;
+        let (bundle, created) = with_listener(dir, certs, issuer, others, opts)?;
         Ok((bundle, created))
     }
 }
@@ -260,12 +388,12 @@ impl CaBundle {
         let intermediate_pem = certificate_pem(&intermediate);
         let mut files = vec![
             NewFile {
-                name: ROOT_CERT,
+                name: ROOT_CERT.into(),
                 content: certificate_pem(&root),
                 secret: false,
             },
             NewFile {
-                name: INTERMEDIATE_CERT,
+                name: INTERMEDIATE_CERT.into(),
                 content: intermediate_pem.clone(),
                 secret: false,
             },
@@ -278,7 +406,7 @@ impl CaBundle {
                 let content = file_key.to_pem().expose().to_owned();
                 issuer_check(dir, &intermediate_pem, Arc::new(file_key), opts)?;
                 files.push(NewFile {
-                    name: INTERMEDIATE_KEY,
+                    name: INTERMEDIATE_KEY.into(),
                     content,
                     secret: true,
                 });
@@ -316,17 +444,18 @@ fn issuer_check(
 
 /// A file to write: name, content, whether it is a private key.
 struct NewFile {
-    name: &'static str,
+    name: String,
     content: String,
     secret: bool,
 }
 
-/// The files of a new CA: an ECDSA P-384 root and an issuing intermediate whose key is of
-/// `intermediate`, both keys in files.
+/// The files of a new CA: an ECDSA P-384 root and the issuing intermediates `intermediates`
+/// signed by it (the first the primary, `intermediate.pem`, which also issues the ACME
+/// listener's certificate), every key in a file.
 fn generate(
     dir: &Path,
     opts: &CaOptions,
-    intermediate: CaKeyType,
+    intermediates: &[NewIntermediate],
 ) -> Result<Vec<NewFile>, PkiError> {
     let now = whole_seconds(OffsetDateTime::now_utc());
     let ca_id = new_ca_id()?;
@@ -335,45 +464,53 @@ fn generate(
     let root = make_root(opts, &root_key, &ca_id, now)?;
     let root_issuer = rcgen::Issuer::new(root.params, PlaceholderKey::of(&root_key)?);
 
-    let intermediate_key = Arc::new(generate_file_key(intermediate, dir.join(INTERMEDIATE_KEY))?);
-    let intermediate = make_intermediate(
-        opts,
-        &*intermediate_key,
-        &root_issuer,
-        &root_key,
-        &ca_id,
-        now,
-    )?;
-    let intermediate_pem = certificate_pem(&intermediate.der);
-    let intermediate_key_pem = intermediate_key.to_pem().expose().to_owned();
-    let issuer = Issuer::with_signer(&intermediate_pem, intermediate_key, opts.urls.clone())?;
-    let [tls_cert, tls_key] = listener_certificate(&issuer, opts, now)?;
-
-    Ok(vec![
-        NewFile {
-            name: ROOT_KEY,
-            content: root_key.to_pem().expose().to_owned(),
-            secret: true,
-        },
-        NewFile {
-            name: INTERMEDIATE_CERT,
-            content: intermediate_pem,
+    let mut files = vec![NewFile {
+        name: ROOT_KEY.into(),
+        content: root_key.to_pem().expose().to_owned(),
+        secret: true,
+    }];
+    let mut primary = None;
+    for new in intermediates {
+        let key = Arc::new(generate_file_key(new.key_type, dir.join(new.key_file()))?);
+        let intermediate = make_intermediate(
+            &new.options(opts, &ca_id)?,
+            &*key,
+            &root_issuer,
+            &root_key,
+            &ca_id,
+            now,
+        )?;
+        let pem = certificate_pem(&intermediate.der);
+        files.push(NewFile {
+            name: new.cert_file(),
+            content: pem.clone(),
             secret: false,
-        },
-        NewFile {
-            name: INTERMEDIATE_KEY,
-            content: intermediate_key_pem,
+        });
+        files.push(NewFile {
+            name: new.key_file(),
+            content: key.to_pem().expose().to_owned(),
             secret: true,
-        },
+        });
+        if primary.is_none() {
+            primary = Some(Issuer::with_signer(&pem, key, opts.urls.clone())?);
+        }
+    }
+    let primary = primary.ok_or_else(|| PkiError::InvalidCaFile {
+        path: dir.join(INTERMEDIATE_CERT),
+        reason: "a new CA needs at least one intermediate".into(),
+    })?;
+    let [tls_cert, tls_key] = listener_certificate(&primary, opts, now)?;
+    files.extend([
         tls_cert,
         tls_key,
         // Last: the file clients are pointed at appears only once everything else exists.
         NewFile {
-            name: ROOT_CERT,
+            name: ROOT_CERT.into(),
             content: certificate_pem(&root.der),
             secret: false,
         },
-    ])
+    ]);
+    Ok(files)
 }
 
 /// A new key for the ACME listener and its certificate ([`Profile::acme_listener`]) signed by
@@ -408,12 +545,12 @@ fn listener_certificate(
     );
     Ok([
         NewFile {
-            name: TLS_CERT,
+            name: TLS_CERT.into(),
             content: tls.chain_pem,
             secret: false,
         },
         NewFile {
-            name: TLS_KEY,
+            name: TLS_KEY.into(),
             content: tls_key.serialize_pem(),
             secret: true,
         },
@@ -454,7 +591,7 @@ fn write_files(dir: &Path, files: &[NewFile], how: Placing) -> Result<(), PkiErr
     let private = dir.join(PRIVATE_DIR);
     create_dir(&private, 0o700)?;
     for file in files {
-        let path = dir.join(file.name);
+        let path = dir.join(&file.name);
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -619,6 +756,7 @@ fn check_signed_by(dir: &Path, name: &str, child: &[u8], parent: &[u8]) -> Resul
 /// self-signed, the intermediate signed by the root.
 struct CaCertificates {
     root_pem: String,
+    root_der: Vec<u8>,
     intermediate_pem: String,
     intermediate_der: Vec<u8>,
 }
@@ -640,6 +778,7 @@ fn read_ca_certificates(dir: &Path) -> Result<CaCertificates, PkiError> {
     check_signed_by(dir, INTERMEDIATE_CERT, intermediate, root)?;
     Ok(CaCertificates {
         root_pem,
+        root_der: root.clone(),
         intermediate_pem,
         intermediate_der: intermediate.clone(),
     })
@@ -665,7 +804,8 @@ fn load(dir: &Path, opts: &CaOptions) -> Result<CaBundle, PkiError> {
     let certs = read_ca_certificates(dir)?;
     let key = FileKey::from_pem(&read(dir, INTERMEDIATE_KEY)?, dir.join(INTERMEDIATE_KEY))?;
     let issuer = issuer(dir, &certs, Arc::new(key), opts)?;
-    Ok(with_listener(dir, certs, issuer, opts)?.0)
+    let others = load_others(dir, &certs.root_der, OtherKeys::Files, opts)?;
+    Ok(with_listener(dir, certs, issuer, others, opts)?.0)
 }
 
 /// The ACME listener's certificate chain (PEM: leaf, then the intermediate), its key and
@@ -687,6 +827,7 @@ fn with_listener(
     dir: &Path,
     certs: CaCertificates,
     issuer: Issuer,
+    others: Vec<Issuer>,
     opts: &CaOptions,
 ) -> Result<(CaBundle, bool), PkiError> {
     let now = OffsetDateTime::now_utc();
@@ -705,6 +846,7 @@ fn with_listener(
             tls_key: listener.key,
             tls_not_after: listener.not_after,
             issuer,
+            others,
         },
         issued,
     ))

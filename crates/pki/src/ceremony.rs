@@ -13,6 +13,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::bundle::is_intermediate_name;
+use crate::issuer::PRIMARY_ISSUER_NAME;
 use crate::issuer::{certificate_pem, pem_certificates};
 use crate::params::{self, whole_seconds};
 use crate::parse::signature_fault;
@@ -41,6 +43,82 @@ pub const RSA_INTERMEDIATE_KEY_TYPE: CaKeyType = CaKeyType::Rsa2048;
 pub const ROOT_KEY_ALGORITHM: CaKeyAlgorithm = ROOT_KEY_TYPE.algorithm();
 /// The issuing intermediate key's algorithm, [`INTERMEDIATE_KEY_TYPE`]'s.
 pub const INTERMEDIATE_KEY_ALGORITHM: CaKeyAlgorithm = INTERMEDIATE_KEY_TYPE.algorithm();
+
+/// The name of the RSA intermediate a new CA gets beside the primary (ECDSA) one.
+pub const RSA_INTERMEDIATE_NAME: &str = "intermediate-rsa";
+
+/// An issuing intermediate to make: its name (what its file and `ca.active` are called:
+/// [`PRIMARY_ISSUER_NAME`] for `intermediate.pem`, else `intermediate-NAME`) and its key's
+/// type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewIntermediate {
+    /// [`PRIMARY_ISSUER_NAME`] or a name [`is_intermediate_name`] accepts.
+    pub name: String,
+    /// Its key's type.
+    pub key_type: CaKeyType,
+}
+
+impl NewIntermediate {
+    /// What a new CA gets: the primary intermediate, ECDSA P-256, and `intermediate-rsa`,
+    /// RSA 2048, both under the one root; a subscriber's ECDSA key gets the first's chain,
+    /// an RSA key the second's (as Let's Encrypt does).
+    pub fn defaults() -> Vec<NewIntermediate> {
+        vec![
+            NewIntermediate {
+                name: PRIMARY_ISSUER_NAME.to_owned(),
+                key_type: INTERMEDIATE_KEY_TYPE,
+            },
+            NewIntermediate {
+                name: RSA_INTERMEDIATE_NAME.to_owned(),
+                key_type: RSA_INTERMEDIATE_KEY_TYPE,
+            },
+        ]
+    }
+
+    /// Its certificate's file in the CA directory.
+    pub(crate) fn cert_file(&self) -> String {
+        if self.name == PRIMARY_ISSUER_NAME {
+            INTERMEDIATE_CERT.to_owned()
+        } else {
+            crate::bundle::intermediate_file(&self.name)
+        }
+    }
+
+    /// Its key's file in the CA directory (with keys in files).
+    pub(crate) fn key_file(&self) -> String {
+        format!("private/{}.key", self.name)
+    }
+
+    /// `opts` for this intermediate of the CA `ca_id`: the primary gets the configured (or
+    /// default) commonName; another one that name followed by its own name's suffix
+    /// ("Ferrite Issuing CA 1a2b3c RSA"), so that no two intermediates share a subject.
+    pub(crate) fn options(&self, opts: &CaOptions, ca_id: &str) -> Result<CaOptions, PkiError> {
+        if self.name == PRIMARY_ISSUER_NAME {
+            return Ok(opts.clone());
+        }
+        if !is_intermediate_name(&self.name) {
+            return Err(PkiError::InvalidCaFile {
+                path: self.cert_file().into(),
+                reason: format!(
+                    "{:?} is not an intermediate's name: \"intermediate-\" followed by 1 to 32 lower-case letters, digits and '-'",
+                    self.name
+                ),
+            });
+        }
+        let base = opts
+            .intermediate_common_name
+            .clone()
+            .unwrap_or_else(|| format!("{} Issuing CA {ca_id}", opts.organization));
+        let suffix = self
+            .name
+            .strip_prefix("intermediate-")
+            .unwrap_or(&self.name)
+            .to_ascii_uppercase();
+        let mut named = opts.clone();
+        named.intermediate_common_name = Some(format!("{base} {suffix}"));
+        Ok(named)
+    }
+}
 
 /// A CA certificate made by [`make_root`] or [`make_intermediate`], with the parameters it
 /// was built from (to sign under it).
@@ -156,7 +234,7 @@ pub struct CeremonyRecord {
 /// A key in a [`CeremonyRecord`].
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordKey {
-    /// "root" or "intermediate".
+    /// "root", or the intermediate's name ("intermediate", "intermediate-rsa", …).
     pub role: String,
     /// The label of the token holding it.
     pub token: String,
@@ -180,7 +258,7 @@ pub struct RecordKey {
 /// A certificate in a [`CeremonyRecord`].
 #[derive(Debug, Clone, Serialize)]
 pub struct RecordCertificate {
-    /// "root" or "intermediate".
+    /// "root", or the intermediate's name ("intermediate", "intermediate-rsa", …).
     pub role: String,
     /// The file it was written to.
     pub file: String,
@@ -242,21 +320,34 @@ fn record_certificate(role: &str, file: &Path, der: &[u8]) -> Result<RecordCerti
 }
 
 /// A key ceremony in `token`: generates the keys the [`Ceremony`] names in the token
-/// (sensitive, never extractable), makes their certificates, and writes the certificates —
-/// never a key — to `dir` (`root.pem`, `intermediate.pem`; readable by every user), where
+/// (sensitive, never extractable) — the root's, and, unless it is [`Ceremony::RootOnly`],
+/// those of `intermediates` ([`NewIntermediate::defaults`] for a new CA: an ECDSA and an RSA
+/// one) — makes their certificates, and writes the certificates, never a key, to `dir`
+/// (`root.pem`, `intermediate.pem`, `intermediate-NAME.pem`; readable by every user), where
 /// `ferrite serve` reads them. For [`Ceremony::IntermediateFrom`], the root key is looked for
-/// in `root_token` when given (a token kept offline), else in `token`. Refuses to overwrite a
-/// certificate: a new CA goes in a new directory.
+/// in `root_token` when given (a token kept offline), else in `token`: that is how an
+/// intermediate is added beside the ones a CA has (a rotation). Refuses to overwrite a
+/// certificate: a new CA goes in a new directory, a new intermediate gets a new name.
 pub fn init_in_token(
     dir: &Path,
     opts: &CaOptions,
     token: &Token,
     root_token: Option<&Token>,
     ceremony: &Ceremony,
+    intermediates: &[NewIntermediate],
 ) -> Result<CeremonyRecord, PkiError> {
     opts.validate()?;
     let root_path = dir.join(ROOT_CERT);
-    let intermediate_path = dir.join(INTERMEDIATE_CERT);
+    let intermediates = match ceremony {
+        Ceremony::RootOnly => &[][..],
+        _ => intermediates,
+    };
+    if *ceremony != Ceremony::RootOnly && intermediates.is_empty() {
+        return Err(PkiError::InvalidCaFile {
+            path: dir.join(INTERMEDIATE_CERT),
+            reason: "the ceremony names no intermediate to make".into(),
+        });
+    }
     let exists = |path: &Path| path.try_exists().unwrap_or(true);
     let refuse = |path: &Path| {
         PkiError::InvalidCaFile {
@@ -268,17 +359,20 @@ pub fn init_in_token(
         Ceremony::RootAndIntermediate | Ceremony::RootOnly if exists(&root_path) => {
             return Err(refuse(&root_path));
         }
-        Ceremony::RootAndIntermediate | Ceremony::IntermediateFrom { .. }
-            if exists(&intermediate_path) =>
-        {
-            return Err(refuse(&intermediate_path));
-        }
         _ => {}
+    }
+    let mut intermediate_paths = Vec::with_capacity(intermediates.len());
+    for new in intermediates {
+        let path = dir.join(new.cert_file());
+        if exists(&path) {
+            return Err(refuse(&path));
+        }
+        intermediate_paths.push(path);
     }
     let now = whole_seconds(OffsetDateTime::now_utc());
     let ca_id = new_ca_id()?;
     let mut keys = Vec::new();
-    let mut files: Vec<(&'static str, &Path, Vec<u8>)> = Vec::new();
+    let mut files: Vec<(String, &Path, Vec<u8>)> = Vec::new();
 
     let (root_key, root_issuer) = match ceremony {
         Ceremony::RootAndIntermediate | Ceremony::RootOnly => {
@@ -286,7 +380,7 @@ pub fn init_in_token(
             let root = make_root(opts, &key, &ca_id, now)?;
             keys.push(record_key("root", &key, true)?);
             let issuer = rcgen::Issuer::new(root.params, PlaceholderKey::of(&key)?);
-            files.push(("root", &root_path, root.der));
+            files.push(("root".into(), &root_path, root.der));
             (key, issuer)
         }
         Ceremony::IntermediateFrom {
@@ -331,19 +425,23 @@ pub fn init_in_token(
                     });
                 }
             } else {
-                files.push(("root", &root_path, der.clone()));
+                files.push(("root".into(), &root_path, der.clone()));
             }
             (key, issuer)
         }
     };
-    if *ceremony != Ceremony::RootOnly {
-        let key = token.generate_key(
-            INTERMEDIATE_KEY_TYPE,
-            &format!("ferrite-intermediate-{ca_id}"),
+    for (new, path) in intermediates.iter().zip(&intermediate_paths) {
+        let key = token.generate_key(new.key_type, &format!("ferrite-{}-{ca_id}", new.name))?;
+        let intermediate = make_intermediate(
+            &new.options(opts, &ca_id)?,
+            &key,
+            &root_issuer,
+            &root_key,
+            &ca_id,
+            now,
         )?;
-        let intermediate = make_intermediate(opts, &key, &root_issuer, &root_key, &ca_id, now)?;
-        keys.push(record_key("intermediate", &key, true)?);
-        files.push(("intermediate", &intermediate_path, intermediate.der));
+        keys.push(record_key(&new.name, &key, true)?);
+        files.push((new.name.clone(), path, intermediate.der));
     }
 
     crate::bundle::create_dir(dir, 0o755)?;

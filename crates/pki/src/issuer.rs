@@ -18,7 +18,7 @@ use crate::lint::{self, Expected, IssuerFacts};
 use crate::params::{self, whole_seconds};
 use crate::serial::{random_serial, to_hex};
 use crate::signer::{CaSigner, FileKey, PlaceholderKey, replace_signature};
-use crate::{DEFAULT_ISSUER, IssuerUrls, KeyKind, PkiError, Profile};
+use crate::{IssuerUrls, KeyKind, PkiError, Profile};
 
 /// At most this many names in one certificate (Let's Encrypt's limit).
 pub const MAX_NAMES_PER_CERTIFICATE: usize = 100;
@@ -93,12 +93,21 @@ pub struct Issuer {
     urls: IssuerUrls,
     /// [`Issuer::id`].
     id: String,
+    /// [`Issuer::name`].
+    name: String,
+    /// Whether the intermediate's key is RSA (else ECDSA).
+    rsa: bool,
 }
+
+/// The name of the intermediate in `intermediate.pem`; the others are named after their file
+/// (`intermediate-NAME.pem`).
+pub const PRIMARY_ISSUER_NAME: &str = "intermediate";
 
 impl fmt::Debug for Issuer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Issuer")
             .field("id", &self.id)
+            .field("name", &self.name)
             .field("key_id", &to_hex(&self.facts.key_id))
             .field("not_after", &self.facts.not_after)
             .field("urls", &self.urls)
@@ -171,8 +180,11 @@ impl Issuer {
         cert_pem.push('\n');
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &cert_der);
         let id = crate::weak_keys::hex(&digest.as_ref()[..8]);
+        let rsa = KeyKind::spki_is_rsa(cert.public_key().raw);
         Ok(Issuer {
             id,
+            name: PRIMARY_ISSUER_NAME.to_owned(),
+            rsa,
             cert_der,
             cert_pem,
             key,
@@ -225,9 +237,26 @@ impl Issuer {
         }
     }
 
-    /// The issuer's name, what a [`Profile::issuer`] names: [`DEFAULT_ISSUER`].
+    /// The intermediate's name, what a [`Profile::issuer`] may name and `ferrite ca show`
+    /// lists: [`PRIMARY_ISSUER_NAME`] unless [`Issuer::with_name`] gave another.
     pub fn name(&self) -> &str {
-        DEFAULT_ISSUER
+        &self.name
+    }
+
+    /// This issuer named `name` (`intermediate-NAME.pem`'s).
+    pub fn with_name(mut self, name: &str) -> Issuer {
+        name.clone_into(&mut self.name);
+        self
+    }
+
+    /// Whether the intermediate's key is RSA (else ECDSA): subscriber RSA keys get its chain.
+    pub fn key_is_rsa(&self) -> bool {
+        self.rsa
+    }
+
+    /// The intermediate's notAfter: no leaf may end later.
+    pub fn not_after(&self) -> OffsetDateTime {
+        self.facts.not_after
     }
 
     /// Issues a certificate of [`Profile::tls_server`], the Baseline Requirements
@@ -366,15 +395,15 @@ impl Issuer {
         ct: CtExtension<'_>,
     ) -> Result<IssuedCertificate, PkiError> {
         profile.validate()?;
-        if profile.issuer != self.name() {
+        if !crate::profile::issuer_selected(&profile.issuer, &self.name, self.rsa) {
             return Err(PkiError::InvalidProfile {
                 profile: profile.name.clone(),
                 field: "issuer",
                 reason: format!(
-                    "names issuer {:?}, but this CA has one issuer, {:?}: write issuer = {:?}",
+                    "names issuer {:?}, which is not intermediate {:?} ({}): write \"default\", \"ecdsa\", \"rsa\" or the name of an intermediate `ferrite ca show` lists",
                     profile.issuer,
-                    self.name(),
-                    self.name()
+                    self.name,
+                    if self.rsa { "RSA" } else { "ECDSA" },
                 ),
             });
         }

@@ -74,6 +74,14 @@ impl KeyKind {
     pub fn is_rsa(&self) -> bool {
         matches!(self, KeyKind::Rsa { .. })
     }
+
+    /// Whether the DER SubjectPublicKeyInfo `spki_der` holds an RSA key (rsaEncryption): which
+    /// chain a subscriber's key gets. False for anything that does not parse.
+    pub fn spki_is_rsa(spki_der: &[u8]) -> bool {
+        use x509_parser::prelude::FromDer;
+        SubjectPublicKeyInfo::from_der(spki_der)
+            .is_ok_and(|(_, spki)| spki.algorithm.algorithm.to_id_string() == OID_RSA_ENCRYPTION)
+    }
 }
 
 /// Bit length of a big-endian unsigned integer, ignoring leading zero bytes and bits.

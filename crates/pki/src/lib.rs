@@ -80,26 +80,28 @@ mod validity;
 mod weak_keys;
 
 pub use bundle::{
-    CaBundle, ImportedKey, LISTENER_RENEW_BEFORE, ListenerCertificate, listener_fault,
-    renew_listener,
+    CaBundle, ImportedKey, LISTENER_RENEW_BEFORE, ListenerCertificate, intermediate_file,
+    is_intermediate_name, listener_fault, renew_listener,
 };
 pub use ceremony::{
-    Ceremony, CeremonyRecord, INTERMEDIATE_KEY_ALGORITHM, INTERMEDIATE_KEY_TYPE,
-    ROOT_KEY_ALGORITHM, ROOT_KEY_TYPE, RSA_INTERMEDIATE_KEY_TYPE, RecordCertificate, RecordKey,
-    init_in_token, sha256_fingerprint,
+    Ceremony, CeremonyRecord, INTERMEDIATE_KEY_ALGORITHM, INTERMEDIATE_KEY_TYPE, NewIntermediate,
+    ROOT_KEY_ALGORITHM, ROOT_KEY_TYPE, RSA_INTERMEDIATE_KEY_TYPE, RSA_INTERMEDIATE_NAME,
+    RecordCertificate, RecordKey, init_in_token, sha256_fingerprint,
 };
 pub use crl::{MAX_CRL_VALIDITY, RevokedEntry, crl_shard_of, is_subscriber_revocation_reason};
 pub use csr::{Csr, CsrPolicy};
 pub use ct::{Precertificate, Sct};
 pub use error::{CsrError, PkiError};
 pub use issuer::{
-    IssueRequest, IssuedCertificate, Issuer, MAX_NAMES_PER_CERTIFICATE, certificate_pem,
+    IssueRequest, IssuedCertificate, Issuer, MAX_NAMES_PER_CERTIFICATE, PRIMARY_ISSUER_NAME,
+    certificate_pem,
 };
 pub use key::KeyKind;
 pub use options::{CaOptions, IssuerUrls, MAX_CRL_SHARDS};
 pub use parse::{ParsedCertificate, parse_certificate};
 pub use profile::{
-    DEFAULT_ISSUER, ExtendedKeyUsage, KeyType, KeyUsage, KeyUsages, PolicyOid, Profile,
+    DEFAULT_ISSUER, ECDSA_ISSUERS, ExtendedKeyUsage, KeyType, KeyUsage, KeyUsages, PolicyOid,
+    Profile, RSA_ISSUERS, issuer_selected,
 };
 pub use secret::SecretPem;
 pub use serial::{from_hex as serial_from_hex, to_hex as serial_to_hex};

@@ -12,8 +12,26 @@ use crate::der;
 use crate::validity::{MAX_LEAF_VALIDITY, SHORT_LIVED_MAX_VALIDITY, max_leaf_validity};
 use crate::{KeyKind, PkiError};
 
-/// The name of the CA's one issuer, the intermediate: what [`Profile::issuer`] names.
+/// [`Profile::issuer`] for "the active intermediate of the subscriber key's family": an ECDSA
+/// key gets the ECDSA chain and an RSA key the RSA chain (as Let's Encrypt does), or the chain
+/// there is when the CA has intermediates of one family only.
 pub const DEFAULT_ISSUER: &str = "default";
+/// [`Profile::issuer`] for "the active ECDSA intermediate", whatever the subscriber's key.
+pub const ECDSA_ISSUERS: &str = "ecdsa";
+/// [`Profile::issuer`] for "the active RSA intermediate", whatever the subscriber's key.
+pub const RSA_ISSUERS: &str = "rsa";
+
+/// Whether an intermediate named `name` (RSA key when `is_rsa`) may sign for a profile whose
+/// [`Profile::issuer`] is `selector`: [`DEFAULT_ISSUER`] takes any, [`ECDSA_ISSUERS`] and
+/// [`RSA_ISSUERS`] those of one family, any other value the intermediate of that name.
+pub fn issuer_selected(selector: &str, name: &str, is_rsa: bool) -> bool {
+    match selector {
+        DEFAULT_ISSUER => true,
+        ECDSA_ISSUERS => !is_rsa,
+        RSA_ISSUERS => is_rsa,
+        named => named == name,
+    }
+}
 
 /// The ACME listener's own certificate: 397 days (the longest any TLS client accepts).
 const LISTENER_VALIDITY: Duration = Duration::days(397);
@@ -102,7 +120,10 @@ pub struct Profile {
     /// [`Profile::validate`] refuses `false`.
     #[serde(default = "yes")]
     pub aia_ca_issuers: bool,
-    /// The issuer that signs the profile's certificates: [`DEFAULT_ISSUER`], the only one.
+    /// Which intermediate signs the profile's certificates: [`DEFAULT_ISSUER`] (the active one
+    /// of the subscriber key's family), [`ECDSA_ISSUERS`] or [`RSA_ISSUERS`] (the active one
+    /// of that family for every key), or one intermediate's name (`intermediate`,
+    /// `intermediate-rsa`, … as `ferrite ca show` lists them). See [`issuer_selected`].
     #[serde(default = "default_issuer")]
     pub issuer: String,
     /// Which rules apply beyond the fields; never from configuration.

@@ -15,11 +15,13 @@ use ferrite_pki::{
 use x509_parser::extensions::{DistributionPointName, GeneralName, ParsedExtension};
 use x509_parser::prelude::{X509Certificate, X509Version, parse_x509_certificate, parse_x509_crl};
 
-const FILES: [&str; 6] = [
+const FILES: [&str; 8] = [
     "root.pem",
     "private/root.key",
     "intermediate.pem",
     "private/intermediate.key",
+    "intermediate-rsa.pem",
+    "private/intermediate-rsa.key",
     "tls.pem",
     "private/tls.key",
 ];
@@ -62,13 +64,19 @@ fn load_or_create_twice_regenerates_nothing() {
         let mode = |p: &str| fs::metadata(dir.join(p)).unwrap().permissions().mode() & 0o777;
         // The certificates are readable by everyone, the keys only by their owner.
         assert_eq!(mode(""), 0o755);
-        for cert in ["root.pem", "intermediate.pem", "tls.pem"] {
+        for cert in [
+            "root.pem",
+            "intermediate.pem",
+            "intermediate-rsa.pem",
+            "tls.pem",
+        ] {
             assert_eq!(mode(cert), 0o644, "{cert}");
         }
         assert_eq!(mode("private"), 0o700);
         for key in [
             "private/root.key",
             "private/intermediate.key",
+            "private/intermediate-rsa.key",
             "private/tls.key",
         ] {
             assert_eq!(mode(key), 0o600, "{key}");
@@ -79,9 +87,17 @@ fn load_or_create_twice_regenerates_nothing() {
             );
         }
     }
-    // No temporary files left behind: three certificates and the key directory.
-    assert_eq!(fs::read_dir(&dir).unwrap().count(), 4);
-    assert_eq!(fs::read_dir(dir.join("private")).unwrap().count(), 3);
+    // No temporary files left behind: four certificates and the key directory.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 5);
+    assert_eq!(fs::read_dir(dir.join("private")).unwrap().count(), 4);
+    // The two intermediates: ECDSA (the primary) and RSA, under the one root.
+    assert!(!second.issuer.key_is_rsa());
+    let rsa: Vec<(&str, bool)> = second
+        .others
+        .iter()
+        .map(|i| (i.name(), i.key_is_rsa()))
+        .collect();
+    assert_eq!(rsa, [("intermediate-rsa", true)]);
 }
 
 /// A user other than the CA's reads the root (a web server's ACME worker drops privileges)
@@ -128,8 +144,15 @@ fn another_user_reads_the_root_but_no_key() {
 #[test]
 fn keys_beside_the_certificates_move_into_the_private_directory() {
     let (_tmp, dir, first) = new_ca();
-    let before = snapshot(&dir);
-    // The layout that kept the keys beside the certificates, in a 0700 directory.
+    // The layout that kept the keys beside the certificates, in a 0700 directory, from
+    // before CAs had an RSA intermediate.
+    fs::remove_file(dir.join("intermediate-rsa.pem")).unwrap();
+    fs::remove_file(dir.join("private/intermediate-rsa.key")).unwrap();
+    let before: Vec<Vec<u8>> = FILES
+        .iter()
+        .filter(|f| !f.contains("-rsa"))
+        .map(|f| fs::read(dir.join(f)).unwrap())
+        .collect();
     for key in ["root.key", "intermediate.key", "tls.key"] {
         fs::rename(dir.join("private").join(key), dir.join(key)).unwrap();
     }
@@ -142,7 +165,13 @@ fn keys_beside_the_certificates_move_into_the_private_directory() {
     let (second, created) = CaBundle::load_or_create(&dir, &options()).unwrap();
     assert!(!created);
     assert_eq!(second.root_pem, first.root_pem);
-    assert_eq!(snapshot(&dir), before);
+    let after: Vec<Vec<u8>> = FILES
+        .iter()
+        .filter(|f| !f.contains("-rsa"))
+        .map(|f| fs::read(dir.join(f)).unwrap())
+        .collect();
+    assert_eq!(after, before);
+    assert!(second.others.is_empty());
     assert!(!dir.join("tls.key").exists());
     #[cfg(unix)]
     {

@@ -245,22 +245,23 @@ pub(crate) async fn render(State(state): State<AppState>) -> Response {
         &mut out,
         "ferrite_certificate_expiry_seconds",
         "gauge",
-        "Seconds until the issuing CA's and the ACME listener's certificates expire.",
+        "Seconds until the intermediates' (certificate=\"issuer\", by name, active or retired) and the ACME listener's certificates expire.",
     );
-    for (which, not_after) in [
-        ("issuer", state.ca.issuer_not_after()),
-        (
-            "acme_listener",
-            state.config.listener.as_ref().map(|l| l.not_after()),
-        ),
-    ] {
-        if let Some(not_after) = not_after {
-            let _ = writeln!(
-                out,
-                "ferrite_certificate_expiry_seconds{{certificate=\"{which}\"}} {}",
-                (not_after - now).whole_seconds()
-            );
-        }
+    for entry in state.ca.issuers().all() {
+        let _ = writeln!(
+            out,
+            "ferrite_certificate_expiry_seconds{{certificate=\"issuer\",name=\"{}\",active=\"{}\"}} {}",
+            entry.issuer.name(),
+            entry.active,
+            (entry.issuer.not_after() - now).whole_seconds()
+        );
+    }
+    if let Some(not_after) = state.config.listener.as_ref().map(|l| l.not_after()) {
+        let _ = writeln!(
+            out,
+            "ferrite_certificate_expiry_seconds{{certificate=\"acme_listener\"}} {}",
+            (not_after - now).whole_seconds()
+        );
     }
     if let Some(age) = state.ca.crl_age().await {
         help(

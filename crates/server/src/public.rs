@@ -16,6 +16,9 @@ use crate::AppState;
 pub const INTERMEDIATE_PATH: &str = "/ca/intermediate.der";
 /// The intermediate as PEM, for people and configuration files.
 pub const INTERMEDIATE_PEM_PATH: &str = "/ca/intermediate.pem";
+/// Where every intermediate is served, by name: `/ca/{name}.der` (AIA caIssuers) and
+/// `/ca/{name}.pem`; the primary intermediate's name makes [`INTERMEDIATE_PATH`].
+pub const INTERMEDIATES_PATH: &str = "/ca";
 /// The root clients must trust.
 pub const ROOT_PATH: &str = "/ca/root.pem";
 /// The unsharded CRL, and the base of the shards' paths: `{CRL_PATH}/{issuer id}/{shard}.crl`
@@ -35,6 +38,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route(INTERMEDIATE_PATH, get(intermediate))
         .route(INTERMEDIATE_PEM_PATH, get(intermediate_pem))
         .route(ROOT_PATH, get(root))
+        .route("/ca/{file}", get(named_intermediate))
         .route(CRL_PATH, get(unsharded_crl))
         .route("/crl/{issuer}/{file}", get(crl_shard))
         .route(LIVE_PATH, get(live))
@@ -62,6 +66,38 @@ async fn intermediate_pem(State(state): State<AppState>) -> Response {
         state.ca.issuer().certificate_pem().to_owned(),
         "application/x-pem-file",
     )
+}
+
+/// `/ca/{name}.der` or `/ca/{name}.pem`: the intermediate of that name, retired ones included
+/// (their certificates still chain to them); anything else is 404.
+async fn named_intermediate(State(state): State<AppState>, Path(file): Path<String>) -> Response {
+    let (name, der) = match (file.strip_suffix(".der"), file.strip_suffix(".pem")) {
+        (Some(name), _) => (name, true),
+        (None, Some(name)) => (name, false),
+        (None, None) => return no_such_intermediate(),
+    };
+    let Some(entry) = state.ca.issuers().all().find(|e| e.issuer.name() == name) else {
+        return no_such_intermediate();
+    };
+    if der {
+        with_type(
+            entry.issuer.certificate_der().to_vec(),
+            "application/pkix-cert",
+        )
+    } else {
+        with_type(
+            entry.issuer.certificate_pem().to_owned(),
+            "application/x-pem-file",
+        )
+    }
+}
+
+fn no_such_intermediate() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        "no such CA certificate: a certificate's authorityInfoAccess names its issuer's",
+    )
+        .into_response()
 }
 
 async fn root(State(state): State<AppState>) -> Response {
@@ -160,7 +196,7 @@ const LISTENER_WARNING: time::Duration = time::Duration::days(30);
 
 /// 200 `ok` when the database takes a write transaction and the CA key signs; else 503 naming
 /// the part that fails, for a load balancer to take the instance out of rotation. A ready
-/// instance whose issuing intermediate expires within 90 days, or whose ACME listener
+/// instance with an active intermediate that expires within 90 days, or whose ACME listener
 /// certificate within 30, still answers 200, with a `warning:` line for each after `ok` (both
 /// certificates are public, so saying so is too).
 async fn ready(State(state): State<AppState>) -> Response {
@@ -168,8 +204,7 @@ async fn ready(State(state): State<AppState>) -> Response {
         Ok(()) => {
             let now = state.ca.now();
             let mut body = String::from("ok");
-            let intermediate =
-                ferrite_core::ca::intermediate_expiry_warning(now, state.ca.issuer_not_after());
+            let intermediates = state.ca.intermediate_warnings();
             let listener = state
                 .config
                 .listener
@@ -185,7 +220,7 @@ async fn ready(State(state): State<AppState>) -> Response {
                         "the ACME listener's certificate {when} ({t}); Ferrite renews its own, an operator's tls.cert_file must be replaced"
                     )
                 });
-            for warning in intermediate.into_iter().chain(listener) {
+            for warning in intermediates.into_iter().chain(listener) {
                 body.push_str("\nwarning: ");
                 body.push_str(&warning);
             }

@@ -162,8 +162,13 @@ impl TestCa {
             // Keys in a token: the operator holds the key ceremony before the first start
             // (a data directory that already holds the CA's certificates had its ceremony,
             // or an import).
-            ferrite_app::ca::init(&config, &ferrite_pki::Ceremony::RootAndIntermediate, None)
-                .expect("the key ceremony in the configured token");
+            ferrite_app::ca::init(
+                &config,
+                &ferrite_pki::Ceremony::RootAndIntermediate,
+                None,
+                &ferrite_pki::NewIntermediate::defaults(),
+            )
+            .expect("the key ceremony in the configured token");
         }
         let listeners = Listeners::bind(&config).await.expect("bind");
         let ferrite = Ferrite::build(&config, listeners, hooks)
@@ -256,7 +261,7 @@ pub struct RawIssued {
     pub chain_pem: String,
     /// The leaf certificate, DER.
     pub leaf_der: Vec<u8>,
-    /// The leaf's private key, PKCS#8 DER (P-256).
+    /// The leaf's private key, PKCS#8 DER (P-256 unless `raw_issue_with` was given another).
     pub leaf_key_pkcs8: Vec<u8>,
 }
 
@@ -481,14 +486,42 @@ impl TestCa {
         account: &RawAccount,
         names: &[&str],
     ) -> RawIssued {
-        let (order_url, order) = self.raw_ready_order(raw, account, names).await;
         let leaf_key = rcgen::KeyPair::generate().expect("leaf key");
+        self.raw_issue_with(raw, account, names, &leaf_key).await
+    }
+
+    /// Issues a certificate for `names` (http-01) to a CSR of `leaf_key` (an RSA key, say)
+    /// and downloads it.
+    pub async fn raw_issue_with(
+        &self,
+        raw: &RawClient,
+        account: &RawAccount,
+        names: &[&str],
+        leaf_key: &rcgen::KeyPair,
+    ) -> RawIssued {
+        let (order_url, order) = self.raw_ready_order(raw, account, names).await;
+        self.raw_complete(raw, account, &order_url, &order, names, leaf_key)
+            .await
+    }
+
+    /// Finalizes the ready order `order` (at `order_url`) with a CSR for `names` of
+    /// `leaf_key`, waits until it is valid and downloads the certificate; panics unless each
+    /// step succeeds.
+    pub async fn raw_complete(
+        &self,
+        raw: &RawClient,
+        account: &RawAccount,
+        order_url: &str,
+        order: &Value,
+        names: &[&str],
+        leaf_key: &rcgen::KeyPair,
+    ) -> RawIssued {
         let r = self
-            .raw_finalize(raw, account, &order, &csr_der(names, &leaf_key))
+            .raw_finalize(raw, account, order, &csr_der(names, leaf_key))
             .await;
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
         let order = raw
-            .poll(&account.key, &account.kid, &order_url, |o| {
+            .poll(&account.key, &account.kid, order_url, |o| {
                 o["status"] != "processing"
             })
             .await;
@@ -499,13 +532,47 @@ impl TestCa {
         let chain_pem = String::from_utf8(r.body).expect("PEM is UTF-8");
         let leaf_der = pem_chain(&chain_pem).remove(0);
         RawIssued {
-            order_url,
+            order_url: order_url.to_owned(),
             cert_url: cert_url.to_owned(),
             chain_pem,
             leaf_der,
             leaf_key_pkcs8: leaf_key.serialize_der(),
         }
     }
+}
+
+/// The serial number octets of the DER certificate `der`, without leading zeros (as a CRL
+/// entry's serial compares).
+pub fn serial_octets(der: &[u8]) -> Vec<u8> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).expect("a DER certificate");
+    cert.raw_serial()
+        .iter()
+        .copied()
+        .skip_while(|b| *b == 0)
+        .collect()
+}
+
+/// `openssl verify` of the leaf of `chain_pem` (a downloaded chain: leaf, then intermediate)
+/// to the root in `root_pem_path`; panics unless openssl says OK.
+pub fn openssl_verify_chain(root_pem_path: &std::path::Path, chain_pem: &str) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let chain = dir.path().join("chain.pem");
+    std::fs::write(&chain, chain_pem).expect("write the chain");
+    let out = std::process::Command::new("openssl")
+        .arg("verify")
+        .arg("-CAfile")
+        .arg(root_pem_path)
+        .arg("-untrusted")
+        .arg(&chain)
+        .arg(&chain)
+        .output()
+        .expect("openssl must be installed: run scripts/test.sh");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains(": OK"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// A DER CSR for `names` (subjectAltName dNSNames, empty subject) signed by `key`.

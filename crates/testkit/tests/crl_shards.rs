@@ -13,6 +13,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ferrite_core::ca::operator_revoke;
 use ferrite_core::model::CrlScope;
 use ferrite_jose::Algorithm;
+use ferrite_testkit::ca::serial_octets;
 use ferrite_testkit::raw::{http_get, http_get_with};
 use ferrite_testkit::{RawAccount, RawIssued, TestCa, TestCaOptions, bounded};
 use serde_json::json;
@@ -26,15 +27,6 @@ async fn four_shards() -> TestCa {
     let mut options = TestCaOptions::default();
     options.config.crl.shards = SHARDS;
     TestCa::start_with(options).await
-}
-
-fn serial_octets(der: &[u8]) -> Vec<u8> {
-    let (_, cert) = X509Certificate::from_der(der).unwrap();
-    cert.raw_serial()
-        .iter()
-        .copied()
-        .skip_while(|b| *b == 0)
-        .collect()
 }
 
 /// Revokes `issued` through ACME with `reason`, signed by the ordering account.

@@ -185,20 +185,7 @@ async fn issuance_and_revocation_with_the_ca_keys_in_a_token() {
         leaf.verify_signature(Some(intermediate.public_key()))
             .unwrap();
 
-        let dir = tempfile::tempdir().unwrap();
-        let chain_file = dir.path().join("chain.pem");
-        std::fs::write(&chain_file, &issued.chain_pem).unwrap();
-        let out = std::process::Command::new("openssl")
-            .arg("verify")
-            .arg("-CAfile")
-            .arg(&ca.root_pem_path)
-            .arg("-untrusted")
-            .arg(&chain_file)
-            .arg(&chain_file)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && text.contains(": OK"), "{text}");
+        ferrite_testkit::ca::openssl_verify_chain(&ca.root_pem_path, &issued.chain_pem);
 
         // Revocation, and the CRL signed in the token.
         let r = raw
@@ -227,7 +214,25 @@ async fn issuance_and_revocation_with_the_ca_keys_in_a_token() {
             "the revoked certificate is in the CRL"
         );
 
-        softhsm::assert_private_keys_locked_in(&hsm, &hsm.label, 2);
+        // An RSA subscriber key gets the RSA intermediate's chain, signed in the token too.
+        let rsa = ca
+            .raw_issue_with(
+                &raw,
+                &account,
+                &["rsa.hsm.example.com"],
+                &ferrite_testkit::keys::rsa_2048(),
+            )
+            .await;
+        let rsa_ders = pem_chain(&rsa.chain_pem);
+        let (_, rsa_intermediate) = X509Certificate::from_der(&rsa_ders[1]).unwrap();
+        assert_eq!(
+            rsa_intermediate.subject().to_string(),
+            "C=US, O=Example Trust, CN=Example Trust Issuing E1 RSA"
+        );
+        ferrite_testkit::ca::openssl_verify_chain(&ca.root_pem_path, &rsa.chain_pem);
+
+        // The root's and both intermediates' keys.
+        softhsm::assert_private_keys_locked_in(&hsm, &hsm.label, 3);
         let keys = softhsm::private_key_files(ca.data_dir());
         assert_eq!(
             keys,
@@ -339,7 +344,13 @@ async fn a_hierarchy_whose_key_is_in_the_token_is_imported() {
         let mut old = ferrite_app::Config::default();
         hsm.configure(&mut old);
         old.data_dir = tmp.path().join("old");
-        ferrite_app::ca::init(&old, &ferrite_pki::Ceremony::RootAndIntermediate, None).unwrap();
+        ferrite_app::ca::init(
+            &old,
+            &ferrite_pki::Ceremony::RootAndIntermediate,
+            None,
+            &ferrite_pki::NewIntermediate::defaults(),
+        )
+        .unwrap();
         let (root, intermediate) = (
             old.data_dir.join("ca/root.pem"),
             old.data_dir.join("ca/intermediate.pem"),
@@ -373,6 +384,128 @@ async fn a_hierarchy_whose_key_is_in_the_token_is_imported() {
         assert_eq!(
             chain[1],
             pem_chain(&std::fs::read_to_string(&intermediate).unwrap())[0]
+        );
+    })
+    .await;
+}
+
+/// Rotation: `ferrite ca init --intermediate-from root.pem --name intermediate-next` adds an
+/// intermediate in the token beside the ones a CA has (the root key signs it, no certificate is
+/// replaced); with `ca.active` naming it, ECDSA keys get its chain, while the intermediate it
+/// replaces is retired and keeps signing the CRL of the certificates it issued, in the token;
+/// `ferrite ca show` says which issues.
+#[tokio::test]
+#[ignore = "needs softhsm2 and opensc: run scripts/test.sh"]
+async fn an_added_intermediate_takes_over_and_the_retired_one_signs_its_crls() {
+    let Some(hsm) = softhsm::in_own_process(
+        "an_added_intermediate_takes_over_and_the_retired_one_signs_its_crls",
+    ) else {
+        return;
+    };
+    bounded(async {
+        let kept = tempfile::tempdir().unwrap();
+        let mut opts = TestCaOptions::default();
+        hsm.configure(&mut opts.config);
+        opts.data_dir = Some(kept.path().to_owned());
+        let config = opts.config.clone();
+        let first = TestCa::start_with(opts).await;
+        let raw = first.raw();
+        let account = RawAccount::register(&raw, Algorithm::ES256).await;
+        let old = first.raw_issue(&raw, &account, &["old.example.com"]).await;
+        let old_chain = pem_chain(&old.chain_pem);
+        drop(first);
+
+        let mut config = config;
+        config.data_dir = kept.path().to_owned();
+        let root = kept.path().join("ca/root.pem");
+        let next = ferrite_pki::NewIntermediate {
+            name: "intermediate-next".to_owned(),
+            key_type: CaKeyType::EcdsaP256,
+        };
+        // A name already taken is refused: a ceremony never replaces a certificate.
+        let taken = ferrite_pki::NewIntermediate {
+            name: "intermediate-rsa".to_owned(),
+            key_type: CaKeyType::Rsa2048,
+        };
+        let ceremony = ferrite_app::ca::intermediate_from(&root).unwrap();
+        let err = ferrite_app::ca::init(&config, &ceremony, None, &[taken])
+            .err()
+            .expect("a taken name is refused");
+        assert!(format!("{err:#}").contains("exists already"), "{err:#}");
+        let done = ferrite_app::ca::init(&config, &ceremony, None, &[next]).unwrap();
+        let roles: Vec<&str> = done.record.keys.iter().map(|k| k.role.as_str()).collect();
+        assert_eq!(roles, ["root", "intermediate-next"]);
+        softhsm::assert_private_keys_locked_in(&hsm, &hsm.label, 4);
+
+        config.ca.active = vec!["intermediate-next".into(), "intermediate-rsa".into()];
+        let report = ferrite_app::ca::show(&config).unwrap();
+        let issuing: Vec<(Option<&str>, Option<bool>)> = report
+            .certificates
+            .iter()
+            .filter(|c| c.role == "intermediate")
+            .map(|c| (c.name.as_deref(), c.active))
+            .collect();
+        assert_eq!(
+            issuing,
+            [
+                (Some("intermediate"), Some(false)),
+                (Some("intermediate-next"), Some(true)),
+                (Some("intermediate-rsa"), Some(true)),
+            ]
+        );
+
+        let ca = TestCa::start_with(TestCaOptions {
+            config,
+            data_dir: Some(kept.path().to_owned()),
+            ..TestCaOptions::default()
+        })
+        .await;
+        let raw = ca.raw();
+        let account = RawAccount::register(&raw, Algorithm::ES256).await;
+        let new = ca.raw_issue(&raw, &account, &["new.example.com"]).await;
+        let new_chain = pem_chain(&new.chain_pem);
+        let (_, next_cert) = X509Certificate::from_der(&new_chain[1]).unwrap();
+        assert!(
+            next_cert.subject().to_string().ends_with(" NEXT"),
+            "{}",
+            next_cert.subject()
+        );
+        assert_ne!(new_chain[1], old_chain[1]);
+
+        // The old certificate, revoked now, is listed by its retired intermediate's CRL.
+        // Its account was made on the first start (its kid names that listener's port):
+        // revoked by the certificate's own key (RFC 8555 §7.6).
+        let leaf_key =
+            ferrite_jose::sign::SigningKey::from_pkcs8(Algorithm::ES256, &old.leaf_key_pkcs8)
+                .unwrap();
+        let r = raw
+            .post(
+                &leaf_key,
+                None,
+                &ca.url("/acme/revoke-cert"),
+                Some(&json!({
+                    "certificate": base64::Engine::encode(
+                        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                        &old.leaf_der
+                    ),
+                    "reason": 4
+                })),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        let url = ferrite_testkit::ca::crl_url(&old.leaf_der);
+        let path = &url[url.find("/crl/").unwrap()..];
+        let r = http_get(&format!("{}{path}", ca.public_url)).await;
+        assert_eq!(r.status, 200);
+        let (_, crl) = CertificateRevocationList::from_der(&r.body).unwrap();
+        let (_, retired) = X509Certificate::from_der(&old_chain[1]).unwrap();
+        crl.verify_signature(retired.public_key())
+            .expect("the retired intermediate signs its CRL in the token");
+        let (_, old_leaf) = X509Certificate::from_der(&old.leaf_der).unwrap();
+        assert!(
+            crl.iter_revoked_certificates()
+                .any(|e| e.raw_serial() == old_leaf.raw_serial()),
+            "the revoked certificate is in its retired intermediate's CRL"
         );
     })
     .await;

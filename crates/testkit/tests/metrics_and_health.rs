@@ -89,15 +89,16 @@ async fn metrics_count_requests_problems_validations_and_issuances() {
         // Exactly one issuance so far.
         assert_eq!(sample(&text, "ferrite_issuance_duration_seconds_count"), Some(1.0));
         // The issuing CA has years left, the listener's certificate about a year.
-        let days = |which: &str| {
-            sample(
-                &text,
-                &format!("ferrite_certificate_expiry_seconds{{certificate=\"{which}\"}}"),
-            )
-            .unwrap_or_else(|| panic!("no expiry of {which} in:\n{text}"))
+        let days = |series: &str| {
+            sample(&text, &format!("ferrite_certificate_expiry_seconds{{{series}}}"))
+                .unwrap_or_else(|| panic!("no expiry of {series} in:\n{text}"))
                 / 86_400.0
         };
-        assert!(days("issuer") > 365.0, "{}", days("issuer"));
+        for name in ["intermediate", "intermediate-rsa"] {
+            let series = format!(r#"certificate="issuer",name="{name}",active="true""#);
+            assert!(days(&series) > 365.0, "{}", days(&series));
+        }
+        let days = |which: &str| days(&format!(r#"certificate="{which}""#));
         assert!((300.0..400.0).contains(&days("acme_listener")), "{}", days("acme_listener"));
         // Routes, never paths: no id of an order, account or certificate.
         let serial = issued.cert_url.rsplit('/').next().unwrap();
@@ -205,7 +206,7 @@ async fn ready_warns_of_certificates_about_to_expire() {
         let ca = TestCa::start_with(opts).await;
         let r = http_get(&format!("{}/health/ready", ca.public_url)).await;
         assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
-        let left = ca.ca.issuer_not_after().unwrap() - ca.ca.now();
+        let left = ca.ca.issuer().not_after() - ca.ca.now();
         clock.advance(left - time::Duration::days(40));
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let r = http_get(&format!("{}/health/ready", ca.public_url)).await;
@@ -213,19 +214,30 @@ async fn ready_warns_of_certificates_about_to_expire() {
         assert_eq!(r.status, 200, "{body}");
         let lines: Vec<&str> = body.lines().collect();
         assert_eq!(lines[0], "ok", "{body}");
+        // One warning per intermediate (they were made together), then the listener's.
+        let names: Vec<String> = ca
+            .ca
+            .issuers()
+            .all()
+            .map(|e| e.issuer.name().to_owned())
+            .collect();
+        for (line, name) in lines[1..].iter().zip(&names) {
+            assert!(
+                line.starts_with(&format!(
+                    "warning: the issuing intermediate {name:?} expires in 40 days"
+                )),
+                "{body}"
+            );
+            assert!(
+                line.contains("ferrite ca init --intermediate-from"),
+                "{body}"
+            );
+        }
         assert!(
-            lines[1].starts_with("warning: the issuing intermediate expires in 40 days"),
+            lines[1 + names.len()].starts_with("warning: the ACME listener's certificate expired"),
             "{body}"
         );
-        assert!(
-            lines[1].contains("ferrite ca init --intermediate-from"),
-            "{body}"
-        );
-        assert!(
-            lines[2].starts_with("warning: the ACME listener's certificate expired"),
-            "{body}"
-        );
-        assert_eq!(lines.len(), 3, "{body}");
+        assert_eq!(lines.len(), 2 + names.len(), "{body}");
     })
     .await;
 }

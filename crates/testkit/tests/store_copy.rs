@@ -151,7 +151,8 @@ async fn a_sqlite_deployment_copied_to_postgres_serves_the_same_accounts() {
             assert_eq!(count("orders"), (4, 4));
             assert_eq!(count("customers"), (1, 1));
             assert_eq!(count("eab_mac_keys"), (1, 1));
-            assert_eq!(count("ca_certificates"), (2, 2));
+            // The root's and each intermediate's (ECDSA and RSA) records.
+            assert_eq!(count("ca_certificates"), (3, 3));
             // One new-order row per account; the customer's own value of the limit.
             assert_eq!(count("rate_limits"), (3, 3));
             assert_eq!(count("rate_limit_overrides"), (1, 1));

@@ -1,5 +1,5 @@
-//! `ferrite ca init [--root-only | --intermediate-from ROOT_CERT [--root-token LABEL]]` (the
-//! key ceremony) and
+//! `ferrite ca init [--root-only | --intermediate-from ROOT_CERT [--root-token LABEL]
+//! [--name NAME [--key-type TYPE]]]` (the key ceremony) and
 //! `ferrite ca show` (the chain, where each key is, fingerprints, validity) and
 //! `ferrite ca import --root R --intermediate I [--intermediate-key K]` (an existing hierarchy).
 
@@ -13,9 +13,10 @@ pub(super) fn init(
     config: &Config,
     ceremony: &Ceremony,
     root: Option<&ca::RootToken>,
+    intermediates: &[ferrite_pki::NewIntermediate],
     json: bool,
 ) -> anyhow::Result<()> {
-    let done = ca::init(config, ceremony, root)?;
+    let done = ca::init(config, ceremony, root, intermediates)?;
     if json {
         return print_json(&done.record);
     }
@@ -57,7 +58,7 @@ pub(super) fn init(
             "Next: take root.pem (never the token's root key) to the machine that makes the intermediate and run `ferrite ca init --intermediate-from root.pem` there"
         ),
         _ => println!(
-            "Next: `ferrite serve` with this configuration signs with the intermediate's key in the token"
+            "Next: `ferrite serve` with this configuration signs with the intermediates' keys in the token (every intermediate issues unless [ca] active names the ones that do)"
         ),
     }
     Ok(())
@@ -90,8 +91,21 @@ fn print_report(report: &CaReport, json: bool) -> anyhow::Result<()> {
     }
     println!("CA keys: {}", report.keys);
     for c in &report.certificates {
-        println!("{} ({})", c.role, c.file);
+        match (&c.name, c.active) {
+            (Some(name), Some(active)) => println!(
+                "{} {name} ({}){}",
+                c.role,
+                c.file,
+                if active {
+                    ", issues"
+                } else {
+                    ", retired: signs only its CRLs"
+                }
+            ),
+            _ => println!("{} ({})", c.role, c.file),
+        }
         println!("  subject   {}", c.subject);
+        println!("  key type  {}", c.key_algorithm);
         println!("  issuer    {}", c.issuer);
         println!("  serial    {}", c.serial);
         println!("  SHA-256   {}", c.sha256);

@@ -274,12 +274,27 @@ enum CaCommand {
         /// With --root-token: a file holding that token's user PIN (default: [ca]'s PIN).
         #[arg(long, value_name = "FILE", requires = "root_token")]
         root_pin_file: Option<std::path::PathBuf>,
+        /// With --intermediate-from: make one intermediate named NAME
+        /// (`intermediate-NAME.pem`, e.g. intermediate-2027) beside the ones data_dir/ca
+        /// holds, for a rotation; without it, a data_dir/ca without intermediates gets the
+        /// default two (ECDSA P-256 `intermediate` and RSA 2048 `intermediate-rsa`).
+        #[arg(long, value_name = "NAME", requires = "intermediate_from")]
+        name: Option<String>,
+        /// With --name: the new intermediate's key type: ecdsa-p256 (default), ecdsa-p384,
+        /// rsa-2048, rsa-3072 or rsa-4096.
+        #[arg(
+            long,
+            value_name = "TYPE",
+            requires = "name",
+            default_value = "ecdsa-p256"
+        )]
+        key_type: ferrite_pki::CaKeyType,
     },
     /// The chain in data_dir/ca: subject, issuer, serial, SHA-256 fingerprint, validity and
     /// days left, and where each key is (a file, or token/label/id).
     Show,
     /// Brings an existing hierarchy into an empty data_dir/ca: the root certificate, the
-    /// issuing intermediate's certificate (signed by it, ECDSA P-256) and its key — a PKCS#8
+    /// issuing intermediate's certificate (signed by it; ECDSA P-256/P-384 or RSA) and its key — a PKCS#8
     /// PEM file with [ca] keys = "files", or already in [ca]'s token with "pkcs11". Checks
     /// the chain and that the key signs for the certificate before writing anything; never
     /// asks for the root key. Prints what `ferrite ca show` prints.
@@ -304,6 +319,8 @@ pub(crate) fn ca(config: &Config, args: CaArgs) -> anyhow::Result<()> {
             intermediate_from,
             root_token,
             root_pin_file,
+            name,
+            key_type,
         } => {
             let ceremony = match (root_only, intermediate_from) {
                 (true, _) => ferrite_pki::Ceremony::RootOnly,
@@ -314,7 +331,11 @@ pub(crate) fn ca(config: &Config, args: CaArgs) -> anyhow::Result<()> {
                 label,
                 pin_file: root_pin_file,
             });
-            ca::init(config, &ceremony, root.as_ref(), args.json)
+            let intermediates = match name {
+                Some(name) => vec![ferrite_pki::NewIntermediate { name, key_type }],
+                None => ferrite_pki::NewIntermediate::defaults(),
+            };
+            ca::init(config, &ceremony, root.as_ref(), &intermediates, args.json)
         }
         CaCommand::Show => ca::show(config, args.json),
         CaCommand::Import {

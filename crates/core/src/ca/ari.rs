@@ -147,17 +147,10 @@ fn past_window(since: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
 }
 
 impl Ca {
-    /// The key identifier certificates of this CA carry as their authorityKeyIdentifier.
-    fn issuer_key_id(&self) -> Result<&[u8], CoreError> {
-        self.inner
-            .issuer_certificate
-            .as_ref()
-            .ok_or_else(|| CoreError::Internal("the issuing certificate does not parse".into()))?
-            .subject_key_id
-            .as_deref()
-            .ok_or_else(|| {
-                CoreError::Internal("the issuing certificate has no subjectKeyIdentifier".into())
-            })
+    /// Whether `key_id` is one of this CA's intermediates' subjectKeyIdentifiers: what the
+    /// certificates they issued carry as their authorityKeyIdentifier.
+    fn is_issuer_key_id(&self, key_id: &[u8]) -> bool {
+        self.inner.issuer_key_ids.iter().any(|k| k == key_id)
     }
 
     /// The certificate `cert_id` names, if this CA issued it; `Err(malformed)` for a
@@ -167,7 +160,7 @@ impl Ca {
         cert_id: &str,
     ) -> Result<Option<(CertId, Certificate)>, CoreError> {
         let id = CertId::parse(cert_id)?;
-        if id.key_id != self.issuer_key_id()? {
+        if !self.is_issuer_key_id(&id.key_id) {
             return Ok(None);
         }
         Ok(self

@@ -150,6 +150,31 @@ impl Ca {
     ) -> Result<Order, CoreError> {
         let began = std::time::Instant::now();
         let now = self.now();
+        // The intermediate of the subscriber key's family the profile allows (an ECDSA key
+        // gets the ECDSA chain, an RSA key the RSA chain), the newest of them.
+        let subscriber_rsa = ferrite_pki::KeyKind::spki_is_rsa(&spki_der);
+        let Some(issuer) = self
+            .inner
+            .issuers
+            .for_issuance(&profile.issuer, subscriber_rsa, now)
+            .cloned()
+        else {
+            error!(
+                order = %order.id,
+                profile = %profile.name,
+                selector = %profile.issuer,
+                "no active intermediate valid now may sign for this profile; check ca.active and the profile's issuer (`ferrite ca show`)"
+            );
+            self.inner.metrics.issuance_refused();
+            let problem = Problem::internal(
+                "the CA has no intermediate that may sign this profile's certificates now; quote the request id to the operator",
+            );
+            self.inner
+                .store
+                .fail_finalize(&order.id, lease_until, &problem)
+                .await?;
+            return Err(problem.into());
+        };
         // BR §7.1.2.7 / §4.9: a certificate is not backdated. A notBefore accepted at newOrder
         // that has since fallen more than an hour behind (the order sat for days) is moved up,
         // and none starts before the intermediate does (RFC 5280 §6.1.3: it would not
@@ -158,7 +183,7 @@ impl Ca {
         let not_before = order
             .not_before
             .map_or(now, |nb| nb.max(now - Duration::hours(1)))
-            .max(self.inner.issuer.not_before());
+            .max(issuer.not_before());
         // Baseline Requirements §6.3.2: the configured validity, never above the maximum for
         // the issuance date. The period counts both ends, hence the second off. A notAfter
         // accepted at newOrder is cut to the maximum if a new table came into force since.
@@ -171,7 +196,7 @@ impl Ca {
             not_before,
             not_after,
         };
-        let issued = match self.inner.issuer.issue(profile, &request).await {
+        let issued = match issuer.issue(profile, &request).await {
             Ok(issued) => issued,
             Err(e) => {
                 // The issue's audit entry, until there is an audit log: one structured event

@@ -46,6 +46,7 @@ use ferrite_proto::{Problem, ProblemType};
 use time::Duration;
 
 use crate::eab::{EabSettings, KEK_LEN, Kek, Registry};
+use crate::issuer::Issuers;
 use crate::nonce::{self, NonceKey};
 use crate::policy::{IdentifierPolicy, ReusePolicy};
 use crate::{CertificateIssuer, Clock, CoreError, Store, Validator};
@@ -233,10 +234,10 @@ struct Inner {
     store: Arc<dyn Store>,
     validator: Arc<dyn Validator>,
     clock: Arc<dyn Clock>,
-    issuer: Arc<dyn CertificateIssuer>,
-    /// The issuing certificate as parsed once at start (its subjectKeyIdentifier names this
-    /// CA in certIDs, its notAfter feeds the metrics); `None` if it does not parse.
-    issuer_certificate: Option<ferrite_pki::ParsedCertificate>,
+    issuers: Issuers,
+    /// The subjectKeyIdentifiers of the intermediates, as parsed once at start: what names
+    /// this CA in certIDs (RFC 9773 §4.1).
+    issuer_key_ids: Vec<Vec<u8>>,
     config: CaConfig,
     eab: Registry,
     /// Per CRL scope, the last CRL signed, when, and the revocations it lists: relying
@@ -273,15 +274,17 @@ const READINESS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 /// `/health/ready`'s answer).
 pub const INTERMEDIATE_WARNING: Duration = Duration::days(90);
 
-/// What is said about an intermediate that expires within [`INTERMEDIATE_WARNING`] of `now`:
-/// time to hold a ceremony for the next one. `None` when it does not (or is unknown).
+/// What is said about the active intermediate `name` that expires within
+/// [`INTERMEDIATE_WARNING`] of `now`: time to hold a ceremony for the next one. `None` when it
+/// does not (or is unknown).
 pub fn intermediate_expiry_warning(
     now: time::OffsetDateTime,
+    name: &str,
     not_after: Option<time::OffsetDateTime>,
 ) -> Option<String> {
     let not_after = not_after.filter(|t| *t - now < INTERMEDIATE_WARNING)?;
     Some(format!(
-        "the issuing intermediate expires in {} days ({not_after}); certificates are cut to its notAfter: make the next one now (`ferrite ca init --intermediate-from ROOT_CERT`, docs/ca-keys.md)",
+        "the issuing intermediate {name:?} expires in {} days ({not_after}); certificates are cut to its notAfter: make the next one now (`ferrite ca init --intermediate-from ROOT_CERT`, docs/ca-keys.md)",
         (not_after - now).whole_days()
     ))
 }
@@ -292,9 +295,10 @@ impl Ca {
         store: Arc<dyn Store>,
         validator: Arc<dyn Validator>,
         clock: Arc<dyn Clock>,
-        issuer: Arc<dyn CertificateIssuer>,
+        issuers: impl Into<Issuers>,
         config: CaConfig,
     ) -> Self {
+        let issuers = issuers.into();
         // Without a configured KEK, a random one: keys sealed under it only live as long as
         // this process, which is what a test wants. Generation only fails without an OS RNG;
         // then the all-zero KEK is never used to seal, because generating the MAC key itself
@@ -309,14 +313,18 @@ impl Ca {
         let customer_slots = slots::KeyedSlots::new(config.validations_per_customer);
         let eab = Registry::new(store.clone(), clock.clone(), kek, config.eab.clone())
             .with_rate_limits(config.rate_limits.clone());
-        let issuer_certificate = ferrite_pki::parse_certificate(issuer.certificate_der()).ok();
+        let issuer_key_ids = issuers
+            .all()
+            .filter_map(|e| ferrite_pki::parse_certificate(e.issuer.certificate_der()).ok())
+            .filter_map(|c| c.subject_key_id)
+            .collect();
         Self {
             inner: Arc::new(Inner {
                 store,
                 validator,
                 clock,
-                issuer,
-                issuer_certificate,
+                issuers,
+                issuer_key_ids,
                 config,
                 eab,
                 crl: std::sync::Mutex::new(CrlSlots::new()),
@@ -347,9 +355,14 @@ impl Ca {
         &self.inner.store
     }
 
-    /// The issuing CA (its certificate is served to relying parties and clients).
+    /// The primary intermediate (`intermediate.pem`): what `/ca/intermediate.der` serves.
     pub fn issuer(&self) -> &Arc<dyn CertificateIssuer> {
-        &self.inner.issuer
+        self.inner.issuers.primary()
+    }
+
+    /// Every intermediate, active or retired.
+    pub fn issuers(&self) -> &Issuers {
+        &self.inner.issuers
     }
 
     /// What this engine counted (validations, issuances, bindings), for `/metrics`.
@@ -357,12 +370,23 @@ impl Ca {
         &self.inner.metrics
     }
 
-    /// The issuing CA certificate's notAfter, if its certificate parses.
-    pub fn issuer_not_after(&self) -> Option<time::OffsetDateTime> {
-        self.inner.issuer_certificate.as_ref().map(|c| c.not_after)
+    /// What is said about each active intermediate that expires within
+    /// [`INTERMEDIATE_WARNING`] ([`intermediate_expiry_warning`]); a retired one is not
+    /// warned about (it is retired because it ends).
+    pub fn intermediate_warnings(&self) -> Vec<String> {
+        let now = self.now();
+        self.inner
+            .issuers
+            .all()
+            .filter(|e| e.active)
+            .filter_map(|e| {
+                intermediate_expiry_warning(now, e.issuer.name(), Some(e.issuer.not_after()))
+            })
+            .collect()
     }
 
-    /// Readiness, for load balancers: the store takes a write transaction and the issuer signs.
+    /// Readiness, for load balancers: the store takes a write transaction and every
+    /// intermediate that signs CRLs signs.
     /// The error names the failing part. Checked at most once a second ([`READINESS_TTL`]):
     /// the endpoint is public, and each check costs a transaction and a signature.
     pub async fn ready(&self) -> Result<(), String> {
@@ -385,11 +409,12 @@ impl Ca {
             .await
             .map_err(|e| format!("database: {e}"))?;
         let now = self.now();
-        self.inner
-            .issuer
-            .sign_crl(None, &[], 0, now, now + Duration::hours(1))
-            .await
-            .map_err(|e| format!("signer: {e}"))?;
+        for issuer in self.inner.issuers.signing_crls(now) {
+            issuer
+                .sign_crl(None, &[], 0, now, now + Duration::hours(1))
+                .await
+                .map_err(|e| format!("signer of intermediate {:?}: {e}", issuer.name()))?;
+        }
         Ok(())
     }
 

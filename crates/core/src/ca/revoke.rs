@@ -195,7 +195,7 @@ impl Ca {
 
     /// The CRL of `scope` to serve (RFC 5280 §5): every revoked, unexpired certificate of the
     /// scope, valid for [`CRL_VALIDITY`] (BR §4.9.7). `None` when there is no such CRL: a
-    /// shard of this instance's issuer above its shard count that never held a certificate,
+    /// shard of one of its intermediates above the shard count that never held a certificate,
     /// or a shard of another intermediate that no instance of that intermediate has stored.
     ///
     /// The instances of a deployment share one CRL per scope ([`Store::shared_crl`]): the
@@ -221,8 +221,11 @@ impl Ca {
         let ours = match scope {
             CrlScope::Unsharded => true,
             CrlScope::Shard { issuer_id, shard } => {
-                *issuer_id == self.inner.issuer.issuer_id()
-                    && *shard < self.inner.issuer.crl_shards()
+                let now = self.now();
+                self.inner
+                    .issuers
+                    .signing_crls(now)
+                    .any(|i| i.issuer_id() == issuer_id && *shard < i.crl_shards())
             }
         };
         if !ours {
@@ -258,34 +261,48 @@ impl Ca {
         Ok(Some(crl))
     }
 
-    /// Signs every CRL of this instance's issuer that is out of date (a revocation it does not
-    /// list, or older than [`CRL_REFRESH`]) and that no other instance is signing: shards 0
-    /// to the shard count, any higher shard the database knows, and the unsharded CRL.
+    /// Signs every CRL of this CA's intermediates that is out of date (a revocation it does
+    /// not list, or older than [`CRL_REFRESH`]) and that no other instance is signing: of each
+    /// intermediate valid now (a retired one too: its certificates may still be revoked),
+    /// shards 0 to the shard count and any higher shard the database knows; and the primary
+    /// intermediate's unsharded CRL.
     /// `ferrite serve` calls it every [`CRL_SCHEDULE`], so every CRL is fresh, and lists a
     /// revocation within about a minute, whether or not anyone fetches it. Returns how many
     /// it signed.
     pub async fn refresh_crls(&self) -> Result<usize, CoreError> {
-        let issuer = &self.inner.issuer;
-        let issuer_id = issuer.issuer_id().to_owned();
-        // One read of every CRL's state; only the out-of-date ones are read whole, locked and
-        // signed.
-        let statuses: std::collections::HashMap<CrlScope, CrlStatus> = self
-            .inner
-            .store
-            .crl_statuses(&issuer_id)
-            .await?
-            .into_iter()
-            .collect();
-        let mut scopes: Vec<CrlScope> = std::iter::once(CrlScope::Unsharded)
-            .chain((0..issuer.crl_shards()).map(|s| CrlScope::shard(&issuer_id, s)))
-            .collect();
-        for known in statuses.keys() {
-            if !scopes.contains(known) {
-                scopes.push(known.clone());
+        let now = self.now();
+        let primary = self.inner.issuers.primary().issuer_id().to_owned();
+        let mut scopes: Vec<CrlScope> = Vec::new();
+        // One read of every CRL's state per intermediate; only the out-of-date ones are read
+        // whole, locked and signed.
+        let mut statuses: std::collections::HashMap<CrlScope, CrlStatus> =
+            std::collections::HashMap::new();
+        for issuer in self.inner.issuers.signing_crls(now) {
+            let issuer_id = issuer.issuer_id().to_owned();
+            let ours = issuer_id == primary;
+            let known: Vec<(CrlScope, CrlStatus)> = self
+                .inner
+                .store
+                .crl_statuses(&issuer_id)
+                .await?
+                .into_iter()
+                // The unsharded CRL (of certificates issued before CRLs were sharded) is the
+                // primary intermediate's.
+                .filter(|(scope, _)| ours || *scope != CrlScope::Unsharded)
+                .collect();
+            if ours {
+                scopes.push(CrlScope::Unsharded);
+            }
+            scopes.extend((0..issuer.crl_shards()).map(|s| CrlScope::shard(&issuer_id, s)));
+            for (scope, status) in known {
+                if !scopes.contains(&scope) {
+                    scopes.push(scope.clone());
+                }
+                statuses.insert(scope, status);
             }
         }
         let mut signed = 0;
-        // The thisUpdate of the oldest CRL this issuer publishes, for `crl_age`.
+        // The thisUpdate of the oldest CRL this CA publishes, for `crl_age`.
         let mut oldest: Option<time::OffsetDateTime> = None;
         let mut failed = false;
         let mut published = |at: time::OffsetDateTime| {
@@ -464,18 +481,24 @@ impl Ca {
             })
             .collect();
         let number = self.inner.store.next_crl_number().await?;
-        let shard = match scope {
-            CrlScope::Unsharded => None,
-            CrlScope::Shard { shard, .. } => Some(*shard),
+        let (issuer, shard) = match scope {
+            CrlScope::Unsharded => (Some(self.inner.issuers.primary()), None),
+            CrlScope::Shard { issuer_id, shard } => {
+                (self.inner.issuers.by_id(issuer_id), Some(*shard))
+            }
         };
-        self.inner
-            .issuer
+        let issuer = issuer.ok_or_else(|| {
+            CoreError::Internal(format!(
+                "no intermediate of this CA signs the CRL {scope:?}"
+            ))
+        })?;
+        issuer
             .sign_crl(shard, &entries, number, now, now + CRL_VALIDITY)
             .await
             .map_err(|e| CoreError::Internal(format!("CRL signing failed: {e}")))
     }
 
-    /// How old the oldest CRL of this instance's issuer is, as the last [`Ca::refresh_crls`]
+    /// How old the oldest CRL of this CA is, as the last [`Ca::refresh_crls`]
     /// that finished left them (a refresh that fails leaves the value, so the age grows);
     /// before the first refresh, the oldest CRL this instance holds; `None` when it knows of
     /// none.
