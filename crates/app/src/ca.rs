@@ -119,7 +119,7 @@ pub fn engine_issuers(
         .find(|n| !names.contains(&n.as_str()))
     {
         anyhow::bail!(
-            "ca.active names {missing:?}, but {} holds the intermediates {names:?}; name those (`ferrite ca show`), or add it with `ferrite ca init --intermediate-from ROOT_CERT`",
+            "ca.active names {missing:?}, but {} holds the intermediates {names:?}; name those (`ferrite ca show`), or add it with `ferrite ca init --intermediate-from ROOT_CERT --name intermediate-NAME`",
             ca_dir(config).display()
         );
     }

@@ -524,7 +524,7 @@ pub enum CaKeys {
 pub struct CaSection {
     /// `files` (default: keys in `data_dir/ca/private`, created on the first start) or
     /// `pkcs11` (keys in a token, made by `ferrite ca init`; `serve` uses only the
-    /// intermediate's).
+    /// intermediates').
     pub keys: CaKeys,
     /// The HSM vendor's PKCS#11 module, e.g. `/usr/lib/softhsm/libsofthsm2.so`.
     pub pkcs11_module: String,

@@ -35,9 +35,9 @@ pub const ROOT_KEY_TYPE: CaKeyType = CaKeyType::EcdsaP384;
 /// The issuing intermediate key's type when a CA is created or a ceremony held: ECDSA P-256
 /// (ecdsa-with-SHA256 leaves).
 pub const INTERMEDIATE_KEY_TYPE: CaKeyType = CaKeyType::EcdsaP256;
-/// The type of an RSA issuing intermediate's key: RSA 2048 (sha256WithRSAEncryption leaves),
-/// for relying parties that cannot validate an ECDSA chain. It sits under the ECDSA P-384
-/// root like the ECDSA intermediate.
+/// The type of an RSA issuing intermediate's key: RSA 2048, signing the leaves of subscriber
+/// RSA keys with sha256WithRSAEncryption. It sits under the ECDSA P-384 root like the ECDSA
+/// intermediate (its own signature is the root's ECDSA one).
 pub const RSA_INTERMEDIATE_KEY_TYPE: CaKeyType = CaKeyType::Rsa2048;
 /// The root key's algorithm, [`ROOT_KEY_TYPE`]'s.
 pub const ROOT_KEY_ALGORITHM: CaKeyAlgorithm = ROOT_KEY_TYPE.algorithm();
@@ -371,6 +371,10 @@ pub fn init_in_token(
     }
     let now = whole_seconds(OffsetDateTime::now_utc());
     let ca_id = new_ca_id()?;
+    // Every name checked before a key is made: a refused one leaves nothing in the token.
+    for new in intermediates {
+        new.options(opts, &ca_id)?;
+    }
     let mut keys = Vec::new();
     let mut files: Vec<(String, &Path, Vec<u8>)> = Vec::new();
 

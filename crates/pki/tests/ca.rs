@@ -144,8 +144,8 @@ fn another_user_reads_the_root_but_no_key() {
 #[test]
 fn keys_beside_the_certificates_move_into_the_private_directory() {
     let (_tmp, dir, first) = new_ca();
-    // The layout that kept the keys beside the certificates, in a 0700 directory, from
-    // before CAs had an RSA intermediate.
+    // The layout that kept the keys beside the certificates, in a 0700 directory (of a CA
+    // with one intermediate).
     fs::remove_file(dir.join("intermediate-rsa.pem")).unwrap();
     fs::remove_file(dir.join("private/intermediate-rsa.key")).unwrap();
     let before: Vec<Vec<u8>> = FILES

@@ -88,8 +88,9 @@ pub fn acme_router(state: AppState) -> Router {
     with_common_layers(routes, state, "acme")
 }
 
-/// The plain-HTTP router: `/ca/intermediate.der`, `/ca/intermediate.pem`, `/ca/root.pem`,
-/// `/crl`, `/health/live`, `/health/ready` (and `/healthz`, as `/health/live`).
+/// The plain-HTTP router: `/ca/intermediate.der`, `/ca/intermediate.pem` (and every other
+/// intermediate as `/ca/{name}.der` and `.pem`), `/ca/root.pem`, `/crl` and the CRL shards,
+/// `/health/live`, `/health/ready` (and `/healthz`, as `/health/live`).
 pub fn public_router(state: AppState) -> Router {
     with_common_layers(public::router(state.clone()), state, "public")
 }

@@ -8,6 +8,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferrite_core::ca::ari::CertId;
 use ferrite_jose::Algorithm;
 use ferrite_testkit::ca::{crl_url, openssl_verify_chain, pem_chain, serial_octets};
 use ferrite_testkit::raw::http_get;
@@ -151,6 +152,22 @@ async fn each_key_type_gets_the_chain_of_its_family() {
             assert_eq!(r.status, 404, "{missing}");
         }
 
+        // Renewal information (RFC 9773): each leaf's certID (its issuer's key id and its
+        // serial) is found; one intermediate's key id with the other's serial is no
+        // certificate of this CA.
+        let ecdsa_id = CertId::of_certificate(&ecdsa[0]).unwrap();
+        let rsa_id = CertId::of_certificate(&rsa[0]).unwrap();
+        assert_ne!(ecdsa_id.key_id, rsa_id.key_id);
+        let mixed = CertId {
+            serial_hex: ecdsa_id.serial_hex.clone(),
+            ..rsa_id.clone()
+        };
+        for (id, status) in [(&ecdsa_id, 200), (&rsa_id, 200), (&mixed, 404)] {
+            let url = ca.url(&format!("/acme/renewal-info/{}", id.encode()));
+            let r = raw.send("GET", &url, None, Vec::new()).await;
+            assert_eq!(r.status, status, "{}", String::from_utf8_lossy(&r.body));
+        }
+
         // Revoke the RSA leaf: its intermediate's CRL lists it, the ECDSA one's does not.
         let r = ca
             .raw()
@@ -171,8 +188,32 @@ async fn each_key_type_gets_the_chain_of_its_family() {
         let ecdsa_crl = http_get(&crl_url(&ecdsa[0])).await;
         assert_eq!(ecdsa_crl.status, 200);
         assert!(crl_serials(&ecdsa_crl.body, &ecdsa[1]).is_empty());
-        // The scheduled refresh signs the shards of both intermediates.
-        assert!(ca.ca.refresh_crls().await.unwrap() > 0);
+        // The scheduled refresh signs and stores every shard of both intermediates, each
+        // listing what its scope revoked.
+        ca.ca.refresh_crls().await.unwrap();
+        for entry in ca.ca.issuers().all() {
+            let issuer = &entry.issuer;
+            let statuses = ca
+                .ca
+                .store()
+                .crl_statuses(issuer.issuer_id())
+                .await
+                .unwrap();
+            for shard in 0..issuer.crl_shards() {
+                let scope = ferrite_core::model::CrlScope::shard(issuer.issuer_id(), shard);
+                let status = statuses
+                    .iter()
+                    .find(|(s, _)| *s == scope)
+                    .map(|(_, status)| status)
+                    .unwrap_or_else(|| panic!("no CRL of {scope:?} ({})", issuer.name()));
+                assert_eq!(
+                    status.stored.map(|(_, generation)| generation),
+                    Some(status.generation),
+                    "{scope:?} of {}",
+                    issuer.name()
+                );
+            }
+        }
     })
     .await;
 }

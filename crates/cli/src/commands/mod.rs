@@ -274,9 +274,9 @@ enum CaCommand {
         /// With --root-token: a file holding that token's user PIN (default: [ca]'s PIN).
         #[arg(long, value_name = "FILE", requires = "root_token")]
         root_pin_file: Option<std::path::PathBuf>,
-        /// With --intermediate-from: make one intermediate named NAME
-        /// (`intermediate-NAME.pem`, e.g. intermediate-2027) beside the ones data_dir/ca
-        /// holds, for a rotation; without it, a data_dir/ca without intermediates gets the
+        /// With --intermediate-from: make one intermediate named NAME, the whole name
+        /// (`intermediate-2027`, written as intermediate-2027.pem), beside the ones
+        /// data_dir/ca holds, for a rotation; without it, a data_dir/ca without intermediates gets the
         /// default two (ECDSA P-256 `intermediate` and RSA 2048 `intermediate-rsa`).
         #[arg(long, value_name = "NAME", requires = "intermediate_from")]
         name: Option<String>,

@@ -7,7 +7,7 @@ use ferrite_proto::{Identifier, ProblemType};
 use time::{Duration, OffsetDateTime};
 
 use super::Ca;
-use crate::model::{Account, Certificate, CertificateFilter};
+use crate::model::{Account, Certificate, CertificateFilter, CrlScope};
 use crate::{CoreError, Store};
 
 /// Most certificates one `advance_renewal` covers.
@@ -147,10 +147,14 @@ fn past_window(since: OffsetDateTime) -> (OffsetDateTime, OffsetDateTime) {
 }
 
 impl Ca {
-    /// Whether `key_id` is one of this CA's intermediates' subjectKeyIdentifiers: what the
-    /// certificates they issued carry as their authorityKeyIdentifier.
-    fn is_issuer_key_id(&self, key_id: &[u8]) -> bool {
-        self.inner.issuer_key_ids.iter().any(|k| k == key_id)
+    /// The issuer id of the intermediate whose subjectKeyIdentifier is `key_id` (what the
+    /// certificates it issued carry as their authorityKeyIdentifier), if it is this CA's.
+    fn issuer_of_key_id(&self, key_id: &[u8]) -> Option<&str> {
+        self.inner
+            .issuer_key_ids
+            .iter()
+            .find(|(k, _)| k == key_id)
+            .map(|(_, id)| id.as_str())
     }
 
     /// The certificate `cert_id` names, if this CA issued it; `Err(malformed)` for a
@@ -160,14 +164,22 @@ impl Ca {
         cert_id: &str,
     ) -> Result<Option<(CertId, Certificate)>, CoreError> {
         let id = CertId::parse(cert_id)?;
-        if !self.is_issuer_key_id(&id.key_id) {
+        let Some(issuer_id) = self.issuer_of_key_id(&id.key_id) else {
             return Ok(None);
-        }
+        };
+        // The serial must be one this intermediate issued: a certID pairing one
+        // intermediate's key id with another's serial names no certificate. A certificate of
+        // the unsharded CRL records no issuer: it is the primary intermediate's.
+        let primary = self.inner.issuers.primary().issuer_id();
         Ok(self
             .inner
             .store
             .certificate(&id.serial_hex)
             .await?
+            .filter(|c| match &c.crl {
+                CrlScope::Shard { issuer_id: of, .. } => of == issuer_id,
+                CrlScope::Unsharded => issuer_id == primary,
+            })
             .map(|c| (id, c)))
     }
 

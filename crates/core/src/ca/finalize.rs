@@ -188,7 +188,9 @@ impl Ca {
         // the issuance date. The period counts both ends, hence the second off. A notAfter
         // accepted at newOrder is cut to the maximum if a new table came into force since.
         let validity = leaf_validity(profile.validity(), now, not_before);
-        let latest = not_before + validity - Duration::seconds(1);
+        // RFC 5280 §6.1.3: a certificate is never valid beyond its issuer; in an
+        // intermediate's last months its certificates are cut to its notAfter.
+        let latest = (not_before + validity - Duration::seconds(1)).min(issuer.not_after());
         let not_after = order.not_after.map_or(latest, |na| na.min(latest));
         let request = IssueRequest {
             spki_der,

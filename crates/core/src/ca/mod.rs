@@ -235,9 +235,9 @@ struct Inner {
     validator: Arc<dyn Validator>,
     clock: Arc<dyn Clock>,
     issuers: Issuers,
-    /// The subjectKeyIdentifiers of the intermediates, as parsed once at start: what names
-    /// this CA in certIDs (RFC 9773 §4.1).
-    issuer_key_ids: Vec<Vec<u8>>,
+    /// Each intermediate's subjectKeyIdentifier (parsed once at start: what names it in
+    /// certIDs, RFC 9773 §4.1) with its issuer id.
+    issuer_key_ids: Vec<(Vec<u8>, String)>,
     config: CaConfig,
     eab: Registry,
     /// Per CRL scope, the last CRL signed, when, and the revocations it lists: relying
@@ -284,7 +284,7 @@ pub fn intermediate_expiry_warning(
 ) -> Option<String> {
     let not_after = not_after.filter(|t| *t - now < INTERMEDIATE_WARNING)?;
     Some(format!(
-        "the issuing intermediate {name:?} expires in {} days ({not_after}); certificates are cut to its notAfter: make the next one now (`ferrite ca init --intermediate-from ROOT_CERT`, docs/ca-keys.md)",
+        "the issuing intermediate {name:?} expires in {} days ({not_after}); certificates are cut to its notAfter: make the next one now (`ferrite ca init --intermediate-from ROOT_CERT --name intermediate-NAME`, then `[ca] active`; docs/ca-keys.md)",
         (not_after - now).whole_days()
     ))
 }
@@ -315,8 +315,10 @@ impl Ca {
             .with_rate_limits(config.rate_limits.clone());
         let issuer_key_ids = issuers
             .all()
-            .filter_map(|e| ferrite_pki::parse_certificate(e.issuer.certificate_der()).ok())
-            .filter_map(|c| c.subject_key_id)
+            .filter_map(|e| {
+                let parsed = ferrite_pki::parse_certificate(e.issuer.certificate_der()).ok()?;
+                Some((parsed.subject_key_id?, e.issuer.issuer_id().to_owned()))
+            })
             .collect();
         Self {
             inner: Arc::new(Inner {

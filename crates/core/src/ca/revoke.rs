@@ -218,14 +218,15 @@ impl Ca {
         // above the count (left by a count lowered since), is served as stored, read from the
         // database each time, so that requests for made-up shards leave nothing behind;
         // `refresh_crls` keeps this intermediate's such shards fresh, under their locks.
+        let now = self.now();
+        let mut signing = self.inner.issuers.signing_crls(now);
         let ours = match scope {
-            CrlScope::Unsharded => true,
+            CrlScope::Unsharded => {
+                let primary = self.inner.issuers.primary().issuer_id();
+                signing.any(|i| i.issuer_id() == primary)
+            }
             CrlScope::Shard { issuer_id, shard } => {
-                let now = self.now();
-                self.inner
-                    .issuers
-                    .signing_crls(now)
-                    .any(|i| i.issuer_id() == issuer_id && *shard < i.crl_shards())
+                signing.any(|i| i.issuer_id() == issuer_id && *shard < i.crl_shards())
             }
         };
         if !ours {
@@ -286,8 +287,8 @@ impl Ca {
                 .crl_statuses(&issuer_id)
                 .await?
                 .into_iter()
-                // The unsharded CRL (of certificates issued before CRLs were sharded) is the
-                // primary intermediate's.
+                // The unsharded CRL (of certificates that record no shard) is the primary
+                // intermediate's.
                 .filter(|(scope, _)| ours || *scope != CrlScope::Unsharded)
                 .collect();
             if ours {
