@@ -519,20 +519,52 @@ impl Token {
     /// Finds the private key of the public key `public`.
     fn locate(&self, s: &Session, public: &CaPublicKey) -> Result<Option<Located>, PkiError> {
         let failed = |e| self.token_error("finding a key", e);
-        let private_with = |id: &[u8]| {
-            s.find_objects(&[
-                Attribute::Class(ObjectClass::PRIVATE_KEY),
-                Attribute::Id(id.to_vec()),
-            ])
-            .map_err(failed)
+        // The private key objects of id `id` that can be this key: of its type, and with its
+        // modulus (RSA) or curve (EC), so that an id a vendor's tool gave several keys never
+        // finds another one.
+        let private_with = |id: &[u8]| -> Result<Vec<ObjectHandle>, PkiError> {
+            let key_type = match public.parts {
+                PublicParts::Rsa { .. } => KeyType::RSA,
+                PublicParts::Ec { .. } => KeyType::EC,
+            };
+            let candidates = s
+                .find_objects(&[
+                    Attribute::Class(ObjectClass::PRIVATE_KEY),
+                    Attribute::KeyType(key_type),
+                    Attribute::Id(id.to_vec()),
+                ])
+                .map_err(failed)?;
+            Ok(candidates
+                .into_iter()
+                .filter(|&handle| match &public.parts {
+                    PublicParts::Rsa { modulus, .. } => {
+                        attribute_bytes(s, handle, AttributeType::Modulus)
+                            .is_some_and(|m| magnitude(&m) == &modulus[..])
+                    }
+                    PublicParts::Ec { .. } => {
+                        match (
+                            attribute_bytes(s, handle, AttributeType::EcParams),
+                            public.algorithm.curve_oid_der(),
+                        ) {
+                            (Some(params), Some(curve)) => params == curve,
+                            // A token that does not show the curve: the signature check
+                            // after the lookup decides.
+                            (None, _) => true,
+                            (Some(_), None) => false,
+                        }
+                    }
+                })
+                .collect())
         };
         let mut id = key_identifier(&public.raw);
         let mut found = private_with(&id)?;
         if found.is_empty() {
             // A key made elsewhere: its public key object has the same public key, and the
-            // same id as the private key.
+            // same id as the private key (an empty id names nothing).
             for handle in self.public_key_objects(s, &public.parts)? {
-                if let Some(other) = attribute_bytes(s, handle, AttributeType::Id) {
+                if let Some(other) = attribute_bytes(s, handle, AttributeType::Id)
+                    && !other.is_empty()
+                {
                     found = private_with(&other)?;
                     id = other;
                     if !found.is_empty() {

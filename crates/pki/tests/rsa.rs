@@ -410,6 +410,38 @@ fn an_rsa_key_in_a_token_is_locked_in_found_by_its_public_key_and_issues() {
         "0102"
     );
 
+    // A vendor's tool that gave another key (an EC one, then an RSA one) the same id: each
+    // lookup finds the key of its own public key, whatever else shares the id.
+    for (key_type, label) in [("EC:prime256v1", "same-id-ec"), ("rsa:2048", "same-id-rsa")] {
+        pkcs11_tool(&[
+            "--keypairgen",
+            "--key-type",
+            key_type,
+            "--id",
+            "0102",
+            "--label",
+            label,
+        ]);
+    }
+    let again = token.find_key(&elsewhere_spki, "elsewhere.pem").unwrap();
+    assert_eq!(again.label(), "elsewhere");
+    signs_under_its_public_key(&again);
+    let same_id_file = store.join("same-id.der");
+    pkcs11_tool(&[
+        "--read-object",
+        "--type",
+        "pubkey",
+        "--label",
+        "same-id-rsa",
+        "--output-file",
+        same_id_file.to_str().unwrap(),
+    ]);
+    let same_id = token
+        .find_key(&std::fs::read(&same_id_file).unwrap(), "same-id.pem")
+        .unwrap();
+    assert_eq!(same_id.label(), "same-id-rsa");
+    signs_under_its_public_key(&same_id);
+
     // The intermediate of an imported hierarchy, its key staying in the token.
     let scratch = tempfile::tempdir().unwrap();
     let dir = scratch.path().join("ca");

@@ -6,8 +6,11 @@
 //! a chain. Only 127.0.0.1 is contacted; every test is bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ferrite_core::TestClock;
 use ferrite_core::ca::ari::CertId;
 use ferrite_jose::Algorithm;
 use ferrite_testkit::ca::{crl_url, openssl_verify_chain, pem_chain, serial_octets};
@@ -362,6 +365,30 @@ async fn a_profile_pins_a_chain() {
             let chain = pem_chain(&issued.chain_pem);
             assert_eq!(chain[1], intermediate(&ca, want), "{profile}");
         }
+    })
+    .await;
+}
+
+/// In an intermediate's last months its certificates end with it (RFC 5280 §6.1.3: a
+/// certificate is not valid beyond its issuer), rather than being refused by the lint.
+#[tokio::test]
+async fn certificates_end_with_their_intermediate() {
+    bounded(async {
+        let clock = Arc::new(TestClock::new(time::OffsetDateTime::now_utc()));
+        let ca = TestCa::start_with(TestCaOptions {
+            clock: clock.clone(),
+            ..TestCaOptions::default()
+        })
+        .await;
+        let ends = ca.ca.issuer().not_after();
+        clock.advance(ends - ca.ca.now() - time::Duration::days(30));
+        let raw = ca.raw();
+        let account = RawAccount::register(&raw, Algorithm::ES256).await;
+        let key = rcgen::KeyPair::generate().unwrap();
+        let (_, chain) = issue(&ca, &raw, &account, &["late.example.com"], &key).await;
+        assert_eq!(chain[1], intermediate(&ca, "intermediate"));
+        let (_, leaf) = X509Certificate::from_der(&chain[0]).unwrap();
+        assert_eq!(leaf.validity().not_after.to_datetime(), ends);
     })
     .await;
 }
