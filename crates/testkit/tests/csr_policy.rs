@@ -517,11 +517,12 @@ fn audit_capture() -> &'static AuditCapture {
     })
 }
 
-/// The intermediate is about to expire: a default-length leaf would outlive it. The lint
-/// catches that, the client gets `serverInternal`, the operator an audit event naming the
-/// order, the failed check and the request id, and no certificate exists.
+/// Every intermediate has expired: nothing may sign. The client gets `serverInternal`, the
+/// operator an audit event naming the order, the failed check and the request id, and no
+/// certificate exists. (A leaf that would outlive its intermediate is cut to its notAfter
+/// instead: `issuers.rs`; the lint's own refusals are `ferrite-pki`'s tests.)
 #[tokio::test]
-async fn lint_failure_is_server_internal_with_an_audit_event() {
+async fn a_refused_issuance_is_server_internal_with_an_audit_event() {
     let capture = audit_capture();
     bounded(async {
         let clock = clock_from_now();
@@ -533,7 +534,7 @@ async fn lint_failure_is_server_internal_with_an_audit_event() {
         let (_, intermediate) =
             X509Certificate::from_der(ca.ca.issuer().certificate_der()).unwrap();
         let expires = intermediate.validity().not_after.to_datetime();
-        clock.advance(expires - Duration::days(10) - clock_now(&clock));
+        clock.advance(expires + Duration::days(1) - clock_now(&clock));
 
         let raw = ca.raw();
         let a = RawAccount::register(&raw, Algorithm::ES256).await;
@@ -565,7 +566,7 @@ async fn lint_failure_is_server_internal_with_an_audit_event() {
         let e = &events[0];
         assert_eq!(e["level"], "WARN", "{e:?}");
         assert_eq!(e["event"], "issuance_refused", "{e:?}");
-        assert_eq!(e["check"], "validity", "{e:?}");
+        assert_eq!(e["check"], "issuer", "{e:?}");
         assert_eq!(e["order"], order_id, "{e:?}");
         assert_eq!(e["request_id"], request_id, "{e:?}");
         assert!(e["detail"].contains("intermediate"), "{e:?}");

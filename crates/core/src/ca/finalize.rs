@@ -159,21 +159,13 @@ impl Ca {
             .for_issuance(&profile.issuer, subscriber_rsa, now)
             .cloned()
         else {
-            error!(
-                order = %order.id,
-                profile = %profile.name,
-                selector = %profile.issuer,
-                "no active intermediate valid now may sign for this profile; check ca.active and the profile's issuer (`ferrite ca show`)"
+            let detail = format!(
+                "no active intermediate valid now may sign profile {:?} (issuer = {:?}); check ca.active, the profile's issuer and the intermediates' validity (`ferrite ca show`)",
+                profile.name, profile.issuer
             );
-            self.inner.metrics.issuance_refused();
-            let problem = Problem::internal(
-                "the CA has no intermediate that may sign this profile's certificates now; quote the request id to the operator",
-            );
-            self.inner
-                .store
-                .fail_finalize(&order.id, lease_until, &problem)
-                .await?;
-            return Err(problem.into());
+            return Err(self
+                .refuse_issuance(account, &order, lease_until, "issuer", &detail)
+                .await);
         };
         // BR §7.1.2.7 / §4.9: a certificate is not backdated. A notBefore accepted at newOrder
         // that has since fallen more than an hour behind (the order sat for days) is moved up,
@@ -201,33 +193,14 @@ impl Ca {
         let issued = match issuer.issue(profile, &request).await {
             Ok(issued) => issued,
             Err(e) => {
-                // The issue's audit entry, until there is an audit log: one structured event
-                // under the `ferrite::audit` target. It is emitted inside the request's span,
-                // which carries the request id (the client sees the same id in its problem).
                 let check = match &e {
                     PkiError::Lint { check, .. } => *check,
                     PkiError::CertificateTransparency { .. } => "certificateTransparency",
                     _ => "signing",
                 };
-                warn!(
-                    target: "ferrite::audit",
-                    event = "issuance_refused",
-                    order = %order.id,
-                    account = %account.id,
-                    check,
-                    detail = %e,
-                    "issuance refused by lint before sign or by the signer; no certificate was issued"
-                );
-                error!(error = %e, order = %order.id, "issuance refused by lint or signer");
-                self.inner.metrics.issuance_refused();
-                let problem = Problem::internal(
-                    "the CA could not issue this certificate; create a new order and quote the request id to the operator if it happens again",
-                );
-                self.inner
-                    .store
-                    .fail_finalize(&order.id, lease_until, &problem)
-                    .await?;
-                return Err(problem.into());
+                return Err(self
+                    .refuse_issuance(account, &order, lease_until, check, &e.to_string())
+                    .await);
             }
         };
         let certificate = Certificate {
@@ -322,6 +295,46 @@ impl Ca {
 /// configured one, cut to the Baseline Requirements §6.3.2 maximum in force at the issuance
 /// date (and at notBefore, which the lint checks against). Both ends count: a certificate gets
 /// `notAfter = notBefore + period − 1 s`.
+impl Ca {
+    /// Refuses the issuance of `order` for `check` (no intermediate may sign, the lint, the
+    /// signer, Certificate Transparency): one structured event under the `ferrite::audit`
+    /// target, emitted inside the request's span, which carries the request id (the client
+    /// sees the same id in its problem); the order becomes `invalid` with `serverInternal`.
+    /// Returns the error to answer with (or the store's, if marking the order failed).
+    async fn refuse_issuance(
+        &self,
+        account: &Account,
+        order: &Order,
+        lease_until: OffsetDateTime,
+        check: &str,
+        detail: &str,
+    ) -> CoreError {
+        warn!(
+            target: "ferrite::audit",
+            event = "issuance_refused",
+            order = %order.id,
+            account = %account.id,
+            check,
+            detail,
+            "issuance refused before signing or by the signer; no certificate was issued"
+        );
+        error!(error = %detail, order = %order.id, check, "issuance refused");
+        self.inner.metrics.issuance_refused();
+        let problem = Problem::internal(
+            "the CA could not issue this certificate; create a new order and quote the request id to the operator if it happens again",
+        );
+        match self
+            .inner
+            .store
+            .fail_finalize(&order.id, lease_until, &problem)
+            .await
+        {
+            Ok(_) => problem.into(),
+            Err(e) => e.into(),
+        }
+    }
+}
+
 pub(super) fn leaf_validity(
     configured: Duration,
     issued_at: OffsetDateTime,
