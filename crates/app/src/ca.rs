@@ -321,7 +321,7 @@ pub struct CertificateReport {
     /// Whether an intermediate issues (`ca.active`), or is retired and signs only its CRLs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
-    /// Its public key: `ECDSA P-256`, `RSA 2048`, …
+    /// Its public key: `ECDSA P-256`, `RSA 2048-bit`, …
     pub key_algorithm: String,
     /// Its file.
     pub file: String,
@@ -381,44 +381,24 @@ pub fn show(config: &Config) -> anyhow::Result<CaReport> {
         CaKeys::Files => None,
     };
     let mut certificates = Vec::new();
-    let mut files: Vec<(&str, String, String)> = vec![
-        ("root", "root.pem".into(), "private/root.key".into()),
-        (
-            "intermediate",
-            "intermediate.pem".into(),
-            "private/intermediate.key".into(),
-        ),
-    ];
-    let mut others: Vec<String> = std::fs::read_dir(&dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .filter_map(|e| {
-                    let file = e.file_name().to_string_lossy().into_owned();
-                    file.strip_suffix(".pem")
-                        .filter(|n| ferrite_pki::is_intermediate_name(n))
-                        .map(str::to_owned)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    others.sort();
-    for name in others {
-        files.push((
-            "intermediate",
+    // (role, intermediate name, certificate file, key file)
+    let mut files: Vec<(&str, Option<String>, String, String)> =
+        vec![("root", None, "root.pem".into(), "private/root.key".into())];
+    let intermediates = std::iter::once(ferrite_pki::PRIMARY_ISSUER_NAME.to_owned())
+        .chain(ferrite_pki::other_intermediates(&dir).context("cannot list data_dir/ca")?);
+    for name in intermediates {
+        let (file, key_file) = (
             ferrite_pki::intermediate_file(&name),
-            format!("private/{name}.key"),
-        ));
+            ferrite_pki::intermediate_key_file(&name),
+        );
+        files.push(("intermediate", Some(name), file, key_file));
     }
-    files.push(("listener", "tls.pem".into(), "private/tls.key".into()));
-    for (role, file, key_file) in files {
-        let name = match role {
-            "intermediate" => file.strip_suffix(".pem").map(|n| {
-                let active = config.ca.active.is_empty() || config.ca.active.iter().any(|a| a == n);
-                (n.to_owned(), active)
-            }),
-            _ => None,
-        };
+    files.push(("listener", None, "tls.pem".into(), "private/tls.key".into()));
+    for (role, name, file, key_file) in files {
+        let name = name.map(|n| {
+            let active = is_active(config, &n);
+            (n, active)
+        });
         let path = dir.join(&file);
         if !path.exists() {
             continue;
@@ -478,7 +458,8 @@ pub fn show(config: &Config) -> anyhow::Result<CaReport> {
             role: role.to_owned(),
             name: name.as_ref().map(|(n, _)| n.clone()),
             active: name.map(|(_, active)| active),
-            key_algorithm: public_key_algorithm(&cert),
+            key_algorithm: ferrite_pki::KeyKind::of_spki_der(cert.public_key().raw)
+                .map_or_else(|e| format!("unknown ({e})"), |k| k.to_string()),
             file: path.display().to_string(),
             subject: cert.subject().to_string(),
             issuer: cert.issuer().to_string(),
@@ -506,24 +487,6 @@ pub fn show(config: &Config) -> anyhow::Result<CaReport> {
         .to_owned(),
         certificates,
     })
-}
-
-/// A certificate's public key as `ca show` says it: `ECDSA P-256`, `RSA 2048`, ….
-fn public_key_algorithm(cert: &x509_parser::certificate::X509Certificate<'_>) -> String {
-    use x509_parser::public_key::PublicKey;
-    match cert.public_key().parsed() {
-        Ok(PublicKey::RSA(rsa)) => format!("RSA {}", rsa.key_size()),
-        Ok(PublicKey::EC(point)) => format!(
-            "ECDSA {}",
-            match point.key_size() {
-                256 => "P-256",
-                384 => "P-384",
-                521 => "P-521",
-                _ => "(other curve)",
-            }
-        ),
-        _ => "other".to_owned(),
-    }
 }
 
 fn rfc3339(t: OffsetDateTime) -> String {

@@ -190,8 +190,8 @@ async fn check_ca_certificates(
     config: &Config,
     now: time::OffsetDateTime,
 ) -> anyhow::Result<()> {
-    let (root_sha256, _) = bundle
-        .fingerprints()
+    let root_sha256 = bundle
+        .root_fingerprint()
         .context("cannot read the CA certificates in data_dir/ca")?;
     // The primary intermediate first: on a new database it records the deployment, and the
     // others join it as intermediates under the same root.

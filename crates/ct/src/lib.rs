@@ -398,11 +398,7 @@ impl LoggedIssuer {
                 .iter()
                 .map(|l| (l.url.to_string(), l.operator.clone())),
         ));
-        LoggedIssuer {
-            inner,
-            logs,
-            metrics,
-        }
+        LoggedIssuer::sharing(inner, logs, metrics)
     }
 
     /// `inner`'s certificates, logged in `logs`, counted in the `metrics` of another

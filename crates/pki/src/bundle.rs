@@ -61,10 +61,16 @@ pub struct CaBundle {
     pub others: Vec<Issuer>,
 }
 
-/// The file of intermediate `name` other than the primary: `intermediate-NAME.pem`, its key
-/// (with `ca.keys = "files"`) `private/intermediate-NAME.key`.
+/// The certificate file of the intermediate `name` in the CA directory: `NAME.pem`
+/// (`intermediate.pem`, `intermediate-rsa.pem`, …).
 pub fn intermediate_file(name: &str) -> String {
     format!("{name}.pem")
+}
+
+/// The key file of the intermediate `name` in the CA directory, with `ca.keys = "files"`:
+/// `private/NAME.key`.
+pub fn intermediate_key_file(name: &str) -> String {
+    format!("{PRIVATE_DIR}/{name}.key")
 }
 
 /// Whether `name` may name an intermediate besides the primary: `intermediate-` followed by 1
@@ -80,7 +86,7 @@ pub fn is_intermediate_name(name: &str) -> bool {
 
 /// The names of the intermediates in `dir` besides the primary (`intermediate-NAME.pem`),
 /// sorted.
-fn other_intermediates(dir: &Path) -> Result<Vec<String>, PkiError> {
+pub fn other_intermediates(dir: &Path) -> Result<Vec<String>, PkiError> {
     let mut names = Vec::new();
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -133,9 +139,9 @@ fn load_others(
             return Err(invalid(dir, &file, "must hold exactly one certificate"));
         };
         check_signed_by(dir, &file, der, root_der)?;
+        let key_file = intermediate_key_file(&name);
         let key: Arc<dyn CaSigner> = match keys {
             OtherKeys::Files => {
-                let key_file = format!("{PRIVATE_DIR}/{name}.key");
                 let path = dir.join(&key_file);
                 if !path.try_exists().map_err(io("inspect", &path))? {
                     return Err(invalid(
@@ -151,7 +157,7 @@ fn load_others(
                 Arc::new(FileKey::from_pem(&read(dir, &key_file)?, path)?)
             }
             OtherKeys::Token(token) => {
-                let stray = dir.join(format!("{PRIVATE_DIR}/{name}.key"));
+                let stray = dir.join(&key_file);
                 if stray.try_exists().unwrap_or(false) {
                     tracing::warn!(path = %stray.display(), "a CA key file lies in the data directory but the keys are in the token (ca.keys = \"pkcs11\"); it is not used: move it offline or destroy it");
                 }
@@ -177,20 +183,18 @@ fn load_others(
 }
 
 impl CaBundle {
-    /// The SHA-256 fingerprints of the root and the intermediate certificate, as
-    /// `openssl x509 -noout -fingerprint -sha256 -in FILE` prints them: what identifies this
-    /// CA to the database several instances share.
-    pub fn fingerprints(&self) -> Result<(String, String), PkiError> {
+    /// The SHA-256 fingerprint of the root certificate, as `openssl x509 -noout -fingerprint
+    /// -sha256 -in FILE` prints it: with the intermediates' ([`sha256_fingerprint`] of
+    /// [`Issuer::intermediate_der`]), what identifies this CA to the database several
+    /// instances share.
+    pub fn root_fingerprint(&self) -> Result<String, PkiError> {
         let root = pem_certificates(&self.root_pem)
             .ok()
             .and_then(|certs| certs.into_iter().next())
             .ok_or_else(|| PkiError::MalformedCertificate {
                 detail: "root.pem holds no certificate".to_owned(),
             })?;
-        Ok((
-            sha256_fingerprint(&root),
-            sha256_fingerprint(self.issuer.intermediate_der()),
-        ))
+        Ok(sha256_fingerprint(&root))
     }
 
     /// The root certificate's path in `dir` (what clients are told to trust).

@@ -77,16 +77,12 @@ impl NewIntermediate {
 
     /// Its certificate's file in the CA directory.
     pub(crate) fn cert_file(&self) -> String {
-        if self.name == PRIMARY_ISSUER_NAME {
-            INTERMEDIATE_CERT.to_owned()
-        } else {
-            crate::bundle::intermediate_file(&self.name)
-        }
+        crate::bundle::intermediate_file(&self.name)
     }
 
     /// Its key's file in the CA directory (with keys in files).
     pub(crate) fn key_file(&self) -> String {
-        format!("private/{}.key", self.name)
+        crate::bundle::intermediate_key_file(&self.name)
     }
 
     /// `opts` for this intermediate of the CA `ca_id`: the primary gets the configured (or

@@ -180,7 +180,7 @@ impl Issuer {
         cert_pem.push('\n');
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &cert_der);
         let id = crate::weak_keys::hex(&digest.as_ref()[..8]);
-        let rsa = KeyKind::spki_is_rsa(cert.public_key().raw);
+        let rsa = KeyKind::of(cert.public_key()).is_ok_and(|k| k.is_rsa());
         Ok(Issuer {
             id,
             name: PRIMARY_ISSUER_NAME.to_owned(),

@@ -75,12 +75,13 @@ impl KeyKind {
         matches!(self, KeyKind::Rsa { .. })
     }
 
-    /// Whether the DER SubjectPublicKeyInfo `spki_der` holds an RSA key (rsaEncryption): which
-    /// chain a subscriber's key gets. False for anything that does not parse.
-    pub fn spki_is_rsa(spki_der: &[u8]) -> bool {
+    /// The kind of the key in the DER SubjectPublicKeyInfo `spki_der` ([`KeyKind::of`]); an
+    /// error says what does not parse.
+    pub fn of_spki_der(spki_der: &[u8]) -> Result<KeyKind, String> {
         use x509_parser::prelude::FromDer;
-        SubjectPublicKeyInfo::from_der(spki_der)
-            .is_ok_and(|(_, spki)| spki.algorithm.algorithm.to_id_string() == OID_RSA_ENCRYPTION)
+        let (_, spki) = SubjectPublicKeyInfo::from_der(spki_der)
+            .map_err(|e| format!("the SubjectPublicKeyInfo does not parse: {e}"))?;
+        KeyKind::of(&spki)
     }
 }
 

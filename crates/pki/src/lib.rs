@@ -81,7 +81,8 @@ mod weak_keys;
 
 pub use bundle::{
     CaBundle, ImportedKey, LISTENER_RENEW_BEFORE, ListenerCertificate, intermediate_file,
-    is_intermediate_name, listener_fault, renew_listener,
+    intermediate_key_file, is_intermediate_name, listener_fault, other_intermediates,
+    renew_listener,
 };
 pub use ceremony::{
     Ceremony, CeremonyRecord, INTERMEDIATE_KEY_ALGORITHM, INTERMEDIATE_KEY_TYPE, NewIntermediate,

@@ -13,12 +13,11 @@ use ferrite_core::model::CrlScope;
 use crate::AppState;
 
 /// Paths served; the CA's certificates point here (AIA caIssuers: DER, RFC 5280 §4.2.2.1).
+/// Every intermediate is served by name, `/ca/{name}.der` and `/ca/{name}.pem`: the primary
+/// intermediate's name makes this path, another's `/ca/intermediate-NAME.der` beside it.
 pub const INTERMEDIATE_PATH: &str = "/ca/intermediate.der";
-/// The intermediate as PEM, for people and configuration files.
+/// The primary intermediate as PEM, for people and configuration files.
 pub const INTERMEDIATE_PEM_PATH: &str = "/ca/intermediate.pem";
-/// Where every intermediate is served, by name: `/ca/{name}.der` (AIA caIssuers) and
-/// `/ca/{name}.pem`; the primary intermediate's name makes [`INTERMEDIATE_PATH`].
-pub const INTERMEDIATES_PATH: &str = "/ca";
 /// The root clients must trust.
 pub const ROOT_PATH: &str = "/ca/root.pem";
 /// The unsharded CRL, and the base of the shards' paths: `{CRL_PATH}/{issuer id}/{shard}.crl`
@@ -35,9 +34,9 @@ pub const READY_PATH: &str = "/health/ready";
 
 pub(crate) fn router(state: AppState) -> Router {
     Router::new()
-        .route(INTERMEDIATE_PATH, get(intermediate))
-        .route(INTERMEDIATE_PEM_PATH, get(intermediate_pem))
         .route(ROOT_PATH, get(root))
+        // Every intermediate by name: the primary's name makes INTERMEDIATE_PATH and
+        // INTERMEDIATE_PEM_PATH.
         .route("/ca/{file}", get(named_intermediate))
         .route(CRL_PATH, get(unsharded_crl))
         .route("/crl/{issuer}/{file}", get(crl_shard))
@@ -52,20 +51,6 @@ fn with_type(body: impl IntoResponse, content_type: &'static str) -> Response {
     r.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     r
-}
-
-async fn intermediate(State(state): State<AppState>) -> Response {
-    with_type(
-        state.ca.issuer().certificate_der().to_vec(),
-        "application/pkix-cert",
-    )
-}
-
-async fn intermediate_pem(State(state): State<AppState>) -> Response {
-    with_type(
-        state.ca.issuer().certificate_pem().to_owned(),
-        "application/x-pem-file",
-    )
 }
 
 /// `/ca/{name}.der` or `/ca/{name}.pem`: the intermediate of that name, retired ones included

@@ -119,11 +119,10 @@ impl Ca {
         // disconnects cannot cancel it halfway, and every failure marks the order invalid.
         let ca = self.clone();
         let owner = account.clone();
-        let spki_der = csr.spki_der.clone();
         let profile = profile.clone();
         let completed = tokio::spawn(
             async move {
-                ca.issue_order(&owner, order, &profile, spki_der, lease_until, &counts)
+                ca.issue_order(&owner, order, &profile, csr, lease_until, &counts)
                     .await
             }
             .in_current_span(),
@@ -144,7 +143,7 @@ impl Ca {
         account: &Account,
         mut order: Order,
         profile: &ferrite_pki::Profile,
-        spki_der: Vec<u8>,
+        csr: Csr,
         lease_until: OffsetDateTime,
         counts: &[RateStep],
     ) -> Result<Order, CoreError> {
@@ -152,11 +151,10 @@ impl Ca {
         let now = self.now();
         // The intermediate of the subscriber key's family the profile allows (an ECDSA key
         // gets the ECDSA chain, an RSA key the RSA chain), the newest of them.
-        let subscriber_rsa = ferrite_pki::KeyKind::spki_is_rsa(&spki_der);
         let Some(issuer) = self
             .inner
             .issuers
-            .for_issuance(&profile.issuer, subscriber_rsa, now)
+            .for_issuance(&profile.issuer, csr.key.is_rsa(), now)
             .cloned()
         else {
             let detail = format!(
@@ -185,7 +183,7 @@ impl Ca {
         let latest = (not_before + validity - Duration::seconds(1)).min(issuer.not_after());
         let not_after = order.not_after.map_or(latest, |na| na.min(latest));
         let request = IssueRequest {
-            spki_der,
+            spki_der: csr.spki_der,
             dns_names: order.identifiers.iter().map(|i| i.value.clone()).collect(),
             not_before,
             not_after,
