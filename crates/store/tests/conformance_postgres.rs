@@ -131,6 +131,38 @@ async fn two_stores_on_one_database_share_state() {
     .await;
 }
 
+/// Two instances redeeming the same 300 nonces at once, in opposite orders, in batches: each
+/// nonce has one winner over both, and neither batch fails (rows are inserted in key order,
+/// so the two never wait for each other in a cycle).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_redeeming_the_same_nonces_in_opposite_orders() {
+    with_database(|url| async move {
+        let a = PostgresStore::open(&url, &options()).await.unwrap();
+        let b = PostgresStore::open(&url, &options()).await.unwrap();
+        let expires = suite::T0 + time::Duration::minutes(5);
+        let names: Vec<String> = (0..300).map(|i| format!("n-{i:03}")).collect();
+        let forward = suite::join_all(names.iter().map(|n| a.consume_nonce(n, expires)).collect());
+        let backward = suite::join_all(
+            names
+                .iter()
+                .rev()
+                .map(|n| b.consume_nonce(n, expires))
+                .collect(),
+        );
+        let (forward, mut backward) = tokio::join!(forward, backward);
+        backward.reverse();
+        for ((name, ra), rb) in names.iter().zip(forward).zip(backward) {
+            assert!(
+                ra.unwrap() ^ rb.unwrap(),
+                "{name}: exactly one instance redeems it"
+            );
+        }
+        a.close();
+        b.close();
+    })
+    .await;
+}
+
 /// 1,100 concurrent bindings of one 1,000-use MAC key, spread over two instances (two stores,
 /// each with its own pool), bind exactly 1,000 accounts.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -61,6 +61,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         13,
         include_str!("../../migrations/postgres/0013_portal.sql"),
     ),
+    (
+        14,
+        include_str!("../../migrations/postgres/0014_audit_append_plpgsql.sql"),
+    ),
 ];
 
 /// The schema version this Ferrite writes and reads.

@@ -14,12 +14,14 @@
 //!   first committed, so of concurrent callers exactly one changes it. Where the condition
 //!   reads another table's row (a challenge claim reads its authorization), that row is locked
 //!   `FOR SHARE`, so its latest committed state decides too;
-//! - a nonce is redeemed by one `INSERT … ON CONFLICT DO NOTHING`: whichever instance inserts
-//!   first wins, the others wait for its commit and insert nothing;
+//! - a nonce is redeemed by an `INSERT … ON CONFLICT DO NOTHING`: whichever instance inserts
+//!   first wins, the others wait for its commit and insert nothing. Redemptions arriving
+//!   together share one such statement (`nonces`), rows in key order;
 //! - uniqueness (account key, serial number, customer name, kid) is a constraint, never a
 //!   read-then-write; a violation is [`StoreError::Conflict`];
 //! - commits are durable as the server is configured (`synchronous_commit`; Ferrite asks for
-//!   nothing weaker).
+//!   nothing weaker), but for the records of used nonces, whose batches do not wait for the
+//!   disk (`nonces` says why nothing that matters can be lost).
 //!
 //! # Layout
 //! - `connect`: the URL, the password's sources, TLS (rustls on aws-lc-rs).
@@ -78,6 +80,8 @@ pub struct PostgresStore {
     pool: Pool,
     /// The time of each use of a pooled connection, for `/metrics`.
     metrics: std::sync::Arc<ferrite_core::metrics::StoreMetrics>,
+    /// Nonce redemptions waiting to be written together (`nonces`).
+    nonce_batches: std::sync::Arc<nonces::NonceBatches>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -140,6 +144,7 @@ impl PostgresStore {
                 "postgresql",
                 &[ferrite_core::metrics::StoreOp::Connection],
             )),
+            nonce_batches: std::sync::Arc::default(),
         })
     }
 

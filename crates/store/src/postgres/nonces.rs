@@ -1,11 +1,31 @@
 //! Anti-replay nonces (RFC 8555 §6.5). `ferrite_core::nonce` issues and checks them; the
 //! database keeps the shared key and the record of used nonces.
+//!
+//! Every POST redeems a nonce, so redemptions are the most frequent write. They are written in
+//! batches, as a database groups commits: a redemption that finds no batch being written
+//! starts one at once; those that arrive while a batch is being written wait for it and go
+//! together in the next, one statement and one commit for all of them. An idle server adds no
+//! delay; a busy one writes one row per redemption but one transaction per batch.
+//!
+//! A batch commits without waiting for its WAL to reach the disk (`synchronous_commit` off for
+//! that transaction only), as the embedded SQLite store keeps nonces in a file it does not
+//! fsync. Nothing is lost that matters: WAL reaches the disk in order, so the durable commit of
+//! whatever a request then changes also makes its nonce's record durable; a crash can only
+//! forget the nonces of requests that changed nothing (reads, or changes that never committed),
+//! and other instances see a record as soon as it commits either way.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use ferrite_core::StoreError;
 use time::OffsetDateTime;
+use tokio::sync::oneshot;
 
 use super::{PostgresStore, at};
 use crate::codec::micros;
+
+/// The most redemptions one statement carries; more wait for the next batch.
+const MAX_BATCH: usize = 512;
 
 /// The stored key, or `candidate` stored and returned if there is none. `DO UPDATE` (setting
 /// the key to itself) rather than `DO NOTHING`: it locks and returns the row another instance
@@ -22,21 +42,151 @@ pub(crate) async fn key(store: &PostgresStore, candidate: &[u8]) -> Result<Vec<u
     at(&row, 0, "key")
 }
 
+/// Redemptions waiting to be written, shared by the clones of one store.
+#[derive(Default)]
+pub(crate) struct NonceBatches {
+    state: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: Vec<Redemption>,
+    /// Whether a writer task is running; it takes what is waiting until nothing is.
+    writing: bool,
+}
+
+/// One redemption: the nonce's record and where its answer goes.
+struct Redemption {
+    expires: i64,
+    value: String,
+    answer: oneshot::Sender<Result<bool, StoreError>>,
+}
+
+impl NonceBatches {
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
 // RFC 8555 §6.5.2: "The server MUST NOT accept a nonce more than once" — one insert that does
 // nothing for a nonce already recorded. Of concurrent redeemers on any instance, the first to
-// insert wins; the others wait for its commit and insert nothing.
+// insert wins; the others wait for its commit and insert nothing. Within one batch, the first
+// redemption of a nonce is the one that may win.
 pub(crate) async fn consume(
     store: &PostgresStore,
     nonce: &str,
     expires: OffsetDateTime,
 ) -> Result<bool, StoreError> {
-    store
-        .execute(
-            "INSERT INTO used_nonces (expires, value) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&micros(expires), &nonce],
+    let (answer, answered) = oneshot::channel();
+    let start_writer = {
+        let mut queue = store.nonce_batches.queue();
+        queue.waiting.push(Redemption {
+            expires: micros(expires),
+            value: nonce.to_owned(),
+            answer,
+        });
+        !std::mem::replace(&mut queue.writing, true)
+    };
+    // A task of its own, so that a request cancelled while its batch is written (a client
+    // that disconnects) neither stops nor delays the other redemptions.
+    if start_writer {
+        tokio::spawn(write_batches(store.clone()));
+    }
+    answered.await.unwrap_or_else(|_| {
+        Err(StoreError::Backend(
+            "the nonce writer stopped before recording this nonce".to_owned(),
+        ))
+    })
+}
+
+/// Writes what is waiting, batch after batch, and stops when nothing is.
+async fn write_batches(store: PostgresStore) {
+    // If this task ends other than by finding the queue empty (a panic), the next redemption
+    // must start a new writer; those waiting now are answered with an error (their senders
+    // are dropped).
+    let mut guard = WriterGuard {
+        batches: Arc::clone(&store.nonce_batches),
+        armed: true,
+    };
+    loop {
+        let batch = {
+            let mut queue = guard.batches.queue();
+            if queue.waiting.is_empty() {
+                queue.writing = false;
+                guard.armed = false;
+                return;
+            }
+            let take = queue.waiting.len().min(MAX_BATCH);
+            queue.waiting.drain(..take).collect::<Vec<_>>()
+        };
+        let result = insert(&store, &batch).await;
+        answer(batch, result);
+    }
+}
+
+struct WriterGuard {
+    batches: Arc<NonceBatches>,
+    armed: bool,
+}
+
+impl Drop for WriterGuard {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut queue = self.batches.queue();
+            queue.writing = false;
+            queue.waiting.clear();
+        }
+    }
+}
+
+/// Inserts the batch's distinct records; returns those it inserted (the others were recorded
+/// already). Rows go in in key order, so two instances inserting overlapping batches take
+/// their locks in the same order and cannot deadlock. `set_config(…, true)` is `SET LOCAL`:
+/// it relaxes the commit of this statement's own transaction only.
+async fn insert(
+    store: &PostgresStore,
+    batch: &[Redemption],
+) -> Result<HashSet<(i64, String)>, StoreError> {
+    let mut records: Vec<(i64, &str)> = batch
+        .iter()
+        .map(|r| (r.expires, r.value.as_str()))
+        .collect();
+    records.sort_unstable();
+    records.dedup();
+    let (expires, values): (Vec<i64>, Vec<&str>) = records.into_iter().unzip();
+    let rows = store
+        .query(
+            "INSERT INTO used_nonces (expires, value) \
+             SELECT n.expires, n.value \
+             FROM unnest($1::BIGINT[], $2::TEXT[]) AS n (expires, value), \
+                  (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed \
+             ORDER BY n.expires, n.value \
+             ON CONFLICT DO NOTHING RETURNING expires, value",
+            &[&expires, &values],
         )
-        .await
-        .map(|n| n == 1)
+        .await?;
+    rows.iter()
+        .map(|row| Ok((at(row, 0, "expires")?, at(row, 1, "value")?)))
+        .collect()
+}
+
+/// Answers each redemption: true for the first of a nonce the batch inserted.
+fn answer(batch: Vec<Redemption>, inserted: Result<HashSet<(i64, String)>, StoreError>) {
+    match inserted {
+        Ok(mut inserted) => {
+            for redemption in batch {
+                // Removed on its first redemption, so a second one in the batch gets false.
+                let first = inserted.remove(&(redemption.expires, redemption.value));
+                // A redeemer that stopped waiting (its request was cancelled) needs no answer.
+                let _ = redemption.answer.send(Ok(first));
+            }
+        }
+        Err(e) => {
+            for redemption in batch {
+                let _ = redemption.answer.send(Err(e.clone()));
+            }
+        }
+    }
 }
 
 /// Deletes the records of nonces that expired at or before `now` (they can no longer be
@@ -48,4 +198,41 @@ pub(crate) async fn purge(store: &PostgresStore, now: OffsetDateTime) -> Result<
             &[&micros(now)],
         )
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::postgres::PostgresOptions;
+    use crate::testing::with_database;
+
+    /// The relaxed commit is the batch's own: the one pooled connection, used for a batch,
+    /// commits what comes next durably again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_the_batch_commits_without_waiting_for_the_disk() {
+        with_database(|url| async move {
+            let options = PostgresOptions {
+                max_connections: 1,
+                ..PostgresOptions::default()
+            };
+            let store = PostgresStore::open(&url, &options).await.unwrap();
+            // Durable commits for this session, whatever the test server's default.
+            store
+                .query_opt("SELECT set_config('synchronous_commit', 'on', false)", &[])
+                .await
+                .unwrap();
+            let expires = OffsetDateTime::now_utc() + time::Duration::minutes(5);
+            assert!(consume(&store, "n", expires).await.unwrap());
+            let row = store
+                .query_opt("SELECT current_setting('synchronous_commit') AS mode", &[])
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(at::<String>(&row, 0, "mode").unwrap(), "on");
+            store.close();
+        })
+        .await;
+    }
 }

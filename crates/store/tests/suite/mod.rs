@@ -50,6 +50,7 @@ macro_rules! all {
             ca_certificates_record_one_root_and_its_intermediates,
             the_crl_lease_has_one_holder,
             concurrent_nonce_redemption_has_one_winner,
+            concurrent_redemptions_of_many_nonces_have_one_winner_each,
             account_round_trip,
             duplicate_account_is_conflict,
             update_account_replaces_contact_and_status,
@@ -131,7 +132,7 @@ const RACERS: usize = 20;
 
 /// Polls all futures together on this task (the races happen in the database, which runs them on
 /// its own threads) and returns their outputs in order.
-async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
+pub(crate) async fn join_all<F: Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut futures: Vec<Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {
@@ -427,6 +428,31 @@ pub(crate) async fn concurrent_nonce_redemption_has_one_winner(store: &dyn Store
         .filter(|w| *w)
         .count();
     assert_eq!(won, 1);
+}
+
+/// 1,200 concurrent redemptions, three of each of 400 nonces (more than a store writes in one
+/// statement), interleaved: each nonce is accepted exactly once, and a nonce already used
+/// before is accepted by none.
+pub(crate) async fn concurrent_redemptions_of_many_nonces_have_one_winner_each(store: &dyn Store) {
+    let expires = T0 + Duration::minutes(5);
+    assert!(store.consume_nonce("n-7", expires).await.unwrap());
+    let names: Vec<String> = (0..1200).map(|i| format!("n-{}", i % 400)).collect();
+    let results = join_all(
+        names
+            .iter()
+            .map(|name| store.consume_nonce(name, expires))
+            .collect(),
+    )
+    .await;
+    let mut winners = std::collections::HashMap::<&str, usize>::new();
+    for (name, result) in names.iter().zip(results) {
+        if result.unwrap() {
+            *winners.entry(name).or_default() += 1;
+        }
+    }
+    assert_eq!(winners.get("n-7"), None, "a nonce used before is refused");
+    assert_eq!(winners.len(), 399);
+    assert!(winners.values().all(|&n| n == 1), "{winners:?}");
 }
 
 // ---------------------------------------------------------------- accounts (§7.3)

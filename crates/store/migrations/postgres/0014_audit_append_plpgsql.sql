@@ -1,0 +1,10 @@
+-- audit_append in PL/pgSQL: its INSERT is planned once per connection and kept, where a SQL
+-- function called from a trigger is planned again at every call (a cost paid by every
+-- account, certificate and other audited change).
+CREATE OR REPLACE FUNCTION audit_append(event TEXT, subject TEXT, details JSON) RETURNS VOID
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO audit_log (at, event, subject, details)
+    VALUES ((extract(epoch FROM clock_timestamp()) * 1000000)::BIGINT, event, subject,
+            details::TEXT);
+END $$;
