@@ -11,7 +11,7 @@
 # Usage: bench/compare.sh [--clients N] [--issuances M] [--duration S] [--runs R]
 #                         [--key-type p256|rsa2048] [--poll-interval-ms MS] [--skip-build]
 #                         [--lego N] [--ferrite-only] [--baseline PATH] [--hsm] [--postgres]
-#                         [--instances N] [--dnssec] [--out DIR]
+#                         [--instances N] [--pg-statements] [--dnssec] [--out DIR]
 # Defaults: 10 clients, 100000 issuances, 30 s per run, 1 run each (alternating
 # Ferrite, Pebble when --runs > 1; each run against a freshly started server), P-256, 50 ms
 # polls. --lego N also times N runs of lego (one account + one certificate, http-01) against
@@ -37,6 +37,12 @@
 # PostgreSQL column is N instances of one CA on that database (one data directory, one
 # base_url, each its own ACME listener), the generator's clients spread over their listeners
 # round robin as a load balancer would (ferrite-bench --connect), their CPU and memory summed.
+# --postgres with --baseline PATH puts both columns on PostgreSQL: this tree's Ferrite first,
+# the baseline build second, each run on a new database of the one cluster. --pg-statements
+# (with --postgres) loads pg_stat_statements (track = all, so statements run by triggers are
+# listed too) and writes, for each run on PostgreSQL, its 30 statements of most execution time
+# and the WAL they wrote to NAME-RUN.statements in --out; it slows PostgreSQL a little, so use
+# it to see where the time goes, not for the figures.
 # Throughput on a shared machine moves by ±15 % between runs: use
 # --runs 4 or more, or bench/instructions.sh for differences of a few percent. Binaries are
 # taken from CARGO_TARGET_DIR (default: target/) in the release profile.
@@ -57,6 +63,7 @@ HSM=0
 POSTGRES=0
 DNSSEC=0
 INSTANCES=1
+PG_STATEMENTS=0
 while [ $# -gt 0 ]; do
     case "$1" in
     --clients) CLIENTS=$2; shift 2 ;;
@@ -72,6 +79,7 @@ while [ $# -gt 0 ]; do
     --hsm) HSM=1; PEBBLE=0; shift ;;
     --postgres) POSTGRES=1; PEBBLE=0; shift ;;
     --instances) INSTANCES=$2; shift 2 ;;
+    --pg-statements) PG_STATEMENTS=1; shift ;;
     --dnssec) DNSSEC=1; shift ;;
     --out) OUT=$2; shift 2 ;;
     -h | --help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; exit 0 ;;
@@ -90,8 +98,15 @@ require_tools openssl jq python3
 }
 [ "$DNSSEC" = 1 ] || require_tools pebble-challtestsrv
 [ "$HSM" = 0 ] || require_tools softhsm2-util
-[ $((HSM + POSTGRES + (${#BASELINE} > 0))) -le 1 ] || {
-    echo "compare.sh: --hsm, --postgres and --baseline each fill the second column: give one" >&2
+[ $((HSM + POSTGRES + (${#BASELINE} > 0))) -le 1 ] || [ "$HSM$POSTGRES" = 01 ] || {
+    echo "compare.sh: --hsm, --postgres and --baseline each fill the second column: give one (or --postgres with --baseline)" >&2
+    exit 2
+}
+# Both columns on PostgreSQL: this tree's Ferrite against the baseline build.
+PG_BOTH=0
+[ "$POSTGRES" = 0 ] || [ -z "$BASELINE" ] || PG_BOTH=1
+[ "$PG_STATEMENTS" = 0 ] || [ "$POSTGRES" = 1 ] || {
+    echo "compare.sh: --pg-statements needs --postgres" >&2
     exit 2
 }
 [ "$POSTGRES" = 0 ] || require_tools psql
@@ -122,8 +137,8 @@ if [ "$HSM" = 1 ]; then
     echo 20261204 >"$TMP/hsm-pin"
 fi
 if [ "$POSTGRES" = 1 ]; then
-    # The second column: the same binary, on PostgreSQL.
-    BASELINE=$FERRITE
+    # The second column: the same binary (or the baseline build), on PostgreSQL.
+    [ -n "$BASELINE" ] || BASELINE=$FERRITE
     start_postgres
 fi
 
@@ -137,13 +152,16 @@ start_test_dns "$DNSSEC"
 
 # --- Servers: each run gets a fresh one (a fresh database; state left by a cancelled run,
 # such as validations still in flight, cannot leak into the next) -----------------------------
+on_postgres() { # NAME: whether that column's runs are on PostgreSQL
+    [ "$POSTGRES" = 1 ] && { [ "$1" = baseline ] || [ "$PG_BOTH" = 1 ]; }
+}
 start_ferrite() { # RUN [NAME BINARY] → FERRITE_PID FERRITE_DIR FERRITE_ROOT SERVER_ARGS
     local name=${2:-ferrite} binary=${3:-$FERRITE}
     local out=$OUT/$name-$1.out
     local database="" listen=""
     INSTANCE_PIDS=()
-    if [ "$name" = baseline ] && [ "$POSTGRES" = 1 ]; then
-        database=$(postgres_database "bench_$1")
+    if on_postgres "$name"; then
+        database=$(postgres_database "bench_${name}_$1")
         # lego's timing talks to one instance: the others start only for the runs.
         [ "$INSTANCES" = 1 ] || [ "$1" = lego ] || listen=127.0.0.1:$(free_port)
     fi
@@ -247,10 +265,12 @@ ferrite_run() { # NAME BINARY RUN
     start_ferrite "$3" "$1" "$2"
     local pg_before=0
     [ "$POSTGRES" = 0 ] || pg_before=$(postgres_cpu_ms)
+    [ "$PG_STATEMENTS" = 0 ] || ! on_postgres "$1" || postgres_statements_reset
     bench "$1" "$FERRITE_DIR" "$FERRITE_ROOT" "$3" "${SERVER_ARGS[@]}"
     # PostgreSQL's CPU during the run (0 for the SQLite column: no cluster worked for it).
-    if [ "$POSTGRES" = 1 ] && [ "$1" = baseline ]; then
+    if on_postgres "$1"; then
         echo $(($(postgres_cpu_ms) - pg_before)) >"$OUT/$1-$3.pgcpu"
+        [ "$PG_STATEMENTS" = 0 ] || postgres_statements "bench_$1_$3" >"$OUT/$1-$3.statements"
     else
         echo 0 >"$OUT/$1-$3.pgcpu"
     fi
@@ -337,6 +357,9 @@ OTHER=Pebble
 if [ "$HSM" = 1 ]; then
     OTHER=SoftHSM
     read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL P_PG < <(summary baseline)
+elif [ "$PG_BOTH" = 1 ]; then
+    OTHER=Baseline
+    read -r P_TPUT P_CPU P_P99 P_IP99 P_RSS P_FAIL P_PG < <(summary baseline)
 elif [ "$POSTGRES" = 1 ]; then
     OTHER=PostgreSQL
     [ "$INSTANCES" = 1 ] || OTHER="PostgreSQL x$INSTANCES"
@@ -350,7 +373,8 @@ fi
 echo
 [ -z "$BASELINE" ] || [ "$HSM" = 1 ] || [ "$POSTGRES" = 1 ] || echo "Baseline: $BASELINE"
 [ "$HSM" = 0 ] || echo "Ferrite: CA keys in files; SoftHSM: the same binary, CA keys in a SoftHSM token"
-[ "$POSTGRES" = 0 ] || echo "Ferrite: embedded SQLite; $OTHER: the same binary on $("$PG_BIN/postgres" --version) (same machine)$([ "$INSTANCES" = 1 ] || echo ", $INSTANCES instances of one CA, the clients spread over them")"
+[ "$PG_BOTH" = 0 ] || echo "Ferrite: this tree; Baseline: $BASELINE; both on $("$PG_BIN/postgres" --version) (same machine)"
+[ "$POSTGRES" = 0 ] || [ "$PG_BOTH" = 1 ] || echo "Ferrite: embedded SQLite; $OTHER: the same binary on $("$PG_BIN/postgres" --version) (same machine)$([ "$INSTANCES" = 1 ] || echo ", $INSTANCES instances of one CA, the clients spread over them")"
 echo "Ferrite vs $OTHER: $CLIENTS clients, $KEY_TYPE keys, ≤$DURATION s per run, $RUNS run(s) each, $(nproc) cores (generator and servers share them)$([ "$DNSSEC" = 1 ] && echo ", Ferrite validating DNSSEC")"
 awk -v OFS='' -v other="$OTHER" '
   function row(name, f, p) {

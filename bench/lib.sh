@@ -17,6 +17,12 @@ require_tools() {
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # Where cargo puts what it builds (CARGO_TARGET_DIR, as cargo reads it).
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+# A report directory given must be new or empty: the tables average every report in it, so
+# an earlier run's reports would be counted with this one's.
+if [ -n "$OUT" ] && [ -n "$(ls -A "$OUT" 2>/dev/null)" ]; then
+    echo "$SCRIPT: --out $OUT is not empty; give a new directory" >&2
+    exit 2
+fi
 TMP=$(mktemp -d)
 KEEP_OUT=1
 if [ -z "$OUT" ]; then OUT=$TMP/out; KEEP_OUT=0; fi
@@ -93,6 +99,7 @@ dnssec_trust_anchor = \"$ANCHOR\""
 # on a free loopback port, with its durable defaults (fsync, synchronous_commit on: as the
 # embedded SQLite runs with synchronous=FULL), password login for user ferrite; PG_URL names
 # its maintenance database. As root the cluster runs as the postgres user. Stopped on exit.
+# With PG_STATEMENTS=1 it loads pg_stat_statements (see postgres_statements).
 start_postgres() {
     local bin
     bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
@@ -113,17 +120,38 @@ start_postgres() {
     [ ${#PG_AS[@]} = 0 ] || chown postgres "$PG_DIR/password"
     "${PG_AS[@]}" "$PG_BIN/initdb" -D "$PG_DIR/data" -U ferrite --pwfile="$PG_DIR/password" \
         --auth-local=scram-sha-256 --auth-host=scram-sha-256 --no-instructions >/dev/null
-    local port
+    local port statements=""
     port=$(free_port)
+    [ "${PG_STATEMENTS:-0}" = 0 ] ||
+        statements="-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
     # The server's log goes to its own directory (the postgres user cannot write OUT); it is
     # copied to OUT when the script ends.
     "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$PG_DIR -c max_connections=200" \
+        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$PG_DIR -c max_connections=200 $statements" \
         start >/dev/null
     # Stopped before TMP goes: the cleanup trap kills PIDS first.
     PG_POSTMASTER=$(head -n 1 "$PG_DIR/data/postmaster.pid")
     PIDS+=("$PG_POSTMASTER")
     PG_URL="postgres://ferrite:$password@127.0.0.1:$port/postgres"
+    [ -z "$statements" ] || psql -X -q "$PG_URL" -c "CREATE EXTENSION pg_stat_statements" >/dev/null
+}
+
+# postgres_statements_reset: forgets the statistics postgres_statements reports.
+postgres_statements_reset() {
+    psql -X -q "$PG_URL" -c "SELECT pg_stat_statements_reset(), pg_stat_reset_shared('wal')" >/dev/null
+}
+
+# postgres_statements DATABASE: the cluster's 30 statements of most execution time since the
+# last reset (calls, total and mean ms, rows, WAL records; nested ones, run by triggers,
+# included and also counted in their callers' time), the transactions committed in DATABASE,
+# and the WAL written.
+postgres_statements() {
+    psql -X "$PG_URL" -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
+        round((total_exec_time / calls)::numeric, 4) AS mean_ms, rows, wal_records,
+        left(regexp_replace(query, '\s+', ' ', 'g'), 200) AS query
+        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 30" \
+        -c "SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = '$1'" \
+        -c "SELECT wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal"
 }
 
 # postgres_database NAME → the URL of a new, empty database NAME on the cluster.
