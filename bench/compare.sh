@@ -270,11 +270,16 @@ ferrite_run() { # NAME BINARY RUN
     # PostgreSQL's CPU during the run (0 for the SQLite column: no cluster worked for it).
     if on_postgres "$1"; then
         echo $(($(postgres_cpu_ms) - pg_before)) >"$OUT/$1-$3.pgcpu"
-        [ "$PG_STATEMENTS" = 0 ] || postgres_statements "bench_$1_$3" >"$OUT/$1-$3.statements"
     else
         echo 0 >"$OUT/$1-$3.pgcpu"
     fi
     stop_ferrite
+    # After the servers stopped (and a moment for their backends to end): the backends have
+    # reported all they did.
+    if [ "$PG_STATEMENTS" = 1 ] && on_postgres "$1"; then
+        sleep 1
+        postgres_statements "bench_$1_$3" >"$OUT/$1-$3.statements"
+    fi
 }
 for run in $(seq 1 "$RUNS"); do
     if [ -n "$BASELINE" ]; then

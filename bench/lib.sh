@@ -19,8 +19,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 # A report directory given must be new or empty: the tables average every report in it, so
 # an earlier run's reports would be counted with this one's.
-if [ -n "$OUT" ] && [ -n "$(ls -A "$OUT" 2>/dev/null)" ]; then
-    echo "$SCRIPT: --out $OUT is not empty; give a new directory" >&2
+if [ -n "$OUT" ] && [ -e "$OUT" ] && { [ ! -d "$OUT" ] || [ -n "$(ls -A "$OUT")" ]; }; then
+    echo "$SCRIPT: --out $OUT is not a new or empty directory; give a new one" >&2
     exit 2
 fi
 TMP=$(mktemp -d)
@@ -143,15 +143,18 @@ postgres_statements_reset() {
 
 # postgres_statements DATABASE: the cluster's 30 statements of most execution time since the
 # last reset (calls, total and mean ms, rows, WAL records; nested ones, run by triggers,
-# included and also counted in their callers' time), the transactions committed in DATABASE,
-# and the WAL written.
+# included and also counted in their callers' time), the transactions committed in DATABASE
+# (a new database per run: the run's, with its migrations), and the WAL written. Call it once
+# the servers have stopped: a backend reports its commits and WAL when it ends, or up to 10 s
+# later while it lives. A query that fails (another PostgreSQL version's views) is reported
+# in the output, not fatal.
 postgres_statements() {
-    psql -X "$PG_URL" -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
+    psql -X -v ON_ERROR_STOP=0 "$PG_URL" -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
         round((total_exec_time / calls)::numeric, 4) AS mean_ms, rows, wal_records,
         left(regexp_replace(query, '\s+', ' ', 'g'), 200) AS query
         FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 30" \
         -c "SELECT xact_commit AS commits FROM pg_stat_database WHERE datname = '$1'" \
-        -c "SELECT wal_records, wal_bytes, wal_write, wal_sync FROM pg_stat_wal"
+        -c "SELECT * FROM pg_stat_wal" 2>&1 || true
 }
 
 # postgres_database NAME → the URL of a new, empty database NAME on the cluster.

@@ -1,6 +1,6 @@
--- audit_append in PL/pgSQL: its INSERT is planned once per connection and kept, where a SQL
--- function called from a trigger is planned again at every call (a cost paid by every
--- account, certificate and other audited change).
+-- audit_append in PL/pgSQL: its INSERT is planned once per connection and kept, where
+-- PostgreSQL 15 (Debian 12's) plans a SQL function's body again at every call from a trigger
+-- (a cost paid by every account, certificate and other audited change).
 CREATE OR REPLACE FUNCTION audit_append(event TEXT, subject TEXT, details JSON) RETURNS VOID
 LANGUAGE plpgsql AS $$
 BEGIN

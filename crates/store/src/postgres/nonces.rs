@@ -9,10 +9,17 @@
 //!
 //! A batch commits without waiting for its WAL to reach the disk (`synchronous_commit` off for
 //! that transaction only), as the embedded SQLite store keeps nonces in a file it does not
-//! fsync. Nothing is lost that matters: WAL reaches the disk in order, so the durable commit of
-//! whatever a request then changes also makes its nonce's record durable; a crash can only
-//! forget the nonces of requests that changed nothing (reads, or changes that never committed),
-//! and other instances see a record as soon as it commits either way.
+//! fsync on commit. Nothing is lost that matters: WAL reaches the disk in order, so the durable
+//! commit of whatever a request then changes also makes its nonce's record durable; a crash
+//! can only forget the nonces of requests that changed nothing (reads, or changes that never
+//! committed), and other instances see a record as soon as it commits either way. This holds
+//! because the nonce is redeemed before a request does anything else, and a request's effects
+//! outside the database (a validation's queries, a CT submission) follow a durable commit of
+//! its own (the challenge's or the order's claim).
+//!
+//! A batch that takes longer than [`BATCH_TIMEOUT`] fails, and so do the redemptions waiting
+//! behind it when the database is unreachable: a request waits for its own nonce at most about
+//! that long, never for a queue of failures.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -26,6 +33,10 @@ use crate::codec::micros;
 
 /// The most redemptions one statement carries; more wait for the next batch.
 const MAX_BATCH: usize = 512;
+
+/// How long a batch may take before its redemptions fail as `Unavailable` (a database that
+/// does not answer a one-statement insert in this long is not serving).
+const BATCH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The stored key, or `candidate` stored and returned if there is none. `DO UPDATE` (setting
 /// the key to itself) rather than `DO NOTHING`: it locks and returns the row another instance
@@ -88,29 +99,33 @@ pub(crate) async fn consume(
         !std::mem::replace(&mut queue.writing, true)
     };
     // A task of its own, so that a request cancelled while its batch is written (a client
-    // that disconnects) neither stops nor delays the other redemptions.
+    // that disconnects) neither stops nor delays the other redemptions. The guard exists
+    // before the task does: a task dropped before it first runs (the runtime shutting down)
+    // still hands the writer's role back.
     if start_writer {
-        tokio::spawn(write_batches(store.clone()));
+        let guard = WriterGuard {
+            batches: Arc::clone(&store.nonce_batches),
+            armed: true,
+        };
+        tokio::spawn(write_batches(store.clone(), guard));
     }
     answered.await.unwrap_or_else(|_| {
-        Err(StoreError::Backend(
-            "the nonce writer stopped before recording this nonce".to_owned(),
+        Err(StoreError::Unavailable(
+            "the nonce could not be recorded (the server is stopping or its nonce writer \
+             failed); retry the request with a new nonce"
+                .to_owned(),
         ))
     })
 }
 
 /// Writes what is waiting, batch after batch, and stops when nothing is.
-async fn write_batches(store: PostgresStore) {
-    // If this task ends other than by finding the queue empty (a panic), the next redemption
-    // must start a new writer; those waiting now are answered with an error (their senders
-    // are dropped).
-    let mut guard = WriterGuard {
-        batches: Arc::clone(&store.nonce_batches),
-        armed: true,
-    };
+async fn write_batches(store: PostgresStore, mut guard: WriterGuard) {
     loop {
         let batch = {
             let mut queue = guard.batches.queue();
+            // A redeemer that stopped waiting (its request was cancelled) did nothing with
+            // its nonce: there is nothing to record.
+            queue.waiting.retain(|r| !r.answer.is_closed());
             if queue.waiting.is_empty() {
                 queue.writing = false;
                 guard.armed = false;
@@ -119,11 +134,25 @@ async fn write_batches(store: PostgresStore) {
             let take = queue.waiting.len().min(MAX_BATCH);
             queue.waiting.drain(..take).collect::<Vec<_>>()
         };
-        let result = insert(&store, &batch).await;
+        let result = match tokio::time::timeout(BATCH_TIMEOUT, insert(&store, &batch)).await {
+            Ok(result) => result,
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "the database did not record the nonce within {BATCH_TIMEOUT:?}"
+            ))),
+        };
+        if let Err(e @ StoreError::Unavailable(_)) = &result {
+            // The database is not answering: those waiting would wait for the same failure,
+            // one batch after another.
+            let waiting = std::mem::take(&mut guard.batches.queue().waiting);
+            answer(waiting, Err(e.clone()));
+        }
         answer(batch, result);
     }
 }
 
+/// The writer's role while its task lives: when the task ends other than by finding the queue
+/// empty (dropped before it ran, or a panic), the next redemption must start a new writer, and
+/// those waiting now are answered with an error (their senders are dropped).
 struct WriterGuard {
     batches: Arc<NonceBatches>,
     armed: bool,
@@ -211,7 +240,7 @@ mod tests {
     /// The relaxed commit is the batch's own: the one pooled connection, used for a batch,
     /// commits what comes next durably again.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn only_the_batch_commits_without_waiting_for_the_disk() {
+    async fn the_relaxed_commit_does_not_outlive_the_batch() {
         with_database(|url| async move {
             let options = PostgresOptions {
                 max_connections: 1,
@@ -234,5 +263,44 @@ mod tests {
             store.close();
         })
         .await;
+    }
+
+    /// A database that cannot be reached fails every redemption waiting, each within a few
+    /// seconds, none left hanging; a closed store fails them too.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn redemptions_fail_rather_than_wait_when_the_database_is_gone() {
+        // A loopback port nothing listens on: the connection is refused at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("postgres://ferrite:secret@127.0.0.1:{port}/ferrite");
+        let store = PostgresStore::connect(&url, &PostgresOptions::default()).unwrap();
+        let expires = OffsetDateTime::now_utc() + time::Duration::minutes(5);
+        let redemptions: Vec<_> = (0..50)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move { consume(&store, &format!("n-{i}"), expires).await })
+            })
+            .collect();
+        for redemption in redemptions {
+            let result = tokio::time::timeout(std::time::Duration::from_secs(30), redemption)
+                .await
+                .expect("a redemption left waiting")
+                .unwrap();
+            assert!(
+                matches!(result, Err(StoreError::Unavailable(_))),
+                "{result:?}"
+            );
+        }
+        store.close();
+        let closed = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            consume(&store, "after-close", expires),
+        )
+        .await
+        .expect("a redemption on a closed store left waiting");
+        assert!(closed.is_err());
     }
 }
