@@ -14,8 +14,9 @@
 //! can only forget the nonces of requests that changed nothing (reads, or changes that never
 //! committed), and other instances see a record as soon as it commits either way. This holds
 //! because the nonce is redeemed before a request does anything else, and a request's effects
-//! outside the database (a validation's queries, a CT submission) follow a durable commit of
-//! its own (the challenge's or the order's claim).
+//! outside the database follow a durable commit of its own (finalize's claim precedes the CT
+//! submissions) or are harmless to repeat (a validation's queries to the subscriber's
+//! servers, which a quick validation makes before it commits its result).
 //!
 //! A batch that takes longer than [`BATCH_TIMEOUT`] fails, and so do the redemptions waiting
 //! behind it when the database is unreachable: a request waits for its own nonce at most about
