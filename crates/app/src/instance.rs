@@ -496,26 +496,23 @@ impl Ferrite {
             metrics: mpic_metrics,
         } = crate::mpic::corroborated(config, Arc::new(va))?;
         let ct_logs = config.ct.logs()?;
-        let mut ct_metrics = None;
+        // Every intermediate's certificates are logged, counted in one set of CT metrics.
+        let ct_metrics = ct_logs.as_ref().map(|logs| Arc::new(logs.new_metrics()));
         if let Some(logs) = &ct_logs {
             tracing::info!(
                 logs = ?logs.logs().iter().map(|l| l.url.as_str()).collect::<Vec<_>>(),
                 "Certificate Transparency: every certificate is logged before it is issued"
             );
         }
-        // Every intermediate's certificates are logged, counted in one set of CT metrics.
         let issuers = crate::ca::engine_issuers(config, issuer, other_issuers, |inner| {
-            let Some(logs) = &ct_logs else {
-                return inner;
-            };
-            let logged = match &ct_metrics {
-                Some(metrics) => {
-                    ferrite_ct::LoggedIssuer::sharing(inner, logs.clone(), Arc::clone(metrics))
-                }
-                None => ferrite_ct::LoggedIssuer::new(inner, logs.clone()),
-            };
-            ct_metrics.get_or_insert_with(|| logged.metrics());
-            Arc::new(logged)
+            match (&ct_logs, &ct_metrics) {
+                (Some(logs), Some(metrics)) => Arc::new(ferrite_ct::LoggedIssuer::new(
+                    inner,
+                    logs.clone(),
+                    Arc::clone(metrics),
+                )),
+                _ => inner,
+            }
         })?;
         check_profile_issuers(&engine, &issuers, clock.now())?;
         let server_config = ServerConfig {

@@ -190,6 +190,16 @@ impl CtLogs {
         &self.logs
     }
 
+    /// New counts for these logs: each log's submissions by outcome and their latency, and
+    /// the certificates logged or refused, for `/metrics`.
+    pub fn new_metrics(&self) -> CtMetrics {
+        CtMetrics::new(
+            self.logs
+                .iter()
+                .map(|l| (l.url.to_string(), l.operator.clone())),
+        )
+    }
+
     /// Submits `chain` (the precertificate, then its issuer) to every log in parallel; one
     /// answer per log, in the configured order, with the time it took.
     pub async fn submit(&self, chain: &[&[u8]]) -> Vec<Answer> {
@@ -391,19 +401,9 @@ pub struct LoggedIssuer {
 }
 
 impl LoggedIssuer {
-    /// `inner`'s certificates, logged in `logs` before they are issued.
-    pub fn new(inner: Arc<dyn CertificateIssuer>, logs: CtLogs) -> LoggedIssuer {
-        let metrics = Arc::new(CtMetrics::new(
-            logs.logs()
-                .iter()
-                .map(|l| (l.url.to_string(), l.operator.clone())),
-        ));
-        LoggedIssuer::sharing(inner, logs, metrics)
-    }
-
-    /// `inner`'s certificates, logged in `logs`, counted in the `metrics` of another
-    /// [`LoggedIssuer`] of the same logs: one count for every intermediate of the CA.
-    pub fn sharing(
+    /// `inner`'s certificates, logged in `logs` before they are issued, counted in `metrics`
+    /// ([`CtLogs::new_metrics`]; the CA's intermediates share one).
+    pub fn new(
         inner: Arc<dyn CertificateIssuer>,
         logs: CtLogs,
         metrics: Arc<CtMetrics>,
@@ -413,12 +413,6 @@ impl LoggedIssuer {
             logs,
             metrics,
         }
-    }
-
-    /// What it counted: each log's submissions by outcome and their latency, and the
-    /// certificates logged or refused, for `/metrics`.
-    pub fn metrics(&self) -> Arc<CtMetrics> {
-        Arc::clone(&self.metrics)
     }
 }
 

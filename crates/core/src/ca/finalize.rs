@@ -287,13 +287,7 @@ impl Ca {
             .filter(|c| reader.may_read(&c.account_id))
             .ok_or_else(|| super::not_found("certificate"))
     }
-}
 
-/// The validity period of a certificate issued at `issued_at` with `not_before`: the
-/// configured one, cut to the Baseline Requirements §6.3.2 maximum in force at the issuance
-/// date (and at notBefore, which the lint checks against). Both ends count: a certificate gets
-/// `notAfter = notBefore + period − 1 s`.
-impl Ca {
     /// Refuses the issuance of `order` for `check` (no intermediate may sign, the lint, the
     /// signer, Certificate Transparency): one structured event under the `ferrite::audit`
     /// target, emitted inside the request's span, which carries the request id (the client
@@ -333,6 +327,10 @@ impl Ca {
     }
 }
 
+/// The validity period of a certificate issued at `issued_at` with `not_before`: the
+/// configured one, cut to the Baseline Requirements §6.3.2 maximum in force at the issuance
+/// date (and at notBefore, which the lint checks against). Both ends count: a certificate gets
+/// `notAfter = notBefore + period − 1 s`.
 pub(super) fn leaf_validity(
     configured: Duration,
     issued_at: OffsetDateTime,
